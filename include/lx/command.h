@@ -1,0 +1,159 @@
+/*
+ * lx/command.h: the commands the engine applies.
+ *
+ * Every state change of an engine is one of these, taken from the ordered
+ * log. The sequencer sets `seq` (the global log sequence number, strictly
+ * increasing) and `ts` (nanoseconds since the epoch, never decreasing); the
+ * engine trusts both and reads no clock. Everything else comes from a client
+ * and is validated by the engine; an invalid command is answered with a
+ * rejection event and changes nothing.
+ *
+ * The struct is an in-memory form. Its canonical byte form (journal, wire) is
+ * defined by lx/codec.h.
+ */
+#ifndef LX_COMMAND_H
+#define LX_COMMAND_H
+
+#include "lx/types.h"
+
+/* Values are part of the journal format: never renumber. */
+typedef enum {
+    LX_CMD_CREATE_ASSET = 1,
+    LX_CMD_CREATE_MARKET = 2,
+    LX_CMD_SET_MARKET_STATE = 3, /* halt / resume */
+    LX_CMD_SET_FEES = 4,
+    LX_CMD_DEPOSIT = 5,
+    LX_CMD_WITHDRAW = 6,
+    LX_CMD_TRANSFER = 7,
+    LX_CMD_PLACE = 8,
+    LX_CMD_CANCEL = 9,
+    LX_CMD_AMEND = 10,
+    LX_CMD_CANCEL_ALL = 11,
+    LX_CMD_TICK = 12, /* time passes: expires GTD orders */
+    LX_CMD__MAX = 12
+} lx_cmd_type_t;
+
+typedef struct {
+    lx_asset_id_t asset;  /* chosen by the operator; < max_assets */
+    char symbol[16];      /* NUL-padded, printable ASCII, non-empty */
+    int64_t scale;        /* base units per whole unit (1e8 for BTC) */
+} lx_cmd_create_asset_t;
+
+/*
+ * A market's numbers: a price of p ticks means p * tick_size quote units per
+ * whole base unit; a quantity of q lots is q * lot_size base units. The
+ * notional of q lots at p ticks is p * q * tick_value quote units, where
+ * tick_value = tick_size * lot_size / base_scale must be an integer >= 1
+ * (the market is rejected otherwise).
+ */
+typedef struct {
+    lx_market_id_t market; /* chosen by the operator; < max_markets */
+    lx_asset_id_t base;
+    lx_asset_id_t quote;
+    uint8_t mode;          /* lx_market_mode_t */
+    int64_t tick_size;     /* quote units per whole base unit, per tick */
+    int64_t lot_size;      /* base units per lot */
+    int64_t min_price;     /* band, in ticks, 1 <= min <= max */
+    int64_t max_price;
+    int64_t max_qty;       /* largest order quantity, in lots */
+    int32_t maker_fee;     /* hundredths of a basis point; may be negative */
+    int32_t taker_fee;     /* 0 <= taker <= LX_FEE_RATE_MAX, -taker <= maker <= taker */
+} lx_cmd_create_market_t;
+
+typedef struct {
+    lx_market_id_t market;
+    uint8_t halted; /* 1 halt, 0 resume */
+} lx_cmd_set_market_state_t;
+
+typedef struct {
+    lx_market_id_t market;
+    int32_t maker_fee;
+    int32_t taker_fee;
+} lx_cmd_set_fees_t;
+
+typedef struct {
+    lx_account_id_t account;
+    lx_asset_id_t asset;
+    int64_t amount;      /* > 0 */
+    uint64_t deposit_id; /* idempotency key (bridge transaction) */
+} lx_cmd_deposit_t;
+
+typedef struct {
+    lx_account_id_t account;
+    lx_asset_id_t asset;
+    int64_t amount; /* > 0, from the free balance only */
+} lx_cmd_withdraw_t;
+
+typedef struct {
+    lx_account_id_t from;
+    lx_account_id_t to;
+    lx_asset_id_t asset;
+    int64_t amount; /* > 0, from the free balance only */
+} lx_cmd_transfer_t;
+
+typedef struct {
+    lx_account_id_t account;
+    lx_market_id_t market;
+    uint8_t side;       /* lx_side_t */
+    uint8_t type;       /* lx_order_type_t */
+    uint8_t tif;        /* lx_tif_t; ignored (IOC) for market orders */
+    uint8_t stp;        /* lx_stp_t */
+    int64_t price;      /* ticks; the protection price of a market order */
+    int64_t qty;        /* lots */
+    uint64_t client_id; /* 0 = none; else unique among the account's open orders */
+    int64_t expiry;     /* GTD only: ns since epoch */
+} lx_cmd_place_t;
+
+/* Cancel names the order by engine id, or by client id when by_client_id. */
+typedef struct {
+    lx_account_id_t account;
+    lx_market_id_t market;
+    uint8_t by_client_id;
+    lx_order_id_t order_id;
+    uint64_t client_id;
+} lx_cmd_cancel_t;
+
+/*
+ * Amend: new limit price and new total quantity (lots, including what has
+ * already filled). A pure quantity decrease keeps time priority; a price
+ * change or an increase loses it (the order is taken out and re-enters as a
+ * new arrival with the same id: it may match). A new quantity at or below the
+ * filled quantity cancels the rest.
+ */
+typedef struct {
+    lx_account_id_t account;
+    lx_market_id_t market;
+    uint8_t by_client_id;
+    lx_order_id_t order_id;
+    uint64_t client_id;
+    int64_t price;
+    int64_t qty;
+} lx_cmd_amend_t;
+
+typedef struct {
+    lx_account_id_t account;
+    lx_market_id_t market; /* LX_MARKET_ALL for every market */
+} lx_cmd_cancel_all_t;
+
+typedef struct {
+    lx_cmd_type_t type;
+    uint64_t seq; /* global log sequence number, set by the sequencer */
+    int64_t ts;   /* ns since epoch, set by the sequencer */
+    union {
+        lx_cmd_create_asset_t create_asset;
+        lx_cmd_create_market_t create_market;
+        lx_cmd_set_market_state_t set_market_state;
+        lx_cmd_set_fees_t set_fees;
+        lx_cmd_deposit_t deposit;
+        lx_cmd_withdraw_t withdraw;
+        lx_cmd_transfer_t transfer;
+        lx_cmd_place_t place;
+        lx_cmd_cancel_t cancel;
+        lx_cmd_amend_t amend;
+        lx_cmd_cancel_all_t cancel_all;
+    } u;
+} lx_cmd_t;
+
+const char *lx_cmd_type_name(int type); /* "PLACE", or "?" */
+
+#endif

@@ -1,0 +1,149 @@
+/*
+ * lx/engine.h: the deterministic matching and clearing engine.
+ *
+ * An engine holds many markets, their order books and (when clearing is on)
+ * the accounts' balances. It is a pure state machine: lx_engine_apply()
+ * changes state and emits events, and nothing else influences it: no clock,
+ * no randomness, no I/O, no threads, no floating point. Two engines with the
+ * same configuration fed the same commands emit identical events and have
+ * identical digests.
+ *
+ * Threading: an engine has one writer. Read functions may be called between
+ * applies from the same thread.
+ */
+#ifndef LX_ENGINE_H
+#define LX_ENGINE_H
+
+#include <stddef.h>
+#include "lx/command.h"
+#include "lx/event.h"
+
+typedef struct lx_engine lx_engine_t;
+
+typedef struct {
+    uint32_t max_markets;  /* market ids are < this */
+    uint32_t max_assets;   /* asset ids are < this */
+    uint32_t max_accounts; /* account ids are < this */
+    uint32_t max_orders;   /* resting orders at once, all markets */
+    uint32_t max_open_orders_per_account; /* 0 = no limit */
+    /* With clearing on, orders lock funds and fills move balances; with it
+     * off the engine matches only (no funds checks, no balance events). */
+    bool clearing;
+} lx_engine_config_t;
+
+/* Sensible defaults for tests and tools. */
+void lx_engine_config_default(lx_engine_config_t *cfg);
+
+int lx_engine_create(lx_engine_t **out, const lx_engine_config_t *cfg);
+void lx_engine_destroy(lx_engine_t *e);
+
+/*
+ * Apply one command. Returns 0 when the command was applied, whether its
+ * business outcome was acceptance or rejection (see the events). Returns
+ * LX_EINVAL, changing nothing and emitting nothing, if cmd is NULL, its type
+ * is unknown, its seq is not greater than the last applied seq, or its ts is
+ * less than the last applied ts.
+ */
+int lx_engine_apply(lx_engine_t *e, const lx_cmd_t *cmd, const lx_sink_t *sink);
+
+/* A 64-bit hash of the whole state (markets, books in priority order,
+ * orders, accounts, balances, counters). Engines with the same history have
+ * the same digest. Costs a walk over the state. */
+uint64_t lx_engine_digest(const lx_engine_t *e);
+
+/* Deep consistency check of every structure; 0 or LX_ECORRUPT with a
+ * description in msg. For tests and fuzzers; costs a walk over the state. */
+int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen);
+
+uint64_t lx_engine_last_seq(const lx_engine_t *e);
+int64_t lx_engine_last_ts(const lx_engine_t *e);
+const lx_engine_config_t *lx_engine_config(const lx_engine_t *e);
+
+/* ---- read API ---------------------------------------------------------- */
+
+typedef struct {
+    int64_t price;
+    int64_t qty;
+    uint32_t count;
+} lx_level_t;
+
+typedef struct {
+    lx_order_id_t order_id;
+    lx_account_id_t account;
+    lx_market_id_t market;
+    uint8_t side, type, tif, stp;
+    int64_t price;
+    int64_t qty;       /* total quantity (filled + remaining) */
+    int64_t remaining; /* open quantity */
+    int64_t filled;
+    uint64_t client_id;
+    int64_t expiry;
+    int64_t locked;    /* funds this order locks (clearing on), else 0 */
+} lx_order_info_t;
+
+typedef struct {
+    lx_market_id_t market;
+    lx_asset_id_t base, quote;
+    uint8_t mode;
+    uint8_t halted;
+    int64_t tick_size, lot_size, tick_value, min_price, max_price, max_qty;
+    int32_t maker_fee, taker_fee;
+    uint64_t market_seq;  /* sequence of the market's last event */
+    int64_t last_price;   /* price of the last trade, 0 if none */
+    uint32_t bid_levels, ask_levels;
+    uint32_t orders;      /* resting orders */
+} lx_market_info_t;
+
+typedef struct {
+    lx_asset_id_t asset;
+    char symbol[16];
+    int64_t scale;
+    int64_t supply;   /* deposits - withdrawals */
+    int64_t fees;     /* collected fees (net of rebates) */
+} lx_asset_info_t;
+
+typedef struct {
+    uint32_t markets;
+    uint32_t assets;
+    uint32_t orders;          /* resting orders */
+    uint32_t levels;          /* price levels in use */
+    uint32_t balances;        /* (account, asset) balance records */
+    size_t bytes;             /* memory the engine holds for state, touched */
+    size_t bytes_orders;      /* of which: order slots, order indexes, levels */
+} lx_engine_stats_t;
+
+int lx_engine_market_info(const lx_engine_t *e, lx_market_id_t m, lx_market_info_t *out);
+int lx_engine_asset_info(const lx_engine_t *e, lx_asset_id_t a, lx_asset_info_t *out);
+void lx_engine_stats(const lx_engine_t *e, lx_engine_stats_t *out);
+
+/* Best price and its total quantity; returns false if that side is empty or
+ * the market unknown. */
+bool lx_engine_best(const lx_engine_t *e, lx_market_id_t m, lx_side_t side,
+                    int64_t *price, int64_t *qty);
+/* Up to n levels of one side, best first; returns how many were written. */
+size_t lx_engine_levels(const lx_engine_t *e, lx_market_id_t m, lx_side_t side,
+                        lx_level_t *out, size_t n);
+/* Open quantity and order count at one price (0 if no level there). */
+int64_t lx_engine_depth_at(const lx_engine_t *e, lx_market_id_t m, lx_side_t side,
+                           int64_t price, uint32_t *count);
+/* One resting order; LX_ENOENT if the id names no open order. */
+int lx_engine_order(const lx_engine_t *e, lx_order_id_t id, lx_order_info_t *out);
+/* Orders of one side of a book in priority order (best price, then time);
+ * returns the total number, writing at most cap. */
+size_t lx_engine_book_orders(const lx_engine_t *e, lx_market_id_t m, lx_side_t side,
+                             lx_order_info_t *out, size_t cap);
+/* An account's open orders, oldest first; returns the total number,
+ * writing at most cap. */
+size_t lx_engine_account_orders(const lx_engine_t *e, lx_account_id_t a,
+                                lx_order_info_t *out, size_t cap);
+/* Balance of one account in one asset (zeros if none); LX_EINVAL for ids out
+ * of range. */
+int lx_engine_balance(const lx_engine_t *e, lx_account_id_t a, lx_asset_id_t asset,
+                      int64_t *free_, int64_t *locked);
+/* Calls fn for every balance record, in creation order. */
+void lx_engine_foreach_balance(const lx_engine_t *e,
+                               void (*fn)(void *ctx, lx_account_id_t a, lx_asset_id_t asset,
+                                          int64_t free_, int64_t locked),
+                               void *ctx);
+
+#endif

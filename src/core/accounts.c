@@ -1,0 +1,187 @@
+/*
+ * accounts.c: per-account state: open-order lists, the client-id index,
+ * balances and applied deposit ids.
+ *
+ * - accounts[] is a dense array indexed by account id (calloc'ed at startup,
+ *   so untouched accounts cost no resident memory). Each holds its open
+ *   orders as an intrusive doubly linked list through the order records
+ *   (acct_next/acct_prev), oldest first: cancel-all walks it, and the
+ *   account's open-order query reads it.
+ * - The client-id index maps (account, client id) -> order slot for open
+ *   orders with a nonzero client id: the duplicate check on every place and
+ *   cancel/amend by client id. The key lives in the order record.
+ * - Balances are records (account, asset, free, locked) in creation order,
+ *   found through a hash index. Creation order is what the digest and
+ *   snapshots walk, so it must be deterministic: a record is created the
+ *   first time a command changes that balance.
+ * - Deposit ids are kept forever (a bridge may retry any old deposit), in
+ *   application order, with a hash index for the duplicate check.
+ */
+#include <stdlib.h>
+#include "idx.h"
+
+int lx__accounts_init(lx_engine_t *e) {
+    e->accounts = calloc(e->cfg.max_accounts, sizeof *e->accounts);
+    if (!e->accounts) return LX_ENOMEM;
+    /* An empty list is norders == 0 (head and tail are then not read), so
+     * the zeroed array needs no initialization pass that would touch every
+     * page. */
+    int rc;
+    if ((rc = lx__idx_init(&e->cid_idx, 1024))) return rc;
+    if ((rc = lx__idx_init(&e->bal_idx, 1024))) return rc;
+    if ((rc = lx__idx_init(&e->dep_idx, 1024))) return rc;
+    return 0;
+}
+
+void lx__accounts_free(lx_engine_t *e) {
+    free(e->accounts);
+    free(e->balances);
+    free(e->deposit_ids);
+    lx__idx_free(&e->cid_idx);
+    lx__idx_free(&e->bal_idx);
+    lx__idx_free(&e->dep_idx);
+}
+
+/* ---- open-order lists --------------------------------------------------- */
+
+void lx__acct_link(lx_engine_t *e, uint32_t slot) {
+    lx__order_t *o = &e->orders[slot];
+    lx__account_t *a = &e->accounts[o->account];
+    o->acct_next = LX__NIL;
+    if (a->norders == 0) {
+        o->acct_prev = LX__NIL;
+        a->head = slot;
+    } else {
+        o->acct_prev = a->tail;
+        e->orders[a->tail].acct_next = slot;
+    }
+    a->tail = slot;
+    a->norders++;
+}
+
+void lx__acct_unlink(lx_engine_t *e, uint32_t slot) {
+    lx__order_t *o = &e->orders[slot];
+    lx__account_t *a = &e->accounts[o->account];
+    if (o->acct_prev != LX__NIL) e->orders[o->acct_prev].acct_next = o->acct_next;
+    else a->head = o->acct_next;
+    if (o->acct_next != LX__NIL) e->orders[o->acct_next].acct_prev = o->acct_prev;
+    else a->tail = o->acct_prev;
+    a->norders--;
+}
+
+/* ---- client ids --------------------------------------------------------- */
+
+typedef struct {
+    uint32_t account;
+    uint64_t cid;
+} cid_key_t;
+
+static bool cid_eq(const void *ctx, uint32_t slot, const void *key) {
+    const lx__order_t *o = &((const lx_engine_t *)ctx)->orders[slot];
+    const cid_key_t *k = key;
+    return o->account == k->account && o->client_id == k->cid;
+}
+
+uint32_t lx__cid_find(const lx_engine_t *e, uint32_t account, uint64_t cid) {
+    cid_key_t k = {account, cid};
+    return lx__idx_find(&e->cid_idx, lx__hash2(account, cid), cid_eq, e, &k);
+}
+
+int lx__cid_reserve(lx_engine_t *e) { return lx__idx_reserve(&e->cid_idx, 1); }
+
+int lx__cid_insert(lx_engine_t *e, uint32_t slot) {
+    const lx__order_t *o = &e->orders[slot];
+    return lx__idx_insert(&e->cid_idx, lx__hash2(o->account, o->client_id), slot);
+}
+
+void lx__cid_remove(lx_engine_t *e, uint32_t slot) {
+    const lx__order_t *o = &e->orders[slot];
+    lx__idx_remove(&e->cid_idx, lx__hash2(o->account, o->client_id), slot);
+}
+
+/* ---- balances ----------------------------------------------------------- */
+
+typedef struct {
+    uint32_t account, asset;
+} bal_key_t;
+
+static bool bal_eq(const void *ctx, uint32_t i, const void *key) {
+    const lx__balance_t *b = &((const lx_engine_t *)ctx)->balances[i];
+    const bal_key_t *k = key;
+    return b->account == k->account && b->asset == k->asset;
+}
+
+const lx__balance_t *lx__bal_find(const lx_engine_t *e, uint32_t account, uint32_t asset) {
+    bal_key_t k = {account, asset};
+    uint32_t i = lx__idx_find(&e->bal_idx, lx__hash2(account, asset), bal_eq, e, &k);
+    return i == LX__NIL ? NULL : &e->balances[i];
+}
+
+int lx__bal_reserve(lx_engine_t *e, uint32_t extra) {
+    while (e->nbalances + extra > e->balances_cap) {
+        uint32_t ncap = e->balances_cap ? e->balances_cap * 2 : 1024;
+        lx__balance_t *nb = realloc(e->balances, (size_t)ncap * sizeof *nb);
+        if (!nb) return LX_ENOMEM;
+        e->balances = nb;
+        e->balances_cap = ncap;
+    }
+    return lx__idx_reserve(&e->bal_idx, extra);
+}
+
+lx__balance_t *lx__bal_get(lx_engine_t *e, uint32_t account, uint32_t asset, bool create) {
+    uint64_t h = lx__hash2(account, asset);
+    bal_key_t k = {account, asset};
+    uint32_t i = lx__idx_find(&e->bal_idx, h, bal_eq, e, &k);
+    if (i != LX__NIL) return &e->balances[i];
+    if (!create) return NULL;
+    if (e->nbalances == e->balances_cap) {
+        uint32_t ncap = e->balances_cap ? e->balances_cap * 2 : 1024;
+        lx__balance_t *nb = realloc(e->balances, (size_t)ncap * sizeof *nb);
+        if (!nb) return NULL;
+        e->balances = nb;
+        e->balances_cap = ncap;
+    }
+    if (lx__idx_insert(&e->bal_idx, h, e->nbalances)) return NULL;
+    lx__balance_t *b = &e->balances[e->nbalances++];
+    b->account = account;
+    b->asset = asset;
+    b->free = 0;
+    b->locked = 0;
+    return b;
+}
+
+/* ---- deposit ids -------------------------------------------------------- */
+
+static bool dep_eq(const void *ctx, uint32_t i, const void *key) {
+    return ((const lx_engine_t *)ctx)->deposit_ids[i] == *(const uint64_t *)key;
+}
+
+bool lx__deposit_seen(const lx_engine_t *e, uint64_t id) {
+    return lx__idx_find(&e->dep_idx, lx__hash2(id, 0x6465706f736974ULL), dep_eq, e, &id) !=
+           LX__NIL;
+}
+
+int lx__deposit_reserve(lx_engine_t *e) {
+    if (e->ndeposits == e->deposits_cap) {
+        uint32_t ncap = e->deposits_cap ? e->deposits_cap * 2 : 1024;
+        uint64_t *nd = realloc(e->deposit_ids, (size_t)ncap * sizeof *nd);
+        if (!nd) return LX_ENOMEM;
+        e->deposit_ids = nd;
+        e->deposits_cap = ncap;
+    }
+    return lx__idx_reserve(&e->dep_idx, 1);
+}
+
+int lx__deposit_add(lx_engine_t *e, uint64_t id) {
+    if (e->ndeposits == e->deposits_cap) {
+        uint32_t ncap = e->deposits_cap ? e->deposits_cap * 2 : 1024;
+        uint64_t *nd = realloc(e->deposit_ids, (size_t)ncap * sizeof *nd);
+        if (!nd) return LX_ENOMEM;
+        e->deposit_ids = nd;
+        e->deposits_cap = ncap;
+    }
+    int rc = lx__idx_insert(&e->dep_idx, lx__hash2(id, 0x6465706f736974ULL), e->ndeposits);
+    if (rc) return rc;
+    e->deposit_ids[e->ndeposits++] = id;
+    return 0;
+}

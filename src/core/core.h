@@ -1,0 +1,284 @@
+/*
+ * core.h: the engine's internal data structures (not a public header).
+ *
+ * Memory layout, chosen for the matching path:
+ *
+ *   orders[]   one 64-byte record per order slot, a fixed arena sized to
+ *              max_orders at startup (calloc: pages are touched only when
+ *              used). An order id is (generation << 32) | slot; slots are
+ *              taken lowest-free-first through a 3-level bitmap, so the
+ *              set of ids handed out depends only on the command history
+ *              (a snapshot restores it exactly) and the arena stays dense.
+ *   levels[]   price levels (price, total, count, FIFO head/tail), a
+ *              growable pool with a free list. Level indices never leave
+ *              the engine, so their assignment need not be canonical.
+ *   sides      per market and side, a sorted array of level keys with the
+ *              BEST AT THE END. The key is the price for bids and -price
+ *              for asks, so both sides sort ascending and "crosses" is one
+ *              comparison. Matching pops from the end in O(1); inserting
+ *              near the touch (where nearly all flow lands) moves a few
+ *              entries; a level far from the touch costs a memmove of the
+ *              entries better than it. Keys and level indices are parallel
+ *              arrays so a search touches 8 keys per cache line.
+ *   indexes    open-addressing hash tables (lx__idx) mapping (account,
+ *              client id) -> order slot, (account, asset) -> balance, and
+ *              deposit id -> applied; each entry is 8 bytes (a 32-bit hash
+ *              tag and the value) and the key itself is compared in the
+ *              record it points to.
+ *   accounts[] per account: its open orders as an intrusive list in
+ *              acceptance order (cancel-all, account queries), and count.
+ *   balances[] (account, asset, free, locked) records in creation order.
+ *   gtd heap   min-heap of (expiry, accept seq, order id) for GTD orders,
+ *              deleted lazily: an entry whose id no longer names an open
+ *              order is dropped when it reaches the top.
+ *
+ * All indices are uint32_t with LX__NIL as "none". No pointers are stored
+ * in the state, so growth by realloc is safe and nothing depends on
+ * addresses.
+ */
+#ifndef LX_CORE_INTERNAL_H
+#define LX_CORE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include "lx/engine.h"
+#include "lx/error.h"
+
+#define LX__NIL UINT32_MAX
+
+#ifdef LX_DEBUG
+#include <assert.h>
+#define LX_ASSERT(x) assert(x)
+#else
+#define LX_ASSERT(x) ((void)0)
+#endif
+
+#if defined(__GNUC__)
+#define LX_LIKELY(x) __builtin_expect(!!(x), 1)
+#define LX_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define LX_LIKELY(x) (x)
+#define LX_UNLIKELY(x) (x)
+#endif
+
+typedef __int128 lx__i128;
+
+/* ---- orders ------------------------------------------------------------ */
+
+typedef struct lx__order {
+    int64_t remaining;     /* open quantity, lots; > 0 while resting */
+    int64_t filled;        /* lots filled so far */
+    uint64_t client_id;    /* 0 = none */
+    int64_t expiry;        /* GTD only, else 0 */
+    uint32_t account;
+    uint32_t level;        /* LX__NIL unless resting */
+    uint32_t next, prev;   /* FIFO within the level */
+    uint32_t acct_next, acct_prev; /* the account's open orders */
+    uint32_t gen;          /* times this slot has been taken */
+    uint32_t side : 1, type : 1, tif : 3, stp : 3;
+    uint32_t fee_res : 24; /* fee reserve rate of a buy's lock */
+} lx__order_t;
+
+_Static_assert(sizeof(lx__order_t) == 64, "an order is one cache line");
+
+static inline lx_order_id_t lx__order_id(uint32_t slot, uint32_t gen) {
+    return ((uint64_t)gen << 32) | slot;
+}
+
+/* ---- levels and book sides -------------------------------------------- */
+
+typedef struct lx__level {
+    int64_t price;
+    int64_t qty;     /* sum of remaining of its orders */
+    uint32_t count;
+    uint32_t head, tail;
+    uint32_t market;
+    uint32_t side;   /* lx_side_t; also links the free list via head */
+    uint32_t pad_;
+} lx__level_t;
+
+typedef struct lx__side {
+    int64_t *keys;   /* ascending; best at keys[n-1] */
+    uint32_t *lv;    /* level index for each key */
+    uint32_t n, cap;
+} lx__side_t;
+
+static inline int64_t lx__key(int side, int64_t price) {
+    return side == LX_SIDE_BUY ? price : -price;
+}
+
+typedef struct lx__market {
+    uint8_t exists, halted, mode;
+    lx_asset_id_t base, quote;
+    int64_t tick_size, lot_size, tick_value;
+    int64_t min_price, max_price, max_qty;
+    int32_t maker_fee, taker_fee;
+    uint64_t seq;       /* market sequence of the last market event */
+    int64_t last_price;
+    uint32_t norders;
+    lx__side_t side[2]; /* [LX_SIDE_BUY], [LX_SIDE_SELL] */
+} lx__market_t;
+
+typedef struct lx__asset {
+    uint8_t exists;
+    char symbol[16];
+    int64_t scale;
+    int64_t supply;
+    int64_t fees;
+} lx__asset_t;
+
+typedef struct lx__account {
+    uint32_t head, tail; /* open orders, oldest first */
+    uint32_t norders;
+} lx__account_t;
+
+typedef struct lx__balance {
+    uint32_t account, asset;
+    int64_t free, locked;
+} lx__balance_t;
+
+typedef struct lx__gtd {
+    int64_t expiry;
+    uint64_t seq; /* accept seq: the tie-break */
+    lx_order_id_t id;
+} lx__gtd_t;
+
+/* ---- hash index (see idx.h) -------------------------------------------- */
+
+typedef struct lx__idx {
+    uint64_t *slots; /* (tag << 32) | (value + 1); 0 = empty */
+    uint32_t mask;   /* capacity - 1, capacity a power of two */
+    uint32_t count;
+} lx__idx_t;
+
+/* ---- the engine -------------------------------------------------------- */
+
+struct lx_engine {
+    lx_engine_config_t cfg;
+    uint64_t last_seq;
+    int64_t last_ts;
+
+    /* the command being applied, for event stamping */
+    uint64_t cur_seq;
+    int64_t cur_ts;
+    const lx_sink_t *sink;
+
+    lx__market_t *markets; /* [max_markets] */
+    lx__asset_t *assets;   /* [max_assets] */
+    uint32_t nmarkets, nassets;
+
+    lx__order_t *orders;   /* [max_orders] */
+    uint64_t *free_l0;     /* bit set = slot free */
+    uint64_t *free_l1;     /* bit set = that l0 word has a free slot */
+    uint64_t *free_l2;     /* bit set = that l1 word has a set bit */
+    uint32_t nl0, nl1, nl2;
+    uint32_t norders;      /* slots in use */
+    uint32_t slot_hwm;     /* 1 + highest slot ever used */
+
+    lx__level_t *levels;
+    uint32_t nlevels_cap, levels_used, level_free;
+
+    lx__account_t *accounts; /* [max_accounts] */
+    lx__idx_t cid_idx;       /* (account, client id) -> slot */
+
+    lx__balance_t *balances;
+    uint32_t nbalances, balances_cap;
+    lx__idx_t bal_idx;       /* (account, asset) -> balance */
+
+    uint64_t *deposit_ids;
+    uint32_t ndeposits, deposits_cap;
+    lx__idx_t dep_idx;       /* deposit id -> index in deposit_ids */
+
+    lx__gtd_t *gtd;
+    uint32_t ngtd, gtd_cap;
+};
+
+/* ---- shared internals (lx__ prefix), one file each ---------------------- */
+
+/* slots.c: order slot allocation */
+int lx__slots_init(lx_engine_t *e);
+void lx__slots_free(lx_engine_t *e);
+uint32_t lx__slot_alloc(lx_engine_t *e); /* LX__NIL if full */
+void lx__slot_release(lx_engine_t *e, uint32_t slot);
+bool lx__slot_used(const lx_engine_t *e, uint32_t slot);
+
+/* idx.c: hash index */
+int lx__idx_init(lx__idx_t *t, uint32_t cap);
+void lx__idx_free(lx__idx_t *t);
+uint64_t lx__hash2(uint64_t a, uint64_t b);
+
+/* book.c: levels and sides */
+int lx__side_init(lx__side_t *s, uint32_t cap);
+void lx__side_free(lx__side_t *s);
+/* Position of key in the side (index into keys) or LX__NIL. */
+uint32_t lx__side_find(const lx__side_t *s, int64_t key);
+/* Level for (market, side, price), created (empty) if absent; LX__NIL on
+ * allocation failure. */
+uint32_t lx__book_level_get(lx_engine_t *e, lx__market_t *m, uint32_t market, int side,
+                            int64_t price);
+/* Makes sure one more level can be created on this side without
+ * allocating, so a command can fail before it changes anything. */
+int lx__book_reserve(lx_engine_t *e, lx__market_t *m, int side);
+void lx__book_append(lx_engine_t *e, uint32_t level, uint32_t slot);
+/* Unlinks an order from its level; if the level empties it is removed from
+ * its side and freed. Returns true if the level was removed. */
+bool lx__book_unlink(lx_engine_t *e, uint32_t slot);
+
+/* accounts.c: balances, client-id index, account order lists, deposits */
+int lx__bal_reserve(lx_engine_t *e, uint32_t extra); /* room for extra records */
+int lx__deposit_reserve(lx_engine_t *e);
+int lx__cid_reserve(lx_engine_t *e);
+lx__balance_t *lx__bal_get(lx_engine_t *e, uint32_t account, uint32_t asset, bool create);
+const lx__balance_t *lx__bal_find(const lx_engine_t *e, uint32_t account, uint32_t asset);
+uint32_t lx__cid_find(const lx_engine_t *e, uint32_t account, uint64_t cid);
+int lx__cid_insert(lx_engine_t *e, uint32_t slot);
+void lx__cid_remove(lx_engine_t *e, uint32_t slot);
+void lx__acct_link(lx_engine_t *e, uint32_t slot);
+void lx__acct_unlink(lx_engine_t *e, uint32_t slot);
+bool lx__deposit_seen(const lx_engine_t *e, uint64_t id);
+int lx__deposit_add(lx_engine_t *e, uint64_t id);
+int lx__accounts_init(lx_engine_t *e);
+void lx__accounts_free(lx_engine_t *e);
+
+/* engine.c: event emission shared by the command handlers */
+void lx__emit(lx_engine_t *e, lx_event_t *ev);
+/* Starts an event stamped with the current command; for a market event
+ * (market != LX_MARKET_NONE and counted) it takes the next market seq. */
+void lx__ev_start(lx_engine_t *e, lx_event_t *ev, lx_event_type_t type, uint32_t market,
+                  bool market_event);
+void lx__reject(lx_engine_t *e, const lx_cmd_t *c, lx_reject_t reason, uint32_t market,
+                uint32_t account, lx_order_id_t order_id, uint64_t client_id);
+void lx__emit_balance(lx_engine_t *e, const lx__balance_t *b);
+
+/* orders.c: place, cancel, amend, cancel-all, expiry (docs/matching.md) */
+int lx__place(lx_engine_t *e, const lx_cmd_t *c);
+int lx__cancel(lx_engine_t *e, const lx_cmd_t *c);
+int lx__amend(lx_engine_t *e, const lx_cmd_t *c);
+int lx__cancel_all(lx_engine_t *e, const lx_cmd_t *c);
+int lx__expire_due(lx_engine_t *e);
+
+/* clearing.c: locks, settlement, funds commands (docs/clearing.md) */
+int64_t lx__lock_amount(const lx__market_t *m, int side, int64_t price, int64_t qty,
+                        uint32_t fee_res);
+/* Moves an order's lock from `from` to `to` (either may be larger) and
+ * emits the BALANCE event. The caller has checked that free covers a rise. */
+void lx__relock(lx_engine_t *e, const lx__market_t *m, const lx__order_t *o, int64_t from,
+                int64_t to);
+/* Settles a fill of q lots at price px between a resting maker and the
+ * taker (taker_price: the taker's limit) before their remaining quantities
+ * are reduced; returns the fees through mfee/tfee. */
+void lx__settle(lx_engine_t *e, const lx__market_t *m, const lx__order_t *maker,
+                const lx__order_t *taker, int64_t taker_price, int64_t q, int64_t px,
+                int64_t *mfee, int64_t *tfee);
+void lx__emit_trade_balances(lx_engine_t *e, const lx__market_t *m, const lx__order_t *maker,
+                             const lx__order_t *taker);
+int lx__deposit(lx_engine_t *e, const lx_cmd_t *c);
+int lx__withdraw(lx_engine_t *e, const lx_cmd_t *c);
+int lx__transfer(lx_engine_t *e, const lx_cmd_t *c);
+
+static inline int64_t lx__level_price(const lx_engine_t *e, const lx__order_t *o) {
+    return e->levels[o->level].price;
+}
+
+#endif

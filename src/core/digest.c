@@ -1,0 +1,135 @@
+/*
+ * digest.c: lx_engine_digest(), a 64-bit hash of the whole engine state.
+ *
+ * Replicas compare digests to prove they hold the same state; tests compare
+ * them across runs, processes, snapshots and replays. So the digest covers
+ * everything that can influence a future event, walked in an order that
+ * depends only on the state, never on addresses or allocation history:
+ * configuration, the last seq and ts; assets; markets by id with their
+ * parameters, counters and both book sides best level first, each level's
+ * orders in FIFO order with every field; each account's open orders in
+ * acceptance order (cancel-all order); balances in creation order; applied
+ * deposit ids in order; the generation of every slot ever used (future
+ * order ids); and the live GTD entries, combined by addition because the
+ * heap's array order is an artifact of its history.
+ *
+ * Level indices, index-table layouts and capacities are deliberately left
+ * out: they are storage, not state. The walk costs O(state); the digest is
+ * computed on demand, not maintained per command.
+ */
+#include "core.h"
+
+typedef struct {
+    uint64_t h;
+} hasher_t;
+
+static uint64_t mix(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static void put(hasher_t *s, uint64_t v) { s->h = mix(s->h ^ (v + 0x9e3779b97f4a7c15ULL)) + v; }
+
+static void put_order(hasher_t *s, const lx_engine_t *e, uint32_t slot) {
+    const lx__order_t *o = &e->orders[slot];
+    put(s, lx__order_id(slot, o->gen));
+    put(s, o->account);
+    put(s, (uint64_t)o->remaining);
+    put(s, (uint64_t)o->filled);
+    put(s, o->client_id);
+    put(s, (uint64_t)o->expiry);
+    put(s, (uint64_t)o->side | (uint64_t)o->type << 1 | (uint64_t)o->tif << 2 |
+               (uint64_t)o->stp << 5 | (uint64_t)o->fee_res << 8);
+}
+
+uint64_t lx_engine_digest(const lx_engine_t *e) {
+    hasher_t s = {0x6c78646578ULL};
+    const lx_engine_config_t *c = &e->cfg;
+    put(&s, c->max_markets);
+    put(&s, c->max_assets);
+    put(&s, c->max_accounts);
+    put(&s, c->max_orders);
+    put(&s, c->max_open_orders_per_account);
+    put(&s, c->clearing);
+    put(&s, e->last_seq);
+    put(&s, (uint64_t)e->last_ts);
+
+    for (uint32_t a = 0; a < c->max_assets; a++) {
+        const lx__asset_t *as = &e->assets[a];
+        if (!as->exists) continue;
+        uint64_t w[2];
+        memcpy(w, as->symbol, 16);
+        put(&s, a);
+        put(&s, w[0]);
+        put(&s, w[1]);
+        put(&s, (uint64_t)as->scale);
+        put(&s, (uint64_t)as->supply);
+        put(&s, (uint64_t)as->fees);
+    }
+
+    for (uint32_t i = 0; i < c->max_markets; i++) {
+        const lx__market_t *m = &e->markets[i];
+        if (!m->exists) continue;
+        put(&s, i);
+        put(&s, (uint64_t)m->halted << 8 | m->mode);
+        put(&s, m->base);
+        put(&s, m->quote);
+        put(&s, (uint64_t)m->tick_size);
+        put(&s, (uint64_t)m->lot_size);
+        put(&s, (uint64_t)m->min_price);
+        put(&s, (uint64_t)m->max_price);
+        put(&s, (uint64_t)m->max_qty);
+        put(&s, (uint64_t)(uint32_t)m->maker_fee << 32 | (uint32_t)m->taker_fee);
+        put(&s, m->seq);
+        put(&s, (uint64_t)m->last_price);
+        for (int side = 0; side < 2; side++) {
+            const lx__side_t *sd = &m->side[side];
+            put(&s, sd->n);
+            for (uint32_t k = sd->n; k-- > 0;) {
+                const lx__level_t *l = &e->levels[sd->lv[k]];
+                put(&s, (uint64_t)l->price);
+                put(&s, (uint64_t)l->qty);
+                put(&s, l->count);
+                for (uint32_t cur = l->head; cur != LX__NIL; cur = e->orders[cur].next)
+                    put_order(&s, e, cur);
+            }
+        }
+    }
+
+    for (uint32_t a = 0; a < c->max_accounts; a++) {
+        const lx__account_t *ac = &e->accounts[a];
+        if (ac->norders == 0) continue;
+        put(&s, a);
+        put(&s, ac->norders);
+        for (uint32_t cur = ac->head; cur != LX__NIL; cur = e->orders[cur].acct_next)
+            put(&s, lx__order_id(cur, e->orders[cur].gen));
+    }
+
+    put(&s, e->nbalances);
+    for (uint32_t i = 0; i < e->nbalances; i++) {
+        const lx__balance_t *b = &e->balances[i];
+        put(&s, (uint64_t)b->account << 32 | b->asset);
+        put(&s, (uint64_t)b->free);
+        put(&s, (uint64_t)b->locked);
+    }
+    put(&s, e->ndeposits);
+    for (uint32_t i = 0; i < e->ndeposits; i++) put(&s, e->deposit_ids[i]);
+
+    put(&s, e->slot_hwm);
+    for (uint32_t i = 0; i < e->slot_hwm; i++) put(&s, e->orders[i].gen);
+
+    uint64_t gtd = 0;
+    for (uint32_t i = 0; i < e->ngtd; i++) {
+        const lx__gtd_t *g = &e->gtd[i];
+        uint32_t slot = (uint32_t)g->id;
+        const lx__order_t *o = &e->orders[slot];
+        if (o->gen != (uint32_t)(g->id >> 32) || o->level == LX__NIL) continue;
+        gtd += mix(mix(mix((uint64_t)g->expiry) ^ g->seq) ^ g->id);
+    }
+    put(&s, gtd);
+    return mix(s.h);
+}

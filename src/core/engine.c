@@ -1,0 +1,280 @@
+/*
+ * engine.c: the engine's life cycle, the command dispatcher, market and
+ * asset administration, and event stamping.
+ *
+ * lx_engine_apply() is the single entry point for state changes. It checks
+ * the sequencer's stamps (seq strictly increasing, ts never decreasing),
+ * expires GTD orders that are due at the command's time, then hands the
+ * command to its handler: orders.c (place, cancel, amend, cancel-all),
+ * clearing.c (deposit, withdraw, transfer) or the administration handlers
+ * below. Handlers validate first and mutate after, so a rejected command
+ * changes nothing; allocations that may fail are made before the first
+ * mutation, so LX_ENOMEM leaves the engine as it was (the one exception is
+ * growth inside GTD expiry, which only frees).
+ *
+ * What this file deliberately does not do: read a clock, allocate per order,
+ * or know where events go (the sink does).
+ */
+#include <stdlib.h>
+#include "core.h"
+
+void lx_engine_config_default(lx_engine_config_t *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->max_markets = 1024;
+    cfg->max_assets = 1024;
+    cfg->max_accounts = 1u << 20;
+    cfg->max_orders = 1u << 22;
+    cfg->max_open_orders_per_account = 0;
+    cfg->clearing = true;
+}
+
+int lx_engine_create(lx_engine_t **out, const lx_engine_config_t *cfg) {
+    if (!out || !cfg) return LX_EINVAL;
+    *out = NULL;
+    if (cfg->max_markets == 0 || cfg->max_markets >= LX_MARKET_NONE || cfg->max_assets == 0 ||
+        cfg->max_assets >= LX_ASSET_NONE || cfg->max_accounts == 0 ||
+        cfg->max_accounts >= LX_ACCOUNT_NONE || cfg->max_orders == 0 ||
+        cfg->max_orders >= LX__NIL)
+        return LX_EINVAL;
+    lx_engine_t *e = calloc(1, sizeof *e);
+    if (!e) return LX_ENOMEM;
+    e->cfg = *cfg;
+    e->level_free = LX__NIL;
+    int rc = LX_ENOMEM;
+    e->markets = calloc(cfg->max_markets, sizeof *e->markets);
+    e->assets = calloc(cfg->max_assets, sizeof *e->assets);
+    e->orders = calloc(cfg->max_orders, sizeof *e->orders);
+    if (!e->markets || !e->assets || !e->orders) goto fail;
+    if ((rc = lx__slots_init(e))) goto fail;
+    if ((rc = lx__accounts_init(e))) goto fail;
+    *out = e;
+    return 0;
+fail:
+    lx_engine_destroy(e);
+    return rc;
+}
+
+void lx_engine_destroy(lx_engine_t *e) {
+    if (!e) return;
+    if (e->markets) {
+        for (uint32_t i = 0; i < e->cfg.max_markets; i++) {
+            if (!e->markets[i].exists) continue;
+            lx__side_free(&e->markets[i].side[0]);
+            lx__side_free(&e->markets[i].side[1]);
+        }
+    }
+    free(e->markets);
+    free(e->assets);
+    free(e->orders);
+    free(e->levels);
+    free(e->gtd);
+    lx__slots_free(e);
+    lx__accounts_free(e);
+    free(e);
+}
+
+uint64_t lx_engine_last_seq(const lx_engine_t *e) { return e->last_seq; }
+int64_t lx_engine_last_ts(const lx_engine_t *e) { return e->last_ts; }
+const lx_engine_config_t *lx_engine_config(const lx_engine_t *e) { return &e->cfg; }
+
+/* ---- events ------------------------------------------------------------- */
+
+void lx__emit(lx_engine_t *e, lx_event_t *ev) {
+    if (e->sink && e->sink->emit) e->sink->emit(e->sink->ctx, ev);
+}
+
+void lx__ev_start(lx_engine_t *e, lx_event_t *ev, lx_event_type_t type, uint32_t market,
+                  bool market_event) {
+    memset(ev, 0, sizeof *ev);
+    ev->type = type;
+    ev->market = market;
+    ev->seq = e->cur_seq;
+    ev->ts = e->cur_ts;
+    ev->market_seq = market_event ? ++e->markets[market].seq : 0;
+}
+
+void lx__reject(lx_engine_t *e, const lx_cmd_t *c, lx_reject_t reason, uint32_t market,
+                uint32_t account, lx_order_id_t order_id, uint64_t client_id) {
+    lx_event_t ev;
+    lx__ev_start(e, &ev, LX_EV_REJECTED, market, false);
+    ev.u.rejected.cmd_type = (uint8_t)c->type;
+    ev.u.rejected.reason = (uint8_t)reason;
+    ev.u.rejected.account = account;
+    ev.u.rejected.order_id = order_id;
+    ev.u.rejected.client_id = client_id;
+    lx__emit(e, &ev);
+}
+
+void lx__emit_balance(lx_engine_t *e, const lx__balance_t *b) {
+    lx_event_t ev;
+    lx__ev_start(e, &ev, LX_EV_BALANCE, LX_MARKET_NONE, false);
+    ev.u.balance.account = b->account;
+    ev.u.balance.asset = b->asset;
+    ev.u.balance.free = b->free;
+    ev.u.balance.locked = b->locked;
+    lx__emit(e, &ev);
+}
+
+/* ---- administration ----------------------------------------------------- */
+
+static bool symbol_valid(const char sym[16]) {
+    if (sym[0] == 0) return false;
+    int i = 0;
+    for (; i < 16 && sym[i]; i++)
+        if (sym[i] < 0x21 || sym[i] > 0x7e) return false;
+    for (; i < 16; i++)
+        if (sym[i]) return false;
+    return true;
+}
+
+static void create_asset(lx_engine_t *e, const lx_cmd_t *c) {
+    const lx_cmd_create_asset_t *a = &c->u.create_asset;
+    lx_reject_t r = LX_REJECT_NONE;
+    if (a->asset >= e->cfg.max_assets) r = LX_REJECT_BAD_ASSET_PARAMS;
+    else if (e->assets[a->asset].exists) r = LX_REJECT_ASSET_EXISTS;
+    else if (a->scale < 1 || !symbol_valid(a->symbol)) r = LX_REJECT_BAD_ASSET_PARAMS;
+    if (r) {
+        lx__reject(e, c, r, LX_MARKET_NONE, LX_ACCOUNT_NONE, 0, 0);
+        return;
+    }
+    lx__asset_t *as = &e->assets[a->asset];
+    as->exists = 1;
+    memcpy(as->symbol, a->symbol, 16);
+    as->scale = a->scale;
+    e->nassets++;
+    lx_event_t ev;
+    lx__ev_start(e, &ev, LX_EV_ASSET_CREATED, LX_MARKET_NONE, false);
+    ev.u.asset.asset = a->asset;
+    ev.u.asset.scale = a->scale;
+    memcpy(ev.u.asset.symbol, a->symbol, 16);
+    lx__emit(e, &ev);
+}
+
+static bool fees_valid(int32_t maker, int32_t taker) {
+    return taker >= 0 && taker <= LX_FEE_RATE_MAX && maker <= taker && maker >= -taker;
+}
+
+static bool asset_exists(const lx_engine_t *e, uint32_t a) {
+    return a < e->cfg.max_assets && e->assets[a].exists;
+}
+
+static void create_market(lx_engine_t *e, const lx_cmd_t *c) {
+    const lx_cmd_create_market_t *p = &c->u.create_market;
+    lx_reject_t r = LX_REJECT_NONE;
+    lx__i128 tv = 0;
+    if (p->market >= e->cfg.max_markets) r = LX_REJECT_BAD_MARKET_PARAMS;
+    else if (e->markets[p->market].exists) r = LX_REJECT_MARKET_EXISTS;
+    else if (!asset_exists(e, p->base) || !asset_exists(e, p->quote)) r = LX_REJECT_UNKNOWN_ASSET;
+    else if (p->base == p->quote) r = LX_REJECT_BAD_MARKET_PARAMS;
+    else if (p->mode != LX_MODE_CONTINUOUS) r = LX_REJECT_UNSUPPORTED;
+    else if (p->tick_size < 1 || p->lot_size < 1 || p->min_price < 1 ||
+             p->max_price < p->min_price || p->max_qty < 1)
+        r = LX_REJECT_BAD_MARKET_PARAMS;
+    else {
+        lx__i128 prod = (lx__i128)p->tick_size * p->lot_size;
+        int64_t scale = e->assets[p->base].scale;
+        tv = prod / scale;
+        if (prod % scale != 0 || tv < 1 || tv > INT64_MAX) r = LX_REJECT_BAD_MARKET_PARAMS;
+        else if (!fees_valid(p->maker_fee, p->taker_fee)) r = LX_REJECT_BAD_FEES;
+    }
+    if (r) {
+        lx__reject(e, c, r, p->market, LX_ACCOUNT_NONE, 0, 0);
+        return;
+    }
+    lx__market_t *m = &e->markets[p->market];
+    memset(m, 0, sizeof *m);
+    m->exists = 1;
+    m->mode = p->mode;
+    m->base = p->base;
+    m->quote = p->quote;
+    m->tick_size = p->tick_size;
+    m->lot_size = p->lot_size;
+    m->tick_value = (int64_t)tv;
+    m->min_price = p->min_price;
+    m->max_price = p->max_price;
+    m->max_qty = p->max_qty;
+    m->maker_fee = p->maker_fee;
+    m->taker_fee = p->taker_fee;
+    e->nmarkets++;
+    lx_event_t ev;
+    lx__ev_start(e, &ev, LX_EV_MARKET_CREATED, p->market, true);
+    ev.u.market.base = p->base;
+    ev.u.market.quote = p->quote;
+    ev.u.market.mode = p->mode;
+    ev.u.market.tick_size = p->tick_size;
+    ev.u.market.lot_size = p->lot_size;
+    ev.u.market.min_price = p->min_price;
+    ev.u.market.max_price = p->max_price;
+    ev.u.market.max_qty = p->max_qty;
+    ev.u.market.maker_fee = p->maker_fee;
+    ev.u.market.taker_fee = p->taker_fee;
+    lx__emit(e, &ev);
+}
+
+static lx__market_t *market_of(lx_engine_t *e, uint32_t id) {
+    return id < e->cfg.max_markets && e->markets[id].exists ? &e->markets[id] : NULL;
+}
+
+static void set_market_state(lx_engine_t *e, const lx_cmd_t *c) {
+    const lx_cmd_set_market_state_t *p = &c->u.set_market_state;
+    lx__market_t *m = market_of(e, p->market);
+    lx_reject_t r = !m ? LX_REJECT_UNKNOWN_MARKET : p->halted > 1 ? LX_REJECT_BAD_COMMAND : 0;
+    if (r) {
+        lx__reject(e, c, r, p->market, LX_ACCOUNT_NONE, 0, 0);
+        return;
+    }
+    m->halted = p->halted;
+    lx_event_t ev;
+    lx__ev_start(e, &ev, LX_EV_MARKET_STATE, p->market, true);
+    ev.u.market_state.halted = p->halted;
+    lx__emit(e, &ev);
+}
+
+static void set_fees(lx_engine_t *e, const lx_cmd_t *c) {
+    const lx_cmd_set_fees_t *p = &c->u.set_fees;
+    lx__market_t *m = market_of(e, p->market);
+    lx_reject_t r = !m ? LX_REJECT_UNKNOWN_MARKET
+                       : !fees_valid(p->maker_fee, p->taker_fee) ? LX_REJECT_BAD_FEES : 0;
+    if (r) {
+        lx__reject(e, c, r, p->market, LX_ACCOUNT_NONE, 0, 0);
+        return;
+    }
+    m->maker_fee = p->maker_fee;
+    m->taker_fee = p->taker_fee;
+    lx_event_t ev;
+    lx__ev_start(e, &ev, LX_EV_FEES_SET, p->market, true);
+    ev.u.fees.maker_fee = p->maker_fee;
+    ev.u.fees.taker_fee = p->taker_fee;
+    lx__emit(e, &ev);
+}
+
+/* ---- dispatch ----------------------------------------------------------- */
+
+int lx_engine_apply(lx_engine_t *e, const lx_cmd_t *c, const lx_sink_t *sink) {
+    if (!e || !c || c->type < 1 || c->type > LX_CMD__MAX || c->seq <= e->last_seq ||
+        c->ts < e->last_ts)
+        return LX_EINVAL;
+    e->cur_seq = c->seq;
+    e->cur_ts = c->ts;
+    e->sink = sink;
+    int rc = lx__expire_due(e);
+    if (rc) return rc;
+    switch (c->type) {
+    case LX_CMD_PLACE: rc = lx__place(e, c); break;
+    case LX_CMD_CANCEL: rc = lx__cancel(e, c); break;
+    case LX_CMD_AMEND: rc = lx__amend(e, c); break;
+    case LX_CMD_CANCEL_ALL: rc = lx__cancel_all(e, c); break;
+    case LX_CMD_TICK: break;
+    case LX_CMD_DEPOSIT: rc = lx__deposit(e, c); break;
+    case LX_CMD_WITHDRAW: rc = lx__withdraw(e, c); break;
+    case LX_CMD_TRANSFER: rc = lx__transfer(e, c); break;
+    case LX_CMD_CREATE_ASSET: create_asset(e, c); break;
+    case LX_CMD_CREATE_MARKET: create_market(e, c); break;
+    case LX_CMD_SET_MARKET_STATE: set_market_state(e, c); break;
+    case LX_CMD_SET_FEES: set_fees(e, c); break;
+    }
+    e->last_seq = c->seq;
+    e->last_ts = c->ts;
+    e->sink = NULL;
+    return rc;
+}

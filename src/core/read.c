@@ -1,0 +1,189 @@
+/*
+ * read.c: the engine's read API: book tops and depth, orders, balances,
+ * market and asset facts, memory statistics.
+ *
+ * Everything here is a pure read between applies (same thread as the
+ * writer). Level walks go best first, i.e. backwards through a side's key
+ * array; order walks follow the level FIFOs and the account lists, so the
+ * orders come out in priority order and acceptance order respectively.
+ */
+#include "core.h"
+
+static const lx__market_t *market_get(const lx_engine_t *e, lx_market_id_t id) {
+    return id < e->cfg.max_markets && e->markets[id].exists ? &e->markets[id] : NULL;
+}
+
+int lx_engine_market_info(const lx_engine_t *e, lx_market_id_t id, lx_market_info_t *out) {
+    const lx__market_t *m = market_get(e, id);
+    if (!m) return LX_ENOENT;
+    out->market = id;
+    out->base = m->base;
+    out->quote = m->quote;
+    out->mode = m->mode;
+    out->halted = m->halted;
+    out->tick_size = m->tick_size;
+    out->lot_size = m->lot_size;
+    out->tick_value = m->tick_value;
+    out->min_price = m->min_price;
+    out->max_price = m->max_price;
+    out->max_qty = m->max_qty;
+    out->maker_fee = m->maker_fee;
+    out->taker_fee = m->taker_fee;
+    out->market_seq = m->seq;
+    out->last_price = m->last_price;
+    out->bid_levels = m->side[LX_SIDE_BUY].n;
+    out->ask_levels = m->side[LX_SIDE_SELL].n;
+    out->orders = m->norders;
+    return 0;
+}
+
+int lx_engine_asset_info(const lx_engine_t *e, lx_asset_id_t a, lx_asset_info_t *out) {
+    if (a >= e->cfg.max_assets || !e->assets[a].exists) return LX_ENOENT;
+    const lx__asset_t *as = &e->assets[a];
+    out->asset = a;
+    memcpy(out->symbol, as->symbol, 16);
+    out->scale = as->scale;
+    out->supply = as->supply;
+    out->fees = as->fees;
+    return 0;
+}
+
+void lx_engine_stats(const lx_engine_t *e, lx_engine_stats_t *out) {
+    memset(out, 0, sizeof *out);
+    out->markets = e->nmarkets;
+    out->assets = e->nassets;
+    out->orders = e->norders;
+    out->levels = e->levels_used;
+    out->balances = e->nbalances;
+    size_t sides = 0;
+    for (uint32_t i = 0; i < e->cfg.max_markets; i++) {
+        const lx__market_t *m = &e->markets[i];
+        if (!m->exists) continue;
+        sides += (size_t)(m->side[0].cap + m->side[1].cap) * (sizeof(int64_t) + sizeof(uint32_t));
+    }
+    /* order memory: the arena up to its high-water mark (lowest-free keeps
+     * it dense), the client-id index, the levels and the side arrays, the
+     * free-slot bitmap */
+    out->bytes_orders = (size_t)e->slot_hwm * sizeof(lx__order_t) +
+                        (size_t)(e->cid_idx.mask + 1) * 8 +
+                        (size_t)e->nlevels_cap * sizeof(lx__level_t) + sides +
+                        (size_t)(e->nl0 + e->nl1 + e->nl2) * 8;
+    out->bytes = out->bytes_orders + (size_t)e->cfg.max_markets * sizeof(lx__market_t) +
+                 (size_t)e->cfg.max_assets * sizeof(lx__asset_t) +
+                 (size_t)e->cfg.max_accounts * sizeof(lx__account_t) +
+                 (size_t)e->balances_cap * sizeof(lx__balance_t) +
+                 (size_t)(e->bal_idx.mask + 1) * 8 + (size_t)e->deposits_cap * 8 +
+                 (size_t)(e->dep_idx.mask + 1) * 8 + (size_t)e->gtd_cap * sizeof(lx__gtd_t);
+}
+
+bool lx_engine_best(const lx_engine_t *e, lx_market_id_t id, lx_side_t side, int64_t *price,
+                    int64_t *qty) {
+    const lx__market_t *m = market_get(e, id);
+    if (!m || side > LX_SIDE_SELL || m->side[side].n == 0) return false;
+    const lx__level_t *l = &e->levels[m->side[side].lv[m->side[side].n - 1]];
+    if (price) *price = l->price;
+    if (qty) *qty = l->qty;
+    return true;
+}
+
+size_t lx_engine_levels(const lx_engine_t *e, lx_market_id_t id, lx_side_t side, lx_level_t *out,
+                        size_t n) {
+    const lx__market_t *m = market_get(e, id);
+    if (!m || side > LX_SIDE_SELL) return 0;
+    const lx__side_t *s = &m->side[side];
+    size_t k = 0;
+    for (uint32_t i = s->n; i-- > 0 && k < n; k++) {
+        const lx__level_t *l = &e->levels[s->lv[i]];
+        out[k].price = l->price;
+        out[k].qty = l->qty;
+        out[k].count = l->count;
+    }
+    return k;
+}
+
+int64_t lx_engine_depth_at(const lx_engine_t *e, lx_market_id_t id, lx_side_t side, int64_t price,
+                           uint32_t *count) {
+    const lx__market_t *m = market_get(e, id);
+    if (count) *count = 0;
+    if (!m || side > LX_SIDE_SELL) return 0;
+    uint32_t i = lx__side_find(&m->side[side], lx__key(side, price));
+    if (i == LX__NIL) return 0;
+    const lx__level_t *l = &e->levels[m->side[side].lv[i]];
+    if (count) *count = l->count;
+    return l->qty;
+}
+
+static void fill_info(const lx_engine_t *e, uint32_t slot, lx_order_info_t *out) {
+    const lx__order_t *o = &e->orders[slot];
+    const lx__level_t *l = &e->levels[o->level];
+    const lx__market_t *m = &e->markets[l->market];
+    out->order_id = lx__order_id(slot, o->gen);
+    out->account = o->account;
+    out->market = l->market;
+    out->side = o->side;
+    out->type = o->type;
+    out->tif = o->tif;
+    out->stp = o->stp;
+    out->price = l->price;
+    out->qty = o->filled + o->remaining;
+    out->remaining = o->remaining;
+    out->filled = o->filled;
+    out->client_id = o->client_id;
+    out->expiry = o->expiry;
+    out->locked =
+        e->cfg.clearing ? lx__lock_amount(m, o->side, l->price, o->remaining, o->fee_res) : 0;
+}
+
+int lx_engine_order(const lx_engine_t *e, lx_order_id_t id, lx_order_info_t *out) {
+    uint32_t slot = (uint32_t)id;
+    if (slot >= e->cfg.max_orders) return LX_ENOENT;
+    const lx__order_t *o = &e->orders[slot];
+    if ((id >> 32) == 0 || o->gen != (uint32_t)(id >> 32) || o->level == LX__NIL) return LX_ENOENT;
+    fill_info(e, slot, out);
+    return 0;
+}
+
+size_t lx_engine_book_orders(const lx_engine_t *e, lx_market_id_t id, lx_side_t side,
+                             lx_order_info_t *out, size_t cap) {
+    const lx__market_t *m = market_get(e, id);
+    if (!m || side > LX_SIDE_SELL) return 0;
+    const lx__side_t *s = &m->side[side];
+    size_t k = 0;
+    for (uint32_t i = s->n; i-- > 0;) {
+        for (uint32_t cur = e->levels[s->lv[i]].head; cur != LX__NIL; cur = e->orders[cur].next) {
+            if (k < cap) fill_info(e, cur, &out[k]);
+            k++;
+        }
+    }
+    return k;
+}
+
+size_t lx_engine_account_orders(const lx_engine_t *e, lx_account_id_t a, lx_order_info_t *out,
+                                size_t cap) {
+    if (a >= e->cfg.max_accounts || e->accounts[a].norders == 0) return 0;
+    size_t k = 0;
+    for (uint32_t cur = e->accounts[a].head; cur != LX__NIL; cur = e->orders[cur].acct_next) {
+        if (k < cap) fill_info(e, cur, &out[k]);
+        k++;
+    }
+    return k;
+}
+
+int lx_engine_balance(const lx_engine_t *e, lx_account_id_t a, lx_asset_id_t asset,
+                      int64_t *free_, int64_t *locked) {
+    if (a >= e->cfg.max_accounts || asset >= e->cfg.max_assets) return LX_EINVAL;
+    const lx__balance_t *b = lx__bal_find(e, a, asset);
+    if (free_) *free_ = b ? b->free : 0;
+    if (locked) *locked = b ? b->locked : 0;
+    return 0;
+}
+
+void lx_engine_foreach_balance(const lx_engine_t *e,
+                               void (*fn)(void *ctx, lx_account_id_t a, lx_asset_id_t asset,
+                                          int64_t free_, int64_t locked),
+                               void *ctx) {
+    for (uint32_t i = 0; i < e->nbalances; i++) {
+        const lx__balance_t *b = &e->balances[i];
+        fn(ctx, b->account, b->asset, b->free, b->locked);
+    }
+}

@@ -1,0 +1,195 @@
+/*
+ * validate.c: lx_engine_validate(), the deep consistency check.
+ *
+ * The third tier of checks (CONVENTIONS §7): it walks every structure and
+ * cross-checks what the fast paths keep incrementally. Tests and fuzzers
+ * call it after commands; it is never on the matching path. It checks:
+ *
+ *  - each side's keys strictly ascending, each key naming a live level of
+ *    that market, side and price; no empty level; the book not crossed;
+ *  - each level's FIFO: links both ways, orders pointing back at the level,
+ *    same side, remaining > 0, qty and count equal to the sums;
+ *  - resting orders = slots in use = sum of market and account counts;
+ *  - each account list: links both ways, owned orders only;
+ *  - the client-id index holds exactly the resting orders with a client id;
+ *  - balances never negative, each found through the index; with clearing,
+ *    locked equal to the sum of the locks of the owner's open orders, and
+ *    per asset sum(free + locked) + fees = supply;
+ *  - the GTD heap ordered, and every resting GTD order in it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include "core.h"
+
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        if (msg && msglen) snprintf(msg, msglen, __VA_ARGS__);                                     \
+        rc = LX_ECORRUPT;                                                                          \
+        goto out;                                                                                  \
+    } while (0)
+
+static bool gtd_less(const lx__gtd_t *a, const lx__gtd_t *b) {
+    return a->expiry < b->expiry || (a->expiry == b->expiry && a->seq < b->seq);
+}
+
+int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
+    int rc = 0;
+    int64_t *locks = NULL;
+    lx__i128 *sums = NULL;
+    uint64_t resting = 0, with_cid = 0, gtd_orders = 0, levels = 0;
+    if (msg && msglen) msg[0] = 0;
+
+    if (e->cfg.clearing) {
+        locks = calloc(e->nbalances ? e->nbalances : 1, sizeof *locks);
+        if (!locks) return LX_ENOMEM;
+    }
+
+    for (uint32_t mi = 0; mi < e->cfg.max_markets; mi++) {
+        const lx__market_t *m = &e->markets[mi];
+        if (!m->exists) continue;
+        uint64_t mcount = 0;
+        for (int side = 0; side < 2; side++) {
+            const lx__side_t *s = &m->side[side];
+            if (s->n > s->cap) FAIL("market %u side %d: n %u > cap %u", mi, side, s->n, s->cap);
+            for (uint32_t k = 0; k < s->n; k++) {
+                if (k > 0 && s->keys[k - 1] >= s->keys[k])
+                    FAIL("market %u side %d: keys not ascending at %u", mi, side, k);
+                uint32_t l = s->lv[k];
+                if (l >= e->nlevels_cap) FAIL("market %u: level index %u out of range", mi, l);
+                const lx__level_t *lv = &e->levels[l];
+                levels++;
+                if (lv->market != mi || (int)lv->side != side || lx__key(side, lv->price) != s->keys[k])
+                    FAIL("market %u side %d: level %u has market %u side %u price %lld", mi, side,
+                         l, lv->market, lv->side, (long long)lv->price);
+                if (lv->price < m->min_price || lv->price > m->max_price)
+                    FAIL("market %u: level price %lld outside band", mi, (long long)lv->price);
+                if (lv->count == 0 || lv->head == LX__NIL)
+                    FAIL("market %u side %d: empty level at price %lld", mi, side,
+                         (long long)lv->price);
+                int64_t qty = 0;
+                uint32_t count = 0, prev = LX__NIL;
+                for (uint32_t cur = lv->head; cur != LX__NIL; cur = e->orders[cur].next) {
+                    const lx__order_t *o = &e->orders[cur];
+                    if (!lx__slot_used(e, cur)) FAIL("order slot %u resting but free", cur);
+                    if (o->prev != prev) FAIL("order %u: prev link broken", cur);
+                    if (o->level != l) FAIL("order %u: level %u, expected %u", cur, o->level, l);
+                    if ((int)o->side != side) FAIL("order %u: on the wrong side", cur);
+                    if (o->remaining <= 0) FAIL("order %u: resting with remaining %lld", cur,
+                                                (long long)o->remaining);
+                    if (o->filled < 0) FAIL("order %u: negative filled", cur);
+                    if (o->account >= e->cfg.max_accounts) FAIL("order %u: bad account", cur);
+                    if (o->tif == LX_TIF_IOC || o->tif == LX_TIF_FOK || o->type == LX_ORDER_MARKET)
+                        FAIL("order %u: an IOC/FOK/market order rests", cur);
+                    qty += o->remaining;
+                    count++;
+                    prev = cur;
+                    if (count > e->cfg.max_orders) FAIL("level %u: FIFO cycle", l);
+                    if (o->client_id) {
+                        with_cid++;
+                        if (lx__cid_find(e, o->account, o->client_id) != cur)
+                            FAIL("order %u: client id %llu not indexed", cur,
+                                 (unsigned long long)o->client_id);
+                    }
+                    if (o->tif == LX_TIF_GTD) gtd_orders++;
+                    if (locks) {
+                        uint32_t asset = side == LX_SIDE_BUY ? m->quote : m->base;
+                        const lx__balance_t *b = lx__bal_find(e, o->account, asset);
+                        if (!b) FAIL("order %u: no balance record for its lock", cur);
+                        locks[b - e->balances] +=
+                            lx__lock_amount(m, side, lv->price, o->remaining, o->fee_res);
+                    }
+                }
+                if (prev != lv->tail) FAIL("level %u: tail link broken", l);
+                if (qty != lv->qty || count != lv->count)
+                    FAIL("market %u price %lld: level says qty %lld count %u, orders sum to %lld "
+                         "count %u",
+                         mi, (long long)lv->price, (long long)lv->qty, lv->count, (long long)qty,
+                         count);
+                mcount += count;
+            }
+        }
+        if (mcount != m->norders) FAIL("market %u: %u orders counted, %llu resting", mi,
+                                       m->norders, (unsigned long long)mcount);
+        resting += mcount;
+        const lx__side_t *b = &m->side[LX_SIDE_BUY], *a = &m->side[LX_SIDE_SELL];
+        if (b->n && a->n && e->levels[b->lv[b->n - 1]].price >= e->levels[a->lv[a->n - 1]].price)
+            FAIL("market %u: crossed book, bid %lld >= ask %lld", mi,
+                 (long long)e->levels[b->lv[b->n - 1]].price,
+                 (long long)e->levels[a->lv[a->n - 1]].price);
+    }
+    if (resting != e->norders)
+        FAIL("%llu resting orders but %u slots in use", (unsigned long long)resting, e->norders);
+    if (levels != e->levels_used)
+        FAIL("%llu levels on sides but %u in use", (unsigned long long)levels, e->levels_used);
+    if (with_cid != e->cid_idx.count)
+        FAIL("client-id index holds %u entries, %llu orders have one", e->cid_idx.count,
+             (unsigned long long)with_cid);
+
+    uint64_t in_lists = 0;
+    for (uint32_t a = 0; a < e->cfg.max_accounts; a++) {
+        const lx__account_t *ac = &e->accounts[a];
+        if (ac->norders == 0) continue;
+        uint32_t n = 0, prev = LX__NIL;
+        for (uint32_t cur = ac->head; cur != LX__NIL; cur = e->orders[cur].acct_next) {
+            const lx__order_t *o = &e->orders[cur];
+            if (o->account != a) FAIL("account %u lists order %u of account %u", a, cur, o->account);
+            if (o->acct_prev != prev) FAIL("account %u: prev link broken at %u", a, cur);
+            if (o->level == LX__NIL) FAIL("account %u lists order %u that does not rest", a, cur);
+            prev = cur;
+            if (++n > ac->norders) FAIL("account %u: list longer than its count", a);
+        }
+        if (n != ac->norders || prev != ac->tail) FAIL("account %u: count or tail broken", a);
+        in_lists += n;
+        if (e->cfg.max_open_orders_per_account && n > e->cfg.max_open_orders_per_account)
+            FAIL("account %u: %u open orders over the limit", a, n);
+    }
+    if (in_lists != resting) FAIL("account lists hold %llu orders, %llu rest",
+                                  (unsigned long long)in_lists, (unsigned long long)resting);
+
+    if (e->bal_idx.count != e->nbalances) FAIL("balance index count mismatch");
+    sums = calloc(e->cfg.max_assets, sizeof *sums);
+    if (!sums) {
+        rc = LX_ENOMEM;
+        goto out;
+    }
+    for (uint32_t i = 0; i < e->nbalances; i++) {
+        const lx__balance_t *b = &e->balances[i];
+        if (b->free < 0 || b->locked < 0)
+            FAIL("balance of account %u asset %u negative: free %lld locked %lld", b->account,
+                 b->asset, (long long)b->free, (long long)b->locked);
+        if (lx__bal_find(e, b->account, b->asset) != b) FAIL("balance %u not indexed", i);
+        if (b->asset >= e->cfg.max_assets || !e->assets[b->asset].exists)
+            FAIL("balance %u of unknown asset", i);
+        if (locks && locks[i] != b->locked)
+            FAIL("account %u asset %u: locked %lld but its orders lock %lld", b->account, b->asset,
+                 (long long)b->locked, (long long)locks[i]);
+        if (!locks && b->locked != 0) FAIL("balance %u locked without clearing", i);
+        sums[b->asset] += (lx__i128)b->free + b->locked;
+    }
+    for (uint32_t a = 0; a < e->cfg.max_assets; a++) {
+        const lx__asset_t *as = &e->assets[a];
+        if (!as->exists) continue;
+        if (sums[a] + as->fees != as->supply)
+            FAIL("asset %u: balances %lld + fees %lld != supply %lld", a, (long long)sums[a],
+                 (long long)as->fees, (long long)as->supply);
+    }
+
+    uint64_t live_gtd = 0;
+    for (uint32_t i = 0; i < e->ngtd; i++) {
+        if (i > 0 && gtd_less(&e->gtd[i], &e->gtd[(i - 1) / 2])) FAIL("GTD heap out of order at %u", i);
+        const lx__gtd_t *g = &e->gtd[i];
+        const lx__order_t *o = &e->orders[(uint32_t)g->id];
+        if (o->gen == (uint32_t)(g->id >> 32) && o->level != LX__NIL) {
+            live_gtd++;
+            if (o->expiry != g->expiry) FAIL("GTD entry %u: expiry differs from its order", i);
+            if (g->expiry <= e->last_ts) FAIL("GTD order past its expiry still rests");
+        }
+    }
+    if (live_gtd != gtd_orders)
+        FAIL("%llu GTD orders rest but the heap names %llu", (unsigned long long)gtd_orders,
+             (unsigned long long)live_gtd);
+out:
+    free(locks);
+    free(sums);
+    return rc;
+}
