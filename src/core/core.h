@@ -202,6 +202,8 @@ void lx__slots_free(lx_engine_t *e);
 uint32_t lx__slot_alloc(lx_engine_t *e); /* LX__NIL if full */
 void lx__slot_release(lx_engine_t *e, uint32_t slot);
 bool lx__slot_used(const lx_engine_t *e, uint32_t slot);
+/* Takes a given slot (snapshot load); LX_ECORRUPT if taken or out of range. */
+int lx__slot_claim(lx_engine_t *e, uint32_t slot);
 
 /* idx.c: hash index */
 int lx__idx_init(lx__idx_t *t, uint32_t cap);
@@ -257,6 +259,8 @@ int lx__cancel(lx_engine_t *e, const lx_cmd_t *c);
 int lx__amend(lx_engine_t *e, const lx_cmd_t *c);
 int lx__cancel_all(lx_engine_t *e, const lx_cmd_t *c);
 int lx__expire_due(lx_engine_t *e);
+int lx__gtd_reserve(lx_engine_t *e);
+void lx__gtd_push(lx_engine_t *e, int64_t expiry, uint64_t seq, lx_order_id_t id);
 
 /* clearing.c: locks, settlement, funds commands (docs/clearing.md) */
 int64_t lx__lock_amount(const lx__market_t *m, int side, int64_t price, int64_t qty,

@@ -270,7 +270,7 @@ static int64_t free_of(const lx_engine_t *e, uint32_t account, uint32_t asset) {
     return b ? b->free : 0;
 }
 
-static void gtd_push(lx_engine_t *e, int64_t expiry, uint64_t seq, lx_order_id_t id) {
+void lx__gtd_push(lx_engine_t *e, int64_t expiry, uint64_t seq, lx_order_id_t id) {
     /* capacity reserved by the caller */
     uint32_t i = e->ngtd++;
     lx__gtd_t x = {expiry, seq, id};
@@ -284,7 +284,7 @@ static void gtd_push(lx_engine_t *e, int64_t expiry, uint64_t seq, lx_order_id_t
     e->gtd[i] = x;
 }
 
-static int gtd_reserve(lx_engine_t *e) {
+int lx__gtd_reserve(lx_engine_t *e) {
     if (e->ngtd < e->gtd_cap) return 0;
     uint32_t ncap = e->gtd_cap ? e->gtd_cap * 2 : 256;
     lx__gtd_t *n = realloc(e->gtd, (size_t)ncap * sizeof *n);
@@ -331,7 +331,7 @@ static void finish_taker(lx_engine_t *e, lx__market_t *m, uint32_t market, uint3
         lx__book_append(e, l, slot);
         emit_level(e, market, t->side, price, e->levels[l].qty, e->levels[l].count);
         if (new_order && t->tif == LX_TIF_GTD)
-            gtd_push(e, t->expiry, e->cur_seq, order_id(e, slot));
+            lx__gtd_push(e, t->expiry, e->cur_seq, order_id(e, slot));
         return;
     }
     emit_canceled(e, market, slot, why, t->remaining);
@@ -392,7 +392,7 @@ int lx__place(lx_engine_t *e, const lx_cmd_t *c) {
     /* everything that could fail to allocate, before the first change */
     int rc = lx__book_reserve(e, m, p->side);
     if (!rc && p->client_id) rc = lx__cid_reserve(e);
-    if (!rc && tif == LX_TIF_GTD) rc = gtd_reserve(e);
+    if (!rc && tif == LX_TIF_GTD) rc = lx__gtd_reserve(e);
     if (!rc && clearing) rc = lx__bal_reserve(e, 2);
     if (rc) return rc;
 

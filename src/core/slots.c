@@ -73,3 +73,16 @@ void lx__slot_release(lx_engine_t *e, uint32_t slot) {
 bool lx__slot_used(const lx_engine_t *e, uint32_t slot) {
     return slot < e->cfg.max_orders && !(e->free_l0[slot / 64] & (1ULL << (slot % 64)));
 }
+
+int lx__slot_claim(lx_engine_t *e, uint32_t slot) {
+    if (slot >= e->cfg.max_orders || lx__slot_used(e, slot)) return LX_ECORRUPT;
+    uint32_t i0 = slot / 64, i1 = i0 / 64, i2 = i1 / 64;
+    e->free_l0[i0] &= ~(1ULL << (slot % 64));
+    if (e->free_l0[i0] == 0) {
+        e->free_l1[i1] &= ~(1ULL << (i0 % 64));
+        if (e->free_l1[i1] == 0) e->free_l2[i2] &= ~(1ULL << (i1 % 64));
+    }
+    e->norders++;
+    if (slot + 1 > e->slot_hwm) e->slot_hwm = slot + 1;
+    return 0;
+}

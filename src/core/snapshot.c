@@ -1,0 +1,449 @@
+/*
+ * snapshot.c: the engine's state as a canonical byte image, and back.
+ *
+ * lx_engine_save() walks the same state lx_engine_digest() covers and writes
+ * it in the order below; lx_engine_load() rebuilds it through the same
+ * internal operations the matching path uses (slot claim, level get, book
+ * append, account link, index insert), so a loaded engine is built by the
+ * code that the tests already trust, then checked by lx_engine_validate()
+ * and by the digest stored at the end of the image.
+ *
+ * Format, version 1. All integers little-endian; i64 two's complement.
+ *
+ *   offset  size  field
+ *   0       4     magic "LXEN" (0x4c 0x58 0x45 0x4e)
+ *   4       4     version (1)
+ *   8       4     max_markets
+ *   12      4     max_assets
+ *   16      4     max_accounts
+ *   20      4     max_orders
+ *   24      4     max_open_orders_per_account
+ *   28      4     clearing (0 or 1)
+ *   32      8     last_seq
+ *   40      8     last_ts
+ *   48      ...   sections, in this order, each starting with a u32 count:
+ *
+ *   assets    count x 48: u32 id, 16 bytes symbol, i64 scale, i64 supply,
+ *             i64 fees; ids strictly increasing
+ *   markets   count x market; ids strictly increasing. A market is 96
+ *             bytes: u32 id, u32 base, u32 quote, u8 mode, u8 halted,
+ *             2 bytes zero, i64 tick_size, i64 lot_size, i64 min_price,
+ *             i64 max_price, i64 max_qty, i32 maker_fee, i32 taker_fee,
+ *             u64 market_seq, i64 last_price, 8 bytes zero; then, for the
+ *             buy side and then the sell side: u32 level count, then each
+ *             level from the worst price to the best: i64 price, u32 order
+ *             count, then its orders in time priority, 48 bytes each:
+ *             u32 slot, u32 generation, i64 remaining, i64 filled,
+ *             u64 client_id, i64 expiry, u32 account, u32 flags
+ *             (bit 0 side, 1 type, 2-4 tif, 5-7 stp, 8-31 fee reserve)
+ *   accounts  count x (u32 account, u32 n, n x u32 slot): the open orders
+ *             of every account that has any, oldest first; accounts
+ *             strictly increasing
+ *   balances  count x 24: u32 account, u32 asset, i64 free, i64 locked, in
+ *             creation order
+ *   deposits  count x u64 deposit id, in application order
+ *   slots     count (= 1 + highest slot ever used) x u32 generation
+ *   gtd       count x 24: i64 expiry, u64 accept seq, u64 order id (live
+ *             entries only, in (expiry, seq) order)
+ *   trailer   u64 lx_engine_digest() of the state
+ *
+ * Validity: every count and id within the configuration; levels strictly
+ * ascending by key (price for bids, -price for asks); no slot twice; every
+ * resting order in exactly one account list; the final digest equal to the
+ * trailer. Anything else is LX_ECORRUPT and no engine is returned.
+ */
+#include <stdlib.h>
+#include "idx.h"
+#include "lx/codec.h"
+#include "lx/snapshot.h"
+
+#define SNAP_MAGIC 0x4e45584cu /* "LXEN" little-endian */
+
+/* ---- buffered writer ---------------------------------------------------- */
+
+typedef struct {
+    lx_write_fn write;
+    void *ctx;
+    uint8_t buf[1 << 16];
+    size_t n;
+    int err;
+} wr_t;
+
+static void wr_flush(wr_t *w) {
+    if (w->n && !w->err) w->err = w->write(w->ctx, w->buf, w->n);
+    w->n = 0;
+}
+
+static uint8_t *wr_room(wr_t *w, size_t len) {
+    if (w->n + len > sizeof w->buf) wr_flush(w);
+    uint8_t *p = w->buf + w->n;
+    w->n += len;
+    return p;
+}
+
+static void w32(wr_t *w, uint32_t v) { lx_put_u32(wr_room(w, 4), v); }
+static void w64(wr_t *w, uint64_t v) { lx_put_u64(wr_room(w, 8), v); }
+
+static uint32_t order_flags(const lx__order_t *o) {
+    return o->side | o->type << 1 | o->tif << 2 | o->stp << 5 | (uint32_t)o->fee_res << 8;
+}
+
+int lx_engine_save(const lx_engine_t *e, lx_write_fn write, void *ctx) {
+    if (!e || !write) return LX_EINVAL;
+    wr_t *w = malloc(sizeof *w);
+    if (!w) return LX_ENOMEM;
+    w->write = write;
+    w->ctx = ctx;
+    w->n = 0;
+    w->err = 0;
+    const lx_engine_config_t *c = &e->cfg;
+    w32(w, SNAP_MAGIC);
+    w32(w, LX_SNAPSHOT_VERSION);
+    w32(w, c->max_markets);
+    w32(w, c->max_assets);
+    w32(w, c->max_accounts);
+    w32(w, c->max_orders);
+    w32(w, c->max_open_orders_per_account);
+    w32(w, c->clearing ? 1 : 0);
+    w64(w, e->last_seq);
+    w64(w, (uint64_t)e->last_ts);
+
+    w32(w, e->nassets);
+    for (uint32_t a = 0; a < c->max_assets; a++) {
+        const lx__asset_t *as = &e->assets[a];
+        if (!as->exists) continue;
+        w32(w, a);
+        memcpy(wr_room(w, 16), as->symbol, 16);
+        w64(w, (uint64_t)as->scale);
+        w64(w, (uint64_t)as->supply);
+        w64(w, (uint64_t)as->fees);
+    }
+
+    w32(w, e->nmarkets);
+    for (uint32_t i = 0; i < c->max_markets; i++) {
+        const lx__market_t *m = &e->markets[i];
+        if (!m->exists) continue;
+        w32(w, i);
+        w32(w, m->base);
+        w32(w, m->quote);
+        uint8_t *p = wr_room(w, 4);
+        p[0] = m->mode;
+        p[1] = m->halted;
+        p[2] = p[3] = 0;
+        w64(w, (uint64_t)m->tick_size);
+        w64(w, (uint64_t)m->lot_size);
+        w64(w, (uint64_t)m->min_price);
+        w64(w, (uint64_t)m->max_price);
+        w64(w, (uint64_t)m->max_qty);
+        w32(w, (uint32_t)m->maker_fee);
+        w32(w, (uint32_t)m->taker_fee);
+        w64(w, m->seq);
+        w64(w, (uint64_t)m->last_price);
+        w64(w, 0);
+        for (int side = 0; side < 2; side++) {
+            const lx__side_t *s = &m->side[side];
+            w32(w, s->n);
+            for (uint32_t k = 0; k < s->n; k++) {
+                const lx__level_t *l = &e->levels[s->lv[k]];
+                w64(w, (uint64_t)l->price);
+                w32(w, l->count);
+                for (uint32_t cur = l->head; cur != LX__NIL; cur = e->orders[cur].next) {
+                    const lx__order_t *o = &e->orders[cur];
+                    w32(w, cur);
+                    w32(w, o->gen);
+                    w64(w, (uint64_t)o->remaining);
+                    w64(w, (uint64_t)o->filled);
+                    w64(w, o->client_id);
+                    w64(w, (uint64_t)o->expiry);
+                    w32(w, o->account);
+                    w32(w, order_flags(o));
+                }
+            }
+        }
+    }
+
+    uint32_t nacc = 0;
+    for (uint32_t a = 0; a < c->max_accounts; a++) nacc += e->accounts[a].norders > 0;
+    w32(w, nacc);
+    for (uint32_t a = 0; a < c->max_accounts; a++) {
+        const lx__account_t *ac = &e->accounts[a];
+        if (ac->norders == 0) continue;
+        w32(w, a);
+        w32(w, ac->norders);
+        for (uint32_t cur = ac->head; cur != LX__NIL; cur = e->orders[cur].acct_next) w32(w, cur);
+    }
+
+    w32(w, e->nbalances);
+    for (uint32_t i = 0; i < e->nbalances; i++) {
+        const lx__balance_t *b = &e->balances[i];
+        w32(w, b->account);
+        w32(w, b->asset);
+        w64(w, (uint64_t)b->free);
+        w64(w, (uint64_t)b->locked);
+    }
+    w32(w, e->ndeposits);
+    for (uint32_t i = 0; i < e->ndeposits; i++) w64(w, e->deposit_ids[i]);
+    w32(w, e->slot_hwm);
+    for (uint32_t i = 0; i < e->slot_hwm; i++) w32(w, e->orders[i].gen);
+
+    /* live GTD entries in (expiry, seq) order: sort a copy */
+    uint32_t nlive = 0;
+    lx__gtd_t *g = malloc(((size_t)e->ngtd + 1) * sizeof *g);
+    if (!g) {
+        free(w);
+        return LX_ENOMEM;
+    }
+    for (uint32_t i = 0; i < e->ngtd; i++) {
+        const lx__order_t *o = &e->orders[(uint32_t)e->gtd[i].id];
+        if (o->gen == (uint32_t)(e->gtd[i].id >> 32) && o->level != LX__NIL) g[nlive++] = e->gtd[i];
+    }
+    for (uint32_t i = 1; i < nlive; i++) { /* insertion sort: usually few */
+        lx__gtd_t x = g[i];
+        uint32_t j = i;
+        while (j > 0 && (g[j - 1].expiry > x.expiry ||
+                         (g[j - 1].expiry == x.expiry && g[j - 1].seq > x.seq))) {
+            g[j] = g[j - 1];
+            j--;
+        }
+        g[j] = x;
+    }
+    w32(w, nlive);
+    for (uint32_t i = 0; i < nlive; i++) {
+        w64(w, (uint64_t)g[i].expiry);
+        w64(w, g[i].seq);
+        w64(w, g[i].id);
+    }
+    free(g);
+    w64(w, lx_engine_digest(e));
+    wr_flush(w);
+    int rc = w->err;
+    free(w);
+    return rc;
+}
+
+/* ---- loader ------------------------------------------------------------- */
+
+typedef struct {
+    lx_read_fn read;
+    void *ctx;
+    int err;
+} rd_t;
+
+static bool rd(rd_t *r, void *buf, size_t len) {
+    if (r->err) return false;
+    int rc = r->read(r->ctx, buf, len);
+    if (rc) r->err = rc;
+    return rc == 0;
+}
+
+static uint32_t r32(rd_t *r) {
+    uint8_t b[4] = {0};
+    rd(r, b, 4);
+    return lx_get_u32(b);
+}
+
+static uint64_t r64(rd_t *r) {
+    uint8_t b[8] = {0};
+    rd(r, b, 8);
+    return lx_get_u64(b);
+}
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (r.err) goto fail;                                                                      \
+        if (!(cond)) {                                                                             \
+            r.err = LX_ECORRUPT;                                                                   \
+            goto fail;                                                                             \
+        }                                                                                          \
+    } while (0)
+
+int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
+    if (!out || !read) return LX_EINVAL;
+    *out = NULL;
+    rd_t r = {read, ctx, 0};
+    lx_engine_t *e = NULL;
+    uint8_t *linked = NULL;
+
+    uint32_t magic = r32(&r), version = r32(&r);
+    CHECK(magic == SNAP_MAGIC);
+    if (version != LX_SNAPSHOT_VERSION) return LX_EVERSION;
+    lx_engine_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.max_markets = r32(&r);
+    cfg.max_assets = r32(&r);
+    cfg.max_accounts = r32(&r);
+    cfg.max_orders = r32(&r);
+    cfg.max_open_orders_per_account = r32(&r);
+    uint32_t clearing = r32(&r);
+    CHECK(clearing <= 1);
+    cfg.clearing = clearing;
+    int rc = lx_engine_create(&e, &cfg);
+    if (rc) {
+        r.err = rc == LX_EINVAL ? LX_ECORRUPT : rc;
+        goto fail;
+    }
+    linked = calloc(((size_t)cfg.max_orders + 7) / 8, 1);
+    CHECK(linked != NULL);
+    e->last_seq = r64(&r);
+    e->last_ts = (int64_t)r64(&r);
+
+    uint32_t n = r32(&r);
+    CHECK(n <= cfg.max_assets);
+    for (uint32_t i = 0, prev = 0; i < n; i++) {
+        uint32_t a = r32(&r);
+        CHECK(a < cfg.max_assets && (i == 0 || a > prev));
+        prev = a;
+        lx__asset_t *as = &e->assets[a];
+        rd(&r, as->symbol, 16);
+        as->scale = (int64_t)r64(&r);
+        as->supply = (int64_t)r64(&r);
+        as->fees = (int64_t)r64(&r);
+        CHECK(as->scale >= 1);
+        as->exists = 1;
+        e->nassets++;
+    }
+
+    n = r32(&r);
+    CHECK(n <= cfg.max_markets);
+    for (uint32_t i = 0, prev = 0; i < n; i++) {
+        uint32_t id = r32(&r);
+        CHECK(id < cfg.max_markets && (i == 0 || id > prev));
+        prev = id;
+        lx__market_t *m = &e->markets[id];
+        m->base = r32(&r);
+        m->quote = r32(&r);
+        uint8_t b4[4] = {0};
+        rd(&r, b4, 4);
+        m->mode = b4[0];
+        m->halted = b4[1];
+        m->tick_size = (int64_t)r64(&r);
+        m->lot_size = (int64_t)r64(&r);
+        m->min_price = (int64_t)r64(&r);
+        m->max_price = (int64_t)r64(&r);
+        m->max_qty = (int64_t)r64(&r);
+        m->maker_fee = (int32_t)r32(&r);
+        m->taker_fee = (int32_t)r32(&r);
+        m->seq = r64(&r);
+        m->last_price = (int64_t)r64(&r);
+        uint64_t zero = r64(&r);
+        CHECK(zero == 0 && b4[2] == 0 && b4[3] == 0 && m->mode <= LX_MODE_BATCH && m->halted <= 1);
+        CHECK(m->base < cfg.max_assets && e->assets[m->base].exists && m->quote < cfg.max_assets &&
+              e->assets[m->quote].exists && m->base != m->quote);
+        CHECK(m->tick_size >= 1 && m->lot_size >= 1 && m->min_price >= 1 &&
+              m->max_price >= m->min_price && m->max_qty >= 1);
+        lx__i128 prod = (lx__i128)m->tick_size * m->lot_size;
+        int64_t scale = e->assets[m->base].scale;
+        CHECK(prod % scale == 0 && prod / scale >= 1 && prod / scale <= INT64_MAX);
+        m->tick_value = (int64_t)(prod / scale);
+        m->exists = 1;
+        e->nmarkets++;
+        for (int side = 0; side < 2; side++) {
+            uint32_t nl = r32(&r);
+            CHECK(nl <= cfg.max_orders);
+            int64_t prev_key = INT64_MIN;
+            for (uint32_t k = 0; k < nl; k++) {
+                int64_t price = (int64_t)r64(&r);
+                uint32_t cnt = r32(&r);
+                CHECK(price >= m->min_price && price <= m->max_price && cnt >= 1 &&
+                      cnt <= cfg.max_orders);
+                int64_t key = lx__key(side, price);
+                CHECK(k == 0 || key > prev_key);
+                prev_key = key;
+                CHECK(lx__book_reserve(e, m, side) == 0);
+                uint32_t l = lx__book_level_get(e, m, id, side, price);
+                CHECK(l != LX__NIL);
+                for (uint32_t j = 0; j < cnt; j++) {
+                    uint8_t rec[48];
+                    if (!rd(&r, rec, sizeof rec)) goto fail;
+                    uint32_t slot = lx_get_u32(rec), gen = lx_get_u32(rec + 4);
+                    uint32_t flags = lx_get_u32(rec + 44);
+                    CHECK(lx__slot_claim(e, slot) == 0 && gen >= 1);
+                    lx__order_t *o = &e->orders[slot];
+                    o->gen = gen;
+                    o->remaining = (int64_t)lx_get_u64(rec + 8);
+                    o->filled = (int64_t)lx_get_u64(rec + 16);
+                    o->client_id = lx_get_u64(rec + 24);
+                    o->expiry = (int64_t)lx_get_u64(rec + 32);
+                    o->account = lx_get_u32(rec + 40);
+                    o->side = flags & 1;
+                    o->type = (flags >> 1) & 1;
+                    o->tif = (flags >> 2) & 7;
+                    o->stp = (flags >> 5) & 7;
+                    o->fee_res = flags >> 8;
+                    CHECK((int)o->side == side && o->tif <= LX_TIF_POST_ONLY &&
+                          o->stp <= LX_STP_DECREMENT && o->fee_res <= LX_FEE_RATE_MAX);
+                    CHECK(o->remaining > 0 && o->filled >= 0 && o->account < cfg.max_accounts);
+                    CHECK((lx__i128)o->remaining + o->filled <= m->max_qty);
+                    o->acct_next = o->acct_prev = LX__NIL;
+                    lx__book_append(e, l, slot);
+                    if (o->client_id) {
+                        CHECK(lx__cid_find(e, o->account, o->client_id) == LX__NIL);
+                        CHECK(lx__cid_reserve(e) == 0);
+                        lx__cid_insert(e, slot);
+                    }
+                }
+            }
+        }
+    }
+
+    n = r32(&r);
+    CHECK(n <= cfg.max_accounts);
+    for (uint32_t i = 0, prev = 0; i < n; i++) {
+        uint32_t a = r32(&r), cnt = r32(&r);
+        CHECK(a < cfg.max_accounts && (i == 0 || a > prev) && cnt >= 1 && cnt <= e->norders);
+        prev = a;
+        for (uint32_t j = 0; j < cnt; j++) {
+            uint32_t slot = r32(&r);
+            CHECK(slot < cfg.max_orders && lx__slot_used(e, slot) && e->orders[slot].account == a &&
+                  !(linked[slot / 8] & (1u << (slot % 8))));
+            linked[slot / 8] |= (uint8_t)(1u << (slot % 8));
+            lx__acct_link(e, slot);
+        }
+    }
+
+    n = r32(&r);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t a = r32(&r), asset = r32(&r);
+        int64_t fr = (int64_t)r64(&r), lk = (int64_t)r64(&r);
+        CHECK(a < cfg.max_accounts && asset < cfg.max_assets && fr >= 0 && lk >= 0);
+        CHECK(lx__bal_find(e, a, asset) == NULL && lx__bal_reserve(e, 1) == 0);
+        lx__balance_t *b = lx__bal_get(e, a, asset, true);
+        b->free = fr;
+        b->locked = lk;
+    }
+    n = r32(&r);
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t id = r64(&r);
+        CHECK(!lx__deposit_seen(e, id) && lx__deposit_reserve(e) == 0);
+        lx__deposit_add(e, id);
+    }
+    n = r32(&r);
+    CHECK(n <= cfg.max_orders && n >= e->slot_hwm);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t gen = r32(&r);
+        CHECK(!lx__slot_used(e, i) || e->orders[i].gen == gen);
+        e->orders[i].gen = gen;
+    }
+    e->slot_hwm = n;
+    n = r32(&r);
+    CHECK(n <= e->norders);
+    for (uint32_t i = 0; i < n; i++) {
+        int64_t expiry = (int64_t)r64(&r);
+        uint64_t seq = r64(&r), id = r64(&r);
+        uint32_t slot = (uint32_t)id;
+        CHECK(slot < cfg.max_orders && lx__slot_used(e, slot) &&
+              e->orders[slot].gen == (uint32_t)(id >> 32) &&
+              e->orders[slot].tif == LX_TIF_GTD && e->orders[slot].expiry == expiry &&
+              lx__gtd_reserve(e) == 0);
+        lx__gtd_push(e, expiry, seq, id);
+    }
+    uint64_t digest = r64(&r);
+    CHECK(lx_engine_validate(e, NULL, 0) == 0 && lx_engine_digest(e) == digest);
+    free(linked);
+    *out = e;
+    return 0;
+fail:
+    free(linked);
+    lx_engine_destroy(e);
+    return r.err ? r.err : LX_ECORRUPT;
+}
