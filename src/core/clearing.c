@@ -65,7 +65,7 @@ void lx__relock(lx_engine_t *e, const lx__market_t *m, const lx__order_t *o, int
 
 void lx__settle(lx_engine_t *e, const lx__market_t *m, const lx__order_t *maker,
                 const lx__order_t *taker, int64_t taker_price, int64_t q, int64_t px,
-                int64_t *mfee, int64_t *tfee) {
+                int64_t *mfee, int64_t *tfee, lx__balance_t *touched[4]) {
     int64_t n = (int64_t)((lx__i128)px * q * m->tick_value);
     int64_t base_amt = q * m->lot_size;
     const lx__order_t *buy = taker->side == LX_SIDE_BUY ? taker : maker;
@@ -96,14 +96,12 @@ void lx__settle(lx_engine_t *e, const lx__market_t *m, const lx__order_t *maker,
 
     *mfee = buy == maker ? fee_b : fee_s;
     *tfee = buy == taker ? fee_b : fee_s;
-}
-
-void lx__emit_trade_balances(lx_engine_t *e, const lx__market_t *m, const lx__order_t *maker,
-                             const lx__order_t *taker) {
-    lx__emit_balance(e, lx__bal_get(e, maker->account, m->base, false));
-    lx__emit_balance(e, lx__bal_get(e, maker->account, m->quote, false));
-    lx__emit_balance(e, lx__bal_get(e, taker->account, m->base, false));
-    lx__emit_balance(e, lx__bal_get(e, taker->account, m->quote, false));
+    /* maker base, maker quote, taker base, taker quote: the event order */
+    bool taker_buys = taker->side == LX_SIDE_BUY;
+    touched[0] = taker_buys ? sb : bb;
+    touched[1] = taker_buys ? sq : bq;
+    touched[2] = taker_buys ? bb : sb;
+    touched[3] = taker_buys ? bq : sq;
 }
 
 /* ---- funds commands ----------------------------------------------------- */

@@ -271,12 +271,11 @@ void lx__relock(lx_engine_t *e, const lx__market_t *m, const lx__order_t *o, int
                 int64_t to);
 /* Settles a fill of q lots at price px between a resting maker and the
  * taker (taker_price: the taker's limit) before their remaining quantities
- * are reduced; returns the fees through mfee/tfee. */
+ * are reduced; returns the fees through mfee/tfee and the four balances it
+ * changed in event order (maker base, maker quote, taker base, taker quote). */
 void lx__settle(lx_engine_t *e, const lx__market_t *m, const lx__order_t *maker,
                 const lx__order_t *taker, int64_t taker_price, int64_t q, int64_t px,
-                int64_t *mfee, int64_t *tfee);
-void lx__emit_trade_balances(lx_engine_t *e, const lx__market_t *m, const lx__order_t *maker,
-                             const lx__order_t *taker);
+                int64_t *mfee, int64_t *tfee, lx__balance_t *touched[4]);
 int lx__deposit(lx_engine_t *e, const lx_cmd_t *c);
 int lx__withdraw(lx_engine_t *e, const lx_cmd_t *c);
 int lx__transfer(lx_engine_t *e, const lx_cmd_t *c);

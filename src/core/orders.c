@@ -195,7 +195,8 @@ static match_end_t match(lx_engine_t *e, lx__market_t *m, uint32_t market, uint3
             /* a trade at the resting order's price */
             int64_t q = t->remaining < mk->remaining ? t->remaining : mk->remaining;
             int64_t mfee = 0, tfee = 0;
-            if (clearing) lx__settle(e, m, mk, t, price, q, lprice, &mfee, &tfee);
+            lx__balance_t *bal[4];
+            if (clearing) lx__settle(e, m, mk, t, price, q, lprice, &mfee, &tfee, bal);
             mk->remaining -= q;
             mk->filled += q;
             t->remaining -= q;
@@ -216,7 +217,8 @@ static match_end_t match(lx_engine_t *e, lx__market_t *m, uint32_t market, uint3
             ev.u.trade.maker_fee = mfee;
             ev.u.trade.taker_fee = tfee;
             lx__emit(e, &ev);
-            if (clearing) lx__emit_trade_balances(e, m, mk, t);
+            if (clearing)
+                for (int k = 0; k < 4; k++) lx__emit_balance(e, bal[k]);
             m->last_price = lprice;
             if (mk->remaining == 0) {
                 gone = lx__book_unlink(e, cur);
@@ -380,8 +382,8 @@ int lx__place(lx_engine_t *e, const lx_cmd_t *c) {
             fee_res = res > 0 ? (uint32_t)res : 0;
         }
         lock = lx__lock_amount(m, p->side, p->price, p->qty, fee_res);
-        if (free_of(e, p->account, p->side == LX_SIDE_BUY ? m->quote : m->base) < lock)
-            r = LX_REJECT_INSUFFICIENT_FUNDS;
+        const lx__balance_t *lb = lx__bal_find(e, p->account, p->side == LX_SIDE_BUY ? m->quote : m->base);
+        if (!lb || lb->free < lock) r = LX_REJECT_INSUFFICIENT_FUNDS;
     }
     if (!r && e->norders >= e->cfg.max_orders) r = LX_REJECT_ENGINE_FULL;
     if (r) {
@@ -428,9 +430,14 @@ int lx__place(lx_engine_t *e, const lx_cmd_t *c) {
     lx__emit(e, &ev);
 
     if (clearing) {
-        lx__bal_get(e, p->account, m->base, true);
-        lx__bal_get(e, p->account, m->quote, true);
-        lx__relock(e, m, o, 0, lock);
+        /* the lock asset's record exists (it had the funds); the other one
+         * is created now so settlement never allocates */
+        lx__balance_t *other = lx__bal_get(e, p->account, p->side == LX_SIDE_BUY ? m->base : m->quote, true);
+        lx__balance_t *lb = lx__bal_get(e, p->account, p->side == LX_SIDE_BUY ? m->quote : m->base, false);
+        (void)other;
+        lb->free -= lock;
+        lb->locked += lock;
+        lx__emit_balance(e, lb);
     }
     match_end_t end = match(e, m, p->market, slot, p->price);
     finish_taker(e, m, p->market, slot, p->price, end, true);
