@@ -1,0 +1,90 @@
+/*
+ * run.h: the timed parts of a workload.
+ *
+ * A timed run builds a fresh engine, applies the workload's setup stream
+ * (untimed), then applies the flow array: back to back for throughput, or
+ * one message per slot of an intended-start schedule for latency. Both use
+ * the lean sink below, which consumes every event the way the thinnest real
+ * consumer would (count, and fold the fields a publisher reads into a
+ * checksum), so the compiler cannot drop the work, and so that every timed
+ * run can be checked against the verification pass: same event count, same
+ * trades, same checksum, same engine digest.
+ */
+#ifndef LXB_RUN_H
+#define LXB_RUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "hist.h"
+#include "lx/engine.h"
+#include "workload.h"
+
+typedef struct {
+    uint64_t events, trades, rejects, qty, check;
+} lxb_counter_t;
+
+static inline void lxb_counter_fold(lxb_counter_t *k, const lx_event_t *ev) {
+    uint64_t x = (uint64_t)ev->type ^ (ev->market_seq << 8);
+    k->events++;
+    switch (ev->type) {
+    case LX_EV_TRADE:
+        k->trades++;
+        k->qty += (uint64_t)ev->u.trade.qty;
+        x ^= (uint64_t)ev->u.trade.price * 31 + ev->u.trade.maker_order;
+        break;
+    case LX_EV_REJECTED:
+        k->rejects++;
+        x ^= ev->u.rejected.reason;
+        break;
+    case LX_EV_ORDER_ACCEPTED:
+        x ^= ev->u.accepted.order_id;
+        break;
+    case LX_EV_BOOK_LEVEL:
+        x ^= (uint64_t)ev->u.level.qty ^ ((uint64_t)ev->u.level.price << 20);
+        break;
+    default:
+        break;
+    }
+    k->check = (k->check ^ x) * 0x100000001b3ull;
+}
+
+/* The timed runs' sink (not inline: the engine calls it through a pointer). */
+void lxb_counter_emit(void *ctx, const lx_event_t *ev);
+
+/* Resident set size of this process, bytes (from /proc/self/statm); 0 if
+ * unknown. */
+size_t lxb_rss_bytes(void);
+
+/* Involuntary context switches of this process so far (getrusage). */
+uint64_t lxb_preemptions(void);
+
+typedef struct {
+    uint64_t elapsed_ns;
+    lxb_counter_t k;
+    uint64_t digest;
+    size_t rss_before, rss_after_setup; /* around engine creation + setup */
+    uint64_t resting_after_setup;
+    uint64_t preempted; /* involuntary context switches during the loop */
+    int apply_errors;   /* OR of the return codes: 0 */
+} lxb_tput_t;
+
+/* One throughput run on a fresh engine. 0, or -1 (engine creation failed). */
+int lxb_run_throughput(const lxb_workload_t *w, lxb_tput_t *out);
+
+typedef struct {
+    lxb_hist_t lat; /* completion - intended start, ticks */
+    lxb_hist_t svc; /* completion - actual start, ticks */
+    uint64_t elapsed_ns;
+    uint64_t behind;    /* messages that started later than their slot */
+    uint64_t preempted; /* involuntary context switches during the loop: the
+                           scheduler, not the engine, made those stalls */
+    lxb_counter_t k;
+    uint64_t digest;
+    int apply_errors;
+} lxb_lat_t;
+
+/* One latency run at `rate` messages per second on a fresh engine. out is
+ * large (two histograms): allocate it. 0 or -1. */
+int lxb_run_latency(const lxb_workload_t *w, uint64_t rate, lxb_lat_t *out);
+
+#endif
