@@ -15,6 +15,15 @@
  * centre or a preallocated price range, so 100,000 markets cost nothing
  * until they hold orders.
  *
+ * Removing a level that is not the best leaves a tombstone (its key stays,
+ * its level index becomes LX__NIL) instead of moving the entries behind it;
+ * a later level whose key fits at or next to a tombstone takes its place,
+ * and the array is compacted in one pass when tombstones outnumber live
+ * levels. The best entry (the last) is never a tombstone: removing it also
+ * pops the tombstones before it. So a book whose touch drifts (a swing)
+ * pays O(1) per level removed far away instead of a memmove (measured
+ * before this: memmove plus search were 11% of the swing workload).
+ *
  * A level holds its orders as an intrusive doubly linked FIFO through the
  * order records (next/prev), with its total open quantity and count kept
  * exact at every change. Empty levels are removed at once; a side never
@@ -28,6 +37,7 @@
 
 int lx__side_init(lx__side_t *s, uint32_t cap) {
     s->n = 0;
+    s->live = 0;
     s->cap = 0;
     s->keys = NULL;
     s->lv = NULL;
@@ -44,7 +54,7 @@ void lx__side_free(lx__side_t *s) {
     free(s->lv);
     s->keys = NULL;
     s->lv = NULL;
-    s->n = s->cap = 0;
+    s->n = s->cap = s->live = 0;
 }
 
 /* Index of the first key >= key (n if none). Scans the last few entries
@@ -67,7 +77,19 @@ static uint32_t side_lower_bound(const lx__side_t *s, int64_t key) {
 
 uint32_t lx__side_find(const lx__side_t *s, int64_t key) {
     uint32_t i = side_lower_bound(s, key);
-    return (i < s->n && s->keys[i] == key) ? i : LX__NIL;
+    return (i < s->n && s->keys[i] == key && s->lv[i] != LX__NIL) ? i : LX__NIL;
+}
+
+/* Drops every tombstone in one pass. */
+static void side_compact(lx__side_t *s) {
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < s->n; i++) {
+        if (s->lv[i] == LX__NIL) continue;
+        s->keys[k] = s->keys[i];
+        s->lv[k] = s->lv[i];
+        k++;
+    }
+    s->n = k;
 }
 
 static int side_reserve(lx__side_t *s) {
@@ -127,7 +149,7 @@ uint32_t lx__book_level_get(lx_engine_t *e, lx__market_t *m, uint32_t market, in
     lx__side_t *s = &m->side[side];
     int64_t key = lx__key(side, price);
     uint32_t i = side_lower_bound(s, key);
-    if (i < s->n && s->keys[i] == key) return s->lv[i];
+    if (i < s->n && s->keys[i] == key && s->lv[i] != LX__NIL) return s->lv[i];
     if (side_reserve(s)) return LX__NIL;
     uint32_t l = level_alloc(e);
     if (l == LX__NIL) return LX__NIL;
@@ -138,13 +160,24 @@ uint32_t lx__book_level_get(lx_engine_t *e, lx__market_t *m, uint32_t market, in
     lv->head = lv->tail = LX__NIL;
     lv->market = market;
     lv->side = (uint32_t)side;
-    if (i < s->n) {
-        memmove(&s->keys[i + 1], &s->keys[i], (size_t)(s->n - i) * sizeof *s->keys);
-        memmove(&s->lv[i + 1], &s->lv[i], (size_t)(s->n - i) * sizeof *s->lv);
+    s->live++;
+    if (i < s->n && s->lv[i] == LX__NIL) {
+        /* a tombstone at or just above the key: take it (keys stay sorted:
+         * keys[i-1] < key <= keys[i] < keys[i+1]) */
+        s->keys[i] = key;
+        s->lv[i] = l;
+    } else if (i > 0 && s->lv[i - 1] == LX__NIL) {
+        s->keys[i - 1] = key; /* keys[i-2] < keys[i-1] < key < keys[i] */
+        s->lv[i - 1] = l;
+    } else {
+        if (i < s->n) {
+            memmove(&s->keys[i + 1], &s->keys[i], (size_t)(s->n - i) * sizeof *s->keys);
+            memmove(&s->lv[i + 1], &s->lv[i], (size_t)(s->n - i) * sizeof *s->lv);
+        }
+        s->keys[i] = key;
+        s->lv[i] = l;
+        s->n++;
     }
-    s->keys[i] = key;
-    s->lv[i] = l;
-    s->n++;
     return l;
 }
 
@@ -178,14 +211,16 @@ bool lx__book_unlink(lx_engine_t *e, uint32_t slot) {
 
     lx__side_t *s = &e->markets[lv->market].side[lv->side];
     int64_t key = lx__key((int)lv->side, lv->price);
-    if (s->n > 0 && s->keys[s->n - 1] == key) {
-        s->n--; /* the best level: the common case */
+    s->live--;
+    if (s->keys[s->n - 1] == key) {
+        /* the best level: the common case; uncover the next live one */
+        s->n--;
+        while (s->n > 0 && s->lv[s->n - 1] == LX__NIL) s->n--;
     } else {
         uint32_t i = lx__side_find(s, key);
         LX_ASSERT(i != LX__NIL);
-        memmove(&s->keys[i], &s->keys[i + 1], (size_t)(s->n - i - 1) * sizeof *s->keys);
-        memmove(&s->lv[i], &s->lv[i + 1], (size_t)(s->n - i - 1) * sizeof *s->lv);
-        s->n--;
+        s->lv[i] = LX__NIL;
+        if (s->n - s->live > s->live + 16) side_compact(s);
     }
     level_release(e, l);
     return true;

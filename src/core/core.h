@@ -100,8 +100,9 @@ typedef struct lx__level {
 
 typedef struct lx__side {
     int64_t *keys;   /* ascending; best at keys[n-1] */
-    uint32_t *lv;    /* level index for each key */
+    uint32_t *lv;    /* level index for each key; LX__NIL = tombstone */
     uint32_t n, cap;
+    uint32_t live;   /* entries that are not tombstones; lv[n-1] is live */
 } lx__side_t;
 
 static inline int64_t lx__key(int side, int64_t price) {
@@ -208,7 +209,6 @@ int lx__slot_claim(lx_engine_t *e, uint32_t slot);
 /* idx.c: hash index */
 int lx__idx_init(lx__idx_t *t, uint32_t cap);
 void lx__idx_free(lx__idx_t *t);
-uint64_t lx__hash2(uint64_t a, uint64_t b);
 
 /* book.c: levels and sides */
 int lx__side_init(lx__side_t *s, uint32_t cap);

@@ -88,8 +88,9 @@ uint64_t lx_engine_digest(const lx_engine_t *e) {
         put(&s, (uint64_t)m->last_price);
         for (int side = 0; side < 2; side++) {
             const lx__side_t *sd = &m->side[side];
-            put(&s, sd->n);
+            put(&s, sd->live);
             for (uint32_t k = sd->n; k-- > 0;) {
+                if (sd->lv[k] == LX__NIL) continue; /* tombstone: storage */
                 const lx__level_t *l = &e->levels[sd->lv[k]];
                 put(&s, (uint64_t)l->price);
                 put(&s, (uint64_t)l->qty);

@@ -85,7 +85,10 @@ void lx__emit(lx_engine_t *e, lx_event_t *ev) {
 
 void lx__ev_start(lx_engine_t *e, lx_event_t *ev, lx_event_type_t type, uint32_t market,
                   bool market_event) {
-    memset(ev, 0, sizeof *ev);
+    /* a struct copy from a zero constant, not memset: gcc emits rep stos
+     * for the memset, which cost ~10% of a matching profile */
+    static const lx_event_t zero;
+    *ev = zero;
     ev->type = type;
     ev->market = market;
     ev->seq = e->cur_seq;

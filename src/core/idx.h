@@ -19,6 +19,23 @@
 #include <stdlib.h>
 #include "core.h"
 
+/* The hash: murmur3's 64-bit finalizer over the two key words. Keys here
+ * are small integers (account, asset, client id, deposit id) that clients
+ * choose, so the mix must spread sequential and patterned keys; a client
+ * who picks keys to collide lengthens only its own entries' probes. */
+static inline uint64_t lx__fmix64(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static inline uint64_t lx__hash2(uint64_t a, uint64_t b) {
+    return lx__fmix64(a * 0x9e3779b97f4a7c15ULL ^ lx__fmix64(b + 0x632be59bd9b4e019ULL));
+}
+
 typedef bool (*lx__idx_eq_fn)(const void *ctx, uint32_t value, const void *key);
 
 static inline uint32_t lx__idx_find(const lx__idx_t *t, uint64_t hash, lx__idx_eq_fn eq,

@@ -31,8 +31,8 @@ int lx_engine_market_info(const lx_engine_t *e, lx_market_id_t id, lx_market_inf
     out->taker_fee = m->taker_fee;
     out->market_seq = m->seq;
     out->last_price = m->last_price;
-    out->bid_levels = m->side[LX_SIDE_BUY].n;
-    out->ask_levels = m->side[LX_SIDE_SELL].n;
+    out->bid_levels = m->side[LX_SIDE_BUY].live;
+    out->ask_levels = m->side[LX_SIDE_SELL].live;
     out->orders = m->norders;
     return 0;
 }
@@ -92,11 +92,13 @@ size_t lx_engine_levels(const lx_engine_t *e, lx_market_id_t id, lx_side_t side,
     if (!m || side > LX_SIDE_SELL) return 0;
     const lx__side_t *s = &m->side[side];
     size_t k = 0;
-    for (uint32_t i = s->n; i-- > 0 && k < n; k++) {
+    for (uint32_t i = s->n; i-- > 0 && k < n;) {
+        if (s->lv[i] == LX__NIL) continue; /* tombstone */
         const lx__level_t *l = &e->levels[s->lv[i]];
         out[k].price = l->price;
         out[k].qty = l->qty;
         out[k].count = l->count;
+        k++;
     }
     return k;
 }
@@ -150,6 +152,7 @@ size_t lx_engine_book_orders(const lx_engine_t *e, lx_market_id_t id, lx_side_t 
     const lx__side_t *s = &m->side[side];
     size_t k = 0;
     for (uint32_t i = s->n; i-- > 0;) {
+        if (s->lv[i] == LX__NIL) continue;
         for (uint32_t cur = e->levels[s->lv[i]].head; cur != LX__NIL; cur = e->orders[cur].next) {
             if (k < cap) fill_info(e, cur, &out[k]);
             k++;

@@ -51,10 +51,15 @@ int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
         for (int side = 0; side < 2; side++) {
             const lx__side_t *s = &m->side[side];
             if (s->n > s->cap) FAIL("market %u side %d: n %u > cap %u", mi, side, s->n, s->cap);
+            if (s->n > 0 && s->lv[s->n - 1] == LX__NIL)
+                FAIL("market %u side %d: the best entry is a tombstone", mi, side);
+            uint32_t live = 0;
             for (uint32_t k = 0; k < s->n; k++) {
                 if (k > 0 && s->keys[k - 1] >= s->keys[k])
                     FAIL("market %u side %d: keys not ascending at %u", mi, side, k);
                 uint32_t l = s->lv[k];
+                if (l == LX__NIL) continue; /* tombstone */
+                live++;
                 if (l >= e->nlevels_cap) FAIL("market %u: level index %u out of range", mi, l);
                 const lx__level_t *lv = &e->levels[l];
                 levels++;
@@ -107,11 +112,14 @@ int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
                          count);
                 mcount += count;
             }
+            if (live != s->live)
+                FAIL("market %u side %d: %u live levels, counter says %u", mi, side, live, s->live);
         }
         if (mcount != m->norders) FAIL("market %u: %u orders counted, %llu resting", mi,
                                        m->norders, (unsigned long long)mcount);
         resting += mcount;
         const lx__side_t *b = &m->side[LX_SIDE_BUY], *a = &m->side[LX_SIDE_SELL];
+        /* the last entries are live (checked above), so they are the best */
         if (b->n && a->n && e->levels[b->lv[b->n - 1]].price >= e->levels[a->lv[a->n - 1]].price)
             FAIL("market %u: crossed book, bid %lld >= ask %lld", mi,
                  (long long)e->levels[b->lv[b->n - 1]].price,
