@@ -111,9 +111,24 @@ static bool bal_eq(const void *ctx, uint32_t i, const void *key) {
     return b->account == k->account && b->asset == k->asset;
 }
 
+static uint32_t bal_cached(const lx__account_t *a, uint32_t asset) {
+    if (a->bal_idx[0] && a->bal_asset[0] == asset) return a->bal_idx[0] - 1;
+    if (a->bal_idx[1] && a->bal_asset[1] == asset) return a->bal_idx[1] - 1;
+    return LX__NIL;
+}
+
+static void bal_remember(lx__account_t *a, uint32_t asset, uint32_t i) {
+    a->bal_asset[1] = a->bal_asset[0];
+    a->bal_idx[1] = a->bal_idx[0];
+    a->bal_asset[0] = asset;
+    a->bal_idx[0] = i + 1;
+}
+
 const lx__balance_t *lx__bal_find(const lx_engine_t *e, uint32_t account, uint32_t asset) {
+    uint32_t i = bal_cached(&e->accounts[account], asset);
+    if (i != LX__NIL) return &e->balances[i];
     bal_key_t k = {account, asset};
-    uint32_t i = lx__idx_find(&e->bal_idx, lx__hash2(account, asset), bal_eq, e, &k);
+    i = lx__idx_find(&e->bal_idx, lx__hash2(account, asset), bal_eq, e, &k);
     return i == LX__NIL ? NULL : &e->balances[i];
 }
 
@@ -129,10 +144,16 @@ int lx__bal_reserve(lx_engine_t *e, uint32_t extra) {
 }
 
 lx__balance_t *lx__bal_get(lx_engine_t *e, uint32_t account, uint32_t asset, bool create) {
+    lx__account_t *a = &e->accounts[account];
+    uint32_t i = bal_cached(a, asset);
+    if (i != LX__NIL) return &e->balances[i];
     uint64_t h = lx__hash2(account, asset);
     bal_key_t k = {account, asset};
-    uint32_t i = lx__idx_find(&e->bal_idx, h, bal_eq, e, &k);
-    if (i != LX__NIL) return &e->balances[i];
+    i = lx__idx_find(&e->bal_idx, h, bal_eq, e, &k);
+    if (i != LX__NIL) {
+        bal_remember(a, asset, i);
+        return &e->balances[i];
+    }
     if (!create) return NULL;
     if (e->nbalances == e->balances_cap) {
         uint32_t ncap = e->balances_cap ? e->balances_cap * 2 : 1024;
@@ -142,6 +163,7 @@ lx__balance_t *lx__bal_get(lx_engine_t *e, uint32_t account, uint32_t asset, boo
         e->balances_cap = ncap;
     }
     if (lx__idx_insert(&e->bal_idx, h, e->nbalances)) return NULL;
+    bal_remember(a, asset, e->nbalances);
     lx__balance_t *b = &e->balances[e->nbalances++];
     b->account = account;
     b->asset = asset;

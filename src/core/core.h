@@ -132,6 +132,10 @@ typedef struct lx__asset {
 typedef struct lx__account {
     uint32_t head, tail; /* open orders, oldest first */
     uint32_t norders;
+    /* The two balance records used last (index + 1; 0 = empty): nearly
+     * every lookup is the base or quote of the market being traded. A
+     * cache, not state: digest and snapshot ignore it. */
+    uint32_t bal_asset[2], bal_idx[2];
 } lx__account_t;
 
 typedef struct lx__balance {
