@@ -82,6 +82,11 @@ void lx__settle(lx_engine_t *e, const lx__market_t *m, const lx__order_t *maker,
     int64_t fee_b = fee_for(n, buy_rate);
     if (fee_b > room) fee_b = room;
     int64_t fee_s = fee_for(n, sell_rate);
+    /* A maker rebate never exceeds the taker fee charged on the same fill:
+     * after a fee change a buy's reserve can cap its taker fee below the
+     * rebate, and the exchange must not pay the difference. */
+    if (buy == maker && fee_b < 0 && -fee_b > fee_s) fee_b = -fee_s;
+    if (sell == maker && fee_s < 0 && -fee_s > fee_b) fee_s = -fee_b;
 
     lx__balance_t *bq = lx__bal_get(e, buy->account, m->quote, false);
     bq->locked -= lb - la;
