@@ -7,8 +7,10 @@
  * every type, with byte offsets, is specified above the code in
  * src/core/codec.c and in docs/codec.md.
  *
- * Encoding never fails for a command or event whose type is known and
- * whose buffer is at least LX_*_ENCODED_MAX bytes. Decoding validates
+ * Encoding refuses (LX_EINVAL) exactly what decoding would refuse: an
+ * unknown type, an enum value out of range, a flag other than 0/1, a bad
+ * symbol; so nothing can be journaled that its reader rejects, and a
+ * gateway must refuse such values before sequencing. Decoding validates
  * everything it can without engine state (type, lengths, enum ranges,
  * padding) and returns LX_ETRUNC, LX_ECORRUPT or LX_EVERSION otherwise.
  */

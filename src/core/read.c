@@ -63,11 +63,12 @@ void lx_engine_stats(const lx_engine_t *e, lx_engine_stats_t *out) {
     }
     /* order memory: the arena up to its high-water mark (lowest-free keeps
      * it dense), the client-id index, the levels and the side arrays, the
-     * free-slot bitmap */
+     * free-slot bitmap up to the high-water mark (its zero pages above it
+     * are never mapped) */
     out->bytes_orders = (size_t)e->slot_hwm * sizeof(lx__order_t) +
                         (size_t)(e->cid_idx.mask + 1) * 8 +
                         (size_t)e->nlevels_cap * sizeof(lx__level_t) + sides +
-                        (size_t)(e->nl0 + e->nl1 + e->nl2) * 8;
+                        ((size_t)e->slot_hwm / 64 + 1) * 8 + (size_t)(e->nl1 + e->nl2) * 8;
     out->bytes = out->bytes_orders + (size_t)e->cfg.max_markets * sizeof(lx__market_t) +
                  (size_t)e->cfg.max_assets * sizeof(lx__asset_t) +
                  (size_t)e->cfg.max_accounts * sizeof(lx__account_t) +
