@@ -422,8 +422,12 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
     CHECK(n <= cfg.max_orders && n >= e->slot_hwm);
     for (uint32_t i = 0; i < n; i++) {
         uint32_t gen = r32(&r);
-        CHECK(!lx__slot_used(e, i) || e->orders[i].gen == gen);
+        bool used = lx__slot_used(e, i);
+        CHECK(!used || e->orders[i].gen == gen);
         e->orders[i].gen = gen;
+        /* a free slot with a generation must not look like a resting order
+         * to an id lookup (a stale id names it) */
+        if (!used) e->orders[i].level = LX__NIL;
     }
     e->slot_hwm = n;
     n = r32(&r);

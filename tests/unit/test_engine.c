@@ -126,8 +126,13 @@ static lx_cmd_t random_cmd(void) {
         c.type = LX_CMD_CANCEL;
         c.u.cancel.account = acct;
         c.u.cancel.market = market;
-        c.u.cancel.by_client_id = 1;
-        c.u.cancel.client_id = (uint64_t)rnd_in(1, 40);
+        if (rnd_in(0, 1)) {
+            c.u.cancel.by_client_id = 1;
+            c.u.cancel.client_id = (uint64_t)rnd_in(1, 40);
+        } else {
+            /* by id: live, stale (an older generation) or never used */
+            c.u.cancel.order_id = ((uint64_t)rnd_in(1, 3) << 32) | (uint64_t)rnd_in(0, 80);
+        }
     } else if (k < 95) {
         c.type = LX_CMD_AMEND;
         c.u.amend.account = acct;
