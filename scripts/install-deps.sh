@@ -13,6 +13,11 @@ packages=(
     libcmocka-dev      # unit tests
     libsodium-dev      # journal: ed25519 signatures, hashes
     libzstd-dev        # journal: snapshot compression
+    libyaml-dev        # node: configuration file
+    libjansson-dev     # gateways: JSON API
+    libwebsockets-dev  # gateways: WebSocket and HTTP
+    python3-websockets # tests of the WebSocket gateway
+    curl               # tests of the HTTP gateway
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
