@@ -255,6 +255,10 @@ static int wait_for(lx_ring_t *r, uint32_t n, int64_t timeout_ns, try_fn try, bo
     for (;;) {
         uint32_t s = atomic_load_explicit(seq, memory_order_acquire);
         atomic_store_explicit(sleeping, 1, memory_order_relaxed);
+        /* counted when announced: the other side may answer the flag with a
+         * wake even if this side then finds work and never sleeps, so only
+         * announcements bound the wakes */
+        bump(sleeps);
         atomic_thread_fence(memory_order_seq_cst);
         if (atomic_load_explicit(&r->w.closed, memory_order_acquire)) {
             atomic_store_explicit(sleeping, 0, memory_order_relaxed);
@@ -272,7 +276,6 @@ static int wait_for(lx_ring_t *r, uint32_t n, int64_t timeout_ns, try_fn try, bo
                 return 0;
             }
         }
-        bump(sleeps);
         futex_wait(seq, s, left);
         atomic_store_explicit(sleeping, 0, memory_order_relaxed);
         if (atomic_load_explicit(&r->w.closed, memory_order_acquire))

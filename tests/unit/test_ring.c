@@ -268,7 +268,7 @@ static void run_stream(uint32_t capacity, uint32_t spin, uint64_t n, uint32_t ma
     assert_int_equal(s.end, LX_ECLOSED);
     assert_int_equal(st.produced, n);
     assert_int_equal(st.consumed, n);
-    /* Every wake-up call answered a sleep of the other side. */
+    /* Every wake-up call answered an announced sleep of the other side. */
     assert_true(st.producer_wakes <= st.consumer_sleeps);
     assert_true(st.consumer_wakes <= st.producer_sleeps);
     lx_ring_destroy(r);
