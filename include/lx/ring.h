@@ -86,7 +86,7 @@ typedef struct {
     size_t stride;      /* bytes between slots: slot_size rounded up to 8 */
     uint64_t produced;  /* slots committed so far */
     uint64_t consumed;  /* slots released so far */
-    uint64_t producer_sleeps; /* futex waits of the producer on a full ring */
+    uint64_t producer_sleeps; /* times the producer announced a futex wait on a full ring */
     uint64_t producer_wakes;  /* futex wakes the producer issued to the consumer */
     uint64_t consumer_sleeps;
     uint64_t consumer_wakes;
