@@ -20,6 +20,13 @@
 
 typedef struct lx_engine lx_engine_t;
 
+/* Upper bounds of the configuration, so that a damaged or hostile
+ * configuration cannot make the engine reserve absurd amounts of memory. */
+#define LX_LIMIT_MARKETS (1u << 24)
+#define LX_LIMIT_ASSETS (1u << 20)
+#define LX_LIMIT_ACCOUNTS (1u << 28)
+#define LX_LIMIT_ORDERS (1u << 28)
+
 typedef struct {
     uint32_t max_markets;  /* market ids are < this */
     uint32_t max_assets;   /* asset ids are < this */

@@ -269,6 +269,10 @@ void lx__gtd_push(lx_engine_t *e, int64_t expiry, uint64_t seq, lx_order_id_t id
 /* clearing.c: locks, settlement, funds commands (docs/clearing.md) */
 int64_t lx__lock_amount(const lx__market_t *m, int side, int64_t price, int64_t qty,
                         uint32_t fee_res);
+/* Place check 9: the notional of qty at price is <= 2^62 and qty lots of
+ * base fit int64 (orders.c). Every open order satisfies it for its total
+ * quantity, which keeps lx__lock_amount() free of overflow. */
+bool lx__amounts_fit(const lx__market_t *m, int64_t price, int64_t qty);
 /* Moves an order's lock from `from` to `to` (either may be larger) and
  * emits the BALANCE event. The caller has checked that free covers a rise. */
 void lx__relock(lx_engine_t *e, const lx__market_t *m, const lx__order_t *o, int64_t from,

@@ -31,10 +31,10 @@ void lx_engine_config_default(lx_engine_config_t *cfg) {
 int lx_engine_create(lx_engine_t **out, const lx_engine_config_t *cfg) {
     if (!out || !cfg) return LX_EINVAL;
     *out = NULL;
-    if (cfg->max_markets == 0 || cfg->max_markets >= LX_MARKET_NONE || cfg->max_assets == 0 ||
-        cfg->max_assets >= LX_ASSET_NONE || cfg->max_accounts == 0 ||
-        cfg->max_accounts >= LX_ACCOUNT_NONE || cfg->max_orders == 0 ||
-        cfg->max_orders >= LX__NIL)
+    if (cfg->max_markets == 0 || cfg->max_markets > LX_LIMIT_MARKETS || cfg->max_assets == 0 ||
+        cfg->max_assets > LX_LIMIT_ASSETS || cfg->max_accounts == 0 ||
+        cfg->max_accounts > LX_LIMIT_ACCOUNTS || cfg->max_orders == 0 ||
+        cfg->max_orders > LX_LIMIT_ORDERS)
         return LX_EINVAL;
     lx_engine_t *e = calloc(1, sizeof *e);
     if (!e) return LX_ENOMEM;

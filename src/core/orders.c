@@ -262,10 +262,13 @@ static bool would_cross(const lx__market_t *m, int side, int64_t price) {
     return opp->n > 0 && opp->keys[opp->n - 1] >= lx__key(!side, price);
 }
 
-/* notional <= 2^62 and qty * lot_size fits */
-static bool amounts_fit(const lx__market_t *m, int64_t price, int64_t qty) {
-    return (lx__i128)price * qty * m->tick_value <= LX_NOTIONAL_MAX &&
-           (lx__i128)qty * m->lot_size <= INT64_MAX;
+/* notional <= 2^62 and qty * lot_size fits. price * qty fits 128 bits
+ * (both are positive int64); the third factor is checked by division so
+ * no product can overflow. */
+bool lx__amounts_fit(const lx__market_t *m, int64_t price, int64_t qty) {
+    if (price <= 0 || qty <= 0) return false;
+    lx__i128 pq = (lx__i128)price * qty;
+    return pq <= LX_NOTIONAL_MAX / m->tick_value && (lx__i128)qty * m->lot_size <= INT64_MAX;
 }
 
 static int64_t free_of(const lx_engine_t *e, uint32_t account, uint32_t asset) {
@@ -367,7 +370,7 @@ int lx__place(lx_engine_t *e, const lx_cmd_t *c) {
     else if (tif == LX_TIF_GTD && p->expiry <= c->ts) r = LX_REJECT_EXPIRED;
     else if (p->client_id && lx__cid_find(e, p->account, p->client_id) != LX__NIL)
         r = LX_REJECT_DUPLICATE_CLIENT_ID;
-    else if (!amounts_fit(m, p->price, p->qty)) r = LX_REJECT_OVERFLOW;
+    else if (!lx__amounts_fit(m, p->price, p->qty)) r = LX_REJECT_OVERFLOW;
     else if (e->cfg.max_open_orders_per_account &&
              e->accounts[p->account].norders >= e->cfg.max_open_orders_per_account)
         r = LX_REJECT_TOO_MANY_ORDERS;
@@ -507,7 +510,7 @@ int lx__amend(lx_engine_t *e, const lx_cmd_t *c) {
     if (!r && p->qty > o->filled) {
         keep = p->price == cur_price && p->qty - o->filled < o->remaining;
         if (!keep) {
-            if (!amounts_fit(m, p->price, p->qty)) r = LX_REJECT_OVERFLOW;
+            if (!lx__amounts_fit(m, p->price, p->qty)) r = LX_REJECT_OVERFLOW;
             else if (e->cfg.clearing) {
                 int64_t before = lx__lock_amount(m, o->side, cur_price, o->remaining, o->fee_res);
                 int64_t after =

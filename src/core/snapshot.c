@@ -21,7 +21,10 @@
  *   28      4     clearing (0 or 1)
  *   32      8     last_seq
  *   40      8     last_ts
- *   48      ...   sections, in this order, each starting with a u32 count:
+ *   48      8     check: lx__fmix64 chain over the 48 bytes above (a
+ *                 damaged configuration is refused before anything is
+ *                 allocated for it)
+ *   56      ...   sections, in this order, each starting with a u32 count:
  *
  *   assets    count x 48: u32 id, 16 bytes symbol, i64 scale, i64 supply,
  *             i64 fees; ids strictly increasing
@@ -58,6 +61,13 @@
 #include "lx/snapshot.h"
 
 #define SNAP_MAGIC 0x4e45584cu /* "LXEN" little-endian */
+#define HEADER_LEN 48
+
+static uint64_t header_check(const uint8_t *h) {
+    uint64_t x = 0x6865616465720001ULL;
+    for (int i = 0; i < HEADER_LEN; i += 8) x = lx__fmix64(x ^ lx_get_u64(h + i));
+    return x;
+}
 
 /* ---- buffered writer ---------------------------------------------------- */
 
@@ -107,6 +117,7 @@ int lx_engine_save(const lx_engine_t *e, lx_write_fn write, void *ctx) {
     w32(w, c->clearing ? 1 : 0);
     w64(w, e->last_seq);
     w64(w, (uint64_t)e->last_ts);
+    w64(w, header_check(w->buf)); /* the header is the first 48 bytes */
 
     w32(w, e->nassets);
     for (uint32_t a = 0; a < c->max_assets; a++) {
@@ -265,17 +276,19 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
     lx_engine_t *e = NULL;
     uint8_t *linked = NULL;
 
-    uint32_t magic = r32(&r), version = r32(&r);
-    CHECK(magic == SNAP_MAGIC);
-    if (version != LX_SNAPSHOT_VERSION) return LX_EVERSION;
+    uint8_t h[HEADER_LEN + 8];
+    if (!rd(&r, h, sizeof h)) return r.err;
+    CHECK(lx_get_u32(h) == SNAP_MAGIC);
+    if (lx_get_u32(h + 4) != LX_SNAPSHOT_VERSION) return LX_EVERSION;
+    CHECK(lx_get_u64(h + HEADER_LEN) == header_check(h));
     lx_engine_config_t cfg;
     memset(&cfg, 0, sizeof cfg);
-    cfg.max_markets = r32(&r);
-    cfg.max_assets = r32(&r);
-    cfg.max_accounts = r32(&r);
-    cfg.max_orders = r32(&r);
-    cfg.max_open_orders_per_account = r32(&r);
-    uint32_t clearing = r32(&r);
+    cfg.max_markets = lx_get_u32(h + 8);
+    cfg.max_assets = lx_get_u32(h + 12);
+    cfg.max_accounts = lx_get_u32(h + 16);
+    cfg.max_orders = lx_get_u32(h + 20);
+    cfg.max_open_orders_per_account = lx_get_u32(h + 24);
+    uint32_t clearing = lx_get_u32(h + 28);
     CHECK(clearing <= 1);
     cfg.clearing = clearing;
     int rc = lx_engine_create(&e, &cfg);
@@ -285,8 +298,8 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
     }
     linked = calloc(((size_t)cfg.max_orders + 7) / 8, 1);
     CHECK(linked != NULL);
-    e->last_seq = r64(&r);
-    e->last_ts = (int64_t)r64(&r);
+    e->last_seq = lx_get_u64(h + 32);
+    e->last_ts = (int64_t)lx_get_u64(h + 40);
 
     uint32_t n = r32(&r);
     CHECK(n <= cfg.max_assets);
@@ -374,7 +387,8 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
                     CHECK((int)o->side == side && o->tif <= LX_TIF_POST_ONLY &&
                           o->stp <= LX_STP_DECREMENT && o->fee_res <= LX_FEE_RATE_MAX);
                     CHECK(o->remaining > 0 && o->filled >= 0 && o->account < cfg.max_accounts);
-                    CHECK((lx__i128)o->remaining + o->filled <= m->max_qty);
+                    CHECK((lx__i128)o->remaining + o->filled <= m->max_qty &&
+                          lx__amounts_fit(m, price, o->remaining + o->filled));
                     o->acct_next = o->acct_prev = LX__NIL;
                     lx__book_append(e, l, slot);
                     if (o->client_id) {

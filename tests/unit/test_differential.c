@@ -799,7 +799,10 @@ static void gen_funds(gen_t *g, lx_cmd_t *c) {
             lx_asset_info_t ai;
             if (d->asset < NASSETS && ref_asset_info(g->ref, d->asset, &ai) == 0)
                 /* OVERFLOW; rarely the exact room, which fills the supply to INT64_MAX */
-                d->amount = INT64_MAX - ai.supply + (rng_pm(r, 30) ? 0 : rng_range(r, 1, 5));
+            {
+                int64_t room = INT64_MAX - ai.supply, extra = rng_pm(r, 30) ? 0 : rng_range(r, 1, 5);
+                d->amount = room > INT64_MAX - extra ? INT64_MAX : room + extra;
+            }
             if (d->amount <= 0)
                 d->amount = INT64_MAX;
         }
