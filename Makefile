@@ -3,7 +3,8 @@
 #   make / make build   configure and build Release into build/
 #   make test           install missing packages, then build and run every test (build/,
 #                       build-asan/, build-fuzz/); ends with "N passed, N failed"
-#   make run            build and start the node, build/lxdexd (RUN_ARGS=...)
+#   make run            build and start the node in dev mode with a demo client, build/lxdexd
+#                       (RUN_ARGS=..., default --demo); Ctrl-C stops it
 #   make bench          build and run build/lxdex-bench (BENCH_ARGS=...)
 #   make fuzz           build build-fuzz/ with clang and run each fuzzer FUZZ_SECONDS (600) seconds
 #   make format         clang-format every C source in place
@@ -14,7 +15,6 @@ BUILD_TYPE   ?= Release
 JOBS         ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 600
 BENCH_ARGS   ?=
-RUN_ARGS     ?=
 
 FORMAT_DIRS := include src tests bench fuzz tools
 
@@ -33,6 +33,9 @@ test:
 	scripts/install-deps.sh
 	scripts/run-tests.sh
 
+# The node in dev mode from the embedded config (data in build/dev-data), with the demo client
+# trading on every market; RUN_ARGS replaces "--demo" (e.g. RUN_ARGS="--config node.yaml").
+RUN_ARGS ?= --demo
 run: build
 	@if [ -x $(BUILD_DIR)/lxdexd ]; then \
 		exec $(BUILD_DIR)/lxdexd $(RUN_ARGS); \
