@@ -1,0 +1,34 @@
+/*
+ * lxdex.h: the subcommands of the lxdex command-line tool (tools/lxdex).
+ *
+ * main.c holds the table of subcommands, grouped by noun ("journal verify",
+ * "journal dump"; later issues add trading commands); each group lives in
+ * its own file and exports one function per command with the signature
+ * below. A command gets argv after its own name (argv[0] is the command's
+ * name) and returns the process exit status: 0 success, 1 failure (a
+ * message on stderr), 2 a usage error.
+ */
+#ifndef LXDEX_TOOL_H
+#define LXDEX_TOOL_H
+
+#include <stdio.h>
+
+typedef struct {
+    const char *group;   /* "journal" */
+    const char *name;    /* "verify" */
+    const char *args;    /* "[options] <dir>" */
+    const char *summary; /* one line */
+    const char *help;    /* the rest of --help: options, output, exit status */
+    int (*run)(int argc, char **argv);
+} lxdex_cmd_t;
+
+/* journal.c */
+int lxdex_journal_verify(int argc, char **argv);
+int lxdex_journal_dump(int argc, char **argv);
+extern const char lxdex_journal_verify_help[];
+extern const char lxdex_journal_dump_help[];
+
+/* main.c: prints "usage: lxdex GROUP NAME ARGS" and the help of one command */
+void lxdex_usage(FILE *out, const char *group, const char *name);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * main.c: lxdex, the command-line tool: a table of subcommands and the
+ * dispatch to them.
+ *
+ *   lxdex GROUP COMMAND [options] [args]     run a command
+ *   lxdex GROUP COMMAND --help               its help
+ *   lxdex GROUP --help, lxdex --help         the commands of a group, of all
+ *
+ * The table below is the only list of commands: help is generated from it,
+ * so a command added here is documented everywhere at once. Each group of
+ * commands is one file (journal.c: journal verify, journal dump); later
+ * issues add groups (orders, accounts, market data) the same way.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include "lxdex.h"
+
+static const lxdex_cmd_t commands[] = {
+    {"journal", "verify", "<dir>",
+     "check every CRC and the hash chain, replay from scratch, print the last seq and digest",
+     lxdex_journal_verify_help, lxdex_journal_verify},
+    {"journal", "dump", "[--groups] [--from SEQ] <dir>",
+     "print the journal's commands in readable form", lxdex_journal_dump_help,
+     lxdex_journal_dump},
+};
+
+#define NCMDS (sizeof commands / sizeof commands[0])
+
+static void list(FILE *out, const char *group) {
+    fprintf(out, "usage: lxdex <group> <command> [options] [args]\n\ncommands:\n");
+    for (size_t i = 0; i < NCMDS; i++) {
+        if (group && strcmp(group, commands[i].group) != 0) continue;
+        fprintf(out, "  %s %s %s\n      %s\n", commands[i].group, commands[i].name,
+                commands[i].args, commands[i].summary);
+    }
+    fprintf(out, "\n'lxdex <group> <command> --help' describes one command.\n");
+}
+
+void lxdex_usage(FILE *out, const char *group, const char *name) {
+    for (size_t i = 0; i < NCMDS; i++) {
+        if (strcmp(group, commands[i].group) || strcmp(name, commands[i].name)) continue;
+        fprintf(out, "usage: lxdex %s %s %s\n\n%s.\n\n%s", group, name, commands[i].args,
+                commands[i].summary, commands[i].help);
+        return;
+    }
+}
+
+static bool is_help(const char *s) {
+    return !strcmp(s, "--help") || !strcmp(s, "-h") || !strcmp(s, "help");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || is_help(argv[1])) {
+        list(argc < 2 ? stderr : stdout, NULL);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *group = argv[1];
+    bool known_group = false;
+    for (size_t i = 0; i < NCMDS; i++) known_group |= !strcmp(group, commands[i].group);
+    if (!known_group) {
+        fprintf(stderr, "lxdex: unknown command group '%s'\n\n", group);
+        list(stderr, NULL);
+        return 2;
+    }
+    if (argc < 3 || is_help(argv[2])) {
+        list(argc < 3 ? stderr : stdout, group);
+        return argc < 3 ? 2 : 0;
+    }
+    for (size_t i = 0; i < NCMDS; i++) {
+        const lxdex_cmd_t *c = &commands[i];
+        if (strcmp(group, c->group) || strcmp(argv[2], c->name)) continue;
+        for (int a = 3; a < argc; a++) {
+            if (!strcmp(argv[a], "--")) break;
+            if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
+                lxdex_usage(stdout, c->group, c->name);
+                return 0;
+            }
+        }
+        return c->run(argc - 2, argv + 2);
+    }
+    fprintf(stderr, "lxdex: unknown command '%s %s'\n\n", group, argv[2]);
+    list(stderr, group);
+    return 2;
+}
