@@ -47,6 +47,7 @@
 #include "clock.h"
 #include "hist.h"
 #include "run.h"
+#include "journal_bench.h"
 #include "workload.h"
 
 #define MAX_SEL 16
@@ -54,6 +55,8 @@
 typedef struct {
     const lxb_params_t *sel[MAX_SEL];
     int nsel;
+    char journal[MAX_SEL][48]; /* journal workloads, run by lx_bench_journal() */
+    int njournal;
     uint64_t msgs;
     int msgs_set;
     uint64_t seed;
@@ -79,7 +82,10 @@ typedef struct {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: lxdex-bench [options]\n"
-            "  --workload NAME   workload to run; repeatable or a comma list (default: all)\n"
+            "  --workload NAME   workload to run; repeatable or a comma list (default: all\n"
+            "                    engine workloads; journal workloads: journal, journal_append,\n"
+            "                    journal_append_bN, journal_replay, journal_snapshot[_thp],\n"
+            "                    journal_recovery[_thp], see bench/journal_bench.h)\n"
             "  --msgs N          flow messages per workload (default 5000000; --quick 50000)\n"
             "  --seed N          workload seed (default 1)\n"
             "  --clearing        clearing on: assets, deposits (untimed), funds locked per order\n"
@@ -126,6 +132,11 @@ static int add_workloads(opts_t *o, const char *list) {
             for (const lxb_params_t *p = lxb_workloads; p->name; p++)
                 if (add_workloads(o, p->name))
                     return -1;
+            continue;
+        }
+        if (strncmp(tok, "journal", 7) == 0) { /* journal_bench.c checks the name */
+            if (o->njournal < MAX_SEL)
+                snprintf(o->journal[o->njournal++], sizeof o->journal[0], "%s", tok);
             continue;
         }
         const lxb_params_t *p = lxb_workload_find(tok);
@@ -227,7 +238,7 @@ static int parse_args(opts_t *o, int argc, char **argv) {
         return -1;
 #undef NEED_VAL
     }
-    if (o->nsel == 0 && add_workloads(o, "all"))
+    if (o->nsel == 0 && o->njournal == 0 && add_workloads(o, "all"))
         return -1;
     if (!o->msgs_set)
         o->msgs = o->quick ? 50000 : 5000000;
@@ -487,6 +498,8 @@ int main(int argc, char **argv) {
     int failed = 0;
     for (int i = 0; i < o.nsel; i++)
         failed |= run_workload(&o, o.sel[i], &worst) != 0;
+    for (int i = 0; i < o.njournal; i++)
+        failed |= lx_bench_journal(o.journal[i], o.seed, o.quick) != 0;
 
     if (worst.n) {
         printf("RESULT workload=worst msgs=%llu msgs_per_s=%llu p50_ns=%llu p99_ns=%llu "
