@@ -332,7 +332,7 @@ static int bench_append(uint64_t seed, bool quick, uint32_t batch, bool auth) {
     if (!rc) {
         printf("RESULT workload=journal_append%s_b%u msgs=%" PRIu64 " msgs_per_s=%" PRIu64
                " p50_ns=%" PRIu64 " p99_ns=%" PRIu64 " p999_ns=%" PRIu64 " max_ns=%" PRIu64
-               " bytes_per_order=0 fsyncs_per_s=%" PRIu64 " batch_cmds=%u record_bytes=%u"
+               " bytes_per_order=na fsyncs_per_s=%" PRIu64 " batch_cmds=%u record_bytes=%u"
                " mb_per_s=%" PRIu64 " commit_p50_ns=%" PRIu64 " commit_p99_ns=%" PRIu64
                " fsyncs=%" PRIu64 " seed=%" PRIu64 "\n",
                auth ? "_auth" : "", batch, n, per_s(n, el), lxb_hist_quantile(lat, 500000),
@@ -405,7 +405,7 @@ static int bench_replay(uint64_t seed, bool quick) {
         if (rep >= 3 && t < best1) best1 = t;
     }
     printf("RESULT workload=journal_replay msgs=%" PRIu64 " msgs_per_s=%" PRIu64
-           " p50_ns=0 p99_ns=0 p999_ns=0 max_ns=0 bytes_per_order=0 bytes=%" PRIu64
+           " p50_ns=na p99_ns=na p999_ns=na max_ns=na bytes_per_order=na bytes=%" PRIu64
            " mb_per_s=%" PRIu64 " ns_per_msg=%" PRIu64 " groups=%" PRIu64
            " write_msgs_per_s=%" PRIu64 " msgs_per_s_one_thread=%" PRIu64 " repeat=3 seed=%" PRIu64
            "\n",
@@ -424,7 +424,7 @@ static int bench_replay(uint64_t seed, bool quick) {
     lx_engine_stats_t es;
     lx_engine_stats(e, &es);
     printf("RESULT workload=journal_replay_apply msgs=%" PRIu64 " msgs_per_s=%" PRIu64
-           " p50_ns=0 p99_ns=0 p999_ns=0 max_ns=0 bytes_per_order=0 ns_per_msg=%" PRIu64
+           " p50_ns=na p99_ns=na p999_ns=na max_ns=na bytes_per_order=na ns_per_msg=%" PRIu64
            " resting_end=%u seed=%" PRIu64 "\n",
            rec.commands, per_s(rec.commands, t), t / rec.commands, es.orders, seed);
     fflush(stdout);
@@ -625,7 +625,7 @@ static int bench_snapshot(uint64_t seed, bool quick, bool huge) {
     }
     uint64_t replay_ns = rec_ns > load_ns ? rec_ns - load_ns : 1;
     printf("RESULT workload=journal_recovery%s msgs=%" PRIu64 " msgs_per_s=%" PRIu64
-           " p50_ns=0 p99_ns=0 p999_ns=0 max_ns=0 bytes_per_order=0 recovery_ms=%" PRIu64
+           " p50_ns=na p99_ns=na p999_ns=na max_ns=na bytes_per_order=na recovery_ms=%" PRIu64
            " snapshot_load_ms=%" PRIu64 " resting_orders=%" PRIu64 " snapshot_seq=%" PRIu64
            " seed=%" PRIu64 "\n",
            huge ? "_thp" : "", tail, per_s(tail, replay_ns), rec_ns / 1000000,
