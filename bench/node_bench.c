@@ -1,0 +1,304 @@
+/*
+ * node_bench.c: an open-loop load generator for the whole node over the
+ * binary protocol (see node_bench.h for what it measures and prints).
+ *
+ * Two client threads share one TCP connection: the sender sleeps until the
+ * next request is due, then writes every due request in one send(); the
+ * receiver decodes reports and records, for each ACCEPTED or CANCELED,
+ * now - due(i), where i comes from the order's client id (PLACE i has
+ * client id i + 1; the CANCEL i + 1 of that order is answered by a CANCELED
+ * carrying the same client id, and is charged to request i + 1). Due times
+ * are absolute (start + i * period), so a sender that falls behind sends a
+ * burst, and the burst's queueing shows in the latencies.
+ *
+ * The node runs in this process, so its three threads, the two client
+ * threads and the kernel's loopback share the machine's cores: on a 2-core
+ * machine this measures the node under heavy contention, not in isolation.
+ */
+#define _GNU_SOURCE
+#include "node_bench.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include "clock.h"
+#include "hist.h"
+#include "lx/config.h"
+#include "lx/engine.h"
+#include "lx/error.h"
+#include "lx/gw_tcp.h"
+#include "lx/node.h"
+#include "lx/proto.h"
+
+#define ACCOUNT 1
+#define MARKET 0
+#define MID 2500000 /* ticks: 25,000 USD in the default BTC-USD market */
+
+typedef struct {
+    int fd;
+    uint64_t n;      /* requests */
+    uint64_t period; /* ns between requests */
+    uint64_t start;  /* due time of request 0 (lxb_now_ns) */
+    uint64_t seed;
+    uint64_t late; /* requests sent after their due time + 100 us */
+    lxb_hist_t *lat;
+    uint64_t got;
+    _Atomic int failed;
+} nb_t;
+
+static uint64_t due(const nb_t *b, uint64_t i) {
+    return b->start + i * b->period;
+}
+
+static void *sender(void *arg) {
+    nb_t *b = arg;
+    uint64_t x = b->seed | 1;
+    uint8_t *buf = malloc(4096 * 48);
+    if (!buf) {
+        atomic_store(&b->failed, 1);
+        return NULL;
+    }
+    uint64_t i = 0;
+    while (i < b->n && !atomic_load(&b->failed)) {
+        uint64_t now = lxb_now_ns();
+        if (now < due(b, i)) {
+            uint64_t wait = due(b, i) - now;
+            if (wait > 20000) {
+                struct timespec ts = {0, (long)(wait - 10000)};
+                nanosleep(&ts, NULL);
+            }
+            continue;
+        }
+        size_t len = 0;
+        for (int k = 0; k < 4096 && i < b->n && due(b, i) <= now; k++, i++) {
+            if (now > due(b, i) + 100000)
+                b->late++;
+            lx_proto_msg_t m;
+            memset(&m, 0, sizeof m);
+            if (i % 2 == 0) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                m.type = LX_PROTO_PLACE;
+                m.u.place.market = MARKET;
+                m.u.place.client_id = i + 1;
+                m.u.place.side = LX_SIDE_BUY;
+                m.u.place.tif = LX_TIF_GTC;
+                m.u.place.price = MID - 1 - (int64_t)(x % 1000);
+                m.u.place.qty = 1 + (int64_t)(x >> 40) % 10;
+            } else {
+                m.type = LX_PROTO_CANCEL;
+                m.u.cancel.market = MARKET;
+                m.u.cancel.client_id = i; /* the order placed by request i - 1 */
+                m.u.cancel.by_client_id = 1;
+            }
+            int n = lx_proto_encode(&m, buf + len, 48);
+            if (n <= 0) {
+                atomic_store(&b->failed, 1);
+                break;
+            }
+            len += (size_t)n;
+        }
+        size_t off = 0;
+        while (off < len) {
+            ssize_t w = send(b->fd, buf + off, len - off, MSG_NOSIGNAL);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                fprintf(stderr, "node_bench: send: %s\n", strerror(errno));
+                atomic_store(&b->failed, 1);
+                break;
+            }
+            off += (size_t)w;
+        }
+    }
+    free(buf);
+    return NULL;
+}
+
+static void *receiver(void *arg) {
+    nb_t *b = arg;
+    lx_proto_decoder_t dec;
+    lx_proto_decoder_init(&dec, LX_PROTO_FROM_SERVER);
+    uint8_t *buf = malloc(1 << 16);
+    if (!buf) {
+        atomic_store(&b->failed, 1);
+        return NULL;
+    }
+    uint64_t deadline = lxb_now_ns() + (b->n * b->period) + 30000000000ull;
+    while (b->got < b->n && !atomic_load(&b->failed)) {
+        struct pollfd pf = {.fd = b->fd, .events = POLLIN};
+        if (poll(&pf, 1, 100) == 0) {
+            if (lxb_now_ns() > deadline) {
+                fprintf(stderr, "node_bench: %" PRIu64 " of %" PRIu64 " reports in time\n", b->got,
+                        b->n);
+                atomic_store(&b->failed, 1);
+            }
+            continue;
+        }
+        ssize_t r = recv(b->fd, buf, 1 << 16, 0);
+        if (r <= 0) {
+            fprintf(stderr, "node_bench: the node closed the connection\n");
+            atomic_store(&b->failed, 1);
+            break;
+        }
+        uint64_t now = lxb_now_ns();
+        const uint8_t *p = buf;
+        size_t len = (size_t)r;
+        lx_proto_msg_t m;
+        int rc;
+        while ((rc = lx_proto_decode(&dec, &p, &len, &m)) != 0) {
+            if (rc < 0) {
+                atomic_store(&b->failed, 1);
+                break;
+            }
+            uint64_t i;
+            if (m.type == LX_PROTO_ACCEPTED) {
+                i = m.u.accepted.h.client_id - 1;
+            } else if (m.type == LX_PROTO_CANCELED) {
+                i = m.u.canceled.h.client_id; /* the cancel came right after its place */
+            } else if (m.type == LX_PROTO_REJECTED) {
+                fprintf(stderr, "node_bench: request rejected (reason %u)\n", m.u.rejected.reason);
+                atomic_store(&b->failed, 1);
+                break;
+            } else {
+                continue;
+            }
+            if (i >= b->n)
+                continue;
+            uint64_t d = due(b, i);
+            lxb_hist_record(b->lat, now > d ? now - d : 0);
+            b->got++;
+        }
+    }
+    free(buf);
+    return NULL;
+}
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f) {
+    (void)sb, (void)flag, (void)f;
+    return remove(p);
+}
+
+int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed) {
+    if (rate == 0 || seconds == 0 || rate > 1000000000)
+        return 1;
+    const char *tmp = getenv("TMPDIR");
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/lx-node-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) {
+        fprintf(stderr, "node_bench: mkdtemp: %s\n", strerror(errno));
+        return 1;
+    }
+    char err[512] = "";
+    lx_config_t cfg;
+    lx_node_t *node = NULL;
+    lx_gw_tcp_t *gw = NULL;
+    nb_t b;
+    memset(&b, 0, sizeof b);
+    b.fd = -1;
+    int ret = 1;
+    if (lx_config_default(&cfg, err, sizeof err))
+        goto out_nocfg;
+    cfg.listen.binary.port = 0;
+    cfg.journal.fsync = fsync;
+    cfg.rate_limits.per_account.rate = 0; /* the offered rate is the point */
+    cfg.rate_limits.per_connection.rate = 0;
+    snprintf(cfg.node.data_dir, sizeof cfg.node.data_dir, "%s/data", dir);
+    lx_node_opts_t no = {.faucet_accounts = 1};
+    if (lx_node_open(&node, &cfg, &no, err, sizeof err) ||
+        lx_gw_tcp_open(&gw, node, &cfg, NULL, err, sizeof err) || lx_node_start(node) ||
+        lx_gw_tcp_start(gw)) {
+        fprintf(stderr, "node_bench: %s\n", err[0] ? err : "cannot start the node");
+        goto out;
+    }
+
+    b.fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(lx_gw_tcp_port(gw))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (b.fd < 0 || connect(b.fd, (struct sockaddr *)&a, sizeof a)) {
+        fprintf(stderr, "node_bench: connect: %s\n", strerror(errno));
+        goto out;
+    }
+    int one = 1;
+    setsockopt(b.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    {
+        lx_proto_msg_t m;
+        memset(&m, 0, sizeof m);
+        m.type = LX_PROTO_LOGON;
+        m.u.logon.version = LX_PROTO_VERSION;
+        m.u.logon.account = ACCOUNT;
+        uint8_t f[LX_PROTO_FRAME_MAX];
+        int n = lx_proto_encode(&m, f, sizeof f);
+        uint8_t ack[64];
+        if (n <= 0 || send(b.fd, f, (size_t)n, MSG_NOSIGNAL) != n ||
+            recv(b.fd, ack, 32, MSG_WAITALL) != 32 || ack[2] != LX_PROTO_LOGON_ACK) {
+            fprintf(stderr, "node_bench: logon failed\n");
+            goto out;
+        }
+    }
+    b.lat = malloc(sizeof *b.lat);
+    if (!b.lat)
+        goto out;
+    lxb_hist_init(b.lat);
+    b.n = rate * seconds;
+    b.period = 1000000000ull / rate;
+    if (b.period == 0)
+        b.period = 1;
+    b.n &= ~(uint64_t)1; /* whole place + cancel pairs */
+    b.seed = seed;
+    b.start = lxb_now_ns() + 10000000;
+    pthread_t ts, tr;
+    if (pthread_create(&tr, NULL, receiver, &b))
+        goto out;
+    if (pthread_create(&ts, NULL, sender, &b)) {
+        atomic_store(&b.failed, 1);
+        pthread_join(tr, NULL);
+        goto out;
+    }
+    pthread_join(ts, NULL);
+    pthread_join(tr, NULL);
+    uint64_t el = lxb_now_ns() - b.start;
+    if (atomic_load(&b.failed) || b.got != b.n) {
+        fprintf(stderr, "node_bench: run failed (%" PRIu64 " of %" PRIu64 " reports)\n", b.got,
+                b.n);
+        goto out;
+    }
+    close(b.fd);
+    b.fd = -1;
+    lx_gw_tcp_stop(gw);
+    lx_node_join(node);
+    lx_node_stats_t st;
+    lx_node_stats(node, &st);
+    printf("RESULT workload=node_tcp msgs=%" PRIu64 " msgs_per_s=%" PRIu64 " p50_ns=%" PRIu64
+           " p99_ns=%" PRIu64 " p999_ns=%" PRIu64 " max_ns=%" PRIu64
+           " bytes_per_order=0 offered_rate=%" PRIu64 " late_msgs=%" PRIu64
+           " fsync=%d commits=%" PRIu64 " cmds_per_commit=%" PRIu64 " seed=%" PRIu64 "\n",
+           b.n, (uint64_t)((unsigned __int128)b.n * 1000000000u / (el ? el : 1)),
+           lxb_hist_quantile(b.lat, 500000), lxb_hist_quantile(b.lat, 990000),
+           lxb_hist_quantile(b.lat, 999000), b.lat->max, rate, b.late, fsync ? 1 : 0, st.batches,
+           st.batches ? st.commands / st.batches : 0, seed);
+    fflush(stdout);
+    ret = 0;
+out:
+    if (b.fd >= 0)
+        close(b.fd);
+    lx_gw_tcp_close(gw);
+    lx_node_close(node);
+    lx_config_free(&cfg);
+    free(b.lat);
+out_nocfg:
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return ret;
+}

@@ -1,0 +1,29 @@
+/*
+ * node_bench.h: the node end to end over TCP (node_bench.c).
+ *
+ * lx_bench_node(rate, seconds, fsync, seed) starts a node and its binary
+ * gateway in this process (loopback, a port the system picks, a fresh data
+ * directory under $TMPDIR or /tmp, removed afterwards), connects one client,
+ * and offers `rate` requests per second for `seconds` seconds, open loop:
+ * request i is due at start + i / rate and is sent then (or at once, with
+ * everything else due, when the sender is behind). Requests alternate: a
+ * resting limit buy below the market (answered by ACCEPTED) and the cancel
+ * of that order by client id (answered by CANCELED). The latency of a
+ * request is the arrival of its report minus its due time, so queueing
+ * behind a stall counts (no coordinated omission). With fsync every report
+ * waits for the group commit's fdatasync, as in production.
+ *
+ * Prints one line:
+ *   RESULT workload=node_tcp msgs= msgs_per_s= p50_ns= p99_ns= p999_ns= max_ns=
+ *          bytes_per_order=0 offered_rate= late_msgs= fsync= commits= seed=
+ * Returns 0, or 1 if the run failed (a message on stderr).
+ */
+#ifndef LXB_NODE_BENCH_H
+#define LXB_NODE_BENCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed);
+
+#endif

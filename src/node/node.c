@@ -1,0 +1,778 @@
+/*
+ * node.c: the node's two inner stages, the sequencer and the engine thread
+ * (ARCHITECTURE.md §4), and startup from the journal.
+ *
+ *   in ring (gateway -> sequencer)   lx_node_msg_t
+ *   eng ring (sequencer -> engine)   lx_node_msg_t, cmd.seq and cmd.ts set
+ *   out ring (engine -> gateway)     lx_node_out_t
+ *
+ * Sequencer: takes what the in ring holds (up to BATCH), stamps every
+ * command with the next seq and ts (CLOCK_REALTIME ns, clamped so it never
+ * decreases, also across a restart: it starts at the recovered last ts),
+ * appends it to the journal, commits once for the batch (one write, one
+ * fdatasync: group commit) and forwards the batch to the engine ring only
+ * when lx_journal_durable_seq() covers its last seq. Nothing reaches the
+ * engine, so no report reaches a client, before it is durable. Queries and
+ * session bindings pass through in order, unjournaled. If the journal fails
+ * (its errors are sticky) the sequencer forwards nothing more: the batch is
+ * dropped and the node is marked failed; the gateway then answers requests
+ * with REJECT UNAVAILABLE.
+ *
+ * Engine thread: applies each command, and for every event decides who gets
+ * a report. Order reports go to the session that placed the order: a table
+ * indexed by the order id's slot (the low 32 bits, < max_orders) holds
+ * (order id, session, client id), set on ORDER_ACCEPTED and cleared when the
+ * order ends. An order the table does not know (placed before a restart)
+ * goes to the last session that logged on as its account (BIND), if any,
+ * else nowhere. Rejections go to the session of the command. Reports leave
+ * in one ring commit per engine batch. With N shards this thread becomes N
+ * threads, each with its own engine and ring, fed by the sequencer by market;
+ * everything per engine already lives in shard_t.
+ *
+ * Snapshots (journal.snapshot_every_commands): see seq_snapshot().
+ *
+ * Deliberately not here: sockets, sessions and report numbering (the
+ * gateway).
+ */
+#define _GNU_SOURCE
+#include "lx/node.h"
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include "lx/engine.h"
+#include "lx/error.h"
+
+#define BATCH 256
+
+typedef struct {
+    lx_order_id_t order_id;
+    uint64_t session;
+    uint64_t client_id;
+} route_t;
+
+/* One engine and its thread: everything the engine thread touches. A node
+ * has one; N shards will be N of these, each fed its own ring. */
+typedef struct {
+    lx_node_t *node;
+    lx_engine_t *engine;
+    lx_ring_t *ring; /* sequencer -> this engine */
+    lx_ring_t *out;  /* this engine -> gateway */
+    pthread_t thread;
+    route_t *routes;
+    uint32_t nroutes;          /* power of two */
+    uint64_t *account_session; /* max_accounts entries: last bound session */
+    uint32_t naccounts;
+    lx_node_out_t *staged;
+    uint32_t nstaged, staged_cap;
+    uint64_t cur_session; /* session of the command being applied */
+} shard_t;
+
+struct lx_node {
+    const lx_config_t *cfg;
+    lx_node_opts_t opts;
+    FILE *log;
+    lx_journal_t *journal;
+    lx_recovery_t rec;
+    lx_ring_t *in;
+    pthread_t seq_thread;
+    bool started, joined;
+    void (*notify)(void *ctx);
+    void *notify_ctx;
+    /* sequencer */
+    uint64_t next_seq;
+    int64_t last_ts;
+    bool boot; /* empty journal: journal the boot commands first */
+    shard_t shard;
+    /* snapshots: the sequencer parks the engine thread, forks the snapshot
+     * of the engine (lx_journal_snapshot_start) and lets it go on */
+    uint64_t since_snapshot; /* commands journaled since the last snapshot */
+    pthread_mutex_t park_mu;
+    pthread_cond_t park_cv;
+    int park_state; /* 0 running, 1 parked (engine waits), 2 released */
+    _Atomic uint64_t snapshots, snapshot_stall_ns;
+    _Atomic uint64_t commands, batches, reports, durable;
+    _Atomic int journal_error;
+    _Atomic bool failed;
+};
+
+static void logf_(lx_node_t *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(lx_node_t *n, const char *fmt, ...) {
+    if (!n->log)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(n->log, fmt, ap);
+    va_end(ap);
+    fflush(n->log);
+}
+
+static int64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static int mkdir_p(const char *path) {
+    char buf[LX_CONFIG_PATH_MAX + 1];
+    size_t len = strlen(path);
+    if (len == 0 || len > LX_CONFIG_PATH_MAX)
+        return -EINVAL;
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] == '/' || buf[i] == 0) {
+            char c = buf[i];
+            buf[i] = 0;
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                return -errno;
+            buf[i] = c;
+        }
+    }
+    return 0;
+}
+
+/* ---- open / close --------------------------------------------------------- */
+
+int lx_node_open(lx_node_t **out, const lx_config_t *cfg, const lx_node_opts_t *opts, char *err,
+                 size_t errlen) {
+    *out = NULL;
+    lx_node_t *n = calloc(1, sizeof *n);
+    int rc = LX_ENOMEM;
+    if (!n)
+        goto fail;
+    n->cfg = cfg;
+    n->shard.node = n;
+    pthread_mutex_init(&n->park_mu, NULL);
+    pthread_cond_init(&n->park_cv, NULL);
+    if (opts)
+        n->opts = *opts;
+    if (!n->opts.faucet_accounts)
+        n->opts.faucet_accounts = 100;
+    if (!n->opts.ring_capacity)
+        n->opts.ring_capacity = 16384;
+    n->log = n->opts.log;
+
+    int e = mkdir_p(cfg->node.data_dir);
+    if (e) {
+        snprintf(err, errlen, "%s: cannot create the data directory: %s", cfg->node.data_dir,
+                 strerror(-e));
+        rc = LX_EIO;
+        goto fail;
+    }
+    lx_recover_opts_t ro = {.io = n->opts.io};
+    rc = lx_recover(cfg->node.data_dir, &ro, &n->shard.engine, &n->rec);
+    if (rc) {
+        snprintf(err, errlen, "%s: recovery failed (%s): %s", cfg->node.data_dir, lx_strerror(rc),
+                 n->rec.msg);
+        goto fail;
+    }
+    if (n->rec.empty) {
+        rc = lx_engine_create(&n->shard.engine, &cfg->engine);
+        if (rc) {
+            snprintf(err, errlen, "engine: %s", lx_strerror(rc));
+            goto fail;
+        }
+        n->boot = true;
+        logf_(n, "lxdexd: journal in %s is empty: a new exchange (%zu assets, %zu markets)\n",
+              cfg->node.data_dir, cfg->nassets, cfg->nmarkets);
+    } else {
+        lx_engine_stats_t st;
+        lx_engine_stats(n->shard.engine, &st);
+        logf_(n,
+              "lxdexd: recovered %s: last seq %llu, digest %016llx, %u markets, %u open orders, "
+              "%llu commands replayed%s%s%s\n",
+              cfg->node.data_dir, (unsigned long long)n->rec.last_seq,
+              (unsigned long long)n->rec.digest, st.markets, st.orders,
+              (unsigned long long)n->rec.commands, n->rec.snapshot[0] ? " after snapshot " : "",
+              n->rec.snapshot, n->rec.torn ? " (a torn tail was cut)" : "");
+        if (n->rec.msg[0])
+            logf_(n, "lxdexd: recovery notes: %s\n", n->rec.msg);
+    }
+
+    lx_journal_config_t jc;
+    lx_journal_config_default(&jc);
+    jc.engine = *lx_engine_config(n->shard.engine);
+    jc.segment_bytes = cfg->journal.segment_bytes ? cfg->journal.segment_bytes : jc.segment_bytes;
+    if (cfg->journal.batch_max_bytes)
+        jc.batch_max_bytes = cfg->journal.batch_max_bytes > UINT32_MAX
+                                 ? UINT32_MAX
+                                 : (uint32_t)cfg->journal.batch_max_bytes;
+    jc.batch_max_delay_ns = (uint64_t)cfg->journal.batch_max_delay_us * 1000;
+    jc.fsync = cfg->journal.fsync;
+    jc.io = n->opts.io;
+    rc = lx_journal_open(&n->journal, cfg->node.data_dir, &jc, &n->rec);
+    if (rc) {
+        snprintf(err, errlen, "%s: cannot open the journal: %s", cfg->node.data_dir,
+                 lx_strerror(rc));
+        goto fail;
+    }
+    n->next_seq = lx_engine_last_seq(n->shard.engine) + 1;
+    if (lx_journal_last_seq(n->journal) >= n->next_seq)
+        n->next_seq = lx_journal_last_seq(n->journal) + 1;
+    n->last_ts = lx_engine_last_ts(n->shard.engine);
+    if (n->rec.last_ts > n->last_ts)
+        n->last_ts = n->rec.last_ts;
+    atomic_store(&n->durable, n->next_seq - 1);
+
+    uint32_t cap = n->opts.ring_capacity;
+    if ((rc = lx_ring_create(&n->in, sizeof(lx_node_msg_t), cap)) ||
+        (rc = lx_ring_create(&n->shard.ring, sizeof(lx_node_msg_t), cap)) ||
+        (rc = lx_ring_create(&n->shard.out, sizeof(lx_node_out_t), cap))) {
+        snprintf(err, errlen, "rings: %s", lx_strerror(rc));
+        goto fail;
+    }
+    const lx_engine_config_t *ec = lx_engine_config(n->shard.engine);
+    n->shard.nroutes = 1;
+    while (n->shard.nroutes < ec->max_orders + 1u && n->shard.nroutes < (1u << 30))
+        n->shard.nroutes <<= 1;
+    n->shard.routes = calloc(n->shard.nroutes, sizeof *n->shard.routes);
+    n->shard.naccounts = ec->max_accounts;
+    n->shard.account_session =
+        calloc(n->shard.naccounts ? n->shard.naccounts : 1, sizeof *n->shard.account_session);
+    n->shard.staged_cap = BATCH * 8;
+    n->shard.staged = malloc(n->shard.staged_cap * sizeof *n->shard.staged);
+    rc = LX_ENOMEM;
+    if (!n->shard.routes || !n->shard.account_session || !n->shard.staged) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    *out = n;
+    return 0;
+fail:
+    if (n && err && errlen && !err[0])
+        snprintf(err, errlen, "%s", lx_strerror(rc));
+    lx_node_close(n);
+    return rc;
+}
+
+lx_ring_t *lx_node_in_ring(lx_node_t *n) {
+    return n->in;
+}
+lx_ring_t *lx_node_out_ring(lx_node_t *n) {
+    return n->shard.out;
+}
+void lx_node_set_notify(lx_node_t *n, void (*fn)(void *), void *ctx) {
+    n->notify = fn;
+    n->notify_ctx = ctx;
+}
+bool lx_node_failed(const lx_node_t *n) {
+    return atomic_load(&((lx_node_t *)n)->failed);
+}
+const lx_engine_t *lx_node_engine(const lx_node_t *n) {
+    return n->shard.engine;
+}
+
+void lx_node_stats(const lx_node_t *n, lx_node_stats_t *out) {
+    lx_node_t *m = (lx_node_t *)n;
+    out->commands = atomic_load(&m->commands);
+    out->batches = atomic_load(&m->batches);
+    out->reports = atomic_load(&m->reports);
+    out->last_seq = atomic_load(&m->durable);
+    out->journal_error = atomic_load(&m->journal_error);
+    out->snapshots = atomic_load(&m->snapshots);
+    out->snapshot_stall_ns = atomic_load(&m->snapshot_stall_ns);
+    out->recovered_snapshot_seq = m->rec.empty ? 0 : m->rec.snapshot_seq;
+}
+
+/* ---- sequencer ------------------------------------------------------------- */
+
+/* Stamps and appends one command. */
+static int seq_append(lx_node_t *n, lx_cmd_t *c) {
+    int64_t ts = now_ns();
+    if (ts < n->last_ts)
+        ts = n->last_ts;
+    c->seq = n->next_seq;
+    c->ts = ts;
+    int rc = lx_journal_append(n->journal, c, NULL);
+    if (rc)
+        return rc;
+    n->next_seq++;
+    n->last_ts = ts;
+    return 0;
+}
+
+/* Forwards msgs[0..k) to the engine ring (blocking while it is full). */
+static void seq_forward(lx_node_t *n, const lx_node_msg_t *msgs, uint32_t k) {
+    uint32_t done = 0;
+    while (done < k) {
+        int g = lx_ring_reserve_wait(n->shard.ring, k - done, LX_RING_FOREVER);
+        if (g <= 0)
+            return; /* closed: shutting down */
+        for (int i = 0; i < g; i++)
+            memcpy(lx_ring_wslot(n->shard.ring, (uint32_t)i), &msgs[done + (uint32_t)i],
+                   sizeof *msgs);
+        lx_ring_commit(n->shard.ring, (uint32_t)g);
+        done += (uint32_t)g;
+    }
+}
+
+/* Commits the journal and forwards the batch once it is durable. */
+static void seq_flush(lx_node_t *n, lx_node_msg_t *msgs, uint32_t k, uint64_t ncmd) {
+    if (k == 0)
+        return;
+    if (atomic_load(&n->failed))
+        return;
+    int rc = ncmd ? lx_journal_commit(n->journal) : 0;
+    uint64_t last = n->next_seq - 1;
+    if (rc || lx_journal_durable_seq(n->journal) < last) {
+        if (!rc)
+            rc = LX_EIO;
+        atomic_store(&n->journal_error, rc);
+        atomic_store(&n->failed, true);
+        logf_(n, "lxdexd: journal commit failed (%s): the node takes no more commands\n",
+              lx_strerror(rc));
+        return;
+    }
+    atomic_store(&n->durable, last);
+    if (ncmd)
+        atomic_fetch_add(&n->batches, 1);
+    atomic_fetch_add(&n->commands, ncmd);
+    seq_forward(n, msgs, k);
+}
+
+static void seq_boot(lx_node_t *n) {
+    const lx_config_t *cfg = n->cfg;
+    size_t nb = lx_config_boot_cmds(cfg, UINT32_MAX, NULL, 0);
+    size_t nf = cfg->node.dev_mode ? (size_t)n->opts.faucet_accounts * cfg->nfaucet : 0;
+    lx_node_msg_t *msgs = calloc(nb + nf + 1, sizeof *msgs);
+    lx_cmd_t *cmds = calloc(nb + 1, sizeof *cmds);
+    if (!msgs || !cmds) {
+        atomic_store(&n->failed, true);
+        free(msgs);
+        free(cmds);
+        return;
+    }
+    lx_config_boot_cmds(cfg, UINT32_MAX, cmds, nb);
+    uint32_t k = 0;
+    int rc = 0;
+    for (size_t i = 0; i < nb && !rc; i++) {
+        msgs[k].kind = LX_NODE_MSG_CMD;
+        msgs[k].cmd = cmds[i];
+        rc = seq_append(n, &msgs[k].cmd);
+        k++;
+    }
+    for (uint32_t a = 1; a <= n->opts.faucet_accounts && nf && !rc; a++) {
+        for (size_t f = 0; f < cfg->nfaucet && !rc; f++) {
+            lx_node_msg_t *m = &msgs[k++];
+            m->kind = LX_NODE_MSG_CMD;
+            m->cmd.type = LX_CMD_DEPOSIT;
+            m->cmd.u.deposit.account = a;
+            m->cmd.u.deposit.asset = cfg->faucet[f].asset;
+            m->cmd.u.deposit.amount = cfg->faucet[f].amount;
+            m->cmd.u.deposit.deposit_id = ((uint64_t)1 << 63) | ((uint64_t)a << 20) | f;
+            rc = seq_append(n, &m->cmd);
+        }
+    }
+    if (rc) {
+        atomic_store(&n->journal_error, rc);
+        atomic_store(&n->failed, true);
+        logf_(n, "lxdexd: journaling the boot commands failed: %s\n", lx_strerror(rc));
+    } else {
+        seq_flush(n, msgs, k, k);
+        logf_(n,
+              "lxdexd: journaled %zu boot commands and %zu faucet deposits (dev accounts "
+              "1..%u)\n",
+              nb, nf, nf ? n->opts.faucet_accounts : 0);
+    }
+    free(msgs);
+    free(cmds);
+}
+
+static uint64_t mono_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/*
+ * A snapshot, from the sequencer (the journal's thread): a PARK message
+ * follows everything already forwarded down the engine ring; when the
+ * engine thread reaches it, it flushes its reports and waits. The engine is
+ * then quiescent and holds exactly the durable commands, so this thread may
+ * read it: lx_journal_snapshot_start() rotates the segment and forks a child
+ * that writes the copy-on-write image. Then the engine thread goes on. The
+ * stall is the engine ring's drain plus fork(). The child is reaped by
+ * lx_journal_snapshot_poll() before the next one, and at shutdown.
+ */
+static void seq_snapshot(lx_node_t *n) {
+    int rc = lx_journal_snapshot_poll(n->journal, false);
+    if (rc == LX_EAGAIN)
+        return; /* the last one is still being written */
+    if (rc)
+        logf_(n, "lxdexd: snapshot failed: %s\n", lx_strerror(rc));
+    uint64_t t0 = mono_ns();
+    lx_node_msg_t park;
+    memset(&park, 0, sizeof park);
+    park.kind = LX_NODE_MSG_PARK;
+    seq_forward(n, &park, 1);
+    pthread_mutex_lock(&n->park_mu);
+    while (n->park_state != 1 && !lx_ring_closed(n->shard.ring))
+        pthread_cond_wait(&n->park_cv, &n->park_mu);
+    bool parked = n->park_state == 1;
+    pthread_mutex_unlock(&n->park_mu);
+    if (parked) {
+        rc = lx_journal_snapshot_start(n->journal, n->shard.engine, NULL);
+        pthread_mutex_lock(&n->park_mu);
+        n->park_state = 2;
+        pthread_cond_broadcast(&n->park_cv);
+        pthread_mutex_unlock(&n->park_mu);
+        uint64_t stall = mono_ns() - t0;
+        if (stall > atomic_load(&n->snapshot_stall_ns))
+            atomic_store(&n->snapshot_stall_ns, stall);
+        if (rc)
+            logf_(n, "lxdexd: snapshot at seq %llu failed: %s\n",
+                  (unsigned long long)(n->next_seq - 1), lx_strerror(rc));
+        else
+            atomic_fetch_add(&n->snapshots, 1);
+        if (lx_journal_error(n->journal)) {
+            atomic_store(&n->journal_error, lx_journal_error(n->journal));
+            atomic_store(&n->failed, true);
+            logf_(n, "lxdexd: the journal failed during a snapshot: the node takes no more "
+                     "commands\n");
+        }
+    }
+    n->since_snapshot = 0;
+}
+
+static void *seq_main(void *arg) {
+    lx_node_t *n = arg;
+    lx_node_msg_t *batch = malloc(BATCH * sizeof *batch);
+    if (!batch) {
+        atomic_store(&n->failed, true);
+        lx_ring_close(n->shard.ring);
+        return NULL;
+    }
+    for (;;) {
+        int g = lx_ring_peek_wait(n->in, BATCH, LX_RING_FOREVER);
+        if (g == LX_ECLOSED)
+            break;
+        if (g <= 0)
+            continue;
+        uint32_t k = 0;
+        uint64_t ncmd = 0;
+        bool failed = atomic_load(&n->failed);
+        for (int i = 0; i < g; i++) {
+            const lx_node_msg_t *m = lx_ring_rslot(n->in, (uint32_t)i);
+            if (failed)
+                continue;
+            batch[k] = *m;
+            if (m->kind == LX_NODE_MSG_CMD) {
+                int rc = seq_append(n, &batch[k].cmd);
+                if (rc) {
+                    atomic_store(&n->journal_error, rc);
+                    atomic_store(&n->failed, true);
+                    logf_(n,
+                          "lxdexd: journal append failed (%s): the node takes no more "
+                          "commands\n",
+                          lx_strerror(rc));
+                    failed = true;
+                    continue;
+                }
+                ncmd++;
+            }
+            k++;
+        }
+        lx_ring_release(n->in, (uint32_t)g);
+        if (!failed)
+            seq_flush(n, batch, k, ncmd);
+        n->since_snapshot += ncmd;
+        if (n->cfg->journal.snapshot_every_commands && !atomic_load(&n->failed) &&
+            n->since_snapshot >= n->cfg->journal.snapshot_every_commands)
+            seq_snapshot(n);
+    }
+    if (!atomic_load(&n->failed))
+        lx_journal_commit(n->journal);
+    int src = lx_journal_snapshot_poll(n->journal, true);
+    if (src)
+        logf_(n, "lxdexd: snapshot failed: %s\n", lx_strerror(src));
+    lx_ring_close(n->shard.ring);
+    free(batch);
+    return NULL;
+}
+
+/* ---- engine thread ----------------------------------------------------------- */
+
+static void stage_flush(shard_t *s) {
+    uint32_t done = 0;
+    while (done < s->nstaged) {
+        int g = lx_ring_reserve_wait(s->out, s->nstaged - done, LX_RING_FOREVER);
+        if (g <= 0)
+            break; /* closed */
+        for (int i = 0; i < g; i++)
+            memcpy(lx_ring_wslot(s->out, (uint32_t)i), &s->staged[done + (uint32_t)i],
+                   sizeof *s->staged);
+        lx_ring_commit(s->out, (uint32_t)g);
+        done += (uint32_t)g;
+        if (s->node->notify)
+            s->node->notify(s->node->notify_ctx);
+    }
+    atomic_fetch_add(&s->node->reports, s->nstaged);
+    s->nstaged = 0;
+}
+
+static lx_node_out_t *stage(shard_t *s) {
+    if (s->nstaged == s->staged_cap)
+        stage_flush(s);
+    lx_node_out_t *o = &s->staged[s->nstaged++];
+    memset(o, 0, sizeof *o);
+    return o;
+}
+
+static route_t *route_slot(shard_t *s, lx_order_id_t id) {
+    return &s->routes[(uint32_t)id & (s->nroutes - 1)];
+}
+
+/* The session an order's reports go to, and its client id. */
+static uint64_t route_of(shard_t *s, lx_order_id_t id, lx_account_id_t account,
+                         uint64_t *client_id) {
+    route_t *r = route_slot(s, id);
+    if (r->order_id == id) {
+        *client_id = r->client_id;
+        return r->session;
+    }
+    *client_id = 0;
+    return account < s->naccounts ? s->account_session[account] : 0;
+}
+
+static void route_end(shard_t *s, lx_order_id_t id) {
+    route_t *r = route_slot(s, id);
+    if (r->order_id == id)
+        memset(r, 0, sizeof *r);
+}
+
+static bool is_order_cmd(uint8_t t) {
+    return t == LX_CMD_PLACE || t == LX_CMD_CANCEL || t == LX_CMD_AMEND || t == LX_CMD_CANCEL_ALL;
+}
+
+static void on_event(void *ctx, const lx_event_t *ev) {
+    shard_t *s = ctx;
+    lx_node_out_t *o;
+    switch (ev->type) {
+    case LX_EV_ORDER_ACCEPTED: {
+        const lx_ev_accepted_t *a = &ev->u.accepted;
+        route_t *r = route_slot(s, a->order_id);
+        r->order_id = a->order_id;
+        r->session = s->cur_session
+                         ? s->cur_session
+                         : (a->account < s->naccounts ? s->account_session[a->account] : 0);
+        r->client_id = a->client_id;
+        if (!r->session)
+            return;
+        o = stage(s);
+        o->session[0] = r->session;
+        o->client_id[0] = a->client_id;
+        break;
+    }
+    case LX_EV_TRADE: {
+        const lx_ev_trade_t *t = &ev->u.trade;
+        o = stage(s);
+        o->session[0] = route_of(s, t->maker_order, t->maker_account, &o->client_id[0]);
+        o->session[1] = route_of(s, t->taker_order, t->taker_account, &o->client_id[1]);
+        if (t->maker_remaining == 0)
+            route_end(s, t->maker_order);
+        if (t->taker_remaining == 0)
+            route_end(s, t->taker_order);
+        if (!o->session[0] && !o->session[1]) {
+            s->nstaged--;
+            return;
+        }
+        break;
+    }
+    case LX_EV_ORDER_CANCELED: {
+        const lx_ev_canceled_t *c = &ev->u.canceled;
+        uint64_t cid, to = route_of(s, c->order_id, c->account, &cid);
+        route_end(s, c->order_id);
+        if (!to)
+            return;
+        o = stage(s);
+        o->session[0] = to;
+        o->client_id[0] = c->client_id;
+        break;
+    }
+    case LX_EV_ORDER_AMENDED: {
+        const lx_ev_amended_t *a = &ev->u.amended;
+        uint64_t cid, to = route_of(s, a->order_id, a->account, &cid);
+        if (!to)
+            return;
+        o = stage(s);
+        o->session[0] = to;
+        o->client_id[0] = a->client_id;
+        break;
+    }
+    case LX_EV_REJECTED:
+        if (!s->cur_session || !is_order_cmd(ev->u.rejected.cmd_type))
+            return;
+        o = stage(s);
+        o->session[0] = s->cur_session;
+        o->client_id[0] = ev->u.rejected.client_id;
+        break;
+    default:
+        return;
+    }
+    o->kind = LX_NODE_OUT_EVENT;
+    o->ev = *ev;
+}
+
+static void eng_status(shard_t *s, const lx_node_msg_t *m) {
+    if (!m->session)
+        return;
+    lx_node_out_t *o = stage(s);
+    o->kind = LX_NODE_OUT_STATUS;
+    o->session[0] = m->session;
+    lx_order_info_t oi;
+    bool found = false;
+    if (m->status.by_client_id) {
+        lx_order_info_t buf[64];
+        size_t total = lx_engine_account_orders(s->engine, m->account, buf, 64);
+        lx_order_info_t *all = buf;
+        if (total > 64) {
+            all = malloc(total * sizeof *all);
+            if (all)
+                total = lx_engine_account_orders(s->engine, m->account, all, total);
+            else
+                total = 64, all = buf;
+        }
+        for (size_t i = 0; i < total; i++) {
+            if (all[i].client_id == m->status.client_id &&
+                (m->status.market == LX_MARKET_ALL || all[i].market == m->status.market)) {
+                oi = all[i];
+                found = true;
+                break;
+            }
+        }
+        if (all != buf)
+            free(all);
+    } else if (lx_engine_order(s->engine, m->status.order_id, &oi) == 0 &&
+               oi.account == m->account) {
+        found = true;
+    }
+    o->found = found;
+    if (found) {
+        o->order = oi;
+    } else {
+        o->order.market = m->status.market;
+        o->order.order_id = m->status.order_id;
+        o->order.client_id = m->status.client_id;
+    }
+}
+
+static void *eng_main(void *arg) {
+    shard_t *s = arg;
+    lx_sink_t sink = {.emit = on_event, .ctx = s};
+    for (;;) {
+        int g = lx_ring_peek_wait(s->ring, BATCH, LX_RING_FOREVER);
+        if (g == LX_ECLOSED)
+            break;
+        if (g <= 0)
+            continue;
+        for (int i = 0; i < g; i++) {
+            const lx_node_msg_t *m = lx_ring_rslot(s->ring, (uint32_t)i);
+            switch (m->kind) {
+            case LX_NODE_MSG_CMD: {
+                s->cur_session = m->session;
+                int rc = lx_engine_apply(s->engine, &m->cmd, &sink);
+                if (rc)
+                    logf_(s->node, "lxdexd: engine refused seq %llu (%s)\n",
+                          (unsigned long long)m->cmd.seq, lx_strerror(rc));
+                break;
+            }
+            case LX_NODE_MSG_STATUS:
+                eng_status(s, m);
+                break;
+            case LX_NODE_MSG_BIND:
+                if (m->account < s->naccounts)
+                    s->account_session[m->account] = m->session;
+                break;
+            case LX_NODE_MSG_PARK: {
+                lx_node_t *n = s->node;
+                stage_flush(s);
+                pthread_mutex_lock(&n->park_mu);
+                n->park_state = 1;
+                pthread_cond_broadcast(&n->park_cv);
+                while (n->park_state == 1)
+                    pthread_cond_wait(&n->park_cv, &n->park_mu);
+                n->park_state = 0;
+                pthread_mutex_unlock(&n->park_mu);
+                break;
+            }
+            default:
+                break;
+            }
+        }
+        lx_ring_release(s->ring, (uint32_t)g);
+        stage_flush(s);
+    }
+    stage_flush(s);
+    lx_ring_close(s->out);
+    if (s->node->notify)
+        s->node->notify(s->node->notify_ctx);
+    return NULL;
+}
+
+/* ---- lifecycle ------------------------------------------------------------------ */
+
+int lx_node_start(lx_node_t *n) {
+    if (n->started)
+        return LX_ESTATE;
+    if (pthread_create(&n->shard.thread, NULL, eng_main, &n->shard))
+        return LX_ENOMEM;
+    /* The boot batch runs here, before the sequencer thread exists (which
+     * then owns the journal), so that the node is ready when start returns. */
+    if (n->boot) {
+        seq_boot(n);
+        n->boot = false;
+        if (atomic_load(&n->failed)) {
+            lx_ring_close(n->shard.ring);
+            pthread_join(n->shard.thread, NULL);
+            int rc = atomic_load(&n->journal_error);
+            return rc ? rc : LX_EIO;
+        }
+    }
+    if (pthread_create(&n->seq_thread, NULL, seq_main, n)) {
+        lx_ring_close(n->shard.ring);
+        pthread_join(n->shard.thread, NULL);
+        return LX_ENOMEM;
+    }
+    pthread_setname_np(n->seq_thread, "lx-sequencer");
+    pthread_setname_np(n->shard.thread, "lx-engine");
+    n->started = true;
+    return 0;
+}
+
+void lx_node_join(lx_node_t *n) {
+    if (!n->started || n->joined)
+        return;
+    lx_ring_close(n->in);
+    pthread_join(n->seq_thread, NULL);
+    pthread_join(n->shard.thread, NULL);
+    n->joined = true;
+    logf_(n, "lxdexd: stopped at seq %llu, digest %016llx\n",
+          (unsigned long long)lx_engine_last_seq(n->shard.engine),
+          (unsigned long long)lx_engine_digest(n->shard.engine));
+}
+
+void lx_node_close(lx_node_t *n) {
+    if (!n)
+        return;
+    if (n->started && !n->joined) {
+        /* The gateway is gone: nobody drains the out ring. */
+        lx_ring_close(n->shard.out);
+        lx_node_join(n);
+    }
+    if (n->journal)
+        lx_journal_close(n->journal);
+    lx_engine_destroy(n->shard.engine);
+    lx_ring_destroy(n->in);
+    lx_ring_destroy(n->shard.ring);
+    lx_ring_destroy(n->shard.out);
+    free(n->shard.routes);
+    free(n->shard.account_session);
+    free(n->shard.staged);
+    pthread_mutex_destroy(&n->park_mu);
+    pthread_cond_destroy(&n->park_cv);
+    free(n);
+}

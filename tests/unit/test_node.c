@@ -1,0 +1,1225 @@
+/*
+ * test_node.c: the node (src/node/node.c) with the binary TCP gateway
+ * (src/gw/tcp.c), in process, on loopback with a port the system picks and
+ * a temporary data directory, driven by a small blocking client built on
+ * the protocol codec.
+ *
+ *   - logon, resting orders, a crossing order gives FILLs on both sessions
+ *     (client ids filled in), cancel by order id and by client id, a
+ *     rejection comes back as REJECTED with its reason, ORDER_STATUS;
+ *     report numbers are 1, 2, 3, ... per session;
+ *   - session errors: requests before LOGON, a signed logon, a bad version,
+ *     an unknown type (REJECT, the stream goes on), an oversized frame
+ *     (REJECT TOO_LARGE, then the connection closes);
+ *   - resume + RESEND_REQUEST: reports produced while the client was away
+ *     are numbered and replayed with the RESENT flag, then RESEND_END; a
+ *     small history gives "trimmed"; a resend larger than the output bound
+ *     arrives whole; a session away for longer than the linger time loses
+ *     its history;
+ *   - restart: the book comes back from the journal (ORDER_STATUS says
+ *     open, the digest is the one the node stopped with); with snapshots
+ *     every 100 commands, a restart starts from the newest snapshot;
+ *   - durability: with an fdatasync that blocks, no ACCEPTED leaves before
+ *     the fdatasync returned; with one that fails, the node does not start
+ *     (at boot) or takes no more requests (REJECT UNAVAILABLE);
+ *   - many orders from two clients: every report arrives, numbers gap-free;
+ *   - limits: a reader too slow for its output bound is disconnected (the
+ *     node goes on), max_connections and max_connections_per_ip, heartbeats
+ *     and the silence timeout, rate limits per account (over its sessions)
+ *     and per connection.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lx/config.h"
+#include "lx/engine.h"
+#include "lx/error.h"
+#include "lx/gw_tcp.h"
+#include "lx/journal.h"
+#include "lx/node.h"
+#include "lx/proto.h"
+
+#define BTC 0 /* market ids of the default config */
+#define ETH 1
+#define PX 2500000 /* 25,000.00 USD in ticks */
+
+/* ---- a node in process ------------------------------------------------------ */
+
+typedef struct {
+    lx_config_t cfg;
+    lx_node_t *node;
+    lx_gw_tcp_t *gw;
+    uint16_t port;
+} tnode_t;
+
+/* Knobs for the next tnode_start (reset by it). */
+static uint32_t t_max_conns, t_per_ip;
+static uint64_t t_snap_every;
+static uint32_t t_linger_ms;
+    /* gateway session_linger_ms; 0: its default */ /* journal.snapshot_every_commands;
+                                                       0: the config's */
+static uint64_t t_out_max;
+static lx_config_rate_t t_per_account, t_per_conn; /* rate limits; {0, 0}: none */
+
+static void tnode_start(tnode_t *t, const char *dir, const lx_io_t *io, uint32_t history) {
+    char err[512] = "";
+    memset(t, 0, sizeof *t);
+    assert_int_equal(lx_config_default(&t->cfg, err, sizeof err), 0);
+    t->cfg.listen.binary.port = 0;
+    if (t_max_conns)
+        t->cfg.limits.max_connections = t_max_conns;
+    if (t_per_ip)
+        t->cfg.limits.max_connections_per_ip = t_per_ip;
+    if (t_snap_every)
+        t->cfg.journal.snapshot_every_commands = t_snap_every;
+    t->cfg.rate_limits.per_account = t_per_account;
+    t->cfg.rate_limits.per_connection = t_per_conn;
+    snprintf(t->cfg.node.data_dir, sizeof t->cfg.node.data_dir, "%s", dir);
+    t->cfg.engine.max_orders = 65536; /* smaller route table */
+    lx_node_opts_t no = {.io = io, .faucet_accounts = 10, .ring_capacity = 1024};
+    int rc = lx_node_open(&t->node, &t->cfg, &no, err, sizeof err);
+    if (rc)
+        fprintf(stderr, "lx_node_open: %s\n", err);
+    assert_int_equal(rc, 0);
+    lx_gw_tcp_opts_t go = {
+        .history = history, .out_buffer_max = t_out_max, .session_linger_ms = t_linger_ms};
+    t_max_conns = t_per_ip = 0;
+    t_snap_every = 0;
+    t_linger_ms = 0;
+    t_out_max = 0;
+    memset(&t_per_account, 0, sizeof t_per_account);
+    memset(&t_per_conn, 0, sizeof t_per_conn);
+    rc = lx_gw_tcp_open(&t->gw, t->node, &t->cfg, &go, err, sizeof err);
+    if (rc)
+        fprintf(stderr, "lx_gw_tcp_open: %s\n", err);
+    assert_int_equal(rc, 0);
+    t->port = lx_gw_tcp_port(t->gw);
+    assert_true(t->port != 0);
+    assert_int_equal(lx_node_start(t->node), 0);
+    assert_int_equal(lx_gw_tcp_start(t->gw), 0);
+}
+
+static lx_node_stats_t t_last_stats; /* of the last node stopped */
+
+static uint64_t tnode_stop(tnode_t *t) {
+    lx_gw_tcp_stop(t->gw);
+    lx_node_join(t->node);
+    uint64_t digest = lx_engine_digest(lx_node_engine(t->node));
+    lx_node_stats_t st;
+    lx_node_stats(t->node, &st);
+    t_last_stats = st;
+    assert_int_equal(st.journal_error, 0);
+    lx_gw_tcp_close(t->gw);
+    lx_node_close(t->node);
+    lx_config_free(&t->cfg);
+    return digest;
+}
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f) {
+    (void)sb, (void)flag, (void)f;
+    return remove(p);
+}
+
+static void make_dir(char *buf, size_t cap) {
+    snprintf(buf, cap, "/tmp/lx-test-node-XXXXXX");
+    assert_non_null(mkdtemp(buf));
+}
+
+static void remove_dir(const char *dir) {
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- a blocking client ---------------------------------------------------------- */
+
+typedef struct {
+    int fd;
+    lx_proto_decoder_t dec;
+    uint8_t buf[65536];
+    size_t off, len;
+    uint64_t session, next_seq; /* the seq the next report must carry */
+    bool keep_heartbeats;       /* cli_recv returns SERVER_HEARTBEATs too */
+} tcli_t;
+
+static void cli_connect(tcli_t *c, uint16_t port) {
+    memset(c, 0, sizeof *c);
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(c->fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(c->fd, (struct sockaddr *)&a, sizeof a), 0);
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    lx_proto_decoder_init(&c->dec, LX_PROTO_FROM_SERVER);
+    c->next_seq = 1;
+}
+
+static void cli_close(tcli_t *c) {
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}
+
+static void cli_raw(tcli_t *c, const void *b, size_t n) {
+    assert_int_equal(send(c->fd, b, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+static void cli_send(tcli_t *c, const lx_proto_msg_t *m) {
+    uint8_t b[LX_PROTO_FRAME_MAX];
+    int n = lx_proto_encode(m, b, sizeof b);
+    assert_true(n > 0);
+    cli_raw(c, b, (size_t)n);
+}
+
+/* 1: a message; 0: nothing within timeout_ms; -1: the server closed. Skips
+ * server heartbeats. */
+static int cli_recv(tcli_t *c, lx_proto_msg_t *m, int timeout_ms) {
+    for (;;) {
+        while (c->off < c->len) {
+            const uint8_t *p = c->buf + c->off;
+            size_t len = c->len - c->off;
+            int rc = lx_proto_decode(&c->dec, &p, &len, m);
+            c->off = (size_t)(p - c->buf);
+            assert_true(rc >= 0);
+            if (rc == 1) {
+                if (m->type == LX_PROTO_SERVER_HEARTBEAT && !c->keep_heartbeats)
+                    continue;
+                return 1;
+            }
+        }
+        c->off = c->len = 0;
+        struct pollfd pf = {.fd = c->fd, .events = POLLIN};
+        int pr = poll(&pf, 1, timeout_ms);
+        if (pr == 0)
+            return 0;
+        if (pr < 0 && errno == EINTR)
+            continue;
+        ssize_t r = recv(c->fd, c->buf, sizeof c->buf, 0);
+        if (r <= 0)
+            return -1;
+        c->len = (size_t)r;
+    }
+}
+
+/* The next message, which must be of `type`; execution reports must carry
+ * the next seq of the session. */
+static lx_proto_msg_t cli_expect(tcli_t *c, int type) {
+    lx_proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    int rc = cli_recv(c, &m, 5000);
+    if (rc != 1 || m.type != type)
+        fprintf(stderr, "expected %s, got %s (rc %d, reason %s)\n", lx_proto_type_name(type),
+                rc == 1 ? lx_proto_type_name(m.type) : "nothing", rc,
+                m.type == LX_PROTO_REJECT ? lx_proto_reason_name(m.u.reject.reason) : "-");
+    assert_int_equal(rc, 1);
+    assert_int_equal(m.type, type);
+    if (lx_proto_is_exec(type) && !(m.flags & LX_PROTO_F_RESENT)) {
+        assert_int_equal(lx_proto_exec(&m)->seq, c->next_seq);
+        c->next_seq++;
+    }
+    return m;
+}
+
+static void cli_expect_nothing(tcli_t *c, int ms) {
+    lx_proto_msg_t m;
+    int rc = cli_recv(c, &m, ms);
+    if (rc == 1)
+        fprintf(stderr, "unexpected %s\n", lx_proto_type_name(m.type));
+    assert_int_equal(rc, 0);
+}
+
+static void cli_expect_closed(tcli_t *c) {
+    lx_proto_msg_t m;
+    int rc;
+    while ((rc = cli_recv(c, &m, 5000)) == 1) {
+    }
+    assert_int_equal(rc, -1);
+}
+
+static lx_proto_msg_t cli_logon(tcli_t *c, lx_account_id_t account, uint64_t session) {
+    lx_proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_LOGON;
+    m.u.logon.version = LX_PROTO_VERSION;
+    m.u.logon.account = account;
+    m.u.logon.session_id = session;
+    cli_send(c, &m);
+    lx_proto_msg_t ack = cli_expect(c, LX_PROTO_LOGON_ACK);
+    assert_int_equal(ack.u.logon_ack.account, account);
+    c->session = ack.u.logon_ack.session_id;
+    c->next_seq = ack.u.logon_ack.next_seq;
+    return ack;
+}
+
+static void cli_place(tcli_t *c, lx_market_id_t market, uint64_t cid, int side, int tif,
+                      int64_t price, int64_t qty) {
+    lx_proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_PLACE;
+    m.u.place.market = market;
+    m.u.place.client_id = cid;
+    m.u.place.side = (uint8_t)side;
+    m.u.place.tif = (uint8_t)tif;
+    m.u.place.price = price;
+    m.u.place.qty = qty;
+    cli_send(c, &m);
+}
+
+static void cli_cancel(tcli_t *c, lx_market_id_t market, lx_order_id_t id, uint64_t cid) {
+    lx_proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_CANCEL;
+    m.u.cancel.market = market;
+    m.u.cancel.order_id = id;
+    m.u.cancel.client_id = cid;
+    m.u.cancel.by_client_id = id == 0;
+    cli_send(c, &m);
+}
+
+static lx_proto_msg_t cli_status(tcli_t *c, lx_order_id_t id) {
+    lx_proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_ORDER_STATUS;
+    m.u.order_status.market = LX_MARKET_ALL;
+    m.u.order_status.order_id = id;
+    cli_send(c, &m);
+    return cli_expect(c, LX_PROTO_ORDER_STATUS_REPLY);
+}
+
+/* ---- tests ---------------------------------------------------------------------- */
+
+static void test_trade_cancel_reject(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    tnode_start(&t, dir, NULL, 0);
+    tcli_t a, b;
+    cli_connect(&a, t.port);
+    cli_connect(&b, t.port);
+    cli_logon(&a, 1, 0);
+    cli_logon(&b, 2, 0);
+    assert_int_not_equal(a.session, b.session);
+
+    /* A rests a sell of 10 lots; B buys 4 of them. */
+    cli_place(&a, BTC, 11, LX_SIDE_SELL, LX_TIF_GTC, PX, 10);
+    lx_proto_msg_t acc = cli_expect(&a, LX_PROTO_ACCEPTED);
+    assert_int_equal(acc.u.accepted.h.client_id, 11);
+    assert_int_equal(acc.u.accepted.price, PX);
+    assert_int_equal(acc.u.accepted.qty, 10);
+    assert_true(acc.u.accepted.h.ts > 0);
+    lx_order_id_t a_order = acc.u.accepted.h.order_id;
+
+    cli_place(&b, BTC, 21, LX_SIDE_BUY, LX_TIF_GTC, PX + 100, 4);
+    lx_proto_msg_t bacc = cli_expect(&b, LX_PROTO_ACCEPTED);
+    lx_proto_msg_t bf = cli_expect(&b, LX_PROTO_FILL);
+    assert_int_equal(bf.u.fill.h.order_id, bacc.u.accepted.h.order_id);
+    assert_int_equal(bf.u.fill.h.client_id, 21);
+    assert_int_equal(bf.u.fill.liquidity, LX_PROTO_TAKER);
+    assert_int_equal(bf.u.fill.price, PX);
+    assert_int_equal(bf.u.fill.qty, 4);
+    assert_int_equal(bf.u.fill.remaining, 0);
+    lx_proto_msg_t af = cli_expect(&a, LX_PROTO_FILL);
+    assert_int_equal(af.u.fill.h.order_id, a_order);
+    assert_int_equal(af.u.fill.h.client_id, 11);
+    assert_int_equal(af.u.fill.liquidity, LX_PROTO_MAKER);
+    assert_int_equal(af.u.fill.side, LX_SIDE_SELL);
+    assert_int_equal(af.u.fill.remaining, 6);
+
+    /* ORDER_STATUS: open, 4 filled. */
+    lx_proto_msg_t st = cli_status(&a, a_order);
+    assert_int_equal(st.u.status_reply.status, LX_PROTO_STATUS_OPEN);
+    assert_int_equal(st.u.status_reply.remaining, 6);
+    assert_int_equal(st.u.status_reply.filled, 4);
+    assert_int_equal(st.u.status_reply.as_of_seq, a.next_seq - 1);
+    /* By client id too. */
+    lx_proto_msg_t q;
+    memset(&q, 0, sizeof q);
+    q.type = LX_PROTO_ORDER_STATUS;
+    q.u.order_status.market = BTC;
+    q.u.order_status.client_id = 11;
+    q.u.order_status.by_client_id = 1;
+    cli_send(&a, &q);
+    st = cli_expect(&a, LX_PROTO_ORDER_STATUS_REPLY);
+    assert_int_equal(st.u.status_reply.status, LX_PROTO_STATUS_OPEN);
+    assert_int_equal(st.u.status_reply.order_id, a_order);
+    q.u.order_status.client_id = 999;
+    cli_send(&a, &q);
+    st = cli_expect(&a, LX_PROTO_ORDER_STATUS_REPLY);
+    assert_int_equal(st.u.status_reply.status, LX_PROTO_STATUS_UNKNOWN);
+    assert_int_equal(st.u.status_reply.client_id, 999);
+    /* B cannot see A's order. */
+    st = cli_status(&b, a_order);
+    assert_int_equal(st.u.status_reply.status, LX_PROTO_STATUS_UNKNOWN);
+
+    /* Cancel by client id. */
+    cli_cancel(&a, BTC, 0, 11);
+    lx_proto_msg_t cx = cli_expect(&a, LX_PROTO_CANCELED);
+    assert_int_equal(cx.u.canceled.h.order_id, a_order);
+    assert_int_equal(cx.u.canceled.qty, 6);
+    assert_int_equal(cx.u.canceled.reason, LX_CANCEL_USER);
+
+    /* Cancel by order id. */
+    cli_place(&a, ETH, 12, LX_SIDE_BUY, LX_TIF_GTC, 200000, 5);
+    acc = cli_expect(&a, LX_PROTO_ACCEPTED);
+    cli_cancel(&a, ETH, acc.u.accepted.h.order_id, 0);
+    cx = cli_expect(&a, LX_PROTO_CANCELED);
+    assert_int_equal(cx.u.canceled.h.order_id, acc.u.accepted.h.order_id);
+    assert_int_equal(cx.u.canceled.h.client_id, 12);
+
+    /* Rejections: an unknown market, a cancel of an order that is gone, a
+     * price off the band. */
+    cli_place(&a, 7, 13, LX_SIDE_BUY, LX_TIF_GTC, PX, 1);
+    lx_proto_msg_t rj = cli_expect(&a, LX_PROTO_REJECTED);
+    assert_int_equal(rj.u.rejected.reason, LX_REJECT_UNKNOWN_MARKET);
+    assert_int_equal(rj.u.rejected.cmd_type, LX_CMD_PLACE);
+    assert_int_equal(rj.u.rejected.h.client_id, 13);
+    cli_cancel(&a, BTC, a_order, 0);
+    rj = cli_expect(&a, LX_PROTO_REJECTED);
+    assert_int_equal(rj.u.rejected.cmd_type, LX_CMD_CANCEL);
+    cli_place(&a, BTC, 14, LX_SIDE_BUY, LX_TIF_GTC, 1000000000, 1);
+    rj = cli_expect(&a, LX_PROTO_REJECTED);
+    assert_int_equal(rj.u.rejected.reason, LX_REJECT_PRICE_OUT_OF_BAND);
+
+    /* Amend (a price change loses priority), then CANCEL_ALL. */
+    cli_place(&a, ETH, 15, LX_SIDE_SELL, LX_TIF_GTC, 300000, 5);
+    acc = cli_expect(&a, LX_PROTO_ACCEPTED);
+    lx_proto_msg_t am;
+    memset(&am, 0, sizeof am);
+    am.type = LX_PROTO_AMEND;
+    am.u.amend.market = ETH;
+    am.u.amend.client_id = 15;
+    am.u.amend.by_client_id = 1;
+    am.u.amend.price = 300100;
+    am.u.amend.qty = 7;
+    cli_send(&a, &am);
+    am = cli_expect(&a, LX_PROTO_AMENDED);
+    assert_int_equal(am.u.amended.h.order_id, acc.u.accepted.h.order_id);
+    assert_int_equal(am.u.amended.h.client_id, 15);
+    assert_int_equal(am.u.amended.price, 300100);
+    assert_int_equal(am.u.amended.remaining, 7);
+    assert_int_equal(am.u.amended.priority_lost, 1);
+    memset(&am, 0, sizeof am);
+    am.type = LX_PROTO_CANCEL_ALL;
+    am.u.cancel_all.market = LX_MARKET_ALL;
+    cli_send(&a, &am);
+    cx = cli_expect(&a, LX_PROTO_CANCELED);
+    assert_int_equal(cx.u.canceled.h.client_id, 15);
+    assert_int_equal(cx.u.canceled.reason, LX_CANCEL_CANCEL_ALL);
+    assert_int_equal(cx.u.canceled.qty, 7);
+
+    /* Nothing else arrived for B, and A's numbering is 1..11. */
+    cli_expect_nothing(&b, 100);
+    assert_int_equal(a.next_seq, 12);
+    cli_close(&a);
+    cli_close(&b);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
+static void test_session_errors(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    tnode_start(&t, dir, NULL, 0);
+    tcli_t c;
+    lx_proto_msg_t m;
+
+    /* A request before LOGON. */
+    cli_connect(&c, t.port);
+    cli_place(&c, BTC, 5, LX_SIDE_BUY, LX_TIF_GTC, PX, 1);
+    m = cli_expect(&c, LX_PROTO_REJECT);
+    assert_int_equal(m.u.reject.reason, LX_PROTO_R_NOT_LOGGED_ON);
+    assert_int_equal(m.u.reject.ref_type, LX_PROTO_PLACE);
+    assert_int_equal(m.u.reject.ref_client_id, 5);
+    /* An unknown type: REJECT, and the stream goes on. */
+    uint8_t unknown[8] = {8, 0, 0x70, 0, 0, 0, 0, 0};
+    cli_raw(&c, unknown, sizeof unknown);
+    m = cli_expect(&c, LX_PROTO_REJECT);
+    assert_int_equal(m.u.reject.reason, LX_PROTO_R_UNKNOWN_TYPE);
+    cli_logon(&c, 3, 0);
+    /* A second LOGON. */
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_LOGON;
+    m.u.logon.version = LX_PROTO_VERSION;
+    m.u.logon.account = 3;
+    cli_send(&c, &m);
+    m = cli_expect(&c, LX_PROTO_REJECT);
+    assert_int_equal(m.u.reject.reason, LX_PROTO_R_ALREADY_LOGGED_ON);
+    /* A frame with a bad field (side 9): REJECT BAD_FIELD, stream goes on. */
+    uint8_t place[48];
+    lx_proto_msg_t p;
+    memset(&p, 0, sizeof p);
+    p.type = LX_PROTO_PLACE;
+    p.u.place.market = BTC;
+    p.u.place.client_id = 77;
+    p.u.place.price = PX;
+    p.u.place.qty = 1;
+    assert_int_equal(lx_proto_encode(&p, place, sizeof place), 48);
+    place[16] = 9;
+    cli_raw(&c, place, sizeof place);
+    m = cli_expect(&c, LX_PROTO_REJECT);
+    assert_int_equal(m.u.reject.reason, LX_PROTO_R_BAD_FIELD);
+    assert_int_equal(m.u.reject.ref_client_id, 77);
+    cli_place(&c, BTC, 78, LX_SIDE_BUY, LX_TIF_GTC, PX - 1000, 1);
+    cli_expect(&c, LX_PROTO_ACCEPTED);
+    /* An oversized frame: REJECT TOO_LARGE, then the connection closes. */
+    uint8_t big[4] = {0x2c, 0x01, LX_PROTO_PLACE, 0}; /* size 300 */
+    cli_raw(&c, big, sizeof big);
+    m = cli_expect(&c, LX_PROTO_REJECT);
+    assert_int_equal(m.u.reject.reason, LX_PROTO_R_TOO_LARGE);
+    cli_expect_closed(&c);
+    cli_close(&c);
+
+    /* The same with the oversized frame's bytes following: the REJECT still
+     * arrives before the close. */
+    cli_connect(&c, t.port);
+    cli_logon(&c, 3, 0);
+    uint8_t big2[300];
+    memset(big2, 0xab, sizeof big2);
+    big2[0] = 0x2c, big2[1] = 0x01, big2[2] = LX_PROTO_PLACE, big2[3] = 0;
+    cli_raw(&c, big2, sizeof big2);
+    m = cli_expect(&c, LX_PROTO_REJECT);
+    assert_int_equal(m.u.reject.reason, LX_PROTO_R_TOO_LARGE);
+    cli_expect_closed(&c);
+    cli_close(&c);
+
+    /* A frame smaller than its header: MALFORMED, closed. */
+    cli_connect(&c, t.port);
+    uint8_t tiny[4] = {2, 0, 0, 0};
+    cli_raw(&c, tiny, sizeof tiny);
+    m = cli_expect(&c, LX_PROTO_REJECT);
+    assert_int_equal(m.u.reject.reason, LX_PROTO_R_MALFORMED);
+    cli_expect_closed(&c);
+    cli_close(&c);
+
+    /* A signed logon is not supported yet. */
+    cli_connect(&c, t.port);
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_LOGON;
+    m.u.logon.version = LX_PROTO_VERSION;
+    m.u.logon.flags = LX_PROTO_LOGON_SIGNED;
+    m.u.logon.account = 3;
+    m.u.logon.public_key[0] = 1;
+    m.u.logon.signature[0] = 1;
+    cli_send(&c, &m);
+    m = cli_expect(&c, LX_PROTO_REJECT);
+    assert_int_equal(m.u.reject.reason, LX_PROTO_R_LOGON_FAILED);
+    cli_expect_closed(&c);
+    cli_close(&c);
+
+    /* A wrong version. */
+    cli_connect(&c, t.port);
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_LOGON;
+    m.u.logon.version = 2;
+    m.u.logon.account = 3;
+    cli_send(&c, &m);
+    m = cli_expect(&c, LX_PROTO_REJECT);
+    assert_int_equal(m.u.reject.reason, LX_PROTO_R_BAD_VERSION);
+    cli_expect_closed(&c);
+    cli_close(&c);
+
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
+static void test_resume_resend(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    tnode_start(&t, dir, NULL, 4); /* a history of 4 reports per session */
+    tcli_t a, b;
+    cli_connect(&a, t.port);
+    cli_connect(&b, t.port);
+    cli_logon(&a, 4, 0);
+    cli_logon(&b, 5, 0);
+    uint64_t sid = a.session;
+    for (int i = 0; i < 3; i++) {
+        cli_place(&a, BTC, 100 + (uint64_t)i, LX_SIDE_SELL, LX_TIF_GTC, PX + i, 2);
+        cli_expect(&a, LX_PROTO_ACCEPTED); /* seq 1..3 */
+    }
+    cli_close(&a);
+    /* While A is away, B takes 3 lots: A's first order fills (seq 4), its
+     * second partly (seq 5). */
+    cli_place(&b, BTC, 200, LX_SIDE_BUY, LX_TIF_IOC, PX + 1, 3);
+    cli_expect(&b, LX_PROTO_ACCEPTED);
+    cli_expect(&b, LX_PROTO_FILL);
+    cli_expect(&b, LX_PROTO_FILL);
+    /* The IOC was filled completely: no cancel. Let the gateway number A's
+     * reports. */
+    cli_status(&b, 1);
+
+    /* A resumes: the next seq is 6. */
+    cli_connect(&a, t.port);
+    lx_proto_msg_t ack = cli_logon(&a, 4, sid);
+    assert_int_equal(ack.u.logon_ack.session_id, sid);
+    assert_int_equal(ack.u.logon_ack.next_seq, 6);
+    lx_proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_RESEND_REQUEST;
+    m.u.resend_request.from_seq = 4;
+    cli_send(&a, &m);
+    m = cli_expect(&a, LX_PROTO_FILL);
+    assert_true(m.flags & LX_PROTO_F_RESENT);
+    assert_int_equal(m.u.fill.h.seq, 4);
+    assert_int_equal(m.u.fill.h.client_id, 100);
+    assert_int_equal(m.u.fill.remaining, 0);
+    m = cli_expect(&a, LX_PROTO_FILL);
+    assert_int_equal(m.u.fill.h.seq, 5);
+    assert_int_equal(m.u.fill.h.client_id, 101);
+    assert_int_equal(m.u.fill.remaining, 1);
+    m = cli_expect(&a, LX_PROTO_RESEND_END);
+    assert_int_equal(m.u.resend_end.status, LX_PROTO_RESEND_COMPLETE);
+    assert_int_equal(m.u.resend_end.first_seq, 4);
+    assert_int_equal(m.u.resend_end.last_seq, 5);
+    assert_int_equal(m.u.resend_end.next_seq, 6);
+
+    /* From 1: only 2..5 are kept (history 4): trimmed. */
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_RESEND_REQUEST;
+    m.u.resend_request.from_seq = 1;
+    m.u.resend_request.to_seq = 0;
+    cli_send(&a, &m);
+    for (uint64_t q = 2; q <= 5; q++) {
+        m = cli_expect(&a, q <= 3 ? LX_PROTO_ACCEPTED : LX_PROTO_FILL);
+        assert_int_equal(lx_proto_exec(&m)->seq, q);
+    }
+    m = cli_expect(&a, LX_PROTO_RESEND_END);
+    assert_int_equal(m.u.resend_end.status, LX_PROTO_RESEND_TRIMMED);
+    assert_int_equal(m.u.resend_end.first_seq, 2);
+    assert_int_equal(m.u.resend_end.last_seq, 5);
+
+    /* Live numbering goes on at 6. */
+    cli_place(&a, BTC, 103, LX_SIDE_SELL, LX_TIF_GTC, PX + 10, 1);
+    m = cli_expect(&a, LX_PROTO_ACCEPTED);
+    assert_int_equal(m.u.accepted.h.seq, 6);
+
+    /* A session of another account is not resumed: a new one starts. */
+    tcli_t c;
+    cli_connect(&c, t.port);
+    ack = cli_logon(&c, 6, sid);
+    assert_int_not_equal(ack.u.logon_ack.session_id, sid);
+    assert_int_equal(ack.u.logon_ack.next_seq, 1);
+    cli_close(&c);
+    cli_close(&a);
+    cli_close(&b);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
+/* A resend bigger than the output bound is delivered whole. */
+static void test_big_resend(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    t_out_max = 16384;
+    tnode_start(&t, dir, NULL, 0);
+    tcli_t a;
+    cli_connect(&a, t.port);
+    cli_logon(&a, 2, 0);
+    enum { N = 600 }; /* 600 x 72 bytes: 43 KB */
+    for (int i = 0; i < N; i++) {
+        cli_place(&a, BTC, 1 + (uint64_t)i, LX_SIDE_BUY, LX_TIF_GTC, PX - 1000 - i, 1);
+        cli_expect(&a, LX_PROTO_ACCEPTED);
+    }
+    lx_proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_RESEND_REQUEST;
+    m.u.resend_request.from_seq = 1;
+    cli_send(&a, &m);
+    for (uint64_t q = 1; q <= N; q++) {
+        m = cli_expect(&a, LX_PROTO_ACCEPTED);
+        assert_int_equal(m.u.accepted.h.seq, q);
+        assert_int_equal(m.u.accepted.h.client_id, q);
+    }
+    m = cli_expect(&a, LX_PROTO_RESEND_END);
+    assert_int_equal(m.u.resend_end.last_seq, N);
+    assert_int_equal(m.u.resend_end.status, LX_PROTO_RESEND_COMPLETE);
+    cli_close(&a);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
+/* Snapshots every 100 commands while trading; a restart starts from the
+ * newest one and replays the tail. */
+static void test_snapshot_restart(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    t_snap_every = 100;
+    tnode_start(&t, dir, NULL, 0);
+    tcli_t a, b;
+    cli_connect(&a, t.port);
+    cli_connect(&b, t.port);
+    cli_logon(&a, 5, 0);
+    cli_logon(&b, 6, 0);
+    enum { N = 450 };
+    lx_order_id_t ids[N];
+    for (int i = 0; i < N; i++) {
+        cli_place(&a, BTC, 1 + (uint64_t)i, LX_SIDE_SELL, LX_TIF_GTC, PX + i % 20, 1);
+        ids[i] = cli_expect(&a, LX_PROTO_ACCEPTED).u.accepted.h.order_id;
+        if (i % 3 == 0) { /* B takes one now and then */
+            cli_place(&b, BTC, 1 + (uint64_t)i, LX_SIDE_BUY, LX_TIF_IOC, PX + 20, 1);
+            cli_expect(&b, LX_PROTO_ACCEPTED);
+            cli_expect(&b, LX_PROTO_FILL);
+            cli_expect(&a, LX_PROTO_FILL);
+        }
+    }
+    cli_close(&a);
+    cli_close(&b);
+    uint64_t digest = tnode_stop(&t);
+    assert_true(t_last_stats.snapshots >= 3);
+    print_message("snapshots: %llu, longest engine stall %llu us\n",
+                  (unsigned long long)t_last_stats.snapshots,
+                  (unsigned long long)t_last_stats.snapshot_stall_ns / 1000);
+
+    tnode_start(&t, dir, NULL, 0);
+    lx_node_stats_t st;
+    lx_node_stats(t.node, &st);
+    assert_true(st.recovered_snapshot_seq > 305);
+    cli_connect(&a, t.port);
+    cli_logon(&a, 5, 0);
+    /* The last order is open; so are those B did not take. */
+    lx_proto_msg_t m = cli_status(&a, ids[N - 1]);
+    assert_int_equal(m.u.status_reply.status, LX_PROTO_STATUS_OPEN);
+    cli_close(&a);
+    assert_int_equal(tnode_stop(&t), digest);
+    remove_dir(dir);
+}
+
+/* A session away for longer than the linger time loses its history: the
+ * resend says "trimmed", numbering goes on, new reports are kept again. */
+static void test_session_linger(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    t_linger_ms = 100;
+    tnode_start(&t, dir, NULL, 0);
+    tcli_t a;
+    cli_connect(&a, t.port);
+    cli_logon(&a, 4, 0);
+    uint64_t sid = a.session;
+    cli_place(&a, BTC, 1, LX_SIDE_BUY, LX_TIF_GTC, PX - 100, 1);
+    cli_expect(&a, LX_PROTO_ACCEPTED);
+    cli_place(&a, BTC, 2, LX_SIDE_BUY, LX_TIF_GTC, PX - 100, 1);
+    cli_expect(&a, LX_PROTO_ACCEPTED);
+    cli_close(&a);
+    usleep(1300 * 1000); /* the reclaim runs once a second */
+    cli_connect(&a, t.port);
+    lx_proto_msg_t m = cli_logon(&a, 4, sid);
+    assert_int_equal(m.u.logon_ack.session_id, sid);
+    assert_int_equal(m.u.logon_ack.next_seq, 3);
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_RESEND_REQUEST;
+    m.u.resend_request.from_seq = 1;
+    cli_send(&a, &m);
+    m = cli_expect(&a, LX_PROTO_RESEND_END);
+    assert_int_equal(m.u.resend_end.status, LX_PROTO_RESEND_TRIMMED);
+    assert_int_equal(m.u.resend_end.first_seq, 0);
+    assert_int_equal(m.u.resend_end.last_seq, 0);
+    assert_int_equal(m.u.resend_end.next_seq, 3);
+    cli_place(&a, BTC, 3, LX_SIDE_BUY, LX_TIF_GTC, PX - 100, 1);
+    cli_expect(&a, LX_PROTO_ACCEPTED); /* seq 3 */
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_RESEND_REQUEST;
+    m.u.resend_request.from_seq = 2;
+    cli_send(&a, &m);
+    m = cli_expect(&a, LX_PROTO_ACCEPTED);
+    assert_int_equal(m.u.accepted.h.seq, 3);
+    assert_int_equal(m.u.accepted.h.client_id, 3);
+    m = cli_expect(&a, LX_PROTO_RESEND_END);
+    assert_int_equal(m.u.resend_end.status, LX_PROTO_RESEND_TRIMMED);
+    assert_int_equal(m.u.resend_end.first_seq, 3);
+    assert_int_equal(m.u.resend_end.last_seq, 3);
+    cli_close(&a);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
+static void test_restart_recovers(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    tnode_start(&t, dir, NULL, 0);
+    tcli_t a;
+    cli_connect(&a, t.port);
+    cli_logon(&a, 7, 0);
+    cli_place(&a, ETH, 70, LX_SIDE_BUY, LX_TIF_GTC, 199000, 30);
+    lx_proto_msg_t acc = cli_expect(&a, LX_PROTO_ACCEPTED);
+    lx_order_id_t id = acc.u.accepted.h.order_id;
+    cli_close(&a);
+    uint64_t digest = tnode_stop(&t);
+
+    tnode_start(&t, dir, NULL, 0);
+    cli_connect(&a, t.port);
+    cli_logon(&a, 7, 0);
+    lx_proto_msg_t st = cli_status(&a, id);
+    assert_int_equal(st.u.status_reply.status, LX_PROTO_STATUS_OPEN);
+    assert_int_equal(st.u.status_reply.client_id, 70);
+    assert_int_equal(st.u.status_reply.price, 199000);
+    assert_int_equal(st.u.status_reply.remaining, 30);
+    /* Reports of an order from before the restart reach the account's
+     * session. */
+    cli_cancel(&a, ETH, 0, 70);
+    lx_proto_msg_t cx = cli_expect(&a, LX_PROTO_CANCELED);
+    assert_int_equal(cx.u.canceled.h.order_id, id);
+    /* The faucet is not paid twice: the boot commands ran once. */
+    cli_close(&a);
+    uint64_t d2 = tnode_stop(&t);
+    assert_int_not_equal(d2, digest);
+
+    /* A third start sees the cancel. */
+    tnode_start(&t, dir, NULL, 0);
+    cli_connect(&a, t.port);
+    cli_logon(&a, 7, 0);
+    st = cli_status(&a, id);
+    assert_int_equal(st.u.status_reply.status, LX_PROTO_STATUS_UNKNOWN);
+    cli_close(&a);
+    assert_int_equal(tnode_stop(&t), d2);
+    remove_dir(dir);
+}
+
+/* ---- durability: an fdatasync that waits for the test ----------------------- */
+
+static _Atomic int gate_closed;
+static _Atomic int syncs_started, syncs_done;
+
+static int g_open(void *ctx, const char *p, int f, mode_t m) {
+    (void)ctx;
+    return lx_io_posix()->open(lx_io_posix()->ctx, p, f, m);
+}
+static int g_close(void *ctx, int fd) {
+    (void)ctx;
+    return lx_io_posix()->close(lx_io_posix()->ctx, fd);
+}
+static int g_write(void *ctx, int fd, const void *b, size_t n) {
+    (void)ctx;
+    return lx_io_posix()->write(lx_io_posix()->ctx, fd, b, n);
+}
+static int g_pwrite(void *ctx, int fd, const void *b, size_t n, off_t o) {
+    (void)ctx;
+    return lx_io_posix()->pwrite(lx_io_posix()->ctx, fd, b, n, o);
+}
+static _Atomic int sync_fails; /* fdatasync returns -EIO while set */
+
+static int g_fdatasync(void *ctx, int fd) {
+    (void)ctx;
+    if (atomic_load(&sync_fails))
+        return -EIO;
+    atomic_fetch_add(&syncs_started, 1);
+    while (atomic_load(&gate_closed)) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    int rc = lx_io_posix()->fdatasync(lx_io_posix()->ctx, fd);
+    atomic_fetch_add(&syncs_done, 1);
+    return rc;
+}
+static int g_fsync(void *ctx, int fd) {
+    (void)ctx;
+    return lx_io_posix()->fsync(lx_io_posix()->ctx, fd);
+}
+static int g_ftruncate(void *ctx, int fd, off_t l) {
+    (void)ctx;
+    return lx_io_posix()->ftruncate(lx_io_posix()->ctx, fd, l);
+}
+static int g_rename(void *ctx, const char *a, const char *b) {
+    (void)ctx;
+    return lx_io_posix()->rename(lx_io_posix()->ctx, a, b);
+}
+static int g_unlink(void *ctx, const char *p) {
+    (void)ctx;
+    return lx_io_posix()->unlink(lx_io_posix()->ctx, p);
+}
+static int g_fsync_dir(void *ctx, const char *d) {
+    (void)ctx;
+    return lx_io_posix()->fsync_dir(lx_io_posix()->ctx, d);
+}
+
+static void test_ack_after_fsync(void **state) {
+    (void)state;
+    static const lx_io_t gated = {NULL,    g_open,      g_close,  g_write,  g_pwrite,   g_fdatasync,
+                                  g_fsync, g_ftruncate, g_rename, g_unlink, g_fsync_dir};
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    tnode_start(&t, dir, &gated, 0);
+    tcli_t a;
+    cli_connect(&a, t.port);
+    cli_logon(&a, 8, 0);
+    /* The boot batch is through once a first order is acknowledged. */
+    cli_place(&a, BTC, 1, LX_SIDE_BUY, LX_TIF_GTC, PX - 5000, 1);
+    cli_expect(&a, LX_PROTO_ACCEPTED);
+
+    atomic_store(&gate_closed, 1);
+    int started = atomic_load(&syncs_started);
+    cli_place(&a, BTC, 2, LX_SIDE_BUY, LX_TIF_GTC, PX - 5000, 1);
+    /* The sequencer reaches the fdatasync and waits there... */
+    for (int i = 0; i < 5000 && atomic_load(&syncs_started) == started; i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(atomic_load(&syncs_started), started + 1);
+    int done = atomic_load(&syncs_done);
+    /* ... and no acknowledgement leaves meanwhile. */
+    cli_expect_nothing(&a, 300);
+    assert_int_equal(atomic_load(&syncs_done), done);
+    atomic_store(&gate_closed, 0);
+    lx_proto_msg_t m = cli_expect(&a, LX_PROTO_ACCEPTED);
+    assert_int_equal(m.u.accepted.h.client_id, 2);
+    assert_true(atomic_load(&syncs_done) > done);
+    cli_close(&a);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
+/* A journal that fails: at boot the node does not start; later it takes
+ * no more requests (REJECT UNAVAILABLE) and sends nothing it has not made
+ * durable. */
+static void test_journal_failure(void **state) {
+    (void)state;
+    static const lx_io_t gated = {NULL,    g_open,      g_close,  g_write,  g_pwrite,   g_fdatasync,
+                                  g_fsync, g_ftruncate, g_rename, g_unlink, g_fsync_dir};
+    char dir[64], err[256] = "";
+    make_dir(dir, sizeof dir);
+    lx_config_t cfg;
+    assert_int_equal(lx_config_default(&cfg, err, sizeof err), 0);
+    cfg.listen.binary.port = 0;
+    snprintf(cfg.node.data_dir, sizeof cfg.node.data_dir, "%s/boot", dir);
+    lx_node_opts_t no = {.io = &gated, .faucet_accounts = 2, .ring_capacity = 1024};
+    lx_node_t *node = NULL;
+    assert_int_equal(lx_node_open(&node, &cfg, &no, err, sizeof err), 0);
+    atomic_store(&sync_fails, 1);
+    assert_true(lx_node_start(node) < 0);
+    atomic_store(&sync_fails, 0);
+    lx_node_close(node);
+    lx_config_free(&cfg);
+
+    char run[80];
+    snprintf(run, sizeof run, "%s/run", dir);
+    tnode_t t;
+    tnode_start(&t, run, &gated, 0);
+    tcli_t a;
+    cli_connect(&a, t.port);
+    cli_logon(&a, 3, 0);
+    cli_place(&a, BTC, 1, LX_SIDE_BUY, LX_TIF_GTC, PX - 100, 1);
+    cli_expect(&a, LX_PROTO_ACCEPTED);
+    atomic_store(&sync_fails, 1);
+    cli_place(&a, BTC, 2, LX_SIDE_BUY, LX_TIF_GTC, PX - 100, 1);
+    /* Not durable: no report. */
+    cli_expect_nothing(&a, 200);
+    atomic_store(&sync_fails, 0);
+    cli_place(&a, BTC, 3, LX_SIDE_BUY, LX_TIF_GTC, PX - 100, 1);
+    lx_proto_msg_t m = cli_expect(&a, LX_PROTO_REJECT);
+    assert_int_equal(m.u.reject.reason, LX_PROTO_R_UNAVAILABLE);
+    assert_int_equal(m.u.reject.ref_client_id, 3);
+    cli_close(&a);
+    lx_gw_tcp_stop(t.gw);
+    lx_node_join(t.node);
+    lx_node_stats_t st;
+    lx_node_stats(t.node, &st);
+    assert_int_not_equal(st.journal_error, 0);
+    lx_gw_tcp_close(t.gw);
+    lx_node_close(t.node);
+    lx_config_free(&t.cfg);
+    remove_dir(dir);
+}
+
+/* ---- many orders: every report arrives, numbered without gaps -------------- */
+
+static void test_many_orders(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    tnode_start(&t, dir, NULL, 0);
+    tcli_t a, b;
+    cli_connect(&a, t.port);
+    cli_connect(&b, t.port);
+    cli_logon(&a, 9, 0);
+    cli_logon(&b, 10, 0);
+    enum { N = 900 }; /* under max_open_orders_per_account (1000) */
+    /* A rests N sells of 1 lot; B sends N buys of 1 lot that each take one. */
+    for (int i = 0; i < N; i++)
+        cli_place(&a, ETH, 1 + (uint64_t)i, LX_SIDE_SELL, LX_TIF_GTC, 250000 + i % 50, 1);
+    for (int i = 0; i < N; i++)
+        cli_expect(&a, LX_PROTO_ACCEPTED);
+    for (int i = 0; i < N; i++)
+        cli_place(&b, ETH, 1 + (uint64_t)i, LX_SIDE_BUY, LX_TIF_IOC, 260000, 1);
+    for (int i = 0; i < N; i++) {
+        cli_expect(&b, LX_PROTO_ACCEPTED);
+        lx_proto_msg_t f = cli_expect(&b, LX_PROTO_FILL);
+        assert_int_equal(f.u.fill.h.client_id, (uint64_t)i + 1);
+    }
+    for (int i = 0; i < N; i++)
+        cli_expect(&a, LX_PROTO_FILL);
+    assert_int_equal(a.next_seq, 2 * N + 1);
+    assert_int_equal(b.next_seq, 2 * N + 1);
+    cli_close(&a);
+    cli_close(&b);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
+/* ---- limits: slow readers, connection cap, heartbeats ------------------------- */
+
+static void test_slow_reader(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    t_out_max = 16384;
+    tnode_start(&t, dir, NULL, 0);
+    tcli_t c;
+    cli_connect(&c, t.port);
+    int small = 4096;
+    setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    cli_logon(&c, 3, 0);
+    /* ORDER_STATUS queries, never reading the 80-byte replies: far more
+     * than the kernel's buffers and the 16 KiB bound hold. */
+    lx_proto_msg_t q;
+    memset(&q, 0, sizeof q);
+    q.type = LX_PROTO_ORDER_STATUS;
+    q.u.order_status.market = LX_MARKET_ALL;
+    q.u.order_status.order_id = 1;
+    uint8_t frame[32];
+    assert_int_equal(lx_proto_encode(&q, frame, sizeof frame), 32);
+    static uint8_t burst[32 * 1024];
+    for (size_t i = 0; i < sizeof burst; i += 32)
+        memcpy(burst + i, frame, 32);
+    bool refused = false;
+    for (int i = 0; i < 4096 && !refused; i++) { /* up to 128 MiB of replies */
+        size_t off = 0;
+        while (off < sizeof burst) {
+            ssize_t w = send(c.fd, burst + off, sizeof burst - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (w > 0) {
+                off += (size_t)w;
+                continue;
+            }
+            if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                struct pollfd pf = {.fd = c.fd, .events = POLLOUT};
+                int pr = poll(&pf, 1, 10000);
+                if (pr == 0 || (pr == 1 && !(pf.revents & (POLLERR | POLLHUP))))
+                    continue;
+            }
+            refused = true; /* the server closed: the slow reader was dropped */
+            break;
+        }
+    }
+    assert_true(refused);
+    /* What did arrive is whole replies, then the end of the stream. */
+    lx_proto_msg_t m;
+    int rc, n = 0;
+    while ((rc = cli_recv(&c, &m, 5000)) == 1) {
+        assert_int_equal(m.type, LX_PROTO_ORDER_STATUS_REPLY);
+        n++;
+    }
+    assert_int_equal(rc, -1);
+    print_message("slow reader: dropped after %d replies\n", n);
+    cli_close(&c);
+    /* The node is fine. */
+    cli_connect(&c, t.port);
+    cli_logon(&c, 3, 0);
+    cli_status(&c, 1);
+    cli_close(&c);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
+static void test_connection_cap(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    t_max_conns = 2;
+    tnode_start(&t, dir, NULL, 0);
+    tcli_t a, b, c;
+    cli_connect(&a, t.port);
+    cli_logon(&a, 1, 0);
+    cli_connect(&b, t.port);
+    cli_logon(&b, 2, 0);
+    cli_connect(&c, t.port);
+    lx_proto_msg_t m = cli_expect(&c, LX_PROTO_REJECT);
+    assert_int_equal(m.u.reject.reason, LX_PROTO_R_UNAVAILABLE);
+    cli_expect_closed(&c);
+    cli_close(&c);
+    /* A place frees up when one leaves (once the gateway has seen it go). */
+    cli_close(&a);
+    bool in = false;
+    for (int i = 0; i < 500 && !in; i++) {
+        cli_connect(&c, t.port);
+        memset(&m, 0, sizeof m);
+        m.type = LX_PROTO_LOGON;
+        m.u.logon.version = LX_PROTO_VERSION;
+        m.u.logon.account = 3;
+        cli_send(&c, &m);
+        int rc = cli_recv(&c, &m, 5000);
+        if (rc == 1 && m.type == LX_PROTO_LOGON_ACK)
+            in = true;
+        else if (rc == 1)
+            assert_int_equal(m.u.reject.reason, LX_PROTO_R_UNAVAILABLE);
+        cli_close(&c);
+        if (!in) {
+            struct timespec ts = {0, 10 * 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    assert_true(in);
+    cli_close(&b);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
+static void test_connection_cap_per_ip(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    t_max_conns = 16;
+    t_per_ip = 2;
+    tnode_start(&t, dir, NULL, 0);
+    tcli_t a, b, c;
+    cli_connect(&a, t.port);
+    cli_logon(&a, 1, 0);
+    cli_connect(&b, t.port);
+    cli_logon(&b, 2, 0);
+    cli_connect(&c, t.port); /* a third from 127.0.0.1 */
+    lx_proto_msg_t m = cli_expect(&c, LX_PROTO_REJECT);
+    assert_int_equal(m.u.reject.reason, LX_PROTO_R_UNAVAILABLE);
+    cli_expect_closed(&c);
+    cli_close(&c);
+    cli_close(&a);
+    cli_close(&b);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
+static void test_heartbeats(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    tnode_start(&t, dir, NULL, 0);
+    tcli_t c;
+    cli_connect(&c, t.port);
+    c.keep_heartbeats = true;
+    lx_proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_LOGON;
+    m.u.logon.version = LX_PROTO_VERSION;
+    m.u.logon.account = 3;
+    m.u.logon.heartbeat_ms = 200;
+    cli_send(&c, &m);
+    m = cli_expect(&c, LX_PROTO_LOGON_ACK);
+    assert_int_equal(m.u.logon_ack.heartbeat_ms, 200);
+    /* Silent client: heartbeats carrying next_seq, then a close after
+     * three intervals. */
+    m = cli_expect(&c, LX_PROTO_SERVER_HEARTBEAT);
+    assert_int_equal(m.u.heartbeat.next_seq, 1);
+    cli_expect_closed(&c);
+    cli_close(&c);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
+static void test_rate_limits(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    t_per_account = (lx_config_rate_t){1, 5}; /* 1/s, bursts of 5 */
+    t_per_conn = (lx_config_rate_t){1000, 40};
+    tnode_start(&t, dir, NULL, 0);
+    tcli_t a, b;
+    cli_connect(&a, t.port);
+    cli_connect(&b, t.port);
+    cli_logon(&a, 4, 0);
+    cli_logon(&b, 4, 0); /* the same account: one bucket for both */
+    /* 3 + 3 places: 5 pass, the 6th is refused. */
+    for (int i = 0; i < 3; i++)
+        cli_place(&a, BTC, 1 + (uint64_t)i, LX_SIDE_BUY, LX_TIF_GTC, PX - 100, 1);
+    for (int i = 0; i < 3; i++)
+        cli_expect(&a, LX_PROTO_ACCEPTED);
+    for (int i = 0; i < 3; i++)
+        cli_place(&b, BTC, 11 + (uint64_t)i, LX_SIDE_BUY, LX_TIF_GTC, PX - 100, 1);
+    /* The REJECT leaves the gateway at once, the ACCEPTEDs after the
+     * journal: in either order. */
+    lx_proto_msg_t m, rej;
+    memset(&rej, 0, sizeof rej);
+    int accepted = 0, rejected = 0;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(cli_recv(&b, &m, 5000), 1);
+        if (m.type == LX_PROTO_ACCEPTED) {
+            assert_int_equal(m.u.accepted.h.seq, b.next_seq);
+            b.next_seq++;
+            accepted++;
+        } else {
+            assert_int_equal(m.type, LX_PROTO_REJECT);
+            rej = m;
+            rejected++;
+        }
+    }
+    assert_int_equal(accepted, 2);
+    assert_int_equal(rejected, 1);
+    m = rej;
+    assert_int_equal(m.u.reject.reason, LX_PROTO_R_RATE_LIMITED);
+    assert_int_equal(m.u.reject.ref_type, LX_PROTO_PLACE);
+    assert_int_equal(m.u.reject.ref_client_id, 13);
+    assert_true(m.u.reject.retry_after_us > 0 && m.u.reject.retry_after_us <= 1000000);
+    /* After the retry time, one more goes through. */
+    usleep(m.u.reject.retry_after_us + 1000);
+    cli_place(&b, BTC, 14, LX_SIDE_BUY, LX_TIF_GTC, PX - 100, 1);
+    m = cli_expect(&b, LX_PROTO_ACCEPTED);
+    assert_int_equal(m.u.accepted.h.client_id, 14);
+    /* The connection's own limit counts every message: heartbeats too. */
+    lx_proto_msg_t hb;
+    memset(&hb, 0, sizeof hb);
+    hb.type = LX_PROTO_HEARTBEAT;
+    for (int i = 0; i < 60; i++)
+        cli_send(&a, &hb);
+    m = cli_expect(&a, LX_PROTO_REJECT);
+    assert_int_equal(m.u.reject.reason, LX_PROTO_R_RATE_LIMITED);
+    assert_int_equal(m.u.reject.ref_type, LX_PROTO_HEARTBEAT);
+    cli_close(&a);
+    cli_close(&b);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_trade_cancel_reject),   cmocka_unit_test(test_session_errors),
+        cmocka_unit_test(test_resume_resend),         cmocka_unit_test(test_big_resend),
+        cmocka_unit_test(test_restart_recovers),      cmocka_unit_test(test_ack_after_fsync),
+        cmocka_unit_test(test_many_orders),           cmocka_unit_test(test_slow_reader),
+        cmocka_unit_test(test_connection_cap),        cmocka_unit_test(test_heartbeats),
+        cmocka_unit_test(test_snapshot_restart),      cmocka_unit_test(test_rate_limits),
+        cmocka_unit_test(test_journal_failure),       cmocka_unit_test(test_session_linger),
+        cmocka_unit_test(test_connection_cap_per_ip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
