@@ -48,6 +48,7 @@
 #include "hist.h"
 #include "run.h"
 #include "journal_bench.h"
+#include "node_bench.h"
 #include "workload.h"
 
 #define MAX_SEL 16
@@ -57,6 +58,9 @@ typedef struct {
     int nsel;
     char journal[MAX_SEL][48]; /* journal workloads, run by lx_bench_journal() */
     int njournal;
+    uint64_t node_rates[MAX_SEL]; /* --node: offered rates for lx_bench_node() */
+    int nnode;
+    uint32_t node_seconds;
     uint64_t msgs;
     int msgs_set;
     uint64_t seed;
@@ -89,6 +93,8 @@ static void usage(FILE *f) {
             "  --msgs N          flow messages per workload (default 5000000; --quick 50000)\n"
             "  --seed N          workload seed (default 1)\n"
             "  --clearing        clearing on: assets, deposits (untimed), funds locked per order\n"
+            "  --node RATES      the node end to end over TCP with fsync, open loop at each offered\n"
+            "                    rate (orders/s, comma list); --node-seconds S per rate (default 10)\n"
             "  --repeat K        throughput runs per workload; median and best (default 1)\n"
             "  --rate R          offered rate of the latency run, msgs/s\n"
             "  --rate-pct P      offered rate as P%% of the measured throughput (default 50)\n"
@@ -197,6 +203,25 @@ static int parse_args(opts_t *o, int argc, char **argv) {
             NEED_VAL();
             if (parse_u64(val, &o->seed))
                 goto bad;
+        } else if (strcmp(a, "--node") == 0) {
+            /* a comma list of offered rates, orders per second */
+            NEED_VAL();
+            char buf[256];
+            snprintf(buf, sizeof buf, "%s", val);
+            for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+                if (parse_u64(tok, &u) || u == 0 || o->nnode >= MAX_SEL) {
+                    fprintf(stderr, "lxdex-bench: --node wants rates like 20000,100000\n");
+                    return -1;
+                }
+                o->node_rates[o->nnode++] = u;
+            }
+        } else if (strcmp(a, "--node-seconds") == 0) {
+            NEED_VAL();
+            if (parse_u64(val, &u) || u == 0 || u > 3600) {
+                fprintf(stderr, "lxdex-bench: bad --node-seconds\n");
+                return -1;
+            }
+            o->node_seconds = (uint32_t)u;
         } else if (strcmp(a, "--clearing") == 0) {
             o->clearing = 1;
         } else if (strcmp(a, "--repeat") == 0) {
@@ -238,7 +263,7 @@ static int parse_args(opts_t *o, int argc, char **argv) {
         return -1;
 #undef NEED_VAL
     }
-    if (o->nsel == 0 && o->njournal == 0 && add_workloads(o, "all"))
+    if (o->nsel == 0 && o->njournal == 0 && o->nnode == 0 && add_workloads(o, "all"))
         return -1;
     if (!o->msgs_set)
         o->msgs = o->quick ? 50000 : 5000000;
@@ -500,6 +525,9 @@ int main(int argc, char **argv) {
         failed |= run_workload(&o, o.sel[i], &worst) != 0;
     for (int i = 0; i < o.njournal; i++)
         failed |= lx_bench_journal(o.journal[i], o.seed, o.quick) != 0;
+    for (int i = 0; i < o.nnode; i++)
+        failed |= lx_bench_node(o.node_rates[i], o.node_seconds ? o.node_seconds : 10, true,
+                                o.seed) != 0;
 
     if (worst.n) {
         printf("RESULT workload=worst msgs=%llu msgs_per_s=%llu p50_ns=%llu p99_ns=%llu "

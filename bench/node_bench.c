@@ -283,7 +283,7 @@ int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed) {
     lx_node_stats(node, &st);
     printf("RESULT workload=node_tcp msgs=%" PRIu64 " msgs_per_s=%" PRIu64 " p50_ns=%" PRIu64
            " p99_ns=%" PRIu64 " p999_ns=%" PRIu64 " max_ns=%" PRIu64
-           " bytes_per_order=0 offered_rate=%" PRIu64 " late_msgs=%" PRIu64
+           " bytes_per_order=na offered_rate=%" PRIu64 " late_msgs=%" PRIu64
            " fsync=%d commits=%" PRIu64 " cmds_per_commit=%" PRIu64 " seed=%" PRIu64 "\n",
            b.n, (uint64_t)((unsigned __int128)b.n * 1000000000u / (el ? el : 1)),
            lxb_hist_quantile(b.lat, 500000), lxb_hist_quantile(b.lat, 990000),

@@ -15,7 +15,7 @@
  *
  * Prints one line:
  *   RESULT workload=node_tcp msgs= msgs_per_s= p50_ns= p99_ns= p999_ns= max_ns=
- *          bytes_per_order=0 offered_rate= late_msgs= fsync= commits= seed=
+ *          bytes_per_order=na offered_rate= late_msgs= fsync= commits= seed=
  * Returns 0, or 1 if the run failed (a message on stderr).
  */
 #ifndef LXB_NODE_BENCH_H
