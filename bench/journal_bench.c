@@ -122,34 +122,6 @@ static size_t rss_bytes(void) {
     return n == 2 ? (size_t)res * (size_t)sysconf(_SC_PAGESIZE) : 0;
 }
 
-/* madvise(MADV_HUGEPAGE) on every anonymous read-write mapping of at least
- * 32 MiB: the engine's arenas, which calloc() got from mmap() untouched, so
- * the pages faulted in afterwards are 2 MiB ones (with transparent huge pages
- * in "madvise" mode, as on Debian). What GLIBC_TUNABLES=glibc.malloc.hugetlb=1
- * does for a whole process. Returns the bytes advised. */
-static uint64_t advise_huge(void) {
-    FILE *f = fopen("/proc/self/maps", "r");
-    if (!f) return 0;
-    char line[512];
-    uint64_t total = 0;
-    while (fgets(line, sizeof line, f)) {
-        unsigned long lo, hi;
-        char perms[8];
-        unsigned long long off;
-        unsigned dmaj, dmin;
-        unsigned long ino;
-        int n = 0;
-        if (sscanf(line, "%lx-%lx %7s %llx %x:%x %lu %n", &lo, &hi, perms, &off, &dmaj, &dmin,
-                   &ino, &n) < 7)
-            continue;
-        bool anon = ino == 0 && (line[n] == '\n' || line[n] == 0);
-        if (!anon || perms[0] != 'r' || perms[1] != 'w' || hi - lo < (32ul << 20)) continue;
-        if (madvise((void *)lo, hi - lo, MADV_HUGEPAGE) == 0) total += hi - lo;
-    }
-    fclose(f);
-    return total;
-}
-
 static uint64_t per_s(uint64_t n, uint64_t ns) {
     return ns ? (uint64_t)((unsigned __int128)n * 1000000000u / ns) : 0;
 }
@@ -487,7 +459,7 @@ static int bench_snapshot(uint64_t seed, bool quick, bool huge) {
     lx_engine_t *e = NULL;
     lx_journal_t *j = NULL;
     int rc = lx_engine_create(&e, &cfg.engine);
-    uint64_t advised = !rc && huge ? advise_huge() : 0;
+    uint64_t advised = !rc && huge ? lx_hugepages_advise(32ul << 20) : 0;
     if (!rc) rc = lx_journal_open(&j, dir, &cfg, NULL);
     if (rc) {
         lx_engine_destroy(e);

@@ -201,6 +201,12 @@ typedef struct {
 
 /* The building blocks, for tools and tests: write a snapshot file of e into
  * dir (named after its seq) with the given epoch; read one back. */
+/* Advises transparent huge pages on every anonymous read-write mapping of
+ * at least min_bytes (the engine's arenas): the fork() of a snapshot then
+ * copies far fewer page tables (src/journal/hugepages.c). Returns the bytes
+ * advised. Call after the engine is created or recovered. */
+uint64_t lx_hugepages_advise(size_t min_bytes);
+
 int lx_snapshot_write(const char *dir, const lx_engine_t *e, uint64_t epoch, int zstd_level,
                       const lx_io_t *io);
 /* Forks a child that writes lx_snapshot_write(dir, e, ...) from its

@@ -193,6 +193,13 @@ int lx_node_open(lx_node_t **out, const lx_config_t *cfg, const lx_node_opts_t *
             logf_(n, "lxdexd: recovery notes: %s\n", n->rec.msg);
     }
 
+    /* the engine's arenas on huge pages: the fork() of a snapshot stalls the
+     * engine for a tenth of the time (BENCHMARKS.md, journal) */
+    uint64_t advised = lx_hugepages_advise(32ul << 20);
+    if (advised)
+        logf_(n, "lxdexd: %llu MiB of engine memory advised to transparent huge pages\n",
+              (unsigned long long)(advised >> 20));
+
     lx_journal_config_t jc;
     lx_journal_config_default(&jc);
     jc.engine = *lx_engine_config(n->shard.engine);
