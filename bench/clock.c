@@ -19,13 +19,11 @@ lxb_clock_t lxb_clock = {0, (uint64_t)1 << 32, 1000000000ull, "monotonic"};
 
 static int cpu_has_invariant_tsc(void) {
     FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return 0;
+    if (!f) return 0;
     char line[8192];
     int constant = 0, nonstop = 0;
     while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "flags", 5) != 0)
-            continue;
+        if (strncmp(line, "flags", 5) != 0) continue;
         constant = strstr(line, " constant_tsc") != NULL;
         nonstop = strstr(line, " nonstop_tsc") != NULL;
         break;
@@ -40,10 +38,8 @@ void lxb_clock_init(int calib_ms, int force_mono) {
     lxb_clock.ticks_per_s = 1000000000ull;
     lxb_clock.name = "monotonic";
 #ifdef LXB_HAVE_TSC
-    if (force_mono || !cpu_has_invariant_tsc())
-        return;
-    if (calib_ms < 5)
-        calib_ms = 5;
+    if (force_mono || !cpu_has_invariant_tsc()) return;
+    if (calib_ms < 5) calib_ms = 5;
     uint64_t n0 = lxb_now_ns(), c0 = __rdtsc();
     uint64_t n1, c1;
     do {
@@ -53,8 +49,7 @@ void lxb_clock_init(int calib_ms, int force_mono) {
     uint64_t dn = n1 - n0, dc = c1 - c0;
     uint64_t hz = (uint64_t)((unsigned __int128)dc * 1000000000ull / dn);
     /* Plausible TSC rates: 200 MHz to 10 GHz. */
-    if (hz < 200000000ull || hz > 10000000000ull)
-        return;
+    if (hz < 200000000ull || hz > 10000000000ull) return;
     lxb_clock.use_tsc = 1;
     lxb_clock.ticks_per_s = hz;
     lxb_clock.ns_per_tick = (uint64_t)(((unsigned __int128)dn << 32) / dc);
@@ -74,15 +69,13 @@ void lxb_jitter(int ms, lxb_jitter_t *out) {
     while (prev < stop) {
         uint64_t t = lxb_ticks(), d = t - prev;
         prev = t;
-        if (d > max)
-            max = d;
+        if (d > max) max = d;
         n10 += d > t10;
         n100 += d > t100;
         n1m += d > t1m;
     }
     uint64_t ns = lxb_now_ns() - n0;
-    if (ns == 0)
-        ns = 1;
+    if (ns == 0) ns = 1;
     out->per_s_10us = n10 * 1000000000ull / ns;
     out->per_s_100us = n100 * 1000000000ull / ns;
     out->per_s_1ms = n1m * 1000000000ull / ns;

@@ -58,8 +58,7 @@ static inline uint64_t lxb_now_ns(void) {
 
 static inline uint64_t lxb_ticks(void) {
 #ifdef LXB_HAVE_TSC
-    if (lxb_clock.use_tsc)
-        return __rdtsc();
+    if (lxb_clock.use_tsc) return __rdtsc();
 #endif
     return lxb_now_ns();
 }

@@ -120,23 +120,19 @@ typedef struct {
 /* ---- shadow bookkeeping ------------------------------------------------ */
 
 static void fail(gen_t *g, const char *msg) {
-    if (!g->failed)
-        fprintf(stderr, "lxdex-bench: %s: generator: %s\n", g->p->name, msg);
+    if (!g->failed) fprintf(stderr, "lxdex-bench: %s: generator: %s\n", g->p->name, msg);
     g->failed = 1;
 }
 
 static uint32_t sh_alloc(gen_t *g) {
-    if (g->nfree)
-        return g->freel[--g->nfree];
+    if (g->nfree) return g->freel[--g->nfree];
     if (g->nord == g->cap) {
         uint32_t ncap = g->cap ? g->cap * 2 : 4096;
         sh_order_t *o = realloc(g->ord, (size_t)ncap * sizeof *o);
-        if (!o)
-            return NIL;
+        if (!o) return NIL;
         g->ord = o;
         uint32_t *f = realloc(g->freel, (size_t)ncap * sizeof *f);
-        if (!f)
-            return NIL;
+        if (!f) return NIL;
         g->freel = f;
         g->cap = ncap;
     }
@@ -159,8 +155,7 @@ static void open_add(gen_t *g, uint32_t i) {
     g->open[g->nopen++] = i;
     g->side_open[o->market * 2 + o->side]++;
     g->v->rested++;
-    if (g->nopen > g->v->resting_max)
-        g->v->resting_max = g->nopen;
+    if (g->nopen > g->v->resting_max) g->v->resting_max = g->nopen;
 }
 
 static void open_remove(gen_t *g, uint32_t i) {
@@ -196,12 +191,10 @@ static void sh_close(gen_t *g, uint32_t i, int filled, int reason) {
     g->by_slot[(uint32_t)o->id] = NIL;
     g->ring[g->ring_pos] = (sh_closed_t){o->account, o->market, o->cid};
     g->ring_pos = (g->ring_pos + 1) % RING;
-    if (g->nring < RING)
-        g->nring++;
+    if (g->nring < RING) g->nring++;
     o->dead = 1;
     o->live = 0;
-    if (i != g->cur)
-        g->freel[g->nfree++] = i;
+    if (i != g->cur) g->freel[g->nfree++] = i;
 }
 
 /* ---- the verification sink ---------------------------------------------- */
@@ -227,8 +220,7 @@ static void gen_emit(void *ctx, const lx_event_t *ev) {
         o->live = 1;
         o->remaining = a->qty;
         g->by_slot[slot] = g->cur;
-        if (g->in_flow)
-            v->places++;
+        if (g->in_flow) v->places++;
         break;
     }
     case LX_EV_TRADE: {
@@ -238,28 +230,23 @@ static void gen_emit(void *ctx, const lx_event_t *ev) {
             v->trade_qty += (uint64_t)t->qty;
         }
         uint32_t mk = sh_find(g, t->maker_order), tk = sh_find(g, t->taker_order);
-        if (mk == NIL || tk == NIL)
-            return;
+        if (mk == NIL || tk == NIL) return;
         g->ord[mk].remaining = t->maker_remaining;
         g->ord[tk].remaining = t->taker_remaining;
-        if (t->maker_remaining == 0)
-            sh_close(g, mk, 1, 0);
-        if (t->taker_remaining == 0)
-            sh_close(g, tk, 1, 0);
+        if (t->maker_remaining == 0) sh_close(g, mk, 1, 0);
+        if (t->taker_remaining == 0) sh_close(g, tk, 1, 0);
         break;
     }
     case LX_EV_ORDER_CANCELED: {
         if (g->in_flow)
             v->canceled_by[ev->u.canceled.reason < LX_CANCEL__COUNT ? ev->u.canceled.reason : 0]++;
         uint32_t i = sh_find(g, ev->u.canceled.order_id);
-        if (i != NIL)
-            sh_close(g, i, 0, ev->u.canceled.reason);
+        if (i != NIL) sh_close(g, i, 0, ev->u.canceled.reason);
         break;
     }
     case LX_EV_ORDER_AMENDED: {
         uint32_t i = sh_find(g, ev->u.amended.order_id);
-        if (i == NIL)
-            return;
+        if (i == NIL) return;
         g->ord[i].price = ev->u.amended.price;
         g->ord[i].qty = ev->u.amended.qty;
         g->ord[i].remaining = ev->u.amended.remaining;
@@ -333,8 +320,7 @@ static int gen_apply(gen_t *g, lx_cmd_t *c, int expect_reject) {
         lxb_workload_t *w = g->w;
         w->cmds[w->n++] = *c;
         w->flow_hash = hash_cmd(w->flow_hash, c);
-        if (g->nopen > g->peak_sampled + g->peak_sampled / 200 + 16)
-            sample_peak(g);
+        if (g->nopen > g->peak_sampled + g->peak_sampled / 200 + 16) sample_peak(g);
     }
     return g->failed ? -1 : 0;
 }
@@ -398,22 +384,19 @@ static int64_t mid_offset(const gen_t *g, int *crashing) {
     if (p->mid == LXB_MID_SWING) {
         int64_t amp = p->mid0 * (int64_t)p->swing_pct / 100;
         uint64_t half = g->n / 2 ? g->n / 2 : 1;
-        if (g->i < half)
-            return amp * (int64_t)g->i / (int64_t)half;
+        if (g->i < half) return amp * (int64_t)g->i / (int64_t)half;
         return amp * (int64_t)(g->n - g->i) / (int64_t)(g->n - half);
     }
     if (p->mid == LXB_MID_CRASH) {
         uint64_t E = g->episode, pos = g->i % E;
         int64_t D = p->mid0 * (int64_t)p->crash_pct / 100;
         uint64_t a = E * 60 / 100, b = E * 61 / 100, c = E * 66 / 100, d = E * 96 / 100;
-        if (pos < a || pos >= d)
-            return 0;
+        if (pos < a || pos >= d) return 0;
         if (pos < b) {
             *crashing = 1;
             return -D * (int64_t)(pos - a) / (int64_t)(b - a);
         }
-        if (pos < c)
-            return -D;
+        if (pos < c) return -D;
         return -D * (int64_t)(d - pos) / (int64_t)(d - c);
     }
     return 0;
@@ -466,8 +449,7 @@ static int gen_add(gen_t *g) {
             px = side == LX_SIDE_BUY ? ba - (int64_t)p->spacing : bb + (int64_t)p->spacing;
             crosses = false;
         }
-        if (!crosses && lxb_ppm(r, p->post_only_ppm) && px >= 1)
-            tif = LX_TIF_POST_ONLY;
+        if (!crosses && lxb_ppm(r, p->post_only_ppm) && px >= 1) tif = LX_TIF_POST_ONLY;
     }
     if (tif == LX_TIF_GTC && lxb_ppm(r, p->gtd_ppm)) {
         tif = LX_TIF_GTD;
@@ -483,18 +465,15 @@ static int gen_add(gen_t *g) {
  * the quantity of side (the stale side) priced better than the mid, within
  * its best 64 levels. */
 static int64_t sweep_qty(gen_t *g, uint32_t m, int side, int64_t mid, int64_t qty) {
-    if (g->p->sweep_mult)
-        return qty * g->p->sweep_mult;
+    if (g->p->sweep_mult) return qty * g->p->sweep_mult;
     lx_level_t lv[64];
     size_t n = lx_engine_levels(g->e, m, (lx_side_t)side, lv, 64);
     int64_t sum = 0;
     for (size_t k = 0; k < n; k++) {
-        if (side == LX_SIDE_SELL ? lv[k].price >= mid : lv[k].price <= mid)
-            break;
+        if (side == LX_SIDE_SELL ? lv[k].price >= mid : lv[k].price <= mid) break;
         sum += lv[k].qty;
     }
-    if (sum > LXB_MAX_QTY)
-        sum = LXB_MAX_QTY;
+    if (sum > LXB_MAX_QTY) sum = LXB_MAX_QTY;
     return sum > qty ? sum : qty;
 }
 
@@ -565,8 +544,7 @@ static int gen_crash_sell(gen_t *g) {
 static int64_t staleness(const gen_t *g, const sh_order_t *o) {
     int64_t d = o->price - mid_of(g, o->market);
     int64_t wrong = o->side == LX_SIDE_BUY ? d : -d;
-    if (wrong >= 0)
-        return ((int64_t)1 << 40) + wrong;
+    if (wrong >= 0) return ((int64_t)1 << 40) + wrong;
     return -wrong;
 }
 
@@ -600,8 +578,7 @@ static uint32_t pick_stalest(gen_t *g) {
     uint32_t i = g->open[lxb_below(&g->rng, g->nopen)];
     for (uint32_t k = 1; k < g->p->cancel_choices; k++) {
         uint32_t j = g->open[lxb_below(&g->rng, g->nopen)];
-        if (staleness(g, &g->ord[j]) > staleness(g, &g->ord[i]))
-            i = j;
+        if (staleness(g, &g->ord[j]) > staleness(g, &g->ord[i])) i = j;
     }
     return i;
 }
@@ -623,8 +600,7 @@ static int gen_amend(gen_t *g) {
         if (o->side == LX_SIDE_SELL && lx_engine_best(g->e, o->market, LX_SIDE_BUY, &bb, NULL) &&
             np <= bb)
             np = bb + sp;
-        if (np == o->price)
-            np = o->side == LX_SIDE_BUY ? np - sp : np + sp;
+        if (np == o->price) np = o->side == LX_SIDE_BUY ? np - sp : np + sp;
         np = clamp_px(np);
     } else if (o->remaining >= 2 && lxb_below(r, 2) == 0) {
         nq = o->qty - 1 - (int64_t)lxb_below64(r, (uint64_t)o->remaining - 1);
@@ -636,15 +612,12 @@ static int gen_amend(gen_t *g) {
         bool ha = lx_engine_best(g->e, o->market, LX_SIDE_SELL, &ba, NULL);
         if (o->side == LX_SIDE_BUY) {
             np = toward ? o->price + delta : o->price - delta;
-            if (toward && ha && np >= ba)
-                np = o->price - delta;
+            if (toward && ha && np >= ba) np = o->price - delta;
         } else {
             np = toward ? o->price - delta : o->price + delta;
-            if (toward && hb && np <= bb)
-                np = o->price + delta;
+            if (toward && hb && np <= bb) np = o->price + delta;
         }
-        if (np < 1)
-            np = o->price + delta;
+        if (np < 1) np = o->price + delta;
         np = clamp_px(np);
     }
     if (!o->amended) {
@@ -672,14 +645,12 @@ static int gen_stale(gen_t *g) {
         g->v->stale++;
         return gen_apply(g, &c, 1);
     }
-    if (!g->nopen || g->w->n + 2 > g->n)
-        return 0;
+    if (!g->nopen || g->w->n + 2 > g->n) return 0;
     const sh_order_t *o = &g->ord[g->open[lxb_below(&g->rng, g->nopen)]];
     cancel_cmd(&c, o->account, o->market, o->cid);
     g->v->cancels++;
     g->v->stale++;
-    if (gen_apply(g, &c, expires_now(g, o)))
-        return -1;
+    if (gen_apply(g, &c, expires_now(g, o))) return -1;
     lx_cmd_t again = c;
     return gen_apply(g, &again, 1);
 }
@@ -694,23 +665,18 @@ static int gen_one(gen_t *g) {
     }
     int crashing;
     (void)mid_offset(g, &crashing);
-    if (crashing && lxb_below(r, 1000000) < 400000)
-        return gen_crash_sell(g);
+    if (crashing && lxb_below(r, 1000000) < 400000) return gen_crash_sell(g);
     uint32_t x = lxb_below(r, 1000000);
-    if (x < p->taker_ppm)
-        return gen_taker(g);
+    if (x < p->taker_ppm) return gen_taker(g);
     x -= p->taker_ppm;
-    if (x < p->amend_ppm)
-        return g->nopen ? gen_amend(g) : gen_add(g);
+    if (x < p->amend_ppm) return g->nopen ? gen_amend(g) : gen_add(g);
     x -= p->amend_ppm;
-    if (x < p->stale_ppm)
-        return gen_stale(g);
+    if (x < p->stale_ppm) return gen_stale(g);
     /* adds against cancels: a proportional pull toward the setup's size */
     int64_t target = (int64_t)g->w->setup_orders, open = g->nopen;
     int64_t padd = 500000 + (target - open) * 500000 / (target / 16 + 1);
     padd = padd < 50000 ? 50000 : padd > 950000 ? 950000 : padd;
-    if (g->nopen == 0 || lxb_ppm(r, (uint32_t)padd))
-        return gen_add(g);
+    if (g->nopen == 0 || lxb_ppm(r, (uint32_t)padd)) return gen_add(g);
     return gen_cancel(g);
 }
 
@@ -718,8 +684,7 @@ static int gen_one(gen_t *g) {
 
 int lxb_generate(lxb_workload_t *w) {
     gen_t *g = calloc(1, sizeof *g);
-    if (!g)
-        return -1;
+    if (!g) return -1;
     int rc = -1;
     g->w = w;
     g->p = &w->p;
@@ -736,16 +701,12 @@ int lxb_generate(lxb_workload_t *w) {
     g->by_slot = malloc((size_t)g->nslots * sizeof *g->by_slot);
     g->side_open = calloc((size_t)w->p.markets * 2, sizeof *g->side_open);
     g->walk = malloc((size_t)w->p.markets * sizeof *g->walk);
-    if (!g->by_slot || !g->side_open || !g->walk)
-        goto out;
+    if (!g->by_slot || !g->side_open || !g->walk) goto out;
     memset(g->by_slot, 0xff, (size_t)g->nslots * sizeof *g->by_slot);
-    for (uint32_t m = 0; m < w->p.markets; m++)
-        g->walk[m] = lxb_mid0(w, m);
+    for (uint32_t m = 0; m < w->p.markets; m++) g->walk[m] = lxb_mid0(w, m);
     uint64_t episodes = g->n / 40000;
-    if (episodes > w->p.crash_episodes)
-        episodes = w->p.crash_episodes;
-    if (episodes == 0)
-        episodes = 1;
+    if (episodes > w->p.crash_episodes) episodes = w->p.crash_episodes;
+    if (episodes == 0) episodes = 1;
     g->episode = g->n / episodes ? g->n / episodes : 1;
 
     if (lx_engine_create(&g->e, &w->cfg) != 0) {
@@ -762,8 +723,7 @@ int lxb_generate(lxb_workload_t *w) {
                     ? place(g, c.u.place.market, c.u.place.side, 0, 0, c.u.place.price,
                             c.u.place.qty, 0, c.u.place.account, c.u.place.client_id, &c)
                     : gen_apply(g, &c, 0);
-        if (r)
-            goto out;
+        if (r) goto out;
     }
     if (g->seq != lxb_setup_last_seq(w)) {
         fail(g, "setup stream length mismatch");
@@ -777,13 +737,10 @@ int lxb_generate(lxb_workload_t *w) {
     g->next_cid = lxb_setup_next_cid(w);
     w->v.mid_lo = w->v.mid_hi = mid_of(g, 0);
     while (w->n < g->n) {
-        if (gen_one(g))
-            goto out;
+        if (gen_one(g)) goto out;
         int64_t mid = mid_of(g, 0);
-        if (mid < w->v.mid_lo)
-            w->v.mid_lo = mid;
-        if (mid > w->v.mid_hi)
-            w->v.mid_hi = mid;
+        if (mid < w->v.mid_lo) w->v.mid_lo = mid;
+        if (mid > w->v.mid_hi) w->v.mid_hi = mid;
         int64_t bb, ba;
         if ((w->n & 63) == 0 && lx_engine_best(g->e, 0, LX_SIDE_BUY, &bb, NULL) &&
             lx_engine_best(g->e, 0, LX_SIDE_SELL, &ba, NULL)) {
@@ -791,8 +748,7 @@ int lxb_generate(lxb_workload_t *w) {
             uint64_t ad = (uint64_t)(d < 0 ? -d : d);
             w->v.track_sum += ad;
             w->v.track_n++;
-            if (ad > w->v.track_max)
-                w->v.track_max = ad;
+            if (ad > w->v.track_max) w->v.track_max = ad;
         }
     }
     sample_peak(g);
@@ -814,8 +770,7 @@ int lxb_generate(lxb_workload_t *w) {
     }
     rc = g->failed ? -1 : 0;
 out:
-    if (g->e)
-        lx_engine_destroy(g->e);
+    if (g->e) lx_engine_destroy(g->e);
     free(g->ord);
     free(g->freel);
     free(g->open);

@@ -19,29 +19,24 @@ void lxb_hist_init(lxb_hist_t *h) {
 }
 
 uint64_t lxb_hist_bucket_low(uint32_t i) {
-    if (i < 2 * LXB_HIST_SUB)
-        return i;
+    if (i < 2 * LXB_HIST_SUB) return i;
     uint32_t shift = i / LXB_HIST_SUB - 1;
     uint64_t m = i - shift * LXB_HIST_SUB;
     return m << shift;
 }
 
 uint64_t lxb_hist_bucket_high(uint32_t i) {
-    if (i < 2 * LXB_HIST_SUB)
-        return i;
+    if (i < 2 * LXB_HIST_SUB) return i;
     uint32_t shift = i / LXB_HIST_SUB - 1;
     uint64_t m = i - shift * LXB_HIST_SUB;
     return ((m + 1) << shift) - 1;
 }
 
 uint64_t lxb_hist_quantile(const lxb_hist_t *h, uint32_t ppm) {
-    if (h->count == 0)
-        return 0;
-    if (ppm > 1000000)
-        ppm = 1000000;
+    if (h->count == 0) return 0;
+    if (ppm > 1000000) ppm = 1000000;
     uint64_t want = (uint64_t)(((unsigned __int128)h->count * ppm + 999999) / 1000000);
-    if (want == 0)
-        want = 1;
+    if (want == 0) want = 1;
     uint64_t run = 0;
     for (uint32_t i = 0; i < LXB_HIST_BUCKETS; i++) {
         run += h->c[i];
@@ -66,8 +61,7 @@ int lxb_hist_selftest(void) {
     }
     static lxb_hist_t h;
     lxb_hist_init(&h);
-    for (uint64_t v = 1; v <= 100000; v++)
-        lxb_hist_record(&h, v * 10); /* 10 .. 1,000,000 */
+    for (uint64_t v = 1; v <= 100000; v++) lxb_hist_record(&h, v * 10); /* 10 .. 1,000,000 */
     struct {
         uint32_t ppm;
         uint64_t want;

@@ -29,8 +29,7 @@ typedef struct {
 void lxb_hist_init(lxb_hist_t *h);
 
 static inline uint32_t lxb_hist_index(uint64_t v) {
-    if (v < 2 * LXB_HIST_SUB)
-        return (uint32_t)v;
+    if (v < 2 * LXB_HIST_SUB) return (uint32_t)v;
     int shift = 63 - __builtin_clzll(v) - LXB_HIST_SUB_BITS;
     return (uint32_t)shift * LXB_HIST_SUB + (uint32_t)(v >> shift);
 }
@@ -38,10 +37,8 @@ static inline uint32_t lxb_hist_index(uint64_t v) {
 static inline void lxb_hist_record(lxb_hist_t *h, uint64_t v) {
     h->c[lxb_hist_index(v)]++;
     h->count++;
-    if (v > h->max)
-        h->max = v;
-    if (v < h->min)
-        h->min = v;
+    if (v > h->max) h->max = v;
+    if (v < h->min) h->min = v;
 }
 
 /* The value at quantile ppm (500000 = median, 999000 = p99.9): the highest

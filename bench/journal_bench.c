@@ -90,8 +90,10 @@ static void rm_dir(const char *dir) {
         if (de->d_name[0] == '.') continue;
         snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
         struct stat st;
-        if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) rm_dir(p);
-        else unlink(p);
+        if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+            rm_dir(p);
+        else
+            unlink(p);
     }
     closedir(d);
     rmdir(dir);
@@ -270,9 +272,12 @@ static int bench_append(uint64_t seed, bool quick, uint32_t batch, bool auth) {
     for (uint64_t i = 0; i < n; i++) {
         gen_flow(&g, &cmds[i]);
         cmds[i].type = LX_CMD_PLACE; /* fixed-size records: the bound is exactly N */
-        cmds[i].u.place = (lx_cmd_place_t){.account = (uint32_t)(i % 1000), .market = 1,
-                                           .side = (uint8_t)(i & 1), .tif = LX_TIF_GTC,
-                                           .price = 100000 + (int64_t)(i % 97), .qty = 1 + (int64_t)(i % 10),
+        cmds[i].u.place = (lx_cmd_place_t){.account = (uint32_t)(i % 1000),
+                                           .market = 1,
+                                           .side = (uint8_t)(i & 1),
+                                           .tif = LX_TIF_GTC,
+                                           .price = 100000 + (int64_t)(i % 97),
+                                           .qty = 1 + (int64_t)(i % 10),
                                            .client_id = i + 1};
     }
     lx_journal_auth_t a = {.scheme = LX_AUTH_ED25519, .nonce = 1};
@@ -415,8 +420,8 @@ static int apply_journaled(lx_journal_t *j, lx_engine_t *e, const lx_cmd_t *c) {
 /* n placements at prices that rest (bids between the books' bids and asks),
  * applied and timed, then journaled (so that the journal still holds every
  * command the engine has); returns ns per command applied. */
-static uint64_t timed_places(lx_journal_t *j, lx_engine_t *e, gen_t *g, uint32_t n,
-                             int64_t base, int *rc) {
+static uint64_t timed_places(lx_journal_t *j, lx_engine_t *e, gen_t *g, uint32_t n, int64_t base,
+                             int *rc) {
     lx_cmd_t *cmds = malloc((size_t)n * sizeof *cmds);
     if (!cmds) {
         *rc = LX_ENOMEM;
@@ -426,9 +431,12 @@ static uint64_t timed_places(lx_journal_t *j, lx_engine_t *e, gen_t *g, uint32_t
         memset(&cmds[i], 0, sizeof cmds[i]);
         stamp(g, &cmds[i]);
         cmds[i].type = LX_CMD_PLACE;
-        cmds[i].u.place = (lx_cmd_place_t){.account = i % 1000, .market = i % g->markets,
-                                           .side = LX_SIDE_BUY, .tif = LX_TIF_GTC,
-                                           .price = base + (i / g->markets) % 200, .qty = 1};
+        cmds[i].u.place = (lx_cmd_place_t){.account = i % 1000,
+                                           .market = i % g->markets,
+                                           .side = LX_SIDE_BUY,
+                                           .tif = LX_TIF_GTC,
+                                           .price = base + (i / g->markets) % 200,
+                                           .qty = 1};
     }
     uint64_t t = lxb_now_ns();
     for (uint32_t i = 0; i < n; i++) lx_engine_apply(e, &cmds[i], NULL);
@@ -477,10 +485,13 @@ static int bench_snapshot(uint64_t seed, bool quick, bool huge) {
                 stamp(&g, &c);
                 int side = k & 1;
                 c.type = LX_CMD_PLACE;
-                c.u.place = (lx_cmd_place_t){
-                    .account = (uint32_t)(placed % 1000), .market = m, .side = (uint8_t)side,
-                    .tif = LX_TIF_GTC, .price = side ? 30000 - (int64_t)l : 10000 + (int64_t)l,
-                    .qty = 1 + (int64_t)(placed % 5)};
+                c.u.place =
+                    (lx_cmd_place_t){.account = (uint32_t)(placed % 1000),
+                                     .market = m,
+                                     .side = (uint8_t)side,
+                                     .tif = LX_TIF_GTC,
+                                     .price = side ? 30000 - (int64_t)l : 10000 + (int64_t)l,
+                                     .qty = 1 + (int64_t)(placed % 5)};
                 rc = apply_journaled(j, e, &c);
                 placed++;
             }
@@ -552,8 +563,8 @@ static int bench_snapshot(uint64_t seed, bool quick, bool huge) {
            " bytes_per_order=%" PRIu64 " stall_ns=%" PRIu64 " snapshot_ms=%" PRIu64
            " fork_child_ms=%" PRIu64 " digest_ms=%" PRIu64 " file_bytes=%" PRIu64
            " image_bytes=%" PRIu64 " rss_bytes=%zu resting_orders=%u forks=5"
-           " apply_ns_base=%" PRIu64 " apply_ns_during_fork=%" PRIu64
-           " setup_msgs_per_s=%" PRIu64 " huge_advised_bytes=%" PRIu64 " seed=%" PRIu64 "\n",
+           " apply_ns_base=%" PRIu64 " apply_ns_during_fork=%" PRIu64 " setup_msgs_per_s=%" PRIu64
+           " huge_advised_bytes=%" PRIu64 " seed=%" PRIu64 "\n",
            huge ? "_thp" : "", resting, per_s(resting, sync_ns), lxb_hist_quantile(stall, 500000),
            lxb_hist_quantile(stall, 990000), lxb_hist_quantile(stall, 999000), stall->max,
            file_bytes / resting, lxb_hist_quantile(stall, 500000), sync_ns / 1000000,
@@ -600,9 +611,8 @@ static int bench_snapshot(uint64_t seed, bool quick, bool huge) {
            " p50_ns=na p99_ns=na p999_ns=na max_ns=na bytes_per_order=na recovery_ms=%" PRIu64
            " snapshot_load_ms=%" PRIu64 " resting_orders=%" PRIu64 " snapshot_seq=%" PRIu64
            " seed=%" PRIu64 "\n",
-           huge ? "_thp" : "", tail, per_s(tail, replay_ns), rec_ns / 1000000,
-           load_ns / 1000000, resting,
-           rec.snapshot_seq, seed);
+           huge ? "_thp" : "", tail, per_s(tail, replay_ns), rec_ns / 1000000, load_ns / 1000000,
+           resting, rec.snapshot_seq, seed);
     fflush(stdout);
     lx_engine_destroy(e);
     rm_dir(dir);

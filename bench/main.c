@@ -84,26 +84,27 @@ typedef struct {
 } worst_t;
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: lxdex-bench [options]\n"
-            "  --workload NAME   workload to run; repeatable or a comma list (default: all\n"
-            "                    engine workloads; journal workloads: journal, journal_append,\n"
-            "                    journal_append_bN, journal_replay, journal_snapshot[_thp],\n"
-            "                    journal_recovery[_thp], see bench/journal_bench.h)\n"
-            "  --msgs N          flow messages per workload (default 5000000; --quick 50000)\n"
-            "  --seed N          workload seed (default 1)\n"
-            "  --clearing        clearing on: assets, deposits (untimed), funds locked per order\n"
-            "  --node RATES      the node end to end over TCP with fsync, open loop at each offered\n"
-            "                    rate (orders/s, comma list); --node-seconds S per rate (default 10)\n"
-            "  --repeat K        throughput runs per workload; median and best (default 1)\n"
-            "  --rate R          offered rate of the latency run, msgs/s\n"
-            "  --rate-pct P      offered rate as P%% of the measured throughput (default 50)\n"
-            "  --pin [CPU]       pin the process to CPU (default 0)\n"
-            "  --quick           small sizes, a smoke test of every workload (a second or two)\n"
-            "  --clock-mono      time latency with clock_gettime, not the TSC\n"
-            "  --selftest        check the histogram and the PRNG, then exit (--quick does too)\n"
-            "  --help            this text\n"
-            "\nworkloads:\n");
+    fprintf(
+        f,
+        "usage: lxdex-bench [options]\n"
+        "  --workload NAME   workload to run; repeatable or a comma list (default: all\n"
+        "                    engine workloads; journal workloads: journal, journal_append,\n"
+        "                    journal_append_bN, journal_replay, journal_snapshot[_thp],\n"
+        "                    journal_recovery[_thp], see bench/journal_bench.h)\n"
+        "  --msgs N          flow messages per workload (default 5000000; --quick 50000)\n"
+        "  --seed N          workload seed (default 1)\n"
+        "  --clearing        clearing on: assets, deposits (untimed), funds locked per order\n"
+        "  --node RATES      the node end to end over TCP with fsync, open loop at each offered\n"
+        "                    rate (orders/s, comma list); --node-seconds S per rate (default 10)\n"
+        "  --repeat K        throughput runs per workload; median and best (default 1)\n"
+        "  --rate R          offered rate of the latency run, msgs/s\n"
+        "  --rate-pct P      offered rate as P%% of the measured throughput (default 50)\n"
+        "  --pin [CPU]       pin the process to CPU (default 0)\n"
+        "  --quick           small sizes, a smoke test of every workload (a second or two)\n"
+        "  --clock-mono      time latency with clock_gettime, not the TSC\n"
+        "  --selftest        check the histogram and the PRNG, then exit (--quick does too)\n"
+        "  --help            this text\n"
+        "\nworkloads:\n");
     for (const lxb_params_t *p = lxb_workloads; p->name; p++)
         fprintf(f,
                 "  %-10s %s\n"
@@ -124,8 +125,7 @@ static int parse_u64(const char *s, uint64_t *out) {
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-')
-        return -1;
+    if (errno || end == s || *end || s[0] == '-') return -1;
     *out = v;
     return 0;
 }
@@ -136,8 +136,7 @@ static int add_workloads(opts_t *o, const char *list) {
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
         if (strcmp(tok, "all") == 0) {
             for (const lxb_params_t *p = lxb_workloads; p->name; p++)
-                if (add_workloads(o, p->name))
-                    return -1;
+                if (add_workloads(o, p->name)) return -1;
             continue;
         }
         if (strncmp(tok, "journal", 7) == 0) { /* journal_bench.c checks the name */
@@ -151,10 +150,8 @@ static int add_workloads(opts_t *o, const char *list) {
             return -1;
         }
         int dup = 0;
-        for (int i = 0; i < o->nsel; i++)
-            dup |= o->sel[i] == p;
-        if (!dup && o->nsel < MAX_SEL)
-            o->sel[o->nsel++] = p;
+        for (int i = 0; i < o->nsel; i++) dup |= o->sel[i] == p;
+        if (!dup && o->nsel < MAX_SEL) o->sel[o->nsel++] = p;
     }
     return 0;
 }
@@ -192,17 +189,14 @@ static int parse_args(opts_t *o, int argc, char **argv) {
             exit(0);
         } else if (strcmp(a, "--workload") == 0 || strcmp(a, "-w") == 0) {
             NEED_VAL();
-            if (add_workloads(o, val))
-                return -1;
+            if (add_workloads(o, val)) return -1;
         } else if (strcmp(a, "--msgs") == 0) {
             NEED_VAL();
-            if (parse_u64(val, &o->msgs) || o->msgs == 0 || o->msgs > 200000000)
-                goto bad;
+            if (parse_u64(val, &o->msgs) || o->msgs == 0 || o->msgs > 200000000) goto bad;
             o->msgs_set = 1;
         } else if (strcmp(a, "--seed") == 0) {
             NEED_VAL();
-            if (parse_u64(val, &o->seed))
-                goto bad;
+            if (parse_u64(val, &o->seed)) goto bad;
         } else if (strcmp(a, "--node") == 0) {
             /* a comma list of offered rates, orders per second */
             NEED_VAL();
@@ -226,25 +220,20 @@ static int parse_args(opts_t *o, int argc, char **argv) {
             o->clearing = 1;
         } else if (strcmp(a, "--repeat") == 0) {
             NEED_VAL();
-            if (parse_u64(val, &u) || u == 0 || u > 1000)
-                goto bad;
+            if (parse_u64(val, &u) || u == 0 || u > 1000) goto bad;
             o->repeat = (int)u;
         } else if (strcmp(a, "--rate") == 0) {
             NEED_VAL();
-            if (parse_u64(val, &o->rate) || o->rate == 0)
-                goto bad;
+            if (parse_u64(val, &o->rate) || o->rate == 0) goto bad;
         } else if (strcmp(a, "--rate-pct") == 0) {
             NEED_VAL();
-            if (parse_u64(val, &u) || u == 0 || u > 1000)
-                goto bad;
+            if (parse_u64(val, &u) || u == 0 || u > 1000) goto bad;
             o->rate_pct = (uint32_t)u;
         } else if (strcmp(a, "--pin") == 0) {
             o->pin = 0;
-            if (!val && i + 1 < argc && parse_u64(argv[i + 1], &u) == 0)
-                val = argv[++i];
+            if (!val && i + 1 < argc && parse_u64(argv[i + 1], &u) == 0) val = argv[++i];
             if (val) {
-                if (parse_u64(val, &u) || u >= CPU_SETSIZE)
-                    goto bad;
+                if (parse_u64(val, &u) || u >= CPU_SETSIZE) goto bad;
                 o->pin = (int)u;
             }
         } else if (strcmp(a, "--quick") == 0) {
@@ -263,10 +252,8 @@ static int parse_args(opts_t *o, int argc, char **argv) {
         return -1;
 #undef NEED_VAL
     }
-    if (o->nsel == 0 && o->njournal == 0 && o->nnode == 0 && add_workloads(o, "all"))
-        return -1;
-    if (!o->msgs_set)
-        o->msgs = o->quick ? 50000 : 5000000;
+    if (o->nsel == 0 && o->njournal == 0 && o->nnode == 0 && add_workloads(o, "all")) return -1;
+    if (!o->msgs_set) o->msgs = o->quick ? 50000 : 5000000;
     return 0;
 }
 
@@ -322,8 +309,7 @@ static int sanity_ok(const lxb_workload_t *w) {
         why = "more than 5% of its messages were rejected";
     else if (v->unexpected * 100 > w->n)
         why = "more than 1% of its messages were rejected unasked";
-    if (!why)
-        return 0;
+    if (!why) return 0;
     fprintf(stderr, "lxdex-bench: %s: broken workload, not timed: %s\n", w->p.name, why);
     return -1;
 }
@@ -364,25 +350,20 @@ static int run_workload(const opts_t *o, const lxb_params_t *p, worst_t *worst) 
     uint64_t *tputs = NULL;
 
     uint64_t g0 = lxb_now_ns();
-    if (lxb_generate(&w))
-        goto out;
+    if (lxb_generate(&w)) goto out;
     double gen_s = (double)(lxb_now_ns() - g0) / 1e9;
     print_sanity(&w, gen_s);
-    if (sanity_ok(&w))
-        goto out;
+    if (sanity_ok(&w)) goto out;
 
     tputs = calloc((size_t)o->repeat, sizeof *tputs);
     lat = malloc(sizeof *lat);
-    if (!tputs || !lat)
-        goto out;
+    if (!tputs || !lat) goto out;
     size_t rss_before = 0, rss_after = 0;
     uint64_t resting_setup = 0, tput_preempted = 0;
     for (int r = 0; r < o->repeat; r++) {
         lxb_tput_t t;
-        if (lxb_run_throughput(&w, &t))
-            goto out;
-        if (check_run(&w, "throughput", &t.k, t.digest, t.apply_errors))
-            goto out;
+        if (lxb_run_throughput(&w, &t)) goto out;
+        if (check_run(&w, "throughput", &t.k, t.digest, t.apply_errors)) goto out;
         tputs[r] = per_second(w.n, t.elapsed_ns);
         tput_preempted += t.preempted;
         if (r == 0) {
@@ -393,16 +374,12 @@ static int run_workload(const opts_t *o, const lxb_params_t *p, worst_t *worst) 
     }
     qsort(tputs, (size_t)o->repeat, sizeof *tputs, cmp_u64);
     uint64_t median = tputs[(o->repeat - 1) / 2], best = tputs[o->repeat - 1];
-    if (o->repeat % 2 == 0)
-        median = (tputs[o->repeat / 2 - 1] + tputs[o->repeat / 2]) / 2;
+    if (o->repeat % 2 == 0) median = (tputs[o->repeat / 2 - 1] + tputs[o->repeat / 2]) / 2;
 
     uint64_t rate = o->rate ? o->rate : median / 100 * o->rate_pct;
-    if (rate == 0)
-        rate = 1;
-    if (lxb_run_latency(&w, rate, lat))
-        goto out;
-    if (check_run(&w, "latency", &lat->k, lat->digest, lat->apply_errors))
-        goto out;
+    if (rate == 0) rate = 1;
+    if (lxb_run_latency(&w, rate, lat)) goto out;
+    if (check_run(&w, "latency", &lat->k, lat->digest, lat->apply_errors)) goto out;
 
     uint64_t p50 = lxb_ticks_to_ns(lxb_hist_quantile(&lat->lat, 500000));
     uint64_t p99 = lxb_ticks_to_ns(lxb_hist_quantile(&lat->lat, 990000));
@@ -451,14 +428,10 @@ static int run_workload(const opts_t *o, const lxb_params_t *p, worst_t *worst) 
             worst->p99 = p99;
             worst->worst_p99 = p->name;
         }
-        if (p50 > worst->p50)
-            worst->p50 = p50;
-        if (p999 > worst->p999)
-            worst->p999 = p999;
-        if (pmax > worst->max)
-            worst->max = pmax;
-        if (bpo > worst->bpo)
-            worst->bpo = bpo;
+        if (p50 > worst->p50) worst->p50 = p50;
+        if (p999 > worst->p999) worst->p999 = p999;
+        if (pmax > worst->max) worst->max = pmax;
+        if (bpo > worst->bpo) worst->bpo = bpo;
         worst->msgs += w.n;
         size_t len = strlen(worst->over);
         snprintf(worst->over + len, sizeof worst->over - len, "%s%s", worst->n ? "," : "", p->name);
@@ -496,8 +469,7 @@ static int prng_selftest(void) {
 
 int main(int argc, char **argv) {
     opts_t o;
-    if (parse_args(&o, argc, argv))
-        return 2;
+    if (parse_args(&o, argc, argv)) return 2;
     if (o.pin >= 0) {
         cpu_set_t set;
         CPU_ZERO(&set);
@@ -508,8 +480,7 @@ int main(int argc, char **argv) {
         }
     }
     if (o.selftest || o.quick) {
-        if (lxb_hist_selftest() || prng_selftest())
-            return 1;
+        if (lxb_hist_selftest() || prng_selftest()) return 1;
         if (o.selftest) {
             printf("selftest ok\n");
             return 0;
@@ -521,13 +492,12 @@ int main(int argc, char **argv) {
     worst_t worst;
     memset(&worst, 0, sizeof worst);
     int failed = 0;
-    for (int i = 0; i < o.nsel; i++)
-        failed |= run_workload(&o, o.sel[i], &worst) != 0;
+    for (int i = 0; i < o.nsel; i++) failed |= run_workload(&o, o.sel[i], &worst) != 0;
     for (int i = 0; i < o.njournal; i++)
         failed |= lx_bench_journal(o.journal[i], o.seed, o.quick) != 0;
     for (int i = 0; i < o.nnode; i++)
-        failed |= lx_bench_node(o.node_rates[i], o.node_seconds ? o.node_seconds : 10, true,
-                                o.seed) != 0;
+        failed |=
+            lx_bench_node(o.node_rates[i], o.node_seconds ? o.node_seconds : 10, true, o.seed) != 0;
 
     if (worst.n) {
         printf("RESULT workload=worst msgs=%llu msgs_per_s=%llu p50_ns=%llu p99_ns=%llu "

@@ -82,8 +82,7 @@ static void *sender(void *arg) {
         }
         size_t len = 0;
         for (int k = 0; k < 4096 && i < b->n && due(b, i) <= now; k++, i++) {
-            if (now > due(b, i) + 100000)
-                b->late++;
+            if (now > due(b, i) + 100000) b->late++;
             lx_proto_msg_t m;
             memset(&m, 0, sizeof m);
             if (i % 2 == 0) {
@@ -113,8 +112,7 @@ static void *sender(void *arg) {
         size_t off = 0;
         while (off < len) {
             ssize_t w = send(b->fd, buf + off, len - off, MSG_NOSIGNAL);
-            if (w < 0 && errno == EINTR)
-                continue;
+            if (w < 0 && errno == EINTR) continue;
             if (w <= 0) {
                 fprintf(stderr, "node_bench: send: %s\n", strerror(errno));
                 atomic_store(&b->failed, 1);
@@ -175,8 +173,7 @@ static void *receiver(void *arg) {
             } else {
                 continue;
             }
-            if (i >= b->n)
-                continue;
+            if (i >= b->n) continue;
             uint64_t d = due(b, i);
             lxb_hist_record(b->lat, now > d ? now - d : 0);
             b->got++;
@@ -192,8 +189,7 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
 }
 
 int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed) {
-    if (rate == 0 || seconds == 0 || rate > 1000000000)
-        return 1;
+    if (rate == 0 || seconds == 0 || rate > 1000000000) return 1;
     const char *tmp = getenv("TMPDIR");
     char dir[512];
     snprintf(dir, sizeof dir, "%s/lx-node-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -209,8 +205,7 @@ int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed) {
     memset(&b, 0, sizeof b);
     b.fd = -1;
     int ret = 1;
-    if (lx_config_default(&cfg, err, sizeof err))
-        goto out_nocfg;
+    if (lx_config_default(&cfg, err, sizeof err)) goto out_nocfg;
     cfg.listen.binary.port = 0;
     cfg.journal.fsync = fsync;
     cfg.rate_limits.per_account.rate = 0; /* the offered rate is the point */
@@ -249,19 +244,16 @@ int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed) {
         }
     }
     b.lat = malloc(sizeof *b.lat);
-    if (!b.lat)
-        goto out;
+    if (!b.lat) goto out;
     lxb_hist_init(b.lat);
     b.n = rate * seconds;
     b.period = 1000000000ull / rate;
-    if (b.period == 0)
-        b.period = 1;
+    if (b.period == 0) b.period = 1;
     b.n &= ~(uint64_t)1; /* whole place + cancel pairs */
     b.seed = seed;
     b.start = lxb_now_ns() + 10000000;
     pthread_t ts, tr;
-    if (pthread_create(&tr, NULL, receiver, &b))
-        goto out;
+    if (pthread_create(&tr, NULL, receiver, &b)) goto out;
     if (pthread_create(&ts, NULL, sender, &b)) {
         atomic_store(&b.failed, 1);
         pthread_join(tr, NULL);
@@ -292,8 +284,7 @@ int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed) {
     fflush(stdout);
     ret = 0;
 out:
-    if (b.fd >= 0)
-        close(b.fd);
+    if (b.fd >= 0) close(b.fd);
     lx_gw_tcp_close(gw);
     lx_node_close(node);
     lx_config_free(&cfg);

@@ -35,8 +35,7 @@ static inline uint64_t lxb_mix(uint64_t a, uint64_t b) {
 
 static inline void lxb_rng_seed(lxb_rng_t *r, uint64_t seed, uint64_t stream) {
     uint64_t x = seed ^ (stream * 0xd1342543de82ef95ull);
-    for (int i = 0; i < 4; i++)
-        r->s[i] = lxb_splitmix64(&x);
+    for (int i = 0; i < 4; i++) r->s[i] = lxb_splitmix64(&x);
 }
 
 static inline uint64_t lxb_rotl(uint64_t x, int k) {
@@ -75,16 +74,13 @@ static inline int lxb_ppm(lxb_rng_t *r, uint32_t ppm) {
  * chosen uniformly, then a value inside it, so small sizes dominate and
  * large ones still occur. */
 static inline int64_t lxb_logu2(lxb_rng_t *r, int64_t min, int64_t max) {
-    if (min < 1)
-        min = 1;
-    if (max <= min)
-        return min;
+    if (min < 1) min = 1;
+    if (max <= min) return min;
     int bits = 63 - __builtin_clzll((uint64_t)(max / min)); /* floor(log2 max/min) */
     int k = (int)lxb_below(r, (uint32_t)bits + 1);
     int64_t lo = min << k;
     int64_t hi = (min << (k + 1)) - 1;
-    if (hi > max)
-        hi = max;
+    if (hi > max) hi = max;
     return lo + (int64_t)lxb_below64(r, (uint64_t)(hi - lo + 1));
 }
 

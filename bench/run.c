@@ -39,20 +39,17 @@ void lxb_counter_emit(void *ctx, const lx_event_t *ev) {
 
 size_t lxb_rss_bytes(void) {
     FILE *f = fopen("/proc/self/statm", "r");
-    if (!f)
-        return 0;
+    if (!f) return 0;
     unsigned long size = 0, resident = 0;
     int n = fscanf(f, "%lu %lu", &size, &resident);
     fclose(f);
-    if (n != 2)
-        return 0;
+    if (n != 2) return 0;
     return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
 }
 
 uint64_t lxb_preemptions(void) {
     struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
-        return 0;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
     return (uint64_t)ru.ru_nivcsw;
 }
 
@@ -70,8 +67,7 @@ static lx_engine_t *engine_with_setup(const lxb_workload_t *w) {
     lxb_setup_begin(&s, w);
     lx_cmd_t c;
     int bad = 0;
-    while (lxb_setup_next(&s, &c))
-        bad |= lx_engine_apply(e, &c, &sink);
+    while (lxb_setup_next(&s, &c)) bad |= lx_engine_apply(e, &c, &sink);
     if (bad || k.rejects) {
         fprintf(stderr, "lxdex-bench: %s: setup failed (%d, %llu rejects)\n", w->p.name, bad,
                 (unsigned long long)k.rejects);
@@ -85,8 +81,7 @@ int lxb_run_throughput(const lxb_workload_t *w, lxb_tput_t *out) {
     memset(out, 0, sizeof *out);
     out->rss_before = lxb_rss_bytes();
     lx_engine_t *e = engine_with_setup(w);
-    if (!e)
-        return -1;
+    if (!e) return -1;
     out->rss_after_setup = lxb_rss_bytes();
     lx_engine_stats_t st;
     lx_engine_stats(e, &st);
@@ -99,8 +94,7 @@ int lxb_run_throughput(const lxb_workload_t *w, lxb_tput_t *out) {
 
     uint64_t cs0 = lxb_preemptions();
     uint64_t t0 = lxb_now_ns();
-    for (size_t i = 0; i < n; i++)
-        bad |= lx_engine_apply(e, &cmds[i], &sink);
+    for (size_t i = 0; i < n; i++) bad |= lx_engine_apply(e, &cmds[i], &sink);
     uint64_t t1 = lxb_now_ns();
     out->preempted = lxb_preemptions() - cs0;
 
@@ -117,15 +111,13 @@ int lxb_run_latency(const lxb_workload_t *w, uint64_t rate, lxb_lat_t *out) {
     memset(&out->k, 0, sizeof out->k);
     out->behind = 0;
     lx_engine_t *e = engine_with_setup(w);
-    if (!e)
-        return -1;
+    if (!e) return -1;
 
     lx_sink_t sink = {lxb_counter_emit, &out->k};
     const lx_cmd_t *cmds = w->cmds;
     size_t n = w->n;
     int bad = 0;
-    if (rate == 0)
-        rate = 1;
+    if (rate == 0) rate = 1;
     /* ticks per message, 32.32 fixed point */
     uint64_t period = (uint64_t)(((unsigned __int128)lxb_clock.ticks_per_s << 32) / rate);
     uint64_t behind = 0;

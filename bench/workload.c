@@ -215,15 +215,13 @@ const lxb_params_t lxb_workloads[] = {
 
 const lxb_params_t *lxb_workload_find(const char *name) {
     for (const lxb_params_t *p = lxb_workloads; p->name; p++)
-        if (strcmp(p->name, name) == 0)
-            return p;
+        if (strcmp(p->name, name) == 0) return p;
     return NULL;
 }
 
 static uint64_t isqrt64(uint64_t x) {
     uint64_t r = 0, bit = (uint64_t)1 << 62;
-    while (bit > x)
-        bit >>= 2;
+    while (bit > x) bit >>= 2;
     while (bit) {
         if (x >= r + bit) {
             x -= r + bit;
@@ -245,8 +243,7 @@ int lxb_workload_init(lxb_workload_t *w, const lxb_params_t *p, uint64_t seed, u
         w->p.accounts = 2000;
         w->p.max_orders = 1u << 20;
     }
-    if (w->p.accounts < w->p.bases)
-        w->p.accounts = w->p.bases;
+    if (w->p.accounts < w->p.bases) w->p.accounts = w->p.bases;
     w->p.accounts -= w->p.accounts % w->p.bases;
     w->seed = seed;
     w->clearing = clearing;
@@ -262,8 +259,7 @@ int lxb_workload_init(lxb_workload_t *w, const lxb_params_t *p, uint64_t seed, u
     if (!w->p.uniform_depth) {
         w->ncdf = w->p.depth;
         w->cdf = malloc((size_t)w->ncdf * sizeof *w->cdf);
-        if (!w->cdf)
-            return -1;
+        if (!w->cdf) return -1;
         uint64_t run = 0;
         for (uint32_t d = 0; d < w->ncdf; d++) {
             uint64_t k = (uint64_t)d + 1;
@@ -277,8 +273,7 @@ int lxb_workload_init(lxb_workload_t *w, const lxb_params_t *p, uint64_t seed, u
                     (clearing ? 2ull * w->p.accounts : 0) + w->setup_orders;
     w->cap = (size_t)msgs + 4;
     w->cmds = malloc(w->cap * sizeof *w->cmds);
-    if (!w->cmds)
-        return -1;
+    if (!w->cmds) return -1;
     return 0;
 }
 
@@ -290,8 +285,7 @@ void lxb_workload_free(lxb_workload_t *w) {
 }
 
 int64_t lxb_mid0(const lxb_workload_t *w, uint32_t market) {
-    if (w->p.markets == 1)
-        return w->p.mid0;
+    if (w->p.markets == 1) return w->p.mid0;
     return w->p.mid0 / 2 + (int64_t)(lxb_mix(w->seed, market) % (uint64_t)w->p.mid0);
 }
 
@@ -301,8 +295,7 @@ uint32_t lxb_pick_account(const lxb_workload_t *w, lxb_rng_t *r, uint32_t market
 }
 
 uint32_t lxb_pick_distance(const lxb_workload_t *w, lxb_rng_t *r) {
-    if (w->p.uniform_depth)
-        return lxb_below(r, w->p.depth);
+    if (w->p.uniform_depth) return lxb_below(r, w->p.depth);
     uint64_t u = lxb_below64(r, w->cdf[w->ncdf - 1]);
     uint32_t lo = 0, hi = w->ncdf - 1; /* first d with cdf[d] > u */
     while (lo < hi) {
@@ -414,8 +407,7 @@ int lxb_setup_next(lxb_setup_t *s, lx_cmd_t *c) {
             int64_t mid = lxb_mid0(w, m);
             int64_t off = (int64_t)p->spacing * (1 + lxb_pick_distance(w, &s->rng));
             int64_t px = side == LX_SIDE_BUY ? mid - off : mid + off;
-            if (px < 1)
-                px = 1;
+            if (px < 1) px = 1;
             c->type = LX_CMD_PLACE;
             c->u.place.account = lxb_pick_account(w, &s->rng, m);
             c->u.place.market = m;

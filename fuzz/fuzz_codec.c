@@ -22,8 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t mode = data[0] % 3;
     data++;
     size--;
-    uint8_t out[LX_EVENT_ENCODED_MAX > LX_CMD_ENCODED_MAX ? LX_EVENT_ENCODED_MAX
-                                                          : LX_CMD_ENCODED_MAX];
+    uint8_t
+        out[LX_EVENT_ENCODED_MAX > LX_CMD_ENCODED_MAX ? LX_EVENT_ENCODED_MAX : LX_CMD_ENCODED_MAX];
     if (mode == 0) {
         lx_cmd_t c;
         memset(&c, 0, sizeof c);

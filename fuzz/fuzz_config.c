@@ -74,7 +74,8 @@ static int ref_decimal(const char *s, size_t len, int scale, int64_t *out) {
     if (ie - is > 20) return LX_ERANGE;
     __int128 v = 0;
     for (size_t k = is; k < ie; k++) v = v * 10 + (s[k] - '0');
-    for (int k = 0; k < scale; k++) v = v * 10 + (fs + (size_t)k < fe ? s[fs + (size_t)k] - '0' : 0);
+    for (int k = 0; k < scale; k++)
+        v = v * 10 + (fs + (size_t)k < fe ? s[fs + (size_t)k] - '0' : 0);
     if (neg) v = -v;
     if (v < INT64_MIN || v > INT64_MAX) return LX_ERANGE;
     *out = (int64_t)v;

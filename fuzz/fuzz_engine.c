@@ -66,8 +66,7 @@ typedef struct {
 static void die(fz_t *f, const char *what, const char *msg) {
     char buf[512];
     fprintf(stderr, "\nfuzz_engine: %s after %zu commands\n", what, f->ncmds);
-    if (msg)
-        fprintf(stderr, "  %s\n", msg);
+    if (msg) fprintf(stderr, "  %s\n", msg);
     size_t from = f->ncmds > 8 ? f->ncmds - 8 : 0;
     for (size_t k = from; k < f->ncmds; k++) {
         inv_cmd_format(&f->hist[k % 8], buf, sizeof buf);
@@ -94,8 +93,7 @@ static void run(fz_t *f, lx_cmd_t *c, bool stamp) {
         snprintf(m, sizeof m, "engine returned %d, reference %d", erc, rrc);
         die(f, "MISMATCH", m);
     }
-    if (rrc != 0 && stamp)
-        f->seq--; /* refused: the next command reuses the number */
+    if (rrc != 0 && stamp) f->seq--; /* refused: the next command reuses the number */
     for (size_t i = 0; i < f->re.n; i++) {
         const lx_event_t *ev = &f->re.v[i];
         if (ev->type == LX_EV_ORDER_ACCEPTED) {
@@ -106,10 +104,8 @@ static void run(fz_t *f, lx_cmd_t *c, bool stamp) {
         }
     }
     char msg[1024];
-    if (inv_check_engine(f->e, msg, sizeof msg) != 0)
-        die(f, "INVARIANT", msg);
-    if (inv_compare_state(f->e, f->ref, msg, sizeof msg) != 0)
-        die(f, "STATE DIFFERS", msg);
+    if (inv_check_engine(f->e, msg, sizeof msg) != 0) die(f, "INVARIANT", msg);
+    if (inv_compare_state(f->e, f->ref, msg, sizeof msg) != 0) die(f, "STATE DIFFERS", msg);
 }
 
 static void setup(fz_t *f, bool clearing) {
@@ -148,8 +144,7 @@ static void setup(fz_t *f, bool clearing) {
                                                  .maker_fee = -500,
                                                  .taker_fee = 500};
     run(f, &c, true);
-    if (!clearing)
-        return;
+    if (!clearing) return;
     for (lx_account_id_t a = 0; a < NACCOUNTS; a++) {
         for (int as = 0; as < NASSETS; as++) {
             memset(&c, 0, sizeof c);
@@ -176,9 +171,8 @@ static int64_t price(uint8_t b, lx_market_id_t m) {
             1000, 1001, 999, 1, (int64_t)1 << 40, ((int64_t)1 << 40) + 1, 4611686, 4611687};
         return big[b & 7];
     }
-    if ((b & 0xf0) == 0xf0)
-        return (b & 1) ? 89 : 111;       /* one tick outside the band */
-    return 100 + (int64_t)(b % 21) - 10; /* 90..110 */
+    if ((b & 0xf0) == 0xf0) return (b & 1) ? 89 : 111; /* one tick outside the band */
+    return 100 + (int64_t)(b % 21) - 10;               /* 90..110 */
 }
 
 static int64_t qty(uint8_t b, lx_market_id_t m) {
@@ -186,8 +180,7 @@ static int64_t qty(uint8_t b, lx_market_id_t m) {
     case 7:
         return (b & 1) ? 0 : -1;
     case 6:
-        if (m == 1)
-            return (b & 2) ? (int64_t)1 << 40 : 1000000;
+        if (m == 1) return (b & 2) ? (int64_t)1 << 40 : 1000000;
         return (b & 1) ? 50 : 51; /* max_qty and one above */
     default:
         return 1 + (b & 15);
@@ -211,8 +204,7 @@ static void target(fz_t *f, uint8_t b, lx_account_id_t *a, lx_order_id_t *id, ui
         *by_client = 1;
         *client = f->clients[k];
     }
-    if ((b & 0xc0) == 0x80)
-        *a = (*a + 1) % NACCOUNTS; /* NOT_OWNER */
+    if ((b & 0xc0) == 0x80) *a = (*a + 1) % NACCOUNTS; /* NOT_OWNER */
 }
 
 /* One command from the input. */
@@ -223,8 +215,7 @@ static void decode(fz_t *f, input_t *in) {
     lx_cmd_t c;
     memset(&c, 0, sizeof c);
     lx_market_id_t m = (b1 >> 3) & 1;
-    if ((b1 & 0xc0) == 0xc0)
-        m = 2; /* unknown market */
+    if ((b1 & 0xc0) == 0xc0) m = 2; /* unknown market */
     switch (op & 15) {
     case 0:
     case 1:
@@ -244,10 +235,8 @@ static void decode(fz_t *f, input_t *in) {
         p->qty = qty(b4, m);
         p->client_id = b5 & 7;
         p->expiry = f->ts + (int64_t)(b5 >> 3) * 997 - 997; /* some already passed */
-        if (op == 5 && (b5 & 0x80))
-            p->side = 2; /* BAD_SIDE */
-        if (op == 4 && (b5 & 0x80))
-            p->type = 7; /* BAD_ORDER_TYPE */
+        if (op == 5 && (b5 & 0x80)) p->side = 2;            /* BAD_SIDE */
+        if (op == 4 && (b5 & 0x80)) p->type = 7;            /* BAD_ORDER_TYPE */
         break;
     }
     case 6:
@@ -256,8 +245,7 @@ static void decode(fz_t *f, input_t *in) {
         lx_cmd_cancel_t *x = &c.u.cancel;
         target(f, b2, &x->account, &x->order_id, &x->by_client_id, &x->client_id);
         x->market = (b1 & 0x40) ? m : 0;
-        if (m == 1 && !(b1 & 0x40))
-            x->market = 1;
+        if (m == 1 && !(b1 & 0x40)) x->market = 1;
         break;
     }
     case 8:
@@ -267,10 +255,8 @@ static void decode(fz_t *f, input_t *in) {
         target(f, b2, &x->account, &x->order_id, &x->by_client_id, &x->client_id);
         lx_order_info_t o;
         x->market = 0;
-        if (ref_order(f->ref, x->order_id, &o) == 0)
-            x->market = o.market;
-        if ((b1 & 0xc0) == 0xc0)
-            x->market = m;
+        if (ref_order(f->ref, x->order_id, &o) == 0) x->market = o.market;
+        if ((b1 & 0xc0) == 0xc0) x->market = m;
         x->price = price(b3, x->market);
         x->qty = qty(b4, x->market);
         if (ref_order(f->ref, x->order_id, &o) == 0) {
@@ -316,15 +302,13 @@ static void decode(fz_t *f, input_t *in) {
             c.u.set_fees.market = m;
             c.u.set_fees.taker_fee = (int32_t)(b2 % 8) * 2000 - 1000;  /* -1000..13000 */
             c.u.set_fees.maker_fee = (int32_t)(b3 % 16) * 1000 - 8000; /* -8000..7000 */
-            if (b4 & 1)
-                c.u.set_fees.taker_fee = LX_FEE_RATE_MAX + (b4 & 2 ? 1 : 0);
+            if (b4 & 1) c.u.set_fees.taker_fee = LX_FEE_RATE_MAX + (b4 & 2 ? 1 : 0);
         }
         break;
     case 13: {
         lx_asset_id_t as = b2 % 4; /* 3: unknown asset */
         int64_t amount = (int64_t)b3 * 10000 - 1000 * (b4 & 1);
-        if ((b4 & 6) == 6)
-            amount = INT64_MAX;
+        if ((b4 & 6) == 6) amount = INT64_MAX;
         switch (b1 % 3) {
         case 0:
             c.type = LX_CMD_DEPOSIT;
@@ -363,8 +347,7 @@ static void decode(fz_t *f, input_t *in) {
                 p->price = bp + (p->side == LX_SIDE_BUY ? (b4 & 3) : -(int64_t)(b4 & 3));
             p->qty = 1 + (b5 & 31);
             p->expiry = f->ts + 1;
-            if (f->nids && (b2 & 0x80))
-                p->account = f->owners[b4 % f->nids];
+            if (f->nids && (b2 & 0x80)) p->account = f->owners[b4 % f->nids];
         }
         break;
     default:
@@ -389,8 +372,7 @@ static void decode(fz_t *f, input_t *in) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (size < 1 || size > 4096)
-        return 0;
+    if (size < 1 || size > 4096) return 0;
     input_t in = {data, size, 0};
     uint8_t cfgb = next(&in);
     static const uint32_t max_orders[4] = {4, 8, 16, 64};
@@ -403,14 +385,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fz_t f;
     memset(&f, 0, sizeof f);
     f.ts = 1000000;
-    if (lx_engine_create(&f.e, &cfg) != 0)
-        abort();
+    if (lx_engine_create(&f.e, &cfg) != 0) abort();
     f.ref = ref_create(&cfg);
-    if (!f.ref)
-        abort();
+    if (!f.ref) abort();
     setup(&f, cfg.clearing);
-    while (in.i < in.n)
-        decode(&f, &in);
+    while (in.i < in.n) decode(&f, &in);
     inv_events_free(&f.ee);
     inv_events_free(&f.re);
     ref_destroy(f.ref);

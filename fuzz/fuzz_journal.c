@@ -142,8 +142,7 @@ static void fuzz_segment(const uint8_t *data, size_t size, bool repair) {
     memcpy(s.chain.hash, h.prev_hash, LX_JOURNAL_HASH_LEN);
     int rc = jnl_scan_records(buf, size, &s);
     if (rc == 0) {
-        if (s.status != JNL_SCAN_CLEAN && s.status != JNL_SCAN_TORN &&
-            s.status != JNL_SCAN_CORRUPT)
+        if (s.status != JNL_SCAN_CLEAN && s.status != JNL_SCAN_TORN && s.status != JNL_SCAN_CORRUPT)
             abort();
         if (s.valid_end > size || s.valid_end < JNL_SEG_HDR_LEN) abort();
         if (s.status != JNL_SCAN_CLEAN && (s.bad_offset < s.valid_end || s.bad_offset > size))
@@ -214,10 +213,9 @@ static void fuzz_image(const uint8_t *data, size_t size) {
     /* bound the engine the image asks for (its configuration: bytes 8..32) */
     lx_engine_config_t small;
     jt_engine_config(&small);
-    if (size >= 32 && (lx_get_u32(data + 8) > small.max_markets ||
-                       lx_get_u32(data + 12) > small.max_assets ||
-                       lx_get_u32(data + 16) > small.max_accounts ||
-                       lx_get_u32(data + 20) > small.max_orders))
+    if (size >= 32 &&
+        (lx_get_u32(data + 8) > small.max_markets || lx_get_u32(data + 12) > small.max_assets ||
+         lx_get_u32(data + 16) > small.max_accounts || lx_get_u32(data + 20) > small.max_orders))
         return;
     size_t cap = ZSTD_compressBound(size) + JNL_SNAP_HDR_LEN;
     uint8_t *buf = calloc(1, cap);
@@ -232,9 +230,9 @@ static void fuzz_image(const uint8_t *data, size_t size) {
     lx_put_u16(buf + 10, JNL_SNAP_HDR_LEN);
     lx_put_u32(buf + 12, 1);
     lx_put_u64(buf + 16, 1);
-    if (size >= 32) memcpy(buf + 72, data + 8, 24);              /* configuration */
-    if (size >= 40) lx_put_u64(buf + 24, lx_get_u64(data + 32)); /* last_seq */
-    if (size >= 48) lx_put_u64(buf + 32, lx_get_u64(data + 40)); /* last_ts */
+    if (size >= 32) memcpy(buf + 72, data + 8, 24);                   /* configuration */
+    if (size >= 40) lx_put_u64(buf + 24, lx_get_u64(data + 32));      /* last_seq */
+    if (size >= 48) lx_put_u64(buf + 32, lx_get_u64(data + 40));      /* last_ts */
     if (size >= 8) lx_put_u64(buf + 40, lx_get_u64(data + size - 8)); /* trailer digest */
     lx_put_u32(buf + 68, lx__crc32c(0, data, size));
     repair_snapshot_header(buf, len, size);
@@ -249,10 +247,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     data++;
     size--;
     switch (mode) {
-    case 0: fuzz_segment(data, size, false); break;
-    case 1: fuzz_segment(data, size, true); break;
-    case 2: fuzz_snapshot(data, size); break;
-    case 3: fuzz_image(data, size); break;
+    case 0:
+        fuzz_segment(data, size, false);
+        break;
+    case 1:
+        fuzz_segment(data, size, true);
+        break;
+    case 2:
+        fuzz_snapshot(data, size);
+        break;
+    case 3:
+        fuzz_image(data, size);
+        break;
     }
     return 0;
 }

@@ -34,9 +34,9 @@ typedef enum {
 } lx_cmd_type_t;
 
 typedef struct {
-    lx_asset_id_t asset;  /* chosen by the operator; < max_assets */
-    char symbol[16];      /* NUL-padded, printable ASCII, non-empty */
-    int64_t scale;        /* base units per whole unit (1e8 for BTC) */
+    lx_asset_id_t asset; /* chosen by the operator; < max_assets */
+    char symbol[16];     /* NUL-padded, printable ASCII, non-empty */
+    int64_t scale;       /* base units per whole unit (1e8 for BTC) */
 } lx_cmd_create_asset_t;
 
 /*
@@ -50,14 +50,14 @@ typedef struct {
     lx_market_id_t market; /* chosen by the operator; < max_markets */
     lx_asset_id_t base;
     lx_asset_id_t quote;
-    uint8_t mode;          /* lx_market_mode_t */
-    int64_t tick_size;     /* quote units per whole base unit, per tick */
-    int64_t lot_size;      /* base units per lot */
-    int64_t min_price;     /* band, in ticks, 1 <= min <= max */
+    uint8_t mode;      /* lx_market_mode_t */
+    int64_t tick_size; /* quote units per whole base unit, per tick */
+    int64_t lot_size;  /* base units per lot */
+    int64_t min_price; /* band, in ticks, 1 <= min <= max */
     int64_t max_price;
-    int64_t max_qty;       /* largest order quantity, in lots */
-    int32_t maker_fee;     /* hundredths of a basis point; may be negative */
-    int32_t taker_fee;     /* 0 <= taker <= LX_FEE_RATE_MAX, -taker <= maker <= taker */
+    int64_t max_qty;   /* largest order quantity, in lots */
+    int32_t maker_fee; /* hundredths of a basis point; may be negative */
+    int32_t taker_fee; /* 0 <= taker <= LX_FEE_RATE_MAX, -taker <= maker <= taker */
 } lx_cmd_create_market_t;
 
 typedef struct {

@@ -24,25 +24,25 @@
 #include "lx/command.h"
 #include "lx/engine.h"
 
-#define LX_CONFIG_NAME_MAX 63           /* node.name */
-#define LX_CONFIG_PATH_MAX 1023         /* node.data_dir */
-#define LX_CONFIG_HOST_MAX 63           /* listen host, without brackets */
-#define LX_CONFIG_ASSET_SYMBOL_MAX 16   /* the engine's symbol field */
+#define LX_CONFIG_NAME_MAX 63          /* node.name */
+#define LX_CONFIG_PATH_MAX 1023        /* node.data_dir */
+#define LX_CONFIG_HOST_MAX 63          /* listen host, without brackets */
+#define LX_CONFIG_ASSET_SYMBOL_MAX 16  /* the engine's symbol field */
 #define LX_CONFIG_MARKET_SYMBOL_MAX 40 /* the default, BASE-QUOTE, always fits */
 #define LX_CONFIG_SHARDS_MAX 64
-#define LX_CONFIG_LIST_MAX 4096         /* most assets, most markets in one file */
-#define LX_CONFIG_FILE_MAX (16u << 20)  /* largest file lx_config_load_file reads */
-#define LX_CONFIG_FEE_DECIMALS 6        /* fee rates: 0.000001 = LX_FEE_RATE_ONE / 1e6 */
-#define LX_CONFIG_ERR_LEN 256           /* a good size for err buffers */
+#define LX_CONFIG_LIST_MAX 4096        /* most assets, most markets in one file */
+#define LX_CONFIG_FILE_MAX (16u << 20) /* largest file lx_config_load_file reads */
+#define LX_CONFIG_FEE_DECIMALS 6       /* fee rates: 0.000001 = LX_FEE_RATE_ONE / 1e6 */
+#define LX_CONFIG_ERR_LEN 256          /* a good size for err buffers */
 
 /* A listen address, "host:port", "[v6]:port" or `off`. */
 typedef struct {
-    bool enabled;                       /* false when written as `off` */
+    bool enabled; /* false when written as `off` */
     bool ipv6;
-    bool loopback;                      /* 127.0.0.0/8 or ::1 */
-    uint16_t port;                      /* 0: the system picks a free port */
-    char host[LX_CONFIG_HOST_MAX + 1];  /* a literal address; "localhost" is
-                                           stored as "127.0.0.1" */
+    bool loopback;                     /* 127.0.0.0/8 or ::1 */
+    uint16_t port;                     /* 0: the system picks a free port */
+    char host[LX_CONFIG_HOST_MAX + 1]; /* a literal address; "localhost" is
+                                          stored as "127.0.0.1" */
 } lx_config_addr_t;
 
 /* A token bucket: `rate` messages per second, bursts of up to `burst`.
@@ -63,18 +63,18 @@ typedef struct {
 typedef struct {
     lx_market_id_t id;
     char symbol[LX_CONFIG_MARKET_SYMBOL_MAX + 1];
-    lx_asset_id_t base, quote;  /* asset ids */
-    int base_decimals;          /* quantities are written with at most these */
-    int quote_decimals;         /* prices likewise */
-    uint32_t shard;             /* < shards */
-    uint8_t mode;               /* lx_market_mode_t */
-    int64_t tick_size;          /* quote units per whole base unit, per tick */
-    int64_t lot_size;           /* base units per lot */
-    int64_t tick_value;         /* tick_size * lot_size / base scale, >= 1 */
-    int64_t min_price;          /* ticks */
-    int64_t max_price;          /* ticks */
-    int64_t max_qty;            /* lots */
-    int32_t maker_fee;          /* hundredths of a basis point (LX_FEE_RATE_ONE = 100%) */
+    lx_asset_id_t base, quote; /* asset ids */
+    int base_decimals;         /* quantities are written with at most these */
+    int quote_decimals;        /* prices likewise */
+    uint32_t shard;            /* < shards */
+    uint8_t mode;              /* lx_market_mode_t */
+    int64_t tick_size;         /* quote units per whole base unit, per tick */
+    int64_t lot_size;          /* base units per lot */
+    int64_t tick_value;        /* tick_size * lot_size / base scale, >= 1 */
+    int64_t min_price;         /* ticks */
+    int64_t max_price;         /* ticks */
+    int64_t max_qty;           /* lots */
+    int32_t maker_fee;         /* hundredths of a basis point (LX_FEE_RATE_ONE = 100%) */
     int32_t taker_fee;
 } lx_config_market_t;
 
@@ -116,7 +116,7 @@ typedef struct {
     lx_config_market_t *markets; /* in file order */
     size_t nmarkets;
     bool has_bridge_key;
-    uint8_t bridge_key[32]; /* ed25519 public key of the deposit bridge */
+    uint8_t bridge_key[32];     /* ed25519 public key of the deposit bridge */
     lx_config_faucet_t *faucet; /* dev.faucet, in file order; dev mode only */
     size_t nfaucet;
 } lx_config_t;

@@ -28,10 +28,10 @@ typedef struct lx_engine lx_engine_t;
 #define LX_LIMIT_ORDERS (1u << 28)
 
 typedef struct {
-    uint32_t max_markets;  /* market ids are < this */
-    uint32_t max_assets;   /* asset ids are < this */
-    uint32_t max_accounts; /* account ids are < this */
-    uint32_t max_orders;   /* resting orders at once, all markets */
+    uint32_t max_markets;                 /* market ids are < this */
+    uint32_t max_assets;                  /* asset ids are < this */
+    uint32_t max_accounts;                /* account ids are < this */
+    uint32_t max_orders;                  /* resting orders at once, all markets */
     uint32_t max_open_orders_per_account; /* 0 = no limit */
     /* With clearing on, orders lock funds and fills move balances; with it
      * off the engine matches only (no funds checks, no balance events). */
@@ -85,7 +85,7 @@ typedef struct {
     int64_t filled;
     uint64_t client_id;
     int64_t expiry;
-    int64_t locked;    /* funds this order locks (clearing on), else 0 */
+    int64_t locked; /* funds this order locks (clearing on), else 0 */
 } lx_order_info_t;
 
 typedef struct {
@@ -95,28 +95,28 @@ typedef struct {
     uint8_t halted;
     int64_t tick_size, lot_size, tick_value, min_price, max_price, max_qty;
     int32_t maker_fee, taker_fee;
-    uint64_t market_seq;  /* sequence of the market's last event */
-    int64_t last_price;   /* price of the last trade, 0 if none */
+    uint64_t market_seq; /* sequence of the market's last event */
+    int64_t last_price;  /* price of the last trade, 0 if none */
     uint32_t bid_levels, ask_levels;
-    uint32_t orders;      /* resting orders */
+    uint32_t orders; /* resting orders */
 } lx_market_info_t;
 
 typedef struct {
     lx_asset_id_t asset;
     char symbol[16];
     int64_t scale;
-    int64_t supply;   /* deposits - withdrawals */
-    int64_t fees;     /* collected fees (net of rebates) */
+    int64_t supply; /* deposits - withdrawals */
+    int64_t fees;   /* collected fees (net of rebates) */
 } lx_asset_info_t;
 
 typedef struct {
     uint32_t markets;
     uint32_t assets;
-    uint32_t orders;          /* resting orders */
-    uint32_t levels;          /* price levels in use */
-    uint32_t balances;        /* (account, asset) balance records */
-    size_t bytes;             /* memory the engine holds for state, touched */
-    size_t bytes_orders;      /* of which: order slots, order indexes, levels */
+    uint32_t orders;     /* resting orders */
+    uint32_t levels;     /* price levels in use */
+    uint32_t balances;   /* (account, asset) balance records */
+    size_t bytes;        /* memory the engine holds for state, touched */
+    size_t bytes_orders; /* of which: order slots, order indexes, levels */
 } lx_engine_stats_t;
 
 int lx_engine_market_info(const lx_engine_t *e, lx_market_id_t m, lx_market_info_t *out);
@@ -125,14 +125,14 @@ void lx_engine_stats(const lx_engine_t *e, lx_engine_stats_t *out);
 
 /* Best price and its total quantity; returns false if that side is empty or
  * the market unknown. */
-bool lx_engine_best(const lx_engine_t *e, lx_market_id_t m, lx_side_t side,
-                    int64_t *price, int64_t *qty);
+bool lx_engine_best(const lx_engine_t *e, lx_market_id_t m, lx_side_t side, int64_t *price,
+                    int64_t *qty);
 /* Up to n levels of one side, best first; returns how many were written. */
-size_t lx_engine_levels(const lx_engine_t *e, lx_market_id_t m, lx_side_t side,
-                        lx_level_t *out, size_t n);
+size_t lx_engine_levels(const lx_engine_t *e, lx_market_id_t m, lx_side_t side, lx_level_t *out,
+                        size_t n);
 /* Open quantity and order count at one price (0 if no level there). */
-int64_t lx_engine_depth_at(const lx_engine_t *e, lx_market_id_t m, lx_side_t side,
-                           int64_t price, uint32_t *count);
+int64_t lx_engine_depth_at(const lx_engine_t *e, lx_market_id_t m, lx_side_t side, int64_t price,
+                           uint32_t *count);
 /* One resting order; LX_ENOENT if the id names no open order. */
 int lx_engine_order(const lx_engine_t *e, lx_order_id_t id, lx_order_info_t *out);
 /* Orders of one side of a book in priority order (best price, then time);
@@ -141,12 +141,12 @@ size_t lx_engine_book_orders(const lx_engine_t *e, lx_market_id_t m, lx_side_t s
                              lx_order_info_t *out, size_t cap);
 /* An account's open orders, oldest first; returns the total number,
  * writing at most cap. */
-size_t lx_engine_account_orders(const lx_engine_t *e, lx_account_id_t a,
-                                lx_order_info_t *out, size_t cap);
+size_t lx_engine_account_orders(const lx_engine_t *e, lx_account_id_t a, lx_order_info_t *out,
+                                size_t cap);
 /* Balance of one account in one asset (zeros if none); LX_EINVAL for ids out
  * of range. */
-int lx_engine_balance(const lx_engine_t *e, lx_account_id_t a, lx_asset_id_t asset,
-                      int64_t *free_, int64_t *locked);
+int lx_engine_balance(const lx_engine_t *e, lx_account_id_t a, lx_asset_id_t asset, int64_t *free_,
+                      int64_t *locked);
 /* Calls fn for every balance record, in creation order. */
 void lx_engine_foreach_balance(const lx_engine_t *e,
                                void (*fn)(void *ctx, lx_account_id_t a, lx_asset_id_t asset,

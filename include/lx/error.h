@@ -10,20 +10,20 @@
 #define LX_ERROR_H
 
 /* X(name, value, message) */
-#define LX_ERRNO_MAP(X)                                                        \
-    X(OK, 0, "success")                                                        \
-    X(EINVAL, -1, "invalid argument")                                          \
-    X(ENOMEM, -2, "out of memory")                                             \
-    X(ERANGE, -3, "value out of range")                                        \
-    X(ETRUNC, -4, "input truncated")                                           \
-    X(ECORRUPT, -5, "data corrupt")                                            \
-    X(EIO, -6, "input/output error")                                           \
-    X(ESTATE, -7, "operation not allowed in this state")                       \
-    X(EEXIST, -8, "already exists")                                            \
-    X(ENOENT, -9, "not found")                                                 \
-    X(EVERSION, -10, "unsupported format version")                             \
-    X(EFULL, -11, "capacity exhausted")                                        \
-    X(EAGAIN, -12, "try again")                                                \
+#define LX_ERRNO_MAP(X)                                                                            \
+    X(OK, 0, "success")                                                                            \
+    X(EINVAL, -1, "invalid argument")                                                              \
+    X(ENOMEM, -2, "out of memory")                                                                 \
+    X(ERANGE, -3, "value out of range")                                                            \
+    X(ETRUNC, -4, "input truncated")                                                               \
+    X(ECORRUPT, -5, "data corrupt")                                                                \
+    X(EIO, -6, "input/output error")                                                               \
+    X(ESTATE, -7, "operation not allowed in this state")                                           \
+    X(EEXIST, -8, "already exists")                                                                \
+    X(ENOENT, -9, "not found")                                                                     \
+    X(EVERSION, -10, "unsupported format version")                                                 \
+    X(EFULL, -11, "capacity exhausted")                                                            \
+    X(EAGAIN, -12, "try again")                                                                    \
     X(ECLOSED, -13, "closed")
 
 enum {

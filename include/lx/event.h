@@ -62,7 +62,7 @@ typedef struct {
 /* DEPOSIT, WITHDRAWAL and TRANSFER (account -> to). */
 typedef struct {
     lx_account_id_t account;
-    lx_account_id_t to;  /* TRANSFER only, else LX_ACCOUNT_NONE */
+    lx_account_id_t to; /* TRANSFER only, else LX_ACCOUNT_NONE */
     lx_asset_id_t asset;
     int64_t amount;
     uint64_t deposit_id; /* DEPOSIT only, else 0 */

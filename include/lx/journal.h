@@ -81,10 +81,10 @@ typedef enum {
 } lx_auth_scheme_t;
 
 typedef struct {
-    uint8_t scheme;     /* lx_auth_scheme_t */
-    uint8_t key[32];    /* ed25519 public key of the signer / session account */
-    uint64_t nonce;     /* per-key, strictly increasing (session: the session id) */
-    uint8_t sig[64];    /* ed25519 signature; zeros for LX_AUTH_SESSION */
+    uint8_t scheme;  /* lx_auth_scheme_t */
+    uint8_t key[32]; /* ed25519 public key of the signer / session account */
+    uint64_t nonce;  /* per-key, strictly increasing (session: the session id) */
+    uint8_t sig[64]; /* ed25519 signature; zeros for LX_AUTH_SESSION */
 } lx_journal_auth_t;
 
 #define LX_JOURNAL_VERSION 1
@@ -223,8 +223,8 @@ int lx_snapshot_wait(pid_t child, bool block);
 int lx_snapshot_read(const char *path, lx_engine_t **e, lx_snapshot_info_t *info, char *msg,
                      size_t msglen);
 /* The same on a file image in memory (fuzzing). */
-int lx_snapshot_read_buf(const uint8_t *buf, size_t len, lx_engine_t **e,
-                         lx_snapshot_info_t *info, char *msg, size_t msglen);
+int lx_snapshot_read_buf(const uint8_t *buf, size_t len, lx_engine_t **e, lx_snapshot_info_t *info,
+                         char *msg, size_t msglen);
 
 /* ---- recovery and reading ------------------------------------------------ */
 
@@ -248,8 +248,8 @@ typedef struct {
     bool single_thread;
     /* Called for every replayed command of a valid group, in order, before
      * it is applied; file is the segment's name, off the record's offset. */
-    void (*on_cmd)(void *ctx, const lx_cmd_t *cmd, const lx_journal_auth_t *auth,
-                   const char *file, uint64_t off);
+    void (*on_cmd)(void *ctx, const lx_cmd_t *cmd, const lx_journal_auth_t *auth, const char *file,
+                   uint64_t off);
     /* Called after every valid group. */
     void (*on_group)(void *ctx, uint64_t group, uint64_t last_seq, uint32_t count,
                      const uint8_t hash[LX_JOURNAL_HASH_LEN], const char *file, uint64_t off);
@@ -258,32 +258,32 @@ typedef struct {
 } lx_recover_opts_t;
 
 struct lx_recovery {
-    bool empty;            /* no segment and no snapshot: a new journal */
-    bool read_only;        /* from a read-only recovery: lx_journal_open refuses it */
+    bool empty;     /* no segment and no snapshot: a new journal */
+    bool read_only; /* from a read-only recovery: lx_journal_open refuses it */
     lx_engine_config_t engine;
     /* where the replay started */
-    uint64_t snapshot_seq; /* 0 if none was used */
-    char snapshot[64];     /* its file name, "" if none */
+    uint64_t snapshot_seq;      /* 0 if none was used */
+    char snapshot[64];          /* its file name, "" if none */
     uint32_t snapshots_skipped; /* newer snapshots found invalid */
     uint32_t snapshots_checked; /* check_snapshots: digests compared */
     /* what was replayed */
     uint64_t segments, groups, commands, bytes;
     /* where the log ends */
-    uint64_t last_seq;     /* the engine's last seq (snapshot or replay) */
+    uint64_t last_seq; /* the engine's last seq (snapshot or replay) */
     int64_t last_ts;
-    uint64_t digest;       /* lx_engine_digest() of the recovered engine */
-    uint64_t epoch;        /* highest epoch seen */
-    uint64_t next_segment; /* index the next segment takes */
-    uint64_t total_groups; /* groups in the log since genesis */
-    uint64_t chain_seq;    /* seq of the last command of the chain (>= last_seq) */
+    uint64_t digest;                    /* lx_engine_digest() of the recovered engine */
+    uint64_t epoch;                     /* highest epoch seen */
+    uint64_t next_segment;              /* index the next segment takes */
+    uint64_t total_groups;              /* groups in the log since genesis */
+    uint64_t chain_seq;                 /* seq of the last command of the chain (>= last_seq) */
     uint8_t chain[LX_JOURNAL_HASH_LEN]; /* chain hash after the last valid group */
     /* a torn tail: the last segment ends with an incomplete or damaged
      * group, removed (or, read-only, reported) */
     bool torn;
     char torn_file[64];
-    uint64_t torn_offset;  /* the tail started (and the file was cut) here */
-    uint64_t torn_bytes;   /* bytes in the tail */
-    uint64_t bad_offset;   /* the first invalid record */
+    uint64_t torn_offset;   /* the tail started (and the file was cut) here */
+    uint64_t torn_bytes;    /* bytes in the tail */
+    uint64_t bad_offset;    /* the first invalid record */
     bool torn_removed_file; /* the whole last segment was a torn header */
     /* an error (LX_ECORRUPT...) or notes (skipped snapshot, torn tail):
      * names the file and the offset */
@@ -304,8 +304,7 @@ struct lx_recovery {
  * *e is NULL on error, and when the directory holds no journal (rec->empty).
  * opts may be NULL.
  */
-int lx_recover(const char *dir, const lx_recover_opts_t *opts, lx_engine_t **e,
-               lx_recovery_t *rec);
+int lx_recover(const char *dir, const lx_recover_opts_t *opts, lx_engine_t **e, lx_recovery_t *rec);
 
 /* Hex of a chain hash into out (65 bytes). */
 void lx_journal_hash_hex(const uint8_t hash[LX_JOURNAL_HASH_LEN], char out[65]);

@@ -114,13 +114,13 @@ typedef enum {
 /* ---- client -> server ---------------------------------------------------- */
 
 typedef struct {
-    uint16_t version;         /* LX_PROTO_VERSION */
-    uint8_t flags;            /* LX_PROTO_LOGON_SIGNED */
-    lx_account_id_t account;  /* dev mode: the account to trade as */
-    uint32_t heartbeat_ms;    /* requested interval; 0 = server default */
-    uint64_t session_id;      /* 0: new session; else resume that session */
-    uint8_t public_key[32];   /* signed logon only, else zero */
-    uint8_t signature[64];    /* signed logon only, else zero */
+    uint16_t version;        /* LX_PROTO_VERSION */
+    uint8_t flags;           /* LX_PROTO_LOGON_SIGNED */
+    lx_account_id_t account; /* dev mode: the account to trade as */
+    uint32_t heartbeat_ms;   /* requested interval; 0 = server default */
+    uint64_t session_id;     /* 0: new session; else resume that session */
+    uint8_t public_key[32];  /* signed logon only, else zero */
+    uint8_t signature[64];   /* signed logon only, else zero */
 } lx_proto_logon_t;
 
 typedef struct {
@@ -264,10 +264,10 @@ typedef struct {
 
 /* ---- tables --------------------------------------------------------------- */
 
-size_t lx_proto_msg_size(int type);     /* the frame size of a type, 0 if unknown */
-int lx_proto_direction(int type);       /* LX_PROTO_FROM_*, or -1 if unknown */
-bool lx_proto_is_exec(int type);        /* ACCEPTED .. AMENDED */
-const char *lx_proto_type_name(int type);    /* "PLACE", or "?" */
+size_t lx_proto_msg_size(int type);           /* the frame size of a type, 0 if unknown */
+int lx_proto_direction(int type);             /* LX_PROTO_FROM_*, or -1 if unknown */
+bool lx_proto_is_exec(int type);              /* ACCEPTED .. AMENDED */
+const char *lx_proto_type_name(int type);     /* "PLACE", or "?" */
 const char *lx_proto_reason_name(int reason); /* "TOO_LARGE", or "?" */
 const char *lx_proto_reason_str(int reason);  /* text, never NULL */
 
@@ -301,15 +301,15 @@ int lx_proto_decode_frame(const uint8_t *buf, size_t len, int direction, lx_prot
  * LX_PROTO_FRAME_MAX bytes), a frame that arrives whole is decoded in place.
  */
 typedef struct {
-    int direction;      /* which side's messages it accepts */
-    bool failed;        /* frame boundaries lost: every call fails */
-    uint8_t error;      /* lx_proto_reason_t of the last error */
-    uint8_t error_type; /* type byte of that frame, 0 if unknown */
+    int direction;            /* which side's messages it accepts */
+    bool failed;              /* frame boundaries lost: every call fails */
+    uint8_t error;            /* lx_proto_reason_t of the last error */
+    uint8_t error_type;       /* type byte of that frame, 0 if unknown */
     uint64_t error_client_id; /* its client_id, if its type has one and it was long enough */
     const uint8_t *frame;     /* bytes of the last frame returned or refused */
     size_t frame_len;
-    uint64_t frames;  /* frames consumed, valid or not */
-    size_t have;      /* bytes of a partial frame in buf */
+    uint64_t frames; /* frames consumed, valid or not */
+    size_t have;     /* bytes of a partial frame in buf */
     uint8_t buf[LX_PROTO_FRAME_MAX];
 } lx_proto_decoder_t;
 

@@ -81,11 +81,11 @@ typedef struct lx_ring {
 } lx_ring_t;
 
 typedef struct {
-    uint32_t capacity;  /* slots */
-    size_t slot_size;   /* as given to lx_ring_create */
-    size_t stride;      /* bytes between slots: slot_size rounded up to 8 */
-    uint64_t produced;  /* slots committed so far */
-    uint64_t consumed;  /* slots released so far */
+    uint32_t capacity;        /* slots */
+    size_t slot_size;         /* as given to lx_ring_create */
+    size_t stride;            /* bytes between slots: slot_size rounded up to 8 */
+    uint64_t produced;        /* slots committed so far */
+    uint64_t consumed;        /* slots released so far */
     uint64_t producer_sleeps; /* times the producer announced a futex wait on a full ring */
     uint64_t producer_wakes;  /* futex wakes the producer issued to the consumer */
     uint64_t consumer_sleeps;

@@ -47,18 +47,18 @@ typedef enum {
     LX_TIF_GTC = 0,
     LX_TIF_GTD = 1, /* expires when a command's timestamp >= expiry */
     LX_TIF_IOC = 2,
-    LX_TIF_FOK = 3, /* fills completely in one command or changes nothing */
+    LX_TIF_FOK = 3,      /* fills completely in one command or changes nothing */
     LX_TIF_POST_ONLY = 4 /* GTC that is rejected if it would take */
 } lx_tif_t;
 
 /* Self-trade prevention. The taker's mode decides. */
 typedef enum {
-    LX_STP_NONE = 0,          /* self-trades are allowed */
-    LX_STP_EXPIRE_TAKER = 1,  /* cancel the taker's remainder, stop */
-    LX_STP_EXPIRE_MAKER = 2,  /* cancel the resting order, go on matching */
-    LX_STP_EXPIRE_BOTH = 3,   /* cancel both */
-    LX_STP_DECREMENT = 4      /* decrement both by the smaller; cancel the
-                                 one that reaches zero (both if equal) */
+    LX_STP_NONE = 0,         /* self-trades are allowed */
+    LX_STP_EXPIRE_TAKER = 1, /* cancel the taker's remainder, stop */
+    LX_STP_EXPIRE_MAKER = 2, /* cancel the resting order, go on matching */
+    LX_STP_EXPIRE_BOTH = 3,  /* cancel both */
+    LX_STP_DECREMENT = 4     /* decrement both by the smaller; cancel the
+                                one that reaches zero (both if equal) */
 } lx_stp_t;
 
 typedef enum {
@@ -67,40 +67,40 @@ typedef enum {
 } lx_market_mode_t;
 
 /* Why a command was refused. X(name, value, text). */
-#define LX_REJECT_MAP(X)                                                       \
-    X(NONE, 0, "none")                                                         \
-    X(UNKNOWN_MARKET, 1, "unknown market")                                     \
-    X(MARKET_HALTED, 2, "market halted")                                       \
-    X(PRICE_OFF_TICK, 3, "price not on the tick grid")                         \
-    X(PRICE_OUT_OF_BAND, 4, "price outside the market's band")                 \
-    X(QTY_OFF_LOT, 5, "quantity not on the lot grid")                          \
-    X(QTY_ZERO, 6, "quantity zero or negative")                                \
-    X(QTY_TOO_LARGE, 7, "quantity above the market maximum")                   \
-    X(DUPLICATE_CLIENT_ID, 8, "client order id already used by an open order") \
-    X(POST_ONLY_WOULD_CROSS, 9, "post-only order would take liquidity")        \
-    X(FOK_CANNOT_FILL, 10, "fill-or-kill order cannot fill completely")        \
-    X(UNKNOWN_ORDER, 11, "unknown order")                                      \
-    X(NOT_OWNER, 12, "order belongs to another account")                       \
-    X(BAD_SIDE, 13, "invalid side")                                            \
-    X(BAD_TIF, 14, "invalid time in force")                                    \
-    X(BAD_ORDER_TYPE, 15, "invalid order type")                                \
-    X(BAD_STP, 16, "invalid self-trade prevention mode")                       \
-    X(EXPIRED, 17, "expiry time already passed")                               \
-    X(UNKNOWN_ACCOUNT, 18, "unknown or invalid account")                       \
-    X(UNKNOWN_ASSET, 19, "unknown asset")                                      \
-    X(INSUFFICIENT_FUNDS, 20, "insufficient free balance")                     \
-    X(OVERFLOW, 21, "amount overflows")                                        \
-    X(TOO_MANY_ORDERS, 22, "too many open orders for this account")            \
-    X(ENGINE_FULL, 23, "engine order capacity exhausted")                      \
-    X(MARKET_EXISTS, 24, "market already exists")                              \
-    X(ASSET_EXISTS, 25, "asset already exists")                                \
-    X(BAD_MARKET_PARAMS, 26, "invalid market parameters")                      \
-    X(BAD_ASSET_PARAMS, 27, "invalid asset parameters")                        \
-    X(BAD_FEES, 28, "invalid fee schedule")                                    \
-    X(DUPLICATE_DEPOSIT, 29, "deposit id already applied")                     \
-    X(BAD_AMOUNT, 30, "amount zero or negative")                               \
-    X(NOTHING_TO_AMEND, 31, "amend changes nothing")                           \
-    X(UNSUPPORTED, 32, "not supported by this market")                         \
+#define LX_REJECT_MAP(X)                                                                           \
+    X(NONE, 0, "none")                                                                             \
+    X(UNKNOWN_MARKET, 1, "unknown market")                                                         \
+    X(MARKET_HALTED, 2, "market halted")                                                           \
+    X(PRICE_OFF_TICK, 3, "price not on the tick grid")                                             \
+    X(PRICE_OUT_OF_BAND, 4, "price outside the market's band")                                     \
+    X(QTY_OFF_LOT, 5, "quantity not on the lot grid")                                              \
+    X(QTY_ZERO, 6, "quantity zero or negative")                                                    \
+    X(QTY_TOO_LARGE, 7, "quantity above the market maximum")                                       \
+    X(DUPLICATE_CLIENT_ID, 8, "client order id already used by an open order")                     \
+    X(POST_ONLY_WOULD_CROSS, 9, "post-only order would take liquidity")                            \
+    X(FOK_CANNOT_FILL, 10, "fill-or-kill order cannot fill completely")                            \
+    X(UNKNOWN_ORDER, 11, "unknown order")                                                          \
+    X(NOT_OWNER, 12, "order belongs to another account")                                           \
+    X(BAD_SIDE, 13, "invalid side")                                                                \
+    X(BAD_TIF, 14, "invalid time in force")                                                        \
+    X(BAD_ORDER_TYPE, 15, "invalid order type")                                                    \
+    X(BAD_STP, 16, "invalid self-trade prevention mode")                                           \
+    X(EXPIRED, 17, "expiry time already passed")                                                   \
+    X(UNKNOWN_ACCOUNT, 18, "unknown or invalid account")                                           \
+    X(UNKNOWN_ASSET, 19, "unknown asset")                                                          \
+    X(INSUFFICIENT_FUNDS, 20, "insufficient free balance")                                         \
+    X(OVERFLOW, 21, "amount overflows")                                                            \
+    X(TOO_MANY_ORDERS, 22, "too many open orders for this account")                                \
+    X(ENGINE_FULL, 23, "engine order capacity exhausted")                                          \
+    X(MARKET_EXISTS, 24, "market already exists")                                                  \
+    X(ASSET_EXISTS, 25, "asset already exists")                                                    \
+    X(BAD_MARKET_PARAMS, 26, "invalid market parameters")                                          \
+    X(BAD_ASSET_PARAMS, 27, "invalid asset parameters")                                            \
+    X(BAD_FEES, 28, "invalid fee schedule")                                                        \
+    X(DUPLICATE_DEPOSIT, 29, "deposit id already applied")                                         \
+    X(BAD_AMOUNT, 30, "amount zero or negative")                                                   \
+    X(NOTHING_TO_AMEND, 31, "amend changes nothing")                                               \
+    X(UNSUPPORTED, 32, "not supported by this market")                                             \
     X(BAD_COMMAND, 33, "malformed command")
 
 typedef enum {
@@ -111,14 +111,14 @@ typedef enum {
 } lx_reject_t;
 
 /* Why an order left the book (or never rested). X(name, value, text). */
-#define LX_CANCEL_MAP(X)                                                       \
-    X(USER, 0, "canceled by its owner")                                        \
-    X(IOC_REMAINDER, 1, "immediate-or-cancel remainder")                       \
-    X(FOK, 2, "fill-or-kill could not fill")                                   \
-    X(STP, 3, "self-trade prevention")                                         \
-    X(EXPIRED, 4, "good-till-date expired")                                    \
-    X(CANCEL_ALL, 5, "cancel-all")                                             \
-    X(AMEND, 6, "amended to or below its filled quantity")                     \
+#define LX_CANCEL_MAP(X)                                                                           \
+    X(USER, 0, "canceled by its owner")                                                            \
+    X(IOC_REMAINDER, 1, "immediate-or-cancel remainder")                                           \
+    X(FOK, 2, "fill-or-kill could not fill")                                                       \
+    X(STP, 3, "self-trade prevention")                                                             \
+    X(EXPIRED, 4, "good-till-date expired")                                                        \
+    X(CANCEL_ALL, 5, "cancel-all")                                                                 \
+    X(AMEND, 6, "amended to or below its filled quantity")                                         \
     X(MARKET_UNFILLED, 7, "market order remainder")
 
 typedef enum {
@@ -128,8 +128,8 @@ typedef enum {
         LX_CANCEL__COUNT
 } lx_cancel_reason_t;
 
-const char *lx_reject_str(int reason);      /* text, never NULL */
-const char *lx_reject_name(int reason);     /* "UNKNOWN_MARKET" */
+const char *lx_reject_str(int reason);  /* text, never NULL */
+const char *lx_reject_name(int reason); /* "UNKNOWN_MARKET" */
 const char *lx_cancel_reason_str(int reason);
 const char *lx_cancel_reason_name(int reason);
 

@@ -62,10 +62,14 @@ void lx__acct_link(lx_engine_t *e, uint32_t slot) {
 void lx__acct_unlink(lx_engine_t *e, uint32_t slot) {
     lx__order_t *o = &e->orders[slot];
     lx__account_t *a = &e->accounts[o->account];
-    if (o->acct_prev != LX__NIL) e->orders[o->acct_prev].acct_next = o->acct_next;
-    else a->head = o->acct_next;
-    if (o->acct_next != LX__NIL) e->orders[o->acct_next].acct_prev = o->acct_prev;
-    else a->tail = o->acct_prev;
+    if (o->acct_prev != LX__NIL)
+        e->orders[o->acct_prev].acct_next = o->acct_next;
+    else
+        a->head = o->acct_next;
+    if (o->acct_next != LX__NIL)
+        e->orders[o->acct_next].acct_prev = o->acct_prev;
+    else
+        a->tail = o->acct_prev;
     a->norders--;
 }
 
@@ -87,7 +91,9 @@ uint32_t lx__cid_find(const lx_engine_t *e, uint32_t account, uint64_t cid) {
     return lx__idx_find(&e->cid_idx, lx__hash2(account, cid), cid_eq, e, &k);
 }
 
-int lx__cid_reserve(lx_engine_t *e) { return lx__idx_reserve(&e->cid_idx, 1); }
+int lx__cid_reserve(lx_engine_t *e) {
+    return lx__idx_reserve(&e->cid_idx, 1);
+}
 
 int lx__cid_insert(lx_engine_t *e, uint32_t slot) {
     const lx__order_t *o = &e->orders[slot];
@@ -179,8 +185,7 @@ static bool dep_eq(const void *ctx, uint32_t i, const void *key) {
 }
 
 bool lx__deposit_seen(const lx_engine_t *e, uint64_t id) {
-    return lx__idx_find(&e->dep_idx, lx__hash2(id, 0x6465706f736974ULL), dep_eq, e, &id) !=
-           LX__NIL;
+    return lx__idx_find(&e->dep_idx, lx__hash2(id, 0x6465706f736974ULL), dep_eq, e, &id) != LX__NIL;
 }
 
 int lx__deposit_reserve(lx_engine_t *e) {

@@ -69,8 +69,10 @@ static uint32_t side_lower_bound(const lx__side_t *s, int64_t key) {
     uint32_t lo = 0, hi = i; /* answer in [lo, hi] */
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (s->keys[mid] < key) lo = mid + 1;
-        else hi = mid;
+        if (s->keys[mid] < key)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo;
 }
@@ -187,8 +189,10 @@ void lx__book_append(lx_engine_t *e, uint32_t level, uint32_t slot) {
     o->level = level;
     o->next = LX__NIL;
     o->prev = lv->tail;
-    if (lv->tail != LX__NIL) e->orders[lv->tail].next = slot;
-    else lv->head = slot;
+    if (lv->tail != LX__NIL)
+        e->orders[lv->tail].next = slot;
+    else
+        lv->head = slot;
     lv->tail = slot;
     lv->qty += o->remaining;
     lv->count++;
@@ -199,10 +203,14 @@ bool lx__book_unlink(lx_engine_t *e, uint32_t slot) {
     lx__order_t *o = &e->orders[slot];
     uint32_t l = o->level;
     lx__level_t *lv = &e->levels[l];
-    if (o->prev != LX__NIL) e->orders[o->prev].next = o->next;
-    else lv->head = o->next;
-    if (o->next != LX__NIL) e->orders[o->next].prev = o->prev;
-    else lv->tail = o->prev;
+    if (o->prev != LX__NIL)
+        e->orders[o->prev].next = o->next;
+    else
+        lv->head = o->next;
+    if (o->next != LX__NIL)
+        e->orders[o->next].prev = o->prev;
+    else
+        lv->tail = o->prev;
     lv->qty -= o->remaining;
     lv->count--;
     e->markets[lv->market].norders--;

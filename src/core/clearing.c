@@ -64,8 +64,8 @@ void lx__relock(lx_engine_t *e, const lx__market_t *m, const lx__order_t *o, int
 }
 
 void lx__settle(lx_engine_t *e, const lx__market_t *m, const lx__order_t *maker,
-                const lx__order_t *taker, int64_t taker_price, int64_t q, int64_t px,
-                int64_t *mfee, int64_t *tfee, lx__balance_t *touched[4]) {
+                const lx__order_t *taker, int64_t taker_price, int64_t q, int64_t px, int64_t *mfee,
+                int64_t *tfee, lx__balance_t *touched[4]) {
     int64_t n = (int64_t)((lx__i128)px * q * m->tick_value);
     int64_t base_amt = q * m->lot_size;
     const lx__order_t *buy = taker->side == LX_SIDE_BUY ? taker : maker;
@@ -147,8 +147,7 @@ int lx__deposit(lx_engine_t *e, const lx_cmd_t *c) {
     lx__balance_t *b = lx__bal_get(e, p->account, p->asset, true);
     b->free += p->amount;
     e->assets[p->asset].supply += p->amount;
-    emit_funds(e, LX_EV_DEPOSIT, p->account, LX_ACCOUNT_NONE, p->asset, p->amount,
-               p->deposit_id);
+    emit_funds(e, LX_EV_DEPOSIT, p->account, LX_ACCOUNT_NONE, p->asset, p->amount, p->deposit_id);
     lx__emit_balance(e, b);
     return 0;
 }
@@ -177,8 +176,10 @@ int lx__transfer(lx_engine_t *e, const lx_cmd_t *c) {
     lx_reject_t r = LX_REJECT_NONE;
     if (p->from >= e->cfg.max_accounts || p->to >= e->cfg.max_accounts)
         r = LX_REJECT_UNKNOWN_ACCOUNT;
-    else if (p->from == p->to) r = LX_REJECT_BAD_COMMAND;
-    else r = check_funds_cmd(e, p->from, p->asset, p->amount);
+    else if (p->from == p->to)
+        r = LX_REJECT_BAD_COMMAND;
+    else
+        r = check_funds_cmd(e, p->from, p->asset, p->amount);
     if (!r) {
         const lx__balance_t *fb = lx__bal_find(e, p->from, p->asset);
         if (!fb || fb->free < p->amount) r = LX_REJECT_INSUFFICIENT_FUNDS;

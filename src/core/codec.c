@@ -194,10 +194,8 @@ static const layout_t ev_layouts[LX_EV__MAX + 1] = {
 
 static bool symbol_valid(const uint8_t *s) {
     size_t i = 0;
-    while (i < 16 && s[i] >= 0x21 && s[i] <= 0x7e)
-        i++;
-    while (i < 16 && s[i] == 0)
-        i++;
+    while (i < 16 && s[i] >= 0x21 && s[i] <= 0x7e) i++;
+    while (i < 16 && s[i] == 0) i++;
     return i == 16;
 }
 
@@ -205,10 +203,8 @@ static bool symbol_valid(const uint8_t *s) {
 static bool body_valid(const layout_t *l, const uint8_t *base) {
     for (unsigned i = 0; i < l->nfields; i++) {
         const field_t *f = &l->f[i];
-        if (f->width == F_U8 && (base[f->off] < f->lo || base[f->off] > f->hi))
-            return false;
-        if (f->width == F_SYM && !symbol_valid(base + f->off))
-            return false;
+        if (f->width == F_U8 && (base[f->off] < f->lo || base[f->off] > f->hi)) return false;
+        if (f->width == F_SYM && !symbol_valid(base + f->off)) return false;
     }
     return true;
 }
@@ -274,35 +270,25 @@ static void body_get(const layout_t *l, uint8_t *base, const uint8_t *p) {
  */
 static int header_check(const uint8_t *buf, size_t len, size_t hdr, const layout_t *table,
                         int max_type, const layout_t **lay) {
-    if (len < 1)
-        return LX_ETRUNC;
-    if (buf[0] != LX_CODEC_VERSION)
-        return LX_EVERSION;
-    if (len < 2)
-        return LX_ETRUNC;
-    if (buf[1] < 1 || buf[1] > max_type)
-        return LX_ECORRUPT;
+    if (len < 1) return LX_ETRUNC;
+    if (buf[0] != LX_CODEC_VERSION) return LX_EVERSION;
+    if (len < 2) return LX_ETRUNC;
+    if (buf[1] < 1 || buf[1] > max_type) return LX_ECORRUPT;
     *lay = &table[buf[1]];
-    if (len < 4)
-        return LX_ETRUNC;
-    if (lx_get_u16(buf + 2) != (*lay)->body)
-        return LX_ECORRUPT;
-    if (len < hdr + (*lay)->body)
-        return LX_ETRUNC;
+    if (len < 4) return LX_ETRUNC;
+    if (lx_get_u16(buf + 2) != (*lay)->body) return LX_ECORRUPT;
+    if (len < hdr + (*lay)->body) return LX_ETRUNC;
     return 0;
 }
 
 /* ---- commands --------------------------------------------------------------- */
 
 int lx_cmd_encode(const lx_cmd_t *cmd, uint8_t *buf, size_t cap) {
-    if (!cmd || cmd->type < 1 || cmd->type > LX_CMD__MAX)
-        return LX_EINVAL;
+    if (!cmd || cmd->type < 1 || cmd->type > LX_CMD__MAX) return LX_EINVAL;
     const layout_t *l = &cmd_layouts[cmd->type];
-    if (!body_valid(l, (const uint8_t *)cmd))
-        return LX_EINVAL;
+    if (!body_valid(l, (const uint8_t *)cmd)) return LX_EINVAL;
     size_t total = CMD_HEADER + (size_t)l->body;
-    if (!buf || cap < total)
-        return LX_ERANGE;
+    if (!buf || cap < total) return LX_ERANGE;
     buf[0] = LX_CODEC_VERSION;
     buf[1] = (uint8_t)cmd->type;
     lx_put_u16(buf + 2, l->body);
@@ -369,21 +355,18 @@ int lx_cmd_encode(const lx_cmd_t *cmd, uint8_t *buf, size_t cap) {
  * the return value is the record's length.
  */
 int lx_cmd_decode(lx_cmd_t *cmd, const uint8_t *buf, size_t len) {
-    if (!cmd || (!buf && len))
-        return LX_EINVAL;
+    if (!cmd || (!buf && len)) return LX_EINVAL;
     memset(cmd, 0, sizeof *cmd);
     const layout_t *l = NULL;
     int rc = header_check(buf, len, CMD_HEADER, cmd_layouts, LX_CMD__MAX, &l);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     lx_cmd_t c;
     memset(&c, 0, sizeof c);
     c.type = (lx_cmd_type_t)buf[1];
     c.seq = lx_get_u64(buf + 4);
     c.ts = (int64_t)lx_get_u64(buf + 12);
     body_get(l, (uint8_t *)&c, buf + CMD_HEADER);
-    if (!body_valid(l, (const uint8_t *)&c))
-        return LX_ECORRUPT;
+    if (!body_valid(l, (const uint8_t *)&c)) return LX_ECORRUPT;
     *cmd = c;
     return CMD_HEADER + l->body;
 }
@@ -391,14 +374,11 @@ int lx_cmd_decode(lx_cmd_t *cmd, const uint8_t *buf, size_t len) {
 /* ---- events ----------------------------------------------------------------- */
 
 int lx_event_encode(const lx_event_t *ev, uint8_t *buf, size_t cap) {
-    if (!ev || ev->type < 1 || ev->type > LX_EV__MAX)
-        return LX_EINVAL;
+    if (!ev || ev->type < 1 || ev->type > LX_EV__MAX) return LX_EINVAL;
     const layout_t *l = &ev_layouts[ev->type];
-    if (!body_valid(l, (const uint8_t *)ev))
-        return LX_EINVAL;
+    if (!body_valid(l, (const uint8_t *)ev)) return LX_EINVAL;
     size_t total = EV_HEADER + (size_t)l->body;
-    if (!buf || cap < total)
-        return LX_ERANGE;
+    if (!buf || cap < total) return LX_ERANGE;
     buf[0] = LX_CODEC_VERSION;
     buf[1] = (uint8_t)ev->type;
     lx_put_u16(buf + 2, l->body);
@@ -472,13 +452,11 @@ int lx_event_encode(const lx_event_t *ev, uint8_t *buf, size_t cap) {
  * are the engine's promises, checked by the engine's tests.
  */
 int lx_event_decode(lx_event_t *ev, const uint8_t *buf, size_t len) {
-    if (!ev || (!buf && len))
-        return LX_EINVAL;
+    if (!ev || (!buf && len)) return LX_EINVAL;
     memset(ev, 0, sizeof *ev);
     const layout_t *l = NULL;
     int rc = header_check(buf, len, EV_HEADER, ev_layouts, LX_EV__MAX, &l);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     lx_event_t e;
     memset(&e, 0, sizeof e);
     e.type = (lx_event_type_t)buf[1];
@@ -487,8 +465,7 @@ int lx_event_decode(lx_event_t *ev, const uint8_t *buf, size_t len) {
     e.market = lx_get_u32(buf + 20);
     e.market_seq = lx_get_u64(buf + 24);
     body_get(l, (uint8_t *)&e, buf + EV_HEADER);
-    if (!body_valid(l, (const uint8_t *)&e))
-        return LX_ECORRUPT;
+    if (!body_valid(l, (const uint8_t *)&e)) return LX_ECORRUPT;
     *ev = e;
     return EV_HEADER + l->body;
 }

@@ -67,15 +67,15 @@ typedef __int128 lx__i128;
 /* ---- orders ------------------------------------------------------------ */
 
 typedef struct lx__order {
-    int64_t remaining;     /* open quantity, lots; > 0 while resting */
-    int64_t filled;        /* lots filled so far */
-    uint64_t client_id;    /* 0 = none */
-    int64_t expiry;        /* GTD only, else 0 */
+    int64_t remaining;  /* open quantity, lots; > 0 while resting */
+    int64_t filled;     /* lots filled so far */
+    uint64_t client_id; /* 0 = none */
+    int64_t expiry;     /* GTD only, else 0 */
     uint32_t account;
-    uint32_t level;        /* LX__NIL unless resting */
-    uint32_t next, prev;   /* FIFO within the level */
+    uint32_t level;                /* LX__NIL unless resting */
+    uint32_t next, prev;           /* FIFO within the level */
     uint32_t acct_next, acct_prev; /* the account's open orders */
-    uint32_t gen;          /* times this slot has been taken */
+    uint32_t gen;                  /* times this slot has been taken */
     uint32_t side : 1, type : 1, tif : 3, stp : 3;
     uint32_t fee_res : 24; /* fee reserve rate of a buy's lock */
 } lx__order_t;
@@ -90,19 +90,19 @@ static inline lx_order_id_t lx__order_id(uint32_t slot, uint32_t gen) {
 
 typedef struct lx__level {
     int64_t price;
-    int64_t qty;     /* sum of remaining of its orders */
+    int64_t qty; /* sum of remaining of its orders */
     uint32_t count;
     uint32_t head, tail;
     uint32_t market;
-    uint32_t side;   /* lx_side_t; also links the free list via head */
+    uint32_t side; /* lx_side_t; also links the free list via head */
     uint32_t pad_;
 } lx__level_t;
 
 typedef struct lx__side {
-    int64_t *keys;   /* ascending; best at keys[n-1] */
-    uint32_t *lv;    /* level index for each key; LX__NIL = tombstone */
+    int64_t *keys; /* ascending; best at keys[n-1] */
+    uint32_t *lv;  /* level index for each key; LX__NIL = tombstone */
     uint32_t n, cap;
-    uint32_t live;   /* entries that are not tombstones; lv[n-1] is live */
+    uint32_t live; /* entries that are not tombstones; lv[n-1] is live */
 } lx__side_t;
 
 static inline int64_t lx__key(int side, int64_t price) {
@@ -115,7 +115,7 @@ typedef struct lx__market {
     int64_t tick_size, lot_size, tick_value;
     int64_t min_price, max_price, max_qty;
     int32_t maker_fee, taker_fee;
-    uint64_t seq;       /* market sequence of the last market event */
+    uint64_t seq; /* market sequence of the last market event */
     int64_t last_price;
     uint32_t norders;
     lx__side_t side[2]; /* [LX_SIDE_BUY], [LX_SIDE_SELL] */
@@ -173,13 +173,13 @@ struct lx_engine {
     lx__asset_t *assets;   /* [max_assets] */
     uint32_t nmarkets, nassets;
 
-    lx__order_t *orders;   /* [max_orders] */
-    uint64_t *free_l0;     /* bit set = slot free */
-    uint64_t *free_l1;     /* bit set = that l0 word has a free slot */
-    uint64_t *free_l2;     /* bit set = that l1 word has a set bit */
+    lx__order_t *orders; /* [max_orders] */
+    uint64_t *free_l0;   /* bit set = slot free */
+    uint64_t *free_l1;   /* bit set = that l0 word has a free slot */
+    uint64_t *free_l2;   /* bit set = that l1 word has a set bit */
     uint32_t nl0, nl1, nl2;
-    uint32_t norders;      /* slots in use */
-    uint32_t slot_hwm;     /* 1 + highest slot ever used */
+    uint32_t norders;  /* slots in use */
+    uint32_t slot_hwm; /* 1 + highest slot ever used */
 
     lx__level_t *levels;
     uint32_t nlevels_cap, levels_used, level_free;
@@ -189,11 +189,11 @@ struct lx_engine {
 
     lx__balance_t *balances;
     uint32_t nbalances, balances_cap;
-    lx__idx_t bal_idx;       /* (account, asset) -> balance */
+    lx__idx_t bal_idx; /* (account, asset) -> balance */
 
     uint64_t *deposit_ids;
     uint32_t ndeposits, deposits_cap;
-    lx__idx_t dep_idx;       /* deposit id -> index in deposit_ids */
+    lx__idx_t dep_idx; /* deposit id -> index in deposit_ids */
 
     lx__gtd_t *gtd;
     uint32_t ngtd, gtd_cap;
@@ -282,8 +282,8 @@ void lx__relock(lx_engine_t *e, const lx__market_t *m, const lx__order_t *o, int
  * are reduced; returns the fees through mfee/tfee and the four balances it
  * changed in event order (maker base, maker quote, taker base, taker quote). */
 void lx__settle(lx_engine_t *e, const lx__market_t *m, const lx__order_t *maker,
-                const lx__order_t *taker, int64_t taker_price, int64_t q, int64_t px,
-                int64_t *mfee, int64_t *tfee, lx__balance_t *touched[4]);
+                const lx__order_t *taker, int64_t taker_price, int64_t q, int64_t px, int64_t *mfee,
+                int64_t *tfee, lx__balance_t *touched[4]);
 int lx__deposit(lx_engine_t *e, const lx_cmd_t *c);
 int lx__withdraw(lx_engine_t *e, const lx_cmd_t *c);
 int lx__transfer(lx_engine_t *e, const lx_cmd_t *c);

@@ -32,7 +32,9 @@ static uint64_t mix(uint64_t x) {
     return x;
 }
 
-static void put(hasher_t *s, uint64_t v) { s->h = mix(s->h ^ (v + 0x9e3779b97f4a7c15ULL)) + v; }
+static void put(hasher_t *s, uint64_t v) {
+    s->h = mix(s->h ^ (v + 0x9e3779b97f4a7c15ULL)) + v;
+}
 
 static void put_order(hasher_t *s, const lx_engine_t *e, uint32_t slot) {
     const lx__order_t *o = &e->orders[slot];

@@ -73,9 +73,15 @@ void lx_engine_destroy(lx_engine_t *e) {
     free(e);
 }
 
-uint64_t lx_engine_last_seq(const lx_engine_t *e) { return e->last_seq; }
-int64_t lx_engine_last_ts(const lx_engine_t *e) { return e->last_ts; }
-const lx_engine_config_t *lx_engine_config(const lx_engine_t *e) { return &e->cfg; }
+uint64_t lx_engine_last_seq(const lx_engine_t *e) {
+    return e->last_seq;
+}
+int64_t lx_engine_last_ts(const lx_engine_t *e) {
+    return e->last_ts;
+}
+const lx_engine_config_t *lx_engine_config(const lx_engine_t *e) {
+    return &e->cfg;
+}
 
 /* ---- events ------------------------------------------------------------- */
 
@@ -133,9 +139,12 @@ static bool symbol_valid(const char sym[16]) {
 static void create_asset(lx_engine_t *e, const lx_cmd_t *c) {
     const lx_cmd_create_asset_t *a = &c->u.create_asset;
     lx_reject_t r = LX_REJECT_NONE;
-    if (a->asset >= e->cfg.max_assets) r = LX_REJECT_BAD_ASSET_PARAMS;
-    else if (e->assets[a->asset].exists) r = LX_REJECT_ASSET_EXISTS;
-    else if (a->scale < 1 || !symbol_valid(a->symbol)) r = LX_REJECT_BAD_ASSET_PARAMS;
+    if (a->asset >= e->cfg.max_assets)
+        r = LX_REJECT_BAD_ASSET_PARAMS;
+    else if (e->assets[a->asset].exists)
+        r = LX_REJECT_ASSET_EXISTS;
+    else if (a->scale < 1 || !symbol_valid(a->symbol))
+        r = LX_REJECT_BAD_ASSET_PARAMS;
     if (r) {
         lx__reject(e, c, r, LX_MARKET_NONE, LX_ACCOUNT_NONE, 0, 0);
         return;
@@ -165,11 +174,16 @@ static void create_market(lx_engine_t *e, const lx_cmd_t *c) {
     const lx_cmd_create_market_t *p = &c->u.create_market;
     lx_reject_t r = LX_REJECT_NONE;
     lx__i128 tv = 0;
-    if (p->market >= e->cfg.max_markets) r = LX_REJECT_BAD_MARKET_PARAMS;
-    else if (e->markets[p->market].exists) r = LX_REJECT_MARKET_EXISTS;
-    else if (!asset_exists(e, p->base) || !asset_exists(e, p->quote)) r = LX_REJECT_UNKNOWN_ASSET;
-    else if (p->base == p->quote) r = LX_REJECT_BAD_MARKET_PARAMS;
-    else if (p->mode != LX_MODE_CONTINUOUS) r = LX_REJECT_UNSUPPORTED;
+    if (p->market >= e->cfg.max_markets)
+        r = LX_REJECT_BAD_MARKET_PARAMS;
+    else if (e->markets[p->market].exists)
+        r = LX_REJECT_MARKET_EXISTS;
+    else if (!asset_exists(e, p->base) || !asset_exists(e, p->quote))
+        r = LX_REJECT_UNKNOWN_ASSET;
+    else if (p->base == p->quote)
+        r = LX_REJECT_BAD_MARKET_PARAMS;
+    else if (p->mode != LX_MODE_CONTINUOUS)
+        r = LX_REJECT_UNSUPPORTED;
     else if (p->tick_size < 1 || p->lot_size < 1 || p->min_price < 1 ||
              p->max_price < p->min_price || p->max_qty < 1)
         r = LX_REJECT_BAD_MARKET_PARAMS;
@@ -177,8 +191,10 @@ static void create_market(lx_engine_t *e, const lx_cmd_t *c) {
         lx__i128 prod = (lx__i128)p->tick_size * p->lot_size;
         int64_t scale = e->assets[p->base].scale;
         tv = prod / scale;
-        if (prod % scale != 0 || tv < 1 || tv > INT64_MAX) r = LX_REJECT_BAD_MARKET_PARAMS;
-        else if (!fees_valid(p->maker_fee, p->taker_fee)) r = LX_REJECT_BAD_FEES;
+        if (prod % scale != 0 || tv < 1 || tv > INT64_MAX)
+            r = LX_REJECT_BAD_MARKET_PARAMS;
+        else if (!fees_valid(p->maker_fee, p->taker_fee))
+            r = LX_REJECT_BAD_FEES;
     }
     if (r) {
         lx__reject(e, c, r, p->market, LX_ACCOUNT_NONE, 0, 0);
@@ -236,8 +252,9 @@ static void set_market_state(lx_engine_t *e, const lx_cmd_t *c) {
 static void set_fees(lx_engine_t *e, const lx_cmd_t *c) {
     const lx_cmd_set_fees_t *p = &c->u.set_fees;
     lx__market_t *m = market_of(e, p->market);
-    lx_reject_t r = !m ? LX_REJECT_UNKNOWN_MARKET
-                       : !fees_valid(p->maker_fee, p->taker_fee) ? LX_REJECT_BAD_FEES : 0;
+    lx_reject_t r = !m                                        ? LX_REJECT_UNKNOWN_MARKET
+                    : !fees_valid(p->maker_fee, p->taker_fee) ? LX_REJECT_BAD_FEES
+                                                              : 0;
     if (r) {
         lx__reject(e, c, r, p->market, LX_ACCOUNT_NONE, 0, 0);
         return;
@@ -263,18 +280,41 @@ int lx_engine_apply(lx_engine_t *e, const lx_cmd_t *c, const lx_sink_t *sink) {
     int rc = lx__expire_due(e);
     if (rc) return rc;
     switch (c->type) {
-    case LX_CMD_PLACE: rc = lx__place(e, c); break;
-    case LX_CMD_CANCEL: rc = lx__cancel(e, c); break;
-    case LX_CMD_AMEND: rc = lx__amend(e, c); break;
-    case LX_CMD_CANCEL_ALL: rc = lx__cancel_all(e, c); break;
-    case LX_CMD_TICK: break;
-    case LX_CMD_DEPOSIT: rc = lx__deposit(e, c); break;
-    case LX_CMD_WITHDRAW: rc = lx__withdraw(e, c); break;
-    case LX_CMD_TRANSFER: rc = lx__transfer(e, c); break;
-    case LX_CMD_CREATE_ASSET: create_asset(e, c); break;
-    case LX_CMD_CREATE_MARKET: create_market(e, c); break;
-    case LX_CMD_SET_MARKET_STATE: set_market_state(e, c); break;
-    case LX_CMD_SET_FEES: set_fees(e, c); break;
+    case LX_CMD_PLACE:
+        rc = lx__place(e, c);
+        break;
+    case LX_CMD_CANCEL:
+        rc = lx__cancel(e, c);
+        break;
+    case LX_CMD_AMEND:
+        rc = lx__amend(e, c);
+        break;
+    case LX_CMD_CANCEL_ALL:
+        rc = lx__cancel_all(e, c);
+        break;
+    case LX_CMD_TICK:
+        break;
+    case LX_CMD_DEPOSIT:
+        rc = lx__deposit(e, c);
+        break;
+    case LX_CMD_WITHDRAW:
+        rc = lx__withdraw(e, c);
+        break;
+    case LX_CMD_TRANSFER:
+        rc = lx__transfer(e, c);
+        break;
+    case LX_CMD_CREATE_ASSET:
+        create_asset(e, c);
+        break;
+    case LX_CMD_CREATE_MARKET:
+        create_market(e, c);
+        break;
+    case LX_CMD_SET_MARKET_STATE:
+        set_market_state(e, c);
+        break;
+    case LX_CMD_SET_FEES:
+        set_fees(e, c);
+        break;
     }
     e->last_seq = c->seq;
     e->last_ts = c->ts;

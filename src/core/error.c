@@ -179,13 +179,11 @@ _Static_assert(0 LX__EV_TYPES(LX__COUNT_ONE) == LX_EV__MAX,
 #undef LX__COUNT_ONE
 
 const char *lx_cmd_type_name(int type) {
-    if (type < 0 || type > LX_CMD__MAX || cmd_names[type] == NULL)
-        return "?";
+    if (type < 0 || type > LX_CMD__MAX || cmd_names[type] == NULL) return "?";
     return cmd_names[type];
 }
 
 const char *lx_event_type_name(int type) {
-    if (type < 0 || type > LX_EV__MAX || ev_names[type] == NULL)
-        return "?";
+    if (type < 0 || type > LX_EV__MAX || ev_names[type] == NULL) return "?";
     return ev_names[type];
 }

@@ -97,8 +97,8 @@ static void retire(lx_engine_t *e, uint32_t slot) {
 
 /* Cancels a resting order: CANCELED, BALANCE, then BOOK_LEVEL if asked
  * (inside a match the level is reported when the taker leaves it). */
-static void cancel_resting(lx_engine_t *e, lx__market_t *m, uint32_t slot,
-                           lx_cancel_reason_t why, bool level_event) {
+static void cancel_resting(lx_engine_t *e, lx__market_t *m, uint32_t slot, lx_cancel_reason_t why,
+                           bool level_event) {
     lx__order_t *o = &e->orders[slot];
     uint32_t l = o->level;
     uint32_t market = e->levels[l].market;
@@ -167,7 +167,8 @@ static match_end_t match(lx_engine_t *e, lx__market_t *m, uint32_t market, uint3
                     cancel_resting(e, m, cur, LX_CANCEL_STP, false);
                 } else {
                     int64_t before =
-                        clearing ? lx__lock_amount(m, mside, lprice, mk->remaining, mk->fee_res) : 0;
+                        clearing ? lx__lock_amount(m, mside, lprice, mk->remaining, mk->fee_res)
+                                 : 0;
                     mk->remaining -= d;
                     e->levels[l].qty -= d;
                     emit_amended(e, market, cur, lprice, false);
@@ -178,8 +179,10 @@ static match_end_t match(lx_engine_t *e, lx__market_t *m, uint32_t market, uint3
                 int64_t before =
                     clearing ? lx__lock_amount(m, side, price, t->remaining, t->fee_res) : 0;
                 t->remaining -= d;
-                if (t->remaining == 0) emit_canceled(e, market, slot, LX_CANCEL_STP, d);
-                else emit_amended(e, market, slot, price, false);
+                if (t->remaining == 0)
+                    emit_canceled(e, market, slot, LX_CANCEL_STP, d);
+                else
+                    emit_amended(e, market, slot, price, false);
                 if (clearing)
                     lx__relock(e, m, t, before,
                                lx__lock_amount(m, side, price, t->remaining, t->fee_res));
@@ -243,8 +246,7 @@ static bool fok_fillable(const lx_engine_t *e, const lx__market_t *m, const lx__
     int64_t sum = 0;
     for (uint32_t i = opp->n; i-- > 0 && opp->keys[i] >= cross;) {
         if (opp->lv[i] == LX__NIL) continue; /* tombstone */
-        for (uint32_t cur = e->levels[opp->lv[i]].head; cur != LX__NIL;
-             cur = e->orders[cur].next) {
+        for (uint32_t cur = e->levels[opp->lv[i]].head; cur != LX__NIL; cur = e->orders[cur].next) {
             const lx__order_t *mk = &e->orders[cur];
             if (mk->account == t->account && t->stp != LX_STP_NONE) {
                 if (t->stp == LX_STP_EXPIRE_MAKER) continue;
@@ -306,12 +308,11 @@ static void gtd_pop(lx_engine_t *e) {
     for (;;) {
         uint32_t c = 2 * i + 1;
         if (c >= n) break;
-        if (c + 1 < n && (e->gtd[c + 1].expiry < e->gtd[c].expiry ||
-                          (e->gtd[c + 1].expiry == e->gtd[c].expiry &&
-                           e->gtd[c + 1].seq < e->gtd[c].seq)))
+        if (c + 1 < n &&
+            (e->gtd[c + 1].expiry < e->gtd[c].expiry ||
+             (e->gtd[c + 1].expiry == e->gtd[c].expiry && e->gtd[c + 1].seq < e->gtd[c].seq)))
             c++;
-        if (x.expiry < e->gtd[c].expiry ||
-            (x.expiry == e->gtd[c].expiry && x.seq < e->gtd[c].seq))
+        if (x.expiry < e->gtd[c].expiry || (x.expiry == e->gtd[c].expiry && x.seq < e->gtd[c].seq))
             break;
         e->gtd[i] = e->gtd[c];
         i = c;
@@ -328,10 +329,14 @@ static void finish_taker(lx_engine_t *e, lx__market_t *m, uint32_t market, uint3
         return;
     }
     lx_cancel_reason_t why;
-    if (end == MATCH_STP_STOP) why = LX_CANCEL_STP;
-    else if (t->type == LX_ORDER_MARKET) why = LX_CANCEL_MARKET_UNFILLED;
-    else if (t->tif == LX_TIF_IOC) why = LX_CANCEL_IOC_REMAINDER;
-    else if (t->tif == LX_TIF_FOK) why = LX_CANCEL_FOK; /* unreachable: pre-checked */
+    if (end == MATCH_STP_STOP)
+        why = LX_CANCEL_STP;
+    else if (t->type == LX_ORDER_MARKET)
+        why = LX_CANCEL_MARKET_UNFILLED;
+    else if (t->tif == LX_TIF_IOC)
+        why = LX_CANCEL_IOC_REMAINDER;
+    else if (t->tif == LX_TIF_FOK)
+        why = LX_CANCEL_FOK; /* unreachable: pre-checked */
     else {
         uint32_t l = lx__book_level_get(e, m, market, t->side, price); /* reserved */
         lx__book_append(e, l, slot);
@@ -357,20 +362,32 @@ int lx__place(lx_engine_t *e, const lx_cmd_t *c) {
     uint32_t fee_res = 0;
     int64_t lock = 0;
 
-    if (p->account >= e->cfg.max_accounts) r = LX_REJECT_UNKNOWN_ACCOUNT;
-    else if (!(m = market_get(e, p->market))) r = LX_REJECT_UNKNOWN_MARKET;
-    else if (m->halted) r = LX_REJECT_MARKET_HALTED;
-    else if (p->side > LX_SIDE_SELL) r = LX_REJECT_BAD_SIDE;
-    else if (p->type > LX_ORDER_MARKET) r = LX_REJECT_BAD_ORDER_TYPE;
-    else if (tif > LX_TIF_POST_ONLY) r = LX_REJECT_BAD_TIF;
-    else if (p->stp > LX_STP_DECREMENT) r = LX_REJECT_BAD_STP;
-    else if (p->qty <= 0) r = LX_REJECT_QTY_ZERO;
-    else if (p->qty > m->max_qty) r = LX_REJECT_QTY_TOO_LARGE;
-    else if (p->price < m->min_price || p->price > m->max_price) r = LX_REJECT_PRICE_OUT_OF_BAND;
-    else if (tif == LX_TIF_GTD && p->expiry <= c->ts) r = LX_REJECT_EXPIRED;
+    if (p->account >= e->cfg.max_accounts)
+        r = LX_REJECT_UNKNOWN_ACCOUNT;
+    else if (!(m = market_get(e, p->market)))
+        r = LX_REJECT_UNKNOWN_MARKET;
+    else if (m->halted)
+        r = LX_REJECT_MARKET_HALTED;
+    else if (p->side > LX_SIDE_SELL)
+        r = LX_REJECT_BAD_SIDE;
+    else if (p->type > LX_ORDER_MARKET)
+        r = LX_REJECT_BAD_ORDER_TYPE;
+    else if (tif > LX_TIF_POST_ONLY)
+        r = LX_REJECT_BAD_TIF;
+    else if (p->stp > LX_STP_DECREMENT)
+        r = LX_REJECT_BAD_STP;
+    else if (p->qty <= 0)
+        r = LX_REJECT_QTY_ZERO;
+    else if (p->qty > m->max_qty)
+        r = LX_REJECT_QTY_TOO_LARGE;
+    else if (p->price < m->min_price || p->price > m->max_price)
+        r = LX_REJECT_PRICE_OUT_OF_BAND;
+    else if (tif == LX_TIF_GTD && p->expiry <= c->ts)
+        r = LX_REJECT_EXPIRED;
     else if (p->client_id && lx__cid_find(e, p->account, p->client_id) != LX__NIL)
         r = LX_REJECT_DUPLICATE_CLIENT_ID;
-    else if (!lx__amounts_fit(m, p->price, p->qty)) r = LX_REJECT_OVERFLOW;
+    else if (!lx__amounts_fit(m, p->price, p->qty))
+        r = LX_REJECT_OVERFLOW;
     else if (e->cfg.max_open_orders_per_account &&
              e->accounts[p->account].norders >= e->cfg.max_open_orders_per_account)
         r = LX_REJECT_TOO_MANY_ORDERS;
@@ -386,7 +403,8 @@ int lx__place(lx_engine_t *e, const lx_cmd_t *c) {
             fee_res = res > 0 ? (uint32_t)res : 0;
         }
         lock = lx__lock_amount(m, p->side, p->price, p->qty, fee_res);
-        const lx__balance_t *lb = lx__bal_find(e, p->account, p->side == LX_SIDE_BUY ? m->quote : m->base);
+        const lx__balance_t *lb =
+            lx__bal_find(e, p->account, p->side == LX_SIDE_BUY ? m->quote : m->base);
         if (!lb || lb->free < lock) r = LX_REJECT_INSUFFICIENT_FUNDS;
     }
     if (!r && e->norders >= e->cfg.max_orders) r = LX_REJECT_ENGINE_FULL;
@@ -436,8 +454,10 @@ int lx__place(lx_engine_t *e, const lx_cmd_t *c) {
     if (clearing) {
         /* the lock asset's record exists (it had the funds); the other one
          * is created now so settlement never allocates */
-        lx__balance_t *other = lx__bal_get(e, p->account, p->side == LX_SIDE_BUY ? m->base : m->quote, true);
-        lx__balance_t *lb = lx__bal_get(e, p->account, p->side == LX_SIDE_BUY ? m->quote : m->base, false);
+        lx__balance_t *other =
+            lx__bal_get(e, p->account, p->side == LX_SIDE_BUY ? m->base : m->quote, true);
+        lx__balance_t *lb =
+            lx__bal_get(e, p->account, p->side == LX_SIDE_BUY ? m->quote : m->base, false);
         (void)other;
         lb->free -= lock;
         lb->locked += lock;
@@ -452,8 +472,8 @@ int lx__place(lx_engine_t *e, const lx_cmd_t *c) {
 
 /* Finds the order a cancel or amend names. Returns the slot, or LX__NIL with
  * *r set. */
-static uint32_t find_target(const lx_engine_t *e, uint32_t account, uint32_t market,
-                            bool by_cid, lx_order_id_t id, uint64_t cid, lx_reject_t *r) {
+static uint32_t find_target(const lx_engine_t *e, uint32_t account, uint32_t market, bool by_cid,
+                            lx_order_id_t id, uint64_t cid, lx_reject_t *r) {
     uint32_t slot;
     if (by_cid) {
         slot = cid ? lx__cid_find(e, account, cid) : LX__NIL;
@@ -463,7 +483,8 @@ static uint32_t find_target(const lx_engine_t *e, uint32_t account, uint32_t mar
     } else {
         slot = resting_by_id(e, id, market);
     }
-    if (slot == LX__NIL) *r = LX_REJECT_UNKNOWN_ORDER;
+    if (slot == LX__NIL)
+        *r = LX_REJECT_UNKNOWN_ORDER;
     else if (e->orders[slot].account != account) {
         *r = LX_REJECT_NOT_OWNER;
         slot = LX__NIL;
@@ -476,11 +497,16 @@ int lx__cancel(lx_engine_t *e, const lx_cmd_t *c) {
     lx__market_t *m = NULL;
     lx_reject_t r = LX_REJECT_NONE;
     uint32_t slot = LX__NIL;
-    if (p->account >= e->cfg.max_accounts) r = LX_REJECT_UNKNOWN_ACCOUNT;
-    else if (!(m = market_get(e, p->market))) r = LX_REJECT_UNKNOWN_MARKET;
-    else slot = find_target(e, p->account, p->market, p->by_client_id, p->order_id, p->client_id, &r);
+    if (p->account >= e->cfg.max_accounts)
+        r = LX_REJECT_UNKNOWN_ACCOUNT;
+    else if (!(m = market_get(e, p->market)))
+        r = LX_REJECT_UNKNOWN_MARKET;
+    else
+        slot =
+            find_target(e, p->account, p->market, p->by_client_id, p->order_id, p->client_id, &r);
     if (r) {
-        lx__reject(e, c, r, p->market, p->account, p->by_client_id ? 0 : p->order_id, p->by_client_id ? p->client_id : 0);
+        lx__reject(e, c, r, p->market, p->account, p->by_client_id ? 0 : p->order_id,
+                   p->by_client_id ? p->client_id : 0);
         return 0;
     }
     cancel_resting(e, m, slot, LX_CANCEL_USER, true);
@@ -492,38 +518,49 @@ int lx__amend(lx_engine_t *e, const lx_cmd_t *c) {
     lx__market_t *m = NULL;
     lx_reject_t r = LX_REJECT_NONE;
     uint32_t slot = LX__NIL;
-    if (p->account >= e->cfg.max_accounts) r = LX_REJECT_UNKNOWN_ACCOUNT;
-    else if (!(m = market_get(e, p->market))) r = LX_REJECT_UNKNOWN_MARKET;
-    else if (m->halted) r = LX_REJECT_MARKET_HALTED;
-    else slot = find_target(e, p->account, p->market, p->by_client_id, p->order_id, p->client_id, &r);
+    if (p->account >= e->cfg.max_accounts)
+        r = LX_REJECT_UNKNOWN_ACCOUNT;
+    else if (!(m = market_get(e, p->market)))
+        r = LX_REJECT_UNKNOWN_MARKET;
+    else if (m->halted)
+        r = LX_REJECT_MARKET_HALTED;
+    else
+        slot =
+            find_target(e, p->account, p->market, p->by_client_id, p->order_id, p->client_id, &r);
 
     lx__order_t *o = slot != LX__NIL ? &e->orders[slot] : NULL;
     int64_t cur_price = o ? e->levels[o->level].price : 0;
     bool keep = false;
     if (!r) {
-        if (p->qty <= 0) r = LX_REJECT_QTY_ZERO;
-        else if (p->qty > m->max_qty) r = LX_REJECT_QTY_TOO_LARGE;
-        else if (p->price < m->min_price || p->price > m->max_price) r = LX_REJECT_PRICE_OUT_OF_BAND;
+        if (p->qty <= 0)
+            r = LX_REJECT_QTY_ZERO;
+        else if (p->qty > m->max_qty)
+            r = LX_REJECT_QTY_TOO_LARGE;
+        else if (p->price < m->min_price || p->price > m->max_price)
+            r = LX_REJECT_PRICE_OUT_OF_BAND;
         else if (p->price == cur_price && p->qty == o->filled + o->remaining)
             r = LX_REJECT_NOTHING_TO_AMEND;
     }
     if (!r && p->qty > o->filled) {
         keep = p->price == cur_price && p->qty - o->filled < o->remaining;
         if (!keep) {
-            if (!lx__amounts_fit(m, p->price, p->qty)) r = LX_REJECT_OVERFLOW;
+            if (!lx__amounts_fit(m, p->price, p->qty))
+                r = LX_REJECT_OVERFLOW;
             else if (e->cfg.clearing) {
                 int64_t before = lx__lock_amount(m, o->side, cur_price, o->remaining, o->fee_res);
                 int64_t after =
                     lx__lock_amount(m, o->side, p->price, p->qty - o->filled, o->fee_res);
                 uint32_t asset = o->side == LX_SIDE_BUY ? m->quote : m->base;
-                if (after - before > free_of(e, o->account, asset)) r = LX_REJECT_INSUFFICIENT_FUNDS;
+                if (after - before > free_of(e, o->account, asset))
+                    r = LX_REJECT_INSUFFICIENT_FUNDS;
             }
             if (!r && o->tif == LX_TIF_POST_ONLY && would_cross(m, o->side, p->price))
                 r = LX_REJECT_POST_ONLY_WOULD_CROSS;
         }
     }
     if (r) {
-        lx__reject(e, c, r, p->market, p->account, p->by_client_id ? 0 : p->order_id, p->by_client_id ? p->client_id : 0);
+        lx__reject(e, c, r, p->market, p->account, p->by_client_id ? 0 : p->order_id,
+                   p->by_client_id ? p->client_id : 0);
         return 0;
     }
     if (p->qty <= o->filled) {
@@ -561,8 +598,10 @@ int lx__amend(lx_engine_t *e, const lx_cmd_t *c) {
 int lx__cancel_all(lx_engine_t *e, const lx_cmd_t *c) {
     const lx_cmd_cancel_all_t *p = &c->u.cancel_all;
     lx_reject_t r = LX_REJECT_NONE;
-    if (p->account >= e->cfg.max_accounts) r = LX_REJECT_UNKNOWN_ACCOUNT;
-    else if (p->market != LX_MARKET_ALL && !market_get(e, p->market)) r = LX_REJECT_UNKNOWN_MARKET;
+    if (p->account >= e->cfg.max_accounts)
+        r = LX_REJECT_UNKNOWN_ACCOUNT;
+    else if (p->market != LX_MARKET_ALL && !market_get(e, p->market))
+        r = LX_REJECT_UNKNOWN_MARKET;
     if (r) {
         lx__reject(e, c, r, p->market, p->account, 0, 0);
         return 0;

@@ -173,8 +173,8 @@ size_t lx_engine_account_orders(const lx_engine_t *e, lx_account_id_t a, lx_orde
     return k;
 }
 
-int lx_engine_balance(const lx_engine_t *e, lx_account_id_t a, lx_asset_id_t asset,
-                      int64_t *free_, int64_t *locked) {
+int lx_engine_balance(const lx_engine_t *e, lx_account_id_t a, lx_asset_id_t asset, int64_t *free_,
+                      int64_t *locked) {
     if (a >= e->cfg.max_accounts || asset >= e->cfg.max_assets) return LX_EINVAL;
     const lx__balance_t *b = lx__bal_find(e, a, asset);
     if (free_) *free_ = b ? b->free : 0;

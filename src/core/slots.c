@@ -24,7 +24,9 @@
 #include <stdlib.h>
 #include "core.h"
 
-static uint32_t words(uint32_t bits) { return (bits + 63) / 64; }
+static uint32_t words(uint32_t bits) {
+    return (bits + 63) / 64;
+}
 
 /* Marks the bits past the end of a level as used, so they are never
  * chosen. Touches only the last word. */
@@ -45,8 +47,10 @@ int lx__slots_init(lx_engine_t *e) {
     seal(e->free_l1, e->nl1, e->nl0);
     seal(e->free_l2, e->nl2, e->nl1);
     /* a sealed l0 word that is now full must show as full above it */
-    if (e->free_l0[e->nl0 - 1] == ~0ULL) e->free_l1[(e->nl0 - 1) / 64] |= 1ULL << ((e->nl0 - 1) % 64);
-    if (e->free_l1[e->nl1 - 1] == ~0ULL) e->free_l2[(e->nl1 - 1) / 64] |= 1ULL << ((e->nl1 - 1) % 64);
+    if (e->free_l0[e->nl0 - 1] == ~0ULL)
+        e->free_l1[(e->nl0 - 1) / 64] |= 1ULL << ((e->nl0 - 1) % 64);
+    if (e->free_l1[e->nl1 - 1] == ~0ULL)
+        e->free_l2[(e->nl1 - 1) / 64] |= 1ULL << ((e->nl1 - 1) % 64);
     return 0;
 }
 

@@ -91,8 +91,12 @@ static uint8_t *wr_room(wr_t *w, size_t len) {
     return p;
 }
 
-static void w32(wr_t *w, uint32_t v) { lx_put_u32(wr_room(w, 4), v); }
-static void w64(wr_t *w, uint64_t v) { lx_put_u64(wr_room(w, 8), v); }
+static void w32(wr_t *w, uint32_t v) {
+    lx_put_u32(wr_room(w, 4), v);
+}
+static void w64(wr_t *w, uint64_t v) {
+    lx_put_u64(wr_room(w, 8), v);
+}
 
 static uint32_t order_flags(const lx__order_t *o) {
     return o->side | o->type << 1 | o->tif << 2 | o->stp << 5 | (uint32_t)o->fee_res << 8;
@@ -451,9 +455,8 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
         uint64_t seq = r64(&r), id = r64(&r);
         uint32_t slot = (uint32_t)id;
         CHECK(slot < cfg.max_orders && lx__slot_used(e, slot) &&
-              e->orders[slot].gen == (uint32_t)(id >> 32) &&
-              e->orders[slot].tif == LX_TIF_GTD && e->orders[slot].expiry == expiry &&
-              lx__gtd_reserve(e) == 0);
+              e->orders[slot].gen == (uint32_t)(id >> 32) && e->orders[slot].tif == LX_TIF_GTD &&
+              e->orders[slot].expiry == expiry && lx__gtd_reserve(e) == 0);
         lx__gtd_push(e, expiry, seq, id);
     }
     uint64_t digest = r64(&r);

@@ -389,8 +389,7 @@ static void out_ch(out_t *o, char c) {
 }
 
 static void out_str(out_t *o, const char *s) {
-    while (*s)
-        out_ch(o, *s++);
+    while (*s) out_ch(o, *s++);
 }
 
 static void out_u64(out_t *o, uint64_t v) {
@@ -400,8 +399,7 @@ static void out_u64(out_t *o, uint64_t v) {
         tmp[i++] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    while (i)
-        out_ch(o, tmp[--i]);
+    while (i) out_ch(o, tmp[--i]);
 }
 
 static void out_i64(out_t *o, int64_t v) {
@@ -436,8 +434,7 @@ static void out_value(out_t *o, const uint8_t *base, const tkey_t *k) {
     case K_SYM: {
         const uint8_t *s = base + k->off;
         int end = 16;
-        while (end > 0 && s[end - 1] == 0)
-            end--;
+        while (end > 0 && s[end - 1] == 0) end--;
         for (int i = 0; i < end; i++) {
             if (s[i] >= 0x21 && s[i] <= 0x7e && s[i] != '\\') {
                 out_ch(o, (char)s[i]);
@@ -470,25 +467,21 @@ static void out_key(out_t *o, const char *name) {
 static void out_row(out_t *o, const row_t *r, const uint8_t *base) {
     for (unsigned i = 0; i < r->nkeys; i++) {
         const tkey_t *k = &r->k[i];
-        if ((k->flags & HIDE) && field_get(base, k) == k->def)
-            continue;
+        if ((k->flags & HIDE) && field_get(base, k) == k->def) continue;
         out_key(o, k->name);
         out_value(o, base, k);
     }
 }
 
 static int out_done(out_t *o) {
-    if (o->cap && o->n >= o->cap)
-        o->buf[o->cap - 1] = '\0';
+    if (o->cap && o->n >= o->cap) o->buf[o->cap - 1] = '\0';
     return o->n > INT32_MAX ? INT32_MAX : (int)o->n;
 }
 
 int lx_cmd_format(const lx_cmd_t *cmd, char *buf, size_t cap) {
     out_t o = {buf, buf ? cap : 0, 0};
-    if (o.cap)
-        buf[0] = '\0';
-    if (!cmd)
-        return 0;
+    if (o.cap) buf[0] = '\0';
+    if (!cmd) return 0;
     int t = (int)cmd->type;
     out_str(&o, lx_cmd_type_name(t));
     if (t < 1 || t > LX_CMD__MAX) {
@@ -506,10 +499,8 @@ int lx_cmd_format(const lx_cmd_t *cmd, char *buf, size_t cap) {
 
 int lx_event_format(const lx_event_t *ev, char *buf, size_t cap) {
     out_t o = {buf, buf ? cap : 0, 0};
-    if (o.cap)
-        buf[0] = '\0';
-    if (!ev)
-        return 0;
+    if (o.cap) buf[0] = '\0';
+    if (!ev) return 0;
     int t = (int)ev->type;
     out_str(&o, lx_event_type_name(t));
     if (t < 1 || t > LX_EV__MAX) {
@@ -546,16 +537,13 @@ static bool span_is(span_t s, const char *word) {
 }
 
 static bool parse_u64(span_t s, uint64_t *out) {
-    if (s.n == 0 || s.n > 20)
-        return false;
+    if (s.n == 0 || s.n > 20) return false;
     uint64_t v = 0;
     for (size_t i = 0; i < s.n; i++) {
         char c = s.p[i];
-        if (c < '0' || c > '9')
-            return false;
+        if (c < '0' || c > '9') return false;
         uint64_t d = (uint64_t)(c - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
+        if (v > (UINT64_MAX - d) / 10) return false;
         v = v * 10 + d;
     }
     *out = v;
@@ -566,27 +554,21 @@ static bool parse_i64(span_t s, int64_t *out) {
     bool neg = s.n > 0 && s.p[0] == '-';
     span_t d = {s.p + neg, s.n - neg};
     uint64_t u;
-    if (!parse_u64(d, &u))
-        return false;
+    if (!parse_u64(d, &u)) return false;
     if (neg) {
-        if (u > (uint64_t)INT64_MAX + 1)
-            return false;
+        if (u > (uint64_t)INT64_MAX + 1) return false;
         *out = u == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)u;
     } else {
-        if (u > (uint64_t)INT64_MAX)
-            return false;
+        if (u > (uint64_t)INT64_MAX) return false;
         *out = (int64_t)u;
     }
     return true;
 }
 
 static int hexval(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
 }
 
@@ -596,20 +578,16 @@ static bool parse_symbol(span_t s, uint8_t out[16]) {
     for (size_t i = 0; i < s.n; i++) {
         uint8_t b;
         if (s.p[i] == '\\') {
-            if (i + 3 >= s.n || s.p[i + 1] != 'x')
-                return false; /* needs \xNN */
+            if (i + 3 >= s.n || s.p[i + 1] != 'x') return false; /* needs \xNN */
             int hi = hexval(s.p[i + 2]), lo = hexval(s.p[i + 3]);
-            if (hi < 0 || lo < 0)
-                return false;
+            if (hi < 0 || lo < 0) return false;
             b = (uint8_t)(hi * 16 + lo);
             i += 3;
         } else {
             b = (uint8_t)s.p[i];
-            if (b < 0x21 || b > 0x7e)
-                return false;
+            if (b < 0x21 || b > 0x7e) return false;
         }
-        if (n == 16)
-            return false;
+        if (n == 16) return false;
         out[n++] = b;
     }
     return true;
@@ -630,28 +608,23 @@ static bool parse_value(uint8_t *base, const tkey_t *k, span_t s) {
         }
         /* fall through */
     case K_U32:
-        if (!parse_u64(s, &u) || u > UINT32_MAX)
-            return false;
+        if (!parse_u64(s, &u) || u > UINT32_MAX) return false;
         field_set(base, k, (int64_t)u);
         return true;
     case K_U8:
-        if (!parse_u64(s, &u) || u > UINT8_MAX)
-            return false;
+        if (!parse_u64(s, &u) || u > UINT8_MAX) return false;
         field_set(base, k, (int64_t)u);
         return true;
     case K_U64:
-        if (!parse_u64(s, &u))
-            return false;
+        if (!parse_u64(s, &u)) return false;
         memcpy(base + k->off, &u, 8);
         return true;
     case K_I32:
-        if (!parse_i64(s, &v) || v < INT32_MIN || v > INT32_MAX)
-            return false;
+        if (!parse_i64(s, &v) || v < INT32_MIN || v > INT32_MAX) return false;
         field_set(base, k, v);
         return true;
     case K_I64:
-        if (!parse_i64(s, &v))
-            return false;
+        if (!parse_i64(s, &v)) return false;
         field_set(base, k, v);
         return true;
     default: /* enums: a name, or a number 0..255 */
@@ -662,8 +635,7 @@ static bool parse_value(uint8_t *base, const tkey_t *k, span_t s) {
                 return true;
             }
         }
-        if (!parse_u64(s, &u) || u > UINT8_MAX)
-            return false;
+        if (!parse_u64(s, &u) || u > UINT8_MAX) return false;
         field_set(base, k, (int64_t)u);
         return true;
     }
@@ -675,50 +647,40 @@ static bool is_space(char c) {
 
 static span_t next_token(const char **pp) {
     const char *p = *pp;
-    while (is_space(*p))
-        p++;
+    while (is_space(*p)) p++;
     const char *start = p;
-    while (*p && !is_space(*p))
-        p++;
+    while (*p && !is_space(*p)) p++;
     *pp = p;
     return (span_t){start, (size_t)(p - start)};
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, span_t a, span_t b) {
-    if (err && errlen)
-        snprintf(err, errlen, fmt, (int)a.n, a.p, (int)b.n, b.p);
+    if (err && errlen) snprintf(err, errlen, fmt, (int)a.n, a.p, (int)b.n, b.p);
     return LX_EINVAL;
 }
 
 #define NOSPAN ((span_t){"", 0})
 
 int lx_cmd_parse(lx_cmd_t *cmd, const char *line, char *err, size_t errlen) {
-    if (err && errlen)
-        err[0] = '\0';
-    if (!cmd || !line)
-        return fail(err, errlen, "no command%.*s%.*s", NOSPAN, NOSPAN);
+    if (err && errlen) err[0] = '\0';
+    if (!cmd || !line) return fail(err, errlen, "no command%.*s%.*s", NOSPAN, NOSPAN);
     lx_cmd_t c;
     memset(&c, 0, sizeof c);
     const char *p = line;
     span_t name = next_token(&p);
-    if (name.n == 0)
-        return fail(err, errlen, "empty command line%.*s%.*s", NOSPAN, NOSPAN);
+    if (name.n == 0) return fail(err, errlen, "empty command line%.*s%.*s", NOSPAN, NOSPAN);
     int t = 0;
     for (int i = 1; i <= LX_CMD__MAX; i++)
-        if (span_is(name, lx_cmd_type_name(i)))
-            t = i;
-    if (!t)
-        return fail(err, errlen, "unknown command '%.*s'%.*s", name, NOSPAN);
+        if (span_is(name, lx_cmd_type_name(i))) t = i;
+    if (!t) return fail(err, errlen, "unknown command '%.*s'%.*s", name, NOSPAN);
     c.type = (lx_cmd_type_t)t;
     const row_t *r = &cmd_rows[t];
     uint32_t seen = 0; /* bit i: key i of the row; bits 30, 31: seq, ts */
     for (;;) {
         span_t tok = next_token(&p);
-        if (tok.n == 0)
-            break;
+        if (tok.n == 0) break;
         const char *eq = memchr(tok.p, '=', tok.n);
-        if (!eq)
-            return fail(err, errlen, "expected key=value, got '%.*s'%.*s", tok, NOSPAN);
+        if (!eq) return fail(err, errlen, "expected key=value, got '%.*s'%.*s", tok, NOSPAN);
         span_t key = {tok.p, (size_t)(eq - tok.p)};
         span_t val = {eq + 1, tok.n - key.n - 1};
         int bit;
@@ -732,22 +694,18 @@ int lx_cmd_parse(lx_cmd_t *cmd, const char *line, char *err, size_t errlen) {
         } else {
             bit = -1;
             for (int i = 0; i < r->nkeys; i++)
-                if (span_is(key, r->k[i].name))
-                    bit = i;
-            if (bit < 0)
-                return fail(err, errlen, "unknown key '%.*s' for %.*s", key, name);
+                if (span_is(key, r->k[i].name)) bit = i;
+            if (bit < 0) return fail(err, errlen, "unknown key '%.*s' for %.*s", key, name);
             ok = parse_value((uint8_t *)&c, &r->k[bit], val);
         }
         if (seen & (UINT32_C(1) << bit))
             return fail(err, errlen, "duplicate key '%.*s'%.*s", key, NOSPAN);
         seen |= UINT32_C(1) << bit;
-        if (!ok)
-            return fail(err, errlen, "bad value for '%.*s': '%.*s'", key, val);
+        if (!ok) return fail(err, errlen, "bad value for '%.*s': '%.*s'", key, val);
     }
     for (int i = 0; i < r->nkeys; i++) {
         const tkey_t *k = &r->k[i];
-        if (seen & (UINT32_C(1) << i))
-            continue;
+        if (seen & (UINT32_C(1) << i)) continue;
         if (!(k->flags & OPT)) {
             span_t kn = {k->name, strlen(k->name)};
             return fail(err, errlen, "missing key '%.*s' for %.*s", kn, name);

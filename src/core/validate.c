@@ -63,7 +63,8 @@ int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
                 if (l >= e->nlevels_cap) FAIL("market %u: level index %u out of range", mi, l);
                 const lx__level_t *lv = &e->levels[l];
                 levels++;
-                if (lv->market != mi || (int)lv->side != side || lx__key(side, lv->price) != s->keys[k])
+                if (lv->market != mi || (int)lv->side != side ||
+                    lx__key(side, lv->price) != s->keys[k])
                     FAIL("market %u side %d: level %u has market %u side %u price %lld", mi, side,
                          l, lv->market, lv->side, (long long)lv->price);
                 if (lv->price < m->min_price || lv->price > m->max_price)
@@ -79,8 +80,8 @@ int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
                     if (o->prev != prev) FAIL("order %u: prev link broken", cur);
                     if (o->level != l) FAIL("order %u: level %u, expected %u", cur, o->level, l);
                     if ((int)o->side != side) FAIL("order %u: on the wrong side", cur);
-                    if (o->remaining <= 0) FAIL("order %u: resting with remaining %lld", cur,
-                                                (long long)o->remaining);
+                    if (o->remaining <= 0)
+                        FAIL("order %u: resting with remaining %lld", cur, (long long)o->remaining);
                     if (o->filled < 0) FAIL("order %u: negative filled", cur);
                     if (o->account >= e->cfg.max_accounts) FAIL("order %u: bad account", cur);
                     if (o->tif == LX_TIF_IOC || o->tif == LX_TIF_FOK || o->type == LX_ORDER_MARKET)
@@ -115,8 +116,9 @@ int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
             if (live != s->live)
                 FAIL("market %u side %d: %u live levels, counter says %u", mi, side, live, s->live);
         }
-        if (mcount != m->norders) FAIL("market %u: %u orders counted, %llu resting", mi,
-                                       m->norders, (unsigned long long)mcount);
+        if (mcount != m->norders)
+            FAIL("market %u: %u orders counted, %llu resting", mi, m->norders,
+                 (unsigned long long)mcount);
         resting += mcount;
         const lx__side_t *b = &m->side[LX_SIDE_BUY], *a = &m->side[LX_SIDE_SELL];
         /* the last entries are live (checked above), so they are the best */
@@ -140,7 +142,8 @@ int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
         uint32_t n = 0, prev = LX__NIL;
         for (uint32_t cur = ac->head; cur != LX__NIL; cur = e->orders[cur].acct_next) {
             const lx__order_t *o = &e->orders[cur];
-            if (o->account != a) FAIL("account %u lists order %u of account %u", a, cur, o->account);
+            if (o->account != a)
+                FAIL("account %u lists order %u of account %u", a, cur, o->account);
             if (o->acct_prev != prev) FAIL("account %u: prev link broken at %u", a, cur);
             if (o->level == LX__NIL) FAIL("account %u lists order %u that does not rest", a, cur);
             prev = cur;
@@ -151,8 +154,9 @@ int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
         if (e->cfg.max_open_orders_per_account && n > e->cfg.max_open_orders_per_account)
             FAIL("account %u: %u open orders over the limit", a, n);
     }
-    if (in_lists != resting) FAIL("account lists hold %llu orders, %llu rest",
-                                  (unsigned long long)in_lists, (unsigned long long)resting);
+    if (in_lists != resting)
+        FAIL("account lists hold %llu orders, %llu rest", (unsigned long long)in_lists,
+             (unsigned long long)resting);
 
     if (e->bal_idx.count != e->nbalances) FAIL("balance index count mismatch");
     sums = calloc(e->cfg.max_assets, sizeof *sums);
@@ -184,7 +188,8 @@ int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
 
     uint64_t live_gtd = 0;
     for (uint32_t i = 0; i < e->ngtd; i++) {
-        if (i > 0 && gtd_less(&e->gtd[i], &e->gtd[(i - 1) / 2])) FAIL("GTD heap out of order at %u", i);
+        if (i > 0 && gtd_less(&e->gtd[i], &e->gtd[(i - 1) / 2]))
+            FAIL("GTD heap out of order at %u", i);
         const lx__gtd_t *g = &e->gtd[i];
         const lx__order_t *o = &e->orders[(uint32_t)g->id];
         if (o->gen == (uint32_t)(g->id >> 32) && o->level != LX__NIL) {

@@ -113,7 +113,9 @@ int lx_proto_direction(int type) {
     return type & 0x80 ? LX_PROTO_FROM_SERVER : LX_PROTO_FROM_CLIENT;
 }
 
-bool lx_proto_is_exec(int type) { return type >= LX_PROTO_ACCEPTED && type <= LX_PROTO_AMENDED; }
+bool lx_proto_is_exec(int type) {
+    return type >= LX_PROTO_ACCEPTED && type <= LX_PROTO_AMENDED;
+}
 
 const char *lx_proto_reason_name(int reason) {
     switch (reason) {
@@ -226,8 +228,12 @@ static bool check(const lx_proto_msg_t *m) {
 
 /* ---- field access ----------------------------------------------------- */
 
-static int64_t get_i64(const uint8_t *p) { return (int64_t)lx_get_u64(p); }
-static void put_i64(uint8_t *p, int64_t v) { lx_put_u64(p, (uint64_t)v); }
+static int64_t get_i64(const uint8_t *p) {
+    return (int64_t)lx_get_u64(p);
+}
+static void put_i64(uint8_t *p, int64_t v) {
+    lx_put_u64(p, (uint64_t)v);
+}
 
 static void get_exec(const uint8_t *p, lx_proto_exec_t *h) {
     h->market = lx_get_u32(p + 4);
@@ -421,10 +427,14 @@ int lx_proto_decode_frame(const uint8_t *buf, size_t len, int direction, lx_prot
         size_t want = lx_proto_msg_size(buf[2]);
         m->type = buf[2];
         m->flags = buf[3];
-        if (want == 0 || lx_proto_direction(buf[2]) != direction) r = LX_PROTO_R_UNKNOWN_TYPE;
-        else if (len < want) r = LX_PROTO_R_TRUNCATED;
-        else if (len > want) r = LX_PROTO_R_TRAILING_BYTES;
-        else if (!read_body(buf, m) || !check(m)) r = LX_PROTO_R_BAD_FIELD;
+        if (want == 0 || lx_proto_direction(buf[2]) != direction)
+            r = LX_PROTO_R_UNKNOWN_TYPE;
+        else if (len < want)
+            r = LX_PROTO_R_TRUNCATED;
+        else if (len > want)
+            r = LX_PROTO_R_TRAILING_BYTES;
+        else if (!read_body(buf, m) || !check(m))
+            r = LX_PROTO_R_BAD_FIELD;
     }
     if (reason) *reason = r;
     return r == LX_PROTO_R_NONE ? 0 : LX_EINVAL;
@@ -588,7 +598,9 @@ void lx_proto_decoder_init(lx_proto_decoder_t *d, int direction) {
     d->direction = direction;
 }
 
-size_t lx_proto_decoder_pending(const lx_proto_decoder_t *d) { return d->have; }
+size_t lx_proto_decoder_pending(const lx_proto_decoder_t *d) {
+    return d->have;
+}
 
 /* The frame boundaries are lost; remember why, forever. The type byte is
  * deliberately not recorded: whether it has arrived depends on how the

@@ -136,8 +136,7 @@ struct lx_gw_tcp {
 
 static void glog(lx_gw_tcp_t *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void glog(lx_gw_tcp_t *g, const char *fmt, ...) {
-    if (!g->opts.log)
-        return;
+    if (!g->opts.log) return;
     va_list ap;
     va_start(ap, fmt);
     vfprintf(g->opts.log, fmt, ap);
@@ -156,16 +155,14 @@ static int64_t mono_ms(void) {
 static void conn_kill(lx_gw_tcp_t *g, conn_t *c, const char *why);
 
 static void mark_dirty(lx_gw_tcp_t *g, conn_t *c) {
-    if (c->dirty || c->dead)
-        return;
+    if (c->dirty || c->dead) return;
     c->dirty = true;
     g->dirty[g->ndirty++] = c;
 }
 
 /* Appends one encoded frame; closes a connection over its bound. */
 static void conn_send(lx_gw_tcp_t *g, conn_t *c, const lx_proto_msg_t *m) {
-    if (c->dead)
-        return;
+    if (c->dead) return;
     if (c->ocap - c->olen < LX_PROTO_FRAME_MAX) {
         if (c->ooff > 0) {
             memmove(c->out, c->out + c->ooff, c->olen - c->ooff);
@@ -194,8 +191,7 @@ static void conn_send(lx_gw_tcp_t *g, conn_t *c, const lx_proto_msg_t *m) {
         }
     }
     int n = lx_proto_encode(m, c->out + c->olen, c->ocap - c->olen);
-    if (n <= 0)
-        return; /* cannot happen for messages built here */
+    if (n <= 0) return; /* cannot happen for messages built here */
     c->olen += (size_t)n;
     mark_dirty(g, c);
 }
@@ -213,8 +209,7 @@ static void send_reject(lx_gw_tcp_t *g, conn_t *c, int reason, int ref_type, uin
 /* Writes what it can; arms EPOLLOUT while something is left. */
 static void conn_flush(lx_gw_tcp_t *g, conn_t *c) {
     c->dirty = false;
-    if (c->dead)
-        return;
+    if (c->dead) return;
     while (c->ooff < c->olen) {
         ssize_t w = send(c->fd, c->out + c->ooff, c->olen - c->ooff, MSG_NOSIGNAL);
         if (w > 0) {
@@ -222,15 +217,12 @@ static void conn_flush(lx_gw_tcp_t *g, conn_t *c) {
             c->last_tx = mono_ms();
             continue;
         }
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
         conn_kill(g, c, "write failed");
         return;
     }
-    if (c->ooff == c->olen)
-        c->ooff = c->olen = 0;
+    if (c->ooff == c->olen) c->ooff = c->olen = 0;
     bool want = c->olen > 0;
     if (want != c->want_out) {
         struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = c};
@@ -240,16 +232,14 @@ static void conn_flush(lx_gw_tcp_t *g, conn_t *c) {
 }
 
 static void flush_dirty(lx_gw_tcp_t *g) {
-    for (uint32_t i = 0; i < g->ndirty; i++)
-        conn_flush(g, g->dirty[i]);
+    for (uint32_t i = 0; i < g->ndirty; i++) conn_flush(g, g->dirty[i]);
     g->ndirty = 0;
 }
 
 /* ---- connections ----------------------------------------------------------- */
 
 static void conn_kill(lx_gw_tcp_t *g, conn_t *c, const char *why) {
-    if (c->dead)
-        return;
+    if (c->dead) return;
     glog(g, "lxdexd: binary: %s closed: %s\n", c->peer, why);
     /* Best effort: what is already encoded (e.g. a REJECT saying why) goes out. */
     if (c->ooff < c->olen) {
@@ -262,8 +252,7 @@ static void conn_kill(lx_gw_tcp_t *g, conn_t *c, const char *why) {
      * can destroy that REJECT in flight: read what is there first. */
     uint8_t scratch[4096]; /* not g->rbuf: do_read may be decoding from it */
     for (int i = 0; i < 64; i++) {
-        if (recv(c->fd, scratch, sizeof scratch, MSG_DONTWAIT) <= 0)
-            break;
+        if (recv(c->fd, scratch, sizeof scratch, MSG_DONTWAIT) <= 0) break;
     }
     shutdown(c->fd, SHUT_WR);
     close(c->fd);
@@ -292,8 +281,7 @@ static void do_accept(lx_gw_tcp_t *g) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
         int fd = accept4(g->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
-            return;
+        if (fd < 0) return;
         uint8_t ip[16];
         memset(ip, 0, sizeof ip);
         if (ss.ss_family == AF_INET)
@@ -302,8 +290,7 @@ static void do_accept(lx_gw_tcp_t *g) {
             memcpy(ip, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
         /* The per-address cap: a scan, at accept only (max_connections is small). */
         uint32_t same = 0;
-        for (uint32_t i = 0; i < g->nconns; i++)
-            same += !memcmp(g->conns[i]->ip, ip, sizeof ip);
+        for (uint32_t i = 0; i < g->nconns; i++) same += !memcmp(g->conns[i]->ip, ip, sizeof ip);
         const char *why = g->nconns >= g->max_conns ? "max_connections"
                           : same >= g->max_per_ip   ? "max_connections_per_ip"
                                                     : NULL;
@@ -360,28 +347,23 @@ static void do_accept(lx_gw_tcp_t *g) {
 /* ---- sessions ---------------------------------------------------------------- */
 
 static session_t *session_find(lx_gw_tcp_t *g, uint64_t id) {
-    if ((id >> 24) != g->session_base)
-        return NULL;
+    if ((id >> 24) != g->session_base) return NULL;
     uint64_t idx = id & 0xffffff;
-    if (idx == 0 || idx > g->nsessions)
-        return NULL;
+    if (idx == 0 || idx > g->nsessions) return NULL;
     return g->sessions[idx - 1];
 }
 
 static session_t *session_new(lx_gw_tcp_t *g, lx_account_id_t account) {
-    if (g->nsessions >= 0xffffff)
-        return NULL;
+    if (g->nsessions >= 0xffffff) return NULL;
     if (g->nsessions == g->sessions_cap) {
         uint32_t cap = g->sessions_cap ? g->sessions_cap * 2 : 64;
         session_t **p = realloc(g->sessions, cap * sizeof *p);
-        if (!p)
-            return NULL;
+        if (!p) return NULL;
         g->sessions = p;
         g->sessions_cap = cap;
     }
     session_t *s = calloc(1, sizeof *s);
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     s->id = (g->session_base << 24) | (g->nsessions + 1);
     s->account = account;
     s->next_seq = 1;
@@ -397,10 +379,8 @@ static void session_keep(lx_gw_tcp_t *g, session_t *s, uint64_t seq, const lx_pr
     uint64_t need = seq - s->hist_first + 1;
     if (need > s->hist_cap && s->hist_cap < g->opts.history) {
         uint32_t cap = s->hist_cap ? s->hist_cap : 256;
-        while (cap < need && cap < g->opts.history)
-            cap *= 2;
-        if (cap > g->opts.history)
-            cap = g->opts.history;
+        while (cap < need && cap < g->opts.history) cap *= 2;
+        if (cap > g->opts.history) cap = g->opts.history;
         uint8_t(*h)[REPORT_MAX + 1] = calloc(cap, sizeof *h);
         if (h) {
             /* Re-place the kept reports at their new slots. */
@@ -415,8 +395,7 @@ static void session_keep(lx_gw_tcp_t *g, session_t *s, uint64_t seq, const lx_pr
         s->hist_first = seq + 1; /* nothing kept */
         return;
     }
-    if (seq - s->hist_first + 1 > s->hist_cap)
-        s->hist_first = seq - s->hist_cap + 1;
+    if (seq - s->hist_first + 1 > s->hist_cap) s->hist_first = seq - s->hist_cap + 1;
     uint8_t *slot = s->hist[seq & (s->hist_cap - 1)];
     int n = lx_proto_encode(m, slot + 1, REPORT_MAX);
     slot[0] = n > 0 ? (uint8_t)n : 0;
@@ -427,8 +406,7 @@ static void session_keep(lx_gw_tcp_t *g, session_t *s, uint64_t seq, const lx_pr
 static void sessions_reclaim(lx_gw_tcp_t *g, int64_t now) {
     for (uint32_t i = 0; i < g->nsessions; i++) {
         session_t *s = g->sessions[i];
-        if (s->conn || !s->hist || now - s->disc_at < (int64_t)g->opts.session_linger_ms)
-            continue;
+        if (s->conn || !s->hist || now - s->disc_at < (int64_t)g->opts.session_linger_ms) continue;
         free(s->hist);
         s->hist = NULL;
         s->hist_cap = 0;
@@ -450,10 +428,8 @@ static void stage_flush(lx_gw_tcp_t *g) {
         if (k == 0) {
             drain_out(g);
             int w = lx_ring_reserve_wait(g->in, g->nstage - done, 1000000);
-            if (w == LX_ECLOSED)
-                break;
-            if (w <= 0)
-                continue;
+            if (w == LX_ECLOSED) break;
+            if (w <= 0) continue;
             k = (uint32_t)w;
         }
         for (uint32_t i = 0; i < k; i++)
@@ -465,8 +441,7 @@ static void stage_flush(lx_gw_tcp_t *g) {
 }
 
 static lx_node_msg_t *stage_slot(lx_gw_tcp_t *g) {
-    if (g->nstage == STAGE)
-        stage_flush(g);
+    if (g->nstage == STAGE) stage_flush(g);
     lx_node_msg_t *m = &g->stage[g->nstage++];
     memset(m, 0, sizeof *m);
     return m;
@@ -494,12 +469,10 @@ static void do_resend(lx_gw_tcp_t *g, conn_t *c, const lx_proto_resend_request_t
             lx_proto_decode_frame(slot + 1, slot[0], LX_PROTO_FROM_SERVER, &m, &reason) != 0)
             continue;
         m.flags |= LX_PROTO_F_RESENT;
-        if (!end.u.resend_end.first_seq)
-            end.u.resend_end.first_seq = q;
+        if (!end.u.resend_end.first_seq) end.u.resend_end.first_seq = q;
         end.u.resend_end.last_seq = q;
         conn_send(g, c, &m);
-        if (c->dead)
-            return;
+        if (c->dead) return;
     }
     end.u.resend_end.next_seq = s->next_seq;
     conn_send(g, c, &end);
@@ -526,12 +499,9 @@ static void do_logon(lx_gw_tcp_t *g, conn_t *c, const lx_proto_logon_t *l) {
         return;
     }
     session_t *s = l->session_id ? session_find(g, l->session_id) : NULL;
-    if (s && s->account != l->account)
-        s = NULL;
-    if (s && s->conn)
-        conn_kill(g, s->conn, "session resumed on another connection");
-    if (!s)
-        s = session_new(g, l->account);
+    if (s && s->account != l->account) s = NULL;
+    if (s && s->conn) conn_kill(g, s->conn, "session resumed on another connection");
+    if (!s) s = session_new(g, l->account);
     if (!s) {
         send_reject(g, c, LX_PROTO_R_UNAVAILABLE, LX_PROTO_LOGON, 0);
         conn_kill(g, c, "no room for a session");
@@ -541,10 +511,8 @@ static void do_logon(lx_gw_tcp_t *g, conn_t *c, const lx_proto_logon_t *l) {
     c->sess = s;
     if (l->heartbeat_ms) {
         uint32_t hb = l->heartbeat_ms;
-        if (hb < 100)
-            hb = 100;
-        if (hb > 60000)
-            hb = 60000;
+        if (hb < 100) hb = 100;
+        if (hb > 60000) hb = 60000;
         c->hb_ms = hb;
     }
     lx_proto_msg_t m;
@@ -590,11 +558,9 @@ static uint64_t mono_ns(void) {
  * the microseconds until a retry would be (at least 1).
  */
 static uint32_t rate_check(uint64_t *tat, const lx_config_rate_t *r, uint64_t now) {
-    if (r->rate == 0)
-        return 0;
+    if (r->rate == 0) return 0;
     uint64_t cost = 1000000000u / r->rate;
-    if (cost == 0)
-        cost = 1;
+    if (cost == 0) cost = 1;
     uint64_t t = *tat > now ? *tat : now;
     uint64_t next = t + cost;
     uint64_t allow = (uint64_t)r->burst * cost;
@@ -703,10 +669,8 @@ static void do_read(lx_gw_tcp_t *g, conn_t *c) {
             return;
         }
         if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return;
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return;
             conn_kill(g, c, "read failed");
             return;
         }
@@ -717,8 +681,7 @@ static void do_read(lx_gw_tcp_t *g, conn_t *c) {
         while (!c->dead) {
             lx_proto_msg_t m;
             int rc = lx_proto_decode(&c->dec, &p, &len, &m);
-            if (rc == 0)
-                break;
+            if (rc == 0) break;
             if (rc == 1) {
                 on_msg(g, c, &m);
                 continue;
@@ -731,8 +694,7 @@ static void do_read(lx_gw_tcp_t *g, conn_t *c) {
                 return;
             }
         }
-        if ((size_t)r < sizeof g->rbuf)
-            return;
+        if ((size_t)r < sizeof g->rbuf) return;
     }
 }
 
@@ -741,8 +703,7 @@ static void do_read(lx_gw_tcp_t *g, conn_t *c) {
 /* Numbers an execution report in its session, keeps it, sends it. */
 static void deliver(lx_gw_tcp_t *g, uint64_t session, lx_proto_msg_t *m) {
     session_t *s = session_find(g, session);
-    if (!s)
-        return;
+    if (!s) return;
     if (lx_proto_is_exec(m->type)) {
         uint64_t seq = s->next_seq++;
         lx_proto_exec(m)->seq = seq;
@@ -750,8 +711,7 @@ static void deliver(lx_gw_tcp_t *g, uint64_t session, lx_proto_msg_t *m) {
     } else if (m->type == LX_PROTO_ORDER_STATUS_REPLY) {
         m->u.status_reply.as_of_seq = s->next_seq - 1;
     }
-    if (s->conn)
-        conn_send(g, s->conn, m);
+    if (s->conn) conn_send(g, s->conn, m);
 }
 
 static void on_report(lx_gw_tcp_t *g, const lx_node_out_t *o) {
@@ -759,11 +719,9 @@ static void on_report(lx_gw_tcp_t *g, const lx_node_out_t *o) {
         lx_proto_report_t rep[2];
         int k = lx_proto_reports_from_event(&o->ev, rep);
         for (int i = 0; i < k && i < 2; i++) {
-            if (!o->session[i])
-                continue;
+            if (!o->session[i]) continue;
             lx_proto_exec_t *h = lx_proto_exec(&rep[i].msg);
-            if (h && !h->client_id)
-                h->client_id = o->client_id[i];
+            if (h && !h->client_id) h->client_id = o->client_id[i];
             deliver(g, o->session[i], &rep[i].msg);
         }
     } else if (o->kind == LX_NODE_OUT_STATUS) {
@@ -794,10 +752,8 @@ static void on_report(lx_gw_tcp_t *g, const lx_node_out_t *o) {
 static void drain_out(lx_gw_tcp_t *g) {
     for (;;) {
         uint32_t k = lx_ring_peek(g->out, 1024);
-        if (!k)
-            return;
-        for (uint32_t i = 0; i < k; i++)
-            on_report(g, lx_ring_rslot(g->out, i));
+        if (!k) return;
+        for (uint32_t i = 0; i < k; i++) on_report(g, lx_ring_rslot(g->out, i));
         lx_ring_release(g->out, k);
     }
 }
@@ -816,8 +772,7 @@ static void heartbeats(lx_gw_tcp_t *g) {
     int64_t now = mono_ms();
     for (uint32_t i = 0; i < g->nconns; i++) {
         conn_t *c = g->conns[i];
-        if (c->dead)
-            continue;
+        if (c->dead) continue;
         if (now - c->last_rx > 3 * (int64_t)c->hb_ms) {
             conn_kill(g, c, "heartbeat timeout");
             i--; /* the last connection moved here */
@@ -857,12 +812,9 @@ static void *gw_main(void *arg) {
                 (void)r;
             } else {
                 conn_t *c = p;
-                if (c->dead)
-                    continue;
-                if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
-                    do_read(g, c);
-                if (!c->dead && (evs[i].events & EPOLLOUT))
-                    mark_dirty(g, c);
+                if (c->dead) continue;
+                if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) do_read(g, c);
+                if (!c->dead && (evs[i].events & EPOLLOUT)) mark_dirty(g, c);
             }
         }
         stage_flush(g);
@@ -889,8 +841,7 @@ static void *gw_main(void *arg) {
         bool closed = lx_ring_closed(g->out);
         drain_out(g);
         flush_dirty(g);
-        if (closed && !lx_ring_peek(g->out, 1))
-            break;
+        if (closed && !lx_ring_peek(g->out, 1)) break;
         int r = lx_ring_peek_wait(g->out, 1, 10000000);
         (void)r;
     }
@@ -901,17 +852,14 @@ static void *gw_main(void *arg) {
         for (uint32_t i = 0; i < g->nconns; i++) {
             conn_t *c = g->conns[i];
             conn_flush(g, c);
-            if (!c->dead && c->olen > c->ooff)
-                pending = true;
+            if (!c->dead && c->olen > c->ooff) pending = true;
         }
         g->ndirty = 0;
-        if (!pending || mono_ms() > until)
-            break;
+        if (!pending || mono_ms() > until) break;
         struct timespec ts = {0, 2000000};
         nanosleep(&ts, NULL);
     }
-    while (g->nconns)
-        conn_kill(g, g->conns[0], "node shutting down");
+    while (g->nconns) conn_kill(g, g->conns[0], "node shutting down");
     reap_dead(g);
     return NULL;
 }
@@ -927,24 +875,18 @@ int lx_gw_tcp_open(lx_gw_tcp_t **out, lx_node_t *node, const lx_config_t *cfg,
         return LX_EINVAL;
     }
     lx_gw_tcp_t *g = calloc(1, sizeof *g);
-    if (!g)
-        return LX_ENOMEM;
+    if (!g) return LX_ENOMEM;
     g->lfd = g->efd = g->epfd = -1;
     g->node = node;
     g->cfg = cfg;
-    if (opts)
-        g->opts = *opts;
-    if (!g->opts.history)
-        g->opts.history = 65536;
+    if (opts) g->opts = *opts;
+    if (!g->opts.history) g->opts.history = 65536;
     /* a power of two */
     uint32_t h = 1;
-    while (h < g->opts.history && h < (1u << 24))
-        h <<= 1;
+    while (h < g->opts.history && h < (1u << 24)) h <<= 1;
     g->opts.history = h;
-    if (!g->opts.session_linger_ms)
-        g->opts.session_linger_ms = 600000;
-    if (!g->opts.heartbeat_ms)
-        g->opts.heartbeat_ms = 5000;
+    if (!g->opts.session_linger_ms) g->opts.session_linger_ms = 600000;
+    if (!g->opts.heartbeat_ms) g->opts.heartbeat_ms = 5000;
     if (!g->opts.out_buffer_max)
         g->opts.out_buffer_max = cfg->limits.slow_subscriber_buffer_bytes
                                      ? cfg->limits.slow_subscriber_buffer_bytes
@@ -959,19 +901,16 @@ int lx_gw_tcp_open(lx_gw_tcp_t **out, lx_node_t *node, const lx_config_t *cfg,
     g->conns = calloc(g->max_conns, sizeof *g->conns);
     g->dead = calloc(2 * (size_t)g->max_conns + 2, sizeof *g->dead);
     g->dirty = calloc(2 * (size_t)g->max_conns + 2, sizeof *g->dirty);
-    if (!g->conns || !g->dead || !g->dirty)
-        goto fail;
+    if (!g->conns || !g->dead || !g->dirty) goto fail;
     if (cfg->rate_limits.per_account.rate) {
         g->naccounts = cfg->engine.max_accounts;
         g->account_tat = calloc(g->naccounts ? g->naccounts : 1, sizeof *g->account_tat);
-        if (!g->account_tat)
-            goto fail;
+        if (!g->account_tat) goto fail;
     }
 
     rc = LX_EIO;
     g->lfd = socket(a->ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (g->lfd < 0)
-        goto fail_errno;
+    if (g->lfd < 0) goto fail_errno;
     int one = 1;
     setsockopt(g->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_storage ss;
@@ -990,16 +929,14 @@ int lx_gw_tcp_open(lx_gw_tcp_t **out, lx_node_t *node, const lx_config_t *cfg,
         inet_pton(AF_INET, a->host, &s4->sin_addr);
         sl = sizeof *s4;
     }
-    if (bind(g->lfd, (struct sockaddr *)&ss, sl) || listen(g->lfd, 512))
-        goto fail_errno;
+    if (bind(g->lfd, (struct sockaddr *)&ss, sl) || listen(g->lfd, 512)) goto fail_errno;
     sl = sizeof ss;
     getsockname(g->lfd, (struct sockaddr *)&ss, &sl);
     g->port = ntohs(a->ipv6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                             : ((struct sockaddr_in *)&ss)->sin_port);
     g->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     g->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (g->efd < 0 || g->epfd < 0)
-        goto fail_errno;
+    if (g->efd < 0 || g->epfd < 0) goto fail_errno;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &g->lfd};
     epoll_ctl(g->epfd, EPOLL_CTL_ADD, g->lfd, &ev);
     ev.data.ptr = &g->efd;
@@ -1019,18 +956,15 @@ uint16_t lx_gw_tcp_port(const lx_gw_tcp_t *g) {
 }
 
 int lx_gw_tcp_start(lx_gw_tcp_t *g) {
-    if (g->started)
-        return LX_ESTATE;
-    if (pthread_create(&g->thread, NULL, gw_main, g))
-        return LX_ENOMEM;
+    if (g->started) return LX_ESTATE;
+    if (pthread_create(&g->thread, NULL, gw_main, g)) return LX_ENOMEM;
     pthread_setname_np(g->thread, "lx-gw-binary");
     g->started = true;
     return 0;
 }
 
 void lx_gw_tcp_stop(lx_gw_tcp_t *g) {
-    if (!g || !g->started)
-        return;
+    if (!g || !g->started) return;
     atomic_store(&g->stop, true);
     uint64_t one = 1;
     ssize_t w = write(g->efd, &one, sizeof one);
@@ -1040,15 +974,11 @@ void lx_gw_tcp_stop(lx_gw_tcp_t *g) {
 }
 
 void lx_gw_tcp_close(lx_gw_tcp_t *g) {
-    if (!g)
-        return;
+    if (!g) return;
     lx_gw_tcp_stop(g);
-    if (g->lfd >= 0)
-        close(g->lfd);
-    if (g->efd >= 0)
-        close(g->efd);
-    if (g->epfd >= 0)
-        close(g->epfd);
+    if (g->lfd >= 0) close(g->lfd);
+    if (g->efd >= 0) close(g->efd);
+    if (g->epfd >= 0) close(g->epfd);
     for (uint32_t i = 0; i < g->nconns; i++) {
         close(g->conns[i]->fd);
         free(g->conns[i]->out);

@@ -57,9 +57,9 @@ static uint32_t crc_table(uint32_t c, const uint8_t *p, size_t len) {
     }
     while (len >= 8) {
         /* a little-endian load on every host */
-        uint64_t w = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
-            (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
-            (uint64_t)p[7] << 56;
+        uint64_t w = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+                     (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
+                     (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
         w ^= c;
         c = tab[7][w & 0xff] ^ tab[6][(w >> 8) & 0xff] ^ tab[5][(w >> 16) & 0xff] ^
             tab[4][(w >> 24) & 0xff] ^ tab[3][(w >> 32) & 0xff] ^ tab[2][(w >> 40) & 0xff] ^
@@ -73,8 +73,7 @@ static uint32_t crc_table(uint32_t c, const uint8_t *p, size_t len) {
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <nmmintrin.h>
-__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t c, const uint8_t *p,
-                                                         size_t len) {
+__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t c, const uint8_t *p, size_t len) {
     while (len && ((uintptr_t)p & 7)) {
         c = _mm_crc32_u8(c, *p++);
         len--;

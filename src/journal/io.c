@@ -130,14 +130,20 @@ static const lx_io_t posix_io = {
     .fsync_dir = px_fsync_dir,
 };
 
-const lx_io_t *lx_io_posix(void) { return &posix_io; }
+const lx_io_t *lx_io_posix(void) {
+    return &posix_io;
+}
 
 int jnl_io_err(int neg_errno) {
     switch (-neg_errno) {
-    case ENOENT: return LX_ENOENT;
-    case EEXIST: return LX_EEXIST;
-    case ENOMEM: return LX_ENOMEM;
-    default: return LX_EIO;
+    case ENOENT:
+        return LX_ENOENT;
+    case EEXIST:
+        return LX_EEXIST;
+    case ENOMEM:
+        return LX_ENOMEM;
+    default:
+        return LX_EIO;
     }
 }
 
@@ -202,7 +208,8 @@ int jnl_dir_list(const char *dir, jnl_dir_t *d) {
     while ((de = readdir(dp)) != NULL) {
         uint64_t key;
         const char *nm = de->d_name;
-        if (parse_name(nm, "seg-", ".lxj", &key)) rc = push(&d->segs, &d->nsegs, &cs, key, nm);
+        if (parse_name(nm, "seg-", ".lxj", &key))
+            rc = push(&d->segs, &d->nsegs, &cs, key, nm);
         else if (parse_name(nm, "snap-", ".lxs", &key))
             rc = push(&d->snaps, &d->nsnaps, &cn, key, nm);
         else if (parse_name(nm, "snap-", ".lxs.tmp", &key))

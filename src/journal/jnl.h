@@ -94,8 +94,7 @@ void jnl_chain_hash(uint8_t out[LX_JOURNAL_HASH_LEN], const uint8_t prev[LX_JOUR
 /* Parses the record at buf[0, avail): returns its length (> 0), LX_ETRUNC
  * when it runs past avail, or LX_ECORRUPT (why says what is wrong). Checks
  * framing, reserved bytes and the CRC; not the payload's content. */
-int jnl_rec_parse(const uint8_t *buf, size_t avail, uint64_t epoch, jnl_rec_t *r,
-                  const char **why);
+int jnl_rec_parse(const uint8_t *buf, size_t avail, uint64_t epoch, jnl_rec_t *r, const char **why);
 /* The same with the CRC state after the epoch precomputed (jnl_epoch_crc). */
 int jnl_rec_parse_seeded(const uint8_t *buf, size_t avail, uint32_t seed, jnl_rec_t *r,
                          const char **why);
@@ -105,7 +104,7 @@ void jnl_auth_decode(const uint8_t *p, lx_journal_auth_t *a);
 /* ---- io.c ---------------------------------------------------------------- */
 
 typedef struct {
-    uint64_t key;   /* segment index or snapshot seq */
+    uint64_t key; /* segment index or snapshot seq */
     char name[64];
 } jnl_file_t;
 
@@ -179,7 +178,7 @@ typedef struct {
     uint64_t valid_end;  /* offset after the last valid group (or header) */
     uint64_t bad_offset; /* first invalid record (TORN, CORRUPT) */
     uint64_t groups, commands;
-    int cb_rc;           /* non-zero if on_group stopped the scan */
+    int cb_rc; /* non-zero if on_group stopped the scan */
     char why[160];
     /* scratch, reused across segments */
     jnl_entry_t *ents;
@@ -200,8 +199,8 @@ void jnl_scan_free(jnl_scan_t *s);
 #define JNL_SNAP_HDR_LEN 128
 
 /* Header only: 0 or LX_ECORRUPT / LX_EVERSION / LX_ETRUNC. */
-int jnl_snap_hdr_parse(const uint8_t *buf, size_t len, lx_snapshot_info_t *info,
-                       uint32_t *data_crc, const char **why);
+int jnl_snap_hdr_parse(const uint8_t *buf, size_t len, lx_snapshot_info_t *info, uint32_t *data_crc,
+                       const char **why);
 
 /* ---- journal.c / recover.c ----------------------------------------------- */
 

@@ -59,9 +59,9 @@ struct lx_journal {
     const lx_io_t *io;
     lx_engine_config_t engine;
 
-    int fd;               /* current segment, -1 before the first */
-    uint64_t seg_bytes;   /* its size */
-    uint64_t next_index;  /* index of the next segment to create */
+    int fd;              /* current segment, -1 before the first */
+    uint64_t seg_bytes;  /* its size */
+    uint64_t next_index; /* index of the next segment to create */
     uint64_t cur_index;
     uint64_t epoch;
 
@@ -253,17 +253,29 @@ uint64_t lx_journal_deadline(const lx_journal_t *j) {
     return j->count ? j->batch_start + j->cfg.batch_max_delay_ns : UINT64_MAX;
 }
 
-uint64_t lx_journal_now(const lx_journal_t *j) { return j->cfg.clock(j->cfg.clock_ctx); }
-uint64_t lx_journal_durable_seq(const lx_journal_t *j) { return j->durable_seq; }
-uint64_t lx_journal_last_seq(const lx_journal_t *j) { return j->last_seq; }
-int lx_journal_error(const lx_journal_t *j) { return j->err; }
-uint64_t lx_journal_epoch(const lx_journal_t *j) { return j->epoch; }
+uint64_t lx_journal_now(const lx_journal_t *j) {
+    return j->cfg.clock(j->cfg.clock_ctx);
+}
+uint64_t lx_journal_durable_seq(const lx_journal_t *j) {
+    return j->durable_seq;
+}
+uint64_t lx_journal_last_seq(const lx_journal_t *j) {
+    return j->last_seq;
+}
+int lx_journal_error(const lx_journal_t *j) {
+    return j->err;
+}
+uint64_t lx_journal_epoch(const lx_journal_t *j) {
+    return j->epoch;
+}
 
 void lx_journal_chain(const lx_journal_t *j, uint8_t out[LX_JOURNAL_HASH_LEN]) {
     memcpy(out, j->hash, LX_JOURNAL_HASH_LEN);
 }
 
-void lx_journal_stats(const lx_journal_t *j, lx_journal_stats_t *out) { *out = j->st; }
+void lx_journal_stats(const lx_journal_t *j, lx_journal_stats_t *out) {
+    *out = j->st;
+}
 
 void lx_journal_hash_hex(const uint8_t hash[LX_JOURNAL_HASH_LEN], char out[65]) {
     static const char hx[] = "0123456789abcdef";
@@ -296,7 +308,9 @@ static int retain(lx_journal_t *j) {
     return rc;
 }
 
-int lx_journal_retain(lx_journal_t *j) { return retain(j); }
+int lx_journal_retain(lx_journal_t *j) {
+    return retain(j);
+}
 
 int lx_journal_snapshot(lx_journal_t *j, const lx_engine_t *e) {
     int rc = lx_journal_snapshot_poll(j, true); /* a forked one first */

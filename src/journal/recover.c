@@ -64,7 +64,7 @@
 /* ---- helpers ------------------------------------------------------------- */
 
 typedef struct {
-    int rc;             /* 0, or the parse result */
+    int rc; /* 0, or the parse result */
     jnl_seg_hdr_t h;
 } seg_info_t;
 
@@ -437,8 +437,8 @@ int lx_recover(const char *dir, const lx_recover_opts_t *opts_in, lx_engine_t **
             goto done;
         }
         if (h.index != d.segs[i].key) {
-            rc = errorf(rec, dir, name, 24, LX_ECORRUPT,
-                        "segment header names index %" PRIu64, h.index);
+            rc = errorf(rec, dir, name, 24, LX_ECORRUPT, "segment header names index %" PRIu64,
+                        h.index);
             goto done;
         }
         if (e && !cfg_equal(&h.engine, &rec->engine)) {
@@ -463,8 +463,7 @@ int lx_recover(const char *dir, const lx_recover_opts_t *opts_in, lx_engine_t **
                 memcmp(h.prev_hash, sc.chain.hash, LX_JOURNAL_HASH_LEN) != 0 ||
                 h.epoch < sc.epoch) {
                 rc = errorf(rec, dir, name, 32, LX_ECORRUPT,
-                            "segment header does not continue the chain of %s",
-                            d.segs[i - 1].name);
+                            "segment header does not continue the chain of %s", d.segs[i - 1].name);
                 goto done;
             }
         }
@@ -495,8 +494,8 @@ int lx_recover(const char *dir, const lx_recover_opts_t *opts_in, lx_engine_t **
             rec->error_offset = sc.bad_offset;
             snprintf(rec->error_file, sizeof rec->error_file, "%s", name);
             note(rec,
-                 "%s/%s: offset %" PRIu64 ": %s: torn tail of %" PRIu64 " bytes from offset %" PRIu64
-                 "%s",
+                 "%s/%s: offset %" PRIu64 ": %s: torn tail of %" PRIu64
+                 " bytes from offset %" PRIu64 "%s",
                  dir, name, sc.bad_offset, sc.why, rec->torn_bytes, sc.valid_end,
                  opts->read_only ? " (not cut: read-only)" : " cut");
         }
@@ -549,7 +548,9 @@ done:
         lx_engine_destroy(e);
         e = NULL;
     }
-    if (out) *out = e;
-    else lx_engine_destroy(e);
+    if (out)
+        *out = e;
+    else
+        lx_engine_destroy(e);
     return rc;
 }

@@ -260,8 +260,8 @@ int lx_snapshot_wait(pid_t child, bool block) {
 
 /* ---- reading ------------------------------------------------------------- */
 
-int jnl_snap_hdr_parse(const uint8_t *buf, size_t len, lx_snapshot_info_t *info,
-                       uint32_t *data_crc, const char **why) {
+int jnl_snap_hdr_parse(const uint8_t *buf, size_t len, lx_snapshot_info_t *info, uint32_t *data_crc,
+                       const char **why) {
     const char *w = NULL;
     int rc = LX_ECORRUPT;
     if (len < JNL_SNAP_HDR_LEN) {

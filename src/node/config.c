@@ -111,7 +111,9 @@ static const char dev_yaml[] =
     "    BTC: \"10\"\n"
     "    ETH: \"100\"\n";
 
-const char *lx_config_default_yaml(void) { return dev_yaml; }
+const char *lx_config_default_yaml(void) {
+    return dev_yaml;
+}
 
 /* ---- parse context and errors ------------------------------------------ */
 
@@ -132,7 +134,9 @@ typedef struct {
     int nnotes;
 } ctx_t;
 
-static int line_of(const yaml_node_t *n) { return n ? (int)n->start_mark.line + 1 : 1; }
+static int line_of(const yaml_node_t *n) {
+    return n ? (int)n->start_mark.line + 1 : 1;
+}
 
 /* Copies at most max bytes of s into buf as a quoted, escaped string. */
 static void quote_text(char *buf, size_t cap, const char *s, size_t len, size_t max) {
@@ -161,9 +165,15 @@ static void quote_text(char *buf, size_t cap, const char *s, size_t len, size_t 
     buf[o] = 0;
 }
 
-static bool is_scalar(const yaml_node_t *n) { return n && n->type == YAML_SCALAR_NODE; }
-static const char *sval(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
-static size_t slen(const yaml_node_t *n) { return n->data.scalar.length; }
+static bool is_scalar(const yaml_node_t *n) {
+    return n && n->type == YAML_SCALAR_NODE;
+}
+static const char *sval(const yaml_node_t *n) {
+    return (const char *)n->data.scalar.value;
+}
+static size_t slen(const yaml_node_t *n) {
+    return n->data.scalar.length;
+}
 
 static bool text_is(const yaml_node_t *n, const char *s) {
     return is_scalar(n) && slen(n) == strlen(s) && memcmp(sval(n), s, slen(n)) == 0;
@@ -182,10 +192,14 @@ static bool is_null(const yaml_node_t *n) {
 
 /* "\"abc\"", "null", "a mapping", "a list". */
 static void describe(const yaml_node_t *n, char *buf, size_t cap) {
-    if (is_null(n)) snprintf(buf, cap, "null");
-    else if (n->type == YAML_MAPPING_NODE) snprintf(buf, cap, "a mapping");
-    else if (n->type == YAML_SEQUENCE_NODE) snprintf(buf, cap, "a list");
-    else quote_text(buf, cap, sval(n), slen(n), 48);
+    if (is_null(n))
+        snprintf(buf, cap, "null");
+    else if (n->type == YAML_MAPPING_NODE)
+        snprintf(buf, cap, "a mapping");
+    else if (n->type == YAML_SEQUENCE_NODE)
+        snprintf(buf, cap, "a list");
+    else
+        quote_text(buf, cap, sval(n), slen(n), 48);
 }
 
 static int fail(ctx_t *x, const yaml_node_t *n, const char *path, const char *fmt, ...)
@@ -239,7 +253,9 @@ static void index_path(char *out, const char *path, size_t i) {
     snprintf(out, PATH_LEN, "%s[%zu]", path, i);
 }
 
-static yaml_node_t *node_of(ctx_t *x, int index) { return yaml_document_get_node(x->doc, index); }
+static yaml_node_t *node_of(ctx_t *x, int index) {
+    return yaml_document_get_node(x->doc, index);
+}
 
 /* ---- scalar values ------------------------------------------------------ */
 
@@ -374,8 +390,7 @@ static int get_addr(ctx_t *x, const yaml_node_t *n, const char *path, lx_config_
 
     unsigned char bin[16];
     if (!a->ipv6 && strcmp(host, "localhost") == 0) strcpy(host, "127.0.0.1");
-    if (inet_pton(a->ipv6 ? AF_INET6 : AF_INET, host, bin) != 1)
-        return fail_got(x, n, path, what);
+    if (inet_pton(a->ipv6 ? AF_INET6 : AF_INET, host, bin) != 1) return fail_got(x, n, path, what);
     static const unsigned char v6_loopback[16] = {[15] = 1};
     a->loopback = a->ipv6 ? memcmp(bin, v6_loopback, 16) == 0 : bin[0] == 127;
     /* canonical text, so that writing and re-reading is stable */
@@ -431,7 +446,8 @@ struct fieldset {
     size_t n;
 };
 
-#define FIELDS(arr) {(arr), sizeof(arr) / sizeof((arr)[0])}
+#define FIELDS(arr)                                                                                \
+    { (arr), sizeof(arr) / sizeof((arr)[0]) }
 
 static void note(ctx_t *x, size_t off, const yaml_node_t *n) {
     if (x->nnotes < NOTE_MAX) {
@@ -556,8 +572,7 @@ static const field_t journal_fields[] = {
     {"batch_max_bytes", F_B64, TOP(c.journal.batch_max_bytes), 4u << 10, 1u << 30, NULL},
     {"batch_max_delay_us", F_U32, TOP(c.journal.batch_max_delay_us), 0, 1000000, NULL},
     {"fsync", F_BOOL, TOP(c.journal.fsync), 0, 0, NULL},
-    {"snapshot_every_commands", F_U64, TOP(c.journal.snapshot_every_commands), 0, INT64_MAX,
-     NULL},
+    {"snapshot_every_commands", F_U64, TOP(c.journal.snapshot_every_commands), 0, INT64_MAX, NULL},
     {"retention_segments", F_U32, TOP(c.journal.retention_segments), 0, 1000000, NULL},
 };
 static const fieldset_t journal_set = FIELDS(journal_fields);
@@ -817,9 +832,12 @@ static int do_market(ctx_t *x, lx_config_t *c, const yaml_node_t *item, size_t i
 
     m->mode = LX_MODE_CONTINUOUS;
     if (mn.mode) {
-        if (is_plain(mn.mode) && text_is(mn.mode, "continuous")) m->mode = LX_MODE_CONTINUOUS;
-        else if (is_plain(mn.mode) && text_is(mn.mode, "batch")) m->mode = LX_MODE_BATCH;
-        else return fail_got(x, mn.mode, P("mode"), "expected continuous or batch");
+        if (is_plain(mn.mode) && text_is(mn.mode, "continuous"))
+            m->mode = LX_MODE_CONTINUOUS;
+        else if (is_plain(mn.mode) && text_is(mn.mode, "batch"))
+            m->mode = LX_MODE_BATCH;
+        else
+            return fail_got(x, mn.mode, P("mode"), "expected continuous or batch");
     }
     m->shard = m->id % c->shards;
     if (mn.shard) {
@@ -828,8 +846,7 @@ static int do_market(ctx_t *x, lx_config_t *c, const yaml_node_t *item, size_t i
     }
 
     /* The grid: tick in quote units, lot in base units. */
-    if (get_steps(x, mn.tick_size, P("tick_size"), quote, 1, "the smallest unit",
-                  &m->tick_size) ||
+    if (get_steps(x, mn.tick_size, P("tick_size"), quote, 1, "the smallest unit", &m->tick_size) ||
         get_steps(x, mn.lot_size, P("lot_size"), base, 1, "the smallest unit", &m->lot_size))
         return x->rc;
     __int128 prod = (__int128)m->tick_size * m->lot_size;
@@ -846,11 +863,9 @@ static int do_market(ctx_t *x, lx_config_t *c, const yaml_node_t *item, size_t i
 
     m->min_price = 1;
     if (mn.min_price &&
-        get_steps(x, mn.min_price, P("min_price"), quote, m->tick_size, "tick_size",
-                  &m->min_price))
+        get_steps(x, mn.min_price, P("min_price"), quote, m->tick_size, "tick_size", &m->min_price))
         return x->rc;
-    if (get_steps(x, mn.max_price, P("max_price"), quote, m->tick_size, "tick_size",
-                  &m->max_price))
+    if (get_steps(x, mn.max_price, P("max_price"), quote, m->tick_size, "tick_size", &m->max_price))
         return x->rc;
     if (m->max_price < m->min_price)
         return fail_got(x, mn.max_price, P("max_price"), "must not be below min_price");
@@ -860,8 +875,7 @@ static int do_market(ctx_t *x, lx_config_t *c, const yaml_node_t *item, size_t i
     m->maker_fee = m->taker_fee = 0;
     if (mn.taker_fee && get_fee(x, mn.taker_fee, P("taker_fee"), &m->taker_fee)) return x->rc;
     if (mn.maker_fee && get_fee(x, mn.maker_fee, P("maker_fee"), &m->maker_fee)) return x->rc;
-    if (m->taker_fee < 0)
-        return fail_got(x, mn.taker_fee, P("taker_fee"), "must not be negative");
+    if (m->taker_fee < 0) return fail_got(x, mn.taker_fee, P("taker_fee"), "must not be negative");
     if (m->maker_fee > m->taker_fee || m->maker_fee < -m->taker_fee)
         return fail_got(x, mn.maker_fee ? mn.maker_fee : item, P("maker_fee"),
                         "must lie between -taker_fee and taker_fee (a rebate never exceeds the "
@@ -898,8 +912,7 @@ static int do_faucet(ctx_t *x, lx_config_t *c, const yaml_node_t *map) {
     if (map->type != YAML_MAPPING_NODE) return fail_got(x, map, path, "expected a mapping");
     size_t n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
     if (n == 0) return 0;
-    if (!c->node.dev_mode)
-        return fail(x, map, path, "only allowed when node.dev_mode is true");
+    if (!c->node.dev_mode) return fail(x, map, path, "only allowed when node.dev_mode is true");
     if (n > LX_CONFIG_LIST_MAX)
         return fail(x, map, path, "too many entries (at most %d)", LX_CONFIG_LIST_MAX);
     c->faucet = calloc(n, sizeof *c->faucet);
@@ -1203,9 +1216,12 @@ static void sb_quoted(sb_t *b, const char *s) {
     sb_printf(b, "\"");
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') sb_printf(b, "\\%c", ch);
-        else if (ch < 0x20 || ch == 0x7f) sb_printf(b, "\\x%02x", ch);
-        else sb_printf(b, "%c", ch);
+        if (ch == '"' || ch == '\\')
+            sb_printf(b, "\\%c", ch);
+        else if (ch < 0x20 || ch == 0x7f)
+            sb_printf(b, "\\x%02x", ch);
+        else
+            sb_printf(b, "%c", ch);
     }
     sb_printf(b, "\"");
 }
@@ -1222,9 +1238,12 @@ static void sb_decimal(sb_t *b, int64_t v, int decimals) {
 }
 
 static void sb_addr(sb_t *b, const char *key, const lx_config_addr_t *a) {
-    if (!a->enabled) sb_printf(b, "  %s: off\n", key);
-    else if (a->ipv6) sb_printf(b, "  %s: \"[%s]:%u\"\n", key, a->host, a->port);
-    else sb_printf(b, "  %s: \"%s:%u\"\n", key, a->host, a->port);
+    if (!a->enabled)
+        sb_printf(b, "  %s: off\n", key);
+    else if (a->ipv6)
+        sb_printf(b, "  %s: \"[%s]:%u\"\n", key, a->host, a->port);
+    else
+        sb_printf(b, "  %s: \"%s:%u\"\n", key, a->host, a->port);
 }
 
 int lx_config_write(const lx_config_t *c, char *buf, size_t cap) {

@@ -86,8 +86,8 @@ int lx_decimal_parse_n(const char *s, size_t len, int scale, int64_t *out, const
     }
     if (i == int_start) return fail(why, not_decimal, LX_EINVAL);
 
-    int frac = 0;          /* fractional digits taken into mag */
-    bool inexact = false;  /* a nonzero digit past the scale */
+    int frac = 0;         /* fractional digits taken into mag */
+    bool inexact = false; /* a nonzero digit past the scale */
     if (i < len && s[i] == '.') {
         i++;
         size_t frac_start = i;

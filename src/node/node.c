@@ -102,8 +102,7 @@ struct lx_node {
 
 static void logf_(lx_node_t *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_(lx_node_t *n, const char *fmt, ...) {
-    if (!n->log)
-        return;
+    if (!n->log) return;
     va_list ap;
     va_start(ap, fmt);
     vfprintf(n->log, fmt, ap);
@@ -120,15 +119,13 @@ static int64_t now_ns(void) {
 static int mkdir_p(const char *path) {
     char buf[LX_CONFIG_PATH_MAX + 1];
     size_t len = strlen(path);
-    if (len == 0 || len > LX_CONFIG_PATH_MAX)
-        return -EINVAL;
+    if (len == 0 || len > LX_CONFIG_PATH_MAX) return -EINVAL;
     memcpy(buf, path, len + 1);
     for (size_t i = 1; i <= len; i++) {
         if (buf[i] == '/' || buf[i] == 0) {
             char c = buf[i];
             buf[i] = 0;
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-                return -errno;
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -errno;
             buf[i] = c;
         }
     }
@@ -142,18 +139,14 @@ int lx_node_open(lx_node_t **out, const lx_config_t *cfg, const lx_node_opts_t *
     *out = NULL;
     lx_node_t *n = calloc(1, sizeof *n);
     int rc = LX_ENOMEM;
-    if (!n)
-        goto fail;
+    if (!n) goto fail;
     n->cfg = cfg;
     n->shard.node = n;
     pthread_mutex_init(&n->park_mu, NULL);
     pthread_cond_init(&n->park_cv, NULL);
-    if (opts)
-        n->opts = *opts;
-    if (!n->opts.faucet_accounts)
-        n->opts.faucet_accounts = 100;
-    if (!n->opts.ring_capacity)
-        n->opts.ring_capacity = 16384;
+    if (opts) n->opts = *opts;
+    if (!n->opts.faucet_accounts) n->opts.faucet_accounts = 100;
+    if (!n->opts.ring_capacity) n->opts.ring_capacity = 16384;
     n->log = n->opts.log;
 
     int e = mkdir_p(cfg->node.data_dir);
@@ -189,8 +182,7 @@ int lx_node_open(lx_node_t **out, const lx_config_t *cfg, const lx_node_opts_t *
               (unsigned long long)n->rec.digest, st.markets, st.orders,
               (unsigned long long)n->rec.commands, n->rec.snapshot[0] ? " after snapshot " : "",
               n->rec.snapshot, n->rec.torn ? " (a torn tail was cut)" : "");
-        if (n->rec.msg[0])
-            logf_(n, "lxdexd: recovery notes: %s\n", n->rec.msg);
+        if (n->rec.msg[0]) logf_(n, "lxdexd: recovery notes: %s\n", n->rec.msg);
     }
 
     /* the engine's arenas on huge pages: the fork() of a snapshot stalls the
@@ -221,8 +213,7 @@ int lx_node_open(lx_node_t **out, const lx_config_t *cfg, const lx_node_opts_t *
     if (lx_journal_last_seq(n->journal) >= n->next_seq)
         n->next_seq = lx_journal_last_seq(n->journal) + 1;
     n->last_ts = lx_engine_last_ts(n->shard.engine);
-    if (n->rec.last_ts > n->last_ts)
-        n->last_ts = n->rec.last_ts;
+    if (n->rec.last_ts > n->last_ts) n->last_ts = n->rec.last_ts;
     atomic_store(&n->durable, n->next_seq - 1);
 
     uint32_t cap = n->opts.ring_capacity;
@@ -250,8 +241,7 @@ int lx_node_open(lx_node_t **out, const lx_config_t *cfg, const lx_node_opts_t *
     *out = n;
     return 0;
 fail:
-    if (n && err && errlen && !err[0])
-        snprintf(err, errlen, "%s", lx_strerror(rc));
+    if (n && err && errlen && !err[0]) snprintf(err, errlen, "%s", lx_strerror(rc));
     lx_node_close(n);
     return rc;
 }
@@ -290,13 +280,11 @@ void lx_node_stats(const lx_node_t *n, lx_node_stats_t *out) {
 /* Stamps and appends one command. */
 static int seq_append(lx_node_t *n, lx_cmd_t *c) {
     int64_t ts = now_ns();
-    if (ts < n->last_ts)
-        ts = n->last_ts;
+    if (ts < n->last_ts) ts = n->last_ts;
     c->seq = n->next_seq;
     c->ts = ts;
     int rc = lx_journal_append(n->journal, c, NULL);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     n->next_seq++;
     n->last_ts = ts;
     return 0;
@@ -307,8 +295,7 @@ static void seq_forward(lx_node_t *n, const lx_node_msg_t *msgs, uint32_t k) {
     uint32_t done = 0;
     while (done < k) {
         int g = lx_ring_reserve_wait(n->shard.ring, k - done, LX_RING_FOREVER);
-        if (g <= 0)
-            return; /* closed: shutting down */
+        if (g <= 0) return; /* closed: shutting down */
         for (int i = 0; i < g; i++)
             memcpy(lx_ring_wslot(n->shard.ring, (uint32_t)i), &msgs[done + (uint32_t)i],
                    sizeof *msgs);
@@ -319,15 +306,12 @@ static void seq_forward(lx_node_t *n, const lx_node_msg_t *msgs, uint32_t k) {
 
 /* Commits the journal and forwards the batch once it is durable. */
 static void seq_flush(lx_node_t *n, lx_node_msg_t *msgs, uint32_t k, uint64_t ncmd) {
-    if (k == 0)
-        return;
-    if (atomic_load(&n->failed))
-        return;
+    if (k == 0) return;
+    if (atomic_load(&n->failed)) return;
     int rc = ncmd ? lx_journal_commit(n->journal) : 0;
     uint64_t last = n->next_seq - 1;
     if (rc || lx_journal_durable_seq(n->journal) < last) {
-        if (!rc)
-            rc = LX_EIO;
+        if (!rc) rc = LX_EIO;
         atomic_store(&n->journal_error, rc);
         atomic_store(&n->failed, true);
         logf_(n, "lxdexd: journal commit failed (%s): the node takes no more commands\n",
@@ -335,8 +319,7 @@ static void seq_flush(lx_node_t *n, lx_node_msg_t *msgs, uint32_t k, uint64_t nc
         return;
     }
     atomic_store(&n->durable, last);
-    if (ncmd)
-        atomic_fetch_add(&n->batches, 1);
+    if (ncmd) atomic_fetch_add(&n->batches, 1);
     atomic_fetch_add(&n->commands, ncmd);
     seq_forward(n, msgs, k);
 }
@@ -407,10 +390,8 @@ static uint64_t mono_ns(void) {
  */
 static void seq_snapshot(lx_node_t *n) {
     int rc = lx_journal_snapshot_poll(n->journal, false);
-    if (rc == LX_EAGAIN)
-        return; /* the last one is still being written */
-    if (rc)
-        logf_(n, "lxdexd: snapshot failed: %s\n", lx_strerror(rc));
+    if (rc == LX_EAGAIN) return; /* the last one is still being written */
+    if (rc) logf_(n, "lxdexd: snapshot failed: %s\n", lx_strerror(rc));
     uint64_t t0 = mono_ns();
     lx_node_msg_t park;
     memset(&park, 0, sizeof park);
@@ -428,8 +409,7 @@ static void seq_snapshot(lx_node_t *n) {
         pthread_cond_broadcast(&n->park_cv);
         pthread_mutex_unlock(&n->park_mu);
         uint64_t stall = mono_ns() - t0;
-        if (stall > atomic_load(&n->snapshot_stall_ns))
-            atomic_store(&n->snapshot_stall_ns, stall);
+        if (stall > atomic_load(&n->snapshot_stall_ns)) atomic_store(&n->snapshot_stall_ns, stall);
         if (rc)
             logf_(n, "lxdexd: snapshot at seq %llu failed: %s\n",
                   (unsigned long long)(n->next_seq - 1), lx_strerror(rc));
@@ -455,17 +435,14 @@ static void *seq_main(void *arg) {
     }
     for (;;) {
         int g = lx_ring_peek_wait(n->in, BATCH, LX_RING_FOREVER);
-        if (g == LX_ECLOSED)
-            break;
-        if (g <= 0)
-            continue;
+        if (g == LX_ECLOSED) break;
+        if (g <= 0) continue;
         uint32_t k = 0;
         uint64_t ncmd = 0;
         bool failed = atomic_load(&n->failed);
         for (int i = 0; i < g; i++) {
             const lx_node_msg_t *m = lx_ring_rslot(n->in, (uint32_t)i);
-            if (failed)
-                continue;
+            if (failed) continue;
             batch[k] = *m;
             if (m->kind == LX_NODE_MSG_CMD) {
                 int rc = seq_append(n, &batch[k].cmd);
@@ -484,18 +461,15 @@ static void *seq_main(void *arg) {
             k++;
         }
         lx_ring_release(n->in, (uint32_t)g);
-        if (!failed)
-            seq_flush(n, batch, k, ncmd);
+        if (!failed) seq_flush(n, batch, k, ncmd);
         n->since_snapshot += ncmd;
         if (n->cfg->journal.snapshot_every_commands && !atomic_load(&n->failed) &&
             n->since_snapshot >= n->cfg->journal.snapshot_every_commands)
             seq_snapshot(n);
     }
-    if (!atomic_load(&n->failed))
-        lx_journal_commit(n->journal);
+    if (!atomic_load(&n->failed)) lx_journal_commit(n->journal);
     int src = lx_journal_snapshot_poll(n->journal, true);
-    if (src)
-        logf_(n, "lxdexd: snapshot failed: %s\n", lx_strerror(src));
+    if (src) logf_(n, "lxdexd: snapshot failed: %s\n", lx_strerror(src));
     lx_ring_close(n->shard.ring);
     free(batch);
     return NULL;
@@ -507,23 +481,20 @@ static void stage_flush(shard_t *s) {
     uint32_t done = 0;
     while (done < s->nstaged) {
         int g = lx_ring_reserve_wait(s->out, s->nstaged - done, LX_RING_FOREVER);
-        if (g <= 0)
-            break; /* closed */
+        if (g <= 0) break; /* closed */
         for (int i = 0; i < g; i++)
             memcpy(lx_ring_wslot(s->out, (uint32_t)i), &s->staged[done + (uint32_t)i],
                    sizeof *s->staged);
         lx_ring_commit(s->out, (uint32_t)g);
         done += (uint32_t)g;
-        if (s->node->notify)
-            s->node->notify(s->node->notify_ctx);
+        if (s->node->notify) s->node->notify(s->node->notify_ctx);
     }
     atomic_fetch_add(&s->node->reports, s->nstaged);
     s->nstaged = 0;
 }
 
 static lx_node_out_t *stage(shard_t *s) {
-    if (s->nstaged == s->staged_cap)
-        stage_flush(s);
+    if (s->nstaged == s->staged_cap) stage_flush(s);
     lx_node_out_t *o = &s->staged[s->nstaged++];
     memset(o, 0, sizeof *o);
     return o;
@@ -547,8 +518,7 @@ static uint64_t route_of(shard_t *s, lx_order_id_t id, lx_account_id_t account,
 
 static void route_end(shard_t *s, lx_order_id_t id) {
     route_t *r = route_slot(s, id);
-    if (r->order_id == id)
-        memset(r, 0, sizeof *r);
+    if (r->order_id == id) memset(r, 0, sizeof *r);
 }
 
 static bool is_order_cmd(uint8_t t) {
@@ -567,8 +537,7 @@ static void on_event(void *ctx, const lx_event_t *ev) {
                          ? s->cur_session
                          : (a->account < s->naccounts ? s->account_session[a->account] : 0);
         r->client_id = a->client_id;
-        if (!r->session)
-            return;
+        if (!r->session) return;
         o = stage(s);
         o->session[0] = r->session;
         o->client_id[0] = a->client_id;
@@ -579,10 +548,8 @@ static void on_event(void *ctx, const lx_event_t *ev) {
         o = stage(s);
         o->session[0] = route_of(s, t->maker_order, t->maker_account, &o->client_id[0]);
         o->session[1] = route_of(s, t->taker_order, t->taker_account, &o->client_id[1]);
-        if (t->maker_remaining == 0)
-            route_end(s, t->maker_order);
-        if (t->taker_remaining == 0)
-            route_end(s, t->taker_order);
+        if (t->maker_remaining == 0) route_end(s, t->maker_order);
+        if (t->taker_remaining == 0) route_end(s, t->taker_order);
         if (!o->session[0] && !o->session[1]) {
             s->nstaged--;
             return;
@@ -593,8 +560,7 @@ static void on_event(void *ctx, const lx_event_t *ev) {
         const lx_ev_canceled_t *c = &ev->u.canceled;
         uint64_t cid, to = route_of(s, c->order_id, c->account, &cid);
         route_end(s, c->order_id);
-        if (!to)
-            return;
+        if (!to) return;
         o = stage(s);
         o->session[0] = to;
         o->client_id[0] = c->client_id;
@@ -603,16 +569,14 @@ static void on_event(void *ctx, const lx_event_t *ev) {
     case LX_EV_ORDER_AMENDED: {
         const lx_ev_amended_t *a = &ev->u.amended;
         uint64_t cid, to = route_of(s, a->order_id, a->account, &cid);
-        if (!to)
-            return;
+        if (!to) return;
         o = stage(s);
         o->session[0] = to;
         o->client_id[0] = a->client_id;
         break;
     }
     case LX_EV_REJECTED:
-        if (!s->cur_session || !is_order_cmd(ev->u.rejected.cmd_type))
-            return;
+        if (!s->cur_session || !is_order_cmd(ev->u.rejected.cmd_type)) return;
         o = stage(s);
         o->session[0] = s->cur_session;
         o->client_id[0] = ev->u.rejected.client_id;
@@ -625,8 +589,7 @@ static void on_event(void *ctx, const lx_event_t *ev) {
 }
 
 static void eng_status(shard_t *s, const lx_node_msg_t *m) {
-    if (!m->session)
-        return;
+    if (!m->session) return;
     lx_node_out_t *o = stage(s);
     o->kind = LX_NODE_OUT_STATUS;
     o->session[0] = m->session;
@@ -651,8 +614,7 @@ static void eng_status(shard_t *s, const lx_node_msg_t *m) {
                 break;
             }
         }
-        if (all != buf)
-            free(all);
+        if (all != buf) free(all);
     } else if (lx_engine_order(s->engine, m->status.order_id, &oi) == 0 &&
                oi.account == m->account) {
         found = true;
@@ -672,10 +634,8 @@ static void *eng_main(void *arg) {
     lx_sink_t sink = {.emit = on_event, .ctx = s};
     for (;;) {
         int g = lx_ring_peek_wait(s->ring, BATCH, LX_RING_FOREVER);
-        if (g == LX_ECLOSED)
-            break;
-        if (g <= 0)
-            continue;
+        if (g == LX_ECLOSED) break;
+        if (g <= 0) continue;
         for (int i = 0; i < g; i++) {
             const lx_node_msg_t *m = lx_ring_rslot(s->ring, (uint32_t)i);
             switch (m->kind) {
@@ -691,8 +651,7 @@ static void *eng_main(void *arg) {
                 eng_status(s, m);
                 break;
             case LX_NODE_MSG_BIND:
-                if (m->account < s->naccounts)
-                    s->account_session[m->account] = m->session;
+                if (m->account < s->naccounts) s->account_session[m->account] = m->session;
                 break;
             case LX_NODE_MSG_PARK: {
                 lx_node_t *n = s->node;
@@ -700,8 +659,7 @@ static void *eng_main(void *arg) {
                 pthread_mutex_lock(&n->park_mu);
                 n->park_state = 1;
                 pthread_cond_broadcast(&n->park_cv);
-                while (n->park_state == 1)
-                    pthread_cond_wait(&n->park_cv, &n->park_mu);
+                while (n->park_state == 1) pthread_cond_wait(&n->park_cv, &n->park_mu);
                 n->park_state = 0;
                 pthread_mutex_unlock(&n->park_mu);
                 break;
@@ -715,18 +673,15 @@ static void *eng_main(void *arg) {
     }
     stage_flush(s);
     lx_ring_close(s->out);
-    if (s->node->notify)
-        s->node->notify(s->node->notify_ctx);
+    if (s->node->notify) s->node->notify(s->node->notify_ctx);
     return NULL;
 }
 
 /* ---- lifecycle ------------------------------------------------------------------ */
 
 int lx_node_start(lx_node_t *n) {
-    if (n->started)
-        return LX_ESTATE;
-    if (pthread_create(&n->shard.thread, NULL, eng_main, &n->shard))
-        return LX_ENOMEM;
+    if (n->started) return LX_ESTATE;
+    if (pthread_create(&n->shard.thread, NULL, eng_main, &n->shard)) return LX_ENOMEM;
     /* The boot batch runs here, before the sequencer thread exists (which
      * then owns the journal), so that the node is ready when start returns. */
     if (n->boot) {
@@ -751,8 +706,7 @@ int lx_node_start(lx_node_t *n) {
 }
 
 void lx_node_join(lx_node_t *n) {
-    if (!n->started || n->joined)
-        return;
+    if (!n->started || n->joined) return;
     lx_ring_close(n->in);
     pthread_join(n->seq_thread, NULL);
     pthread_join(n->shard.thread, NULL);
@@ -763,15 +717,13 @@ void lx_node_join(lx_node_t *n) {
 }
 
 void lx_node_close(lx_node_t *n) {
-    if (!n)
-        return;
+    if (!n) return;
     if (n->started && !n->joined) {
         /* The gateway is gone: nobody drains the out ring. */
         lx_ring_close(n->shard.out);
         lx_node_join(n);
     }
-    if (n->journal)
-        lx_journal_close(n->journal);
+    if (n->journal) lx_journal_close(n->journal);
     lx_engine_destroy(n->shard.engine);
     lx_ring_destroy(n->in);
     lx_ring_destroy(n->shard.ring);

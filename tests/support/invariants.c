@@ -53,8 +53,7 @@ static void rec_emit(void *ctx, const lx_event_t *ev) {
     if (r->n == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 64;
         lx_event_t *v = realloc(r->v, cap * sizeof *v);
-        if (!v)
-            abort();
+        if (!v) abort();
         r->v = v;
         r->cap = cap;
     }
@@ -144,8 +143,7 @@ bool inv_event_equal(const lx_event_t *a, const lx_event_t *b) {
 long inv_events_first_diff(const inv_events_t *got, const inv_events_t *want) {
     size_t n = got->n < want->n ? got->n : want->n;
     for (size_t i = 0; i < n; i++)
-        if (!inv_event_equal(&got->v[i], &want->v[i]))
-            return (long)i;
+        if (!inv_event_equal(&got->v[i], &want->v[i])) return (long)i;
     return got->n == want->n ? -1 : (long)n;
 }
 
@@ -187,8 +185,7 @@ int inv_event_format(const lx_event_t *ev, char *buf, size_t cap) {
         buf, cap, "%s(%d) market=%ld mseq=%llu seq=%llu ts=%lld", lx_event_type_name(ev->type),
         (int)ev->type, ev->market == LX_MARKET_NONE ? -1L : (long)ev->market,
         (unsigned long long)ev->market_seq, (unsigned long long)ev->seq, (long long)ev->ts);
-    if (k < 0 || (size_t)k >= cap)
-        return k;
+    if (k < 0 || (size_t)k >= cap) return k;
     char *p = buf + k;
     size_t left = cap - (size_t)k;
     int m = 0;
@@ -287,8 +284,7 @@ int inv_cmd_format(const lx_cmd_t *c, char *buf, size_t cap) {
     char s[70];
     int k = snprintf(buf, cap, "%s(%d) seq=%llu ts=%lld", lx_cmd_type_name(c->type), (int)c->type,
                      (unsigned long long)c->seq, (long long)c->ts);
-    if (k < 0 || (size_t)k >= cap)
-        return k;
+    if (k < 0 || (size_t)k >= cap) return k;
     char *p = buf + k;
     size_t left = cap - (size_t)k;
     int m = 0;
@@ -418,8 +414,9 @@ static int order_info_cmp_msg(const lx_order_info_t *a, const lx_order_info_t *b
         return fail(msg, len, "%s: order %llu:%llu field " #f ": engine %lld, reference %lld",     \
                     what, ID(a->order_id), (long long)a->f, (long long)b->f);
     CK(order_id)
-    CK(account) CK(market) CK(side) CK(type) CK(tif) CK(stp) CK(price) CK(qty) CK(remaining)
-        CK(filled) CK(client_id) CK(expiry) CK(locked)
+    CK(account)
+    CK(market) CK(side) CK(type) CK(tif) CK(stp) CK(price) CK(qty) CK(remaining) CK(filled)
+        CK(client_id) CK(expiry) CK(locked)
 #undef CK
             return 0;
 }
@@ -433,26 +430,22 @@ typedef struct {
 static size_t book(const lx_engine_t *e, lx_market_id_t m, int side, obuf_t *b) {
     for (;;) {
         size_t n = lx_engine_book_orders(e, m, (lx_side_t)side, b->v, b->cap);
-        if (n <= b->cap)
-            return n;
+        if (n <= b->cap) return n;
         free(b->v);
         b->cap = n + 64;
         b->v = malloc(b->cap * sizeof *b->v);
-        if (!b->v)
-            abort();
+        if (!b->v) abort();
     }
 }
 
 static size_t acct_orders(const lx_engine_t *e, lx_account_id_t a, obuf_t *b) {
     for (;;) {
         size_t n = lx_engine_account_orders(e, a, b->v, b->cap);
-        if (n <= b->cap)
-            return n;
+        if (n <= b->cap) return n;
         free(b->v);
         b->cap = n + 64;
         b->v = malloc(b->cap * sizeof *b->v);
-        if (!b->v)
-            abort();
+        if (!b->v) abort();
     }
 }
 
@@ -493,11 +486,9 @@ static int check_side(const lx_engine_t *e, const lx_market_info_t *mi, int side
         if (lx_engine_order(e, o->order_id, &one) != 0)
             return fail(msg, len, "market %u: lx_engine_order does not find resting %llu:%llu", m,
                         ID(o->order_id));
-        if (order_info_cmp_msg(&one, o, msg, len, "lx_engine_order vs book") != 0)
-            return -1;
+        if (order_info_cmp_msg(&one, o, msg, len, "lx_engine_order vs book") != 0) return -1;
         if (i == 0 || o->price != b->v[i - 1].price) {
-            if (nl == lvcap)
-                return fail(msg, len, "market %u: more than %zu levels", m, lvcap);
+            if (nl == lvcap) return fail(msg, len, "market %u: more than %zu levels", m, lvcap);
             lv[nl].price = o->price;
             lv[nl].qty = 0;
             lv[nl].count = 0;
@@ -508,8 +499,7 @@ static int check_side(const lx_engine_t *e, const lx_market_info_t *mi, int side
     }
     /* the engine's levels against the sums of its orders */
     lx_level_t *el = malloc((nl + 2) * sizeof *el);
-    if (!el)
-        abort();
+    if (!el) abort();
     size_t enl = lx_engine_levels(e, m, (lx_side_t)side, el, nl + 2);
     int rc = 0;
     uint32_t want_levels = side == LX_SIDE_BUY ? mi->bid_levels : mi->ask_levels;
@@ -533,8 +523,7 @@ static int check_side(const lx_engine_t *e, const lx_market_info_t *mi, int side
                       lv[i].count);
     }
     free(el);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     int64_t bp = 0, bq = 0;
     bool has = lx_engine_best(e, m, (lx_side_t)side, &bp, &bq);
     if (has != (nl > 0) || (has && (bp != lv[0].price || bq != lv[0].qty)))
@@ -557,8 +546,7 @@ typedef struct {
 static void bal_visit(void *ctx, lx_account_id_t a, lx_asset_id_t asset, int64_t free_,
                       int64_t locked) {
     bal_ctx_t *c = ctx;
-    if (c->rc)
-        return;
+    if (c->rc) return;
     if (a >= c->cfg->max_accounts || asset >= c->cfg->max_assets) {
         c->rc =
             fail(c->msg, c->len, "balance record for account %u asset %u out of range", a, asset);
@@ -592,8 +580,7 @@ int inv_check_engine(const lx_engine_t *e, char *msg, size_t len) {
     obuf_t b = {NULL, 0};
     size_t lvcap = cfg->max_orders + 1;
     lx_level_t *lv = malloc(lvcap * sizeof *lv);
-    if (!lv)
-        abort();
+    if (!lv) abort();
     int rc = 0;
     size_t total = 0;
     for (lx_market_id_t m = 0; rc == 0 && m < cfg->max_markets; m++) {
@@ -606,8 +593,7 @@ int inv_check_engine(const lx_engine_t *e, char *msg, size_t len) {
         }
         size_t nb = 0, ns = 0;
         rc = check_side(e, &mi, LX_SIDE_BUY, &b, lv, lvcap, &nb, msg, len);
-        if (rc == 0)
-            rc = check_side(e, &mi, LX_SIDE_SELL, &b, lv, lvcap, &ns, msg, len);
+        if (rc == 0) rc = check_side(e, &mi, LX_SIDE_SELL, &b, lv, lvcap, &ns, msg, len);
         if (rc == 0 && mi.orders != nb + ns)
             rc = fail(msg, len, "market %u: info says %u orders, books hold %zu", m, mi.orders,
                       nb + ns);
@@ -633,8 +619,7 @@ int inv_check_engine(const lx_engine_t *e, char *msg, size_t len) {
     int64_t *locks = rc == 0 ? calloc(ncell ? ncell : 1, sizeof *locks) : NULL;
     uint8_t *seen = rc == 0 ? calloc(ncell ? ncell : 1, 1) : NULL;
     i128 *sum = rc == 0 ? calloc(cfg->max_assets ? cfg->max_assets : 1, sizeof *sum) : NULL;
-    if (rc == 0 && (!locks || !seen || !sum))
-        abort();
+    if (rc == 0 && (!locks || !seen || !sum)) abort();
     size_t total_acct = 0;
     for (lx_account_id_t a = 0; rc == 0 && a < cfg->max_accounts; a++) {
         size_t n = acct_orders(e, a, &b);
@@ -679,8 +664,7 @@ int inv_check_engine(const lx_engine_t *e, char *msg, size_t len) {
         for (lx_asset_id_t a = 0; rc == 0 && a < cfg->max_assets; a++) {
             lx_asset_info_t ai;
             if (lx_engine_asset_info(e, a, &ai) != 0) {
-                if (sum[a] != 0)
-                    rc = fail(msg, len, "unknown asset %u holds balances", a);
+                if (sum[a] != 0) rc = fail(msg, len, "unknown asset %u holds balances", a);
                 continue;
             }
             /* The fee pool is not checked for >= 0: a buy that re-enters as a
@@ -728,8 +712,7 @@ static int cmp_market_cheap(const lx_engine_t *e, const ref_t *ref, lx_market_id
     if ((erc == 0) != (rrc == 0))
         return fail(msg, len, "market %u: engine says %s, reference says %s", m,
                     erc == 0 ? "exists" : "absent", rrc == 0 ? "exists" : "absent");
-    if (erc != 0)
-        return 0;
+    if (erc != 0) return 0;
     if (ei.market_seq != rseq || ei.halted != rhalted)
         return fail(msg, len, "market %u: engine market_seq %llu halted %u, reference %llu %u", m,
                     (unsigned long long)ei.market_seq, ei.halted, (unsigned long long)rseq,
@@ -755,10 +738,8 @@ int inv_compare_cheap(const lx_engine_t *e, const ref_t *ref, const lx_cmd_t *cm
                     (unsigned long long)lx_engine_last_seq(e), (long long)lx_engine_last_ts(e),
                     (unsigned long long)ref_last_seq(ref), (long long)ref_last_ts(ref));
     for (lx_market_id_t m = 0; m < cfg->max_markets; m++)
-        if (cmp_market_cheap(e, ref, m, msg, len) != 0)
-            return -1;
-    if (!cfg->clearing || !cmd)
-        return 0;
+        if (cmp_market_cheap(e, ref, m, msg, len) != 0) return -1;
+    if (!cfg->clearing || !cmd) return 0;
     lx_account_id_t acc[2] = {LX_ACCOUNT_NONE, LX_ACCOUNT_NONE};
     lx_asset_id_t assets[2] = {LX_ASSET_NONE, LX_ASSET_NONE};
     lx_market_id_t m = LX_MARKET_NONE;
@@ -801,8 +782,7 @@ int inv_compare_cheap(const lx_engine_t *e, const ref_t *ref, const lx_cmd_t *cm
         assets[1] = mi.quote;
     }
     for (int i = 0; i < 2; i++) {
-        if (acc[i] >= cfg->max_accounts)
-            continue;
+        if (acc[i] >= cfg->max_accounts) continue;
         for (int j = 0; j < 2; j++)
             if (assets[j] < cfg->max_assets &&
                 cmp_balance(e, ref, acc[i], assets[j], msg, len) != 0)
@@ -825,8 +805,7 @@ static void cmpb_visit(void *ctx, lx_account_id_t a, lx_asset_id_t asset, int64_
     (void)f;
     (void)l;
     c->n++;
-    if (c->rc == 0)
-        c->rc = cmp_balance(c->e, c->ref, a, asset, c->msg, c->len);
+    if (c->rc == 0) c->rc = cmp_balance(c->e, c->ref, a, asset, c->msg, c->len);
 }
 
 int inv_compare_state(const lx_engine_t *e, const ref_t *ref, char *msg, size_t len) {
@@ -838,8 +817,7 @@ int inv_compare_state(const lx_engine_t *e, const ref_t *ref, char *msg, size_t 
     obuf_t eb = {NULL, 0}, rb = {NULL, 0};
     rb.cap = cfg->max_orders + 1;
     rb.v = malloc(rb.cap * sizeof *rb.v);
-    if (!rb.v)
-        abort();
+    if (!rb.v) abort();
     int rc = 0;
     size_t total = 0;
     for (lx_market_id_t m = 0; rc == 0 && m < cfg->max_markets; m++) {
@@ -851,16 +829,16 @@ int inv_compare_state(const lx_engine_t *e, const ref_t *ref, char *msg, size_t 
                       erc == 0 ? "exists" : "absent", rrc == 0 ? "exists" : "absent");
             break;
         }
-        if (erc != 0)
-            continue;
+        if (erc != 0) continue;
 #define CK(f)                                                                                      \
     if (rc == 0 && ei.f != ri.f)                                                                   \
         rc = fail(msg, len, "market %u info " #f ": engine %lld, reference %lld", m,               \
                   (long long)ei.f, (long long)ri.f);
         CK(market)
-        CK(base) CK(quote) CK(mode) CK(halted) CK(tick_size) CK(lot_size) CK(tick_value)
-            CK(min_price) CK(max_price) CK(max_qty) CK(maker_fee) CK(taker_fee) CK(market_seq)
-                CK(last_price) CK(bid_levels) CK(ask_levels) CK(orders)
+        CK(base)
+        CK(quote) CK(mode) CK(halted) CK(tick_size) CK(lot_size) CK(tick_value) CK(min_price)
+            CK(max_price) CK(max_qty) CK(maker_fee) CK(taker_fee) CK(market_seq) CK(last_price)
+                CK(bid_levels) CK(ask_levels) CK(orders)
 #undef CK
                     for (int s = 0; rc == 0 && s < 2; s++) {
             size_t en = book(e, m, s, &eb);
@@ -926,8 +904,7 @@ int inv_compare_state(const lx_engine_t *e, const ref_t *ref, char *msg, size_t 
     if (rc == 0) {
         cmpb_ctx_t c = {e, ref, msg, len, 0, 0};
         lx_engine_foreach_balance(e, cmpb_visit, &c);
-        if (c.rc == 0)
-            ref_foreach_balance(ref, cmpb_visit, &c);
+        if (c.rc == 0) ref_foreach_balance(ref, cmpb_visit, &c);
         rc = c.rc;
     }
     if (rc == 0) {

@@ -50,7 +50,9 @@ void jt_journal_config(lx_journal_config_t *cfg) {
     cfg->fsync = false;
 }
 
-static int64_t ts_of(uint64_t k) { return 1700000000000000000ll + (int64_t)k * 1000; }
+static int64_t ts_of(uint64_t k) {
+    return 1700000000000000000ll + (int64_t)k * 1000;
+}
 
 static void gen(uint64_t seed, uint64_t k, lx_cmd_t *c, int depth) {
     memset(c, 0, sizeof *c);
@@ -100,8 +102,11 @@ static void gen(uint64_t seed, uint64_t k, lx_cmd_t *c, int depth) {
         p->side = (uint8_t)((r3 >> 8) & 1);
         p->type = (r3 >> 9) % 10 == 0 ? LX_ORDER_MARKET : LX_ORDER_LIMIT;
         uint32_t t = (uint32_t)((r3 >> 16) % 100);
-        p->tif = t < 70 ? LX_TIF_GTC : t < 80 ? LX_TIF_IOC : t < 90 ? LX_TIF_GTD
-                 : t < 95 ? LX_TIF_POST_ONLY : LX_TIF_FOK;
+        p->tif = t < 70   ? LX_TIF_GTC
+                 : t < 80 ? LX_TIF_IOC
+                 : t < 90 ? LX_TIF_GTD
+                 : t < 95 ? LX_TIF_POST_ONLY
+                          : LX_TIF_FOK;
         p->stp = (r3 >> 24) % 8 < 4 ? LX_STP_NONE : (uint8_t)((r3 >> 28) % 5);
         p->price = 90 + (int64_t)((r4 >> 3) % 21);
         p->qty = 1 + (int64_t)((r4 >> 13) % 20);
@@ -118,11 +123,13 @@ static void gen(uint64_t seed, uint64_t k, lx_cmd_t *c, int depth) {
         uint32_t m = prev.type == LX_CMD_PLACE ? prev.u.place.market : 0;
         if (x < 65) {
             c->type = LX_CMD_CANCEL;
-            c->u.cancel = (lx_cmd_cancel_t){.account = a, .market = m, .by_client_id = 1,
-                                            .client_id = j};
+            c->u.cancel =
+                (lx_cmd_cancel_t){.account = a, .market = m, .by_client_id = 1, .client_id = j};
         } else {
             c->type = LX_CMD_AMEND;
-            c->u.amend = (lx_cmd_amend_t){.account = a, .market = m, .by_client_id = 1,
+            c->u.amend = (lx_cmd_amend_t){.account = a,
+                                          .market = m,
+                                          .by_client_id = 1,
                                           .client_id = j,
                                           .price = 90 + (int64_t)((r4 >> 3) % 21),
                                           .qty = 1 + (int64_t)((r4 >> 13) % 25)};
@@ -141,20 +148,22 @@ static void gen(uint64_t seed, uint64_t k, lx_cmd_t *c, int depth) {
     }
     if (x < 88) {
         c->type = LX_CMD_DEPOSIT;
-        c->u.deposit = (lx_cmd_deposit_t){.account = acct, .asset = (uint32_t)(r3 % 3),
+        c->u.deposit = (lx_cmd_deposit_t){.account = acct,
+                                          .asset = (uint32_t)(r3 % 3),
                                           .amount = 1 + (int64_t)(r4 % 1000000),
                                           .deposit_id = r4 % 4 == 0 ? k - 1 : k};
         return;
     }
     if (x < 92) {
         c->type = LX_CMD_WITHDRAW;
-        c->u.withdraw = (lx_cmd_withdraw_t){.account = acct, .asset = (uint32_t)(r3 % 3),
-                                            .amount = 1 + (int64_t)(r4 % 100000)};
+        c->u.withdraw = (lx_cmd_withdraw_t){
+            .account = acct, .asset = (uint32_t)(r3 % 3), .amount = 1 + (int64_t)(r4 % 100000)};
         return;
     }
     if (x < 96) {
         c->type = LX_CMD_TRANSFER;
-        c->u.transfer = (lx_cmd_transfer_t){.from = acct, .to = (uint32_t)(r3 % NACC),
+        c->u.transfer = (lx_cmd_transfer_t){.from = acct,
+                                            .to = (uint32_t)(r3 % NACC),
                                             .asset = (uint32_t)((r3 >> 8) % 3),
                                             .amount = 1 + (int64_t)(r4 % 100000)};
         return;
@@ -162,17 +171,19 @@ static void gen(uint64_t seed, uint64_t k, lx_cmd_t *c, int depth) {
     if (x < 98) {
         c->type = LX_CMD_SET_FEES;
         int32_t taker = 50 + (int32_t)(r3 % 51);
-        c->u.set_fees = (lx_cmd_set_fees_t){.market = (uint32_t)(r4 % 2),
-                                            .maker_fee = (int32_t)(r4 % 60) - 10,
-                                            .taker_fee = taker};
+        c->u.set_fees = (lx_cmd_set_fees_t){
+            .market = (uint32_t)(r4 % 2), .maker_fee = (int32_t)(r4 % 60) - 10, .taker_fee = taker};
         return;
     }
     c->type = LX_CMD_CANCEL;
-    c->u.cancel = (lx_cmd_cancel_t){.account = acct, .market = (uint32_t)(r3 % 2),
+    c->u.cancel = (lx_cmd_cancel_t){.account = acct,
+                                    .market = (uint32_t)(r3 % 2),
                                     .order_id = ((1 + (r4 % 3)) << 32) | (r4 >> 8) % 64};
 }
 
-void jt_cmd(uint64_t seed, uint64_t k, lx_cmd_t *out) { gen(seed, k, out, 0); }
+void jt_cmd(uint64_t seed, uint64_t k, lx_cmd_t *out) {
+    gen(seed, k, out, 0);
+}
 
 bool jt_auth(uint64_t seed, uint64_t k, lx_journal_auth_t *a) {
     uint64_t r = mix(seed * 31 + k);
@@ -205,10 +216,12 @@ lx_engine_t *jt_engine_at(uint64_t seed, uint64_t n) {
 
 /* ---- fault injection ------------------------------------------------------ */
 
-static const char *op_names[JT_OP__N] = {"open", "close", "write", "pwrite", "fdatasync",
+static const char *op_names[JT_OP__N] = {"open",  "close",     "write",  "pwrite", "fdatasync",
                                          "fsync", "ftruncate", "rename", "unlink", "fsync_dir"};
 
-const char *jt_op_name(int op) { return op >= 0 && op < JT_OP__N ? op_names[op] : "none"; }
+const char *jt_op_name(int op) {
+    return op >= 0 && op < JT_OP__N ? op_names[op] : "none";
+}
 
 /* Counts the call; true if this one must fail. */
 static bool hit(jt_faultio_t *f, int op) {
@@ -221,7 +234,9 @@ static bool hit(jt_faultio_t *f, int op) {
     return false;
 }
 
-static int ferr(jt_faultio_t *f) { return -(f->fail_errno ? f->fail_errno : EIO); }
+static int ferr(jt_faultio_t *f) {
+    return -(f->fail_errno ? f->fail_errno : EIO);
+}
 #define REAL (lx_io_posix())
 
 static int f_open(void *ctx, const char *path, int flags, mode_t mode) {
@@ -371,7 +386,9 @@ void jt_copy_dir(const char *src, const char *dst) {
     closedir(d);
 }
 
-static int cmp_name(const void *a, const void *b) { return strcmp(a, b); }
+static int cmp_name(const void *a, const void *b) {
+    return strcmp(a, b);
+}
 
 size_t jt_list(const char *dir, const char *prefix, char names[][64], size_t cap) {
     DIR *d = opendir(dir);
@@ -413,7 +430,9 @@ static uint32_t le32(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
+static uint64_t le64(const uint8_t *p) {
+    return le32(p) | (uint64_t)le32(p + 4) << 32;
+}
 
 int jt_layout_read(const char *dir, jt_layout_t *l) {
     memset(l, 0, sizeof *l);

@@ -55,12 +55,12 @@ typedef enum {
 } jt_op_t;
 
 typedef struct {
-    lx_io_t io;          /* hand &f->io to the code under test */
-    int fail_op;         /* jt_op_t to fail, JT_OP_NONE for none */
-    uint64_t fail_at;    /* fail its n-th call (1-based) */
-    bool fail_after;     /* ... and every later call of that op too */
-    int fail_errno;      /* errno to return (EIO if 0) */
-    size_t short_write;  /* a failing write first writes this many bytes */
+    lx_io_t io;         /* hand &f->io to the code under test */
+    int fail_op;        /* jt_op_t to fail, JT_OP_NONE for none */
+    uint64_t fail_at;   /* fail its n-th call (1-based) */
+    bool fail_after;    /* ... and every later call of that op too */
+    int fail_errno;     /* errno to return (EIO if 0) */
+    size_t short_write; /* a failing write first writes this many bytes */
     uint64_t calls[JT_OP__N];
     uint64_t failures;
 } jt_faultio_t;
@@ -94,12 +94,12 @@ typedef struct {
     char name[64];
     uint8_t *data;
     size_t len;
-    uint64_t prev_seq;     /* from the header */
+    uint64_t prev_seq; /* from the header */
     size_t nrecs;
-    uint32_t *rec_off;     /* start of each record */
+    uint32_t *rec_off; /* start of each record */
     size_t ngroups;
-    uint32_t *group_end;   /* end of each commit record */
-    uint64_t *group_seq;   /* last seq of each group */
+    uint32_t *group_end; /* end of each commit record */
+    uint64_t *group_seq; /* last seq of each group */
 } jt_seg_t;
 
 typedef struct {

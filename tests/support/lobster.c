@@ -54,17 +54,14 @@ static bool parse_i64(span_t f, int64_t *out) {
         neg = true;
         i = 1;
     }
-    if (i == f.len)
-        return false;
+    if (i == f.len) return false;
     uint64_t v = 0;
     const uint64_t lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
     for (; i < f.len; i++) {
         char c = f.p[i];
-        if (c < '0' || c > '9')
-            return false;
+        if (c < '0' || c > '9') return false;
         unsigned d = (unsigned)(c - '0');
-        if (v > (lim - d) / 10)
-            return false;
+        if (v > (lim - d) / 10) return false;
         v = v * 10 + d;
     }
     /* -(2^63) is representable; the cast of lim then negation would overflow,
@@ -81,28 +78,22 @@ int lx_lobster_parse_time(const char *s, size_t len, int64_t *ns) {
             break;
         }
     }
-    if (dot == 0)
-        return LX_ECORRUPT;
+    if (dot == 0) return LX_ECORRUPT;
     int64_t secs;
     span_t whole = {s, dot};
-    if (whole.p[0] == '-' || !parse_i64(whole, &secs))
-        return LX_ECORRUPT;
+    if (whole.p[0] == '-' || !parse_i64(whole, &secs)) return LX_ECORRUPT;
     int64_t frac = 0;
     size_t nfrac = 0;
     if (dot < len) {
         nfrac = len - dot - 1;
-        if (nfrac == 0 || nfrac > 9)
-            return LX_ECORRUPT;
+        if (nfrac == 0 || nfrac > 9) return LX_ECORRUPT;
         for (size_t i = dot + 1; i < len; i++) {
-            if (s[i] < '0' || s[i] > '9')
-                return LX_ECORRUPT;
+            if (s[i] < '0' || s[i] > '9') return LX_ECORRUPT;
             frac = frac * 10 + (s[i] - '0');
         }
     }
-    for (size_t i = nfrac; i < 9; i++)
-        frac *= 10;
-    if (secs > (INT64_MAX - frac) / 1000000000)
-        return LX_ECORRUPT;
+    for (size_t i = nfrac; i < 9; i++) frac *= 10;
+    if (secs > (INT64_MAX - frac) / 1000000000) return LX_ECORRUPT;
     *ns = secs * 1000000000 + frac;
     return 0;
 }
@@ -121,23 +112,19 @@ static int for_each_line(const char *buf, size_t len, line_fn fn, void *ctx, cha
         const char *nl = memchr(buf + pos, '\n', len - pos);
         size_t end = nl ? (size_t)(nl - buf) : len;
         span_t line = {buf + pos, end - pos};
-        if (line.len > 0 && line.p[line.len - 1] == '\r')
-            line.len--;
+        if (line.len > 0 && line.p[line.len - 1] == '\r') line.len--;
         lineno++;
         pos = nl ? end + 1 : len;
         if (line.len == 0) {
-            if (!pending_empty)
-                pending_empty = lineno;
+            if (!pending_empty) pending_empty = lineno;
             continue;
         }
         if (pending_empty)
             return fail(err, errlen, "line %zu: empty line inside the file", pending_empty);
         char c0 = line.p[0];
-        if (lineno == 1 && ((c0 >= 'A' && c0 <= 'Z') || (c0 >= 'a' && c0 <= 'z')))
-            continue;
+        if (lineno == 1 && ((c0 >= 'A' && c0 <= 'Z') || (c0 >= 'a' && c0 <= 'z'))) continue;
         int rc = fn(ctx, line, lineno, err, errlen);
-        if (rc)
-            return rc;
+        if (rc) return rc;
     }
     return 0;
 }
@@ -148,8 +135,7 @@ static int split(span_t line, span_t *f, int max) {
     size_t start = 0;
     for (size_t i = 0; i <= line.len; i++) {
         if (i == line.len || line.p[i] == ',') {
-            if (n == max)
-                return -1;
+            if (n == max) return -1;
             f[n].p = line.p + start;
             f[n].len = i - start;
             n++;
@@ -195,8 +181,7 @@ static int msg_line(void *ctx, span_t line, uint32_t lineno, char *err, size_t e
     if (m->n == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 1024;
         lx_lobster_msg_t *v = realloc(m->v, cap * sizeof *v);
-        if (!v)
-            return LX_ENOMEM;
+        if (!v) return LX_ENOMEM;
         m->v = v;
         m->cap = cap;
     }
@@ -232,20 +217,17 @@ static int book_line(void *ctx, span_t line, uint32_t lineno, char *err, size_t 
     if (nf < 0 || nf % 4 != 0 || nf == 0)
         return fail(err, errlen, "line %u: expected 4N fields (N <= %d)", lineno,
                     LX_LOBSTER_MAX_DEPTH);
-    if (b->depth == 0)
-        b->depth = (uint32_t)(nf / 4);
+    if (b->depth == 0) b->depth = (uint32_t)(nf / 4);
     if ((uint32_t)nf != 4 * b->depth)
         return fail(err, errlen, "line %u: %d fields, the first row had %u", lineno, nf,
                     4 * b->depth);
     if (b->rows == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 1024;
         lx_lobster_level_t *lv = realloc(b->lv, cap * 2 * b->depth * sizeof *lv);
-        if (!lv)
-            return LX_ENOMEM;
+        if (!lv) return LX_ENOMEM;
         b->lv = lv;
         uint8_t *nn = realloc(b->n, cap * 2);
-        if (!nn)
-            return LX_ENOMEM;
+        if (!nn) return LX_ENOMEM;
         b->n = nn;
         c->cap = cap;
     }
@@ -290,8 +272,7 @@ int lx_lobster_parse_book(const char *buf, size_t len, lx_lobster_book_t *book, 
     memset(book, 0, sizeof *book);
     book_ctx_t c = {book, 0};
     int rc = for_each_line(buf, len, book_line, &c, err, errlen);
-    if (rc)
-        lx_lobster_book_free(book);
+    if (rc) lx_lobster_book_free(book);
     return rc;
 }
 
@@ -306,15 +287,13 @@ void lx_lobster_book_free(lx_lobster_book_t *book) {
 static int read_file(const char *path, char **buf, size_t *len, char *err, size_t errlen) {
     FILE *fp = fopen(path, "rb");
     if (!fp) {
-        if (err && errlen)
-            snprintf(err, errlen, "cannot open %s", path);
+        if (err && errlen) snprintf(err, errlen, "cannot open %s", path);
         return LX_EIO;
     }
     size_t cap = 1 << 16, n = 0;
     char *b = malloc(cap);
     int rc = 0;
-    if (!b)
-        rc = LX_ENOMEM;
+    if (!b) rc = LX_ENOMEM;
     while (!rc) {
         if (n == cap) {
             char *nb = realloc(b, cap * 2);
@@ -329,8 +308,7 @@ static int read_file(const char *path, char **buf, size_t *len, char *err, size_
         n += got;
         if (got == 0) {
             if (ferror(fp)) {
-                if (err && errlen)
-                    snprintf(err, errlen, "cannot read %s", path);
+                if (err && errlen) snprintf(err, errlen, "cannot read %s", path);
                 rc = LX_EIO;
             }
             break;
@@ -351,8 +329,7 @@ int lx_lobster_load_messages(const char *path, lx_lobster_msg_t **out, size_t *n
     char *buf;
     size_t len;
     int rc = read_file(path, &buf, &len, err, errlen);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     rc = lx_lobster_parse_messages(buf, len, out, n, err, errlen);
     free(buf);
     return rc;
@@ -363,8 +340,7 @@ int lx_lobster_load_book(const char *path, lx_lobster_book_t *book, char *err, s
     size_t len;
     memset(book, 0, sizeof *book);
     int rc = read_file(path, &buf, &len, err, errlen);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     rc = lx_lobster_parse_book(buf, len, book, err, errlen);
     free(buf);
     return rc;

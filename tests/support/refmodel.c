@@ -140,8 +140,7 @@ static void vec_push(vec_t *v, uint32_t x) {
     if (v->n == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 16;
         uint32_t *nv = realloc(v->v, cap * sizeof *nv);
-        if (!nv)
-            abort(); /* test code: an allocation failure is fatal */
+        if (!nv) abort(); /* test code: an allocation failure is fatal */
         v->v = nv;
         v->cap = cap;
     }
@@ -213,16 +212,14 @@ static lx_event_t ev_new(ref_t *r, lx_event_type_t type, lx_market_id_t m) {
 }
 
 static void emit(ref_t *r, const lx_event_t *ev) {
-    if (r->sink && r->sink->emit)
-        r->sink->emit(r->sink->ctx, ev);
+    if (r->sink && r->sink->emit) r->sink->emit(r->sink->ctx, ev);
 }
 
 /* BALANCE from order activity: only with clearing on (clearing.md). */
 static void ev_balance_any(ref_t *r, lx_account_id_t a, lx_asset_id_t asset);
 
 static void ev_balance(ref_t *r, lx_account_id_t a, lx_asset_id_t asset) {
-    if (!r->cfg.clearing)
-        return;
+    if (!r->cfg.clearing) return;
     ev_balance_any(r, a, asset);
 }
 
@@ -306,11 +303,9 @@ static lx_asset_id_t lock_asset(const ref_t *r, const order_t *o) {
 /* L(R) at price p: sell R * lot_size; buy N + ceil(N * res / 10^6),
  * N = p * R * tick_value. 0 with clearing off. */
 static int64_t lock_for(const ref_t *r, const order_t *o, int64_t price, int64_t R) {
-    if (!r->cfg.clearing)
-        return 0;
+    if (!r->cfg.clearing) return 0;
     const market_t *mk = &r->markets[o->market];
-    if (o->side == LX_SIDE_SELL)
-        return (int64_t)((i128)R * mk->p.lot_size);
+    if (o->side == LX_SIDE_SELL) return (int64_t)((i128)R * mk->p.lot_size);
     i128 n = (i128)price * R * mk->tick_value;
     return (int64_t)(n + ceil_div(n * o->res, FEE_ONE));
 }
@@ -322,8 +317,7 @@ static int64_t lock_of(const ref_t *r, const order_t *o) {
 /* Moves `delta` of the order's lock asset from free to locked (negative:
  * back). The caller emits the BALANCE. */
 static void lock_move(ref_t *r, const order_t *o, int64_t delta) {
-    if (!r->cfg.clearing)
-        return;
+    if (!r->cfg.clearing) return;
     cell_t *c = cell_w(r, o->account, lock_asset(r, o));
     c->free -= delta;
     c->locked += delta;
@@ -346,8 +340,7 @@ static void live_remove(ref_t *r, uint32_t slot) {
 /* Lowest free slot; UINT32_MAX if none. */
 static uint32_t slot_find(const ref_t *r) {
     for (uint32_t s = r->free_hint; s < r->cfg.max_orders; s++)
-        if (!r->orders[s].used)
-            return s;
+        if (!r->orders[s].used) return s;
     return UINT32_MAX;
 }
 
@@ -361,8 +354,7 @@ static order_t *slot_take(ref_t *r, uint32_t s) {
     o->id = ((uint64_t)gen << 32) | s;
     r->free_hint = s + 1; /* s was the lowest free slot */
     live_add(r, s);
-    if (r->live.n > r->stats.max_live)
-        r->stats.max_live = r->live.n;
+    if (r->live.n > r->stats.max_live) r->stats.max_live = r->live.n;
     return o;
 }
 
@@ -373,8 +365,7 @@ static void order_finish(ref_t *r, order_t *o) {
     vec_remove_value(&r->acct[o->account], s);
     live_remove(r, s);
     o->used = false;
-    if (s < r->free_hint)
-        r->free_hint = s;
+    if (s < r->free_hint) r->free_hint = s;
 }
 
 static bool better_or_equal(int side, int64_t a, int64_t b) {
@@ -386,8 +377,7 @@ static void book_insert(ref_t *r, order_t *o) {
     market_t *mk = &r->markets[o->market];
     vec_t *v = &mk->side[o->side];
     size_t at = v->n;
-    while (at > 0 && !better_or_equal(o->side, r->orders[v->v[at - 1]].price, o->price))
-        at--;
+    while (at > 0 && !better_or_equal(o->side, r->orders[v->v[at - 1]].price, o->price)) at--;
     vec_insert(v, at, (uint32_t)(o->id & 0xffffffffu));
     o->resting = true;
 }
@@ -404,11 +394,9 @@ static bool crosses(int taker_side, int64_t taker_price, int64_t resting_price) 
 /* Open order named by id (any market); NULL if none. */
 static order_t *order_by_id(ref_t *r, lx_order_id_t id) {
     uint32_t s = (uint32_t)(id & 0xffffffffu);
-    if (s >= r->cfg.max_orders)
-        return NULL;
+    if (s >= r->cfg.max_orders) return NULL;
     order_t *o = &r->orders[s];
-    if (!o->used || o->id != id)
-        return NULL;
+    if (!o->used || o->id != id) return NULL;
     return o;
 }
 
@@ -416,12 +404,10 @@ static order_t *order_by_id(ref_t *r, lx_order_id_t id) {
  * means "none" and names nothing (ASSUMPTION: a by-client-id lookup of 0 is
  * UNKNOWN_ORDER). */
 static order_t *order_by_client(ref_t *r, lx_account_id_t a, uint64_t client_id) {
-    if (client_id == 0)
-        return NULL;
+    if (client_id == 0) return NULL;
     const vec_t *v = &r->acct[a];
     for (size_t i = 0; i < v->n; i++)
-        if (r->orders[v->v[i]].client_id == client_id)
-            return &r->orders[v->v[i]];
+        if (r->orders[v->v[i]].client_id == client_id) return &r->orders[v->v[i]];
     return NULL;
 }
 
@@ -437,16 +423,14 @@ static void cancel_resting(ref_t *r, order_t *o, lx_cancel_reason_t reason, bool
     int side = o->side;
     int64_t price = o->price;
     order_finish(r, o);
-    if (with_level)
-        ev_level(r, m, side, price);
+    if (with_level) ev_level(r, m, side, price);
 }
 
 /* ---- fees and settlement (clearing.md "Fees", "Settlement of a fill") ---- */
 
 /* r >= 0: ceil(n r / 10^6); r < 0: -floor(n |r| / 10^6). */
 static i128 fee_of(i128 n, int32_t rate) {
-    if (rate >= 0)
-        return ceil_div(n * rate, FEE_ONE);
+    if (rate >= 0) return ceil_div(n * rate, FEE_ONE);
     return -((n * -(i128)rate) / FEE_ONE);
 }
 
@@ -487,8 +471,7 @@ static void trade(ref_t *r, order_t *maker, order_t *taker, int64_t q) {
         }
         fee_s = (int64_t)fs;
         fee_b = (int64_t)fb;
-        if (fee_s < 0 || fee_b < 0)
-            r->stats.rebates++;
+        if (fee_s < 0 || fee_b < 0) r->stats.rebates++;
 
         cell_t *c = cell_w(r, seller->account, mk->p.base);
         c->locked -= base_units;
@@ -507,8 +490,7 @@ static void trade(ref_t *r, order_t *maker, order_t *taker, int64_t q) {
     taker->remaining -= q;
     taker->filled += q;
     mk->last_price = P;
-    if (maker->account == taker->account)
-        r->stats.self_trades++;
+    if (maker->account == taker->account) r->stats.self_trades++;
 
     lx_event_t ev = ev_new(r, LX_EV_TRADE, taker->market);
     ev.u.trade.maker_order = maker->id;
@@ -604,10 +586,8 @@ static int match(ref_t *r, order_t *t) {
                 i++;
             }
         }
-        if (changed)
-            ev_level(r, t->market, opp, level);
-        if (stop != MATCH_DONE)
-            return stop;
+        if (changed) ev_level(r, t->market, opp, level);
+        if (stop != MATCH_DONE) return stop;
     }
     return MATCH_DONE;
 }
@@ -633,8 +613,7 @@ static void finish_taker(ref_t *r, order_t *t, int stop) {
         reason = LX_CANCEL_FOK; /* cannot happen: the dry run guarantees a fill */
     else {
         book_insert(r, t);
-        if (t->tif == LX_TIF_GTD && t->expiry < r->gtd_min)
-            r->gtd_min = t->expiry;
+        if (t->tif == LX_TIF_GTD && t->expiry < r->gtd_min) r->gtd_min = t->expiry;
         ev_level(r, t->market, t->side, t->price);
         return;
     }
@@ -648,19 +627,16 @@ static void finish_taker(ref_t *r, order_t *t, int stop) {
 
 static void expire(ref_t *r) {
     int64_t ts = r->cmd->ts;
-    if (ts < r->gtd_min)
-        return;
+    if (ts < r->gtd_min) return;
     for (;;) {
         /* the next to expire: smallest (expiry, accept_seq) with expiry <= ts */
         order_t *best = NULL;
         int64_t next_min = INT64_MAX;
         for (size_t i = 0; i < r->live.n; i++) {
             order_t *o = &r->orders[r->live.v[i]];
-            if (o->tif != LX_TIF_GTD || !o->resting)
-                continue;
+            if (o->tif != LX_TIF_GTD || !o->resting) continue;
             if (o->expiry > ts) {
-                if (o->expiry < next_min)
-                    next_min = o->expiry;
+                if (o->expiry < next_min) next_min = o->expiry;
                 continue;
             }
             if (!best || o->expiry < best->expiry ||
@@ -685,11 +661,9 @@ static bool fok_can_fill(const ref_t *r, const market_t *mk, lx_account_id_t a, 
     int64_t sum = 0;
     for (size_t i = 0; i < v->n && sum < qty; i++) {
         const order_t *o = &r->orders[v->v[i]];
-        if (!crosses(side, price, o->price))
-            break;
+        if (!crosses(side, price, o->price)) break;
         if (o->account == a && stp != LX_STP_NONE) {
-            if (stp == LX_STP_EXPIRE_MAKER)
-                continue;
+            if (stp == LX_STP_EXPIRE_MAKER) continue;
             break;
         }
         sum += o->remaining;
@@ -706,8 +680,7 @@ static bool would_cross(const ref_t *r, const market_t *mk, int side, int64_t pr
 /* price * qty * tick_value <= 2^62 and qty * lot_size fits int64. */
 static bool amounts_fit(const market_t *mk, int64_t price, int64_t qty) {
     i128 pq = (i128)price * qty;
-    if (pq > NOTIONAL_MAX || pq * mk->tick_value > NOTIONAL_MAX)
-        return false;
+    if (pq > NOTIONAL_MAX || pq * mk->tick_value > NOTIONAL_MAX) return false;
     return (i128)qty * mk->p.lot_size <= INT64_MAX;
 }
 
@@ -723,35 +696,23 @@ static void do_place(ref_t *r, const lx_cmd_place_t *c) {
         reject(r, m, c->account, 0, c->client_id, (reason));                                       \
         return;                                                                                    \
     } while (0)
-    if (!account_ok(r, c->account))
-        REJ(LX_REJECT_UNKNOWN_ACCOUNT);
-    if (!market_ok(r, m))
-        REJ(LX_REJECT_UNKNOWN_MARKET);
+    if (!account_ok(r, c->account)) REJ(LX_REJECT_UNKNOWN_ACCOUNT);
+    if (!market_ok(r, m)) REJ(LX_REJECT_UNKNOWN_MARKET);
     market_t *mk = &r->markets[m];
-    if (mk->halted)
-        REJ(LX_REJECT_MARKET_HALTED);
-    if (c->side > LX_SIDE_SELL)
-        REJ(LX_REJECT_BAD_SIDE);
-    if (c->type > LX_ORDER_MARKET)
-        REJ(LX_REJECT_BAD_ORDER_TYPE);
+    if (mk->halted) REJ(LX_REJECT_MARKET_HALTED);
+    if (c->side > LX_SIDE_SELL) REJ(LX_REJECT_BAD_SIDE);
+    if (c->type > LX_ORDER_MARKET) REJ(LX_REJECT_BAD_ORDER_TYPE);
     bool is_market = c->type == LX_ORDER_MARKET;
-    if (!is_market && c->tif > LX_TIF_POST_ONLY)
-        REJ(LX_REJECT_BAD_TIF);
-    if (c->stp > LX_STP_DECREMENT)
-        REJ(LX_REJECT_BAD_STP);
-    if (c->qty <= 0)
-        REJ(LX_REJECT_QTY_ZERO);
-    if (c->qty > mk->p.max_qty)
-        REJ(LX_REJECT_QTY_TOO_LARGE);
-    if (c->price < mk->p.min_price || c->price > mk->p.max_price)
-        REJ(LX_REJECT_PRICE_OUT_OF_BAND);
+    if (!is_market && c->tif > LX_TIF_POST_ONLY) REJ(LX_REJECT_BAD_TIF);
+    if (c->stp > LX_STP_DECREMENT) REJ(LX_REJECT_BAD_STP);
+    if (c->qty <= 0) REJ(LX_REJECT_QTY_ZERO);
+    if (c->qty > mk->p.max_qty) REJ(LX_REJECT_QTY_TOO_LARGE);
+    if (c->price < mk->p.min_price || c->price > mk->p.max_price) REJ(LX_REJECT_PRICE_OUT_OF_BAND);
     uint8_t tif = is_market ? LX_TIF_IOC : c->tif;
-    if (tif == LX_TIF_GTD && c->expiry <= r->cmd->ts)
-        REJ(LX_REJECT_EXPIRED);
+    if (tif == LX_TIF_GTD && c->expiry <= r->cmd->ts) REJ(LX_REJECT_EXPIRED);
     if (c->client_id != 0 && order_by_client(r, c->account, c->client_id))
         REJ(LX_REJECT_DUPLICATE_CLIENT_ID);
-    if (!amounts_fit(mk, c->price, c->qty))
-        REJ(LX_REJECT_OVERFLOW);
+    if (!amounts_fit(mk, c->price, c->qty)) REJ(LX_REJECT_OVERFLOW);
     if (r->cfg.max_open_orders_per_account != 0 &&
         r->acct[c->account].n >= r->cfg.max_open_orders_per_account)
         REJ(LX_REJECT_TOO_MANY_ORDERS);
@@ -777,11 +738,9 @@ static void do_place(ref_t *r, const lx_cmd_place_t *c) {
     if (r->cfg.clearing && cell(r, c->account, lock_asset(r, &tmp))->free < lock)
         REJ(LX_REJECT_INSUFFICIENT_FUNDS);
     uint32_t s = slot_find(r);
-    if (s == UINT32_MAX)
-        REJ(LX_REJECT_ENGINE_FULL);
+    if (s == UINT32_MAX) REJ(LX_REJECT_ENGINE_FULL);
 #undef REJ
-    if (tif == LX_TIF_FOK)
-        r->stats.fok_accepted++;
+    if (tif == LX_TIF_FOK) r->stats.fok_accepted++;
 
     order_t *o = slot_take(r, s);
     o->account = c->account;
@@ -941,8 +900,7 @@ static void do_amend(ref_t *r, const lx_cmd_amend_t *c) {
     o->arrival = ++r->arrival;
     int64_t before = o->remaining;
     int stop = match(r, o);
-    if (o->remaining < before && stop != MATCH_STP_CONSUMED)
-        r->stats.amend_cross++;
+    if (o->remaining < before && stop != MATCH_STP_CONSUMED) r->stats.amend_cross++;
     finish_taker(r, o, stop);
 }
 
@@ -961,8 +919,7 @@ static void do_cancel_all(ref_t *r, const lx_cmd_cancel_all_t *c) {
     const vec_t *v = &r->acct[c->account];
     size_t n = 0;
     uint32_t *slots = malloc((v->n + 1) * sizeof *slots);
-    if (!slots)
-        abort();
+    if (!slots) abort();
     for (size_t i = 0; i < v->n; i++)
         if (c->market == LX_MARKET_ALL || r->orders[v->v[i]].market == c->market)
             slots[n++] = v->v[i];
@@ -975,15 +932,12 @@ static void do_cancel_all(ref_t *r, const lx_cmd_cancel_all_t *c) {
 
 /* ASSUMPTION: "printable" means graphic, 0x21..0x7e: no space. */
 static bool symbol_ok(const char s[16]) {
-    if (s[0] == 0)
-        return false;
+    if (s[0] == 0) return false;
     size_t i = 0;
     for (; i < 16 && s[i]; i++)
-        if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
-            return false;
+        if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e) return false;
     for (; i < 16; i++) /* NUL-padded */
-        if (s[i])
-            return false;
+        if (s[i]) return false;
     return true;
 }
 
@@ -1113,13 +1067,10 @@ static uint64_t dep_hash(uint64_t x) {
 }
 
 static bool dep_has(const ref_t *r, uint64_t id) {
-    if (r->dep_cap == 0)
-        return false;
+    if (r->dep_cap == 0) return false;
     for (size_t i = dep_hash(id) & (r->dep_cap - 1);; i = (i + 1) & (r->dep_cap - 1)) {
-        if (!r->dep_used[i])
-            return false;
-        if (r->dep[i] == id)
-            return true;
+        if (!r->dep_used[i]) return false;
+        if (r->dep[i] == id) return true;
     }
 }
 
@@ -1131,19 +1082,16 @@ static void dep_add(ref_t *r, uint64_t id) {
         size_t old_cap = r->dep_cap;
         r->dep = calloc(cap, sizeof *r->dep);
         r->dep_used = calloc(cap, 1);
-        if (!r->dep || !r->dep_used)
-            abort();
+        if (!r->dep || !r->dep_used) abort();
         r->dep_cap = cap;
         r->dep_n = 0;
         for (size_t i = 0; i < old_cap; i++)
-            if (old_used[i])
-                dep_add(r, old[i]);
+            if (old_used[i]) dep_add(r, old[i]);
         free(old);
         free(old_used);
     }
     size_t i = dep_hash(id) & (r->dep_cap - 1);
-    while (r->dep_used[i])
-        i = (i + 1) & (r->dep_cap - 1);
+    while (r->dep_used[i]) i = (i + 1) & (r->dep_cap - 1);
     r->dep_used[i] = 1;
     r->dep[i] = id;
     r->dep_n++;
@@ -1288,8 +1236,7 @@ ref_t *ref_create(const lx_engine_config_t *cfg) {
         (uint64_t)cfg->max_accounts * cfg->max_assets > ((uint64_t)1 << 26))
         return NULL;
     ref_t *r = calloc(1, sizeof *r);
-    if (!r)
-        return NULL;
+    if (!r) return NULL;
     r->cfg = *cfg;
     r->gtd_min = INT64_MAX;
     size_t ncell = (size_t)cfg->max_accounts * cfg->max_assets;
@@ -1309,16 +1256,14 @@ ref_t *ref_create(const lx_engine_config_t *cfg) {
 }
 
 void ref_destroy(ref_t *r) {
-    if (!r)
-        return;
+    if (!r) return;
     if (r->markets)
         for (uint32_t m = 0; m < r->cfg.max_markets; m++) {
             free(r->markets[m].side[0].v);
             free(r->markets[m].side[1].v);
         }
     if (r->acct)
-        for (uint32_t a = 0; a < r->cfg.max_accounts; a++)
-            free(r->acct[a].v);
+        for (uint32_t a = 0; a < r->cfg.max_accounts; a++) free(r->acct[a].v);
     free(r->live.v);
     free(r->orders);
     free(r->live_pos);
@@ -1368,14 +1313,12 @@ static void order_info(const ref_t *r, const order_t *o, lx_order_info_t *out) {
 static uint32_t count_levels(const ref_t *r, const vec_t *v) {
     uint32_t n = 0;
     for (size_t i = 0; i < v->n; i++)
-        if (i == 0 || r->orders[v->v[i]].price != r->orders[v->v[i - 1]].price)
-            n++;
+        if (i == 0 || r->orders[v->v[i]].price != r->orders[v->v[i - 1]].price) n++;
     return n;
 }
 
 int ref_market_info(const ref_t *r, lx_market_id_t m, lx_market_info_t *out) {
-    if (!market_ok(r, m))
-        return LX_ENOENT;
+    if (!market_ok(r, m)) return LX_ENOENT;
     const market_t *mk = &r->markets[m];
     memset(out, 0, sizeof *out);
     out->market = m;
@@ -1400,18 +1343,14 @@ int ref_market_info(const ref_t *r, lx_market_id_t m, lx_market_info_t *out) {
 }
 
 int ref_market_brief(const ref_t *r, lx_market_id_t m, uint64_t *market_seq, bool *halted) {
-    if (!market_ok(r, m))
-        return LX_ENOENT;
-    if (market_seq)
-        *market_seq = r->markets[m].seq;
-    if (halted)
-        *halted = r->markets[m].halted;
+    if (!market_ok(r, m)) return LX_ENOENT;
+    if (market_seq) *market_seq = r->markets[m].seq;
+    if (halted) *halted = r->markets[m].halted;
     return 0;
 }
 
 int ref_asset_info(const ref_t *r, lx_asset_id_t a, lx_asset_info_t *out) {
-    if (!asset_ok(r, a))
-        return LX_ENOENT;
+    if (!asset_ok(r, a)) return LX_ENOENT;
     const asset_t *as = &r->assets[a];
     memset(out, 0, sizeof *out);
     out->asset = a;
@@ -1424,18 +1363,14 @@ int ref_asset_info(const ref_t *r, lx_asset_id_t a, lx_asset_info_t *out) {
 
 bool ref_best(const ref_t *r, lx_market_id_t m, lx_side_t side, int64_t *price, int64_t *qty) {
     lx_level_t l;
-    if (ref_levels(r, m, side, &l, 1) == 0)
-        return false;
-    if (price)
-        *price = l.price;
-    if (qty)
-        *qty = l.qty;
+    if (ref_levels(r, m, side, &l, 1) == 0) return false;
+    if (price) *price = l.price;
+    if (qty) *qty = l.qty;
     return true;
 }
 
 size_t ref_levels(const ref_t *r, lx_market_id_t m, lx_side_t side, lx_level_t *out, size_t n) {
-    if (!market_ok(r, m) || side > LX_SIDE_SELL)
-        return 0;
+    if (!market_ok(r, m) || side > LX_SIDE_SELL) return 0;
     const vec_t *v = &r->markets[m].side[side];
     size_t k = 0;
     for (size_t i = 0; i < v->n; i++) {
@@ -1445,8 +1380,7 @@ size_t ref_levels(const ref_t *r, lx_market_id_t m, lx_side_t side, lx_level_t *
             out[k - 1].count++;
             continue;
         }
-        if (k == n)
-            break;
+        if (k == n) break;
         out[k].price = o->price;
         out[k].qty = o->remaining;
         out[k].count = 1;
@@ -1457,40 +1391,32 @@ size_t ref_levels(const ref_t *r, lx_market_id_t m, lx_side_t side, lx_level_t *
 
 int ref_order(const ref_t *r, lx_order_id_t id, lx_order_info_t *out) {
     const order_t *o = order_by_id((ref_t *)r, id);
-    if (!o)
-        return LX_ENOENT;
+    if (!o) return LX_ENOENT;
     order_info(r, o, out);
     return 0;
 }
 
 size_t ref_book_orders(const ref_t *r, lx_market_id_t m, lx_side_t side, lx_order_info_t *out,
                        size_t cap) {
-    if (!market_ok(r, m) || side > LX_SIDE_SELL)
-        return 0;
+    if (!market_ok(r, m) || side > LX_SIDE_SELL) return 0;
     const vec_t *v = &r->markets[m].side[side];
-    for (size_t i = 0; i < v->n && i < cap; i++)
-        order_info(r, &r->orders[v->v[i]], &out[i]);
+    for (size_t i = 0; i < v->n && i < cap; i++) order_info(r, &r->orders[v->v[i]], &out[i]);
     return v->n;
 }
 
 size_t ref_account_orders(const ref_t *r, lx_account_id_t a, lx_order_info_t *out, size_t cap) {
-    if (!account_ok(r, a))
-        return 0;
+    if (!account_ok(r, a)) return 0;
     const vec_t *v = &r->acct[a];
-    for (size_t i = 0; i < v->n && i < cap; i++)
-        order_info(r, &r->orders[v->v[i]], &out[i]);
+    for (size_t i = 0; i < v->n && i < cap; i++) order_info(r, &r->orders[v->v[i]], &out[i]);
     return v->n;
 }
 
 int ref_balance(const ref_t *r, lx_account_id_t a, lx_asset_id_t asset, int64_t *free_,
                 int64_t *locked) {
-    if (!account_ok(r, a) || asset >= r->cfg.max_assets)
-        return LX_EINVAL;
+    if (!account_ok(r, a) || asset >= r->cfg.max_assets) return LX_EINVAL;
     const cell_t *c = &r->cells[(size_t)a * r->cfg.max_assets + asset];
-    if (free_)
-        *free_ = c->free;
-    if (locked)
-        *locked = c->locked;
+    if (free_) *free_ = c->free;
+    if (locked) *locked = c->locked;
     return 0;
 }
 

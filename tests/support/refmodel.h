@@ -30,17 +30,17 @@ typedef struct {
     uint64_t stp_hits[5]; /* same-account encounters by taker stp mode */
     uint64_t fok_accepted;
     uint64_t fok_rejected;
-    uint64_t amend_keep;   /* same price, smaller: priority kept */
-    uint64_t amend_lose;   /* price change or increase: re-entered */
-    uint64_t amend_cancel; /* to or below filled */
-    uint64_t amend_cross;  /* re-entered and traded */
-    uint64_t expired;      /* GTD orders expired */
-    uint64_t fee_capped;   /* buyer fee capped by its lock room */
+    uint64_t amend_keep;    /* same price, smaller: priority kept */
+    uint64_t amend_lose;    /* price change or increase: re-entered */
+    uint64_t amend_cancel;  /* to or below filled */
+    uint64_t amend_cross;   /* re-entered and traded */
+    uint64_t expired;       /* GTD orders expired */
+    uint64_t fee_capped;    /* buyer fee capped by its lock room */
     uint64_t rebate_capped; /* maker rebate capped at the taker fee */
-    uint64_t rebates;      /* fills with a negative (rebate) fee */
-    uint64_t self_trades;  /* trades with maker account == taker account */
-    uint64_t max_live;     /* most resting orders at once */
-    uint64_t einval;       /* commands refused with LX_EINVAL */
+    uint64_t rebates;       /* fills with a negative (rebate) fee */
+    uint64_t self_trades;   /* trades with maker account == taker account */
+    uint64_t max_live;      /* most resting orders at once */
+    uint64_t einval;        /* commands refused with LX_EINVAL */
 } ref_stats_t;
 
 /* Returns NULL on allocation failure or a configuration the model cannot

@@ -629,8 +629,7 @@ static void test_decode_injective(void **state) {
             for (int v = 0; v < 256; v++) {
                 buf[off] = (uint8_t)v;
                 int rc = lx_cmd_decode(&d, buf, (size_t)n);
-                if (rc < 0)
-                    continue;
+                if (rc < 0) continue;
                 assert_int_equal(rc, n);
                 assert_int_equal(lx_cmd_encode(&d, out, sizeof out), n);
                 assert_memory_equal(out, buf, (size_t)n);
@@ -648,8 +647,7 @@ static void test_decode_injective(void **state) {
             for (int v = 0; v < 256; v++) {
                 buf[off] = (uint8_t)v;
                 int rc = lx_event_decode(&d, buf, (size_t)n);
-                if (rc < 0)
-                    continue;
+                if (rc < 0) continue;
                 assert_int_equal(rc, n);
                 assert_int_equal(lx_event_encode(&d, out, sizeof out), n);
                 assert_memory_equal(out, buf, (size_t)n);
@@ -669,8 +667,7 @@ static void check_text_round_trip(const lx_cmd_t *c) {
     lx_cmd_t d;
     memset(&d, 0x77, sizeof d);
     int rc = lx_cmd_parse(&d, line, err, sizeof err);
-    if (rc != 0)
-        fail_msg("parse of '%s' failed: %s", line, err);
+    if (rc != 0) fail_msg("parse of '%s' failed: %s", line, err);
     lx_cmd_format(&d, line2, sizeof line2);
     assert_string_equal(line, line2);
     assert_memory_equal(c, &d, sizeof *c);
@@ -911,10 +908,8 @@ static void expect_parse_error(const char *line, const char *needle) {
     char err[160];
     memset(err, 0, sizeof err);
     int rc = lx_cmd_parse(&c, line, err, sizeof err);
-    if (rc != LX_EINVAL)
-        fail_msg("'%s' parsed (rc %d), expected an error", line, rc);
-    if (!strstr(err, needle))
-        fail_msg("'%s': error '%s' does not mention '%s'", line, err, needle);
+    if (rc != LX_EINVAL) fail_msg("'%s' parsed (rc %d), expected an error", line, rc);
+    if (!strstr(err, needle)) fail_msg("'%s': error '%s' does not mention '%s'", line, err, needle);
 }
 
 static void test_parse_errors(void **state) {

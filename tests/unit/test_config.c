@@ -268,8 +268,8 @@ static void test_accepted_forms(void **state) {
     m = &c.markets[1];
     assert_string_equal(m->symbol, "weird/sym");
     assert_int_equal(m->shard, 3);
-    assert_int_equal(m->tick_size, 1);   /* 1e-9 ETH */
-    assert_int_equal(m->lot_size, 1);    /* 1 USDC */
+    assert_int_equal(m->tick_size, 1); /* 1e-9 ETH */
+    assert_int_equal(m->lot_size, 1);  /* 1 USDC */
     assert_int_equal(m->min_price, 500000000);
     assert_int_equal(m->max_price, 500000000);
     assert_int_equal(m->maker_fee, 0);
@@ -406,7 +406,8 @@ static const bad_t bad[] = {
     {"- 1\n", "line 1: expected a mapping at the top level, got a list"},
     {"just text\n", "expected a mapping at the top level, got \"just text\""},
     /* keys */
-    {DEV "nodes: {}\n", "line 2: nodes: unknown key (expected one of: node, listen, engine, shards"},
+    {DEV "nodes: {}\n",
+     "line 2: nodes: unknown key (expected one of: node, listen, engine, shards"},
     {"node:\n  nmae: x\n", "line 2: node.nmae: unknown key (expected one of: name, dev_mode, "
                            "data_dir)"},
     {DEV "shards: 1\nshards: 2\n", "line 3: shards: duplicate key (first at line 2)"},
@@ -455,7 +456,7 @@ static const bad_t bad[] = {
     {"node:\n  dev_mode: true\n  name: \"a\\x01b\"\n", "got \"a\\x01b\""},
     {"node:\n  dev_mode: true\n  name: \"a\\0b\"\n", "got \"a\\x00b\""},
     {"node:\n  dev_mode: true\n  data_dir:\n", "node.data_dir: expected a string of 1 to 1023 "
-                                              "characters, got null"},
+                                               "characters, got null"},
     /* addresses */
     {DEV "listen:\n  http: localhost\n", "line 3: listen.http: expected \"host:port\""},
     {DEV "listen:\n  http: \"1.2.3.4:\"\n", "listen.http: expected \"host:port\""},
@@ -551,8 +552,7 @@ static const bad_t bad[] = {
      "markets[0].max_qty: expected a decimal number"},
     {DEV ASSETS OKMARKET("    taker_fee: 0.2\n"),
      "line 13: markets[0].taker_fee: expected a fee rate from -0.1 to 0.1, got \"0.2\""},
-    {DEV ASSETS OKMARKET("    taker_fee: -0.001\n"),
-     "markets[0].taker_fee: must not be negative"},
+    {DEV ASSETS OKMARKET("    taker_fee: -0.001\n"), "markets[0].taker_fee: must not be negative"},
     {DEV ASSETS OKMARKET("    maker_fee: 0.001\n    taker_fee: 0.0005\n"),
      "line 13: markets[0].maker_fee: must lie between -taker_fee and taker_fee"},
     {DEV ASSETS OKMARKET("    maker_fee: -0.001\n    taker_fee: 0.0005\n"),
@@ -568,7 +568,7 @@ static const bad_t bad[] = {
     {DEV ASSETS OKMARKET("    symbol: \"BTC USD\"\n"), "markets[0].symbol: expected a symbol"},
     {DEV ASSETS OKMARKET("    tick: 1\n"), "line 13: markets[0].tick: unknown key"},
     {DEV ASSETS OKMARKET("    base: ETH\n"), "line 13: markets[0].base: duplicate key (first "
-                                              "at line 7)"},
+                                             "at line 7)"},
     {DEV ASSETS
      "markets:\n  - id: 0\n    base: XYZ\n    quote: USD\n    tick_size: 1\n    lot_size: 1\n"
      "    max_price: 1\n    max_qty: 1\n",
@@ -658,14 +658,10 @@ static void test_list_limit(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_dev_config),
-        cmocka_unit_test(test_accepted_forms),
-        cmocka_unit_test(test_write_round_trip),
-        cmocka_unit_test(test_load_file),
-        cmocka_unit_test(test_arguments_and_error_buffer),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_list_limit),
+        cmocka_unit_test(test_defaults),       cmocka_unit_test(test_dev_config),
+        cmocka_unit_test(test_accepted_forms), cmocka_unit_test(test_write_round_trip),
+        cmocka_unit_test(test_load_file),      cmocka_unit_test(test_arguments_and_error_buffer),
+        cmocka_unit_test(test_errors),         cmocka_unit_test(test_list_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -76,8 +76,7 @@ static uint64_t splitmix64(uint64_t *x) {
 }
 
 static void rng_seed(rng_t *r, uint64_t seed) {
-    for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&seed);
+    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
 }
 
 static uint64_t rotl(uint64_t x, int k) {
@@ -207,8 +206,7 @@ typedef struct {
 static cov_t cov_off, cov_on;
 
 static void cov_add_stats(cov_t *c, const ref_stats_t *s) {
-    for (int i = 0; i < 5; i++)
-        c->st.stp_hits[i] += s->stp_hits[i];
+    for (int i = 0; i < 5; i++) c->st.stp_hits[i] += s->stp_hits[i];
     c->st.fok_accepted += s->fok_accepted;
     c->st.fok_rejected += s->fok_rejected;
     c->st.amend_keep += s->amend_keep;
@@ -220,8 +218,7 @@ static void cov_add_stats(cov_t *c, const ref_stats_t *s) {
     c->st.rebate_capped += s->rebate_capped;
     c->st.rebates += s->rebates;
     c->st.self_trades += s->self_trades;
-    if (s->max_live > c->st.max_live)
-        c->st.max_live = s->max_live;
+    if (s->max_live > c->st.max_live) c->st.max_live = s->max_live;
     c->st.einval += s->einval;
 }
 
@@ -229,14 +226,12 @@ static void cov_events(cov_t *c, const inv_events_t *ev) {
     for (size_t i = 0; i < ev->n; i++) {
         const lx_event_t *e = &ev->v[i];
         c->events++;
-        if (e->type <= LX_EV__MAX)
-            c->ev_type[e->type]++;
+        if (e->type <= LX_EV__MAX) c->ev_type[e->type]++;
         if (e->type == LX_EV_REJECTED && e->u.rejected.reason < LX_REJECT__COUNT)
             c->rejects[e->u.rejected.reason]++;
         if (e->type == LX_EV_ORDER_CANCELED && e->u.canceled.reason < LX_CANCEL__COUNT)
             c->cancels[e->u.canceled.reason]++;
-        if (e->type == LX_EV_ORDER_AMENDED)
-            c->amended_pl[e->u.amended.priority_lost ? 1 : 0]++;
+        if (e->type == LX_EV_ORDER_AMENDED) c->amended_pl[e->u.amended.priority_lost ? 1 : 0]++;
     }
 }
 
@@ -258,8 +253,7 @@ static void cov_print(const char *title, const cov_t *c) {
     for (int i = 0; i < LX_CANCEL__COUNT; i++)
         printf(" %s=%llu", lx_cancel_reason_name(i), (unsigned long long)c->cancels[i]);
     printf("\n  stp encounters by taker mode:");
-    for (int i = 1; i < 5; i++)
-        printf(" %s=%llu", stp[i], (unsigned long long)c->st.stp_hits[i]);
+    for (int i = 1; i < 5; i++) printf(" %s=%llu", stp[i], (unsigned long long)c->st.stp_hits[i]);
     printf("\n  fok accepted=%llu rejected=%llu; amend keep=%llu lose=%llu (traded %llu) "
            "cancel=%llu; amended events priority kept=%llu lost=%llu\n",
            (unsigned long long)c->st.fok_accepted, (unsigned long long)c->st.fok_rejected,
@@ -387,10 +381,8 @@ static void bad_market(gen_t *g, lx_cmd_create_market_t *p, unsigned k) {
     }
     if (k % 16 != 1 && k % 16 != 0)
         p->market = MAX_MARKETS - 1; /* never created: only the fault decides */
-    if (k % 16 == 10 && p->base == BIG)
-        p->base = BTC;
-    if (k % 16 == 3 && p->quote >= 6)
-        p->quote = USD;
+    if (k % 16 == 10 && p->base == BIG) p->base = BTC;
+    if (k % 16 == 3 && p->quote >= 6) p->quote = USD;
 }
 
 static void gen_setup(gen_t *g) {
@@ -421,19 +413,16 @@ static void gen_setup(gen_t *g) {
     }
     lx_cmd_t *c = setup_push(g, LX_CMD_CREATE_MARKET);
     c->u.create_market = MARKETS[3].p; /* MARKET_EXISTS */
-    if (!sc->clearing)
-        return;
+    if (!sc->clearing) return;
     /* deposits: most accounts hold most assets; 0 and 1 are whales */
     for (lx_account_id_t a = 0; a < sc->max_accounts; a++) {
         for (int as = 0; as < NASSETS; as++) {
-            if (a > 1 && rng_pm(&g->rng, 150))
-                continue;
+            if (a > 1 && rng_pm(&g->rng, 150)) continue;
             c = setup_push(g, LX_CMD_DEPOSIT);
             c->u.deposit.account = a;
             c->u.deposit.asset = (lx_asset_id_t)as;
             c->u.deposit.amount = ASSETS[as].deposit * rng_range(&g->rng, 1, 10);
-            if (a <= 1 && (as == USD || as == BIG))
-                c->u.deposit.amount = (int64_t)1 << 60;
+            if (a <= 1 && (as == USD || as == BIG)) c->u.deposit.amount = (int64_t)1 << 60;
             c->u.deposit.deposit_id = g->next_deposit_id++;
         }
     }
@@ -448,12 +437,9 @@ static bool halted(const gen_t *g, lx_market_id_t m) {
 static lx_account_id_t pick_account(gen_t *g) {
     uint32_t na = g->sc->max_accounts;
     uint64_t r = rng_below(&g->rng, 1000);
-    if (r < 350)
-        return (lx_account_id_t)rng_below(&g->rng, na < 16 ? na : 16); /* hot accounts */
-    if (r < 995)
-        return (lx_account_id_t)rng_below(&g->rng, na);
-    if (r < 998)
-        return na + (lx_account_id_t)rng_below(&g->rng, 3);
+    if (r < 350) return (lx_account_id_t)rng_below(&g->rng, na < 16 ? na : 16); /* hot accounts */
+    if (r < 995) return (lx_account_id_t)rng_below(&g->rng, na);
+    if (r < 998) return na + (lx_account_id_t)rng_below(&g->rng, 3);
     return LX_ACCOUNT_NONE;
 }
 
@@ -468,8 +454,7 @@ static lx_market_id_t pick_market(gen_t *g) {
 /* A random open order of the model; false if none. */
 static bool pick_open(gen_t *g, lx_order_info_t *o) {
     size_t n = ref_open_count(g->ref);
-    if (n == 0)
-        return false;
+    if (n == 0) return false;
     ref_open_nth(g->ref, rng_below(&g->rng, n), o);
     return true;
 }
@@ -489,8 +474,7 @@ static int64_t pick_price(gen_t *g, const mspec_t *ms, int side) {
 }
 
 static int64_t pick_qty(gen_t *g, const mspec_t *ms) {
-    if (rng_pm(&g->rng, 100))
-        return 1;
+    if (rng_pm(&g->rng, 100)) return 1;
     return rng_range(&g->rng, 1, ms->qmax);
 }
 
@@ -500,8 +484,7 @@ static int64_t reachable(gen_t *g, lx_market_id_t m, int side, int64_t price) {
     size_t n = ref_levels(g->ref, m, (lx_side_t)(1 - side), lv, 16);
     int64_t sum = 0;
     for (size_t i = 0; i < n; i++) {
-        if (side == LX_SIDE_BUY ? lv[i].price > price : lv[i].price < price)
-            break;
+        if (side == LX_SIDE_BUY ? lv[i].price > price : lv[i].price < price) break;
         sum += lv[i].qty;
     }
     return sum;
@@ -538,8 +521,7 @@ static void gen_place(gen_t *g, lx_cmd_t *c) {
         /* protection price: usually loose, sometimes tight */
         int64_t slack = rng_pm(r, 300) ? 0 : rng_range(r, 0, 3 * ms->spread);
         p->price = ms->center + (p->side == LX_SIDE_BUY ? slack : -slack);
-        if (rng_pm(r, 100))
-            p->price = p->side == LX_SIDE_BUY ? ms->p.max_price : ms->p.min_price;
+        if (rng_pm(r, 100)) p->price = p->side == LX_SIDE_BUY ? ms->p.max_price : ms->p.min_price;
     }
 
     uint64_t v = rng_below(r, 1000);
@@ -552,14 +534,10 @@ static void gen_place(gen_t *g, lx_cmd_t *c) {
             p->account = o.account;
             p->side = (uint8_t)(1 - o.side);
             p->price = o.price + (rng_pm(r, 300) ? (o.side == LX_SIDE_SELL ? 1 : -1) : 0);
-            if (p->price < ms->p.min_price || p->price > ms->p.max_price)
-                p->price = o.price;
-            if (rng_pm(r, 400))
-                p->qty = o.remaining + rng_range(r, -1, 2);
-            if (p->qty < 1)
-                p->qty = 1;
-            if (p->stp == LX_STP_NONE && rng_pm(r, 600))
-                p->stp = (uint8_t)rng_range(r, 1, 4);
+            if (p->price < ms->p.min_price || p->price > ms->p.max_price) p->price = o.price;
+            if (rng_pm(r, 400)) p->qty = o.remaining + rng_range(r, -1, 2);
+            if (p->qty < 1) p->qty = 1;
+            if (p->stp == LX_STP_NONE && rng_pm(r, 600)) p->stp = (uint8_t)rng_range(r, 1, 4);
         }
     } else if (v < 190) {
         /* aim at the opposite best, or sweep beyond it */
@@ -570,8 +548,7 @@ static void gen_place(gen_t *g, lx_cmd_t *c) {
             p->price = p->side == LX_SIDE_BUY ? bp + k : bp - k;
             if (rng_pm(r, 300))
                 p->qty = reachable(g, p->market, p->side, p->price) + rng_range(r, -1, 1);
-            if (p->qty < 1)
-                p->qty = 1;
+            if (p->qty < 1) p->qty = 1;
         }
     } else if (v < 240 && p->type == LX_ORDER_LIMIT) {
         /* FOK sized on what it can reach: both outcomes */
@@ -579,8 +556,7 @@ static void gen_place(gen_t *g, lx_cmd_t *c) {
         if (p->market < MAX_MARKETS) {
             int64_t q = reachable(g, p->market, p->side, p->price);
             p->qty = q + rng_range(r, -2, 1);
-            if (p->qty < 1)
-                p->qty = 1;
+            if (p->qty < 1) p->qty = 1;
         }
     } else if (v < 260) {
         /* band edges and one tick outside */
@@ -651,13 +627,10 @@ static void pick_target(gen_t *g, lx_account_id_t *a, lx_market_id_t *m, uint8_t
         if (o->client_id && rng_pm(r, 250)) {
             *by_client = 1;
             *client_id = o->client_id;
-            if (rng_pm(r, 100))
-                *id = rng_u64(r); /* ignored when by client id */
+            if (rng_pm(r, 100)) *id = rng_u64(r); /* ignored when by client id */
         }
-        if (rng_pm(r, 30))
-            *a = pick_account(g); /* NOT_OWNER, mostly */
-        if (rng_pm(r, 20))
-            *m = pick_market(g); /* wrong market: UNKNOWN_ORDER */
+        if (rng_pm(r, 30)) *a = pick_account(g); /* NOT_OWNER, mostly */
+        if (rng_pm(r, 20)) *m = pick_market(g);  /* wrong market: UNKNOWN_ORDER */
         return;
     }
     if (k < 93 && g->nrecent) {
@@ -726,16 +699,14 @@ static void gen_amend(gen_t *g, lx_cmd_t *c) {
         x->qty = o.qty + rng_range(r, 1, 5);
     } else if (k < 50) { /* new price nearby */
         x->price = o.price + rng_range(r, -3, 3);
-        if (rng_pm(r, 500))
-            x->qty = o.filled + rng_range(r, 1, ms->qmax);
+        if (rng_pm(r, 500)) x->qty = o.filled + rng_range(r, 1, ms->qmax);
     } else if (k < 62) { /* across the book */
         int64_t bp;
         if (ref_best(g->ref, m, (lx_side_t)(1 - o.side), &bp, NULL))
             x->price = o.side == LX_SIDE_BUY ? bp + rng_range(r, 0, 2) : bp - rng_range(r, 0, 2);
     } else if (k < 72) { /* to or below filled */
         x->qty = o.filled > 0 ? o.filled - rng_range(r, 0, o.filled) : rng_range(r, -1, 0);
-        if (x->qty <= 0 && rng_pm(r, 700))
-            x->qty = o.filled > 0 ? o.filled : 1;
+        if (x->qty <= 0 && rng_pm(r, 700)) x->qty = o.filled > 0 ? o.filled : 1;
     } else if (k < 76) { /* identical: NOTHING_TO_AMEND */
     } else if (k < 80) {
         int64_t e[4] = {ms->p.min_price - 1, ms->p.max_price + 1, ms->p.min_price, ms->p.max_price};
@@ -761,8 +732,7 @@ static void gen_cancel_all(gen_t *g, lx_cmd_t *c) {
 }
 
 static lx_asset_id_t pick_asset(gen_t *g) {
-    if (rng_pm(&g->rng, 20))
-        return (lx_asset_id_t)rng_range(&g->rng, NASSETS, MAX_ASSETS + 2);
+    if (rng_pm(&g->rng, 20)) return (lx_asset_id_t)rng_range(&g->rng, NASSETS, MAX_ASSETS + 2);
     return (lx_asset_id_t)rng_below(&g->rng, NASSETS);
 }
 
@@ -771,12 +741,9 @@ static int64_t pick_amount(gen_t *g, lx_account_id_t a, lx_asset_id_t as) {
     int64_t fr = 0;
     ref_balance(g->ref, a, as, &fr, NULL);
     uint64_t k = rng_below(r, 100);
-    if (k < 3)
-        return -rng_range(r, 0, 5); /* BAD_AMOUNT */
-    if (k < 10)
-        return fr + rng_range(r, 1, 1000); /* INSUFFICIENT_FUNDS */
-    if (k < 15)
-        return fr > 0 ? fr : 1; /* everything */
+    if (k < 3) return -rng_range(r, 0, 5);         /* BAD_AMOUNT */
+    if (k < 10) return fr + rng_range(r, 1, 1000); /* INSUFFICIENT_FUNDS */
+    if (k < 15) return fr > 0 ? fr : 1;            /* everything */
     return fr > 1 ? rng_range(r, 1, fr / 2 + 1) : 1;
 }
 
@@ -798,13 +765,13 @@ static void gen_funds(gen_t *g, lx_cmd_t *c) {
         else if (v < 12) {
             lx_asset_info_t ai;
             if (d->asset < NASSETS && ref_asset_info(g->ref, d->asset, &ai) == 0)
-                /* OVERFLOW; rarely the exact room, which fills the supply to INT64_MAX */
+            /* OVERFLOW; rarely the exact room, which fills the supply to INT64_MAX */
             {
-                int64_t room = INT64_MAX - ai.supply, extra = rng_pm(r, 30) ? 0 : rng_range(r, 1, 5);
+                int64_t room = INT64_MAX - ai.supply,
+                        extra = rng_pm(r, 30) ? 0 : rng_range(r, 1, 5);
                 d->amount = room > INT64_MAX - extra ? INT64_MAX : room + extra;
             }
-            if (d->amount <= 0)
-                d->amount = INT64_MAX;
+            if (d->amount <= 0) d->amount = INT64_MAX;
         }
     } else if (k < 67) {
         c->type = LX_CMD_WITHDRAW;
@@ -830,16 +797,14 @@ static void gen_admin(gen_t *g, lx_cmd_t *c) {
         c->u.set_market_state.market = pick_market(g);
         lx_market_id_t m = c->u.set_market_state.market;
         c->u.set_market_state.halted = (uint8_t)(m < MAX_MARKETS && !halted(g, m));
-        if (rng_pm(r, 100))
-            c->u.set_market_state.halted ^= 1; /* a repeat */
+        if (rng_pm(r, 100)) c->u.set_market_state.halted ^= 1; /* a repeat */
         if (rng_pm(r, 30))
             c->u.set_market_state.halted = (uint8_t)rng_range(r, 2, 255); /* BAD_COMMAND */
     } else if (k < 80) {
         c->type = LX_CMD_SET_FEES;
         c->u.set_fees.market = pick_market(g);
         int32_t taker = (int32_t)rng_range(r, 0, 3000);
-        if (rng_pm(r, 50))
-            taker = LX_FEE_RATE_MAX;
+        if (rng_pm(r, 50)) taker = LX_FEE_RATE_MAX;
         int32_t maker = (int32_t)rng_range(r, -taker, taker);
         switch (rng_below(r, 12)) {
         case 0:
@@ -885,8 +850,7 @@ static bool gen_next(gen_t *g, lx_cmd_t *c) {
     rng_t *r = &g->rng;
     memset(c, 0, sizeof *c);
     g->i++;
-    if (rng_pm(r, 300))
-        g->ts += rng_range(r, 0, 2000);
+    if (rng_pm(r, 300)) g->ts += rng_range(r, 0, 2000);
     if (g->setup_pos < g->nsetup) {
         *c = g->setup[g->setup_pos++];
     } else if (g->i == g->late_market_at) {
@@ -948,8 +912,7 @@ stamp:
 static void gen_observe(gen_t *g, const inv_events_t *ev) {
     for (size_t i = 0; i < ev->n; i++) {
         const lx_event_t *e = &ev->v[i];
-        if (e->type != LX_EV_ORDER_ACCEPTED)
-            continue;
+        if (e->type != LX_EV_ORDER_ACCEPTED) continue;
         recent_t rc = {e->u.accepted.order_id, e->u.accepted.account, e->market,
                        e->u.accepted.client_id};
         if (g->nrecent < NRECENT)
@@ -963,13 +926,11 @@ static void gen_observe(gen_t *g, const inv_events_t *ev) {
 
 static double test_scale(void) {
     const char *s = getenv("LX_TEST_SCALE");
-    if (!s || !*s)
-        s = getenv("TEST_SCALE");
+    if (!s || !*s) s = getenv("TEST_SCALE");
     if (s && *s) {
         char *end;
         double v = strtod(s, &end);
-        if (end != s && v > 0)
-            return v;
+        if (end != s && v > 0) return v;
     }
     /* sanitized builds run about 5x slower: 0.2 keeps them near 30 s */
 #if defined(__SANITIZE_ADDRESS__)
@@ -984,8 +945,7 @@ static double test_scale(void) {
 
 static uint64_t env_u64(const char *name, uint64_t dflt) {
     const char *s = getenv(name);
-    if (!s || !*s)
-        return dflt;
+    if (!s || !*s) return dflt;
     return strtoull(s, NULL, 0);
 }
 
@@ -1047,10 +1007,8 @@ static void run_seed(const seed_cfg_t *sc, uint64_t n) {
         int erc = lx_engine_apply(e, c, &es);
         int rrc = ref_apply(ref, c, &rs);
         cov->cmds++;
-        if (c->type >= 1 && c->type <= LX_CMD__MAX)
-            cov->cmd_type[c->type]++;
-        if (rrc == LX_EINVAL)
-            cov->einval++;
+        if (c->type >= 1 && c->type <= LX_CMD__MAX) cov->cmd_type[c->type]++;
+        if (rrc == LX_EINVAL) cov->einval++;
         if (i >= trace_from) {
             char buf[512];
             inv_cmd_format(c, buf, sizeof buf);
@@ -1119,8 +1077,7 @@ static void run_seed(const seed_cfg_t *sc, uint64_t n) {
 
 static uint64_t planned_n(void) {
     uint64_t n = env_u64("LX_DIFF_CMDS", 0);
-    if (n)
-        return n;
+    if (n) return n;
     double v = FULL_N * test_scale();
     return v < 1000 ? 1000 : (uint64_t)v;
 }
@@ -1128,8 +1085,7 @@ static uint64_t planned_n(void) {
 static void test_seed(void **state) {
     const seed_cfg_t *sc = *state;
     uint64_t only = env_u64("LX_DIFF_SEED", 0);
-    if (only && only != sc->seed)
-        skip();
+    if (only && only != sc->seed) skip();
     run_seed(sc, planned_n());
 }
 
@@ -1139,14 +1095,12 @@ static void test_coverage(void **state) {
     (void)state;
     cov_print("clearing off", &cov_off);
     cov_print("clearing on", &cov_on);
-    if (test_scale() < 1.0 || getenv("LX_DIFF_SEED") || getenv("LX_DIFF_CMDS"))
-        return;
+    if (test_scale() < 1.0 || getenv("LX_DIFF_SEED") || getenv("LX_DIFF_CMDS")) return;
     int missing = 0;
     for (int i = 1; i < LX_REJECT__COUNT; i++) {
         /* prices and quantities arrive in ticks and lots: the grid checks
          * belong to the gateways, the engine cannot see an off-grid value */
-        if (i == LX_REJECT_PRICE_OFF_TICK || i == LX_REJECT_QTY_OFF_LOT)
-            continue;
+        if (i == LX_REJECT_PRICE_OFF_TICK || i == LX_REJECT_QTY_OFF_LOT) continue;
         if (cov_off.rejects[i] + cov_on.rejects[i] == 0) {
             printf("coverage: reject reason %s never occurred\n", lx_reject_name(i));
             missing++;

@@ -48,7 +48,9 @@ static uint64_t rnd(void) {
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
 }
-static int64_t rnd_in(int64_t lo, int64_t hi) { return lo + (int64_t)(rnd() % (uint64_t)(hi - lo + 1)); }
+static int64_t rnd_in(int64_t lo, int64_t hi) {
+    return lo + (int64_t)(rnd() % (uint64_t)(hi - lo + 1));
+}
 
 static lx_engine_t *new_engine(bool clearing, uint32_t max_orders) {
     lx_engine_config_t cfg;
@@ -87,19 +89,24 @@ static void setup_world(lx_engine_t *e) {
     for (uint32_t m = 0; m < 2; m++) {
         memset(&c, 0, sizeof c);
         c.type = LX_CMD_CREATE_MARKET;
-        c.u.create_market = (lx_cmd_create_market_t){.market = m, .base = 0, .quote = 1,
-                                                      .tick_size = 10000, .lot_size = 10000,
-                                                      .min_price = 1, .max_price = 1000000,
-                                                      .max_qty = 100000, .maker_fee = m ? -50 : 100,
-                                                      .taker_fee = 400};
+        c.u.create_market = (lx_cmd_create_market_t){.market = m,
+                                                     .base = 0,
+                                                     .quote = 1,
+                                                     .tick_size = 10000,
+                                                     .lot_size = 10000,
+                                                     .min_price = 1,
+                                                     .max_price = 1000000,
+                                                     .max_qty = 100000,
+                                                     .maker_fee = m ? -50 : 100,
+                                                     .taker_fee = 400};
         apply_ok(e, &c, NULL);
     }
     for (uint32_t a = 0; a < 16; a++)
         for (uint32_t as = 0; as < 2; as++) {
             memset(&c, 0, sizeof c);
             c.type = LX_CMD_DEPOSIT;
-            c.u.deposit = (lx_cmd_deposit_t){.account = a, .asset = as,
-                                             .amount = 1000000000000LL, .deposit_id = a * 2 + as};
+            c.u.deposit = (lx_cmd_deposit_t){
+                .account = a, .asset = as, .amount = 1000000000000LL, .deposit_id = a * 2 + as};
             apply_ok(e, &c, NULL);
         }
 }
@@ -209,8 +216,12 @@ static lx_order_id_t place(lx_engine_t *e, uint32_t acct, int side, int64_t pric
     lx_cmd_t c;
     memset(&c, 0, sizeof c);
     c.type = LX_CMD_PLACE;
-    c.u.place = (lx_cmd_place_t){.account = acct, .market = 0, .side = (uint8_t)side,
-                                 .price = price, .qty = qty, .client_id = cid};
+    c.u.place = (lx_cmd_place_t){.account = acct,
+                                 .market = 0,
+                                 .side = (uint8_t)side,
+                                 .price = price,
+                                 .qty = qty,
+                                 .client_id = cid};
     apply_ok(e, &c, &ev);
     assert_true(ev.n >= 1);
     assert_int_equal(ev.ev[0].type, LX_EV_ORDER_ACCEPTED);

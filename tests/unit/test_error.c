@@ -73,8 +73,7 @@ static void test_strerror_known_values(void **state) {
     assert_string_equal(lx_strerror(LX_EINVAL), "invalid argument");
     assert_string_equal(lx_err_name(LX_ECLOSED), "LX_ECLOSED");
     /* Every error code is negative; success is the only zero. */
-    for (size_t i = 1; i < COUNT(errs); i++)
-        assert_true(errs[i].value < 0);
+    for (size_t i = 1; i < COUNT(errs); i++) assert_true(errs[i].value < 0);
 }
 
 static void test_strerror_unknown(void **state) {
@@ -136,8 +135,7 @@ static void check_type_names(const char *(*fn)(int), int max) {
         assert_non_null(n);
         assert_string_not_equal(n, "?");
         assert_true(strlen(n) > 0);
-        for (int j = 1; j < i; j++)
-            assert_string_not_equal(fn(j), n);
+        for (int j = 1; j < i; j++) assert_string_not_equal(fn(j), n);
     }
 }
 

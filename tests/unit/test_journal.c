@@ -50,8 +50,8 @@ static void test_crc32c_vectors(void **state) {
             uint32_t a = lx__crc32c(0, buf + off, len);
             assert_int_equal(a, lx__crc32c_portable(0, buf + off, len));
             size_t cut = len / 3;
-            assert_int_equal(a, lx__crc32c(lx__crc32c(0, buf + off, cut), buf + off + cut,
-                                           len - cut));
+            assert_int_equal(a,
+                             lx__crc32c(lx__crc32c(0, buf + off, cut), buf + off + cut, len - cut));
         }
     }
     print_message("crc32c implementation: %s\n", lx__crc32c_impl());
@@ -136,7 +136,9 @@ typedef struct {
     uint64_t now;
 } fake_clock_t;
 
-static uint64_t fake_now(void *ctx) { return ((fake_clock_t *)ctx)->now; }
+static uint64_t fake_now(void *ctx) {
+    return ((fake_clock_t *)ctx)->now;
+}
 
 static int append_k(lx_journal_t *j, uint64_t k) {
     lx_cmd_t c;
@@ -523,8 +525,8 @@ static void run_fault(int op, uint64_t nth, size_t short_write, bool *triggered)
 static void test_injected_failures(void **state) {
     (void)state;
     static const fault_case_t cases[] = {
-        {JT_OP_WRITE, 0}, {JT_OP_WRITE, 1}, {JT_OP_WRITE, 100}, {JT_OP_WRITE, 333},
-        {JT_OP_FDATASYNC, 0}, {JT_OP_OPEN, 0}, {JT_OP_FSYNC_DIR, 0},
+        {JT_OP_WRITE, 0},     {JT_OP_WRITE, 1}, {JT_OP_WRITE, 100},   {JT_OP_WRITE, 333},
+        {JT_OP_FDATASYNC, 0}, {JT_OP_OPEN, 0},  {JT_OP_FSYNC_DIR, 0},
     };
     int total = 0;
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -653,7 +655,7 @@ static void test_parallel_hash_same_results(void **state) {
             }
             assert_true(target > 0);
             uint32_t l = lx_get_u32(b + target);
-            b[target + 16] ^= 1; /* the ts's low byte... */
+            b[target + 16] ^= 1;                   /* the ts's low byte... */
             b[target + JNL_CMD_HDR_LEN + 12] ^= 1; /* ...and the payload's, consistently */
             uint8_t e8[8];
             lx_put_u64(e8, lx_get_u64(b + 16));

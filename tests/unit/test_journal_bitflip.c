@@ -81,14 +81,14 @@ static void test_bitflip_everywhere(void **state) {
                     assert_null(e);
                     assert_string_equal(rec.error_file, sg->name);
                     assert_non_null(strstr(rec.msg, sg->name));
-                    snprintf(off_str, sizeof off_str, "offset %llu:",
-                             (unsigned long long)rec.error_offset);
+                    snprintf(off_str, sizeof off_str,
+                             "offset %llu:", (unsigned long long)rec.error_offset);
                     assert_non_null(strstr(rec.msg, off_str));
                     if (r < 0) {
                         assert_true(rec.error_offset < 128); /* a header field */
                     } else if (rec.error_offset != (uint64_t)r) {
-                        print_message("flip %zu:%zu.%d: record at %ld, reported %llu: %s\n", s,
-                                      x, bit, r, (unsigned long long)rec.error_offset, rec.msg);
+                        print_message("flip %zu:%zu.%d: record at %ld, reported %llu: %s\n", s, x,
+                                      bit, r, (unsigned long long)rec.error_offset, rec.msg);
                         fail();
                     }
                     continue;

@@ -75,8 +75,7 @@ static void test_truncate_every_offset(void **state) {
             int rc = lx_recover(dir, &o, &e, &rec);
             if (rc || rec.last_seq != want)
                 print_message("segment %zu cut at %zu: rc %d last %llu want %llu: %s\n", s, x, rc,
-                              (unsigned long long)rec.last_seq, (unsigned long long)want,
-                              rec.msg);
+                              (unsigned long long)rec.last_seq, (unsigned long long)want, rec.msg);
             assert_int_equal(rc, 0);
             assert_int_equal(rec.last_seq, want);
             if (want == 0 && s == 0 && x < 128) {

@@ -166,8 +166,7 @@ typedef struct {
 
 static idslot_t *idmap_slot(idmap_t *m, uint64_t key) {
     size_t i = (size_t)((key * UINT64_C(0x9E3779B97F4A7C15)) >> 20) & m->mask;
-    while (m->v[i].key != 0 && m->v[i].key != key)
-        i = (i + 1) & m->mask;
+    while (m->v[i].key != 0 && m->v[i].key != key) i = (i + 1) & m->mask;
     return &m->v[i];
 }
 
@@ -247,15 +246,13 @@ static void apply(replay_t *r, lx_cmd_t *cmd) {
 
 static const lx_event_t *find_event(const replay_t *r, lx_event_type_t type) {
     for (size_t i = 0; i < r->nev; i++)
-        if (r->ev[i].type == type)
-            return &r->ev[i];
+        if (r->ev[i].type == type) return &r->ev[i];
     return NULL;
 }
 
 static void mismatch(replay_t *r, const char *fmt, ...) {
     r->c.mismatches++;
-    if (r->c.mismatches > MAX_PRINTED)
-        return;
+    if (r->c.mismatches > MAX_PRINTED) return;
     const lx_lobster_msg_t *m = &r->msg[r->cur];
     printf("  MISMATCH %s line %u (type %d id %" PRIu64 " size %" PRId64 " price %" PRId64
            " dir %d): ",
@@ -354,12 +351,10 @@ static size_t level_orders(replay_t *r, int s, int64_t price, size_t *first) {
     size_t n = lx_engine_book_orders(r->e, MARKET, (lx_side_t)s, r->ob, MAX_ORDERS);
     assert_true(n <= MAX_ORDERS);
     size_t i = 0;
-    while (i < n && r->ob[i].price != price)
-        i++;
+    while (i < n && r->ob[i].price != price) i++;
     *first = i;
     size_t k = i;
-    while (k < n && r->ob[k].price == price)
-        k++;
+    while (k < n && r->ob[k].price == price) k++;
     return k - i;
 }
 
@@ -406,8 +401,7 @@ static void place_synthetic(replay_t *r, int s, int64_t price, int64_t qty) {
 
 static void rebuild_level(replay_t *r, int s, int64_t price, int64_t qty) {
     clear_level(r, s, price);
-    if (qty > 0)
-        place_synthetic(r, s, price, qty);
+    if (qty > 0) place_synthetic(r, s, price, qty);
 }
 
 /* ---- comparing with the order book file ---------------------------------- */
@@ -436,13 +430,10 @@ static void check_row(replay_t *r, size_t row, bool sync, int adj_side, int64_t 
         size_t nl = lx_engine_levels(r->e, MARKET, (lx_side_t)s, r->lv, MAX_ORDERS);
         for (size_t k = 0; k < nl; k++) {
             int64_t p = r->lv[k].price;
-            if (!in_window(new_all[s], new_bound[s], s, p))
-                break;
+            if (!in_window(new_all[s], new_bound[s], s, p)) break;
             bool shown = false;
-            for (uint32_t j = 0; j < nf; j++)
-                shown |= f[j].price == p;
-            if (shown)
-                continue;
+            for (uint32_t j = 0; j < nf; j++) shown |= f[j].price == p;
+            if (shown) continue;
             if (in_window(r->wall[s], r->wbound[s], s, p))
                 mismatch(r,
                          "row %zu: engine has %s %" PRId64 " x %" PRId64
@@ -453,8 +444,7 @@ static void check_row(replay_t *r, size_t row, bool sync, int adj_side, int64_t 
                          side_name(s), p);
             else
                 r->c.stale_levels++;
-            if (sync)
-                clear_level(r, s, p);
+            if (sync) clear_level(r, s, p);
         }
     }
     /* Pass 2: every level the file shows. */
@@ -465,17 +455,14 @@ static void check_row(replay_t *r, size_t row, bool sync, int adj_side, int64_t 
             int64_t p = f[j].price, q = f[j].qty;
             uint32_t cnt;
             int64_t eq = lx_engine_depth_at(r->e, MARKET, (lx_side_t)s, p, &cnt);
-            if (!sync && s == adj_side && p == adj_price)
-                eq += adj_qty;
+            if (!sync && s == adj_side && p == adj_price) eq += adj_qty;
             if (in_window(r->wall[s], r->wbound[s], s, p)) {
                 r->c.levels_checked++;
-                if (j == 0)
-                    best_determined[s] = true;
+                if (j == 0) best_determined[s] = true;
                 if (eq != q) {
                     mismatch(r, "row %zu: %s %" PRId64 ": engine %" PRId64 ", file %" PRId64,
                              row + 1, side_name(s), p, eq, q);
-                    if (sync)
-                        rebuild_level(r, s, p, q);
+                    if (sync) rebuild_level(r, s, p, q);
                 }
             } else if (!sync) {
                 mismatch(r, "row %zu: %s %" PRId64 " revealed inside a run", row + 1, side_name(s),
@@ -506,10 +493,8 @@ static void check_row(replay_t *r, size_t row, bool sync, int adj_side, int64_t 
                 have = true;
             }
         }
-        if (nf == 0 && r->wall[s])
-            best_determined[s] = true;
-        if (best_determined[s])
-            r->c.best_checked[s]++;
+        if (nf == 0 && r->wall[s]) best_determined[s] = true;
+        if (best_determined[s]) r->c.best_checked[s]++;
         bool ok = nf == 0 ? !have : have && bp == f[0].price && bq == f[0].qty;
         if (!ok)
             mismatch(r,
@@ -518,8 +503,7 @@ static void check_row(replay_t *r, size_t row, bool sync, int adj_side, int64_t 
                      row + 1, side_name(s), have ? "" : "(none) ", bq, bp, nf ? f[0].qty : 0,
                      nf ? f[0].price : 0);
     }
-    if (best_determined[0] && best_determined[1])
-        r->c.rows_both_best++;
+    if (best_determined[0] && best_determined[1]) r->c.rows_both_best++;
     for (int s = 0; s < 2; s++) {
         r->wall[s] = new_all[s];
         r->wbound[s] = new_bound[s];
@@ -545,10 +529,8 @@ static void do_new(replay_t *r, const lx_lobster_msg_t *m) {
     }
     lx_order_id_t oid = place(r, s, LX_TIF_GTC, m->price, m->size,
                               ACC_FIRST + (lx_account_id_t)(m->id % ACC_COUNT), m->id);
-    if (!oid)
-        return;
-    if (find_event(r, LX_EV_TRADE))
-        mismatch(r, "new order traded");
+    if (!oid) return;
+    if (find_event(r, LX_EV_TRADE)) mismatch(r, "new order traded");
     sl->key = m->id;
     sl->oid = oid;
     sl->state = ID_LIVE;
@@ -616,34 +598,28 @@ static void do_cancel(replay_t *r, const lx_lobster_msg_t *m) {
             return;
         }
         reduce_order(r, &o, m->size);
-        if (m->size == o.remaining)
-            forget(r, m->id, ID_GONE);
+        if (m->size == o.remaining) forget(r, m->id, ID_GONE);
         r->c.cancel_known++;
     } else if (unknown) {
-        if (reduce_synthetic(r, side_of(m->dir), m->price, m->size))
-            r->c.cancel_synthetic++;
+        if (reduce_synthetic(r, side_of(m->dir), m->price, m->size)) r->c.cancel_synthetic++;
     }
 }
 
 static bool fills_equal(const fill_t *a, size_t na, const fill_t *b, size_t nb) {
-    if (na != nb)
-        return false;
+    if (na != nb) return false;
     for (size_t i = 0; i < na; i++)
-        if (a[i].key != b[i].key || a[i].qty != b[i].qty)
-            return false;
+        if (a[i].key != b[i].key || a[i].qty != b[i].qty) return false;
     return true;
 }
 
 /* Same fills in any order (each key at most once per list). */
 static bool fills_same_set(const fill_t *a, size_t na, const fill_t *b, size_t nb) {
-    if (na != nb)
-        return false;
+    if (na != nb) return false;
     for (size_t i = 0; i < na; i++) {
         bool found = false;
         for (size_t j = 0; j < nb && !found; j++)
             found = a[i].key == b[j].key && a[i].qty == b[j].qty;
-        if (!found)
-            return false;
+        if (!found) return false;
     }
     return true;
 }
@@ -729,21 +705,17 @@ static void do_run(replay_t *r, size_t i, size_t j) {
         bool wrong_price = false;
         for (size_t e = 0; e < r->nev; e++) {
             const lx_event_t *ev = &r->ev[e];
-            if (ev->type != LX_EV_TRADE)
-                continue;
+            if (ev->type != LX_EV_TRADE) continue;
             const lx_ev_trade_t *t = &ev->u.trade;
-            if (ng == n + 1)
-                break; /* more fills than NASDAQ lists: already a mismatch */
+            if (ng == n + 1) break; /* more fills than NASDAQ lists: already a mismatch */
             bool syn = t->maker_account == ACC_SYN;
             wrong_price |= t->price != px;
             taker_left = t->taker_remaining;
             uint64_t lob_id = 0;
             for (size_t k = 0; k < nw; k++)
-                if (want[k].key == t->maker_order)
-                    lob_id = want[k].lob_id;
+                if (want[k].key == t->maker_order) lob_id = want[k].lob_id;
             ng = add_fill(got, ng, syn ? 0 : t->maker_order, lob_id, t->qty);
-            if (!syn && t->maker_remaining == 0 && lob_id)
-                forget(r, lob_id, ID_GONE);
+            if (!syn && t->maker_remaining == 0 && lob_id) forget(r, lob_id, ID_GONE);
         }
         if (!taker || wrong_price || taker_left != 0 || !fills_equal(want, nw, got, ng)) {
             mismatch(r,
@@ -758,10 +730,8 @@ static void do_run(replay_t *r, size_t i, size_t j) {
         }
         r->c.runs_ioc++;
         r->c.exec_msgs_ioc += n;
-        if (synthetic)
-            r->c.runs_ioc_synthetic++;
-        if (nw >= 2)
-            r->c.runs_ioc_multi++;
+        if (synthetic) r->c.runs_ioc_synthetic++;
+        if (nw >= 2) r->c.runs_ioc_multi++;
     } else {
         /* NASDAQ's list differs from price-time priority in our book. */
         if (!bad) {
@@ -790,8 +760,7 @@ static void do_run(replay_t *r, size_t i, size_t j) {
                 continue;
             }
             reduce_order(r, &o, want[k].qty);
-            if (o.remaining == want[k].qty)
-                forget(r, want[k].lob_id, ID_GONE);
+            if (o.remaining == want[k].qty) forget(r, want[k].lob_id, ID_GONE);
         }
         r->c.runs_deviating++;
         r->c.exec_msgs_dev += n;
@@ -812,16 +781,14 @@ static void do_run(replay_t *r, size_t i, size_t j) {
 
 static void do_halt(replay_t *r, const lx_lobster_msg_t *m) {
     r->c.halts++;
-    if (m->price != -1 && m->price != 1)
-        return; /* 0: quoting period, no state change */
+    if (m->price != -1 && m->price != 1) return; /* 0: quoting period, no state change */
     lx_cmd_t c;
     memset(&c, 0, sizeof c);
     c.type = LX_CMD_SET_MARKET_STATE;
     c.u.set_market_state.market = MARKET;
     c.u.set_market_state.halted = m->price == -1;
     apply(r, &c);
-    if (!find_event(r, LX_EV_MARKET_STATE))
-        mismatch(r, "SET_MARKET_STATE not applied");
+    if (!find_event(r, LX_EV_MARKET_STATE)) mismatch(r, "SET_MARKET_STATE not applied");
 }
 
 /* ---- setup --------------------------------------------------------------- */
@@ -870,13 +837,11 @@ static void seed(replay_t *r) {
         const lx_lobster_level_t *f = lx_lobster_side(&r->book, 0, s, &nf);
         lx_lobster_level_t lv[LX_LOBSTER_MAX_DEPTH + 1];
         uint32_t n = 0;
-        for (uint32_t k = 0; k < nf; k++)
-            lv[n++] = f[k];
+        for (uint32_t k = 0; k < nf; k++) lv[n++] = f[k];
         if ((int)side_of(m->dir) == s && m->type >= 1 && m->type <= 4) {
             int64_t d = m->type == LX_LOBSTER_NEW ? -m->size : m->size;
             uint32_t k = 0;
-            while (k < n && at_or_better(s, lv[k].price, m->price) && lv[k].price != m->price)
-                k++;
+            while (k < n && at_or_better(s, lv[k].price, m->price) && lv[k].price != m->price) k++;
             if (k < n && lv[k].price == m->price) {
                 lv[k].qty += d;
             } else {
@@ -891,8 +856,7 @@ static void seed(replay_t *r) {
                 n--;
             }
         }
-        for (uint32_t k = 0; k < n; k++)
-            place_synthetic(r, s, lv[k].price, lv[k].qty);
+        for (uint32_t k = 0; k < n; k++) place_synthetic(r, s, lv[k].price, lv[k].qty);
         r->c.seeded_levels += n;
         r->wall[s] = nf < r->book.depth;
         r->wbound[s] = nf ? f[nf - 1].price : 0;
@@ -935,8 +899,7 @@ static void replay(const char *name, const char *msg_file, const char *book_file
     assert_int_equal(lx_engine_create(&r->e, &cfg), 0);
 
     size_t cap = 1;
-    while (cap < 2 * r->nmsg + 64)
-        cap <<= 1;
+    while (cap < 2 * r->nmsg + 64) cap <<= 1;
     r->ids.v = calloc(cap, sizeof *r->ids.v);
     r->ids.mask = cap - 1;
     r->ob = malloc(MAX_ORDERS * sizeof *r->ob);
@@ -990,14 +953,12 @@ static void replay(const char *name, const char *msg_file, const char *book_file
 
     char vmsg[256] = "";
     rc = lx_engine_validate(r->e, vmsg, sizeof vmsg);
-    if (rc)
-        mismatch(r, "lx_engine_validate: %s", vmsg);
+    if (rc) mismatch(r, "lx_engine_validate: %s", vmsg);
 
     /* Deviations: exactly the listed ones. */
     for (size_t k = 0; k < sizeof KNOWN_DEVIATIONS / sizeof KNOWN_DEVIATIONS[0]; k++) {
         const known_dev_t *kd = &KNOWN_DEVIATIONS[k];
-        if (strcmp(kd->file, name) != 0)
-            continue;
+        if (strcmp(kd->file, name) != 0) continue;
         bool seen = false;
         for (size_t d = 0; d < r->ndev && d < 64; d++)
             seen |= r->dev[d].line == kd->line && r->dev[d].kind == kd->kind;
@@ -1018,8 +979,7 @@ static void replay(const char *name, const char *msg_file, const char *book_file
                      r->dev[d].line);
         }
     }
-    if (r->ndev > 64)
-        mismatch(r, "%zu deviations", r->ndev);
+    if (r->ndev > 64) mismatch(r, "%zu deviations", r->ndev);
 
     const counts_t *c = &r->c;
     printf("lobster %s, level %u: %zu messages replayed (new %zu, partial cancel %zu, delete %zu, "

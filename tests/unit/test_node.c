@@ -74,8 +74,8 @@ typedef struct {
 static uint32_t t_max_conns, t_per_ip;
 static uint64_t t_snap_every;
 static uint32_t t_linger_ms;
-    /* gateway session_linger_ms; 0: its default */ /* journal.snapshot_every_commands;
-                                                       0: the config's */
+/* gateway session_linger_ms; 0: its default */ /* journal.snapshot_every_commands;
+                                                   0: the config's */
 static uint64_t t_out_max;
 static lx_config_rate_t t_per_account, t_per_conn; /* rate limits; {0, 0}: none */
 
@@ -84,20 +84,16 @@ static void tnode_start(tnode_t *t, const char *dir, const lx_io_t *io, uint32_t
     memset(t, 0, sizeof *t);
     assert_int_equal(lx_config_default(&t->cfg, err, sizeof err), 0);
     t->cfg.listen.binary.port = 0;
-    if (t_max_conns)
-        t->cfg.limits.max_connections = t_max_conns;
-    if (t_per_ip)
-        t->cfg.limits.max_connections_per_ip = t_per_ip;
-    if (t_snap_every)
-        t->cfg.journal.snapshot_every_commands = t_snap_every;
+    if (t_max_conns) t->cfg.limits.max_connections = t_max_conns;
+    if (t_per_ip) t->cfg.limits.max_connections_per_ip = t_per_ip;
+    if (t_snap_every) t->cfg.journal.snapshot_every_commands = t_snap_every;
     t->cfg.rate_limits.per_account = t_per_account;
     t->cfg.rate_limits.per_connection = t_per_conn;
     snprintf(t->cfg.node.data_dir, sizeof t->cfg.node.data_dir, "%s", dir);
     t->cfg.engine.max_orders = 65536; /* smaller route table */
     lx_node_opts_t no = {.io = io, .faucet_accounts = 10, .ring_capacity = 1024};
     int rc = lx_node_open(&t->node, &t->cfg, &no, err, sizeof err);
-    if (rc)
-        fprintf(stderr, "lx_node_open: %s\n", err);
+    if (rc) fprintf(stderr, "lx_node_open: %s\n", err);
     assert_int_equal(rc, 0);
     lx_gw_tcp_opts_t go = {
         .history = history, .out_buffer_max = t_out_max, .session_linger_ms = t_linger_ms};
@@ -108,8 +104,7 @@ static void tnode_start(tnode_t *t, const char *dir, const lx_io_t *io, uint32_t
     memset(&t_per_account, 0, sizeof t_per_account);
     memset(&t_per_conn, 0, sizeof t_per_conn);
     rc = lx_gw_tcp_open(&t->gw, t->node, &t->cfg, &go, err, sizeof err);
-    if (rc)
-        fprintf(stderr, "lx_gw_tcp_open: %s\n", err);
+    if (rc) fprintf(stderr, "lx_gw_tcp_open: %s\n", err);
     assert_int_equal(rc, 0);
     t->port = lx_gw_tcp_port(t->gw);
     assert_true(t->port != 0);
@@ -172,8 +167,7 @@ static void cli_connect(tcli_t *c, uint16_t port) {
 }
 
 static void cli_close(tcli_t *c) {
-    if (c->fd >= 0)
-        close(c->fd);
+    if (c->fd >= 0) close(c->fd);
     c->fd = -1;
 }
 
@@ -199,21 +193,17 @@ static int cli_recv(tcli_t *c, lx_proto_msg_t *m, int timeout_ms) {
             c->off = (size_t)(p - c->buf);
             assert_true(rc >= 0);
             if (rc == 1) {
-                if (m->type == LX_PROTO_SERVER_HEARTBEAT && !c->keep_heartbeats)
-                    continue;
+                if (m->type == LX_PROTO_SERVER_HEARTBEAT && !c->keep_heartbeats) continue;
                 return 1;
             }
         }
         c->off = c->len = 0;
         struct pollfd pf = {.fd = c->fd, .events = POLLIN};
         int pr = poll(&pf, 1, timeout_ms);
-        if (pr == 0)
-            return 0;
-        if (pr < 0 && errno == EINTR)
-            continue;
+        if (pr == 0) return 0;
+        if (pr < 0 && errno == EINTR) continue;
         ssize_t r = recv(c->fd, c->buf, sizeof c->buf, 0);
-        if (r <= 0)
-            return -1;
+        if (r <= 0) return -1;
         c->len = (size_t)r;
     }
 }
@@ -240,8 +230,7 @@ static lx_proto_msg_t cli_expect(tcli_t *c, int type) {
 static void cli_expect_nothing(tcli_t *c, int ms) {
     lx_proto_msg_t m;
     int rc = cli_recv(c, &m, ms);
-    if (rc == 1)
-        fprintf(stderr, "unexpected %s\n", lx_proto_type_name(m.type));
+    if (rc == 1) fprintf(stderr, "unexpected %s\n", lx_proto_type_name(m.type));
     assert_int_equal(rc, 0);
 }
 
@@ -828,8 +817,7 @@ static _Atomic int sync_fails; /* fdatasync returns -EIO while set */
 
 static int g_fdatasync(void *ctx, int fd) {
     (void)ctx;
-    if (atomic_load(&sync_fails))
-        return -EIO;
+    if (atomic_load(&sync_fails)) return -EIO;
     atomic_fetch_add(&syncs_started, 1);
     while (atomic_load(&gate_closed)) {
         struct timespec ts = {0, 1000000};
@@ -966,8 +954,7 @@ static void test_many_orders(void **state) {
     /* A rests N sells of 1 lot; B sends N buys of 1 lot that each take one. */
     for (int i = 0; i < N; i++)
         cli_place(&a, ETH, 1 + (uint64_t)i, LX_SIDE_SELL, LX_TIF_GTC, 250000 + i % 50, 1);
-    for (int i = 0; i < N; i++)
-        cli_expect(&a, LX_PROTO_ACCEPTED);
+    for (int i = 0; i < N; i++) cli_expect(&a, LX_PROTO_ACCEPTED);
     for (int i = 0; i < N; i++)
         cli_place(&b, ETH, 1 + (uint64_t)i, LX_SIDE_BUY, LX_TIF_IOC, 260000, 1);
     for (int i = 0; i < N; i++) {
@@ -975,8 +962,7 @@ static void test_many_orders(void **state) {
         lx_proto_msg_t f = cli_expect(&b, LX_PROTO_FILL);
         assert_int_equal(f.u.fill.h.client_id, (uint64_t)i + 1);
     }
-    for (int i = 0; i < N; i++)
-        cli_expect(&a, LX_PROTO_FILL);
+    for (int i = 0; i < N; i++) cli_expect(&a, LX_PROTO_FILL);
     assert_int_equal(a.next_seq, 2 * N + 1);
     assert_int_equal(b.next_seq, 2 * N + 1);
     cli_close(&a);
@@ -1009,8 +995,7 @@ static void test_slow_reader(void **state) {
     uint8_t frame[32];
     assert_int_equal(lx_proto_encode(&q, frame, sizeof frame), 32);
     static uint8_t burst[32 * 1024];
-    for (size_t i = 0; i < sizeof burst; i += 32)
-        memcpy(burst + i, frame, 32);
+    for (size_t i = 0; i < sizeof burst; i += 32) memcpy(burst + i, frame, 32);
     bool refused = false;
     for (int i = 0; i < 4096 && !refused; i++) { /* up to 128 MiB of replies */
         size_t off = 0;
@@ -1023,8 +1008,7 @@ static void test_slow_reader(void **state) {
             if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
                 struct pollfd pf = {.fd = c.fd, .events = POLLOUT};
                 int pr = poll(&pf, 1, 10000);
-                if (pr == 0 || (pr == 1 && !(pf.revents & (POLLERR | POLLHUP))))
-                    continue;
+                if (pr == 0 || (pr == 1 && !(pf.revents & (POLLERR | POLLHUP)))) continue;
             }
             refused = true; /* the server closed: the slow reader was dropped */
             break;
@@ -1162,8 +1146,7 @@ static void test_rate_limits(void **state) {
     /* 3 + 3 places: 5 pass, the 6th is refused. */
     for (int i = 0; i < 3; i++)
         cli_place(&a, BTC, 1 + (uint64_t)i, LX_SIDE_BUY, LX_TIF_GTC, PX - 100, 1);
-    for (int i = 0; i < 3; i++)
-        cli_expect(&a, LX_PROTO_ACCEPTED);
+    for (int i = 0; i < 3; i++) cli_expect(&a, LX_PROTO_ACCEPTED);
     for (int i = 0; i < 3; i++)
         cli_place(&b, BTC, 11 + (uint64_t)i, LX_SIDE_BUY, LX_TIF_GTC, PX - 100, 1);
     /* The REJECT leaves the gateway at once, the ACCEPTEDs after the
@@ -1199,8 +1182,7 @@ static void test_rate_limits(void **state) {
     lx_proto_msg_t hb;
     memset(&hb, 0, sizeof hb);
     hb.type = LX_PROTO_HEARTBEAT;
-    for (int i = 0; i < 60; i++)
-        cli_send(&a, &hb);
+    for (int i = 0; i < 60; i++) cli_send(&a, &hb);
     m = cli_expect(&a, LX_PROTO_REJECT);
     assert_int_equal(m.u.reject.reason, LX_PROTO_R_RATE_LIMITED);
     assert_int_equal(m.u.reject.ref_type, LX_PROTO_HEARTBEAT);

@@ -76,8 +76,7 @@ static const char *child_until(child_t *c, const char *what) {
             memcpy(c->log + c->len, line, n + 1);
             c->len += n;
         }
-        if (what && strstr(line, what))
-            return line;
+        if (what && strstr(line, what)) return line;
     }
     return NULL;
 }
@@ -122,13 +121,11 @@ static lx_proto_msg_t cli_recv(int fd) {
         assert_int_equal(recv(fd, b, 4, MSG_WAITALL), 4);
         size_t size = (size_t)b[0] | (size_t)b[1] << 8;
         assert_true(size >= 4 && size <= sizeof b);
-        if (size > 4)
-            assert_int_equal(recv(fd, b + 4, size - 4, MSG_WAITALL), (ssize_t)(size - 4));
+        if (size > 4) assert_int_equal(recv(fd, b + 4, size - 4, MSG_WAITALL), (ssize_t)(size - 4));
         lx_proto_msg_t m;
         uint8_t reason;
         assert_int_equal(lx_proto_decode_frame(b, size, LX_PROTO_FROM_SERVER, &m, &reason), 0);
-        if (m.type != LX_PROTO_SERVER_HEARTBEAT)
-            return m;
+        if (m.type != LX_PROTO_SERVER_HEARTBEAT) return m;
     }
 }
 
@@ -153,8 +150,7 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
 /* "  binary   127.0.0.1:NNNNN ..." */
 static uint16_t banner_port(child_t *c) {
     const char *l = child_until(c, "  binary ");
-    if (!l)
-        fprintf(stderr, "%s", c->log);
+    if (!l) fprintf(stderr, "%s", c->log);
     assert_non_null(l);
     const char *colon = strchr(l, ':');
     assert_non_null(colon);
@@ -215,8 +211,7 @@ static void test_run_stop_recover(void **state) {
     usleep(1500 * 1000); /* the demo trades */
     assert_int_equal(kill(c.pid, SIGTERM), 0);
     const char *l = child_until(&c, "stopped at seq ");
-    if (!l)
-        fprintf(stderr, "%s", c.log);
+    if (!l) fprintf(stderr, "%s", c.log);
     assert_non_null(l);
     char stopped[128];
     snprintf(stopped, sizeof stopped, "%s", strstr(l, "seq "));
@@ -233,8 +228,7 @@ static void test_run_stop_recover(void **state) {
     assert_non_null(l);
     char want[160];
     snprintf(want, sizeof want, "last %s,", stopped);
-    if (!strstr(l, want))
-        fprintf(stderr, "want \"%s\" in: %s", want, l);
+    if (!strstr(l, want)) fprintf(stderr, "want \"%s\" in: %s", want, l);
     assert_non_null(strstr(l, want));
     port = banner_port(&c);
     assert_non_null(child_until(&c, "running"));
@@ -275,8 +269,7 @@ static void test_command_line(void **state) {
 int main(void) {
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0)
-        return 77;
+    if (n <= 0) return 77;
     self[n] = 0;
     snprintf(bin, sizeof bin, "%s/../lxdexd", dirname(self));
     if (access(bin, X_OK) != 0) {

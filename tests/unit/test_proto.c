@@ -57,8 +57,8 @@ static lx_proto_msg_t sample(int type, int variant) {
         }
         break;
     case LX_PROTO_PLACE:
-        m.u.place = (lx_proto_place_t){7, ubig, 1, 1, (uint8_t)(variant ? 4 : 1),
-                                       (uint8_t)(variant ? 4 : 2), big, ~big, big};
+        m.u.place = (lx_proto_place_t){
+            7, ubig, 1, 1, (uint8_t)(variant ? 4 : 1), (uint8_t)(variant ? 4 : 2), big, ~big, big};
         break;
     case LX_PROTO_CANCEL:
     case LX_PROTO_ORDER_STATUS:
@@ -80,9 +80,9 @@ static lx_proto_msg_t sample(int type, int variant) {
         m.u.heartbeat.next_seq = ubig;
         break;
     case LX_PROTO_REJECT:
-        m.u.reject = (lx_proto_reject_t){(uint8_t)(variant ? LX_PROTO_R_UNAVAILABLE
-                                                           : LX_PROTO_R_RATE_LIMITED),
-                                         LX_PROTO_PLACE, 250000, ubig};
+        m.u.reject = (lx_proto_reject_t){
+            (uint8_t)(variant ? LX_PROTO_R_UNAVAILABLE : LX_PROTO_R_RATE_LIMITED), LX_PROTO_PLACE,
+            250000, ubig};
         break;
     default:
         break;
@@ -110,14 +110,16 @@ static lx_proto_msg_t sample(int type, int variant) {
         break;
     }
     if (type == LX_PROTO_ORDER_STATUS_REPLY)
-        m.u.status_reply = (lx_proto_status_reply_t){9,   ubig, 77, (uint8_t)variant, 1, 1, 2, 3,
-                                                     big, 10,   4,  6,  -5,          ubig};
+        m.u.status_reply = (lx_proto_status_reply_t){
+            9, ubig, 77, (uint8_t)variant, 1, 1, 2, 3, big, 10, 4, 6, -5, ubig};
     if (type == LX_PROTO_RESEND_END)
         m.u.resend_end = (lx_proto_resend_end_t){(uint8_t)variant, 3, 9, 10};
     return m;
 }
 
-static int dir_of(int type) { return type & 0x80 ? LX_PROTO_FROM_SERVER : LX_PROTO_FROM_CLIENT; }
+static int dir_of(int type) {
+    return type & 0x80 ? LX_PROTO_FROM_SERVER : LX_PROTO_FROM_CLIENT;
+}
 
 /* Encodes m into buf, asserting success; returns the size. */
 static size_t enc(const lx_proto_msg_t *m, uint8_t *buf) {
@@ -175,8 +177,8 @@ static void test_round_trip_every_message(void **state) {
             assert_int_equal(enc(&back, again), n);
             assert_memory_equal(buf, again, n);
             /* the other direction does not know the type */
-            assert_int_equal(
-                lx_proto_decode_frame(buf, n, !dir_of(types[i].type), &back, &reason), LX_EINVAL);
+            assert_int_equal(lx_proto_decode_frame(buf, n, !dir_of(types[i].type), &back, &reason),
+                             LX_EINVAL);
             assert_int_equal(reason, LX_PROTO_R_UNKNOWN_TYPE);
             /* a buffer one byte short */
             assert_int_equal(lx_proto_encode(&m, buf, n - 1), LX_ERANGE);
@@ -189,8 +191,8 @@ static void test_golden_bytes(void **state) {
     lx_proto_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = LX_PROTO_PLACE;
-    m.u.place = (lx_proto_place_t){0x01020304, 0x1122334455667788ull, 1, 0, 3, 2, -2,
-                                   0x0102030405060708ll, 0};
+    m.u.place = (lx_proto_place_t){0x01020304, 0x1122334455667788ull, 1, 0, 3, 2,
+                                   -2,         0x0102030405060708ll,  0};
     static const uint8_t place[48] = {
         0x30, 0x00, 0x03, 0x00,                         /* size 48, PLACE, flags */
         0x04, 0x03, 0x02, 0x01,                         /* market */
@@ -199,7 +201,7 @@ static void test_golden_bytes(void **state) {
         0x00, 0x00, 0x00, 0x00,                         /* reserved */
         0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* price -2 */
         0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* qty */
-        0, 0, 0, 0, 0, 0, 0, 0,                         /* expiry */
+        0,    0,    0,    0,    0,    0,    0,    0,    /* expiry */
     };
     uint8_t buf[LX_PROTO_FRAME_MAX];
     assert_int_equal(enc(&m, buf), 48);
@@ -271,22 +273,22 @@ static void test_encode_refuses_invalid(void **state) {
 /* ---- malformed frames --------------------------------------------------------- */
 
 typedef struct {
-    int type;          /* base message: a valid sample of this type */
-    int offset;        /* byte to overwrite (-1: none) */
+    int type;   /* base message: a valid sample of this type */
+    int offset; /* byte to overwrite (-1: none) */
     uint8_t value;
-    int size_delta;    /* frame size change (truncated / trailing) */
-    uint8_t reason;    /* expected */
+    int size_delta; /* frame size change (truncated / trailing) */
+    uint8_t reason; /* expected */
 } mangle_t;
 
 static const mangle_t mangles[] = {
     /* field values */
-    {LX_PROTO_PLACE, 16, 2, 0, LX_PROTO_R_BAD_FIELD},  /* side */
-    {LX_PROTO_PLACE, 17, 2, 0, LX_PROTO_R_BAD_FIELD},  /* order_type */
-    {LX_PROTO_PLACE, 18, 5, 0, LX_PROTO_R_BAD_FIELD},  /* tif */
-    {LX_PROTO_PLACE, 19, 5, 0, LX_PROTO_R_BAD_FIELD},  /* stp */
-    {LX_PROTO_PLACE, 20, 1, 0, LX_PROTO_R_BAD_FIELD},  /* reserved */
+    {LX_PROTO_PLACE, 16, 2, 0, LX_PROTO_R_BAD_FIELD}, /* side */
+    {LX_PROTO_PLACE, 17, 2, 0, LX_PROTO_R_BAD_FIELD}, /* order_type */
+    {LX_PROTO_PLACE, 18, 5, 0, LX_PROTO_R_BAD_FIELD}, /* tif */
+    {LX_PROTO_PLACE, 19, 5, 0, LX_PROTO_R_BAD_FIELD}, /* stp */
+    {LX_PROTO_PLACE, 20, 1, 0, LX_PROTO_R_BAD_FIELD}, /* reserved */
     {LX_PROTO_PLACE, 23, 0x80, 0, LX_PROTO_R_BAD_FIELD},
-    {LX_PROTO_PLACE, 3, 1, 0, LX_PROTO_R_BAD_FIELD},   /* header flags */
+    {LX_PROTO_PLACE, 3, 1, 0, LX_PROTO_R_BAD_FIELD}, /* header flags */
     {LX_PROTO_PLACE, 3, 0x80, 0, LX_PROTO_R_BAD_FIELD},
     {LX_PROTO_CANCEL, 24, 2, 0, LX_PROTO_R_BAD_FIELD}, /* by_client_id */
     {LX_PROTO_CANCEL, 25, 1, 0, LX_PROTO_R_BAD_FIELD},
@@ -304,7 +306,7 @@ static const mangle_t mangles[] = {
     {LX_PROTO_LOGON_ACK, 6, 1, 0, LX_PROTO_R_BAD_FIELD},
     {LX_PROTO_LOGON_ACK, 3, LX_PROTO_F_RESENT, 0, LX_PROTO_R_BAD_FIELD},
     {LX_PROTO_SERVER_HEARTBEAT, 7, 1, 0, LX_PROTO_R_BAD_FIELD},
-    {LX_PROTO_REJECT, 4, 0, 0, LX_PROTO_R_BAD_FIELD},  /* reason NONE */
+    {LX_PROTO_REJECT, 4, 0, 0, LX_PROTO_R_BAD_FIELD}, /* reason NONE */
     {LX_PROTO_REJECT, 4, 13, 0, LX_PROTO_R_BAD_FIELD},
     {LX_PROTO_REJECT, 6, 1, 0, LX_PROTO_R_BAD_FIELD},
     {LX_PROTO_REJECT, 12, 1, 0, LX_PROTO_R_BAD_FIELD},
@@ -334,7 +336,7 @@ static const mangle_t mangles[] = {
     {LX_PROTO_PLACE, -1, 0, -1, LX_PROTO_R_TRUNCATED},
     {LX_PROTO_PLACE, -1, 0, +1, LX_PROTO_R_TRAILING_BYTES},
     {LX_PROTO_HEARTBEAT, -1, 0, +4, LX_PROTO_R_TRAILING_BYTES},
-    {LX_PROTO_LOGON, -1, 0, -116, LX_PROTO_R_TRUNCATED}, /* header only */
+    {LX_PROTO_LOGON, -1, 0, -116, LX_PROTO_R_TRUNCATED},      /* header only */
     {LX_PROTO_LOGON, -1, 0, +136, LX_PROTO_R_TRAILING_BYTES}, /* exactly the maximum */
     {LX_PROTO_CANCEL_ALL, -1, 0, -1, LX_PROTO_R_TRUNCATED},
     /* types */
@@ -354,8 +356,10 @@ static size_t mangled(const mangle_t *g, uint8_t *buf) {
     size_t n = enc(&m, buf);
     n = (size_t)((int)n + g->size_delta);
     lx_put_u16(buf, (uint16_t)n);
-    if (g->offset == 24 && g->value == 0) memset(buf + 24, 0, 8);
-    else if (g->offset >= 0) buf[g->offset] = g->value;
+    if (g->offset == 24 && g->value == 0)
+        memset(buf + 24, 0, 8);
+    else if (g->offset >= 0)
+        buf[g->offset] = g->value;
     return n;
 }
 
@@ -375,9 +379,8 @@ static void test_malformed_frames(void **state) {
         /* Through the decoder: refused, consumed, and the next frame is fine. */
         uint8_t stream[2 * LX_PROTO_FRAME_MAX];
         memcpy(stream, frame, n);
-        lx_proto_msg_t next = sample(dir == LX_PROTO_FROM_CLIENT ? LX_PROTO_HEARTBEAT
-                                                                 : LX_PROTO_SERVER_HEARTBEAT,
-                                     0);
+        lx_proto_msg_t next =
+            sample(dir == LX_PROTO_FROM_CLIENT ? LX_PROTO_HEARTBEAT : LX_PROTO_SERVER_HEARTBEAT, 0);
         size_t total = n + enc(&next, stream + n);
         lx_proto_decoder_t d;
         lx_proto_decoder_init(&d, dir);
@@ -478,8 +481,8 @@ typedef struct {
 } outcome_t;
 
 /* Decodes `stream` fed in chunks given by `chunk` (0: whole). */
-static size_t run_decoder(const uint8_t *stream, size_t total, int dir, uint64_t seed,
-                          int mode, outcome_t *out, size_t cap, size_t *pending) {
+static size_t run_decoder(const uint8_t *stream, size_t total, int dir, uint64_t seed, int mode,
+                          outcome_t *out, size_t cap, size_t *pending) {
     lx_proto_decoder_t d;
     lx_proto_decoder_init(&d, dir);
     size_t pos = 0, count = 0;
@@ -569,7 +572,8 @@ static void test_split_feeding_equals_whole(void **state) {
             size_t na = run_decoder(stream, total, dir, 1, 0, a, 2000, &pa);
             assert_true(na > 100);
             for (int mode = 1; mode <= 2; mode++) {
-                size_t nb = run_decoder(stream, total, dir, 99 + (uint64_t)mode, mode, b, 2000, &pb);
+                size_t nb =
+                    run_decoder(stream, total, dir, 99 + (uint64_t)mode, mode, b, 2000, &pb);
                 assert_int_equal(na, nb);
                 assert_int_equal(pa, pb);
                 for (size_t i = 0; i < na; i++) {
@@ -656,10 +660,17 @@ static void test_reports_from_events(void **state) {
     ev.seq = 5;
 
     ev.type = LX_EV_TRADE;
-    ev.u.trade = (lx_ev_trade_t){.maker_order = 11, .taker_order = 12, .maker_account = 1,
-                                 .taker_account = 2, .taker_side = LX_SIDE_BUY, .price = 100,
-                                 .qty = 4, .maker_remaining = 6, .taker_remaining = 0,
-                                 .maker_fee = -1, .taker_fee = 3};
+    ev.u.trade = (lx_ev_trade_t){.maker_order = 11,
+                                 .taker_order = 12,
+                                 .maker_account = 1,
+                                 .taker_account = 2,
+                                 .taker_side = LX_SIDE_BUY,
+                                 .price = 100,
+                                 .qty = 4,
+                                 .maker_remaining = 6,
+                                 .taker_remaining = 0,
+                                 .maker_fee = -1,
+                                 .taker_fee = 3};
     assert_int_equal(lx_proto_reports_from_event(&ev, r), 2);
     assert_int_equal(r[0].account, 1);
     assert_int_equal(r[0].msg.type, LX_PROTO_FILL);
@@ -779,9 +790,8 @@ static void test_end_to_end_through_engine(void **state) {
             continue;
         }
         uint8_t reason;
-        assert_int_equal(lx_proto_decode_frame(buf, (size_t)len, LX_PROTO_FROM_CLIENT, &back,
-                                               &reason),
-                         0);
+        assert_int_equal(
+            lx_proto_decode_frame(buf, (size_t)len, LX_PROTO_FROM_CLIENT, &back, &reason), 0);
         lx_cmd_t cmd;
         assert_int_equal(lx_proto_to_cmd(&back, owner[i], &cmd), 0);
         cmd.seq = ++seq;

@@ -126,7 +126,8 @@ static void test_random_histories(void **state) {
     (void)state;
     uint64_t stats[4] = {0};
     int seeds = (int)(12 * jt_scale());
-    for (int s = 1; s <= seeds; s++) run_history((uint64_t)s, 1500 + (uint64_t)s * 97 % 1500, stats);
+    for (int s = 1; s <= seeds; s++)
+        run_history((uint64_t)s, 1500 + (uint64_t)s * 97 % 1500, stats);
     print_message("%d histories: %llu sync snapshots, %llu forked, %llu restarts, %llu snapshot "
                   "digests checked by verify\n",
                   seeds, (unsigned long long)stats[0], (unsigned long long)stats[1],

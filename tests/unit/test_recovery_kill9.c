@@ -95,12 +95,16 @@ static void child_main(const char *dir, int fd, uint64_t run) {
         if ((rc = lx_journal_append(j, &c, has ? &a : NULL))) break;
         if ((rc = lx_engine_apply(e, &c, NULL))) break;
         uint64_t x = rnd(&r) % 1000;
-        if (x < 200) rc = lx_journal_commit(j);
-        else if (x < 203) rc = lx_journal_snapshot(j, e);
+        if (x < 200)
+            rc = lx_journal_commit(j);
+        else if (x < 203)
+            rc = lx_journal_snapshot(j, e);
         else if (x < 205) {
             rc = lx_journal_snapshot_poll(j, false);
-            if (rc == LX_EAGAIN) rc = 0;
-            else if (rc == 0) rc = lx_journal_snapshot_start(j, e, NULL);
+            if (rc == LX_EAGAIN)
+                rc = 0;
+            else if (rc == 0)
+                rc = lx_journal_snapshot_start(j, e, NULL);
         }
         if (rc) break;
         if (lx_journal_durable_seq(j) != durable) {

@@ -111,8 +111,7 @@ static void place(fx_t *f, lx_account_id_t a, int side, int tif, int stp, int64_
                                  .stp = (uint8_t)stp,
                                  .price = price,
                                  .qty = qty};
-    if (tif == LX_TIF_GTD)
-        c.u.place.expiry = f->ts + 100;
+    if (tif == LX_TIF_GTD) c.u.place.expiry = f->ts + 100;
     apply(f, &c);
 }
 

@@ -46,7 +46,9 @@ typedef struct {
     uint64_t check;
 } item_t;
 
-static uint64_t check_of(uint64_t seq) { return (seq * 0x9E3779B97F4A7C15ull) ^ 0x5bd1e995ull; }
+static uint64_t check_of(uint64_t seq) {
+    return (seq * 0x9E3779B97F4A7C15ull) ^ 0x5bd1e995ull;
+}
 
 static double test_scale(void) {
     const char *s = getenv("LX_TEST_SCALE");

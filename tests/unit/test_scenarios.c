@@ -76,8 +76,7 @@ static bool keep_going(void) {
 }
 
 static char *trim(char *s) {
-    while (*s == ' ' || *s == '\t')
-        s++;
+    while (*s == ' ' || *s == '\t') s++;
     size_t n = strlen(s);
     while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
         s[--n] = '\0';
@@ -88,8 +87,7 @@ static bool load_file(scn_file_t *f, const char *path) {
     memset(f, 0, sizeof *f);
     f->path = path;
     FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return false;
+    if (!fp) return false;
     fseek(fp, 0, SEEK_END);
     long size = ftell(fp);
     fseek(fp, 0, SEEK_SET);
@@ -104,8 +102,7 @@ static bool load_file(scn_file_t *f, const char *path) {
     int lineno = 0;
     for (char *p = f->buf; *p;) {
         char *nl = strchr(p, '\n');
-        if (nl)
-            *nl = '\0';
+        if (nl) *nl = '\0';
         lineno++;
         char *t = trim(p);
         if (*t && *t != '#') {
@@ -116,8 +113,7 @@ static bool load_file(scn_file_t *f, const char *path) {
             }
             f->lines[f->nlines++] = (line_t){t, lineno};
         }
-        if (!nl)
-            break;
+        if (!nl) break;
         p = nl + 1;
     }
     return true;
@@ -140,8 +136,7 @@ static void ev_emit(void *ctx, const lx_event_t *ev) {
     if (l->n == l->cap) {
         l->cap = l->cap ? 2 * l->cap : 64;
         l->v = realloc(l->v, l->cap * sizeof *l->v);
-        if (!l->v)
-            abort();
+        if (!l->v) abort();
     }
     l->v[l->n++] = *ev;
 }
@@ -174,13 +169,11 @@ static void scn_fail(run_t *r, int lineno, const char *fmt, ...) {
     va_end(ap);
     fputc('\n', stderr);
     r->failures++;
-    if (!keep_going())
-        fail_msg("%s:%d: scenario failed (details above)", r->f->path, lineno);
+    if (!keep_going()) fail_msg("%s:%d: scenario failed (details above)", r->f->path, lineno);
 }
 
 static void ensure_engine(run_t *r) {
-    if (r->e)
-        return;
+    if (r->e) return;
     assert_int_equal(lx_engine_create(&r->e, &r->cfg), 0);
 }
 
@@ -216,10 +209,8 @@ static bool parse_kvs(const char *s, kvs_t *out, bool first_is_word) {
             continue;
         }
         char *eq = strchr(tok, '=');
-        if (!eq || eq == tok || (size_t)(eq - tok) >= sizeof out->kv[0].key)
-            return false;
-        if (out->n == (int)(sizeof out->kv / sizeof out->kv[0]))
-            return false;
+        if (!eq || eq == tok || (size_t)(eq - tok) >= sizeof out->kv[0].key) return false;
+        if (out->n == (int)(sizeof out->kv / sizeof out->kv[0])) return false;
         kv_t *kv = &out->kv[out->n++];
         memcpy(kv->key, tok, (size_t)(eq - tok));
         kv->key[eq - tok] = '\0';
@@ -238,23 +229,19 @@ static kv_t *kv_find(kvs_t *k, const char *key) {
 }
 
 static bool to_i64(const char *s, int64_t *out) {
-    if (!*s)
-        return false;
+    if (!*s) return false;
     char *end;
     long long v = strtoll(s, &end, 10);
-    if (*end)
-        return false;
+    if (*end) return false;
     *out = v;
     return true;
 }
 
 static bool to_u64(const char *s, uint64_t *out) {
-    if (!*s || *s == '-')
-        return false;
+    if (!*s || *s == '-') return false;
     char *end;
     unsigned long long v = strtoull(s, &end, 10);
-    if (*end)
-        return false;
+    if (*end) return false;
     *out = v;
     return true;
 }
@@ -294,8 +281,7 @@ static bool need_side(run_t *r, int lineno, kvs_t *k, lx_side_t *out) {
 static void check_opt(run_t *r, int lineno, kvs_t *k, const char *what, const char *key,
                       int64_t got) {
     kv_t *kv = kv_find(k, key);
-    if (!kv)
-        return;
+    if (!kv) return;
     int64_t want;
     if (!to_i64(kv->val, &want)) {
         uint64_t u;
@@ -341,8 +327,7 @@ static void run_assertion(run_t *r, const line_t *ln) {
     int64_t m, v;
     lx_side_t side;
     if (strcmp(k.word, "best") == 0) {
-        if (!need_i64(r, L, &k, "market", &m) || !need_side(r, L, &k, &side))
-            return;
+        if (!need_i64(r, L, &k, "market", &m) || !need_side(r, L, &k, &side)) return;
         int64_t price = 0, qty = 0;
         bool has = lx_engine_best(r->e, (lx_market_id_t)m, side, &price, &qty);
         if (k.none) {
@@ -364,8 +349,7 @@ static void run_assertion(run_t *r, const line_t *ln) {
         check_opt(r, L, &k, "depth", "qty", qty);
         check_opt(r, L, &k, "depth", "count", count);
     } else if (strcmp(k.word, "book") == 0) {
-        if (!need_i64(r, L, &k, "market", &m) || !need_side(r, L, &k, &side))
-            return;
+        if (!need_i64(r, L, &k, "market", &m) || !need_side(r, L, &k, &side)) return;
         kv_t *kv = kv_find(&k, "orders");
         if (!kv) {
             scn_fail(r, L, "`? book` needs orders=ID,ID,...");
@@ -375,8 +359,7 @@ static void run_assertion(run_t *r, const line_t *ln) {
         size_t n = lx_engine_book_orders(r->e, (lx_market_id_t)m, side, buf, 64);
         check_id_list(r, L, "book", kv->val, buf, n < 64 ? n : 64);
     } else if (strcmp(k.word, "account_orders") == 0) {
-        if (!need_i64(r, L, &k, "account", &v))
-            return;
+        if (!need_i64(r, L, &k, "account", &v)) return;
         kv_t *kv = kv_find(&k, "orders");
         if (!kv) {
             scn_fail(r, L, "`? account_orders` needs orders=ID,ID,...");
@@ -395,8 +378,7 @@ static void run_assertion(run_t *r, const line_t *ln) {
         lx_order_info_t o;
         int rc = lx_engine_order(r->e, id, &o);
         if (k.none) {
-            if (rc != LX_ENOENT)
-                scn_fail(r, L, "order %" PRIu64 ": expected none, it is open", id);
+            if (rc != LX_ENOENT) scn_fail(r, L, "order %" PRIu64 ": expected none, it is open", id);
         } else if (rc != 0) {
             scn_fail(r, L, "order %" PRIu64 ": expected open, got %s", id, lx_err_name(rc));
         } else {
@@ -412,8 +394,7 @@ static void run_assertion(run_t *r, const line_t *ln) {
         }
     } else if (strcmp(k.word, "balance") == 0) {
         int64_t a, asset;
-        if (!need_i64(r, L, &k, "account", &a) || !need_i64(r, L, &k, "asset", &asset))
-            return;
+        if (!need_i64(r, L, &k, "account", &a) || !need_i64(r, L, &k, "asset", &asset)) return;
         int64_t fr = 0, lk = 0;
         int rc = lx_engine_balance(r->e, (lx_account_id_t)a, (lx_asset_id_t)asset, &fr, &lk);
         if (rc != 0) {
@@ -424,8 +405,7 @@ static void run_assertion(run_t *r, const line_t *ln) {
         check_opt(r, L, &k, "balance", "locked", lk);
     } else if (strcmp(k.word, "asset") == 0) {
         int64_t a;
-        if (!need_i64(r, L, &k, "asset", &a))
-            return;
+        if (!need_i64(r, L, &k, "asset", &a)) return;
         lx_asset_info_t ai;
         int rc = lx_engine_asset_info(r->e, (lx_asset_id_t)a, &ai);
         if (rc != 0) {
@@ -436,8 +416,7 @@ static void run_assertion(run_t *r, const line_t *ln) {
         check_opt(r, L, &k, "asset", "fees", ai.fees);
         check_opt(r, L, &k, "asset", "scale", ai.scale);
     } else if (strcmp(k.word, "market") == 0) {
-        if (!need_i64(r, L, &k, "market", &m))
-            return;
+        if (!need_i64(r, L, &k, "market", &m)) return;
         lx_market_info_t mi;
         int rc = lx_engine_market_info(r->e, (lx_market_id_t)m, &mi);
         if (rc != 0) {
@@ -500,25 +479,21 @@ static void run_config(run_t *r, const line_t *ln) {
 static bool has_key(const char *s, const char *key) {
     size_t n = strlen(key);
     for (const char *p = s; (p = strstr(p, key)) != NULL; p += n)
-        if ((p == s || p[-1] == ' ' || p[-1] == '\t') && p[n] == '=')
-            return true;
+        if ((p == s || p[-1] == ' ' || p[-1] == '\t') && p[n] == '=') return true;
     return false;
 }
 
 static void print_block(const char *title, const line_t *want, size_t nwant, char (*got)[LINE_MAX_],
                         size_t ngot, size_t diff) {
     fprintf(stderr, "  %s\n  expected:\n", title);
-    if (!nwant)
-        fprintf(stderr, "      (no events)\n");
+    if (!nwant) fprintf(stderr, "      (no events)\n");
     for (size_t i = 0; i < nwant; i++) {
         const char *w = want[i].text + 1; /* after the '=' */
-        while (*w == ' ' || *w == '\t')
-            w++;
+        while (*w == ' ' || *w == '\t') w++;
         fprintf(stderr, "  %s %4d  %s\n", i == diff ? "!" : " ", want[i].lineno, w);
     }
     fprintf(stderr, "  got:\n");
-    if (!ngot)
-        fprintf(stderr, "      (no events)\n");
+    if (!ngot) fprintf(stderr, "      (no events)\n");
     for (size_t i = 0; i < ngot; i++)
         fprintf(stderr, "  %s       %s\n", i == diff ? "!" : " ", got[i]);
 }
@@ -530,14 +505,12 @@ static size_t run_command(run_t *r, size_t idx) {
     const line_t *ln = &f->lines[idx];
     int L = ln->lineno;
     size_t end = idx + 1;
-    while (end < f->nlines && f->lines[end].text[0] == '=')
-        end++;
+    while (end < f->nlines && f->lines[end].text[0] == '=') end++;
     const line_t *want = &f->lines[idx + 1];
     size_t nwant = end - idx - 1;
 
     const char *text = ln->text + 1;
-    while (*text == ' ' || *text == '\t')
-        text++;
+    while (*text == ' ' || *text == '\t') text++;
     if (has_key(text, "seq")) {
         scn_fail(r, L, "seq= is assigned by the runner; leave it out");
         return end;
@@ -548,8 +521,7 @@ static size_t run_command(run_t *r, size_t idx) {
         scn_fail(r, L, "cannot parse command: %s", err);
         return end;
     }
-    if (has_key(text, "ts"))
-        r->ts = c.ts;
+    if (has_key(text, "ts")) r->ts = c.ts;
     c.ts = r->ts;
     c.seq = ++r->seq;
     ensure_engine(r);
@@ -576,13 +548,11 @@ static size_t run_command(run_t *r, size_t idx) {
         assert_non_null(r->lines);
     }
     char(*lines)[LINE_MAX_] = r->lines;
-    for (size_t i = 0; i < got->n; i++)
-        lx_event_format(&got->v[i], lines[i], LINE_MAX_);
+    for (size_t i = 0; i < got->n; i++) lx_event_format(&got->v[i], lines[i], LINE_MAX_);
     size_t diff = SIZE_MAX;
     for (size_t i = 0; i < got->n || i < nwant; i++) {
         const char *w = i < nwant ? want[i].text + 1 : NULL;
-        while (w && (*w == ' ' || *w == '\t'))
-            w++;
+        while (w && (*w == ' ' || *w == '\t')) w++;
         if (i >= got->n || i >= nwant || strcmp(w, lines[i]) != 0) {
             diff = i;
             break;
@@ -637,16 +607,14 @@ static size_t run_command(run_t *r, size_t idx) {
 
 /* Replays every command into a fresh engine: same events, same digest. */
 static void check_replay(run_t *r) {
-    if (!r->e)
-        return;
+    if (!r->e) return;
     lx_engine_t *e2 = NULL;
     assert_int_equal(lx_engine_create(&e2, &r->cfg), 0);
     evlist_t *got = &r->got;
     got->n = 0;
     lx_sink_t sink = {ev_emit, got};
     int rc = 0;
-    for (size_t i = 0; i < r->ncmds && rc == 0; i++)
-        rc = lx_engine_apply(e2, &r->cmds[i], &sink);
+    for (size_t i = 0; i < r->ncmds && rc == 0; i++) rc = lx_engine_apply(e2, &r->cmds[i], &sink);
     bool same_digest = lx_engine_digest(e2) == lx_engine_digest(r->e);
     lx_engine_destroy(e2); /* before any report: a failure does not return */
     if (rc != 0) {
@@ -662,8 +630,7 @@ static void check_replay(run_t *r) {
                 break;
             }
     }
-    if (!same_digest)
-        scn_fail(r, 0, "replay digest differs");
+    if (!same_digest) scn_fail(r, 0, "replay digest differs");
 }
 
 /* The state of one scenario lives in setup/teardown, so that a failure
@@ -676,8 +643,7 @@ typedef struct {
 static int scn_setup(void **state) {
     const char *path = *state;
     scn_state_t *s = calloc(1, sizeof *s);
-    if (!s)
-        return -1;
+    if (!s) return -1;
     if (!load_file(&s->f, path)) {
         fprintf(stderr, "cannot read %s\n", path);
         free_file(&s->f);
@@ -699,10 +665,8 @@ static int scn_setup(void **state) {
 
 static int scn_teardown(void **state) {
     scn_state_t *s = *state;
-    if (!s)
-        return 0;
-    if (s->r.e)
-        lx_engine_destroy(s->r.e);
+    if (!s) return 0;
+    if (s->r.e) lx_engine_destroy(s->r.e);
     free(s->r.cmds);
     free(s->r.all.v);
     free(s->r.got.v);
@@ -737,11 +701,9 @@ static void run_scenario(void **state) {
         }
         i++;
     }
-    if (r->ncmds == 0)
-        scn_fail(r, 0, "the scenario has no command");
+    if (r->ncmds == 0) scn_fail(r, 0, "the scenario has no command");
     check_replay(r);
-    if (r->failures)
-        fail_msg("%s: %d failure(s)", f->path, r->failures);
+    if (r->failures) fail_msg("%s: %d failure(s)", f->path, r->failures);
 }
 
 /* ---- discovery ---------------------------------------------------------------- */
@@ -755,8 +717,7 @@ static void add_path(paths_t *p, const char *s) {
     if (p->n == p->cap) {
         p->cap = p->cap ? 2 * p->cap : 64;
         p->v = realloc(p->v, p->cap * sizeof *p->v);
-        if (!p->v)
-            abort();
+        if (!p->v) abort();
     }
     p->v[p->n++] = strdup(s);
 }
@@ -767,8 +728,7 @@ static int cmp_str(const void *a, const void *b) {
 
 static void add_dir(paths_t *p, const char *dir) {
     DIR *d = opendir(dir);
-    if (!d)
-        return;
+    if (!d) return;
     struct dirent *de;
     size_t first = p->n;
     while ((de = readdir(d)) != NULL) {
@@ -813,8 +773,7 @@ int main(int argc, char **argv) {
     }
     int rc = _cmocka_run_group_tests("scenarios", tests, paths.n, NULL, NULL);
     free(tests);
-    for (size_t i = 0; i < paths.n; i++)
-        free(paths.v[i]);
+    for (size_t i = 0; i < paths.n; i++) free(paths.v[i]);
     free(paths.v);
     return rc;
 }

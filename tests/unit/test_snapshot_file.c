@@ -114,8 +114,8 @@ static void test_image_continues_identically(void **state) {
             assert_int_equal(lx_engine_apply(e, &c, &se), 0);
             assert_int_equal(lx_engine_apply(g, &c, &sg), 0);
             if (ve.n != vg.n || (ve.n && memcmp(ve.b, vg.b, ve.n) != 0))
-                fail_msg("snapshot at %llu: events of command %llu differ",
-                         (unsigned long long)at, (unsigned long long)k);
+                fail_msg("snapshot at %llu: events of command %llu differ", (unsigned long long)at,
+                         (unsigned long long)k);
             assert_int_equal(lx_engine_digest(e), lx_engine_digest(g));
         }
         free(ve.b);
@@ -402,8 +402,7 @@ static void test_lagging_engine_snapshot(void **state) {
         applied = upto > applied ? upto : applied;
         if (k % 300 == 0) {
             pid_t pid;
-            assert_int_equal(
-                lx_snapshot_fork(dir, e, lx_journal_epoch(j), 1, NULL, &pid, NULL), 0);
+            assert_int_equal(lx_snapshot_fork(dir, e, lx_journal_epoch(j), 1, NULL, &pid, NULL), 0);
             assert_int_equal(lx_snapshot_wait(pid, true), 0);
             assert_int_equal(lx_journal_retain(j), 0);
             assert_true(jt_list(dir, "snap-", names, 64) == 1);

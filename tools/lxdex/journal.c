@@ -144,8 +144,8 @@ typedef struct {
     char line[1024];
 } dump_t;
 
-static void on_cmd(void *ctx, const lx_cmd_t *cmd, const lx_journal_auth_t *auth,
-                   const char *file, uint64_t off) {
+static void on_cmd(void *ctx, const lx_cmd_t *cmd, const lx_journal_auth_t *auth, const char *file,
+                   uint64_t off) {
     dump_t *d = ctx;
     if (cmd->seq < d->a->from) return;
     lx_cmd_format(cmd, d->line, sizeof d->line);
@@ -176,11 +176,8 @@ int lxdex_journal_dump(int argc, char **argv) {
     args_t a;
     if (parse(argc, argv, &a, true)) return 2;
     dump_t d = {.a = &a};
-    lx_recover_opts_t o = {.read_only = true,
-                           .no_engine = true,
-                           .on_cmd = on_cmd,
-                           .on_group = on_group,
-                           .ctx = &d};
+    lx_recover_opts_t o = {
+        .read_only = true, .no_engine = true, .on_cmd = on_cmd, .on_group = on_group, .ctx = &d};
     lx_recovery_t r;
     int rc = lx_recover(a.dir, &o, NULL, &r);
     fflush(stdout);

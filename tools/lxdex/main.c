@@ -21,8 +21,7 @@ static const lxdex_cmd_t commands[] = {
      "check every CRC and the hash chain, replay from scratch, print the last seq and digest",
      lxdex_journal_verify_help, lxdex_journal_verify},
     {"journal", "dump", "[--groups] [--from SEQ] <dir>",
-     "print the journal's commands in readable form", lxdex_journal_dump_help,
-     lxdex_journal_dump},
+     "print the journal's commands in readable form", lxdex_journal_dump_help, lxdex_journal_dump},
 };
 
 #define NCMDS (sizeof commands / sizeof commands[0])
