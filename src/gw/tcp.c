@@ -724,6 +724,10 @@ static void on_report(lx_gw_tcp_t *g, const lx_node_out_t *o) {
             if (h && !h->client_id) h->client_id = o->client_id[i];
             deliver(g, o->session[i], &rep[i].msg);
         }
+        /* a one-report event with a second session: the order's owner and
+         * the session that asked for the change both get it */
+        if (k == 1 && o->session[1] && o->session[1] != o->session[0])
+            deliver(g, o->session[1], &rep[0].msg);
     } else if (o->kind == LX_NODE_OUT_STATUS) {
         lx_proto_msg_t m;
         memset(&m, 0, sizeof m);

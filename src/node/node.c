@@ -69,7 +69,8 @@ typedef struct {
     uint32_t naccounts;
     lx_node_out_t *staged;
     uint32_t nstaged, staged_cap;
-    uint64_t cur_session; /* session of the command being applied */
+    uint64_t cur_session;        /* session of the command being applied */
+    lx_account_id_t cur_account; /* its account, for order commands; else NONE */
 } shard_t;
 
 struct lx_node {
@@ -521,6 +522,16 @@ static void route_end(shard_t *s, lx_order_id_t id) {
     if (r->order_id == id) memset(r, 0, sizeof *r);
 }
 
+/* The session that sent the command being applied, when it acts on an
+ * order of its own account and is not the order's session already: it
+ * gets the cancel or amend it asked for as well as the owner does (a new
+ * session, such as a command-line client, sees the answer to its request).
+ * Expiries and another account's commands give 0. */
+static uint64_t requester(const shard_t *s, lx_account_id_t account, uint64_t owner) {
+    if (!s->cur_session || s->cur_account != account || s->cur_session == owner) return 0;
+    return s->cur_session;
+}
+
 static bool is_order_cmd(uint8_t t) {
     return t == LX_CMD_PLACE || t == LX_CMD_CANCEL || t == LX_CMD_AMEND || t == LX_CMD_CANCEL_ALL;
 }
@@ -560,19 +571,27 @@ static void on_event(void *ctx, const lx_event_t *ev) {
         const lx_ev_canceled_t *c = &ev->u.canceled;
         uint64_t cid, to = route_of(s, c->order_id, c->account, &cid);
         route_end(s, c->order_id);
-        if (!to) return;
+        uint64_t req = requester(s, c->account, to);
+        if (!to && !req) return;
         o = stage(s);
-        o->session[0] = to;
-        o->client_id[0] = c->client_id;
+        o->session[0] = to ? to : req;
+        o->session[1] = to ? req : 0;
+        o->client_id[0] = o->client_id[1] = c->client_id;
         break;
     }
     case LX_EV_ORDER_AMENDED: {
         const lx_ev_amended_t *a = &ev->u.amended;
         uint64_t cid, to = route_of(s, a->order_id, a->account, &cid);
-        if (!to) return;
+        uint64_t req = requester(s, a->account, to);
+        if (req) { /* the order's later reports follow the session that amended it */
+            route_t *r = route_slot(s, a->order_id);
+            if (r->order_id == a->order_id) r->session = req;
+        }
+        if (!to && !req) return;
         o = stage(s);
-        o->session[0] = to;
-        o->client_id[0] = a->client_id;
+        o->session[0] = to ? to : req;
+        o->session[1] = to ? req : 0;
+        o->client_id[0] = o->client_id[1] = a->client_id;
         break;
     }
     case LX_EV_REJECTED:
@@ -641,6 +660,23 @@ static void *eng_main(void *arg) {
             switch (m->kind) {
             case LX_NODE_MSG_CMD: {
                 s->cur_session = m->session;
+                switch (m->cmd.type) {
+                case LX_CMD_PLACE:
+                    s->cur_account = m->cmd.u.place.account;
+                    break;
+                case LX_CMD_CANCEL:
+                    s->cur_account = m->cmd.u.cancel.account;
+                    break;
+                case LX_CMD_AMEND:
+                    s->cur_account = m->cmd.u.amend.account;
+                    break;
+                case LX_CMD_CANCEL_ALL:
+                    s->cur_account = m->cmd.u.cancel_all.account;
+                    break;
+                default:
+                    s->cur_account = LX_ACCOUNT_NONE;
+                    break;
+                }
                 int rc = lx_engine_apply(s->engine, &m->cmd, &sink);
                 if (rc)
                     logf_(s->node, "lxdexd: engine refused seq %llu (%s)\n",

@@ -28,6 +28,16 @@ int lxdex_journal_dump(int argc, char **argv);
 extern const char lxdex_journal_verify_help[];
 extern const char lxdex_journal_dump_help[];
 
+/* order.c: trading over the binary protocol */
+int lxdex_order_place(int argc, char **argv);
+int lxdex_order_cancel(int argc, char **argv);
+int lxdex_order_amend(int argc, char **argv);
+int lxdex_order_cancel_all(int argc, char **argv);
+int lxdex_order_status(int argc, char **argv);
+extern const char lxdex_order_place_args[], lxdex_order_cancel_args[], lxdex_order_amend_args[],
+    lxdex_order_cancel_all_args[], lxdex_order_status_args[];
+extern const char lxdex_order_help[];
+
 /* main.c: prints "usage: lxdex GROUP NAME ARGS" and the help of one command */
 void lxdex_usage(FILE *out, const char *group, const char *name);
 

@@ -22,6 +22,18 @@ static const lxdex_cmd_t commands[] = {
      lxdex_journal_verify_help, lxdex_journal_verify},
     {"journal", "dump", "[--groups] [--from SEQ] <dir>",
      "print the journal's commands in readable form", lxdex_journal_dump_help, lxdex_journal_dump},
+    {"order", "place", lxdex_order_place_args, "place an order and print its reports",
+     lxdex_order_help, lxdex_order_place},
+    {"order", "cancel", lxdex_order_cancel_args, "cancel an order", lxdex_order_help,
+     lxdex_order_cancel},
+    {"order", "amend", lxdex_order_amend_args,
+     "change an order's price and total size (a smaller size keeps time priority)",
+     lxdex_order_help, lxdex_order_amend},
+    {"order", "cancel-all", lxdex_order_cancel_all_args,
+     "cancel the account's open orders in one market or all", lxdex_order_help,
+     lxdex_order_cancel_all},
+    {"order", "status", lxdex_order_status_args, "show one order of the account", lxdex_order_help,
+     lxdex_order_status},
 };
 
 #define NCMDS (sizeof commands / sizeof commands[0])

@@ -1,0 +1,58 @@
+#!/bin/sh
+# lxdex_cli.sh BUILD_DIR: the lxdex trading commands against a real lxdexd.
+#
+# Starts the node (dev mode, binary port picked by the system, temporary data directory), then
+# places, fills, checks, amends and cancels orders with `lxdex order ...`, comparing what it
+# prints; also a price off the tick grid (usage error, exit 2) and a cancel of an unknown order
+# (rejected, exit 1).
+set -eu
+BUILD=${1:-build}
+NODE=$BUILD/lxdexd
+CLI=$BUILD/lxdex
+[ -x "$NODE" ] && [ -x "$CLI" ] || { echo "lxdex_cli: binaries not built" >&2; exit 77; }
+TMP=$(mktemp -d /tmp/lxdex-cli-XXXXXX)
+pid=
+cleanup() { [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"; }
+trap cleanup EXIT
+
+"$NODE" --print-config |
+    sed -e 's#^\(  binary: \).*#\1"127.0.0.1:0"#' -e 's#^\(  http: \).*#\1off#' \
+        -e 's#^\(  ws: \).*#\1off#' -e "s#^\(  data_dir: \).*#\1\"$TMP/data\"#" > "$TMP/node.yaml"
+"$NODE" --config "$TMP/node.yaml" > "$TMP/node.log" 2>&1 &
+pid=$!
+port=
+for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+    port=$(sed -n 's/^  binary *127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TMP/node.log" | head -1)
+    [ -n "$port" ] && grep -q "running" "$TMP/node.log" && break
+    sleep 0.2
+done
+[ -n "$port" ] || { echo "lxdex_cli: node did not start" >&2; cat "$TMP/node.log" >&2; exit 1; }
+L="$CLI order"
+O="--node 127.0.0.1:$port"
+
+expect() { # expect PATTERN OUTPUT
+    printf '%s\n' "$2" | grep -q -- "$1" || { echo "lxdex_cli: expected /$1/ in:" >&2; printf '%s\n' "$2" >&2; exit 1; }
+}
+
+out=$($L place $O --account 5 --client-id 7 BTC-USD sell 30000.00 0.5)
+expect '^accepted .* sell 0.50000000 @ 30000.000000  GTC' "$out"
+out=$($L place $O --account 6 BTC-USD buy 30000.01 0.2)
+expect '^fill .* bought 0.20000000 @ 30000.000000  taker' "$out"
+out=$($L status $O --account 5 --client-id 7)
+expect 'open  sell 0.50000000 @ 30000.000000, filled 0.20000000, open 0.30000000' "$out"
+out=$($L amend $O --account 5 --client-id 7 BTC-USD 30000 0.4)
+expect '^amended .* open 0.20000000, time priority kept' "$out"
+out=$($L cancel $O --account 5 --client-id 7 BTC-USD)
+expect '^canceled .* 0.20000000 open, canceled by its owner' "$out"
+rc=0
+out=$($L cancel $O --account 5 --client-id 7 BTC-USD) || rc=$?
+[ "$rc" -eq 1 ] || { echo "lxdex_cli: a second cancel exited $rc" >&2; exit 1; }
+expect '^rejected  UNKNOWN_ORDER' "$out"
+rc=0
+$L place $O --account 5 BTC-USD sell 30000.001 1 2> "$TMP/err" || rc=$?
+[ "$rc" -eq 2 ] && grep -q "tick" "$TMP/err" || { echo "lxdex_cli: off-tick price not refused" >&2; exit 1; }
+$L place $O --account 5 BTC-USD sell 31000 1 > /dev/null
+$L place $O --account 5 ETH-USD sell 2000 1 > /dev/null
+out=$($L cancel-all $O --account 5)
+expect '^2 orders canceled' "$out"
+echo "lxdex_cli: ok"
