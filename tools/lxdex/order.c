@@ -250,35 +250,30 @@ static const lx_config_market_t *market_of(conn_t *c, const char *symbol) {
     return m;
 }
 
-/* price text -> ticks, exactly */
-static int to_ticks(const lx_config_market_t *m, const char *s, int64_t *out) {
+/* A decimal in a market's units -> a whole number of steps (ticks of
+ * step quote units, lots of step base units), exactly or not at all. */
+static int to_steps(const lx_config_market_t *m, const char *what, const char *s, int decimals,
+                    int64_t step, int64_t *out) {
     int64_t units;
     const char *why = NULL;
-    if (lx_decimal_parse_n(s, strlen(s), m->quote_decimals, &units, &why) || units <= 0 ||
-        units % m->tick_size) {
-        char tick[LX_DECIMAL_FORMAT_MAX];
-        lx_decimal_format(m->tick_size, m->quote_decimals, tick, sizeof tick);
-        fprintf(stderr, "lxdex: price %s: %s (the tick of %s is %s)\n", s,
-                why ? why : "not a positive multiple of the tick", m->symbol, tick);
+    if (lx_decimal_parse_n(s, strlen(s), decimals, &units, &why) || units <= 0 || units % step) {
+        char grid[LX_DECIMAL_FORMAT_MAX];
+        lx_decimal_format(step, decimals, grid, sizeof grid);
+        fprintf(stderr, "lxdex: %s %s: %s (the %s of %s is %s)\n", what, s,
+                why ? why : "not a positive multiple of the grid", what[0] == 'p' ? "tick" : "lot",
+                m->symbol, grid);
         return 2;
     }
-    *out = units / m->tick_size;
+    *out = units / step;
     return 0;
 }
 
+static int to_ticks(const lx_config_market_t *m, const char *s, int64_t *out) {
+    return to_steps(m, "price", s, m->quote_decimals, m->tick_size, out);
+}
+
 static int to_lots(const lx_config_market_t *m, const char *s, int64_t *out) {
-    int64_t units;
-    const char *why = NULL;
-    if (lx_decimal_parse_n(s, strlen(s), m->base_decimals, &units, &why) || units <= 0 ||
-        units % m->lot_size) {
-        char lot[LX_DECIMAL_FORMAT_MAX];
-        lx_decimal_format(m->lot_size, m->base_decimals, lot, sizeof lot);
-        fprintf(stderr, "lxdex: size %s: %s (the lot of %s is %s)\n", s,
-                why ? why : "not a positive multiple of the lot", m->symbol, lot);
-        return 2;
-    }
-    *out = units / m->lot_size;
-    return 0;
+    return to_steps(m, "size", s, m->base_decimals, m->lot_size, out);
 }
 
 static const char *px(const conn_t *c, lx_market_id_t market, int64_t ticks, char *buf) {
@@ -391,6 +386,9 @@ static int await_reports(conn_t *c, int quiet_ms) {
 
 /* ---- commands ------------------------------------------------------------ */
 
+static int exchange(conn_t *c, const opts_t *o, const lx_proto_msg_t *msg);
+static int finish(conn_t *c, int rc);
+
 static int setup(int argc, char **argv, opts_t *o, conn_t *c, int npos, const char *usage) {
     int rc = parse_opts(argc, argv, o);
     if (rc) return rc;
@@ -436,33 +434,36 @@ int lxdex_order_place(int argc, char **argv) {
         clock_gettime(CLOCK_REALTIME, &t);
         msg.u.place.expiry = (int64_t)t.tv_sec * 1000000000 + t.tv_nsec + o.expiry_ms * 1000000;
     }
-    if ((rc = dial(&c, &o))) goto out;
-    rc = send_msg(&c, &msg) ? 1 : await_reports(&c, 300);
+    rc = exchange(&c, &o, &msg);
 out:
-    if (c.fd >= 0) close(c.fd);
-    if (c.has_cfg) lx_config_free(&c.cfg);
-    return rc;
+    return finish(&c, rc);
 }
 
-/* cancel, amend and status name an order by id (a positional argument) or
- * by --client-id */
+/* cancel, amend and status name an order by --client-id or by an id at
+ * positional argument idx (the caller has checked the argument count). */
 static int order_ref(const opts_t *o, int idx, lx_order_id_t *id, uint8_t *by_cid) {
-    if (o->has_client_id && o->pos == idx) {
-        *by_cid = 1;
-        return 0;
-    }
-    if (o->pos != idx + 1 || o->has_client_id) {
-        fprintf(stderr, "lxdex: name the order by its id or by --client-id, not both\n");
-        return 2;
-    }
+    *by_cid = o->has_client_id;
+    if (o->has_client_id) return 0;
     char *end;
     *id = strtoull(o->args[idx], &end, 10);
     if (*end || *id == 0) {
         fprintf(stderr, "lxdex: not an order id: %s\n", o->args[idx]);
         return 2;
     }
-    *by_cid = 0;
     return 0;
+}
+
+/* Logs on, sends the request, prints the answer; returns the exit status. */
+static int exchange(conn_t *c, const opts_t *o, const lx_proto_msg_t *msg) {
+    int rc = dial(c, o);
+    if (rc) return rc;
+    return send_msg(c, msg) ? 1 : await_reports(c, 300);
+}
+
+static int finish(conn_t *c, int rc) {
+    if (c->fd >= 0) close(c->fd);
+    if (c->has_cfg) lx_config_free(&c->cfg);
+    return rc;
 }
 
 int lxdex_order_cancel(int argc, char **argv) {
@@ -470,24 +471,21 @@ int lxdex_order_cancel(int argc, char **argv) {
     conn_t c = {.fd = -1};
     int rc = parse_opts(argc, argv, &o);
     if (rc) return rc;
-    lx_proto_msg_t msg;
-    memset(&msg, 0, sizeof msg);
-    msg.type = LX_PROTO_CANCEL;
-    if (o.pos < 1 || (rc = order_ref(&o, 1, &msg.u.cancel.order_id, &msg.u.cancel.by_client_id))) {
+    if (o.pos != (o.has_client_id ? 1 : 2)) {
         fprintf(stderr, "usage: lxdex order cancel %s\n", lxdex_order_cancel_args);
         return 2;
     }
-    if ((rc = load_cfg(&c, &o))) return rc;
+    lx_proto_msg_t msg;
+    memset(&msg, 0, sizeof msg);
+    msg.type = LX_PROTO_CANCEL;
+    msg.u.cancel.client_id = o.has_client_id ? o.client_id : 0;
+    if ((rc = order_ref(&o, 1, &msg.u.cancel.order_id, &msg.u.cancel.by_client_id)) ||
+        (rc = load_cfg(&c, &o)))
+        return finish(&c, rc);
     const lx_config_market_t *m = market_of(&c, o.args[0]);
-    rc = 2;
-    if (m) {
-        msg.u.cancel.market = m->id;
-        msg.u.cancel.client_id = o.has_client_id ? o.client_id : 0;
-        if (!(rc = dial(&c, &o))) rc = send_msg(&c, &msg) ? 1 : await_reports(&c, 300);
-    }
-    if (c.fd >= 0) close(c.fd);
-    lx_config_free(&c.cfg);
-    return rc;
+    if (!m) return finish(&c, 2);
+    msg.u.cancel.market = m->id;
+    return finish(&c, exchange(&c, &o, &msg));
 }
 
 int lxdex_order_amend(int argc, char **argv) {
@@ -495,36 +493,25 @@ int lxdex_order_amend(int argc, char **argv) {
     conn_t c = {.fd = -1};
     int rc = parse_opts(argc, argv, &o);
     if (rc) return rc;
-    lx_proto_msg_t msg;
-    memset(&msg, 0, sizeof msg);
-    msg.type = LX_PROTO_AMEND;
-    int base = o.has_client_id ? 1 : 2; /* where PRICE is: after SYMBOL [ORDER_ID] */
-    if (o.pos != base + 2) {
+    int at = o.has_client_id ? 1 : 2; /* PRICE follows SYMBOL [ORDER_ID] */
+    if (o.pos != at + 2) {
         fprintf(stderr, "usage: lxdex order amend %s\n", lxdex_order_amend_args);
         return 2;
     }
-    if (o.has_client_id)
-        msg.u.amend.by_client_id = 1;
-    else {
-        char *end;
-        msg.u.amend.order_id = strtoull(o.args[1], &end, 10);
-        if (*end || msg.u.amend.order_id == 0) {
-            fprintf(stderr, "lxdex: not an order id: %s\n", o.args[1]);
-            return 2;
-        }
-    }
-    if ((rc = load_cfg(&c, &o))) return rc;
+    lx_proto_msg_t msg;
+    memset(&msg, 0, sizeof msg);
+    msg.type = LX_PROTO_AMEND;
+    msg.u.amend.client_id = o.has_client_id ? o.client_id : 0;
+    if ((rc = order_ref(&o, 1, &msg.u.amend.order_id, &msg.u.amend.by_client_id)) ||
+        (rc = load_cfg(&c, &o)))
+        return finish(&c, rc);
     const lx_config_market_t *m = market_of(&c, o.args[0]);
-    rc = 2;
-    if (m && !(rc = to_ticks(m, o.args[base], &msg.u.amend.price)) &&
-        !(rc = to_lots(m, o.args[base + 1], &msg.u.amend.qty))) {
-        msg.u.amend.market = m->id;
-        msg.u.amend.client_id = o.has_client_id ? o.client_id : 0;
-        if (!(rc = dial(&c, &o))) rc = send_msg(&c, &msg) ? 1 : await_reports(&c, 300);
-    }
-    if (c.fd >= 0) close(c.fd);
-    lx_config_free(&c.cfg);
-    return rc;
+    if (!m) return finish(&c, 2);
+    if ((rc = to_ticks(m, o.args[at], &msg.u.amend.price)) ||
+        (rc = to_lots(m, o.args[at + 1], &msg.u.amend.qty)))
+        return finish(&c, rc);
+    msg.u.amend.market = m->id;
+    return finish(&c, exchange(&c, &o, &msg));
 }
 
 int lxdex_order_cancel_all(int argc, char **argv) {
@@ -560,9 +547,7 @@ int lxdex_order_cancel_all(int argc, char **argv) {
             if (!rc) printf("%d order%s canceled\n", n, n == 1 ? "" : "s");
         }
     }
-    if (c.fd >= 0) close(c.fd);
-    lx_config_free(&c.cfg);
-    return rc;
+    return finish(&c, rc);
 }
 
 int lxdex_order_status(int argc, char **argv) {
@@ -570,19 +555,19 @@ int lxdex_order_status(int argc, char **argv) {
     conn_t c = {.fd = -1};
     int rc = parse_opts(argc, argv, &o);
     if (rc) return rc;
-    lx_proto_msg_t msg;
-    memset(&msg, 0, sizeof msg);
-    msg.type = LX_PROTO_ORDER_STATUS;
-    if ((rc = order_ref(&o, 0, &msg.u.order_status.order_id, &msg.u.order_status.by_client_id))) {
+    if (o.pos != (o.has_client_id ? 0 : 1)) {
         fprintf(stderr, "usage: lxdex order status %s\n", lxdex_order_status_args);
         return 2;
     }
+    lx_proto_msg_t msg;
+    memset(&msg, 0, sizeof msg);
+    msg.type = LX_PROTO_ORDER_STATUS;
+    msg.u.order_status.market = LX_MARKET_ALL;
     msg.u.order_status.client_id = o.has_client_id ? o.client_id : 0;
-    if ((rc = load_cfg(&c, &o))) return rc;
-    if (!(rc = dial(&c, &o))) rc = send_msg(&c, &msg) ? 1 : await_reports(&c, 300);
-    if (c.fd >= 0) close(c.fd);
-    lx_config_free(&c.cfg);
-    return rc;
+    if ((rc = order_ref(&o, 0, &msg.u.order_status.order_id, &msg.u.order_status.by_client_id)) ||
+        (rc = load_cfg(&c, &o)))
+        return finish(&c, rc);
+    return finish(&c, exchange(&c, &o, &msg));
 }
 
 const char lxdex_order_place_args[] = "--account N [options] SYMBOL buy|sell PRICE SIZE";
