@@ -235,6 +235,12 @@ bool lx__book_unlink(lx_engine_t *e, uint32_t slot);
 int lx__bal_reserve(lx_engine_t *e, uint32_t extra); /* room for extra records */
 int lx__deposit_reserve(lx_engine_t *e);
 int lx__cid_reserve(lx_engine_t *e);
+/* The duplicate check and the insert of a new order's client id in one
+ * probe: find returns the slot holding (account, cid) or LX__NIL and the
+ * hole to put it in; put fills the hole (after lx__cid_reserve, with no
+ * index change in between). */
+uint32_t lx__cid_find_hole(const lx_engine_t *e, uint32_t account, uint64_t cid, uint32_t *hole);
+void lx__cid_put(lx_engine_t *e, uint32_t hole, uint32_t slot);
 lx__balance_t *lx__bal_get(lx_engine_t *e, uint32_t account, uint32_t asset, bool create);
 const lx__balance_t *lx__bal_find(const lx_engine_t *e, uint32_t account, uint32_t asset);
 uint32_t lx__cid_find(const lx_engine_t *e, uint32_t account, uint64_t cid);

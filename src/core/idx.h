@@ -48,6 +48,27 @@ static inline uint32_t lx__idx_find(const lx__idx_t *t, uint64_t hash, lx__idx_e
     }
 }
 
+/* Like lx__idx_find; when the key is absent, *hole is the empty slot an
+ * insert of this hash would take (valid until the table next changes). */
+static inline uint32_t lx__idx_find_hole(const lx__idx_t *t, uint64_t hash, lx__idx_eq_fn eq,
+                                         const void *ctx, const void *key, uint32_t *hole) {
+    uint32_t tag = (uint32_t)hash;
+    for (uint32_t i = tag & t->mask;; i = (i + 1) & t->mask) {
+        uint64_t s = t->slots[i];
+        if (s == 0) {
+            *hole = i;
+            return LX__NIL;
+        }
+        if ((uint32_t)(s >> 32) == tag && eq(ctx, (uint32_t)s - 1, key)) return (uint32_t)s - 1;
+    }
+}
+
+/* Inserts at a hole from lx__idx_find_hole (room reserved beforehand). */
+static inline void lx__idx_put(lx__idx_t *t, uint32_t hole, uint64_t hash, uint32_t value) {
+    t->slots[hole] = ((uint64_t)(uint32_t)hash << 32) | ((uint64_t)value + 1);
+    t->count++;
+}
+
 static inline int lx__idx_grow(lx__idx_t *t) {
     uint32_t ncap = (t->mask + 1) * 2;
     if (ncap == 0) return LX_ENOMEM;

@@ -359,8 +359,11 @@ int lx__place(lx_engine_t *e, const lx_cmd_t *c) {
     lx_reject_t r = LX_REJECT_NONE;
     uint8_t tif = p->type == LX_ORDER_MARKET ? LX_TIF_IOC : p->tif;
     bool clearing = e->cfg.clearing;
-    uint32_t fee_res = 0;
+    uint32_t fee_res = 0, cid_hole = 0;
     int64_t lock = 0;
+    /* room for the client id first, so the duplicate check's probe also
+     * finds where to insert it (growing the index changes no state) */
+    if (p->client_id && lx__cid_reserve(e)) return LX_ENOMEM;
 
     if (p->account >= e->cfg.max_accounts)
         r = LX_REJECT_UNKNOWN_ACCOUNT;
@@ -384,7 +387,7 @@ int lx__place(lx_engine_t *e, const lx_cmd_t *c) {
         r = LX_REJECT_PRICE_OUT_OF_BAND;
     else if (tif == LX_TIF_GTD && p->expiry <= c->ts)
         r = LX_REJECT_EXPIRED;
-    else if (p->client_id && lx__cid_find(e, p->account, p->client_id) != LX__NIL)
+    else if (p->client_id && lx__cid_find_hole(e, p->account, p->client_id, &cid_hole) != LX__NIL)
         r = LX_REJECT_DUPLICATE_CLIENT_ID;
     else if (!lx__amounts_fit(m, p->price, p->qty))
         r = LX_REJECT_OVERFLOW;
@@ -415,7 +418,6 @@ int lx__place(lx_engine_t *e, const lx_cmd_t *c) {
 
     /* everything that could fail to allocate, before the first change */
     int rc = lx__book_reserve(e, m, p->side);
-    if (!rc && p->client_id) rc = lx__cid_reserve(e);
     if (!rc && tif == LX_TIF_GTD) rc = lx__gtd_reserve(e);
     if (!rc && clearing) rc = lx__bal_reserve(e, 2);
     if (rc) return rc;
@@ -435,7 +437,7 @@ int lx__place(lx_engine_t *e, const lx_cmd_t *c) {
     o->stp = p->stp;
     o->fee_res = fee_res;
     lx__acct_link(e, slot);
-    if (p->client_id) lx__cid_insert(e, slot);
+    if (p->client_id) lx__cid_put(e, cid_hole, slot);
 
     lx_event_t ev;
     lx__ev_start(e, &ev, LX_EV_ORDER_ACCEPTED, p->market, true);
