@@ -173,9 +173,12 @@ static void test_round_trip_every_message(void **state) {
             assert_int_equal(lx_proto_decode_frame(buf, n, dir_of(types[i].type), &back, &reason),
                              0);
             assert_int_equal(reason, LX_PROTO_R_NONE);
-            assert_memory_equal(&m, &back, sizeof m);
+            /* Every field has its own bytes on the wire, so equal encodings mean equal fields (a
+             * memcmp of the structs would also compare padding, which the compound literals in
+             * sample() leave indeterminate). */
             assert_int_equal(enc(&back, again), n);
             assert_memory_equal(buf, again, n);
+            assert_int_equal(back.type, m.type);
             /* the other direction does not know the type */
             assert_int_equal(lx_proto_decode_frame(buf, n, !dir_of(types[i].type), &back, &reason),
                              LX_EINVAL);

@@ -38,6 +38,11 @@ extern const char lxdex_order_place_args[], lxdex_order_cancel_args[], lxdex_ord
     lxdex_order_cancel_all_args[], lxdex_order_status_args[];
 extern const char lxdex_order_help[];
 
+/* key.c: ed25519 identities */
+int lxdex_key_gen(int argc, char **argv);
+int lxdex_key_show(int argc, char **argv);
+extern const char lxdex_key_help[];
+
 /* main.c: prints "usage: lxdex GROUP NAME ARGS" and the help of one command */
 void lxdex_usage(FILE *out, const char *group, const char *name);
 

@@ -34,6 +34,10 @@ static const lxdex_cmd_t commands[] = {
      lxdex_order_cancel_all},
     {"order", "status", lxdex_order_status_args, "show one order of the account", lxdex_order_help,
      lxdex_order_status},
+    {"key", "gen", "[--out FILE]", "make an ed25519 key pair (secret file mode 0600)",
+     lxdex_key_help, lxdex_key_gen},
+    {"key", "show", "FILE", "print the public key of a secret key file", lxdex_key_help,
+     lxdex_key_show},
 };
 
 #define NCMDS (sizeof commands / sizeof commands[0])

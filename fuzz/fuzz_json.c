@@ -1,0 +1,134 @@
+/*
+ * fuzz_json.c: the JSON API's decoding layer as it exists so far — the
+ * exact decimal -> tick/lot conversion (lx/jsonapi.h) — and the read model
+ * (lx/view.h) that answers the API's queries. To be extended with the
+ * JSON-RPC and WebSocket message parsers when they exist.
+ *
+ * First byte even: decimal mode. Byte 1 picks the scale (10^(b % 19), or a
+ * non-power-of-ten when b >= 240), bytes 2..3 the step (0 allowed), the rest
+ * is the text. A success must round-trip: to_steps(from_steps(n)) == n.
+ * First byte odd: view mode. The rest is 8-byte records, each one event
+ * (book level, trade, accept, cancel, amend, balance) on markets 0..2 with
+ * sequence numbers mostly right and sometimes wrong; after each, both sides
+ * must be strictly sorted best first with positive qty, and the order and
+ * trade queries must not crash.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lx/error.h"
+#include "lx/jsonapi.h"
+#include "lx/view.h"
+
+static void check(int ok) {
+    if (!ok) abort();
+}
+
+static void fuzz_decimal(const uint8_t *d, size_t n) {
+    if (n < 3) return;
+    int64_t scale = d[0] >= 240 ? 1200 : 1;
+    for (int i = 0; d[0] < 240 && i < d[0] % 19; i++) scale *= 10;
+    int64_t step = (int64_t)d[1] << 8 | d[2];
+    int64_t out = 0;
+    const char *why = NULL;
+    int rc = lx_api_to_steps((const char *)d + 3, n - 3, scale, step, &out, &why);
+    if (rc != 0) {
+        check(rc == LX_EINVAL && why != NULL);
+        return;
+    }
+    check(out > 0 && why == NULL);
+    char buf[64];
+    int len = lx_api_from_steps(out, scale, step, buf, sizeof buf);
+    check(len > 0 && (size_t)len < sizeof buf);
+    int64_t back = 0;
+    check(lx_api_to_steps(buf, (size_t)len, scale, step, &back, NULL) == 0 && back == out);
+}
+
+static void fuzz_view(const uint8_t *d, size_t n) {
+    lx_view_t *v = lx_view_create(2);
+    if (!v) return;
+    uint64_t seq[3] = {0, 0, 0};
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+        const uint8_t *r = d + i;
+        lx_event_t ev;
+        memset(&ev, 0, sizeof ev);
+        ev.market = r[0] % 3; /* market 2 is out of range */
+        ev.market_seq = (r[0] & 0x80) ? seq[ev.market] + (r[1] & 3) : seq[ev.market] + 1;
+        int64_t px = 100 + (r[2] & 31), qty = r[3] & 15;
+        lx_order_id_t id = r[4] & 31;
+        switch (r[1] >> 4) {
+        case 0:
+        case 1:
+        case 2:
+            ev.type = LX_EV_BOOK_LEVEL;
+            ev.u.level = (lx_ev_level_t){.side = r[5] & 1, .price = px, .qty = qty, .count = r[6]};
+            break;
+        case 3:
+            ev.type = LX_EV_TRADE;
+            ev.u.trade.maker_order = id;
+            ev.u.trade.taker_order = r[5] & 31;
+            ev.u.trade.price = px;
+            ev.u.trade.qty = qty;
+            ev.u.trade.maker_remaining = r[6] & 3;
+            ev.u.trade.taker_remaining = r[7] & 3;
+            break;
+        case 4:
+        case 5:
+            ev.type = LX_EV_ORDER_ACCEPTED;
+            ev.u.accepted = (lx_ev_accepted_t){
+                .order_id = id, .account = r[5] & 3, .side = r[6] & 1, .price = px, .qty = qty};
+            break;
+        case 6:
+            ev.type = LX_EV_ORDER_CANCELED;
+            ev.u.canceled.order_id = id;
+            break;
+        case 7:
+            ev.type = LX_EV_ORDER_AMENDED;
+            ev.u.amended = (lx_ev_amended_t){.order_id = id,
+                                             .price = px,
+                                             .qty = qty,
+                                             .remaining = r[5] & 7,
+                                             .priority_lost = r[6] & 1};
+            break;
+        default:
+            ev.type = LX_EV_BALANCE;
+            ev.market = LX_MARKET_NONE;
+            ev.market_seq = 0;
+            ev.u.balance = (lx_ev_balance_t){.account = r[5], .asset = r[6], .free = px};
+            break;
+        }
+        int rc = lx_view_apply(v, &ev);
+        check(rc == 0 || rc == LX_VIEW_GAP || rc == LX_EINVAL);
+        if (rc == 0 && ev.market < 2) seq[ev.market] = ev.market_seq;
+        for (lx_market_id_t m = 0; m < 2; m++) {
+            check(lx_view_market_seq(v, m) == seq[m]);
+            for (uint8_t s = 0; s < 2; s++) {
+                lx_view_level_t lv[40];
+                size_t k = lx_view_levels(v, m, s, lv, 40);
+                for (size_t j = 0; j < k; j++) {
+                    check(lv[j].qty > 0);
+                    if (j)
+                        check(s == 0 ? lv[j - 1].price > lv[j].price
+                                     : lv[j - 1].price < lv[j].price);
+                }
+            }
+            (void)lx_view_checksum(v, m);
+            lx_view_trade_t tr[4];
+            (void)lx_view_trades(v, m, tr, 4);
+        }
+        lx_view_order_t os[40];
+        (void)lx_view_account_orders(v, r[5] & 3, os, 40);
+    }
+    lx_view_destroy(v);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size < 1) return 0;
+    if (data[0] & 1)
+        fuzz_view(data + 1, size - 1);
+    else
+        fuzz_decimal(data + 1, size - 1);
+    return 0;
+}
