@@ -41,9 +41,40 @@ typedef enum {
     LX_NODE_MSG_PARK = 4    /* internal (sequencer -> engine): stop for a snapshot */
 } lx_node_msg_kind_t;
 
+/*
+ * Gateways. A node has gateway 0 from lx_node_open (lx_node_in_ring and
+ * lx_node_out_ring are its rings) and up to LX_NODE_GATEWAYS_MAX - 1 more from
+ * lx_node_add_gateway. Each has its own in ring (it is the only producer; the
+ * sequencer takes from every in ring) and its own out ring. A session id
+ * carries its gateway's index in its top byte (LX_NODE_SESSION), which is how
+ * the engine thread routes a report: gateway 0's ids are unchanged.
+ */
+#define LX_NODE_GATEWAYS_MAX 8
+#define LX_NODE_SESSION_GW_SHIFT 56
+#define LX_NODE_SESSION(gw, local) (((uint64_t)(gw) << LX_NODE_SESSION_GW_SHIFT) | (local))
+#define LX_NODE_SESSION_GW(session) ((unsigned)((session) >> LX_NODE_SESSION_GW_SHIFT))
+
+enum {
+    /* Every engine event also reaches this gateway's out ring (market data and
+     * account feeds), and before any command its out ring gets the state the
+     * node started from (LX_NODE_OUT_STATE ... LX_NODE_OUT_STATE_END). */
+    LX_NODE_GW_MARKET_DATA = 1u << 0,
+    /* After each command one of its sessions sent, an LX_NODE_OUT_DONE. */
+    LX_NODE_GW_DONE = 1u << 1
+};
+
+typedef struct {
+    uint32_t flags; /* LX_NODE_GW_* */
+    /* Called by the engine thread after it commits to this gateway's out
+     * ring (the gateway's wake-up); NULL: none. */
+    void (*notify)(void *ctx);
+    void *notify_ctx;
+} lx_node_gw_opts_t;
+
 typedef struct {
     uint8_t kind;       /* lx_node_msg_kind_t */
     uint64_t session;   /* the session that sent it (0: the node itself) */
+    uint64_t tag;       /* the gateway's own, echoed in the out messages the command causes */
     uint64_t client_id; /* PLACE: the client id, kept for FILL reports */
     lx_account_id_t account;
     struct {                   /* STATUS: the order asked about */
@@ -56,24 +87,49 @@ typedef struct {
 } lx_node_msg_t;
 
 typedef enum {
-    LX_NODE_OUT_EVENT = 1, /* an order event, routed */
-    LX_NODE_OUT_STATUS = 2 /* the answer to a STATUS */
+    LX_NODE_OUT_EVENT = 1,     /* an engine event: routed to sessions, and market data */
+    LX_NODE_OUT_STATUS = 2,    /* the answer to a STATUS */
+    LX_NODE_OUT_DONE = 3,      /* the command tagged `tag` from session[0] is applied */
+    LX_NODE_OUT_STATE = 4,     /* start-up state, see below */
+    LX_NODE_OUT_STATE_END = 5, /* the start-up state is complete */
 } lx_node_out_kind_t;
 
 /*
- * What the node tells a gateway. EVENT: an engine event about orders
- * (ORDER_ACCEPTED, TRADE, ORDER_CANCELED, ORDER_AMENDED, REJECTED of an
- * order-entry command); session[i] gets the i-th report the event gives
- * rise to (TRADE: maker, then taker; others: [0] only), 0 for nobody, and
- * client_id[i] is that order's client id (trade events lack them). STATUS:
- * session[0] asked; found says whether `order` is an open order of its
- * account, else `status` echoes the question.
+ * What the node tells a gateway.
+ *
+ * EVENT: an engine event. For an event about orders (ORDER_ACCEPTED, TRADE,
+ * ORDER_CANCELED, ORDER_AMENDED, REJECTED of an order-entry command)
+ * session[i] gets the i-th report the event gives rise to (TRADE: maker, then
+ * taker; others: [0] only), 0 for nobody or for a session of another gateway,
+ * and client_id[i] is that order's client id (trade events lack them). A
+ * gateway without LX_NODE_GW_MARKET_DATA gets only events with a session of
+ * its own; one with it gets every event, in engine order.
+ *
+ * `tag`: in every message caused by a command, sent to the gateway of the
+ * command's session, the command's tag (lx_node_msg_t.tag); else 0.
+ *
+ * STATUS: session[0] asked; found says whether `order` is an open order of
+ * its account, else `status` echoes the question.
+ *
+ * DONE (LX_NODE_GW_DONE gateways): the command session[0] sent with `tag` has
+ * been applied; every EVENT it caused came before. ev.seq is its seq.
+ *
+ * STATE (LX_NODE_GW_MARKET_DATA gateways, before anything else): the state
+ * the engine starts from, then STATE_END. Each STATE is one of
+ *   ev.type MARKET_STATE: a market; ev.market, ev.market_seq (its last seq),
+ *                         ev.u.market_state.halted; the market's levels follow
+ *   ev.type BOOK_LEVEL:   one level of the market just named
+ *   ev.type BALANCE:      one balance record
+ *   ev.type ORDER_ACCEPTED with `order` filled: one open order
+ * in that order: all markets with their levels, then balances, then the open
+ * orders, market by market, each side in priority order.
  */
 typedef struct {
     uint8_t kind; /* lx_node_out_kind_t */
     bool found;
     uint64_t session[2];
     uint64_t client_id[2];
+    uint64_t tag;
     lx_event_t ev;
     lx_order_info_t order;
 } lx_node_out_t;
@@ -83,6 +139,8 @@ typedef struct {
     FILE *log;                /* startup and shutdown messages; NULL: silent */
     uint32_t faucet_accounts; /* dev mode: accounts 1..N get the faucet (0: 100) */
     uint32_t ring_capacity;   /* slots per ring (0: 16384) */
+    uint32_t tick_ms;         /* the sequencer journals a TICK (GTD expiry, dead man's
+                                 switches) every tick_ms (0: 100; UINT32_MAX: never) */
 } lx_node_opts_t;
 
 typedef struct lx_node lx_node_t;
@@ -110,6 +168,24 @@ lx_ring_t *lx_node_out_ring(lx_node_t *n);
 /* fn(ctx) is called by the engine thread after it commits reports to the
  * out ring (the gateway's wake-up). Set before lx_node_start. */
 void lx_node_set_notify(lx_node_t *n, void (*fn)(void *ctx), void *ctx);
+/* Closes every gateway's in ring (from any thread): the first step of a
+ * shutdown with several gateways, so that no gateway's stop waits for
+ * another's. A command a gateway commits after this is dropped unacknowledged. */
+void lx_node_stop_inputs(lx_node_t *n);
+/* Gateway 0's options (default 0 flags); before lx_node_start. */
+void lx_node_set_gateway0_flags(lx_node_t *n, uint32_t flags);
+/* Adds a gateway (before lx_node_start): returns its index (>= 1) and its
+ * rings, or LX_EFULL / LX_ENOMEM / LX_ESTATE (already started). */
+int lx_node_add_gateway(lx_node_t *n, const lx_node_gw_opts_t *opts, lx_ring_t **in,
+                        lx_ring_t **out);
+/* The gateway's last act: closes its in ring. The sequencer stops once every
+ * gateway's in ring is closed and drained. Same as lx_ring_close(in), plus
+ * the sequencer's wake-up. */
+void lx_node_gateway_close(lx_node_t *n, unsigned gw);
+/* Wakes the sequencer after a commit to an in ring; gateways call it after
+ * each lx_ring_commit (cheap: a load, and a system call only when the
+ * sequencer sleeps). */
+void lx_node_kick(lx_node_t *n);
 /* True once the journal failed: the node takes no more commands. */
 bool lx_node_failed(const lx_node_t *n);
 /* Closes the in ring (if the gateway has not), waits until the sequencer has

@@ -435,6 +435,7 @@ static void stage_flush(lx_gw_tcp_t *g) {
         for (uint32_t i = 0; i < k; i++)
             memcpy(lx_ring_wslot(g->in, i), &g->stage[done + i], sizeof g->stage[0]);
         lx_ring_commit(g->in, k);
+        lx_node_kick(g->node);
         done += k;
     }
     g->nstage = 0;
@@ -840,7 +841,7 @@ static void *gw_main(void *arg) {
     close(g->lfd);
     g->lfd = -1;
     stage_flush(g);
-    lx_ring_close(g->in);
+    lx_node_gateway_close(g->node, 0);
     for (;;) {
         bool closed = lx_ring_closed(g->out);
         drain_out(g);

@@ -42,7 +42,10 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <time.h>
 #include "lx/engine.h"
 #include "lx/error.h"
@@ -61,17 +64,28 @@ typedef struct {
     lx_node_t *node;
     lx_engine_t *engine;
     lx_ring_t *ring; /* sequencer -> this engine */
-    lx_ring_t *out;  /* this engine -> gateway */
     pthread_t thread;
     route_t *routes;
     uint32_t nroutes;          /* power of two */
     uint64_t *account_session; /* max_accounts entries: last bound session */
     uint32_t naccounts;
-    lx_node_out_t *staged;
-    uint32_t nstaged, staged_cap;
     uint64_t cur_session;        /* session of the command being applied */
+    uint64_t cur_tag;            /* its tag */
     lx_account_id_t cur_account; /* its account, for order commands; else NONE */
 } shard_t;
+
+/* A gateway's two rings and what it asked for. `staged` is the engine
+ * thread's batch for the out ring (one commit per engine batch); `gone` is
+ * the sequencer's: the in ring is closed and drained. */
+typedef struct {
+    lx_ring_t *in, *out;
+    uint32_t flags; /* LX_NODE_GW_* */
+    void (*notify)(void *ctx);
+    void *notify_ctx;
+    lx_node_out_t *staged;
+    uint32_t nstaged, staged_cap;
+    bool gone;
+} gateway_t;
 
 struct lx_node {
     const lx_config_t *cfg;
@@ -79,15 +93,18 @@ struct lx_node {
     FILE *log;
     lx_journal_t *journal;
     lx_recovery_t rec;
-    lx_ring_t *in;
+    gateway_t gw[LX_NODE_GATEWAYS_MAX];
+    uint32_t ngw;
     pthread_t seq_thread;
     bool started, joined;
-    void (*notify)(void *ctx);
-    void *notify_ctx;
+    /* the sequencer's wake-up: gateways bump `bell` after a commit when it
+     * has said it sleeps (futex on bell) */
+    _Atomic uint32_t bell, seq_sleeping;
     /* sequencer */
     uint64_t next_seq;
     int64_t last_ts;
-    bool boot; /* empty journal: journal the boot commands first */
+    bool boot;                  /* empty journal: journal the boot commands first */
+    int64_t tick_ns, last_tick; /* TICK every tick_ns of sequencer time */
     shard_t shard;
     /* snapshots: the sequencer parks the engine thread, forks the snapshot
      * of the engine (lx_journal_snapshot_start) and lets it go on */
@@ -135,6 +152,31 @@ static int mkdir_p(const char *path) {
 
 /* ---- open / close --------------------------------------------------------- */
 
+static int gateway_add(lx_node_t *n, const lx_node_gw_opts_t *opts) {
+    if (n->ngw == LX_NODE_GATEWAYS_MAX) return LX_EFULL;
+    gateway_t *g = &n->gw[n->ngw];
+    int rc;
+    if ((rc = lx_ring_create(&g->in, sizeof(lx_node_msg_t), n->opts.ring_capacity)) ||
+        (rc = lx_ring_create(&g->out, sizeof(lx_node_out_t), n->opts.ring_capacity)))
+        goto fail;
+    g->staged_cap = BATCH * 8;
+    g->staged = malloc(g->staged_cap * sizeof *g->staged);
+    if (!g->staged) {
+        rc = LX_ENOMEM;
+        goto fail;
+    }
+    g->flags = opts->flags;
+    g->notify = opts->notify;
+    g->notify_ctx = opts->notify_ctx;
+    n->ngw++;
+    return 0;
+fail:
+    lx_ring_destroy(g->in);
+    lx_ring_destroy(g->out);
+    memset(g, 0, sizeof *g);
+    return rc;
+}
+
 int lx_node_open(lx_node_t **out, const lx_config_t *cfg, const lx_node_opts_t *opts, char *err,
                  size_t errlen) {
     *out = NULL;
@@ -148,6 +190,9 @@ int lx_node_open(lx_node_t **out, const lx_config_t *cfg, const lx_node_opts_t *
     if (opts) n->opts = *opts;
     if (!n->opts.faucet_accounts) n->opts.faucet_accounts = 100;
     if (!n->opts.ring_capacity) n->opts.ring_capacity = 16384;
+    n->tick_ns = n->opts.tick_ms == UINT32_MAX
+                     ? INT64_MAX
+                     : (int64_t)(n->opts.tick_ms ? n->opts.tick_ms : 100) * 1000000;
     n->log = n->opts.log;
 
     int e = mkdir_p(cfg->node.data_dir);
@@ -217,10 +262,8 @@ int lx_node_open(lx_node_t **out, const lx_config_t *cfg, const lx_node_opts_t *
     if (n->rec.last_ts > n->last_ts) n->last_ts = n->rec.last_ts;
     atomic_store(&n->durable, n->next_seq - 1);
 
-    uint32_t cap = n->opts.ring_capacity;
-    if ((rc = lx_ring_create(&n->in, sizeof(lx_node_msg_t), cap)) ||
-        (rc = lx_ring_create(&n->shard.ring, sizeof(lx_node_msg_t), cap)) ||
-        (rc = lx_ring_create(&n->shard.out, sizeof(lx_node_out_t), cap))) {
+    if ((rc = lx_ring_create(&n->shard.ring, sizeof(lx_node_msg_t), n->opts.ring_capacity)) ||
+        (rc = gateway_add(n, &(lx_node_gw_opts_t){0}))) {
         snprintf(err, errlen, "rings: %s", lx_strerror(rc));
         goto fail;
     }
@@ -232,10 +275,8 @@ int lx_node_open(lx_node_t **out, const lx_config_t *cfg, const lx_node_opts_t *
     n->shard.naccounts = ec->max_accounts;
     n->shard.account_session =
         calloc(n->shard.naccounts ? n->shard.naccounts : 1, sizeof *n->shard.account_session);
-    n->shard.staged_cap = BATCH * 8;
-    n->shard.staged = malloc(n->shard.staged_cap * sizeof *n->shard.staged);
     rc = LX_ENOMEM;
-    if (!n->shard.routes || !n->shard.account_session || !n->shard.staged) {
+    if (!n->shard.routes || !n->shard.account_session) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -248,14 +289,49 @@ fail:
 }
 
 lx_ring_t *lx_node_in_ring(lx_node_t *n) {
-    return n->in;
+    return n->gw[0].in;
 }
 lx_ring_t *lx_node_out_ring(lx_node_t *n) {
-    return n->shard.out;
+    return n->gw[0].out;
 }
 void lx_node_set_notify(lx_node_t *n, void (*fn)(void *), void *ctx) {
-    n->notify = fn;
-    n->notify_ctx = ctx;
+    n->gw[0].notify = fn;
+    n->gw[0].notify_ctx = ctx;
+}
+void lx_node_set_gateway0_flags(lx_node_t *n, uint32_t flags) {
+    n->gw[0].flags = flags;
+}
+
+int lx_node_add_gateway(lx_node_t *n, const lx_node_gw_opts_t *opts, lx_ring_t **in,
+                        lx_ring_t **out) {
+    if (n->started) return LX_ESTATE;
+    int rc = gateway_add(n, opts);
+    if (rc) return rc;
+    gateway_t *g = &n->gw[n->ngw - 1];
+    *in = g->in;
+    *out = g->out;
+    return (int)n->ngw - 1;
+}
+
+void lx_node_kick(lx_node_t *n) {
+    /* Pairs with the fence in seq_wait: either the sequencer sees the commit
+     * before it sleeps, or this sees it sleeping. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&n->seq_sleeping, memory_order_relaxed)) {
+        atomic_fetch_add(&n->bell, 1);
+        syscall(SYS_futex, &n->bell, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    }
+}
+
+void lx_node_gateway_close(lx_node_t *n, unsigned gw) {
+    if (gw >= n->ngw) return;
+    lx_ring_close(n->gw[gw].in);
+    lx_node_kick(n);
+}
+
+void lx_node_stop_inputs(lx_node_t *n) {
+    for (unsigned i = 0; i < n->ngw; i++) lx_ring_close(n->gw[i].in);
+    lx_node_kick(n);
 }
 bool lx_node_failed(const lx_node_t *n) {
     return atomic_load(&((lx_node_t *)n)->failed);
@@ -426,42 +502,109 @@ static void seq_snapshot(lx_node_t *n) {
     n->since_snapshot = 0;
 }
 
+/* True when some gateway's in ring holds work or was closed and not yet
+ * seen drained. */
+static bool seq_pending(lx_node_t *n) {
+    for (uint32_t i = 0; i < n->ngw; i++) {
+        gateway_t *g = &n->gw[i];
+        if (!g->gone && (lx_ring_peek(g->in, 1) > 0 || lx_ring_closed(g->in))) return true;
+    }
+    return false;
+}
+
+/* Waits for work or the next tick: spins briefly, then sleeps on the bell
+ * (see lx_node_kick for the other half of the handshake). */
+static void seq_wait(lx_node_t *n) {
+    for (int i = 0; i < LX_RING_SPIN_DEFAULT * 4; i++) {
+        if (seq_pending(n)) return;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+    uint32_t bell = atomic_load(&n->bell);
+    atomic_store(&n->seq_sleeping, 1);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!seq_pending(n)) {
+        int64_t wait = n->tick_ns == INT64_MAX ? 1000000000 : n->last_tick + n->tick_ns - now_ns();
+        if (wait < 100000) wait = 100000;
+        if (wait > 1000000000) wait = 1000000000;
+        struct timespec ts = {wait / 1000000000, wait % 1000000000};
+        syscall(SYS_futex, &n->bell, FUTEX_WAIT_PRIVATE, bell, &ts, NULL, 0);
+    }
+    atomic_store(&n->seq_sleeping, 0);
+}
+
+/* Journals m's command (when it is one) into batch[*k]. */
+static void seq_take(lx_node_t *n, const lx_node_msg_t *m, lx_node_msg_t *batch, uint32_t *k,
+                     uint64_t *ncmd, bool *failed) {
+    if (*failed) return;
+    batch[*k] = *m;
+    if (m->kind == LX_NODE_MSG_CMD) {
+        int rc = seq_append(n, &batch[*k].cmd);
+        if (rc) {
+            atomic_store(&n->journal_error, rc);
+            atomic_store(&n->failed, true);
+            logf_(n, "lxdexd: journal append failed (%s): the node takes no more commands\n",
+                  lx_strerror(rc));
+            *failed = true;
+            return;
+        }
+        (*ncmd)++;
+    }
+    (*k)++;
+}
+
+/*
+ * The sequencer: each round takes up to BATCH messages from every gateway's
+ * in ring (in gateway order, so no gateway starves another), journals the
+ * commands, adds a TICK when tick_ns of wall time passed since the last one
+ * (GTD expiry and dead man's switches happen through the log), commits once
+ * and forwards the round to the engine. It ends when every in ring is
+ * closed and drained.
+ */
 static void *seq_main(void *arg) {
     lx_node_t *n = arg;
-    lx_node_msg_t *batch = malloc(BATCH * sizeof *batch);
+    size_t cap = (size_t)BATCH * n->ngw + 1;
+    lx_node_msg_t *batch = malloc(cap * sizeof *batch);
     if (!batch) {
         atomic_store(&n->failed, true);
         lx_ring_close(n->shard.ring);
         return NULL;
     }
+    n->last_tick = now_ns();
     for (;;) {
-        int g = lx_ring_peek_wait(n->in, BATCH, LX_RING_FOREVER);
-        if (g == LX_ECLOSED) break;
-        if (g <= 0) continue;
-        uint32_t k = 0;
+        uint32_t k = 0, open = 0;
         uint64_t ncmd = 0;
         bool failed = atomic_load(&n->failed);
-        for (int i = 0; i < g; i++) {
-            const lx_node_msg_t *m = lx_ring_rslot(n->in, (uint32_t)i);
-            if (failed) continue;
-            batch[k] = *m;
-            if (m->kind == LX_NODE_MSG_CMD) {
-                int rc = seq_append(n, &batch[k].cmd);
-                if (rc) {
-                    atomic_store(&n->journal_error, rc);
-                    atomic_store(&n->failed, true);
-                    logf_(n,
-                          "lxdexd: journal append failed (%s): the node takes no more "
-                          "commands\n",
-                          lx_strerror(rc));
-                    failed = true;
-                    continue;
-                }
-                ncmd++;
+        for (uint32_t i = 0; i < n->ngw; i++) {
+            gateway_t *g = &n->gw[i];
+            if (g->gone) continue;
+            bool closed = lx_ring_closed(g->in); /* before the peek: nothing committed
+                                                    before the close is missed */
+            uint32_t got = lx_ring_peek(g->in, BATCH);
+            if (got == 0 && closed) {
+                g->gone = true;
+                continue;
             }
-            k++;
+            open++;
+            for (uint32_t j = 0; j < got; j++)
+                seq_take(n, lx_ring_rslot(g->in, j), batch, &k, &ncmd, &failed);
+            lx_ring_release(g->in, got);
         }
-        lx_ring_release(n->in, (uint32_t)g);
+        if (open == 0) break;
+        int64_t now = now_ns();
+        if (!failed && now - n->last_tick >= n->tick_ns) {
+            lx_node_msg_t tick;
+            memset(&tick, 0, sizeof tick);
+            tick.kind = LX_NODE_MSG_CMD;
+            tick.cmd.type = LX_CMD_TICK;
+            seq_take(n, &tick, batch, &k, &ncmd, &failed);
+            n->last_tick = now;
+        }
+        if (k == 0) {
+            seq_wait(n);
+            continue;
+        }
         if (!failed) seq_flush(n, batch, k, ncmd);
         n->since_snapshot += ncmd;
         if (n->cfg->journal.snapshot_every_commands && !atomic_load(&n->failed) &&
@@ -478,27 +621,62 @@ static void *seq_main(void *arg) {
 
 /* ---- engine thread ----------------------------------------------------------- */
 
-static void stage_flush(shard_t *s) {
+static void gw_flush(lx_node_t *n, gateway_t *g) {
     uint32_t done = 0;
-    while (done < s->nstaged) {
-        int g = lx_ring_reserve_wait(s->out, s->nstaged - done, LX_RING_FOREVER);
-        if (g <= 0) break; /* closed */
-        for (int i = 0; i < g; i++)
-            memcpy(lx_ring_wslot(s->out, (uint32_t)i), &s->staged[done + (uint32_t)i],
-                   sizeof *s->staged);
-        lx_ring_commit(s->out, (uint32_t)g);
-        done += (uint32_t)g;
-        if (s->node->notify) s->node->notify(s->node->notify_ctx);
+    while (done < g->nstaged) {
+        int k = lx_ring_reserve_wait(g->out, g->nstaged - done, LX_RING_FOREVER);
+        if (k <= 0) break; /* closed */
+        for (int i = 0; i < k; i++)
+            memcpy(lx_ring_wslot(g->out, (uint32_t)i), &g->staged[done + (uint32_t)i],
+                   sizeof *g->staged);
+        lx_ring_commit(g->out, (uint32_t)k);
+        done += (uint32_t)k;
+        if (g->notify) g->notify(g->notify_ctx);
     }
-    atomic_fetch_add(&s->node->reports, s->nstaged);
-    s->nstaged = 0;
+    atomic_fetch_add(&n->reports, g->nstaged);
+    g->nstaged = 0;
 }
 
-static lx_node_out_t *stage(shard_t *s) {
-    if (s->nstaged == s->staged_cap) stage_flush(s);
-    lx_node_out_t *o = &s->staged[s->nstaged++];
+static void stage_flush(shard_t *s) {
+    lx_node_t *n = s->node;
+    for (uint32_t i = 0; i < n->ngw; i++)
+        if (n->gw[i].nstaged) gw_flush(n, &n->gw[i]);
+}
+
+/* A zeroed slot in gateway gw's batch. */
+static lx_node_out_t *stage(shard_t *s, unsigned gw) {
+    gateway_t *g = &s->node->gw[gw];
+    if (g->nstaged == g->staged_cap) gw_flush(s->node, g);
+    lx_node_out_t *o = &g->staged[g->nstaged++];
     memset(o, 0, sizeof *o);
     return o;
+}
+
+/*
+ * Sends out message o (sessions filled, kind and ev set) to the gateways
+ * that should see it: every market-data gateway, and every gateway one of
+ * the sessions belongs to; each copy keeps only that gateway's sessions,
+ * and the tag when the command's session is that gateway's.
+ */
+static void dispatch(shard_t *s, const lx_node_out_t *o) {
+    lx_node_t *n = s->node;
+    if (n->ngw == 1 && !n->gw[0].flags) { /* the common case: one binary gateway */
+        if (!o->session[0] && !o->session[1]) return;
+        lx_node_out_t *c = stage(s, 0);
+        *c = *o;
+        if (s->cur_session && LX_NODE_SESSION_GW(s->cur_session) == 0) c->tag = s->cur_tag;
+        return;
+    }
+    for (uint32_t i = 0; i < n->ngw; i++) {
+        bool mine0 = o->session[0] && LX_NODE_SESSION_GW(o->session[0]) == i;
+        bool mine1 = o->session[1] && LX_NODE_SESSION_GW(o->session[1]) == i;
+        if (!mine0 && !mine1 && !(n->gw[i].flags & LX_NODE_GW_MARKET_DATA)) continue;
+        lx_node_out_t *c = stage(s, i);
+        *c = *o;
+        if (!mine0) c->session[0] = 0;
+        if (!mine1) c->session[1] = 0;
+        if (s->cur_session && LX_NODE_SESSION_GW(s->cur_session) == i) c->tag = s->cur_tag;
+    }
 }
 
 static route_t *route_slot(shard_t *s, lx_order_id_t id) {
@@ -538,7 +716,9 @@ static bool is_order_cmd(uint8_t t) {
 
 static void on_event(void *ctx, const lx_event_t *ev) {
     shard_t *s = ctx;
-    lx_node_out_t *o;
+    lx_node_out_t o;
+    o.session[0] = o.session[1] = 0;
+    o.client_id[0] = o.client_id[1] = 0;
     switch (ev->type) {
     case LX_EV_ORDER_ACCEPTED: {
         const lx_ev_accepted_t *a = &ev->u.accepted;
@@ -548,23 +728,16 @@ static void on_event(void *ctx, const lx_event_t *ev) {
                          ? s->cur_session
                          : (a->account < s->naccounts ? s->account_session[a->account] : 0);
         r->client_id = a->client_id;
-        if (!r->session) return;
-        o = stage(s);
-        o->session[0] = r->session;
-        o->client_id[0] = a->client_id;
+        o.session[0] = r->session;
+        o.client_id[0] = a->client_id;
         break;
     }
     case LX_EV_TRADE: {
         const lx_ev_trade_t *t = &ev->u.trade;
-        o = stage(s);
-        o->session[0] = route_of(s, t->maker_order, t->maker_account, &o->client_id[0]);
-        o->session[1] = route_of(s, t->taker_order, t->taker_account, &o->client_id[1]);
+        o.session[0] = route_of(s, t->maker_order, t->maker_account, &o.client_id[0]);
+        o.session[1] = route_of(s, t->taker_order, t->taker_account, &o.client_id[1]);
         if (t->maker_remaining == 0) route_end(s, t->maker_order);
         if (t->taker_remaining == 0) route_end(s, t->taker_order);
-        if (!o->session[0] && !o->session[1]) {
-            s->nstaged--;
-            return;
-        }
         break;
     }
     case LX_EV_ORDER_CANCELED: {
@@ -572,11 +745,9 @@ static void on_event(void *ctx, const lx_event_t *ev) {
         uint64_t cid, to = route_of(s, c->order_id, c->account, &cid);
         route_end(s, c->order_id);
         uint64_t req = requester(s, c->account, to);
-        if (!to && !req) return;
-        o = stage(s);
-        o->session[0] = to ? to : req;
-        o->session[1] = to ? req : 0;
-        o->client_id[0] = o->client_id[1] = c->client_id;
+        o.session[0] = to ? to : req;
+        o.session[1] = to ? req : 0;
+        o.client_id[0] = o.client_id[1] = c->client_id;
         break;
     }
     case LX_EV_ORDER_AMENDED: {
@@ -587,30 +758,33 @@ static void on_event(void *ctx, const lx_event_t *ev) {
             route_t *r = route_slot(s, a->order_id);
             if (r->order_id == a->order_id) r->session = req;
         }
-        if (!to && !req) return;
-        o = stage(s);
-        o->session[0] = to ? to : req;
-        o->session[1] = to ? req : 0;
-        o->client_id[0] = o->client_id[1] = a->client_id;
+        o.session[0] = to ? to : req;
+        o.session[1] = to ? req : 0;
+        o.client_id[0] = o.client_id[1] = a->client_id;
         break;
     }
     case LX_EV_REJECTED:
-        if (!s->cur_session || !is_order_cmd(ev->u.rejected.cmd_type)) return;
-        o = stage(s);
-        o->session[0] = s->cur_session;
-        o->client_id[0] = ev->u.rejected.client_id;
+        if (s->cur_session && is_order_cmd(ev->u.rejected.cmd_type)) {
+            o.session[0] = s->cur_session;
+            o.client_id[0] = ev->u.rejected.client_id;
+        }
         break;
     default:
-        return;
+        break;
     }
-    o->kind = LX_NODE_OUT_EVENT;
-    o->ev = *ev;
+    o.kind = LX_NODE_OUT_EVENT;
+    o.found = false;
+    o.tag = 0;
+    o.ev = *ev;
+    dispatch(s, &o);
 }
 
 static void eng_status(shard_t *s, const lx_node_msg_t *m) {
-    if (!m->session) return;
-    lx_node_out_t *o = stage(s);
+    unsigned gw = LX_NODE_SESSION_GW(m->session);
+    if (!m->session || gw >= s->node->ngw) return;
+    lx_node_out_t *o = stage(s, gw);
     o->kind = LX_NODE_OUT_STATUS;
+    o->tag = m->tag;
     o->session[0] = m->session;
     lx_order_info_t oi;
     bool found = false;
@@ -648,9 +822,89 @@ static void eng_status(shard_t *s, const lx_node_msg_t *m) {
     }
 }
 
+/* ---- the start-up state for market-data gateways (lx_node_out_t, STATE) ---- */
+
+typedef struct {
+    shard_t *s;
+    unsigned gw;
+} dump_ctx_t;
+
+static void dump_balance(void *ctx, lx_account_id_t a, lx_asset_id_t asset, int64_t free_,
+                         int64_t locked) {
+    dump_ctx_t *d = ctx;
+    lx_node_out_t *o = stage(d->s, d->gw);
+    o->kind = LX_NODE_OUT_STATE;
+    o->ev.type = LX_EV_BALANCE;
+    o->ev.market = LX_MARKET_NONE;
+    o->ev.u.balance = (lx_ev_balance_t){a, asset, free_, locked};
+}
+
+/* Markets with their levels, balances, then open orders per market and side
+ * in priority order. Runs on the engine thread before the first command. */
+static void dump_state(shard_t *s, unsigned gw) {
+    const lx_engine_t *e = s->engine;
+    const lx_engine_config_t *ec = lx_engine_config(e);
+    size_t cap = 0;
+    lx_level_t *lv = NULL;
+    lx_order_info_t *ords = NULL;
+    for (lx_market_id_t m = 0; m < ec->max_markets; m++) {
+        lx_market_info_t mi;
+        if (lx_engine_market_info(e, m, &mi)) continue;
+        lx_node_out_t *o = stage(s, gw);
+        o->kind = LX_NODE_OUT_STATE;
+        o->ev.type = LX_EV_MARKET_STATE;
+        o->ev.market = m;
+        o->ev.market_seq = mi.market_seq;
+        o->ev.u.market_state.halted = mi.halted;
+        for (uint8_t side = 0; side < 2; side++) {
+            size_t want = side == LX_SIDE_BUY ? mi.bid_levels : mi.ask_levels;
+            if (want > cap) {
+                lx_level_t *nl = realloc(lv, want * sizeof *nl);
+                if (!nl) continue;
+                lv = nl, cap = want;
+            }
+            size_t got = lx_engine_levels(e, m, (lx_side_t)side, lv, want);
+            for (size_t i = 0; i < got; i++) {
+                o = stage(s, gw);
+                o->kind = LX_NODE_OUT_STATE;
+                o->ev.type = LX_EV_BOOK_LEVEL;
+                o->ev.market = m;
+                o->ev.market_seq = mi.market_seq;
+                o->ev.u.level = (lx_ev_level_t){side, lv[i].price, lv[i].qty, lv[i].count};
+            }
+        }
+    }
+    dump_ctx_t d = {s, gw};
+    lx_engine_foreach_balance(e, dump_balance, &d);
+    for (lx_market_id_t m = 0; m < ec->max_markets; m++) {
+        lx_market_info_t mi;
+        if (lx_engine_market_info(e, m, &mi) || mi.orders == 0) continue;
+        lx_order_info_t *no = realloc(ords, mi.orders * sizeof *no);
+        if (!no) continue;
+        ords = no;
+        for (uint8_t side = 0; side < 2; side++) {
+            size_t got = lx_engine_book_orders(e, m, (lx_side_t)side, ords, mi.orders);
+            if (got > mi.orders) got = mi.orders;
+            for (size_t i = 0; i < got; i++) {
+                lx_node_out_t *o = stage(s, gw);
+                o->kind = LX_NODE_OUT_STATE;
+                o->ev.type = LX_EV_ORDER_ACCEPTED;
+                o->ev.market = m;
+                o->order = ords[i];
+            }
+        }
+    }
+    free(lv);
+    free(ords);
+    stage(s, gw)->kind = LX_NODE_OUT_STATE_END;
+    stage_flush(s);
+}
+
 static void *eng_main(void *arg) {
     shard_t *s = arg;
     lx_sink_t sink = {.emit = on_event, .ctx = s};
+    for (unsigned i = 0; i < s->node->ngw; i++)
+        if (s->node->gw[i].flags & LX_NODE_GW_MARKET_DATA) dump_state(s, i);
     for (;;) {
         int g = lx_ring_peek_wait(s->ring, BATCH, LX_RING_FOREVER);
         if (g == LX_ECLOSED) break;
@@ -660,6 +914,7 @@ static void *eng_main(void *arg) {
             switch (m->kind) {
             case LX_NODE_MSG_CMD: {
                 s->cur_session = m->session;
+                s->cur_tag = m->tag;
                 switch (m->cmd.type) {
                 case LX_CMD_PLACE:
                     s->cur_account = m->cmd.u.place.account;
@@ -681,6 +936,17 @@ static void *eng_main(void *arg) {
                 if (rc)
                     logf_(s->node, "lxdexd: engine refused seq %llu (%s)\n",
                           (unsigned long long)m->cmd.seq, lx_strerror(rc));
+                unsigned gw = LX_NODE_SESSION_GW(m->session);
+                if (m->session && gw < s->node->ngw && (s->node->gw[gw].flags & LX_NODE_GW_DONE)) {
+                    lx_node_out_t *o = stage(s, gw);
+                    o->kind = LX_NODE_OUT_DONE;
+                    o->session[0] = m->session;
+                    o->tag = m->tag;
+                    o->ev.seq = m->cmd.seq;
+                    o->ev.ts = m->cmd.ts;
+                }
+                s->cur_session = 0;
+                s->cur_tag = 0;
                 break;
             }
             case LX_NODE_MSG_STATUS:
@@ -708,8 +974,11 @@ static void *eng_main(void *arg) {
         stage_flush(s);
     }
     stage_flush(s);
-    lx_ring_close(s->out);
-    if (s->node->notify) s->node->notify(s->node->notify_ctx);
+    for (unsigned i = 0; i < s->node->ngw; i++) {
+        gateway_t *g = &s->node->gw[i];
+        lx_ring_close(g->out);
+        if (g->notify) g->notify(g->notify_ctx);
+    }
     return NULL;
 }
 
@@ -743,7 +1012,7 @@ int lx_node_start(lx_node_t *n) {
 
 void lx_node_join(lx_node_t *n) {
     if (!n->started || n->joined) return;
-    lx_ring_close(n->in);
+    lx_node_stop_inputs(n);
     pthread_join(n->seq_thread, NULL);
     pthread_join(n->shard.thread, NULL);
     n->joined = true;
@@ -755,18 +1024,20 @@ void lx_node_join(lx_node_t *n) {
 void lx_node_close(lx_node_t *n) {
     if (!n) return;
     if (n->started && !n->joined) {
-        /* The gateway is gone: nobody drains the out ring. */
-        lx_ring_close(n->shard.out);
+        /* The gateways are gone: nobody drains the out rings. */
+        for (unsigned i = 0; i < n->ngw; i++) lx_ring_close(n->gw[i].out);
         lx_node_join(n);
     }
     if (n->journal) lx_journal_close(n->journal);
     lx_engine_destroy(n->shard.engine);
-    lx_ring_destroy(n->in);
+    for (unsigned i = 0; i < n->ngw; i++) {
+        lx_ring_destroy(n->gw[i].in);
+        lx_ring_destroy(n->gw[i].out);
+        free(n->gw[i].staged);
+    }
     lx_ring_destroy(n->shard.ring);
-    lx_ring_destroy(n->shard.out);
     free(n->shard.routes);
     free(n->shard.account_session);
-    free(n->shard.staged);
     pthread_mutex_destroy(&n->park_mu);
     pthread_cond_destroy(&n->park_cv);
     free(n);
