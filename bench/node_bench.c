@@ -281,6 +281,28 @@ int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed) {
            lxb_hist_quantile(b.lat, 500000), lxb_hist_quantile(b.lat, 990000),
            lxb_hist_quantile(b.lat, 999000), b.lat->max, rate, b.late, fsync ? 1 : 0, st.batches,
            st.batches ? st.commands / st.batches : 0, seed);
+    /* Where the time goes: the node's own stage histograms (from the
+     * gateway's receipt of each order, 12.5% buckets) and the fsyncs. */
+    printf("STAGES workload=node_tcp offered_rate=%" PRIu64, rate);
+    for (int stage = 0; stage < LX_NODE_LAT__COUNT; stage++) {
+        lx_lathist_t *h = calloc(1, sizeof *h);
+        if (!h) break;
+        lx_node_latency(node, stage, h);
+        printf(" %s_p50_ns=%" PRIu64 " %s_p99_ns=%" PRIu64 " %s_p999_ns=%" PRIu64,
+               lx_node_lat_stage_name(stage), lx_lathist_quantile(h, 500000),
+               lx_node_lat_stage_name(stage), lx_lathist_quantile(h, 990000),
+               lx_node_lat_stage_name(stage), lx_lathist_quantile(h, 999000));
+        free(h);
+    }
+    lx_lathist_t *fh = calloc(1, sizeof *fh);
+    if (fh) {
+        lx_node_fsync_latency(node, fh);
+        printf(" fsync_p50_ns=%" PRIu64 " fsync_p99_ns=%" PRIu64 " fsync_max_ns=%" PRIu64,
+               lx_lathist_quantile(fh, 500000), lx_lathist_quantile(fh, 990000),
+               (uint64_t)atomic_load(&fh->max));
+        free(fh);
+    }
+    printf("\n");
     fflush(stdout);
     ret = 0;
 out:

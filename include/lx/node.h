@@ -30,6 +30,7 @@
 #include "lx/engine.h"
 #include "lx/event.h"
 #include "lx/journal.h"
+#include "lx/lathist.h"
 #include "lx/ring.h"
 
 /* What a gateway asks of the node. */
@@ -75,6 +76,7 @@ typedef struct {
     uint8_t kind;       /* lx_node_msg_kind_t */
     uint64_t session;   /* the session that sent it (0: the node itself) */
     uint64_t tag;       /* the gateway's own, echoed in the out messages the command causes */
+    uint64_t t_rx;      /* CLOCK_MONOTONIC ns when the gateway received it (0: not timed) */
     uint64_t client_id; /* PLACE: the client id, kept for FILL reports */
     lx_account_id_t account;
     struct {                   /* STATUS: the order asked about */
@@ -130,6 +132,7 @@ typedef struct {
     uint64_t session[2];
     uint64_t client_id[2];
     uint64_t tag;
+    uint64_t t_rx; /* with `tag`: the command's t_rx */
     lx_event_t ev;
     lx_order_info_t order;
 } lx_node_out_t;
@@ -193,6 +196,30 @@ bool lx_node_failed(const lx_node_t *n);
  * out ring is closed when the engine thread ends. */
 void lx_node_join(lx_node_t *n);
 void lx_node_stats(const lx_node_t *n, lx_node_stats_t *out);
+
+/*
+ * Latency by stage, from the gateway's receipt of a command (t_rx) to:
+ *   SEQUENCED  the sequencer stamped and appended it to the journal batch
+ *   DURABLE    the batch's fdatasync returned
+ *   APPLIED    the engine applied its batch (its reports are released)
+ *   ACKED      the gateway wrote the first report to the client's buffer
+ *              (recorded by gateways through lx_node_record_acked)
+ * Commands without t_rx are not counted.
+ */
+typedef enum {
+    LX_NODE_LAT_SEQUENCED = 0,
+    LX_NODE_LAT_DURABLE = 1,
+    LX_NODE_LAT_APPLIED = 2,
+    LX_NODE_LAT_ACKED = 3,
+    LX_NODE_LAT__COUNT = 4
+} lx_node_lat_stage_t;
+const char *lx_node_lat_stage_name(int stage); /* "sequenced", ... */
+/* Adds the stage's histogram (all gateways for ACKED) into *out. */
+void lx_node_latency(const lx_node_t *n, int stage, lx_lathist_t *out);
+/* Fsync (commit) durations of the journal as the sequencer saw them. */
+void lx_node_fsync_latency(const lx_node_t *n, lx_lathist_t *out);
+/* Gateway gw's thread: its report for a command received at t_rx left now. */
+void lx_node_record_acked(lx_node_t *n, unsigned gw, uint64_t t_rx, uint64_t now);
 /* After lx_node_join: the engine, for reads. */
 const lx_engine_t *lx_node_engine(const lx_node_t *n);
 /* Joins if needed, closes the journal, frees everything. NULL is a no-op. */

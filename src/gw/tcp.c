@@ -112,6 +112,7 @@ struct lx_gw_tcp {
     bool started;
     _Atomic bool stop;
     _Atomic int sleeping;
+    uint64_t acked_seq; /* the command whose ack latency was recorded last */
     /* connections */
     conn_t **conns;
     uint32_t nconns, max_conns, max_per_ip;
@@ -634,6 +635,7 @@ static void on_msg(lx_gw_tcp_t *g, conn_t *c, const lx_proto_msg_t *m) {
         b->session = sess->id;
         b->account = sess->account;
         b->client_id = msg_client_id(m);
+        b->t_rx = g->now_ns;
         b->cmd = cmd;
         break;
     }
@@ -717,6 +719,11 @@ static void deliver(lx_gw_tcp_t *g, uint64_t session, lx_proto_msg_t *m) {
 
 static void on_report(lx_gw_tcp_t *g, const lx_node_out_t *o) {
     if (o->kind == LX_NODE_OUT_EVENT) {
+        /* the first report of a timed command: its order-to-ack latency */
+        if (o->t_rx && o->ev.seq != g->acked_seq) {
+            g->acked_seq = o->ev.seq;
+            lx_node_record_acked(g->node, 0, o->t_rx, mono_ns());
+        }
         lx_proto_report_t rep[2];
         int k = lx_proto_reports_from_event(&o->ev, rep);
         for (int i = 0; i < k && i < 2; i++) {

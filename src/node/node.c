@@ -71,6 +71,7 @@ typedef struct {
     uint32_t naccounts;
     uint64_t cur_session;        /* session of the command being applied */
     uint64_t cur_tag;            /* its tag */
+    uint64_t cur_t_rx;           /* its t_rx */
     lx_account_id_t cur_account; /* its account, for order commands; else NONE */
 } shard_t;
 
@@ -85,6 +86,7 @@ typedef struct {
     lx_node_out_t *staged;
     uint32_t nstaged, staged_cap;
     bool gone;
+    lx_lathist_t acked; /* written by the gateway's thread */
 } gateway_t;
 
 struct lx_node {
@@ -113,6 +115,8 @@ struct lx_node {
     pthread_cond_t park_cv;
     int park_state; /* 0 running, 1 parked (engine waits), 2 released */
     _Atomic uint64_t snapshots, snapshot_stall_ns;
+    lx_lathist_t lat[LX_NODE_LAT_APPLIED + 1]; /* sequenced, durable: sequencer; applied: engine */
+    lx_lathist_t fsync_lat;                    /* sequencer */
     _Atomic uint64_t commands, batches, reports, durable;
     _Atomic int journal_error;
     _Atomic bool failed;
@@ -354,6 +358,41 @@ void lx_node_stats(const lx_node_t *n, lx_node_stats_t *out) {
 
 /* ---- sequencer ------------------------------------------------------------- */
 
+static uint64_t mono_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Records now - t_rx for the timed commands of msgs[0..k). */
+static void record_lat(lx_lathist_t *h, const lx_node_msg_t *msgs, uint32_t k, uint64_t now) {
+    for (uint32_t i = 0; i < k; i++)
+        if (msgs[i].t_rx && msgs[i].kind == LX_NODE_MSG_CMD)
+            lx_lathist_add(h, now > msgs[i].t_rx ? now - msgs[i].t_rx : 0);
+}
+
+const char *lx_node_lat_stage_name(int stage) {
+    static const char *const names[] = {"sequenced", "durable", "applied", "acked"};
+    return stage >= 0 && stage < LX_NODE_LAT__COUNT ? names[stage] : "?";
+}
+
+void lx_node_latency(const lx_node_t *n, int stage, lx_lathist_t *out) {
+    if (stage < 0 || stage >= LX_NODE_LAT__COUNT) return;
+    if (stage == LX_NODE_LAT_ACKED) {
+        for (unsigned i = 0; i < n->ngw; i++) lx_lathist_merge(out, &n->gw[i].acked);
+        return;
+    }
+    lx_lathist_merge(out, &n->lat[stage]);
+}
+
+void lx_node_fsync_latency(const lx_node_t *n, lx_lathist_t *out) {
+    lx_lathist_merge(out, &n->fsync_lat);
+}
+
+void lx_node_record_acked(lx_node_t *n, unsigned gw, uint64_t t_rx, uint64_t now) {
+    if (gw < n->ngw && t_rx) lx_lathist_add(&n->gw[gw].acked, now > t_rx ? now - t_rx : 0);
+}
+
 /* Stamps and appends one command. */
 static int seq_append(lx_node_t *n, lx_cmd_t *c) {
     int64_t ts = now_ns();
@@ -385,6 +424,7 @@ static void seq_forward(lx_node_t *n, const lx_node_msg_t *msgs, uint32_t k) {
 static void seq_flush(lx_node_t *n, lx_node_msg_t *msgs, uint32_t k, uint64_t ncmd) {
     if (k == 0) return;
     if (atomic_load(&n->failed)) return;
+    uint64_t t0 = ncmd ? mono_ns() : 0;
     int rc = ncmd ? lx_journal_commit(n->journal) : 0;
     uint64_t last = n->next_seq - 1;
     if (rc || lx_journal_durable_seq(n->journal) < last) {
@@ -396,6 +436,11 @@ static void seq_flush(lx_node_t *n, lx_node_msg_t *msgs, uint32_t k, uint64_t nc
         return;
     }
     atomic_store(&n->durable, last);
+    if (ncmd) {
+        uint64_t t1 = mono_ns();
+        lx_lathist_add(&n->fsync_lat, t1 - t0);
+        record_lat(&n->lat[LX_NODE_LAT_DURABLE], msgs, k, t1);
+    }
     if (ncmd) atomic_fetch_add(&n->batches, 1);
     atomic_fetch_add(&n->commands, ncmd);
     seq_forward(n, msgs, k);
@@ -447,12 +492,6 @@ static void seq_boot(lx_node_t *n) {
     }
     free(msgs);
     free(cmds);
-}
-
-static uint64_t mono_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
 /*
@@ -605,6 +644,7 @@ static void *seq_main(void *arg) {
             seq_wait(n);
             continue;
         }
+        record_lat(&n->lat[LX_NODE_LAT_SEQUENCED], batch, k, mono_ns());
         if (!failed) seq_flush(n, batch, k, ncmd);
         n->since_snapshot += ncmd;
         if (n->cfg->journal.snapshot_every_commands && !atomic_load(&n->failed) &&
@@ -664,7 +704,8 @@ static void dispatch(shard_t *s, const lx_node_out_t *o) {
         if (!o->session[0] && !o->session[1]) return;
         lx_node_out_t *c = stage(s, 0);
         *c = *o;
-        if (s->cur_session && LX_NODE_SESSION_GW(s->cur_session) == 0) c->tag = s->cur_tag;
+        if (s->cur_session && LX_NODE_SESSION_GW(s->cur_session) == 0)
+            c->tag = s->cur_tag, c->t_rx = s->cur_t_rx;
         return;
     }
     for (uint32_t i = 0; i < n->ngw; i++) {
@@ -675,7 +716,8 @@ static void dispatch(shard_t *s, const lx_node_out_t *o) {
         *c = *o;
         if (!mine0) c->session[0] = 0;
         if (!mine1) c->session[1] = 0;
-        if (s->cur_session && LX_NODE_SESSION_GW(s->cur_session) == i) c->tag = s->cur_tag;
+        if (s->cur_session && LX_NODE_SESSION_GW(s->cur_session) == i)
+            c->tag = s->cur_tag, c->t_rx = s->cur_t_rx;
     }
 }
 
@@ -775,6 +817,7 @@ static void on_event(void *ctx, const lx_event_t *ev) {
     o.kind = LX_NODE_OUT_EVENT;
     o.found = false;
     o.tag = 0;
+    o.t_rx = 0;
     o.ev = *ev;
     dispatch(s, &o);
 }
@@ -915,6 +958,7 @@ static void *eng_main(void *arg) {
             case LX_NODE_MSG_CMD: {
                 s->cur_session = m->session;
                 s->cur_tag = m->tag;
+                s->cur_t_rx = m->t_rx;
                 switch (m->cmd.type) {
                 case LX_CMD_PLACE:
                     s->cur_account = m->cmd.u.place.account;
@@ -947,6 +991,7 @@ static void *eng_main(void *arg) {
                 }
                 s->cur_session = 0;
                 s->cur_tag = 0;
+                s->cur_t_rx = 0;
                 break;
             }
             case LX_NODE_MSG_STATUS:
@@ -969,6 +1014,13 @@ static void *eng_main(void *arg) {
             default:
                 break;
             }
+        }
+        uint64_t now = mono_ns();
+        for (int i = 0; i < g; i++) {
+            const lx_node_msg_t *m = lx_ring_rslot(s->ring, (uint32_t)i);
+            if (m->t_rx && m->kind == LX_NODE_MSG_CMD)
+                lx_lathist_add(&s->node->lat[LX_NODE_LAT_APPLIED],
+                               now > m->t_rx ? now - m->t_rx : 0);
         }
         lx_ring_release(s->ring, (uint32_t)g);
         stage_flush(s);
