@@ -50,7 +50,7 @@
 #include "lx/engine.h"
 #include "lx/error.h"
 
-#define BATCH 256
+#define BATCH 4096
 
 typedef struct {
     lx_order_id_t order_id;
@@ -163,7 +163,7 @@ static int gateway_add(lx_node_t *n, const lx_node_gw_opts_t *opts) {
     if ((rc = lx_ring_create(&g->in, sizeof(lx_node_msg_t), n->opts.ring_capacity)) ||
         (rc = lx_ring_create(&g->out, sizeof(lx_node_out_t), n->opts.ring_capacity)))
         goto fail;
-    g->staged_cap = BATCH * 8;
+    g->staged_cap = BATCH * 2;
     g->staged = malloc(g->staged_cap * sizeof *g->staged);
     if (!g->staged) {
         rc = LX_ENOMEM;
