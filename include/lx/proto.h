@@ -42,6 +42,9 @@
 
 /* LOGON flags. */
 #define LX_PROTO_LOGON_SIGNED 0x01 /* public_key and signature are meaningful */
+/* When the session's connection drops, the node cancels all the account's
+ * open orders (a CANCEL_ALL through the log). */
+#define LX_PROTO_LOGON_CANCEL_ON_DISCONNECT 0x02
 
 #define LX_PROTO_FROM_CLIENT 0
 #define LX_PROTO_FROM_SERVER 1

@@ -178,7 +178,7 @@ static bool check(const lx_proto_msg_t *m) {
     switch (m->type) {
     case LX_PROTO_LOGON: {
         const lx_proto_logon_t *l = &m->u.logon;
-        if (l->flags & ~LX_PROTO_LOGON_SIGNED) return false;
+        if (l->flags & ~(LX_PROTO_LOGON_SIGNED | LX_PROTO_LOGON_CANCEL_ON_DISCONNECT)) return false;
         if (!(l->flags & LX_PROTO_LOGON_SIGNED))
             return all_zero(l->public_key, 32) && all_zero(l->signature, 64);
         return true;

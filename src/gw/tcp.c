@@ -83,6 +83,7 @@ typedef struct {
     uint64_t hist_first; /* the oldest report kept (== next_seq: none) */
     int64_t disc_at;     /* monotonic ms when it lost its connection */
     conn_t *conn;
+    bool cancel_on_disconnect; /* set by the LOGON that bound the current connection */
 } session_t;
 
 struct conn {
@@ -113,6 +114,8 @@ struct lx_gw_tcp {
     _Atomic bool stop;
     _Atomic int sleeping;
     uint64_t acked_seq; /* the command whose ack latency was recorded last */
+    session_t **cod;    /* sessions whose connection dropped with cancel-on-disconnect */
+    uint32_t ncod, cod_cap;
     /* connections */
     conn_t **conns;
     uint32_t nconns, max_conns, max_per_ip;
@@ -261,6 +264,18 @@ static void conn_kill(lx_gw_tcp_t *g, conn_t *c, const char *why) {
     if (c->sess && c->sess->conn == c) {
         c->sess->conn = NULL;
         c->sess->disc_at = mono_ms();
+        /* staged later, from the loop: conn_kill can run inside stage_flush */
+        if (c->sess->cancel_on_disconnect && !atomic_load(&g->stop)) {
+            if (g->ncod == g->cod_cap) {
+                uint32_t cap = g->cod_cap ? g->cod_cap * 2 : 16;
+                session_t **n = realloc(g->cod, cap * sizeof *n);
+                if (n) g->cod = n, g->cod_cap = cap;
+            }
+            if (g->ncod < g->cod_cap)
+                g->cod[g->ncod++] = c->sess;
+            else
+                glog(g, "lxdexd: binary: out of memory: no cancel-on-disconnect for %s\n", c->peer);
+        }
     }
     c->sess = NULL;
     conn_t *last = g->conns[--g->nconns];
@@ -511,6 +526,7 @@ static void do_logon(lx_gw_tcp_t *g, conn_t *c, const lx_proto_logon_t *l) {
     }
     s->conn = c;
     c->sess = s;
+    s->cancel_on_disconnect = (l->flags & LX_PROTO_LOGON_CANCEL_ON_DISCONNECT) != 0;
     if (l->heartbeat_ms) {
         uint32_t hb = l->heartbeat_ms;
         if (hb < 100) hb = 100;
@@ -803,6 +819,27 @@ static void heartbeats(lx_gw_tcp_t *g) {
 
 /* ---- the thread ------------------------------------------------------------------ */
 
+/* The CANCEL_ALLs of sessions whose connection dropped with
+ * cancel-on-disconnect (conn_kill queues them). Sessions live until the
+ * gateway closes, so the pointers stay valid. */
+static void stage_cancel_on_disconnect(lx_gw_tcp_t *g) {
+    for (uint32_t i = 0; i < g->ncod; i++) {
+        session_t *s = g->cod[i];
+        if (atomic_load(&g->stop) || lx_node_failed(g->node)) break;
+        glog(g, "lxdexd: binary: session %llu dropped: cancelling the open orders of account %u\n",
+             (unsigned long long)s->id, s->account);
+        lx_node_msg_t *b = stage_slot(g);
+        b->kind = LX_NODE_MSG_CMD;
+        b->session = s->id;
+        b->account = s->account;
+        b->t_rx = mono_ns();
+        b->cmd.type = LX_CMD_CANCEL_ALL;
+        b->cmd.u.cancel_all.account = s->account;
+        b->cmd.u.cancel_all.market = LX_MARKET_ALL;
+    }
+    g->ncod = 0;
+}
+
 static void *gw_main(void *arg) {
     lx_gw_tcp_t *g = arg;
     struct epoll_event evs[256];
@@ -829,6 +866,7 @@ static void *gw_main(void *arg) {
                 if (!c->dead && (evs[i].events & EPOLLOUT)) mark_dirty(g, c);
             }
         }
+        stage_cancel_on_disconnect(g);
         stage_flush(g);
         drain_out(g);
         int64_t now = mono_ms();
@@ -1003,6 +1041,7 @@ void lx_gw_tcp_close(lx_gw_tcp_t *g) {
     free(g->sessions);
     free(g->conns);
     free(g->dead);
+    free(g->cod);
     free(g->dirty);
     free(g->account_tat);
     free(g);

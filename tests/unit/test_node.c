@@ -242,10 +242,12 @@ static void cli_expect_closed(tcli_t *c) {
     assert_int_equal(rc, -1);
 }
 
-static lx_proto_msg_t cli_logon(tcli_t *c, lx_account_id_t account, uint64_t session) {
+static lx_proto_msg_t cli_logon_flags(tcli_t *c, lx_account_id_t account, uint64_t session,
+                                      uint8_t flags) {
     lx_proto_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = LX_PROTO_LOGON;
+    m.u.logon.flags = flags;
     m.u.logon.version = LX_PROTO_VERSION;
     m.u.logon.account = account;
     m.u.logon.session_id = session;
@@ -255,6 +257,10 @@ static lx_proto_msg_t cli_logon(tcli_t *c, lx_account_id_t account, uint64_t ses
     c->session = ack.u.logon_ack.session_id;
     c->next_seq = ack.u.logon_ack.next_seq;
     return ack;
+}
+
+static lx_proto_msg_t cli_logon(tcli_t *c, lx_account_id_t account, uint64_t session) {
+    return cli_logon_flags(c, account, session, 0);
 }
 
 static void cli_place(tcli_t *c, lx_market_id_t market, uint64_t cid, int side, int tif,
@@ -419,6 +425,48 @@ static void test_trade_cancel_reject(void **state) {
     assert_int_equal(a.next_seq, 12);
     cli_close(&a);
     cli_close(&b);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
+/* Cancel-on-disconnect: when A's connection (flag set) drops, every open
+ * order of the account is cancelled through the log, also the one another
+ * session of the account placed; that session gets its CANCELED. A session
+ * without the flag leaves its orders when it drops. */
+static void test_cancel_on_disconnect(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    tnode_start(&t, dir, NULL, 0);
+    tcli_t a, b, c;
+    cli_connect(&a, t.port);
+    cli_connect(&b, t.port);
+    cli_connect(&c, t.port);
+    cli_logon_flags(&a, 3, 0, LX_PROTO_LOGON_CANCEL_ON_DISCONNECT);
+    cli_logon(&b, 3, 0);
+    cli_logon(&c, 4, 0);
+    cli_place(&a, BTC, 1, LX_SIDE_BUY, LX_TIF_GTC, PX - 100, 2);
+    lx_order_id_t a1 = cli_expect(&a, LX_PROTO_ACCEPTED).u.accepted.h.order_id;
+    cli_place(&a, ETH, 2, LX_SIDE_SELL, LX_TIF_GTC, 300000, 1);
+    cli_expect(&a, LX_PROTO_ACCEPTED);
+    cli_place(&b, BTC, 3, LX_SIDE_BUY, LX_TIF_GTC, PX - 200, 1);
+    lx_order_id_t b1 = cli_expect(&b, LX_PROTO_ACCEPTED).u.accepted.h.order_id;
+    cli_place(&c, BTC, 4, LX_SIDE_BUY, LX_TIF_GTC, PX - 300, 1);
+    lx_order_id_t c1 = cli_expect(&c, LX_PROTO_ACCEPTED).u.accepted.h.order_id;
+
+    cli_close(&a);
+    lx_proto_msg_t x = cli_expect(&b, LX_PROTO_CANCELED);
+    assert_int_equal(x.u.canceled.h.order_id, b1);
+    assert_int_equal(cli_status(&b, a1).u.status_reply.status, LX_PROTO_STATUS_UNKNOWN);
+    /* account 4 is untouched; when its session (no flag) drops, its order stays */
+    cli_close(&c);
+    cli_connect(&c, t.port);
+    cli_logon(&c, 4, 0);
+    cli_expect_nothing(&c, 300);
+    assert_int_equal(cli_status(&c, c1).u.status_reply.status, LX_PROTO_STATUS_OPEN);
+    cli_close(&b);
+    cli_close(&c);
     tnode_stop(&t);
     remove_dir(dir);
 }
@@ -1201,7 +1249,7 @@ int main(void) {
         cmocka_unit_test(test_connection_cap),        cmocka_unit_test(test_heartbeats),
         cmocka_unit_test(test_snapshot_restart),      cmocka_unit_test(test_rate_limits),
         cmocka_unit_test(test_journal_failure),       cmocka_unit_test(test_session_linger),
-        cmocka_unit_test(test_connection_cap_per_ip),
+        cmocka_unit_test(test_connection_cap_per_ip), cmocka_unit_test(test_cancel_on_disconnect),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
