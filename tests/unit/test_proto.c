@@ -301,7 +301,7 @@ static const mangle_t mangles[] = {
     {LX_PROTO_ORDER_STATUS, 24, 3, 0, LX_PROTO_R_BAD_FIELD},
     {LX_PROTO_ORDER_STATUS, 28, 3, 0, LX_PROTO_R_BAD_FIELD},
     {LX_PROTO_RESEND_REQUEST, 4, 1, 0, LX_PROTO_R_BAD_FIELD},
-    {LX_PROTO_LOGON, 6, 2, 0, LX_PROTO_R_BAD_FIELD},   /* logon flags */
+    {LX_PROTO_LOGON, 6, 4, 0, LX_PROTO_R_BAD_FIELD},   /* unknown logon flag */
     {LX_PROTO_LOGON, 7, 1, 0, LX_PROTO_R_BAD_FIELD},   /* reserved */
     {LX_PROTO_LOGON, 24, 1, 0, LX_PROTO_R_BAD_FIELD},  /* key in an unsigned logon */
     {LX_PROTO_LOGON, 119, 1, 0, LX_PROTO_R_BAD_FIELD}, /* signature likewise */
