@@ -97,6 +97,8 @@ struct conn {
     size_t ooff, olen, ocap;
     int64_t last_rx, last_tx; /* monotonic ms */
     uint64_t tat;             /* rate limit of the connection (GCRA, ns) */
+    int64_t over_since;       /* monotonic ms: start of the second counted in `over` */
+    uint32_t over;            /* requests refused for rate in that second */
     uint8_t ip[16];           /* remote address (IPv4 in the first 4 bytes) */
     uint32_t hb_ms;
     char peer[64];
@@ -617,6 +619,14 @@ static void on_msg(lx_gw_tcp_t *g, conn_t *c, const lx_proto_msg_t *m) {
     }
     if (wait) {
         send_rate_limited(g, c, m, wait);
+        /* A client that ignores retry_after_us and keeps pushing is cut off:
+         * more refusals in one second than a whole connection burst (at
+         * least 100). */
+        int64_t now = (int64_t)(g->now_ns / 1000000);
+        if (now - c->over_since >= 1000) c->over_since = now, c->over = 0;
+        uint32_t cap = g->cfg->rate_limits.per_connection.burst;
+        if (++c->over > (cap > 100 ? cap : 100))
+            conn_kill(g, c, "kept sending over its rate limit");
         return;
     }
     if (m->type == LX_PROTO_LOGON) {

@@ -1234,6 +1234,19 @@ static void test_rate_limits(void **state) {
     m = cli_expect(&a, LX_PROTO_REJECT);
     assert_int_equal(m.u.reject.reason, LX_PROTO_R_RATE_LIMITED);
     assert_int_equal(m.u.reject.ref_type, LX_PROTO_HEARTBEAT);
+    /* One that keeps pushing (over 100 refusals in a second) is closed; b goes on. */
+    for (int i = 0; i < 400; i++) {
+        uint8_t f[LX_PROTO_FRAME_MAX];
+        int n = lx_proto_encode(&hb, f, sizeof f);
+        if (send(a.fd, f, (size_t)n, MSG_NOSIGNAL) != n) break;
+    }
+    for (;;) {
+        int r = cli_recv(&a, &m, 5000);
+        if (r < 0) break;
+        assert_int_equal(r, 1);
+        assert_int_equal(m.type, LX_PROTO_REJECT);
+    }
+    cli_status(&b, 1);
     cli_close(&a);
     cli_close(&b);
     tnode_stop(&t);
