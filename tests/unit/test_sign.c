@@ -1,6 +1,15 @@
 /*
- * test_sign.c: signed action envelopes, nonce tracker and agent registry
- * (src/gw/sign.c, src/gw/agents.c; format in docs/signing.md).
+ * test_sign.c: signed actions (src/gw/sign.c; format in docs/signing.md).
+ *
+ *   - every command type round-trips through payload and envelope, and the
+ *     payload is the 64-byte header followed by exactly the codec's bytes;
+ *   - seq and ts are not signed: a journaled command (seq, ts set) verifies
+ *     with lx_verify_detached;
+ *   - golden header bytes;
+ *   - rejections: another chain (LX_ERANGE), the wrong key, a signature by
+ *     another key, any single byte flipped anywhere in the envelope, a
+ *     truncated or extended envelope, nonce 0, a bad domain tag;
+ *   - the account each command acts for; the logon payload layout.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,11 +17,11 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "lx/codec.h"
 #include "lx/error.h"
 #include "lx/sign.h"
 
@@ -31,235 +40,185 @@ static int setup(void **st) {
     return 0;
 }
 
-static lx_action_t make(int type, const uint8_t *pk, uint32_t account, uint64_t nonce) {
+/* One valid command of each type a user or the bridge signs. */
+static lx_cmd_t sample(int i) {
+    lx_cmd_t c;
+    memset(&c, 0, sizeof c);
+    switch (i) {
+    case 0:
+        c.type = LX_CMD_PLACE;
+        c.u.place = (lx_cmd_place_t){.account = 4,
+                                     .market = 3,
+                                     .side = LX_SIDE_SELL,
+                                     .type = LX_ORDER_LIMIT,
+                                     .tif = LX_TIF_GTD,
+                                     .stp = 2,
+                                     .price = 12345,
+                                     .qty = 6,
+                                     .client_id = 99,
+                                     .expiry = 5555};
+        break;
+    case 1:
+        c.type = LX_CMD_CANCEL;
+        c.u.cancel = (lx_cmd_cancel_t){.account = 4, .market = 3, .order_id = 1234};
+        break;
+    case 2:
+        c.type = LX_CMD_AMEND;
+        c.u.amend = (lx_cmd_amend_t){
+            .account = 4, .market = 3, .by_client_id = 1, .client_id = 77, .price = 5, .qty = 6};
+        break;
+    case 3:
+        c.type = LX_CMD_CANCEL_ALL;
+        c.u.cancel_all = (lx_cmd_cancel_all_t){.account = 4, .market = LX_MARKET_ALL};
+        break;
+    case 4:
+        c.type = LX_CMD_WITHDRAW;
+        c.u.withdraw = (lx_cmd_withdraw_t){.account = 4, .asset = 2, .amount = 500};
+        break;
+    case 5:
+        c.type = LX_CMD_TRANSFER;
+        c.u.transfer = (lx_cmd_transfer_t){.from = 4, .to = 9, .asset = 1, .amount = 42};
+        break;
+    default:
+        c.type = LX_CMD_DEPOSIT;
+        c.u.deposit = (lx_cmd_deposit_t){.account = 4, .asset = 1, .amount = 10, .deposit_id = 8};
+        break;
+    }
+    return c;
+}
+#define NSAMPLES 7
+
+static lx_action_t action(int i, const uint8_t *pk, uint64_t nonce) {
     lx_action_t a;
     memset(&a, 0, sizeof a);
     a.chain_id = CHAIN;
-    a.type = (uint8_t)type;
     memcpy(a.signer, pk, 32);
-    a.account = account;
     a.nonce = nonce;
-    switch (type) {
-    case LX_ACT_PLACE:
-        a.u.place = (lx_act_place_t){
-            .market = 3, .side = 1, .tif = 2, .price = 1000, .qty = 5, .client_id = 99};
-        break;
-    case LX_ACT_CANCEL:
-        a.u.cancel = (lx_act_cancel_t){.market = 3, .order_id = 1234};
-        break;
-    case LX_ACT_AMEND:
-        a.u.amend = (lx_act_amend_t){.market = 3, .order_id = 77, .price = 5, .qty = 6};
-        break;
-    case LX_ACT_CANCEL_ALL:
-        a.u.cancel_all.market = LX_SIGN_ALL_MARKETS;
-        break;
-    case LX_ACT_WITHDRAW:
-        a.u.withdraw = (lx_act_withdraw_t){.asset = 2, .amount = 500};
-        break;
-    case LX_ACT_TRANSFER:
-        a.u.transfer = (lx_act_transfer_t){.to = 9, .asset = 1, .amount = 42};
-        break;
-    case LX_ACT_APPROVE_AGENT:
-        memcpy(a.u.approve.agent, pk2, 32);
-        memcpy(a.u.approve.name, "bot-1", 5);
-        a.u.approve.expiry_ns = 1000000;
-        break;
-    case LX_ACT_REVOKE_AGENT:
-        memcpy(a.u.revoke.agent, pk2, 32);
-        break;
-    case LX_ACT_SCHEDULE_CANCEL:
-        a.u.schedule_cancel.deadline_ns = 123456789;
-        break;
-    }
+    a.cmd = sample(i);
     return a;
 }
 
 static void test_round_trip_every_type(void **st) {
     (void)st;
-    for (int t = 1; t <= LX_ACT__MAX; t++) {
-        lx_action_t a = make(t, pk1, 4, 10), b;
-        uint8_t buf[LX_SIGN_MAX_PAYLOAD], buf2[LX_SIGN_MAX_PAYLOAD];
-        int n = lx_sign_encode(&a, buf);
-        assert_int_equal(n, LX_SIGN_HDR_LEN + lx_sign_body_len(t));
-        assert_int_equal(lx_sign_decode(buf, (size_t)n, &b), 0);
-        assert_int_equal(lx_sign_encode(&b, buf2), n);
-        assert_memory_equal(buf, buf2, (size_t)n);
-        assert_memory_equal(&a, &b, sizeof a); /* both zero-initialised */
-        /* wrong lengths */
-        assert_int_equal(lx_sign_decode(buf, (size_t)n - 1, &b), LX_ETRUNC);
-        assert_int_equal(lx_sign_decode(buf, (size_t)n + 1, &b), LX_ETRUNC);
+    for (int i = 0; i < NSAMPLES; i++) {
+        lx_action_t a = action(i, pk1, 10 + (uint64_t)i), b;
+        uint8_t p[LX_SIGN_MAX_PAYLOAD], cb[LX_CMD_ENCODED_MAX], env[LX_SIGN_MAX_ENVELOPE];
+        int n = lx_sign_payload(&a, p, sizeof p);
+        assert_true(n > LX_SIGN_HDR_LEN);
+        int cn = lx_cmd_encode(&a.cmd, cb, sizeof cb);
+        assert_int_equal(n, LX_SIGN_HDR_LEN + cn);
+        assert_memory_equal(p + LX_SIGN_HDR_LEN, cb, (size_t)cn);
+        assert_int_equal(lx_sign_decode(p, (size_t)n, &b), 0);
+        assert_int_equal(b.nonce, a.nonce);
+        assert_int_equal(b.cmd.type, a.cmd.type);
+        uint8_t again[LX_SIGN_MAX_PAYLOAD];
+        assert_int_equal(lx_sign_payload(&b, again, sizeof again), n);
+        assert_memory_equal(again, p, (size_t)n);
+        int e = lx_sign(&a, sk1, env, sizeof env);
+        assert_int_equal(e, n + LX_SIGN_SIG_LEN);
+        assert_int_equal(lx_verify(env, (size_t)e, CHAIN, &b), 0);
+        assert_memory_equal(b.signer, pk1, 32);
+        /* journaled: seq and ts set by the sequencer, the signature still holds */
+        b.cmd.seq = 1000 + (uint64_t)i;
+        b.cmd.ts = 1700000000000000000ll;
+        assert_int_equal(lx_verify_detached(&b, env + n), 0);
+        b.cmd.u.place.account ^= 1; /* a different command: no */
+        assert_int_equal(lx_verify_detached(&b, env + n), LX_ECORRUPT);
+        /* a payload that carries seq or ts is not canonical */
+        lx_cmd_t c = a.cmd;
+        c.seq = 5;
+        assert_int_equal(lx_cmd_encode(&c, p + LX_SIGN_HDR_LEN, sizeof p - LX_SIGN_HDR_LEN), cn);
+        assert_int_equal(lx_sign_decode(p, (size_t)n, &b), LX_EINVAL);
     }
-    lx_action_t a = make(LX_ACT_PLACE, pk1, 4, 10);
-    a.type = 0;
-    uint8_t buf[LX_SIGN_MAX_PAYLOAD];
-    assert_int_equal(lx_sign_encode(&a, buf), LX_EINVAL);
-    a = make(LX_ACT_PLACE, pk1, 4, 10);
-    a.u.place.side = 2;
-    assert_int_equal(lx_sign_encode(&a, buf), LX_EINVAL);
-    a = make(LX_ACT_PLACE, pk1, 4, 10);
-    int n = lx_sign_encode(&a, buf);
-    lx_action_t b;
-    buf[0] ^= 1;
-    assert_int_equal(lx_sign_decode(buf, (size_t)n, &b), LX_EVERSION);
-    buf[0] ^= 1;
-    buf[21] = 1; /* reserved */
-    assert_int_equal(lx_sign_decode(buf, (size_t)n, &b), LX_EINVAL);
-    buf[21] = 0;
-    buf[LX_SIGN_HDR_LEN + 6] = 1; /* place reserved */
-    assert_int_equal(lx_sign_decode(buf, (size_t)n, &b), LX_EINVAL);
-    buf[LX_SIGN_HDR_LEN + 6] = 0;
-    buf[20] = 10; /* type out of range */
-    assert_int_equal(lx_sign_decode(buf, (size_t)n, &b), LX_EINVAL);
 }
 
-static void test_golden_bytes(void **st) {
+static void test_golden_header(void **st) {
     (void)st;
-    /* A cancel, built by hand from docs/signing.md. */
-    uint8_t want[88];
-    memset(want, 0, sizeof want);
-    memcpy(want, "LXDEX-ACTION-V1", 15); /* [15] = 0 */
-    want[16] = 0x07;                     /* chain id 7 */
-    want[20] = 0x02;                     /* LX_ACT_CANCEL */
-    want[22] = 16;                       /* body length */
-    memcpy(want + 24, pk1, 32);
-    want[56] = 0x04;                  /* account 4 */
-    want[64] = 0x0a;                  /* nonce 10 */
-    want[72] = 0x03;                  /* market 3 */
-    want[80] = 0xd2, want[81] = 0x04; /* order id 1234 */
-    lx_action_t a = make(LX_ACT_CANCEL, pk1, 4, 10);
-    uint8_t buf[LX_SIGN_MAX_PAYLOAD];
-    assert_int_equal(lx_sign_encode(&a, buf), 88);
-    assert_memory_equal(buf, want, 88);
+    lx_action_t a = action(1, pk1, 10);
+    uint8_t p[LX_SIGN_MAX_PAYLOAD];
+    int n = lx_sign_payload(&a, p, sizeof p);
+    assert_true(n > 0);
+    static const uint8_t head[24] = {'L', 'X', 'D', 'E', 'X', '-', 'A', 'C', 'T', 'I', 'O', 'N',
+                                     '-', 'V', '1', 0,   7,   0,   0,   0,   0,   0,   0,   0};
+    assert_memory_equal(p, head, sizeof head);
+    assert_memory_equal(p + 24, pk1, 32);
+    static const uint8_t nonce[8] = {10, 0, 0, 0, 0, 0, 0, 0};
+    assert_memory_equal(p + 56, nonce, 8);
 }
 
-static void test_verify_and_rejections(void **st) {
+static void test_rejections(void **st) {
     (void)st;
-    for (int t = 1; t <= LX_ACT__MAX; t++) {
-        lx_action_t a = make(t, pk1, 4, 10), b;
-        uint8_t env[LX_SIGN_MAX_ENVELOPE];
-        int n = lx_sign(&a, sk1, env);
-        assert_true(n > 0);
-        assert_int_equal(lx_verify(env, (size_t)n, CHAIN, &b), 0);
-        assert_memory_equal(&a, &b, sizeof a);
-        assert_int_equal(lx_verify(env, (size_t)n, CHAIN + 1, &b), LX_ERANGE);
-        /* every byte flipped: rejected */
-        for (int i = 0; i < n; i++) {
-            env[i] ^= 0x01;
-            assert_int_not_equal(lx_verify(env, (size_t)n, CHAIN, &b), 0);
-            env[i] ^= 0x01;
+    lx_action_t a = action(0, pk1, 10), b;
+    uint8_t env[LX_SIGN_MAX_ENVELOPE];
+    int e = lx_sign(&a, sk1, env, sizeof env);
+    assert_true(e > 0);
+    size_t len = (size_t)e;
+    assert_int_equal(lx_verify(env, len, CHAIN + 1, &b), LX_ERANGE);
+    /* every single bit flip anywhere is caught (by the decoder or the signature) */
+    for (size_t i = 0; i < len; i++) {
+        for (int bit = 0; bit < 8; bit++) {
+            env[i] ^= (uint8_t)(1u << bit);
+            assert_int_not_equal(lx_verify(env, len, CHAIN, &b), 0);
+            env[i] ^= (uint8_t)(1u << bit);
         }
-        assert_int_equal(lx_verify(env, (size_t)n - 1, CHAIN, &b), LX_ETRUNC);
     }
-    lx_action_t a = make(LX_ACT_PLACE, pk1, 4, 10), b;
-    uint8_t env[LX_SIGN_MAX_ENVELOPE];
-    /* signer key does not match the secret key */
-    assert_int_equal(lx_sign(&a, sk2, env), LX_EINVAL);
-    int n = lx_sign(&a, sk1, env);
-    /* forged signature */
-    memset(env + n - 64, 0x5a, 64);
-    assert_int_equal(lx_verify(env, (size_t)n, CHAIN, &b), LX_ECORRUPT);
-    /* wrong key: signed by key 2, claims key 1 */
-    lx_action_t c = make(LX_ACT_PLACE, pk2, 4, 10);
-    uint8_t env2[LX_SIGN_MAX_ENVELOPE];
-    n = lx_sign(&c, sk2, env2);
-    memcpy(env2 + 24, pk1, 32);
-    assert_int_equal(lx_verify(env2, (size_t)n, CHAIN, &b), LX_ECORRUPT);
-    /* tampered payload byte in the body (price) */
-    n = lx_sign(&a, sk1, env);
-    env[LX_SIGN_HDR_LEN + 8] ^= 0x02;
-    assert_int_equal(lx_verify(env, (size_t)n, CHAIN, &b), LX_ECORRUPT);
+    assert_int_equal(lx_verify(env, len, CHAIN, &b), 0);
+    assert_int_equal(lx_verify(env, len - 1, CHAIN, &b), LX_ETRUNC);
+    assert_int_equal(lx_verify(env, 10, CHAIN, &b), LX_ETRUNC);
+    uint8_t longer[LX_SIGN_MAX_ENVELOPE + 1];
+    memcpy(longer, env, len - 64);
+    longer[len - 64] = 0;
+    memcpy(longer + len - 63, env + len - 64, 64);
+    assert_int_equal(lx_verify(longer, len + 1, CHAIN, &b), LX_ETRUNC);
+    /* signed by another key than the one it names */
+    lx_action_t forged = a;
+    memcpy(forged.signer, pk2, 32);
+    uint8_t p[LX_SIGN_MAX_PAYLOAD];
+    int n = lx_sign_payload(&forged, p, sizeof p);
+    uint8_t fenv[LX_SIGN_MAX_ENVELOPE];
+    memcpy(fenv, p, (size_t)n);
+    crypto_sign_detached(fenv + n, NULL, p, (unsigned long long)n, sk1);
+    assert_int_equal(lx_verify(fenv, (size_t)n + 64, CHAIN, &b), LX_ECORRUPT);
+    /* lx_sign refuses a key that is not the signer's */
+    assert_int_equal(lx_sign(&forged, sk1, fenv, sizeof fenv), LX_EINVAL);
+    /* nonce 0, a bad domain, a command the codec refuses */
+    a.nonce = 0;
+    assert_int_equal(lx_sign_payload(&a, p, sizeof p), LX_EINVAL);
+    a.nonce = 1;
+    n = lx_sign_payload(&a, p, sizeof p);
+    p[3] ^= 0x20;
+    assert_int_equal(lx_sign_decode(p, (size_t)n, &b), LX_EVERSION);
+    a.cmd.u.place.side = 7;
+    assert_int_equal(lx_sign_payload(&a, p, sizeof p), LX_EINVAL);
+    assert_int_equal(lx_sign_payload(&a, p, 20), LX_ERANGE);
 }
 
-static void test_nonces(void **st) {
+static void test_accounts_and_logon(void **st) {
     (void)st;
-    lx_nonce_tracker_t *t = lx_nonce_tracker_new(4);
-    assert_non_null(t);
-    assert_int_equal(lx_nonce_check_and_set(t, pk1, 0), LX_EEXIST);
-    assert_int_equal(lx_nonce_check_and_set(t, pk1, 5), 0);
-    assert_int_equal(lx_nonce_check_and_set(t, pk1, 5), LX_EEXIST); /* replay */
-    assert_int_equal(lx_nonce_check_and_set(t, pk1, 4), LX_EEXIST); /* decreasing */
-    assert_int_equal(lx_nonce_check_and_set(t, pk1, 6), 0);
-    assert_int_equal(lx_nonce_check_and_set(t, pk2, 1), 0); /* independent */
-    assert_int_equal(lx_nonce_check_and_set(t, pk2, 1), LX_EEXIST);
-    assert_int_equal(lx_nonce_check_and_set(t, pk1, 100), 0);
-    assert_int_equal(lx_nonce_check_and_set(t, pk2, 2), 0);
-    /* fill: capacity is bounded */
-    int full = 0;
-    for (int i = 0; i < 100 && !full; i++) {
-        uint8_t k[32] = {0};
-        k[0] = (uint8_t)i;
-        k[1] = 0xee;
-        int rc = lx_nonce_check_and_set(t, k, 1);
-        if (rc == LX_EFULL)
-            full = 1;
-        else
-            assert_int_equal(rc, 0);
+    for (int i = 0; i < NSAMPLES; i++) {
+        lx_cmd_t c = sample(i);
+        assert_int_equal(lx_sign_account(&c), 4);
     }
-    assert_true(full);
-    assert_int_equal(lx_nonce_check_and_set(t, pk1, 101), 0); /* known keys still work */
-    lx_nonce_tracker_free(t);
-}
-
-static void test_agents(void **st) {
-    (void)st;
-    lx_agents_t *r = lx_agents_new(16, 4);
-    assert_non_null(r);
-    assert_int_equal(lx_agents_set_owner(r, 1, pk1), 0);
-    /* owner: everything for account 1, nothing for account 2 */
-    for (int t = 1; t <= LX_ACT__MAX; t++) {
-        assert_int_equal(lx_agents_may(r, pk1, 1, t, 0), 0);
-        assert_int_equal(lx_agents_may(r, pk1, 2, t, 0), LX_ENOENT);
-        assert_int_equal(lx_agents_may(r, pk2, 1, t, 0), LX_ENOENT);
-    }
-    char name[16] = "bot-1";
-    assert_int_equal(lx_agents_approve(r, 1, pk2, name, 1000), 0);
-    for (int t = 1; t <= LX_ACT__MAX; t++) {
-        int ok = lx_agent_action_allowed(t);
-        assert_int_equal(lx_agents_may(r, pk2, 1, t, 999), ok ? 0 : LX_ESTATE);
-        assert_int_equal(lx_agents_may(r, pk2, 1, t, 1000), LX_ESTATE); /* expired */
-        assert_int_equal(lx_agents_may(r, pk2, 2, t, 0), LX_ENOENT);    /* other account */
-    }
-    assert_int_equal(lx_agents_may(r, pk2, 1, LX_ACT_PLACE, 0), 0);
-    assert_int_equal(lx_agents_may(r, pk2, 1, LX_ACT_WITHDRAW, 0), LX_ESTATE);
-    assert_int_equal(lx_agents_may(r, pk2, 1, LX_ACT_TRANSFER, 0), LX_ESTATE);
-    assert_int_equal(lx_agents_may(r, pk2, 1, LX_ACT_APPROVE_AGENT, 0), LX_ESTATE);
-    assert_int_equal(lx_agents_may(r, pk2, 1, LX_ACT_REVOKE_AGENT, 0), LX_ESTATE);
-    assert_int_equal(lx_agents_revoke(r, 1, pk2), 0);
-    assert_int_equal(lx_agents_may(r, pk2, 1, LX_ACT_PLACE, 0), LX_ENOENT);
-    assert_int_equal(lx_agents_revoke(r, 1, pk2), LX_ENOENT);
-    assert_int_equal(lx_agents_may(r, pk1, 1, 0, 0), LX_EINVAL);
-    lx_agents_free(r);
-}
-
-static void test_verify_rate(void **st) {
-    (void)st;
-    lx_action_t a = make(LX_ACT_PLACE, pk1, 4, 10);
-    uint8_t env[LX_SIGN_MAX_ENVELOPE];
-    int n = lx_sign(&a, sk1, env);
-    size_t plen = (size_t)n - 64;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    long count = 0;
-    double el = 0;
-    do {
-        for (int i = 0; i < 64; i++)
-            assert_int_equal(crypto_sign_verify_detached(env + plen, env, plen, pk1), 0);
-        count += 64;
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        el = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    } while (el < 0.5);
-    printf("ed25519 verify: %ld in %.3f s = %.0f verifications/s on one core\n", count, el,
-           (double)count / el);
+    lx_cmd_t tick;
+    memset(&tick, 0, sizeof tick);
+    tick.type = LX_CMD_TICK;
+    assert_int_equal(lx_sign_account(&tick), LX_ACCOUNT_NONE);
+    uint8_t ch[32], out[LX_SIGN_LOGON_LEN];
+    memset(ch, 0xab, sizeof ch);
+    lx_sign_logon_payload(CHAIN, 4, ch, pk1, out);
+    assert_memory_equal(out, "LXDEX-LOGON-V1\0\0", 16);
+    assert_int_equal(lx_get_u32(out + 16), CHAIN);
+    assert_int_equal(lx_get_u32(out + 20), 4);
+    assert_memory_equal(out + 24, ch, 32);
+    assert_memory_equal(out + 56, pk1, 32);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_every_type),
-        cmocka_unit_test(test_golden_bytes),
-        cmocka_unit_test(test_verify_and_rejections),
-        cmocka_unit_test(test_nonces),
-        cmocka_unit_test(test_agents),
-        cmocka_unit_test(test_verify_rate),
+        cmocka_unit_test(test_golden_header),
+        cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_accounts_and_logon),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

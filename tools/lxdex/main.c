@@ -17,8 +17,9 @@
 #include "lxdex.h"
 
 static const lxdex_cmd_t commands[] = {
-    {"journal", "verify", "<dir>",
-     "check every CRC and the hash chain, replay from scratch, print the last seq and digest",
+    {"journal", "verify", "[--chain-id N] <dir>",
+     "check every CRC, the hash chain and every signature, replay from scratch, print the last "
+     "seq and digest",
      lxdex_journal_verify_help, lxdex_journal_verify},
     {"journal", "dump", "[--groups] [--from SEQ] <dir>",
      "print the journal's commands in readable form", lxdex_journal_dump_help, lxdex_journal_dump},
