@@ -87,6 +87,7 @@ typedef struct {
     struct {
         char name[LX_CONFIG_NAME_MAX + 1];
         bool dev_mode;
+        uint32_t chain_id; /* signed actions name it (docs/signing.md) */
         char data_dir[LX_CONFIG_PATH_MAX + 1];
     } node;
     struct {

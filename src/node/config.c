@@ -545,6 +545,7 @@ typedef struct {
 static const field_t node_fields[] = {
     {"name", F_NAME, TOP(c.node.name), 1, LX_CONFIG_NAME_MAX, NULL},
     {"dev_mode", F_BOOL, TOP(c.node.dev_mode), 0, 0, NULL},
+    {"chain_id", F_U32, TOP(c.node.chain_id), 1, UINT32_MAX, NULL},
     {"data_dir", F_NAME, TOP(c.node.data_dir), 1, LX_CONFIG_PATH_MAX, NULL},
 };
 static const fieldset_t node_set = FIELDS(node_fields);
@@ -628,6 +629,7 @@ static void set_defaults(lx_config_t *c) {
     memset(c, 0, sizeof *c);
     strcpy(c->node.name, "lxdex");
     c->node.dev_mode = false;
+    c->node.chain_id = 1;
     strcpy(c->node.data_dir, "data");
     c->listen.http = (lx_config_addr_t){true, false, true, 8080, "127.0.0.1"};
     c->listen.ws = (lx_config_addr_t){true, false, true, 8081, "127.0.0.1"};
@@ -1251,7 +1253,9 @@ int lx_config_write(const lx_config_t *c, char *buf, size_t cap) {
     if (cap) buf[0] = 0;
     sb_printf(&b, "node:\n  name: ");
     sb_quoted(&b, c->node.name);
-    sb_printf(&b, "\n  dev_mode: %s\n  data_dir: ", c->node.dev_mode ? "true" : "false");
+    sb_printf(&b,
+              "\n  dev_mode: %s\n  chain_id: %u\n  data_dir: ", c->node.dev_mode ? "true" : "false",
+              c->node.chain_id);
     sb_quoted(&b, c->node.data_dir);
     sb_printf(&b, "\nlisten:\n");
     sb_addr(&b, "http", &c->listen.http);

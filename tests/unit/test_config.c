@@ -409,7 +409,7 @@ static const bad_t bad[] = {
     {DEV "nodes: {}\n",
      "line 2: nodes: unknown key (expected one of: node, listen, engine, shards"},
     {"node:\n  nmae: x\n", "line 2: node.nmae: unknown key (expected one of: name, dev_mode, "
-                           "data_dir)"},
+                           "chain_id, data_dir)"},
     {DEV "shards: 1\nshards: 2\n", "line 3: shards: duplicate key (first at line 2)"},
     {DEV "? [a]\n: 1\n", "line 2: expected a key, got a list"},
     {DEV "~: 1\n", "line 2: expected a key, got null"},
