@@ -86,6 +86,9 @@ typedef struct {
         uint64_t client_id;
     } status;
     lx_cmd_t cmd; /* CMD: seq and ts are set by the sequencer */
+    /* CMD: who authorised it, journaled with it (scheme LX_AUTH_NONE: nobody,
+     * dev mode or the node itself). The gateway has verified the signature. */
+    lx_journal_auth_t auth;
 } lx_node_msg_t;
 
 typedef enum {

@@ -59,6 +59,7 @@
     X(CANCEL_ALL, 0x06, 8)                                                                         \
     X(ORDER_STATUS, 0x07, 32)                                                                      \
     X(RESEND_REQUEST, 0x08, 24)                                                                    \
+    X(SIGNED, 0x09, 240)                                                                           \
     X(LOGON_ACK, 0x81, 32)                                                                         \
     X(SERVER_HEARTBEAT, 0x82, 16)                                                                  \
     X(REJECT, 0x83, 24)                                                                            \
@@ -68,7 +69,8 @@
     X(CANCELED, 0x87, 56)                                                                          \
     X(AMENDED, 0x88, 72)                                                                           \
     X(ORDER_STATUS_REPLY, 0x89, 80)                                                                \
-    X(RESEND_END, 0x8a, 32)
+    X(RESEND_END, 0x8a, 32)                                                                        \
+    X(CHALLENGE, 0x8b, 40)
 
 typedef enum {
 #define LX__PROTO_TYPE_ENUM(name, value, size) LX_PROTO_##name = (value),
@@ -95,7 +97,8 @@ typedef enum {
     X(LOGON_FAILED, 9, "logon refused")                                                            \
     X(BAD_VERSION, 10, "unsupported protocol version")                                             \
     X(RATE_LIMITED, 11, "rate limit exceeded, retry later")                                        \
-    X(UNAVAILABLE, 12, "server busy or shutting down")
+    X(UNAVAILABLE, 12, "server busy or shutting down")                                             \
+    X(BAD_SIGNATURE, 13, "signature, key, chain or signed bytes invalid")
 
 typedef enum {
 #define LX__PROTO_REASON_ENUM(name, value, text) LX_PROTO_R_##name = (value),
@@ -155,6 +158,17 @@ typedef struct {
 typedef struct {
     lx_market_id_t market; /* LX_MARKET_ALL: every market */
 } lx_proto_cancel_all_t;
+
+/* SIGNED: a signed action (docs/signing.md), len bytes of envelope. */
+#define LX_PROTO_SIGNED_MAX 232
+typedef struct {
+    uint16_t len; /* LX_SIGN_HDR_LEN + 64 + 20 (the shortest command) .. LX_PROTO_SIGNED_MAX */
+    uint8_t envelope[LX_PROTO_SIGNED_MAX]; /* zero after len */
+} lx_proto_signed_t;
+
+typedef struct {
+    uint8_t challenge[32]; /* what a signed LOGON signs (lx_sign_logon_payload) */
+} lx_proto_challenge_t;
 
 typedef struct {
     uint64_t from_seq; /* >= 1 */
@@ -251,6 +265,8 @@ typedef struct {
         lx_proto_amend_t amend;
         lx_proto_cancel_all_t cancel_all;
         lx_proto_cancel_t order_status;
+        lx_proto_signed_t signed_action;
+        lx_proto_challenge_t challenge;
         lx_proto_resend_request_t resend_request;
         lx_proto_logon_ack_t logon_ack;
         lx_proto_server_heartbeat_t heartbeat;

@@ -27,12 +27,14 @@
  *   0x06 CANCEL_ALL (8)       4 u32 market (0xffffffff: all)
  *   0x07 ORDER_STATUS (32)    as CANCEL (market 0xffffffff when not known)
  *   0x08 RESEND_REQUEST (24)  4 u32 -  8 u64 from_seq (>= 1)  16 u64 to_seq (0, or >= from)
+ *   0x09 SIGNED (240)         4 u16 len (148..232)  6 u16 -  8 u8[232] envelope, zero after len
+ *                             (a signed action, docs/signing.md)
  *
  * server -> client
  *   0x81 LOGON_ACK (32)       4 u16 version  6 u16 -  8 u32 account  12 u32 heartbeat_ms
  *                             16 u64 session_id  24 u64 next_seq
  *   0x82 SERVER_HEARTBEAT (16) 4 u32 -  8 u64 next_seq
- *   0x83 REJECT (24)          4 u8 reason (1..12)  5 u8 ref_type  6 u16 -
+ *   0x83 REJECT (24)          4 u8 reason (1..13)  5 u8 ref_type  6 u16 -
  *                             8 u32 retry_after_us  12 u32 -  16 u64 ref_client_id
  *   execution reports: 40 bytes in common, then per type
  *                             4 u32 market  8 u64 client_id  16 u64 order_id  24 u64 seq (>= 1)
@@ -53,6 +55,7 @@
  *                             72 u64 as_of_seq
  *   0x8a RESEND_END (32)      4 u8 status (0 complete, 1 trimmed)  5 u8[3] -
  *                             8 u64 first_seq  16 u64 last_seq  24 u64 next_seq
+ *   0x8b CHALLENGE (40)       4 u32 -  8 u8[32] challenge (what a signed LOGON signs)
  *
  * Enumerations: side 0..1, order_type 0..1, tif 0..4, stp 0..4 (lx/types.h).
  * client_id sits at offset 8 in every message that has one, so a refusal
@@ -81,6 +84,11 @@
 #include "lx/codec.h"
 #include "lx/error.h"
 #include "lx/proto.h"
+
+/* The shortest envelope: the 64-byte header, the shortest command record
+ * (20-byte codec header, a 0-byte body would be refused but the size check
+ * is only a bound), and the 64-byte signature. */
+#define LX_PROTO_SIGNED_MIN (64 + 20 + 64)
 
 /* ---- tables ------------------------------------------------------------- */
 
@@ -221,6 +229,11 @@ static bool check(const lx_proto_msg_t *m) {
     }
     case LX_PROTO_RESEND_END:
         return m->u.resend_end.status <= LX_PROTO_RESEND_TRIMMED;
+    case LX_PROTO_SIGNED: {
+        const lx_proto_signed_t *s = &m->u.signed_action;
+        return s->len >= LX_PROTO_SIGNED_MIN && s->len <= LX_PROTO_SIGNED_MAX &&
+               all_zero(s->envelope + s->len, LX_PROTO_SIGNED_MAX - s->len);
+    }
     default:
         return true; /* HEARTBEAT, CANCEL_ALL, LOGON_ACK, SERVER_HEARTBEAT */
     }
@@ -319,6 +332,13 @@ static bool read_body(const uint8_t *p, lx_proto_msg_t *m) {
     case LX_PROTO_RESEND_REQUEST:
         m->u.resend_request.from_seq = lx_get_u64(p + 8);
         m->u.resend_request.to_seq = lx_get_u64(p + 16);
+        return all_zero(p + 4, 4);
+    case LX_PROTO_SIGNED:
+        m->u.signed_action.len = lx_get_u16(p + 4);
+        memcpy(m->u.signed_action.envelope, p + 8, LX_PROTO_SIGNED_MAX);
+        return all_zero(p + 6, 2);
+    case LX_PROTO_CHALLENGE:
+        memcpy(m->u.challenge.challenge, p + 8, 32);
         return all_zero(p + 4, 4);
     case LX_PROTO_LOGON_ACK: {
         lx_proto_logon_ack_t *a = &m->u.logon_ack;
@@ -496,6 +516,13 @@ int lx_proto_encode(const lx_proto_msg_t *m, uint8_t *buf, size_t cap) {
     case LX_PROTO_RESEND_REQUEST:
         lx_put_u64(p + 8, m->u.resend_request.from_seq);
         lx_put_u64(p + 16, m->u.resend_request.to_seq);
+        break;
+    case LX_PROTO_SIGNED:
+        lx_put_u16(p + 4, m->u.signed_action.len);
+        memcpy(p + 8, m->u.signed_action.envelope, LX_PROTO_SIGNED_MAX);
+        break;
+    case LX_PROTO_CHALLENGE:
+        memcpy(p + 8, m->u.challenge.challenge, 32);
         break;
     case LX_PROTO_LOGON_ACK: {
         const lx_proto_logon_ack_t *a = &m->u.logon_ack;

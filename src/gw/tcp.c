@@ -65,8 +65,10 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <sodium.h>
 #include "lx/error.h"
 #include "lx/proto.h"
+#include "lx/sign.h"
 
 #define STAGE 256
 #define REPORT_MAX 80 /* the largest execution report */
@@ -84,6 +86,8 @@ typedef struct {
     int64_t disc_at;     /* monotonic ms when it lost its connection */
     conn_t *conn;
     bool cancel_on_disconnect; /* set by the LOGON that bound the current connection */
+    bool keyed;                /* logged on by signing a challenge with `key` */
+    uint8_t key[32];
 } session_t;
 
 struct conn {
@@ -101,6 +105,8 @@ struct conn {
     uint32_t over;            /* requests refused for rate in that second */
     uint8_t ip[16];           /* remote address (IPv4 in the first 4 bytes) */
     uint32_t hb_ms;
+    bool challenged;       /* a CHALLENGE was sent and not yet used */
+    uint8_t challenge[32]; /* what the next signed LOGON must sign */
     char peer[64];
 };
 
@@ -498,6 +504,44 @@ static void do_resend(lx_gw_tcp_t *g, conn_t *c, const lx_proto_resend_request_t
     c->resending = false;
 }
 
+static bool zero64(const uint8_t *p) {
+    for (int i = 0; i < 64; i++)
+        if (p[i]) return false;
+    return true;
+}
+
+/* A signed LOGON: with an all-zero signature it asks for a challenge; with
+ * a signature, it must sign the challenge this connection was sent last
+ * (docs/protocol.md). Returns true when the logon may go on. */
+static bool signed_logon(lx_gw_tcp_t *g, conn_t *c, const lx_proto_logon_t *l) {
+    if (zero64(l->signature)) {
+        randombytes_buf(c->challenge, sizeof c->challenge);
+        c->challenged = true;
+        lx_proto_msg_t m;
+        memset(&m, 0, sizeof m);
+        m.type = LX_PROTO_CHALLENGE;
+        memcpy(m.u.challenge.challenge, c->challenge, sizeof c->challenge);
+        conn_send(g, c, &m);
+        return false;
+    }
+    const char *why = NULL;
+    uint8_t p[LX_SIGN_LOGON_LEN];
+    if (!c->challenged) {
+        why = "signed logon without a challenge";
+    } else {
+        lx_sign_logon_payload(g->cfg->node.chain_id, l->account, c->challenge, l->public_key, p);
+        c->challenged = false; /* one use */
+        if (crypto_sign_verify_detached(l->signature, p, sizeof p, l->public_key) != 0)
+            why = "logon signature does not verify";
+        else if (!g->cfg->node.dev_mode)
+            why = "signed logon outside dev mode needs the engine's key check (not yet)";
+    }
+    if (!why) return true;
+    send_reject(g, c, LX_PROTO_R_LOGON_FAILED, LX_PROTO_LOGON, 0);
+    conn_kill(g, c, why);
+    return false;
+}
+
 static void do_logon(lx_gw_tcp_t *g, conn_t *c, const lx_proto_logon_t *l) {
     if (c->sess) {
         send_reject(g, c, LX_PROTO_R_ALREADY_LOGGED_ON, LX_PROTO_LOGON, 0);
@@ -508,19 +552,28 @@ static void do_logon(lx_gw_tcp_t *g, conn_t *c, const lx_proto_logon_t *l) {
         conn_kill(g, c, "bad protocol version");
         return;
     }
-    if ((l->flags & LX_PROTO_LOGON_SIGNED) || !g->cfg->node.dev_mode ||
-        l->account >= g->cfg->engine.max_accounts) {
+    bool keyed = (l->flags & LX_PROTO_LOGON_SIGNED) != 0;
+    if (keyed && !signed_logon(g, c, l)) return;
+    if ((!keyed && !g->cfg->node.dev_mode) || l->account >= g->cfg->engine.max_accounts) {
         send_reject(g, c, LX_PROTO_R_LOGON_FAILED, LX_PROTO_LOGON, 0);
         conn_kill(g, c,
-                  (l->flags & LX_PROTO_LOGON_SIGNED) ? "signed logon is not supported yet"
-                  : !g->cfg->node.dev_mode           ? "logon by account id needs dev mode"
-                                                     : "account id out of range");
+                  !keyed && !g->cfg->node.dev_mode ? "logon by account id needs dev mode"
+                                                   : "account id out of range");
         return;
     }
     session_t *s = l->session_id ? session_find(g, l->session_id) : NULL;
-    if (s && s->account != l->account) s = NULL;
+    /* a session resumes only with the same account and the same key (or none) */
+    if (s && (s->account != l->account || s->keyed != keyed ||
+              (keyed && memcmp(s->key, l->public_key, 32) != 0)))
+        s = NULL;
     if (s && s->conn) conn_kill(g, s->conn, "session resumed on another connection");
-    if (!s) s = session_new(g, l->account);
+    if (!s) {
+        s = session_new(g, l->account);
+        if (s && keyed) {
+            s->keyed = true;
+            memcpy(s->key, l->public_key, 32);
+        }
+    }
     if (!s) {
         send_reject(g, c, LX_PROTO_R_UNAVAILABLE, LX_PROTO_LOGON, 0);
         conn_kill(g, c, "no room for a session");
@@ -594,7 +647,7 @@ static uint32_t rate_check(uint64_t *tat, const lx_config_rate_t *r, uint64_t no
 
 static bool is_order_entry(int type) {
     return type == LX_PROTO_PLACE || type == LX_PROTO_CANCEL || type == LX_PROTO_AMEND ||
-           type == LX_PROTO_CANCEL_ALL;
+           type == LX_PROTO_CANCEL_ALL || type == LX_PROTO_SIGNED;
 }
 
 static void send_rate_limited(lx_gw_tcp_t *g, conn_t *c, const lx_proto_msg_t *m, uint32_t us) {
@@ -663,6 +716,44 @@ static void on_msg(lx_gw_tcp_t *g, conn_t *c, const lx_proto_msg_t *m) {
         b->client_id = msg_client_id(m);
         b->t_rx = g->now_ns;
         b->cmd = cmd;
+        if (sess->keyed) {
+            b->auth.scheme = LX_AUTH_SESSION;
+            memcpy(b->auth.key, sess->key, 32);
+            b->auth.nonce = sess->id;
+        }
+        break;
+    }
+    case LX_PROTO_SIGNED: {
+        if (atomic_load(&g->stop) || lx_node_failed(g->node)) {
+            send_reject(g, c, LX_PROTO_R_UNAVAILABLE, m->type, 0);
+            break;
+        }
+        /* verified here, on the gateway thread, never on the engine's */
+        const lx_proto_signed_t *sa = &m->u.signed_action;
+        lx_action_t act;
+        if (lx_verify(sa->envelope, sa->len, g->cfg->node.chain_id, &act) != 0) {
+            send_reject(g, c, LX_PROTO_R_BAD_SIGNATURE, m->type, 0);
+            break;
+        }
+        lx_account_id_t acct = lx_sign_account(&act.cmd);
+        if (acct == LX_ACCOUNT_NONE || act.cmd.type == LX_CMD_DEPOSIT) {
+            send_reject(g, c, LX_PROTO_R_BAD_FIELD, m->type, 0); /* not a trader's action */
+            break;
+        }
+        lx_node_msg_t *b = stage_slot(g);
+        b->kind = LX_NODE_MSG_CMD;
+        b->session = sess->id;
+        b->account = acct;
+        b->t_rx = g->now_ns;
+        b->cmd = act.cmd;
+        b->client_id = act.cmd.type == LX_CMD_PLACE    ? act.cmd.u.place.client_id
+                       : act.cmd.type == LX_CMD_CANCEL ? act.cmd.u.cancel.client_id
+                       : act.cmd.type == LX_CMD_AMEND  ? act.cmd.u.amend.client_id
+                                                       : 0;
+        b->auth.scheme = LX_AUTH_ED25519;
+        memcpy(b->auth.key, act.signer, 32);
+        b->auth.nonce = act.nonce;
+        memcpy(b->auth.sig, sa->envelope + sa->len - LX_SIGN_SIG_LEN, LX_SIGN_SIG_LEN);
         break;
     }
     case LX_PROTO_ORDER_STATUS: {

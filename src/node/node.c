@@ -394,12 +394,12 @@ void lx_node_record_acked(lx_node_t *n, unsigned gw, uint64_t t_rx, uint64_t now
 }
 
 /* Stamps and appends one command. */
-static int seq_append(lx_node_t *n, lx_cmd_t *c) {
+static int seq_append(lx_node_t *n, lx_cmd_t *c, const lx_journal_auth_t *auth) {
     int64_t ts = now_ns();
     if (ts < n->last_ts) ts = n->last_ts;
     c->seq = n->next_seq;
     c->ts = ts;
-    int rc = lx_journal_append(n->journal, c, NULL);
+    int rc = lx_journal_append(n->journal, c, auth && auth->scheme != LX_AUTH_NONE ? auth : NULL);
     if (rc) return rc;
     n->next_seq++;
     n->last_ts = ts;
@@ -464,7 +464,7 @@ static void seq_boot(lx_node_t *n) {
     for (size_t i = 0; i < nb && !rc; i++) {
         msgs[k].kind = LX_NODE_MSG_CMD;
         msgs[k].cmd = cmds[i];
-        rc = seq_append(n, &msgs[k].cmd);
+        rc = seq_append(n, &msgs[k].cmd, NULL);
         k++;
     }
     for (uint32_t a = 1; a <= n->opts.faucet_accounts && nf && !rc; a++) {
@@ -476,7 +476,7 @@ static void seq_boot(lx_node_t *n) {
             m->cmd.u.deposit.asset = cfg->faucet[f].asset;
             m->cmd.u.deposit.amount = cfg->faucet[f].amount;
             m->cmd.u.deposit.deposit_id = ((uint64_t)1 << 63) | ((uint64_t)a << 20) | f;
-            rc = seq_append(n, &m->cmd);
+            rc = seq_append(n, &m->cmd, NULL);
         }
     }
     if (rc) {
@@ -579,7 +579,7 @@ static void seq_take(lx_node_t *n, const lx_node_msg_t *m, lx_node_msg_t *batch,
     if (*failed) return;
     batch[*k] = *m;
     if (m->kind == LX_NODE_MSG_CMD) {
-        int rc = seq_append(n, &batch[*k].cmd);
+        int rc = seq_append(n, &batch[*k].cmd, &batch[*k].auth);
         if (rc) {
             atomic_store(&n->journal_error, rc);
             atomic_store(&n->failed, true);

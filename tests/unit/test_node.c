@@ -56,6 +56,8 @@
 #include "lx/journal.h"
 #include "lx/node.h"
 #include "lx/proto.h"
+#include "lx/sign.h"
+#include <sodium.h>
 
 #define BTC 0 /* market ids of the default config */
 #define ETH 1
@@ -471,6 +473,147 @@ static void test_cancel_on_disconnect(void **state) {
     remove_dir(dir);
 }
 
+typedef struct {
+    uint32_t chain_id;
+    uint8_t session_key[32];
+    int session, signed_ok, bad;
+} auth_count_t;
+
+static void count_auth(void *ctx, const lx_cmd_t *cmd, const lx_journal_auth_t *auth,
+                       const char *file, uint64_t off) {
+    (void)file, (void)off;
+    auth_count_t *a = ctx;
+    if (!auth) return;
+    if (auth->scheme == LX_AUTH_SESSION) {
+        a->session += memcmp(auth->key, a->session_key, 32) == 0;
+        return;
+    }
+    lx_action_t act = {.chain_id = a->chain_id, .nonce = auth->nonce, .cmd = *cmd};
+    memcpy(act.signer, auth->key, 32);
+    if (lx_verify_detached(&act, auth->sig) == 0)
+        a->signed_ok++;
+    else
+        a->bad++;
+}
+
+/* Signed logon (challenge, signature) and SIGNED actions: verified on the
+ * gateway, journaled with their auth section; forged, wrong-chain and
+ * tampered envelopes are refused with BAD_SIGNATURE and change nothing. */
+static void test_signed_logon_and_actions(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    tnode_start(&t, dir, NULL, 0);
+    assert_true(sodium_init() >= 0);
+    uint8_t pk[32], sk[64], pk2[32], sk2[64];
+    crypto_sign_keypair(pk, sk);
+    crypto_sign_keypair(pk2, sk2);
+
+    /* ask for a challenge, sign it, log on */
+    tcli_t c;
+    cli_connect(&c, t.port);
+    lx_proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_LOGON;
+    m.u.logon.version = LX_PROTO_VERSION;
+    m.u.logon.flags = LX_PROTO_LOGON_SIGNED;
+    m.u.logon.account = 5;
+    memcpy(m.u.logon.public_key, pk, 32);
+    cli_send(&c, &m);
+    lx_proto_msg_t ch = cli_expect(&c, LX_PROTO_CHALLENGE);
+    uint8_t p[LX_SIGN_LOGON_LEN];
+    lx_sign_logon_payload(t.cfg.node.chain_id, 5, ch.u.challenge.challenge, pk, p);
+    crypto_sign_detached(m.u.logon.signature, NULL, p, sizeof p, sk);
+    cli_send(&c, &m);
+    lx_proto_msg_t ack = cli_expect(&c, LX_PROTO_LOGON_ACK);
+    assert_int_equal(ack.u.logon_ack.account, 5);
+    c.session = ack.u.logon_ack.session_id;
+    c.next_seq = ack.u.logon_ack.next_seq;
+    /* an order on the session: no per-order signature */
+    cli_place(&c, BTC, 1, LX_SIDE_BUY, LX_TIF_GTC, PX - 500, 1);
+    cli_expect(&c, LX_PROTO_ACCEPTED);
+
+    /* a SIGNED place by another key for account 6, sent on this session */
+    lx_action_t act;
+    memset(&act, 0, sizeof act);
+    act.chain_id = t.cfg.node.chain_id;
+    memcpy(act.signer, pk2, 32);
+    act.nonce = 1;
+    act.cmd.type = LX_CMD_PLACE;
+    act.cmd.u.place = (lx_cmd_place_t){.account = 6,
+                                       .market = BTC,
+                                       .side = LX_SIDE_SELL,
+                                       .price = PX + 500,
+                                       .qty = 2,
+                                       .client_id = 66};
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_SIGNED;
+    int n = lx_sign(&act, sk2, m.u.signed_action.envelope, sizeof m.u.signed_action.envelope);
+    assert_true(n > 0);
+    m.u.signed_action.len = (uint16_t)n;
+    cli_send(&c, &m);
+    lx_proto_msg_t acc = cli_expect(&c, LX_PROTO_ACCEPTED);
+    assert_int_equal(acc.u.accepted.h.client_id, 66);
+    /* tampered (one byte of the command), forged (signed by another key than
+     * it names), another chain: BAD_SIGNATURE, nothing reaches the engine */
+    for (int k = 0; k < 3; k++) {
+        lx_proto_msg_t bad = m;
+        lx_action_t a2 = act;
+        a2.nonce = 2;
+        if (k == 0) {
+            bad.u.signed_action.envelope[LX_SIGN_HDR_LEN + 30] ^= 1;
+        } else if (k == 1) {
+            memcpy(a2.signer, pk, 32);
+            uint8_t pl[LX_SIGN_MAX_PAYLOAD];
+            int pn = lx_sign_payload(&a2, pl, sizeof pl);
+            memcpy(bad.u.signed_action.envelope, pl, (size_t)pn);
+            crypto_sign_detached(bad.u.signed_action.envelope + pn, NULL, pl,
+                                 (unsigned long long)pn, sk2);
+        } else {
+            a2.chain_id = t.cfg.node.chain_id + 1;
+            n = lx_sign(&a2, sk2, bad.u.signed_action.envelope,
+                        sizeof bad.u.signed_action.envelope);
+            bad.u.signed_action.len = (uint16_t)n;
+        }
+        cli_send(&c, &bad);
+        lx_proto_msg_t r = cli_expect(&c, LX_PROTO_REJECT);
+        assert_int_equal(r.u.reject.reason, LX_PROTO_R_BAD_SIGNATURE);
+        assert_int_equal(r.u.reject.ref_type, LX_PROTO_SIGNED);
+    }
+    /* a wrong logon signature on a new connection: refused and closed */
+    tcli_t d;
+    cli_connect(&d, t.port);
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_LOGON;
+    m.u.logon.version = LX_PROTO_VERSION;
+    m.u.logon.flags = LX_PROTO_LOGON_SIGNED;
+    m.u.logon.account = 5;
+    memcpy(m.u.logon.public_key, pk, 32);
+    cli_send(&d, &m);
+    ch = cli_expect(&d, LX_PROTO_CHALLENGE);
+    lx_sign_logon_payload(t.cfg.node.chain_id, 5, ch.u.challenge.challenge, pk, p);
+    crypto_sign_detached(m.u.logon.signature, NULL, p, sizeof p, sk2); /* not pk's key */
+    cli_send(&d, &m);
+    assert_int_equal(cli_expect(&d, LX_PROTO_REJECT).u.reject.reason, LX_PROTO_R_LOGON_FAILED);
+    cli_expect_closed(&d);
+    cli_close(&d);
+    cli_close(&c);
+    uint32_t chain = t.cfg.node.chain_id;
+    tnode_stop(&t);
+
+    /* the journal holds the session's key and the signed action's signature */
+    auth_count_t ac = {.chain_id = chain};
+    memcpy(ac.session_key, pk, 32);
+    lx_recover_opts_t ro = {.read_only = true, .no_engine = true, .on_cmd = count_auth, .ctx = &ac};
+    lx_recovery_t rec;
+    assert_int_equal(lx_recover(dir, &ro, NULL, &rec), 0);
+    assert_int_equal(ac.session, 1);
+    assert_int_equal(ac.signed_ok, 1);
+    assert_int_equal(ac.bad, 0);
+    remove_dir(dir);
+}
+
 static void test_session_errors(void **state) {
     (void)state;
     char dir[64];
@@ -548,7 +691,7 @@ static void test_session_errors(void **state) {
     cli_expect_closed(&c);
     cli_close(&c);
 
-    /* A signed logon is not supported yet. */
+    /* A signed logon that signs no challenge is refused. */
     cli_connect(&c, t.port);
     memset(&m, 0, sizeof m);
     m.type = LX_PROTO_LOGON;
@@ -1255,14 +1398,23 @@ static void test_rate_limits(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_trade_cancel_reject),   cmocka_unit_test(test_session_errors),
-        cmocka_unit_test(test_resume_resend),         cmocka_unit_test(test_big_resend),
-        cmocka_unit_test(test_restart_recovers),      cmocka_unit_test(test_ack_after_fsync),
-        cmocka_unit_test(test_many_orders),           cmocka_unit_test(test_slow_reader),
-        cmocka_unit_test(test_connection_cap),        cmocka_unit_test(test_heartbeats),
-        cmocka_unit_test(test_snapshot_restart),      cmocka_unit_test(test_rate_limits),
-        cmocka_unit_test(test_journal_failure),       cmocka_unit_test(test_session_linger),
-        cmocka_unit_test(test_connection_cap_per_ip), cmocka_unit_test(test_cancel_on_disconnect),
+        cmocka_unit_test(test_trade_cancel_reject),
+        cmocka_unit_test(test_session_errors),
+        cmocka_unit_test(test_resume_resend),
+        cmocka_unit_test(test_big_resend),
+        cmocka_unit_test(test_restart_recovers),
+        cmocka_unit_test(test_ack_after_fsync),
+        cmocka_unit_test(test_many_orders),
+        cmocka_unit_test(test_slow_reader),
+        cmocka_unit_test(test_connection_cap),
+        cmocka_unit_test(test_heartbeats),
+        cmocka_unit_test(test_snapshot_restart),
+        cmocka_unit_test(test_rate_limits),
+        cmocka_unit_test(test_journal_failure),
+        cmocka_unit_test(test_session_linger),
+        cmocka_unit_test(test_connection_cap_per_ip),
+        cmocka_unit_test(test_cancel_on_disconnect),
+        cmocka_unit_test(test_signed_logon_and_actions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -114,6 +114,13 @@ static lx_proto_msg_t sample(int type, int variant) {
             9, ubig, 77, (uint8_t)variant, 1, 1, 2, 3, big, 10, 4, 6, -5, ubig};
     if (type == LX_PROTO_RESEND_END)
         m.u.resend_end = (lx_proto_resend_end_t){(uint8_t)variant, 3, 9, 10};
+    if (type == LX_PROTO_SIGNED) {
+        m.u.signed_action.len = variant ? 200 : 148;
+        for (int i = 0; i < m.u.signed_action.len; i++)
+            m.u.signed_action.envelope[i] = (uint8_t)(i * 7 + 1);
+    }
+    if (type == LX_PROTO_CHALLENGE)
+        for (int i = 0; i < 32; i++) m.u.challenge.challenge[i] = (uint8_t)(255 - i - variant);
     return m;
 }
 
@@ -310,7 +317,12 @@ static const mangle_t mangles[] = {
     {LX_PROTO_LOGON_ACK, 3, LX_PROTO_F_RESENT, 0, LX_PROTO_R_BAD_FIELD},
     {LX_PROTO_SERVER_HEARTBEAT, 7, 1, 0, LX_PROTO_R_BAD_FIELD},
     {LX_PROTO_REJECT, 4, 0, 0, LX_PROTO_R_BAD_FIELD}, /* reason NONE */
-    {LX_PROTO_REJECT, 4, 13, 0, LX_PROTO_R_BAD_FIELD},
+    {LX_PROTO_REJECT, 4, LX_PROTO_R__COUNT, 0, LX_PROTO_R_BAD_FIELD},
+    {LX_PROTO_SIGNED, 4, 10, 0, LX_PROTO_R_BAD_FIELD},   /* len below the shortest envelope */
+    {LX_PROTO_SIGNED, 4, 233, 0, LX_PROTO_R_BAD_FIELD},  /* len over the room */
+    {LX_PROTO_SIGNED, 6, 1, 0, LX_PROTO_R_BAD_FIELD},    /* reserved */
+    {LX_PROTO_SIGNED, 239, 1, 0, LX_PROTO_R_BAD_FIELD},  /* a byte after len */
+    {LX_PROTO_CHALLENGE, 4, 1, 0, LX_PROTO_R_BAD_FIELD}, /* reserved */
     {LX_PROTO_REJECT, 6, 1, 0, LX_PROTO_R_BAD_FIELD},
     {LX_PROTO_REJECT, 12, 1, 0, LX_PROTO_R_BAD_FIELD},
     {LX_PROTO_ACCEPTED, 40, 2, 0, LX_PROTO_R_BAD_FIELD},
@@ -344,11 +356,11 @@ static const mangle_t mangles[] = {
     {LX_PROTO_CANCEL_ALL, -1, 0, -1, LX_PROTO_R_TRUNCATED},
     /* types */
     {LX_PROTO_PLACE, 2, 0x00, 0, LX_PROTO_R_UNKNOWN_TYPE},
-    {LX_PROTO_PLACE, 2, 0x09, 0, LX_PROTO_R_UNKNOWN_TYPE},
+    {LX_PROTO_PLACE, 2, 0x0a, 0, LX_PROTO_R_UNKNOWN_TYPE},
     {LX_PROTO_PLACE, 2, 0x7f, 0, LX_PROTO_R_UNKNOWN_TYPE},
     {LX_PROTO_PLACE, 2, 0x80, 0, LX_PROTO_R_UNKNOWN_TYPE},
     {LX_PROTO_PLACE, 2, 0xff, 0, LX_PROTO_R_UNKNOWN_TYPE},
-    {LX_PROTO_FILL, 2, 0x8b, 0, LX_PROTO_R_UNKNOWN_TYPE},
+    {LX_PROTO_FILL, 2, 0x8c, 0, LX_PROTO_R_UNKNOWN_TYPE},
 };
 
 /* Builds the mangled frame of mangles[i] into buf; returns its size. */
