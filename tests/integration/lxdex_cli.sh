@@ -55,4 +55,13 @@ $L place $O --account 5 BTC-USD sell 31000 1 > /dev/null
 $L place $O --account 5 ETH-USD sell 2000 1 > /dev/null
 out=$($L cancel-all $O --account 5)
 expect '^2 orders canceled' "$out"
+# a key made with `lxdex keygen`, a signed logon with it (the session needs no more signatures)
+$CLI keygen --out "$TMP/trader.key" > "$TMP/trader.pub"
+[ "$(stat -c %a "$TMP/trader.key")" = 600 ] || { echo "lxdex_cli: key file not 0600" >&2; exit 1; }
+[ "$($CLI key show "$TMP/trader.key")" = "$(cat "$TMP/trader.pub")" ] || { echo "lxdex_cli: key show" >&2; exit 1; }
+out=$($L place $O --account 8 --key "$TMP/trader.key" BTC-USD buy 100 1)
+expect '^accepted .* buy 1.00000000 @ 100.000000' "$out"
+rc=0
+$L place $O --account 8 --key "$TMP/trader.pub" BTC-USD buy 100 1 2> "$TMP/err" || rc=$?
+[ "$rc" -eq 1 ] && grep -q "not an lxdex secret key" "$TMP/err" || { echo "lxdex_cli: a bad key file" >&2; exit 1; }
 echo "lxdex_cli: ok"

@@ -74,41 +74,49 @@ int lxdex_key_gen(int argc, char **argv) {
     return rc;
 }
 
-int lxdex_key_show(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: lxdex key show FILE\n");
-        return 2;
-    }
-    FILE *f = fopen(argv[1], "r");
+int lxdex_key_load(const char *path, uint8_t sk[64], uint8_t pk[32]) {
+    FILE *f = fopen(path, "r");
     if (!f) {
-        fprintf(stderr, "lxdex key show: %s: %s\n", argv[1], strerror(errno));
+        fprintf(stderr, "lxdex: key file %s: %s\n", path, strerror(errno));
         return 1;
     }
     char line[256];
     int ok = fgets(line, sizeof line, f) != NULL;
     fclose(f);
-    uint8_t sk[crypto_sign_SECRETKEYBYTES], pk[crypto_sign_PUBLICKEYBYTES];
     size_t got = 0;
     const char *end = NULL;
     if (ok && sodium_init() >= 0 &&
-        sodium_hex2bin(sk, sizeof sk, line, strlen(line), NULL, &got, &end) == 0 &&
-        got == sizeof sk && (*end == '\n' || *end == 0)) {
+        sodium_hex2bin(sk, 64, line, strlen(line), NULL, &got, &end) == 0 && got == 64 &&
+        (*end == '\n' || *end == 0)) {
+        /* the public half stored in the secret key must be the seed's */
         uint8_t seed[32], pk2[32], sk2[64];
         crypto_sign_ed25519_sk_to_seed(seed, sk);
         crypto_sign_seed_keypair(pk2, sk2, seed);
         crypto_sign_ed25519_sk_to_pk(pk, sk);
-        ok = memcmp(pk, pk2, sizeof pk) == 0;
+        ok = memcmp(pk, pk2, 32) == 0;
         sodium_memzero(seed, sizeof seed);
         sodium_memzero(sk2, sizeof sk2);
     } else {
         ok = 0;
     }
-    sodium_memzero(sk, sizeof sk);
     sodium_memzero(line, sizeof line);
     if (!ok) {
-        fprintf(stderr, "lxdex key show: %s: not an lxdex secret key file\n", argv[1]);
+        sodium_memzero(sk, 64);
+        fprintf(stderr, "lxdex: %s: not an lxdex secret key file (make one with lxdex keygen)\n",
+                path);
         return 1;
     }
+    return 0;
+}
+
+int lxdex_key_show(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: lxdex key show FILE\n");
+        return 2;
+    }
+    uint8_t sk[64], pk[32];
+    if (lxdex_key_load(argv[1], sk, pk)) return 1;
+    sodium_memzero(sk, sizeof sk);
     char pkhex[65];
     hex(pkhex, pk, sizeof pk);
     printf("%s\n", pkhex);

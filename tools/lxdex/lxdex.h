@@ -11,6 +11,7 @@
 #ifndef LXDEX_TOOL_H
 #define LXDEX_TOOL_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 typedef struct {
@@ -41,6 +42,8 @@ extern const char lxdex_order_help[];
 /* key.c: ed25519 identities */
 int lxdex_key_gen(int argc, char **argv);
 int lxdex_key_show(int argc, char **argv);
+/* Reads a secret key file (lxdex keygen): 0, or 1 with a message on stderr. */
+int lxdex_key_load(const char *path, uint8_t sk[64], uint8_t pk[32]);
 extern const char lxdex_key_help[];
 
 /* main.c: prints "usage: lxdex GROUP NAME ARGS" and the help of one command */

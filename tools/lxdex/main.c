@@ -71,6 +71,17 @@ int main(int argc, char **argv) {
         list(argc < 2 ? stderr : stdout, NULL);
         return argc < 2 ? 2 : 0;
     }
+    /* `lxdex keygen` is `lxdex key gen` (the name issue 6 gives it) */
+    char *alias[64];
+    if (!strcmp(argv[1], "keygen") && argc < 63) {
+        alias[0] = argv[0];
+        alias[1] = "key";
+        alias[2] = "gen";
+        for (int i = 2; i < argc; i++) alias[i + 1] = argv[i];
+        alias[argc + 1] = NULL;
+        argv = alias;
+        argc++;
+    }
     const char *group = argv[1];
     bool known_group = false;
     for (size_t i = 0; i < NCMDS; i++) known_group |= !strcmp(group, commands[i].group);

@@ -31,13 +31,16 @@
 #include "lx/config.h"
 #include "lx/decimal.h"
 #include "lx/error.h"
+#include <sodium.h>
 #include "lx/proto.h"
+#include "lx/sign.h"
 #include "lx/types.h"
 #include "lxdex.h"
 
 typedef struct {
     const char *node;   /* host:port */
     const char *config; /* NULL: embedded default */
+    const char *key;    /* secret key file: signed logon; NULL: by account id (dev mode) */
     long account;
     uint64_t client_id;
     bool has_client_id;
@@ -78,8 +81,8 @@ static int parse_opts(int argc, char **argv, opts_t *o) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool takes = !strcmp(a, "--node") || !strcmp(a, "--config") || !strcmp(a, "--account") ||
-                     !strcmp(a, "--client-id") || !strcmp(a, "--tif") || !strcmp(a, "--stp") ||
-                     !strcmp(a, "--expiry-ms");
+                     !strcmp(a, "--key") || !strcmp(a, "--client-id") || !strcmp(a, "--tif") ||
+                     !strcmp(a, "--stp") || !strcmp(a, "--expiry-ms");
         if (takes && !v) {
             fprintf(stderr, "lxdex: %s needs a value\n", a);
             return 2;
@@ -89,6 +92,8 @@ static int parse_opts(int argc, char **argv, opts_t *o) {
             o->node = v;
         else if (!strcmp(a, "--config"))
             o->config = v;
+        else if (!strcmp(a, "--key"))
+            o->key = v;
         else if (!strcmp(a, "--account")) {
             o->account = strtol(v, &end, 10);
             if (*end || o->account < 0 || o->account > (long)UINT32_MAX - 1) {
@@ -138,7 +143,7 @@ static int parse_opts(int argc, char **argv, opts_t *o) {
         i++; /* the value */
     }
     if (o->account < 0) {
-        fprintf(stderr, "lxdex: --account is required (dev mode logs on by account id)\n");
+        fprintf(stderr, "lxdex: --account is required (the account to trade as)\n");
         return 2;
     }
     return 0;
@@ -215,6 +220,23 @@ static int dial(conn_t *c, const opts_t *o) {
     m.type = LX_PROTO_LOGON;
     m.u.logon.version = LX_PROTO_VERSION;
     m.u.logon.account = (lx_account_id_t)o->account;
+    uint8_t sk[64];
+    if (o->key) { /* signed logon: ask for a challenge, sign it (docs/protocol.md) */
+        if (lxdex_key_load(o->key, sk, m.u.logon.public_key)) return 1;
+        m.u.logon.flags = LX_PROTO_LOGON_SIGNED;
+        lx_proto_msg_t ch;
+        if (send_msg(c, &m) || recv_msg(c, &ch, now_ms() + 3000) != 1 ||
+            ch.type != LX_PROTO_CHALLENGE) {
+            sodium_memzero(sk, sizeof sk);
+            fprintf(stderr, "lxdex: the node sent no logon challenge\n");
+            return 1;
+        }
+        uint8_t p[LX_SIGN_LOGON_LEN];
+        lx_sign_logon_payload(c->cfg.node.chain_id, m.u.logon.account, ch.u.challenge.challenge,
+                              m.u.logon.public_key, p);
+        crypto_sign_detached(m.u.logon.signature, NULL, p, sizeof p, sk);
+        sodium_memzero(sk, sizeof sk);
+    }
     if (send_msg(c, &m)) return 1;
     int rc = recv_msg(c, &m, now_ms() + 3000);
     if (rc == 1 && m.type == LX_PROTO_LOGON_ACK) return 0;
@@ -579,7 +601,9 @@ const char lxdex_order_status_args[] = "--account N [options] (ORDER_ID | --clie
 
 const char lxdex_order_help[] =
     "Options:\n"
-    "  --account N       the account to log on as (dev mode: no signature)\n"
+    "  --account N       the account to trade as\n"
+    "  --key FILE        log on by signing the node's challenge with this secret key\n"
+    "                    (lxdex keygen); without it, by account id (dev mode only)\n"
     "  --node HOST:PORT  the node's binary port (default 127.0.0.1:9100)\n"
     "  --config FILE     the node's configuration, for tick and lot sizes (default: the\n"
     "                    embedded dev configuration that `make run` uses)\n"
