@@ -736,8 +736,15 @@ static void on_msg(lx_gw_tcp_t *g, conn_t *c, const lx_proto_msg_t *m) {
             break;
         }
         lx_account_id_t acct = lx_sign_account(&act.cmd);
-        if (acct == LX_ACCOUNT_NONE || act.cmd.type == LX_CMD_DEPOSIT) {
-            send_reject(g, c, LX_PROTO_R_BAD_FIELD, m->type, 0); /* not a trader's action */
+        if (acct == LX_ACCOUNT_NONE) {
+            send_reject(g, c, LX_PROTO_R_BAD_FIELD, m->type, 0); /* an operator's command */
+            break;
+        }
+        /* a deposit is the bridge's word: only the bridge key named in the
+         * configuration signs one (ARCHITECTURE.md §7) */
+        if (act.cmd.type == LX_CMD_DEPOSIT &&
+            (!g->cfg->has_bridge_key || memcmp(act.signer, g->cfg->bridge_key, 32) != 0)) {
+            send_reject(g, c, LX_PROTO_R_BAD_SIGNATURE, m->type, 0);
             break;
         }
         lx_node_msg_t *b = stage_slot(g);

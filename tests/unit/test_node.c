@@ -80,6 +80,7 @@ static uint32_t t_linger_ms;
                                                    0: the config's */
 static uint64_t t_out_max;
 static lx_config_rate_t t_per_account, t_per_conn; /* rate limits; {0, 0}: none */
+static const uint8_t *t_bridge;                    /* bridge public key; NULL: none */
 
 static void tnode_start(tnode_t *t, const char *dir, const lx_io_t *io, uint32_t history) {
     char err[512] = "";
@@ -91,6 +92,11 @@ static void tnode_start(tnode_t *t, const char *dir, const lx_io_t *io, uint32_t
     if (t_snap_every) t->cfg.journal.snapshot_every_commands = t_snap_every;
     t->cfg.rate_limits.per_account = t_per_account;
     t->cfg.rate_limits.per_connection = t_per_conn;
+    if (t_bridge) {
+        memcpy(t->cfg.bridge_key, t_bridge, 32);
+        t->cfg.has_bridge_key = true;
+        t_bridge = NULL;
+    }
     snprintf(t->cfg.node.data_dir, sizeof t->cfg.node.data_dir, "%s", dir);
     t->cfg.engine.max_orders = 65536; /* smaller route table */
     lx_node_opts_t no = {.io = io, .faucet_accounts = 10, .ring_capacity = 1024};
@@ -504,11 +510,13 @@ static void test_signed_logon_and_actions(void **state) {
     char dir[64];
     make_dir(dir, sizeof dir);
     tnode_t t;
-    tnode_start(&t, dir, NULL, 0);
     assert_true(sodium_init() >= 0);
-    uint8_t pk[32], sk[64], pk2[32], sk2[64];
+    uint8_t pk[32], sk[64], pk2[32], sk2[64], bridge_pk[32], bridge_sk[64];
     crypto_sign_keypair(pk, sk);
     crypto_sign_keypair(pk2, sk2);
+    crypto_sign_keypair(bridge_pk, bridge_sk);
+    t_bridge = bridge_pk;
+    tnode_start(&t, dir, NULL, 0);
 
     /* ask for a challenge, sign it, log on */
     tcli_t c;
@@ -581,6 +589,51 @@ static void test_signed_logon_and_actions(void **state) {
         assert_int_equal(r.u.reject.reason, LX_PROTO_R_BAD_SIGNATURE);
         assert_int_equal(r.u.reject.ref_type, LX_PROTO_SIGNED);
     }
+    /* deposits: account 20 has no funds; a deposit signed by another key than
+     * the bridge's is refused; the bridge's credits it and the order goes in */
+    cli_place(&c, BTC, 2, LX_SIDE_BUY, LX_TIF_GTC, PX - 500, 1);
+    /* (the session is account 5's; the order is too: funded by the faucet) */
+    cli_expect(&c, LX_PROTO_ACCEPTED);
+    lx_action_t dep;
+    memset(&dep, 0, sizeof dep);
+    dep.chain_id = t.cfg.node.chain_id;
+    dep.nonce = 1;
+    dep.cmd.type = LX_CMD_DEPOSIT;
+    dep.cmd.u.deposit =
+        (lx_cmd_deposit_t){.account = 20, .asset = 0, .amount = 1000000000000, .deposit_id = 4242};
+    act.nonce = 3;
+    act.cmd.u.place = (lx_cmd_place_t){.account = 20,
+                                       .market = BTC,
+                                       .side = LX_SIDE_BUY,
+                                       .price = PX - 600,
+                                       .qty = 1,
+                                       .client_id = 20};
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_SIGNED;
+    memcpy(act.signer, pk2, 32);
+    n = lx_sign(&act, sk2, m.u.signed_action.envelope, sizeof m.u.signed_action.envelope);
+    m.u.signed_action.len = (uint16_t)n;
+    cli_send(&c, &m);
+    assert_int_equal(cli_expect(&c, LX_PROTO_REJECTED).u.rejected.reason,
+                     LX_REJECT_INSUFFICIENT_FUNDS);
+    lx_proto_msg_t dm;
+    memset(&dm, 0, sizeof dm);
+    dm.type = LX_PROTO_SIGNED;
+    memcpy(dep.signer, pk2, 32);
+    n = lx_sign(&dep, sk2, dm.u.signed_action.envelope, sizeof dm.u.signed_action.envelope);
+    dm.u.signed_action.len = (uint16_t)n;
+    cli_send(&c, &dm);
+    assert_int_equal(cli_expect(&c, LX_PROTO_REJECT).u.reject.reason, LX_PROTO_R_BAD_SIGNATURE);
+    memcpy(dep.signer, bridge_pk, 32);
+    memset(&dm.u.signed_action, 0, sizeof dm.u.signed_action);
+    n = lx_sign(&dep, bridge_sk, dm.u.signed_action.envelope, sizeof dm.u.signed_action.envelope);
+    dm.u.signed_action.len = (uint16_t)n;
+    cli_send(&c, &dm);
+    act.nonce = 4;
+    n = lx_sign(&act, sk2, m.u.signed_action.envelope, sizeof m.u.signed_action.envelope);
+    cli_send(&c, &m);
+    assert_int_equal(cli_expect(&c, LX_PROTO_ACCEPTED).u.accepted.h.client_id, 20);
+
     /* a wrong logon signature on a new connection: refused and closed */
     tcli_t d;
     cli_connect(&d, t.port);
@@ -608,8 +661,8 @@ static void test_signed_logon_and_actions(void **state) {
     lx_recover_opts_t ro = {.read_only = true, .no_engine = true, .on_cmd = count_auth, .ctx = &ac};
     lx_recovery_t rec;
     assert_int_equal(lx_recover(dir, &ro, NULL, &rec), 0);
-    assert_int_equal(ac.session, 1);
-    assert_int_equal(ac.signed_ok, 1);
+    assert_int_equal(ac.session, 2);
+    assert_int_equal(ac.signed_ok, 4); /* two places, a rejected place, the bridge's deposit */
     assert_int_equal(ac.bad, 0);
     remove_dir(dir);
 }
