@@ -2,21 +2,26 @@
  * node.c: the node's two inner stages, the sequencer and the engine thread
  * (ARCHITECTURE.md §4), and startup from the journal.
  *
- *   in ring (gateway -> sequencer)   lx_node_msg_t
- *   eng ring (sequencer -> engine)   lx_node_msg_t, cmd.seq and cmd.ts set
- *   out ring (engine -> gateway)     lx_node_out_t
+ *   in rings (each gateway -> sequencer)   lx_node_msg_t
+ *   eng ring (sequencer -> engine)         lx_node_msg_t, cmd.seq and cmd.ts set
+ *   out rings (engine -> each gateway)     lx_node_out_t
  *
- * Sequencer: takes what the in ring holds (up to BATCH), stamps every
- * command with the next seq and ts (CLOCK_REALTIME ns, clamped so it never
+ * Sequencer: each round takes up to BATCH messages from every gateway's in
+ * ring (in gateway order, so none starves another), stamps every command
+ * with the next seq and ts (CLOCK_REALTIME ns, clamped so it never
  * decreases, also across a restart: it starts at the recovered last ts),
- * appends it to the journal, commits once for the batch (one write, one
- * fdatasync: group commit) and forwards the batch to the engine ring only
- * when lx_journal_durable_seq() covers its last seq. Nothing reaches the
- * engine, so no report reaches a client, before it is durable. Queries and
- * session bindings pass through in order, unjournaled. If the journal fails
- * (its errors are sticky) the sequencer forwards nothing more: the batch is
- * dropped and the node is marked failed; the gateway then answers requests
- * with REJECT UNAVAILABLE.
+ * appends it to the journal with its auth section, adds a TICK when
+ * tick_ns of wall time have passed (GTD expiry happens through the log),
+ * commits once for the round (one write, one fdatasync: group commit) and
+ * forwards the round to the engine ring only when lx_journal_durable_seq()
+ * covers its last seq. Nothing reaches the engine, so no report reaches a
+ * client, before it is durable. Queries and session bindings pass through in
+ * order, unjournaled. If the journal fails (its errors are sticky) the
+ * sequencer forwards nothing more: the round is dropped and the node is
+ * marked failed; the gateways then answer requests with UNAVAILABLE. With
+ * several in rings the sequencer cannot sleep on one ring's futex: it spins
+ * briefly, then sleeps on the node's own `bell`, which a gateway rings
+ * (lx_node_kick) after a commit only when the sequencer said it sleeps.
  *
  * Engine thread: applies each command, and for every event decides who gets
  * a report. Order reports go to the session that placed the order: a table
@@ -24,15 +29,23 @@
  * (order id, session, client id), set on ORDER_ACCEPTED and cleared when the
  * order ends. An order the table does not know (placed before a restart)
  * goes to the last session that logged on as its account (BIND), if any,
- * else nowhere. Rejections go to the session of the command. Reports leave
- * in one ring commit per engine batch. With N shards this thread becomes N
- * threads, each with its own engine and ring, fed by the sequencer by market;
- * everything per engine already lives in shard_t.
+ * else nowhere. Rejections go to the session of the command. A session id
+ * names its gateway in its top byte, so dispatch() sends each event to the
+ * gateways of its sessions, and every event to the market-data gateways;
+ * each gateway's messages leave in one ring commit per engine batch. A
+ * market-data gateway first gets the state the engine starts from
+ * (dump_state). With N shards this thread becomes N threads, each with its
+ * own engine and ring, fed by the sequencer by market; everything per engine
+ * already lives in shard_t.
+ *
+ * Latency: the gateway stamps each command with t_rx; the sequencer and
+ * the engine thread record how long it took to be sequenced, durable and
+ * applied (lx/lathist.h), per batch, one clock read each.
  *
  * Snapshots (journal.snapshot_every_commands): see seq_snapshot().
  *
  * Deliberately not here: sockets, sessions and report numbering (the
- * gateway).
+ * gateways).
  */
 #define _GNU_SOURCE
 #include "lx/node.h"
