@@ -111,6 +111,11 @@ typedef struct {
     } limits;
     struct {
         lx_config_rate_t per_account, per_connection;
+        /* what one request costs in the per-account bucket (a batch of n
+         * actions costs the sum of its actions) */
+        struct {
+            uint32_t place, cancel, amend, cancel_all;
+        } weight;
     } rate_limits;
     lx_config_asset_t *assets; /* in file order */
     size_t nassets;

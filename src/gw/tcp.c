@@ -630,10 +630,12 @@ static uint64_t mono_ns(void) {
  * burst/rate of now. Integer nanoseconds only. Returns 0 when allowed, else
  * the microseconds until a retry would be (at least 1).
  */
-static uint32_t rate_check(uint64_t *tat, const lx_config_rate_t *r, uint64_t now) {
+static uint32_t rate_check(uint64_t *tat, const lx_config_rate_t *r, uint64_t now,
+                           uint32_t weight) {
     if (r->rate == 0) return 0;
     uint64_t cost = 1000000000u / r->rate;
     if (cost == 0) cost = 1;
+    cost *= weight < r->burst ? weight : r->burst; /* heavier than a burst: a whole burst */
     uint64_t t = *tat > now ? *tat : now;
     uint64_t next = t + cost;
     uint64_t allow = (uint64_t)r->burst * cost;
@@ -650,6 +652,29 @@ static bool is_order_entry(int type) {
            type == LX_PROTO_CANCEL_ALL || type == LX_PROTO_SIGNED;
 }
 
+/* What a request costs in its account's bucket (rate_limits.weight); a
+ * SIGNED request weighs what the action it carries weighs (read from the
+ * codec header's type byte without verifying: a bad one is refused anyway). */
+static uint32_t weight_of(const lx_config_t *cfg, const lx_proto_msg_t *m) {
+    int t = m->type;
+    if (t == LX_PROTO_SIGNED && m->u.signed_action.len > LX_SIGN_HDR_LEN + 1) {
+        switch (m->u.signed_action.envelope[LX_SIGN_HDR_LEN + 1]) {
+        case LX_CMD_CANCEL:
+            return cfg->rate_limits.weight.cancel;
+        case LX_CMD_AMEND:
+            return cfg->rate_limits.weight.amend;
+        case LX_CMD_CANCEL_ALL:
+            return cfg->rate_limits.weight.cancel_all;
+        default:
+            return cfg->rate_limits.weight.place;
+        }
+    }
+    return t == LX_PROTO_CANCEL       ? cfg->rate_limits.weight.cancel
+           : t == LX_PROTO_AMEND      ? cfg->rate_limits.weight.amend
+           : t == LX_PROTO_CANCEL_ALL ? cfg->rate_limits.weight.cancel_all
+                                      : cfg->rate_limits.weight.place;
+}
+
 static void send_rate_limited(lx_gw_tcp_t *g, conn_t *c, const lx_proto_msg_t *m, uint32_t us) {
     lx_proto_msg_t r;
     memset(&r, 0, sizeof r);
@@ -664,11 +689,11 @@ static void send_rate_limited(lx_gw_tcp_t *g, conn_t *c, const lx_proto_msg_t *m
 static void on_msg(lx_gw_tcp_t *g, conn_t *c, const lx_proto_msg_t *m) {
     /* Rate limits (docs/config.md): every message of a connection, and the
      * order-entry requests of an account over all its sessions. */
-    uint32_t wait = rate_check(&c->tat, &g->cfg->rate_limits.per_connection, g->now_ns);
+    uint32_t wait = rate_check(&c->tat, &g->cfg->rate_limits.per_connection, g->now_ns, 1);
     if (!wait && c->sess && g->account_tat && is_order_entry(m->type) &&
         c->sess->account < g->naccounts) {
         wait = rate_check(&g->account_tat[c->sess->account], &g->cfg->rate_limits.per_account,
-                          g->now_ns);
+                          g->now_ns, weight_of(g->cfg, m));
     }
     if (wait) {
         send_rate_limited(g, c, m, wait);

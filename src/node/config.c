@@ -598,9 +598,17 @@ static const field_t per_connection_fields[] = {
     {"burst", F_U32, TOP(c.rate_limits.per_connection.burst), 0, RATE_MAX, NULL},
 };
 static const fieldset_t per_connection_set = FIELDS(per_connection_fields);
+static const field_t weight_fields[] = {
+    {"place", F_U32, TOP(c.rate_limits.weight.place), 1, 1000, NULL},
+    {"cancel", F_U32, TOP(c.rate_limits.weight.cancel), 1, 1000, NULL},
+    {"amend", F_U32, TOP(c.rate_limits.weight.amend), 1, 1000, NULL},
+    {"cancel_all", F_U32, TOP(c.rate_limits.weight.cancel_all), 1, 1000, NULL},
+};
+static const fieldset_t weight_set = FIELDS(weight_fields);
 static const field_t rate_fields[] = {
     {"per_account", F_SECTION, 0, 0, 0, &per_account_set},
     {"per_connection", F_SECTION, 0, 0, 0, &per_connection_set},
+    {"weight", F_SECTION, 0, 0, 0, &weight_set},
 };
 static const fieldset_t rate_set = FIELDS(rate_fields);
 
@@ -649,6 +657,10 @@ static void set_defaults(lx_config_t *c) {
     c->limits.slow_subscriber_buffer_bytes = 4u << 20;
     c->rate_limits.per_account = (lx_config_rate_t){1000, 2000};
     c->rate_limits.per_connection = (lx_config_rate_t){5000, 10000};
+    c->rate_limits.weight.place = 1;
+    c->rate_limits.weight.cancel = 1;
+    c->rate_limits.weight.amend = 1;
+    c->rate_limits.weight.cancel_all = 5;
 }
 
 /* ---- second phase: assets, markets, faucet, bridge key ------------------- */
@@ -1284,9 +1296,12 @@ int lx_config_write(const lx_config_t *c, char *buf, size_t cap) {
               (unsigned long long)c->limits.slow_subscriber_buffer_bytes);
     sb_printf(&b,
               "rate_limits:\n  per_account:\n    rate: %u\n    burst: %u\n"
-              "  per_connection:\n    rate: %u\n    burst: %u\n",
+              "  per_connection:\n    rate: %u\n    burst: %u\n"
+              "  weight:\n    place: %u\n    cancel: %u\n    amend: %u\n    cancel_all: %u\n",
               c->rate_limits.per_account.rate, c->rate_limits.per_account.burst,
-              c->rate_limits.per_connection.rate, c->rate_limits.per_connection.burst);
+              c->rate_limits.per_connection.rate, c->rate_limits.per_connection.burst,
+              c->rate_limits.weight.place, c->rate_limits.weight.cancel,
+              c->rate_limits.weight.amend, c->rate_limits.weight.cancel_all);
 
     sb_printf(&b, "assets:%s\n", c->nassets ? "" : " []");
     for (size_t i = 0; i < c->nassets; i++) {

@@ -667,6 +667,34 @@ static void test_signed_logon_and_actions(void **state) {
     remove_dir(dir);
 }
 
+/* Weighted requests: a cancel-all (weight 5) takes a whole burst of 5 from
+ * the account's bucket, so the place right after it is refused. */
+static void test_rate_weights(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    t_per_account = (lx_config_rate_t){1, 5};
+    tnode_t t;
+    tnode_start(&t, dir, NULL, 0);
+    assert_int_equal(t.cfg.rate_limits.weight.cancel_all, 5);
+    tcli_t c;
+    cli_connect(&c, t.port);
+    cli_logon(&c, 3, 0);
+    lx_proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_CANCEL_ALL;
+    m.u.cancel_all.market = LX_MARKET_ALL;
+    cli_send(&c, &m);
+    cli_place(&c, BTC, 9, LX_SIDE_BUY, LX_TIF_GTC, PX - 100, 1);
+    m = cli_expect(&c, LX_PROTO_REJECT);
+    assert_int_equal(m.u.reject.reason, LX_PROTO_R_RATE_LIMITED);
+    assert_int_equal(m.u.reject.ref_client_id, 9);
+    assert_true(m.u.reject.retry_after_us > 500000); /* about a second: one token at 1/s */
+    cli_close(&c);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
 static void test_session_errors(void **state) {
     (void)state;
     char dir[64];
@@ -1468,6 +1496,7 @@ int main(void) {
         cmocka_unit_test(test_connection_cap_per_ip),
         cmocka_unit_test(test_cancel_on_disconnect),
         cmocka_unit_test(test_signed_logon_and_actions),
+        cmocka_unit_test(test_rate_weights),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
