@@ -8,6 +8,8 @@
  *
  *   byte 0: opcode. Low 4 bits: the command (table in decode()); high 4
  *           bits: how far time moves first (x 997 ns), so GTD orders expire.
+ *   (opcode 10 is CANCEL_ALL, or SCHEDULE_CANCEL when its second byte has
+ *   the top bit; dead man's switches have a 4 x 997 ns minimum lead)
  *   bytes 1..6: its arguments, each a small field (account, market, side,
  *           price offset, quantity, client id, which earlier order to
  *           name...). Missing bytes at the end of the input read as 0.
@@ -284,9 +286,16 @@ static void decode(fz_t *f, input_t *in) {
         break;
     }
     case 10:
+        if (b2 & 0x80) { /* dead man's switch: lead 4 x 997 ns, some too soon, 0 clears */
+            c.type = LX_CMD_SCHEDULE_CANCEL;
+            c.u.schedule_cancel.account = account(b1);
+            c.u.schedule_cancel.deadline = b3 ? f->ts + ((int64_t)b3 - 8) * 997 : 0;
+            break;
+        }
         c.type = LX_CMD_CANCEL_ALL;
         c.u.cancel_all.account = account(b1);
         c.u.cancel_all.market = (b2 & 1) ? LX_MARKET_ALL : m;
+        c.u.cancel_all.reason = (b2 & 2) ? LX_CANCEL_ALL_DISCONNECT : LX_CANCEL_ALL_USER;
         break;
     case 11:
         c.type = LX_CMD_TICK;
@@ -381,7 +390,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                               .max_accounts = NACCOUNTS,
                               .max_orders = max_orders[cfgb & 3],
                               .max_open_orders_per_account = (cfgb & 4) ? 3 : 0,
-                              .clearing = (cfgb & 8) == 0};
+                              .clearing = (cfgb & 8) == 0,
+                              .deadman_min_lead_ns = 4 * 997};
     fz_t f;
     memset(&f, 0, sizeof f);
     f.ts = 1000000;

@@ -22,6 +22,10 @@
 #include "lx/command.h"
 #include "lx/event.h"
 
+/* The version byte the encoders write (docs/codec.md); version 1 records
+ * are still decoded. */
+#define LX_CODEC_VERSION 2
+
 #define LX_CMD_ENCODED_MAX 128
 #define LX_EVENT_ENCODED_MAX 128
 

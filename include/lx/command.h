@@ -29,8 +29,9 @@ typedef enum {
     LX_CMD_CANCEL = 9,
     LX_CMD_AMEND = 10,
     LX_CMD_CANCEL_ALL = 11,
-    LX_CMD_TICK = 12, /* time passes: expires GTD orders */
-    LX_CMD__MAX = 12
+    LX_CMD_TICK = 12,            /* time passes: expires GTD orders, fires dead man's switches */
+    LX_CMD_SCHEDULE_CANCEL = 13, /* arm, re-arm or clear an account's dead man's switch */
+    LX_CMD__MAX = 13
 } lx_cmd_type_t;
 
 typedef struct {
@@ -130,10 +131,30 @@ typedef struct {
     int64_t qty;
 } lx_cmd_amend_t;
 
+/* Who asked for a cancel-all; the ORDER_CANCELED events say so. */
+typedef enum {
+    LX_CANCEL_ALL_USER = 0,      /* the account: reason CANCEL_ALL */
+    LX_CANCEL_ALL_DISCONNECT = 1 /* the gateway, for a dropped cancel-on-disconnect
+                                    session: reason DISCONNECT */
+} lx_cancel_all_reason_t;
+
 typedef struct {
     lx_account_id_t account;
     lx_market_id_t market; /* LX_MARKET_ALL for every market */
+    uint8_t reason;        /* lx_cancel_all_reason_t */
 } lx_cmd_cancel_all_t;
+
+/*
+ * The account's dead man's switch (docs/matching.md "Dead man's switch"):
+ * deadline > 0 arms it (or moves it) to that time; the first TICK whose ts
+ * >= deadline cancels every open order of the account and disarms it.
+ * deadline 0 clears it. A deadline below ts + the engine's minimum lead is
+ * rejected (DEADLINE_TOO_SOON).
+ */
+typedef struct {
+    lx_account_id_t account;
+    int64_t deadline; /* ns since epoch; 0 clears */
+} lx_cmd_schedule_cancel_t;
 
 typedef struct {
     lx_cmd_type_t type;
@@ -151,6 +172,7 @@ typedef struct {
         lx_cmd_cancel_t cancel;
         lx_cmd_amend_t amend;
         lx_cmd_cancel_all_t cancel_all;
+        lx_cmd_schedule_cancel_t schedule_cancel;
     } u;
 } lx_cmd_t;
 

@@ -36,7 +36,13 @@ typedef struct {
     /* With clearing on, orders lock funds and fills move balances; with it
      * off the engine matches only (no funds checks, no balance events). */
     bool clearing;
+    /* The least time between a SCHEDULE_CANCEL and the deadline it sets,
+     * in ns; 0 means LX_DEADMAN_MIN_LEAD_DEFAULT. The engine stores the
+     * effective value (lx_engine_config() reports it). */
+    int64_t deadman_min_lead_ns;
 } lx_engine_config_t;
+
+#define LX_DEADMAN_MIN_LEAD_DEFAULT ((int64_t)5000000000) /* 5 s */
 
 /* Sensible defaults for tests and tools. */
 void lx_engine_config_default(lx_engine_config_t *cfg);
@@ -147,6 +153,9 @@ size_t lx_engine_account_orders(const lx_engine_t *e, lx_account_id_t a, lx_orde
  * of range. */
 int lx_engine_balance(const lx_engine_t *e, lx_account_id_t a, lx_asset_id_t asset, int64_t *free_,
                       int64_t *locked);
+/* The deadline of the account's dead man's switch, 0 when it is not armed
+ * (or the account id is out of range). */
+int64_t lx_engine_deadman(const lx_engine_t *e, lx_account_id_t a);
 /* Calls fn for every balance record, in creation order. */
 void lx_engine_foreach_balance(const lx_engine_t *e,
                                void (*fn)(void *ctx, lx_account_id_t a, lx_asset_id_t asset,

@@ -35,7 +35,8 @@ typedef enum {
     LX_EV_ORDER_AMENDED = 12,
     LX_EV_BOOK_LEVEL = 13,
     LX_EV_BALANCE = 14,
-    LX_EV__MAX = 14
+    LX_EV_DEADMAN = 15, /* a dead man's switch armed, cleared or fired */
+    LX_EV__MAX = 15
 } lx_event_type_t;
 
 typedef struct {
@@ -129,6 +130,18 @@ typedef struct {
     int64_t free, locked;
 } lx_ev_balance_t;
 
+typedef enum {
+    LX_DEADMAN_CLEARED = 0, /* SCHEDULE_CANCEL deadline 0 (armed or not before) */
+    LX_DEADMAN_ARMED = 1,   /* SCHEDULE_CANCEL: armed, or moved to deadline */
+    LX_DEADMAN_FIRED = 2    /* a TICK reached deadline; the cancels follow */
+} lx_deadman_state_t;
+
+typedef struct {
+    lx_account_id_t account;
+    int64_t deadline; /* CLEARED: 0 */
+    uint8_t state;    /* lx_deadman_state_t */
+} lx_ev_deadman_t;
+
 typedef struct {
     lx_event_type_t type;
     lx_market_id_t market; /* LX_MARKET_NONE if not a market event */
@@ -148,6 +161,7 @@ typedef struct {
         lx_ev_amended_t amended;
         lx_ev_level_t level;
         lx_ev_balance_t balance;
+        lx_ev_deadman_t deadman;
     } u;
 } lx_event_t;
 

@@ -101,7 +101,8 @@ typedef enum {
     X(BAD_AMOUNT, 30, "amount zero or negative")                                                   \
     X(NOTHING_TO_AMEND, 31, "amend changes nothing")                                               \
     X(UNSUPPORTED, 32, "not supported by this market")                                             \
-    X(BAD_COMMAND, 33, "malformed command")
+    X(BAD_COMMAND, 33, "malformed command")                                                        \
+    X(DEADLINE_TOO_SOON, 34, "dead man's switch deadline closer than the minimum lead")
 
 typedef enum {
 #define LX__REJ_ENUM(name, value, text) LX_REJECT_##name = (value),
@@ -119,7 +120,9 @@ typedef enum {
     X(EXPIRED, 4, "good-till-date expired")                                                        \
     X(CANCEL_ALL, 5, "cancel-all")                                                                 \
     X(AMEND, 6, "amended to or below its filled quantity")                                         \
-    X(MARKET_UNFILLED, 7, "market order remainder")
+    X(MARKET_UNFILLED, 7, "market order remainder")                                                \
+    X(DEADMAN, 8, "the account's dead man's switch fired")                                         \
+    X(DISCONNECT, 9, "its session disconnected (cancel-on-disconnect)")
 
 typedef enum {
 #define LX__CXL_ENUM(name, value, text) LX_CANCEL_##name = (value),

@@ -36,15 +36,19 @@
  * Safe from any thread.
  *
  * What this file deliberately does not do: checksums, framing of a stream
- * of records, compression or versions other than 1 (the journal frames and
- * checksums records; the version byte lets a later layout coexist).
+ * of records, compression, or write any version but the current one (the
+ * journal frames and checksums records; the version byte lets an older
+ * layout still be read: version 1 is).
  */
 #include <string.h>
 
 #include "lx/codec.h"
 #include "lx/error.h"
 
-#define LX_CODEC_VERSION 1
+/* LX_CODEC_VERSION (lx/codec.h, 2) is what the encoders write */
+#define LX_CODEC_V1 1 /* still decoded: see "Version 1" above lx_cmd_decode() */
+#define V1_CMD_MAX 12 /* LX_CMD_TICK */
+#define V1_EV_MAX 14  /* LX_EV_BALANCE */
 #define CMD_HEADER 20 /* version, type, body length, seq, ts */
 #define EV_HEADER 32  /* ... and market, market_seq */
 
@@ -133,8 +137,13 @@ static const layout_t cmd_layouts[LX_CMD__MAX + 1] = {
                       {W32(C(amend.account)), W32(C(amend.market)), W64(C(amend.order_id)),
                        W64(C(amend.client_id)), W64(C(amend.price)), W64(C(amend.qty)),
                        U8(C(amend.by_client_id), BOOL_)}},
-    [LX_CMD_CANCEL_ALL] = {2, 8, {W32(C(cancel_all.account)), W32(C(cancel_all.market))}},
+    [LX_CMD_CANCEL_ALL] = {3, 9,
+                           {W32(C(cancel_all.account)), W32(C(cancel_all.market)),
+                            U8(C(cancel_all.reason), 0, LX_CANCEL_ALL_DISCONNECT)}},
     [LX_CMD_TICK] = {0, 0, {{0, 0, 0, 0}}},
+    [LX_CMD_SCHEDULE_CANCEL] = {2, 12,
+                                {W32(C(schedule_cancel.account)),
+                                 W64(C(schedule_cancel.deadline))}},
 };
 
 /* Event bodies, relative to byte 32 of the record; see lx_event_decode(). */
@@ -187,7 +196,16 @@ static const layout_t ev_layouts[LX_EV__MAX + 1] = {
     [LX_EV_BALANCE] = {4, 24,
                        {W32(E(balance.account)), W32(E(balance.asset)), W64(E(balance.free)),
                         W64(E(balance.locked))}},
+    [LX_EV_DEADMAN] = {3, 13,
+                       {W32(E(deadman.account)), W64(E(deadman.deadline)),
+                        U8(E(deadman.state), 0, LX_DEADMAN_FIRED)}},
 };
+
+/* Version 1 differs from version 2 only in CANCEL_ALL, which had no reason
+ * byte (it decodes as reason 0, USER), and in knowing fewer types. */
+static const layout_t cmd_cancel_all_v1 = {2, 8,
+                                           {W32(C(cancel_all.account)),
+                                            W32(C(cancel_all.market))}};
 /* clang-format on */
 
 /* ---- walking a layout ------------------------------------------------------ */
@@ -269,12 +287,14 @@ static void body_get(const layout_t *l, uint8_t *base, const uint8_t *p) {
  * as early as it shows. On success *lay is the type's layout.
  */
 static int header_check(const uint8_t *buf, size_t len, size_t hdr, const layout_t *table,
-                        int max_type, const layout_t **lay) {
+                        int max_type, int v1_max_type, const layout_t **lay) {
     if (len < 1) return LX_ETRUNC;
-    if (buf[0] != LX_CODEC_VERSION) return LX_EVERSION;
+    bool v1 = buf[0] == LX_CODEC_V1;
+    if (buf[0] != LX_CODEC_VERSION && !v1) return LX_EVERSION;
     if (len < 2) return LX_ETRUNC;
-    if (buf[1] < 1 || buf[1] > max_type) return LX_ECORRUPT;
+    if (buf[1] < 1 || buf[1] > (v1 ? v1_max_type : max_type)) return LX_ECORRUPT;
     *lay = &table[buf[1]];
+    if (v1 && table == cmd_layouts && buf[1] == LX_CMD_CANCEL_ALL) *lay = &cmd_cancel_all_v1;
     if (len < 4) return LX_ETRUNC;
     if (lx_get_u16(buf + 2) != (*lay)->body) return LX_ECORRUPT;
     if (len < hdr + (*lay)->body) return LX_ETRUNC;
@@ -299,12 +319,12 @@ int lx_cmd_encode(const lx_cmd_t *cmd, uint8_t *buf, size_t cap) {
 }
 
 /*
- * Command record, version 1. All integers little-endian, signed ones two's
+ * Command record, version 2. All integers little-endian, signed ones two's
  * complement; no padding, no reserved bytes. The header (20 bytes):
  *
  *   offset size field
- *   0      1    version: 1 (anything else: LX_EVERSION)
- *   1      1    type: lx_cmd_type_t, 1..12 (else LX_ECORRUPT)
+ *   0      1    version: 2 (1 also decodes, below; anything else: LX_EVERSION)
+ *   1      1    type: lx_cmd_type_t, 1..13 (else LX_ECORRUPT)
  *   2      2    body length: exactly the length below for the type
  *   4      8    seq (u64)
  *   12     8    ts (i64, ns since the epoch)
@@ -340,9 +360,18 @@ int lx_cmd_encode(const lx_cmd_t *cmd, uint8_t *buf, size_t cap) {
  *                                    28 u64 order_id, 36 u64 client_id,
  *                                    44 i64 price, 52 i64 qty,
  *                                    60 u8 by_client_id (0..1)
- *   CANCEL_ALL (11), 8 bytes:        20 u32 account, 24 u32 market
- *                                    (0xffffffff: every market)
+ *   CANCEL_ALL (11), 9 bytes:        20 u32 account, 24 u32 market
+ *                                    (0xffffffff: every market),
+ *                                    28 u8 reason (0 user, 1 disconnect)
  *   TICK (12), 0 bytes.
+ *   SCHEDULE_CANCEL (13), 12 bytes:  20 u32 account, 24 i64 deadline
+ *                                    (0: clear)
+ *
+ * Version 1 (written before the reason byte existed) is still decoded: its
+ * header is the same with version 1 and types 1..12, its bodies are the
+ * same except CANCEL_ALL, 8 bytes without the reason (decoded as 0, USER).
+ * The encoder writes version 2 only, so a version-1 record re-encodes to
+ * different bytes; injectivity holds within each version.
  *
  * A symbol is 16 bytes: zero or more bytes 0x21..0x7e, then NUL bytes to
  * the end (an empty symbol is a valid record; the engine rejects it).
@@ -358,7 +387,7 @@ int lx_cmd_decode(lx_cmd_t *cmd, const uint8_t *buf, size_t len) {
     if (!cmd || (!buf && len)) return LX_EINVAL;
     memset(cmd, 0, sizeof *cmd);
     const layout_t *l = NULL;
-    int rc = header_check(buf, len, CMD_HEADER, cmd_layouts, LX_CMD__MAX, &l);
+    int rc = header_check(buf, len, CMD_HEADER, cmd_layouts, LX_CMD__MAX, V1_CMD_MAX, &l);
     if (rc) return rc;
     lx_cmd_t c;
     memset(&c, 0, sizeof c);
@@ -391,12 +420,12 @@ int lx_event_encode(const lx_event_t *ev, uint8_t *buf, size_t cap) {
 }
 
 /*
- * Event record, version 1. Same conventions as commands. The header (32
+ * Event record, version 2. Same conventions as commands. The header (32
  * bytes):
  *
  *   offset size field
- *   0      1    version: 1
- *   1      1    type: lx_event_type_t, 1..14
+ *   0      1    version: 2 (1 also decodes: types 1..14, same layouts)
+ *   1      1    type: lx_event_type_t, 1..15
  *   2      2    body length: exactly the length below for the type
  *   4      8    seq (u64) of the command that caused the event
  *   12     8    ts (i64) of that command
@@ -421,7 +450,7 @@ int lx_event_encode(const lx_event_t *ev, uint8_t *buf, size_t cap) {
  *                                    52 u64 deposit_id
  *   REJECTED (8), 22 bytes:          32 u32 account, 36 u64 order_id,
  *                                    44 u64 client_id,
- *                                    52 u8 cmd_type (1..12),
+ *                                    52 u8 cmd_type (1..LX_CMD__MAX),
  *                                    53 u8 reason (< LX_REJECT__COUNT)
  *   ORDER_ACCEPTED (9), 48 bytes:    32 u64 order_id, 40 u32 account,
  *                                    44 i64 price, 52 i64 qty,
@@ -446,6 +475,9 @@ int lx_event_encode(const lx_event_t *ev, uint8_t *buf, size_t cap) {
  *                                    48 u32 count, 52 u8 side (0..1)
  *   BALANCE (14), 24 bytes:          32 u32 account, 36 u32 asset,
  *                                    40 i64 free, 48 i64 locked
+ *   DEADMAN (15), 13 bytes:          32 u32 account, 36 i64 deadline,
+ *                                    44 u8 state (0 cleared, 1 armed,
+ *                                    2 fired)
  *
  * Validity as for commands. The codec does not check relations between
  * fields (that market_seq is 0 exactly for non-market events, say): those
@@ -455,7 +487,7 @@ int lx_event_decode(lx_event_t *ev, const uint8_t *buf, size_t len) {
     if (!ev || (!buf && len)) return LX_EINVAL;
     memset(ev, 0, sizeof *ev);
     const layout_t *l = NULL;
-    int rc = header_check(buf, len, EV_HEADER, ev_layouts, LX_EV__MAX, &l);
+    int rc = header_check(buf, len, EV_HEADER, ev_layouts, LX_EV__MAX, V1_EV_MAX, &l);
     if (rc) return rc;
     lx_event_t e;
     memset(&e, 0, sizeof e);

@@ -31,6 +31,12 @@
  *   gtd heap   min-heap of (expiry, accept seq, order id) for GTD orders,
  *              deleted lazily: an entry whose id no longer names an open
  *              order is dropped when it reaches the top.
+ *   dms heap   min-heap of (deadline, account) of the armed dead man's
+ *              switches, indexed (ident[account].dms is the position + 1),
+ *              so re-arming and clearing are exact O(log n) (deadman.c).
+ *   ident[]    per account: what the order path never reads (the switch's
+ *              heap position), kept apart from accounts[] so that the
+ *              account record the matching path touches stays as it is.
  *
  * All indices are uint32_t with LX__NIL as "none". No pointers are stored
  * in the state, so growth by realloc is safe and nothing depends on
@@ -149,6 +155,16 @@ typedef struct lx__gtd {
     lx_order_id_t id;
 } lx__gtd_t;
 
+typedef struct lx__dms {
+    int64_t deadline;
+    uint32_t account;
+    uint32_t pad_;
+} lx__dms_t;
+
+typedef struct lx__ident {
+    uint32_t dms; /* position in the dms heap + 1; 0 = switch not armed */
+} lx__ident_t;
+
 /* ---- hash index (see idx.h) -------------------------------------------- */
 
 typedef struct lx__idx {
@@ -197,6 +213,10 @@ struct lx_engine {
 
     lx__gtd_t *gtd;
     uint32_t ngtd, gtd_cap;
+
+    lx__ident_t *ident; /* [max_accounts] */
+    lx__dms_t *dms;     /* armed switches, a heap by (deadline, account) */
+    uint32_t ndms, dms_cap;
 };
 
 /* ---- shared internals (lx__ prefix), one file each ---------------------- */
@@ -268,9 +288,23 @@ int lx__place(lx_engine_t *e, const lx_cmd_t *c);
 int lx__cancel(lx_engine_t *e, const lx_cmd_t *c);
 int lx__amend(lx_engine_t *e, const lx_cmd_t *c);
 int lx__cancel_all(lx_engine_t *e, const lx_cmd_t *c);
+/* Cancels every open order of an account (market LX_MARKET_ALL: all
+ * markets) in acceptance order, each ORDER_CANCELED then BOOK_LEVEL. */
+void lx__cancel_account(lx_engine_t *e, uint32_t account, uint32_t market, lx_cancel_reason_t why);
 int lx__expire_due(lx_engine_t *e);
 int lx__gtd_reserve(lx_engine_t *e);
 void lx__gtd_push(lx_engine_t *e, int64_t expiry, uint64_t seq, lx_order_id_t id);
+
+/* deadman.c: dead man's switches (docs/matching.md) */
+int lx__schedule_cancel(lx_engine_t *e, const lx_cmd_t *c);
+void lx__deadman_fire(lx_engine_t *e); /* on TICK: fire every switch due */
+int lx__dms_reserve(lx_engine_t *e);
+/* Arms or moves (deadline > 0) or clears (0) an account's switch; room
+ * reserved by the caller when arming a new one. */
+void lx__dms_set(lx_engine_t *e, uint32_t account, int64_t deadline);
+static inline bool lx__dms_less(const lx__dms_t *a, const lx__dms_t *b) {
+    return a->deadline < b->deadline || (a->deadline == b->deadline && a->account < b->account);
+}
 
 /* clearing.c: locks, settlement, funds commands (docs/clearing.md) */
 int64_t lx__lock_amount(const lx__market_t *m, int side, int64_t price, int64_t qty,

@@ -10,8 +10,9 @@
  * orders in FIFO order with every field; each account's open orders in
  * acceptance order (cancel-all order); balances in creation order; applied
  * deposit ids in order; the generation of every slot ever used (future
- * order ids); and the live GTD entries, combined by addition because the
- * heap's array order is an artifact of its history.
+ * order ids); the live GTD entries and the armed dead man's switches, each
+ * combined by addition because a heap's array order is an artifact of its
+ * history.
  *
  * Level indices, index-table layouts and capacities are deliberately left
  * out: they are storage, not state. The walk costs O(state); the digest is
@@ -57,6 +58,7 @@ uint64_t lx_engine_digest(const lx_engine_t *e) {
     put(&s, c->max_orders);
     put(&s, c->max_open_orders_per_account);
     put(&s, c->clearing);
+    put(&s, (uint64_t)c->deadman_min_lead_ns);
     put(&s, e->last_seq);
     put(&s, (uint64_t)e->last_ts);
 
@@ -134,5 +136,13 @@ uint64_t lx_engine_digest(const lx_engine_t *e) {
         gtd += mix(mix(mix((uint64_t)g->expiry) ^ g->seq) ^ g->id);
     }
     put(&s, gtd);
+
+    /* armed dead man's switches: a set, combined by addition like the GTD
+     * entries (the heap's array order is history, not state) */
+    uint64_t dms = 0;
+    for (uint32_t i = 0; i < e->ndms; i++)
+        dms += mix(mix((uint64_t)e->dms[i].deadline) ^ e->dms[i].account);
+    put(&s, e->ndms);
+    put(&s, dms);
     return mix(s.h);
 }

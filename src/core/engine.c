@@ -6,11 +6,12 @@
  * the sequencer's stamps (seq strictly increasing, ts never decreasing),
  * expires GTD orders that are due at the command's time, then hands the
  * command to its handler: orders.c (place, cancel, amend, cancel-all),
- * clearing.c (deposit, withdraw, transfer) or the administration handlers
- * below. Handlers validate first and mutate after, so a rejected command
- * changes nothing; allocations that may fail are made before the first
- * mutation, so LX_ENOMEM leaves the engine as it was (the one exception is
- * growth inside GTD expiry, which only frees).
+ * clearing.c (deposit, withdraw, transfer), deadman.c (schedule-cancel, and
+ * the switches a TICK fires) or the administration handlers below. Handlers
+ * validate first and mutate after, so a rejected command changes nothing;
+ * allocations that may fail are made before the first mutation, so
+ * LX_ENOMEM leaves the engine as it was (the one exception is growth inside
+ * GTD expiry, which only frees).
  *
  * What this file deliberately does not do: read a clock, allocate per order,
  * or know where events go (the sink does).
@@ -36,15 +37,18 @@ int lx_engine_create(lx_engine_t **out, const lx_engine_config_t *cfg) {
         cfg->max_accounts > LX_LIMIT_ACCOUNTS || cfg->max_orders == 0 ||
         cfg->max_orders > LX_LIMIT_ORDERS)
         return LX_EINVAL;
+    if (cfg->deadman_min_lead_ns < 0) return LX_EINVAL;
     lx_engine_t *e = calloc(1, sizeof *e);
     if (!e) return LX_ENOMEM;
     e->cfg = *cfg;
+    if (e->cfg.deadman_min_lead_ns == 0) e->cfg.deadman_min_lead_ns = LX_DEADMAN_MIN_LEAD_DEFAULT;
     e->level_free = LX__NIL;
     int rc = LX_ENOMEM;
     e->markets = calloc(cfg->max_markets, sizeof *e->markets);
     e->assets = calloc(cfg->max_assets, sizeof *e->assets);
     e->orders = calloc(cfg->max_orders, sizeof *e->orders);
-    if (!e->markets || !e->assets || !e->orders) goto fail;
+    e->ident = calloc(cfg->max_accounts, sizeof *e->ident);
+    if (!e->markets || !e->assets || !e->orders || !e->ident) goto fail;
     if ((rc = lx__slots_init(e))) goto fail;
     if ((rc = lx__accounts_init(e))) goto fail;
     *out = e;
@@ -68,6 +72,8 @@ void lx_engine_destroy(lx_engine_t *e) {
     free(e->orders);
     free(e->levels);
     free(e->gtd);
+    free(e->ident);
+    free(e->dms);
     lx__slots_free(e);
     lx__accounts_free(e);
     free(e);
@@ -293,6 +299,10 @@ int lx_engine_apply(lx_engine_t *e, const lx_cmd_t *c, const lx_sink_t *sink) {
         rc = lx__cancel_all(e, c);
         break;
     case LX_CMD_TICK:
+        lx__deadman_fire(e);
+        break;
+    case LX_CMD_SCHEDULE_CANCEL:
+        rc = lx__schedule_cancel(e, c);
         break;
     case LX_CMD_DEPOSIT:
         rc = lx__deposit(e, c);

@@ -134,7 +134,8 @@ const char *lx_cancel_reason_name(int reason) {
     X(CANCEL)                                                                                      \
     X(AMEND)                                                                                       \
     X(CANCEL_ALL)                                                                                  \
-    X(TICK)
+    X(TICK)                                                                                        \
+    X(SCHEDULE_CANCEL)
 
 #define LX__EV_TYPES(X)                                                                            \
     X(ASSET_CREATED)                                                                               \
@@ -150,7 +151,8 @@ const char *lx_cancel_reason_name(int reason) {
     X(ORDER_CANCELED)                                                                              \
     X(ORDER_AMENDED)                                                                               \
     X(BOOK_LEVEL)                                                                                  \
-    X(BALANCE)
+    X(BALANCE)                                                                                     \
+    X(DEADMAN)
 
 static const char *const cmd_names[] = {
 #define LX__CMD_NAME(name) [LX_CMD_##name] = #name,

@@ -597,6 +597,18 @@ int lx__amend(lx_engine_t *e, const lx_cmd_t *c) {
     return 0;
 }
 
+void lx__cancel_account(lx_engine_t *e, uint32_t account, uint32_t market, lx_cancel_reason_t why) {
+    lx__account_t *a = &e->accounts[account];
+    uint32_t cur = a->norders ? a->head : LX__NIL;
+    while (cur != LX__NIL) {
+        uint32_t next = e->orders[cur].acct_next;
+        uint32_t m = e->levels[e->orders[cur].level].market;
+        if (market == LX_MARKET_ALL || m == market)
+            cancel_resting(e, &e->markets[m], cur, why, true);
+        cur = next;
+    }
+}
+
 int lx__cancel_all(lx_engine_t *e, const lx_cmd_t *c) {
     const lx_cmd_cancel_all_t *p = &c->u.cancel_all;
     lx_reject_t r = LX_REJECT_NONE;
@@ -604,19 +616,15 @@ int lx__cancel_all(lx_engine_t *e, const lx_cmd_t *c) {
         r = LX_REJECT_UNKNOWN_ACCOUNT;
     else if (p->market != LX_MARKET_ALL && !market_get(e, p->market))
         r = LX_REJECT_UNKNOWN_MARKET;
+    else if (p->reason > LX_CANCEL_ALL_DISCONNECT)
+        r = LX_REJECT_BAD_COMMAND;
     if (r) {
         lx__reject(e, c, r, p->market, p->account, 0, 0);
         return 0;
     }
-    lx__account_t *a = &e->accounts[p->account];
-    uint32_t cur = a->norders ? a->head : LX__NIL;
-    while (cur != LX__NIL) {
-        uint32_t next = e->orders[cur].acct_next;
-        uint32_t market = e->levels[e->orders[cur].level].market;
-        if (p->market == LX_MARKET_ALL || market == p->market)
-            cancel_resting(e, &e->markets[market], cur, LX_CANCEL_CANCEL_ALL, true);
-        cur = next;
-    }
+    lx__cancel_account(e, p->account, p->market,
+                       p->reason == LX_CANCEL_ALL_DISCONNECT ? LX_CANCEL_DISCONNECT
+                                                             : LX_CANCEL_CANCEL_ALL);
     return 0;
 }
 

@@ -8,11 +8,11 @@
  * code that the tests already trust, then checked by lx_engine_validate()
  * and by the digest stored at the end of the image.
  *
- * Format, version 1. All integers little-endian; i64 two's complement.
+ * Format, version 2. All integers little-endian; i64 two's complement.
  *
  *   offset  size  field
  *   0       4     magic "LXEN" (0x4c 0x58 0x45 0x4e)
- *   4       4     version (1)
+ *   4       4     version (2)
  *   8       4     max_markets
  *   12      4     max_assets
  *   16      4     max_accounts
@@ -21,10 +21,11 @@
  *   28      4     clearing (0 or 1)
  *   32      8     last_seq
  *   40      8     last_ts
- *   48      8     check: lx__fmix64 chain over the 48 bytes above (a
+ *   48      8     deadman_min_lead_ns (i64, > 0: the effective value)
+ *   56      8     check: lx__fmix64 chain over the 56 bytes above (a
  *                 damaged configuration is refused before anything is
  *                 allocated for it)
- *   56      ...   sections, in this order, each starting with a u32 count:
+ *   64      ...   sections, in this order, each starting with a u32 count:
  *
  *   assets    count x 48: u32 id, 16 bytes symbol, i64 scale, i64 supply,
  *             i64 fees; ids strictly increasing
@@ -48,7 +49,13 @@
  *   slots     count (= 1 + highest slot ever used) x u32 generation
  *   gtd       count x 24: i64 expiry, u64 accept seq, u64 order id (live
  *             entries only, in (expiry, seq) order)
+ *   deadman   count x 12: u32 account, i64 deadline (> 0), the armed dead
+ *             man's switches in (deadline, account) order
  *   trailer   u64 lx_engine_digest() of the state
+ *
+ * Version 1 is still loaded: its header is the first 48 bytes above with
+ * the check at 48 (no min lead: the default applies), and it has no
+ * deadman section.
  *
  * Validity: every count and id within the configuration; levels strictly
  * ascending by key (price for bids, -price for asks); no slot twice; every
@@ -61,11 +68,12 @@
 #include "lx/snapshot.h"
 
 #define SNAP_MAGIC 0x4e45584cu /* "LXEN" little-endian */
-#define HEADER_LEN 48
+#define HEADER_LEN 56
+#define HEADER_LEN_V1 48
 
-static uint64_t header_check(const uint8_t *h) {
+static uint64_t header_check(const uint8_t *h, int len) {
     uint64_t x = 0x6865616465720001ULL;
-    for (int i = 0; i < HEADER_LEN; i += 8) x = lx__fmix64(x ^ lx_get_u64(h + i));
+    for (int i = 0; i < len; i += 8) x = lx__fmix64(x ^ lx_get_u64(h + i));
     return x;
 }
 
@@ -121,7 +129,8 @@ int lx_engine_save(const lx_engine_t *e, lx_write_fn write, void *ctx) {
     w32(w, c->clearing ? 1 : 0);
     w64(w, e->last_seq);
     w64(w, (uint64_t)e->last_ts);
-    w64(w, header_check(w->buf)); /* the header is the first 48 bytes */
+    w64(w, (uint64_t)c->deadman_min_lead_ns);
+    w64(w, header_check(w->buf, HEADER_LEN)); /* the header is the first 56 bytes */
 
     w32(w, e->nassets);
     for (uint32_t a = 0; a < c->max_assets; a++) {
@@ -230,6 +239,29 @@ int lx_engine_save(const lx_engine_t *e, lx_write_fn write, void *ctx) {
         w64(w, g[i].id);
     }
     free(g);
+
+    /* armed switches in (deadline, account) order: a sorted copy of the heap */
+    lx__dms_t *d = malloc(((size_t)e->ndms + 1) * sizeof *d);
+    if (!d) {
+        free(w);
+        return LX_ENOMEM;
+    }
+    if (e->ndms) memcpy(d, e->dms, (size_t)e->ndms * sizeof *d);
+    for (uint32_t i = 1; i < e->ndms; i++) {
+        lx__dms_t x = d[i];
+        uint32_t j = i;
+        while (j > 0 && lx__dms_less(&x, &d[j - 1])) {
+            d[j] = d[j - 1];
+            j--;
+        }
+        d[j] = x;
+    }
+    w32(w, e->ndms);
+    for (uint32_t i = 0; i < e->ndms; i++) {
+        w32(w, d[i].account);
+        w64(w, (uint64_t)d[i].deadline);
+    }
+    free(d);
     w64(w, lx_engine_digest(e));
     wr_flush(w);
     int rc = w->err;
@@ -281,10 +313,13 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
     uint8_t *linked = NULL;
 
     uint8_t h[HEADER_LEN + 8];
-    if (!rd(&r, h, sizeof h)) return r.err;
+    if (!rd(&r, h, 8)) return r.err;
     CHECK(lx_get_u32(h) == SNAP_MAGIC);
-    if (lx_get_u32(h + 4) != LX_SNAPSHOT_VERSION) return LX_EVERSION;
-    CHECK(lx_get_u64(h + HEADER_LEN) == header_check(h));
+    uint32_t version = lx_get_u32(h + 4);
+    if (version != LX_SNAPSHOT_VERSION && version != 1) return LX_EVERSION;
+    int hlen = version == 1 ? HEADER_LEN_V1 : HEADER_LEN;
+    if (!rd(&r, h + 8, (size_t)hlen)) return r.err;
+    CHECK(lx_get_u64(h + hlen) == header_check(h, hlen));
     lx_engine_config_t cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.max_markets = lx_get_u32(h + 8);
@@ -295,6 +330,10 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
     uint32_t clearing = lx_get_u32(h + 28);
     CHECK(clearing <= 1);
     cfg.clearing = clearing;
+    if (version != 1) {
+        cfg.deadman_min_lead_ns = (int64_t)lx_get_u64(h + 48);
+        CHECK(cfg.deadman_min_lead_ns > 0);
+    }
     int rc = lx_engine_create(&e, &cfg);
     if (rc) {
         r.err = rc == LX_EINVAL ? LX_ECORRUPT : rc;
@@ -458,6 +497,14 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
               e->orders[slot].gen == (uint32_t)(id >> 32) && e->orders[slot].tif == LX_TIF_GTD &&
               e->orders[slot].expiry == expiry && lx__gtd_reserve(e) == 0);
         lx__gtd_push(e, expiry, seq, id);
+    }
+    n = version == 1 ? 0 : r32(&r);
+    CHECK(n <= cfg.max_accounts);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t a = r32(&r);
+        int64_t deadline = (int64_t)r64(&r);
+        CHECK(a < cfg.max_accounts && deadline > 0 && !e->ident[a].dms && lx__dms_reserve(e) == 0);
+        lx__dms_set(e, a, deadline);
     }
     uint64_t digest = r64(&r);
     CHECK(lx_engine_validate(e, NULL, 0) == 0 && lx_engine_digest(e) == digest);

@@ -74,7 +74,9 @@ enum {
     K_REJECT,
     K_CANCEL,
     K_CMDTYPE,
-    K_SYM, /* 16 bytes */
+    K_CXLALL,  /* lx_cancel_all_reason_t */
+    K_DMSTATE, /* lx_deadman_state_t */
+    K_SYM,     /* 16 bytes */
 };
 
 enum {
@@ -154,10 +156,14 @@ static const row_t cmd_rows[LX_CMD__MAX + 1] = {
                        KCO("order_id", K_U64, amend.order_id, 0),
                        KCO("client_id", K_U64, amend.client_id, 0),
                        KC("price", K_I64, amend.price), KC("qty", K_I64, amend.qty)}},
-    [LX_CMD_CANCEL_ALL] = {2,
+    [LX_CMD_CANCEL_ALL] = {3,
                            {KC("account", K_ID, cancel_all.account),
-                            KC("market", K_MKTALL, cancel_all.market)}},
+                            KC("market", K_MKTALL, cancel_all.market),
+                            KCO("reason", K_CXLALL, cancel_all.reason, LX_CANCEL_ALL_USER)}},
     [LX_CMD_TICK] = {0, {{NULL, 0, 0, 0, 0}}},
+    [LX_CMD_SCHEDULE_CANCEL] = {2,
+                                {KC("account", K_ID, schedule_cancel.account),
+                                 KC("deadline", K_I64, schedule_cancel.deadline)}},
 };
 
 #define NONE32 ((int64_t)UINT32_MAX)
@@ -234,6 +240,10 @@ static const row_t ev_rows[LX_EV__MAX + 1] = {
     [LX_EV_BALANCE] = {4,
                        {KE("account", K_ID, balance.account), KE("asset", K_ID, balance.asset),
                         KE("free", K_I64, balance.free), KE("locked", K_I64, balance.locked)}},
+    [LX_EV_DEADMAN] = {3,
+                       {KE("account", K_ID, deadman.account),
+                        KE("deadline", K_I64, deadman.deadline),
+                        KE("state", K_DMSTATE, deadman.state)}},
 };
 /* clang-format on */
 
@@ -261,6 +271,8 @@ static const char *const tif_names[] = {"GTC", "GTD", "IOC", "FOK", "POST_ONLY"}
 static const char *const stp_names[] = {"NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH",
                                         "DECREMENT"};
 static const char *const mode_names[] = {"CONTINUOUS", "BATCH"};
+static const char *const cxlall_names[] = {"USER", "DISCONNECT"};
+static const char *const dmstate_names[] = {"CLEARED", "ARMED", "FIRED"};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -278,6 +290,10 @@ static const char *enum_name(int kind, unsigned v) {
         return v < NELEM(stp_names) ? stp_names[v] : NULL;
     case K_MODE:
         return v < NELEM(mode_names) ? mode_names[v] : NULL;
+    case K_CXLALL:
+        return v < NELEM(cxlall_names) ? cxlall_names[v] : NULL;
+    case K_DMSTATE:
+        return v < NELEM(dmstate_names) ? dmstate_names[v] : NULL;
     case K_REJECT:
         s = v < LX_REJECT__COUNT ? lx_reject_name((int)v) : NULL;
         break;
@@ -303,6 +319,10 @@ static int enum_count(int kind) {
         return (int)NELEM(stp_names);
     case K_MODE:
         return (int)NELEM(mode_names);
+    case K_CXLALL:
+        return (int)NELEM(cxlall_names);
+    case K_DMSTATE:
+        return (int)NELEM(dmstate_names);
     case K_REJECT:
         return LX_REJECT__COUNT;
     case K_CANCEL:

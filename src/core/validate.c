@@ -15,7 +15,9 @@
  *  - balances never negative, each found through the index; with clearing,
  *    locked equal to the sum of the locks of the owner's open orders, and
  *    per asset sum(free + locked) + fees = supply;
- *  - the GTD heap ordered, and every resting GTD order in it.
+ *  - the GTD heap ordered, and every resting GTD order in it;
+ *  - the dead man's switch heap ordered, each entry's account pointing
+ *    back at its position, and no other account claiming one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,6 +203,21 @@ int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
     if (live_gtd != gtd_orders)
         FAIL("%llu GTD orders rest but the heap names %llu", (unsigned long long)gtd_orders,
              (unsigned long long)live_gtd);
+
+    for (uint32_t i = 0; i < e->ndms; i++) {
+        const lx__dms_t *d = &e->dms[i];
+        if (i > 0 && lx__dms_less(d, &e->dms[(i - 1) / 2]))
+            FAIL("dead man's switch heap out of order at %u", i);
+        if (d->account >= e->cfg.max_accounts || e->ident[d->account].dms != i + 1)
+            FAIL("dead man's switch %u: account %u does not point back", i, d->account);
+        if (d->deadline <= 0)
+            FAIL("dead man's switch %u armed with deadline %lld", i, (long long)d->deadline);
+    }
+    uint64_t armed = 0;
+    for (uint32_t a = 0; a < e->cfg.max_accounts; a++) armed += e->ident[a].dms != 0;
+    if (armed != e->ndms)
+        FAIL("%llu accounts claim a switch but the heap holds %u", (unsigned long long)armed,
+             e->ndms);
 out:
     free(locks);
     free(sums);

@@ -135,6 +135,10 @@ bool inv_event_equal(const lx_event_t *a, const lx_event_t *b) {
         const lx_ev_balance_t *x = &a->u.balance, *y = &b->u.balance;
         return F(account) && F(asset) && F(free) && F(locked);
     }
+    case LX_EV_DEADMAN: {
+        const lx_ev_deadman_t *x = &a->u.deadman, *y = &b->u.deadman;
+        return F(account) && F(deadline) && F(state);
+    }
     }
 #undef F
     return true; /* unknown type: the header fields were all there was */
@@ -276,6 +280,10 @@ int inv_event_format(const lx_event_t *ev, char *buf, size_t cap) {
                      ev->u.balance.asset, (long long)ev->u.balance.free,
                      (long long)ev->u.balance.locked);
         break;
+    case LX_EV_DEADMAN:
+        m = snprintf(p, left, " account=%u deadline=%lld state=%u", ev->u.deadman.account,
+                     (long long)ev->u.deadman.deadline, ev->u.deadman.state);
+        break;
     }
     return m < 0 ? m : k + m;
 }
@@ -354,10 +362,15 @@ int inv_cmd_format(const lx_cmd_t *c, char *buf, size_t cap) {
         break;
     }
     case LX_CMD_CANCEL_ALL:
-        m = snprintf(p, left, " account=%u market=%ld", c->u.cancel_all.account,
-                     c->u.cancel_all.market == LX_MARKET_ALL ? -1L : (long)c->u.cancel_all.market);
+        m = snprintf(p, left, " account=%u market=%ld reason=%u", c->u.cancel_all.account,
+                     c->u.cancel_all.market == LX_MARKET_ALL ? -1L : (long)c->u.cancel_all.market,
+                     c->u.cancel_all.reason);
         break;
     case LX_CMD_TICK:
+        break;
+    case LX_CMD_SCHEDULE_CANCEL:
+        m = snprintf(p, left, " account=%u deadline=%lld", c->u.schedule_cancel.account,
+                     (long long)c->u.schedule_cancel.deadline);
         break;
     }
     return m < 0 ? m : k + m;
@@ -739,6 +752,13 @@ int inv_compare_cheap(const lx_engine_t *e, const ref_t *ref, const lx_cmd_t *cm
                     (unsigned long long)ref_last_seq(ref), (long long)ref_last_ts(ref));
     for (lx_market_id_t m = 0; m < cfg->max_markets; m++)
         if (cmp_market_cheap(e, ref, m, msg, len) != 0) return -1;
+    if (cmd && cmd->type == LX_CMD_SCHEDULE_CANCEL &&
+        lx_engine_deadman(e, cmd->u.schedule_cancel.account) !=
+            ref_deadman(ref, cmd->u.schedule_cancel.account))
+        return fail(msg, len, "dead man's switch of account %u: engine %lld, reference %lld",
+                    cmd->u.schedule_cancel.account,
+                    (long long)lx_engine_deadman(e, cmd->u.schedule_cancel.account),
+                    (long long)ref_deadman(ref, cmd->u.schedule_cancel.account));
     if (!cfg->clearing || !cmd) return 0;
     lx_account_id_t acc[2] = {LX_ACCOUNT_NONE, LX_ACCOUNT_NONE};
     lx_asset_id_t assets[2] = {LX_ASSET_NONE, LX_ASSET_NONE};
@@ -864,8 +884,13 @@ int inv_compare_state(const lx_engine_t *e, const ref_t *ref, char *msg, size_t 
             }
         }
     }
-    /* every account's open orders, oldest first */
+    /* every account's open orders, oldest first, and its dead man's switch */
     for (lx_account_id_t a = 0; rc == 0 && a < cfg->max_accounts; a++) {
+        if (lx_engine_deadman(e, a) != ref_deadman(ref, a)) {
+            rc = fail(msg, len, "account %u dead man's switch: engine %lld, reference %lld", a,
+                      (long long)lx_engine_deadman(e, a), (long long)ref_deadman(ref, a));
+            break;
+        }
         size_t en = acct_orders(e, a, &eb);
         size_t rn = ref_account_orders(ref, a, rb.v, rb.cap);
         if (en != rn) {

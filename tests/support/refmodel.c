@@ -124,6 +124,9 @@ struct ref {
     size_t ncells;
     vec_t *acct; /* [max_accounts] open slots in acceptance order */
 
+    int64_t *deadman; /* [max_accounts] dead man's switch deadline, 0 = not armed */
+    int64_t min_lead; /* the effective minimum lead of a deadline */
+
     uint64_t *dep; /* open-addressing set of applied deposit ids */
     uint8_t *dep_used;
     size_t dep_cap, dep_n;
@@ -904,6 +907,23 @@ static void do_amend(ref_t *r, const lx_cmd_amend_t *c) {
     finish_taker(r, o, stop);
 }
 
+/* Cancels the account's open orders (one market, or every market) in
+ * acceptance order, each with its BOOK_LEVEL. */
+static void cancel_account(ref_t *r, lx_account_id_t a, lx_market_id_t m,
+                           lx_cancel_reason_t reason) {
+    /* The account's list is in acceptance order (appended on acceptance,
+     * never reordered), which is the order cancel-all goes by. Copied first:
+     * canceling shrinks the list. */
+    const vec_t *v = &r->acct[a];
+    size_t n = 0;
+    uint32_t *slots = malloc((v->n + 1) * sizeof *slots);
+    if (!slots) abort();
+    for (size_t i = 0; i < v->n; i++)
+        if (m == LX_MARKET_ALL || r->orders[v->v[i]].market == m) slots[n++] = v->v[i];
+    for (size_t i = 0; i < n; i++) cancel_resting(r, &r->orders[slots[i]], reason, true);
+    free(slots);
+}
+
 static void do_cancel_all(ref_t *r, const lx_cmd_cancel_all_t *c) {
     if (!account_ok(r, c->account)) {
         reject(r, c->market, c->account, 0, 0, LX_REJECT_UNKNOWN_ACCOUNT);
@@ -913,19 +933,55 @@ static void do_cancel_all(ref_t *r, const lx_cmd_cancel_all_t *c) {
         reject(r, c->market, c->account, 0, 0, LX_REJECT_UNKNOWN_MARKET);
         return;
     }
-    /* The account's list is in acceptance order (appended on acceptance,
-     * never reordered), which is the order cancel-all goes by. Copied first:
-     * canceling shrinks the list. */
-    const vec_t *v = &r->acct[c->account];
-    size_t n = 0;
-    uint32_t *slots = malloc((v->n + 1) * sizeof *slots);
-    if (!slots) abort();
-    for (size_t i = 0; i < v->n; i++)
-        if (c->market == LX_MARKET_ALL || r->orders[v->v[i]].market == c->market)
-            slots[n++] = v->v[i];
-    for (size_t i = 0; i < n; i++)
-        cancel_resting(r, &r->orders[slots[i]], LX_CANCEL_CANCEL_ALL, true);
-    free(slots);
+    if (c->reason > LX_CANCEL_ALL_DISCONNECT) {
+        reject(r, c->market, c->account, 0, 0, LX_REJECT_BAD_COMMAND);
+        return;
+    }
+    cancel_account(r, c->account, c->market,
+                   c->reason == LX_CANCEL_ALL_DISCONNECT ? LX_CANCEL_DISCONNECT
+                                                         : LX_CANCEL_CANCEL_ALL);
+}
+
+/* ---- dead man's switch (matching.md "Dead man's switch") ----------------- */
+
+static void ev_deadman(ref_t *r, lx_account_id_t a, int64_t deadline, int state) {
+    lx_event_t ev = ev_new(r, LX_EV_DEADMAN, LX_MARKET_NONE);
+    ev.u.deadman.account = a;
+    ev.u.deadman.deadline = deadline;
+    ev.u.deadman.state = (uint8_t)state;
+    emit(r, &ev);
+}
+
+static void do_schedule_cancel(ref_t *r, const lx_cmd_schedule_cancel_t *c) {
+    if (!account_ok(r, c->account)) {
+        reject(r, LX_MARKET_NONE, c->account, 0, 0, LX_REJECT_UNKNOWN_ACCOUNT);
+        return;
+    }
+    if (c->deadline != 0 && (i128)c->deadline < (i128)r->cmd->ts + r->min_lead) {
+        reject(r, LX_MARKET_NONE, c->account, 0, 0, LX_REJECT_DEADLINE_TOO_SOON);
+        return;
+    }
+    r->deadman[c->account] = c->deadline;
+    ev_deadman(r, c->account, c->deadline, c->deadline ? LX_DEADMAN_ARMED : LX_DEADMAN_CLEARED);
+}
+
+/* On a TICK: every switch with deadline <= ts fires, smallest (deadline,
+ * account) first: FIRED, then the account's cancel-all. */
+static void fire_switches(ref_t *r) {
+    for (;;) {
+        lx_account_id_t best = LX_ACCOUNT_NONE;
+        for (lx_account_id_t a = 0; a < r->cfg.max_accounts; a++) {
+            int64_t d = r->deadman[a];
+            if (d == 0 || d > r->cmd->ts) continue;
+            if (best == LX_ACCOUNT_NONE || d < r->deadman[best]) best = a;
+        }
+        if (best == LX_ACCOUNT_NONE) return;
+        int64_t d = r->deadman[best];
+        r->deadman[best] = 0;
+        r->stats.deadman_fired++;
+        ev_deadman(r, best, d, LX_DEADMAN_FIRED);
+        cancel_account(r, best, LX_MARKET_ALL, LX_CANCEL_DEADMAN);
+    }
 }
 
 /* ---- assets, markets ----------------------------------------------------- */
@@ -1222,7 +1278,11 @@ int ref_apply(ref_t *r, const lx_cmd_t *c, const lx_sink_t *sink) {
         do_cancel_all(r, &c->u.cancel_all);
         break;
     case LX_CMD_TICK:
-        break; /* expiry only */
+        fire_switches(r); /* after expiry */
+        break;
+    case LX_CMD_SCHEDULE_CANCEL:
+        do_schedule_cancel(r, &c->u.schedule_cancel);
+        break;
     }
     r->cmd = NULL;
     r->sink = NULL;
@@ -1247,8 +1307,12 @@ ref_t *ref_create(const lx_engine_config_t *cfg) {
     r->cells = calloc(ncell ? ncell : 1, sizeof *r->cells);
     r->cell_order = calloc(ncell ? ncell : 1, sizeof *r->cell_order);
     r->acct = calloc(cfg->max_accounts ? cfg->max_accounts : 1, sizeof *r->acct);
+    r->deadman = calloc(cfg->max_accounts ? cfg->max_accounts : 1, sizeof *r->deadman);
+    /* matching.md: a configured lead of 0 means the default, 5 s */
+    r->min_lead = cfg->deadman_min_lead_ns ? cfg->deadman_min_lead_ns : 5000000000LL;
+    r->cfg.deadman_min_lead_ns = r->min_lead;
     if (!r->orders || !r->live_pos || !r->markets || !r->assets || !r->cells || !r->cell_order ||
-        !r->acct) {
+        !r->acct || !r->deadman) {
         ref_destroy(r);
         return NULL;
     }
@@ -1272,6 +1336,7 @@ void ref_destroy(ref_t *r) {
     free(r->cells);
     free(r->cell_order);
     free(r->acct);
+    free(r->deadman);
     free(r->dep);
     free(r->dep_used);
     free(r);
@@ -1436,6 +1501,10 @@ size_t ref_open_count(const ref_t *r) {
 
 void ref_open_nth(const ref_t *r, size_t i, lx_order_info_t *out) {
     order_info(r, &r->orders[r->live.v[i]], out);
+}
+
+int64_t ref_deadman(const ref_t *r, lx_account_id_t a) {
+    return a < r->cfg.max_accounts ? r->deadman[a] : 0;
 }
 
 size_t ref_account_open_count(const ref_t *r, lx_account_id_t a) {

@@ -41,6 +41,7 @@ typedef struct {
     uint64_t self_trades;   /* trades with maker account == taker account */
     uint64_t max_live;      /* most resting orders at once */
     uint64_t einval;        /* commands refused with LX_EINVAL */
+    uint64_t deadman_fired; /* dead man's switches fired */
 } ref_stats_t;
 
 /* Returns NULL on allocation failure or a configuration the model cannot
@@ -72,6 +73,8 @@ size_t ref_book_orders(const ref_t *r, lx_market_id_t m, lx_side_t side, lx_orde
 size_t ref_account_orders(const ref_t *r, lx_account_id_t a, lx_order_info_t *out, size_t cap);
 int ref_balance(const ref_t *r, lx_account_id_t a, lx_asset_id_t asset, int64_t *free_,
                 int64_t *locked);
+/* The account's dead man's switch deadline, 0 when not armed. */
+int64_t ref_deadman(const ref_t *r, lx_account_id_t a);
 /* Every balance record in creation order. */
 void ref_foreach_balance(const ref_t *r,
                          void (*fn)(void *ctx, lx_account_id_t a, lx_asset_id_t asset,

@@ -34,14 +34,15 @@ static const int cmd_body_len[LX_CMD__MAX + 1] = {
     [LX_CMD_CREATE_ASSET] = 28, [LX_CMD_CREATE_MARKET] = 61, [LX_CMD_SET_MARKET_STATE] = 5,
     [LX_CMD_SET_FEES] = 12,     [LX_CMD_DEPOSIT] = 24,       [LX_CMD_WITHDRAW] = 16,
     [LX_CMD_TRANSFER] = 20,     [LX_CMD_PLACE] = 44,         [LX_CMD_CANCEL] = 25,
-    [LX_CMD_AMEND] = 41,        [LX_CMD_CANCEL_ALL] = 8,     [LX_CMD_TICK] = 0,
+    [LX_CMD_AMEND] = 41,        [LX_CMD_CANCEL_ALL] = 9,     [LX_CMD_TICK] = 0,
+    [LX_CMD_SCHEDULE_CANCEL] = 12,
 };
 static const int ev_body_len[LX_EV__MAX + 1] = {
     [LX_EV_ASSET_CREATED] = 28,  [LX_EV_MARKET_CREATED] = 57, [LX_EV_MARKET_STATE] = 1,
     [LX_EV_FEES_SET] = 8,        [LX_EV_DEPOSIT] = 28,        [LX_EV_WITHDRAWAL] = 28,
     [LX_EV_TRANSFER] = 28,       [LX_EV_REJECTED] = 22,       [LX_EV_ORDER_ACCEPTED] = 48,
     [LX_EV_TRADE] = 73,          [LX_EV_ORDER_CANCELED] = 29, [LX_EV_ORDER_AMENDED] = 45,
-    [LX_EV_BOOK_LEVEL] = 21,     [LX_EV_BALANCE] = 24,
+    [LX_EV_BOOK_LEVEL] = 21,     [LX_EV_BALANCE] = 24,        [LX_EV_DEADMAN] = 13,
 };
 /* clang-format on */
 
@@ -136,8 +137,13 @@ static void sample_cmd(lx_cmd_t *c, int t, int variant) {
     case LX_CMD_CANCEL_ALL:
         c->u.cancel_all.account = u32;
         c->u.cancel_all.market = u32 ^ 1;
+        c->u.cancel_all.reason = hi ? LX_CANCEL_ALL_DISCONNECT : LX_CANCEL_ALL_USER;
         break;
     case LX_CMD_TICK:
+        break;
+    case LX_CMD_SCHEDULE_CANCEL:
+        c->u.schedule_cancel.account = u32;
+        c->u.schedule_cancel.deadline = i64;
         break;
     }
 }
@@ -254,6 +260,11 @@ static void sample_event(lx_event_t *e, int t, int variant) {
         e->u.balance.free = i64;
         e->u.balance.locked = i64 ^ 1;
         break;
+    case LX_EV_DEADMAN:
+        e->u.deadman.account = u32;
+        e->u.deadman.deadline = i64;
+        e->u.deadman.state = hi ? LX_DEADMAN_FIRED : LX_DEADMAN_CLEARED;
+        break;
     }
 }
 
@@ -268,7 +279,7 @@ static void test_cmd_round_trip(void **state) {
             sample_cmd(&c, t, v);
             int n = lx_cmd_encode(&c, buf, sizeof buf);
             assert_int_equal(n, 20 + cmd_body_len[t]);
-            assert_int_equal(buf[0], 1);
+            assert_int_equal(buf[0], LX_CODEC_VERSION);
             assert_int_equal(buf[1], t);
             assert_int_equal(lx_get_u16(buf + 2), cmd_body_len[t]);
             memset(&d, 0xa5, sizeof d);
@@ -330,7 +341,7 @@ static void test_golden_place(void **state) {
                                  .expiry = 0};
     /* clang-format off */
     static const uint8_t want[64] = {
-        0x01, 0x08, 0x2c, 0x00,                         /* version, PLACE, body 44 */
+        0x02, 0x08, 0x2c, 0x00,                         /* version, PLACE, body 44 */
         0x05, 0, 0, 0, 0, 0, 0, 0,                      /* 4 seq */
         0xe8, 0x03, 0, 0, 0, 0, 0, 0,                   /* 12 ts 1000 */
         0x01, 0, 0, 0,                                  /* 20 account */
@@ -362,7 +373,7 @@ static void test_golden_create_asset(void **state) {
     memcpy(c.u.create_asset.symbol, "BTC", 3);
     /* clang-format off */
     static const uint8_t want[48] = {
-        0x01, 0x01, 0x1c, 0x00,                         /* version, CREATE_ASSET, body 28 */
+        0x02, 0x01, 0x1c, 0x00,                         /* version, CREATE_ASSET, body 28 */
         0x02, 0x01, 0, 0, 0, 0, 0, 0,                   /* 4 seq */
         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* 12 ts -1 */
         0x07, 0, 0, 0,                                  /* 20 asset */
@@ -387,7 +398,7 @@ static void test_golden_balance_event(void **state) {
     e.u.balance = (lx_ev_balance_t){.account = 3, .asset = 1, .free = INT64_MAX, .locked = 1};
     /* clang-format off */
     static const uint8_t want[56] = {
-        0x01, 0x0e, 0x18, 0x00,                         /* version, BALANCE, body 24 */
+        0x02, 0x0e, 0x18, 0x00,                         /* version, BALANCE, body 24 */
         0x09, 0, 0, 0, 0, 0, 0, 0,                      /* 4 seq */
         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* 12 ts */
         0xff, 0xff, 0xff, 0xff,                         /* 20 market NONE */
@@ -428,7 +439,7 @@ static void test_golden_trade_event(void **state) {
                                 .taker_fee = 14};
     /* clang-format off */
     static const uint8_t want[105] = {
-        0x01, 0x0a, 0x49, 0x00,                         /* version, TRADE, body 73 */
+        0x02, 0x0a, 0x49, 0x00,                         /* version, TRADE, body 73 */
         1, 0, 0, 0, 0, 0, 0, 0,                         /* 4 seq */
         2, 0, 0, 0, 0, 0, 0, 0,                         /* 12 ts */
         3, 0, 0, 0,                                     /* 20 market */
@@ -449,6 +460,88 @@ static void test_golden_trade_event(void **state) {
     uint8_t buf[LX_EVENT_ENCODED_MAX];
     assert_int_equal(lx_event_encode(&e, buf, sizeof buf), 105);
     assert_memory_equal(buf, want, 105);
+}
+
+/* CANCEL_ALL with its reason byte, SCHEDULE_CANCEL, DEADMAN; and a version-1
+ * CANCEL_ALL (8-byte body, no reason) that still decodes, as reason USER. */
+static void test_golden_deadman_records(void **state) {
+    (void)state;
+    lx_cmd_t c, d;
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_CANCEL_ALL;
+    c.seq = 7;
+    c.ts = 9;
+    c.u.cancel_all = (lx_cmd_cancel_all_t){
+        .account = 3, .market = LX_MARKET_ALL, .reason = LX_CANCEL_ALL_DISCONNECT};
+    /* clang-format off */
+    static const uint8_t cxl[29] = {
+        0x02, 0x0b, 0x09, 0x00,        /* version 2, CANCEL_ALL, body 9 */
+        7, 0, 0, 0, 0, 0, 0, 0,        /* 4 seq */
+        9, 0, 0, 0, 0, 0, 0, 0,        /* 12 ts */
+        3, 0, 0, 0,                    /* 20 account */
+        0xff, 0xff, 0xff, 0xff,        /* 24 market: all */
+        1,                             /* 28 reason: disconnect */
+    };
+    static const uint8_t cxl_v1[28] = {
+        0x01, 0x0b, 0x08, 0x00,        /* version 1, CANCEL_ALL, body 8 */
+        7, 0, 0, 0, 0, 0, 0, 0,
+        9, 0, 0, 0, 0, 0, 0, 0,
+        3, 0, 0, 0,
+        0xff, 0xff, 0xff, 0xff,
+    };
+    static const uint8_t sched[32] = {
+        0x02, 0x0d, 0x0c, 0x00,        /* version 2, SCHEDULE_CANCEL, body 12 */
+        7, 0, 0, 0, 0, 0, 0, 0,
+        9, 0, 0, 0, 0, 0, 0, 0,
+        3, 0, 0, 0,                    /* 20 account */
+        0x00, 0xf2, 0x05, 0x2a, 0x01, 0, 0, 0, /* 24 deadline 5e9 */
+    };
+    static const uint8_t dm[45] = {
+        0x02, 0x0f, 0x0d, 0x00,        /* version 2, DEADMAN, body 13 */
+        7, 0, 0, 0, 0, 0, 0, 0,        /* 4 seq */
+        9, 0, 0, 0, 0, 0, 0, 0,        /* 12 ts */
+        0xff, 0xff, 0xff, 0xff,        /* 20 market: none */
+        0, 0, 0, 0, 0, 0, 0, 0,        /* 24 market_seq */
+        3, 0, 0, 0,                    /* 32 account */
+        0x00, 0xf2, 0x05, 0x2a, 0x01, 0, 0, 0, /* 36 deadline */
+        2,                             /* 44 state: fired */
+    };
+    /* clang-format on */
+    uint8_t buf[LX_CMD_ENCODED_MAX];
+    assert_int_equal(lx_cmd_encode(&c, buf, sizeof buf), 29);
+    assert_memory_equal(buf, cxl, 29);
+    assert_int_equal(lx_cmd_decode(&d, cxl_v1, sizeof cxl_v1), 28);
+    c.u.cancel_all.reason = LX_CANCEL_ALL_USER;
+    assert_memory_equal(&c, &d, sizeof c);
+    /* version 1 knows no SCHEDULE_CANCEL and no 9-byte CANCEL_ALL */
+    memcpy(buf, cxl, sizeof cxl);
+    buf[0] = 1;
+    assert_int_equal(lx_cmd_decode(&d, buf, sizeof cxl), LX_ECORRUPT);
+    memcpy(buf, sched, sizeof sched);
+    buf[0] = 1;
+    assert_int_equal(lx_cmd_decode(&d, buf, sizeof sched), LX_ECORRUPT);
+
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_SCHEDULE_CANCEL;
+    c.seq = 7;
+    c.ts = 9;
+    c.u.schedule_cancel = (lx_cmd_schedule_cancel_t){.account = 3, .deadline = 5000000000};
+    assert_int_equal(lx_cmd_encode(&c, buf, sizeof buf), 32);
+    assert_memory_equal(buf, sched, 32);
+
+    lx_event_t e;
+    memset(&e, 0, sizeof e);
+    e.type = LX_EV_DEADMAN;
+    e.seq = 7;
+    e.ts = 9;
+    e.market = LX_MARKET_NONE;
+    e.u.deadman = (lx_ev_deadman_t){.account = 3, .deadline = 5000000000, .state = 2};
+    uint8_t eb[LX_EVENT_ENCODED_MAX];
+    assert_int_equal(lx_event_encode(&e, eb, sizeof eb), 45);
+    assert_memory_equal(eb, dm, 45);
+    memcpy(eb, dm, sizeof dm);
+    eb[44] = 3; /* no such state */
+    assert_int_equal(lx_event_decode(&e, eb, sizeof dm), LX_ECORRUPT);
 }
 
 /* ---- truncation and corruption -------------------------------------------- */
@@ -485,9 +578,9 @@ static void test_header_corruption(void **state) {
     assert_int_equal(n, 20);
     buf[0] = 0;
     assert_int_equal(lx_cmd_decode(&d, buf, (size_t)n), LX_EVERSION);
-    buf[0] = 2;
+    buf[0] = 3;
     assert_int_equal(lx_cmd_decode(&d, buf, 1), LX_EVERSION);
-    buf[0] = 1;
+    buf[0] = LX_CODEC_VERSION;
     buf[1] = 0;
     assert_int_equal(lx_cmd_decode(&d, buf, (size_t)n), LX_ECORRUPT);
     buf[1] = LX_CMD__MAX + 1;
@@ -630,6 +723,10 @@ static void test_decode_injective(void **state) {
                 buf[off] = (uint8_t)v;
                 int rc = lx_cmd_decode(&d, buf, (size_t)n);
                 if (rc < 0) continue;
+                if (off == 0 && v == 1) { /* the same body read as version 1 */
+                    assert_memory_equal(&d, &c, sizeof c);
+                    continue;
+                }
                 assert_int_equal(rc, n);
                 assert_int_equal(lx_cmd_encode(&d, out, sizeof out), n);
                 assert_memory_equal(out, buf, (size_t)n);
@@ -648,6 +745,10 @@ static void test_decode_injective(void **state) {
                 buf[off] = (uint8_t)v;
                 int rc = lx_event_decode(&d, buf, (size_t)n);
                 if (rc < 0) continue;
+                if (off == 0 && v == 1) { /* the same body read as version 1 */
+                    assert_memory_equal(&d, &e, sizeof e);
+                    continue;
+                }
                 assert_int_equal(rc, n);
                 assert_int_equal(lx_event_encode(&d, out, sizeof out), n);
                 assert_memory_equal(out, buf, (size_t)n);
@@ -714,7 +815,24 @@ static void test_text_format_golden(void **state) {
     c.u.cancel_all.account = 3;
     c.u.cancel_all.market = LX_MARKET_ALL;
     lx_cmd_format(&c, line, sizeof line);
-    assert_string_equal(line, "CANCEL_ALL seq=0 ts=0 account=3 market=ALL");
+    assert_string_equal(line, "CANCEL_ALL seq=0 ts=0 account=3 market=ALL reason=USER");
+    c.u.cancel_all.reason = LX_CANCEL_ALL_DISCONNECT;
+    lx_cmd_format(&c, line, sizeof line);
+    assert_string_equal(line, "CANCEL_ALL seq=0 ts=0 account=3 market=ALL reason=DISCONNECT");
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_SCHEDULE_CANCEL;
+    c.u.schedule_cancel = (lx_cmd_schedule_cancel_t){.account = 3, .deadline = 5000000000};
+    lx_cmd_format(&c, line, sizeof line);
+    assert_string_equal(line, "SCHEDULE_CANCEL seq=0 ts=0 account=3 deadline=5000000000");
+    {
+        lx_event_t dm;
+        memset(&dm, 0, sizeof dm);
+        dm.type = LX_EV_DEADMAN;
+        dm.market = LX_MARKET_NONE;
+        dm.u.deadman = (lx_ev_deadman_t){.account = 3, .deadline = 5000000000, .state = 1};
+        lx_event_format(&dm, line, sizeof line);
+        assert_string_equal(line, "DEADMAN account=3 deadline=5000000000 state=ARMED");
+    }
 
     lx_event_t e;
     memset(&e, 0, sizeof e);
@@ -957,14 +1075,15 @@ static void test_parse_errors(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cmd_round_trip),       cmocka_unit_test(test_event_round_trip),
-        cmocka_unit_test(test_golden_place),         cmocka_unit_test(test_golden_create_asset),
-        cmocka_unit_test(test_golden_balance_event), cmocka_unit_test(test_golden_trade_event),
-        cmocka_unit_test(test_truncation),           cmocka_unit_test(test_header_corruption),
-        cmocka_unit_test(test_enum_corruption),      cmocka_unit_test(test_encode_refuses_invalid),
-        cmocka_unit_test(test_decode_injective),     cmocka_unit_test(test_text_round_trip),
-        cmocka_unit_test(test_text_format_golden),   cmocka_unit_test(test_text_format_truncates),
-        cmocka_unit_test(test_parse_defaults),       cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_cmd_round_trip),         cmocka_unit_test(test_event_round_trip),
+        cmocka_unit_test(test_golden_place),           cmocka_unit_test(test_golden_create_asset),
+        cmocka_unit_test(test_golden_balance_event),   cmocka_unit_test(test_golden_trade_event),
+        cmocka_unit_test(test_golden_deadman_records), cmocka_unit_test(test_truncation),
+        cmocka_unit_test(test_header_corruption),      cmocka_unit_test(test_enum_corruption),
+        cmocka_unit_test(test_encode_refuses_invalid), cmocka_unit_test(test_decode_injective),
+        cmocka_unit_test(test_text_round_trip),        cmocka_unit_test(test_text_format_golden),
+        cmocka_unit_test(test_text_format_truncates),  cmocka_unit_test(test_parse_defaults),
+        cmocka_unit_test(test_parse_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,8 +29,11 @@
  * accepted (possibly dead, possibly reused-slot) ids, sometimes garbage;
  * takers are often aimed at the opposite best, or at an order of the same
  * account (self-trade prevention); FOK quantities are sized on the
- * liquidity the model shows, plus or minus one. See gen_* below for the
- * adversarial cases it mixes in.
+ * liquidity the model shows, plus or minus one. Dead man's switches are
+ * armed with a small minimum lead (MIN_LEAD) so that ticks fire them, mostly
+ * by accounts with open orders; they are re-armed, cleared and sometimes set
+ * too soon; a third of the cancel-alls carry the disconnect reason. See
+ * gen_* below for the adversarial cases it mixes in.
  *
  * Seeds: 10 with clearing off (pure matching) and 10 with clearing on
  * (1,000 accounts, deposits, withdrawals and transfers mixed in), some with
@@ -219,6 +222,7 @@ static void cov_add_stats(cov_t *c, const ref_stats_t *s) {
     c->st.rebates += s->rebates;
     c->st.self_trades += s->self_trades;
     if (s->max_live > c->st.max_live) c->st.max_live = s->max_live;
+    c->st.deadman_fired += s->deadman_fired;
     c->st.einval += s->einval;
 }
 
@@ -260,11 +264,12 @@ static void cov_print(const char *title, const cov_t *c) {
            (unsigned long long)c->st.amend_keep, (unsigned long long)c->st.amend_lose,
            (unsigned long long)c->st.amend_cross, (unsigned long long)c->st.amend_cancel,
            (unsigned long long)c->amended_pl[0], (unsigned long long)c->amended_pl[1]);
-    printf("  expired=%llu self_trades=%llu fee_capped=%llu rebate_fills=%llu rebate_capped=%llu "
-           "max_live=%llu\n",
-           (unsigned long long)c->st.expired, (unsigned long long)c->st.self_trades,
-           (unsigned long long)c->st.fee_capped, (unsigned long long)c->st.rebates,
-           (unsigned long long)c->st.rebate_capped, (unsigned long long)c->st.max_live);
+    printf("  expired=%llu deadman_fired=%llu self_trades=%llu fee_capped=%llu rebate_fills=%llu "
+           "rebate_capped=%llu max_live=%llu\n",
+           (unsigned long long)c->st.expired, (unsigned long long)c->st.deadman_fired,
+           (unsigned long long)c->st.self_trades, (unsigned long long)c->st.fee_capped,
+           (unsigned long long)c->st.rebates, (unsigned long long)c->st.rebate_capped,
+           (unsigned long long)c->st.max_live);
     fflush(stdout);
 }
 
@@ -729,6 +734,35 @@ static void gen_cancel_all(gen_t *g, lx_cmd_t *c) {
     c->u.cancel_all.account =
         pick_open(g, &o) && rng_pm(&g->rng, 800) ? o.account : pick_account(g);
     c->u.cancel_all.market = rng_pm(&g->rng, 300) ? LX_MARKET_ALL : pick_market(g);
+    /* a third from the gateway for a dropped session; rarely an invalid
+     * reason (BAD_COMMAND: the codec would refuse it, the engine must too) */
+    c->u.cancel_all.reason = rng_pm(&g->rng, 330) ? LX_CANCEL_ALL_DISCONNECT : LX_CANCEL_ALL_USER;
+    if (rng_pm(&g->rng, 10)) c->u.cancel_all.reason = (uint8_t)rng_range(&g->rng, 2, 255);
+}
+
+/* Dead man's switches: armed mostly by accounts with open orders, a lead
+ * of MIN_LEAD plus up to a few ticks' worth of time so that ticks fire
+ * them, re-armed (often before they fire), cleared, or too soon. */
+#define MIN_LEAD 20000
+static void gen_schedule_cancel(gen_t *g, lx_cmd_t *c) {
+    rng_t *r = &g->rng;
+    lx_order_info_t o;
+    c->type = LX_CMD_SCHEDULE_CANCEL;
+    lx_cmd_schedule_cancel_t *p = &c->u.schedule_cancel;
+    p->account = pick_open(g, &o) && rng_pm(r, 800) ? o.account : pick_account(g);
+    uint64_t k = rng_below(r, 100);
+    if (k < 10)
+        p->deadline = 0; /* clear */
+    else if (k < 16)
+        p->deadline = g->ts + rng_range(r, -3, MIN_LEAD - 1); /* DEADLINE_TOO_SOON */
+    else if (k < 18)
+        p->deadline = g->ts + MIN_LEAD; /* exactly the lead: accepted */
+    else if (k < 19)
+        p->deadline = -rng_range(r, 1, 1000);
+    else if (k < 60)
+        p->deadline = g->ts + MIN_LEAD + rng_range(r, 0, 300000); /* fires soon */
+    else
+        p->deadline = g->ts + MIN_LEAD + rng_range(r, 300000, 3000000); /* re-armed first */
 }
 
 static lx_asset_id_t pick_asset(gen_t *g) {
@@ -741,9 +775,10 @@ static int64_t pick_amount(gen_t *g, lx_account_id_t a, lx_asset_id_t as) {
     int64_t fr = 0;
     ref_balance(g->ref, a, as, &fr, NULL);
     uint64_t k = rng_below(r, 100);
-    if (k < 3) return -rng_range(r, 0, 5);         /* BAD_AMOUNT */
-    if (k < 10) return fr + rng_range(r, 1, 1000); /* INSUFFICIENT_FUNDS */
-    if (k < 15) return fr > 0 ? fr : 1;            /* everything */
+    if (k < 3) return -rng_range(r, 0, 5); /* BAD_AMOUNT */
+    if (k < 10) /* INSUFFICIENT_FUNDS (unless the balance is already INT64_MAX) */
+        return fr > INT64_MAX - 1000 ? INT64_MAX : fr + rng_range(r, 1, 1000);
+    if (k < 15) return fr > 0 ? fr : 1; /* everything */
     return fr > 1 ? rng_range(r, 1, fr / 2 + 1) : 1;
 }
 
@@ -876,12 +911,14 @@ static bool gen_next(gen_t *g, lx_cmd_t *c) {
             gen_amend(g, c);
         else if (k < 134)
             gen_cancel_all(g, c);
-        else if (k < 160) {
+        else if (k < 139)
+            gen_schedule_cancel(g, c);
+        else if (k < 165) {
             c->type = LX_CMD_TICK;
             g->ts += rng_range(r, 0, 100000);
-        } else if (k < 162)
+        } else if (k < 167)
             gen_admin(g, c);
-        else if (k < 222)
+        else if (k < 227)
             gen_funds(g, c);
         else
             gen_place(g, c);
@@ -972,7 +1009,8 @@ static void run_seed(const seed_cfg_t *sc, uint64_t n) {
                               .max_accounts = sc->max_accounts,
                               .max_orders = sc->max_orders,
                               .max_open_orders_per_account = sc->per_account,
-                              .clearing = sc->clearing};
+                              .clearing = sc->clearing,
+                              .deadman_min_lead_ns = MIN_LEAD};
     lx_engine_t *e = NULL;
     assert_int_equal(lx_engine_create(&e, &cfg), 0);
     ref_t *ref = ref_create(&cfg);
@@ -1113,6 +1151,10 @@ static void test_coverage(void **state) {
             printf("coverage: cancel reason %s never occurred\n", lx_cancel_reason_name(i));
             missing++;
         }
+    }
+    if (cov_off.st.deadman_fired + cov_on.st.deadman_fired == 0) {
+        printf("coverage: no dead man's switch fired\n");
+        missing++;
     }
     for (int i = 1; i < 5; i++)
         if (cov_off.st.stp_hits[i] + cov_on.st.stp_hits[i] == 0) {

@@ -559,7 +559,7 @@ static void test_rejects(void **state) {
     t.ts = f.ts - 1;
     assert_int_equal(ref_apply(f.r, &t, NULL), LX_EINVAL);
     t.ts = f.ts;
-    t.type = 13;
+    t.type = (lx_cmd_type_t)(LX_CMD__MAX + 1);
     assert_int_equal(ref_apply(f.r, &t, NULL), LX_EINVAL);
     assert_int_equal(ref_last_seq(f.r), f.seq);
 

@@ -51,6 +51,7 @@
 #include "lx/codec.h"
 #include "lx/engine.h"
 #include "lx/error.h"
+#include "lx/snapshot.h"
 #include "lx/text.h"
 
 #define SCN_DIR "tests/scenarios"
@@ -415,6 +416,13 @@ static void run_assertion(run_t *r, const line_t *ln) {
         check_opt(r, L, &k, "asset", "supply", ai.supply);
         check_opt(r, L, &k, "asset", "fees", ai.fees);
         check_opt(r, L, &k, "asset", "scale", ai.scale);
+    } else if (strcmp(k.word, "deadman") == 0) {
+        int64_t a, d;
+        if (!need_i64(r, L, &k, "account", &a) || !need_i64(r, L, &k, "deadline", &d)) return;
+        int64_t got = lx_engine_deadman(r->e, (lx_account_id_t)a);
+        if (got != d)
+            scn_fail(r, L, "deadman account=%lld: deadline %lld, expected %lld", (long long)a,
+                     (long long)got, (long long)d);
     } else if (strcmp(k.word, "market") == 0) {
         if (!need_i64(r, L, &k, "market", &m)) return;
         lx_market_info_t mi;
@@ -452,11 +460,14 @@ static void run_config(run_t *r, const line_t *ln) {
     for (int i = 0; i < k.n; i++) {
         uint64_t v;
         const char *key = k.kv[i].key;
-        if (!to_u64(k.kv[i].val, &v) || v > UINT32_MAX) {
+        bool wide = strcmp(key, "deadman_min_lead_ns") == 0;
+        if (!to_u64(k.kv[i].val, &v) || v > (wide ? (uint64_t)INT64_MAX : UINT32_MAX)) {
             scn_fail(r, ln->lineno, "bad value for %s", key);
             return;
         }
-        if (strcmp(key, "clearing") == 0)
+        if (wide)
+            r->cfg.deadman_min_lead_ns = (int64_t)v;
+        else if (strcmp(key, "clearing") == 0)
             r->cfg.clearing = v != 0;
         else if (strcmp(key, "max_markets") == 0)
             r->cfg.max_markets = (uint32_t)v;
@@ -605,9 +616,56 @@ static size_t run_command(run_t *r, size_t idx) {
     return end;
 }
 
+/* An in-memory byte stream for the snapshot round trip. */
+typedef struct {
+    uint8_t *p;
+    size_t n, cap, off;
+} mem_t;
+
+static int mem_write(void *ctx, const void *buf, size_t len) {
+    mem_t *m = ctx;
+    if (m->n + len > m->cap) {
+        size_t cap = (m->n + len) * 2;
+        uint8_t *p = realloc(m->p, cap);
+        if (!p) return LX_ENOMEM;
+        m->p = p;
+        m->cap = cap;
+    }
+    memcpy(m->p + m->n, buf, len);
+    m->n += len;
+    return 0;
+}
+
+static int mem_read(void *ctx, void *buf, size_t len) {
+    mem_t *m = ctx;
+    if (m->off + len > m->n) return LX_ETRUNC;
+    memcpy(buf, m->p + m->off, len);
+    m->off += len;
+    return 0;
+}
+
+/* Saves the final state and loads it back: same digest, same dead man's
+ * switches (the snapshot must round-trip every piece of state). */
+static void check_snapshot(run_t *r) {
+    mem_t m = {NULL, 0, 0, 0};
+    lx_engine_t *e2 = NULL;
+    int rc = lx_engine_save(r->e, mem_write, &m);
+    if (rc == 0) rc = lx_engine_load(&e2, mem_read, &m);
+    bool same = rc == 0 && lx_engine_digest(e2) == lx_engine_digest(r->e);
+    for (uint32_t a = 0; same && a < r->cfg.max_accounts; a++)
+        same = lx_engine_deadman(e2, a) == lx_engine_deadman(r->e, a);
+    lx_engine_destroy(e2);
+    free(m.p);
+    if (rc != 0)
+        scn_fail(r, 0, "snapshot round trip: %s", lx_err_name(rc));
+    else if (!same)
+        scn_fail(r, 0, "snapshot round trip: the loaded engine differs");
+}
+
 /* Replays every command into a fresh engine: same events, same digest. */
 static void check_replay(run_t *r) {
     if (!r->e) return;
+    check_snapshot(r);
     lx_engine_t *e2 = NULL;
     assert_int_equal(lx_engine_create(&e2, &r->cfg), 0);
     evlist_t *got = &r->got;
