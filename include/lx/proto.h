@@ -60,6 +60,7 @@
     X(ORDER_STATUS, 0x07, 32)                                                                      \
     X(RESEND_REQUEST, 0x08, 24)                                                                    \
     X(SIGNED, 0x09, 240)                                                                           \
+    X(SCHEDULE_CANCEL, 0x0a, 16)                                                                   \
     X(LOGON_ACK, 0x81, 32)                                                                         \
     X(SERVER_HEARTBEAT, 0x82, 16)                                                                  \
     X(REJECT, 0x83, 24)                                                                            \
@@ -70,7 +71,8 @@
     X(AMENDED, 0x88, 72)                                                                           \
     X(ORDER_STATUS_REPLY, 0x89, 80)                                                                \
     X(RESEND_END, 0x8a, 32)                                                                        \
-    X(CHALLENGE, 0x8b, 40)
+    X(CHALLENGE, 0x8b, 40)                                                                         \
+    X(DEADMAN, 0x8c, 56)
 
 typedef enum {
 #define LX__PROTO_TYPE_ENUM(name, value, size) LX_PROTO_##name = (value),
@@ -170,6 +172,11 @@ typedef struct {
     uint8_t challenge[32]; /* what a signed LOGON signs (lx_sign_logon_payload) */
 } lx_proto_challenge_t;
 
+/* SCHEDULE_CANCEL: the session account's dead man's switch. */
+typedef struct {
+    int64_t deadline; /* ns since the epoch; 0 clears */
+} lx_proto_schedule_cancel_t;
+
 typedef struct {
     uint64_t from_seq; /* >= 1 */
     uint64_t to_seq;   /* 0: up to the latest; else >= from_seq */
@@ -238,6 +245,14 @@ typedef struct {
     int64_t price, qty, remaining;
 } lx_proto_amended_t;
 
+/* DEADMAN: the account's dead man's switch was armed, cleared or fired
+ * (h.market is LX_MARKET_NONE, h.order_id and h.client_id 0). */
+typedef struct {
+    lx_proto_exec_t h;
+    uint8_t state;    /* lx_deadman_state_t */
+    int64_t deadline; /* 0 when cleared */
+} lx_proto_deadman_t;
+
 typedef struct {
     lx_market_id_t market;
     uint64_t client_id;
@@ -265,6 +280,8 @@ typedef struct {
         lx_proto_amend_t amend;
         lx_proto_cancel_all_t cancel_all;
         lx_proto_cancel_t order_status;
+        lx_proto_schedule_cancel_t schedule_cancel;
+        lx_proto_deadman_t deadman;
         lx_proto_signed_t signed_action;
         lx_proto_challenge_t challenge;
         lx_proto_resend_request_t resend_request;
@@ -285,7 +302,7 @@ typedef struct {
 
 size_t lx_proto_msg_size(int type);           /* the frame size of a type, 0 if unknown */
 int lx_proto_direction(int type);             /* LX_PROTO_FROM_*, or -1 if unknown */
-bool lx_proto_is_exec(int type);              /* ACCEPTED .. AMENDED */
+bool lx_proto_is_exec(int type);              /* ACCEPTED .. AMENDED, DEADMAN */
 const char *lx_proto_type_name(int type);     /* "PLACE", or "?" */
 const char *lx_proto_reason_name(int reason); /* "TOO_LARGE", or "?" */
 const char *lx_proto_reason_str(int reason);  /* text, never NULL */

@@ -29,6 +29,7 @@
  *   0x08 RESEND_REQUEST (24)  4 u32 -  8 u64 from_seq (>= 1)  16 u64 to_seq (0, or >= from)
  *   0x09 SIGNED (240)         4 u16 len (148..232)  6 u16 -  8 u8[232] envelope, zero after len
  *                             (a signed action, docs/signing.md)
+ *   0x0a SCHEDULE_CANCEL (16) 4 u32 -  8 i64 deadline (ns since the epoch; 0 clears; >= 0)
  *
  * server -> client
  *   0x81 LOGON_ACK (32)       4 u16 version  6 u16 -  8 u32 account  12 u32 heartbeat_ms
@@ -56,6 +57,8 @@
  *   0x8a RESEND_END (32)      4 u8 status (0 complete, 1 trimmed)  5 u8[3] -
  *                             8 u64 first_seq  16 u64 last_seq  24 u64 next_seq
  *   0x8b CHALLENGE (40)       4 u32 -  8 u8[32] challenge (what a signed LOGON signs)
+ *   0x8c DEADMAN (56)         execution report: 40 u8 state (0 cleared, 1 armed, 2 fired)
+ *                             41 u8[7] -  48 i64 deadline
  *
  * Enumerations: side 0..1, order_type 0..1, tif 0..4, stp 0..4 (lx/types.h).
  * client_id sits at offset 8 in every message that has one, so a refusal
@@ -122,7 +125,7 @@ int lx_proto_direction(int type) {
 }
 
 bool lx_proto_is_exec(int type) {
-    return type >= LX_PROTO_ACCEPTED && type <= LX_PROTO_AMENDED;
+    return (type >= LX_PROTO_ACCEPTED && type <= LX_PROTO_AMENDED) || type == LX_PROTO_DEADMAN;
 }
 
 const char *lx_proto_reason_name(int reason) {
@@ -161,6 +164,8 @@ lx_proto_exec_t *lx_proto_exec(lx_proto_msg_t *m) {
         return &m->u.canceled.h;
     case LX_PROTO_AMENDED:
         return &m->u.amended.h;
+    case LX_PROTO_DEADMAN:
+        return &m->u.deadman.h;
     default:
         return NULL;
     }
@@ -229,6 +234,11 @@ static bool check(const lx_proto_msg_t *m) {
     }
     case LX_PROTO_RESEND_END:
         return m->u.resend_end.status <= LX_PROTO_RESEND_TRIMMED;
+    case LX_PROTO_SCHEDULE_CANCEL:
+        return m->u.schedule_cancel.deadline >= 0;
+    case LX_PROTO_DEADMAN:
+        return m->u.deadman.h.seq >= 1 && m->u.deadman.state <= LX_DEADMAN_FIRED &&
+               m->u.deadman.deadline >= 0;
     case LX_PROTO_SIGNED: {
         const lx_proto_signed_t *s = &m->u.signed_action;
         return s->len >= LX_PROTO_SIGNED_MIN && s->len <= LX_PROTO_SIGNED_MAX &&
@@ -340,6 +350,14 @@ static bool read_body(const uint8_t *p, lx_proto_msg_t *m) {
     case LX_PROTO_CHALLENGE:
         memcpy(m->u.challenge.challenge, p + 8, 32);
         return all_zero(p + 4, 4);
+    case LX_PROTO_SCHEDULE_CANCEL:
+        m->u.schedule_cancel.deadline = get_i64(p + 8);
+        return all_zero(p + 4, 4);
+    case LX_PROTO_DEADMAN:
+        get_exec(p, &m->u.deadman.h);
+        m->u.deadman.state = p[40];
+        m->u.deadman.deadline = get_i64(p + 48);
+        return all_zero(p + 41, 7);
     case LX_PROTO_LOGON_ACK: {
         lx_proto_logon_ack_t *a = &m->u.logon_ack;
         a->version = lx_get_u16(p + 4);
@@ -523,6 +541,14 @@ int lx_proto_encode(const lx_proto_msg_t *m, uint8_t *buf, size_t cap) {
         break;
     case LX_PROTO_CHALLENGE:
         memcpy(p + 8, m->u.challenge.challenge, 32);
+        break;
+    case LX_PROTO_SCHEDULE_CANCEL:
+        put_i64(p + 8, m->u.schedule_cancel.deadline);
+        break;
+    case LX_PROTO_DEADMAN:
+        put_exec(p, &m->u.deadman.h);
+        p[40] = m->u.deadman.state;
+        put_i64(p + 48, m->u.deadman.deadline);
         break;
     case LX_PROTO_LOGON_ACK: {
         const lx_proto_logon_ack_t *a = &m->u.logon_ack;
@@ -752,6 +778,11 @@ int lx_proto_to_cmd(const lx_proto_msg_t *m, lx_account_id_t account, lx_cmd_t *
         cmd->u.cancel_all.account = account;
         cmd->u.cancel_all.market = m->u.cancel_all.market;
         return 0;
+    case LX_PROTO_SCHEDULE_CANCEL:
+        cmd->type = LX_CMD_SCHEDULE_CANCEL;
+        cmd->u.schedule_cancel.account = account;
+        cmd->u.schedule_cancel.deadline = m->u.schedule_cancel.deadline;
+        return 0;
     default:
         return LX_EINVAL;
     }
@@ -825,13 +856,24 @@ int lx_proto_reports_from_event(const lx_event_t *ev, lx_proto_report_t out[2]) 
     case LX_EV_REJECTED: {
         const lx_ev_rejected_t *j = &ev->u.rejected;
         if (j->cmd_type != LX_CMD_PLACE && j->cmd_type != LX_CMD_CANCEL &&
-            j->cmd_type != LX_CMD_AMEND && j->cmd_type != LX_CMD_CANCEL_ALL)
+            j->cmd_type != LX_CMD_AMEND && j->cmd_type != LX_CMD_CANCEL_ALL &&
+            j->cmd_type != LX_CMD_SCHEDULE_CANCEL)
             return 0;
         out[0].account = j->account;
         out[0].msg.type = LX_PROTO_REJECTED;
         exec_head(&out[0].msg.u.rejected.h, ev, j->order_id, j->client_id);
         out[0].msg.u.rejected.reason = j->reason;
         out[0].msg.u.rejected.cmd_type = j->cmd_type;
+        return 1;
+    }
+    case LX_EV_DEADMAN: {
+        const lx_ev_deadman_t *d = &ev->u.deadman;
+        out[0].account = d->account;
+        out[0].msg.type = LX_PROTO_DEADMAN;
+        exec_head(&out[0].msg.u.deadman.h, ev, 0, 0);
+        out[0].msg.u.deadman.h.market = LX_MARKET_NONE;
+        out[0].msg.u.deadman.state = d->state;
+        out[0].msg.u.deadman.deadline = d->state == LX_DEADMAN_CLEARED ? 0 : d->deadline;
         return 1;
     }
     default:

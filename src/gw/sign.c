@@ -114,6 +114,8 @@ lx_account_id_t lx_sign_account(const lx_cmd_t *cmd) {
         return cmd->u.amend.account;
     case LX_CMD_CANCEL_ALL:
         return cmd->u.cancel_all.account;
+    case LX_CMD_SCHEDULE_CANCEL:
+        return cmd->u.schedule_cancel.account;
     default:
         return LX_ACCOUNT_NONE;
     }

@@ -649,7 +649,8 @@ static uint32_t rate_check(uint64_t *tat, const lx_config_rate_t *r, uint64_t no
 
 static bool is_order_entry(int type) {
     return type == LX_PROTO_PLACE || type == LX_PROTO_CANCEL || type == LX_PROTO_AMEND ||
-           type == LX_PROTO_CANCEL_ALL || type == LX_PROTO_SIGNED;
+           type == LX_PROTO_CANCEL_ALL || type == LX_PROTO_SIGNED ||
+           type == LX_PROTO_SCHEDULE_CANCEL;
 }
 
 /* What a request costs in its account's bucket (rate_limits.weight); a
@@ -724,7 +725,8 @@ static void on_msg(lx_gw_tcp_t *g, conn_t *c, const lx_proto_msg_t *m) {
     case LX_PROTO_PLACE:
     case LX_PROTO_CANCEL:
     case LX_PROTO_AMEND:
-    case LX_PROTO_CANCEL_ALL: {
+    case LX_PROTO_CANCEL_ALL:
+    case LX_PROTO_SCHEDULE_CANCEL: {
         if (atomic_load(&g->stop) || lx_node_failed(g->node)) {
             send_reject(g, c, LX_PROTO_R_UNAVAILABLE, m->type, msg_client_id(m));
             break;
@@ -969,6 +971,7 @@ static void stage_cancel_on_disconnect(lx_gw_tcp_t *g) {
         b->cmd.type = LX_CMD_CANCEL_ALL;
         b->cmd.u.cancel_all.account = s->account;
         b->cmd.u.cancel_all.market = LX_MARKET_ALL;
+        b->cmd.u.cancel_all.reason = LX_CANCEL_ALL_DISCONNECT;
     }
     g->ncod = 0;
 }

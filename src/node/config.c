@@ -538,6 +538,7 @@ static int walk(ctx_t *x, const yaml_node_t *map, const char *path, const fields
 typedef struct {
     lx_config_t c;
     const yaml_node_t *assets, *markets, *faucet, *bridge_key;
+    uint32_t deadman_min_lead_ms; /* engine.deadman_min_lead_ms, into c.engine in ns */
 } top_t;
 
 #define TOP(member) offsetof(top_t, member)
@@ -565,6 +566,7 @@ static const field_t engine_fields[] = {
     {"max_orders", F_U32, TOP(c.engine.max_orders), 1, ID_MAX, NULL},
     {"max_open_orders_per_account", F_U32, TOP(c.engine.max_open_orders_per_account), 0, ID_MAX,
      NULL},
+    {"deadman_min_lead_ms", F_U32, TOP(deadman_min_lead_ms), 1, 86400000, NULL},
 };
 static const fieldset_t engine_set = FIELDS(engine_fields);
 
@@ -1068,7 +1070,9 @@ int lx_config_parse(const char *text, size_t len, lx_config_t *out, char *err, s
     }
     if (!x.rc && root && !is_null(root) && root->type != YAML_MAPPING_NODE)
         fail_got(&x, root, "", "expected a mapping at the top level");
+    top.deadman_min_lead_ms = (uint32_t)(LX_DEADMAN_MIN_LEAD_DEFAULT / 1000000);
     if (!x.rc) walk(&x, root, "", &top_set, &top, true);
+    top.c.engine.deadman_min_lead_ns = (int64_t)top.deadman_min_lead_ms * 1000000;
     if (!x.rc) do_assets(&x, &top.c, top.assets);
     if (!x.rc) do_markets(&x, &top.c, top.markets);
     if (!x.rc) do_faucet(&x, &top.c, top.faucet);
@@ -1275,9 +1279,12 @@ int lx_config_write(const lx_config_t *c, char *buf, size_t cap) {
     sb_addr(&b, "binary", &c->listen.binary);
     sb_printf(&b,
               "engine:\n  max_markets: %u\n  max_assets: %u\n  max_accounts: %u\n"
-              "  max_orders: %u\n  max_open_orders_per_account: %u\n",
+              "  max_orders: %u\n  max_open_orders_per_account: %u\n  deadman_min_lead_ms: %lld\n",
               c->engine.max_markets, c->engine.max_assets, c->engine.max_accounts,
-              c->engine.max_orders, c->engine.max_open_orders_per_account);
+              c->engine.max_orders, c->engine.max_open_orders_per_account,
+              (long long)((c->engine.deadman_min_lead_ns ? c->engine.deadman_min_lead_ns
+                                                         : LX_DEADMAN_MIN_LEAD_DEFAULT) /
+                          1000000));
     sb_printf(&b, "shards: %u\n", c->shards);
     sb_printf(&b,
               "journal:\n  segment_bytes: %llu\n  batch_max_bytes: %llu\n"

@@ -766,7 +766,8 @@ static uint64_t requester(const shard_t *s, lx_account_id_t account, uint64_t ow
 }
 
 static bool is_order_cmd(uint8_t t) {
-    return t == LX_CMD_PLACE || t == LX_CMD_CANCEL || t == LX_CMD_AMEND || t == LX_CMD_CANCEL_ALL;
+    return t == LX_CMD_PLACE || t == LX_CMD_CANCEL || t == LX_CMD_AMEND || t == LX_CMD_CANCEL_ALL ||
+           t == LX_CMD_SCHEDULE_CANCEL;
 }
 
 static void on_event(void *ctx, const lx_event_t *ev) {
@@ -816,6 +817,15 @@ static void on_event(void *ctx, const lx_event_t *ev) {
         o.session[0] = to ? to : req;
         o.session[1] = to ? req : 0;
         o.client_id[0] = o.client_id[1] = a->client_id;
+        break;
+    }
+    case LX_EV_DEADMAN: {
+        /* armed or cleared: the session that asked; fired (by a TICK): the
+         * account's last bound session */
+        lx_account_id_t a = ev->u.deadman.account;
+        o.session[0] = s->cur_session && s->cur_account == a ? s->cur_session
+                       : a < s->naccounts                    ? s->account_session[a]
+                                                             : 0;
         break;
     }
     case LX_EV_REJECTED:
@@ -984,6 +994,9 @@ static void *eng_main(void *arg) {
                     break;
                 case LX_CMD_CANCEL_ALL:
                     s->cur_account = m->cmd.u.cancel_all.account;
+                    break;
+                case LX_CMD_SCHEDULE_CANCEL:
+                    s->cur_account = m->cmd.u.schedule_cancel.account;
                     break;
                 default:
                     s->cur_account = LX_ACCOUNT_NONE;

@@ -81,6 +81,7 @@ static uint32_t t_linger_ms;
 static uint64_t t_out_max;
 static lx_config_rate_t t_per_account, t_per_conn; /* rate limits; {0, 0}: none */
 static const uint8_t *t_bridge;                    /* bridge public key; NULL: none */
+static int64_t t_deadman_lead_ns;                  /* engine.deadman_min_lead; 0: default */
 
 static void tnode_start(tnode_t *t, const char *dir, const lx_io_t *io, uint32_t history) {
     char err[512] = "";
@@ -92,6 +93,8 @@ static void tnode_start(tnode_t *t, const char *dir, const lx_io_t *io, uint32_t
     if (t_snap_every) t->cfg.journal.snapshot_every_commands = t_snap_every;
     t->cfg.rate_limits.per_account = t_per_account;
     t->cfg.rate_limits.per_connection = t_per_conn;
+    if (t_deadman_lead_ns) t->cfg.engine.deadman_min_lead_ns = t_deadman_lead_ns;
+    t_deadman_lead_ns = 0;
     if (t_bridge) {
         memcpy(t->cfg.bridge_key, t_bridge, 32);
         t->cfg.has_bridge_key = true;
@@ -466,6 +469,7 @@ static void test_cancel_on_disconnect(void **state) {
     cli_close(&a);
     lx_proto_msg_t x = cli_expect(&b, LX_PROTO_CANCELED);
     assert_int_equal(x.u.canceled.h.order_id, b1);
+    assert_int_equal(x.u.canceled.reason, LX_CANCEL_DISCONNECT);
     assert_int_equal(cli_status(&b, a1).u.status_reply.status, LX_PROTO_STATUS_UNKNOWN);
     /* account 4 is untouched; when its session (no flag) drops, its order stays */
     cli_close(&c);
@@ -664,6 +668,73 @@ static void test_signed_logon_and_actions(void **state) {
     assert_int_equal(ac.session, 2);
     assert_int_equal(ac.signed_ok, 4); /* two places, a rejected place, the bridge's deposit */
     assert_int_equal(ac.bad, 0);
+    remove_dir(dir);
+}
+
+static int64_t wall_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void send_schedule(tcli_t *c, int64_t deadline) {
+    lx_proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_SCHEDULE_CANCEL;
+    m.u.schedule_cancel.deadline = deadline;
+    cli_send(c, &m);
+}
+
+/* The dead man's switch over the binary protocol: armed, re-armed in time
+ * (nothing fires at the first deadline), fired once at the second through
+ * the sequencer's TICK (DEADMAN fired, then a CANCELED per open order);
+ * a deadline closer than the minimum lead is REJECTED; clearing. */
+static void test_dead_mans_switch(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    t_deadman_lead_ns = 100000000; /* 100 ms */
+    tnode_t t;
+    tnode_start(&t, dir, NULL, 0);
+    tcli_t c;
+    cli_connect(&c, t.port);
+    cli_logon(&c, 4, 0);
+    cli_place(&c, BTC, 1, LX_SIDE_BUY, LX_TIF_GTC, PX - 100, 1);
+    cli_expect(&c, LX_PROTO_ACCEPTED);
+    cli_place(&c, ETH, 2, LX_SIDE_SELL, LX_TIF_GTC, 300000, 1);
+    cli_expect(&c, LX_PROTO_ACCEPTED);
+    int64_t t0 = wall_ns();
+    send_schedule(&c, t0 + 400000000);
+    lx_proto_msg_t m = cli_expect(&c, LX_PROTO_DEADMAN);
+    assert_int_equal(m.u.deadman.state, LX_DEADMAN_ARMED);
+    assert_int_equal(m.u.deadman.deadline, t0 + 400000000);
+    /* re-armed before it fires: moved to t0 + 900 ms */
+    usleep(200000);
+    send_schedule(&c, t0 + 900000000);
+    m = cli_expect(&c, LX_PROTO_DEADMAN);
+    assert_int_equal(m.u.deadman.state, LX_DEADMAN_ARMED);
+    cli_expect_nothing(&c, 400); /* t0 + 600 ms: past the first deadline, nothing */
+    m = cli_expect(&c, LX_PROTO_DEADMAN);
+    assert_int_equal(m.u.deadman.state, LX_DEADMAN_FIRED);
+    assert_true(wall_ns() >= t0 + 900000000);
+    for (int i = 0; i < 2; i++) {
+        m = cli_expect(&c, LX_PROTO_CANCELED);
+        assert_int_equal(m.u.canceled.reason, LX_CANCEL_DEADMAN);
+    }
+    cli_expect_nothing(&c, 300); /* once */
+    /* too soon, then armed and cleared */
+    send_schedule(&c, wall_ns() + 10000000);
+    m = cli_expect(&c, LX_PROTO_REJECTED);
+    assert_int_equal(m.u.rejected.reason, LX_REJECT_DEADLINE_TOO_SOON);
+    assert_int_equal(m.u.rejected.cmd_type, LX_CMD_SCHEDULE_CANCEL);
+    send_schedule(&c, wall_ns() + 5000000000);
+    assert_int_equal(cli_expect(&c, LX_PROTO_DEADMAN).u.deadman.state, LX_DEADMAN_ARMED);
+    send_schedule(&c, 0);
+    m = cli_expect(&c, LX_PROTO_DEADMAN);
+    assert_int_equal(m.u.deadman.state, LX_DEADMAN_CLEARED);
+    assert_int_equal(m.u.deadman.deadline, 0);
+    cli_close(&c);
+    tnode_stop(&t);
     remove_dir(dir);
 }
 
@@ -1497,6 +1568,7 @@ int main(void) {
         cmocka_unit_test(test_cancel_on_disconnect),
         cmocka_unit_test(test_signed_logon_and_actions),
         cmocka_unit_test(test_rate_weights),
+        cmocka_unit_test(test_dead_mans_switch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

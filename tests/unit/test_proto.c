@@ -119,6 +119,12 @@ static lx_proto_msg_t sample(int type, int variant) {
         for (int i = 0; i < m.u.signed_action.len; i++)
             m.u.signed_action.envelope[i] = (uint8_t)(i * 7 + 1);
     }
+    if (type == LX_PROTO_SCHEDULE_CANCEL) m.u.schedule_cancel.deadline = variant ? 0 : INT64_MAX;
+    if (type == LX_PROTO_DEADMAN) {
+        m.u.deadman.h = (lx_proto_exec_t){LX_MARKET_NONE, 0, 0, ubig, big};
+        m.u.deadman.state = (uint8_t)(variant ? LX_DEADMAN_FIRED : LX_DEADMAN_ARMED);
+        m.u.deadman.deadline = variant ? 1 : INT64_MAX;
+    }
     if (type == LX_PROTO_CHALLENGE)
         for (int i = 0; i < 32; i++) m.u.challenge.challenge[i] = (uint8_t)(255 - i - variant);
     return m;
@@ -323,6 +329,10 @@ static const mangle_t mangles[] = {
     {LX_PROTO_SIGNED, 6, 1, 0, LX_PROTO_R_BAD_FIELD},    /* reserved */
     {LX_PROTO_SIGNED, 239, 1, 0, LX_PROTO_R_BAD_FIELD},  /* a byte after len */
     {LX_PROTO_CHALLENGE, 4, 1, 0, LX_PROTO_R_BAD_FIELD}, /* reserved */
+    {LX_PROTO_SCHEDULE_CANCEL, 5, 1, 0, LX_PROTO_R_BAD_FIELD},
+    {LX_PROTO_SCHEDULE_CANCEL, 15, 0x80, 0, LX_PROTO_R_BAD_FIELD}, /* a negative deadline */
+    {LX_PROTO_DEADMAN, 40, 3, 0, LX_PROTO_R_BAD_FIELD},
+    {LX_PROTO_DEADMAN, 41, 1, 0, LX_PROTO_R_BAD_FIELD},
     {LX_PROTO_REJECT, 6, 1, 0, LX_PROTO_R_BAD_FIELD},
     {LX_PROTO_REJECT, 12, 1, 0, LX_PROTO_R_BAD_FIELD},
     {LX_PROTO_ACCEPTED, 40, 2, 0, LX_PROTO_R_BAD_FIELD},
@@ -356,11 +366,11 @@ static const mangle_t mangles[] = {
     {LX_PROTO_CANCEL_ALL, -1, 0, -1, LX_PROTO_R_TRUNCATED},
     /* types */
     {LX_PROTO_PLACE, 2, 0x00, 0, LX_PROTO_R_UNKNOWN_TYPE},
-    {LX_PROTO_PLACE, 2, 0x0a, 0, LX_PROTO_R_UNKNOWN_TYPE},
+    {LX_PROTO_PLACE, 2, 0x0b, 0, LX_PROTO_R_UNKNOWN_TYPE},
     {LX_PROTO_PLACE, 2, 0x7f, 0, LX_PROTO_R_UNKNOWN_TYPE},
     {LX_PROTO_PLACE, 2, 0x80, 0, LX_PROTO_R_UNKNOWN_TYPE},
     {LX_PROTO_PLACE, 2, 0xff, 0, LX_PROTO_R_UNKNOWN_TYPE},
-    {LX_PROTO_FILL, 2, 0x8c, 0, LX_PROTO_R_UNKNOWN_TYPE},
+    {LX_PROTO_FILL, 2, 0x8d, 0, LX_PROTO_R_UNKNOWN_TYPE},
 };
 
 /* Builds the mangled frame of mangles[i] into buf; returns its size. */
@@ -655,10 +665,16 @@ static void test_to_cmd(void **state) {
     assert_int_equal(c.u.cancel_all.market, LX_MARKET_ALL);
     assert_int_equal(c.u.cancel_all.account, 9);
 
+    m = sample(LX_PROTO_SCHEDULE_CANCEL, 0);
+    assert_int_equal(lx_proto_to_cmd(&m, 9, &c), 0);
+    assert_int_equal(c.type, LX_CMD_SCHEDULE_CANCEL);
+    assert_int_equal(c.u.schedule_cancel.account, 9);
+    assert_int_equal(c.u.schedule_cancel.deadline, INT64_MAX);
+
     for (size_t i = 0; i < NTYPES; i++) {
         int t = types[i].type;
         if (t == LX_PROTO_PLACE || t == LX_PROTO_CANCEL || t == LX_PROTO_AMEND ||
-            t == LX_PROTO_CANCEL_ALL)
+            t == LX_PROTO_CANCEL_ALL || t == LX_PROTO_SCHEDULE_CANCEL)
             continue;
         m = sample(t, 0);
         assert_int_equal(lx_proto_to_cmd(&m, 1, &c), LX_EINVAL);
@@ -673,6 +689,18 @@ static void test_reports_from_events(void **state) {
     ev.market = 3;
     ev.ts = 1000;
     ev.seq = 5;
+
+    ev.type = LX_EV_DEADMAN;
+    ev.market = LX_MARKET_NONE;
+    ev.u.deadman = (lx_ev_deadman_t){.account = 7, .deadline = 123, .state = LX_DEADMAN_FIRED};
+    assert_int_equal(lx_proto_reports_from_event(&ev, r), 1);
+    assert_int_equal(r[0].account, 7);
+    assert_int_equal(r[0].msg.type, LX_PROTO_DEADMAN);
+    assert_int_equal(r[0].msg.u.deadman.state, LX_DEADMAN_FIRED);
+    assert_int_equal(r[0].msg.u.deadman.deadline, 123);
+    assert_int_equal(r[0].msg.u.deadman.h.market, LX_MARKET_NONE);
+    assert_true(lx_proto_is_exec(LX_PROTO_DEADMAN));
+    ev.market = 3;
 
     ev.type = LX_EV_TRADE;
     ev.u.trade = (lx_ev_trade_t){.maker_order = 11,
