@@ -58,12 +58,14 @@
  *
  * Determinism: the flow is a function of the seed, the sizes and the
  * engine's documented behaviour; flow_hash (over every command's bytes)
- * says whether two runs generated the same stream.
+ * says whether two runs generated the same stream, and events_hash (over
+ * every flow event's encoded bytes) whether the engine answered it the same.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "lx/codec.h"
 #include "lx/error.h"
 #include "clock.h"
 #include "run.h"
@@ -205,6 +207,11 @@ static void gen_emit(void *ctx, const lx_event_t *ev) {
     if (g->in_flow) {
         lxb_counter_fold(&g->lean, ev);
         v->events++;
+        uint8_t buf[LX_EVENT_ENCODED_MAX];
+        int len = lx_event_encode(ev, buf, sizeof buf);
+        uint64_t h = v->events_hash;
+        for (int i = 0; i < len; i++) h = (h ^ buf[i]) * 0x100000001b3ull;
+        v->events_hash = h;
     }
     switch (ev->type) {
     case LX_EV_ORDER_ACCEPTED: {
@@ -690,6 +697,7 @@ int lxb_generate(lxb_workload_t *w) {
     g->p = &w->p;
     g->v = &w->v;
     memset(&w->v, 0, sizeof w->v);
+    w->v.events_hash = 0xcbf29ce484222325ull;
     g->sink.emit = gen_emit;
     g->sink.ctx = g;
     g->cur = NIL;

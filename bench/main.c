@@ -30,7 +30,10 @@
  *      and the latency tail shows it); svc_*_ns (apply time alone, without
  *      queueing); clock; host_stalls_* (a bare loop's gaps per second,
  *      measured once at start, clock.h); seed and flow_hash (the same hash
- *      means the same command stream).
+ *      means the same command stream); check (the sink's checksum over the
+ *      flow's events), digest (lx_engine_digest at the end) and
+ *      events_hash (every flow event's encoded bytes, gen.c): for the same
+ *      flow_hash they must not change when the engine is only made faster.
  * After the single-market workloads (realistic, deep, swing, crash), a
  * `RESULT workload=worst` line: the lowest msgs_per_s and the highest
  * latencies and bytes over those that ran.
@@ -402,7 +405,8 @@ static int run_workload(const opts_t *o, const lxb_params_t *p, worst_t *worst) 
            "late_msgs=%llu preempted_tput=%llu preempted_lat=%llu svc_p50_ns=%llu svc_p99_ns=%llu "
            "svc_p999_ns=%llu svc_max_ns=%llu "
            "clock=%s host_stalls_10us_per_s=%llu host_stalls_100us_per_s=%llu "
-           "host_stalls_1ms_per_s=%llu host_stall_max_ns=%llu seed=%llu flow_hash=%016llx\n",
+           "host_stalls_1ms_per_s=%llu host_stall_max_ns=%llu seed=%llu flow_hash=%016llx "
+           "check=%016llx digest=%016llx events_hash=%016llx\n",
            (unsigned long long)best, o->repeat, (unsigned long long)w.v.trades,
            (unsigned long long)w.v.events, (unsigned long long)w.v.rejects,
            (unsigned long long)rss_bpo, (unsigned long long)w.v.peak_orders,
@@ -416,7 +420,9 @@ static int run_workload(const opts_t *o, const lxb_params_t *p, worst_t *worst) 
            (unsigned long long)lxb_ticks_to_ns(lat->svc.max), lxb_clock.name,
            (unsigned long long)o->jit.per_s_10us, (unsigned long long)o->jit.per_s_100us,
            (unsigned long long)o->jit.per_s_1ms, (unsigned long long)o->jit.max_ns,
-           (unsigned long long)o->seed, (unsigned long long)w.flow_hash);
+           (unsigned long long)o->seed, (unsigned long long)w.flow_hash,
+           (unsigned long long)w.v.sink_check, (unsigned long long)w.v.digest,
+           (unsigned long long)w.v.events_hash);
     fflush(stdout);
 
     if (is_single_market(p)) {

@@ -93,6 +93,9 @@ typedef struct {
     uint64_t digest_ns; /* how long that digest took (it walks the state) */
     /* the lean sink's view, which every timed run must reproduce */
     uint64_t sink_events, sink_trades, sink_rejects, sink_check;
+    /* FNV-1a over the canonical bytes (lx_event_encode) of every flow event:
+     * the whole event stream, for comparing engine builds (untimed) */
+    uint64_t events_hash;
     int64_t mid_lo, mid_hi; /* range of market 0's mid over the flow */
     /* how closely market 0's book follows its mid: |(best bid + best ask) / 2
      * - mid| sampled every 64 messages, in ticks */
