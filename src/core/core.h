@@ -15,11 +15,12 @@
  *   sides      per market and side, a sorted array of level keys with the
  *              BEST AT THE END. The key is the price for bids and -price
  *              for asks, so both sides sort ascending and "crosses" is one
- *              comparison. Matching pops from the end in O(1); inserting
- *              near the touch (where nearly all flow lands) moves a few
- *              entries; a level far from the touch costs a memmove of the
- *              entries better than it. Keys and level indices are parallel
- *              arrays so a search touches 8 keys per cache line.
+ *              comparison. Matching pops from the end in O(1); the array
+ *              has free room at both ends, and inserting a level moves the
+ *              entries between it and the nearer end (a few near the
+ *              touch, where nearly all flow lands). Keys and level indices
+ *              are parallel arrays so a search touches 8 keys per cache
+ *              line.
  *   indexes    open-addressing hash tables (lx__idx) mapping (account,
  *              client id) -> order slot, (account, asset) -> balance, and
  *              deposit id -> applied; each entry is 8 bytes (a 32-bit hash
@@ -107,8 +108,10 @@ typedef struct lx__level {
 typedef struct lx__side {
     int64_t *keys; /* ascending; best at keys[n-1] */
     uint32_t *lv;  /* level index for each key; LX__NIL = tombstone */
-    uint32_t n, cap;
-    uint32_t live; /* entries that are not tombstones; lv[n-1] is live */
+    uint32_t n;
+    uint32_t cap;   /* entries allocated, from keys - front */
+    uint32_t live;  /* entries that are not tombstones; lv[n-1] is live */
+    uint32_t front; /* free entries before keys[0] (book.c: both ends grow) */
 } lx__side_t;
 
 static inline int64_t lx__key(int side, int64_t price) {

@@ -52,7 +52,9 @@ int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
         uint64_t mcount = 0;
         for (int side = 0; side < 2; side++) {
             const lx__side_t *s = &m->side[side];
-            if (s->n > s->cap) FAIL("market %u side %d: n %u > cap %u", mi, side, s->n, s->cap);
+            if ((uint64_t)s->front + s->n > s->cap)
+                FAIL("market %u side %d: front %u + n %u > cap %u", mi, side, s->front, s->n,
+                     s->cap);
             if (s->n > 0 && s->lv[s->n - 1] == LX__NIL)
                 FAIL("market %u side %d: the best entry is a tombstone", mi, side);
             uint32_t live = 0;
