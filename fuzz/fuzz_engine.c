@@ -9,10 +9,17 @@
  *   byte 0: opcode. Low 4 bits: the command (table in decode()); high 4
  *           bits: how far time moves first (x 997 ns), so GTD orders expire.
  *   (opcode 10 is CANCEL_ALL, or SCHEDULE_CANCEL when its second byte has
- *   the top bit; dead man's switches have a 4 x 997 ns minimum lead)
+ *   the top bit; dead man's switches have a 4 x 997 ns minimum lead;
+ *   opcode 13 is a funds command or BIND_KEY / APPROVE_AGENT / REVOKE_AGENT)
  *   bytes 1..6: its arguments, each a small field (account, market, side,
  *           price offset, quantity, client id, which earlier order to
  *           name...). Missing bytes at the end of the input read as 0.
+ *
+ * With bit 4 of the first byte set, identity is on: accounts 0..4 get owner
+ * keys at setup, and every command is followed by one auth byte (scheme in
+ * its low 2 bits, 3 being invalid; then which key: the acting account's
+ * owner, the next account's owner, one of four agent keys, an unknown key,
+ * the zero key; then the nonce: the key's last, one less, or a few more).
  *
  * Prices cluster around 100 in a band [90, 110] (market 0) so orders cross;
  * market 1 has a huge band and a tick value of 10^6 so amounts overflow, a
@@ -63,7 +70,15 @@ typedef struct {
     size_t nids;
     lx_cmd_t hist[8];
     size_t ncmds;
+    bool identity;      /* an auth byte follows every command */
+    lx_cmd_auth_t auth; /* the current command's */
 } fz_t;
+
+/* Keys: kind 1 the owner key of account i, 2 agent key i, 3 unknown. */
+static void fz_key(uint8_t out[32], int kind, unsigned i) {
+    memset(out, (int)(kind * 16 + i + 1), 32);
+    out[31] = (uint8_t)kind;
+}
 
 static void die(fz_t *f, const char *what, const char *msg) {
     char buf[512];
@@ -88,8 +103,8 @@ static void run(fz_t *f, lx_cmd_t *c, bool stamp) {
     inv_events_clear(&f->ee);
     inv_events_clear(&f->re);
     lx_sink_t es = inv_events_sink(&f->ee), rs = inv_events_sink(&f->re);
-    int erc = lx_engine_apply(f->e, c, &es);
-    int rrc = ref_apply(f->ref, c, &rs);
+    int erc = lx_engine_apply_auth(f->e, c, &f->auth, &es);
+    int rrc = ref_apply_auth(f->ref, c, &f->auth, &rs);
     if (erc != rrc || inv_events_first_diff(&f->ee, &f->re) >= 0) {
         char m[128];
         snprintf(m, sizeof m, "engine returned %d, reference %d", erc, rrc);
@@ -112,6 +127,14 @@ static void run(fz_t *f, lx_cmd_t *c, bool stamp) {
 
 static void setup(fz_t *f, bool clearing) {
     lx_cmd_t c;
+    memset(&f->auth, 0, sizeof f->auth);
+    for (unsigned a = 0; f->identity && a < 5; a++) {
+        memset(&c, 0, sizeof c);
+        c.type = LX_CMD_BIND_KEY;
+        c.u.bind_key.account = a;
+        fz_key(c.u.bind_key.key, 1, a);
+        run(f, &c, true);
+    }
     static const char *sym[NASSETS] = {"BTC", "USD", "BIG"};
     static const int64_t scale[NASSETS] = {100000000, 1000000, 1};
     for (int a = 0; a < NASSETS; a++) {
@@ -207,6 +230,32 @@ static void target(fz_t *f, uint8_t b, lx_account_id_t *a, lx_order_id_t *id, ui
         *client = f->clients[k];
     }
     if ((b & 0xc0) == 0x80) *a = (*a + 1) % NACCOUNTS; /* NOT_OWNER */
+}
+
+/* The account a command acts for (identity.md), or 0. */
+static lx_account_id_t acting(const lx_cmd_t *c) {
+    switch (c->type) {
+    case LX_CMD_PLACE:
+        return c->u.place.account;
+    case LX_CMD_CANCEL:
+        return c->u.cancel.account;
+    case LX_CMD_AMEND:
+        return c->u.amend.account;
+    case LX_CMD_CANCEL_ALL:
+        return c->u.cancel_all.account;
+    case LX_CMD_SCHEDULE_CANCEL:
+        return c->u.schedule_cancel.account;
+    case LX_CMD_WITHDRAW:
+        return c->u.withdraw.account;
+    case LX_CMD_TRANSFER:
+        return c->u.transfer.from;
+    case LX_CMD_APPROVE_AGENT:
+        return c->u.approve_agent.account;
+    case LX_CMD_REVOKE_AGENT:
+        return c->u.revoke_agent.account;
+    default:
+        return 0;
+    }
 }
 
 /* One command from the input. */
@@ -318,7 +367,25 @@ static void decode(fz_t *f, input_t *in) {
         lx_asset_id_t as = b2 % 4; /* 3: unknown asset */
         int64_t amount = (int64_t)b3 * 10000 - 1000 * (b4 & 1);
         if ((b4 & 6) == 6) amount = INT64_MAX;
-        switch (b1 % 3) {
+        switch (b1 % 6) {
+        case 3:
+            c.type = LX_CMD_BIND_KEY;
+            c.u.bind_key.account = account(b5);
+            fz_key(c.u.bind_key.key, 1 + (b2 & 1), b2 >> 5);
+            if ((b4 & 0x30) == 0x30) memset(c.u.bind_key.key, 0, 32);
+            break;
+        case 4:
+            c.type = LX_CMD_APPROVE_AGENT;
+            c.u.approve_agent.account = account(b5);
+            fz_key(c.u.approve_agent.key, (b2 & 1) ? 1 : 2, (b2 >> 1) & 3);
+            if (b3 & 1) memcpy(c.u.approve_agent.name, "bot", 3);
+            c.u.approve_agent.expiry = f->ts + ((int64_t)(b4 >> 2) - 4) * 997;
+            break;
+        case 5:
+            c.type = LX_CMD_REVOKE_AGENT;
+            c.u.revoke_agent.account = account(b5);
+            fz_key(c.u.revoke_agent.key, (b2 & 1) ? 1 : 2, (b2 >> 1) & 3);
+            break;
         case 0:
             c.type = LX_CMD_DEPOSIT;
             c.u.deposit =
@@ -332,7 +399,7 @@ static void decode(fz_t *f, input_t *in) {
             c.u.withdraw =
                 (lx_cmd_withdraw_t){.account = account(b5), .asset = as, .amount = amount};
             break;
-        default:
+        case 2:
             c.type = LX_CMD_TRANSFER;
             c.u.transfer = (lx_cmd_transfer_t){
                 .from = account(b5), .to = account(b5 >> 3), .asset = as, .amount = amount};
@@ -372,8 +439,29 @@ static void decode(fz_t *f, input_t *in) {
             c.seq = f->seq + 1;
             c.type = (b1 & 8) ? 0 : 99;
         }
+        memset(&f->auth, 0, sizeof f->auth);
         run(f, &c, false);
         return;
+    }
+    memset(&f->auth, 0, sizeof f->auth);
+    if (f->identity) {
+        uint8_t a = next(in);
+        lx_account_id_t who = acting(&c);
+        lx_cmd_auth_t *au = &f->auth;
+        au->scheme = a & 3;
+        unsigned kc = (a >> 2) & 7;
+        if (kc == 0)
+            fz_key(au->key, 1, who < NACCOUNTS ? who : 0);
+        else if (kc == 1)
+            fz_key(au->key, 1, who < NACCOUNTS ? (who + 1) % NACCOUNTS : 1);
+        else if (kc < 6)
+            fz_key(au->key, 2, kc - 2);
+        else if (kc == 6)
+            fz_key(au->key, 3, 0);
+        lx_key_info_t ki;
+        uint64_t last = ref_key(f->ref, au->key, &ki) == 0 ? ki.nonce : 0;
+        unsigned nk = a >> 5;
+        au->nonce = nk == 0 ? last : nk == 1 ? (last ? last - 1 : 0) : last + nk - 1;
     }
     run(f, &c, true);
 }
@@ -395,6 +483,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fz_t f;
     memset(&f, 0, sizeof f);
     f.ts = 1000000;
+    f.identity = (cfgb & 0x10) != 0;
     if (lx_engine_create(&f.e, &cfg) != 0) abort();
     f.ref = ref_create(&cfg);
     if (!f.ref) abort();

@@ -31,7 +31,10 @@ typedef enum {
     LX_CMD_CANCEL_ALL = 11,
     LX_CMD_TICK = 12,            /* time passes: expires GTD orders, fires dead man's switches */
     LX_CMD_SCHEDULE_CANCEL = 13, /* arm, re-arm or clear an account's dead man's switch */
-    LX_CMD__MAX = 13
+    LX_CMD_BIND_KEY = 14,        /* the account's owner key (operator / bridge) */
+    LX_CMD_APPROVE_AGENT = 15,   /* an agent key may act for the account */
+    LX_CMD_REVOKE_AGENT = 16,    /* ... no longer */
+    LX_CMD__MAX = 16
 } lx_cmd_type_t;
 
 typedef struct {
@@ -156,6 +159,34 @@ typedef struct {
     int64_t deadline; /* ns since epoch; 0 clears */
 } lx_cmd_schedule_cancel_t;
 
+/* ---- identity (docs/identity.md) ---------------------------------------- */
+
+#define LX_KEY_LEN 32 /* an ed25519 public key */
+
+/* Binds an owner key to an account: at most one per account, never
+ * replaced; a key owns at most one account and is nobody's agent. Sent by
+ * the operator or the deposit bridge (the engine does not check its auth). */
+typedef struct {
+    lx_account_id_t account;
+    uint8_t key[LX_KEY_LEN];
+} lx_cmd_bind_key_t;
+
+/* Approves (or renews: new name and expiry) an agent key for an account.
+ * The agent may place, cancel, amend, cancel all and schedule a cancel for
+ * the account until expiry (ns since epoch, exclusive), never withdraw,
+ * transfer or approve/revoke agents. */
+typedef struct {
+    lx_account_id_t account;
+    uint8_t key[LX_KEY_LEN];
+    char name[16]; /* printable ASCII then NUL padding; may be empty */
+    int64_t expiry;
+} lx_cmd_approve_agent_t;
+
+typedef struct {
+    lx_account_id_t account;
+    uint8_t key[LX_KEY_LEN];
+} lx_cmd_revoke_agent_t;
+
 typedef struct {
     lx_cmd_type_t type;
     uint64_t seq; /* global log sequence number, set by the sequencer */
@@ -173,8 +204,33 @@ typedef struct {
         lx_cmd_amend_t amend;
         lx_cmd_cancel_all_t cancel_all;
         lx_cmd_schedule_cancel_t schedule_cancel;
+        lx_cmd_bind_key_t bind_key;
+        lx_cmd_approve_agent_t approve_agent;
+        lx_cmd_revoke_agent_t revoke_agent;
     } u;
 } lx_cmd_t;
+
+/*
+ * Who authorised a command, next to it rather than in it: the journal keeps
+ * it in the record's auth section and the node's ring carries it beside the
+ * command, so lx_cmd_t (and the codec's command bytes, which are what gets
+ * signed) stay as they are. lx_engine_apply_auth() checks it against the
+ * engine's identity state (docs/identity.md). Scheme values equal the
+ * journal's lx_auth_scheme_t, so the node copies scheme, key and nonce.
+ */
+typedef enum {
+    LX_CMD_AUTH_NONE = 0,    /* no check: operator, dev mode, the node itself */
+    LX_CMD_AUTH_SIGNED = 1,  /* key signed this command with nonce: owner or agent,
+                                permission, expiry and nonce are checked */
+    LX_CMD_AUTH_SESSION = 2, /* sent on a session whose logon key is `key`: owner or
+                                agent, permission and expiry checked; no nonce */
+} lx_cmd_auth_scheme_t;
+
+typedef struct {
+    uint8_t scheme; /* lx_cmd_auth_scheme_t */
+    uint8_t key[LX_KEY_LEN];
+    uint64_t nonce; /* SIGNED: > the key's last; else ignored */
+} lx_cmd_auth_t;
 
 const char *lx_cmd_type_name(int type); /* "PLACE", or "?" */
 

@@ -40,9 +40,14 @@ typedef struct {
      * in ns; 0 means LX_DEADMAN_MIN_LEAD_DEFAULT. The engine stores the
      * effective value (lx_engine_config() reports it). */
     int64_t deadman_min_lead_ns;
+    /* Approved (not revoked) agents per account, expired ones included;
+     * 0 means LX_AGENTS_DEFAULT (stored as the effective value). */
+    uint32_t max_agents_per_account;
 } lx_engine_config_t;
 
 #define LX_DEADMAN_MIN_LEAD_DEFAULT ((int64_t)5000000000) /* 5 s */
+#define LX_AGENTS_DEFAULT 8
+#define LX_LIMIT_AGENTS 1024
 
 /* Sensible defaults for tests and tools. */
 void lx_engine_config_default(lx_engine_config_t *cfg);
@@ -58,6 +63,19 @@ void lx_engine_destroy(lx_engine_t *e);
  * less than the last applied ts.
  */
 int lx_engine_apply(lx_engine_t *e, const lx_cmd_t *cmd, const lx_sink_t *sink);
+
+/*
+ * Apply one command with who authorised it (auth NULL or scheme NONE: as
+ * lx_engine_apply). For a command that acts for an account (place, cancel,
+ * amend, cancel-all, schedule-cancel, withdraw, transfer, approve and
+ * revoke agent) the signer must be the account's owner key, or for the
+ * first five a live agent of it; a SIGNED nonce must exceed the key's last
+ * and is then recorded. Otherwise one REJECTED (BAD_SIGNER, NOT_AUTHORIZED,
+ * AGENT_EXPIRED, AGENT_REVOKED, NONCE_REPLAYED, BAD_COMMAND for an unknown
+ * scheme) and nothing changes. Other commands ignore auth. docs/identity.md.
+ */
+int lx_engine_apply_auth(lx_engine_t *e, const lx_cmd_t *cmd, const lx_cmd_auth_t *auth,
+                         const lx_sink_t *sink);
 
 /* A 64-bit hash of the whole state (markets, books in priority order,
  * orders, accounts, balances, counters). Engines with the same history have
@@ -153,6 +171,29 @@ size_t lx_engine_account_orders(const lx_engine_t *e, lx_account_id_t a, lx_orde
  * of range. */
 int lx_engine_balance(const lx_engine_t *e, lx_account_id_t a, lx_asset_id_t asset, int64_t *free_,
                       int64_t *locked);
+typedef enum {
+    LX_KEY_OWNER = 1,  /* the account's own key */
+    LX_KEY_AGENT = 2,  /* an approved agent (possibly expired) */
+    LX_KEY_REVOKED = 3 /* an agent whose approval was revoked; its nonce is kept */
+} lx_key_role_t;
+
+typedef struct {
+    uint8_t key[LX_KEY_LEN];
+    lx_account_id_t account;
+    uint8_t role;   /* lx_key_role_t */
+    uint64_t nonce; /* the last SIGNED nonce it used, 0 if none */
+    int64_t expiry; /* agents: the approval's expiry; owners: 0 */
+    char name[16];  /* agents: the approval's name */
+} lx_key_info_t;
+
+/* A key the engine knows; LX_ENOENT if none. */
+int lx_engine_key(const lx_engine_t *e, const uint8_t key[LX_KEY_LEN], lx_key_info_t *out);
+/* Every key the engine knows, in the order they became known: i < count. */
+uint32_t lx_engine_key_count(const lx_engine_t *e);
+void lx_engine_key_nth(const lx_engine_t *e, uint32_t i, lx_key_info_t *out);
+/* The account's owner key; LX_ENOENT if it has none (or a bad id). */
+int lx_engine_owner_key(const lx_engine_t *e, lx_account_id_t a, uint8_t key[LX_KEY_LEN]);
+
 /* The deadline of the account's dead man's switch, 0 when it is not armed
  * (or the account id is out of range). */
 int64_t lx_engine_deadman(const lx_engine_t *e, lx_account_id_t a);

@@ -36,7 +36,10 @@ typedef enum {
     LX_EV_BOOK_LEVEL = 13,
     LX_EV_BALANCE = 14,
     LX_EV_DEADMAN = 15, /* a dead man's switch armed, cleared or fired */
-    LX_EV__MAX = 15
+    LX_EV_KEY_BOUND = 16,
+    LX_EV_AGENT_APPROVED = 17,
+    LX_EV_AGENT_REVOKED = 18,
+    LX_EV__MAX = 18
 } lx_event_type_t;
 
 typedef struct {
@@ -142,6 +145,15 @@ typedef struct {
     uint8_t state;    /* lx_deadman_state_t */
 } lx_ev_deadman_t;
 
+/* KEY_BOUND (name and expiry zero), AGENT_APPROVED, AGENT_REVOKED (the
+ * name and expiry of the approval it ends). */
+typedef struct {
+    lx_account_id_t account;
+    uint8_t key[32];
+    char name[16];
+    int64_t expiry;
+} lx_ev_key_t;
+
 typedef struct {
     lx_event_type_t type;
     lx_market_id_t market; /* LX_MARKET_NONE if not a market event */
@@ -162,6 +174,7 @@ typedef struct {
         lx_ev_level_t level;
         lx_ev_balance_t balance;
         lx_ev_deadman_t deadman;
+        lx_ev_key_t key;
     } u;
 } lx_event_t;
 

@@ -23,4 +23,13 @@ int lx_event_format(const lx_event_t *ev, char *buf, size_t cap);
  * Returns 0, or LX_EINVAL with a message in err. */
 int lx_cmd_parse(lx_cmd_t *cmd, const char *line, char *err, size_t errlen);
 
+/* The same, also reading who authorised it: `auth=SIGNED|SESSION
+ * signer=<64 hex digits> nonce=N` (auth omitted: scheme NONE, all zero).
+ * lx_cmd_parse refuses these keys. */
+int lx_cmd_parse_auth(lx_cmd_t *cmd, lx_cmd_auth_t *auth, const char *line, char *err,
+                      size_t errlen);
+/* " auth=SIGNED signer=... nonce=N", to append to lx_cmd_format's line, or
+ * "" for NULL or scheme NONE; returns the length like snprintf. */
+int lx_cmd_auth_format(const lx_cmd_auth_t *auth, char *buf, size_t cap);
+
 #endif

@@ -102,7 +102,17 @@ typedef enum {
     X(NOTHING_TO_AMEND, 31, "amend changes nothing")                                               \
     X(UNSUPPORTED, 32, "not supported by this market")                                             \
     X(BAD_COMMAND, 33, "malformed command")                                                        \
-    X(DEADLINE_TOO_SOON, 34, "dead man's switch deadline closer than the minimum lead")
+    X(DEADLINE_TOO_SOON, 34, "dead man's switch deadline closer than the minimum lead")            \
+    X(BAD_SIGNER, 35, "signer is neither the account's owner key nor one of its agents")           \
+    X(NOT_AUTHORIZED, 36, "an agent may not send this command")                                    \
+    X(AGENT_EXPIRED, 37, "the agent's approval has expired")                                       \
+    X(AGENT_REVOKED, 38, "the agent's approval was revoked")                                       \
+    X(NONCE_REPLAYED, 39, "nonce not greater than the signer's last")                              \
+    X(KEY_IN_USE, 40, "key already belongs to an account")                                         \
+    X(ACCOUNT_HAS_KEY, 41, "account already has an owner key")                                     \
+    X(TOO_MANY_AGENTS, 42, "account has the most agents allowed")                                  \
+    X(UNKNOWN_AGENT, 43, "key is not an approved agent of this account")                           \
+    X(BAD_KEY, 44, "invalid public key")
 
 typedef enum {
 #define LX__REJ_ENUM(name, value, text) LX_REJECT_##name = (value),

@@ -59,6 +59,7 @@ enum {
     F_32 = 4,   /* u32 or i32, bit pattern */
     F_64 = 8,   /* u64 or i64, bit pattern */
     F_SYM = 16, /* 16 bytes: 0x21..0x7e, then only NUL */
+    F_KEY = 32, /* 32 bytes, any value (a public key) */
 };
 
 typedef struct {
@@ -80,10 +81,12 @@ typedef struct {
 #define W32(...) W32_(__VA_ARGS__)
 #define W64(...) W64_(__VA_ARGS__)
 #define SYM(...) SYM_(__VA_ARGS__)
+#define KEY(...) KEY_(__VA_ARGS__)
 #define U8_(type, member, lo, hi) {F_U8, (lo), (hi), (uint16_t)offsetof(type, member)}
 #define W32_(type, member) {F_32, 0, 0, (uint16_t)offsetof(type, member)}
 #define W64_(type, member) {F_64, 0, 0, (uint16_t)offsetof(type, member)}
 #define SYM_(type, member) {F_SYM, 0, 0, (uint16_t)offsetof(type, member)}
+#define KEY_(type, member) {F_KEY, 0, 0, (uint16_t)offsetof(type, member)}
 
 #define C(m) lx_cmd_t, u.m
 #define E(m) lx_event_t, u.m
@@ -144,6 +147,11 @@ static const layout_t cmd_layouts[LX_CMD__MAX + 1] = {
     [LX_CMD_SCHEDULE_CANCEL] = {2, 12,
                                 {W32(C(schedule_cancel.account)),
                                  W64(C(schedule_cancel.deadline))}},
+    [LX_CMD_BIND_KEY] = {2, 36, {W32(C(bind_key.account)), KEY(C(bind_key.key))}},
+    [LX_CMD_APPROVE_AGENT] = {4, 60,
+                              {W32(C(approve_agent.account)), KEY(C(approve_agent.key)),
+                               SYM(C(approve_agent.name)), W64(C(approve_agent.expiry))}},
+    [LX_CMD_REVOKE_AGENT] = {2, 36, {W32(C(revoke_agent.account)), KEY(C(revoke_agent.key))}},
 };
 
 /* Event bodies, relative to byte 32 of the record; see lx_event_decode(). */
@@ -199,6 +207,12 @@ static const layout_t ev_layouts[LX_EV__MAX + 1] = {
     [LX_EV_DEADMAN] = {3, 13,
                        {W32(E(deadman.account)), W64(E(deadman.deadline)),
                         U8(E(deadman.state), 0, LX_DEADMAN_FIRED)}},
+#define KEY_LAYOUT                                                                                 \
+    {4, 60, {W32(E(key.account)), KEY(E(key.key)), SYM(E(key.name)), W64(E(key.expiry))}}
+    [LX_EV_KEY_BOUND] = KEY_LAYOUT,
+    [LX_EV_AGENT_APPROVED] = KEY_LAYOUT,
+    [LX_EV_AGENT_REVOKED] = KEY_LAYOUT,
+#undef KEY_LAYOUT
 };
 
 /* Version 1 differs from version 2 only in CANCEL_ALL, which had no reason
@@ -249,6 +263,9 @@ static void body_put(const layout_t *l, const uint8_t *base, uint8_t *p) {
         case F_SYM:
             memcpy(p, base + f->off, 16);
             break;
+        case F_KEY:
+            memcpy(p, base + f->off, 32);
+            break;
         }
         p += f->width;
     }
@@ -273,6 +290,9 @@ static void body_get(const layout_t *l, uint8_t *base, const uint8_t *p) {
         }
         case F_SYM:
             memcpy(base + f->off, p, 16);
+            break;
+        case F_KEY:
+            memcpy(base + f->off, p, 32);
             break;
         }
         p += f->width;
@@ -324,7 +344,7 @@ int lx_cmd_encode(const lx_cmd_t *cmd, uint8_t *buf, size_t cap) {
  *
  *   offset size field
  *   0      1    version: 2 (1 also decodes, below; anything else: LX_EVERSION)
- *   1      1    type: lx_cmd_type_t, 1..13 (else LX_ECORRUPT)
+ *   1      1    type: lx_cmd_type_t, 1..16 (else LX_ECORRUPT)
  *   2      2    body length: exactly the length below for the type
  *   4      8    seq (u64)
  *   12     8    ts (i64, ns since the epoch)
@@ -366,6 +386,11 @@ int lx_cmd_encode(const lx_cmd_t *cmd, uint8_t *buf, size_t cap) {
  *   TICK (12), 0 bytes.
  *   SCHEDULE_CANCEL (13), 12 bytes:  20 u32 account, 24 i64 deadline
  *                                    (0: clear)
+ *   BIND_KEY (14), 36 bytes:         20 u32 account, 24 key[32]
+ *   APPROVE_AGENT (15), 60 bytes:    20 u32 account, 24 key[32],
+ *                                    56 name (a symbol, may be empty),
+ *                                    72 i64 expiry
+ *   REVOKE_AGENT (16), 36 bytes:     20 u32 account, 24 key[32]
  *
  * Version 1 (written before the reason byte existed) is still decoded: its
  * header is the same with version 1 and types 1..12, its bodies are the
@@ -374,7 +399,9 @@ int lx_cmd_encode(const lx_cmd_t *cmd, uint8_t *buf, size_t cap) {
  * different bytes; injectivity holds within each version.
  *
  * A symbol is 16 bytes: zero or more bytes 0x21..0x7e, then NUL bytes to
- * the end (an empty symbol is a valid record; the engine rejects it).
+ * the end (an empty symbol is a valid record; the engine rejects it as an
+ * asset symbol, accepts it as an agent name). A key is 32 bytes, any value
+ * (an ed25519 public key; the engine rejects all zeros).
  *
  * Validity, checked in this order as soon as the bytes are there: version
  * (LX_EVERSION), type (LX_ECORRUPT), body length equal to the type's
@@ -425,7 +452,7 @@ int lx_event_encode(const lx_event_t *ev, uint8_t *buf, size_t cap) {
  *
  *   offset size field
  *   0      1    version: 2 (1 also decodes: types 1..14, same layouts)
- *   1      1    type: lx_event_type_t, 1..15
+ *   1      1    type: lx_event_type_t, 1..18
  *   2      2    body length: exactly the length below for the type
  *   4      8    seq (u64) of the command that caused the event
  *   12     8    ts (i64) of that command
@@ -478,6 +505,9 @@ int lx_event_encode(const lx_event_t *ev, uint8_t *buf, size_t cap) {
  *   DEADMAN (15), 13 bytes:          32 u32 account, 36 i64 deadline,
  *                                    44 u8 state (0 cleared, 1 armed,
  *                                    2 fired)
+ *   KEY_BOUND (16), AGENT_APPROVED (17), AGENT_REVOKED (18), 60 bytes each:
+ *                                    32 u32 account, 36 key[32],
+ *                                    68 name (symbol), 84 i64 expiry
  *
  * Validity as for commands. The codec does not check relations between
  * fields (that market_seq is 0 exactly for non-market events, say): those

@@ -36,8 +36,13 @@
  *              switches, indexed (ident[account].dms is the position + 1),
  *              so re-arming and clearing are exact O(log n) (deadman.c).
  *   ident[]    per account: what the order path never reads (the switch's
- *              heap position), kept apart from accounts[] so that the
- *              account record the matching path touches stays as it is.
+ *              heap position, the owner key, the agent count), kept apart
+ *              from accounts[] so that the account record the matching
+ *              path touches stays as it is.
+ *   keys[]     every public key the engine knows (owners, agents, revoked
+ *              agents) in the order they became known, with its account,
+ *              role and last nonce; found through a hash index on the key
+ *              bytes (identity.c). Commands carry keys, never key indices.
  *
  * All indices are uint32_t with LX__NIL as "none". No pointers are stored
  * in the state, so growth by realloc is safe and nothing depends on
@@ -165,8 +170,19 @@ typedef struct lx__dms {
 } lx__dms_t;
 
 typedef struct lx__ident {
-    uint32_t dms; /* position in the dms heap + 1; 0 = switch not armed */
+    uint32_t dms;     /* position in the dms heap + 1; 0 = switch not armed */
+    uint32_t owner;   /* index in keys[] + 1 of the owner key; 0 = none */
+    uint32_t nagents; /* keys of role AGENT of this account */
 } lx__ident_t;
+
+typedef struct lx__key {
+    uint8_t key[32];
+    uint64_t nonce; /* last SIGNED nonce */
+    int64_t expiry; /* agents */
+    char name[16];  /* agents */
+    uint32_t account;
+    uint32_t role; /* lx_key_role_t */
+} lx__key_t;
 
 /* ---- hash index (see idx.h) -------------------------------------------- */
 
@@ -220,6 +236,10 @@ struct lx_engine {
     lx__ident_t *ident; /* [max_accounts] */
     lx__dms_t *dms;     /* armed switches, a heap by (deadline, account) */
     uint32_t ndms, dms_cap;
+
+    lx__key_t *keys; /* in the order they became known */
+    uint32_t nkeys, keys_cap;
+    lx__idx_t key_idx; /* key bytes -> index in keys */
 };
 
 /* ---- shared internals (lx__ prefix), one file each ---------------------- */
@@ -308,6 +328,22 @@ void lx__dms_set(lx_engine_t *e, uint32_t account, int64_t deadline);
 static inline bool lx__dms_less(const lx__dms_t *a, const lx__dms_t *b) {
     return a->deadline < b->deadline || (a->deadline == b->deadline && a->account < b->account);
 }
+
+/* identity.c: keys, agents, auth checks (docs/identity.md) */
+int lx__identity_init(lx_engine_t *e);
+void lx__identity_free(lx_engine_t *e);
+/* The auth check of lx_engine_apply_auth(): 0 (the command may go on; *kidx
+ * is the signer's key index, or LX__NIL when auth does not apply) or the
+ * reason it is rejected (already emitted). */
+lx_reject_t lx__auth_check(lx_engine_t *e, const lx_cmd_t *c, const lx_cmd_auth_t *auth,
+                           uint32_t *kidx);
+int lx__bind_key(lx_engine_t *e, const lx_cmd_t *c);
+int lx__approve_agent(lx_engine_t *e, const lx_cmd_t *c);
+int lx__revoke_agent(lx_engine_t *e, const lx_cmd_t *c);
+uint32_t lx__key_find(const lx_engine_t *e, const uint8_t key[32]);
+/* Adds a key record (snapshot load; room reserved with lx__key_reserve). */
+int lx__key_reserve(lx_engine_t *e);
+uint32_t lx__key_add(lx_engine_t *e, const uint8_t key[32], uint32_t account, uint32_t role);
 
 /* clearing.c: locks, settlement, funds commands (docs/clearing.md) */
 int64_t lx__lock_amount(const lx__market_t *m, int side, int64_t price, int64_t qty,

@@ -12,7 +12,8 @@
  * deposit ids in order; the generation of every slot ever used (future
  * order ids); the live GTD entries and the armed dead man's switches, each
  * combined by addition because a heap's array order is an artifact of its
- * history.
+ * history; and every known key (owner, agent, revoked) with its account,
+ * role, last nonce, expiry and name, in the order the engine learnt them.
  *
  * Level indices, index-table layouts and capacities are deliberately left
  * out: they are storage, not state. The walk costs O(state); the digest is
@@ -59,6 +60,7 @@ uint64_t lx_engine_digest(const lx_engine_t *e) {
     put(&s, c->max_open_orders_per_account);
     put(&s, c->clearing);
     put(&s, (uint64_t)c->deadman_min_lead_ns);
+    put(&s, c->max_agents_per_account);
     put(&s, e->last_seq);
     put(&s, (uint64_t)e->last_ts);
 
@@ -144,5 +146,18 @@ uint64_t lx_engine_digest(const lx_engine_t *e) {
         dms += mix(mix((uint64_t)e->dms[i].deadline) ^ e->dms[i].account);
     put(&s, e->ndms);
     put(&s, dms);
+
+    /* keys in the order the engine learnt them, every field */
+    put(&s, e->nkeys);
+    for (uint32_t i = 0; i < e->nkeys; i++) {
+        const lx__key_t *k = &e->keys[i];
+        uint64_t w[6];
+        memcpy(w, k->key, 32);
+        memcpy(w + 4, k->name, 16);
+        for (int j = 0; j < 6; j++) put(&s, w[j]);
+        put(&s, (uint64_t)k->account << 32 | k->role);
+        put(&s, k->nonce);
+        put(&s, (uint64_t)k->expiry);
+    }
     return mix(s.h);
 }

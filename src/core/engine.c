@@ -7,11 +7,14 @@
  * expires GTD orders that are due at the command's time, then hands the
  * command to its handler: orders.c (place, cancel, amend, cancel-all),
  * clearing.c (deposit, withdraw, transfer), deadman.c (schedule-cancel, and
- * the switches a TICK fires) or the administration handlers below. Handlers
- * validate first and mutate after, so a rejected command changes nothing;
- * allocations that may fail are made before the first mutation, so
- * LX_ENOMEM leaves the engine as it was (the one exception is growth inside
- * GTD expiry, which only frees).
+ * the switches a TICK fires), identity.c (keys and agents) or the
+ * administration handlers below. lx_engine_apply_auth() first checks who
+ * authorised the command (identity.c): a refusal is one REJECTED event and
+ * nothing else, and a SIGNED nonce is recorded once the command applied.
+ * Handlers validate first and mutate after, so a rejected command changes
+ * nothing; allocations that may fail are made before the first mutation,
+ * so LX_ENOMEM leaves the engine as it was (the one exception is growth
+ * inside GTD expiry, which only frees).
  *
  * What this file deliberately does not do: read a clock, allocate per order,
  * or know where events go (the sink does).
@@ -37,11 +40,13 @@ int lx_engine_create(lx_engine_t **out, const lx_engine_config_t *cfg) {
         cfg->max_accounts > LX_LIMIT_ACCOUNTS || cfg->max_orders == 0 ||
         cfg->max_orders > LX_LIMIT_ORDERS)
         return LX_EINVAL;
-    if (cfg->deadman_min_lead_ns < 0) return LX_EINVAL;
+    if (cfg->deadman_min_lead_ns < 0 || cfg->max_agents_per_account > LX_LIMIT_AGENTS)
+        return LX_EINVAL;
     lx_engine_t *e = calloc(1, sizeof *e);
     if (!e) return LX_ENOMEM;
     e->cfg = *cfg;
     if (e->cfg.deadman_min_lead_ns == 0) e->cfg.deadman_min_lead_ns = LX_DEADMAN_MIN_LEAD_DEFAULT;
+    if (e->cfg.max_agents_per_account == 0) e->cfg.max_agents_per_account = LX_AGENTS_DEFAULT;
     e->level_free = LX__NIL;
     int rc = LX_ENOMEM;
     e->markets = calloc(cfg->max_markets, sizeof *e->markets);
@@ -51,6 +56,7 @@ int lx_engine_create(lx_engine_t **out, const lx_engine_config_t *cfg) {
     if (!e->markets || !e->assets || !e->orders || !e->ident) goto fail;
     if ((rc = lx__slots_init(e))) goto fail;
     if ((rc = lx__accounts_init(e))) goto fail;
+    if ((rc = lx__identity_init(e))) goto fail;
     *out = e;
     return 0;
 fail:
@@ -74,6 +80,7 @@ void lx_engine_destroy(lx_engine_t *e) {
     free(e->gtd);
     free(e->ident);
     free(e->dms);
+    lx__identity_free(e);
     lx__slots_free(e);
     lx__accounts_free(e);
     free(e);
@@ -276,7 +283,8 @@ static void set_fees(lx_engine_t *e, const lx_cmd_t *c) {
 
 /* ---- dispatch ----------------------------------------------------------- */
 
-int lx_engine_apply(lx_engine_t *e, const lx_cmd_t *c, const lx_sink_t *sink) {
+static inline int apply(lx_engine_t *e, const lx_cmd_t *c, const lx_cmd_auth_t *auth,
+                        const lx_sink_t *sink) {
     if (!e || !c || c->type < 1 || c->type > LX_CMD__MAX || c->seq <= e->last_seq ||
         c->ts < e->last_ts)
         return LX_EINVAL;
@@ -285,6 +293,10 @@ int lx_engine_apply(lx_engine_t *e, const lx_cmd_t *c, const lx_sink_t *sink) {
     e->sink = sink;
     int rc = lx__expire_due(e);
     if (rc) return rc;
+    uint32_t signer = LX__NIL;
+    if (LX_UNLIKELY(auth && auth->scheme != LX_CMD_AUTH_NONE) &&
+        lx__auth_check(e, c, auth, &signer) != LX_REJECT_NONE)
+        goto done; /* refused by identity: rejected, nothing else changes */
     switch (c->type) {
     case LX_CMD_PLACE:
         rc = lx__place(e, c);
@@ -325,9 +337,31 @@ int lx_engine_apply(lx_engine_t *e, const lx_cmd_t *c, const lx_sink_t *sink) {
     case LX_CMD_SET_FEES:
         set_fees(e, c);
         break;
+    case LX_CMD_BIND_KEY:
+        rc = lx__bind_key(e, c);
+        break;
+    case LX_CMD_APPROVE_AGENT:
+        rc = lx__approve_agent(e, c);
+        break;
+    case LX_CMD_REVOKE_AGENT:
+        rc = lx__revoke_agent(e, c);
+        break;
     }
+    /* a signed action is spent once applied, whatever its business outcome;
+     * LX_ENOMEM changed nothing, so it spends nothing */
+    if (signer != LX__NIL && rc == 0) e->keys[signer].nonce = auth->nonce;
+done:
     e->last_seq = c->seq;
     e->last_ts = c->ts;
     e->sink = NULL;
     return rc;
+}
+
+int lx_engine_apply(lx_engine_t *e, const lx_cmd_t *c, const lx_sink_t *sink) {
+    return apply(e, c, NULL, sink);
+}
+
+int lx_engine_apply_auth(lx_engine_t *e, const lx_cmd_t *c, const lx_cmd_auth_t *auth,
+                         const lx_sink_t *sink) {
+    return apply(e, c, auth, sink);
 }

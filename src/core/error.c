@@ -135,7 +135,10 @@ const char *lx_cancel_reason_name(int reason) {
     X(AMEND)                                                                                       \
     X(CANCEL_ALL)                                                                                  \
     X(TICK)                                                                                        \
-    X(SCHEDULE_CANCEL)
+    X(SCHEDULE_CANCEL)                                                                             \
+    X(BIND_KEY)                                                                                    \
+    X(APPROVE_AGENT)                                                                               \
+    X(REVOKE_AGENT)
 
 #define LX__EV_TYPES(X)                                                                            \
     X(ASSET_CREATED)                                                                               \
@@ -152,7 +155,10 @@ const char *lx_cancel_reason_name(int reason) {
     X(ORDER_AMENDED)                                                                               \
     X(BOOK_LEVEL)                                                                                  \
     X(BALANCE)                                                                                     \
-    X(DEADMAN)
+    X(DEADMAN)                                                                                     \
+    X(KEY_BOUND)                                                                                   \
+    X(AGENT_APPROVED)                                                                              \
+    X(AGENT_REVOKED)
 
 static const char *const cmd_names[] = {
 #define LX__CMD_NAME(name) [LX_CMD_##name] = #name,

@@ -22,10 +22,12 @@
  *   32      8     last_seq
  *   40      8     last_ts
  *   48      8     deadman_min_lead_ns (i64, > 0: the effective value)
- *   56      8     check: lx__fmix64 chain over the 56 bytes above (a
+ *   56      4     max_agents_per_account (> 0: the effective value)
+ *   60      4     zero
+ *   64      8     check: lx__fmix64 chain over the 64 bytes above (a
  *                 damaged configuration is refused before anything is
  *                 allocated for it)
- *   64      ...   sections, in this order, each starting with a u32 count:
+ *   72      ...   sections, in this order, each starting with a u32 count:
  *
  *   assets    count x 48: u32 id, 16 bytes symbol, i64 scale, i64 supply,
  *             i64 fees; ids strictly increasing
@@ -51,11 +53,14 @@
  *             entries only, in (expiry, seq) order)
  *   deadman   count x 12: u32 account, i64 deadline (> 0), the armed dead
  *             man's switches in (deadline, account) order
+ *   keys      count x 72: key[32], u32 account, u32 role (1 owner, 2 agent,
+ *             3 revoked), u64 last nonce, i64 expiry, 16 bytes name; in the
+ *             order the engine learnt them (identity.c)
  *   trailer   u64 lx_engine_digest() of the state
  *
  * Version 1 is still loaded: its header is the first 48 bytes above with
- * the check at 48 (no min lead: the default applies), and it has no
- * deadman section.
+ * the check at 48 (no min lead, no agent limit: the defaults apply), and it
+ * has no deadman and no keys section.
  *
  * Validity: every count and id within the configuration; levels strictly
  * ascending by key (price for bids, -price for asks); no slot twice; every
@@ -68,7 +73,7 @@
 #include "lx/snapshot.h"
 
 #define SNAP_MAGIC 0x4e45584cu /* "LXEN" little-endian */
-#define HEADER_LEN 56
+#define HEADER_LEN 64
 #define HEADER_LEN_V1 48
 
 static uint64_t header_check(const uint8_t *h, int len) {
@@ -130,7 +135,9 @@ int lx_engine_save(const lx_engine_t *e, lx_write_fn write, void *ctx) {
     w64(w, e->last_seq);
     w64(w, (uint64_t)e->last_ts);
     w64(w, (uint64_t)c->deadman_min_lead_ns);
-    w64(w, header_check(w->buf, HEADER_LEN)); /* the header is the first 56 bytes */
+    w32(w, c->max_agents_per_account);
+    w32(w, 0);
+    w64(w, header_check(w->buf, HEADER_LEN)); /* the header is the first 64 bytes */
 
     w32(w, e->nassets);
     for (uint32_t a = 0; a < c->max_assets; a++) {
@@ -262,6 +269,16 @@ int lx_engine_save(const lx_engine_t *e, lx_write_fn write, void *ctx) {
         w64(w, (uint64_t)d[i].deadline);
     }
     free(d);
+    w32(w, e->nkeys);
+    for (uint32_t i = 0; i < e->nkeys; i++) {
+        const lx__key_t *k = &e->keys[i];
+        memcpy(wr_room(w, 32), k->key, 32);
+        w32(w, k->account);
+        w32(w, k->role);
+        w64(w, k->nonce);
+        w64(w, (uint64_t)k->expiry);
+        memcpy(wr_room(w, 16), k->name, 16);
+    }
     w64(w, lx_engine_digest(e));
     wr_flush(w);
     int rc = w->err;
@@ -332,7 +349,9 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
     cfg.clearing = clearing;
     if (version != 1) {
         cfg.deadman_min_lead_ns = (int64_t)lx_get_u64(h + 48);
-        CHECK(cfg.deadman_min_lead_ns > 0);
+        cfg.max_agents_per_account = lx_get_u32(h + 56);
+        CHECK(cfg.deadman_min_lead_ns > 0 && cfg.max_agents_per_account > 0 &&
+              lx_get_u32(h + 60) == 0);
     }
     int rc = lx_engine_create(&e, &cfg);
     if (rc) {
@@ -505,6 +524,19 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
         int64_t deadline = (int64_t)r64(&r);
         CHECK(a < cfg.max_accounts && deadline > 0 && !e->ident[a].dms && lx__dms_reserve(e) == 0);
         lx__dms_set(e, a, deadline);
+    }
+    n = version == 1 ? 0 : r32(&r);
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t rec[72];
+        if (!rd(&r, rec, sizeof rec)) goto fail;
+        uint32_t a = lx_get_u32(rec + 32), role = lx_get_u32(rec + 36);
+        CHECK(a < cfg.max_accounts && role >= LX_KEY_OWNER && role <= LX_KEY_REVOKED);
+        CHECK(lx__key_find(e, rec) == LX__NIL && lx__key_reserve(e) == 0);
+        CHECK(role != LX_KEY_OWNER || !e->ident[a].owner);
+        uint32_t k = lx__key_add(e, rec, a, role);
+        e->keys[k].nonce = lx_get_u64(rec + 40);
+        e->keys[k].expiry = (int64_t)lx_get_u64(rec + 48);
+        memcpy(e->keys[k].name, rec + 56, 16);
     }
     uint64_t digest = r64(&r);
     CHECK(lx_engine_validate(e, NULL, 0) == 0 && lx_engine_digest(e) == digest);

@@ -76,7 +76,9 @@ enum {
     K_CMDTYPE,
     K_CXLALL,  /* lx_cancel_all_reason_t */
     K_DMSTATE, /* lx_deadman_state_t */
+    K_AUTH,    /* lx_cmd_auth_scheme_t */
     K_SYM,     /* 16 bytes */
+    K_KEY,     /* 32 bytes, 64 lowercase hex digits */
 };
 
 enum {
@@ -164,6 +166,15 @@ static const row_t cmd_rows[LX_CMD__MAX + 1] = {
     [LX_CMD_SCHEDULE_CANCEL] = {2,
                                 {KC("account", K_ID, schedule_cancel.account),
                                  KC("deadline", K_I64, schedule_cancel.deadline)}},
+    [LX_CMD_BIND_KEY] = {2, {KC("account", K_ID, bind_key.account),
+                             KC("key", K_KEY, bind_key.key)}},
+    [LX_CMD_APPROVE_AGENT] = {4,
+                              {KC("account", K_ID, approve_agent.account),
+                               KC("key", K_KEY, approve_agent.key),
+                               KCO("name", K_SYM, approve_agent.name, 0),
+                               KC("expiry", K_I64, approve_agent.expiry)}},
+    [LX_CMD_REVOKE_AGENT] = {2, {KC("account", K_ID, revoke_agent.account),
+                                 KC("key", K_KEY, revoke_agent.key)}},
 };
 
 #define NONE32 ((int64_t)UINT32_MAX)
@@ -244,6 +255,14 @@ static const row_t ev_rows[LX_EV__MAX + 1] = {
                        {KE("account", K_ID, deadman.account),
                         KE("deadline", K_I64, deadman.deadline),
                         KE("state", K_DMSTATE, deadman.state)}},
+    /* KEY_BOUND's name and expiry are always empty: not printed */
+    [LX_EV_KEY_BOUND] = {2, {KE("account", K_ID, key.account), KE("key", K_KEY, key.key)}},
+    [LX_EV_AGENT_APPROVED] = {4,
+                              {KE("account", K_ID, key.account), KE("key", K_KEY, key.key),
+                               KE("name", K_SYM, key.name), KE("expiry", K_I64, key.expiry)}},
+    [LX_EV_AGENT_REVOKED] = {4,
+                             {KE("account", K_ID, key.account), KE("key", K_KEY, key.key),
+                              KE("name", K_SYM, key.name), KE("expiry", K_I64, key.expiry)}},
 };
 /* clang-format on */
 
@@ -273,6 +292,7 @@ static const char *const stp_names[] = {"NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", 
 static const char *const mode_names[] = {"CONTINUOUS", "BATCH"};
 static const char *const cxlall_names[] = {"USER", "DISCONNECT"};
 static const char *const dmstate_names[] = {"CLEARED", "ARMED", "FIRED"};
+static const char *const auth_names[] = {"NONE", "SIGNED", "SESSION"};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -294,6 +314,8 @@ static const char *enum_name(int kind, unsigned v) {
         return v < NELEM(cxlall_names) ? cxlall_names[v] : NULL;
     case K_DMSTATE:
         return v < NELEM(dmstate_names) ? dmstate_names[v] : NULL;
+    case K_AUTH:
+        return v < NELEM(auth_names) ? auth_names[v] : NULL;
     case K_REJECT:
         s = v < LX_REJECT__COUNT ? lx_reject_name((int)v) : NULL;
         break;
@@ -323,6 +345,8 @@ static int enum_count(int kind) {
         return (int)NELEM(cxlall_names);
     case K_DMSTATE:
         return (int)NELEM(dmstate_names);
+    case K_AUTH:
+        return (int)NELEM(auth_names);
     case K_REJECT:
         return LX_REJECT__COUNT;
     case K_CANCEL:
@@ -346,6 +370,8 @@ static int kind_width(int kind) {
         return 8;
     case K_SYM:
         return 16;
+    case K_KEY:
+        return 32;
     default:
         return 1;
     }
@@ -464,6 +490,15 @@ static void out_value(out_t *o, const uint8_t *base, const tkey_t *k) {
                 out_ch(o, hex[s[i] >> 4]);
                 out_ch(o, hex[s[i] & 15]);
             }
+        }
+        return;
+    }
+    case K_KEY: {
+        static const char hex[] = "0123456789abcdef";
+        const uint8_t *b = base + k->off;
+        for (int i = 0; i < 32; i++) {
+            out_ch(o, hex[b[i] >> 4]);
+            out_ch(o, hex[b[i] & 15]);
         }
         return;
     }
@@ -613,6 +648,16 @@ static bool parse_symbol(span_t s, uint8_t out[16]) {
     return true;
 }
 
+static bool parse_key(span_t s, uint8_t out[32]) {
+    if (s.n != 64) return false;
+    for (int i = 0; i < 32; i++) {
+        int hi = hexval(s.p[2 * i]), lo = hexval(s.p[2 * i + 1]);
+        if (hi < 0 || lo < 0) return false;
+        out[i] = (uint8_t)(hi * 16 + lo);
+    }
+    return true;
+}
+
 /* Parses value s for key k into the struct at base. */
 static bool parse_value(uint8_t *base, const tkey_t *k, span_t s) {
     int64_t v;
@@ -620,6 +665,8 @@ static bool parse_value(uint8_t *base, const tkey_t *k, span_t s) {
     switch (k->kind) {
     case K_SYM:
         return parse_symbol(s, base + k->off);
+    case K_KEY:
+        return parse_key(s, base + k->off);
     case K_ID:
     case K_MKTALL:
         if (span_is(s, "NONE") || span_is(s, "ALL")) {
@@ -681,11 +728,35 @@ static int fail(char *err, size_t errlen, const char *fmt, span_t a, span_t b) {
 
 #define NOSPAN ((span_t){"", 0})
 
+static const tkey_t auth_keys[3] = {
+    {"auth", K_AUTH, OPT, (uint16_t)offsetof(lx_cmd_auth_t, scheme), 0},
+    {"signer", K_KEY, 0, (uint16_t)offsetof(lx_cmd_auth_t, key), 0},
+    {"nonce", K_U64, OPT, (uint16_t)offsetof(lx_cmd_auth_t, nonce), 0},
+};
+
+int lx_cmd_auth_format(const lx_cmd_auth_t *auth, char *buf, size_t cap) {
+    out_t o = {buf, buf ? cap : 0, 0};
+    if (o.cap) buf[0] = '\0';
+    if (!auth || auth->scheme == LX_CMD_AUTH_NONE) return 0;
+    for (int i = 0; i < 3; i++) {
+        out_key(&o, auth_keys[i].name);
+        out_value(&o, (const uint8_t *)auth, &auth_keys[i]);
+    }
+    return out_done(&o);
+}
+
 int lx_cmd_parse(lx_cmd_t *cmd, const char *line, char *err, size_t errlen) {
+    return lx_cmd_parse_auth(cmd, NULL, line, err, errlen);
+}
+
+int lx_cmd_parse_auth(lx_cmd_t *cmd, lx_cmd_auth_t *auth, const char *line, char *err,
+                      size_t errlen) {
     if (err && errlen) err[0] = '\0';
     if (!cmd || !line) return fail(err, errlen, "no command%.*s%.*s", NOSPAN, NOSPAN);
     lx_cmd_t c;
     memset(&c, 0, sizeof c);
+    lx_cmd_auth_t a;
+    memset(&a, 0, sizeof a);
     const char *p = line;
     span_t name = next_token(&p);
     if (name.n == 0) return fail(err, errlen, "empty command line%.*s%.*s", NOSPAN, NOSPAN);
@@ -695,7 +766,7 @@ int lx_cmd_parse(lx_cmd_t *cmd, const char *line, char *err, size_t errlen) {
     if (!t) return fail(err, errlen, "unknown command '%.*s'%.*s", name, NOSPAN);
     c.type = (lx_cmd_type_t)t;
     const row_t *r = &cmd_rows[t];
-    uint32_t seen = 0; /* bit i: key i of the row; bits 30, 31: seq, ts */
+    uint32_t seen = 0; /* bit i: key i of the row; 27..29: auth keys; 30, 31: seq, ts */
     for (;;) {
         span_t tok = next_token(&p);
         if (tok.n == 0) break;
@@ -711,6 +782,11 @@ int lx_cmd_parse(lx_cmd_t *cmd, const char *line, char *err, size_t errlen) {
         } else if (span_is(key, "ts")) {
             bit = 31;
             ok = parse_i64(val, &c.ts);
+        } else if (auth &&
+                   (span_is(key, "auth") || span_is(key, "signer") || span_is(key, "nonce"))) {
+            int i = span_is(key, "auth") ? 0 : span_is(key, "signer") ? 1 : 2;
+            bit = 27 + i;
+            ok = parse_value((uint8_t *)&a, &auth_keys[i], val);
         } else {
             bit = -1;
             for (int i = 0; i < r->nkeys; i++)
@@ -746,6 +822,15 @@ int lx_cmd_parse(lx_cmd_t *cmd, const char *line, char *err, size_t errlen) {
             else
                 c.u.amend.by_client_id = inferred;
         }
+    }
+    if (auth) {
+        bool has_auth = seen & (UINT32_C(1) << 27), has_signer = seen & (UINT32_C(1) << 28),
+             has_nonce = seen & (UINT32_C(1) << 29);
+        if ((has_signer || has_nonce) && (!has_auth || a.scheme == LX_CMD_AUTH_NONE))
+            return fail(err, errlen, "'signer' and 'nonce' need 'auth' for %.*s%.*s", name, NOSPAN);
+        if (has_auth && a.scheme != LX_CMD_AUTH_NONE && !has_signer)
+            return fail(err, errlen, "missing key 'signer' for %.*s%.*s", name, NOSPAN);
+        *auth = a;
     }
     *cmd = c;
     return 0;

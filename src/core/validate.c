@@ -17,7 +17,10 @@
  *    per asset sum(free + locked) + fees = supply;
  *  - the GTD heap ordered, and every resting GTD order in it;
  *  - the dead man's switch heap ordered, each entry's account pointing
- *    back at its position, and no other account claiming one.
+ *    back at its position, and no other account claiming one;
+ *  - every key found through the index, owned by a valid account, an owner
+ *    key named by its account and no other, each account's agent count
+ *    equal to its AGENT keys.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,6 +223,47 @@ int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
     if (armed != e->ndms)
         FAIL("%llu accounts claim a switch but the heap holds %u", (unsigned long long)armed,
              e->ndms);
+
+    uint64_t owners = 0, agents = 0;
+    for (uint32_t i = 0; i < e->nkeys; i++) {
+        const lx__key_t *k = &e->keys[i];
+        if (lx__key_find(e, k->key) != i) FAIL("key %u not indexed", i);
+        if (k->account >= e->cfg.max_accounts) FAIL("key %u of account %u", i, k->account);
+        if (k->role < LX_KEY_OWNER || k->role > LX_KEY_REVOKED)
+            FAIL("key %u has role %u", i, k->role);
+        if (k->role == LX_KEY_OWNER) {
+            owners++;
+            if (e->ident[k->account].owner != i + 1)
+                FAIL("owner key %u is not its account %u's", i, k->account);
+        }
+        agents += k->role == LX_KEY_AGENT;
+    }
+    if (agents) { /* per account: its AGENT keys, counted again */
+        uint32_t *n = calloc(e->cfg.max_accounts, sizeof *n);
+        if (!n) {
+            rc = LX_ENOMEM;
+            goto out;
+        }
+        for (uint32_t i = 0; i < e->nkeys; i++)
+            if (e->keys[i].role == LX_KEY_AGENT) n[e->keys[i].account]++;
+        uint32_t bad = LX__NIL;
+        for (uint32_t a = 0; a < e->cfg.max_accounts && bad == LX__NIL; a++)
+            if (n[a] != e->ident[a].nagents) bad = a;
+        free(n);
+        if (bad != LX__NIL) FAIL("account %u: agent count differs from its agent keys", bad);
+    }
+    uint64_t owned = 0, counted = 0;
+    for (uint32_t a = 0; a < e->cfg.max_accounts; a++) {
+        owned += e->ident[a].owner != 0;
+        counted += e->ident[a].nagents;
+        if (e->ident[a].owner > e->nkeys) FAIL("account %u names key %u", a, e->ident[a].owner);
+    }
+    if (owned != owners)
+        FAIL("%llu accounts name an owner key, %llu owner keys", (unsigned long long)owned,
+             (unsigned long long)owners);
+    if (counted != agents)
+        FAIL("accounts count %llu agents, %llu agent keys", (unsigned long long)counted,
+             (unsigned long long)agents);
 out:
     free(locks);
     free(sums);

@@ -139,6 +139,13 @@ bool inv_event_equal(const lx_event_t *a, const lx_event_t *b) {
         const lx_ev_deadman_t *x = &a->u.deadman, *y = &b->u.deadman;
         return F(account) && F(deadline) && F(state);
     }
+    case LX_EV_KEY_BOUND:
+    case LX_EV_AGENT_APPROVED:
+    case LX_EV_AGENT_REVOKED: {
+        const lx_ev_key_t *x = &a->u.key, *y = &b->u.key;
+        return F(account) && F(expiry) && memcmp(x->key, y->key, sizeof x->key) == 0 &&
+               memcmp(x->name, y->name, sizeof x->name) == 0;
+    }
     }
 #undef F
     return true; /* unknown type: the header fields were all there was */
@@ -284,6 +291,17 @@ int inv_event_format(const lx_event_t *ev, char *buf, size_t cap) {
         m = snprintf(p, left, " account=%u deadline=%lld state=%u", ev->u.deadman.account,
                      (long long)ev->u.deadman.deadline, ev->u.deadman.state);
         break;
+    case LX_EV_KEY_BOUND:
+    case LX_EV_AGENT_APPROVED:
+    case LX_EV_AGENT_REVOKED: {
+        char kh[12];
+        sym(s, ev->u.key.name);
+        snprintf(kh, sizeof kh, "%02x%02x%02x%02x..", ev->u.key.key[0], ev->u.key.key[1],
+                 ev->u.key.key[2], ev->u.key.key[3]);
+        m = snprintf(p, left, " account=%u key=%s name=%s expiry=%lld", ev->u.key.account, kh, s,
+                     (long long)ev->u.key.expiry);
+        break;
+    }
     }
     return m < 0 ? m : k + m;
 }
@@ -371,6 +389,19 @@ int inv_cmd_format(const lx_cmd_t *c, char *buf, size_t cap) {
     case LX_CMD_SCHEDULE_CANCEL:
         m = snprintf(p, left, " account=%u deadline=%lld", c->u.schedule_cancel.account,
                      (long long)c->u.schedule_cancel.deadline);
+        break;
+    case LX_CMD_BIND_KEY:
+    case LX_CMD_REVOKE_AGENT:
+        m = snprintf(p, left, " account=%u key=%02x%02x%02x%02x..", c->u.bind_key.account,
+                     c->u.bind_key.key[0], c->u.bind_key.key[1], c->u.bind_key.key[2],
+                     c->u.bind_key.key[3]);
+        break;
+    case LX_CMD_APPROVE_AGENT:
+        sym(s, c->u.approve_agent.name);
+        m = snprintf(p, left, " account=%u key=%02x%02x%02x%02x.. name=%s expiry=%lld",
+                     c->u.approve_agent.account, c->u.approve_agent.key[0],
+                     c->u.approve_agent.key[1], c->u.approve_agent.key[2],
+                     c->u.approve_agent.key[3], s, (long long)c->u.approve_agent.expiry);
         break;
     }
     return m < 0 ? m : k + m;
@@ -752,6 +783,9 @@ int inv_compare_cheap(const lx_engine_t *e, const ref_t *ref, const lx_cmd_t *cm
                     (unsigned long long)ref_last_seq(ref), (long long)ref_last_ts(ref));
     for (lx_market_id_t m = 0; m < cfg->max_markets; m++)
         if (cmp_market_cheap(e, ref, m, msg, len) != 0) return -1;
+    if (lx_engine_key_count(e) != ref_key_count(ref))
+        return fail(msg, len, "keys known: engine %u, reference %zu", lx_engine_key_count(e),
+                    ref_key_count(ref));
     if (cmd && cmd->type == LX_CMD_SCHEDULE_CANCEL &&
         lx_engine_deadman(e, cmd->u.schedule_cancel.account) !=
             ref_deadman(ref, cmd->u.schedule_cancel.account))
@@ -826,6 +860,32 @@ static void cmpb_visit(void *ctx, lx_account_id_t a, lx_asset_id_t asset, int64_
     (void)l;
     c->n++;
     if (c->rc == 0) c->rc = cmp_balance(c->e, c->ref, a, asset, c->msg, c->len);
+}
+
+int inv_compare_keys(const lx_engine_t *e, const ref_t *ref, char *msg, size_t len) {
+    uint32_t n = lx_engine_key_count(e);
+    if (n != ref_key_count(ref))
+        return fail(msg, len, "keys known: engine %u, reference %zu", n, ref_key_count(ref));
+    for (uint32_t i = 0; i < n; i++) {
+        lx_key_info_t x, y, z;
+        lx_engine_key_nth(e, i, &x);
+        ref_key_nth(ref, i, &y);
+        if (memcmp(x.key, y.key, 32) != 0 || x.account != y.account || x.role != y.role ||
+            x.nonce != y.nonce || x.expiry != y.expiry || memcmp(x.name, y.name, 16) != 0)
+            return fail(msg, len,
+                        "key #%u (%02x%02x..): engine account %u role %u nonce %llu expiry %lld, "
+                        "reference %02x%02x.. account %u role %u nonce %llu expiry %lld",
+                        i, x.key[0], x.key[1], x.account, x.role, (unsigned long long)x.nonce,
+                        (long long)x.expiry, y.key[0], y.key[1], y.account, y.role,
+                        (unsigned long long)y.nonce, (long long)y.expiry);
+        if (lx_engine_key(e, x.key, &z) != 0 || memcmp(&z, &x, sizeof z) != 0)
+            return fail(msg, len, "key #%u: lx_engine_key disagrees with lx_engine_key_nth", i);
+        uint8_t owner[32];
+        if (x.role == LX_KEY_OWNER &&
+            (lx_engine_owner_key(e, x.account, owner) != 0 || memcmp(owner, x.key, 32) != 0))
+            return fail(msg, len, "account %u: lx_engine_owner_key is not key #%u", x.account, i);
+    }
+    return 0;
 }
 
 int inv_compare_state(const lx_engine_t *e, const ref_t *ref, char *msg, size_t len) {
@@ -932,6 +992,7 @@ int inv_compare_state(const lx_engine_t *e, const ref_t *ref, char *msg, size_t 
         if (c.rc == 0) ref_foreach_balance(ref, cmpb_visit, &c);
         rc = c.rc;
     }
+    if (rc == 0) rc = inv_compare_keys(e, ref, msg, len);
     if (rc == 0) {
         lx_engine_stats_t st;
         lx_engine_stats(e, &st);

@@ -68,5 +68,7 @@ int inv_compare_cheap(const lx_engine_t *e, const ref_t *ref, const lx_cmd_t *cm
  * time), every account's open orders, every asset, every balance (both
  * ways). Costs a walk over both states. */
 int inv_compare_state(const lx_engine_t *e, const ref_t *ref, char *msg, size_t len);
+/* Every key the engine knows against the reference, in order, all fields. */
+int inv_compare_keys(const lx_engine_t *e, const ref_t *ref, char *msg, size_t len);
 
 #endif

@@ -124,8 +124,11 @@ struct ref {
     size_t ncells;
     vec_t *acct; /* [max_accounts] open slots in acceptance order */
 
-    int64_t *deadman; /* [max_accounts] dead man's switch deadline, 0 = not armed */
-    int64_t min_lead; /* the effective minimum lead of a deadline */
+    int64_t *deadman;    /* [max_accounts] dead man's switch deadline, 0 = not armed */
+    lx_key_info_t *keys; /* every key known, in the order it became known */
+    size_t nkeys, keys_cap;
+    uint32_t max_agents; /* the effective agent limit */
+    int64_t min_lead;    /* the effective minimum lead of a deadline */
 
     uint64_t *dep; /* open-addressing set of applied deposit ids */
     uint8_t *dep_used;
@@ -1232,7 +1235,226 @@ static void do_transfer(ref_t *r, const lx_cmd_transfer_t *c) {
 
 /* ---- apply ----------------------------------------------------------------- */
 
+/* ---- identity (identity.md) ---------------------------------------------- */
+
+static lx_key_info_t *key_find(ref_t *r, const uint8_t key[32]) {
+    for (size_t i = 0; i < r->nkeys; i++)
+        if (memcmp(r->keys[i].key, key, 32) == 0) return &r->keys[i];
+    return NULL;
+}
+
+static bool has_owner(const ref_t *r, lx_account_id_t a) {
+    for (size_t i = 0; i < r->nkeys; i++)
+        if (r->keys[i].account == a && r->keys[i].role == LX_KEY_OWNER) return true;
+    return false;
+}
+
+static uint32_t agents_of(const ref_t *r, lx_account_id_t a) {
+    uint32_t n = 0;
+    for (size_t i = 0; i < r->nkeys; i++)
+        n += r->keys[i].account == a && r->keys[i].role == LX_KEY_AGENT;
+    return n;
+}
+
+static lx_key_info_t *key_new(ref_t *r, const uint8_t key[32], lx_account_id_t a, int role) {
+    if (r->nkeys == r->keys_cap) {
+        r->keys_cap = r->keys_cap ? 2 * r->keys_cap : 16;
+        r->keys = realloc(r->keys, r->keys_cap * sizeof *r->keys);
+        if (!r->keys) abort();
+    }
+    lx_key_info_t *k = &r->keys[r->nkeys++];
+    memset(k, 0, sizeof *k);
+    memcpy(k->key, key, 32);
+    k->account = a;
+    k->role = (uint8_t)role;
+    return k;
+}
+
+static bool all_zero(const uint8_t *p, size_t n);
+
+/* An agent name: like a symbol, but it may be empty. */
+static bool name_ok(const char s[16]) {
+    return s[0] == 0 ? all_zero((const uint8_t *)s, 16) : symbol_ok(s);
+}
+
+static bool all_zero(const uint8_t *p, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (p[i]) return false;
+    return true;
+}
+
+static void ev_key(ref_t *r, lx_event_type_t type, const lx_key_info_t *k) {
+    lx_event_t ev = ev_new(r, type, LX_MARKET_NONE);
+    ev.u.key.account = k->account;
+    memcpy(ev.u.key.key, k->key, 32);
+    if (type != LX_EV_KEY_BOUND) { /* KEY_BOUND: name and expiry stay zero */
+        memcpy(ev.u.key.name, k->name, 16);
+        ev.u.key.expiry = k->expiry;
+    }
+    emit(r, &ev);
+}
+
+static void do_bind_key(ref_t *r, const lx_cmd_bind_key_t *c) {
+    lx_reject_t why = LX_REJECT_NONE;
+    if (!account_ok(r, c->account))
+        why = LX_REJECT_UNKNOWN_ACCOUNT;
+    else if (all_zero(c->key, 32))
+        why = LX_REJECT_BAD_KEY;
+    else if (has_owner(r, c->account))
+        why = LX_REJECT_ACCOUNT_HAS_KEY;
+    else if (key_find(r, c->key))
+        why = LX_REJECT_KEY_IN_USE;
+    if (why) {
+        reject(r, LX_MARKET_NONE, c->account, 0, 0, why);
+        return;
+    }
+    ev_key(r, LX_EV_KEY_BOUND, key_new(r, c->key, c->account, LX_KEY_OWNER));
+}
+
+static void do_approve_agent(ref_t *r, const lx_cmd_approve_agent_t *c) {
+    lx_key_info_t *k = NULL;
+    lx_reject_t why = LX_REJECT_NONE;
+    if (!account_ok(r, c->account))
+        why = LX_REJECT_UNKNOWN_ACCOUNT;
+    else if (all_zero(c->key, 32))
+        why = LX_REJECT_BAD_KEY;
+    else if (!name_ok(c->name))
+        why = LX_REJECT_BAD_COMMAND;
+    else if (c->expiry <= r->cmd->ts)
+        why = LX_REJECT_EXPIRED;
+    else if ((k = key_find(r, c->key)) && (k->account != c->account || k->role == LX_KEY_OWNER))
+        why = LX_REJECT_KEY_IN_USE;
+    else if ((!k || k->role == LX_KEY_REVOKED) && agents_of(r, c->account) >= r->max_agents)
+        why = LX_REJECT_TOO_MANY_AGENTS;
+    if (why) {
+        reject(r, LX_MARKET_NONE, c->account, 0, 0, why);
+        return;
+    }
+    if (!k) k = key_new(r, c->key, c->account, LX_KEY_AGENT);
+    k->role = LX_KEY_AGENT; /* a revoked one is approved again, nonce kept */
+    memcpy(k->name, c->name, 16);
+    k->expiry = c->expiry;
+    ev_key(r, LX_EV_AGENT_APPROVED, k);
+}
+
+static void do_revoke_agent(ref_t *r, const lx_cmd_revoke_agent_t *c) {
+    lx_key_info_t *k = NULL;
+    if (!account_ok(r, c->account)) {
+        reject(r, LX_MARKET_NONE, c->account, 0, 0, LX_REJECT_UNKNOWN_ACCOUNT);
+        return;
+    }
+    k = key_find(r, c->key);
+    if (!k || k->account != c->account || k->role != LX_KEY_AGENT) {
+        reject(r, LX_MARKET_NONE, c->account, 0, 0, LX_REJECT_UNKNOWN_AGENT);
+        return;
+    }
+    k->role = LX_KEY_REVOKED;
+    ev_key(r, LX_EV_AGENT_REVOKED, k);
+}
+
+/* identity.md "Who may send what": the account the command acts for, and
+ * whether an agent may send it; false when auth does not apply. */
+static bool auth_applies(const lx_cmd_t *c, lx_account_id_t *a, bool *agent_may) {
+    *agent_may = false;
+    switch (c->type) {
+    case LX_CMD_PLACE:
+        *a = c->u.place.account;
+        *agent_may = true;
+        return true;
+    case LX_CMD_CANCEL:
+        *a = c->u.cancel.account;
+        *agent_may = true;
+        return true;
+    case LX_CMD_AMEND:
+        *a = c->u.amend.account;
+        *agent_may = true;
+        return true;
+    case LX_CMD_CANCEL_ALL:
+        *a = c->u.cancel_all.account;
+        *agent_may = true;
+        return true;
+    case LX_CMD_SCHEDULE_CANCEL:
+        *a = c->u.schedule_cancel.account;
+        *agent_may = true;
+        return true;
+    case LX_CMD_WITHDRAW:
+        *a = c->u.withdraw.account;
+        return true;
+    case LX_CMD_TRANSFER:
+        *a = c->u.transfer.from;
+        return true;
+    case LX_CMD_APPROVE_AGENT:
+        *a = c->u.approve_agent.account;
+        return true;
+    case LX_CMD_REVOKE_AGENT:
+        *a = c->u.revoke_agent.account;
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* The identity checks, in identity.md's order; the REJECTED echoes the
+ * command's market, order id and client id as its own rejections do. */
+static lx_reject_t auth_check(ref_t *r, const lx_cmd_t *c, const lx_cmd_auth_t *auth,
+                              size_t *signer) {
+    *signer = SIZE_MAX;
+    lx_account_id_t a;
+    bool agent_may;
+    if (!auth || auth->scheme == LX_CMD_AUTH_NONE || !auth_applies(c, &a, &agent_may))
+        return LX_REJECT_NONE;
+    lx_key_info_t *k = NULL;
+    lx_reject_t why = LX_REJECT_NONE;
+    if (auth->scheme > LX_CMD_AUTH_SESSION)
+        why = LX_REJECT_BAD_COMMAND;
+    else if (!account_ok(r, a))
+        why = LX_REJECT_UNKNOWN_ACCOUNT;
+    else if (!(k = key_find(r, auth->key)) || k->account != a)
+        why = LX_REJECT_BAD_SIGNER;
+    else if (k->role == LX_KEY_REVOKED)
+        why = LX_REJECT_AGENT_REVOKED;
+    else if (k->role == LX_KEY_AGENT && !agent_may)
+        why = LX_REJECT_NOT_AUTHORIZED;
+    else if (k->role == LX_KEY_AGENT && k->expiry <= c->ts)
+        why = LX_REJECT_AGENT_EXPIRED;
+    else if (auth->scheme == LX_CMD_AUTH_SIGNED && auth->nonce <= k->nonce)
+        why = LX_REJECT_NONCE_REPLAYED;
+    if (why) {
+        lx_market_id_t m = LX_MARKET_NONE;
+        lx_order_id_t id = 0;
+        uint64_t cid = 0;
+        if (c->type == LX_CMD_PLACE) {
+            m = c->u.place.market;
+            cid = c->u.place.client_id;
+        } else if (c->type == LX_CMD_CANCEL) {
+            m = c->u.cancel.market;
+            if (c->u.cancel.by_client_id)
+                cid = c->u.cancel.client_id;
+            else
+                id = c->u.cancel.order_id;
+        } else if (c->type == LX_CMD_AMEND) {
+            m = c->u.amend.market;
+            if (c->u.amend.by_client_id)
+                cid = c->u.amend.client_id;
+            else
+                id = c->u.amend.order_id;
+        } else if (c->type == LX_CMD_CANCEL_ALL) {
+            m = c->u.cancel_all.market;
+        }
+        reject(r, m, a, id, cid, why);
+        r->stats.auth_rejected++;
+        return why;
+    }
+    /* an index, not a pointer: the command may add keys (realloc) */
+    if (auth->scheme == LX_CMD_AUTH_SIGNED) *signer = (size_t)(k - r->keys);
+    return LX_REJECT_NONE;
+}
+
 int ref_apply(ref_t *r, const lx_cmd_t *c, const lx_sink_t *sink) {
+    return ref_apply_auth(r, c, NULL, sink);
+}
+
+int ref_apply_auth(ref_t *r, const lx_cmd_t *c, const lx_cmd_auth_t *auth, const lx_sink_t *sink) {
     if (!c || c->type < LX_CMD_CREATE_ASSET || c->type > LX_CMD__MAX || c->seq <= r->last_seq ||
         c->ts < r->last_ts) {
         r->stats.einval++;
@@ -1243,6 +1465,12 @@ int ref_apply(ref_t *r, const lx_cmd_t *c, const lx_sink_t *sink) {
     r->cmd = c;
     r->sink = sink;
     expire(r);
+    size_t signer = SIZE_MAX;
+    if (auth_check(r, c, auth, &signer) != LX_REJECT_NONE) {
+        r->cmd = NULL;
+        r->sink = NULL;
+        return 0;
+    }
     switch (c->type) {
     case LX_CMD_CREATE_ASSET:
         do_create_asset(r, &c->u.create_asset);
@@ -1283,7 +1511,17 @@ int ref_apply(ref_t *r, const lx_cmd_t *c, const lx_sink_t *sink) {
     case LX_CMD_SCHEDULE_CANCEL:
         do_schedule_cancel(r, &c->u.schedule_cancel);
         break;
+    case LX_CMD_BIND_KEY:
+        do_bind_key(r, &c->u.bind_key);
+        break;
+    case LX_CMD_APPROVE_AGENT:
+        do_approve_agent(r, &c->u.approve_agent);
+        break;
+    case LX_CMD_REVOKE_AGENT:
+        do_revoke_agent(r, &c->u.revoke_agent);
+        break;
     }
+    if (signer != SIZE_MAX) r->keys[signer].nonce = auth->nonce; /* spent, whatever the outcome */
     r->cmd = NULL;
     r->sink = NULL;
     return 0;
@@ -1311,6 +1549,9 @@ ref_t *ref_create(const lx_engine_config_t *cfg) {
     /* matching.md: a configured lead of 0 means the default, 5 s */
     r->min_lead = cfg->deadman_min_lead_ns ? cfg->deadman_min_lead_ns : 5000000000LL;
     r->cfg.deadman_min_lead_ns = r->min_lead;
+    /* identity.md: an agent limit of 0 means the default, 8 */
+    r->max_agents = cfg->max_agents_per_account ? cfg->max_agents_per_account : 8;
+    r->cfg.max_agents_per_account = r->max_agents;
     if (!r->orders || !r->live_pos || !r->markets || !r->assets || !r->cells || !r->cell_order ||
         !r->acct || !r->deadman) {
         ref_destroy(r);
@@ -1337,6 +1578,7 @@ void ref_destroy(ref_t *r) {
     free(r->cell_order);
     free(r->acct);
     free(r->deadman);
+    free(r->keys);
     free(r->dep);
     free(r->dep_used);
     free(r);
@@ -1501,6 +1743,23 @@ size_t ref_open_count(const ref_t *r) {
 
 void ref_open_nth(const ref_t *r, size_t i, lx_order_info_t *out) {
     order_info(r, &r->orders[r->live.v[i]], out);
+}
+
+int ref_key(const ref_t *r, const uint8_t key[32], lx_key_info_t *out) {
+    for (size_t i = 0; i < r->nkeys; i++)
+        if (memcmp(r->keys[i].key, key, 32) == 0) {
+            *out = r->keys[i];
+            return 0;
+        }
+    return LX_ENOENT;
+}
+
+size_t ref_key_count(const ref_t *r) {
+    return r->nkeys;
+}
+
+void ref_key_nth(const ref_t *r, size_t i, lx_key_info_t *out) {
+    *out = r->keys[i];
 }
 
 int64_t ref_deadman(const ref_t *r, lx_account_id_t a) {

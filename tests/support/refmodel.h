@@ -42,6 +42,7 @@ typedef struct {
     uint64_t max_live;      /* most resting orders at once */
     uint64_t einval;        /* commands refused with LX_EINVAL */
     uint64_t deadman_fired; /* dead man's switches fired */
+    uint64_t auth_rejected; /* commands refused by the identity checks */
 } ref_stats_t;
 
 /* Returns NULL on allocation failure or a configuration the model cannot
@@ -53,6 +54,8 @@ void ref_destroy(ref_t *r);
  * nothing emitted) for a NULL or unknown command, a seq not greater than
  * the last one, or a ts below the last one. */
 int ref_apply(ref_t *r, const lx_cmd_t *cmd, const lx_sink_t *sink);
+/* With who authorised it, as lx_engine_apply_auth() (docs/identity.md). */
+int ref_apply_auth(ref_t *r, const lx_cmd_t *cmd, const lx_cmd_auth_t *auth, const lx_sink_t *sink);
 
 /* ---- read functions, same meaning as their lx_engine_* twins ---------- */
 
@@ -73,6 +76,10 @@ size_t ref_book_orders(const ref_t *r, lx_market_id_t m, lx_side_t side, lx_orde
 size_t ref_account_orders(const ref_t *r, lx_account_id_t a, lx_order_info_t *out, size_t cap);
 int ref_balance(const ref_t *r, lx_account_id_t a, lx_asset_id_t asset, int64_t *free_,
                 int64_t *locked);
+/* Keys, as lx_engine_key / _key_count / _key_nth. */
+int ref_key(const ref_t *r, const uint8_t key[32], lx_key_info_t *out);
+size_t ref_key_count(const ref_t *r);
+void ref_key_nth(const ref_t *r, size_t i, lx_key_info_t *out);
 /* The account's dead man's switch deadline, 0 when not armed. */
 int64_t ref_deadman(const ref_t *r, lx_account_id_t a);
 /* Every balance record in creation order. */

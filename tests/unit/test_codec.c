@@ -35,7 +35,8 @@ static const int cmd_body_len[LX_CMD__MAX + 1] = {
     [LX_CMD_SET_FEES] = 12,     [LX_CMD_DEPOSIT] = 24,       [LX_CMD_WITHDRAW] = 16,
     [LX_CMD_TRANSFER] = 20,     [LX_CMD_PLACE] = 44,         [LX_CMD_CANCEL] = 25,
     [LX_CMD_AMEND] = 41,        [LX_CMD_CANCEL_ALL] = 9,     [LX_CMD_TICK] = 0,
-    [LX_CMD_SCHEDULE_CANCEL] = 12,
+    [LX_CMD_SCHEDULE_CANCEL] = 12, [LX_CMD_BIND_KEY] = 36,   [LX_CMD_APPROVE_AGENT] = 60,
+    [LX_CMD_REVOKE_AGENT] = 36,
 };
 static const int ev_body_len[LX_EV__MAX + 1] = {
     [LX_EV_ASSET_CREATED] = 28,  [LX_EV_MARKET_CREATED] = 57, [LX_EV_MARKET_STATE] = 1,
@@ -43,6 +44,7 @@ static const int ev_body_len[LX_EV__MAX + 1] = {
     [LX_EV_TRANSFER] = 28,       [LX_EV_REJECTED] = 22,       [LX_EV_ORDER_ACCEPTED] = 48,
     [LX_EV_TRADE] = 73,          [LX_EV_ORDER_CANCELED] = 29, [LX_EV_ORDER_AMENDED] = 45,
     [LX_EV_BOOK_LEVEL] = 21,     [LX_EV_BALANCE] = 24,        [LX_EV_DEADMAN] = 13,
+    [LX_EV_KEY_BOUND] = 60,      [LX_EV_AGENT_APPROVED] = 60, [LX_EV_AGENT_REVOKED] = 60,
 };
 /* clang-format on */
 
@@ -144,6 +146,17 @@ static void sample_cmd(lx_cmd_t *c, int t, int variant) {
     case LX_CMD_SCHEDULE_CANCEL:
         c->u.schedule_cancel.account = u32;
         c->u.schedule_cancel.deadline = i64;
+        break;
+    case LX_CMD_BIND_KEY:
+    case LX_CMD_REVOKE_AGENT: /* same layout */
+        c->u.bind_key.account = u32;
+        for (int i = 0; i < 32; i++) c->u.bind_key.key[i] = (uint8_t)(hi ? 0xff - i : i);
+        break;
+    case LX_CMD_APPROVE_AGENT:
+        c->u.approve_agent.account = u32;
+        for (int i = 0; i < 32; i++) c->u.approve_agent.key[i] = (uint8_t)(hi ? 0xff - i : i);
+        memcpy(c->u.approve_agent.name, hi ? "~~~~~~~~~~~~~~~~" : "", hi ? 16 : 0);
+        c->u.approve_agent.expiry = i64;
         break;
     }
 }
@@ -264,6 +277,14 @@ static void sample_event(lx_event_t *e, int t, int variant) {
         e->u.deadman.account = u32;
         e->u.deadman.deadline = i64;
         e->u.deadman.state = hi ? LX_DEADMAN_FIRED : LX_DEADMAN_CLEARED;
+        break;
+    case LX_EV_KEY_BOUND:
+    case LX_EV_AGENT_APPROVED:
+    case LX_EV_AGENT_REVOKED:
+        e->u.key.account = u32;
+        for (int i = 0; i < 32; i++) e->u.key.key[i] = (uint8_t)(hi ? 0xff - i : i);
+        memcpy(e->u.key.name, hi ? "ABCDEFGHIJKLMNOP" : "", hi ? 16 : 0);
+        e->u.key.expiry = i64;
         break;
     }
 }
@@ -651,6 +672,18 @@ static void test_enum_corruption(void **state) {
     assert_int_equal(cmd_with_byte(LX_CMD_CREATE_ASSET, 33, 'A'), 48);
     assert_int_equal(cmd_with_byte(LX_CMD_CREATE_ASSET, 34, 'A'), LX_ECORRUPT); /* after NUL */
     assert_int_equal(cmd_with_byte(LX_CMD_CREATE_ASSET, 47, 'A'), LX_ECORRUPT);
+    /* An agent name (APPROVE_AGENT bytes 56..71, sample empty); keys take any byte
+     * (24..55); CANCEL_ALL reason (28) 0..1; DEADMAN state (44) 0..2. */
+    assert_int_equal(cmd_with_byte(LX_CMD_APPROVE_AGENT, 56, 'A'), 80);
+    assert_int_equal(cmd_with_byte(LX_CMD_APPROVE_AGENT, 56, ' '), LX_ECORRUPT);
+    assert_int_equal(cmd_with_byte(LX_CMD_APPROVE_AGENT, 57, 'A'), LX_ECORRUPT);
+    assert_int_equal(cmd_with_byte(LX_CMD_APPROVE_AGENT, 24, 0xff), 80);
+    assert_int_equal(cmd_with_byte(LX_CMD_BIND_KEY, 55, 0), 56);
+    assert_int_equal(cmd_with_byte(LX_CMD_CANCEL_ALL, 28, 1), 29);
+    assert_int_equal(cmd_with_byte(LX_CMD_CANCEL_ALL, 28, 2), LX_ECORRUPT);
+    assert_int_equal(ev_with_byte(LX_EV_DEADMAN, 44, 2), 45);
+    assert_int_equal(ev_with_byte(LX_EV_DEADMAN, 44, 3), LX_ECORRUPT);
+    assert_int_equal(ev_with_byte(LX_EV_AGENT_APPROVED, 68, ' '), LX_ECORRUPT);
     /* Events: REJECTED 52 cmd_type, 53 reason; CANCELED 60 reason; etc. */
     assert_int_equal(ev_with_byte(LX_EV_REJECTED, 52, 0), LX_ECORRUPT);
     assert_int_equal(ev_with_byte(LX_EV_REJECTED, 52, LX_CMD__MAX), 54);
@@ -824,6 +857,51 @@ static void test_text_format_golden(void **state) {
     c.u.schedule_cancel = (lx_cmd_schedule_cancel_t){.account = 3, .deadline = 5000000000};
     lx_cmd_format(&c, line, sizeof line);
     assert_string_equal(line, "SCHEDULE_CANCEL seq=0 ts=0 account=3 deadline=5000000000");
+    {
+        /* identity commands, and the auth part of a line */
+        static const char want[] =
+            "APPROVE_AGENT seq=0 ts=0 account=3 "
+            "key=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f name=bot "
+            "expiry=9";
+        lx_cmd_t ap, back;
+        lx_cmd_auth_t au, aback;
+        memset(&ap, 0, sizeof ap);
+        ap.type = LX_CMD_APPROVE_AGENT;
+        ap.u.approve_agent.account = 3;
+        for (int i = 0; i < 32; i++) ap.u.approve_agent.key[i] = (uint8_t)i;
+        memcpy(ap.u.approve_agent.name, "bot", 3);
+        ap.u.approve_agent.expiry = 9;
+        lx_cmd_format(&ap, line, sizeof line);
+        assert_string_equal(line, want);
+        memset(&au, 0, sizeof au);
+        au.scheme = LX_CMD_AUTH_SIGNED;
+        memset(au.key, 0xab, 32);
+        au.nonce = 77;
+        char tail[256], full[768];
+        lx_cmd_auth_format(&au, tail, sizeof tail);
+        assert_string_equal(tail,
+                            " auth=SIGNED "
+                            "signer=abababababababababababababababababababababababababababababab"
+                            "abab nonce=77");
+        snprintf(full, sizeof full, "%s%s", line, tail);
+        char err[128];
+        assert_int_equal(lx_cmd_parse_auth(&back, &aback, full, err, sizeof err), 0);
+        assert_memory_equal(&back, &ap, sizeof ap);
+        assert_memory_equal(&aback, &au, sizeof au);
+        /* lx_cmd_parse refuses auth keys; signer needs auth; auth needs signer */
+        assert_int_equal(lx_cmd_parse(&back, full, err, sizeof err), LX_EINVAL);
+        assert_int_equal(lx_cmd_parse_auth(&back, &aback, "TICK nonce=3", err, sizeof err),
+                         LX_EINVAL);
+        assert_int_equal(lx_cmd_parse_auth(&back, &aback, "TICK auth=SESSION", err, sizeof err),
+                         LX_EINVAL);
+        assert_int_equal(lx_cmd_parse_auth(&back, &aback, "TICK", err, sizeof err), 0);
+        assert_int_equal(aback.scheme, LX_CMD_AUTH_NONE);
+        lx_cmd_auth_format(&aback, tail, sizeof tail);
+        assert_string_equal(tail, "");
+        /* a key is exactly 64 hex digits */
+        assert_int_equal(lx_cmd_parse(&back, "BIND_KEY account=1 key=00", err, sizeof err),
+                         LX_EINVAL);
+    }
     {
         lx_event_t dm;
         memset(&dm, 0, sizeof dm);

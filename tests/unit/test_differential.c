@@ -33,7 +33,12 @@
  * armed with a small minimum lead (MIN_LEAD) so that ticks fire them, mostly
  * by accounts with open orders; they are re-armed, cleared and sometimes set
  * too soon; a third of the cancel-alls carry the disconnect reason. See
- * gen_* below for the adversarial cases it mixes in.
+ * gen_* below for the adversarial cases it mixes in. Identity: nine accounts
+ * in ten get an owner key at setup; most commands carry auth (SIGNED or
+ * SESSION, by the owner or one of a few agent candidates, with fresh or
+ * replayed nonces, sometimes another account's key, an unknown key or an
+ * unknown scheme), and agents are approved (with expiries that run out),
+ * renewed and revoked, so every identity rejection occurs.
  *
  * Seeds: 10 with clearing off (pure matching) and 10 with clearing on
  * (1,000 accounts, deposits, withdrawals and transfers mixed in), some with
@@ -299,6 +304,7 @@ typedef struct {
     size_t nrecent;
     uint64_t late_market_at;
     lx_market_id_t nmarkets; /* markets the generator aims at */
+    lx_cmd_auth_t auth;      /* who authorised the command gen_next made */
 } gen_t;
 
 static lx_cmd_t *setup_push(gen_t *g, lx_cmd_type_t type) {
@@ -390,6 +396,140 @@ static void bad_market(gen_t *g, lx_cmd_create_market_t *p, unsigned k) {
     if (k % 16 == 3 && p->quote >= 6) p->quote = USD;
 }
 
+/* ---- identity --------------------------------------------------------------- */
+
+static lx_account_id_t pick_account(gen_t *g);
+static bool pick_open(gen_t *g, lx_order_info_t *o);
+
+/* A deterministic public key: kind 1 the owner key of account a, kind 2 its
+ * j-th agent candidate, kind 3 a key nobody ever binds. Never all zero. */
+static void key_of(uint8_t out[32], int kind, lx_account_id_t a, unsigned j) {
+    uint64_t x = ((uint64_t)kind << 56) ^ ((uint64_t)a << 8) ^ j;
+    for (int i = 0; i < 4; i++) {
+        uint64_t w = splitmix64(&x);
+        memcpy(out + 8 * i, &w, 8);
+    }
+    out[0] = (uint8_t)kind;
+}
+
+#define AGENT_KEYS 5 /* candidates per account; MAX_AGENTS may be approved */
+#define MAX_AGENTS 3
+
+static uint64_t last_nonce(gen_t *g, const uint8_t key[32]) {
+    lx_key_info_t k;
+    return ref_key(g->ref, key, &k) == 0 ? k.nonce : 0;
+}
+
+/* The account a command acts for (identity.md), or a random one. */
+static lx_account_id_t auth_account(gen_t *g, const lx_cmd_t *c) {
+    switch (c->type) {
+    case LX_CMD_PLACE:
+        return c->u.place.account;
+    case LX_CMD_CANCEL:
+        return c->u.cancel.account;
+    case LX_CMD_AMEND:
+        return c->u.amend.account;
+    case LX_CMD_CANCEL_ALL:
+        return c->u.cancel_all.account;
+    case LX_CMD_SCHEDULE_CANCEL:
+        return c->u.schedule_cancel.account;
+    case LX_CMD_WITHDRAW:
+        return c->u.withdraw.account;
+    case LX_CMD_TRANSFER:
+        return c->u.transfer.from;
+    case LX_CMD_APPROVE_AGENT:
+        return c->u.approve_agent.account;
+    case LX_CMD_REVOKE_AGENT:
+        return c->u.revoke_agent.account;
+    default:
+        return (lx_account_id_t)rng_below(&g->rng, g->sc->max_accounts);
+    }
+}
+
+/* Who authorises the command: often nobody (dev mode, operator), mostly the
+ * owner or an agent with a fresh nonce, sometimes a replayed nonce, another
+ * account's key, an unknown key or an unknown scheme. */
+static void gen_auth(gen_t *g, const lx_cmd_t *c) {
+    rng_t *r = &g->rng;
+    lx_cmd_auth_t *au = &g->auth;
+    memset(au, 0, sizeof *au);
+    uint64_t k = rng_below(r, 100);
+    if (k < 40) return;
+    lx_account_id_t a = auth_account(g, c);
+    au->scheme = LX_CMD_AUTH_SIGNED;
+    if (k < 60) {
+        key_of(au->key, 1, a, 0);
+    } else if (k < 72) {
+        key_of(au->key, 1, a, 0);
+        au->scheme = LX_CMD_AUTH_SESSION;
+    } else if (k < 86) {
+        key_of(au->key, 2, a, (unsigned)rng_below(r, MAX_AGENTS)); /* mostly approved ones */
+        if (k >= 80) au->scheme = LX_CMD_AUTH_SESSION;
+    } else if (k < 90) { /* NONCE_REPLAYED */
+        key_of(au->key, 1, a, 0);
+        uint64_t last = last_nonce(g, au->key);
+        au->nonce = last - (last ? rng_below(r, last < 3 ? last : 3) : 0);
+        return;
+    } else if (k < 95) { /* BAD_SIGNER: another account's owner key */
+        key_of(au->key, 1, (a + 1 + (lx_account_id_t)rng_below(r, 5)) % g->sc->max_accounts, 0);
+    } else if (k < 99) {
+        key_of(au->key, 3, a, 0); /* nobody's */
+    } else {
+        key_of(au->key, 1, a, 0);
+        au->scheme = (uint8_t)rng_range(r, 3, 255); /* BAD_COMMAND */
+    }
+    au->nonce = last_nonce(g, au->key) + 1 + rng_below(r, 3);
+}
+
+static void set_name(char out[16], gen_t *g, unsigned j) {
+    static const char *names[] = {"", "bot", "mm-1", "hedger", "ABCDEFGHIJKLMNOP"};
+    memset(out, 0, 16);
+    const char *n = names[j % 5];
+    memcpy(out, n, strlen(n));
+    if (rng_pm(&g->rng, 20)) memcpy(out, "a b", 3); /* BAD_COMMAND: a space */
+}
+
+/* APPROVE_AGENT, REVOKE_AGENT and BIND_KEY, aimed at the candidates. */
+static void gen_identity(gen_t *g, lx_cmd_t *c) {
+    rng_t *r = &g->rng;
+    lx_order_info_t o;
+    lx_account_id_t a = pick_open(g, &o) && rng_pm(r, 700) ? o.account : pick_account(g);
+    unsigned j = (unsigned)rng_below(r, AGENT_KEYS);
+    uint64_t k = rng_below(r, 100);
+    if (k < 55) {
+        c->type = LX_CMD_APPROVE_AGENT;
+        lx_cmd_approve_agent_t *p = &c->u.approve_agent;
+        p->account = a;
+        key_of(p->key, 2, a, j);
+        uint64_t v = rng_below(r, 100);
+        if (v < 4)
+            key_of(p->key, 1, a, 0); /* its own owner key: KEY_IN_USE */
+        else if (v < 8)
+            key_of(p->key, 2, (a + 1) % g->sc->max_accounts, j); /* another's agent */
+        else if (v < 10)
+            memset(p->key, 0, 32); /* BAD_KEY */
+        set_name(p->name, g, j);
+        p->expiry = g->ts + rng_range(r, 1, 3000000);
+        if (rng_pm(r, 60)) p->expiry = g->ts - rng_range(r, 0, 10); /* EXPIRED */
+    } else if (k < 90) {
+        c->type = LX_CMD_REVOKE_AGENT;
+        c->u.revoke_agent.account = a;
+        key_of(c->u.revoke_agent.key, rng_pm(r, 50) ? 1 : 2, a, j);
+    } else {
+        c->type = LX_CMD_BIND_KEY;
+        c->u.bind_key.account = a;
+        uint64_t v = rng_below(r, 100);
+        if (v < 50)
+            key_of(c->u.bind_key.key, 1, a, 0); /* ACCOUNT_HAS_KEY unless a % 10 == 9 */
+        else if (v < 75)
+            key_of(c->u.bind_key.key, 2, a, j); /* KEY_IN_USE if an agent */
+        else if (v < 85)
+            memset(c->u.bind_key.key, 0, 32);
+        else
+            key_of(c->u.bind_key.key, 3, a, (unsigned)rng_below(r, 1000));
+    }
+}
+
 static void gen_setup(gen_t *g) {
     const seed_cfg_t *sc = g->sc;
     /* assets, and the ways to get one wrong */
@@ -418,6 +558,13 @@ static void gen_setup(gen_t *g) {
     }
     lx_cmd_t *c = setup_push(g, LX_CMD_CREATE_MARKET);
     c->u.create_market = MARKETS[3].p; /* MARKET_EXISTS */
+    /* owner keys for nine accounts in ten; the rest stay unbound */
+    for (lx_account_id_t a = 0; a < sc->max_accounts; a++) {
+        if (a % 10 == 9) continue;
+        c = setup_push(g, LX_CMD_BIND_KEY);
+        c->u.bind_key.account = a;
+        key_of(c->u.bind_key.key, 1, a, 0);
+    }
     if (!sc->clearing) return;
     /* deposits: most accounts hold most assets; 0 and 1 are whales */
     for (lx_account_id_t a = 0; a < sc->max_accounts; a++) {
@@ -913,12 +1060,14 @@ static bool gen_next(gen_t *g, lx_cmd_t *c) {
             gen_cancel_all(g, c);
         else if (k < 139)
             gen_schedule_cancel(g, c);
-        else if (k < 165) {
+        else if (k < 151)
+            gen_identity(g, c);
+        else if (k < 177) {
             c->type = LX_CMD_TICK;
             g->ts += rng_range(r, 0, 100000);
-        } else if (k < 167)
+        } else if (k < 179)
             gen_admin(g, c);
-        else if (k < 227)
+        else if (k < 239)
             gen_funds(g, c);
         else
             gen_place(g, c);
@@ -926,6 +1075,8 @@ static bool gen_next(gen_t *g, lx_cmd_t *c) {
 stamp:
     c->seq = ++g->seq;
     c->ts = g->ts;
+    memset(&g->auth, 0, sizeof g->auth);
+    if (g->setup_pos >= g->nsetup) gen_auth(g, c);
     if (g->setup_pos >= g->nsetup && rng_pm(r, 1) && rng_pm(r, 200)) {
         /* misuse: must change nothing in either */
         switch (rng_below(r, 3)) {
@@ -988,12 +1139,17 @@ static uint64_t env_u64(const char *name, uint64_t dflt) {
 
 #define HIST 8
 
-static void report_cmds(const lx_cmd_t *hist, uint64_t i) {
+static void report_cmds(const lx_cmd_t *hist, const lx_cmd_auth_t *ahist, uint64_t i) {
     char buf[512];
     fprintf(stderr, "  last commands:\n");
     for (uint64_t k = i >= HIST - 1 ? i - (HIST - 1) : 0; k <= i; k++) {
+        const lx_cmd_auth_t *a = &ahist[k % HIST];
         inv_cmd_format(&hist[k % HIST], buf, sizeof buf);
-        fprintf(stderr, "  %s [%llu] %s\n", k == i ? ">>" : "  ", (unsigned long long)k, buf);
+        fprintf(stderr, "  %s [%llu] %s", k == i ? ">>" : "  ", (unsigned long long)k, buf);
+        if (a->scheme)
+            fprintf(stderr, " auth=%u key=%02x%02x%02x%02x.. nonce=%llu", a->scheme, a->key[0],
+                    a->key[1], a->key[2], a->key[3], (unsigned long long)a->nonce);
+        fprintf(stderr, "\n");
     }
 }
 
@@ -1010,7 +1166,8 @@ static void run_seed(const seed_cfg_t *sc, uint64_t n) {
                               .max_orders = sc->max_orders,
                               .max_open_orders_per_account = sc->per_account,
                               .clearing = sc->clearing,
-                              .deadman_min_lead_ns = MIN_LEAD};
+                              .deadman_min_lead_ns = MIN_LEAD,
+                              .max_agents_per_account = MAX_AGENTS};
     lx_engine_t *e = NULL;
     assert_int_equal(lx_engine_create(&e, &cfg), 0);
     ref_t *ref = ref_create(&cfg);
@@ -1033,6 +1190,7 @@ static void run_seed(const seed_cfg_t *sc, uint64_t n) {
     inv_events_t ee = {0}, re = {0};
     lx_sink_t es = inv_events_sink(&ee), rs = inv_events_sink(&re);
     lx_cmd_t hist[HIST];
+    lx_cmd_auth_t ahist[HIST];
     char msg[1024];
     double t0 = now_s();
     bool failed = false;
@@ -1042,8 +1200,9 @@ static void run_seed(const seed_cfg_t *sc, uint64_t n) {
         bool misuse = gen_next(&g, c);
         inv_events_clear(&ee);
         inv_events_clear(&re);
-        int erc = lx_engine_apply(e, c, &es);
-        int rrc = ref_apply(ref, c, &rs);
+        ahist[i % HIST] = g.auth;
+        int erc = lx_engine_apply_auth(e, c, &g.auth, &es);
+        int rrc = ref_apply_auth(ref, c, &g.auth, &rs);
         cov->cmds++;
         if (c->type >= 1 && c->type <= LX_CMD__MAX) cov->cmd_type[c->type]++;
         if (rrc == LX_EINVAL) cov->einval++;
@@ -1062,7 +1221,7 @@ static void run_seed(const seed_cfg_t *sc, uint64_t n) {
                     "reference %d (%s)\n",
                     (unsigned long long)sc->seed, sc->clearing ? "on" : "off",
                     (unsigned long long)i, erc, lx_err_name(erc), rrc, lx_err_name(rrc));
-            report_cmds(hist, i);
+            report_cmds(hist, ahist, i);
             inv_events_print_diff(stderr, &ee, "engine", &re, "ref");
             fprintf(stderr,
                     "  reproduce: LX_DIFF_SEED=%llu LX_DIFF_CMDS=%llu "
@@ -1090,7 +1249,7 @@ static void run_seed(const seed_cfg_t *sc, uint64_t n) {
             fprintf(stderr, "\nFAILED %s: seed %llu (clearing %s) after command %llu:\n  %s\n",
                     what, (unsigned long long)sc->seed, sc->clearing ? "on" : "off",
                     (unsigned long long)i, msg);
-            report_cmds(hist, i);
+            report_cmds(hist, ahist, i);
             inv_events_print_diff(stderr, &ee, "engine", &re, "ref");
             failed = true;
         }

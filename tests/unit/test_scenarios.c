@@ -150,7 +150,8 @@ typedef struct {
     lx_engine_t *e;
     uint64_t seq;
     int64_t ts;
-    lx_cmd_t *cmds; /* everything applied, for the determinism replay */
+    lx_cmd_t *cmds;       /* everything applied, for the determinism replay */
+    lx_cmd_auth_t *auths; /* ... and who authorised each */
     size_t ncmds, capcmds;
     evlist_t all;             /* every event, in order */
     evlist_t got;             /* the current command's events (kept here so that a
@@ -416,6 +417,36 @@ static void run_assertion(run_t *r, const line_t *ln) {
         check_opt(r, L, &k, "asset", "supply", ai.supply);
         check_opt(r, L, &k, "asset", "fees", ai.fees);
         check_opt(r, L, &k, "asset", "scale", ai.scale);
+    } else if (strcmp(k.word, "key") == 0) {
+        kv_t *kv = kv_find(&k, "key");
+        uint8_t key[32];
+        bool ok = kv && strlen(kv->val) == 64;
+        for (int i = 0; ok && i < 32; i++) {
+            unsigned hv;
+            ok = sscanf(kv->val + 2 * i, "%2x", &hv) == 1;
+            key[i] = (uint8_t)hv;
+        }
+        if (!ok) {
+            scn_fail(r, L, "`? key` needs key=<64 hex digits>");
+            return;
+        }
+        lx_key_info_t ki;
+        int rc = lx_engine_key(r->e, key, &ki);
+        if (k.none) {
+            if (rc != LX_ENOENT) scn_fail(r, L, "key: expected none, the engine knows it");
+        } else if (rc != 0) {
+            scn_fail(r, L, "key: %s", lx_err_name(rc));
+            return;
+        } else {
+            static const char *roles[] = {"?", "OWNER", "AGENT", "REVOKED"};
+            kv_t *role = kv_find(&k, "role");
+            if (role && strcmp(role->val, roles[ki.role <= 3 ? ki.role : 0]) != 0)
+                scn_fail(r, L, "key: role %s, expected %s", roles[ki.role <= 3 ? ki.role : 0],
+                         role->val);
+            check_opt(r, L, &k, "key", "account", ki.account);
+            check_opt(r, L, &k, "key", "nonce", (int64_t)ki.nonce);
+            check_opt(r, L, &k, "key", "expiry", ki.expiry);
+        }
     } else if (strcmp(k.word, "deadman") == 0) {
         int64_t a, d;
         if (!need_i64(r, L, &k, "account", &a) || !need_i64(r, L, &k, "deadline", &d)) return;
@@ -461,6 +492,10 @@ static void run_config(run_t *r, const line_t *ln) {
         uint64_t v;
         const char *key = k.kv[i].key;
         bool wide = strcmp(key, "deadman_min_lead_ns") == 0;
+        if (strcmp(key, "max_agents_per_account") == 0) {
+            r->cfg.max_agents_per_account = (uint32_t)strtoul(k.kv[i].val, NULL, 10);
+            continue;
+        }
         if (!to_u64(k.kv[i].val, &v) || v > (wide ? (uint64_t)INT64_MAX : UINT32_MAX)) {
             scn_fail(r, ln->lineno, "bad value for %s", key);
             return;
@@ -527,8 +562,9 @@ static size_t run_command(run_t *r, size_t idx) {
         return end;
     }
     lx_cmd_t c;
+    lx_cmd_auth_t au;
     char err[256];
-    if (lx_cmd_parse(&c, text, err, sizeof err) != 0) {
+    if (lx_cmd_parse_auth(&c, &au, text, err, sizeof err) != 0) {
         scn_fail(r, L, "cannot parse command: %s", err);
         return end;
     }
@@ -540,7 +576,7 @@ static size_t run_command(run_t *r, size_t idx) {
     evlist_t *got = &r->got;
     got->n = 0;
     lx_sink_t sink = {ev_emit, got};
-    int rc = lx_engine_apply(r->e, &c, &sink);
+    int rc = lx_engine_apply_auth(r->e, &c, &au, &sink);
     if (rc != 0) {
         scn_fail(r, L, "lx_engine_apply returned %s for: %s", lx_err_name(rc), text);
         return end;
@@ -548,8 +584,11 @@ static size_t run_command(run_t *r, size_t idx) {
     if (r->ncmds == r->capcmds) {
         r->capcmds = r->capcmds ? 2 * r->capcmds : 64;
         r->cmds = realloc(r->cmds, r->capcmds * sizeof *r->cmds);
+        r->auths = realloc(r->auths, r->capcmds * sizeof *r->auths);
         assert_non_null(r->cmds);
+        assert_non_null(r->auths);
     }
+    r->auths[r->ncmds] = au;
     r->cmds[r->ncmds++] = c;
 
     /* Compare with the expectation. */
@@ -602,8 +641,12 @@ static size_t run_command(run_t *r, size_t idx) {
     if (n > 0 && (lx_cmd_decode(&back, cb, (size_t)n) != n || memcmp(&back, &c, sizeof c) != 0))
         scn_fail(r, L, "command does not survive the binary codec");
     char ctext[LINE_MAX_];
-    lx_cmd_format(&c, ctext, sizeof ctext);
-    if (lx_cmd_parse(&back, ctext, err, sizeof err) != 0 || memcmp(&back, &c, sizeof c) != 0)
+    int cn = lx_cmd_format(&c, ctext, sizeof ctext);
+    if (cn > 0 && (size_t)cn < sizeof ctext)
+        lx_cmd_auth_format(&au, ctext + cn, sizeof ctext - (size_t)cn);
+    lx_cmd_auth_t aback;
+    if (lx_cmd_parse_auth(&back, &aback, ctext, err, sizeof err) != 0 ||
+        memcmp(&back, &c, sizeof c) != 0 || memcmp(&aback, &au, sizeof au) != 0)
         scn_fail(r, L, "command does not survive the text form: %s", ctext);
 
     /* The engine's own deep check, then the test support's invariants. */
@@ -672,7 +715,8 @@ static void check_replay(run_t *r) {
     got->n = 0;
     lx_sink_t sink = {ev_emit, got};
     int rc = 0;
-    for (size_t i = 0; i < r->ncmds && rc == 0; i++) rc = lx_engine_apply(e2, &r->cmds[i], &sink);
+    for (size_t i = 0; i < r->ncmds && rc == 0; i++)
+        rc = lx_engine_apply_auth(e2, &r->cmds[i], &r->auths[i], &sink);
     bool same_digest = lx_engine_digest(e2) == lx_engine_digest(r->e);
     lx_engine_destroy(e2); /* before any report: a failure does not return */
     if (rc != 0) {
@@ -726,6 +770,7 @@ static int scn_teardown(void **state) {
     if (!s) return 0;
     if (s->r.e) lx_engine_destroy(s->r.e);
     free(s->r.cmds);
+    free(s->r.auths);
     free(s->r.all.v);
     free(s->r.got.v);
     free(s->r.lines);
