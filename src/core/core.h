@@ -21,11 +21,11 @@
  *              touch, where nearly all flow lands). Keys and level indices
  *              are parallel arrays so a search touches 8 keys per cache
  *              line.
- *   indexes    open-addressing hash tables (lx__idx) mapping (account,
- *              client id) -> order slot, (account, asset) -> balance, and
- *              deposit id -> applied; each entry is 8 bytes (a 32-bit hash
- *              tag and the value) and the key itself is compared in the
- *              record it points to.
+ *   indexes    bucketed hash tables (lx__idx) mapping (account, client
+ *              id) -> order slot, (account, asset) -> balance, and deposit
+ *              id -> applied; each entry is 8 bytes (a 32-bit hash tag and
+ *              the value), 8 to a cache line, and the key itself is
+ *              compared in the record it points to.
  *   accounts[] per account: its open orders as an intrusive list in
  *              acceptance order (cancel-all, account queries), and count.
  *   balances[] (account, asset, free, locked) records in creation order.
@@ -187,8 +187,9 @@ typedef struct lx__key {
 /* ---- hash index (see idx.h) -------------------------------------------- */
 
 typedef struct lx__idx {
-    uint64_t *slots; /* (tag << 32) | (value + 1); 0 = empty */
-    uint32_t mask;   /* capacity - 1, capacity a power of two */
+    uint64_t *slots; /* buckets of 8: (tag << 32) | (value + 1); 0 = empty */
+    uint8_t *over;   /* per bucket: entries stored past it (255: sticky) */
+    uint32_t mask;   /* capacity - 1, capacity a power of two, >= 16 */
     uint32_t count;
 } lx__idx_t;
 
