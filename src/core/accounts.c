@@ -127,12 +127,6 @@ static bool bal_eq(const void *ctx, uint32_t i, const void *key) {
     return b->account == k->account && b->asset == k->asset;
 }
 
-static uint32_t bal_cached(const lx__account_t *a, uint32_t asset) {
-    if (a->bal_idx[0] && a->bal_asset[0] == asset) return a->bal_idx[0] - 1;
-    if (a->bal_idx[1] && a->bal_asset[1] == asset) return a->bal_idx[1] - 1;
-    return LX__NIL;
-}
-
 static void bal_remember(lx__account_t *a, uint32_t asset, uint32_t i) {
     a->bal_asset[1] = a->bal_asset[0];
     a->bal_idx[1] = a->bal_idx[0];
@@ -140,11 +134,10 @@ static void bal_remember(lx__account_t *a, uint32_t asset, uint32_t i) {
     a->bal_idx[0] = i + 1;
 }
 
-const lx__balance_t *lx__bal_find(const lx_engine_t *e, uint32_t account, uint32_t asset) {
-    uint32_t i = bal_cached(&e->accounts[account], asset);
-    if (i != LX__NIL) return &e->balances[i];
+/* A miss in the account's cache of two (the inline part is in core.h). */
+const lx__balance_t *lx__bal_find_slow(const lx_engine_t *e, uint32_t account, uint32_t asset) {
     bal_key_t k = {account, asset};
-    i = lx__idx_find(&e->bal_idx, lx__hash2(account, asset), bal_eq, e, &k);
+    uint32_t i = lx__idx_find(&e->bal_idx, lx__hash2(account, asset), bal_eq, e, &k);
     return i == LX__NIL ? NULL : &e->balances[i];
 }
 
@@ -159,10 +152,9 @@ int lx__bal_reserve(lx_engine_t *e, uint32_t extra) {
     return lx__idx_reserve(&e->bal_idx, extra);
 }
 
-lx__balance_t *lx__bal_get(lx_engine_t *e, uint32_t account, uint32_t asset, bool create) {
+lx__balance_t *lx__bal_get_slow(lx_engine_t *e, uint32_t account, uint32_t asset, bool create) {
     lx__account_t *a = &e->accounts[account];
-    uint32_t i = bal_cached(a, asset);
-    if (i != LX__NIL) return &e->balances[i];
+    uint32_t i;
     uint64_t h = lx__hash2(account, asset);
     bal_key_t k = {account, asset};
     i = lx__idx_find(&e->bal_idx, h, bal_eq, e, &k);

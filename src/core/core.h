@@ -285,8 +285,10 @@ int lx__cid_reserve(lx_engine_t *e);
  * index change in between). */
 uint32_t lx__cid_find_hole(const lx_engine_t *e, uint32_t account, uint64_t cid, uint32_t *hole);
 void lx__cid_put(lx_engine_t *e, uint32_t hole, uint32_t slot);
-lx__balance_t *lx__bal_get(lx_engine_t *e, uint32_t account, uint32_t asset, bool create);
-const lx__balance_t *lx__bal_find(const lx_engine_t *e, uint32_t account, uint32_t asset);
+/* Balance lookups (lx__bal_get, lx__bal_find below) check the account's two
+ * most recently used records inline and call these on a miss. */
+lx__balance_t *lx__bal_get_slow(lx_engine_t *e, uint32_t account, uint32_t asset, bool create);
+const lx__balance_t *lx__bal_find_slow(const lx_engine_t *e, uint32_t account, uint32_t asset);
 uint32_t lx__cid_find(const lx_engine_t *e, uint32_t account, uint64_t cid);
 int lx__cid_insert(lx_engine_t *e, uint32_t slot);
 void lx__cid_remove(lx_engine_t *e, uint32_t slot);
@@ -367,6 +369,26 @@ void lx__settle(lx_engine_t *e, const lx__market_t *m, const lx__order_t *maker,
 int lx__deposit(lx_engine_t *e, const lx_cmd_t *c);
 int lx__withdraw(lx_engine_t *e, const lx_cmd_t *c);
 int lx__transfer(lx_engine_t *e, const lx_cmd_t *c);
+
+/* The record of (account, asset), created (zero) if absent and create is
+ * set (after lx__bal_reserve), else NULL if absent. A hit in the account's
+ * cache of two is inline: a fill looks up four balances and nearly all of
+ * them are the base and quote of the market being traded. */
+static inline lx__balance_t *lx__bal_get(lx_engine_t *e, uint32_t account, uint32_t asset,
+                                         bool create) {
+    const lx__account_t *a = &e->accounts[account];
+    if (a->bal_idx[0] && a->bal_asset[0] == asset) return &e->balances[a->bal_idx[0] - 1];
+    if (a->bal_idx[1] && a->bal_asset[1] == asset) return &e->balances[a->bal_idx[1] - 1];
+    return lx__bal_get_slow(e, account, asset, create);
+}
+
+static inline const lx__balance_t *lx__bal_find(const lx_engine_t *e, uint32_t account,
+                                                uint32_t asset) {
+    const lx__account_t *a = &e->accounts[account];
+    if (a->bal_idx[0] && a->bal_asset[0] == asset) return &e->balances[a->bal_idx[0] - 1];
+    if (a->bal_idx[1] && a->bal_asset[1] == asset) return &e->balances[a->bal_idx[1] - 1];
+    return lx__bal_find_slow(e, account, asset);
+}
 
 static inline int64_t lx__level_price(const lx_engine_t *e, const lx__order_t *o) {
     return e->levels[o->level].price;
