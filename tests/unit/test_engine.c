@@ -60,6 +60,8 @@ static lx_engine_t *new_engine(bool clearing, uint32_t max_orders) {
     cfg.max_accounts = 64;
     cfg.max_orders = max_orders;
     cfg.clearing = clearing;
+    cfg.deadman_min_lead_ns = 1000;
+    cfg.max_agents_per_account = 2;
     lx_engine_t *e = NULL;
     assert_int_equal(lx_engine_create(&e, &cfg), 0);
     return e;
@@ -68,11 +70,28 @@ static lx_engine_t *new_engine(bool clearing, uint32_t max_orders) {
 static uint64_t g_seq;
 static int64_t g_ts;
 
+/* Owner key of account a, and agent key j of it. */
+static void owner_key(uint8_t k[32], uint32_t a) {
+    memset(k, (int)(a + 1), 32);
+}
+static void agent_key(uint8_t k[32], uint32_t a, uint32_t j) {
+    memset(k, (int)(0x80 + a * 4 + j), 32);
+}
+
+/* Every seventh PLACE is signed by its account's owner (nonce = seq, so
+ * always fresh), so that key records carry nonces. */
 static void apply_ok(lx_engine_t *e, lx_cmd_t *c, events_t *ev) {
     c->seq = ++g_seq;
     c->ts = g_ts;
     lx_sink_t sink = {collect, ev};
-    assert_int_equal(lx_engine_apply(e, c, ev ? &sink : NULL), 0);
+    lx_cmd_auth_t au;
+    memset(&au, 0, sizeof au);
+    if (c->type == LX_CMD_PLACE && c->seq % 7 == 0) {
+        au.scheme = LX_CMD_AUTH_SIGNED;
+        owner_key(au.key, c->u.place.account);
+        au.nonce = c->seq;
+    }
+    assert_int_equal(lx_engine_apply_auth(e, c, &au, ev ? &sink : NULL), 0);
 }
 
 /* Two assets, markets 0 and 1, accounts 0..15 funded. */
@@ -99,6 +118,13 @@ static void setup_world(lx_engine_t *e) {
                                                      .max_qty = 100000,
                                                      .maker_fee = m ? -50 : 100,
                                                      .taker_fee = 400};
+        apply_ok(e, &c, NULL);
+    }
+    for (uint32_t a = 0; a < 16; a++) {
+        memset(&c, 0, sizeof c);
+        c.type = LX_CMD_BIND_KEY;
+        c.u.bind_key.account = a;
+        owner_key(c.u.bind_key.key, a);
         apply_ok(e, &c, NULL);
     }
     for (uint32_t a = 0; a < 16; a++)
@@ -148,10 +174,28 @@ static lx_cmd_t random_cmd(void) {
         c.u.amend.client_id = (uint64_t)rnd_in(1, 40);
         c.u.amend.price = rnd_in(990, 1010);
         c.u.amend.qty = rnd_in(1, 60);
-    } else if (k < 97) {
+    } else if (k < 96) {
         c.type = LX_CMD_CANCEL_ALL;
         c.u.cancel_all.account = acct;
         c.u.cancel_all.market = rnd_in(0, 1) ? market : LX_MARKET_ALL;
+        c.u.cancel_all.reason = (uint8_t)rnd_in(0, 1);
+    } else if (k < 97) { /* dead man's switches: lead 1000 ns, armed, moved, cleared */
+        c.type = LX_CMD_SCHEDULE_CANCEL;
+        c.u.schedule_cancel.account = acct;
+        c.u.schedule_cancel.deadline = rnd_in(0, 4) ? g_ts + rnd_in(1000, 30000) : 0;
+    } else if (k < 98) { /* agents: approved (limit 2 of 3 candidates), revoked */
+        uint32_t j = (uint32_t)rnd_in(0, 2);
+        if (rnd_in(0, 2)) {
+            c.type = LX_CMD_APPROVE_AGENT;
+            c.u.approve_agent.account = acct;
+            agent_key(c.u.approve_agent.key, acct, j);
+            c.u.approve_agent.expiry = g_ts + rnd_in(1, 50000);
+            memcpy(c.u.approve_agent.name, "bot", 3);
+        } else {
+            c.type = LX_CMD_REVOKE_AGENT;
+            c.u.revoke_agent.account = acct;
+            agent_key(c.u.revoke_agent.key, acct, j);
+        }
     } else {
         c.type = LX_CMD_TICK;
     }
@@ -176,6 +220,20 @@ static void test_misuse(void **state) {
     assert_int_equal(lx_engine_create(&e, &cfg), LX_EINVAL);
     assert_null(e);
     assert_int_equal(lx_engine_create(NULL, &cfg), LX_EINVAL);
+    /* the newer configuration: negative lead, absurd agent limit; 0 means
+     * the default and the engine reports the effective value */
+    lx_engine_config_default(&cfg);
+    cfg.deadman_min_lead_ns = -1;
+    assert_int_equal(lx_engine_create(&e, &cfg), LX_EINVAL);
+    cfg.deadman_min_lead_ns = 0;
+    cfg.max_agents_per_account = LX_LIMIT_AGENTS + 1;
+    assert_int_equal(lx_engine_create(&e, &cfg), LX_EINVAL);
+    cfg.max_agents_per_account = 0;
+    cfg.max_accounts = 64;
+    assert_int_equal(lx_engine_create(&e, &cfg), 0);
+    assert_true(lx_engine_config(e)->deadman_min_lead_ns == LX_DEADMAN_MIN_LEAD_DEFAULT);
+    assert_int_equal(lx_engine_config(e)->max_agents_per_account, LX_AGENTS_DEFAULT);
+    lx_engine_destroy(e);
 
     e = new_engine(true, 64);
     lx_sink_t sink = {count_sink, NULL};
@@ -332,6 +390,7 @@ static void assert_same_events(const events_t *a, const events_t *b) {
 
 static void test_snapshot_roundtrip(void **state) {
     (void)state;
+    uint64_t armed = 0, signed_keys = 0, agents = 0, revoked = 0;
     for (int clearing = 0; clearing < 2; clearing++) {
         rng_state = 42 + (uint64_t)clearing;
         g_seq = 0;
@@ -349,6 +408,21 @@ static void test_snapshot_roundtrip(void **state) {
             lx_engine_t *f = NULL;
             assert_int_equal(lx_engine_load(&f, mem_read, &img), 0);
             assert_true(lx_engine_digest(f) == lx_engine_digest(e));
+            /* dead man's switches and keys came back, field by field */
+            for (uint32_t a = 0; a < 64; a++) {
+                assert_true(lx_engine_deadman(f, a) == lx_engine_deadman(e, a));
+                armed += lx_engine_deadman(e, a) != 0;
+            }
+            assert_int_equal(lx_engine_key_count(f), lx_engine_key_count(e));
+            for (uint32_t k = 0; k < lx_engine_key_count(e); k++) {
+                lx_key_info_t x, y;
+                lx_engine_key_nth(e, k, &x);
+                lx_engine_key_nth(f, k, &y);
+                assert_memory_equal(&x, &y, sizeof x);
+                signed_keys += x.nonce != 0;
+                agents += x.role == LX_KEY_AGENT;
+                revoked += x.role == LX_KEY_REVOKED;
+            }
             /* a second save of the loaded engine is byte-identical */
             membuf_t img2 = {0};
             assert_int_equal(lx_engine_save(f, mem_write, &img2), 0);
@@ -382,6 +456,8 @@ static void test_snapshot_roundtrip(void **state) {
         }
         lx_engine_destroy(e);
     }
+    /* the images held every kind of the newer state */
+    assert_true(armed > 0 && signed_keys > 0 && agents > 0 && revoked > 0);
 }
 
 static void test_snapshot_corruption(void **state) {
