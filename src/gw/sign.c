@@ -116,6 +116,12 @@ lx_account_id_t lx_sign_account(const lx_cmd_t *cmd) {
         return cmd->u.cancel_all.account;
     case LX_CMD_SCHEDULE_CANCEL:
         return cmd->u.schedule_cancel.account;
+    case LX_CMD_BIND_KEY:
+        return cmd->u.bind_key.account;
+    case LX_CMD_APPROVE_AGENT:
+        return cmd->u.approve_agent.account;
+    case LX_CMD_REVOKE_AGENT:
+        return cmd->u.revoke_agent.account;
     default:
         return LX_ACCOUNT_NONE;
     }

@@ -533,8 +533,6 @@ static bool signed_logon(lx_gw_tcp_t *g, conn_t *c, const lx_proto_logon_t *l) {
         c->challenged = false; /* one use */
         if (crypto_sign_verify_detached(l->signature, p, sizeof p, l->public_key) != 0)
             why = "logon signature does not verify";
-        else if (!g->cfg->node.dev_mode)
-            why = "signed logon outside dev mode needs the engine's key check (not yet)";
     }
     if (!why) return true;
     send_reject(g, c, LX_PROTO_R_LOGON_FAILED, LX_PROTO_LOGON, 0);
@@ -597,6 +595,16 @@ static void do_logon(lx_gw_tcp_t *g, conn_t *c, const lx_proto_logon_t *l) {
     m.u.logon_ack.session_id = s->id;
     m.u.logon_ack.next_seq = s->next_seq;
     conn_send(g, c, &m);
+    if (keyed && g->cfg->node.dev_mode && !atomic_load(&g->stop) && !lx_node_failed(g->node)) {
+        /* dev mode has no bridge: the first key that logs on for an account
+         * becomes its owner (the engine refuses the bind, harmlessly, when
+         * the account or the key is taken) */
+        lx_node_msg_t *k = stage_slot(g);
+        k->kind = LX_NODE_MSG_CMD;
+        k->cmd.type = LX_CMD_BIND_KEY;
+        k->cmd.u.bind_key.account = s->account;
+        memcpy(k->cmd.u.bind_key.key, s->key, 32);
+    }
     lx_node_msg_t *b = stage_slot(g);
     b->kind = LX_NODE_MSG_BIND;
     b->session = s->id;
@@ -767,9 +775,9 @@ static void on_msg(lx_gw_tcp_t *g, conn_t *c, const lx_proto_msg_t *m) {
             send_reject(g, c, LX_PROTO_R_BAD_FIELD, m->type, 0); /* an operator's command */
             break;
         }
-        /* a deposit is the bridge's word: only the bridge key named in the
-         * configuration signs one (ARCHITECTURE.md §7) */
-        if (act.cmd.type == LX_CMD_DEPOSIT &&
+        /* a deposit or a key binding is the bridge's word: only the bridge
+         * key named in the configuration signs one (ARCHITECTURE.md §7) */
+        if ((act.cmd.type == LX_CMD_DEPOSIT || act.cmd.type == LX_CMD_BIND_KEY) &&
             (!g->cfg->has_bridge_key || memcmp(act.signer, g->cfg->bridge_key, 32) != 0)) {
             send_reject(g, c, LX_PROTO_R_BAD_SIGNATURE, m->type, 0);
             break;

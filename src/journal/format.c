@@ -29,7 +29,11 @@
  *   80     24   engine configuration, six u32: max_markets, max_assets,
  *               max_accounts, max_orders, max_open_orders_per_account,
  *               clearing (0 or 1)
- *   104    20   zero
+ *   104    4    engine max_agents_per_account (u32; 0: the engine's default)
+ *   108    8    engine deadman_min_lead_ns (i64 >= 0; 0: the engine's default)
+ *   116    8    zero
+ *               (segments written before these two fields existed hold zeros
+ *               there, which mean the defaults those segments ran with)
  *   124    4    CRC32C of bytes [0, 124)
  *
  * Command record, 28 + P (+ 112) + 4 bytes:
@@ -123,6 +127,8 @@ void jnl_seg_hdr_encode(uint8_t out[JNL_SEG_HDR_LEN], const jnl_seg_hdr_t *h) {
     lx_put_u32(out + 92, h->engine.max_orders);
     lx_put_u32(out + 96, h->engine.max_open_orders_per_account);
     lx_put_u32(out + 100, h->engine.clearing ? 1 : 0);
+    lx_put_u32(out + 104, h->engine.max_agents_per_account);
+    lx_put_u64(out + 108, (uint64_t)h->engine.deadman_min_lead_ns);
     lx_put_u32(out + 124, lx__crc32c(0, out, 124));
 }
 
@@ -140,7 +146,7 @@ int jnl_seg_hdr_parse(const uint8_t *buf, size_t len, jnl_seg_hdr_t *h, const ch
         w = "unsupported segment format version";
         rc = LX_EVERSION;
     } else if (lx_get_u16(buf + 10) != JNL_SEG_HDR_LEN || lx_get_u32(buf + 12) != 0 ||
-               !all_zero(buf + 104, 20)) {
+               !all_zero(buf + 116, 8)) {
         w = "bad segment header layout";
     } else {
         memset(h, 0, sizeof *h);
@@ -156,7 +162,9 @@ int jnl_seg_hdr_parse(const uint8_t *buf, size_t len, jnl_seg_hdr_t *h, const ch
         h->engine.max_open_orders_per_account = lx_get_u32(buf + 96);
         uint32_t clearing = lx_get_u32(buf + 100);
         h->engine.clearing = clearing == 1;
-        if (h->epoch == 0 || clearing > 1) {
+        h->engine.max_agents_per_account = lx_get_u32(buf + 104);
+        h->engine.deadman_min_lead_ns = (int64_t)lx_get_u64(buf + 108);
+        if (h->epoch == 0 || clearing > 1 || h->engine.deadman_min_lead_ns < 0) {
             w = "bad segment header field";
         } else {
             if (why) *why = NULL;

@@ -82,11 +82,22 @@ static int read_hdr(const char *dir, const char *name, seg_info_t *si) {
     return si->rc = jnl_seg_hdr_parse(b, (size_t)n, &si->h, NULL);
 }
 
+/* Effective values: 0 in a segment header (older segments) or a config
+ * means the engine's default. */
+static int64_t eff_lead(int64_t v) {
+    return v ? v : LX_DEADMAN_MIN_LEAD_DEFAULT;
+}
+static uint32_t eff_agents(uint32_t v) {
+    return v ? v : LX_AGENTS_DEFAULT;
+}
+
 static bool cfg_equal(const lx_engine_config_t *a, const lx_engine_config_t *b) {
     return a->max_markets == b->max_markets && a->max_assets == b->max_assets &&
            a->max_accounts == b->max_accounts && a->max_orders == b->max_orders &&
            a->max_open_orders_per_account == b->max_open_orders_per_account &&
-           a->clearing == b->clearing;
+           a->clearing == b->clearing &&
+           eff_lead(a->deadman_min_lead_ns) == eff_lead(b->deadman_min_lead_ns) &&
+           eff_agents(a->max_agents_per_account) == eff_agents(b->max_agents_per_account);
 }
 
 static int errorf(lx_recovery_t *rec, const char *dir, const char *file, uint64_t off, int rc,
@@ -206,7 +217,19 @@ static int on_group(void *ctx, const jnl_entry_t *ents, uint32_t n, uint64_t gro
         }
         r->rec->commands++;
         if (!r->e) continue;
-        int rc = lx_engine_apply(r->e, &en->cmd, o->sink);
+        /* with the record's auth section, so that replay checks signers and
+         * records nonces exactly as the live engine did (docs/identity.md) */
+        lx_cmd_auth_t ca;
+        const lx_cmd_auth_t *cap = NULL;
+        if (en->auth) {
+            lx_journal_auth_t a;
+            jnl_auth_decode(en->auth, &a);
+            ca.scheme = a.scheme;
+            memcpy(ca.key, a.key, sizeof ca.key);
+            ca.nonce = a.nonce;
+            cap = &ca;
+        }
+        int rc = lx_engine_apply_auth(r->e, &en->cmd, cap, o->sink);
         if (rc)
             return errorf(r->rec, r->dir, r->file, en->off, LX_ECORRUPT,
                           "the engine refuses command seq %" PRIu64 " (%s)", en->cmd.seq,

@@ -1002,7 +1002,14 @@ static void *eng_main(void *arg) {
                     s->cur_account = LX_ACCOUNT_NONE;
                     break;
                 }
-                int rc = lx_engine_apply(s->engine, &m->cmd, &sink);
+                int rc;
+                if (m->auth.scheme != LX_AUTH_NONE) {
+                    lx_cmd_auth_t ca = {.scheme = m->auth.scheme, .nonce = m->auth.nonce};
+                    memcpy(ca.key, m->auth.key, sizeof ca.key);
+                    rc = lx_engine_apply_auth(s->engine, &m->cmd, &ca, &sink);
+                } else {
+                    rc = lx_engine_apply(s->engine, &m->cmd, &sink);
+                }
                 if (rc)
                     logf_(s->node, "lxdexd: engine refused seq %llu (%s)\n",
                           (unsigned long long)m->cmd.seq, lx_strerror(rc));

@@ -197,11 +197,19 @@ bool jt_auth(uint64_t seed, uint64_t k, lx_journal_auth_t *a) {
     return true;
 }
 
+int jt_apply(lx_engine_t *e, uint64_t seed, uint64_t k, const lx_cmd_t *c) {
+    lx_journal_auth_t a;
+    if (!jt_auth(seed, k, &a)) return lx_engine_apply(e, c, NULL);
+    lx_cmd_auth_t ca = {.scheme = a.scheme, .nonce = a.nonce};
+    memcpy(ca.key, a.key, sizeof ca.key);
+    return lx_engine_apply_auth(e, c, &ca, NULL);
+}
+
 void jt_engine_advance(lx_engine_t *e, uint64_t seed, uint64_t from, uint64_t to) {
     for (uint64_t k = from + 1; k <= to; k++) {
         lx_cmd_t c;
         jt_cmd(seed, k, &c);
-        if (lx_engine_apply(e, &c, NULL) != 0) abort();
+        if (jt_apply(e, seed, k, &c) != 0) abort();
     }
 }
 

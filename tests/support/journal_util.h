@@ -29,6 +29,9 @@ void jt_engine_config(lx_engine_config_t *cfg);
 void jt_cmd(uint64_t seed, uint64_t k, lx_cmd_t *out);
 /* The auth section command k carries, if any (about one in three). */
 bool jt_auth(uint64_t seed, uint64_t k, lx_journal_auth_t *out);
+/* Applies command k of seed with the auth jt_auth gives it, as the node and
+ * recovery do (lx_engine_apply_auth). */
+int jt_apply(lx_engine_t *e, uint64_t seed, uint64_t k, const lx_cmd_t *c);
 /* A fresh engine that applied commands 1..n of history seed. */
 lx_engine_t *jt_engine_at(uint64_t seed, uint64_t n);
 /* Applies commands from+1..to to e (which has applied 1..from). */

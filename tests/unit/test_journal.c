@@ -509,9 +509,7 @@ static void run_fault(int op, uint64_t nth, size_t short_write, bool *triggered)
         lx_journal_t *j2;
         cfg.io = NULL;
         assert_int_equal(lx_journal_open(&j2, dir, &cfg, &rec), 0);
-        lx_cmd_t c;
-        jt_cmd(SEED, rec.last_seq + 1, &c);
-        assert_int_equal(lx_journal_append(j2, &c, NULL), 0);
+        assert_int_equal(append_k(j2, rec.last_seq + 1), 0);
         assert_int_equal(lx_journal_commit(j2), 0);
         lx_journal_close(j2);
     } else {

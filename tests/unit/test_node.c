@@ -506,9 +506,30 @@ static void count_auth(void *ctx, const lx_cmd_t *cmd, const lx_journal_auth_t *
         a->bad++;
 }
 
-/* Signed logon (challenge, signature) and SIGNED actions: verified on the
- * gateway, journaled with their auth section; forged, wrong-chain and
- * tampered envelopes are refused with BAD_SIGNATURE and change nothing. */
+/* Signed logon (challenge, signature) and SIGNED actions, end to end with
+ * the engine's identity state:
+ *   - a signed logon in dev mode binds the key to the account (no bridge in
+ *     dev mode) and the session's orders need no signature;
+ *   - the bridge binds a second key to account 20 with a SIGNED BIND_KEY; a
+ *     SIGNED place by that key is applied (the engine checks signer and
+ *     nonce): first rejected for funds (the nonce is spent), then, after a
+ *     deposit the bridge signs, accepted; the same envelope again is
+ *     NONCE_REPLAYED; the key signing for another account is BAD_SIGNER;
+ *   - forged, tampered and wrong-chain envelopes, and a deposit not signed
+ *     by the bridge, are refused by the gateway with BAD_SIGNATURE;
+ *   - a wrong logon signature is LOGON_FAILED;
+ *   - the journal holds the session's key and every signature, and they
+ *     verify (lx_verify_detached). */
+static void send_signed(tcli_t *c, lx_action_t *a, const uint8_t *sk) {
+    lx_proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_SIGNED;
+    int n = lx_sign(a, sk, m.u.signed_action.envelope, sizeof m.u.signed_action.envelope);
+    assert_true(n > 0);
+    m.u.signed_action.len = (uint16_t)n;
+    cli_send(c, &m);
+}
+
 static void test_signed_logon_and_actions(void **state) {
     (void)state;
     char dir[64];
@@ -521,8 +542,9 @@ static void test_signed_logon_and_actions(void **state) {
     crypto_sign_keypair(bridge_pk, bridge_sk);
     t_bridge = bridge_pk;
     tnode_start(&t, dir, NULL, 0);
+    uint32_t chain = t.cfg.node.chain_id;
 
-    /* ask for a challenge, sign it, log on */
+    /* ask for a challenge, sign it, log on (and, in dev mode, own account 5) */
     tcli_t c;
     cli_connect(&c, t.port);
     lx_proto_msg_t m;
@@ -535,108 +557,97 @@ static void test_signed_logon_and_actions(void **state) {
     cli_send(&c, &m);
     lx_proto_msg_t ch = cli_expect(&c, LX_PROTO_CHALLENGE);
     uint8_t p[LX_SIGN_LOGON_LEN];
-    lx_sign_logon_payload(t.cfg.node.chain_id, 5, ch.u.challenge.challenge, pk, p);
+    lx_sign_logon_payload(chain, 5, ch.u.challenge.challenge, pk, p);
     crypto_sign_detached(m.u.logon.signature, NULL, p, sizeof p, sk);
     cli_send(&c, &m);
     lx_proto_msg_t ack = cli_expect(&c, LX_PROTO_LOGON_ACK);
     assert_int_equal(ack.u.logon_ack.account, 5);
     c.session = ack.u.logon_ack.session_id;
     c.next_seq = ack.u.logon_ack.next_seq;
-    /* an order on the session: no per-order signature */
     cli_place(&c, BTC, 1, LX_SIDE_BUY, LX_TIF_GTC, PX - 500, 1);
     cli_expect(&c, LX_PROTO_ACCEPTED);
 
-    /* a SIGNED place by another key for account 6, sent on this session */
+    /* the bridge binds pk2 to account 20 (no funds yet) */
+    lx_action_t bind;
+    memset(&bind, 0, sizeof bind);
+    bind.chain_id = chain;
+    bind.nonce = 1;
+    bind.cmd.type = LX_CMD_BIND_KEY;
+    bind.cmd.u.bind_key.account = 20;
+    memcpy(bind.cmd.u.bind_key.key, pk2, 32);
+    memcpy(bind.signer, pk2, 32); /* not the bridge: refused */
+    send_signed(&c, &bind, sk2);
+    assert_int_equal(cli_expect(&c, LX_PROTO_REJECT).u.reject.reason, LX_PROTO_R_BAD_SIGNATURE);
+    memcpy(bind.signer, bridge_pk, 32);
+    send_signed(&c, &bind, bridge_sk);
+
     lx_action_t act;
     memset(&act, 0, sizeof act);
-    act.chain_id = t.cfg.node.chain_id;
+    act.chain_id = chain;
     memcpy(act.signer, pk2, 32);
     act.nonce = 1;
     act.cmd.type = LX_CMD_PLACE;
-    act.cmd.u.place = (lx_cmd_place_t){.account = 6,
-                                       .market = BTC,
-                                       .side = LX_SIDE_SELL,
-                                       .price = PX + 500,
-                                       .qty = 2,
-                                       .client_id = 66};
-    memset(&m, 0, sizeof m);
-    m.type = LX_PROTO_SIGNED;
-    int n = lx_sign(&act, sk2, m.u.signed_action.envelope, sizeof m.u.signed_action.envelope);
-    assert_true(n > 0);
-    m.u.signed_action.len = (uint16_t)n;
-    cli_send(&c, &m);
-    lx_proto_msg_t acc = cli_expect(&c, LX_PROTO_ACCEPTED);
-    assert_int_equal(acc.u.accepted.h.client_id, 66);
-    /* tampered (one byte of the command), forged (signed by another key than
-     * it names), another chain: BAD_SIGNATURE, nothing reaches the engine */
-    for (int k = 0; k < 3; k++) {
-        lx_proto_msg_t bad = m;
-        lx_action_t a2 = act;
-        a2.nonce = 2;
-        if (k == 0) {
-            bad.u.signed_action.envelope[LX_SIGN_HDR_LEN + 30] ^= 1;
-        } else if (k == 1) {
-            memcpy(a2.signer, pk, 32);
-            uint8_t pl[LX_SIGN_MAX_PAYLOAD];
-            int pn = lx_sign_payload(&a2, pl, sizeof pl);
-            memcpy(bad.u.signed_action.envelope, pl, (size_t)pn);
-            crypto_sign_detached(bad.u.signed_action.envelope + pn, NULL, pl,
-                                 (unsigned long long)pn, sk2);
-        } else {
-            a2.chain_id = t.cfg.node.chain_id + 1;
-            n = lx_sign(&a2, sk2, bad.u.signed_action.envelope,
-                        sizeof bad.u.signed_action.envelope);
-            bad.u.signed_action.len = (uint16_t)n;
-        }
-        cli_send(&c, &bad);
-        lx_proto_msg_t r = cli_expect(&c, LX_PROTO_REJECT);
-        assert_int_equal(r.u.reject.reason, LX_PROTO_R_BAD_SIGNATURE);
-        assert_int_equal(r.u.reject.ref_type, LX_PROTO_SIGNED);
-    }
-    /* deposits: account 20 has no funds; a deposit signed by another key than
-     * the bridge's is refused; the bridge's credits it and the order goes in */
-    cli_place(&c, BTC, 2, LX_SIDE_BUY, LX_TIF_GTC, PX - 500, 1);
-    /* (the session is account 5's; the order is too: funded by the faucet) */
-    cli_expect(&c, LX_PROTO_ACCEPTED);
-    lx_action_t dep;
-    memset(&dep, 0, sizeof dep);
-    dep.chain_id = t.cfg.node.chain_id;
-    dep.nonce = 1;
-    dep.cmd.type = LX_CMD_DEPOSIT;
-    dep.cmd.u.deposit =
-        (lx_cmd_deposit_t){.account = 20, .asset = 0, .amount = 1000000000000, .deposit_id = 4242};
-    act.nonce = 3;
     act.cmd.u.place = (lx_cmd_place_t){.account = 20,
                                        .market = BTC,
                                        .side = LX_SIDE_BUY,
                                        .price = PX - 600,
                                        .qty = 1,
                                        .client_id = 20};
-    memset(&m, 0, sizeof m);
-    m.type = LX_PROTO_SIGNED;
-    memcpy(act.signer, pk2, 32);
-    n = lx_sign(&act, sk2, m.u.signed_action.envelope, sizeof m.u.signed_action.envelope);
-    m.u.signed_action.len = (uint16_t)n;
-    cli_send(&c, &m);
-    assert_int_equal(cli_expect(&c, LX_PROTO_REJECTED).u.rejected.reason,
-                     LX_REJECT_INSUFFICIENT_FUNDS);
-    lx_proto_msg_t dm;
-    memset(&dm, 0, sizeof dm);
-    dm.type = LX_PROTO_SIGNED;
+    send_signed(&c, &act, sk2);
+    lx_proto_msg_t r = cli_expect(&c, LX_PROTO_REJECTED);
+    assert_int_equal(r.u.rejected.reason, LX_REJECT_INSUFFICIENT_FUNDS);
+
+    /* a deposit signed by another key than the bridge's, then the bridge's */
+    lx_action_t dep;
+    memset(&dep, 0, sizeof dep);
+    dep.chain_id = chain;
+    dep.nonce = 2;
+    dep.cmd.type = LX_CMD_DEPOSIT;
+    dep.cmd.u.deposit =
+        (lx_cmd_deposit_t){.account = 20, .asset = 0, .amount = 1000000000000, .deposit_id = 4242};
     memcpy(dep.signer, pk2, 32);
-    n = lx_sign(&dep, sk2, dm.u.signed_action.envelope, sizeof dm.u.signed_action.envelope);
-    dm.u.signed_action.len = (uint16_t)n;
-    cli_send(&c, &dm);
+    send_signed(&c, &dep, sk2);
     assert_int_equal(cli_expect(&c, LX_PROTO_REJECT).u.reject.reason, LX_PROTO_R_BAD_SIGNATURE);
     memcpy(dep.signer, bridge_pk, 32);
-    memset(&dm.u.signed_action, 0, sizeof dm.u.signed_action);
-    n = lx_sign(&dep, bridge_sk, dm.u.signed_action.envelope, sizeof dm.u.signed_action.envelope);
-    dm.u.signed_action.len = (uint16_t)n;
-    cli_send(&c, &dm);
-    act.nonce = 4;
-    n = lx_sign(&act, sk2, m.u.signed_action.envelope, sizeof m.u.signed_action.envelope);
-    cli_send(&c, &m);
+    send_signed(&c, &dep, bridge_sk);
+
+    /* nonce 1 is spent; nonce 2 goes in; the same envelope again does not */
+    send_signed(&c, &act, sk2);
+    assert_int_equal(cli_expect(&c, LX_PROTO_REJECTED).u.rejected.reason, LX_REJECT_NONCE_REPLAYED);
+    act.nonce = 2;
+    send_signed(&c, &act, sk2);
     assert_int_equal(cli_expect(&c, LX_PROTO_ACCEPTED).u.accepted.h.client_id, 20);
+    send_signed(&c, &act, sk2);
+    assert_int_equal(cli_expect(&c, LX_PROTO_REJECTED).u.rejected.reason, LX_REJECT_NONCE_REPLAYED);
+    /* pk2 signing for account 5 (pk's) */
+    act.nonce = 3;
+    act.cmd.u.place.account = 5;
+    send_signed(&c, &act, sk2);
+    assert_int_equal(cli_expect(&c, LX_PROTO_REJECTED).u.rejected.reason, LX_REJECT_BAD_SIGNER);
+
+    /* tampered (one byte of the command), forged (signed by another key than
+     * it names), another chain: BAD_SIGNATURE, nothing reaches the engine */
+    act.cmd.u.place.account = 20;
+    act.nonce = 4;
+    for (int k = 0; k < 3; k++) {
+        memset(&m, 0, sizeof m);
+        m.type = LX_PROTO_SIGNED;
+        lx_action_t a2 = act;
+        if (k == 1) memcpy(a2.signer, pk, 32);
+        if (k == 2) a2.chain_id = chain + 1;
+        uint8_t pl[LX_SIGN_MAX_PAYLOAD];
+        int pn = lx_sign_payload(&a2, pl, sizeof pl);
+        assert_true(pn > 0);
+        memcpy(m.u.signed_action.envelope, pl, (size_t)pn);
+        crypto_sign_detached(m.u.signed_action.envelope + pn, NULL, pl, (unsigned long long)pn,
+                             sk2);
+        m.u.signed_action.len = (uint16_t)(pn + 64);
+        if (k == 0) m.u.signed_action.envelope[LX_SIGN_HDR_LEN + 30] ^= 1;
+        cli_send(&c, &m);
+        r = cli_expect(&c, LX_PROTO_REJECT);
+        assert_int_equal(r.u.reject.reason, LX_PROTO_R_BAD_SIGNATURE);
+        assert_int_equal(r.u.reject.ref_type, LX_PROTO_SIGNED);
+    }
 
     /* a wrong logon signature on a new connection: refused and closed */
     tcli_t d;
@@ -649,25 +660,28 @@ static void test_signed_logon_and_actions(void **state) {
     memcpy(m.u.logon.public_key, pk, 32);
     cli_send(&d, &m);
     ch = cli_expect(&d, LX_PROTO_CHALLENGE);
-    lx_sign_logon_payload(t.cfg.node.chain_id, 5, ch.u.challenge.challenge, pk, p);
+    lx_sign_logon_payload(chain, 5, ch.u.challenge.challenge, pk, p);
     crypto_sign_detached(m.u.logon.signature, NULL, p, sizeof p, sk2); /* not pk's key */
     cli_send(&d, &m);
     assert_int_equal(cli_expect(&d, LX_PROTO_REJECT).u.reject.reason, LX_PROTO_R_LOGON_FAILED);
     cli_expect_closed(&d);
     cli_close(&d);
     cli_close(&c);
-    uint32_t chain = t.cfg.node.chain_id;
     tnode_stop(&t);
 
-    /* the journal holds the session's key and the signed action's signature */
+    /* the journal: the session's key on its place (and its dev-mode bind has
+     * none), every signature verifies: bind, deposit, 5 places */
     auth_count_t ac = {.chain_id = chain};
     memcpy(ac.session_key, pk, 32);
     lx_recover_opts_t ro = {.read_only = true, .no_engine = true, .on_cmd = count_auth, .ctx = &ac};
     lx_recovery_t rec;
     assert_int_equal(lx_recover(dir, &ro, NULL, &rec), 0);
-    assert_int_equal(ac.session, 2);
-    assert_int_equal(ac.signed_ok, 4); /* two places, a rejected place, the bridge's deposit */
+    assert_int_equal(ac.session, 1);
+    assert_int_equal(ac.signed_ok, 7);
     assert_int_equal(ac.bad, 0);
+    /* and a restart replays them to the same state (nonces included) */
+    tnode_start(&t, dir, NULL, 0);
+    tnode_stop(&t);
     remove_dir(dir);
 }
 

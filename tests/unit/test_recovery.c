@@ -68,7 +68,7 @@ static void run_history(uint64_t seed, uint64_t n, uint64_t *stats) {
         jt_cmd(seed, k, &c);
         bool has = jt_auth(seed, k, &a);
         assert_int_equal(lx_journal_append(j, &c, has ? &a : NULL), 0);
-        assert_int_equal(lx_engine_apply(e, &c, NULL), 0);
+        assert_int_equal(jt_apply(e, seed, k, &c), 0);
         uint64_t x = rnd(&r) % 1000;
         if (x < 150) {
             assert_int_equal(lx_journal_commit(j), 0);

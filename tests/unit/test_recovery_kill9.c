@@ -93,7 +93,7 @@ static void child_main(const char *dir, int fd, uint64_t run) {
         jt_cmd(SEED, k, &c);
         bool has = jt_auth(SEED, k, &a);
         if ((rc = lx_journal_append(j, &c, has ? &a : NULL))) break;
-        if ((rc = lx_engine_apply(e, &c, NULL))) break;
+        if ((rc = jt_apply(e, SEED, k, &c))) break;
         uint64_t x = rnd(&r) % 1000;
         if (x < 200)
             rc = lx_journal_commit(j);

@@ -393,8 +393,10 @@ static void test_lagging_engine_snapshot(void **state) {
     uint64_t applied = 0;
     for (uint64_t k = 1; k <= 1200; k++) {
         lx_cmd_t c;
+        lx_journal_auth_t a;
         jt_cmd(SEED, k, &c);
-        assert_int_equal(lx_journal_append(j, &c, NULL), 0);
+        bool has = jt_auth(SEED, k, &a); /* jt_engine_advance applies with it */
+        assert_int_equal(lx_journal_append(j, &c, has ? &a : NULL), 0);
         if (k % 13 == 0) assert_int_equal(lx_journal_commit(j), 0);
         /* the engine applies only durable commands, and lags */
         uint64_t upto = lx_journal_durable_seq(j) > 37 ? lx_journal_durable_seq(j) - 37 : 0;
