@@ -64,6 +64,8 @@ typedef struct {
     uint64_t node_rates[MAX_SEL]; /* --node: offered rates for lx_bench_node() */
     int nnode;
     uint32_t node_seconds;
+    int node_auth;           /* LXB_AUTH_* */
+    uint32_t verify_seconds; /* --verify: 0 none */
     uint64_t msgs;
     int msgs_set;
     uint64_t seed;
@@ -99,6 +101,9 @@ static void usage(FILE *f) {
         "  --clearing        clearing on: assets, deposits (untimed), funds locked per order\n"
         "  --node RATES      the node end to end over TCP with fsync, open loop at each offered\n"
         "                    rate (orders/s, comma list); --node-seconds S per rate (default 10)\n"
+        "  --node-auth A     dev (logon by account id, default), session (signed logon, the\n"
+        "                    engine checks the key) or signed (every order a signed action)\n"
+        "  --verify S        ed25519 signed-action verifications per second on one core, S s\n"
         "  --repeat K        throughput runs per workload; median and best (default 1)\n"
         "  --rate R          offered rate of the latency run, msgs/s\n"
         "  --rate-pct P      offered rate as P%% of the measured throughput (default 50)\n"
@@ -212,6 +217,20 @@ static int parse_args(opts_t *o, int argc, char **argv) {
                 }
                 o->node_rates[o->nnode++] = u;
             }
+        } else if (strcmp(a, "--node-auth") == 0) {
+            NEED_VAL();
+            if (!strcmp(val, "dev"))
+                o->node_auth = LXB_AUTH_DEV;
+            else if (!strcmp(val, "session"))
+                o->node_auth = LXB_AUTH_SESSION;
+            else if (!strcmp(val, "signed"))
+                o->node_auth = LXB_AUTH_SIGNED;
+            else
+                goto bad;
+        } else if (strcmp(a, "--verify") == 0) {
+            NEED_VAL();
+            if (parse_u64(val, &u) || u == 0 || u > 3600) goto bad;
+            o->verify_seconds = (uint32_t)u;
         } else if (strcmp(a, "--node-seconds") == 0) {
             NEED_VAL();
             if (parse_u64(val, &u) || u == 0 || u > 3600) {
@@ -255,7 +274,9 @@ static int parse_args(opts_t *o, int argc, char **argv) {
         return -1;
 #undef NEED_VAL
     }
-    if (o->nsel == 0 && o->njournal == 0 && o->nnode == 0 && add_workloads(o, "all")) return -1;
+    if (o->nsel == 0 && o->njournal == 0 && o->nnode == 0 && o->verify_seconds == 0 &&
+        add_workloads(o, "all"))
+        return -1;
     if (!o->msgs_set) o->msgs = o->quick ? 50000 : 5000000;
     return 0;
 }
@@ -502,8 +523,9 @@ int main(int argc, char **argv) {
     for (int i = 0; i < o.njournal; i++)
         failed |= lx_bench_journal(o.journal[i], o.seed, o.quick) != 0;
     for (int i = 0; i < o.nnode; i++)
-        failed |=
-            lx_bench_node(o.node_rates[i], o.node_seconds ? o.node_seconds : 10, true, o.seed) != 0;
+        failed |= lx_bench_node(o.node_rates[i], o.node_seconds ? o.node_seconds : 10, true, o.seed,
+                                o.node_auth) != 0;
+    if (o.verify_seconds) failed |= lx_bench_verify(o.verify_seconds) != 0;
 
     if (worst.n) {
         printf("RESULT workload=worst msgs=%llu msgs_per_s=%llu p50_ns=%llu p99_ns=%llu "

@@ -40,6 +40,8 @@
 #include "lx/gw_tcp.h"
 #include "lx/node.h"
 #include "lx/proto.h"
+#include "lx/sign.h"
+#include <sodium.h>
 
 #define ACCOUNT 1
 #define MARKET 0
@@ -55,7 +57,57 @@ typedef struct {
     lxb_hist_t *lat;
     uint64_t got;
     _Atomic int failed;
+    uint8_t *frames; /* LXB_AUTH_SIGNED: request i is the SIGNED frame at i * FRAME */
 } nb_t;
+
+#define SIGNED_FRAME 240 /* lx_proto_msg_size(LX_PROTO_SIGNED) */
+
+/* Request i as a command of ACCOUNT: even i places (client id i + 1), odd i
+ * cancels the order of request i - 1 by client id. */
+static void request_cmd(uint64_t i, uint64_t *x, lx_cmd_t *c) {
+    memset(c, 0, sizeof *c);
+    if (i % 2 == 0) {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        c->type = LX_CMD_PLACE;
+        c->u.place.account = ACCOUNT;
+        c->u.place.market = MARKET;
+        c->u.place.client_id = i + 1;
+        c->u.place.side = LX_SIDE_BUY;
+        c->u.place.tif = LX_TIF_GTC;
+        c->u.place.price = MID - 1 - (int64_t)(*x % 1000);
+        c->u.place.qty = 1 + (int64_t)(*x >> 40) % 10;
+    } else {
+        c->type = LX_CMD_CANCEL;
+        c->u.cancel.account = ACCOUNT;
+        c->u.cancel.market = MARKET;
+        c->u.cancel.client_id = i; /* the order placed by request i - 1 */
+        c->u.cancel.by_client_id = 1;
+    }
+}
+
+/* Every request of the run as a SIGNED frame, signed before the clock
+ * starts (the client's signing is not what is measured). */
+static int presign(nb_t *b, const uint8_t sk[64], const uint8_t pk[32], uint32_t chain) {
+    b->frames = malloc(b->n * SIGNED_FRAME);
+    if (!b->frames) return -1;
+    uint64_t x = b->seed | 1;
+    for (uint64_t i = 0; i < b->n; i++) {
+        lx_action_t a = {.chain_id = chain, .nonce = i + 1};
+        memcpy(a.signer, pk, 32);
+        request_cmd(i, &x, &a.cmd);
+        lx_proto_msg_t m;
+        memset(&m, 0, sizeof m);
+        m.type = LX_PROTO_SIGNED;
+        int n = lx_sign(&a, sk, m.u.signed_action.envelope, sizeof m.u.signed_action.envelope);
+        if (n <= 0) return -1;
+        m.u.signed_action.len = (uint16_t)n;
+        if (lx_proto_encode(&m, b->frames + i * SIGNED_FRAME, SIGNED_FRAME) != SIGNED_FRAME)
+            return -1;
+    }
+    return 0;
+}
 
 static uint64_t due(const nb_t *b, uint64_t i) {
     return b->start + i * b->period;
@@ -64,7 +116,7 @@ static uint64_t due(const nb_t *b, uint64_t i) {
 static void *sender(void *arg) {
     nb_t *b = arg;
     uint64_t x = b->seed | 1;
-    uint8_t *buf = malloc(4096 * 48);
+    uint8_t *buf = malloc(4096 * SIGNED_FRAME);
     if (!buf) {
         atomic_store(&b->failed, 1);
         return NULL;
@@ -83,23 +135,27 @@ static void *sender(void *arg) {
         size_t len = 0;
         for (int k = 0; k < 4096 && i < b->n && due(b, i) <= now; k++, i++) {
             if (now > due(b, i) + 100000) b->late++;
+            if (b->frames) {
+                memcpy(buf + len, b->frames + i * SIGNED_FRAME, SIGNED_FRAME);
+                len += SIGNED_FRAME;
+                continue;
+            }
+            lx_cmd_t c;
+            request_cmd(i, &x, &c);
             lx_proto_msg_t m;
             memset(&m, 0, sizeof m);
-            if (i % 2 == 0) {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
+            if (c.type == LX_CMD_PLACE) {
                 m.type = LX_PROTO_PLACE;
-                m.u.place.market = MARKET;
-                m.u.place.client_id = i + 1;
-                m.u.place.side = LX_SIDE_BUY;
-                m.u.place.tif = LX_TIF_GTC;
-                m.u.place.price = MID - 1 - (int64_t)(x % 1000);
-                m.u.place.qty = 1 + (int64_t)(x >> 40) % 10;
+                m.u.place.market = c.u.place.market;
+                m.u.place.client_id = c.u.place.client_id;
+                m.u.place.side = c.u.place.side;
+                m.u.place.tif = c.u.place.tif;
+                m.u.place.price = c.u.place.price;
+                m.u.place.qty = c.u.place.qty;
             } else {
                 m.type = LX_PROTO_CANCEL;
-                m.u.cancel.market = MARKET;
-                m.u.cancel.client_id = i; /* the order placed by request i - 1 */
+                m.u.cancel.market = c.u.cancel.market;
+                m.u.cancel.client_id = c.u.cancel.client_id;
                 m.u.cancel.by_client_id = 1;
             }
             int n = lx_proto_encode(&m, buf + len, 48);
@@ -188,7 +244,17 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
     return remove(p);
 }
 
-int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed) {
+/* Sends one frame and reads one of want_len bytes of type want_type. */
+static int exchange(int fd, const lx_proto_msg_t *m, uint8_t *reply, int want_len, int want_type) {
+    uint8_t f[LX_PROTO_FRAME_MAX];
+    int n = lx_proto_encode(m, f, sizeof f);
+    if (n <= 0 || send(fd, f, (size_t)n, MSG_NOSIGNAL) != n ||
+        recv(fd, reply, (size_t)want_len, MSG_WAITALL) != want_len || reply[2] != want_type)
+        return -1;
+    return 0;
+}
+
+int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed, int auth) {
     if (rate == 0 || seconds == 0 || rate > 1000000000) return 1;
     const char *tmp = getenv("TMPDIR");
     char dir[512];
@@ -228,17 +294,30 @@ int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed) {
     }
     int one = 1;
     setsockopt(b.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    uint8_t pk[32], sk[64];
     {
+        /* dev: by account id; session and signed: a signed logon, which in
+         * dev mode also binds the key as account 1's owner key */
         lx_proto_msg_t m;
         memset(&m, 0, sizeof m);
         m.type = LX_PROTO_LOGON;
         m.u.logon.version = LX_PROTO_VERSION;
         m.u.logon.account = ACCOUNT;
-        uint8_t f[LX_PROTO_FRAME_MAX];
-        int n = lx_proto_encode(&m, f, sizeof f);
-        uint8_t ack[64];
-        if (n <= 0 || send(b.fd, f, (size_t)n, MSG_NOSIGNAL) != n ||
-            recv(b.fd, ack, 32, MSG_WAITALL) != 32 || ack[2] != LX_PROTO_LOGON_ACK) {
+        uint8_t reply[64];
+        int rc = 0;
+        if (auth != LXB_AUTH_DEV) {
+            uint8_t kseed[32];
+            memset(kseed, 7, sizeof kseed);
+            rc = sodium_init() < 0 ? -1 : 0;
+            crypto_sign_seed_keypair(pk, sk, kseed);
+            m.u.logon.flags = LX_PROTO_LOGON_SIGNED;
+            memcpy(m.u.logon.public_key, pk, 32);
+            if (!rc) rc = exchange(b.fd, &m, reply, 40, LX_PROTO_CHALLENGE);
+            uint8_t p[LX_SIGN_LOGON_LEN];
+            lx_sign_logon_payload(cfg.node.chain_id, ACCOUNT, reply + 8, pk, p);
+            crypto_sign_detached(m.u.logon.signature, NULL, p, sizeof p, sk);
+        }
+        if (rc || exchange(b.fd, &m, reply, 32, LX_PROTO_LOGON_ACK)) {
             fprintf(stderr, "node_bench: logon failed\n");
             goto out;
         }
@@ -251,6 +330,10 @@ int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed) {
     if (b.period == 0) b.period = 1;
     b.n &= ~(uint64_t)1; /* whole place + cancel pairs */
     b.seed = seed;
+    if (auth == LXB_AUTH_SIGNED && presign(&b, sk, pk, cfg.node.chain_id)) {
+        fprintf(stderr, "node_bench: cannot sign the requests\n");
+        goto out;
+    }
     b.start = lxb_now_ns() + 10000000;
     pthread_t ts, tr;
     if (pthread_create(&tr, NULL, receiver, &b)) goto out;
@@ -273,17 +356,20 @@ int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed) {
     lx_node_join(node);
     lx_node_stats_t st;
     lx_node_stats(node, &st);
-    printf("RESULT workload=node_tcp msgs=%" PRIu64 " msgs_per_s=%" PRIu64 " p50_ns=%" PRIu64
+    const char *wl = auth == LXB_AUTH_SIGNED    ? "node_tcp_signed"
+                     : auth == LXB_AUTH_SESSION ? "node_tcp_session"
+                                                : "node_tcp";
+    printf("RESULT workload=%s msgs=%" PRIu64 " msgs_per_s=%" PRIu64 " p50_ns=%" PRIu64
            " p99_ns=%" PRIu64 " p999_ns=%" PRIu64 " max_ns=%" PRIu64
            " bytes_per_order=na offered_rate=%" PRIu64 " late_msgs=%" PRIu64
            " fsync=%d commits=%" PRIu64 " cmds_per_commit=%" PRIu64 " seed=%" PRIu64 "\n",
-           b.n, (uint64_t)((unsigned __int128)b.n * 1000000000u / (el ? el : 1)),
+           wl, b.n, (uint64_t)((unsigned __int128)b.n * 1000000000u / (el ? el : 1)),
            lxb_hist_quantile(b.lat, 500000), lxb_hist_quantile(b.lat, 990000),
            lxb_hist_quantile(b.lat, 999000), b.lat->max, rate, b.late, fsync ? 1 : 0, st.batches,
            st.batches ? st.commands / st.batches : 0, seed);
     /* Where the time goes: the node's own stage histograms (from the
      * gateway's receipt of each order, 12.5% buckets) and the fsyncs. */
-    printf("STAGES workload=node_tcp offered_rate=%" PRIu64, rate);
+    printf("STAGES workload=%s offered_rate=%" PRIu64, wl, rate);
     for (int stage = 0; stage < LX_NODE_LAT__COUNT; stage++) {
         lx_lathist_t *h = calloc(1, sizeof *h);
         if (!h) break;
@@ -311,7 +397,45 @@ out:
     lx_node_close(node);
     lx_config_free(&cfg);
     free(b.lat);
+    free(b.frames);
 out_nocfg:
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return ret;
+}
+
+int lx_bench_verify(uint32_t seconds) {
+    if (sodium_init() < 0) return 1;
+    enum { N = 256 };
+    uint8_t pk[32], sk[64], kseed[32];
+    memset(kseed, 9, sizeof kseed);
+    crypto_sign_seed_keypair(pk, sk, kseed);
+    static uint8_t env[N][LX_SIGN_MAX_ENVELOPE];
+    int len[N];
+    uint64_t x = 1;
+    for (int i = 0; i < N; i++) {
+        lx_action_t a = {.chain_id = 1, .nonce = (uint64_t)i + 1};
+        memcpy(a.signer, pk, 32);
+        request_cmd((uint64_t)i, &x, &a.cmd);
+        len[i] = lx_sign(&a, sk, env[i], sizeof env[i]);
+        if (len[i] <= 0) return 1;
+    }
+    uint64_t t0 = lxb_now_ns(), end = t0 + (uint64_t)seconds * 1000000000u, n = 0, bad = 0;
+    while (lxb_now_ns() < end) {
+        for (int i = 0; i < N; i++) {
+            lx_action_t out;
+            bad += lx_verify(env[i], (size_t)len[i], 1, &out) != 0;
+        }
+        n += N;
+    }
+    uint64_t el = lxb_now_ns() - t0;
+    if (bad) {
+        fprintf(stderr, "verify: %" PRIu64 " signatures did not verify\n", bad);
+        return 1;
+    }
+    printf("RESULT workload=verify msgs=%" PRIu64 " msgs_per_s=%" PRIu64
+           " p50_ns=na p99_ns=na p999_ns=na max_ns=na bytes_per_order=na ns_per_msg=%" PRIu64
+           " what=lx_verify_decode_and_ed25519\n",
+           n, (uint64_t)((unsigned __int128)n * 1000000000u / (el ? el : 1)), el / (n ? n : 1));
+    fflush(stdout);
+    return 0;
 }

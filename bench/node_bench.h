@@ -17,6 +17,18 @@
  *   RESULT workload=node_tcp msgs= msgs_per_s= p50_ns= p99_ns= p999_ns= max_ns=
  *          bytes_per_order=na offered_rate= late_msgs= fsync= commits= seed=
  * Returns 0, or 1 if the run failed (a message on stderr).
+ *
+ * auth picks how the client authenticates (workload name in the line):
+ *   LXB_AUTH_DEV      node_tcp: logon by account id (dev mode), no checks
+ *   LXB_AUTH_SESSION  node_tcp_session: a signed logon (challenge), then
+ *                     plain requests the engine checks against the key
+ *   LXB_AUTH_SIGNED   node_tcp_signed: every request a SIGNED envelope (all
+ *                     signed before the run starts), verified by the
+ *                     gateway, signer and nonce checked by the engine
+ *
+ * lx_bench_verify(seconds) verifies signed envelopes (lx_verify) on one
+ * thread for that long: RESULT workload=verify msgs_per_s= (signatures per
+ * second on one core).
  */
 #ifndef LXB_NODE_BENCH_H
 #define LXB_NODE_BENCH_H
@@ -24,6 +36,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed);
+enum { LXB_AUTH_DEV = 0, LXB_AUTH_SESSION = 1, LXB_AUTH_SIGNED = 2 };
+
+int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed, int auth);
+int lx_bench_verify(uint32_t seconds);
 
 #endif
