@@ -64,4 +64,9 @@ expect '^accepted .* buy 1.00000000 @ 100.000000' "$out"
 rc=0
 $L place $O --account 8 --key "$TMP/trader.pub" BTC-USD buy 100 1 2> "$TMP/err" || rc=$?
 [ "$rc" -eq 1 ] && grep -q "not an lxdex secret key" "$TMP/err" || { echo "lxdex_cli: a bad key file" >&2; exit 1; }
+# the dead man's switch: armed, cleared
+out=$($L deadman $O --account 9 30)
+expect "^dead man's switch armed: all orders canceled at " "$out"
+out=$($L deadman $O --account 9 clear)
+expect "^dead man's switch cleared" "$out"
 echo "lxdex_cli: ok"

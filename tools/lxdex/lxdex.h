@@ -35,8 +35,9 @@ int lxdex_order_cancel(int argc, char **argv);
 int lxdex_order_amend(int argc, char **argv);
 int lxdex_order_cancel_all(int argc, char **argv);
 int lxdex_order_status(int argc, char **argv);
+int lxdex_order_deadman(int argc, char **argv);
 extern const char lxdex_order_place_args[], lxdex_order_cancel_args[], lxdex_order_amend_args[],
-    lxdex_order_cancel_all_args[], lxdex_order_status_args[];
+    lxdex_order_cancel_all_args[], lxdex_order_status_args[], lxdex_order_deadman_args[];
 extern const char lxdex_order_help[];
 
 /* key.c: ed25519 identities */

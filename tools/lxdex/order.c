@@ -359,6 +359,22 @@ static bool print_report(const conn_t *c, const lx_proto_msg_t *m) {
                r->priority_lost ? ", time priority lost" : ", time priority kept");
         return false;
     }
+    case LX_PROTO_DEADMAN: {
+        const lx_proto_deadman_t *r = &m->u.deadman;
+        if (r->state == LX_DEADMAN_CLEARED) {
+            printf("dead man's switch cleared\n");
+        } else {
+            time_t secs = (time_t)(r->deadline / 1000000000);
+            struct tm tm;
+            char when[32];
+            gmtime_r(&secs, &tm);
+            strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+            printf("dead man's switch %s: all orders canceled at %s.%03lld UTC\n",
+                   r->state == LX_DEADMAN_FIRED ? "fired" : "armed", when,
+                   (long long)(r->deadline / 1000000 % 1000));
+        }
+        return true;
+    }
     case LX_PROTO_ORDER_STATUS_REPLY: {
         const lx_proto_status_reply_t *r = &m->u.status_reply;
         if (r->status != LX_PROTO_STATUS_OPEN)
@@ -592,6 +608,32 @@ int lxdex_order_status(int argc, char **argv) {
     return finish(&c, exchange(&c, &o, &msg));
 }
 
+/* deadman SECONDS | clear: the account's dead man's switch */
+int lxdex_order_deadman(int argc, char **argv) {
+    opts_t o;
+    conn_t c = {.fd = -1};
+    int rc = setup(argc, argv, &o, &c, 1, lxdex_order_deadman_args);
+    if (rc) return finish(&c, rc);
+    lx_proto_msg_t msg;
+    memset(&msg, 0, sizeof msg);
+    msg.type = LX_PROTO_SCHEDULE_CANCEL;
+    if (strcmp(o.args[0], "clear") != 0) {
+        char *end;
+        double secs = strtod(o.args[0], &end);
+        if (*end || !(secs > 0) || secs > 86400 * 365) {
+            fprintf(stderr, "lxdex: deadman: seconds from now (> 0) or 'clear', got %s\n",
+                    o.args[0]);
+            return finish(&c, 2);
+        }
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        msg.u.schedule_cancel.deadline =
+            (int64_t)t.tv_sec * 1000000000 + t.tv_nsec + (int64_t)(secs * 1e3) * 1000000;
+    }
+    return finish(&c, exchange(&c, &o, &msg));
+}
+
+const char lxdex_order_deadman_args[] = "--account N [options] (SECONDS | clear)";
 const char lxdex_order_place_args[] = "--account N [options] SYMBOL buy|sell PRICE SIZE";
 const char lxdex_order_cancel_args[] = "--account N [options] SYMBOL (ORDER_ID | --client-id N)";
 const char lxdex_order_amend_args[] =
