@@ -299,12 +299,30 @@ int lx__deposit_add(lx_engine_t *e, uint64_t id);
 int lx__accounts_init(lx_engine_t *e);
 void lx__accounts_free(lx_engine_t *e);
 
-/* engine.c: event emission shared by the command handlers */
-void lx__emit(lx_engine_t *e, lx_event_t *ev);
+/* Event emission shared by the command handlers. lx__ev_start and lx__emit
+ * are inline: every event goes through both, 2.5 events per message
+ * without clearing and 5 with it, and as calls into engine.c they cost a
+ * tenth of the engine's instructions. */
+static inline void lx__emit(lx_engine_t *e, lx_event_t *ev) {
+    if (e->sink && e->sink->emit) e->sink->emit(e->sink->ctx, ev);
+}
+
 /* Starts an event stamped with the current command; for a market event
  * (market != LX_MARKET_NONE and counted) it takes the next market seq. */
-void lx__ev_start(lx_engine_t *e, lx_event_t *ev, lx_event_type_t type, uint32_t market,
-                  bool market_event);
+static inline void lx__ev_start(lx_engine_t *e, lx_event_t *ev, lx_event_type_t type,
+                                uint32_t market, bool market_event) {
+    /* a struct copy from a zero constant, not memset: gcc emits rep stos
+     * for the memset, which cost ~10% of a matching profile */
+    static const lx_event_t zero;
+    *ev = zero;
+    ev->type = type;
+    ev->market = market;
+    ev->seq = e->cur_seq;
+    ev->ts = e->cur_ts;
+    ev->market_seq = market_event ? ++e->markets[market].seq : 0;
+}
+
+/* engine.c */
 void lx__reject(lx_engine_t *e, const lx_cmd_t *c, lx_reject_t reason, uint32_t market,
                 uint32_t account, lx_order_id_t order_id, uint64_t client_id);
 void lx__emit_balance(lx_engine_t *e, const lx__balance_t *b);

@@ -98,22 +98,7 @@ const lx_engine_config_t *lx_engine_config(const lx_engine_t *e) {
 
 /* ---- events ------------------------------------------------------------- */
 
-void lx__emit(lx_engine_t *e, lx_event_t *ev) {
-    if (e->sink && e->sink->emit) e->sink->emit(e->sink->ctx, ev);
-}
-
-void lx__ev_start(lx_engine_t *e, lx_event_t *ev, lx_event_type_t type, uint32_t market,
-                  bool market_event) {
-    /* a struct copy from a zero constant, not memset: gcc emits rep stos
-     * for the memset, which cost ~10% of a matching profile */
-    static const lx_event_t zero;
-    *ev = zero;
-    ev->type = type;
-    ev->market = market;
-    ev->seq = e->cur_seq;
-    ev->ts = e->cur_ts;
-    ev->market_seq = market_event ? ++e->markets[market].seq : 0;
-}
+/* lx__emit and lx__ev_start are inline in core.h */
 
 void lx__reject(lx_engine_t *e, const lx_cmd_t *c, lx_reject_t reason, uint32_t market,
                 uint32_t account, lx_order_id_t order_id, uint64_t client_id) {
