@@ -95,14 +95,19 @@ int lx__cid_reserve(lx_engine_t *e) {
     return lx__idx_reserve(&e->cid_idx, 1);
 }
 
-uint32_t lx__cid_find_hole(const lx_engine_t *e, uint32_t account, uint64_t cid, uint32_t *hole) {
+/* The hash is kept for lx__cid_put, which follows with the same key (the
+ * order being placed) and no index change in between. */
+uint32_t lx__cid_find_hole(lx_engine_t *e, uint32_t account, uint64_t cid, uint32_t *hole) {
     cid_key_t k = {account, cid};
-    return lx__idx_find_hole(&e->cid_idx, lx__hash2(account, cid), cid_eq, e, &k, hole);
+    uint64_t h = lx__hash2(account, cid);
+    e->cid_hole_hash = h;
+    return lx__idx_find_hole(&e->cid_idx, h, cid_eq, e, &k, hole);
 }
 
 void lx__cid_put(lx_engine_t *e, uint32_t hole, uint32_t slot) {
-    const lx__order_t *o = &e->orders[slot];
-    lx__idx_put(&e->cid_idx, hole, lx__hash2(o->account, o->client_id), slot);
+    LX_ASSERT(e->cid_hole_hash ==
+              lx__hash2(e->orders[slot].account, e->orders[slot].client_id));
+    lx__idx_put(&e->cid_idx, hole, e->cid_hole_hash, slot);
 }
 
 int lx__cid_insert(lx_engine_t *e, uint32_t slot) {

@@ -222,6 +222,7 @@ struct lx_engine {
 
     lx__account_t *accounts; /* [max_accounts] */
     lx__idx_t cid_idx;       /* (account, client id) -> slot */
+    uint64_t cid_hole_hash;  /* hash of the key lx__cid_find_hole last missed */
 
     lx__balance_t *balances;
     uint32_t nbalances, balances_cap;
@@ -283,7 +284,7 @@ int lx__cid_reserve(lx_engine_t *e);
  * probe: find returns the slot holding (account, cid) or LX__NIL and the
  * hole to put it in; put fills the hole (after lx__cid_reserve, with no
  * index change in between). */
-uint32_t lx__cid_find_hole(const lx_engine_t *e, uint32_t account, uint64_t cid, uint32_t *hole);
+uint32_t lx__cid_find_hole(lx_engine_t *e, uint32_t account, uint64_t cid, uint32_t *hole);
 void lx__cid_put(lx_engine_t *e, uint32_t hole, uint32_t slot);
 /* Balance lookups (lx__bal_get, lx__bal_find below) check the account's two
  * most recently used records inline and call these on a miss. */

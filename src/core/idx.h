@@ -100,26 +100,27 @@ static inline uint32_t lx__idx_lookup(const lx__idx_t *t, uint64_t hash, lx__idx
                                       const void *ctx, const void *key, uint32_t *hole) {
     uint32_t tag = lx__idx_tag(hash), bm = t->mask / LX__IDX_B;
     uint32_t b = tag & bm;
-    uint32_t empty;
+    uint32_t empty, h = LX__NIL;
     for (uint32_t k = 0; k <= bm; k++) { /* at most every bucket once */
         const uint64_t *s = t->slots + (size_t)b * LX__IDX_B;
         for (uint32_t m = lx__idx_scan(s, tag, &empty); m; m &= m - 1) {
             uint32_t v = (uint32_t)s[__builtin_ctz(m)] - 1;
             if (eq(ctx, v, key)) return v;
         }
+        /* the first bucket with room on the way is what an insert takes */
+        if (hole && h == LX__NIL && empty) h = b * LX__IDX_B + (uint32_t)__builtin_ctz(empty);
         if (!t->over[b]) break;
         b = (b + 1) & bm;
     }
     if (hole) {
-        /* the first bucket with room from the home bucket on: what an
-         * insert takes (the table is never full) */
-        b = tag & bm;
-        for (;;) {
-            lx__idx_scan(t->slots + (size_t)b * LX__IDX_B, tag, &empty);
-            if (empty) break;
+        /* every bucket looked at was full: go on to the first with room
+         * (the table is never full) */
+        while (h == LX__NIL) {
             b = (b + 1) & bm;
+            lx__idx_scan(t->slots + (size_t)b * LX__IDX_B, tag, &empty);
+            if (empty) h = b * LX__IDX_B + (uint32_t)__builtin_ctz(empty);
         }
-        *hole = b * LX__IDX_B + (uint32_t)__builtin_ctz(empty);
+        *hole = h;
     }
     return LX__NIL;
 }
