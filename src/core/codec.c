@@ -244,28 +244,20 @@ static bool body_valid(const layout_t *l, const uint8_t *base) {
 static void body_put(const layout_t *l, const uint8_t *base, uint8_t *p) {
     for (unsigned i = 0; i < l->nfields; i++) {
         const field_t *f = &l->f[i];
-        switch (f->width) {
-        case F_U8:
-            *p = base[f->off];
-            break;
-        case F_32: {
-            uint32_t v;
-            memcpy(&v, base + f->off, 4); /* int32_t or uint32_t: same bits */
-            lx_put_u32(p, v);
-            break;
-        }
-        case F_64: {
+        /* tests in order of frequency (an if chain: the switch over five
+         * widths compiled to a slower search, +0.5 instructions a field) */
+        if (f->width == F_64) {
             uint64_t v;
             memcpy(&v, base + f->off, 8);
             lx_put_u64(p, v);
-            break;
-        }
-        case F_SYM:
-            memcpy(p, base + f->off, 16);
-            break;
-        case F_KEY:
-            memcpy(p, base + f->off, 32);
-            break;
+        } else if (f->width == F_32) {
+            uint32_t v;
+            memcpy(&v, base + f->off, 4); /* int32_t or uint32_t: same bits */
+            lx_put_u32(p, v);
+        } else if (f->width == F_U8) {
+            *p = base[f->off];
+        } else { /* F_SYM, F_KEY: bytes as they are */
+            memcpy(p, base + f->off, f->width);
         }
         p += f->width;
     }
@@ -288,11 +280,8 @@ static void body_get(const layout_t *l, uint8_t *base, const uint8_t *p) {
             memcpy(base + f->off, &v, 8);
             break;
         }
-        case F_SYM:
-            memcpy(base + f->off, p, 16);
-            break;
-        case F_KEY:
-            memcpy(base + f->off, p, 32);
+        default: /* F_SYM, F_KEY */
+            memcpy(base + f->off, p, f->width);
             break;
         }
         p += f->width;
