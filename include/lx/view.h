@@ -78,10 +78,26 @@ int lx_view_apply(lx_view_t *v, const lx_event_t *ev);
  * (after a resync from a snapshot). */
 void lx_view_reset_market(lx_view_t *v, lx_market_id_t m, uint64_t market_seq);
 
+/*
+ * Loading a start-up state (lx/node.h: LX_NODE_OUT_STATE) instead of events:
+ * after lx_view_reset_market(v, m, seq), the market's levels are set one by
+ * one with lx_view_load_level (no sequence check; qty <= 0 removes), and
+ * open orders are added with lx_view_load_order (ages follow the calls, so
+ * load them in priority order). Balances load with lx_view_apply (BALANCE
+ * events are not sequenced). Returns 0, LX_EINVAL or LX_ENOMEM.
+ */
+int lx_view_load_level(lx_view_t *v, lx_market_id_t m, uint8_t side, int64_t price, int64_t qty,
+                       uint32_t count);
+int lx_view_load_order(lx_view_t *v, const lx_view_order_t *o);
+
 uint64_t lx_view_market_seq(const lx_view_t *v, lx_market_id_t m);
+/* The ts of the last event applied to the market (0: none since a reset). */
+int64_t lx_view_market_ts(const lx_view_t *v, lx_market_id_t m);
 /* Up to n levels of one side, best first; returns how many were written. */
 size_t lx_view_levels(const lx_view_t *v, lx_market_id_t m, uint8_t side, lx_view_level_t *out,
                       size_t n);
+/* How many levels a side has. */
+size_t lx_view_depth(const lx_view_t *v, lx_market_id_t m, uint8_t side);
 /* Best level of a side; 0 if the side is empty or market unknown. */
 int lx_view_best(const lx_view_t *v, lx_market_id_t m, uint8_t side, lx_view_level_t *out);
 /* Newest first; returns how many were written. */
@@ -92,6 +108,10 @@ int lx_view_order(const lx_view_t *v, lx_order_id_t id, lx_view_order_t *out);
  * at most cap. Costs a scan of all open orders. */
 size_t lx_view_account_orders(const lx_view_t *v, lx_account_id_t a, lx_view_order_t *out,
                               size_t cap);
+/* A market's open orders, oldest first; returns the total number, writing
+ * at most cap. Costs a scan of all open orders. */
+size_t lx_view_market_orders(const lx_view_t *v, lx_market_id_t m, lx_view_order_t *out,
+                             size_t cap);
 /* Latest BALANCE of (account, asset); zeros and 0 if none seen, else 1. */
 int lx_view_balance(const lx_view_t *v, lx_account_id_t a, lx_asset_id_t asset, int64_t *free_,
                     int64_t *locked);

@@ -32,6 +32,7 @@ typedef struct {
 
 typedef struct {
     uint64_t seq;
+    int64_t ts; /* of the last event applied */
     side_t side[2];
     lx_view_trade_t *trades; /* ring of LX_VIEW_TRADES, lazily allocated */
     size_t t_head, t_n;
@@ -202,6 +203,21 @@ size_t lx_view_account_orders(const lx_view_t *v, lx_account_id_t a, lx_view_ord
     return total;
 }
 
+size_t lx_view_market_orders(const lx_view_t *v, lx_market_id_t m, lx_view_order_t *out,
+                             size_t cap) {
+    if (!v) return 0;
+    size_t total = 0;
+    for (size_t i = 0; i < v->orders.cap; i++) {
+        const slot_t *sl = &v->orders.s[i];
+        if (!sl->used || sl->u.o.market != m) continue;
+        if (total < cap) out[total] = sl->u.o;
+        total++;
+    }
+    size_t w = total < cap ? total : cap;
+    if (w > 1) qsort(out, w, sizeof *out, by_age);
+    return total;
+}
+
 int lx_view_balance(const lx_view_t *v, lx_account_id_t a, lx_asset_id_t asset, int64_t *free_,
                     int64_t *locked) {
     const slot_t *sl = v ? map_find(&v->balances, ((uint64_t)a << 32) | asset) : NULL;
@@ -335,7 +351,27 @@ int lx_view_apply(lx_view_t *v, const lx_event_t *ev) {
         if (rc) return rc;
     }
     m->seq = ev->market_seq;
+    m->ts = ev->ts;
     return 0;
+}
+
+int lx_view_load_level(lx_view_t *v, lx_market_id_t m, uint8_t side, int64_t price, int64_t qty,
+                       uint32_t count) {
+    if (!v || m >= v->max_markets || side > 1) return LX_EINVAL;
+    return set_level(&v->m[m].side[side], side, price, qty, count);
+}
+
+int lx_view_load_order(lx_view_t *v, const lx_view_order_t *o) {
+    if (!v || !o || o->order_id == 0) return LX_EINVAL;
+    slot_t *sl = map_put(&v->orders, o->order_id);
+    if (!sl) return LX_ENOMEM;
+    sl->u.o = *o;
+    sl->u.o.age = ++v->age;
+    return 0;
+}
+
+int64_t lx_view_market_ts(const lx_view_t *v, lx_market_id_t m) {
+    return v && m < v->max_markets ? v->m[m].ts : 0;
 }
 
 uint64_t lx_view_market_seq(const lx_view_t *v, lx_market_id_t m) {
@@ -349,6 +385,10 @@ size_t lx_view_levels(const lx_view_t *v, lx_market_id_t m, uint8_t side, lx_vie
     if (n > s->n) n = s->n;
     if (n) memcpy(out, s->lv, n * sizeof *out);
     return n;
+}
+
+size_t lx_view_depth(const lx_view_t *v, lx_market_id_t m, uint8_t side) {
+    return v && m < v->max_markets && side <= 1 ? v->m[m].side[side].n : 0;
 }
 
 int lx_view_best(const lx_view_t *v, lx_market_id_t m, uint8_t side, lx_view_level_t *out) {

@@ -6,10 +6,14 @@
  * Without --config it runs the embedded development configuration
  * (lx_config_default: dev mode, loopback, BTC-USD and ETH-USD). It recovers
  * from the data directory, starts the sequencer and engine threads
- * (src/node) and the binary TCP gateway (src/gw/tcp.c), prints its
- * addresses, and runs until SIGINT or SIGTERM, then stops gracefully: no new
- * connections or requests, the node drains its rings, the journal commits,
- * the connections get their last reports and are closed.
+ * (src/node), the binary TCP gateway (src/gw/tcp.c) and the web gateway
+ * (src/gw/web.c: HTTP JSON, JSON-RPC and WebSocket, when listen.http or
+ * listen.ws is on), prints its addresses and URLs, and runs until SIGINT or
+ * SIGTERM, then stops gracefully: no new connections or requests, the node
+ * drains its rings, the journal commits, the connections get their last
+ * reports and are closed. Both gateways are told to stop before either is
+ * waited for: each one's stop waits for the node's out rings to close,
+ * which needs every gateway's in ring closed.
  *
  * --demo also starts a demo flow client (demo.c) that trades over the
  * binary protocol, so that books and trades move.
@@ -27,6 +31,7 @@
 #include "lx/config.h"
 #include "lx/error.h"
 #include "lx/gw_tcp.h"
+#include "lx/gw_web.h"
 #include "lx/node.h"
 
 static void usage(FILE *f) {
@@ -123,6 +128,7 @@ int main(int argc, char **argv) {
            config_path ? config_path : "embedded default", cfg.node.data_dir);
     lx_node_t *node = NULL;
     lx_gw_tcp_t *gw = NULL;
+    lx_gw_web_t *web = NULL;
     lx_node_opts_t nopts = {.log = stdout};
     rc = lx_node_open(&node, &cfg, &nopts, err, sizeof err);
     if (rc) {
@@ -140,20 +146,47 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
-    if ((rc = lx_node_start(node)) || (gw && (rc = lx_gw_tcp_start(gw)))) {
+    lx_gw_web_opts_t wopts = {.log = stdout};
+    if (cfg.listen.http.enabled || cfg.listen.ws.enabled) {
+        rc = lx_gw_web_open(&web, node, &cfg, &wopts, err, sizeof err);
+        if (rc) {
+            fprintf(stderr, "lxdexd: %s\n", err);
+            lx_gw_tcp_close(gw);
+            lx_node_close(node);
+            lx_config_free(&cfg);
+            return 1;
+        }
+    }
+    if ((rc = lx_node_start(node)) || (gw && (rc = lx_gw_tcp_start(gw))) ||
+        (web && (rc = lx_gw_web_start(web)))) {
         fprintf(stderr, "lxdexd: cannot start threads: %s\n", lx_strerror(rc));
+        lx_gw_web_stop_async(web);
+        if (!gw) lx_node_gateway_close(node, 0);
         lx_gw_tcp_close(gw);
+        lx_gw_web_stop(web);
         lx_node_close(node);
+        lx_gw_web_close(web);
         lx_config_free(&cfg);
         return 1;
     }
     uint16_t port = gw ? lx_gw_tcp_port(gw) : 0;
     printf("lxdexd: listening\n");
     print_addr("binary", &cfg.listen.binary, port, "   binary order entry (docs/protocol.md)");
-    print_addr("http", &cfg.listen.http, cfg.listen.http.port,
-               "   not served yet (the HTTP JSON API is being built)");
-    print_addr("ws", &cfg.listen.ws, cfg.listen.ws.port,
-               "   not served yet (the WebSocket API is being built)");
+    print_addr("http", &cfg.listen.http, lx_gw_web_http_port(web),
+               "   HTTP JSON and JSON-RPC (docs/api.md)");
+    print_addr("ws", &cfg.listen.ws, lx_gw_web_ws_port(web), "   WebSocket JSON (docs/api.md)");
+    const char *lb = cfg.listen.http.ipv6 ? "[" : "", *rb = cfg.listen.http.ipv6 ? "]" : "";
+    if (cfg.listen.http.enabled) {
+        printf("lxdexd: http://%s%s%s:%u/v1/markets\n", lb, cfg.listen.http.host, rb,
+               lx_gw_web_http_port(web));
+        printf("lxdexd: json-rpc http://%s%s%s:%u/rpc\n", lb, cfg.listen.http.host, rb,
+               lx_gw_web_http_port(web));
+        printf("lxdexd: metrics http://%s%s%s:%u/metrics\n", lb, cfg.listen.http.host, rb,
+               lx_gw_web_http_port(web));
+    }
+    if (cfg.listen.ws.enabled)
+        printf("lxdexd: websocket ws://%s%s%s:%u/\n", cfg.listen.ws.ipv6 ? "[" : "",
+               cfg.listen.ws.host, cfg.listen.ws.ipv6 ? "]" : "", lx_gw_web_ws_port(web));
     for (size_t i = 0; i < cfg.nmarkets; i++)
         printf("  market %u %s\n", cfg.markets[i].id, cfg.markets[i].symbol);
     if (cfg.node.dev_mode)
@@ -175,7 +208,10 @@ int main(int argc, char **argv) {
     printf("\nlxdexd: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     fflush(stdout);
     lx_demo_stop(d);
+    lx_gw_web_stop_async(web);
+    if (!gw) lx_node_gateway_close(node, 0); /* nobody else closes gateway 0's in ring */
     lx_gw_tcp_stop(gw);
+    lx_gw_web_stop(web);
     lx_node_join(node);
     lx_node_stats_t st;
     lx_node_stats(node, &st);
@@ -184,6 +220,7 @@ int main(int argc, char **argv) {
            (unsigned long long)st.reports, st.journal_error ? ", journal error: " : "",
            st.journal_error ? lx_strerror(st.journal_error) : "");
     lx_gw_tcp_close(gw);
+    lx_gw_web_close(web);
     lx_node_close(node);
     lx_config_free(&cfg);
     return st.journal_error ? 1 : 0;

@@ -1,0 +1,883 @@
+/*
+ * web.c: the web gateway's thread (lx/gw_web.h): libwebsockets, the
+ * connections, and the node's rings.
+ *
+ * One thread runs one lws context with up to two vhosts: "http" on
+ * listen.http (HTTP JSON and JSON-RPC, web_http.c and web_rpc.c) and "ws"
+ * on listen.ws (WebSocket JSON, web_ws.c). The gateway is node gateway
+ * number `gw` (lx_node_add_gateway, with market data and DONE messages):
+ * this thread is the only producer of its in ring and the only consumer of
+ * its out ring. Each round of the loop is one lws_service() (the callbacks
+ * of whatever sockets are ready), then one commit of the commands those
+ * callbacks staged, then a drain of the out ring. The engine thread's
+ * notify() wakes lws with lws_cancel_service(), at most once per drain (the
+ * `wake` flag), and a 50 ms timer bounds every wait.
+ *
+ * Commands and answers. Every command gets a tag (a counter) and a pending
+ * entry; the node echoes the tag in the events the command causes, then
+ * sends DONE. Commands are applied in the order they were sent, so the
+ * pending entries are a FIFO and a DONE answers the oldest: the events
+ * before it were collected into its outcome (web_json.c), and the answer
+ * (HTTP response, JSON-RPC result, WebSocket result) is rendered then. A
+ * connection that goes away leaves its entries with conn NULL; their DONE
+ * is then only counted.
+ *
+ * The read model. Before any command the node sends its start-up state
+ * (STATE ... STATE_END), loaded into the lx_view_t; then every engine
+ * event is applied to it, and handed to the WebSocket feeds after it was
+ * applied (so an L2 delta's checksum is the book after that delta). Until
+ * STATE_END, queries are answered 503.
+ *
+ * Output. lws lets a connection write only from its WRITEABLE callback, so
+ * each connection has a queue of messages; the queue is bounded by
+ * limits.slow_subscriber_buffer_bytes, and a connection that would pass it
+ * loses its queue and is closed with code 1008 and the reason (a client
+ * that reads nothing at all is cut after 5 more seconds). An HTTP response
+ * is one buffer, written with its headers in one WRITEABLE.
+ *
+ * Bounds: limits.max_connections (HTTP and WebSocket together),
+ * limits.max_connections_per_ip, limits.max_message_bytes (HTTP bodies and
+ * WebSocket messages), the rate limits (a WebSocket connection's messages,
+ * an HTTP client address's requests, an account's order entry: GCRA,
+ * lx/rate.h). Stop: the thread refuses new requests with 503, closes its
+ * in ring, drains the out ring until the node closes it, answers what is
+ * left as 503 and gives the clients a second to read.
+ *
+ * Not here: identity. Outside dev mode order entry is refused (signed
+ * logon is not yet available on these APIs; use the binary protocol).
+ */
+#define _GNU_SOURCE
+#include <libwebsockets.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gw/web.h"
+#include "lx/error.h"
+#include "lx/rate.h"
+
+typedef struct {
+    lx__web_conn_t *c;
+} pss_t;
+
+static uint64_t mono_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+void lx__web_log(lx__web_t *g, const char *fmt, ...) {
+    if (!g->opts.log) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(g->opts.log, fmt, ap);
+    va_end(ap);
+    fflush(g->opts.log);
+}
+
+bool lx__web_available(lx__web_t *g) {
+    return !g->stopping && !lx_node_failed(g->node);
+}
+
+/* ---- rate limits ------------------------------------------------------------------------------
+ */
+
+uint32_t lx__web_rate_conn(lx__web_t *g, lx__web_conn_t *c) {
+    uint64_t *tat = &c->tat;
+    if (!c->ws && c->ip >= 0) tat = &g->ips[c->ip].tat; /* HTTP: per client address */
+    uint32_t w = lx_rate_check(tat, &g->cfg->rate_limits.per_connection, g->now_ns, 1);
+    if (w) g->m.rate_limited++;
+    return w;
+}
+
+uint32_t lx__web_rate_account(lx__web_t *g, lx_account_id_t a, uint32_t weight) {
+    if (!g->account_tat || a >= g->naccounts) return 0;
+    uint32_t w =
+        lx_rate_check(&g->account_tat[a], &g->cfg->rate_limits.per_account, g->now_ns, weight);
+    if (w) g->m.rate_limited++;
+    return w;
+}
+
+/* ---- connections ------------------------------------------------------------------------------
+ */
+
+static int ip_acquire(lx__web_t *g, const char *peer) {
+    int free_slot = -1;
+    for (uint32_t i = 0; i < g->nips; i++) {
+        if (!strcmp(g->ips[i].ip, peer)) return (int)i;
+        if (free_slot < 0 && g->ips[i].conns == 0 && g->ips[i].tat <= g->now_ns) free_slot = (int)i;
+    }
+    if (free_slot < 0 && g->nips == g->ips_cap) {
+        uint32_t cap = g->ips_cap ? g->ips_cap * 2 : 64;
+        lx__web_ip_t *n = realloc(g->ips, cap * sizeof *n);
+        if (!n) return -1;
+        g->ips = n;
+        g->ips_cap = cap;
+    }
+    if (free_slot < 0) free_slot = (int)g->nips++;
+    lx__web_ip_t *e = &g->ips[free_slot];
+    memset(e, 0, sizeof *e);
+    snprintf(e->ip, sizeof e->ip, "%s", peer);
+    return free_slot;
+}
+
+/* A new connection's state; *why set when it is over a connection cap
+ * (it is still created, to be answered and closed). */
+static lx__web_conn_t *conn_new(lx__web_t *g, struct lws *wsi, bool ws, const char **why) {
+    lx__web_conn_t *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->wsi = wsi;
+    c->ws = ws;
+    c->session = LX_NODE_SESSION(g->gw, ++g->next_local);
+    c->feed_account = LX_ACCOUNT_NONE;
+    c->account = LX_ACCOUNT_NONE;
+    if (!lws_get_peer_simple(wsi, c->peer, sizeof c->peer)) snprintf(c->peer, sizeof c->peer, "?");
+    c->ip = ip_acquire(g, c->peer);
+    *why = NULL;
+    uint32_t total = g->nhttp + g->nwsc;
+    if (total >= g->max_conns)
+        *why = "too many connections (limits.max_connections)";
+    else if (c->ip >= 0 && g->ips[c->ip].conns >= g->max_per_ip)
+        *why = "too many connections from this address (limits.max_connections_per_ip)";
+    if (*why) {
+        g->m.refused_conns++;
+        lx__web_log(g, "lxdexd: web: connection from %s refused: %s\n", c->peer, *why);
+        return c;
+    }
+    c->counted = true;
+    if (c->ip >= 0) g->ips[c->ip].conns++;
+    if (ws) {
+        if (g->nwsc == g->wsc_cap) {
+            uint32_t cap = g->wsc_cap ? g->wsc_cap * 2 : 64;
+            lx__web_conn_t **n = realloc(g->wsc, cap * sizeof *n);
+            if (!n) {
+                free(c);
+                return NULL;
+            }
+            g->wsc = n;
+            g->wsc_cap = cap;
+        }
+        c->index = g->nwsc;
+        g->wsc[g->nwsc++] = c;
+        g->m.ws_conns_total++;
+    } else {
+        g->nhttp++;
+        g->m.http_conns_total++;
+    }
+    return c;
+}
+
+static void conn_free(lx__web_t *g, lx__web_conn_t *c) {
+    if (!c) return;
+    if (c->counted) {
+        if (c->ip >= 0 && g->ips[c->ip].conns) g->ips[c->ip].conns--;
+        if (c->ws) {
+            lx__web_conn_t *last = g->wsc[--g->nwsc];
+            g->wsc[c->index] = last;
+            last->index = c->index;
+        } else {
+            g->nhttp--;
+        }
+    }
+    if (c->npending)
+        for (uint32_t i = 0; i < g->pn; i++) {
+            lx__web_pending_t *p = &g->pend[(g->phead + i) & (g->pcap - 1)];
+            if (p->conn == c) p->conn = NULL;
+        }
+    for (lx__web_out_t *m = c->qhead, *n; m; m = n) {
+        n = m->next;
+        free(m);
+    }
+    json_decref(c->rpc_out);
+    free(c->rx);
+    free(c->resp);
+    free(c->sub);
+    free(c);
+}
+
+void lx__web_send(lx__web_t *g, lx__web_conn_t *c, const char *text, size_t len) {
+    if (!c || c->closing || !c->ws) return;
+    if (c->qbytes + len > g->out_max) {
+        for (lx__web_out_t *m = c->qhead, *n; m; m = n) {
+            n = m->next;
+            free(m);
+        }
+        c->qhead = c->qtail = NULL;
+        c->qbytes = 0;
+        g->m.slow_closed++;
+        char why[120];
+        snprintf(why, sizeof why, "slow subscriber: more than %llu bytes of output queued",
+                 (unsigned long long)g->out_max);
+        lx__web_log(g, "lxdexd: web: %s closed: %s\n", c->peer, why);
+        lx__web_close(g, c, LWS_CLOSE_STATUS_POLICY_VIOLATION, why);
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
+        return;
+    }
+    lx__web_out_t *m = malloc(sizeof *m + LWS_PRE + len);
+    if (!m) {
+        lx__web_close(g, c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+        return;
+    }
+    m->next = NULL;
+    m->len = len;
+    memcpy(m->buf + LWS_PRE, text, len);
+    if (c->qtail)
+        c->qtail->next = m;
+    else
+        c->qhead = m;
+    c->qtail = m;
+    c->qbytes += len;
+    lws_callback_on_writable(c->wsi);
+}
+
+void lx__web_send_json(lx__web_t *g, lx__web_conn_t *c, json_t *v) {
+    if (!v) return;
+    size_t n;
+    char *s = lx__web_dump(v, &n);
+    json_decref(v);
+    if (!s) return;
+    lx__web_send(g, c, s, n);
+    free(s);
+}
+
+void lx__web_close(lx__web_t *g, lx__web_conn_t *c, int code, const char *reason) {
+    (void)g;
+    if (c->closing) return;
+    c->closing = true;
+    c->close_code = code;
+    snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
+    lws_callback_on_writable(c->wsi);
+}
+
+/* ---- the node's rings -------------------------------------------------------------------------
+ */
+
+static void drain_out(lx__web_t *g);
+
+static void stage_flush(lx__web_t *g) {
+    uint32_t done = 0;
+    while (done < g->nstage) {
+        uint32_t k = lx_ring_reserve(g->in, g->nstage - done);
+        if (k == 0) {
+            drain_out(g);
+            int w = lx_ring_reserve_wait(g->in, g->nstage - done, 1000000);
+            if (w == LX_ECLOSED) break;
+            if (w <= 0) continue;
+            k = (uint32_t)w;
+        }
+        for (uint32_t i = 0; i < k; i++)
+            memcpy(lx_ring_wslot(g->in, i), &g->stage[done + i], sizeof g->stage[0]);
+        lx_ring_commit(g->in, k);
+        lx_node_kick(g->node);
+        done += k;
+    }
+    g->nstage = 0;
+}
+
+int lx__web_submit(lx__web_t *g, lx__web_conn_t *c, int api, const lx__web_action_t *a,
+                   const json_t *id) {
+    if (!lx__web_available(g)) return -1;
+    if (g->pn == g->pcap) {
+        uint32_t cap = g->pcap ? g->pcap * 2 : 256;
+        lx__web_pending_t *n = malloc(cap * sizeof *n);
+        if (!n) return -1;
+        for (uint32_t i = 0; i < g->pn; i++) n[i] = g->pend[(g->phead + i) & (g->pcap - 1)];
+        free(g->pend);
+        g->pend = n;
+        g->pcap = cap;
+        g->phead = 0;
+    }
+    lx__web_pending_t *p = &g->pend[(g->phead + g->pn++) & (g->pcap - 1)];
+    p->tag = ++g->next_tag;
+    p->conn = c;
+    p->api = api;
+    p->id = id ? json_deep_copy(id) : NULL;
+    p->t_rx = g->now_ns;
+    lx__web_outcome_init(&p->out, a);
+    c->npending++;
+    if (g->nstage == LX__WEB_STAGE) stage_flush(g);
+    lx_node_msg_t *m = &g->stage[g->nstage++];
+    memset(m, 0, sizeof *m);
+    m->kind = LX_NODE_MSG_CMD;
+    m->session = c->session;
+    m->tag = p->tag;
+    m->t_rx = g->now_ns;
+    m->client_id = a->client_id;
+    m->account = a->account;
+    m->cmd = a->cmd;
+    if (a->cmd.type <= LX_CMD__MAX) g->m.commands[a->cmd.type]++;
+    return 0;
+}
+
+static void answer(lx__web_t *g, lx__web_pending_t *p) {
+    lx__web_conn_t *c = p->conn;
+    if (c) {
+        c->npending--;
+        uint64_t now = mono_ns();
+        lx_lathist_add(&g->resp_lat, now - p->t_rx);
+        lx_node_record_acked(g->node, g->gw, p->t_rx, now);
+        if (p->api == LX__WEB_API_HTTP)
+            lx__web_http_done(g, c, &p->out);
+        else if (p->api == LX__WEB_API_RPC)
+            lx__web_rpc_done(g, c, p->id, &p->out);
+        else
+            lx__web_ws_done(g, c, p->id, &p->out);
+    }
+    json_decref(p->id);
+    p->id = NULL;
+}
+
+/* Pending commands the node will never answer (it failed or stopped). */
+static void answer_unavailable(lx__web_t *g, const char *why) {
+    while (g->pn) {
+        lx__web_pending_t *p = &g->pend[g->phead];
+        lx__web_conn_t *c = p->conn;
+        if (c) {
+            c->npending--;
+            if (p->api == LX__WEB_API_HTTP) {
+                lx__web_http_error(g, c, 503, "unavailable", "%s", why);
+            } else if (p->api == LX__WEB_API_RPC) {
+                lx__web_outcome_t o = p->out;
+                o.rejected = true;
+                o.reason = 0; /* NONE: rendered as "unavailable" by web_rpc.c */
+                lx__web_rpc_done(g, c, p->id, &o);
+            } else {
+                lx__web_ws_error(g, c, p->id, "unavailable", "%s", why);
+            }
+        }
+        json_decref(p->id);
+        g->phead = (g->phead + 1) & (g->pcap - 1);
+        g->pn--;
+    }
+}
+
+static lx__web_pending_t *pending_of(lx__web_t *g, uint64_t tag) {
+    for (uint32_t i = 0; i < g->pn; i++) {
+        lx__web_pending_t *p = &g->pend[(g->phead + i) & (g->pcap - 1)];
+        if (p->tag == tag) return p;
+    }
+    return NULL;
+}
+
+static void on_state(lx__web_t *g, const lx_node_out_t *o) {
+    const lx_event_t *ev = &o->ev;
+    switch (ev->type) {
+    case LX_EV_MARKET_STATE:
+        lx_view_reset_market(g->view, ev->market, ev->market_seq);
+        if (ev->market < g->ms.nmk) g->halted[ev->market] = ev->u.market_state.halted;
+        break;
+    case LX_EV_BOOK_LEVEL:
+        lx_view_load_level(g->view, ev->market, ev->u.level.side, ev->u.level.price,
+                           ev->u.level.qty, ev->u.level.count);
+        break;
+    case LX_EV_BALANCE:
+        lx_view_apply(g->view, ev);
+        break;
+    case LX_EV_ORDER_ACCEPTED: {
+        const lx_order_info_t *oi = &o->order;
+        lx_view_order_t vo = {.order_id = oi->order_id,
+                              .account = oi->account,
+                              .market = oi->market,
+                              .side = oi->side,
+                              .type = oi->type,
+                              .tif = oi->tif,
+                              .price = oi->price,
+                              .qty = oi->qty,
+                              .remaining = oi->remaining,
+                              .client_id = oi->client_id};
+        lx_view_load_order(g->view, &vo);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+static void on_out(lx__web_t *g, const lx_node_out_t *o) {
+    switch (o->kind) {
+    case LX_NODE_OUT_STATE:
+        on_state(g, o);
+        break;
+    case LX_NODE_OUT_STATE_END:
+        g->state_done = true;
+        break;
+    case LX_NODE_OUT_EVENT: {
+        const lx_event_t *ev = &o->ev;
+        g->m.events++;
+        if (ev->type == LX_EV_REJECTED && ev->u.rejected.reason < LX_REJECT__COUNT)
+            g->m.rejects[ev->u.rejected.reason]++;
+        if (ev->type == LX_EV_MARKET_STATE && ev->market < g->ms.nmk)
+            g->halted[ev->market] = ev->u.market_state.halted;
+        if (o->tag) {
+            lx__web_pending_t *p = pending_of(g, o->tag);
+            if (p) lx__web_outcome_event(&p->out, ev);
+        }
+        int rc = lx_view_apply(g->view, ev);
+        if (rc == LX_VIEW_GAP) {
+            /* cannot happen with a market-data gateway (it gets every event);
+             * resynchronise to the event rather than stop updating */
+            g->m.gaps++;
+            lx__web_log(g, "lxdexd: web: gap in market %u at seq %llu\n", ev->market,
+                        (unsigned long long)ev->market_seq);
+            lx_view_reset_market(g->view, ev->market, ev->market_seq - 1);
+            lx_view_apply(g->view, ev);
+        }
+        lx__web_ws_event(g, ev);
+        break;
+    }
+    case LX_NODE_OUT_DONE: {
+        lx__web_pending_t *p = pending_of(g, o->tag);
+        if (!p) break; /* already answered as unavailable */
+        p->out.seq = o->ev.seq;
+        /* entries before it were dropped by the node (cannot happen while it runs) */
+        while (&g->pend[g->phead] != p) {
+            answer(g, &g->pend[g->phead]);
+            g->phead = (g->phead + 1) & (g->pcap - 1);
+            g->pn--;
+        }
+        answer(g, p);
+        g->phead = (g->phead + 1) & (g->pcap - 1);
+        g->pn--;
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+static void drain_out(lx__web_t *g) {
+    for (;;) {
+        int k = (int)lx_ring_peek(g->out, 1024);
+        if (k == 0) {
+            if (lx_ring_closed(g->out) && !lx_ring_peek(g->out, 1)) g->out_closed = true;
+            return;
+        }
+        for (int i = 0; i < k; i++) on_out(g, lx_ring_rslot(g->out, (uint32_t)i));
+        lx_ring_release(g->out, (uint32_t)k);
+    }
+}
+
+static void notify(void *ctx) {
+    lx__web_t *g = ctx;
+    if (!atomic_exchange(&g->wake, 1)) lws_cancel_service(g->ctx);
+}
+
+/* ---- HTTP ---------------------------------------------------------------------------------------
+ */
+
+static int method_of(struct lws *wsi) {
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)) return LX__WEB_METHOD_GET;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI)) return LX__WEB_METHOD_POST;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI)) return LX__WEB_METHOD_DELETE;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_PUT_URI)) return LX__WEB_METHOD_PUT;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_PATCH_URI)) return LX__WEB_METHOD_PATCH;
+    return LX__WEB_METHOD_OTHER;
+}
+
+static void http_handle(lx__web_t *g, lx__web_conn_t *c, const char *body, size_t len) {
+    char depth[32] = "", limit[32] = "";
+    const char *d = lws_get_urlarg_by_name(c->wsi, "depth=", depth, sizeof depth);
+    const char *l = lws_get_urlarg_by_name(c->wsi, "limit=", limit, sizeof limit);
+    lx__web_http(g, c, d, l, body, len);
+}
+
+static int http_write(lx__web_t *g, lx__web_conn_t *c) {
+    if (!c->resp_ready) return 0;
+    c->resp_ready = false;
+    unsigned char hb[LWS_PRE + 1024], *start = hb + LWS_PRE, *p = start, *end = hb + sizeof hb;
+    bool metrics = c->status == 200 && c->resplen && c->resp[LWS_PRE] == '#';
+    const char *ctype = metrics ? "text/plain; version=0.0.4" : "application/json";
+    if (c->status < 600) g->m.http_status[c->status]++;
+    if (lws_add_http_common_headers(c->wsi, (unsigned)c->status, ctype, c->resplen, &p, end))
+        return -1;
+    if (c->retry_after) {
+        char ra[16];
+        int n = snprintf(ra, sizeof ra, "%u", c->retry_after);
+        if (lws_add_http_header_by_name(c->wsi, (const unsigned char *)"retry-after:",
+                                        (const unsigned char *)ra, n, &p, end))
+            return -1;
+    }
+    if (lws_finalize_write_http_header(c->wsi, start, &p, end)) return -1;
+    if (c->resplen &&
+        lws_write(c->wsi, (unsigned char *)c->resp + LWS_PRE, c->resplen, LWS_WRITE_HTTP_FINAL) < 0)
+        return -1;
+    free(c->resp);
+    c->resp = NULL;
+    c->resplen = 0;
+    c->retry_after = 0;
+    bool close = c->closing || !c->counted;
+    c->responded = true;
+    if (close) return -1;
+    return lws_http_transaction_completed(c->wsi) ? -1 : 0;
+}
+
+/* ---- the lws callback ----------------------------------------------------------------------- */
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len) {
+    struct lws_context *ctx = lws_get_context(wsi);
+    lx__web_t *g = ctx ? lws_context_user(ctx) : NULL;
+    pss_t *pss = user;
+    lx__web_conn_t *c = pss ? pss->c : NULL;
+    if (!g) return lws_callback_http_dummy(wsi, reason, user, in, len);
+    switch (reason) {
+    case LWS_CALLBACK_HTTP: {
+        if (!pss) return -1;
+        const char *why = NULL;
+        if (!c) {
+            c = pss->c = conn_new(g, wsi, false, &why);
+            if (!c) return -1;
+        }
+        g->now_ns = mono_ns();
+        c->t_rx = g->now_ns;
+        c->method = method_of(wsi);
+        snprintf(c->uri, sizeof c->uri, "%s", in ? (const char *)in : "/");
+        c->rxlen = 0;
+        c->rx_over = false;
+        c->responded = false;
+        c->body_expected = false;
+        if (!c->counted) {
+            lx__web_http_error(g, c, 503, "unavailable", "%s", why ? why : "too many connections");
+            return 0;
+        }
+        if (lws_get_vhost(wsi) == g->vh_ws) {
+            lx__web_http_error(g, c, 426, "upgrade_required",
+                               "this port serves WebSocket only (docs/api.md)");
+            return 0;
+        }
+        char cl[32] = "";
+        uint64_t clen = 0;
+        if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
+            clen = strtoull(cl, NULL, 10);
+        if (clen > g->cfg->limits.max_message_bytes) {
+            c->closing = true;
+            lx__web_http_error(g, c, 413, "too_large",
+                               "request body of %llu bytes is over limits.max_message_bytes (%u)",
+                               (unsigned long long)clen, g->cfg->limits.max_message_bytes);
+            return 0;
+        }
+        if (clen > 0 && c->method != LX__WEB_METHOD_GET) {
+            c->body_expected = true;
+            return 0; /* the body follows */
+        }
+        http_handle(g, c, "", 0);
+        return 0;
+    }
+    case LWS_CALLBACK_HTTP_BODY:
+        if (!c || !c->body_expected) return 0;
+        if (c->rxlen + len > g->cfg->limits.max_message_bytes) {
+            c->rx_over = true;
+            return 0;
+        }
+        if (c->rxlen + len + 1 > c->rxcap) {
+            size_t cap = c->rxcap ? c->rxcap : 4096;
+            while (cap < c->rxlen + len + 1) cap *= 2;
+            char *n = realloc(c->rx, cap);
+            if (!n) return -1;
+            c->rx = n;
+            c->rxcap = cap;
+        }
+        memcpy(c->rx + c->rxlen, in, len);
+        c->rxlen += len;
+        return 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (!c || !c->body_expected) return 0;
+        c->body_expected = false;
+        g->now_ns = mono_ns();
+        if (c->rx_over) {
+            c->closing = true;
+            lx__web_http_error(g, c, 413, "too_large",
+                               "request body over limits.max_message_bytes (%u)",
+                               g->cfg->limits.max_message_bytes);
+            return 0;
+        }
+        http_handle(g, c, c->rx ? c->rx : "", c->rxlen);
+        return 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (!c) return 0;
+        return http_write(g, c);
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        if (c && !c->ws) {
+            conn_free(g, c);
+            pss->c = NULL;
+        }
+        return 0;
+
+    case LWS_CALLBACK_ESTABLISHED: {
+        if (!pss) return -1;
+        if (c && !c->ws) conn_free(g, c);
+        const char *why = NULL;
+        c = pss->c = conn_new(g, wsi, true, &why);
+        if (!c) return -1;
+        if (why) {
+            /* answered, then closed: 1013 "try again later" */
+            c->ws = true;
+            json_t *e =
+                json_pack("{s:s,s:s,s:s}", "type", "error", "code", "unavailable", "message", why);
+            lx__web_send_json(g, c, e);
+            lx__web_close(g, c, 1013, why);
+        }
+        return 0;
+    }
+    case LWS_CALLBACK_RECEIVE: {
+        if (!c || c->closing) return 0;
+        g->now_ns = mono_ns();
+        g->now_ms = (int64_t)(g->now_ns / 1000000);
+        if (lws_frame_is_binary(wsi)) {
+            lx__web_ws_error(g, c, NULL, "bad_request",
+                             "binary frames are not accepted: send JSON text");
+            c->rxlen = 0;
+            return 0;
+        }
+        if (!c->rx_over) {
+            if (c->rxlen + len > g->cfg->limits.max_message_bytes) {
+                c->rx_over = true;
+            } else {
+                if (c->rxlen + len + 1 > c->rxcap) {
+                    size_t cap = c->rxcap ? c->rxcap : 4096;
+                    while (cap < c->rxlen + len + 1) cap *= 2;
+                    char *n = realloc(c->rx, cap);
+                    if (!n) return -1;
+                    c->rx = n;
+                    c->rxcap = cap;
+                }
+                memcpy(c->rx + c->rxlen, in, len);
+                c->rxlen += len;
+            }
+        }
+        if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi)) return 0;
+        if (c->rx_over) {
+            char why[120];
+            snprintf(why, sizeof why, "message over limits.max_message_bytes (%u)",
+                     g->cfg->limits.max_message_bytes);
+            lx__web_ws_error(g, c, NULL, "too_large", "%s", why);
+            lx__web_close(g, c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, why);
+        } else {
+            lx__web_ws_message(g, c, c->rx ? c->rx : "", c->rxlen);
+        }
+        c->rxlen = 0;
+        c->rx_over = false;
+        return 0;
+    }
+    case LWS_CALLBACK_SERVER_WRITEABLE: {
+        if (!c) return 0;
+        lx__web_out_t *m = c->qhead;
+        if (m) {
+            c->qhead = m->next;
+            if (!c->qhead) c->qtail = NULL;
+            c->qbytes -= m->len;
+            int w = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
+            free(m);
+            if (w < 0) return -1;
+            if (c->qhead || c->closing) lws_callback_on_writable(wsi);
+            return 0;
+        }
+        if (c->closing) {
+            lws_close_reason(wsi, (enum lws_close_status)c->close_code,
+                             (unsigned char *)c->close_reason, strlen(c->close_reason));
+            return -1;
+        }
+        return 0;
+    }
+    case LWS_CALLBACK_CLOSED:
+        if (c) {
+            conn_free(g, c);
+            pss->c = NULL;
+        }
+        return 0;
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols http_protocols[] = {
+    {"http", callback, sizeof(pss_t), 0, 0, NULL, 0}, {NULL, NULL, 0, 0, 0, NULL, 0}};
+static const struct lws_protocols ws_protocols[] = {
+    {"lxdex", callback, sizeof(pss_t), 65536, 0, NULL, 0}, {NULL, NULL, 0, 0, 0, NULL, 0}};
+
+/* ---- the thread ------------------------------------------------------------------------------ */
+
+static void tick(lws_sorted_usec_list_t *sul);
+
+static void tick(lws_sorted_usec_list_t *sul) {
+    lx__web_t *g = lws_container_of(sul, lx__web_t, sul);
+    lws_sul_schedule(g->ctx, 0, &g->sul, tick, 50 * LWS_US_PER_MS);
+}
+
+static void round_end(lx__web_t *g) {
+    g->now_ns = mono_ns();
+    g->now_ms = (int64_t)(g->now_ns / 1000000);
+    stage_flush(g);
+    atomic_exchange(&g->wake, 0);
+    drain_out(g);
+    if (g->pn && lx_node_failed(g->node))
+        answer_unavailable(g, "the node's journal failed: it takes no more commands");
+}
+
+static bool output_pending(lx__web_t *g) {
+    for (uint32_t i = 0; i < g->nwsc; i++)
+        if (g->wsc[i]->qhead) return true;
+    return false;
+}
+
+static void *web_main(void *arg) {
+    lx__web_t *g = arg;
+    lws_sul_schedule(g->ctx, 0, &g->sul, tick, 50 * LWS_US_PER_MS);
+    while (!atomic_load(&g->stop)) {
+        lws_service(g->ctx, 0);
+        round_end(g);
+    }
+    /* Graceful stop: take nothing new, answer what the node still applies. */
+    g->stopping = true;
+    stage_flush(g);
+    lx_node_gateway_close(g->node, g->gw);
+    while (!g->out_closed) {
+        drain_out(g);
+        if (g->out_closed) break;
+        lws_service(g->ctx, 0);
+        atomic_exchange(&g->wake, 0);
+    }
+    answer_unavailable(g, "the node stopped before the command was applied");
+    uint64_t until = mono_ns() + 1000000000u;
+    while (mono_ns() < until && output_pending(g)) lws_service(g->ctx, 0);
+    return NULL;
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------------------
+ */
+
+static struct lws_vhost *vhost(lx__web_t *g, const lx_config_addr_t *a, const char *name,
+                               const struct lws_protocols *protos, char *err, size_t errlen) {
+    struct lws_context_creation_info vi;
+    memset(&vi, 0, sizeof vi);
+    vi.port = a->port;
+    vi.iface = a->host;
+    vi.protocols = protos;
+    vi.vhost_name = name;
+    vi.user = g;
+    vi.options = a->ipv6 ? 0 : LWS_SERVER_OPTION_DISABLE_IPV6;
+    vi.keepalive_timeout = 30;
+    struct lws_vhost *vh = lws_create_vhost(g->ctx, &vi);
+    if (!vh)
+        snprintf(err, errlen, "listen.%s %s%s%s:%u: cannot listen (address in use?)", name,
+                 a->ipv6 ? "[" : "", a->host, a->ipv6 ? "]" : "", a->port);
+    return vh;
+}
+
+int lx_gw_web_open(lx_gw_web_t **out, lx_node_t *node, const lx_config_t *cfg,
+                   const lx_gw_web_opts_t *opts, char *err, size_t errlen) {
+    *out = NULL;
+    if (!cfg->listen.http.enabled && !cfg->listen.ws.enabled) {
+        snprintf(err, errlen, "listen.http and listen.ws are both off");
+        return LX_EINVAL;
+    }
+    lx__web_t *g = calloc(1, sizeof *g);
+    if (!g) return LX_ENOMEM;
+    g->node = node;
+    g->cfg = cfg;
+    if (opts) g->opts = *opts;
+    g->out_max = g->opts.out_buffer_max ? g->opts.out_buffer_max
+                 : cfg->limits.slow_subscriber_buffer_bytes
+                     ? cfg->limits.slow_subscriber_buffer_bytes
+                     : (4u << 20);
+    g->max_conns = cfg->limits.max_connections ? cfg->limits.max_connections : 1024;
+    g->max_per_ip =
+        cfg->limits.max_connections_per_ip ? cfg->limits.max_connections_per_ip : g->max_conns;
+    int rc = LX_ENOMEM;
+    if (lx__web_markets_init(&g->ms, cfg)) goto fail;
+    g->view = lx_view_create(g->ms.nmk);
+    g->halted = calloc(g->ms.nmk, 1);
+    g->bbo = calloc(g->ms.nmk, sizeof *g->bbo);
+    if (!g->view || !g->halted || !g->bbo) goto fail;
+    if (cfg->rate_limits.per_account.rate) {
+        g->naccounts = cfg->engine.max_accounts;
+        g->account_tat = calloc(g->naccounts ? g->naccounts : 1, sizeof *g->account_tat);
+        if (!g->account_tat) goto fail;
+    }
+    lws_set_log_level(LLL_ERR, NULL);
+    struct lws_context_creation_info ci;
+    memset(&ci, 0, sizeof ci);
+    ci.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    ci.user = g;
+    ci.count_threads = 1;
+    rc = LX_EIO;
+    g->ctx = lws_create_context(&ci);
+    if (!g->ctx) {
+        snprintf(err, errlen, "libwebsockets: cannot create a context");
+        goto fail;
+    }
+    if (cfg->listen.http.enabled) {
+        g->vh_http = vhost(g, &cfg->listen.http, "http", http_protocols, err, errlen);
+        if (!g->vh_http) goto fail;
+        g->http_port = (uint16_t)lws_get_vhost_listen_port(g->vh_http);
+    }
+    if (cfg->listen.ws.enabled) {
+        g->vh_ws = vhost(g, &cfg->listen.ws, "ws", ws_protocols, err, errlen);
+        if (!g->vh_ws) goto fail;
+        g->ws_port = (uint16_t)lws_get_vhost_listen_port(g->vh_ws);
+    }
+    lx_node_gw_opts_t go = {LX_NODE_GW_MARKET_DATA | LX_NODE_GW_DONE, notify, g};
+    int gw = lx_node_add_gateway(node, &go, &g->in, &g->out);
+    if (gw < 0) {
+        rc = gw;
+        snprintf(err, errlen, "cannot add the web gateway to the node: %s", lx_strerror(gw));
+        goto fail;
+    }
+    g->gw = (unsigned)gw;
+    *out = g;
+    return 0;
+fail:
+    lx_gw_web_close(g);
+    return rc;
+}
+
+uint16_t lx_gw_web_http_port(const lx_gw_web_t *g) {
+    return g ? g->http_port : 0;
+}
+
+uint16_t lx_gw_web_ws_port(const lx_gw_web_t *g) {
+    return g ? g->ws_port : 0;
+}
+
+int lx_gw_web_start(lx_gw_web_t *g) {
+    if (g->started) return LX_ESTATE;
+    if (pthread_create(&g->thread, NULL, web_main, g)) return LX_ENOMEM;
+    pthread_setname_np(g->thread, "lx-gw-web");
+    g->started = true;
+    return 0;
+}
+
+void lx_gw_web_stop_async(lx_gw_web_t *g) {
+    if (!g || !g->started) return;
+    atomic_store(&g->stop, true);
+    lws_cancel_service(g->ctx);
+}
+
+void lx_gw_web_stop(lx_gw_web_t *g) {
+    if (!g || !g->started) return;
+    lx_gw_web_stop_async(g);
+    pthread_join(g->thread, NULL);
+    g->started = false;
+}
+
+void lx_gw_web_close(lx_gw_web_t *g) {
+    if (!g) return;
+    lx_gw_web_stop(g);
+    if (g->ctx) {
+        lws_sul_cancel(&g->sul);
+        lws_context_destroy(g->ctx); /* closes the connections: conn_free for each */
+    }
+    for (uint32_t i = 0; i < g->pn; i++) json_decref(g->pend[(g->phead + i) & (g->pcap - 1)].id);
+    free(g->pend);
+    free(g->wsc);
+    free(g->ips);
+    free(g->account_tat);
+    free(g->halted);
+    free(g->bbo);
+    lx_view_destroy(g->view);
+    lx__web_markets_free(&g->ms);
+    free(g);
+}

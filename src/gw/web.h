@@ -1,0 +1,348 @@
+/*
+ * gw/web.h: internal to the web gateway (src/gw/web*.c); not a public API.
+ *
+ *   web_json.c  pure JSON: exact numbers, field access, markets, decimal
+ *               rendering, actions (JSON -> lx_cmd_t), command outcomes
+ *   web_http.c  the HTTP JSON routes and /metrics
+ *   web_rpc.c   JSON-RPC 2.0 at POST /rpc
+ *   web_ws.c    WebSocket messages, subscriptions and the feeds
+ *   web.c       the libwebsockets thread, connections, the node's rings
+ */
+#ifndef LX_GW_WEB_INTERNAL_H
+#define LX_GW_WEB_INTERNAL_H
+
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <pthread.h>
+#include "lx/config.h"
+#include "lx/gw_web.h"
+#include "lx/lathist.h"
+#include "lx/node.h"
+#include "lx/view.h"
+
+/* ==== web_json.c: pure ======================================================================= */
+
+#define LX__WEB_ERR 200 /* a good size for error message buffers */
+
+/*
+ * Exact numbers. JSON text is parsed with jansson after a pre-scan that
+ * turns every number token into a string holding a NUL byte followed by the
+ * token's literal text; user strings holding NUL (\u0000) are refused, so
+ * such a string can only be a number. A number's value is then read from
+ * its text, exactly (lx_api_to_steps, strtoull on digits), never through a
+ * double. Output goes the other way: lx__web_num() makes such a string and
+ * lx__web_dump() writes it as a bare number token.
+ *
+ * lx__web_parse: 0, or -1 with a message ("invalid JSON at byte 12: ...").
+ * Any JSON value is accepted at the top level.
+ */
+int lx__web_parse(const char *text, size_t len, json_t **out, char *err, size_t errlen);
+/* Compact text of v with marked numbers restored (malloc'd; NULL: no memory). */
+char *lx__web_dump(const json_t *v, size_t *len);
+/* A JSON number whose text is exactly `text` (which must be a valid number). */
+json_t *lx__web_num(const char *text);
+json_t *lx__web_num_u64(uint64_t v);
+/* The literal text of a number, or NULL if v is not a number. */
+const char *lx__web_num_text(const json_t *v, size_t *len);
+/* A number or a string: its text (NULL otherwise). */
+const char *lx__web_text(const json_t *v, size_t *len);
+/* An integer 0..2^64-1, given as a number without fraction or exponent or
+ * as a string of digits: 0, or -1. */
+int lx__web_u64(const json_t *v, uint64_t *out);
+/* Every key of obj is one of `allowed` (NULL-terminated lists, up to two);
+ * else -1 with "unknown field \"x\"". */
+int lx__web_keys(const json_t *obj, const char *const *allowed, const char *const *allowed2,
+                 char *err, size_t errlen);
+
+/* Markets, by configured id, with what rendering needs. */
+typedef struct {
+    const lx_config_market_t *m; /* NULL: no market with this id */
+    int64_t base_scale, quote_scale;
+    const char *base, *quote; /* asset symbols */
+} lx__web_market_t;
+
+typedef struct {
+    const lx_config_t *cfg;
+    lx__web_market_t *mk; /* nmk entries, by id */
+    uint32_t nmk;
+} lx__web_markets_t;
+
+int lx__web_markets_init(lx__web_markets_t *ms, const lx_config_t *cfg);
+void lx__web_markets_free(lx__web_markets_t *ms);
+/* By symbol (case-insensitive) or by decimal id; NULL if none. */
+const lx__web_market_t *lx__web_market_find(const lx__web_markets_t *ms, const char *name,
+                                            size_t len);
+const lx__web_market_t *lx__web_market_get(const lx__web_markets_t *ms, lx_market_id_t id);
+/* Decimal rendering: a string, or (num) an exact JSON number. */
+json_t *lx__web_price(const lx__web_market_t *m, int64_t ticks, bool num);
+json_t *lx__web_qty(const lx__web_market_t *m, int64_t lots, bool num);
+json_t *lx__web_amount(int64_t units, int64_t scale, bool num);
+/* Order ids: strings in our own API (safe for JavaScript), numbers in JSON-RPC. */
+json_t *lx__web_id(uint64_t id, bool num);
+
+/*
+ * An order-entry action, whatever API it came in by: the JSON values of its
+ * fields (NULL when absent), then validated into a command by
+ * lx__web_action(). Values accepted (both APIs):
+ *   side      "buy" | "sell" | 0 | 1
+ *   type      "limit" | "market" | 0 | 1
+ *   tif       "GTC" | "GTD" | "IOC" | "FOK" | "POST_ONLY" (any case) | 0..4
+ *   stp       "none" | "expire_taker" | "expire_maker" | "expire_both" | "decrement" | 0..4
+ *   postOnly  true | false
+ *   price, size   decimal string or JSON number, exact, on the grid
+ *   orderId, clientId, account, expiry   integers (number or string of digits)
+ */
+typedef struct {
+    const json_t *market, *side, *type, *price, *size, *tif, *post_only, *client_id, *stp, *expiry,
+        *order_id, *account;
+} lx__web_fields_t;
+
+typedef struct {
+    lx_cmd_t cmd; /* seq and ts 0 */
+    lx_account_id_t account;
+    uint64_t client_id;
+    uint32_t weight; /* in the account's rate bucket (rate_limits.weight) */
+} lx__web_action_t;
+
+/* The own API's field names for an action of cmd_type (PLACE, CANCEL,
+ * AMEND, CANCEL_ALL): fills f, refuses unknown keys (besides `extra`). */
+int lx__web_own_fields(const json_t *obj, int cmd_type, const char *const *extra,
+                       lx__web_fields_t *f, char *err, size_t errlen);
+/*
+ * Validates f into a command of cmd_type. account: the session's account,
+ * or LX_ACCOUNT_NONE when the fields must name it (dev mode; a cancel or
+ * amend by order id may leave it out: the order's owner in the view). The
+ * view gives a cancel's or amend's market when only the order id is given.
+ * 0, or -1 with a message naming the field.
+ */
+int lx__web_action(const lx__web_markets_t *ms, const lx_view_t *view, int cmd_type,
+                   const lx__web_fields_t *f, lx_account_id_t account, lx__web_action_t *out,
+                   char *err, size_t errlen);
+
+/* What a command did, from the events that carry its tag (pure). */
+#define LX__WEB_FILLS_MAX 64
+typedef struct {
+    int64_t price, qty, fee;
+    bool maker;
+} lx__web_fill_t;
+
+typedef struct {
+    uint8_t cmd_type;
+    lx_market_id_t market;
+    lx_account_id_t account;
+    lx_order_id_t order_id; /* PLACE: the id given; CANCEL/AMEND: the target */
+    uint64_t client_id;
+    int64_t price, qty; /* lots */
+    int64_t filled, remaining;
+    bool accepted, rejected, canceled, amended;
+    uint8_t reason;        /* rejected: lx_reject_t */
+    uint8_t cancel_reason; /* canceled: lx_cancel_reason_t */
+    uint32_t ncanceled;    /* CANCEL_ALL */
+    uint32_t nfills, fills_dropped;
+    lx__web_fill_t fills[LX__WEB_FILLS_MAX];
+    uint64_t seq;
+} lx__web_outcome_t;
+
+void lx__web_outcome_init(lx__web_outcome_t *o, const lx__web_action_t *a);
+void lx__web_outcome_event(lx__web_outcome_t *o, const lx_event_t *ev);
+/* "open", "partially_filled", "filled", "canceled", "amended", "rejected". */
+const char *lx__web_outcome_status(const lx__web_outcome_t *o);
+/* The result object; rpc: JSON-RPC's shape (numbers, {orderId, status, ...}). */
+json_t *lx__web_outcome_json(const lx__web_markets_t *ms, const lx__web_outcome_t *o, bool rpc);
+
+const char *lx__web_side_name(int side); /* "buy" / "sell" */
+
+/* ==== the gateway (web.c) ==================================================================== */
+
+enum { LX__WEB_API_HTTP = 1, LX__WEB_API_RPC = 2, LX__WEB_API_WS = 3 };
+
+/* WebSocket subscriptions, per market and per account. */
+enum { LX__SUB_L2 = 1, LX__SUB_TRADES = 2, LX__SUB_BBO = 4, LX__SUB_L3 = 8 };
+enum { LX__FEED_ORDERS = 1, LX__FEED_FILLS = 2, LX__FEED_BALANCES = 4 };
+
+typedef struct lx__web_out lx__web_out_t;
+struct lx__web_out {
+    lx__web_out_t *next;
+    size_t len;
+    unsigned char buf[]; /* LWS_PRE bytes of room, then len bytes */
+};
+
+typedef struct lx__web_conn lx__web_conn_t;
+struct lx__web_conn {
+    struct lws *wsi;
+    uint64_t session; /* LX_NODE_SESSION(gw, local) */
+    bool ws;
+    bool counted; /* in the connection counts */
+    bool closing; /* close once the queue is written */
+    int ip;       /* slot in g->ips, -1 if none */
+    char peer[48];
+    uint64_t tat;       /* WebSocket: per-connection rate bucket */
+    int64_t over_since; /* ms: the second counted in `over` */
+    uint32_t over;      /* requests refused for rate in it */
+    uint32_t npending;  /* commands sent, not DONE yet */
+    /* output */
+    lx__web_out_t *qhead, *qtail;
+    size_t qbytes;
+    int close_code;
+    char close_reason[120];
+    /* input */
+    char *rx;
+    size_t rxlen, rxcap;
+    bool rx_over; /* the current message passed max_message_bytes */
+    /* HTTP */
+    int method;
+    char uri[512];
+    bool body_expected, responded, resp_ready;
+    int status;
+    char *resp;
+    size_t resplen;
+    uint32_t retry_after; /* seconds, 0: none */
+    uint64_t t_rx;
+    json_t *rpc_out;   /* JSON-RPC: the answers collected for the request (array) */
+    uint32_t rpc_wait; /* JSON-RPC: commands of the request not DONE yet */
+    bool rpc_batch;    /* JSON-RPC: the request was a batch */
+    /* WebSocket */
+    bool logged_on;
+    lx_account_id_t account;
+    uint8_t *sub; /* per market id: LX__SUB_* */
+    lx_account_id_t feed_account;
+    uint8_t feeds;  /* LX__FEED_* */
+    uint32_t index; /* in g->wsc */
+};
+
+/* A command sent to the node and not yet DONE. Commands complete in the
+ * order they were sent (one in ring, applied in order), so these form a
+ * FIFO; a DONE always answers the oldest. */
+typedef struct {
+    uint64_t tag;
+    lx__web_conn_t *conn; /* NULL once the connection is gone */
+    int api;
+    json_t *id; /* WebSocket request id (owned) */
+    uint64_t t_rx;
+    lx__web_outcome_t out;
+} lx__web_pending_t;
+
+typedef struct {
+    char ip[48];
+    uint32_t conns;
+    uint64_t tat; /* HTTP: the address's rate bucket */
+} lx__web_ip_t;
+
+enum {
+    LX__WEB_METHOD_GET = 1,
+    LX__WEB_METHOD_POST,
+    LX__WEB_METHOD_DELETE,
+    LX__WEB_METHOD_PUT,
+    LX__WEB_METHOD_PATCH,
+    LX__WEB_METHOD_OTHER
+};
+
+#define LX__WEB_STAGE 256
+
+struct lx_gw_web {
+    lx_node_t *node;
+    const lx_config_t *cfg;
+    lx_gw_web_opts_t opts;
+    unsigned gw;
+    lx_ring_t *in, *out;
+    struct lws_context *ctx;
+    struct lws_vhost *vh_http, *vh_ws;
+    uint16_t http_port, ws_port;
+    pthread_t thread;
+    bool started;
+    _Atomic bool stop;
+    _Atomic int wake;
+    bool stopping;   /* the thread saw stop: no new commands */
+    bool out_closed; /* the node closed the out ring */
+    bool state_done; /* STATE_END seen */
+    lx_view_t *view;
+    lx__web_markets_t ms;
+    uint8_t *halted;           /* per market id */
+    lx_view_level_t (*bbo)[2]; /* per market id: last BBO sent (qty 0: none) */
+    uint64_t next_tag, next_local;
+    int64_t now_ms;
+    uint64_t now_ns;
+    /* pending commands: a ring of pcap (a power of two) */
+    lx__web_pending_t *pend;
+    uint32_t pcap, phead, pn;
+    lx_node_msg_t stage[LX__WEB_STAGE];
+    uint32_t nstage;
+    /* connections */
+    lx__web_conn_t **wsc; /* WebSocket connections, for the feeds */
+    uint32_t nwsc, wsc_cap;
+    uint32_t nhttp, max_conns, max_per_ip;
+    lx__web_ip_t *ips;
+    uint32_t nips, ips_cap;
+    uint64_t *account_tat;
+    uint32_t naccounts;
+    uint64_t out_max;
+    /* metrics */
+    struct {
+        uint64_t http_status[600];
+        uint64_t rpc_calls, rpc_errors;
+        uint64_t ws_messages, ws_errors;
+        uint64_t commands[LX_CMD__MAX + 1];
+        uint64_t rejects[LX_REJECT__COUNT]; /* every REJECTED event, node-wide */
+        uint64_t events, gaps;
+        uint64_t refused_conns, slow_closed, rate_limited;
+        uint64_t http_conns_total, ws_conns_total;
+    } m;
+    lx_lathist_t resp_lat;      /* receipt to response queued, for commands */
+    lws_sorted_usec_list_t sul; /* the 50 ms timer */
+};
+typedef struct lx_gw_web lx__web_t;
+
+/* web.c */
+void lx__web_log(lx__web_t *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Queues text (copied) on a connection, within its output bound. */
+void lx__web_send(lx__web_t *g, lx__web_conn_t *c, const char *text, size_t len);
+/* Queues v's text (and frees v). */
+void lx__web_send_json(lx__web_t *g, lx__web_conn_t *c, json_t *v);
+/* Closes a WebSocket connection once its queue is written, with a code and reason. */
+void lx__web_close(lx__web_t *g, lx__web_conn_t *c, int code, const char *reason);
+/* Stages an action for the node; the answer comes with its DONE. id: the
+ * WebSocket request id or the JSON-RPC id (copied). 0, or -1 (stopping). */
+int lx__web_submit(lx__web_t *g, lx__web_conn_t *c, int api, const lx__web_action_t *a,
+                   const json_t *id);
+/* Rate limits: 0 or the microseconds to wait. */
+uint32_t lx__web_rate_conn(lx__web_t *g, lx__web_conn_t *c);
+uint32_t lx__web_rate_account(lx__web_t *g, lx_account_id_t a, uint32_t weight);
+bool lx__web_available(lx__web_t *g);
+
+/* web_http.c: answers one HTTP request (c->method, c->uri, body); sets
+ * c->status/c->resp, or submits a command (the response follows its DONE). */
+void lx__web_http(lx__web_t *g, lx__web_conn_t *c, const char *query_depth, const char *query_limit,
+                  const char *body, size_t len);
+void lx__web_http_reply(lx__web_t *g, lx__web_conn_t *c, int status, json_t *body);
+void lx__web_http_error(lx__web_t *g, lx__web_conn_t *c, int status, const char *code,
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* The answer to a command submitted over HTTP. */
+void lx__web_http_done(lx__web_t *g, lx__web_conn_t *c, const lx__web_outcome_t *o);
+char *lx__web_metrics(lx__web_t *g, size_t *len);
+
+/* web_rpc.c */
+void lx__web_rpc(lx__web_t *g, lx__web_conn_t *c, const char *body, size_t len);
+void lx__web_rpc_done(lx__web_t *g, lx__web_conn_t *c, const json_t *id,
+                      const lx__web_outcome_t *o);
+
+/* web_ws.c */
+void lx__web_ws_message(lx__web_t *g, lx__web_conn_t *c, const char *text, size_t len);
+void lx__web_ws_done(lx__web_t *g, lx__web_conn_t *c, const json_t *id, const lx__web_outcome_t *o);
+/* An engine event, after it was applied to the view: the feeds. */
+void lx__web_ws_event(lx__web_t *g, const lx_event_t *ev);
+void lx__web_ws_error(lx__web_t *g, lx__web_conn_t *c, const json_t *id, const char *code,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Shared JSON for queries (web_http.c), used by the WebSocket and RPC too. */
+json_t *lx__web_book_json(lx__web_t *g, const lx__web_market_t *m, size_t depth);
+json_t *lx__web_trade_json(lx__web_t *g, const lx__web_market_t *m, const lx_view_trade_t *t);
+json_t *lx__web_order_json(lx__web_t *g, const lx_view_order_t *o, bool rpc);
+json_t *lx__web_balances_json(lx__web_t *g, lx_account_id_t a);
+json_t *lx__web_markets_json(lx__web_t *g);
+
+#endif

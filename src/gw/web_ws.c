@@ -1,0 +1,612 @@
+/*
+ * web_ws.c: the WebSocket JSON API (docs/api.md §6): requests, actions,
+ * subscriptions and the feeds.
+ *
+ * Every message is one JSON object with a "type" and an optional "id"
+ * (any string, number or null), echoed in its answer. Requests:
+ *   ping                                        -> pong
+ *   logon {account}                             dev mode: the account actions act for
+ *   subscribe / unsubscribe {channel, market | account}
+ *   place | cancel | amend | cancel_all {...}   -> result (when the node applied it)
+ *   batch {actions: [ up to 50 actions, each with its own id ]}
+ * Unknown types and unknown fields are errors; so is anything that does
+ * not parse. An error is {"type":"error","id":...,"code":...,"message":...}.
+ *
+ * A batch is validated whole before any of it is sent (every action, then
+ * the account's rate limit for their summed weight): one bad action and
+ * the batch is refused with the index and the reason, nothing sent. Once
+ * sent, each action is applied on its own (the engine may reject one) and
+ * answered by its own id.
+ *
+ * Feeds. Per connection, a byte per market (LX__SUB_*) and one followed
+ * account with its feeds (LX__FEED_*). Each engine event, after it was
+ * applied to the view, is rendered once for each feed that someone follows
+ * and queued on every such connection:
+ *   l2      snapshot (l2_snapshot: seq, checksum, all levels), then one
+ *           delta per BOOK_LEVEL: seq, side, price, size ("0": gone),
+ *           count, and the CRC32 of the top 10 levels after it
+ *   bbo     the best bid and ask whenever either changes
+ *   trades  every trade (side is the taker's)
+ *   l3      every order event of the market (no accounts)
+ *   orders, fills, balances   the followed account's (dev mode)
+ * Subscribing again to l2 or l3 sends a fresh snapshot. Messages of a
+ * connection leave in event order and none is ever dropped: a connection
+ * that cannot keep up is closed (web.c), so a client that applies the
+ * deltas to its snapshot always has the book, which the checksum confirms.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw/web.h"
+#include "lx/error.h"
+
+#define BATCH_MAX 50
+
+void lx__web_ws_error(lx__web_t *g, lx__web_conn_t *c, const json_t *id, const char *code,
+                      const char *fmt, ...) {
+    char msg[LX__WEB_ERR + 64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    g->m.ws_errors++;
+    lx__web_send_json(g, c,
+                      json_pack("{s:s,s:O,s:s,s:s}", "type", "error", "id", id ? id : json_null(),
+                                "code", code, "message", msg));
+}
+
+static void reply(lx__web_t *g, lx__web_conn_t *c, const json_t *id, json_t *msg) {
+    if (id) json_object_set(msg, "id", (json_t *)id);
+    lx__web_send_json(g, c, msg);
+}
+
+static const char *action_name(int t) {
+    return t == LX_CMD_PLACE    ? "place"
+           : t == LX_CMD_CANCEL ? "cancel"
+           : t == LX_CMD_AMEND  ? "amend"
+                                : "cancel_all";
+}
+
+static int action_type(const char *s) {
+    return !strcmp(s, "place")        ? LX_CMD_PLACE
+           : !strcmp(s, "cancel")     ? LX_CMD_CANCEL
+           : !strcmp(s, "amend")      ? LX_CMD_AMEND
+           : !strcmp(s, "cancel_all") ? LX_CMD_CANCEL_ALL
+                                      : 0;
+}
+
+void lx__web_ws_done(lx__web_t *g, lx__web_conn_t *c, const json_t *id,
+                     const lx__web_outcome_t *o) {
+    json_t *r =
+        json_pack("{s:s,s:O,s:s,s:o}", "type", "result", "id", id ? id : json_null(), "action",
+                  action_name(o->cmd_type), "result", lx__web_outcome_json(&g->ms, o, false));
+    lx__web_send_json(g, c, r);
+}
+
+/* ---- snapshots --------------------------------------------------------------------------------
+ */
+
+static void send_l2_snapshot(lx__web_t *g, lx__web_conn_t *c, const lx__web_market_t *m) {
+    size_t d0 = lx_view_depth(g->view, m->m->id, 0), d1 = lx_view_depth(g->view, m->m->id, 1);
+    json_t *b = lx__web_book_json(g, m, d0 > d1 ? d0 : d1);
+    json_object_set_new(b, "type", json_string("l2_snapshot"));
+    lx__web_send_json(g, c, b);
+}
+
+static json_t *bbo_side(const lx__web_market_t *m, const lx_view_level_t *l) {
+    if (l->qty <= 0) return json_null();
+    return json_pack("[o,o]", lx__web_price(m, l->price, false), lx__web_qty(m, l->qty, false));
+}
+
+static json_t *bbo_json(lx__web_t *g, const lx__web_market_t *m) {
+    lx_view_level_t b = {0, 0, 0}, a = {0, 0, 0};
+    lx_view_best(g->view, m->m->id, 0, &b);
+    lx_view_best(g->view, m->m->id, 1, &a);
+    return json_pack("{s:s,s:s,s:I,s:o,s:o}", "type", "bbo", "market", m->m->symbol, "seq",
+                     (json_int_t)lx_view_market_seq(g->view, m->m->id), "bid", bbo_side(m, &b),
+                     "ask", bbo_side(m, &a));
+}
+
+static void send_l3_snapshot(lx__web_t *g, lx__web_conn_t *c, const lx__web_market_t *m) {
+    size_t total = lx_view_market_orders(g->view, m->m->id, NULL, 0);
+    lx_view_order_t *os = malloc((total ? total : 1) * sizeof *os);
+    size_t k = os ? lx_view_market_orders(g->view, m->m->id, os, total) : 0;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < k && i < total; i++)
+        json_array_append_new(arr, json_pack("{s:o,s:s,s:o,s:o}", "orderId",
+                                             lx__web_id(os[i].order_id, false), "side",
+                                             lx__web_side_name(os[i].side), "price",
+                                             lx__web_price(m, os[i].price, false), "size",
+                                             lx__web_qty(m, os[i].remaining, false)));
+    free(os);
+    lx__web_send_json(g, c,
+                      json_pack("{s:s,s:s,s:I,s:o}", "type", "l3_snapshot", "market", m->m->symbol,
+                                "seq", (json_int_t)lx_view_market_seq(g->view, m->m->id), "orders",
+                                arr));
+}
+
+static void send_orders_snapshot(lx__web_t *g, lx__web_conn_t *c, lx_account_id_t a) {
+    size_t total = lx_view_account_orders(g->view, a, NULL, 0);
+    lx_view_order_t *os = malloc((total ? total : 1) * sizeof *os);
+    size_t k = os ? lx_view_account_orders(g->view, a, os, total) : 0;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < k && i < total; i++) {
+        json_t *o = lx__web_order_json(g, &os[i], false);
+        if (o) json_array_append_new(arr, o);
+    }
+    free(os);
+    lx__web_send_json(g, c,
+                      json_pack("{s:s,s:I,s:o}", "type", "orders_snapshot", "account",
+                                (json_int_t)a, "orders", arr));
+}
+
+/* ---- subscriptions ----------------------------------------------------------------------------
+ */
+
+static void subscribe(lx__web_t *g, lx__web_conn_t *c, const json_t *msg, const json_t *id,
+                      bool on) {
+    static const char *const keys[] = {"type", "id", "channel", "market", "account", NULL};
+    char err[LX__WEB_ERR];
+    if (lx__web_keys(msg, keys, NULL, err, sizeof err))
+        return lx__web_ws_error(g, c, id, "bad_request", "%s", err);
+    const json_t *ch = json_object_get(msg, "channel");
+    const char *chan =
+        json_is_string(ch) && !lx__web_num_text(ch, NULL) ? json_string_value(ch) : NULL;
+    if (!chan)
+        return lx__web_ws_error(
+            g, c, id, "bad_request",
+            "channel: one of l2, bbo, trades, l3, orders, fills, balances is required");
+    uint8_t bit = !strcmp(chan, "l2")       ? LX__SUB_L2
+                  : !strcmp(chan, "trades") ? LX__SUB_TRADES
+                  : !strcmp(chan, "bbo")    ? LX__SUB_BBO
+                  : !strcmp(chan, "l3")     ? LX__SUB_L3
+                                            : 0;
+    uint8_t feed = !strcmp(chan, "orders")     ? LX__FEED_ORDERS
+                   : !strcmp(chan, "fills")    ? LX__FEED_FILLS
+                   : !strcmp(chan, "balances") ? LX__FEED_BALANCES
+                                               : 0;
+    if (!bit && !feed)
+        return lx__web_ws_error(g, c, id, "bad_request",
+                                "channel: unknown channel \"%.40s\" (l2, bbo, trades, l3, "
+                                "orders, fills, balances)",
+                                chan);
+    if (bit) {
+        if (json_object_get(msg, "account"))
+            return lx__web_ws_error(g, c, id, "bad_request",
+                                    "account: not a field of a market channel");
+        size_t n;
+        const char *s = lx__web_text(json_object_get(msg, "market"), &n);
+        const lx__web_market_t *m = s ? lx__web_market_find(&g->ms, s, n) : NULL;
+        if (!m)
+            return lx__web_ws_error(g, c, id, s ? "not_found" : "bad_request",
+                                    s ? "market: unknown market \"%.40s\"" : "market: required%.0s",
+                                    s ? s : "");
+        if (!g->state_done)
+            return lx__web_ws_error(g, c, id, "unavailable", "the node is starting");
+        if (!c->sub && !(c->sub = calloc(g->ms.nmk, 1)))
+            return lx__web_ws_error(g, c, id, "internal", "out of memory");
+        if (on)
+            c->sub[m->m->id] |= bit;
+        else
+            c->sub[m->m->id] &= (uint8_t)~bit;
+        reply(g, c, id,
+              json_pack("{s:s,s:s,s:s}", "type", on ? "subscribed" : "unsubscribed", "channel",
+                        chan, "market", m->m->symbol));
+        if (!on) return;
+        if (bit == LX__SUB_L2) send_l2_snapshot(g, c, m);
+        if (bit == LX__SUB_L3) send_l3_snapshot(g, c, m);
+        if (bit == LX__SUB_BBO) lx__web_send_json(g, c, bbo_json(g, m));
+        return;
+    }
+    /* account feeds */
+    if (json_object_get(msg, "market"))
+        return lx__web_ws_error(g, c, id, "bad_request",
+                                "market: not a field of an account channel");
+    if (!g->cfg->node.dev_mode)
+        return lx__web_ws_error(g, c, id, "unauthorized",
+                                "account channels need a signed logon, which is not yet "
+                                "available on the WebSocket API (dev mode only)");
+    lx_account_id_t a = c->logged_on ? c->account : LX_ACCOUNT_NONE;
+    const json_t *av = json_object_get(msg, "account");
+    if (av) {
+        uint64_t x;
+        if (lx__web_u64(av, &x) || x >= g->cfg->engine.max_accounts)
+            return lx__web_ws_error(g, c, id, "bad_request",
+                                    "account: an integer below %u is required",
+                                    g->cfg->engine.max_accounts);
+        a = (lx_account_id_t)x;
+    }
+    if (a == LX_ACCOUNT_NONE)
+        return lx__web_ws_error(g, c, id, "bad_request", "account: required (or log on first)");
+    if (on && c->feeds && c->feed_account != a)
+        return lx__web_ws_error(g, c, id, "bad_request",
+                                "this connection follows account %u: unsubscribe first",
+                                c->feed_account);
+    if (!on) {
+        if (c->feed_account == a) c->feeds &= (uint8_t)~feed;
+    } else {
+        if (!g->state_done)
+            return lx__web_ws_error(g, c, id, "unavailable", "the node is starting");
+        c->feed_account = a;
+        c->feeds |= feed;
+    }
+    reply(g, c, id,
+          json_pack("{s:s,s:s,s:I}", "type", on ? "subscribed" : "unsubscribed", "channel", chan,
+                    "account", (json_int_t)a));
+    if (!on) return;
+    if (feed == LX__FEED_BALANCES) {
+        json_t *b = lx__web_balances_json(g, a);
+        json_object_set_new(b, "type", json_string("balances_snapshot"));
+        lx__web_send_json(g, c, b);
+    }
+    if (feed == LX__FEED_ORDERS) send_orders_snapshot(g, c, a);
+}
+
+/* ---- actions ----------------------------------------------------------------------------------
+ */
+
+static const char *const action_extra[] = {"type", "id", NULL};
+
+/* One action object into a, or an error message. */
+static int parse_action(lx__web_t *g, lx__web_conn_t *c, const json_t *obj, int type,
+                        lx__web_action_t *a, char *err, size_t errlen) {
+    lx__web_fields_t f;
+    if (lx__web_own_fields(obj, type, action_extra, &f, err, errlen)) return -1;
+    return lx__web_action(&g->ms, g->view, type, &f, c->account, a, err, errlen);
+}
+
+static bool may_act(lx__web_t *g, lx__web_conn_t *c, const json_t *id) {
+    if (!g->cfg->node.dev_mode) {
+        lx__web_ws_error(g, c, id, "unauthorized",
+                         "order entry needs a signed logon, which is not yet available on the "
+                         "WebSocket API (use the binary protocol, docs/protocol.md)");
+        return false;
+    }
+    if (!c->logged_on) {
+        lx__web_ws_error(g, c, id, "not_logged_on",
+                         "log on first: {\"type\":\"logon\",\"account\":N} (dev mode)");
+        return false;
+    }
+    if (!lx__web_available(g)) {
+        lx__web_ws_error(g, c, id, "unavailable", "the node is not taking commands");
+        return false;
+    }
+    return true;
+}
+
+static void rate_error(lx__web_t *g, lx__web_conn_t *c, const json_t *id, uint32_t us,
+                       const char *what) {
+    json_t *e =
+        json_pack("{s:s,s:O,s:s,s:s,s:i}", "type", "error", "id", id ? id : json_null(), "code",
+                  "rate_limited", "message", what, "retryAfterMs", (int)((us + 999) / 1000));
+    g->m.ws_errors++;
+    lx__web_send_json(g, c, e);
+}
+
+static void single_action(lx__web_t *g, lx__web_conn_t *c, const json_t *msg, const json_t *id,
+                          int type) {
+    char err[LX__WEB_ERR];
+    if (!may_act(g, c, id)) return;
+    lx__web_action_t a;
+    if (parse_action(g, c, msg, type, &a, err, sizeof err))
+        return lx__web_ws_error(g, c, id, "bad_request", "%s", err);
+    uint32_t w = lx__web_rate_account(g, a.account, a.weight);
+    if (w) return rate_error(g, c, id, w, "rate_limits.per_account");
+    if (lx__web_submit(g, c, LX__WEB_API_WS, &a, id))
+        lx__web_ws_error(g, c, id, "unavailable", "the node is not taking commands");
+}
+
+static void batch(lx__web_t *g, lx__web_conn_t *c, const json_t *msg, const json_t *id) {
+    static const char *const keys[] = {"type", "id", "actions", NULL};
+    char err[LX__WEB_ERR];
+    if (lx__web_keys(msg, keys, NULL, err, sizeof err))
+        return lx__web_ws_error(g, c, id, "bad_request", "%s", err);
+    if (!may_act(g, c, id)) return;
+    const json_t *arr = json_object_get(msg, "actions");
+    size_t n = json_array_size(arr);
+    if (!json_is_array(arr) || n == 0 || n > BATCH_MAX)
+        return lx__web_ws_error(g, c, id, "bad_request",
+                                "actions: an array of 1 to %d actions is required", BATCH_MAX);
+    lx__web_action_t a[BATCH_MAX];
+    const json_t *ids[BATCH_MAX];
+    uint32_t weight = 0;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *x = json_array_get(arr, i);
+        const json_t *t = json_object_get(x, "type");
+        int type = json_is_string(t) ? action_type(json_string_value(t)) : 0;
+        ids[i] = json_object_get(x, "id");
+        if (!json_is_object(x) || !type)
+            return lx__web_ws_error(g, c, id, "bad_request",
+                                    "actions[%zu]: type: place, cancel, amend or cancel_all "
+                                    "(nothing sent)",
+                                    i);
+        if (ids[i] && (json_is_object(ids[i]) || json_is_array(ids[i])))
+            return lx__web_ws_error(g, c, id, "bad_request",
+                                    "actions[%zu]: id: a string, number or null (nothing sent)", i);
+        if (parse_action(g, c, x, type, &a[i], err, sizeof err))
+            return lx__web_ws_error(g, c, id, "bad_request", "actions[%zu]: %s (nothing sent)", i,
+                                    err);
+        weight += a[i].weight;
+    }
+    uint32_t w = lx__web_rate_account(g, c->account, weight);
+    if (w) return rate_error(g, c, id, w, "rate_limits.per_account (nothing sent)");
+    for (size_t i = 0; i < n; i++)
+        if (lx__web_submit(g, c, LX__WEB_API_WS, &a[i], ids[i] ? ids[i] : json_null()))
+            lx__web_ws_error(g, c, ids[i], "unavailable", "the node is not taking commands");
+}
+
+void lx__web_ws_message(lx__web_t *g, lx__web_conn_t *c, const char *text, size_t len) {
+    char err[LX__WEB_ERR];
+    g->m.ws_messages++;
+    uint32_t w = lx__web_rate_conn(g, c);
+    if (w) {
+        rate_error(g, c, NULL, w, "rate_limits.per_connection: message dropped");
+        /* a client that ignores retryAfterMs and keeps pushing is cut off */
+        if (g->now_ms - c->over_since >= 1000) c->over_since = g->now_ms, c->over = 0;
+        uint32_t cap = g->cfg->rate_limits.per_connection.burst;
+        if (++c->over > (cap > 100 ? cap : 100))
+            lx__web_close(g, c, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                          "kept sending over its rate limit");
+        return;
+    }
+    json_t *msg = NULL;
+    if (lx__web_parse(text, len, &msg, err, sizeof err))
+        return lx__web_ws_error(g, c, NULL, "invalid_json", "%s", err);
+    const json_t *id = json_object_get(msg, "id");
+    const json_t *tv = json_object_get(msg, "type");
+    const char *type =
+        json_is_string(tv) && !lx__web_num_text(tv, NULL) ? json_string_value(tv) : NULL;
+    int at;
+    if (!json_is_object(msg)) {
+        lx__web_ws_error(g, c, NULL, "bad_request", "a message is a JSON object");
+    } else if (id && (json_is_object(id) || json_is_array(id) || json_is_boolean(id))) {
+        lx__web_ws_error(g, c, NULL, "bad_request", "id: a string, a number or null");
+    } else if (!type) {
+        lx__web_ws_error(g, c, id, "bad_request", "type: required (a string)");
+    } else if (!strcmp(type, "ping")) {
+        static const char *const keys[] = {"type", "id", NULL};
+        if (lx__web_keys(msg, keys, NULL, err, sizeof err))
+            lx__web_ws_error(g, c, id, "bad_request", "%s", err);
+        else
+            reply(g, c, id, json_pack("{s:s}", "type", "pong"));
+    } else if (!strcmp(type, "logon")) {
+        static const char *const keys[] = {"type", "id", "account", NULL};
+        uint64_t a;
+        if (lx__web_keys(msg, keys, NULL, err, sizeof err)) {
+            lx__web_ws_error(g, c, id, "bad_request", "%s", err);
+        } else if (!g->cfg->node.dev_mode) {
+            lx__web_ws_error(g, c, id, "unauthorized",
+                             "signed logon is not yet available on the WebSocket API; logon by "
+                             "account number needs dev mode");
+        } else if (lx__web_u64(json_object_get(msg, "account"), &a) ||
+                   a >= g->cfg->engine.max_accounts) {
+            lx__web_ws_error(g, c, id, "bad_request", "account: an integer below %u is required",
+                             g->cfg->engine.max_accounts);
+        } else if (c->logged_on && c->account != a) {
+            lx__web_ws_error(g, c, id, "bad_request", "already logged on as account %u",
+                             c->account);
+        } else {
+            c->logged_on = true;
+            c->account = (lx_account_id_t)a;
+            reply(g, c, id, json_pack("{s:s,s:I}", "type", "logon", "account", (json_int_t)a));
+        }
+    } else if (!strcmp(type, "subscribe") || !strcmp(type, "unsubscribe")) {
+        subscribe(g, c, msg, id, type[0] == 's');
+    } else if ((at = action_type(type)) != 0) {
+        single_action(g, c, msg, id, at);
+    } else if (!strcmp(type, "batch")) {
+        batch(g, c, msg, id);
+    } else {
+        lx__web_ws_error(g, c, id, "unknown_type",
+                         "unknown type \"%.40s\" (ping, logon, subscribe, unsubscribe, place, "
+                         "cancel, amend, cancel_all, batch)",
+                         type);
+    }
+    json_decref(msg);
+}
+
+/* ---- the feeds --------------------------------------------------------------------------------
+ */
+
+static bool any_market(lx__web_t *g, lx_market_id_t m, uint8_t bit) {
+    for (uint32_t i = 0; i < g->nwsc; i++)
+        if (g->wsc[i]->sub && (g->wsc[i]->sub[m] & bit)) return true;
+    return false;
+}
+
+static bool any_account(lx__web_t *g, lx_account_id_t a, uint8_t feed) {
+    for (uint32_t i = 0; i < g->nwsc; i++)
+        if ((g->wsc[i]->feeds & feed) && g->wsc[i]->feed_account == a) return true;
+    return false;
+}
+
+/* Sends msg (freed) to every connection following market m's `bit` or
+ * (bit 0) account a's `feed`. */
+static void fan(lx__web_t *g, lx_market_id_t m, uint8_t bit, lx_account_id_t a, uint8_t feed,
+                json_t *msg) {
+    size_t n;
+    char *s = lx__web_dump(msg, &n);
+    json_decref(msg);
+    if (!s) return;
+    for (uint32_t i = 0; i < g->nwsc; i++) {
+        lx__web_conn_t *c = g->wsc[i];
+        bool want = bit ? c->sub && (c->sub[m] & bit) : (c->feeds & feed) && c->feed_account == a;
+        if (want) lx__web_send(g, c, s, n);
+    }
+    free(s);
+}
+
+static void bbo_check(lx__web_t *g, const lx__web_market_t *m) {
+    lx_market_id_t id = m->m->id;
+    lx_view_level_t now[2] = {{0, 0, 0}, {0, 0, 0}};
+    lx_view_best(g->view, id, 0, &now[0]);
+    lx_view_best(g->view, id, 1, &now[1]);
+    bool changed = false;
+    for (int s = 0; s < 2; s++)
+        if (now[s].price != g->bbo[id][s].price || now[s].qty != g->bbo[id][s].qty) changed = true;
+    if (!changed) return;
+    g->bbo[id][0] = now[0];
+    g->bbo[id][1] = now[1];
+    if (any_market(g, id, LX__SUB_BBO)) fan(g, id, LX__SUB_BBO, 0, 0, bbo_json(g, m));
+}
+
+static json_t *l3_base(const lx__web_market_t *m, const lx_event_t *ev, const char *what) {
+    return json_pack("{s:s,s:s,s:I,s:s}", "type", "l3", "market", m->m->symbol, "seq",
+                     (json_int_t)ev->market_seq, "event", what);
+}
+
+static json_t *order_base(const lx__web_market_t *m, const lx_event_t *ev, lx_account_id_t a,
+                          const char *what, lx_order_id_t oid) {
+    return json_pack("{s:s,s:I,s:s,s:I,s:s,s:o}", "type", "order", "account", (json_int_t)a,
+                     "market", m->m->symbol, "seq", (json_int_t)ev->market_seq, "event", what,
+                     "orderId", lx__web_id(oid, false));
+}
+
+void lx__web_ws_event(lx__web_t *g, const lx_event_t *ev) {
+    if (!g->nwsc) {
+        if (ev->type == LX_EV_BOOK_LEVEL) {
+            const lx__web_market_t *m = lx__web_market_get(&g->ms, ev->market);
+            if (m) bbo_check(g, m);
+        }
+        return;
+    }
+    if (ev->type == LX_EV_BALANCE) {
+        lx_account_id_t a = ev->u.balance.account;
+        const lx_config_asset_t *as = lx_config_asset(g->cfg, ev->u.balance.asset);
+        if (!as || !any_account(g, a, LX__FEED_BALANCES)) return;
+        fan(g, 0, 0, a, LX__FEED_BALANCES,
+            json_pack("{s:s,s:I,s:s,s:o,s:o,s:I}", "type", "balance", "account", (json_int_t)a,
+                      "asset", as->symbol, "free",
+                      lx__web_amount(ev->u.balance.free, as->scale, false), "locked",
+                      lx__web_amount(ev->u.balance.locked, as->scale, false), "seq",
+                      (json_int_t)ev->seq));
+        return;
+    }
+    const lx__web_market_t *m = lx__web_market_get(&g->ms, ev->market);
+    if (!m) return;
+    lx_market_id_t mid = m->m->id;
+    switch (ev->type) {
+    case LX_EV_BOOK_LEVEL: {
+        const lx_ev_level_t *l = &ev->u.level;
+        if (any_market(g, mid, LX__SUB_L2))
+            fan(g, mid, LX__SUB_L2, 0, 0,
+                json_pack("{s:s,s:s,s:I,s:s,s:o,s:o,s:i,s:I}", "type", "l2", "market", m->m->symbol,
+                          "seq", (json_int_t)ev->market_seq, "side", lx__web_side_name(l->side),
+                          "price", lx__web_price(m, l->price, false), "size",
+                          lx__web_qty(m, l->qty > 0 ? l->qty : 0, false), "count", (int)l->count,
+                          "checksum", (json_int_t)lx_view_checksum(g->view, mid)));
+        bbo_check(g, m);
+        break;
+    }
+    case LX_EV_TRADE: {
+        const lx_ev_trade_t *t = &ev->u.trade;
+        if (any_market(g, mid, LX__SUB_TRADES)) {
+            lx_view_trade_t vt = {.price = t->price,
+                                  .qty = t->qty,
+                                  .ts = ev->ts,
+                                  .taker_side = t->taker_side,
+                                  .maker_order = t->maker_order,
+                                  .taker_order = t->taker_order,
+                                  .seq = ev->market_seq};
+            json_t *j = lx__web_trade_json(g, m, &vt);
+            json_object_set_new(j, "type", json_string("trade"));
+            fan(g, mid, LX__SUB_TRADES, 0, 0, j);
+        }
+        if (any_market(g, mid, LX__SUB_L3)) {
+            json_t *j = l3_base(m, ev, "trade");
+            json_object_set_new(j, "makerOrderId", lx__web_id(t->maker_order, false));
+            json_object_set_new(j, "takerOrderId", lx__web_id(t->taker_order, false));
+            json_object_set_new(j, "price", lx__web_price(m, t->price, false));
+            json_object_set_new(j, "size", lx__web_qty(m, t->qty, false));
+            json_object_set_new(j, "makerRemaining", lx__web_qty(m, t->maker_remaining, false));
+            fan(g, mid, LX__SUB_L3, 0, 0, j);
+        }
+        for (int side = 0; side < 2; side++) { /* 0 maker, 1 taker */
+            lx_account_id_t a = side ? t->taker_account : t->maker_account;
+            lx_order_id_t oid = side ? t->taker_order : t->maker_order;
+            int own_side = side ? t->taker_side : !t->taker_side;
+            if (any_account(g, a, LX__FEED_FILLS))
+                fan(g, 0, 0, a, LX__FEED_FILLS,
+                    json_pack(
+                        "{s:s,s:I,s:s,s:I,s:o,s:s,s:o,s:o,s:o,s:s,s:I}", "type", "fill", "account",
+                        (json_int_t)a, "market", m->m->symbol, "seq", (json_int_t)ev->market_seq,
+                        "orderId", lx__web_id(oid, false), "side", lx__web_side_name(own_side),
+                        "price", lx__web_price(m, t->price, false), "size",
+                        lx__web_qty(m, t->qty, false), "fee",
+                        lx__web_amount(side ? t->taker_fee : t->maker_fee, m->quote_scale, false),
+                        "liquidity", side ? "taker" : "maker", "ts", (json_int_t)ev->ts));
+            if (any_account(g, a, LX__FEED_ORDERS)) {
+                json_t *j = order_base(m, ev, a, "fill", oid);
+                json_object_set_new(j, "price", lx__web_price(m, t->price, false));
+                json_object_set_new(j, "size", lx__web_qty(m, t->qty, false));
+                json_object_set_new(
+                    j, "remaining",
+                    lx__web_qty(m, side ? t->taker_remaining : t->maker_remaining, false));
+                fan(g, 0, 0, a, LX__FEED_ORDERS, j);
+            }
+            if (t->maker_account == t->taker_account) break; /* one message per account */
+        }
+        break;
+    }
+    case LX_EV_ORDER_ACCEPTED: {
+        const lx_ev_accepted_t *a = &ev->u.accepted;
+        if (any_market(g, mid, LX__SUB_L3)) {
+            json_t *j = l3_base(m, ev, "accepted");
+            json_object_set_new(j, "orderId", lx__web_id(a->order_id, false));
+            json_object_set_new(j, "side", json_string(lx__web_side_name(a->side)));
+            json_object_set_new(j, "price", lx__web_price(m, a->price, false));
+            json_object_set_new(j, "size", lx__web_qty(m, a->qty, false));
+            fan(g, mid, LX__SUB_L3, 0, 0, j);
+        }
+        if (any_account(g, a->account, LX__FEED_ORDERS)) {
+            json_t *j = order_base(m, ev, a->account, "accepted", a->order_id);
+            if (a->client_id) json_object_set_new(j, "clientId", lx__web_id(a->client_id, false));
+            json_object_set_new(j, "side", json_string(lx__web_side_name(a->side)));
+            json_object_set_new(j, "price", lx__web_price(m, a->price, false));
+            json_object_set_new(j, "size", lx__web_qty(m, a->qty, false));
+            fan(g, 0, 0, a->account, LX__FEED_ORDERS, j);
+        }
+        break;
+    }
+    case LX_EV_ORDER_CANCELED: {
+        const lx_ev_canceled_t *x = &ev->u.canceled;
+        if (any_market(g, mid, LX__SUB_L3)) {
+            json_t *j = l3_base(m, ev, "canceled");
+            json_object_set_new(j, "orderId", lx__web_id(x->order_id, false));
+            json_object_set_new(j, "size", lx__web_qty(m, x->qty, false));
+            fan(g, mid, LX__SUB_L3, 0, 0, j);
+        }
+        if (any_account(g, x->account, LX__FEED_ORDERS)) {
+            json_t *j = order_base(m, ev, x->account, "canceled", x->order_id);
+            if (x->client_id) json_object_set_new(j, "clientId", lx__web_id(x->client_id, false));
+            json_object_set_new(j, "size", lx__web_qty(m, x->qty, false));
+            json_object_set_new(j, "reason", json_string(lx_cancel_reason_name(x->reason)));
+            fan(g, 0, 0, x->account, LX__FEED_ORDERS, j);
+        }
+        break;
+    }
+    case LX_EV_ORDER_AMENDED: {
+        const lx_ev_amended_t *x = &ev->u.amended;
+        json_t *j = NULL;
+        if (any_market(g, mid, LX__SUB_L3)) {
+            j = l3_base(m, ev, "amended");
+            json_object_set_new(j, "orderId", lx__web_id(x->order_id, false));
+            json_object_set_new(j, "price", lx__web_price(m, x->price, false));
+            json_object_set_new(j, "size", lx__web_qty(m, x->qty, false));
+            json_object_set_new(j, "remaining", lx__web_qty(m, x->remaining, false));
+            fan(g, mid, LX__SUB_L3, 0, 0, j);
+        }
+        if (any_account(g, x->account, LX__FEED_ORDERS)) {
+            j = order_base(m, ev, x->account, "amended", x->order_id);
+            json_object_set_new(j, "price", lx__web_price(m, x->price, false));
+            json_object_set_new(j, "size", lx__web_qty(m, x->qty, false));
+            json_object_set_new(j, "remaining", lx__web_qty(m, x->remaining, false));
+            fan(g, 0, 0, x->account, LX__FEED_ORDERS, j);
+        }
+        break;
+    }
+    default:
+        break;
+    }
+}
