@@ -311,7 +311,7 @@ const char *lx__web_side_name(int side) {
 
 int lx__web_own_fields(const json_t *obj, int cmd_type, const char *const *extra,
                        lx__web_fields_t *f, char *err, size_t errlen) {
-    static const char *const place[] = {"market",   "side",     "type", "price",  "size",    "tif",
+    static const char *const place[] = {"market",   "side",     "orderType", "price",  "size",    "tif",
                                         "postOnly", "clientId", "stp",  "expiry", "account", NULL};
     static const char *const cancel[] = {"market", "orderId", "clientId", "account", NULL};
     static const char *const amend[] = {"market", "orderId", "clientId", "price",
@@ -329,7 +329,7 @@ int lx__web_own_fields(const json_t *obj, int cmd_type, const char *const *extra
     if (lx__web_keys(obj, allowed, extra, err, errlen)) return -1;
     f->market = json_object_get(obj, "market");
     f->side = json_object_get(obj, "side");
-    f->type = json_object_get(obj, "type");
+    f->type = json_object_get(obj, "orderType"); /* "type" names the message */
     f->price = json_object_get(obj, "price");
     f->size = json_object_get(obj, "size");
     f->tif = json_object_get(obj, "tif");
@@ -339,7 +339,6 @@ int lx__web_own_fields(const json_t *obj, int cmd_type, const char *const *extra
     f->expiry = json_object_get(obj, "expiry");
     f->order_id = json_object_get(obj, "orderId");
     f->account = json_object_get(obj, "account");
-    if (cmd_type != LX_CMD_PLACE) f->type = NULL; /* "type" is the message's own */
     return 0;
 }
 
@@ -461,7 +460,7 @@ int lx__web_action(const lx__web_markets_t *ms, const lx_view_t *view, int cmd_t
         if (side < 0) return fail(err, errlen, "side: \"buy\" or \"sell\" (0 or 1) is required");
         p->side = (uint8_t)side;
         int type = f->type ? enum_value(f->type, types, 2) : LX_ORDER_LIMIT;
-        if (type < 0) return fail(err, errlen, "type: \"limit\" or \"market\" (0 or 1)");
+        if (type < 0) return fail(err, errlen, "orderType: \"limit\" or \"market\" (0 or 1)");
         p->type = (uint8_t)type;
         int tif = f->tif ? enum_value(f->tif, tifs, 5) : LX_TIF_GTC;
         if (tif < 0) return fail(err, errlen, "tif: one of GTC, GTD, IOC, FOK, POST_ONLY (0..4)");
