@@ -1,0 +1,430 @@
+/*
+ * test_web_json.c: the web gateway's pure JSON layer (src/gw/web_json.c,
+ * gw/web.h) without sockets or a node:
+ *
+ *   - exact numbers: every number token keeps its literal text through the
+ *     parse; numbers inside strings, escapes and keys are left alone; a
+ *     string holding \u0000 is refused; invalid JSON stays invalid; output
+ *     writes marked numbers back as bare tokens;
+ *   - integers (number or digit string), unknown keys;
+ *   - markets by symbol (any case) and id, decimal rendering;
+ *   - actions: place/cancel/amend/cancel_all from own-API fields, every
+ *     error naming its field, values off the grid, market orders protected
+ *     at the band, the order's market and account taken from the view;
+ *   - outcomes: statuses from the events of a command.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "gw/web.h"
+#include "lx/config.h"
+#include "lx/error.h"
+
+static lx_config_t cfg;
+static lx__web_markets_t ms;
+
+static int setup(void **state) {
+    (void)state;
+    char err[256];
+    if (lx_config_default(&cfg, err, sizeof err)) return -1;
+    return lx__web_markets_init(&ms, &cfg);
+}
+
+static int teardown(void **state) {
+    (void)state;
+    lx__web_markets_free(&ms);
+    lx_config_free(&cfg);
+    return 0;
+}
+
+static json_t *parse(const char *text) {
+    json_t *v = NULL;
+    char err[LX__WEB_ERR];
+    int rc = lx__web_parse(text, strlen(text), &v, err, sizeof err);
+    if (rc) fprintf(stderr, "parse: %s\n", err);
+    assert_int_equal(rc, 0);
+    return v;
+}
+
+static void parse_fails(const char *text, const char *want) {
+    json_t *v = NULL;
+    char err[LX__WEB_ERR] = "";
+    assert_int_equal(lx__web_parse(text, strlen(text), &v, err, sizeof err), -1);
+    assert_null(v);
+    if (!strstr(err, want)) fprintf(stderr, "error \"%s\" lacks \"%s\"\n", err, want);
+    assert_non_null(strstr(err, want));
+}
+
+static void dump_is(const json_t *v, const char *want) {
+    size_t n;
+    char *s = lx__web_dump(v, &n);
+    assert_non_null(s);
+    assert_string_equal(s, want);
+    assert_int_equal(n, strlen(want));
+    free(s);
+}
+
+static void test_numbers_exact(void **state) {
+    (void)state;
+    json_t *v = parse("{\"p\":0.1,\"q\":-12.500,\"big\":123456789012345678901234567890,"
+                      "\"e\":1E-2,\"s\":\"0.1\",\"arr\":[1,2.0,-0]}");
+    size_t n;
+    const char *t = lx__web_num_text(json_object_get(v, "p"), &n);
+    assert_non_null(t);
+    assert_int_equal(n, 3);
+    assert_memory_equal(t, "0.1", 3);
+    t = lx__web_num_text(json_object_get(v, "q"), &n);
+    assert_int_equal(n, 7);
+    assert_memory_equal(t, "-12.500", 7);
+    t = lx__web_num_text(json_object_get(v, "big"), &n);
+    assert_int_equal(n, 30);
+    t = lx__web_num_text(json_object_get(v, "e"), &n);
+    assert_memory_equal(t, "1E-2", 4);
+    /* a string is not a number, but lx__web_text gives either */
+    assert_null(lx__web_num_text(json_object_get(v, "s"), NULL));
+    t = lx__web_text(json_object_get(v, "s"), &n);
+    assert_int_equal(n, 3);
+    /* output: numbers come back as the same tokens */
+    dump_is(v, "{\"p\":0.1,\"q\":-12.500,\"big\":123456789012345678901234567890,\"e\":1E-2,"
+               "\"s\":\"0.1\",\"arr\":[1,2.0,-0]}");
+    json_decref(v);
+}
+
+static void test_numbers_in_strings(void **state) {
+    (void)state;
+    /* digits inside strings, escaped quotes and keys are not numbers */
+    json_t *v = parse("{\"a\\\"1\":\"x \\\" 12 \\\\\",\"k2\":[\"3\",4]}");
+    const json_t *a = json_object_get(v, "a\"1");
+    assert_non_null(a);
+    assert_string_equal(json_string_value(a), "x \" 12 \\");
+    assert_null(lx__web_num_text(a, NULL));
+    const json_t *arr = json_object_get(v, "k2");
+    assert_null(lx__web_num_text(json_array_get(arr, 0), NULL));
+    assert_non_null(lx__web_num_text(json_array_get(arr, 1), NULL));
+    dump_is(v, "{\"a\\\"1\":\"x \\\" 12 \\\\\",\"k2\":[\"3\",4]}");
+    json_decref(v);
+    /* a top-level scalar */
+    v = parse("42");
+    assert_non_null(lx__web_num_text(v, NULL));
+    dump_is(v, "42");
+    json_decref(v);
+}
+
+static void test_parse_errors(void **state) {
+    (void)state;
+    parse_fails("{\"a\":\"\\u0000x\"}", "\\u0000");
+    parse_fails("{\"a\":01}", "invalid JSON");
+    parse_fails("[-]", "invalid JSON");
+    parse_fails("[1.]", "invalid JSON");
+    parse_fails("[.5]", "invalid JSON");
+    parse_fails("[1 2]", "invalid JSON");
+    parse_fails("{\"a\":1,\"a\":2}", "invalid JSON"); /* duplicate keys */
+    parse_fails("", "invalid JSON");
+    parse_fails("{\"a\":\"unterminated", "invalid JSON");
+    parse_fails("[1e]", "invalid JSON");
+    parse_fails("[+1]", "invalid JSON");
+}
+
+static void test_u64_and_keys(void **state) {
+    (void)state;
+    json_t *v = parse("{\"a\":18446744073709551615,\"b\":\"42\",\"c\":18446744073709551616,"
+                      "\"d\":-1,\"e\":1.0,\"f\":\"x1\",\"g\":true}");
+    uint64_t x;
+    assert_int_equal(lx__web_u64(json_object_get(v, "a"), &x), 0);
+    assert_true(x == UINT64_MAX);
+    assert_int_equal(lx__web_u64(json_object_get(v, "b"), &x), 0);
+    assert_int_equal(x, 42);
+    assert_int_equal(lx__web_u64(json_object_get(v, "c"), &x), -1);
+    assert_int_equal(lx__web_u64(json_object_get(v, "d"), &x), -1);
+    assert_int_equal(lx__web_u64(json_object_get(v, "e"), &x), -1);
+    assert_int_equal(lx__web_u64(json_object_get(v, "f"), &x), -1);
+    assert_int_equal(lx__web_u64(json_object_get(v, "g"), &x), -1);
+    assert_int_equal(lx__web_u64(NULL, &x), -1);
+    static const char *const l1[] = {"a", "b", "c", NULL};
+    static const char *const l2[] = {"d", "e", "f", "g", NULL};
+    char err[LX__WEB_ERR];
+    assert_int_equal(lx__web_keys(v, l1, l2, err, sizeof err), 0);
+    assert_int_equal(lx__web_keys(v, l1, NULL, err, sizeof err), -1);
+    assert_string_equal(err, "unknown field \"d\"");
+    json_decref(v);
+}
+
+static void test_markets_render(void **state) {
+    (void)state;
+    const lx__web_market_t *m = lx__web_market_find(&ms, "btc-usd", 7);
+    assert_non_null(m);
+    assert_string_equal(m->m->symbol, "BTC-USD");
+    assert_ptr_equal(lx__web_market_find(&ms, "0", 1), m);
+    assert_null(lx__web_market_find(&ms, "63", 2));
+    assert_null(lx__web_market_find(&ms, "BTC", 3));
+    assert_null(lx__web_market_find(&ms, "", 0));
+    json_t *p = lx__web_price(m, 2500001, false);
+    assert_string_equal(json_string_value(p), "25000.01");
+    json_decref(p);
+    p = lx__web_price(m, 2500001, true);
+    dump_is(p, "25000.01");
+    json_decref(p);
+    p = lx__web_qty(m, 5, false); /* lot 0.0001 */
+    assert_string_equal(json_string_value(p), "0.0005");
+    json_decref(p);
+    p = lx__web_amount(-1500000, 1000000, false);
+    assert_string_equal(json_string_value(p), "-1.5");
+    json_decref(p);
+    p = lx__web_id(UINT64_MAX, false);
+    assert_string_equal(json_string_value(p), "18446744073709551615");
+    json_decref(p);
+}
+
+/* Builds an action from own-API JSON text. */
+static int action(const char *text, int type, lx_view_t *view, lx_account_id_t account,
+                  lx__web_action_t *a, char *err) {
+    json_t *v = parse(text);
+    lx__web_fields_t f;
+    static const char *const extra[] = {"type", "id", NULL};
+    int rc = lx__web_own_fields(v, type, extra, &f, err, LX__WEB_ERR);
+    if (!rc) rc = lx__web_action(&ms, view, type, &f, account, a, err, LX__WEB_ERR);
+    json_decref(v);
+    return rc;
+}
+
+static void action_fails(const char *text, int type, lx_account_id_t account, const char *want) {
+    lx__web_action_t a;
+    char err[LX__WEB_ERR] = "";
+    lx_view_t *view = lx_view_create(64);
+    assert_int_equal(action(text, type, view, account, &a, err), -1);
+    lx_view_destroy(view);
+    if (!strstr(err, want)) fprintf(stderr, "%s: error \"%s\" lacks \"%s\"\n", text, err, want);
+    assert_non_null(strstr(err, want));
+}
+
+static void test_place(void **state) {
+    (void)state;
+    lx__web_action_t a;
+    char err[LX__WEB_ERR];
+    lx_view_t *view = lx_view_create(64);
+    assert_int_equal(action("{\"type\":\"place\",\"id\":1,\"market\":\"BTC-USD\",\"side\":\"sell\","
+                            "\"price\":\"25000.01\",\"size\":0.0003,\"tif\":\"ioc\","
+                            "\"clientId\":\"99\",\"stp\":\"expire_both\"}",
+                            LX_CMD_PLACE, view, 5, &a, err),
+                     0);
+    assert_int_equal(a.cmd.type, LX_CMD_PLACE);
+    assert_int_equal(a.account, 5);
+    assert_int_equal(a.cmd.u.place.account, 5);
+    assert_int_equal(a.cmd.u.place.side, LX_SIDE_SELL);
+    assert_int_equal(a.cmd.u.place.price, 2500001);
+    assert_int_equal(a.cmd.u.place.qty, 3);
+    assert_int_equal(a.cmd.u.place.tif, LX_TIF_IOC);
+    assert_int_equal(a.cmd.u.place.stp, LX_STP_EXPIRE_BOTH);
+    assert_int_equal(a.cmd.u.place.client_id, 99);
+    assert_int_equal(a.client_id, 99);
+    assert_int_equal(a.weight, cfg.rate_limits.weight.place);
+    /* a market order without price: protected at the band's edge */
+    assert_int_equal(action("{\"market\":\"ETH-USD\",\"side\":0,\"orderType\":\"market\","
+                            "\"size\":\"1\",\"account\":3}",
+                            LX_CMD_PLACE, view, LX_ACCOUNT_NONE, &a, err),
+                     0);
+    assert_int_equal(a.account, 3);
+    assert_int_equal(a.cmd.u.place.type, LX_ORDER_MARKET);
+    assert_int_equal(a.cmd.u.place.price, cfg.markets[1].max_price);
+    /* postOnly */
+    assert_int_equal(action("{\"market\":1,\"side\":\"buy\",\"price\":\"1\",\"size\":\"1\","
+                            "\"postOnly\":true}",
+                            LX_CMD_PLACE, view, 3, &a, err),
+                     0);
+    assert_int_equal(a.cmd.u.place.tif, LX_TIF_POST_ONLY);
+    /* GTD */
+    assert_int_equal(action("{\"market\":1,\"side\":\"buy\",\"price\":\"1\",\"size\":\"1\","
+                            "\"tif\":\"GTD\",\"expiry\":1800000000000000000}",
+                            LX_CMD_PLACE, view, 3, &a, err),
+                     0);
+    assert_int_equal(a.cmd.u.place.expiry, 1800000000000000000);
+    lx_view_destroy(view);
+}
+
+static void test_place_errors(void **state) {
+    (void)state;
+    const char *base = "\"market\":\"BTC-USD\",\"side\":\"buy\"";
+    char t[256];
+    snprintf(t, sizeof t, "{%s,\"price\":\"100.001\",\"size\":\"1\"}", base);
+    action_fails(t, LX_CMD_PLACE, 1, "price: \"100.001\" is not on the grid (tick size 0.01)");
+    snprintf(t, sizeof t, "{%s,\"price\":100.001,\"size\":\"1\"}", base);
+    action_fails(t, LX_CMD_PLACE, 1, "not on the grid");
+    snprintf(t, sizeof t, "{%s,\"price\":\"100\",\"size\":\"0.00005\"}", base);
+    action_fails(t, LX_CMD_PLACE, 1, "size");
+    snprintf(t, sizeof t, "{%s,\"price\":1e2,\"size\":\"1\"}", base);
+    action_fails(t, LX_CMD_PLACE, 1, "not a decimal number");
+    snprintf(t, sizeof t, "{%s,\"price\":\"-1\",\"size\":\"1\"}", base);
+    action_fails(t, LX_CMD_PLACE, 1, "must be positive");
+    snprintf(t, sizeof t, "{%s,\"price\":true,\"size\":\"1\"}", base);
+    action_fails(t, LX_CMD_PLACE, 1, "price: a decimal");
+    snprintf(t, sizeof t, "{%s,\"size\":\"1\"}", base);
+    action_fails(t, LX_CMD_PLACE, 1, "price: required");
+    snprintf(t, sizeof t, "{%s,\"price\":\"1\"}", base);
+    action_fails(t, LX_CMD_PLACE, 1, "size: required");
+    action_fails("{\"market\":\"XRP-USD\",\"side\":\"buy\",\"price\":\"1\",\"size\":\"1\"}",
+                 LX_CMD_PLACE, 1, "market: unknown market \"XRP-USD\"");
+    action_fails("{\"side\":\"buy\",\"price\":\"1\",\"size\":\"1\"}", LX_CMD_PLACE, 1,
+                 "market: required");
+    action_fails("{\"market\":0,\"side\":\"up\",\"price\":\"1\",\"size\":\"1\"}", LX_CMD_PLACE, 1,
+                 "side");
+    action_fails("{\"market\":0,\"side\":2,\"price\":\"1\",\"size\":\"1\"}", LX_CMD_PLACE, 1,
+                 "side");
+    snprintf(t, sizeof t, "{%s,\"price\":\"1\",\"size\":\"1\",\"tif\":\"GTX\"}", base);
+    action_fails(t, LX_CMD_PLACE, 1, "tif");
+    snprintf(t, sizeof t, "{%s,\"price\":\"1\",\"size\":\"1\",\"tif\":\"IOC\",\"postOnly\":true}",
+             base);
+    action_fails(t, LX_CMD_PLACE, 1, "postOnly: conflicts");
+    snprintf(t, sizeof t, "{%s,\"price\":\"1\",\"size\":\"1\",\"tif\":\"GTD\"}", base);
+    action_fails(t, LX_CMD_PLACE, 1, "expiry");
+    snprintf(t, sizeof t, "{%s,\"price\":\"1\",\"size\":\"1\",\"expiry\":5}", base);
+    action_fails(t, LX_CMD_PLACE, 1, "expiry: only with tif GTD");
+    snprintf(t, sizeof t, "{%s,\"price\":\"1\",\"size\":\"1\",\"leverage\":5}", base);
+    action_fails(t, LX_CMD_PLACE, 1, "unknown field \"leverage\"");
+    snprintf(t, sizeof t, "{%s,\"price\":\"1\",\"size\":\"1\"}", base);
+    action_fails(t, LX_CMD_PLACE, LX_ACCOUNT_NONE, "account: required");
+    snprintf(t, sizeof t, "{%s,\"price\":\"1\",\"size\":\"1\",\"account\":2}", base);
+    action_fails(t, LX_CMD_PLACE, 1, "this session acts for account 1");
+    snprintf(t, sizeof t, "{%s,\"price\":\"1\",\"size\":\"1\",\"account\":4294967295}", base);
+    action_fails(t, LX_CMD_PLACE, LX_ACCOUNT_NONE, "account: an integer below");
+    snprintf(t, sizeof t, "{%s,\"price\":\"1\",\"size\":\"1\",\"clientId\":-1}", base);
+    action_fails(t, LX_CMD_PLACE, 1, "clientId");
+    action_fails("[1]", LX_CMD_PLACE, 1, "JSON object");
+}
+
+static void test_cancel_amend(void **state) {
+    (void)state;
+    lx_view_t *view = lx_view_create(64);
+    lx_view_order_t o = {.order_id = 77,
+                         .account = 9,
+                         .market = 1,
+                         .side = 0,
+                         .price = 100,
+                         .qty = 5,
+                         .remaining = 5,
+                         .client_id = 555};
+    assert_int_equal(lx_view_load_order(view, &o), 0);
+    lx__web_action_t a;
+    char err[LX__WEB_ERR];
+    /* by order id: market and account from the view */
+    assert_int_equal(action("{\"orderId\":\"77\"}", LX_CMD_CANCEL, view, LX_ACCOUNT_NONE, &a, err),
+                     0);
+    assert_int_equal(a.cmd.u.cancel.market, 1);
+    assert_int_equal(a.cmd.u.cancel.account, 9);
+    assert_int_equal(a.cmd.u.cancel.order_id, 77);
+    assert_int_equal(a.cmd.u.cancel.by_client_id, 0);
+    /* by client id: the market from the account's orders */
+    assert_int_equal(action("{\"clientId\":555}", LX_CMD_CANCEL, view, 9, &a, err), 0);
+    assert_int_equal(a.cmd.u.cancel.by_client_id, 1);
+    assert_int_equal(a.cmd.u.cancel.client_id, 555);
+    assert_int_equal(a.cmd.u.cancel.market, 1);
+    assert_int_equal(action("{\"orderId\":77,\"price\":\"2.5\",\"size\":\"0.002\"}", LX_CMD_AMEND,
+                            view, 9, &a, err),
+                     0);
+    assert_int_equal(a.cmd.u.amend.price, 250);
+    assert_int_equal(a.cmd.u.amend.qty, 2);
+    assert_int_equal(a.cmd.u.amend.market, 1);
+    assert_int_equal(action("{}", LX_CMD_CANCEL_ALL, view, 9, &a, err), 0);
+    assert_int_equal(a.cmd.u.cancel_all.market, LX_MARKET_ALL);
+    assert_int_equal(a.cmd.u.cancel_all.account, 9);
+    assert_int_equal(a.weight, cfg.rate_limits.weight.cancel_all);
+    assert_int_equal(action("{\"market\":\"ETH-USD\"}", LX_CMD_CANCEL_ALL, view, 9, &a, err), 0);
+    assert_int_equal(a.cmd.u.cancel_all.market, 1);
+    lx_view_destroy(view);
+    action_fails("{\"orderId\":78}", LX_CMD_CANCEL, 9, "no open order 78");
+    action_fails("{\"orderId\":0}", LX_CMD_CANCEL, 9, "orderId");
+    action_fails("{}", LX_CMD_CANCEL, 9, "orderId (or clientId");
+    action_fails("{\"orderId\":1,\"clientId\":2}", LX_CMD_CANCEL, 9, "not both");
+    action_fails("{\"clientId\":2}", LX_CMD_CANCEL, 9, "market: required with clientId");
+    action_fails("{\"orderId\":1,\"market\":0,\"size\":\"1\"}", LX_CMD_AMEND, 9, "price: required");
+    action_fails("{\"orderId\":1,\"market\":0,\"side\":\"buy\"}", LX_CMD_CANCEL, 9,
+                 "unknown field \"side\"");
+}
+
+static lx_event_t ev_of(lx_event_type_t t) {
+    lx_event_t e;
+    memset(&e, 0, sizeof e);
+    e.type = t;
+    e.market = 0;
+    e.seq = 10;
+    return e;
+}
+
+static void test_outcome(void **state) {
+    (void)state;
+    lx__web_action_t a;
+    memset(&a, 0, sizeof a);
+    a.cmd.type = LX_CMD_PLACE;
+    a.cmd.u.place.market = 0;
+    a.cmd.u.place.qty = 10;
+    a.account = 4;
+    lx__web_outcome_t o;
+    lx__web_outcome_init(&o, &a);
+    lx_event_t e = ev_of(LX_EV_ORDER_ACCEPTED);
+    e.u.accepted = (lx_ev_accepted_t){.order_id = 5, .account = 4, .price = 100, .qty = 10};
+    lx__web_outcome_event(&o, &e);
+    assert_string_equal(lx__web_outcome_status(&o), "open");
+    e = ev_of(LX_EV_TRADE);
+    e.u.trade = (lx_ev_trade_t){.maker_order = 3, .taker_order = 5, .price = 99, .qty = 4,
+                                .maker_remaining = 0, .taker_remaining = 6, .taker_fee = 12};
+    lx__web_outcome_event(&o, &e);
+    assert_string_equal(lx__web_outcome_status(&o), "partially_filled");
+    assert_int_equal(o.filled, 4);
+    assert_int_equal(o.remaining, 6);
+    assert_int_equal(o.nfills, 1);
+    assert_int_equal(o.fills[0].fee, 12);
+    assert_false(o.fills[0].maker);
+    json_t *j = lx__web_outcome_json(&ms, &o, false);
+    dump_is(j, "{\"orderId\":\"5\",\"status\":\"partially_filled\",\"market\":\"BTC-USD\","
+               "\"price\":\"1\",\"size\":\"0.001\",\"filled\":\"0.0004\",\"remaining\":\"0.0006\","
+               "\"fills\":[{\"price\":\"0.99\",\"size\":\"0.0004\",\"fee\":\"0.000012\","
+               "\"liquidity\":\"taker\"}],\"seq\":10}");
+    json_decref(j);
+    j = lx__web_outcome_json(&ms, &o, true);
+    dump_is(j, "{\"orderId\":5,\"status\":\"partially_filled\",\"price\":1,\"size\":0.001,"
+               "\"filled\":0.0004,\"remaining\":0.0006}");
+    json_decref(j);
+    e = ev_of(LX_EV_ORDER_CANCELED);
+    e.u.canceled = (lx_ev_canceled_t){.order_id = 5, .reason = LX_CANCEL_IOC_REMAINDER, .qty = 6};
+    lx__web_outcome_event(&o, &e);
+    assert_string_equal(lx__web_outcome_status(&o), "canceled");
+    e = ev_of(LX_EV_TRADE);
+    e.u.trade = (lx_ev_trade_t){.maker_order = 3, .taker_order = 5, .qty = 6};
+    lx__web_outcome_event(&o, &e);
+    assert_string_equal(lx__web_outcome_status(&o), "filled");
+    /* a rejection */
+    lx__web_outcome_init(&o, &a);
+    e = ev_of(LX_EV_REJECTED);
+    e.u.rejected.reason = LX_REJECT_INSUFFICIENT_FUNDS;
+    lx__web_outcome_event(&o, &e);
+    assert_string_equal(lx__web_outcome_status(&o), "rejected");
+    j = lx__web_outcome_json(&ms, &o, false);
+    assert_string_equal(json_string_value(json_object_get(j, "reason")), "INSUFFICIENT_FUNDS");
+    json_decref(j);
+    /* cancel-all counts */
+    memset(&a, 0, sizeof a);
+    a.cmd.type = LX_CMD_CANCEL_ALL;
+    a.cmd.u.cancel_all.market = LX_MARKET_ALL;
+    lx__web_outcome_init(&o, &a);
+    e = ev_of(LX_EV_ORDER_CANCELED);
+    lx__web_outcome_event(&o, &e);
+    lx__web_outcome_event(&o, &e);
+    assert_int_equal(o.ncanceled, 2);
+    assert_string_equal(lx__web_outcome_status(&o), "canceled");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_numbers_exact),  cmocka_unit_test(test_numbers_in_strings),
+        cmocka_unit_test(test_parse_errors),   cmocka_unit_test(test_u64_and_keys),
+        cmocka_unit_test(test_markets_render), cmocka_unit_test(test_place),
+        cmocka_unit_test(test_place_errors),   cmocka_unit_test(test_cancel_amend),
+        cmocka_unit_test(test_outcome),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
