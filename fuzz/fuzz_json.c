@@ -1,10 +1,16 @@
 /*
- * fuzz_json.c: the JSON API's decoding layer as it exists so far — the
- * exact decimal -> tick/lot conversion (lx/jsonapi.h) — and the read model
- * (lx/view.h) that answers the API's queries. To be extended with the
- * JSON-RPC and WebSocket message parsers when they exist.
+ * fuzz_json.c: the JSON API's decoding layer: the exact decimal -> tick/lot
+ * conversion (lx/jsonapi.h), the read model (lx/view.h) that answers the
+ * API's queries, and the web gateway's message parser (gw/web.h: exact
+ * numbers, actions from the own API's and JSON-RPC's fields).
  *
- * First byte even: decimal mode. Byte 1 picks the scale (10^(b % 19), or a
+ * First byte 2 (mod 4): message mode. The rest is JSON text: it must parse
+ * or fail with a message; once parsed, its dump must parse again to the
+ * same dump (numbers keep their text); every action type is built from it
+ * (the object, and its "params" under JSON-RPC's names) against the dev
+ * configuration and a view holding one order, and a success must be a
+ * command with positive price and size and an account in range.
+ * First byte 0 (mod 4): decimal mode. Byte 1 picks the scale (10^(b % 19), or a
  * non-power-of-ten when b >= 240), bytes 2..3 the step (0 allowed), the rest
  * is the text. A success must round-trip: to_steps(from_steps(n)) == n.
  * First byte odd: view mode. The rest is 8-byte records, each one event
@@ -17,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw/web.h"
+#include "lx/config.h"
 #include "lx/error.h"
 #include "lx/jsonapi.h"
 #include "lx/view.h"
@@ -123,11 +131,103 @@ static void fuzz_view(const uint8_t *d, size_t n) {
     lx_view_destroy(v);
 }
 
+static void check_action(const lx__web_markets_t *ms, const lx_view_t *view, int type,
+                         const lx__web_fields_t *f, lx_account_id_t account) {
+    lx__web_action_t a;
+    char err[LX__WEB_ERR];
+    err[0] = '\0';
+    if (lx__web_action(ms, view, type, f, account, &a, err, sizeof err) != 0) {
+        check(err[0] != '\0');
+        return;
+    }
+    check((int)a.cmd.type == type && a.weight >= 1);
+    check(a.account < ms->cfg->engine.max_accounts);
+    if (type == LX_CMD_PLACE) {
+        check(a.cmd.u.place.price > 0 && a.cmd.u.place.qty > 0);
+        check(lx__web_market_get(ms, a.cmd.u.place.market) != NULL);
+    }
+    if (type == LX_CMD_AMEND) check(a.cmd.u.amend.price > 0 && a.cmd.u.amend.qty > 0);
+}
+
+static void fuzz_message(const uint8_t *d, size_t n) {
+    static lx_config_t cfg;
+    static lx__web_markets_t ms;
+    static lx_view_t *view;
+    if (!view) {
+        char err[256];
+        if (lx_config_default(&cfg, err, sizeof err) || lx__web_markets_init(&ms, &cfg)) abort();
+        view = lx_view_create(ms.nmk);
+        lx_view_order_t o = {.order_id = 77,
+                             .account = 9,
+                             .market = 1,
+                             .qty = 5,
+                             .remaining = 5,
+                             .price = 100,
+                             .client_id = 555};
+        if (!view || lx_view_load_order(view, &o)) abort();
+    }
+    json_t *v = NULL;
+    char err[LX__WEB_ERR];
+    err[0] = '\0';
+    if (lx__web_parse((const char *)d, n, &v, err, sizeof err) != 0) {
+        check(v == NULL && err[0] != '\0');
+        return;
+    }
+    size_t len1, len2;
+    char *s1 = lx__web_dump(v, &len1);
+    if (s1) {
+        json_t *w = NULL;
+        check(lx__web_parse(s1, len1, &w, err, sizeof err) == 0);
+        char *s2 = lx__web_dump(w, &len2);
+        check(s2 && len1 == len2 && !memcmp(s1, s2, len1));
+        free(s2);
+        json_decref(w);
+        free(s1);
+    }
+    if (json_is_object(v)) {
+        static const int types[] = {LX_CMD_PLACE, LX_CMD_CANCEL, LX_CMD_AMEND, LX_CMD_CANCEL_ALL};
+        static const char *const extra[] = {"type", "id", NULL};
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x) {
+            uint64_t u;
+            size_t tl;
+            (void)lx__web_u64(x, &u);
+            (void)lx__web_text(x, &tl);
+        }
+        for (int i = 0; i < 4; i++) {
+            lx__web_fields_t f;
+            if (lx__web_own_fields(v, types[i], extra, &f, err, sizeof err) == 0) {
+                check_action(&ms, view, types[i], &f, 9);
+                check_action(&ms, view, types[i], &f, LX_ACCOUNT_NONE);
+            }
+        }
+        const json_t *p = json_object_get(v, "params");
+        if (json_is_object(p)) { /* JSON-RPC's names */
+            lx__web_fields_t f = {0};
+            f.market = json_object_get(p, "symbol");
+            f.type = json_object_get(p, "type");
+            f.side = json_object_get(p, "side");
+            f.price = json_object_get(p, "price");
+            f.size = json_object_get(p, "size");
+            f.account = json_object_get(p, "userID");
+            f.client_id = json_object_get(p, "clientID");
+            f.tif = json_object_get(p, "timeInForce");
+            f.post_only = json_object_get(p, "postOnly");
+            f.order_id = json_object_get(p, "orderId");
+            for (int i = 0; i < 4; i++) check_action(&ms, view, types[i], &f, LX_ACCOUNT_NONE);
+        }
+    }
+    json_decref(v);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     if (data[0] & 1)
         fuzz_view(data + 1, size - 1);
+    else if ((data[0] & 3) == 2)
+        fuzz_message(data + 1, size - 1);
     else
         fuzz_decimal(data + 1, size - 1);
     return 0;
