@@ -311,8 +311,9 @@ const char *lx__web_side_name(int side) {
 
 int lx__web_own_fields(const json_t *obj, int cmd_type, const char *const *extra,
                        lx__web_fields_t *f, char *err, size_t errlen) {
-    static const char *const place[] = {"market",   "side",     "orderType", "price",  "size",    "tif",
-                                        "postOnly", "clientId", "stp",  "expiry", "account", NULL};
+    static const char *const place[] = {"market", "side",   "orderType", "price",
+                                        "size",   "tif",    "postOnly",  "clientId",
+                                        "stp",    "expiry", "account",   NULL};
     static const char *const cancel[] = {"market", "orderId", "clientId", "account", NULL};
     static const char *const amend[] = {"market", "orderId", "clientId", "price",
                                         "size",   "account", NULL};

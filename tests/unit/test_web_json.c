@@ -370,8 +370,13 @@ static void test_outcome(void **state) {
     lx__web_outcome_event(&o, &e);
     assert_string_equal(lx__web_outcome_status(&o), "open");
     e = ev_of(LX_EV_TRADE);
-    e.u.trade = (lx_ev_trade_t){.maker_order = 3, .taker_order = 5, .price = 99, .qty = 4,
-                                .maker_remaining = 0, .taker_remaining = 6, .taker_fee = 12};
+    e.u.trade = (lx_ev_trade_t){.maker_order = 3,
+                                .taker_order = 5,
+                                .price = 99,
+                                .qty = 4,
+                                .maker_remaining = 0,
+                                .taker_remaining = 6,
+                                .taker_fee = 12};
     lx__web_outcome_event(&o, &e);
     assert_string_equal(lx__web_outcome_status(&o), "partially_filled");
     assert_int_equal(o.filled, 4);
