@@ -49,15 +49,23 @@
 
 /* ---- the key index ---------------------------------------------------------- */
 
+/* One mix of the four words folded into two: every key bit reaches the
+ * hash, at a third of the cost of mixing each word (about 80 instructions
+ * a lookup, under callgrind, for three lx__hash2). Keys enter the table
+ * only through BIND_KEY and APPROVE_AGENT, which the bridge and the owners
+ * sign, so nobody can flood it with keys ground to collide. */
 static uint64_t key_hash(const uint8_t k[32]) {
     uint64_t w[4];
     memcpy(w, k, 32);
-    return lx__hash2(lx__hash2(w[0], w[1]), lx__hash2(w[2], w[3]));
+    return lx__hash2(w[0] ^ w[2], w[1] ^ w[3]);
 }
 
 static bool key_eq(const void *ctx, uint32_t v, const void *key) {
     const lx_engine_t *e = ctx;
-    return memcmp(e->keys[v].key, key, 32) == 0;
+    uint64_t a[4], b[4];
+    memcpy(a, e->keys[v].key, 32);
+    memcpy(b, key, 32);
+    return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3])) == 0;
 }
 
 uint32_t lx__key_find(const lx_engine_t *e, const uint8_t key[32]) {
