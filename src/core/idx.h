@@ -23,8 +23,9 @@
  *
  * (Before, this was linear probing with backward-shift deletion over single
  * entries: the probe and the shift loops stopped at data-dependent places,
- * about 2 branch mispredictions per order's life in the client-id index,
- * which made it the engine's largest source of them.)
+ * about 2.5 branch mispredictions per message on the realistic workload in
+ * the client-id index (callgrind's model), the engine's largest source of
+ * them.)
  *
  * The table doubles when 3/4 full. Growth is O(n) and happens on the
  * command that crosses the bound (a cost paid once per doubling). Nothing
