@@ -7,8 +7,7 @@
  * refill moves TAT to max(TAT, now) + cost, and conforms while that stays
  * within burst * cost_of_one of now. No clock is read and no timer is kept;
  * all arithmetic is integer nanoseconds, so the result is exact and the
- * same on every machine. The binary gateway (tcp.c) has the same function
- * inline; the web gateway (web*.c) uses this one.
+ * same on every machine. Both gateways (tcp.c, web*.c) use it.
  */
 #include "lx/rate.h"
 

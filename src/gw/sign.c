@@ -55,6 +55,10 @@ int lx_sign_decode(const uint8_t *buf, size_t len, lx_action_t *out) {
     memcpy(a.signer, buf + 24, LX_SIGN_PK_LEN);
     a.nonce = lx_get_u64(buf + 56);
     if (a.nonce == 0) return LX_EINVAL;
+    /* the current codec version only: the decoder also reads older records,
+     * but a signature is checked again (lxdex journal verify) over the bytes
+     * of today's encoding, which an older version's bytes are not */
+    if (len > LX_SIGN_HDR_LEN && buf[LX_SIGN_HDR_LEN] != LX_CODEC_VERSION) return LX_EVERSION;
     int n = lx_cmd_decode(&a.cmd, buf + LX_SIGN_HDR_LEN, len - LX_SIGN_HDR_LEN);
     if (n < 0) return n;
     if ((size_t)n != len - LX_SIGN_HDR_LEN) return LX_ETRUNC;

@@ -68,6 +68,7 @@
 #include <sodium.h>
 #include "lx/error.h"
 #include "lx/proto.h"
+#include "lx/rate.h"
 #include "lx/sign.h"
 
 #define STAGE 256
@@ -638,23 +639,6 @@ static uint64_t mono_ns(void) {
  * burst/rate of now. Integer nanoseconds only. Returns 0 when allowed, else
  * the microseconds until a retry would be (at least 1).
  */
-static uint32_t rate_check(uint64_t *tat, const lx_config_rate_t *r, uint64_t now,
-                           uint32_t weight) {
-    if (r->rate == 0) return 0;
-    uint64_t cost = 1000000000u / r->rate;
-    if (cost == 0) cost = 1;
-    cost *= weight < r->burst ? weight : r->burst; /* heavier than a burst: a whole burst */
-    uint64_t t = *tat > now ? *tat : now;
-    uint64_t next = t + cost;
-    uint64_t allow = (uint64_t)r->burst * cost;
-    if (next - now > allow) {
-        uint64_t us = (next - now - allow + 999) / 1000;
-        return us == 0 ? 1 : us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
-    }
-    *tat = next;
-    return 0;
-}
-
 static bool is_order_entry(int type) {
     return type == LX_PROTO_PLACE || type == LX_PROTO_CANCEL || type == LX_PROTO_AMEND ||
            type == LX_PROTO_CANCEL_ALL || type == LX_PROTO_SIGNED ||
@@ -698,11 +682,11 @@ static void send_rate_limited(lx_gw_tcp_t *g, conn_t *c, const lx_proto_msg_t *m
 static void on_msg(lx_gw_tcp_t *g, conn_t *c, const lx_proto_msg_t *m) {
     /* Rate limits (docs/config.md): every message of a connection, and the
      * order-entry requests of an account over all its sessions. */
-    uint32_t wait = rate_check(&c->tat, &g->cfg->rate_limits.per_connection, g->now_ns, 1);
+    uint32_t wait = lx_rate_check(&c->tat, &g->cfg->rate_limits.per_connection, g->now_ns, 1);
     if (!wait && c->sess && g->account_tat && is_order_entry(m->type) &&
         c->sess->account < g->naccounts) {
-        wait = rate_check(&g->account_tat[c->sess->account], &g->cfg->rate_limits.per_account,
-                          g->now_ns, weight_of(g->cfg, m));
+        wait = lx_rate_check(&g->account_tat[c->sess->account], &g->cfg->rate_limits.per_account,
+                             g->now_ns, weight_of(g->cfg, m));
     }
     if (wait) {
         send_rate_limited(g, c, m, wait);

@@ -188,6 +188,9 @@ static void test_rejections(void **st) {
     n = lx_sign_payload(&a, p, sizeof p);
     p[3] ^= 0x20;
     assert_int_equal(lx_sign_decode(p, (size_t)n, &b), LX_EVERSION);
+    p[3] ^= 0x20;
+    p[LX_SIGN_HDR_LEN] = LX_CODEC_VERSION - 1; /* an older codec version: not signable */
+    assert_int_equal(lx_sign_decode(p, (size_t)n, &b), LX_EVERSION);
     a.cmd.u.place.side = 7;
     assert_int_equal(lx_sign_payload(&a, p, sizeof p), LX_EINVAL);
     assert_int_equal(lx_sign_payload(&a, p, 20), LX_ERANGE);
