@@ -66,6 +66,9 @@ typedef struct {
     uint32_t node_seconds;
     int node_auth;           /* LXB_AUTH_* */
     uint32_t verify_seconds; /* --verify: 0 none */
+    uint64_t ws_rates[MAX_SEL];
+    int nws;
+    uint32_t ws_batch;
     uint64_t msgs;
     int msgs_set;
     uint64_t seed;
@@ -104,6 +107,8 @@ static void usage(FILE *f) {
         "  --node-auth A     dev (logon by account id, default), session (signed logon, the\n"
         "                    engine checks the key) or signed (every order a signed action)\n"
         "  --verify S        ed25519 signed-action verifications per second on one core, S s\n"
+        "  --ws RATES        the node over WebSocket JSON, open loop at each offered rate\n"
+        "                    (orders/s); --ws-batch N orders per message (default 1, max 50)\n"
         "  --repeat K        throughput runs per workload; median and best (default 1)\n"
         "  --rate R          offered rate of the latency run, msgs/s\n"
         "  --rate-pct P      offered rate as P%% of the measured throughput (default 50)\n"
@@ -227,6 +232,18 @@ static int parse_args(opts_t *o, int argc, char **argv) {
                 o->node_auth = LXB_AUTH_SIGNED;
             else
                 goto bad;
+        } else if (strcmp(a, "--ws") == 0) {
+            NEED_VAL();
+            char buf[256];
+            snprintf(buf, sizeof buf, "%s", val);
+            for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+                if (parse_u64(tok, &u) || u == 0 || o->nws >= MAX_SEL) goto bad;
+                o->ws_rates[o->nws++] = u;
+            }
+        } else if (strcmp(a, "--ws-batch") == 0) {
+            NEED_VAL();
+            if (parse_u64(val, &u) || u == 0 || u > 50) goto bad;
+            o->ws_batch = (uint32_t)u;
         } else if (strcmp(a, "--verify") == 0) {
             NEED_VAL();
             if (parse_u64(val, &u) || u == 0 || u > 3600) goto bad;
@@ -275,7 +292,7 @@ static int parse_args(opts_t *o, int argc, char **argv) {
 #undef NEED_VAL
     }
     if (o->nsel == 0 && o->njournal == 0 && o->nnode == 0 && o->verify_seconds == 0 &&
-        add_workloads(o, "all"))
+        o->nws == 0 && add_workloads(o, "all"))
         return -1;
     if (!o->msgs_set) o->msgs = o->quick ? 50000 : 5000000;
     return 0;
@@ -526,6 +543,9 @@ int main(int argc, char **argv) {
         failed |= lx_bench_node(o.node_rates[i], o.node_seconds ? o.node_seconds : 10, true, o.seed,
                                 o.node_auth) != 0;
     if (o.verify_seconds) failed |= lx_bench_verify(o.verify_seconds) != 0;
+    for (int i = 0; i < o.nws; i++)
+        failed |= lx_bench_ws(o.ws_rates[i], o.node_seconds ? o.node_seconds : 10, o.seed,
+                              o.ws_batch ? o.ws_batch : 1) != 0;
 
     if (worst.n) {
         printf("RESULT workload=worst msgs=%llu msgs_per_s=%llu p50_ns=%llu p99_ns=%llu "

@@ -41,4 +41,15 @@ enum { LXB_AUTH_DEV = 0, LXB_AUTH_SESSION = 1, LXB_AUTH_SIGNED = 2 };
 int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed, int auth);
 int lx_bench_verify(uint32_t seconds);
 
+/* lx_bench_ws(rate, seconds, seed, batch): the node with its web gateway,
+ * one WebSocket client offering `rate` orders per second open loop (IOC
+ * buys that rest nowhere: each one command and one result), `batch` orders
+ * per WebSocket message (1: one `place` message each; more: `batch`
+ * messages); latency from each order's due time to its result. Prints
+ * RESULT workload=node_ws ... and a STAGES line. */
+int lx_bench_ws(uint64_t rate, uint32_t seconds, uint64_t seed, uint32_t batch);
+
+struct lx_node;
+void lxb_print_stages(const struct lx_node *node, const char *wl, uint64_t rate);
+
 #endif

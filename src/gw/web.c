@@ -665,12 +665,18 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (!c) return 0;
         lx__web_out_t *m = c->qhead;
         if (m) {
-            c->qhead = m->next;
-            if (!c->qhead) c->qtail = NULL;
-            c->qbytes -= m->len;
-            int w = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
-            free(m);
-            if (w < 0) return -1;
+            /* as many queued messages as the socket takes now (up to 64): one
+             * trip through the event loop per message would cap a busy
+             * connection at the loop's rate */
+            for (int k = 0; m && k < 64; k++, m = c->qhead) {
+                c->qhead = m->next;
+                if (!c->qhead) c->qtail = NULL;
+                c->qbytes -= m->len;
+                int w = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
+                free(m);
+                if (w < 0) return -1;
+                if (lws_send_pipe_choked(wsi)) break;
+            }
             if (c->qhead || c->closing) lws_callback_on_writable(wsi);
             return 0;
         }
