@@ -67,6 +67,17 @@ static inline uint64_t lxb_ticks_to_ns(uint64_t t) {
     return (uint64_t)(((unsigned __int128)t * lxb_clock.ns_per_tick) >> 32);
 }
 
+/* A load generator's pause before its next due request, wait_ns ahead:
+ * sleeps, never spins (a spinning client would take one of the machine's
+ * two cores from the node); within 20 us of the due time it still sleeps
+ * 10 us, so requests leave in small bursts, their latency still counted
+ * from their due times. */
+static inline void lxb_pause(uint64_t wait_ns) {
+    struct timespec ts = {0, (long)(wait_ns > 20000 ? wait_ns - 10000 : 10000)};
+    if (wait_ns >= 1000000000) ts.tv_sec = 0, ts.tv_nsec = 999999999;
+    nanosleep(&ts, NULL);
+}
+
 static inline void lxb_cpu_relax(void) {
 #ifdef LXB_HAVE_TSC
     _mm_pause();

@@ -125,12 +125,7 @@ static void *sender(void *arg) {
     while (i < b->n && !atomic_load(&b->failed)) {
         uint64_t now = lxb_now_ns();
         if (now < due(b, i)) {
-            uint64_t wait = due(b, i) - now;
-            /* sleep, never spin: a spinning client would take one of the
-             * machine's two cores from the node (the requests then leave in
-             * small bursts; their latency still counts from their due times) */
-            struct timespec ts = {0, (long)(wait > 20000 ? wait - 10000 : 10000)};
-            nanosleep(&ts, NULL);
+            lxb_pause(due(b, i) - now);
             continue;
         }
         size_t len = 0;

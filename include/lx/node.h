@@ -192,6 +192,13 @@ void lx_node_gateway_close(lx_node_t *n, unsigned gw);
  * each lx_ring_commit (cheap: a load, and a system call only when the
  * sequencer sleeps). */
 void lx_node_kick(lx_node_t *n);
+/* A gateway's push: msgs[0..k) into gateway gw's in ring, one commit per
+ * grant, each followed by lx_node_kick. While the ring is full it calls
+ * drain(ctx) (the gateway drains its out ring, so that neither side waits on
+ * the other forever) and waits up to 1 ms for room. Stops early if the ring
+ * is closed (the node is stopping; what is left is dropped unanswered). */
+void lx_node_submit(lx_node_t *n, unsigned gw, const lx_node_msg_t *msgs, uint32_t k,
+                    void (*drain)(void *ctx), void *ctx);
 /* True once the journal failed: the node takes no more commands. */
 bool lx_node_failed(const lx_node_t *n);
 /* Closes the in ring (if the gateway has not), waits until the sequencer has

@@ -446,23 +446,12 @@ static void drain_out(lx_gw_tcp_t *g);
 /* Pushes the staged requests into the node's in ring. While the ring is
  * full it keeps draining the out ring, so that neither side can wait on the
  * other forever. */
+static void drain_cb(void *ctx) {
+    drain_out(ctx);
+}
+
 static void stage_flush(lx_gw_tcp_t *g) {
-    uint32_t done = 0;
-    while (done < g->nstage) {
-        uint32_t k = lx_ring_reserve(g->in, g->nstage - done);
-        if (k == 0) {
-            drain_out(g);
-            int w = lx_ring_reserve_wait(g->in, g->nstage - done, 1000000);
-            if (w == LX_ECLOSED) break;
-            if (w <= 0) continue;
-            k = (uint32_t)w;
-        }
-        for (uint32_t i = 0; i < k; i++)
-            memcpy(lx_ring_wslot(g->in, i), &g->stage[done + i], sizeof g->stage[0]);
-        lx_ring_commit(g->in, k);
-        lx_node_kick(g->node);
-        done += k;
-    }
+    lx_node_submit(g->node, 0, g->stage, g->nstage, drain_cb, g);
     g->nstage = 0;
 }
 

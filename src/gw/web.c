@@ -255,23 +255,12 @@ void lx__web_close(lx__web_t *g, lx__web_conn_t *c, int code, const char *reason
 
 static void drain_out(lx__web_t *g);
 
+static void drain_cb(void *ctx) {
+    drain_out(ctx);
+}
+
 static void stage_flush(lx__web_t *g) {
-    uint32_t done = 0;
-    while (done < g->nstage) {
-        uint32_t k = lx_ring_reserve(g->in, g->nstage - done);
-        if (k == 0) {
-            drain_out(g);
-            int w = lx_ring_reserve_wait(g->in, g->nstage - done, 1000000);
-            if (w == LX_ECLOSED) break;
-            if (w <= 0) continue;
-            k = (uint32_t)w;
-        }
-        for (uint32_t i = 0; i < k; i++)
-            memcpy(lx_ring_wslot(g->in, i), &g->stage[done + i], sizeof g->stage[0]);
-        lx_ring_commit(g->in, k);
-        lx_node_kick(g->node);
-        done += k;
-    }
+    lx_node_submit(g->node, g->gw, g->stage, g->nstage, drain_cb, g);
     g->nstage = 0;
 }
 

@@ -340,6 +340,28 @@ void lx_node_kick(lx_node_t *n) {
     }
 }
 
+void lx_node_submit(lx_node_t *n, unsigned gw, const lx_node_msg_t *msgs, uint32_t k,
+                    void (*drain)(void *ctx), void *ctx) {
+    if (gw >= n->ngw) return;
+    lx_ring_t *in = n->gw[gw].in;
+    uint32_t done = 0;
+    while (done < k) {
+        uint32_t got = lx_ring_reserve(in, k - done);
+        if (got == 0) {
+            if (drain) drain(ctx);
+            int w = lx_ring_reserve_wait(in, k - done, 1000000);
+            if (w == LX_ECLOSED) break;
+            if (w <= 0) continue;
+            got = (uint32_t)w;
+        }
+        for (uint32_t i = 0; i < got; i++)
+            memcpy(lx_ring_wslot(in, i), &msgs[done + i], sizeof *msgs);
+        lx_ring_commit(in, got);
+        lx_node_kick(n);
+        done += got;
+    }
+}
+
 void lx_node_gateway_close(lx_node_t *n, unsigned gw) {
     if (gw >= n->ngw) return;
     lx_ring_close(n->gw[gw].in);
