@@ -69,10 +69,10 @@ static inline uint32_t lx__idx_tag(uint64_t hash) {
  * entry j is empty. */
 static inline uint32_t lx__idx_scan(const uint64_t *s, uint32_t tag, uint32_t *empty) {
 #if defined(__SSE2__)
-    __m128 a = _mm_castsi128_ps(_mm_loadu_si128((const __m128i *)s));
-    __m128 b = _mm_castsi128_ps(_mm_loadu_si128((const __m128i *)(s + 2)));
-    __m128 c = _mm_castsi128_ps(_mm_loadu_si128((const __m128i *)(s + 4)));
-    __m128 d = _mm_castsi128_ps(_mm_loadu_si128((const __m128i *)(s + 6)));
+    __m128 a = _mm_castsi128_ps(_mm_loadu_si128((const __m128i *)(const void *)s));
+    __m128 b = _mm_castsi128_ps(_mm_loadu_si128((const __m128i *)(const void *)(s + 2)));
+    __m128 c = _mm_castsi128_ps(_mm_loadu_si128((const __m128i *)(const void *)(s + 4)));
+    __m128 d = _mm_castsi128_ps(_mm_loadu_si128((const __m128i *)(const void *)(s + 6)));
     __m128i hi0 = _mm_castps_si128(_mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
     __m128i hi1 = _mm_castps_si128(_mm_shuffle_ps(c, d, _MM_SHUFFLE(3, 1, 3, 1)));
     __m128i t = _mm_set1_epi32((int)tag), z = _mm_setzero_si128();

@@ -50,6 +50,7 @@
 #include <libwebsockets.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -698,7 +699,7 @@ static const struct lws_protocols ws_protocols[] = {
 static void tick(lws_sorted_usec_list_t *sul);
 
 static void tick(lws_sorted_usec_list_t *sul) {
-    lx__web_t *g = lws_container_of(sul, lx__web_t, sul);
+    lx__web_t *g = (lx__web_t *)(void *)((char *)sul - offsetof(lx__web_t, sul));
     lws_sul_schedule(g->ctx, 0, &g->sul, tick, 50 * LWS_US_PER_MS);
 }
 
