@@ -72,7 +72,8 @@
     X(ORDER_STATUS_REPLY, 0x89, 80)                                                                \
     X(RESEND_END, 0x8a, 32)                                                                        \
     X(CHALLENGE, 0x8b, 40)                                                                         \
-    X(DEADMAN, 0x8c, 56)
+    X(DEADMAN, 0x8c, 56)                                                                           \
+    X(ACCOUNT_KEY, 0x8d, 104)
 
 typedef enum {
 #define LX__PROTO_TYPE_ENUM(name, value, size) LX_PROTO_##name = (value),
@@ -253,6 +254,19 @@ typedef struct {
     int64_t deadline; /* 0 when cleared */
 } lx_proto_deadman_t;
 
+/* ACCOUNT_KEY: a key of the account was bound as its owner key, approved as
+ * an agent or revoked (h.market LX_MARKET_NONE, order and client ids 0). */
+#define LX_PROTO_KEY_BOUND 0
+#define LX_PROTO_KEY_AGENT_APPROVED 1
+#define LX_PROTO_KEY_AGENT_REVOKED 2
+typedef struct {
+    lx_proto_exec_t h;
+    uint8_t what;   /* LX_PROTO_KEY_* */
+    int64_t expiry; /* an agent's approval; 0 for an owner key */
+    uint8_t key[32];
+    char name[16]; /* an agent's name, NUL-padded */
+} lx_proto_account_key_t;
+
 typedef struct {
     lx_market_id_t market;
     uint64_t client_id;
@@ -281,6 +295,7 @@ typedef struct {
         lx_proto_cancel_all_t cancel_all;
         lx_proto_cancel_t order_status;
         lx_proto_schedule_cancel_t schedule_cancel;
+        lx_proto_account_key_t account_key;
         lx_proto_deadman_t deadman;
         lx_proto_signed_t signed_action;
         lx_proto_challenge_t challenge;
@@ -302,7 +317,7 @@ typedef struct {
 
 size_t lx_proto_msg_size(int type);           /* the frame size of a type, 0 if unknown */
 int lx_proto_direction(int type);             /* LX_PROTO_FROM_*, or -1 if unknown */
-bool lx_proto_is_exec(int type);              /* ACCEPTED .. AMENDED, DEADMAN */
+bool lx_proto_is_exec(int type);              /* ACCEPTED .. AMENDED, DEADMAN, ACCOUNT_KEY */
 const char *lx_proto_type_name(int type);     /* "PLACE", or "?" */
 const char *lx_proto_reason_name(int reason); /* "TOO_LARGE", or "?" */
 const char *lx_proto_reason_str(int reason);  /* text, never NULL */

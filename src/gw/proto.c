@@ -59,6 +59,9 @@
  *   0x8b CHALLENGE (40)       4 u32 -  8 u8[32] challenge (what a signed LOGON signs)
  *   0x8c DEADMAN (56)         execution report: 40 u8 state (0 cleared, 1 armed, 2 fired)
  *                             41 u8[7] -  48 i64 deadline
+ *   0x8d ACCOUNT_KEY (104)    execution report: 40 u8 what (0 owner key bound, 1 agent
+ *                             approved, 2 agent revoked)  41 u8[7] -  48 i64 expiry
+ *                             56 u8[32] key  88 u8[16] name
  *
  * Enumerations: side 0..1, order_type 0..1, tif 0..4, stp 0..4 (lx/types.h).
  * client_id sits at offset 8 in every message that has one, so a refusal
@@ -125,7 +128,8 @@ int lx_proto_direction(int type) {
 }
 
 bool lx_proto_is_exec(int type) {
-    return (type >= LX_PROTO_ACCEPTED && type <= LX_PROTO_AMENDED) || type == LX_PROTO_DEADMAN;
+    return (type >= LX_PROTO_ACCEPTED && type <= LX_PROTO_AMENDED) || type == LX_PROTO_DEADMAN ||
+           type == LX_PROTO_ACCOUNT_KEY;
 }
 
 const char *lx_proto_reason_name(int reason) {
@@ -166,6 +170,8 @@ lx_proto_exec_t *lx_proto_exec(lx_proto_msg_t *m) {
         return &m->u.amended.h;
     case LX_PROTO_DEADMAN:
         return &m->u.deadman.h;
+    case LX_PROTO_ACCOUNT_KEY:
+        return &m->u.account_key.h;
     default:
         return NULL;
     }
@@ -239,6 +245,8 @@ static bool check(const lx_proto_msg_t *m) {
     case LX_PROTO_DEADMAN:
         return m->u.deadman.h.seq >= 1 && m->u.deadman.state <= LX_DEADMAN_FIRED &&
                m->u.deadman.deadline >= 0;
+    case LX_PROTO_ACCOUNT_KEY:
+        return m->u.account_key.h.seq >= 1 && m->u.account_key.what <= LX_PROTO_KEY_AGENT_REVOKED;
     case LX_PROTO_SIGNED: {
         const lx_proto_signed_t *s = &m->u.signed_action;
         return s->len >= LX_PROTO_SIGNED_MIN && s->len <= LX_PROTO_SIGNED_MAX &&
@@ -357,6 +365,13 @@ static bool read_body(const uint8_t *p, lx_proto_msg_t *m) {
         get_exec(p, &m->u.deadman.h);
         m->u.deadman.state = p[40];
         m->u.deadman.deadline = get_i64(p + 48);
+        return all_zero(p + 41, 7);
+    case LX_PROTO_ACCOUNT_KEY:
+        get_exec(p, &m->u.account_key.h);
+        m->u.account_key.what = p[40];
+        m->u.account_key.expiry = get_i64(p + 48);
+        memcpy(m->u.account_key.key, p + 56, 32);
+        memcpy(m->u.account_key.name, p + 88, 16);
         return all_zero(p + 41, 7);
     case LX_PROTO_LOGON_ACK: {
         lx_proto_logon_ack_t *a = &m->u.logon_ack;
@@ -549,6 +564,13 @@ int lx_proto_encode(const lx_proto_msg_t *m, uint8_t *buf, size_t cap) {
         put_exec(p, &m->u.deadman.h);
         p[40] = m->u.deadman.state;
         put_i64(p + 48, m->u.deadman.deadline);
+        break;
+    case LX_PROTO_ACCOUNT_KEY:
+        put_exec(p, &m->u.account_key.h);
+        p[40] = m->u.account_key.what;
+        put_i64(p + 48, m->u.account_key.expiry);
+        memcpy(p + 56, m->u.account_key.key, 32);
+        memcpy(p + 88, m->u.account_key.name, 16);
         break;
     case LX_PROTO_LOGON_ACK: {
         const lx_proto_logon_ack_t *a = &m->u.logon_ack;
@@ -857,13 +879,32 @@ int lx_proto_reports_from_event(const lx_event_t *ev, lx_proto_report_t out[2]) 
         const lx_ev_rejected_t *j = &ev->u.rejected;
         if (j->cmd_type != LX_CMD_PLACE && j->cmd_type != LX_CMD_CANCEL &&
             j->cmd_type != LX_CMD_AMEND && j->cmd_type != LX_CMD_CANCEL_ALL &&
-            j->cmd_type != LX_CMD_SCHEDULE_CANCEL)
+            j->cmd_type != LX_CMD_SCHEDULE_CANCEL && j->cmd_type != LX_CMD_BIND_KEY &&
+            j->cmd_type != LX_CMD_APPROVE_AGENT && j->cmd_type != LX_CMD_REVOKE_AGENT &&
+            j->cmd_type != LX_CMD_WITHDRAW && j->cmd_type != LX_CMD_TRANSFER)
             return 0;
         out[0].account = j->account;
         out[0].msg.type = LX_PROTO_REJECTED;
         exec_head(&out[0].msg.u.rejected.h, ev, j->order_id, j->client_id);
         out[0].msg.u.rejected.reason = j->reason;
         out[0].msg.u.rejected.cmd_type = j->cmd_type;
+        return 1;
+    }
+    case LX_EV_KEY_BOUND:
+    case LX_EV_AGENT_APPROVED:
+    case LX_EV_AGENT_REVOKED: {
+        const lx_ev_key_t *k = &ev->u.key;
+        lx_proto_account_key_t *r = &out[0].msg.u.account_key;
+        out[0].account = k->account;
+        out[0].msg.type = LX_PROTO_ACCOUNT_KEY;
+        exec_head(&r->h, ev, 0, 0);
+        r->h.market = LX_MARKET_NONE;
+        r->what = ev->type == LX_EV_KEY_BOUND        ? LX_PROTO_KEY_BOUND
+                  : ev->type == LX_EV_AGENT_APPROVED ? LX_PROTO_KEY_AGENT_APPROVED
+                                                     : LX_PROTO_KEY_AGENT_REVOKED;
+        r->expiry = k->expiry;
+        memcpy(r->key, k->key, 32);
+        memcpy(r->name, k->name, 16);
         return 1;
     }
     case LX_EV_DEADMAN: {

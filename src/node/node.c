@@ -789,7 +789,8 @@ static uint64_t requester(const shard_t *s, lx_account_id_t account, uint64_t ow
 
 static bool is_order_cmd(uint8_t t) {
     return t == LX_CMD_PLACE || t == LX_CMD_CANCEL || t == LX_CMD_AMEND || t == LX_CMD_CANCEL_ALL ||
-           t == LX_CMD_SCHEDULE_CANCEL;
+           t == LX_CMD_SCHEDULE_CANCEL || t == LX_CMD_BIND_KEY || t == LX_CMD_APPROVE_AGENT ||
+           t == LX_CMD_REVOKE_AGENT || t == LX_CMD_WITHDRAW || t == LX_CMD_TRANSFER;
 }
 
 static void on_event(void *ctx, const lx_event_t *ev) {
@@ -839,6 +840,17 @@ static void on_event(void *ctx, const lx_event_t *ev) {
         o.session[0] = to ? to : req;
         o.session[1] = to ? req : 0;
         o.client_id[0] = o.client_id[1] = a->client_id;
+        break;
+    }
+    case LX_EV_KEY_BOUND:
+    case LX_EV_AGENT_APPROVED:
+    case LX_EV_AGENT_REVOKED: {
+        /* the session that sent the command (the owner's, or the bridge's
+         * for a bind), else the account's last bound session */
+        lx_account_id_t a = ev->u.key.account;
+        o.session[0] = s->cur_session     ? s->cur_session
+                       : a < s->naccounts ? s->account_session[a]
+                                          : 0;
         break;
     }
     case LX_EV_DEADMAN: {

@@ -580,6 +580,9 @@ static void test_signed_logon_and_actions(void **state) {
     assert_int_equal(cli_expect(&c, LX_PROTO_REJECT).u.reject.reason, LX_PROTO_R_BAD_SIGNATURE);
     memcpy(bind.signer, bridge_pk, 32);
     send_signed(&c, &bind, bridge_sk);
+    lx_proto_msg_t kb = cli_expect(&c, LX_PROTO_ACCOUNT_KEY);
+    assert_int_equal(kb.u.account_key.what, LX_PROTO_KEY_BOUND);
+    assert_memory_equal(kb.u.account_key.key, pk2, 32);
 
     lx_action_t act;
     memset(&act, 0, sizeof act);
@@ -619,6 +622,52 @@ static void test_signed_logon_and_actions(void **state) {
     assert_int_equal(cli_expect(&c, LX_PROTO_ACCEPTED).u.accepted.h.client_id, 20);
     send_signed(&c, &act, sk2);
     assert_int_equal(cli_expect(&c, LX_PROTO_REJECTED).u.rejected.reason, LX_REJECT_NONCE_REPLAYED);
+    /* an agent approved by account 20's owner key places; may not withdraw;
+     * after its revocation it may not place either */
+    uint8_t pk3[32], sk3[64];
+    crypto_sign_keypair(pk3, sk3);
+    lx_action_t ap;
+    memset(&ap, 0, sizeof ap);
+    ap.chain_id = chain;
+    memcpy(ap.signer, pk2, 32);
+    ap.nonce = 10;
+    ap.cmd.type = LX_CMD_APPROVE_AGENT;
+    ap.cmd.u.approve_agent.account = 20;
+    memcpy(ap.cmd.u.approve_agent.key, pk3, 32);
+    memcpy(ap.cmd.u.approve_agent.name, "desk-1", 6);
+    ap.cmd.u.approve_agent.expiry = INT64_MAX;
+    send_signed(&c, &ap, sk2);
+    lx_proto_msg_t ka = cli_expect(&c, LX_PROTO_ACCOUNT_KEY);
+    assert_int_equal(ka.u.account_key.what, LX_PROTO_KEY_AGENT_APPROVED);
+    assert_string_equal(ka.u.account_key.name, "desk-1");
+    lx_action_t ag = act;
+    memcpy(ag.signer, pk3, 32);
+    ag.nonce = 1;
+    ag.cmd.u.place.client_id = 21;
+    send_signed(&c, &ag, sk3);
+    assert_int_equal(cli_expect(&c, LX_PROTO_ACCEPTED).u.accepted.h.client_id, 21);
+    lx_action_t wd;
+    memset(&wd, 0, sizeof wd);
+    wd.chain_id = chain;
+    memcpy(wd.signer, pk3, 32);
+    wd.nonce = 2;
+    wd.cmd.type = LX_CMD_WITHDRAW;
+    wd.cmd.u.withdraw = (lx_cmd_withdraw_t){.account = 20, .asset = 0, .amount = 1};
+    send_signed(&c, &wd, sk3);
+    assert_int_equal(cli_expect(&c, LX_PROTO_REJECTED).u.rejected.reason, LX_REJECT_NOT_AUTHORIZED);
+    ap.nonce = 11;
+    ap.cmd.type = LX_CMD_REVOKE_AGENT;
+    memset(&ap.cmd.u, 0, sizeof ap.cmd.u);
+    ap.cmd.u.revoke_agent.account = 20;
+    memcpy(ap.cmd.u.revoke_agent.key, pk3, 32);
+    send_signed(&c, &ap, sk2);
+    assert_int_equal(cli_expect(&c, LX_PROTO_ACCOUNT_KEY).u.account_key.what,
+                     LX_PROTO_KEY_AGENT_REVOKED);
+    ag.nonce = 3;
+    ag.cmd.u.place.client_id = 22;
+    send_signed(&c, &ag, sk3);
+    assert_int_equal(cli_expect(&c, LX_PROTO_REJECTED).u.rejected.reason, LX_REJECT_AGENT_REVOKED);
+
     /* pk2 signing for account 5 (pk's) */
     act.nonce = 3;
     act.cmd.u.place.account = 5;
@@ -677,7 +726,7 @@ static void test_signed_logon_and_actions(void **state) {
     lx_recovery_t rec;
     assert_int_equal(lx_recover(dir, &ro, NULL, &rec), 0);
     assert_int_equal(ac.session, 1);
-    assert_int_equal(ac.signed_ok, 7);
+    assert_int_equal(ac.signed_ok, 12); /* + approve, revoke, 3 by the agent */
     assert_int_equal(ac.bad, 0);
     /* and a restart replays them to the same state (nonces included) */
     tnode_start(&t, dir, NULL, 0);

@@ -125,6 +125,13 @@ static lx_proto_msg_t sample(int type, int variant) {
         m.u.deadman.state = (uint8_t)(variant ? LX_DEADMAN_FIRED : LX_DEADMAN_ARMED);
         m.u.deadman.deadline = variant ? 1 : INT64_MAX;
     }
+    if (type == LX_PROTO_ACCOUNT_KEY) {
+        m.u.account_key.h = (lx_proto_exec_t){LX_MARKET_NONE, 0, 0, ubig, big};
+        m.u.account_key.what = (uint8_t)(variant ? LX_PROTO_KEY_AGENT_REVOKED : LX_PROTO_KEY_BOUND);
+        m.u.account_key.expiry = big;
+        for (int i = 0; i < 32; i++) m.u.account_key.key[i] = (uint8_t)(i + 1 + variant);
+        memcpy(m.u.account_key.name, variant ? "desk-7" : "", variant ? 6 : 0);
+    }
     if (type == LX_PROTO_CHALLENGE)
         for (int i = 0; i < 32; i++) m.u.challenge.challenge[i] = (uint8_t)(255 - i - variant);
     return m;
@@ -333,6 +340,8 @@ static const mangle_t mangles[] = {
     {LX_PROTO_SCHEDULE_CANCEL, 15, 0x80, 0, LX_PROTO_R_BAD_FIELD}, /* a negative deadline */
     {LX_PROTO_DEADMAN, 40, 3, 0, LX_PROTO_R_BAD_FIELD},
     {LX_PROTO_DEADMAN, 41, 1, 0, LX_PROTO_R_BAD_FIELD},
+    {LX_PROTO_ACCOUNT_KEY, 40, 3, 0, LX_PROTO_R_BAD_FIELD},
+    {LX_PROTO_ACCOUNT_KEY, 47, 1, 0, LX_PROTO_R_BAD_FIELD},
     {LX_PROTO_REJECT, 6, 1, 0, LX_PROTO_R_BAD_FIELD},
     {LX_PROTO_REJECT, 12, 1, 0, LX_PROTO_R_BAD_FIELD},
     {LX_PROTO_ACCEPTED, 40, 2, 0, LX_PROTO_R_BAD_FIELD},
@@ -370,7 +379,7 @@ static const mangle_t mangles[] = {
     {LX_PROTO_PLACE, 2, 0x7f, 0, LX_PROTO_R_UNKNOWN_TYPE},
     {LX_PROTO_PLACE, 2, 0x80, 0, LX_PROTO_R_UNKNOWN_TYPE},
     {LX_PROTO_PLACE, 2, 0xff, 0, LX_PROTO_R_UNKNOWN_TYPE},
-    {LX_PROTO_FILL, 2, 0x8d, 0, LX_PROTO_R_UNKNOWN_TYPE},
+    {LX_PROTO_FILL, 2, 0x8e, 0, LX_PROTO_R_UNKNOWN_TYPE},
 };
 
 /* Builds the mangled frame of mangles[i] into buf; returns its size. */
