@@ -240,6 +240,20 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
     return remove(p);
 }
 
+int lxb_run_client(void *(*send_fn)(void *), void *(*recv_fn)(void *), void *arg,
+                   _Atomic int *failed) {
+    pthread_t ts, tr;
+    if (pthread_create(&tr, NULL, recv_fn, arg)) return -1;
+    if (pthread_create(&ts, NULL, send_fn, arg)) {
+        atomic_store(failed, 1);
+        pthread_join(tr, NULL);
+        return -1;
+    }
+    pthread_join(ts, NULL);
+    pthread_join(tr, NULL);
+    return 0;
+}
+
 /* The STAGES line: the node's own stage histograms (from the gateway's
  * receipt of each order, 12.5% buckets) and its fsync times. */
 void lxb_print_stages(const lx_node_t *node, const char *wl, uint64_t rate) {
@@ -357,15 +371,7 @@ int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed, in
         goto out;
     }
     b.start = lxb_now_ns() + 10000000;
-    pthread_t ts, tr;
-    if (pthread_create(&tr, NULL, receiver, &b)) goto out;
-    if (pthread_create(&ts, NULL, sender, &b)) {
-        atomic_store(&b.failed, 1);
-        pthread_join(tr, NULL);
-        goto out;
-    }
-    pthread_join(ts, NULL);
-    pthread_join(tr, NULL);
+    if (lxb_run_client(sender, receiver, &b, &b.failed)) goto out;
     uint64_t el = lxb_now_ns() - b.start;
     if (atomic_load(&b.failed) || b.got != b.n) {
         fprintf(stderr, "node_bench: run failed (%" PRIu64 " of %" PRIu64 " reports)\n", b.got,

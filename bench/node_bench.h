@@ -33,6 +33,7 @@
 #ifndef LXB_NODE_BENCH_H
 #define LXB_NODE_BENCH_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -48,6 +49,11 @@ int lx_bench_verify(uint32_t seconds);
  * messages); latency from each order's due time to its result. Prints
  * RESULT workload=node_ws ... and a STAGES line. */
 int lx_bench_ws(uint64_t rate, uint32_t seconds, uint64_t seed, uint32_t batch);
+
+/* Runs a load generator's sender and receiver threads on arg and waits for
+ * both; 0, or -1 (with *failed set) if a thread could not start. */
+int lxb_run_client(void *(*send_fn)(void *), void *(*recv_fn)(void *), void *arg,
+                   _Atomic int *failed);
 
 struct lx_node;
 void lxb_print_stages(const struct lx_node *node, const char *wl, uint64_t rate);

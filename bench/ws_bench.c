@@ -295,15 +295,7 @@ int lx_bench_ws(uint64_t rate, uint32_t seconds, uint64_t seed, uint32_t batch) 
     b.period = 1000000000ull / rate ? 1000000000ull / rate : 1;
     b.batch = batch;
     b.start = lxb_now_ns() + 10000000;
-    pthread_t ts, tr;
-    if (pthread_create(&tr, NULL, receiver, &b)) goto out;
-    if (pthread_create(&ts, NULL, sender, &b)) {
-        atomic_store(&b.failed, 1);
-        pthread_join(tr, NULL);
-        goto out;
-    }
-    pthread_join(ts, NULL);
-    pthread_join(tr, NULL);
+    if (lxb_run_client(sender, receiver, &b, &b.failed)) goto out;
     uint64_t el = lxb_now_ns() - b.start;
     if (atomic_load(&b.failed) || b.got != b.n) {
         fprintf(stderr, "ws_bench: run failed (%" PRIu64 " of %" PRIu64 " results)\n", b.got, b.n);

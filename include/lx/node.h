@@ -178,8 +178,6 @@ void lx_node_set_notify(lx_node_t *n, void (*fn)(void *ctx), void *ctx);
  * shutdown with several gateways, so that no gateway's stop waits for
  * another's. A command a gateway commits after this is dropped unacknowledged. */
 void lx_node_stop_inputs(lx_node_t *n);
-/* Gateway 0's options (default 0 flags); before lx_node_start. */
-void lx_node_set_gateway0_flags(lx_node_t *n, uint32_t flags);
 /* Adds a gateway (before lx_node_start): returns its index (>= 1) and its
  * rings, or LX_EFULL / LX_ENOMEM / LX_ESTATE (already started). */
 int lx_node_add_gateway(lx_node_t *n, const lx_node_gw_opts_t *opts, lx_ring_t **in,

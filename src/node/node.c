@@ -315,9 +315,6 @@ void lx_node_set_notify(lx_node_t *n, void (*fn)(void *), void *ctx) {
     n->gw[0].notify = fn;
     n->gw[0].notify_ctx = ctx;
 }
-void lx_node_set_gateway0_flags(lx_node_t *n, uint32_t flags) {
-    n->gw[0].flags = flags;
-}
 
 int lx_node_add_gateway(lx_node_t *n, const lx_node_gw_opts_t *opts, lx_ring_t **in,
                         lx_ring_t **out) {
