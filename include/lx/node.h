@@ -102,8 +102,9 @@ typedef enum {
 /*
  * What the node tells a gateway.
  *
- * EVENT: an engine event. For an event about orders (ORDER_ACCEPTED, TRADE,
- * ORDER_CANCELED, ORDER_AMENDED, REJECTED of an order-entry command)
+ * EVENT: an engine event. For an event a session is told about
+ * (ORDER_ACCEPTED, TRADE, ORDER_CANCELED, ORDER_AMENDED, DEADMAN, the key
+ * events, and REJECTED of a command a session sent)
  * session[i] gets the i-th report the event gives rise to (TRADE: maker, then
  * taker; others: [0] only), 0 for nobody or for a session of another gateway,
  * and client_id[i] is that order's client id (trade events lack them). A

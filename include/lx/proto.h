@@ -399,11 +399,10 @@ int lx_proto_to_cmd(const lx_proto_msg_t *m, lx_account_id_t account, lx_cmd_t *
 /*
  * The execution reports an engine event gives rise to: ORDER_ACCEPTED,
  * ORDER_CANCELED, ORDER_AMENDED give one; TRADE gives two (maker, then
- * taker; both may belong to one account); REJECTED of a PLACE, CANCEL, AMEND
- * or CANCEL_ALL gives one; other events none. Returns the number written to
- * out[0..1]. seq is 0 (the session numbers its reports). A FILL's client_id
- * is 0: trade events do not carry client ids, so the caller fills it in
- * from the order's ACCEPTED report.
+ * taker; both may belong to one account); REJECTED (of any command), DEADMAN,
+ * KEY_BOUND, AGENT_APPROVED and AGENT_REVOKED give one; other events none. Returns the number
+ * written to out[0..1]. seq is 0 (the session numbers its reports). A FILL's client_id is 0: trade
+ * events do not carry client ids, so the caller fills it in from the order's ACCEPTED report.
  */
 typedef struct {
     lx_account_id_t account; /* whose session gets it */

@@ -877,12 +877,6 @@ int lx_proto_reports_from_event(const lx_event_t *ev, lx_proto_report_t out[2]) 
     }
     case LX_EV_REJECTED: {
         const lx_ev_rejected_t *j = &ev->u.rejected;
-        if (j->cmd_type != LX_CMD_PLACE && j->cmd_type != LX_CMD_CANCEL &&
-            j->cmd_type != LX_CMD_AMEND && j->cmd_type != LX_CMD_CANCEL_ALL &&
-            j->cmd_type != LX_CMD_SCHEDULE_CANCEL && j->cmd_type != LX_CMD_BIND_KEY &&
-            j->cmd_type != LX_CMD_APPROVE_AGENT && j->cmd_type != LX_CMD_REVOKE_AGENT &&
-            j->cmd_type != LX_CMD_WITHDRAW && j->cmd_type != LX_CMD_TRANSFER)
-            return 0;
         out[0].account = j->account;
         out[0].msg.type = LX_PROTO_REJECTED;
         exec_head(&out[0].msg.u.rejected.h, ev, j->order_id, j->client_id);

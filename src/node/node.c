@@ -784,12 +784,6 @@ static uint64_t requester(const shard_t *s, lx_account_id_t account, uint64_t ow
     return s->cur_session;
 }
 
-static bool is_order_cmd(uint8_t t) {
-    return t == LX_CMD_PLACE || t == LX_CMD_CANCEL || t == LX_CMD_AMEND || t == LX_CMD_CANCEL_ALL ||
-           t == LX_CMD_SCHEDULE_CANCEL || t == LX_CMD_BIND_KEY || t == LX_CMD_APPROVE_AGENT ||
-           t == LX_CMD_REVOKE_AGENT || t == LX_CMD_WITHDRAW || t == LX_CMD_TRANSFER;
-}
-
 static void on_event(void *ctx, const lx_event_t *ev) {
     shard_t *s = ctx;
     lx_node_out_t o;
@@ -860,7 +854,8 @@ static void on_event(void *ctx, const lx_event_t *ev) {
         break;
     }
     case LX_EV_REJECTED:
-        if (s->cur_session && is_order_cmd(ev->u.rejected.cmd_type)) {
+        /* any command a session sent (the node's own have session 0) */
+        if (s->cur_session) {
             o.session[0] = s->cur_session;
             o.client_id[0] = ev->u.rejected.client_id;
         }

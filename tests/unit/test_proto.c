@@ -770,8 +770,9 @@ static void test_reports_from_events(void **state) {
     assert_int_equal(r[0].msg.u.rejected.reason, LX_REJECT_UNKNOWN_ORDER);
     assert_int_equal(r[0].msg.u.rejected.cmd_type, LX_CMD_AMEND);
     assert_int_equal(r[0].msg.u.rejected.h.order_id, 23);
-    ev.u.rejected.cmd_type = LX_CMD_DEPOSIT; /* not an order-entry request */
-    assert_int_equal(lx_proto_reports_from_event(&ev, r), 0);
+    ev.u.rejected.cmd_type = LX_CMD_DEPOSIT; /* a SIGNED deposit the engine refused */
+    assert_int_equal(lx_proto_reports_from_event(&ev, r), 1);
+    assert_int_equal(r[0].msg.u.rejected.cmd_type, LX_CMD_DEPOSIT);
 
     ev.type = LX_EV_BOOK_LEVEL;
     assert_int_equal(lx_proto_reports_from_event(&ev, r), 0);
