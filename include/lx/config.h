@@ -29,7 +29,7 @@
 #define LX_CONFIG_HOST_MAX 63          /* listen host, without brackets */
 #define LX_CONFIG_ASSET_SYMBOL_MAX 16  /* the engine's symbol field */
 #define LX_CONFIG_MARKET_SYMBOL_MAX 40 /* the default, BASE-QUOTE, always fits */
-#define LX_CONFIG_SHARDS_MAX 64
+#define LX_CONFIG_SHARDS_MAX 32
 #define LX_CONFIG_LIST_MAX 4096        /* most assets, most markets in one file */
 #define LX_CONFIG_FILE_MAX (16u << 20) /* largest file lx_config_load_file reads */
 #define LX_CONFIG_FEE_DECIMALS 6       /* fee rates: 0.000001 = LX_FEE_RATE_ONE / 1e6 */

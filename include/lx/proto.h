@@ -165,7 +165,8 @@ typedef struct {
 /* SIGNED: a signed action (docs/signing.md), len bytes of envelope. */
 #define LX_PROTO_SIGNED_MAX 232
 typedef struct {
-    uint16_t len; /* LX_SIGN_HDR_LEN + 64 + 20 (the shortest command) .. LX_PROTO_SIGNED_MAX */
+    uint16_t len;  /* LX_SIGN_HDR_LEN + 64 + 20 (the shortest command) .. LX_PROTO_SIGNED_MAX */
+    uint8_t shard; /* deposit, withdrawal, transfer: the shard holding the funds; else 0 */
     uint8_t envelope[LX_PROTO_SIGNED_MAX]; /* zero after len */
 } lx_proto_signed_t;
 

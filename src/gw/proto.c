@@ -27,7 +27,8 @@
  *   0x06 CANCEL_ALL (8)       4 u32 market (0xffffffff: all)
  *   0x07 ORDER_STATUS (32)    as CANCEL (market 0xffffffff when not known)
  *   0x08 RESEND_REQUEST (24)  4 u32 -  8 u64 from_seq (>= 1)  16 u64 to_seq (0, or >= from)
- *   0x09 SIGNED (240)         4 u16 len (148..232)  6 u16 -  8 u8[232] envelope, zero after len
+ *   0x09 SIGNED (240)         4 u16 len (148..232)  6 u8 shard  7 -  8 u8[232] envelope, zero
+ *                             after len
  *                             (a signed action, docs/signing.md)
  *   0x0a SCHEDULE_CANCEL (16) 4 u32 -  8 i64 deadline (ns since the epoch; 0 clears; >= 0)
  *
@@ -353,8 +354,9 @@ static bool read_body(const uint8_t *p, lx_proto_msg_t *m) {
         return all_zero(p + 4, 4);
     case LX_PROTO_SIGNED:
         m->u.signed_action.len = lx_get_u16(p + 4);
+        m->u.signed_action.shard = p[6];
         memcpy(m->u.signed_action.envelope, p + 8, LX_PROTO_SIGNED_MAX);
-        return all_zero(p + 6, 2);
+        return all_zero(p + 7, 1);
     case LX_PROTO_CHALLENGE:
         memcpy(m->u.challenge.challenge, p + 8, 32);
         return all_zero(p + 4, 4);
@@ -552,6 +554,7 @@ int lx_proto_encode(const lx_proto_msg_t *m, uint8_t *buf, size_t cap) {
         break;
     case LX_PROTO_SIGNED:
         lx_put_u16(p + 4, m->u.signed_action.len);
+        p[6] = m->u.signed_action.shard;
         memcpy(p + 8, m->u.signed_action.envelope, LX_PROTO_SIGNED_MAX);
         break;
     case LX_PROTO_CHALLENGE:

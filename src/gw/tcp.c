@@ -115,7 +115,8 @@ struct lx_gw_tcp {
     lx_node_t *node;
     const lx_config_t *cfg;
     lx_gw_tcp_opts_t opts;
-    lx_ring_t *in, *out;
+    lx_ring_t *in;
+    lx_node_outs_t outs; /* one out ring per shard */
     int lfd, efd, epfd;
     uint16_t port;
     pthread_t thread;
@@ -755,11 +756,20 @@ static void on_msg(lx_gw_tcp_t *g, conn_t *c, const lx_proto_msg_t *m) {
             send_reject(g, c, LX_PROTO_R_BAD_SIGNATURE, m->type, 0);
             break;
         }
+        /* funds are held per shard: a deposit, withdrawal or transfer names
+         * its shard (routing, not authority: the funds stay the account's) */
+        bool funds = act.cmd.type == LX_CMD_DEPOSIT || act.cmd.type == LX_CMD_WITHDRAW ||
+                     act.cmd.type == LX_CMD_TRANSFER;
+        if (sa->shard >= lx_node_shards(g->node) || (sa->shard && !funds)) {
+            send_reject(g, c, LX_PROTO_R_BAD_FIELD, m->type, 0);
+            break;
+        }
         lx_node_msg_t *b = stage_slot(g);
         b->kind = LX_NODE_MSG_CMD;
         b->session = sess->id;
         b->account = acct;
         b->t_rx = g->now_ns;
+        b->shard = sa->shard;
         b->cmd = act.cmd;
         b->client_id = act.cmd.type == LX_CMD_PLACE    ? act.cmd.u.place.client_id
                        : act.cmd.type == LX_CMD_CANCEL ? act.cmd.u.cancel.client_id
@@ -893,12 +903,12 @@ static void on_report(lx_gw_tcp_t *g, const lx_node_out_t *o) {
     }
 }
 
+static void on_out(void *ctx, const lx_node_out_t *o) {
+    on_report(ctx, o);
+}
+
 static void drain_out(lx_gw_tcp_t *g) {
-    for (;;) {
-        uint32_t k = lx_ring_peek(g->out, 1024);
-        if (!k) return;
-        for (uint32_t i = 0; i < k; i++) on_report(g, lx_ring_rslot(g->out, i));
-        lx_ring_release(g->out, k);
+    while (lx_node_outs_drain(&g->outs, 1024, on_out, g)) {
     }
 }
 
@@ -965,7 +975,7 @@ static void *gw_main(void *arg) {
         /* Announce sleep, then look at the ring once more (see the essay). */
         atomic_store(&g->sleeping, 1);
         atomic_thread_fence(memory_order_seq_cst);
-        int timeout = lx_ring_peek(g->out, 1) ? 0 : 50; /* the heartbeat tick */
+        int timeout = lx_node_outs_pending(&g->outs) ? 0 : 50; /* the heartbeat tick */
         int n = epoll_wait(g->epfd, evs, 256, timeout);
         atomic_store(&g->sleeping, 0);
         for (int i = 0; i < n; i++) {
@@ -1005,12 +1015,11 @@ static void *gw_main(void *arg) {
     stage_flush(g);
     lx_node_gateway_close(g->node, 0);
     for (;;) {
-        bool closed = lx_ring_closed(g->out);
+        bool finished = lx_node_outs_finished(&g->outs);
         drain_out(g);
         flush_dirty(g);
-        if (closed && !lx_ring_peek(g->out, 1)) break;
-        int r = lx_ring_peek_wait(g->out, 1, 10000000);
-        (void)r;
+        if (finished) break;
+        lx_node_outs_wait(&g->outs, 10000000);
     }
     /* Give the clients up to a second to take their last reports. */
     int64_t until = mono_ms() + 1000;
@@ -1059,7 +1068,7 @@ int lx_gw_tcp_open(lx_gw_tcp_t **out, lx_node_t *node, const lx_config_t *cfg,
                                      ? cfg->limits.slow_subscriber_buffer_bytes
                                      : (4u << 20);
     g->in = lx_node_in_ring(node);
-    g->out = lx_node_out_ring(node);
+    lx_node_outs_init(&g->outs, node, 0);
     g->max_conns = cfg->limits.max_connections ? cfg->limits.max_connections : 1024;
     g->max_per_ip =
         cfg->limits.max_connections_per_ip ? cfg->limits.max_connections_per_ip : g->max_conns;

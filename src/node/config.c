@@ -1011,6 +1011,10 @@ static int cross_checks(ctx_t *x, lx_config_t *c, const yaml_node_t *root) {
     if (c->rate_limits.per_connection.rate > 0 && c->rate_limits.per_connection.burst == 0)
         return fail(x, noted(x, TOP(c.rate_limits.per_connection.burst)),
                     "rate_limits.per_connection.burst", "must be at least 1 when rate is not 0");
+    /* order ids name their shard in bits 26..31 (lx/node.h) */
+    if (c->shards > 1 && c->engine.max_orders > (1u << 26))
+        return fail(x, noted(x, TOP(c.engine.max_orders)), "engine.max_orders",
+                    "must be at most 67108864 (2^26) per shard when shards is more than 1");
     return 0;
 }
 

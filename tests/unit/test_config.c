@@ -367,7 +367,7 @@ static void test_load_file(void **state) {
     fclose(f);
     assert_int_equal(lx_config_load_file(path, &c, err, sizeof err), LX_EINVAL);
     char expect[128];
-    snprintf(expect, sizeof expect, "%s: line 4: shards: expected an integer from 1 to 64", path);
+    snprintf(expect, sizeof expect, "%s: line 4: shards: expected an integer from 1 to 32", path);
     assert_non_null(strstr(err, expect));
     assert_true(all_zero(&c, sizeof c));
     unlink(path);
@@ -418,16 +418,16 @@ static const bad_t bad[] = {
     {DEV "rate_limits:\n  per_accounts: {}\n", "line 3: rate_limits.per_accounts: unknown key"},
     {DEV "dev: {faucets: {}}\n", "dev.faucets: unknown key"},
     /* integers */
-    {DEV "shards: abc\n", "line 2: shards: expected an integer from 1 to 64, got \"abc\""},
-    {DEV "shards: 0\n", "shards: expected an integer from 1 to 64, got \"0\""},
-    {DEV "shards: 65\n", "got \"65\""},
+    {DEV "shards: abc\n", "line 2: shards: expected an integer from 1 to 32, got \"abc\""},
+    {DEV "shards: 0\n", "shards: expected an integer from 1 to 32, got \"0\""},
+    {DEV "shards: 33\n", "got \"33\""},
     {DEV "shards: -1\n", "got \"-1\""},
     {DEV "shards: 1__0\n", "got \"1__0\""},
     {DEV "shards: _1\n", "got \"_1\""},
     {DEV "shards: 1_\n", "got \"1_\""},
     {DEV "shards: 1.0\n", "got \"1.0\""},
     {DEV "shards: 1KiB\n", "got \"1KiB\""},
-    {DEV "shards:\n", "shards: expected an integer from 1 to 64, got null"},
+    {DEV "shards:\n", "shards: expected an integer from 1 to 32, got null"},
     {DEV "shards: [1]\n", "got a list"},
     {DEV "shards: {a: 1}\n", "got a mapping"},
     {DEV "engine:\n  max_orders: 99999999999999999999999\n",
@@ -620,6 +620,8 @@ static const bad_t bad[] = {
      "line 3: rate_limits.per_account.burst: must be at least 1 when rate is not 0"},
     {DEV "rate_limits:\n  per_connection:\n    rate: 5\n    burst: 0\n",
      "line 5: rate_limits.per_connection.burst: must be at least 1"},
+    {DEV "shards: 2\nengine:\n  max_orders: 100_000_000\n",
+     "line 4: engine.max_orders: must be at most 67108864 (2^26) per shard"},
     /* an alias that points at its own ancestor: no endless walk */
     {"node: &n {dev_mode: true, name: *n}\n", "node.name: expected a string of 1 to 63 "
                                               "characters, got a mapping"},

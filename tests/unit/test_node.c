@@ -46,6 +46,7 @@
 #include <poll.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -82,6 +83,7 @@ static uint64_t t_out_max;
 static lx_config_rate_t t_per_account, t_per_conn; /* rate limits; {0, 0}: none */
 static const uint8_t *t_bridge;                    /* bridge public key; NULL: none */
 static int64_t t_deadman_lead_ns;                  /* engine.deadman_min_lead; 0: default */
+static uint32_t t_shards;                          /* shards (markets: id % shards); 0: 1 */
 
 static void tnode_start(tnode_t *t, const char *dir, const lx_io_t *io, uint32_t history) {
     char err[512] = "";
@@ -95,6 +97,12 @@ static void tnode_start(tnode_t *t, const char *dir, const lx_io_t *io, uint32_t
     t->cfg.rate_limits.per_connection = t_per_conn;
     if (t_deadman_lead_ns) t->cfg.engine.deadman_min_lead_ns = t_deadman_lead_ns;
     t_deadman_lead_ns = 0;
+    if (t_shards) {
+        t->cfg.shards = t_shards;
+        for (size_t i = 0; i < t->cfg.nmarkets; i++)
+            t->cfg.markets[i].shard = t->cfg.markets[i].id % t_shards;
+        t_shards = 0;
+    }
     if (t_bridge) {
         memcpy(t->cfg.bridge_key, t_bridge, 32);
         t->cfg.has_bridge_key = true;
@@ -129,6 +137,8 @@ static uint64_t tnode_stop(tnode_t *t) {
     lx_gw_tcp_stop(t->gw);
     lx_node_join(t->node);
     uint64_t digest = lx_engine_digest(lx_node_engine(t->node));
+    for (unsigned k = 1; k < lx_node_shards(t->node); k++)
+        digest = digest * 1000003u ^ lx_engine_digest(lx_node_shard_engine(t->node, k));
     lx_node_stats_t st;
     lx_node_stats(t->node, &st);
     t_last_stats = st;
@@ -1611,6 +1621,173 @@ static void test_rate_limits(void **state) {
     remove_dir(dir);
 }
 
+/* ---- shards ------------------------------------------------------------------------ */
+
+/*
+ * Two shards (BTC-USD in shard 0, ETH-USD in shard 1, each with its own
+ * engine thread and journal): orders and trades in both, ids naming their
+ * shard, cancel and status by order id and by client id, an id sent to the
+ * wrong market's shard, cancel-all over both shards, a restart that
+ * recovers both journals, and a restart with another number of shards
+ * refused.
+ */
+static void test_shards(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    t_shards = 2;
+    tnode_start(&t, dir, NULL, 0);
+    assert_int_equal(lx_node_shards(t.node), 2);
+    assert_int_equal(lx_node_market_shard(t.node, BTC), 0);
+    assert_int_equal(lx_node_market_shard(t.node, ETH), 1);
+    tcli_t a, b;
+    cli_connect(&a, t.port);
+    cli_connect(&b, t.port);
+    cli_logon(&a, 1, 0);
+    cli_logon(&b, 2, 0);
+
+    /* A rests a sell in each market; B takes 4 of each. The faucet paid
+     * both accounts in both shards. */
+    cli_place(&a, BTC, 11, LX_SIDE_SELL, LX_TIF_GTC, PX, 10);
+    lx_order_id_t a_btc = cli_expect(&a, LX_PROTO_ACCEPTED).u.accepted.h.order_id;
+    cli_place(&a, ETH, 12, LX_SIDE_SELL, LX_TIF_GTC, 200000, 10);
+    lx_order_id_t a_eth = cli_expect(&a, LX_PROTO_ACCEPTED).u.accepted.h.order_id;
+    assert_int_equal(LX_NODE_ORDER_SHARD(a_btc), 0);
+    assert_int_equal(LX_NODE_ORDER_SHARD(a_eth), 1);
+    cli_place(&b, ETH, 21, LX_SIDE_BUY, LX_TIF_IOC, 200000, 4);
+    lx_proto_msg_t bacc = cli_expect(&b, LX_PROTO_ACCEPTED);
+    assert_int_equal(LX_NODE_ORDER_SHARD(bacc.u.accepted.h.order_id), 1);
+    lx_proto_msg_t bf = cli_expect(&b, LX_PROTO_FILL);
+    assert_int_equal(bf.u.fill.h.order_id, bacc.u.accepted.h.order_id);
+    assert_int_equal(bf.u.fill.qty, 4);
+    lx_proto_msg_t af = cli_expect(&a, LX_PROTO_FILL);
+    assert_int_equal(af.u.fill.h.order_id, a_eth);
+    assert_int_equal(af.u.fill.h.client_id, 12);
+    assert_int_equal(af.u.fill.remaining, 6);
+    cli_place(&b, BTC, 22, LX_SIDE_BUY, LX_TIF_IOC, PX, 4);
+    cli_expect(&b, LX_PROTO_ACCEPTED);
+    cli_expect(&b, LX_PROTO_FILL);
+    af = cli_expect(&a, LX_PROTO_FILL);
+    assert_int_equal(af.u.fill.h.order_id, a_btc);
+
+    /* Status by order id in any market goes to the id's shard; by client id
+     * in any market, every shard looks and exactly one answers. */
+    lx_proto_msg_t st = cli_status(&a, a_eth);
+    assert_int_equal(st.u.status_reply.status, LX_PROTO_STATUS_OPEN);
+    assert_int_equal(st.u.status_reply.order_id, a_eth);
+    assert_int_equal(st.u.status_reply.remaining, 6);
+    lx_proto_msg_t q;
+    memset(&q, 0, sizeof q);
+    q.type = LX_PROTO_ORDER_STATUS;
+    q.u.order_status.market = LX_MARKET_ALL;
+    q.u.order_status.client_id = 12;
+    q.u.order_status.by_client_id = 1;
+    cli_send(&a, &q);
+    st = cli_expect(&a, LX_PROTO_ORDER_STATUS_REPLY);
+    assert_int_equal(st.u.status_reply.status, LX_PROTO_STATUS_OPEN);
+    assert_int_equal(st.u.status_reply.order_id, a_eth);
+    q.u.order_status.client_id = 999;
+    cli_send(&a, &q);
+    st = cli_expect(&a, LX_PROTO_ORDER_STATUS_REPLY);
+    assert_int_equal(st.u.status_reply.status, LX_PROTO_STATUS_UNKNOWN);
+    cli_expect_nothing(&a, 100);
+
+    /* A shard-1 id cancelled in BTC (shard 0), and a shard-0 id in ETH:
+     * unknown orders, echoed as sent; nothing cancelled. */
+    cli_cancel(&a, BTC, a_eth, 0);
+    lx_proto_msg_t rj = cli_expect(&a, LX_PROTO_REJECTED);
+    assert_int_equal(rj.u.rejected.reason, LX_REJECT_UNKNOWN_ORDER);
+    assert_int_equal(rj.u.rejected.h.order_id, a_eth);
+    cli_cancel(&a, ETH, a_btc, 0);
+    rj = cli_expect(&a, LX_PROTO_REJECTED);
+    assert_int_equal(rj.u.rejected.reason, LX_REJECT_UNKNOWN_ORDER);
+    assert_int_equal(rj.u.rejected.h.order_id, a_btc);
+
+    /* Amend in shard 1 by order id, then cancel-all over both shards. */
+    lx_proto_msg_t am;
+    memset(&am, 0, sizeof am);
+    am.type = LX_PROTO_AMEND;
+    am.u.amend.market = ETH;
+    am.u.amend.order_id = a_eth;
+    am.u.amend.price = 200000;
+    am.u.amend.qty = 8;
+    cli_send(&a, &am);
+    am = cli_expect(&a, LX_PROTO_AMENDED);
+    assert_int_equal(am.u.amended.h.order_id, a_eth);
+    assert_int_equal(am.u.amended.remaining, 4);
+    cli_place(&a, ETH, 13, LX_SIDE_BUY, LX_TIF_GTC, 190000, 3);
+    lx_order_id_t a_eth2 = cli_expect(&a, LX_PROTO_ACCEPTED).u.accepted.h.order_id;
+    cli_close(&a);
+    cli_close(&b);
+    uint64_t digest = tnode_stop(&t);
+
+    /* Restart: both shards recover. */
+    t_shards = 2;
+    tnode_start(&t, dir, NULL, 0);
+    cli_connect(&a, t.port);
+    cli_logon(&a, 1, 0);
+    st = cli_status(&a, a_eth2);
+    assert_int_equal(st.u.status_reply.status, LX_PROTO_STATUS_OPEN);
+    assert_int_equal(st.u.status_reply.client_id, 13);
+    st = cli_status(&a, a_btc);
+    assert_int_equal(st.u.status_reply.status, LX_PROTO_STATUS_OPEN);
+    memset(&am, 0, sizeof am);
+    am.type = LX_PROTO_CANCEL_ALL;
+    am.u.cancel_all.market = LX_MARKET_ALL;
+    cli_send(&a, &am);
+    lx_order_id_t seen[3];
+    for (int i = 0; i < 3; i++) {
+        lx_proto_msg_t cx = cli_expect(&a, LX_PROTO_CANCELED);
+        assert_int_equal(cx.u.canceled.reason, LX_CANCEL_CANCEL_ALL);
+        seen[i] = cx.u.canceled.h.order_id;
+    }
+    cli_expect_nothing(&a, 150);
+    int found = 0;
+    for (int i = 0; i < 3; i++) found += seen[i] == a_btc || seen[i] == a_eth || seen[i] == a_eth2;
+    assert_int_equal(found, 3);
+    cli_close(&a);
+    uint64_t d2 = tnode_stop(&t);
+    assert_int_not_equal(d2, digest);
+
+    /* Snapshots per shard (TICKs count: one every 100 ms in each shard),
+     * and a restart from them. */
+    t_shards = 2;
+    t_snap_every = 3;
+    tnode_start(&t, dir, NULL, 0);
+    struct timespec nap = {0, 900000000};
+    nanosleep(&nap, NULL);
+    uint64_t d3 = tnode_stop(&t);
+    assert_true(t_last_stats.snapshots >= 2);
+    t_shards = 2;
+    tnode_start(&t, dir, NULL, 0);
+    assert_true(t_last_stats.snapshots >= 2);
+    lx_node_stats_t st3;
+    lx_node_stats(t.node, &st3);
+    assert_true(st3.recovered_snapshot_seq > 0);
+    uint64_t d4 = tnode_stop(&t);
+    (void)d3;
+    (void)d4;
+
+    /* The journals are per shard, and the node will not start with another
+     * number of shards. */
+    char path[128];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/shard-1", dir);
+    assert_int_equal(stat(path, &sb), 0);
+    lx_config_t cfg;
+    char err[512] = "";
+    assert_int_equal(lx_config_default(&cfg, err, sizeof err), 0);
+    snprintf(cfg.node.data_dir, sizeof cfg.node.data_dir, "%s", dir);
+    cfg.engine.max_orders = 65536;
+    lx_node_t *n = NULL;
+    assert_int_not_equal(lx_node_open(&n, &cfg, NULL, err, sizeof err), 0);
+    assert_null(n);
+    assert_non_null(strstr(err, "shards: 1"));
+    lx_config_free(&cfg);
+    remove_dir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trade_cancel_reject),
@@ -1632,6 +1809,7 @@ int main(void) {
         cmocka_unit_test(test_signed_logon_and_actions),
         cmocka_unit_test(test_rate_weights),
         cmocka_unit_test(test_dead_mans_switch),
+        cmocka_unit_test(test_shards),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -116,6 +116,7 @@ static lx_proto_msg_t sample(int type, int variant) {
         m.u.resend_end = (lx_proto_resend_end_t){(uint8_t)variant, 3, 9, 10};
     if (type == LX_PROTO_SIGNED) {
         m.u.signed_action.len = variant ? 200 : 148;
+        m.u.signed_action.shard = variant ? 3 : 0;
         for (int i = 0; i < m.u.signed_action.len; i++)
             m.u.signed_action.envelope[i] = (uint8_t)(i * 7 + 1);
     }
@@ -333,7 +334,7 @@ static const mangle_t mangles[] = {
     {LX_PROTO_REJECT, 4, LX_PROTO_R__COUNT, 0, LX_PROTO_R_BAD_FIELD},
     {LX_PROTO_SIGNED, 4, 10, 0, LX_PROTO_R_BAD_FIELD},   /* len below the shortest envelope */
     {LX_PROTO_SIGNED, 4, 233, 0, LX_PROTO_R_BAD_FIELD},  /* len over the room */
-    {LX_PROTO_SIGNED, 6, 1, 0, LX_PROTO_R_BAD_FIELD},    /* reserved */
+    {LX_PROTO_SIGNED, 7, 1, 0, LX_PROTO_R_BAD_FIELD},    /* reserved (byte 6 is the shard) */
     {LX_PROTO_SIGNED, 239, 1, 0, LX_PROTO_R_BAD_FIELD},  /* a byte after len */
     {LX_PROTO_CHALLENGE, 4, 1, 0, LX_PROTO_R_BAD_FIELD}, /* reserved */
     {LX_PROTO_SCHEDULE_CANCEL, 5, 1, 0, LX_PROTO_R_BAD_FIELD},

@@ -113,8 +113,6 @@ int main(int argc, char **argv) {
         lx_config_free(&cfg);
         return 1;
     }
-    if (cfg.shards > 1)
-        printf("lxdexd: note: shards = %u, but this version runs one engine thread\n", cfg.shards);
 
     /* Every thread created from here on inherits the blocked signals. */
     sigset_t sigs;

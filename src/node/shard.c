@@ -1,0 +1,500 @@
+/*
+ * shard.c: a shard's engine thread (ARCHITECTURE.md §4, §5).
+ *
+ * It applies each command of its ring to its engine, and for every event
+ * decides who gets a report. Order reports go to the session that placed the
+ * order: a table indexed by the order id's slot (the low bits, < max_orders)
+ * holds (order id, session, client id), set on ORDER_ACCEPTED and cleared
+ * when the order ends. An order the table does not know (placed before a
+ * restart) goes to the last session that logged on as its account (BIND),
+ * if any, else nowhere. Rejections go to the session of the command. A
+ * session id names its gateway in its top byte, so dispatch() sends each
+ * event to the gateways of its sessions, and every event to the market-data
+ * gateways; each gateway's messages leave in one commit of this shard's out
+ * ring per engine batch. A market-data gateway first gets the state the
+ * engine starts from (dump_state).
+ *
+ * Several shards: order ids leave with the shard in bits 26..31
+ * (LX_NODE_ORDER_SHARD). A command every shard applies (cancel-all of every
+ * market, dead man's switch, keys and agents) is reported once: its
+ * rejection, DEADMAN and key reports go to sessions from shard 0 only (the
+ * identity state and the dead man's switch are the same in every shard,
+ * since every shard applies every command that changes them), while each
+ * shard reports the orders it cancels. Market-data gateways get everything.
+ *
+ * Latency: the time from a command's receipt (t_rx) to the end of the engine
+ * batch that applied it is recorded per batch, one clock read each.
+ */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+#include "lx/engine.h"
+#include "lx/error.h"
+#include "node_int.h"
+
+static void gw_flush(shard_t *s, unsigned gw) {
+    lx_node_t *n = s->node;
+    gateway_t *g = &n->gw[gw];
+    lx_ring_t *out = g->out[s->index];
+    uint32_t done = 0, k = s->nstaged[gw];
+    while (done < k) {
+        int got = lx_ring_reserve_wait(out, k - done, LX_RING_FOREVER);
+        if (got <= 0) break; /* closed */
+        for (int i = 0; i < got; i++)
+            memcpy(lx_ring_wslot(out, (uint32_t)i), &s->staged[gw][done + (uint32_t)i],
+                   sizeof(lx_node_out_t));
+        lx_ring_commit(out, (uint32_t)got);
+        done += (uint32_t)got;
+        if (g->notify) g->notify(g->notify_ctx);
+    }
+    atomic_fetch_add(&n->reports, k);
+    s->nstaged[gw] = 0;
+}
+
+static void stage_flush(shard_t *s) {
+    for (uint32_t i = 0; i < s->node->ngw; i++)
+        if (s->nstaged[i]) gw_flush(s, i);
+}
+
+/* A zeroed slot in gateway gw's batch. */
+static lx_node_out_t *stage(shard_t *s, unsigned gw) {
+    if (s->nstaged[gw] == s->staged_cap) gw_flush(s, gw);
+    lx_node_out_t *o = &s->staged[gw][s->nstaged[gw]++];
+    memset(o, 0, sizeof *o);
+    o->shard = (uint8_t)s->index;
+    return o;
+}
+
+/*
+ * Sends out message o (sessions filled, kind and ev set) to the gateways
+ * that should see it: every market-data gateway, and every gateway one of
+ * the sessions belongs to; each copy keeps only that gateway's sessions,
+ * and the tag when the command's session is that gateway's.
+ */
+static void dispatch(shard_t *s, const lx_node_out_t *o) {
+    lx_node_t *n = s->node;
+    if (n->ngw == 1 && !n->gw[0].flags) { /* the common case: one binary gateway */
+        if (!o->session[0] && !o->session[1]) return;
+        lx_node_out_t *c = stage(s, 0);
+        *c = *o;
+        if (s->cur_session && LX_NODE_SESSION_GW(s->cur_session) == 0)
+            c->tag = s->cur_tag, c->t_rx = s->cur_t_rx;
+        return;
+    }
+    for (uint32_t i = 0; i < n->ngw; i++) {
+        bool mine0 = o->session[0] && LX_NODE_SESSION_GW(o->session[0]) == i;
+        bool mine1 = o->session[1] && LX_NODE_SESSION_GW(o->session[1]) == i;
+        if (!mine0 && !mine1 && !(n->gw[i].flags & LX_NODE_GW_MARKET_DATA)) continue;
+        lx_node_out_t *c = stage(s, i);
+        *c = *o;
+        if (!mine0) c->session[0] = 0;
+        if (!mine1) c->session[1] = 0;
+        if (s->cur_session && LX_NODE_SESSION_GW(s->cur_session) == i)
+            c->tag = s->cur_tag, c->t_rx = s->cur_t_rx;
+    }
+}
+
+/* The id the world knows an order of this shard by. An id echoed from a
+ * command that named another shard's order comes back as the client sent
+ * it (see localize() in sequencer.c: shard 0's ids are marked with shard
+ * bits 63 there). */
+static lx_order_id_t globalize(const shard_t *s, lx_order_id_t id) {
+    unsigned k = LX_NODE_ORDER_SHARD(id);
+    if (k == LX_NODE_ORDER_FOREIGN) return LX_NODE_ORDER_LOCAL(id);
+    if (k || !id) return id;
+    return id | ((uint64_t)s->index << LX_NODE_ORDER_SHARD_SHIFT);
+}
+
+static void globalize_event(const shard_t *s, lx_event_t *ev) {
+    switch (ev->type) {
+    case LX_EV_ORDER_ACCEPTED:
+        ev->u.accepted.order_id = globalize(s, ev->u.accepted.order_id);
+        break;
+    case LX_EV_TRADE:
+        ev->u.trade.maker_order = globalize(s, ev->u.trade.maker_order);
+        ev->u.trade.taker_order = globalize(s, ev->u.trade.taker_order);
+        break;
+    case LX_EV_ORDER_CANCELED:
+        ev->u.canceled.order_id = globalize(s, ev->u.canceled.order_id);
+        break;
+    case LX_EV_ORDER_AMENDED:
+        ev->u.amended.order_id = globalize(s, ev->u.amended.order_id);
+        break;
+    case LX_EV_REJECTED:
+        ev->u.rejected.order_id = globalize(s, ev->u.rejected.order_id);
+        break;
+    default:
+        break;
+    }
+}
+
+static route_t *route_slot(shard_t *s, lx_order_id_t id) {
+    return &s->routes[(uint32_t)id & (s->nroutes - 1)];
+}
+
+/* The session an order's reports go to, and its client id. */
+static uint64_t route_of(shard_t *s, lx_order_id_t id, lx_account_id_t account,
+                         uint64_t *client_id) {
+    route_t *r = route_slot(s, id);
+    if (r->order_id == id) {
+        *client_id = r->client_id;
+        return r->session;
+    }
+    *client_id = 0;
+    return account < s->naccounts ? s->account_session[account] : 0;
+}
+
+static void route_end(shard_t *s, lx_order_id_t id) {
+    route_t *r = route_slot(s, id);
+    if (r->order_id == id) memset(r, 0, sizeof *r);
+}
+
+/* The session that sent the command being applied, when it acts on an
+ * order of its own account and is not the order's session already: it
+ * gets the cancel or amend it asked for as well as the owner does (a new
+ * session, such as a command-line client, sees the answer to its request).
+ * Expiries and another account's commands give 0. */
+static uint64_t requester(const shard_t *s, lx_account_id_t account, uint64_t owner) {
+    if (!s->cur_session || s->cur_account != account || s->cur_session == owner) return 0;
+    return s->cur_session;
+}
+
+static void on_event(void *ctx, const lx_event_t *ev) {
+    shard_t *s = ctx;
+    lx_node_out_t o;
+    o.session[0] = o.session[1] = 0;
+    o.client_id[0] = o.client_id[1] = 0;
+    /* what every shard applies is reported to sessions by shard 0 */
+    bool echo = s->index != 0;
+    switch (ev->type) {
+    case LX_EV_ORDER_ACCEPTED: {
+        const lx_ev_accepted_t *a = &ev->u.accepted;
+        route_t *r = route_slot(s, a->order_id);
+        r->order_id = a->order_id;
+        r->session = s->cur_session
+                         ? s->cur_session
+                         : (a->account < s->naccounts ? s->account_session[a->account] : 0);
+        r->client_id = a->client_id;
+        o.session[0] = r->session;
+        o.client_id[0] = a->client_id;
+        break;
+    }
+    case LX_EV_TRADE: {
+        const lx_ev_trade_t *t = &ev->u.trade;
+        o.session[0] = route_of(s, t->maker_order, t->maker_account, &o.client_id[0]);
+        o.session[1] = route_of(s, t->taker_order, t->taker_account, &o.client_id[1]);
+        if (t->maker_remaining == 0) route_end(s, t->maker_order);
+        if (t->taker_remaining == 0) route_end(s, t->taker_order);
+        break;
+    }
+    case LX_EV_ORDER_CANCELED: {
+        const lx_ev_canceled_t *c = &ev->u.canceled;
+        uint64_t cid, to = route_of(s, c->order_id, c->account, &cid);
+        route_end(s, c->order_id);
+        uint64_t req = requester(s, c->account, to);
+        o.session[0] = to ? to : req;
+        o.session[1] = to ? req : 0;
+        o.client_id[0] = o.client_id[1] = c->client_id;
+        break;
+    }
+    case LX_EV_ORDER_AMENDED: {
+        const lx_ev_amended_t *a = &ev->u.amended;
+        uint64_t cid, to = route_of(s, a->order_id, a->account, &cid);
+        uint64_t req = requester(s, a->account, to);
+        if (req) { /* the order's later reports follow the session that amended it */
+            route_t *r = route_slot(s, a->order_id);
+            if (r->order_id == a->order_id) r->session = req;
+        }
+        o.session[0] = to ? to : req;
+        o.session[1] = to ? req : 0;
+        o.client_id[0] = o.client_id[1] = a->client_id;
+        break;
+    }
+    case LX_EV_KEY_BOUND:
+    case LX_EV_AGENT_APPROVED:
+    case LX_EV_AGENT_REVOKED: {
+        /* the session that sent the command (the owner's, or the bridge's
+         * for a bind), else the account's last bound session */
+        lx_account_id_t a = ev->u.key.account;
+        if (echo) break;
+        o.session[0] = s->cur_session     ? s->cur_session
+                       : a < s->naccounts ? s->account_session[a]
+                                          : 0;
+        break;
+    }
+    case LX_EV_DEADMAN: {
+        /* armed or cleared: the session that asked; fired (by a TICK): the
+         * account's last bound session */
+        lx_account_id_t a = ev->u.deadman.account;
+        if (echo) break;
+        o.session[0] = s->cur_session && s->cur_account == a ? s->cur_session
+                       : a < s->naccounts                    ? s->account_session[a]
+                                                             : 0;
+        break;
+    }
+    case LX_EV_REJECTED:
+        /* any command a session sent (the node's own have session 0) */
+        if (s->cur_session && !(echo && s->cur_parts > 1)) {
+            o.session[0] = s->cur_session;
+            o.client_id[0] = ev->u.rejected.client_id;
+        }
+        break;
+    default:
+        break;
+    }
+    o.kind = LX_NODE_OUT_EVENT;
+    o.found = false;
+    o.shard = (uint8_t)s->index;
+    o.parts = 0;
+    o.tag = 0;
+    o.t_rx = 0;
+    o.ev = *ev;
+    if (s->node->nshards > 1) globalize_event(s, &o.ev);
+    dispatch(s, &o);
+}
+
+/* The open order of m->account that m->status names, if any. */
+static bool status_find(shard_t *s, const lx_node_msg_t *m, lx_order_info_t *oi) {
+    if (!m->status.by_client_id)
+        return lx_engine_order(s->engine, m->status.order_id, oi) == 0 && oi->account == m->account;
+    lx_order_info_t buf[64];
+    size_t total = lx_engine_account_orders(s->engine, m->account, buf, 64);
+    lx_order_info_t *all = buf;
+    if (total > 64) {
+        all = malloc(total * sizeof *all);
+        if (all)
+            total = lx_engine_account_orders(s->engine, m->account, all, total);
+        else
+            total = 64, all = buf;
+    }
+    bool found = false;
+    for (size_t i = 0; i < total && !found; i++) {
+        if (all[i].client_id == m->status.client_id &&
+            (m->status.market == LX_MARKET_ALL || all[i].market == m->status.market)) {
+            *oi = all[i];
+            found = true;
+        }
+    }
+    if (all != buf) free(all);
+    return found;
+}
+
+/* Answers a STATUS. One asked of every shard (m->fan) is answered by the
+ * shard that finds the order, or by the last to look when none does. */
+static void eng_status(shard_t *s, const lx_node_msg_t *m) {
+    unsigned gw = LX_NODE_SESSION_GW(m->session);
+    lx_order_info_t oi;
+    bool found = status_find(s, m, &oi);
+    uint64_t asked = globalize(s, m->status.order_id);
+    if (m->fan) {
+        if (found) atomic_store(&m->fan->found, 1);
+        bool last = atomic_fetch_sub(&m->fan->left, 1) == 1;
+        bool answer = found || (last && !atomic_load(&m->fan->found));
+        if (last) free(m->fan);
+        if (!answer) return;
+    }
+    if (!m->session || gw >= s->node->ngw) return;
+    lx_node_out_t *o = stage(s, gw);
+    o->kind = LX_NODE_OUT_STATUS;
+    o->tag = m->tag;
+    o->session[0] = m->session;
+    o->found = found;
+    if (found) {
+        o->order = oi;
+        o->order.order_id = globalize(s, oi.order_id);
+    } else {
+        o->order.market = m->status.market;
+        o->order.order_id = asked;
+        o->order.client_id = m->status.client_id;
+    }
+}
+
+/* ---- the start-up state for market-data gateways (lx_node_out_t, STATE) ---- */
+
+typedef struct {
+    shard_t *s;
+    unsigned gw;
+} dump_ctx_t;
+
+static void dump_balance(void *ctx, lx_account_id_t a, lx_asset_id_t asset, int64_t free_,
+                         int64_t locked) {
+    dump_ctx_t *d = ctx;
+    lx_node_out_t *o = stage(d->s, d->gw);
+    o->kind = LX_NODE_OUT_STATE;
+    o->ev.type = LX_EV_BALANCE;
+    o->ev.market = LX_MARKET_NONE;
+    o->ev.u.balance = (lx_ev_balance_t){a, asset, free_, locked};
+}
+
+/* Markets with their levels, balances, then open orders per market and side
+ * in priority order. Runs on the engine thread before the first command. */
+static void dump_state(shard_t *s, unsigned gw) {
+    const lx_engine_t *e = s->engine;
+    const lx_engine_config_t *ec = lx_engine_config(e);
+    size_t cap = 0;
+    lx_level_t *lv = NULL;
+    lx_order_info_t *ords = NULL;
+    for (lx_market_id_t m = 0; m < ec->max_markets; m++) {
+        lx_market_info_t mi;
+        if (lx_engine_market_info(e, m, &mi)) continue;
+        lx_node_out_t *o = stage(s, gw);
+        o->kind = LX_NODE_OUT_STATE;
+        o->ev.type = LX_EV_MARKET_STATE;
+        o->ev.market = m;
+        o->ev.market_seq = mi.market_seq;
+        o->ev.u.market_state.halted = mi.halted;
+        for (uint8_t side = 0; side < 2; side++) {
+            size_t want = side == LX_SIDE_BUY ? mi.bid_levels : mi.ask_levels;
+            if (want > cap) {
+                lx_level_t *nl = realloc(lv, want * sizeof *nl);
+                if (!nl) continue;
+                lv = nl, cap = want;
+            }
+            size_t got = lx_engine_levels(e, m, (lx_side_t)side, lv, want);
+            for (size_t i = 0; i < got; i++) {
+                o = stage(s, gw);
+                o->kind = LX_NODE_OUT_STATE;
+                o->ev.type = LX_EV_BOOK_LEVEL;
+                o->ev.market = m;
+                o->ev.market_seq = mi.market_seq;
+                o->ev.u.level = (lx_ev_level_t){side, lv[i].price, lv[i].qty, lv[i].count};
+            }
+        }
+    }
+    dump_ctx_t d = {s, gw};
+    lx_engine_foreach_balance(e, dump_balance, &d);
+    for (lx_market_id_t m = 0; m < ec->max_markets; m++) {
+        lx_market_info_t mi;
+        if (lx_engine_market_info(e, m, &mi) || mi.orders == 0) continue;
+        lx_order_info_t *no = realloc(ords, mi.orders * sizeof *no);
+        if (!no) continue;
+        ords = no;
+        for (uint8_t side = 0; side < 2; side++) {
+            size_t got = lx_engine_book_orders(e, m, (lx_side_t)side, ords, mi.orders);
+            if (got > mi.orders) got = mi.orders;
+            for (size_t i = 0; i < got; i++) {
+                lx_node_out_t *o = stage(s, gw);
+                o->kind = LX_NODE_OUT_STATE;
+                o->ev.type = LX_EV_ORDER_ACCEPTED;
+                o->ev.market = m;
+                o->order = ords[i];
+                o->order.order_id = globalize(s, ords[i].order_id);
+            }
+        }
+    }
+    free(lv);
+    free(ords);
+    lx_node_out_t *end = stage(s, gw);
+    end->kind = LX_NODE_OUT_STATE_END;
+    end->parts = (uint8_t)s->node->nshards;
+    stage_flush(s);
+}
+
+static lx_account_id_t cmd_account(const lx_cmd_t *c) {
+    switch (c->type) {
+    case LX_CMD_PLACE:
+        return c->u.place.account;
+    case LX_CMD_CANCEL:
+        return c->u.cancel.account;
+    case LX_CMD_AMEND:
+        return c->u.amend.account;
+    case LX_CMD_CANCEL_ALL:
+        return c->u.cancel_all.account;
+    case LX_CMD_SCHEDULE_CANCEL:
+        return c->u.schedule_cancel.account;
+    default:
+        return LX_ACCOUNT_NONE;
+    }
+}
+
+static void eng_cmd(shard_t *s, const lx_node_msg_t *m, const lx_sink_t *sink) {
+    lx_node_t *n = s->node;
+    s->cur_session = m->session;
+    s->cur_tag = m->tag;
+    s->cur_t_rx = m->t_rx;
+    s->cur_parts = m->parts;
+    s->cur_account = cmd_account(&m->cmd);
+    int rc;
+    if (m->auth.scheme != LX_AUTH_NONE) {
+        lx_cmd_auth_t ca = {.scheme = m->auth.scheme, .nonce = m->auth.nonce};
+        memcpy(ca.key, m->auth.key, sizeof ca.key);
+        rc = lx_engine_apply_auth(s->engine, &m->cmd, &ca, sink);
+    } else {
+        rc = lx_engine_apply(s->engine, &m->cmd, sink);
+    }
+    if (rc)
+        lx__node_log(n, "lxdexd: shard %u: engine refused seq %llu (%s)\n", s->index,
+                     (unsigned long long)m->cmd.seq, lx_strerror(rc));
+    unsigned gw = LX_NODE_SESSION_GW(m->session);
+    if (m->session && gw < n->ngw && (n->gw[gw].flags & LX_NODE_GW_DONE)) {
+        lx_node_out_t *o = stage(s, gw);
+        o->kind = LX_NODE_OUT_DONE;
+        o->parts = m->parts ? m->parts : 1;
+        o->session[0] = m->session;
+        o->tag = m->tag;
+        o->ev.seq = m->cmd.seq;
+        o->ev.ts = m->cmd.ts;
+    }
+    s->cur_session = 0;
+    s->cur_tag = 0;
+    s->cur_t_rx = 0;
+    s->cur_parts = 0;
+}
+
+/* Parked for a snapshot (see sequencer.c): reports out, then wait. */
+static void eng_park(shard_t *s) {
+    stage_flush(s);
+    pthread_mutex_lock(&s->park_mu);
+    s->park_state = 1;
+    pthread_cond_broadcast(&s->park_cv);
+    while (s->park_state == 1) pthread_cond_wait(&s->park_cv, &s->park_mu);
+    s->park_state = 0;
+    pthread_mutex_unlock(&s->park_mu);
+}
+
+void *lx__shard_main(void *arg) {
+    shard_t *s = arg;
+    lx_node_t *n = s->node;
+    lx_sink_t sink = {.emit = on_event, .ctx = s};
+    for (unsigned i = 0; i < n->ngw; i++)
+        if (n->gw[i].flags & LX_NODE_GW_MARKET_DATA) dump_state(s, i);
+    for (;;) {
+        int g = lx_ring_peek_wait(s->ring, BATCH, LX_RING_FOREVER);
+        if (g == LX_ECLOSED) break;
+        if (g <= 0) continue;
+        for (int i = 0; i < g; i++) {
+            const lx_node_msg_t *m = lx_ring_rslot(s->ring, (uint32_t)i);
+            switch (m->kind) {
+            case LX_NODE_MSG_CMD:
+                eng_cmd(s, m, &sink);
+                break;
+            case LX_NODE_MSG_STATUS:
+                eng_status(s, m);
+                break;
+            case LX_NODE_MSG_BIND:
+                if (m->account < s->naccounts) s->account_session[m->account] = m->session;
+                break;
+            case LX_NODE_MSG_PARK:
+                eng_park(s);
+                break;
+            default:
+                break;
+            }
+        }
+        uint64_t now = lx__node_mono_ns();
+        for (int i = 0; i < g; i++) {
+            const lx_node_msg_t *m = lx_ring_rslot(s->ring, (uint32_t)i);
+            if (m->t_rx && m->kind == LX_NODE_MSG_CMD)
+                lx_lathist_add(&s->applied, now > m->t_rx ? now - m->t_rx : 0);
+        }
+        lx_ring_release(s->ring, (uint32_t)g);
+        stage_flush(s);
+    }
+    stage_flush(s);
+    for (unsigned i = 0; i < n->ngw; i++) {
+        gateway_t *g = &n->gw[i];
+        lx_ring_close(g->out[s->index]);
+        if (g->notify) g->notify(g->notify_ctx);
+    }
+    return NULL;
+}
