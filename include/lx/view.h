@@ -74,6 +74,10 @@ void lx_view_destroy(lx_view_t *v);
 
 /* 0, LX_VIEW_GAP (event not applied), LX_EINVAL or LX_ENOMEM. */
 int lx_view_apply(lx_view_t *v, const lx_event_t *ev);
+/* The same, for an event of shard `shard` (< 1024) of a node with several:
+ * a BALANCE is the holding in that shard, and lx_view_balance sums the
+ * shards. lx_view_apply is shard 0. */
+int lx_view_apply_shard(lx_view_t *v, unsigned shard, const lx_event_t *ev);
 /* Forget a market's state and accept `market_seq` as the new last sequence
  * (after a resync from a snapshot). */
 void lx_view_reset_market(lx_view_t *v, lx_market_id_t m, uint64_t market_seq);
@@ -112,7 +116,8 @@ size_t lx_view_account_orders(const lx_view_t *v, lx_account_id_t a, lx_view_ord
  * at most cap. Costs a scan of all open orders. */
 size_t lx_view_market_orders(const lx_view_t *v, lx_market_id_t m, lx_view_order_t *out,
                              size_t cap);
-/* Latest BALANCE of (account, asset); zeros and 0 if none seen, else 1. */
+/* Latest BALANCE of (account, asset), summed over the shards; zeros and 0
+ * if none seen, else 1. */
 int lx_view_balance(const lx_view_t *v, lx_account_id_t a, lx_asset_id_t asset, int64_t *free_,
                     int64_t *locked);
 /* CRC-32 over the top 10 levels as defined above. */

@@ -58,7 +58,9 @@ typedef struct {
 struct lx_view {
     uint32_t max_markets;
     market_t *m;
-    map_t orders, balances;
+    map_t orders;
+    map_t *balances; /* one map per shard (BALANCE is a holding in one shard) */
+    uint32_t nbal;
     uint64_t age;
 };
 
@@ -220,10 +222,16 @@ size_t lx_view_market_orders(const lx_view_t *v, lx_market_id_t m, lx_view_order
 
 int lx_view_balance(const lx_view_t *v, lx_account_id_t a, lx_asset_id_t asset, int64_t *free_,
                     int64_t *locked) {
-    const slot_t *sl = v ? map_find(&v->balances, ((uint64_t)a << 32) | asset) : NULL;
-    *free_ = sl ? sl->u.b.free_ : 0;
-    *locked = sl ? sl->u.b.locked : 0;
-    return sl != NULL;
+    *free_ = *locked = 0;
+    int seen = 0;
+    for (uint32_t k = 0; v && k < v->nbal; k++) {
+        const slot_t *sl = map_find(&v->balances[k], ((uint64_t)a << 32) | asset);
+        if (!sl) continue;
+        *free_ += sl->u.b.free_;
+        *locked += sl->u.b.locked;
+        seen = 1;
+    }
+    return seen;
 }
 
 lx_view_t *lx_view_create(uint32_t max_markets) {
@@ -250,7 +258,8 @@ void lx_view_destroy(lx_view_t *v) {
     for (uint32_t i = 0; i < v->max_markets; i++) market_free(&v->m[i]);
     free(v->m);
     free(v->orders.s);
-    free(v->balances.s);
+    for (uint32_t k = 0; k < v->nbal; k++) free(v->balances[k].s);
+    free(v->balances);
     free(v);
 }
 
@@ -309,10 +318,22 @@ static int set_level(side_t *s, uint8_t side, int64_t price, int64_t qty, uint32
 }
 
 int lx_view_apply(lx_view_t *v, const lx_event_t *ev) {
+    return lx_view_apply_shard(v, 0, ev);
+}
+
+int lx_view_apply_shard(lx_view_t *v, unsigned shard, const lx_event_t *ev) {
     if (!v || !ev) return LX_EINVAL;
     if (ev->type == LX_EV_BALANCE) {
-        slot_t *sl =
-            map_put(&v->balances, ((uint64_t)ev->u.balance.account << 32) | ev->u.balance.asset);
+        if (shard >= v->nbal) {
+            if (shard >= 1024) return LX_EINVAL;
+            map_t *nb = realloc(v->balances, (shard + 1) * sizeof *nb);
+            if (!nb) return LX_ENOMEM;
+            memset(nb + v->nbal, 0, (shard + 1 - v->nbal) * sizeof *nb);
+            v->balances = nb;
+            v->nbal = shard + 1;
+        }
+        slot_t *sl = map_put(&v->balances[shard],
+                             ((uint64_t)ev->u.balance.account << 32) | ev->u.balance.asset);
         if (!sl) return LX_ENOMEM;
         sl->u.b.free_ = ev->u.balance.free;
         sl->u.b.locked = ev->u.balance.locked;

@@ -15,9 +15,11 @@
  *
  * Commands and answers. Every command gets a tag (a counter) and a pending
  * entry; the node echoes the tag in the events the command causes, then
- * sends DONE. Commands are applied in the order they were sent, so the
- * pending entries are a FIFO and a DONE answers the oldest: the events
- * before it were collected into its outcome (web_json.c), and the answer
+ * sends DONE (one per shard it went to). With one shard commands are
+ * applied in the order they were sent, so the pending entries are a FIFO
+ * and a DONE answers the oldest; with several, an entry is answered when
+ * its last DONE comes (web.h). The events before it were collected into its
+ * outcome (web_json.c), and the answer
  * (HTTP response, JSON-RPC result, WebSocket result) is rendered then. A
  * connection that goes away leaves its entries with conn NULL; their DONE
  * is then only counted.
@@ -280,6 +282,8 @@ int lx__web_submit(lx__web_t *g, lx__web_conn_t *c, int api, const lx__web_actio
     }
     lx__web_pending_t *p = &g->pend[(g->phead + g->pn++) & (g->pcap - 1)];
     p->tag = ++g->next_tag;
+    p->parts_done = 0;
+    p->answered = false;
     p->conn = c;
     p->api = api;
     p->id = id ? json_deep_copy(id) : NULL;
@@ -316,13 +320,14 @@ static void answer(lx__web_t *g, lx__web_pending_t *p) {
     }
     json_decref(p->id);
     p->id = NULL;
+    p->answered = true;
 }
 
 /* Pending commands the node will never answer (it failed or stopped). */
 static void answer_unavailable(lx__web_t *g, const char *why) {
     while (g->pn) {
         lx__web_pending_t *p = &g->pend[g->phead];
-        lx__web_conn_t *c = p->conn;
+        lx__web_conn_t *c = p->answered ? NULL : p->conn;
         if (c) {
             c->npending--;
             if (p->api == LX__WEB_API_HTTP) {
@@ -345,7 +350,7 @@ static void answer_unavailable(lx__web_t *g, const char *why) {
 static lx__web_pending_t *pending_of(lx__web_t *g, uint64_t tag) {
     for (uint32_t i = 0; i < g->pn; i++) {
         lx__web_pending_t *p = &g->pend[(g->phead + i) & (g->pcap - 1)];
-        if (p->tag == tag) return p;
+        if (p->tag == tag) return p->answered ? NULL : p;
     }
     return NULL;
 }
@@ -362,7 +367,7 @@ static void on_state(lx__web_t *g, const lx_node_out_t *o) {
                            ev->u.level.qty, ev->u.level.count);
         break;
     case LX_EV_BALANCE:
-        lx_view_apply(g->view, ev);
+        lx_view_apply_shard(g->view, o->shard, ev);
         break;
     case LX_EV_ORDER_ACCEPTED: {
         const lx_order_info_t *oi = &o->order;
@@ -390,7 +395,7 @@ static void on_out(lx__web_t *g, const lx_node_out_t *o) {
         on_state(g, o);
         break;
     case LX_NODE_OUT_STATE_END:
-        g->state_done = true;
+        if (++g->state_ends >= (o->parts ? o->parts : 1u)) g->state_done = true;
         break;
     case LX_NODE_OUT_EVENT: {
         const lx_event_t *ev = &o->ev;
@@ -403,7 +408,7 @@ static void on_out(lx__web_t *g, const lx_node_out_t *o) {
             lx__web_pending_t *p = pending_of(g, o->tag);
             if (p) lx__web_outcome_event(&p->out, ev);
         }
-        int rc = lx_view_apply(g->view, ev);
+        int rc = lx_view_apply_shard(g->view, o->shard, ev);
         if (rc == LX_VIEW_GAP) {
             /* cannot happen with a market-data gateway (it gets every event);
              * resynchronise to the event rather than stop updating */
@@ -419,16 +424,21 @@ static void on_out(lx__web_t *g, const lx_node_out_t *o) {
     case LX_NODE_OUT_DONE: {
         lx__web_pending_t *p = pending_of(g, o->tag);
         if (!p) break; /* already answered as unavailable */
+        if (++p->parts_done < (o->parts ? o->parts : 1u)) break; /* other shards to come */
         p->out.seq = o->ev.seq;
-        /* entries before it were dropped by the node (cannot happen while it runs) */
-        while (&g->pend[g->phead] != p) {
-            answer(g, &g->pend[g->phead]);
+        /* one shard: entries before it were dropped by the node (cannot
+         * happen while it runs); several: they are still being applied */
+        if (lx_node_shards(g->node) == 1)
+            while (&g->pend[g->phead] != p) {
+                answer(g, &g->pend[g->phead]);
+                g->phead = (g->phead + 1) & (g->pcap - 1);
+                g->pn--;
+            }
+        answer(g, p);
+        while (g->pn && g->pend[g->phead].answered) {
             g->phead = (g->phead + 1) & (g->pcap - 1);
             g->pn--;
         }
-        answer(g, p);
-        g->phead = (g->phead + 1) & (g->pcap - 1);
-        g->pn--;
         break;
     }
     default:
@@ -436,15 +446,16 @@ static void on_out(lx__web_t *g, const lx_node_out_t *o) {
     }
 }
 
+static void on_out_cb(void *ctx, const lx_node_out_t *o) {
+    on_out(ctx, o);
+}
+
 static void drain_out(lx__web_t *g) {
     for (;;) {
-        int k = (int)lx_ring_peek(g->out, 1024);
-        if (k == 0) {
-            if (lx_ring_closed(g->out) && !lx_ring_peek(g->out, 1)) g->out_closed = true;
-            return;
-        }
-        for (int i = 0; i < k; i++) on_out(g, lx_ring_rslot(g->out, (uint32_t)i));
-        lx_ring_release(g->out, (uint32_t)k);
+        bool finished = lx_node_outs_finished(&g->outs); /* before the drain */
+        if (lx_node_outs_drain(&g->outs, 1024, on_out_cb, g)) continue;
+        if (finished) g->out_closed = true;
+        return;
     }
 }
 
@@ -823,6 +834,7 @@ int lx_gw_web_open(lx_gw_web_t **out, lx_node_t *node, const lx_config_t *cfg,
         goto fail;
     }
     g->gw = (unsigned)gw;
+    lx_node_outs_init(&g->outs, node, g->gw);
     *out = g;
     return 0;
 fail:

@@ -215,9 +215,12 @@ struct lx__web_conn {
     uint32_t index; /* in g->wsc */
 };
 
-/* A command sent to the node and not yet DONE. Commands complete in the
- * order they were sent (one in ring, applied in order), so these form a
- * FIFO; a DONE always answers the oldest. */
+/* A command sent to the node and not yet answered, in a FIFO in the order
+ * sent. With one shard commands complete in that order, so a DONE answers
+ * the oldest; with several, commands of different shards complete in any
+ * order, and a command sent to every shard completes with its last DONE
+ * (`parts`): an entry is answered when complete and leaves the FIFO once
+ * every older one has. */
 typedef struct {
     uint64_t tag;
     lx__web_conn_t *conn; /* NULL once the connection is gone */
@@ -225,6 +228,8 @@ typedef struct {
     json_t *id; /* WebSocket request id (owned) */
     uint64_t t_rx;
     lx__web_outcome_t out;
+    uint8_t parts_done; /* DONEs seen */
+    bool answered;
 } lx__web_pending_t;
 
 typedef struct {
@@ -249,7 +254,8 @@ struct lx_gw_web {
     const lx_config_t *cfg;
     lx_gw_web_opts_t opts;
     unsigned gw;
-    lx_ring_t *in, *out;
+    lx_ring_t *in, *out; /* out: shard 0's (see outs) */
+    lx_node_outs_t outs; /* the out ring of each shard */
     struct lws_context *ctx;
     struct lws_vhost *vh_http, *vh_ws;
     uint16_t http_port, ws_port;
@@ -258,8 +264,9 @@ struct lx_gw_web {
     _Atomic bool stop;
     _Atomic int wake;
     bool stopping;   /* the thread saw stop: no new commands */
-    bool out_closed; /* the node closed the out ring */
-    bool state_done; /* STATE_END seen */
+    bool out_closed; /* the node closed the out rings */
+    bool state_done; /* every shard's STATE_END seen */
+    uint32_t state_ends;
     lx_view_t *view;
     lx__web_markets_t ms;
     uint8_t *halted;           /* per market id */

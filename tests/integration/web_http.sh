@@ -229,6 +229,51 @@ grep -qi '^retry-after: [0-9]' "$TMP/hdrs" || fail "429 without Retry-After: $(c
 kill -TERM "$PID"
 wait "$PID" || fail "lxdexd (rate) exit status $?"
 
+# ---- two shards: BTC-USD in shard 0, ETH-USD in shard 1, each with its own journal ---------------
+start shards -e 's/^shards: 1/shards: 2/' -e '/symbol: "ETH-USD"/,/shard:/s/shard: 0/shard: 1/'
+URL=http://127.0.0.1:$PORT
+grep -q '^lxdexd: 2 shards' "$TMP/shards.log" || fail "shards: no shard line: $(head -5 "$TMP/shards.log")"
+req GET /health
+expect 200 '.status == "ok"' "shards: health (every shard's start-up state loaded)"
+req GET /v1/accounts/60/balances
+expect 200 '.balances[] | select(.asset == "USD") | .free == "200000"' "shards: the faucet paid both shards, balances sum them"
+req POST /v1/orders '{"account":60,"market":"BTC-USD","side":"buy","price":"100.25","size":"0.5","clientId":1}'
+expect 200 '.status == "open"' "shards: place BTC-USD"
+SB=$(printf '%s' "$BODY" | jq -r .orderId)
+req POST /v1/orders '{"account":60,"market":"ETH-USD","side":"sell","price":"99999","size":"0.001","clientId":2}'
+expect 200 '.status == "open"' "shards: place ETH-USD"
+SE=$(printf '%s' "$BODY" | jq -r .orderId)
+[ $(( (SE >> 26) & 63 )) = 1 ] && [ $(( (SB >> 26) & 63 )) = 0 ] || fail "shards: order ids $SB $SE do not name their shards"
+req GET "/v1/orders/$SE"
+expect 200 '.market == "ETH-USD" and .account == 60' "shards: GET an order of shard 1"
+req GET /v1/accounts/60/orders
+expect 200 '.orders | length == 2' "shards: account orders from both shards"
+req POST "/v1/orders/$SE/amend" '{"price":"99998","size":"0.002"}'
+expect 200 '.status == "amended" and .orderId == "'"$SE"'"' "shards: amend in shard 1"
+req POST /v1/orders/cancel-all '{"account":60}'
+expect 200 '.status == "canceled" and .canceled == 2' "shards: cancel-all over both shards, answered once"
+req GET /v1/accounts/60/orders
+expect 200 '.orders | length == 0' "shards: nothing left open"
+req POST /v1/orders '{"account":60,"market":"ETH-USD","side":"sell","price":"99999","size":"0.001","clientId":3}'
+SE2=$(printf '%s' "$BODY" | jq -r .orderId)
+kill -TERM "$PID"
+wait "$PID" || fail "lxdexd (shards) exit status $?"
+grep -q '^lxdexd: shard 1 stopped at seq' "$TMP/shards.log" || fail "shards: no clean stop: $(tail -5 "$TMP/shards.log")"
+[ -d "$TMP/shards/shard-1" ] && [ "$(cat "$TMP/shards/SHARDS")" = 2 ] || fail "shards: data directory layout"
+mv "$TMP/shards.log" "$TMP/shards-1.log"
+start shards -e 's/^shards: 1/shards: 2/' -e '/symbol: "ETH-USD"/,/shard:/s/shard: 0/shard: 1/'
+URL=http://127.0.0.1:$PORT
+grep -q "recovered $TMP/shards/shard-1" "$TMP/shards.log" || fail "shards: shard 1 not recovered: $(head -8 "$TMP/shards.log")"
+req GET "/v1/orders/$SE2"
+expect 200 '.market == "ETH-USD" and .clientId == "3"' "shards: an order of shard 1 after a restart"
+kill -TERM "$PID"
+wait "$PID" || fail "lxdexd (shards, restarted) exit status $?"
+sed -e 's/^shards: 2/shards: 1/' -e 's/shard: 1/shard: 0/' "$TMP/shards.yaml" > "$TMP/shards1.yaml"
+if timeout 10 "$BIN" --config "$TMP/shards1.yaml" > "$TMP/shards1.log" 2>&1; then
+    fail "shards: a node with another number of shards started"
+fi
+grep -q "shards: 1, but .* holds the journals of 2 shards" "$TMP/shards1.log" || fail "shards: not the layout error: $(tail -3 "$TMP/shards1.log")"
+
 if [ "$FAILS" -ne 0 ]; then
     echo "web_http: $FAILS failure(s)" >&2
     tail -20 "$TMP/main.log" >&2

@@ -290,6 +290,34 @@ static void test_view_vs_engine(void **state) {
     lx_engine_destroy(e);
 }
 
+/* Balances of a node with shards: one holding per shard, summed. */
+static void test_balances_per_shard(void **state) {
+    (void)state;
+    lx_view_t *v = lx_view_create(2);
+    assert_non_null(v);
+    lx_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = LX_EV_BALANCE;
+    ev.market = LX_MARKET_NONE;
+    ev.u.balance = (lx_ev_balance_t){7, 1, 100, 5};
+    assert_int_equal(lx_view_apply_shard(v, 0, &ev), 0);
+    ev.u.balance = (lx_ev_balance_t){7, 1, 40, 2};
+    assert_int_equal(lx_view_apply_shard(v, 3, &ev), 0);
+    int64_t fr, lk;
+    assert_int_equal(lx_view_balance(v, 7, 1, &fr, &lk), 1);
+    assert_int_equal(fr, 140);
+    assert_int_equal(lk, 7);
+    ev.u.balance = (lx_ev_balance_t){7, 1, 10, 0}; /* shard 3's holding replaced */
+    assert_int_equal(lx_view_apply_shard(v, 3, &ev), 0);
+    assert_int_equal(lx_view_balance(v, 7, 1, &fr, &lk), 1);
+    assert_int_equal(fr, 110);
+    assert_int_equal(lk, 5);
+    assert_int_equal(lx_view_balance(v, 8, 1, &fr, &lk), 0);
+    assert_int_equal(fr, 0);
+    assert_int_equal(lx_view_apply_shard(v, 5000, &ev), LX_EINVAL);
+    lx_view_destroy(v);
+}
+
 static void test_gap_and_reset(void **state) {
     (void)state;
     lx_view_t *v = lx_view_create(2);
@@ -338,6 +366,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_view_vs_engine),
         cmocka_unit_test(test_gap_and_reset),
+        cmocka_unit_test(test_balances_per_shard),
         cmocka_unit_test(test_crc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
