@@ -268,6 +268,8 @@ req GET "/v1/orders/$SE2"
 expect 200 '.market == "ETH-USD" and .clientId == "3"' "shards: an order of shard 1 after a restart"
 kill -TERM "$PID"
 wait "$PID" || fail "lxdexd (shards, restarted) exit status $?"
+"$BUILD/lxdex" journal verify "$TMP/shards" > "$TMP/verify.out" 2>&1 && grep -q '^all 2 shards OK' "$TMP/verify.out" ||
+    fail "shards: lxdex journal verify: $(tail -3 "$TMP/verify.out")"
 sed -e 's/^shards: 2/shards: 1/' -e 's/shard: 1/shard: 0/' "$TMP/shards.yaml" > "$TMP/shards1.yaml"
 if timeout 10 "$BIN" --config "$TMP/shards1.yaml" > "$TMP/shards1.log" 2>&1; then
     fail "shards: a node with another number of shards started"
