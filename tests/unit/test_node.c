@@ -530,14 +530,20 @@ static void count_auth(void *ctx, const lx_cmd_t *cmd, const lx_journal_auth_t *
  *   - a wrong logon signature is LOGON_FAILED;
  *   - the journal holds the session's key and every signature, and they
  *     verify (lx_verify_detached). */
-static void send_signed(tcli_t *c, lx_action_t *a, const uint8_t *sk) {
+/* A SIGNED frame; its routing byte names `shard` (funds commands). */
+static void send_signed_shard(tcli_t *c, lx_action_t *a, const uint8_t *sk, uint8_t shard) {
     lx_proto_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = LX_PROTO_SIGNED;
     int n = lx_sign(a, sk, m.u.signed_action.envelope, sizeof m.u.signed_action.envelope);
     assert_true(n > 0);
     m.u.signed_action.len = (uint16_t)n;
+    m.u.signed_action.shard = shard;
     cli_send(c, &m);
+}
+
+static void send_signed(tcli_t *c, lx_action_t *a, const uint8_t *sk) {
+    send_signed_shard(c, a, sk, 0);
 }
 
 static void test_signed_logon_and_actions(void **state) {
@@ -1636,6 +1642,9 @@ static void test_shards(void **state) {
     char dir[64];
     make_dir(dir, sizeof dir);
     tnode_t t;
+    uint8_t bridge_pk[32], bridge_sk[64];
+    crypto_sign_keypair(bridge_pk, bridge_sk);
+    t_bridge = bridge_pk;
     t_shards = 2;
     tnode_start(&t, dir, NULL, 0);
     assert_int_equal(lx_node_shards(t.node), 2);
@@ -1718,6 +1727,36 @@ static void test_shards(void **state) {
     assert_int_equal(am.u.amended.remaining, 4);
     cli_place(&a, ETH, 13, LX_SIDE_BUY, LX_TIF_GTC, 190000, 3);
     lx_order_id_t a_eth2 = cli_expect(&a, LX_PROTO_ACCEPTED).u.accepted.h.order_id;
+
+    /* Funds are held per shard: the bridge's deposit names its shard.
+     * Account 40 (no faucet) gets USD in shard 0 only: an ETH-USD buy
+     * (shard 1) has no funds; after a deposit into shard 1 it has. */
+    tcli_t d;
+    cli_connect(&d, t.port);
+    cli_logon(&d, 40, 0);
+    lx_action_t dep;
+    memset(&dep, 0, sizeof dep);
+    dep.chain_id = t.cfg.node.chain_id;
+    dep.nonce = 1;
+    dep.cmd.type = LX_CMD_DEPOSIT;
+    dep.cmd.u.deposit =
+        (lx_cmd_deposit_t){.account = 40, .asset = 0, .amount = 1000000000, .deposit_id = 1};
+    memcpy(dep.signer, bridge_pk, 32);
+    send_signed_shard(&d, &dep, bridge_sk, 0);
+    cli_place(&d, ETH, 41, LX_SIDE_BUY, LX_TIF_GTC, 190000, 1);
+    rj = cli_expect(&d, LX_PROTO_REJECTED);
+    assert_int_equal(rj.u.rejected.reason, LX_REJECT_INSUFFICIENT_FUNDS);
+    dep.nonce = 2;
+    dep.cmd.u.deposit.deposit_id = 2;
+    send_signed_shard(&d, &dep, bridge_sk, 2); /* no shard 2 */
+    assert_int_equal(cli_expect(&d, LX_PROTO_REJECT).u.reject.reason, LX_PROTO_R_BAD_FIELD);
+    send_signed_shard(&d, &dep, bridge_sk, 1);
+    cli_place(&d, ETH, 42, LX_SIDE_BUY, LX_TIF_GTC, 190000, 1);
+    lx_proto_msg_t dacc = cli_expect(&d, LX_PROTO_ACCEPTED);
+    assert_int_equal(dacc.u.accepted.h.client_id, 42);
+    cli_cancel(&d, ETH, dacc.u.accepted.h.order_id, 0);
+    cli_expect(&d, LX_PROTO_CANCELED);
+    cli_close(&d);
     cli_close(&a);
     cli_close(&b);
     uint64_t digest = tnode_stop(&t);
