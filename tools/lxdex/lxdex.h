@@ -98,6 +98,10 @@ int lxdex_read_balances(int argc, char **argv);
 int lxdex_read_orders(int argc, char **argv);
 extern const char lxdex_read_help[];
 
+/* watch.c: the live book and trades over the WebSocket API (docs/api.md §6) */
+int lxdex_watch(int argc, char **argv);
+extern const char lxdex_watch_help[];
+
 /* main.c: prints "usage: lxdex GROUP NAME ARGS" and the help of one command */
 void lxdex_usage(FILE *out, const char *group, const char *name);
 

@@ -59,6 +59,9 @@ static const lxdex_cmd_t commands[] = {
      lxdex_read_help, lxdex_read_balances},
     {"orders", NULL, "[--url URL] [--json] ACCOUNT", "show an account's open orders",
      lxdex_read_help, lxdex_read_orders},
+    {"watch", NULL,
+     "[--ws URL] [--url URL] [--depth N] [--trades N] [--plain] [--updates N] MARKET",
+     "follow a market's book and trades live (WebSocket API)", lxdex_watch_help, lxdex_watch},
 };
 
 #define NCMDS (sizeof commands / sizeof commands[0])
