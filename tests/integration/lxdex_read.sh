@@ -1,5 +1,6 @@
 #!/bin/sh
-# lxdex_read.sh BUILD_DIR: the lxdex read commands, `watch` and agent keys against a real lxdexd.
+# lxdex_read.sh BUILD_DIR: the lxdex read commands, `watch`, agent keys, withdraw and transfer
+# against a real lxdexd.
 #
 # Starts the node (dev mode, every port picked by the system, a temporary data directory, no demo
 # client), places orders with `lxdex order`, then checks:
@@ -10,7 +11,9 @@
 #     with the checksum confirmed;
 #   - errors: an unknown market (HTTP and watch), an unreachable node (HTTP and WebSocket), usage;
 #   - agent keys: the owner approves an agent, the agent places an order, the owner revokes it,
-#     the agent is refused; a second revoke and an approval already expired are rejected.
+#     the agent is refused; a second revoke and an approval already expired are rejected;
+#   - withdraw and transfer signed by the owner key (balances checked), refused over the balance
+#     and when an agent signs.
 # Exit 0 on success, 77 when the binaries or curl are missing, 1 on the first failure.
 set -eu
 BUILD=${1:-build}
@@ -209,4 +212,26 @@ expect '^rejected  EXPIRED' "$out"
 rc=0
 $CLI agent approve $O --account 30 --key "$TMP/owner.key" --agent "$agent" 2> "$TMP/err" || rc=$?
 [ "$rc" -eq 2 ] && grep -q -- '--expires is required' "$TMP/err" || die "approve without --expires: exit $rc"
+
+# ---- withdraw and transfer (the owner key only) -------------------------------------------------
+out=$($CLI withdraw $O --account 30 --key "$TMP/owner.key" USD 12.5)
+expect '^withdrew 12\.5 USD from account 30$' "$out"
+out=$($CLI transfer $O --account 30 --key "$TMP/owner.key" --to 31 USD 0.000001)
+expect '^transferred 0\.000001 USD from account 30 to account 31$' "$out"
+# 100000 - 12.5 - 0.000001, less 100.05 locked by the agent's buy 1 @ 100 (with its taker fee)
+expect '^USD +99887\.449999 +100\.05$' "$($CLI balances $U 30)"
+expect '^USD +100000\.000001 +0$' "$($CLI balances $U 31)"
+rc=0
+out=$($CLI withdraw $O --account 30 --key "$TMP/owner.key" USD 1000000) || rc=$?
+[ "$rc" -eq 1 ] || die "a withdrawal over the balance: exit $rc"
+expect '^rejected  INSUFFICIENT_FUNDS' "$out"
+agent2=$($CLI keygen --out "$TMP/agent2.key")
+$CLI agent approve $O --account 30 --key "$TMP/owner.key" --agent "$agent2" --expires +1h > /dev/null
+rc=0
+out=$($CLI withdraw $O --account 30 --key "$TMP/agent2.key" USD 1) || rc=$?
+[ "$rc" -eq 1 ] || die "an agent's withdrawal: exit $rc"
+expect '^rejected  NOT_AUTHORIZED' "$out"
+rc=0
+$CLI withdraw $O --account 30 --key "$TMP/owner.key" USD 0.0000001 2> "$TMP/err" || rc=$?
+[ "$rc" -eq 2 ] && grep -q 'too many decimal places' "$TMP/err" || die "an amount below the unit: exit $rc"
 echo "lxdex_read: ok"

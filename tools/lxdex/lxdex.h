@@ -52,7 +52,7 @@ int lxdex_key_show(int argc, char **argv);
 int lxdex_key_load(const char *path, uint8_t sk[64], uint8_t pk[32]);
 extern const char lxdex_key_help[];
 
-/* session.c: one binary-protocol session (order.c, agent.c) */
+/* session.c: one binary-protocol session (order.c, owner.c) */
 typedef struct {
     int fd;
     lx_proto_decoder_t dec;
@@ -85,10 +85,14 @@ int64_t lxdex_now_ms(void);                               /* monotonic */
 void lxdex_format_utc(int64_t ns, char *buf, size_t cap); /* 2026-11-25 09:30:00.123 */
 extern const char *const lxdex_tif_names[5];
 
-/* agent.c: agent keys and other owner-signed actions (SIGNED, docs/signing.md) */
+/* owner.c: actions signed by the owner key (SIGNED, docs/signing.md): agent
+ * keys, withdrawals, transfers */
 int lxdex_agent_approve(int argc, char **argv);
 int lxdex_agent_revoke(int argc, char **argv);
+int lxdex_withdraw(int argc, char **argv);
+int lxdex_transfer(int argc, char **argv);
 extern const char lxdex_agent_approve_args[], lxdex_agent_revoke_args[], lxdex_agent_help[];
+extern const char lxdex_withdraw_args[], lxdex_transfer_args[], lxdex_funds_help[];
 
 /* read.c: queries of the node's HTTP JSON API (docs/api.md §4) */
 int lxdex_read_markets(int argc, char **argv);

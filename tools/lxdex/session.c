@@ -1,7 +1,7 @@
 /*
  * session.c: one session of lxdex on the node's binary order-entry protocol
  * (docs/protocol.md), shared by every command that acts on an account:
- * `order ...` (order.c) and `agent ...` (agent.c).
+ * `order ...` (order.c) and `agent ...`, `withdraw`, `transfer` (owner.c).
  *
  * A command makes an lxdex_conn_t, loads the node's configuration
  * (lxdex_conn_config: the tick and lot sizes that turn decimals into ticks
