@@ -73,7 +73,7 @@ static const lxdex_cmd_t commands[] = {
 #define NCMDS (sizeof commands / sizeof commands[0])
 
 static void list(FILE *out, const char *group) {
-    fprintf(out, "usage: lxdex <group> <command> [options] [args]\n\ncommands:\n");
+    fprintf(out, "usage: lxdex [<group>] <command> [options] [args]\n\ncommands:\n");
     for (size_t i = 0; i < NCMDS; i++) {
         if (group && strcmp(group, commands[i].group) != 0) continue;
         fprintf(out, "  %s%s%s %s\n      %s\n", commands[i].group, commands[i].name ? " " : "",
