@@ -254,18 +254,18 @@ static int send_signed(const aopts_t *o, lxdex_conn_t *c, lx_cmd_t *cmd) {
     return 0;
 }
 
-int lxdex_agent_approve(int argc, char **argv) {
-    aopts_t o;
-    int rc = parse(argc, argv, APPROVE, &o);
+/* send_signed with the node's configuration loaded first */
+static int send_signed_cfg(const aopts_t *o, lx_cmd_t *cmd) {
+    lxdex_conn_t c = LXDEX_CONN_INIT;
+    int rc = lxdex_conn_config(&c, o->config);
+    return lxdex_conn_close(&c, rc ? rc : send_signed(o, &c, cmd));
+}
+
+/* The name and expiry of an approval. 0 or 2. */
+static int approval(const aopts_t *o, lx_cmd_approve_agent_t *ap) {
+    int rc = parse_expiry(o->expires, &ap->expiry);
     if (rc) return rc;
-    lx_cmd_t cmd;
-    memset(&cmd, 0, sizeof cmd);
-    cmd.type = LX_CMD_APPROVE_AGENT;
-    lx_cmd_approve_agent_t *ap = &cmd.u.approve_agent;
-    ap->account = (lx_account_id_t)o.account;
-    if ((rc = agent_key(o.agent, ap->key)) || (rc = parse_expiry(o.expires, &ap->expiry)))
-        return rc;
-    const char *name = o.name ? o.name : "";
+    const char *name = o->name ? o->name : "";
     size_t len = strlen(name);
     bool printable = true;
     for (size_t i = 0; i < len; i++) printable &= name[i] >= 0x20 && name[i] < 0x7f;
@@ -275,23 +275,37 @@ int lxdex_agent_approve(int argc, char **argv) {
         return 2;
     }
     memcpy(ap->name, name, len);
-    lxdex_conn_t c = LXDEX_CONN_INIT;
-    if ((rc = lxdex_conn_config(&c, o.config))) return rc;
-    return lxdex_conn_close(&c, send_signed(&o, &c, &cmd));
+    return 0;
 }
 
-int lxdex_agent_revoke(int argc, char **argv) {
+/* agent approve and revoke: both name the account and the agent's key */
+static int agent_cmd(int argc, char **argv, what_t what) {
     aopts_t o;
-    int rc = parse(argc, argv, REVOKE, &o);
+    int rc = parse(argc, argv, what, &o);
     if (rc) return rc;
     lx_cmd_t cmd;
     memset(&cmd, 0, sizeof cmd);
-    cmd.type = LX_CMD_REVOKE_AGENT;
-    cmd.u.revoke_agent.account = (lx_account_id_t)o.account;
-    if ((rc = agent_key(o.agent, cmd.u.revoke_agent.key))) return rc;
-    lxdex_conn_t c = LXDEX_CONN_INIT;
-    if ((rc = lxdex_conn_config(&c, o.config))) return rc;
-    return lxdex_conn_close(&c, send_signed(&o, &c, &cmd));
+    uint8_t *key;
+    if (what == APPROVE) {
+        cmd.type = LX_CMD_APPROVE_AGENT;
+        cmd.u.approve_agent.account = (lx_account_id_t)o.account;
+        key = cmd.u.approve_agent.key;
+    } else {
+        cmd.type = LX_CMD_REVOKE_AGENT;
+        cmd.u.revoke_agent.account = (lx_account_id_t)o.account;
+        key = cmd.u.revoke_agent.key;
+    }
+    if ((rc = agent_key(o.agent, key)) ||
+        (what == APPROVE && (rc = approval(&o, &cmd.u.approve_agent))))
+        return rc;
+    return send_signed_cfg(&o, &cmd);
+}
+
+int lxdex_agent_approve(int argc, char **argv) {
+    return agent_cmd(argc, argv, APPROVE);
+}
+int lxdex_agent_revoke(int argc, char **argv) {
+    return agent_cmd(argc, argv, REVOKE);
 }
 
 /* withdraw and transfer: ASSET AMOUNT, the amount exact in the asset's units */

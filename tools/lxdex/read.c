@@ -183,16 +183,26 @@ int lxdex_read_markets(int argc, char **argv) {
     return 0;
 }
 
-int lxdex_read_book(int argc, char **argv) {
+/* book and trades: parses the arguments (MARKET and the option opt, whose
+ * value or dflt goes into the query) and GETs /v1/<what>/<market>?<key>=N. */
+static json_t *market_get(int argc, char **argv, const char *what, const char *opt, long dflt,
+                          int *rc) {
     ropts_t o;
-    int rc = parse(argc, argv, "--depth", 1, &o);
-    if (rc) return rc;
-    char q[32];
-    snprintf(q, sizeof q, "?depth=%ld", o.depth ? o.depth : 10);
-    char *path = path_of("book", o.pos[0], q);
-    if (!path) return 1;
-    json_t *j = fetch(&o, path, true, &rc);
+    if ((*rc = parse(argc, argv, opt, 1, &o))) return NULL;
+    long v = opt[2] == 'd' ? o.depth : o.limit;
+    char q[48];
+    snprintf(q, sizeof q, "?%s=%ld", opt + 2, v ? v : dflt);
+    char *path = path_of(what, o.pos[0], q);
+    *rc = 1;
+    if (!path) return NULL;
+    json_t *j = fetch(&o, path, true, rc);
     free(path);
+    return j;
+}
+
+int lxdex_read_book(int argc, char **argv) {
+    int rc;
+    json_t *j = market_get(argc, argv, "book", "--depth", 10, &rc);
     if (!j) return rc;
     lxdex_level_t *bids = NULL, *asks = NULL;
     size_t nb = 0, na = 0;
@@ -224,15 +234,8 @@ static const char *clock_of(const json_t *o, char *buf, size_t cap) {
 }
 
 int lxdex_read_trades(int argc, char **argv) {
-    ropts_t o;
-    int rc = parse(argc, argv, "--limit", 1, &o);
-    if (rc) return rc;
-    char q[32];
-    snprintf(q, sizeof q, "?limit=%ld", o.limit ? o.limit : 20);
-    char *path = path_of("trades", o.pos[0], q);
-    if (!path) return 1;
-    json_t *j = fetch(&o, path, true, &rc);
-    free(path);
+    int rc;
+    json_t *j = market_get(argc, argv, "trades", "--limit", 20, &rc);
     if (!j) return rc;
     static const char *const head[] = {"TIME (UTC)", "SIDE",        "PRICE",      "SIZE",
                                        "SEQ",        "MAKER ORDER", "TAKER ORDER"};
@@ -259,25 +262,29 @@ int lxdex_read_trades(int argc, char **argv) {
     return 0;
 }
 
-/* balances and orders name an account: a number */
-static int account_path(const char *s, const char *what, char **path) {
-    char *end;
+/* balances and orders: parses ACCOUNT (a number) and GETs
+ * /v1/accounts/<id>/<what>. */
+static json_t *account_get(int argc, char **argv, const char *what, int *rc) {
+    ropts_t o;
+    if ((*rc = parse(argc, argv, "", 1, &o))) return NULL;
+    const char *s = o.pos[0];
+    char *end, *path = NULL;
     long long v = strtoll(s, &end, 10);
     if (!*s || *end || v < 0 || v > 0xfffffffeLL) {
         fprintf(stderr, "lxdex: ACCOUNT: an account number, got '%s'\n", s);
-        return 2;
+        *rc = 2;
+        return NULL;
     }
-    if (asprintf(path, "/v1/accounts/%lld/%s", v, what) < 0) return 1;
-    return 0;
+    *rc = 1;
+    if (asprintf(&path, "/v1/accounts/%lld/%s", v, what) < 0) return NULL;
+    json_t *j = fetch(&o, path, false, rc);
+    free(path);
+    return j;
 }
 
 int lxdex_read_balances(int argc, char **argv) {
-    ropts_t o;
-    char *path = NULL;
-    int rc = parse(argc, argv, "", 1, &o);
-    if (rc || (rc = account_path(o.pos[0], "balances", &path))) return rc;
-    json_t *j = fetch(&o, path, false, &rc);
-    free(path);
+    int rc;
+    json_t *j = account_get(argc, argv, "balances", &rc);
     if (!j) return rc;
     static const char *const head[] = {"ASSET", "FREE", "LOCKED"};
     lxdex_table_t t;
@@ -297,12 +304,8 @@ int lxdex_read_balances(int argc, char **argv) {
 }
 
 int lxdex_read_orders(int argc, char **argv) {
-    ropts_t o;
-    char *path = NULL;
-    int rc = parse(argc, argv, "", 1, &o);
-    if (rc || (rc = account_path(o.pos[0], "orders", &path))) return rc;
-    json_t *j = fetch(&o, path, false, &rc);
-    free(path);
+    int rc;
+    json_t *j = account_get(argc, argv, "orders", &rc);
     if (!j) return rc;
     static const char *const head[] = {"ORDER",     "MARKET", "SIDE",     "TYPE",
                                        "TIF",       "PRICE",  "SIZE",     "FILLED",

@@ -166,27 +166,25 @@ int lxdex_conn_config(lxdex_conn_t *c, const char *path) {
 
 /* ---- reports ------------------------------------------------------------- */
 
-static const char *px(const lxdex_conn_t *c, lx_market_id_t market, int64_t ticks, char *buf) {
+/* n ticks (price) or lots (!price) of a market as a decimal of its units */
+static const char *steps_text(const lxdex_conn_t *c, lx_market_id_t market, int64_t n, bool price,
+                              char *buf) {
     const lx_config_market_t *m = lx_config_market(&c->cfg, market);
-    if (!m) {
-        snprintf(buf, LX_DECIMAL_FORMAT_MAX, "%lld ticks", (long long)ticks);
-        return buf;
-    }
-    lx_decimal_format(ticks * m->tick_size, m->quote_decimals, buf, LX_DECIMAL_FORMAT_MAX);
+    if (!m)
+        snprintf(buf, LX_DECIMAL_FORMAT_MAX, "%lld %s", (long long)n, price ? "ticks" : "lots");
+    else
+        lx_decimal_format(n * (price ? m->tick_size : m->lot_size),
+                          price ? m->quote_decimals : m->base_decimals, buf, LX_DECIMAL_FORMAT_MAX);
     return buf;
+}
+
+static const char *px(const lxdex_conn_t *c, lx_market_id_t market, int64_t ticks, char *buf) {
+    return steps_text(c, market, ticks, true, buf);
 }
 
 static const char *sz(const lxdex_conn_t *c, lx_market_id_t market, int64_t lots, char *buf) {
-    const lx_config_market_t *m = lx_config_market(&c->cfg, market);
-    if (!m) {
-        snprintf(buf, LX_DECIMAL_FORMAT_MAX, "%lld lots", (long long)lots);
-        return buf;
-    }
-    lx_decimal_format(lots * m->lot_size, m->base_decimals, buf, LX_DECIMAL_FORMAT_MAX);
-    return buf;
+    return steps_text(c, market, lots, false, buf);
 }
-
-/* ---- reports ------------------------------------------------------------- */
 
 /* Prints one report; returns true when it ends the exchange (rejections,
  * cancels, status replies, session rejects). */
