@@ -227,7 +227,8 @@ static void draw(watch_t *w) {
     else
         fprintf(m, "(none yet)\n");
     lxdex_table_free(&t);
-    if (!w->plain) fprintf(m, "\n%ld updates; Ctrl-C to quit\n", w->updates);
+    if (!w->plain)
+        fprintf(m, "\n%ld update%s; Ctrl-C to quit\n", w->updates, w->updates == 1 ? "" : "s");
     fclose(m);
     fwrite(buf, 1, len, stdout);
     if (w->plain) putchar('\n');
@@ -272,9 +273,10 @@ static const char *jstr(const json_t *o, const char *k) {
     return s ? s : "";
 }
 
-static void add_trade(watch_t *w, const json_t *x) {
+/* Puts a trade first in the list; false when it is already there. */
+static bool add_trade(watch_t *w, const json_t *x) {
     int64_t seq = json_integer_value(json_object_get(x, "seq"));
-    if (seq <= w->last_trade_seq) return; /* already listed (from the GET) */
+    if (seq <= w->last_trade_seq) return false; /* already listed (from the GET) */
     w->last_trade_seq = seq;
     memmove(&w->trades[1], &w->trades[0], (MAX_TRADES - 1) * sizeof w->trades[0]);
     if (w->ntr < MAX_TRADES) w->ntr++;
@@ -287,6 +289,7 @@ static void add_trade(watch_t *w, const json_t *x) {
     snprintf(t->price, sizeof t->price, "%s", jstr(x, "price"));
     snprintf(t->size, sizeof t->size, "%s", jstr(x, "size"));
     t->seq = seq;
+    return true;
 }
 
 static void on_message(watch_t *w, const char *text, size_t len) {
@@ -332,8 +335,7 @@ static void on_message(watch_t *w, const char *text, size_t len) {
                 updated(w);
             }
         }
-    } else if (!strcmp(type, "trade")) {
-        add_trade(w, j);
+    } else if (!strcmp(type, "trade") && add_trade(w, j)) {
         updated(w);
     }
     json_decref(j);
