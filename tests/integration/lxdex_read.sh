@@ -163,6 +163,7 @@ expect "^[0-9:.]+ +buy +30000 +0\\.1\$" "$(cat "$TMP/w1")"
 
 # the snapshot, then: a new bid level (1 delta), a sell that takes the best bid (a trade and the
 # level's removal): 4 updates
+: > "$TMP/w4"
 timeout 20 $CLI watch --plain --updates 4 --depth 5 $U $WS BTC-USD > "$TMP/w4" 2>&1 &
 wpid=$!
 for _ in $(seq 1 50); do
