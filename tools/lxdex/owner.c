@@ -128,7 +128,7 @@ static int parse(int argc, char **argv, what_t what, aopts_t *o) {
                                                            : NULL;
     if (missing) {
         fprintf(stderr, "lxdex %s: %s %s required\n", o->cmd, missing,
-                npos != 2 && !agent ? "are" : "is");
+                missing[0] == 'A' ? "are" : "is");
         lxdex_usage(stderr, agent ? "agent" : o->cmd, agent ? argv[0] : NULL);
         return 2;
     }
