@@ -15,7 +15,8 @@ packages=(
     libzstd-dev        # journal: snapshot compression
     libyaml-dev        # node: configuration file
     libjansson-dev     # gateways: JSON API
-    libwebsockets-dev  # gateways: WebSocket and HTTP
+    libwebsockets-dev  # gateways: WebSocket and HTTP; lxdex watch (WebSocket client)
+    libcurl4-openssl-dev # lxdex: HTTP client of the read commands
     python3-websockets # tests of the WebSocket gateway
     curl               # tests of the HTTP gateway
 )

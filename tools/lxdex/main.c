@@ -5,6 +5,8 @@
  *   lxdex GROUP COMMAND [options] [args]     run a command
  *   lxdex GROUP COMMAND --help               its help
  *   lxdex GROUP --help, lxdex --help         the commands of a group, of all
+ *   lxdex COMMAND [options] [args]           a command outside any group
+ *                                            (book, trades, watch, ...)
  *
  * The table below is the only list of commands: help is generated from it,
  * so a command added here is documented everywhere at once. Each group of
@@ -42,27 +44,68 @@ static const lxdex_cmd_t commands[] = {
      lxdex_key_help, lxdex_key_gen},
     {"key", "show", "FILE", "print the public key of a secret key file", lxdex_key_help,
      lxdex_key_show},
+    {"agent", "approve", lxdex_agent_approve_args,
+     "let an agent key trade for the account until it expires (signed by the owner key)",
+     lxdex_agent_help, lxdex_agent_approve},
+    {"agent", "revoke", lxdex_agent_revoke_args,
+     "end an agent key's approval (signed by the owner key)", lxdex_agent_help, lxdex_agent_revoke},
+    {"withdraw", NULL, lxdex_withdraw_args,
+     "withdraw from the account's free balance (signed by the owner key)", lxdex_funds_help,
+     lxdex_withdraw},
+    {"transfer", NULL, lxdex_transfer_args,
+     "move funds from the account's free balance to another account (signed by the owner key)",
+     lxdex_funds_help, lxdex_transfer},
+    {"markets", NULL, "[--url URL] [--json]", "list the node's markets (HTTP API)", lxdex_read_help,
+     lxdex_read_markets},
+    {"book", NULL, "[--url URL] [--json] [--depth N] MARKET",
+     "show a market's order book, bids and asks side by side", lxdex_read_help, lxdex_read_book},
+    {"trades", NULL, "[--url URL] [--json] [--limit N] MARKET", "show a market's latest trades",
+     lxdex_read_help, lxdex_read_trades},
+    {"balances", NULL, "[--url URL] [--json] ACCOUNT", "show an account's balances",
+     lxdex_read_help, lxdex_read_balances},
+    {"orders", NULL, "[--url URL] [--json] ACCOUNT", "show an account's open orders",
+     lxdex_read_help, lxdex_read_orders},
+    {"watch", NULL,
+     "[--ws URL] [--url URL] [--depth N] [--trades N] [--plain] [--updates N] MARKET",
+     "follow a market's book and trades live (WebSocket API)", lxdex_watch_help, lxdex_watch},
 };
 
 #define NCMDS (sizeof commands / sizeof commands[0])
 
 static void list(FILE *out, const char *group) {
-    fprintf(out, "usage: lxdex <group> <command> [options] [args]\n\ncommands:\n");
+    fprintf(out, "usage: lxdex [<group>] <command> [options] [args]\n\ncommands:\n");
     for (size_t i = 0; i < NCMDS; i++) {
         if (group && strcmp(group, commands[i].group) != 0) continue;
-        fprintf(out, "  %s %s %s\n      %s\n", commands[i].group, commands[i].name,
-                commands[i].args, commands[i].summary);
+        fprintf(out, "  %s%s%s %s\n      %s\n", commands[i].group, commands[i].name ? " " : "",
+                commands[i].name ? commands[i].name : "", commands[i].args, commands[i].summary);
     }
-    fprintf(out, "\n'lxdex <group> <command> --help' describes one command.\n");
+    fprintf(out, "\n'lxdex <command> --help' or 'lxdex <group> <command> --help' describes one "
+                 "command.\n");
+}
+
+static bool same(const char *a, const char *b) {
+    return a == b || (a && b && !strcmp(a, b));
 }
 
 void lxdex_usage(FILE *out, const char *group, const char *name) {
     for (size_t i = 0; i < NCMDS; i++) {
-        if (strcmp(group, commands[i].group) || strcmp(name, commands[i].name)) continue;
-        fprintf(out, "usage: lxdex %s %s %s\n\n%s.\n\n%s", group, name, commands[i].args,
-                commands[i].summary, commands[i].help);
+        if (!same(group, commands[i].group) || !same(name, commands[i].name)) continue;
+        fprintf(out, "usage: lxdex %s%s%s %s\n\n%s.\n\n%s", group, name ? " " : "",
+                name ? name : "", commands[i].args, commands[i].summary, commands[i].help);
         return;
     }
+}
+
+/* Runs c with argv[0] its name, or prints its help when asked. */
+static int run(const lxdex_cmd_t *c, int argc, char **argv) {
+    for (int a = 1; a < argc; a++) {
+        if (!strcmp(argv[a], "--")) break;
+        if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
+            lxdex_usage(stdout, c->group, c->name);
+            return 0;
+        }
+    }
+    return c->run(argc, argv);
 }
 
 static bool is_help(const char *s) {
@@ -86,6 +129,9 @@ int main(int argc, char **argv) {
         argc++;
     }
     const char *group = argv[1];
+    for (size_t i = 0; i < NCMDS; i++)
+        if (!commands[i].name && !strcmp(group, commands[i].group))
+            return run(&commands[i], argc - 1, argv + 1);
     bool known_group = false;
     for (size_t i = 0; i < NCMDS; i++) known_group |= !strcmp(group, commands[i].group);
     if (!known_group) {
@@ -99,15 +145,8 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < NCMDS; i++) {
         const lxdex_cmd_t *c = &commands[i];
-        if (strcmp(group, c->group) || strcmp(argv[2], c->name)) continue;
-        for (int a = 3; a < argc; a++) {
-            if (!strcmp(argv[a], "--")) break;
-            if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
-                lxdex_usage(stdout, c->group, c->name);
-                return 0;
-            }
-        }
-        return c->run(argc - 2, argv + 2);
+        if (!c->name || strcmp(group, c->group) || strcmp(argv[2], c->name)) continue;
+        return run(c, argc - 2, argv + 2);
     }
     fprintf(stderr, "lxdex: unknown command '%s %s'\n\n", group, argv[2]);
     list(stderr, group);

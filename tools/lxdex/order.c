@@ -2,9 +2,9 @@
  * order.c: the trading commands of lxdex over the binary protocol
  * (docs/protocol.md): order place, cancel, amend, cancel-all, status.
  *
- * Each command opens one TCP session to the node's binary port, logs on as
- * an account (dev mode: by account id; the signed logon comes with the
- * identity issue), sends one request and prints the execution reports that
+ * Each command opens one TCP session to the node's binary port (session.c),
+ * logs on as an account (dev mode: by account id; with --key, by signing
+ * the node's challenge), sends one request and prints the execution reports that
  * answer it: for a place, ACCEPTED or REJECTED and the fills and cancel that
  * follow within a short quiet period; for a cancel, CANCELED or REJECTED;
  * for a status, the reply.
@@ -16,24 +16,15 @@
  * error, never rounded. Nothing goes through double.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "lx/config.h"
 #include "lx/decimal.h"
-#include "lx/error.h"
-#include <sodium.h>
 #include "lx/proto.h"
-#include "lx/sign.h"
 #include "lx/types.h"
 #include "lxdex.h"
 
@@ -50,26 +41,12 @@ typedef struct {
     const char *args[6];
 } opts_t;
 
-typedef struct {
-    int fd;
-    lx_proto_decoder_t dec;
-    lx_config_t cfg;
-    bool has_cfg;
-} conn_t;
-
-static int64_t now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 static int name_index(const char *s, const char *const *names, int n) {
     for (int i = 0; i < n; i++)
         if (!strcasecmp(s, names[i])) return i;
     return -1;
 }
 
-static const char *const tif_names[] = {"GTC", "GTD", "IOC", "FOK", "POST_ONLY"};
 static const char *const stp_names[] = {"NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH",
                                         "DECREMENT"};
 
@@ -108,7 +85,7 @@ static int parse_opts(int argc, char **argv, opts_t *o) {
             }
             o->has_client_id = true;
         } else if (!strcmp(a, "--tif")) {
-            if ((o->tif = name_index(v, tif_names, 5)) < 0) {
+            if ((o->tif = name_index(v, lxdex_tif_names, 5)) < 0) {
                 fprintf(stderr, "lxdex: --tif: one of GTC GTD IOC FOK POST_ONLY, got %s\n", v);
                 return 2;
             }
@@ -149,119 +126,9 @@ static int parse_opts(int argc, char **argv, opts_t *o) {
     return 0;
 }
 
-/* ---- connection ---------------------------------------------------------- */
-
-static int send_msg(conn_t *c, const lx_proto_msg_t *m) {
-    uint8_t buf[LX_PROTO_FRAME_MAX];
-    int n = lx_proto_encode(m, buf, sizeof buf);
-    if (n < 0) return n;
-    for (int off = 0; off < n;) {
-        ssize_t w = send(c->fd, buf + off, (size_t)(n - off), MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return LX_EIO;
-        off += (int)w;
-    }
-    return 0;
-}
-
-/* The next server message, waiting until deadline (ms, monotonic).
- * 1 = got one, 0 = timeout, < 0 = error or closed. */
-static int recv_msg(conn_t *c, lx_proto_msg_t *m, int64_t deadline) {
-    static uint8_t buf[4096];
-    static size_t have, off;
-    for (;;) {
-        if (have > off) {
-            const uint8_t *p = buf + off;
-            size_t len = have - off;
-            int rc = lx_proto_decode(&c->dec, &p, &len, m);
-            off = have - len;
-            if (rc == 1 || rc > 0) return 1;
-            if (rc < 0) return rc;
-        }
-        off = have = 0;
-        int64_t left = deadline - now_ms();
-        if (left <= 0) return 0;
-        struct pollfd pf = {c->fd, POLLIN, 0};
-        int pr = poll(&pf, 1, (int)left);
-        if (pr < 0 && errno == EINTR) continue;
-        if (pr <= 0) return 0;
-        ssize_t r = recv(c->fd, buf, sizeof buf, 0);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return LX_ECLOSED;
-        have = (size_t)r;
-    }
-}
-
-static int dial(conn_t *c, const opts_t *o) {
-    char host[64];
-    const char *colon = strrchr(o->node, ':');
-    if (!colon || (size_t)(colon - o->node) >= sizeof host) {
-        fprintf(stderr, "lxdex: --node: host:port, got %s\n", o->node);
-        return 2;
-    }
-    memcpy(host, o->node, (size_t)(colon - o->node));
-    host[colon - o->node] = 0;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
-    if (inet_pton(AF_INET, host, &a.sin_addr) != 1) {
-        fprintf(stderr, "lxdex: --node: an IPv4 address is expected, got %s\n", host);
-        return 2;
-    }
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        fprintf(stderr, "lxdex: cannot connect to %s: %s (is lxdexd running? `make run`)\n",
-                o->node, strerror(errno));
-        return 1;
-    }
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    lx_proto_decoder_init(&c->dec, LX_PROTO_FROM_SERVER);
-    lx_proto_msg_t m;
-    memset(&m, 0, sizeof m);
-    m.type = LX_PROTO_LOGON;
-    m.u.logon.version = LX_PROTO_VERSION;
-    m.u.logon.account = (lx_account_id_t)o->account;
-    uint8_t sk[64];
-    if (o->key) { /* signed logon: ask for a challenge, sign it (docs/protocol.md) */
-        if (lxdex_key_load(o->key, sk, m.u.logon.public_key)) return 1;
-        m.u.logon.flags = LX_PROTO_LOGON_SIGNED;
-        lx_proto_msg_t ch;
-        if (send_msg(c, &m) || recv_msg(c, &ch, now_ms() + 3000) != 1 ||
-            ch.type != LX_PROTO_CHALLENGE) {
-            sodium_memzero(sk, sizeof sk);
-            fprintf(stderr, "lxdex: the node sent no logon challenge\n");
-            return 1;
-        }
-        uint8_t p[LX_SIGN_LOGON_LEN];
-        lx_sign_logon_payload(c->cfg.node.chain_id, m.u.logon.account, ch.u.challenge.challenge,
-                              m.u.logon.public_key, p);
-        crypto_sign_detached(m.u.logon.signature, NULL, p, sizeof p, sk);
-        sodium_memzero(sk, sizeof sk);
-    }
-    if (send_msg(c, &m)) return 1;
-    int rc = recv_msg(c, &m, now_ms() + 3000);
-    if (rc == 1 && m.type == LX_PROTO_LOGON_ACK) return 0;
-    if (rc == 1 && m.type == LX_PROTO_REJECT)
-        fprintf(stderr, "lxdex: logon refused: %s\n", lx_proto_reason_str(m.u.reject.reason));
-    else
-        fprintf(stderr, "lxdex: no logon answer from %s\n", o->node);
-    return 1;
-}
-
 /* ---- units --------------------------------------------------------------- */
 
-static int load_cfg(conn_t *c, const opts_t *o) {
-    char err[LX_CONFIG_ERR_LEN];
-    int rc = o->config ? lx_config_load_file(o->config, &c->cfg, err, sizeof err)
-                       : lx_config_default(&c->cfg, err, sizeof err);
-    if (rc) {
-        fprintf(stderr, "lxdex: configuration: %s\n", err);
-        return 1;
-    }
-    c->has_cfg = true;
-    return 0;
-}
-
-static const lx_config_market_t *market_of(conn_t *c, const char *symbol) {
+static const lx_config_market_t *market_of(lxdex_conn_t *c, const char *symbol) {
     const lx_config_market_t *m = lx_config_market_by_symbol(&c->cfg, symbol);
     if (!m) {
         fprintf(stderr, "lxdex: unknown market '%s'; markets:", symbol);
@@ -298,149 +165,24 @@ static int to_lots(const lx_config_market_t *m, const char *s, int64_t *out) {
     return to_steps(m, "size", s, m->base_decimals, m->lot_size, out);
 }
 
-static const char *px(const conn_t *c, lx_market_id_t market, int64_t ticks, char *buf) {
-    const lx_config_market_t *m = lx_config_market(&c->cfg, market);
-    if (!m) {
-        snprintf(buf, LX_DECIMAL_FORMAT_MAX, "%lld ticks", (long long)ticks);
-        return buf;
-    }
-    lx_decimal_format(ticks * m->tick_size, m->quote_decimals, buf, LX_DECIMAL_FORMAT_MAX);
-    return buf;
-}
-
-static const char *sz(const conn_t *c, lx_market_id_t market, int64_t lots, char *buf) {
-    const lx_config_market_t *m = lx_config_market(&c->cfg, market);
-    if (!m) {
-        snprintf(buf, LX_DECIMAL_FORMAT_MAX, "%lld lots", (long long)lots);
-        return buf;
-    }
-    lx_decimal_format(lots * m->lot_size, m->base_decimals, buf, LX_DECIMAL_FORMAT_MAX);
-    return buf;
-}
-
-/* ---- reports ------------------------------------------------------------- */
-
-/* Prints one report; returns true when it ends the exchange (rejections,
- * cancels, status replies, session rejects). */
-static bool print_report(const conn_t *c, const lx_proto_msg_t *m) {
-    char a[LX_DECIMAL_FORMAT_MAX], b[LX_DECIMAL_FORMAT_MAX], d[LX_DECIMAL_FORMAT_MAX],
-        e[LX_DECIMAL_FORMAT_MAX];
-    switch (m->type) {
-    case LX_PROTO_ACCEPTED: {
-        const lx_proto_accepted_t *r = &m->u.accepted;
-        printf("accepted  order %llu  %s %s @ %s  %s\n", (unsigned long long)r->h.order_id,
-               r->side ? "sell" : "buy", sz(c, r->h.market, r->qty, a),
-               px(c, r->h.market, r->price, b), r->order_type ? "market" : tif_names[r->tif]);
-        return false;
-    }
-    case LX_PROTO_REJECTED:
-        printf("rejected  %s (%s)\n", lx_reject_name(m->u.rejected.reason),
-               lx_reject_str(m->u.rejected.reason));
-        return true;
-    case LX_PROTO_FILL: {
-        const lx_proto_fill_t *r = &m->u.fill;
-        printf("fill      order %llu  %s %s @ %s  %s, fee %lld, open %s\n",
-               (unsigned long long)r->h.order_id, r->side ? "sold" : "bought",
-               sz(c, r->h.market, r->qty, a), px(c, r->h.market, r->price, b),
-               r->liquidity ? "taker" : "maker", (long long)r->fee,
-               sz(c, r->h.market, r->remaining, d));
-        return false;
-    }
-    case LX_PROTO_CANCELED:
-        printf("canceled  order %llu  %s open, %s\n", (unsigned long long)m->u.canceled.h.order_id,
-               sz(c, m->u.canceled.h.market, m->u.canceled.qty, a),
-               lx_cancel_reason_str(m->u.canceled.reason));
-        return true;
-    case LX_PROTO_AMENDED: {
-        const lx_proto_amended_t *r = &m->u.amended;
-        printf("amended   order %llu  %s @ %s, open %s%s\n", (unsigned long long)r->h.order_id,
-               sz(c, r->h.market, r->qty, a), px(c, r->h.market, r->price, b),
-               sz(c, r->h.market, r->remaining, d),
-               r->priority_lost ? ", time priority lost" : ", time priority kept");
-        return false;
-    }
-    case LX_PROTO_DEADMAN: {
-        const lx_proto_deadman_t *r = &m->u.deadman;
-        if (r->state == LX_DEADMAN_CLEARED) {
-            printf("dead man's switch cleared\n");
-        } else {
-            time_t secs = (time_t)(r->deadline / 1000000000);
-            struct tm tm;
-            char when[32];
-            gmtime_r(&secs, &tm);
-            strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-            printf("dead man's switch %s: all orders canceled at %s.%03lld UTC\n",
-                   r->state == LX_DEADMAN_FIRED ? "fired" : "armed", when,
-                   (long long)(r->deadline / 1000000 % 1000));
-        }
-        return true;
-    }
-    case LX_PROTO_ORDER_STATUS_REPLY: {
-        const lx_proto_status_reply_t *r = &m->u.status_reply;
-        if (r->status != LX_PROTO_STATUS_OPEN)
-            printf("order %llu is not open\n", (unsigned long long)r->order_id);
-        else
-            printf("order %llu  open  %s %s @ %s, filled %s, open %s\n",
-                   (unsigned long long)r->order_id, r->side ? "sell" : "buy",
-                   sz(c, r->market, r->qty, a), px(c, r->market, r->price, b),
-                   sz(c, r->market, r->filled, d), sz(c, r->market, r->remaining, e));
-        return true;
-    }
-    case LX_PROTO_REJECT:
-        printf("refused   %s%s\n", lx_proto_reason_str(m->u.reject.reason),
-               m->u.reject.retry_after_us ? " (retry later)" : "");
-        return true;
-    default:
-        return false;
-    }
-}
-
-/* Prints reports until one ends the exchange, or until `quiet_ms` pass
- * without a report after the first, or 5 s in all. Returns the exit status. */
-static int await_reports(conn_t *c, int quiet_ms) {
-    int64_t end = now_ms() + 5000;
-    bool any = false, failed = false;
-    for (;;) {
-        int64_t deadline = any ? now_ms() + quiet_ms : end;
-        if (deadline > end) deadline = end;
-        lx_proto_msg_t m;
-        int rc = recv_msg(c, &m, deadline);
-        if (rc < 0) {
-            fprintf(stderr, "lxdex: connection: %s\n", lx_strerror(rc));
-            return 1;
-        }
-        if (rc == 0) break;
-        if (m.type == LX_PROTO_SERVER_HEARTBEAT) continue;
-        any = true;
-        failed |= m.type == LX_PROTO_REJECTED || m.type == LX_PROTO_REJECT;
-        if (print_report(c, &m) && m.type != LX_PROTO_CANCELED) break;
-    }
-    if (!any) {
-        fprintf(stderr, "lxdex: no answer within 5 s\n");
-        return 1;
-    }
-    return failed ? 1 : 0;
-}
-
 /* ---- commands ------------------------------------------------------------ */
 
-static int exchange(conn_t *c, const opts_t *o, const lx_proto_msg_t *msg);
-static int finish(conn_t *c, int rc);
+static int exchange(lxdex_conn_t *c, const opts_t *o, const lx_proto_msg_t *msg);
 
-static int setup(int argc, char **argv, opts_t *o, conn_t *c, int npos, const char *usage) {
+static int setup(int argc, char **argv, opts_t *o, lxdex_conn_t *c, int npos, const char *usage) {
     int rc = parse_opts(argc, argv, o);
     if (rc) return rc;
     if (o->pos != npos) {
         fprintf(stderr, "usage: lxdex order %s\n", usage);
         return 2;
     }
-    if ((rc = load_cfg(c, o))) return rc;
+    if ((rc = lxdex_conn_config(c, o->config))) return rc;
     return 0;
 }
 
 int lxdex_order_place(int argc, char **argv) {
     opts_t o;
-    conn_t c = {.fd = -1};
+    lxdex_conn_t c = LXDEX_CONN_INIT;
     int rc = setup(argc, argv, &o, &c, 4, lxdex_order_place_args);
     if (rc) goto out;
     const lx_config_market_t *m = market_of(&c, o.args[0]);
@@ -474,7 +216,7 @@ int lxdex_order_place(int argc, char **argv) {
     }
     rc = exchange(&c, &o, &msg);
 out:
-    return finish(&c, rc);
+    return lxdex_conn_close(&c, rc);
 }
 
 /* cancel, amend and status name an order by --client-id or by an id at
@@ -492,21 +234,15 @@ static int order_ref(const opts_t *o, int idx, lx_order_id_t *id, uint8_t *by_ci
 }
 
 /* Logs on, sends the request, prints the answer; returns the exit status. */
-static int exchange(conn_t *c, const opts_t *o, const lx_proto_msg_t *msg) {
-    int rc = dial(c, o);
+static int exchange(lxdex_conn_t *c, const opts_t *o, const lx_proto_msg_t *msg) {
+    int rc = lxdex_conn_dial(c, o->node, (lx_account_id_t)o->account, o->key);
     if (rc) return rc;
-    return send_msg(c, msg) ? 1 : await_reports(c, 300);
-}
-
-static int finish(conn_t *c, int rc) {
-    if (c->fd >= 0) close(c->fd);
-    if (c->has_cfg) lx_config_free(&c->cfg);
-    return rc;
+    return lxdex_conn_send(c, msg) ? 1 : lxdex_conn_await(c, 300);
 }
 
 int lxdex_order_cancel(int argc, char **argv) {
     opts_t o;
-    conn_t c = {.fd = -1};
+    lxdex_conn_t c = LXDEX_CONN_INIT;
     int rc = parse_opts(argc, argv, &o);
     if (rc) return rc;
     if (o.pos != (o.has_client_id ? 1 : 2)) {
@@ -518,17 +254,17 @@ int lxdex_order_cancel(int argc, char **argv) {
     msg.type = LX_PROTO_CANCEL;
     msg.u.cancel.client_id = o.has_client_id ? o.client_id : 0;
     if ((rc = order_ref(&o, 1, &msg.u.cancel.order_id, &msg.u.cancel.by_client_id)) ||
-        (rc = load_cfg(&c, &o)))
-        return finish(&c, rc);
+        (rc = lxdex_conn_config(&c, o.config)))
+        return lxdex_conn_close(&c, rc);
     const lx_config_market_t *m = market_of(&c, o.args[0]);
-    if (!m) return finish(&c, 2);
+    if (!m) return lxdex_conn_close(&c, 2);
     msg.u.cancel.market = m->id;
-    return finish(&c, exchange(&c, &o, &msg));
+    return lxdex_conn_close(&c, exchange(&c, &o, &msg));
 }
 
 int lxdex_order_amend(int argc, char **argv) {
     opts_t o;
-    conn_t c = {.fd = -1};
+    lxdex_conn_t c = LXDEX_CONN_INIT;
     int rc = parse_opts(argc, argv, &o);
     if (rc) return rc;
     int at = o.has_client_id ? 1 : 2; /* PRICE follows SYMBOL [ORDER_ID] */
@@ -541,27 +277,27 @@ int lxdex_order_amend(int argc, char **argv) {
     msg.type = LX_PROTO_AMEND;
     msg.u.amend.client_id = o.has_client_id ? o.client_id : 0;
     if ((rc = order_ref(&o, 1, &msg.u.amend.order_id, &msg.u.amend.by_client_id)) ||
-        (rc = load_cfg(&c, &o)))
-        return finish(&c, rc);
+        (rc = lxdex_conn_config(&c, o.config)))
+        return lxdex_conn_close(&c, rc);
     const lx_config_market_t *m = market_of(&c, o.args[0]);
-    if (!m) return finish(&c, 2);
+    if (!m) return lxdex_conn_close(&c, 2);
     if ((rc = to_ticks(m, o.args[at], &msg.u.amend.price)) ||
         (rc = to_lots(m, o.args[at + 1], &msg.u.amend.qty)))
-        return finish(&c, rc);
+        return lxdex_conn_close(&c, rc);
     msg.u.amend.market = m->id;
-    return finish(&c, exchange(&c, &o, &msg));
+    return lxdex_conn_close(&c, exchange(&c, &o, &msg));
 }
 
 int lxdex_order_cancel_all(int argc, char **argv) {
     opts_t o;
-    conn_t c = {.fd = -1};
+    lxdex_conn_t c = LXDEX_CONN_INIT;
     int rc = parse_opts(argc, argv, &o);
     if (rc) return rc;
     if (o.pos > 1) {
         fprintf(stderr, "usage: lxdex order cancel-all %s\n", lxdex_order_cancel_all_args);
         return 2;
     }
-    if ((rc = load_cfg(&c, &o))) return rc;
+    if ((rc = lxdex_conn_config(&c, o.config))) return rc;
     lx_proto_msg_t msg;
     memset(&msg, 0, sizeof msg);
     msg.type = LX_PROTO_CANCEL_ALL;
@@ -570,27 +306,27 @@ int lxdex_order_cancel_all(int argc, char **argv) {
     rc = 2;
     if (!o.pos || m) {
         if (m) msg.u.cancel_all.market = m->id;
-        if (!(rc = dial(&c, &o))) {
-            rc = send_msg(&c, &msg) ? 1 : 0;
+        if (!(rc = lxdex_conn_dial(&c, o.node, (lx_account_id_t)o.account, o.key))) {
+            rc = lxdex_conn_send(&c, &msg) ? 1 : 0;
             /* one CANCELED per open order, or nothing: print what comes */
-            int64_t end = now_ms() + 500;
+            int64_t end = lxdex_now_ms() + 500;
             int n = 0;
             lx_proto_msg_t r;
-            while (!rc && recv_msg(&c, &r, end) == 1) {
+            while (!rc && lxdex_conn_recv(&c, &r, end) == 1) {
                 if (r.type == LX_PROTO_SERVER_HEARTBEAT) continue;
-                print_report(&c, &r);
+                lxdex_conn_print(&c, &r);
                 n++;
-                end = now_ms() + 300;
+                end = lxdex_now_ms() + 300;
             }
             if (!rc) printf("%d order%s canceled\n", n, n == 1 ? "" : "s");
         }
     }
-    return finish(&c, rc);
+    return lxdex_conn_close(&c, rc);
 }
 
 int lxdex_order_status(int argc, char **argv) {
     opts_t o;
-    conn_t c = {.fd = -1};
+    lxdex_conn_t c = LXDEX_CONN_INIT;
     int rc = parse_opts(argc, argv, &o);
     if (rc) return rc;
     if (o.pos != (o.has_client_id ? 0 : 1)) {
@@ -603,17 +339,17 @@ int lxdex_order_status(int argc, char **argv) {
     msg.u.order_status.market = LX_MARKET_ALL;
     msg.u.order_status.client_id = o.has_client_id ? o.client_id : 0;
     if ((rc = order_ref(&o, 0, &msg.u.order_status.order_id, &msg.u.order_status.by_client_id)) ||
-        (rc = load_cfg(&c, &o)))
-        return finish(&c, rc);
-    return finish(&c, exchange(&c, &o, &msg));
+        (rc = lxdex_conn_config(&c, o.config)))
+        return lxdex_conn_close(&c, rc);
+    return lxdex_conn_close(&c, exchange(&c, &o, &msg));
 }
 
 /* deadman SECONDS | clear: the account's dead man's switch */
 int lxdex_order_deadman(int argc, char **argv) {
     opts_t o;
-    conn_t c = {.fd = -1};
+    lxdex_conn_t c = LXDEX_CONN_INIT;
     int rc = setup(argc, argv, &o, &c, 1, lxdex_order_deadman_args);
-    if (rc) return finish(&c, rc);
+    if (rc) return lxdex_conn_close(&c, rc);
     lx_proto_msg_t msg;
     memset(&msg, 0, sizeof msg);
     msg.type = LX_PROTO_SCHEDULE_CANCEL;
@@ -623,14 +359,14 @@ int lxdex_order_deadman(int argc, char **argv) {
         if (*end || !(secs > 0) || secs > 86400 * 365) {
             fprintf(stderr, "lxdex: deadman: seconds from now (> 0) or 'clear', got %s\n",
                     o.args[0]);
-            return finish(&c, 2);
+            return lxdex_conn_close(&c, 2);
         }
         struct timespec t;
         clock_gettime(CLOCK_REALTIME, &t);
         msg.u.schedule_cancel.deadline =
             (int64_t)t.tv_sec * 1000000000 + t.tv_nsec + (int64_t)(secs * 1e3) * 1000000;
     }
-    return finish(&c, exchange(&c, &o, &msg));
+    return lxdex_conn_close(&c, exchange(&c, &o, &msg));
 }
 
 const char lxdex_order_deadman_args[] = "--account N [options] (SECONDS | clear)";
