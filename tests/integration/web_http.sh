@@ -43,6 +43,7 @@ start() {
         sleep 0.1
         if grep -q "running" "$TMP/$name.log"; then
             PORT=$(sed -n 's/^  http *127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$TMP/$name.log")
+            BPORT=$(sed -n 's/^  binary *127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TMP/$name.log" | head -1)
             break
         fi
     done
@@ -256,6 +257,15 @@ req GET /v1/accounts/60/orders
 expect 200 '.orders | length == 0' "shards: nothing left open"
 req POST /v1/orders '{"account":60,"market":"ETH-USD","side":"sell","price":"99999","size":"0.001","clientId":3}'
 SE2=$(printf '%s' "$BODY" | jq -r .orderId)
+# funds per shard: 100000 USD in each; a withdrawal names its shard
+"$BUILD/lxdex" keygen --out "$TMP/owner61.key" > /dev/null
+W="$BUILD/lxdex withdraw --node 127.0.0.1:$BPORT --config $TMP/shards.yaml --account 61 --key $TMP/owner61.key"
+$W --shard 1 USD 60000 > "$TMP/w.out" 2>&1 || fail "shards: withdraw from shard 1: $(cat "$TMP/w.out")"
+$W --shard 1 USD 60000 > "$TMP/w.out" 2>&1 && fail "shards: shard 1 paid more than it holds"
+grep -q 'INSUFFICIENT_FUNDS' "$TMP/w.out" || fail "shards: second withdrawal: $(cat "$TMP/w.out")"
+$W --shard 2 USD 1 > "$TMP/w.out" 2>&1 && fail "shards: a withdrawal from shard 2 of 2"
+req GET /v1/accounts/61/balances
+expect 200 '.balances[] | select(.asset == "USD") | .free == "140000"' "shards: balances after a withdrawal from shard 1"
 kill -TERM "$PID"
 wait "$PID" || fail "lxdexd (shards) exit status $?"
 grep -q '^lxdexd: shard 1 stopped at seq' "$TMP/shards.log" || fail "shards: no clean stop: $(tail -5 "$TMP/shards.log")"

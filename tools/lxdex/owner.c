@@ -50,6 +50,7 @@
 
 #include "lx/decimal.h"
 #include "lx/error.h"
+#include "lx/node.h"
 #include "lx/sign.h"
 #include "lxdex.h"
 
@@ -61,6 +62,7 @@ typedef struct {
     const char *node, *config, *key, *agent, *name, *expires;
     long long account, to;
     uint64_t nonce;
+    uint8_t shard;              /* withdraw, transfer: the shard that holds the funds */
     const char *asset, *amount; /* withdraw, transfer */
 } aopts_t;
 
@@ -84,7 +86,8 @@ static int parse(int argc, char **argv, what_t what, aopts_t *o) {
                             : what == APPROVE && !strcmp(a, "--expires") ? &o->expires
                                                                          : NULL;
         bool numeric = !strcmp(a, "--account") || !strcmp(a, "--nonce") ||
-                       (what == TRANSFER && !strcmp(a, "--to"));
+                       (what == TRANSFER && !strcmp(a, "--to")) ||
+                       (!agent && !strcmp(a, "--shard"));
         if (!slot && !numeric && !agent && a[0] != '-' && npos < 2) {
             *(npos++ ? &o->amount : &o->asset) = a;
             continue;
@@ -106,13 +109,22 @@ static int parse(int argc, char **argv, what_t what, aopts_t *o) {
         char *end;
         errno = 0;
         unsigned long long n = strtoull(v, &end, 10);
-        bool acct = a[2] != 'n'; /* --account, --to */
-        if (!*v || *end || errno || v[0] == '-' || (acct ? n > 0xfffffffeULL : n == 0)) {
+        bool acct = a[2] == 'a' || a[2] == 't'; /* --account, --to */
+        bool shard = a[2] == 's';
+        if (!*v || *end || errno || v[0] == '-' ||
+            (acct    ? n > 0xfffffffeULL
+             : shard ? n >= LX_CONFIG_SHARDS_MAX
+                     : n == 0)) {
             fprintf(stderr, "lxdex %s: %s: %s, got '%s'\n", o->cmd, a,
-                    acct ? "an account number" : "a positive integer", v);
+                    acct    ? "an account number"
+                    : shard ? "a shard number below 32"
+                            : "a positive integer",
+                    v);
             return 2;
         }
-        if (a[2] == 'a')
+        if (shard)
+            o->shard = (uint8_t)n;
+        else if (a[2] == 'a')
             o->account = (long long)n;
         else if (a[2] == 't')
             o->to = (long long)n;
@@ -197,12 +209,14 @@ static int parse_expiry(const char *s, int64_t *out) {
  * ORDER_STATUS sent after the action is answered in order with everything
  * else (docs/node.md), so a reply with no REJECTED before it means the
  * action was applied. 0 applied, 1 refused or no answer. */
-static int await_applied(lxdex_conn_t *c) {
+static int await_applied(lxdex_conn_t *c, uint8_t shard) {
     lx_proto_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = LX_PROTO_ORDER_STATUS;
     m.u.order_status.market = LX_MARKET_ALL;
-    m.u.order_status.order_id = 1; /* any id: only the reply's place in the stream counts */
+    /* any id of the action's shard (an order id names its shard, lx/node.h):
+     * only the reply's place in that shard's stream counts */
+    m.u.order_status.order_id = 1 | ((uint64_t)shard << LX_NODE_ORDER_SHARD_SHIFT);
     if (lxdex_conn_send(c, &m)) return 1;
     int64_t end = lxdex_now_ms() + 5000;
     for (;;) {
@@ -241,11 +255,12 @@ static int send_signed(const aopts_t *o, lxdex_conn_t *c, lx_cmd_t *cmd) {
         return 1;
     }
     m.u.signed_action.len = (uint16_t)n;
+    m.u.signed_action.shard = o->shard;
     int rc = lxdex_conn_dial(c, o->node, (lx_account_id_t)o->account, o->key);
     if (rc) return rc;
     if (lxdex_conn_send(c, &m)) return 1;
     if (o->what == APPROVE || o->what == REVOKE) return lxdex_conn_await(c, 300);
-    if ((rc = await_applied(c))) return rc;
+    if ((rc = await_applied(c, o->shard))) return rc;
     if (o->what == WITHDRAW)
         printf("withdrew %s %s from account %lld\n", o->amount, o->asset, o->account);
     else
@@ -363,6 +378,8 @@ const char lxdex_funds_help[] =
     "  --account N        the account the funds leave\n"
     "  --key FILE         the account's owner secret key (an agent may not move funds)\n"
     "  --to M             transfer: the account credited\n"
+    "  --shard K          the shard that holds the funds (a node with several shards\n"
+    "                     holds an account's funds per shard; default 0)\n"
     "  --node HOST:PORT   the node's binary port (default 127.0.0.1:9100)\n"
     "  --config FILE      the node's configuration, for asset scales and the chain id\n"
     "  --nonce N          the action's nonce (default: the clock in ns)\n"
