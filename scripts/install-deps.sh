@@ -17,6 +17,7 @@ packages=(
     libjansson-dev     # gateways: JSON API
     libwebsockets-dev  # gateways: WebSocket and HTTP
     python3-websockets # tests of the WebSocket gateway
+    python3-nacl       # tests of the WebSocket gateway: the signer of signed logons and actions
     curl               # tests of the HTTP gateway
 )
 

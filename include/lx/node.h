@@ -126,9 +126,11 @@ typedef enum {
  *                         ev.u.market_state.halted; the market's levels follow
  *   ev.type BOOK_LEVEL:   one level of the market just named
  *   ev.type BALANCE:      one balance record
+ *   ev.type KEY_BOUND, AGENT_APPROVED, AGENT_REVOKED: one key record, as the
+ *                         event that gave it its present role (ev.u.key)
  *   ev.type ORDER_ACCEPTED with `order` filled: one open order
- * in that order: all markets with their levels, then balances, then the open
- * orders, market by market, each side in priority order.
+ * in that order: all markets with their levels, then balances, then keys,
+ * then the open orders, market by market, each side in priority order.
  */
 typedef struct {
     uint8_t kind; /* lx_node_out_kind_t */

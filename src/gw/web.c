@@ -43,8 +43,13 @@
  * in ring, drains the out ring until the node closes it, answers what is
  * left as 503 and gives the clients a second to read.
  *
- * Not here: identity. Outside dev mode order entry is refused (signed
- * logon is not yet available on these APIs; use the binary protocol).
+ * Identity. Outside dev mode the WebSocket takes order entry from a
+ * session that logged on by signing a challenge (web_ws.c, lx/gw_auth.h):
+ * its commands carry auth SESSION with its key, which the engine checks for
+ * every command, as the binary gateway's do; a signed envelope carries its
+ * own signature (auth ED25519). The gateway keeps a copy of the key records
+ * (STATE, then the key events) to refuse a logon with a key the account
+ * does not know. HTTP and JSON-RPC order entry stays dev mode only.
  */
 #define _GNU_SOURCE
 #include <libwebsockets.h>
@@ -296,8 +301,32 @@ int lx__web_submit(lx__web_t *g, lx__web_conn_t *c, int api, const lx__web_actio
     m->client_id = a->client_id;
     m->account = a->account;
     m->cmd = a->cmd;
+    if (a->auth.scheme != LX_AUTH_NONE) {
+        m->auth = a->auth;
+    } else if (c->keyed) {
+        /* the session's key, as the binary gateway journals a signed logon's
+         * commands: the engine checks it is the account's owner or a live
+         * agent allowed the command (docs/identity.md) */
+        m->auth.scheme = LX_AUTH_SESSION;
+        memcpy(m->auth.key, c->key, sizeof m->auth.key);
+        m->auth.nonce = c->session;
+    }
     if (a->cmd.type <= LX_CMD__MAX) g->m.commands[a->cmd.type]++;
     return 0;
+}
+
+void lx__web_bind_key(lx__web_t *g, lx__web_conn_t *c, lx_account_id_t a, const uint8_t key[32]) {
+    if (!lx__web_available(g)) return;
+    if (g->nstage == LX__WEB_STAGE) stage_flush(g);
+    lx_node_msg_t *m = &g->stage[g->nstage++];
+    memset(m, 0, sizeof *m);
+    m->kind = LX_NODE_MSG_CMD;
+    m->session = c->session; /* tag 0: its DONE answers nothing */
+    m->account = a;
+    m->cmd.type = LX_CMD_BIND_KEY;
+    m->cmd.u.bind_key.account = a;
+    memcpy(m->cmd.u.bind_key.key, key, sizeof m->cmd.u.bind_key.key);
+    g->m.commands[LX_CMD_BIND_KEY]++;
 }
 
 static void answer(lx__web_t *g, lx__web_pending_t *p) {
@@ -364,6 +393,11 @@ static void on_state(lx__web_t *g, const lx_node_out_t *o) {
     case LX_EV_BALANCE:
         lx_view_apply(g->view, ev);
         break;
+    case LX_EV_KEY_BOUND:
+    case LX_EV_AGENT_APPROVED:
+    case LX_EV_AGENT_REVOKED:
+        if (lx_gw_keys_apply(g->keys, ev)) lx__web_log(g, "lxdexd: web: no memory for a key\n");
+        break;
     case LX_EV_ORDER_ACCEPTED: {
         const lx_order_info_t *oi = &o->order;
         lx_view_order_t vo = {.order_id = oi->order_id,
@@ -399,6 +433,9 @@ static void on_out(lx__web_t *g, const lx_node_out_t *o) {
             g->m.rejects[ev->u.rejected.reason]++;
         if (ev->type == LX_EV_MARKET_STATE && ev->market < g->ms.nmk)
             g->halted[ev->market] = ev->u.market_state.halted;
+        if (ev->type >= LX_EV_KEY_BOUND && ev->type <= LX_EV_AGENT_REVOKED &&
+            lx_gw_keys_apply(g->keys, ev))
+            lx__web_log(g, "lxdexd: web: no memory for a key\n");
         if (o->tag) {
             lx__web_pending_t *p = pending_of(g, o->tag);
             if (p) lx__web_outcome_event(&p->out, ev);
@@ -785,9 +822,10 @@ int lx_gw_web_open(lx_gw_web_t **out, lx_node_t *node, const lx_config_t *cfg,
     int rc = LX_ENOMEM;
     if (lx__web_markets_init(&g->ms, cfg)) goto fail;
     g->view = lx_view_create(g->ms.nmk);
+    g->keys = lx_gw_keys_create();
     g->halted = calloc(g->ms.nmk, 1);
     g->bbo = calloc(g->ms.nmk, sizeof *g->bbo);
-    if (!g->view || !g->halted || !g->bbo) goto fail;
+    if (!g->view || !g->keys || !g->halted || !g->bbo) goto fail;
     if (cfg->rate_limits.per_account.rate) {
         g->naccounts = cfg->engine.max_accounts;
         g->account_tat = calloc(g->naccounts ? g->naccounts : 1, sizeof *g->account_tat);
@@ -874,6 +912,7 @@ void lx_gw_web_close(lx_gw_web_t *g) {
     free(g->halted);
     free(g->bbo);
     lx_view_destroy(g->view);
+    lx_gw_keys_destroy(g->keys);
     lx__web_markets_free(&g->ms);
     free(g);
 }

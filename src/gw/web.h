@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <pthread.h>
 #include "lx/config.h"
+#include "lx/gw_auth.h"
 #include "lx/gw_web.h"
 #include "lx/lathist.h"
 #include "lx/node.h"
@@ -107,6 +108,9 @@ typedef struct {
     lx_account_id_t account;
     uint64_t client_id;
     uint32_t weight; /* in the account's rate bucket (rate_limits.weight) */
+    /* scheme NONE: the connection's (a signed logon's SESSION, or none in dev
+     * mode); ED25519: a signed envelope's signer, nonce and signature */
+    lx_journal_auth_t auth;
 } lx__web_action_t;
 
 /* The own API's field names for an action of cmd_type (PLACE, CANCEL,
@@ -209,7 +213,11 @@ struct lx__web_conn {
     /* WebSocket */
     bool logged_on;
     lx_account_id_t account;
-    uint8_t *sub; /* per market id: LX__SUB_* */
+    bool keyed;            /* logged on by signing a challenge with `key` */
+    bool challenged;       /* a challenge was sent and not yet used */
+    uint8_t key[32];       /* keyed: the session's key, journaled with its commands */
+    uint8_t challenge[32]; /* what the next signed logon must sign */
+    uint8_t *sub;          /* per market id: LX__SUB_* */
     lx_account_id_t feed_account;
     uint8_t feeds;  /* LX__FEED_* */
     uint32_t index; /* in g->wsc */
@@ -261,6 +269,7 @@ struct lx_gw_web {
     bool out_closed; /* the node closed the out ring */
     bool state_done; /* STATE_END seen */
     lx_view_t *view;
+    lx_gw_keys_t *keys; /* who may act for which account (lx/gw_auth.h) */
     lx__web_markets_t ms;
     uint8_t *halted;           /* per market id */
     lx_view_level_t (*bbo)[2]; /* per market id: last BBO sent (qty 0: none) */
@@ -309,6 +318,9 @@ void lx__web_close(lx__web_t *g, lx__web_conn_t *c, int code, const char *reason
  * WebSocket request id or the JSON-RPC id (copied). 0, or -1 (stopping). */
 int lx__web_submit(lx__web_t *g, lx__web_conn_t *c, int api, const lx__web_action_t *a,
                    const json_t *id);
+/* Dev mode: stages a BIND_KEY of key as a's owner key, unanswered (the
+ * engine refuses it, harmlessly, when the account or the key is taken). */
+void lx__web_bind_key(lx__web_t *g, lx__web_conn_t *c, lx_account_id_t a, const uint8_t key[32]);
 /* Rate limits: 0 or the microseconds to wait. */
 uint32_t lx__web_rate_conn(lx__web_t *g, lx__web_conn_t *c);
 uint32_t lx__web_rate_account(lx__web_t *g, lx_account_id_t a, uint32_t weight);

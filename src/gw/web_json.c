@@ -566,8 +566,11 @@ void lx__web_outcome_init(lx__web_outcome_t *o, const lx__web_action_t *a) {
         o->price = a->cmd.u.amend.price;
         o->qty = a->cmd.u.amend.qty;
         break;
-    default:
+    case LX_CMD_CANCEL_ALL:
         o->market = a->cmd.u.cancel_all.market;
+        break;
+    default: /* a signed envelope's other commands: no market, no order */
+        o->market = LX_MARKET_NONE;
         break;
     }
 }
@@ -641,8 +644,11 @@ const char *lx__web_outcome_status(const lx__web_outcome_t *o) {
         if (o->canceled) return "canceled";
         if (o->amended && o->remaining == 0) return "filled";
         return "amended";
-    default:
+    case LX_CMD_CANCEL:
+    case LX_CMD_CANCEL_ALL:
         return "canceled";
+    default:
+        return "applied";
     }
 }
 

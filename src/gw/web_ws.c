@@ -6,9 +6,12 @@
  * (any string, number or null), echoed in its answer. Requests:
  *   ping                                        -> pong
  *   logon {account}                             dev mode: the account actions act for
+ *   logon {account, key}                        -> challenge; then
+ *   logon {account, key, signature}             a signed logon (below)
  *   subscribe / unsubscribe {channel, market | account}
  *   place | cancel | amend | cancel_all {...}   -> result (when the node applied it)
  *   batch {actions: [ up to 50 actions, each with its own id ]}
+ *   signed {envelope}                           a signed action (docs/signing.md) -> result
  * Unknown types and unknown fields are errors; so is anything that does
  * not parse. An error is {"type":"error","id":...,"code":...,"message":...}.
  *
@@ -17,6 +20,16 @@
  * the batch is refused with the index and the reason, nothing sent. Once
  * sent, each action is applied on its own (the engine may reject one) and
  * answered by its own id.
+ *
+ * Identity. Outside dev mode a connection acts for an account only after a
+ * signed logon, the binary protocol's scheme (lx/gw_auth.h): the server
+ * draws a 32-byte challenge per request, the client signs the logon payload
+ * over it with the account's owner key or an approved agent's, and the
+ * gateway checks the signature and then its copy of the key records (web.c
+ * keeps it from the node's state and the key events). The session's
+ * commands then carry auth SESSION with the key, so the engine checks every
+ * one of them too. A `signed` message is verified here, on this thread, and
+ * journaled with its signature (auth ED25519).
  *
  * Feeds. Per connection, a byte per market (LX__SUB_*) and one followed
  * account with its feeds (LX__FEED_*). Each engine event, after it was
@@ -28,15 +41,18 @@
  *   bbo     the best bid and ask whenever either changes
  *   trades  every trade (side is the taker's)
  *   l3      every order event of the market (no accounts)
- *   orders, fills, balances   the followed account's (dev mode)
+ *   orders, fills, balances   the followed account's (dev mode; else the
+ *                             signed logon's own account only)
  * Subscribing again to l2 or l3 sends a fresh snapshot. Messages of a
  * connection leave in event order and none is ever dropped: a connection
  * that cannot keep up is closed (web.c), so a client that applies the
  * deltas to its snapshot always has the book, which the checksum confirms.
  */
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gw/web.h"
 #include "lx/error.h"
@@ -62,10 +78,32 @@ static void reply(lx__web_t *g, lx__web_conn_t *c, const json_t *id, json_t *msg
 }
 
 static const char *action_name(int t) {
-    return t == LX_CMD_PLACE    ? "place"
-           : t == LX_CMD_CANCEL ? "cancel"
-           : t == LX_CMD_AMEND  ? "amend"
-                                : "cancel_all";
+    switch (t) {
+    case LX_CMD_PLACE:
+        return "place";
+    case LX_CMD_CANCEL:
+        return "cancel";
+    case LX_CMD_AMEND:
+        return "amend";
+    case LX_CMD_CANCEL_ALL:
+        return "cancel_all";
+    case LX_CMD_DEPOSIT: /* the rest come only in signed envelopes */
+        return "deposit";
+    case LX_CMD_WITHDRAW:
+        return "withdraw";
+    case LX_CMD_TRANSFER:
+        return "transfer";
+    case LX_CMD_SCHEDULE_CANCEL:
+        return "schedule_cancel";
+    case LX_CMD_BIND_KEY:
+        return "bind_key";
+    case LX_CMD_APPROVE_AGENT:
+        return "approve_agent";
+    case LX_CMD_REVOKE_AGENT:
+        return "revoke_agent";
+    default:
+        return "?";
+    }
 }
 
 static int action_type(const char *s) {
@@ -203,10 +241,9 @@ static void subscribe(lx__web_t *g, lx__web_conn_t *c, const json_t *msg, const 
     if (json_object_get(msg, "market"))
         return lx__web_ws_error(g, c, id, "bad_request",
                                 "market: not a field of an account channel");
-    if (!g->cfg->node.dev_mode)
+    if (!g->cfg->node.dev_mode && !c->keyed)
         return lx__web_ws_error(g, c, id, "unauthorized",
-                                "account channels need a signed logon, which is not yet "
-                                "available on the WebSocket API (dev mode only)");
+                                "account channels need a signed logon outside dev mode");
     lx_account_id_t a = c->logged_on ? c->account : LX_ACCOUNT_NONE;
     const json_t *av = json_object_get(msg, "account");
     if (av) {
@@ -216,6 +253,11 @@ static void subscribe(lx__web_t *g, lx__web_conn_t *c, const json_t *msg, const 
                                     "account: an integer below %u is required",
                                     g->cfg->engine.max_accounts);
         a = (lx_account_id_t)x;
+        if (!g->cfg->node.dev_mode && a != c->account)
+            return lx__web_ws_error(g, c, id, "unauthorized",
+                                    "account: outside dev mode a session follows only the account "
+                                    "it logged on as (%u)",
+                                    c->account);
     }
     if (a == LX_ACCOUNT_NONE)
         return lx__web_ws_error(g, c, id, "bad_request", "account: required (or log on first)");
@@ -257,15 +299,15 @@ static int parse_action(lx__web_t *g, lx__web_conn_t *c, const json_t *obj, int 
 }
 
 static bool may_act(lx__web_t *g, lx__web_conn_t *c, const json_t *id) {
-    if (!g->cfg->node.dev_mode) {
-        lx__web_ws_error(g, c, id, "unauthorized",
-                         "order entry needs a signed logon, which is not yet available on the "
-                         "WebSocket API (use the binary protocol, docs/protocol.md)");
-        return false;
-    }
     if (!c->logged_on) {
-        lx__web_ws_error(g, c, id, "not_logged_on",
-                         "log on first: {\"type\":\"logon\",\"account\":N} (dev mode)");
+        if (g->cfg->node.dev_mode)
+            lx__web_ws_error(g, c, id, "not_logged_on",
+                             "log on first: {\"type\":\"logon\",\"account\":N} (dev mode)");
+        else
+            lx__web_ws_error(g, c, id, "not_logged_on",
+                             "log on first by signing a challenge: "
+                             "{\"type\":\"logon\",\"account\":N,\"key\":\"<hex>\"} "
+                             "(docs/api.md)");
         return false;
     }
     if (!lx__web_available(g)) {
@@ -336,6 +378,170 @@ static void batch(lx__web_t *g, lx__web_conn_t *c, const json_t *msg, const json
             lx__web_ws_error(g, c, ids[i], "unavailable", "the node is not taking commands");
 }
 
+/* ---- identity ------------------------------------------------------------------------------ */
+
+/* A field of exactly n bytes written as 2n hexadecimal digits: 0, or -1. */
+static int hex_field(const json_t *msg, const char *name, uint8_t *out, size_t n) {
+    const json_t *v = json_object_get(msg, name);
+    if (!json_is_string(v) || lx__web_num_text(v, NULL) || json_string_length(v) != 2 * n)
+        return -1;
+    size_t got = 0;
+    if (sodium_hex2bin(out, n, json_string_value(v), 2 * n, NULL, &got, NULL) || got != n)
+        return -1;
+    return 0;
+}
+
+static int64_t wall_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/*
+ * logon {account}                        dev mode: actions act for the account, unsigned
+ * logon {account, key}                   -> challenge {account, key, challenge}
+ * logon {account, key, signature}        the signature of the 88-byte logon payload over
+ *                                        that challenge -> logon {account, key, role}
+ * The same scheme as the binary protocol's signed LOGON (docs/protocol.md):
+ * one challenge per request, good for one attempt (a failed attempt spends
+ * it too); the key must be the account's owner key or a live agent's (the
+ * gateway's copy of the key records; in dev mode, which has no bridge, the
+ * key of an account that has none is bound as its owner, as tcp.c does).
+ * Every refusal leaves the connection as it was: not logged on.
+ */
+static void logon(lx__web_t *g, lx__web_conn_t *c, const json_t *msg, const json_t *id) {
+    static const char *const keys[] = {"type", "id", "account", "key", "signature", NULL};
+    char err[LX__WEB_ERR];
+    uint64_t a;
+    uint8_t key[32], sig[64];
+    bool has_key = json_object_get(msg, "key") != NULL;
+    bool has_sig = json_object_get(msg, "signature") != NULL;
+    if (lx__web_keys(msg, keys, NULL, err, sizeof err))
+        return lx__web_ws_error(g, c, id, "bad_request", "%s", err);
+    if (lx__web_u64(json_object_get(msg, "account"), &a) || a >= g->cfg->engine.max_accounts)
+        return lx__web_ws_error(g, c, id, "bad_request", "account: an integer below %u is required",
+                                g->cfg->engine.max_accounts);
+    if (has_key && hex_field(msg, "key", key, sizeof key))
+        return lx__web_ws_error(g, c, id, "bad_request",
+                                "key: 64 hexadecimal digits (an ed25519 public key) are required");
+    if (has_sig && !has_key)
+        return lx__web_ws_error(g, c, id, "bad_request", "signature: goes with a key");
+    if (has_sig && hex_field(msg, "signature", sig, sizeof sig))
+        return lx__web_ws_error(g, c, id, "bad_request",
+                                "signature: 128 hexadecimal digits (an ed25519 signature) are "
+                                "required");
+    if (!has_key) {
+        if (!g->cfg->node.dev_mode)
+            return lx__web_ws_error(g, c, id, "unauthorized",
+                                    "logon by account number needs dev mode: sign a challenge "
+                                    "({\"type\":\"logon\",\"account\":N,\"key\":\"<hex>\"}, "
+                                    "docs/api.md)");
+        if (c->logged_on && (c->keyed || c->account != a))
+            return lx__web_ws_error(g, c, id, "bad_request", "already logged on as account %u",
+                                    c->account);
+        c->logged_on = true;
+        c->account = (lx_account_id_t)a;
+        reply(g, c, id, json_pack("{s:s,s:I}", "type", "logon", "account", (json_int_t)a));
+        return;
+    }
+    if (c->logged_on)
+        return lx__web_ws_error(g, c, id, "bad_request", "already logged on as account %u",
+                                c->account);
+    char khex[65], hex[65];
+    sodium_bin2hex(khex, sizeof khex, key, sizeof key);
+    if (!has_sig) {
+        randombytes_buf(c->challenge, sizeof c->challenge);
+        c->challenged = true;
+        sodium_bin2hex(hex, sizeof hex, c->challenge, sizeof c->challenge);
+        reply(g, c, id,
+              json_pack("{s:s,s:I,s:s,s:s}", "type", "challenge", "account", (json_int_t)a, "key",
+                        khex, "challenge", hex));
+        return;
+    }
+    if (!c->challenged)
+        return lx__web_ws_error(g, c, id, "unauthorized",
+                                "signed logon without a challenge: send the logon with the key "
+                                "and no signature, then sign the challenge it answers (each "
+                                "challenge is good for one attempt)");
+    c->challenged = false; /* one use, whatever the outcome */
+    if (lx_gw_auth_logon(g->cfg->node.chain_id, (lx_account_id_t)a, c->challenge, key, sig))
+        return lx__web_ws_error(g, c, id, "unauthorized",
+                                "logon signature does not verify (it must sign the logon payload "
+                                "of docs/signing.md over this connection's latest challenge, "
+                                "chain id %u)",
+                                g->cfg->node.chain_id);
+    if (!g->state_done) return lx__web_ws_error(g, c, id, "unavailable", "the node is starting");
+    const char *why = NULL;
+    int role = lx_gw_keys_check(g->keys, (lx_account_id_t)a, key, wall_ns(), &why);
+    bool bind = false;
+    if (role < 0 && g->cfg->node.dev_mode && !lx_gw_keys_known(g->keys, key) &&
+        !lx_gw_keys_has_owner(g->keys, (lx_account_id_t)a)) {
+        role = LX_KEY_OWNER; /* dev mode: the first key that logs on becomes the owner */
+        bind = true;
+    }
+    if (role < 0)
+        return lx__web_ws_error(g, c, id, "unauthorized", "account %u: %s", (unsigned)a, why);
+    if (bind) {
+        if (!lx__web_available(g))
+            return lx__web_ws_error(g, c, id, "unavailable", "the node is not taking commands");
+        lx__web_bind_key(g, c, (lx_account_id_t)a, key);
+    }
+    c->logged_on = true;
+    c->keyed = true;
+    c->account = (lx_account_id_t)a;
+    memcpy(c->key, key, sizeof key);
+    reply(g, c, id,
+          json_pack("{s:s,s:I,s:s,s:s}", "type", "logon", "account", (json_int_t)a, "key", khex,
+                    "role", role == LX_KEY_OWNER ? "owner" : "agent"));
+}
+
+/* signed {envelope}: one action with its own signature, the binary
+ * protocol's SIGNED envelope (docs/signing.md) in hexadecimal. Verified here,
+ * on the gateway's thread; journaled with the signer, nonce and signature
+ * (auth ED25519); the engine checks the signer's right and the nonce. Needs
+ * no logon: the signature is the authority. */
+static void signed_action(lx__web_t *g, lx__web_conn_t *c, const json_t *msg, const json_t *id) {
+    static const char *const keys[] = {"type", "id", "envelope", NULL};
+    char err[LX__WEB_ERR];
+    if (lx__web_keys(msg, keys, NULL, err, sizeof err))
+        return lx__web_ws_error(g, c, id, "bad_request", "%s", err);
+    const json_t *v = json_object_get(msg, "envelope");
+    size_t hn = json_is_string(v) && !lx__web_num_text(v, NULL) ? json_string_length(v) : 0;
+    uint8_t env[LX_SIGN_MAX_ENVELOPE];
+    size_t n = 0;
+    if (hn < 2 * (LX_SIGN_HDR_LEN + LX_SIGN_SIG_LEN) || hn > 2 * sizeof env || hn % 2 ||
+        sodium_hex2bin(env, sizeof env, json_string_value(v), hn, NULL, &n, NULL) || n * 2 != hn)
+        return lx__web_ws_error(g, c, id, "bad_request",
+                                "envelope: the signed payload and its signature in hexadecimal "
+                                "(%d to %d digits) is required",
+                                2 * (LX_SIGN_HDR_LEN + LX_SIGN_SIG_LEN), (int)(2 * sizeof env));
+    lx__web_action_t a;
+    memset(&a, 0, sizeof a);
+    lx_action_t act;
+    const char *why = NULL;
+    int rc = lx_gw_auth_action(g->cfg, env, n, &act, &a.account, &why);
+    if (rc)
+        return lx__web_ws_error(g, c, id, rc == LX_EINVAL ? "bad_request" : "bad_signature",
+                                "envelope: %s", why);
+    if (!lx__web_available(g))
+        return lx__web_ws_error(g, c, id, "unavailable", "the node is not taking commands");
+    a.cmd = act.cmd;
+    a.client_id = lx_gw_auth_client_id(&act.cmd);
+    const lx_config_t *cfg = g->cfg;
+    a.weight = act.cmd.type == LX_CMD_CANCEL       ? cfg->rate_limits.weight.cancel
+               : act.cmd.type == LX_CMD_AMEND      ? cfg->rate_limits.weight.amend
+               : act.cmd.type == LX_CMD_CANCEL_ALL ? cfg->rate_limits.weight.cancel_all
+                                                   : cfg->rate_limits.weight.place;
+    a.auth.scheme = LX_AUTH_ED25519;
+    memcpy(a.auth.key, act.signer, sizeof a.auth.key);
+    a.auth.nonce = act.nonce;
+    memcpy(a.auth.sig, env + n - LX_SIGN_SIG_LEN, LX_SIGN_SIG_LEN);
+    uint32_t w = lx__web_rate_account(g, a.account, a.weight);
+    if (w) return rate_error(g, c, id, w, "rate_limits.per_account");
+    if (lx__web_submit(g, c, LX__WEB_API_WS, &a, id))
+        lx__web_ws_error(g, c, id, "unavailable", "the node is not taking commands");
+}
+
 void lx__web_ws_message(lx__web_t *g, lx__web_conn_t *c, const char *text, size_t len) {
     char err[LX__WEB_ERR];
     g->m.ws_messages++;
@@ -371,36 +577,19 @@ void lx__web_ws_message(lx__web_t *g, lx__web_conn_t *c, const char *text, size_
         else
             reply(g, c, id, json_pack("{s:s}", "type", "pong"));
     } else if (!strcmp(type, "logon")) {
-        static const char *const keys[] = {"type", "id", "account", NULL};
-        uint64_t a;
-        if (lx__web_keys(msg, keys, NULL, err, sizeof err)) {
-            lx__web_ws_error(g, c, id, "bad_request", "%s", err);
-        } else if (!g->cfg->node.dev_mode) {
-            lx__web_ws_error(g, c, id, "unauthorized",
-                             "signed logon is not yet available on the WebSocket API; logon by "
-                             "account number needs dev mode");
-        } else if (lx__web_u64(json_object_get(msg, "account"), &a) ||
-                   a >= g->cfg->engine.max_accounts) {
-            lx__web_ws_error(g, c, id, "bad_request", "account: an integer below %u is required",
-                             g->cfg->engine.max_accounts);
-        } else if (c->logged_on && c->account != a) {
-            lx__web_ws_error(g, c, id, "bad_request", "already logged on as account %u",
-                             c->account);
-        } else {
-            c->logged_on = true;
-            c->account = (lx_account_id_t)a;
-            reply(g, c, id, json_pack("{s:s,s:I}", "type", "logon", "account", (json_int_t)a));
-        }
+        logon(g, c, msg, id);
     } else if (!strcmp(type, "subscribe") || !strcmp(type, "unsubscribe")) {
         subscribe(g, c, msg, id, type[0] == 's');
     } else if ((at = action_type(type)) != 0) {
         single_action(g, c, msg, id, at);
     } else if (!strcmp(type, "batch")) {
         batch(g, c, msg, id);
+    } else if (!strcmp(type, "signed")) {
+        signed_action(g, c, msg, id);
     } else {
         lx__web_ws_error(g, c, id, "unknown_type",
                          "unknown type \"%.40s\" (ping, logon, subscribe, unsubscribe, place, "
-                         "cancel, amend, cancel_all, batch)",
+                         "cancel, amend, cancel_all, batch, signed)",
                          type);
     }
     json_decref(msg);
