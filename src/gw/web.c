@@ -191,50 +191,12 @@ static void conn_free(lx__web_t *g, lx__web_conn_t *c) {
             lx__web_pending_t *p = &g->pend[(g->phead + i) & (g->pcap - 1)];
             if (p->conn == c) p->conn = NULL;
         }
-    for (lx__web_out_t *m = c->qhead, *n; m; m = n) {
-        n = m->next;
-        free(m);
-    }
+    lx__web_out_drop(c);
     json_decref(c->rpc_out);
     free(c->rx);
     free(c->resp);
     free(c->sub);
     free(c);
-}
-
-void lx__web_send(lx__web_t *g, lx__web_conn_t *c, const char *text, size_t len) {
-    if (!c || c->closing || !c->ws) return;
-    if (c->qbytes + len > g->out_max) {
-        for (lx__web_out_t *m = c->qhead, *n; m; m = n) {
-            n = m->next;
-            free(m);
-        }
-        c->qhead = c->qtail = NULL;
-        c->qbytes = 0;
-        g->m.slow_closed++;
-        char why[120];
-        snprintf(why, sizeof why, "slow subscriber: more than %llu bytes of output queued",
-                 (unsigned long long)g->out_max);
-        lx__web_log(g, "lxdexd: web: %s closed: %s\n", c->peer, why);
-        lx__web_close(g, c, LWS_CLOSE_STATUS_POLICY_VIOLATION, why);
-        lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
-        return;
-    }
-    lx__web_out_t *m = malloc(sizeof *m + LWS_PRE + len);
-    if (!m) {
-        lx__web_close(g, c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
-        return;
-    }
-    m->next = NULL;
-    m->len = len;
-    memcpy(m->buf + LWS_PRE, text, len);
-    if (c->qtail)
-        c->qtail->next = m;
-    else
-        c->qhead = m;
-    c->qtail = m;
-    c->qbytes += len;
-    lws_callback_on_writable(c->wsi);
 }
 
 void lx__web_send_json(lx__web_t *g, lx__web_conn_t *c, json_t *v) {
@@ -287,7 +249,9 @@ int lx__web_submit(lx__web_t *g, lx__web_conn_t *c, int api, const lx__web_actio
     p->tag = ++g->next_tag;
     p->conn = c;
     p->api = api;
-    p->id = id ? json_deep_copy(id) : NULL;
+    int idn = api == LX__WEB_API_WS ? lx__web_id_text(id, p->idtext, sizeof p->idtext) : -1;
+    p->idlen = idn > 0 ? (uint8_t)idn : 0;
+    p->id = idn > 0 || !id ? NULL : json_deep_copy(id);
     p->t_rx = g->now_ns;
     lx__web_outcome_init(&p->out, a);
     c->npending++;
@@ -341,7 +305,7 @@ static void answer(lx__web_t *g, lx__web_pending_t *p) {
         else if (p->api == LX__WEB_API_RPC)
             lx__web_rpc_done(g, c, p->id, &p->out);
         else
-            lx__web_ws_done(g, c, p->id, &p->out);
+            lx__web_ws_done(g, c, p);
     }
     json_decref(p->id);
     p->id = NULL;
@@ -362,7 +326,10 @@ static void answer_unavailable(lx__web_t *g, const char *why) {
                 o.reason = 0; /* NONE: rendered as "unavailable" by web_rpc.c */
                 lx__web_rpc_done(g, c, p->id, &o);
             } else {
-                lx__web_ws_error(g, c, p->id, "unavailable", "%s", why);
+                json_t *id = p->id;
+                if (p->idlen && lx__web_parse(p->idtext, p->idlen, &id, NULL, 0)) id = NULL;
+                lx__web_ws_error(g, c, id, "unavailable", "%s", why);
+                if (id != p->id) json_decref(id);
             }
         }
         json_decref(p->id);
@@ -690,29 +657,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     }
     case LWS_CALLBACK_SERVER_WRITEABLE: {
         if (!c) return 0;
-        lx__web_out_t *m = c->qhead;
-        if (m) {
-            /* as many queued messages as the socket takes now (up to 64): one
-             * trip through the event loop per message would cap a busy
-             * connection at the loop's rate */
-            for (int k = 0; m && k < 64; k++, m = c->qhead) {
-                c->qhead = m->next;
-                if (!c->qhead) c->qtail = NULL;
-                c->qbytes -= m->len;
-                int w = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
-                free(m);
-                if (w < 0) return -1;
-                if (lws_send_pipe_choked(wsi)) break;
-            }
-            if (c->qhead || c->closing) lws_callback_on_writable(wsi);
-            return 0;
-        }
-        if (c->closing) {
-            lws_close_reason(wsi, (enum lws_close_status)c->close_code,
-                             (unsigned char *)c->close_reason, strlen(c->close_reason));
-            return -1;
-        }
-        return 0;
+        return lx__web_out_write(g, c); /* web_out.c: many frames per write */
     }
     case LWS_CALLBACK_CLOSED:
         if (c) {
@@ -752,7 +697,7 @@ static void round_end(lx__web_t *g) {
 
 static bool output_pending(lx__web_t *g) {
     for (uint32_t i = 0; i < g->nwsc; i++)
-        if (g->wsc[i]->qhead) return true;
+        if (g->wsc[i]->qbytes) return true;
     return false;
 }
 

@@ -169,12 +169,12 @@ enum { LX__WEB_API_HTTP = 1, LX__WEB_API_RPC = 2, LX__WEB_API_WS = 3 };
 enum { LX__SUB_L2 = 1, LX__SUB_TRADES = 2, LX__SUB_BBO = 4, LX__SUB_L3 = 8 };
 enum { LX__FEED_ORDERS = 1, LX__FEED_FILLS = 2, LX__FEED_BALANCES = 4 };
 
-typedef struct lx__web_out lx__web_out_t;
-struct lx__web_out {
-    lx__web_out_t *next;
-    size_t len;
-    unsigned char buf[]; /* LWS_PRE bytes of room, then len bytes */
-};
+/* The most bytes of whole frames handed to one lws_write (web_out.c). */
+#define LX__WEB_WRITE_MAX (256u << 10)
+/* The gateway's buffer for one hand-written answer (web_out.c). */
+#define LX__WEB_TXT 16384
+/* A request id's JSON text kept inline; a longer one stays a json_t. */
+#define LX__WEB_ID_TEXT 48
 
 typedef struct lx__web_conn lx__web_conn_t;
 struct lx__web_conn {
@@ -189,9 +189,10 @@ struct lx__web_conn {
     int64_t over_since; /* ms: the second counted in `over` */
     uint32_t over;      /* requests refused for rate in it */
     uint32_t npending;  /* commands sent, not DONE yet */
-    /* output */
-    lx__web_out_t *qhead, *qtail;
-    size_t qbytes;
+    /* output (WebSocket): whole frames in ob[oh .. ot), web_out.c */
+    unsigned char *ob;
+    size_t oh, ot, ocap;
+    size_t qbytes; /* ot - oh */
     int close_code;
     char close_reason[120];
     /* input */
@@ -230,7 +231,9 @@ typedef struct {
     uint64_t tag;
     lx__web_conn_t *conn; /* NULL once the connection is gone */
     int api;
-    json_t *id; /* WebSocket request id (owned) */
+    json_t *id; /* the request id (owned), unless idlen > 0 */
+    uint8_t idlen;
+    char idtext[LX__WEB_ID_TEXT]; /* WebSocket: the id's JSON text, idlen bytes */
     uint64_t t_rx;
     lx__web_outcome_t out;
 } lx__web_pending_t;
@@ -302,6 +305,7 @@ struct lx_gw_web {
         uint64_t http_conns_total, ws_conns_total;
     } m;
     lx_lathist_t resp_lat;      /* receipt to response queued, for commands */
+    char txt[LX__WEB_TXT];      /* one hand-written answer (web_out.c) */
     lws_sorted_usec_list_t sul; /* the 50 ms timer */
 };
 typedef struct lx_gw_web lx__web_t;
@@ -342,9 +346,24 @@ void lx__web_rpc(lx__web_t *g, lx__web_conn_t *c, const char *body, size_t len);
 void lx__web_rpc_done(lx__web_t *g, lx__web_conn_t *c, const json_t *id,
                       const lx__web_outcome_t *o);
 
+/* web_out.c: the WebSocket output queue and hand-written answers */
+/* The JSON text of a request id (a number's literal text, a string escaped
+ * as jansson dumps it, null for none): its length, or -1 (too long, or not an
+ * id's type). */
+int lx__web_id_text(const json_t *id, char *out, size_t cap);
+/* The `result` message of an action, exactly as web_ws.c's jansson rendering
+ * writes it; 0 if it does not fit cap. */
+size_t lx__web_ws_result(char *buf, size_t cap, const lx__web_markets_t *ms, const char *action,
+                         const char *id, size_t idlen, const lx__web_outcome_t *o);
+/* The WRITEABLE callback of a WebSocket connection: 0, or -1 to close it. */
+int lx__web_out_write(lx__web_t *g, lx__web_conn_t *c);
+/* Frees the queue. */
+void lx__web_out_drop(lx__web_conn_t *c);
+
 /* web_ws.c */
 void lx__web_ws_message(lx__web_t *g, lx__web_conn_t *c, const char *text, size_t len);
-void lx__web_ws_done(lx__web_t *g, lx__web_conn_t *c, const json_t *id, const lx__web_outcome_t *o);
+void lx__web_ws_done(lx__web_t *g, lx__web_conn_t *c, const lx__web_pending_t *p);
+const char *lx__web_ws_action_name(int cmd_type);
 /* An engine event, after it was applied to the view: the feeds. */
 void lx__web_ws_event(lx__web_t *g, const lx_event_t *ev);
 void lx__web_ws_error(lx__web_t *g, lx__web_conn_t *c, const json_t *id, const char *code,

@@ -77,7 +77,7 @@ static void reply(lx__web_t *g, lx__web_conn_t *c, const json_t *id, json_t *msg
     lx__web_send_json(g, c, msg);
 }
 
-static const char *action_name(int t) {
+const char *lx__web_ws_action_name(int t) {
     switch (t) {
     case LX_CMD_PLACE:
         return "place";
@@ -114,12 +114,25 @@ static int action_type(const char *s) {
                                       : 0;
 }
 
-void lx__web_ws_done(lx__web_t *g, lx__web_conn_t *c, const json_t *id,
-                     const lx__web_outcome_t *o) {
-    json_t *r =
-        json_pack("{s:s,s:O,s:s,s:o}", "type", "result", "id", id ? id : json_null(), "action",
-                  action_name(o->cmd_type), "result", lx__web_outcome_json(&g->ms, o, false));
+void lx__web_ws_done(lx__web_t *g, lx__web_conn_t *c, const lx__web_pending_t *p) {
+    const lx__web_outcome_t *o = &p->out;
+    const json_t *id = p->id;
+    json_t *parsed = NULL;
+    if (p->idlen) {
+        /* the hot path: written by hand (web_out.c), no jansson */
+        size_t n = lx__web_ws_result(g->txt, sizeof g->txt, &g->ms,
+                                     lx__web_ws_action_name(o->cmd_type), p->idtext, p->idlen, o);
+        if (n) {
+            lx__web_send(g, c, g->txt, n);
+            return;
+        }
+        if (lx__web_parse(p->idtext, p->idlen, &parsed, NULL, 0) == 0) id = parsed;
+    }
+    json_t *r = json_pack("{s:s,s:O,s:s,s:o}", "type", "result", "id", id ? id : json_null(),
+                          "action", lx__web_ws_action_name(o->cmd_type), "result",
+                          lx__web_outcome_json(&g->ms, o, false));
     lx__web_send_json(g, c, r);
+    json_decref(parsed);
 }
 
 /* ---- snapshots --------------------------------------------------------------------------------
