@@ -232,13 +232,15 @@ static void stage_flush(lx__web_t *g) {
     g->nstage = 0;
 }
 
-int lx__web_submit(lx__web_t *g, lx__web_conn_t *c, int api, const lx__web_action_t *a,
-                   const json_t *id) {
-    if (!lx__web_available(g)) return -1;
+/* Stages a's command and returns its pending entry, its id not yet set;
+ * NULL when the node takes no commands or memory ran out. */
+static lx__web_pending_t *submit(lx__web_t *g, lx__web_conn_t *c, int api,
+                                 const lx__web_action_t *a) {
+    if (!lx__web_available(g)) return NULL;
     if (g->pn == g->pcap) {
         uint32_t cap = g->pcap ? g->pcap * 2 : 256;
         lx__web_pending_t *n = malloc(cap * sizeof *n);
-        if (!n) return -1;
+        if (!n) return NULL;
         for (uint32_t i = 0; i < g->pn; i++) n[i] = g->pend[(g->phead + i) & (g->pcap - 1)];
         free(g->pend);
         g->pend = n;
@@ -249,9 +251,8 @@ int lx__web_submit(lx__web_t *g, lx__web_conn_t *c, int api, const lx__web_actio
     p->tag = ++g->next_tag;
     p->conn = c;
     p->api = api;
-    int idn = api == LX__WEB_API_WS ? lx__web_id_text(id, p->idtext, sizeof p->idtext) : -1;
-    p->idlen = idn > 0 ? (uint8_t)idn : 0;
-    p->id = idn > 0 || !id ? NULL : json_deep_copy(id);
+    p->id = NULL;
+    p->idlen = 0;
     p->t_rx = g->now_ns;
     lx__web_outcome_init(&p->out, a);
     c->npending++;
@@ -276,6 +277,28 @@ int lx__web_submit(lx__web_t *g, lx__web_conn_t *c, int api, const lx__web_actio
         m->auth.nonce = c->session;
     }
     if (a->cmd.type <= LX_CMD__MAX) g->m.commands[a->cmd.type]++;
+    return p;
+}
+
+int lx__web_submit(lx__web_t *g, lx__web_conn_t *c, int api, const lx__web_action_t *a,
+                   const json_t *id) {
+    lx__web_pending_t *p = submit(g, c, api, a);
+    if (!p) return -1;
+    int idn = api == LX__WEB_API_WS ? lx__web_id_text(id, p->idtext, sizeof p->idtext) : -1;
+    if (idn > 0)
+        p->idlen = (uint8_t)idn;
+    else if (id)
+        p->id = json_deep_copy(id);
+    return 0;
+}
+
+int lx__web_submit_text(lx__web_t *g, lx__web_conn_t *c, const lx__web_action_t *a, const char *id,
+                        size_t idlen) {
+    if (idlen == 0 || idlen >= LX__WEB_ID_TEXT) return -1;
+    lx__web_pending_t *p = submit(g, c, LX__WEB_API_WS, a);
+    if (!p) return -1;
+    memcpy(p->idtext, id, idlen);
+    p->idlen = (uint8_t)idlen;
     return 0;
 }
 

@@ -6,6 +6,8 @@
  *   web_http.c  the HTTP JSON routes and /metrics
  *   web_rpc.c   JSON-RPC 2.0 at POST /rpc
  *   web_ws.c    WebSocket messages, subscriptions and the feeds
+ *   web_out.c   the WebSocket output queue (whole frames, many per write)
+ *               and the order-entry answers written without jansson
  *   web.c       the libwebsockets thread, connections, the node's rings
  */
 #ifndef LX_GW_WEB_INTERNAL_H
@@ -87,8 +89,54 @@ json_t *lx__web_amount(int64_t units, int64_t scale, bool num);
 json_t *lx__web_id(uint64_t id, bool num);
 
 /*
- * An order-entry action, whatever API it came in by: the JSON values of its
- * fields (NULL when absent), then validated into a command by
+ * A JSON value as an action's validation reads it: its kind and its text (a
+ * string's value, unescaped; a number's literal token), not necessarily
+ * NUL-terminated. From a jansson value (lx__web_val) or straight from the
+ * message text (lx__web_flat), so that one validation serves both.
+ */
+enum {
+    LX__WEB_V_NONE = 0, /* absent */
+    LX__WEB_V_STRING,
+    LX__WEB_V_NUMBER,
+    LX__WEB_V_TRUE,
+    LX__WEB_V_FALSE,
+    LX__WEB_V_NULL,
+    LX__WEB_V_OTHER /* an object or an array */
+};
+typedef struct {
+    const char *s;
+    size_t n;
+    int kind;
+} lx__web_val_t;
+
+lx__web_val_t lx__web_val(const json_t *v); /* NULL: kind NONE */
+/* A number's or a string's text (NULL otherwise). */
+const char *lx__web_vtext(lx__web_val_t v, size_t *len);
+/* lx__web_u64 of a value. */
+int lx__web_vu64(lx__web_val_t v, uint64_t *out);
+
+/*
+ * The fast path of the WebSocket API (web_ws.c): a message that is one flat
+ * object of at most LX__WEB_FLAT_MAX members whose values are strings
+ * without escapes, numbers, true, false or null, in printable ASCII, with no
+ * key twice, is read in place into members (no allocation, no jansson). It
+ * returns the number of members, or -1 for anything else (nested values,
+ * escapes, other bytes, invalid JSON), which the caller then hands to
+ * lx__web_parse: the slow path decides and words every error.
+ */
+#define LX__WEB_FLAT_MAX 16
+typedef struct {
+    const char *key;
+    size_t klen;
+    lx__web_val_t v;
+} lx__web_member_t;
+int lx__web_flat(const char *text, size_t len, lx__web_member_t *m, int max);
+/* The member named key, or a value of kind NONE. */
+lx__web_val_t lx__web_flat_get(const lx__web_member_t *m, int n, const char *key);
+
+/*
+ * An order-entry action, whatever API it came in by: the values of its
+ * fields (kind NONE when absent), then validated into a command by
  * lx__web_action(). Values accepted (both APIs):
  *   side      "buy" | "sell" | 0 | 1
  *   type      "limit" | "market" | 0 | 1
@@ -99,8 +147,8 @@ json_t *lx__web_id(uint64_t id, bool num);
  *   orderId, clientId, account, expiry   integers (number or string of digits)
  */
 typedef struct {
-    const json_t *market, *side, *type, *price, *size, *tif, *post_only, *client_id, *stp, *expiry,
-        *order_id, *account;
+    lx__web_val_t market, side, type, price, size, tif, post_only, client_id, stp, expiry, order_id,
+        account;
 } lx__web_fields_t;
 
 typedef struct {
@@ -117,6 +165,10 @@ typedef struct {
  * AMEND, CANCEL_ALL): fills f, refuses unknown keys (besides `extra`). */
 int lx__web_own_fields(const json_t *obj, int cmd_type, const char *const *extra,
                        lx__web_fields_t *f, char *err, size_t errlen);
+/* The same from flat members: 0, or -1 for a key that is not a field of
+ * cmd_type nor in `extra` (the slow path words the error). */
+int lx__web_own_fields_flat(const lx__web_member_t *m, int n, int cmd_type,
+                            const char *const *extra, lx__web_fields_t *f);
 /*
  * Validates f into a command of cmd_type. account: the session's account,
  * or LX_ACCOUNT_NONE when the fields must name it (dev mode; a cancel or
@@ -147,9 +199,9 @@ typedef struct {
     uint8_t reason;        /* rejected: lx_reject_t */
     uint8_t cancel_reason; /* canceled: lx_cancel_reason_t */
     uint32_t ncanceled;    /* CANCEL_ALL */
-    uint32_t nfills, fills_dropped;
-    lx__web_fill_t fills[LX__WEB_FILLS_MAX];
     uint64_t seq;
+    uint32_t nfills, fills_dropped;
+    lx__web_fill_t fills[LX__WEB_FILLS_MAX]; /* last: outcome_init clears only what is before */
 } lx__web_outcome_t;
 
 void lx__web_outcome_init(lx__web_outcome_t *o, const lx__web_action_t *a);
@@ -322,6 +374,10 @@ void lx__web_close(lx__web_t *g, lx__web_conn_t *c, int code, const char *reason
  * WebSocket request id or the JSON-RPC id (copied). 0, or -1 (stopping). */
 int lx__web_submit(lx__web_t *g, lx__web_conn_t *c, int api, const lx__web_action_t *a,
                    const json_t *id);
+/* The same for a WebSocket request whose id is already JSON text (the fast
+ * path, web_ws.c): idlen 1 .. LX__WEB_ID_TEXT - 1. */
+int lx__web_submit_text(lx__web_t *g, lx__web_conn_t *c, const lx__web_action_t *a, const char *id,
+                        size_t idlen);
 /* Dev mode: stages a BIND_KEY of key as a's owner key, unanswered (the
  * engine refuses it, harmlessly, when the account or the key is taken). */
 void lx__web_bind_key(lx__web_t *g, lx__web_conn_t *c, lx_account_id_t a, const uint8_t key[32]);

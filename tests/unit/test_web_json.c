@@ -425,6 +425,72 @@ static void test_outcome(void **state) {
     assert_string_equal(lx__web_outcome_status(&o), "canceled");
 }
 
+/* lx__web_flat: what it takes (and then agrees with jansson), what it leaves
+ * to the slow path. */
+static void flat_ok(const char *t, int want) {
+    lx__web_member_t m[LX__WEB_FLAT_MAX];
+    int k = lx__web_flat(t, strlen(t), m, LX__WEB_FLAT_MAX);
+    if (k != want) fprintf(stderr, "lx__web_flat(%s) = %d, not %d\n", t, k, want);
+    assert_int_equal(k, want);
+    json_t *v = parse(t);
+    assert_int_equal(json_object_size(v), (size_t)k);
+    for (int i = 0; i < k; i++) {
+        char key[64];
+        memcpy(key, m[i].key, m[i].klen);
+        key[m[i].klen] = 0;
+        lx__web_val_t x = lx__web_val(json_object_get(v, key));
+        assert_int_equal(x.kind, m[i].v.kind);
+        if (x.kind == LX__WEB_V_STRING || x.kind == LX__WEB_V_NUMBER) {
+            assert_int_equal(x.n, m[i].v.n);
+            assert_memory_equal(x.s, m[i].v.s, x.n);
+        }
+    }
+    json_decref(v);
+}
+
+static void test_flat(void **state) {
+    (void)state;
+    flat_ok("{\"type\":\"place\",\"id\":1,\"market\":\"BTC-USD\",\"side\":\"buy\","
+            "\"price\":\"100.5\",\"size\":\"0.01\",\"postOnly\":true}",
+            7);
+    flat_ok(" \t\r\n{ \"a\" : -1.5e3 , \"b\":null,\"c\":false,\"d\":\"/x y~\" }\n", 4);
+    flat_ok("{}", 0);
+    flat_ok(" { } ", 0);
+    static const char *const no[] = {
+        "",
+        "[]",
+        "{\"a\":{}}",
+        "{\"a\":[1]}",
+        "{\"a\":\"x\\\"y\"}",
+        "{\"a\":\"\\u0041\"}",
+        "{\"a\":\"\xc3\xa9\"}",
+        "{\"a\":\"\x7f\"}",
+        "{\"a\":\"tab\there\"}",
+        "{\"a\":1,\"a\":2}",
+        "{\"a\":1,}",
+        "{\"a\" 1}",
+        "{\"a\":01}",
+        "{\"a\":-}",
+        "{\"a\":1.}",
+        "{\"a\":tru}",
+        "{\"a\":true1}",
+        "{\"a\":nul}",
+        "{\"a\":1}x",
+        "{\"a\":1",
+        "{\"a\":\"1}",
+        "{a:1}",
+        "{\"a\":1 \"b\":2}",
+        "{\"0\":0,\"1\":0,\"2\":0,\"3\":0,\"4\":0,\"5\":0,\"6\":0,\"7\":0,\"8\":0,\"9\":0,"
+        "\"10\":0,\"11\":0,\"12\":0,\"13\":0,\"14\":0,\"15\":0,\"16\":0}",
+    };
+    lx__web_member_t m[LX__WEB_FLAT_MAX];
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+        int k = lx__web_flat(no[i], strlen(no[i]), m, LX__WEB_FLAT_MAX);
+        if (k != -1) fprintf(stderr, "lx__web_flat(%s) = %d\n", no[i], k);
+        assert_int_equal(k, -1);
+    }
+}
+
 /* web_ws.c's jansson rendering of a result: the reference. */
 static char *result_ref(const json_t *id, const lx__web_outcome_t *o) {
     json_t *r = json_pack("{s:s,s:O,s:s,s:o}", "type", "result", "id", id ? id : json_null(),
@@ -531,6 +597,7 @@ int main(void) {
         cmocka_unit_test(test_markets_render), cmocka_unit_test(test_place),
         cmocka_unit_test(test_place_errors),   cmocka_unit_test(test_cancel_amend),
         cmocka_unit_test(test_outcome),        cmocka_unit_test(test_ws_result),
+        cmocka_unit_test(test_flat),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
