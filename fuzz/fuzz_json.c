@@ -162,11 +162,7 @@ static void check_flat(const lx__web_markets_t *ms, const lx_view_t *view, const
     check(lx__web_parse(t, n, &v, err, sizeof err) == 0 && json_is_object(v));
     check(json_object_size(v) == (size_t)k);
     for (int i = 0; i < k; i++) {
-        char key[256];
-        check(m[i].klen < sizeof key);
-        memcpy(key, m[i].key, m[i].klen);
-        key[m[i].klen] = 0;
-        lx__web_val_t x = lx__web_val(json_object_get(v, key));
+        lx__web_val_t x = lx__web_val(json_object_getn(v, m[i].key, m[i].klen));
         check(x.kind == m[i].v.kind);
         if (x.kind == LX__WEB_V_STRING || x.kind == LX__WEB_V_NUMBER)
             check(x.n == m[i].v.n && !memcmp(x.s, m[i].v.s, x.n));

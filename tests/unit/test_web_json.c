@@ -435,10 +435,7 @@ static void flat_ok(const char *t, int want) {
     json_t *v = parse(t);
     assert_int_equal(json_object_size(v), (size_t)k);
     for (int i = 0; i < k; i++) {
-        char key[64];
-        memcpy(key, m[i].key, m[i].klen);
-        key[m[i].klen] = 0;
-        lx__web_val_t x = lx__web_val(json_object_get(v, key));
+        lx__web_val_t x = lx__web_val(json_object_getn(v, m[i].key, m[i].klen));
         assert_int_equal(x.kind, m[i].v.kind);
         if (x.kind == LX__WEB_V_STRING || x.kind == LX__WEB_V_NUMBER) {
             assert_int_equal(x.n, m[i].v.n);
