@@ -15,6 +15,8 @@ directory; limits.max_message_bytes 8192, max_connections_per_ip 12, slow_subscr
     of it reaches the book;
   - bad input: invalid JSON, unknown type, unknown field, price off the grid, a binary frame, an
     action before logon, an oversized message (close 1009), too many connections (close 1013);
+  - a signed logon in dev mode binds the first key of an account as its owner; another key is
+    then refused;
   - a slow subscriber (reads nothing) is closed with code 1008 and a reason.
 Then a second node outside dev mode (chain id 7, a bridge key), with Python's `nacl` (Debian
 python3-nacl) as the signer we did not write:
@@ -473,6 +475,7 @@ async def main(http, wsport):
                      ("market feeds", lambda: test_market_feeds(url)),
                      ("actions", lambda: test_actions(url, http)),
                      ("bad input", lambda: test_bad_input(url)),
+                     ("dev signed logon", lambda: test_dev_signed(url)),
                      ("too many connections", lambda: test_too_many(url)),
                      ("slow subscriber", lambda: test_slow(url))):
         try:
@@ -518,10 +521,11 @@ def envelope(sk, nonce, cmd, chain=CHAIN):
     return payload + sk.sign(payload).signature
 
 
-def logon_sig(sk, acct, challenge_hex, pk=None):
+def logon_sig(sk, acct, challenge_hex, pk=None, chain=None):
     """The 88-byte logon payload of docs/signing.md, signed."""
     pk = pk or bytes(sk.verify_key)
-    p = b"LXDEX-LOGON-V1\0\0" + struct.pack("<II", CHAIN, acct) + bytes.fromhex(challenge_hex) + pk
+    p = (b"LXDEX-LOGON-V1\0\0" + struct.pack("<II", chain or CHAIN, acct) +
+         bytes.fromhex(challenge_hex) + pk)
     return sk.sign(p).signature.hex()
 
 
@@ -538,11 +542,28 @@ async def challenge(ws, acct, pk):
     return r.get("challenge", "00" * 32)
 
 
-async def signed_logon(ws, sk, acct, pk=None):
+async def signed_logon(ws, sk, acct, pk=None, chain=None):
     pk = pk or bytes(sk.verify_key)
     ch = await challenge(ws, acct, pk)
     return await ask(ws, {"type": "logon", "account": acct, "key": pk.hex(),
-                          "signature": logon_sig(sk, acct, ch, pk)}, "lg"), ch
+                          "signature": logon_sig(sk, acct, ch, pk, chain)}, "lg"), ch
+
+
+async def test_dev_signed(url):
+    """Dev mode has no bridge: the first key that logs on for an account becomes its owner (a
+    BIND_KEY the gateway journals), as on the binary protocol; another key is then refused."""
+    first, second = (nacl.signing.SigningKey(bytes([i]) * 32) for i in (21, 22))
+    async with websockets.connect(url) as ws:
+        r, _ = await signed_logon(ws, first, 40, chain=1)
+        check(r.get("type") == "logon" and r.get("role") == "owner", "dev signed logon: %s" % r)
+        r = await ask(ws, {"type": "place", "market": "BTC-USD", "side": "buy", "price": "100",
+                           "size": "0.01"}, "dp")
+        check(r.get("result", {}).get("status") == "open", "dev signed session places: %s" % r)
+    async with websockets.connect(url) as ws:
+        r, _ = await signed_logon(ws, second, 40, chain=1)
+        check(r.get("code") == "unauthorized", "dev: a second key for a bound account: %s" % r)
+        r, _ = await signed_logon(ws, first, 40, chain=1)
+        check(r.get("role") == "owner", "dev: the bound key logs on again: %s" % r)
 
 
 async def test_signed(url):
