@@ -25,12 +25,14 @@ python3-nacl) as the signer we did not write:
     bridge and a tampered envelope (bad_signature);
   - logon by account number refused; an action before logon refused;
   - signed logon with the owner key, then place, amend, cancel, batch, cancel_all; with the agent
-    key, a place;
+    key, a place; the owner revokes the agent: the agent's open session is refused
+    (AGENT_REVOKED) and it cannot log on again;
   - refused, and the connection still not logged on: a bad signature, the right signature after a
     failed attempt (a challenge is good for one attempt), a key the account does not know, an
     agent key never approved, the owner key for another account, another connection's challenge
     signature replayed, a signature without any challenge;
-  - after the node stops, `lxdex journal verify` re-verifies every signed command.
+  - after the node stops, `lxdex journal verify` re-verifies every signed command; restarted, the
+    gateway knows the keys from the node's start-up state (owner in, revoked agent out).
 Exit 0 on success, 77 when something needed is missing, 1 on failure.
 """
 import asyncio
@@ -509,6 +511,10 @@ def approve_agent(acct, pk, name, expiry):
                      struct.pack("<q", expiry))
 
 
+def revoke_agent(acct, pk):
+    return cmd_bytes(16, struct.pack("<I", acct) + pk)
+
+
 def place(acct, market, price, qty, side=0, client_id=0):
     return cmd_bytes(8, struct.pack("<IIqqQqBBBB", acct, market, price, qty, client_id, 0, side,
                                     0, 0, 0))
@@ -637,6 +643,20 @@ async def test_signed(url):
         r = await ask(ws, {"type": "place", "market": "BTC-USD", "side": "buy", "price": "99",
                            "size": "0.01"}, "p2")
         check(r.get("result", {}).get("status") == "open", "an agent's session places: %s" % r)
+        # the owner revokes the agent: its open session loses its rights at once (the engine
+        # checks every command), and it cannot log on again
+        async with websockets.connect(url) as ow:
+            env = envelope(owner, 3, revoke_agent(acct, apk))
+            r = await ask(ow, {"type": "signed", "envelope": env.hex()}, "rv")
+            check(r.get("result", {}).get("status") == "applied", "revoke the agent: %s" % r)
+        r = await ask(ws, {"type": "place", "market": "BTC-USD", "side": "buy", "price": "99",
+                           "size": "0.01"}, "p3")
+        check(r.get("result", {}).get("reason") == "AGENT_REVOKED",
+              "a revoked agent's open session: %s" % r)
+    async with websockets.connect(url) as ws:
+        r, _ = await signed_logon(ws, agent, acct)
+        check(r.get("code") == "unauthorized" and "revoked" in r.get("message", ""),
+              "a revoked agent logs on: %s" % r)
 
     async def refused(ws, what):
         r = await ask(ws, {"type": "place", "market": "BTC-USD", "side": "buy", "price": "98",
@@ -683,10 +703,13 @@ async def test_signed(url):
 
 
 async def test_restarted(url):
-    for i, role in ((2, "owner"), (3, "agent")):
-        async with websockets.connect(url) as ws:
-            r, _ = await signed_logon(ws, nacl.signing.SigningKey(bytes([i]) * 32), 5)
-            check(r.get("role") == role, "after a restart, a signed logon (%s): %s" % (role, r))
+    async with websockets.connect(url) as ws:
+        r, _ = await signed_logon(ws, nacl.signing.SigningKey(bytes([2]) * 32), 5)
+        check(r.get("role") == "owner", "after a restart, the owner logs on: %s" % r)
+    async with websockets.connect(url) as ws:
+        r, _ = await signed_logon(ws, nacl.signing.SigningKey(bytes([3]) * 32), 5)
+        check(r.get("code") == "unauthorized" and "revoked" in r.get("message", ""),
+              "after a restart, the revoked agent is still refused: %s" % r)
 
 
 def run_signed():
