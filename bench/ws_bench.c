@@ -110,9 +110,12 @@ static int ws_handshake(int fd, uint16_t port) {
 
 static void *sender(void *arg) {
     wb_t *b = arg;
-    size_t cap = (size_t)4096 * 200 + 65536;
+    size_t cap = (size_t)4096 * 200 + 65536, fcap = cap + 4096 * 14;
+    /* the most one message can take: batch actions of at most 160 bytes, its
+     * envelope, a frame header */
+    size_t per = (size_t)b->batch * 160 + 64 + 14;
     char *text = malloc(cap);
-    uint8_t *frames = malloc(cap + 4096 * 14);
+    uint8_t *frames = malloc(fcap);
     if (!text || !frames) {
         atomic_store(&b->failed, 1);
         free(text);
@@ -128,7 +131,10 @@ static void *sender(void *arg) {
             continue;
         }
         size_t flen = 0;
-        for (int msgs = 0; msgs < 256 && i < b->n && due(b, i) <= now; msgs++) {
+        /* as many due messages as the frame buffer holds (at most 256): a
+         * sender that fell behind must not write past it */
+        for (int msgs = 0; msgs < 256 && i < b->n && due(b, i) <= now && flen + per <= fcap;
+             msgs++) {
             size_t t = 0;
             uint32_t k = 0;
             if (b->batch > 1) t += (size_t)sprintf(text + t, "{\"type\":\"batch\",\"actions\":[");

@@ -149,6 +149,42 @@ static void check_action(const lx__web_markets_t *ms, const lx_view_t *view, int
     if (type == LX_CMD_AMEND) check(a.cmd.u.amend.price > 0 && a.cmd.u.amend.qty > 0);
 }
 
+/* The WebSocket fast path (lx__web_flat) against the slow one: a message the
+ * flat reader accepts parses with jansson to an object of the same members,
+ * the same kinds and texts, and gives the same action or the same refusal. */
+static void check_flat(const lx__web_markets_t *ms, const lx_view_t *view, const char *t,
+                       size_t n) {
+    lx__web_member_t m[LX__WEB_FLAT_MAX];
+    int k = lx__web_flat(t, n, m, LX__WEB_FLAT_MAX);
+    if (k < 0) return;
+    json_t *v = NULL;
+    char err[LX__WEB_ERR];
+    check(lx__web_parse(t, n, &v, err, sizeof err) == 0 && json_is_object(v));
+    check(json_object_size(v) == (size_t)k);
+    for (int i = 0; i < k; i++) {
+        lx__web_val_t x = lx__web_val(json_object_getn(v, m[i].key, m[i].klen));
+        check(x.kind == m[i].v.kind);
+        if (x.kind == LX__WEB_V_STRING || x.kind == LX__WEB_V_NUMBER)
+            check(x.n == m[i].v.n && !memcmp(x.s, m[i].v.s, x.n));
+    }
+    static const int types[] = {LX_CMD_PLACE, LX_CMD_CANCEL, LX_CMD_AMEND, LX_CMD_CANCEL_ALL};
+    static const char *const extra[] = {"type", "id", NULL};
+    for (int i = 0; i < 4; i++) {
+        lx__web_fields_t f1, f2;
+        int r1 = lx__web_own_fields_flat(m, k, types[i], extra, &f1);
+        int r2 = lx__web_own_fields(v, types[i], extra, &f2, err, sizeof err);
+        check(r1 == r2);
+        if (r1) continue;
+        lx__web_action_t a1, a2;
+        char e1[LX__WEB_ERR] = "", e2[LX__WEB_ERR] = "";
+        r1 = lx__web_action(ms, view, types[i], &f1, 9, &a1, e1, sizeof e1);
+        r2 = lx__web_action(ms, view, types[i], &f2, 9, &a2, e2, sizeof e2);
+        check(r1 == r2 && !strcmp(e1, e2));
+        if (!r1) check(!memcmp(&a1, &a2, sizeof a1));
+    }
+    json_decref(v);
+}
+
 static void fuzz_message(const uint8_t *d, size_t n) {
     static lx_config_t cfg;
     static lx__web_markets_t ms;
@@ -166,6 +202,7 @@ static void fuzz_message(const uint8_t *d, size_t n) {
                              .client_id = 555};
         if (!view || lx_view_load_order(view, &o)) abort();
     }
+    check_flat(&ms, view, (const char *)d, n);
     json_t *v = NULL;
     char err[LX__WEB_ERR];
     err[0] = '\0';
@@ -205,16 +242,16 @@ static void fuzz_message(const uint8_t *d, size_t n) {
         const json_t *p = json_object_get(v, "params");
         if (json_is_object(p)) { /* JSON-RPC's names */
             lx__web_fields_t f = {0};
-            f.market = json_object_get(p, "symbol");
-            f.type = json_object_get(p, "type");
-            f.side = json_object_get(p, "side");
-            f.price = json_object_get(p, "price");
-            f.size = json_object_get(p, "size");
-            f.account = json_object_get(p, "userID");
-            f.client_id = json_object_get(p, "clientID");
-            f.tif = json_object_get(p, "timeInForce");
-            f.post_only = json_object_get(p, "postOnly");
-            f.order_id = json_object_get(p, "orderId");
+            f.market = lx__web_val(json_object_get(p, "symbol"));
+            f.type = lx__web_val(json_object_get(p, "type"));
+            f.side = lx__web_val(json_object_get(p, "side"));
+            f.price = lx__web_val(json_object_get(p, "price"));
+            f.size = lx__web_val(json_object_get(p, "size"));
+            f.account = lx__web_val(json_object_get(p, "userID"));
+            f.client_id = lx__web_val(json_object_get(p, "clientID"));
+            f.tif = lx__web_val(json_object_get(p, "timeInForce"));
+            f.post_only = lx__web_val(json_object_get(p, "postOnly"));
+            f.order_id = lx__web_val(json_object_get(p, "orderId"));
             for (int i = 0; i < 4; i++) check_action(&ms, view, types[i], &f, LX_ACCOUNT_NONE);
         }
     }

@@ -18,6 +18,7 @@ packages=(
     libwebsockets-dev  # gateways: WebSocket and HTTP; lxdex watch (WebSocket client)
     libcurl4-openssl-dev # lxdex: HTTP client of the read commands
     python3-websockets # tests of the WebSocket gateway
+    python3-nacl       # tests of the WebSocket gateway: the signer of signed logons and actions
     curl               # tests of the HTTP gateway
 )
 

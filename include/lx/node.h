@@ -153,7 +153,9 @@ typedef enum {
  * have come. Commands sent to different shards complete in any order.
  *
  * `shard`: the shard whose engine thread produced the message (balances are
- * per shard: a BALANCE is the account's holding in that shard).
+ * per shard: a BALANCE is the account's holding in that shard). An EVENT's
+ * `parts`: how many shards got the command that caused it (1, or the number
+ * of shards for a command every shard applies; 0 for none, at start-up).
  *
  * STATE (LX_NODE_GW_MARKET_DATA gateways, before anything else): the state
  * the engine starts from, then STATE_END. Each STATE is one of
@@ -161,11 +163,14 @@ typedef enum {
  *                         ev.u.market_state.halted; the market's levels follow
  *   ev.type BOOK_LEVEL:   one level of the market just named
  *   ev.type BALANCE:      one balance record
+ *   ev.type KEY_BOUND, AGENT_APPROVED, AGENT_REVOKED: one key record, as the
+ *                         event that gave it its present role (ev.u.key)
  *   ev.type ORDER_ACCEPTED with `order` filled: one open order
- * in that order: all markets with their levels, then balances, then the open
- * orders, market by market, each side in priority order. Each shard sends
- * its own state, ending with its STATE_END (parts = the number of shards):
- * the start-up state is complete when every shard's STATE_END has come.
+ * in that order: all markets with their levels, then balances, then keys
+ * (shard 0 only: every shard holds the same), then the open orders, market
+ * by market, each side in priority order. Each shard sends its own state,
+ * ending with its STATE_END (parts = the number of shards): the start-up
+ * state is complete when every shard's STATE_END has come.
  */
 typedef struct {
     uint8_t kind; /* lx_node_out_kind_t */

@@ -45,8 +45,13 @@
  * in ring, drains the out ring until the node closes it, answers what is
  * left as 503 and gives the clients a second to read.
  *
- * Not here: identity. Outside dev mode order entry is refused (signed
- * logon is not yet available on these APIs; use the binary protocol).
+ * Identity. Outside dev mode the WebSocket takes order entry from a
+ * session that logged on by signing a challenge (web_ws.c, lx/gw_auth.h):
+ * its commands carry auth SESSION with its key, which the engine checks for
+ * every command, as the binary gateway's do; a signed envelope carries its
+ * own signature (auth ED25519). The gateway keeps a copy of the key records
+ * (STATE, then the key events) to refuse a logon with a key the account
+ * does not know. HTTP and JSON-RPC order entry stays dev mode only.
  */
 #define _GNU_SOURCE
 #include <libwebsockets.h>
@@ -188,50 +193,12 @@ static void conn_free(lx__web_t *g, lx__web_conn_t *c) {
             lx__web_pending_t *p = &g->pend[(g->phead + i) & (g->pcap - 1)];
             if (p->conn == c) p->conn = NULL;
         }
-    for (lx__web_out_t *m = c->qhead, *n; m; m = n) {
-        n = m->next;
-        free(m);
-    }
+    lx__web_out_drop(c);
     json_decref(c->rpc_out);
     free(c->rx);
     free(c->resp);
     free(c->sub);
     free(c);
-}
-
-void lx__web_send(lx__web_t *g, lx__web_conn_t *c, const char *text, size_t len) {
-    if (!c || c->closing || !c->ws) return;
-    if (c->qbytes + len > g->out_max) {
-        for (lx__web_out_t *m = c->qhead, *n; m; m = n) {
-            n = m->next;
-            free(m);
-        }
-        c->qhead = c->qtail = NULL;
-        c->qbytes = 0;
-        g->m.slow_closed++;
-        char why[120];
-        snprintf(why, sizeof why, "slow subscriber: more than %llu bytes of output queued",
-                 (unsigned long long)g->out_max);
-        lx__web_log(g, "lxdexd: web: %s closed: %s\n", c->peer, why);
-        lx__web_close(g, c, LWS_CLOSE_STATUS_POLICY_VIOLATION, why);
-        lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
-        return;
-    }
-    lx__web_out_t *m = malloc(sizeof *m + LWS_PRE + len);
-    if (!m) {
-        lx__web_close(g, c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
-        return;
-    }
-    m->next = NULL;
-    m->len = len;
-    memcpy(m->buf + LWS_PRE, text, len);
-    if (c->qtail)
-        c->qtail->next = m;
-    else
-        c->qhead = m;
-    c->qtail = m;
-    c->qbytes += len;
-    lws_callback_on_writable(c->wsi);
 }
 
 void lx__web_send_json(lx__web_t *g, lx__web_conn_t *c, json_t *v) {
@@ -267,13 +234,15 @@ static void stage_flush(lx__web_t *g) {
     g->nstage = 0;
 }
 
-int lx__web_submit(lx__web_t *g, lx__web_conn_t *c, int api, const lx__web_action_t *a,
-                   const json_t *id) {
-    if (!lx__web_available(g)) return -1;
+/* Stages a's command and returns its pending entry, its id not yet set;
+ * NULL when the node takes no commands or memory ran out. */
+static lx__web_pending_t *submit(lx__web_t *g, lx__web_conn_t *c, int api,
+                                 const lx__web_action_t *a) {
+    if (!lx__web_available(g)) return NULL;
     if (g->pn == g->pcap) {
         uint32_t cap = g->pcap ? g->pcap * 2 : 256;
         lx__web_pending_t *n = malloc(cap * sizeof *n);
-        if (!n) return -1;
+        if (!n) return NULL;
         for (uint32_t i = 0; i < g->pn; i++) n[i] = g->pend[(g->phead + i) & (g->pcap - 1)];
         free(g->pend);
         g->pend = n;
@@ -286,7 +255,8 @@ int lx__web_submit(lx__web_t *g, lx__web_conn_t *c, int api, const lx__web_actio
     p->answered = false;
     p->conn = c;
     p->api = api;
-    p->id = id ? json_deep_copy(id) : NULL;
+    p->id = NULL;
+    p->idlen = 0;
     p->t_rx = g->now_ns;
     lx__web_outcome_init(&p->out, a);
     c->npending++;
@@ -300,8 +270,54 @@ int lx__web_submit(lx__web_t *g, lx__web_conn_t *c, int api, const lx__web_actio
     m->client_id = a->client_id;
     m->account = a->account;
     m->cmd = a->cmd;
+    if (a->auth.scheme != LX_AUTH_NONE) {
+        m->auth = a->auth;
+    } else if (c->keyed) {
+        /* the session's key, as the binary gateway journals a signed logon's
+         * commands: the engine checks it is the account's owner or a live
+         * agent allowed the command (docs/identity.md) */
+        m->auth.scheme = LX_AUTH_SESSION;
+        memcpy(m->auth.key, c->key, sizeof m->auth.key);
+        m->auth.nonce = c->session;
+    }
     if (a->cmd.type <= LX_CMD__MAX) g->m.commands[a->cmd.type]++;
+    return p;
+}
+
+int lx__web_submit(lx__web_t *g, lx__web_conn_t *c, int api, const lx__web_action_t *a,
+                   const json_t *id) {
+    lx__web_pending_t *p = submit(g, c, api, a);
+    if (!p) return -1;
+    int idn = api == LX__WEB_API_WS ? lx__web_id_text(id, p->idtext, sizeof p->idtext) : -1;
+    if (idn > 0)
+        p->idlen = (uint8_t)idn;
+    else if (id)
+        p->id = json_deep_copy(id);
     return 0;
+}
+
+int lx__web_submit_text(lx__web_t *g, lx__web_conn_t *c, const lx__web_action_t *a, const char *id,
+                        size_t idlen) {
+    if (idlen == 0 || idlen >= LX__WEB_ID_TEXT) return -1;
+    lx__web_pending_t *p = submit(g, c, LX__WEB_API_WS, a);
+    if (!p) return -1;
+    memcpy(p->idtext, id, idlen);
+    p->idlen = (uint8_t)idlen;
+    return 0;
+}
+
+void lx__web_bind_key(lx__web_t *g, lx__web_conn_t *c, lx_account_id_t a, const uint8_t key[32]) {
+    if (!lx__web_available(g)) return;
+    if (g->nstage == LX__WEB_STAGE) stage_flush(g);
+    lx_node_msg_t *m = &g->stage[g->nstage++];
+    memset(m, 0, sizeof *m);
+    m->kind = LX_NODE_MSG_CMD;
+    m->session = c->session; /* tag 0: its DONE answers nothing */
+    m->account = a;
+    m->cmd.type = LX_CMD_BIND_KEY;
+    m->cmd.u.bind_key.account = a;
+    memcpy(m->cmd.u.bind_key.key, key, sizeof m->cmd.u.bind_key.key);
+    g->m.commands[LX_CMD_BIND_KEY]++;
 }
 
 static void answer(lx__web_t *g, lx__web_pending_t *p) {
@@ -316,7 +332,7 @@ static void answer(lx__web_t *g, lx__web_pending_t *p) {
         else if (p->api == LX__WEB_API_RPC)
             lx__web_rpc_done(g, c, p->id, &p->out);
         else
-            lx__web_ws_done(g, c, p->id, &p->out);
+            lx__web_ws_done(g, c, p);
     }
     json_decref(p->id);
     p->id = NULL;
@@ -338,7 +354,10 @@ static void answer_unavailable(lx__web_t *g, const char *why) {
                 o.reason = 0; /* NONE: rendered as "unavailable" by web_rpc.c */
                 lx__web_rpc_done(g, c, p->id, &o);
             } else {
-                lx__web_ws_error(g, c, p->id, "unavailable", "%s", why);
+                json_t *id = p->id;
+                if (p->idlen && lx__web_parse(p->idtext, p->idlen, &id, NULL, 0)) id = NULL;
+                lx__web_ws_error(g, c, id, "unavailable", "%s", why);
+                if (id != p->id) json_decref(id);
             }
         }
         json_decref(p->id);
@@ -368,6 +387,11 @@ static void on_state(lx__web_t *g, const lx_node_out_t *o) {
         break;
     case LX_EV_BALANCE:
         lx_view_apply_shard(g->view, o->shard, ev);
+        break;
+    case LX_EV_KEY_BOUND:
+    case LX_EV_AGENT_APPROVED:
+    case LX_EV_AGENT_REVOKED:
+        if (lx_gw_keys_apply(g->keys, ev)) lx__web_log(g, "lxdexd: web: no memory for a key\n");
         break;
     case LX_EV_ORDER_ACCEPTED: {
         const lx_order_info_t *oi = &o->order;
@@ -404,7 +428,15 @@ static void on_out(lx__web_t *g, const lx_node_out_t *o) {
             g->m.rejects[ev->u.rejected.reason]++;
         if (ev->type == LX_EV_MARKET_STATE && ev->market < g->ms.nmk)
             g->halted[ev->market] = ev->u.market_state.halted;
-        if (o->tag) {
+        /* what every shard applies, every shard reports: keys and the
+         * answers to a command sent to every shard are taken from shard 0 */
+        bool echo =
+            o->shard != 0 && (ev->type == LX_EV_REJECTED || ev->type == LX_EV_DEADMAN ||
+                              (ev->type >= LX_EV_KEY_BOUND && ev->type <= LX_EV_AGENT_REVOKED));
+        if (ev->type >= LX_EV_KEY_BOUND && ev->type <= LX_EV_AGENT_REVOKED && !echo &&
+            lx_gw_keys_apply(g->keys, ev))
+            lx__web_log(g, "lxdexd: web: no memory for a key\n");
+        if (o->tag && !(echo && o->parts > 1)) {
             lx__web_pending_t *p = pending_of(g, o->tag);
             if (p) lx__web_outcome_event(&p->out, ev);
         }
@@ -664,29 +696,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     }
     case LWS_CALLBACK_SERVER_WRITEABLE: {
         if (!c) return 0;
-        lx__web_out_t *m = c->qhead;
-        if (m) {
-            /* as many queued messages as the socket takes now (up to 64): one
-             * trip through the event loop per message would cap a busy
-             * connection at the loop's rate */
-            for (int k = 0; m && k < 64; k++, m = c->qhead) {
-                c->qhead = m->next;
-                if (!c->qhead) c->qtail = NULL;
-                c->qbytes -= m->len;
-                int w = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
-                free(m);
-                if (w < 0) return -1;
-                if (lws_send_pipe_choked(wsi)) break;
-            }
-            if (c->qhead || c->closing) lws_callback_on_writable(wsi);
-            return 0;
-        }
-        if (c->closing) {
-            lws_close_reason(wsi, (enum lws_close_status)c->close_code,
-                             (unsigned char *)c->close_reason, strlen(c->close_reason));
-            return -1;
-        }
-        return 0;
+        return lx__web_out_write(g, c); /* web_out.c: many frames per write */
     }
     case LWS_CALLBACK_CLOSED:
         if (c) {
@@ -726,7 +736,7 @@ static void round_end(lx__web_t *g) {
 
 static bool output_pending(lx__web_t *g) {
     for (uint32_t i = 0; i < g->nwsc; i++)
-        if (g->wsc[i]->qhead) return true;
+        if (g->wsc[i]->qbytes) return true;
     return false;
 }
 
@@ -796,9 +806,10 @@ int lx_gw_web_open(lx_gw_web_t **out, lx_node_t *node, const lx_config_t *cfg,
     int rc = LX_ENOMEM;
     if (lx__web_markets_init(&g->ms, cfg)) goto fail;
     g->view = lx_view_create(g->ms.nmk);
+    g->keys = lx_gw_keys_create();
     g->halted = calloc(g->ms.nmk, 1);
     g->bbo = calloc(g->ms.nmk, sizeof *g->bbo);
-    if (!g->view || !g->halted || !g->bbo) goto fail;
+    if (!g->view || !g->keys || !g->halted || !g->bbo) goto fail;
     if (cfg->rate_limits.per_account.rate) {
         g->naccounts = cfg->engine.max_accounts;
         g->account_tat = calloc(g->naccounts ? g->naccounts : 1, sizeof *g->account_tat);
@@ -886,6 +897,7 @@ void lx_gw_web_close(lx_gw_web_t *g) {
     free(g->halted);
     free(g->bbo);
     lx_view_destroy(g->view);
+    lx_gw_keys_destroy(g->keys);
     lx__web_markets_free(&g->ms);
     free(g);
 }

@@ -6,6 +6,8 @@
  *   web_http.c  the HTTP JSON routes and /metrics
  *   web_rpc.c   JSON-RPC 2.0 at POST /rpc
  *   web_ws.c    WebSocket messages, subscriptions and the feeds
+ *   web_out.c   the WebSocket output queue (whole frames, many per write)
+ *               and the order-entry answers written without jansson
  *   web.c       the libwebsockets thread, connections, the node's rings
  */
 #ifndef LX_GW_WEB_INTERNAL_H
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <pthread.h>
 #include "lx/config.h"
+#include "lx/gw_auth.h"
 #include "lx/gw_web.h"
 #include "lx/lathist.h"
 #include "lx/node.h"
@@ -86,8 +89,54 @@ json_t *lx__web_amount(int64_t units, int64_t scale, bool num);
 json_t *lx__web_id(uint64_t id, bool num);
 
 /*
- * An order-entry action, whatever API it came in by: the JSON values of its
- * fields (NULL when absent), then validated into a command by
+ * A JSON value as an action's validation reads it: its kind and its text (a
+ * string's value, unescaped; a number's literal token), not necessarily
+ * NUL-terminated. From a jansson value (lx__web_val) or straight from the
+ * message text (lx__web_flat), so that one validation serves both.
+ */
+enum {
+    LX__WEB_V_NONE = 0, /* absent */
+    LX__WEB_V_STRING,
+    LX__WEB_V_NUMBER,
+    LX__WEB_V_TRUE,
+    LX__WEB_V_FALSE,
+    LX__WEB_V_NULL,
+    LX__WEB_V_OTHER /* an object or an array */
+};
+typedef struct {
+    const char *s;
+    size_t n;
+    int kind;
+} lx__web_val_t;
+
+lx__web_val_t lx__web_val(const json_t *v); /* NULL: kind NONE */
+/* A number's or a string's text (NULL otherwise). */
+const char *lx__web_vtext(lx__web_val_t v, size_t *len);
+/* lx__web_u64 of a value. */
+int lx__web_vu64(lx__web_val_t v, uint64_t *out);
+
+/*
+ * The fast path of the WebSocket API (web_ws.c): a message that is one flat
+ * object of at most LX__WEB_FLAT_MAX members whose values are strings
+ * without escapes, numbers, true, false or null, in printable ASCII, with no
+ * key twice, is read in place into members (no allocation, no jansson). It
+ * returns the number of members, or -1 for anything else (nested values,
+ * escapes, other bytes, invalid JSON), which the caller then hands to
+ * lx__web_parse: the slow path decides and words every error.
+ */
+#define LX__WEB_FLAT_MAX 16
+typedef struct {
+    const char *key;
+    size_t klen;
+    lx__web_val_t v;
+} lx__web_member_t;
+int lx__web_flat(const char *text, size_t len, lx__web_member_t *m, int max);
+/* The member named key, or a value of kind NONE. */
+lx__web_val_t lx__web_flat_get(const lx__web_member_t *m, int n, const char *key);
+
+/*
+ * An order-entry action, whatever API it came in by: the values of its
+ * fields (kind NONE when absent), then validated into a command by
  * lx__web_action(). Values accepted (both APIs):
  *   side      "buy" | "sell" | 0 | 1
  *   type      "limit" | "market" | 0 | 1
@@ -98,8 +147,8 @@ json_t *lx__web_id(uint64_t id, bool num);
  *   orderId, clientId, account, expiry   integers (number or string of digits)
  */
 typedef struct {
-    const json_t *market, *side, *type, *price, *size, *tif, *post_only, *client_id, *stp, *expiry,
-        *order_id, *account;
+    lx__web_val_t market, side, type, price, size, tif, post_only, client_id, stp, expiry, order_id,
+        account;
 } lx__web_fields_t;
 
 typedef struct {
@@ -107,12 +156,19 @@ typedef struct {
     lx_account_id_t account;
     uint64_t client_id;
     uint32_t weight; /* in the account's rate bucket (rate_limits.weight) */
+    /* scheme NONE: the connection's (a signed logon's SESSION, or none in dev
+     * mode); ED25519: a signed envelope's signer, nonce and signature */
+    lx_journal_auth_t auth;
 } lx__web_action_t;
 
 /* The own API's field names for an action of cmd_type (PLACE, CANCEL,
  * AMEND, CANCEL_ALL): fills f, refuses unknown keys (besides `extra`). */
 int lx__web_own_fields(const json_t *obj, int cmd_type, const char *const *extra,
                        lx__web_fields_t *f, char *err, size_t errlen);
+/* The same from flat members: 0, or -1 for a key that is not a field of
+ * cmd_type nor in `extra` (the slow path words the error). */
+int lx__web_own_fields_flat(const lx__web_member_t *m, int n, int cmd_type,
+                            const char *const *extra, lx__web_fields_t *f);
 /*
  * Validates f into a command of cmd_type. account: the session's account,
  * or LX_ACCOUNT_NONE when the fields must name it (dev mode; a cancel or
@@ -143,9 +199,9 @@ typedef struct {
     uint8_t reason;        /* rejected: lx_reject_t */
     uint8_t cancel_reason; /* canceled: lx_cancel_reason_t */
     uint32_t ncanceled;    /* CANCEL_ALL */
-    uint32_t nfills, fills_dropped;
-    lx__web_fill_t fills[LX__WEB_FILLS_MAX];
     uint64_t seq;
+    uint32_t nfills, fills_dropped;
+    lx__web_fill_t fills[LX__WEB_FILLS_MAX]; /* last: outcome_init clears only what is before */
 } lx__web_outcome_t;
 
 void lx__web_outcome_init(lx__web_outcome_t *o, const lx__web_action_t *a);
@@ -165,12 +221,12 @@ enum { LX__WEB_API_HTTP = 1, LX__WEB_API_RPC = 2, LX__WEB_API_WS = 3 };
 enum { LX__SUB_L2 = 1, LX__SUB_TRADES = 2, LX__SUB_BBO = 4, LX__SUB_L3 = 8 };
 enum { LX__FEED_ORDERS = 1, LX__FEED_FILLS = 2, LX__FEED_BALANCES = 4 };
 
-typedef struct lx__web_out lx__web_out_t;
-struct lx__web_out {
-    lx__web_out_t *next;
-    size_t len;
-    unsigned char buf[]; /* LWS_PRE bytes of room, then len bytes */
-};
+/* The most bytes of whole frames handed to one lws_write (web_out.c). */
+#define LX__WEB_WRITE_MAX (256u << 10)
+/* The gateway's buffer for one hand-written answer (web_out.c). */
+#define LX__WEB_TXT 16384
+/* A request id's JSON text kept inline; a longer one stays a json_t. */
+#define LX__WEB_ID_TEXT 48
 
 typedef struct lx__web_conn lx__web_conn_t;
 struct lx__web_conn {
@@ -185,9 +241,10 @@ struct lx__web_conn {
     int64_t over_since; /* ms: the second counted in `over` */
     uint32_t over;      /* requests refused for rate in it */
     uint32_t npending;  /* commands sent, not DONE yet */
-    /* output */
-    lx__web_out_t *qhead, *qtail;
-    size_t qbytes;
+    /* output (WebSocket): whole frames in ob[oh .. ot), web_out.c */
+    unsigned char *ob;
+    size_t oh, ot, ocap;
+    size_t qbytes; /* ot - oh */
     int close_code;
     char close_reason[120];
     /* input */
@@ -209,7 +266,11 @@ struct lx__web_conn {
     /* WebSocket */
     bool logged_on;
     lx_account_id_t account;
-    uint8_t *sub; /* per market id: LX__SUB_* */
+    bool keyed;            /* logged on by signing a challenge with `key` */
+    bool challenged;       /* a challenge was sent and not yet used */
+    uint8_t key[32];       /* keyed: the session's key, journaled with its commands */
+    uint8_t challenge[32]; /* what the next signed logon must sign */
+    uint8_t *sub;          /* per market id: LX__SUB_* */
     lx_account_id_t feed_account;
     uint8_t feeds;  /* LX__FEED_* */
     uint32_t index; /* in g->wsc */
@@ -225,7 +286,9 @@ typedef struct {
     uint64_t tag;
     lx__web_conn_t *conn; /* NULL once the connection is gone */
     int api;
-    json_t *id; /* WebSocket request id (owned) */
+    json_t *id; /* the request id (owned), unless idlen > 0 */
+    uint8_t idlen;
+    char idtext[LX__WEB_ID_TEXT]; /* WebSocket: the id's JSON text, idlen bytes */
     uint64_t t_rx;
     lx__web_outcome_t out;
     uint8_t parts_done; /* DONEs seen */
@@ -268,6 +331,7 @@ struct lx_gw_web {
     bool state_done; /* every shard's STATE_END seen */
     uint32_t state_ends;
     lx_view_t *view;
+    lx_gw_keys_t *keys; /* who may act for which account (lx/gw_auth.h) */
     lx__web_markets_t ms;
     uint8_t *halted;           /* per market id */
     lx_view_level_t (*bbo)[2]; /* per market id: last BBO sent (qty 0: none) */
@@ -300,6 +364,7 @@ struct lx_gw_web {
         uint64_t http_conns_total, ws_conns_total;
     } m;
     lx_lathist_t resp_lat;      /* receipt to response queued, for commands */
+    char txt[LX__WEB_TXT];      /* one hand-written answer (web_out.c) */
     lws_sorted_usec_list_t sul; /* the 50 ms timer */
 };
 typedef struct lx_gw_web lx__web_t;
@@ -316,6 +381,13 @@ void lx__web_close(lx__web_t *g, lx__web_conn_t *c, int code, const char *reason
  * WebSocket request id or the JSON-RPC id (copied). 0, or -1 (stopping). */
 int lx__web_submit(lx__web_t *g, lx__web_conn_t *c, int api, const lx__web_action_t *a,
                    const json_t *id);
+/* The same for a WebSocket request whose id is already JSON text (the fast
+ * path, web_ws.c): idlen 1 .. LX__WEB_ID_TEXT - 1. */
+int lx__web_submit_text(lx__web_t *g, lx__web_conn_t *c, const lx__web_action_t *a, const char *id,
+                        size_t idlen);
+/* Dev mode: stages a BIND_KEY of key as a's owner key, unanswered (the
+ * engine refuses it, harmlessly, when the account or the key is taken). */
+void lx__web_bind_key(lx__web_t *g, lx__web_conn_t *c, lx_account_id_t a, const uint8_t key[32]);
 /* Rate limits: 0 or the microseconds to wait. */
 uint32_t lx__web_rate_conn(lx__web_t *g, lx__web_conn_t *c);
 uint32_t lx__web_rate_account(lx__web_t *g, lx_account_id_t a, uint32_t weight);
@@ -337,9 +409,24 @@ void lx__web_rpc(lx__web_t *g, lx__web_conn_t *c, const char *body, size_t len);
 void lx__web_rpc_done(lx__web_t *g, lx__web_conn_t *c, const json_t *id,
                       const lx__web_outcome_t *o);
 
+/* web_out.c: the WebSocket output queue and hand-written answers */
+/* The JSON text of a request id (a number's literal text, a string escaped
+ * as jansson dumps it, null for none): its length, or -1 (too long, or not an
+ * id's type). */
+int lx__web_id_text(const json_t *id, char *out, size_t cap);
+/* The `result` message of an action, exactly as web_ws.c's jansson rendering
+ * writes it; 0 if it does not fit cap. */
+size_t lx__web_ws_result(char *buf, size_t cap, const lx__web_markets_t *ms, const char *action,
+                         const char *id, size_t idlen, const lx__web_outcome_t *o);
+/* The WRITEABLE callback of a WebSocket connection: 0, or -1 to close it. */
+int lx__web_out_write(lx__web_t *g, lx__web_conn_t *c);
+/* Frees the queue. */
+void lx__web_out_drop(lx__web_conn_t *c);
+
 /* web_ws.c */
 void lx__web_ws_message(lx__web_t *g, lx__web_conn_t *c, const char *text, size_t len);
-void lx__web_ws_done(lx__web_t *g, lx__web_conn_t *c, const json_t *id, const lx__web_outcome_t *o);
+void lx__web_ws_done(lx__web_t *g, lx__web_conn_t *c, const lx__web_pending_t *p);
+const char *lx__web_ws_action_name(int cmd_type);
 /* An engine event, after it was applied to the view: the feeds. */
 void lx__web_ws_event(lx__web_t *g, const lx_event_t *ev);
 void lx__web_ws_error(lx__web_t *g, lx__web_conn_t *c, const json_t *id, const char *code,

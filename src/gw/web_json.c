@@ -23,14 +23,18 @@
  * tokens after json_dumps, so JSON-RPC answers carry exact decimal numbers
  * ("Price":101.25) without a double anywhere.
  *
- * Actions. lx__web_fields_t holds the JSON values of an order-entry
- * action's fields whatever the API called them (the own API's "market" is
- * JSON-RPC's "symbol"); lx__web_action() validates them into an lx_cmd_t,
- * each error naming its field. Nothing reaches the node unless the whole
- * action is valid. Outcomes collect what the engine said about one command
- * (the events that carry its tag) into the answer the client gets.
+ * Actions. lx__web_fields_t holds the values of an order-entry action's
+ * fields whatever the API called them (the own API's "market" is JSON-RPC's
+ * "symbol"), each as its kind and its text (lx__web_val_t), so that a value
+ * read by jansson and one read in place by the WebSocket's fast path
+ * (lx__web_flat: one flat object of plain scalars, no allocation; anything
+ * else goes to jansson) are validated by the same code; lx__web_action()
+ * validates them into an lx_cmd_t, each error naming its field. Nothing reaches the node unless the
+ * whole action is valid. Outcomes collect what the engine said about one command (the events that
+ * carry its tag) into the answer the client gets.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,9 +202,37 @@ const char *lx__web_text(const json_t *v, size_t *len) {
     return json_string_value(v);
 }
 
+lx__web_val_t lx__web_val(const json_t *v) {
+    lx__web_val_t r = {NULL, 0, LX__WEB_V_NONE};
+    if (!v) return r;
+    if ((r.s = lx__web_num_text(v, &r.n)) != NULL) {
+        r.kind = LX__WEB_V_NUMBER;
+    } else if (json_is_string(v)) {
+        r.kind = LX__WEB_V_STRING;
+        r.s = json_string_value(v);
+        r.n = json_string_length(v);
+    } else {
+        r.kind = json_is_true(v)    ? LX__WEB_V_TRUE
+                 : json_is_false(v) ? LX__WEB_V_FALSE
+                 : json_is_null(v)  ? LX__WEB_V_NULL
+                                    : LX__WEB_V_OTHER;
+    }
+    return r;
+}
+
+const char *lx__web_vtext(lx__web_val_t v, size_t *len) {
+    if (v.kind != LX__WEB_V_STRING && v.kind != LX__WEB_V_NUMBER) return NULL;
+    if (len) *len = v.n;
+    return v.s;
+}
+
 int lx__web_u64(const json_t *v, uint64_t *out) {
+    return lx__web_vu64(lx__web_val(v), out);
+}
+
+int lx__web_vu64(lx__web_val_t v, uint64_t *out) {
     size_t n;
-    const char *s = lx__web_text(v, &n);
+    const char *s = lx__web_vtext(v, &n);
     if (!s || n == 0 || n > 20) return -1;
     uint64_t x = 0;
     for (size_t i = 0; i < n; i++) {
@@ -309,8 +341,8 @@ const char *lx__web_side_name(int side) {
 /* ---- actions ----------------------------------------------------------------------------------
  */
 
-int lx__web_own_fields(const json_t *obj, int cmd_type, const char *const *extra,
-                       lx__web_fields_t *f, char *err, size_t errlen) {
+/* The own API's names of an action's fields, by command type. */
+static const char *const *own_names(int cmd_type) {
     static const char *const place[] = {"market", "side",   "orderType", "price",
                                         "size",   "tif",    "postOnly",  "clientId",
                                         "stp",    "expiry", "account",   NULL};
@@ -318,38 +350,150 @@ int lx__web_own_fields(const json_t *obj, int cmd_type, const char *const *extra
     static const char *const amend[] = {"market", "orderId", "clientId", "price",
                                         "size",   "account", NULL};
     static const char *const cancel_all[] = {"market", "account", NULL};
+    return cmd_type == LX_CMD_PLACE    ? place
+           : cmd_type == LX_CMD_CANCEL ? cancel
+           : cmd_type == LX_CMD_AMEND  ? amend
+                                       : cancel_all;
+}
+
+/* The field an own-API name fills (NULL: not a field's name). */
+static lx__web_val_t *own_field(lx__web_fields_t *f, const char *k, size_t n) {
+#define OWN(name, member)                                                                          \
+    if (n == sizeof(name) - 1 && !memcmp(k, name, n)) return &f->member
+    OWN("market", market);
+    OWN("side", side);
+    OWN("orderType", type); /* "type" names the message */
+    OWN("price", price);
+    OWN("size", size);
+    OWN("tif", tif);
+    OWN("postOnly", post_only);
+    OWN("clientId", client_id);
+    OWN("stp", stp);
+    OWN("expiry", expiry);
+    OWN("orderId", order_id);
+    OWN("account", account);
+#undef OWN
+    return NULL;
+}
+
+int lx__web_own_fields(const json_t *obj, int cmd_type, const char *const *extra,
+                       lx__web_fields_t *f, char *err, size_t errlen) {
     memset(f, 0, sizeof *f);
     if (!json_is_object(obj)) {
         snprintf(err, errlen, "an action is a JSON object");
         return -1;
     }
-    const char *const *allowed = cmd_type == LX_CMD_PLACE    ? place
-                                 : cmd_type == LX_CMD_CANCEL ? cancel
-                                 : cmd_type == LX_CMD_AMEND  ? amend
-                                                             : cancel_all;
-    if (lx__web_keys(obj, allowed, extra, err, errlen)) return -1;
-    f->market = json_object_get(obj, "market");
-    f->side = json_object_get(obj, "side");
-    f->type = json_object_get(obj, "orderType"); /* "type" names the message */
-    f->price = json_object_get(obj, "price");
-    f->size = json_object_get(obj, "size");
-    f->tif = json_object_get(obj, "tif");
-    f->post_only = json_object_get(obj, "postOnly");
-    f->client_id = json_object_get(obj, "clientId");
-    f->stp = json_object_get(obj, "stp");
-    f->expiry = json_object_get(obj, "expiry");
-    f->order_id = json_object_get(obj, "orderId");
-    f->account = json_object_get(obj, "account");
+    if (lx__web_keys(obj, own_names(cmd_type), extra, err, errlen)) return -1;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v) {
+        lx__web_val_t *x = own_field(f, k, strlen(k));
+        if (x) *x = lx__web_val(v);
+    }
     return 0;
 }
 
-/* A name from `names` (any case) or its index given as an integer. */
-static int enum_value(const json_t *v, const char *const *names, int n) {
-    uint64_t x;
-    if (lx__web_num_text(v, NULL)) return lx__web_u64(v, &x) == 0 && x < (uint64_t)n ? (int)x : -1;
-    if (!json_is_string(v)) return -1;
+static bool in_listn(const char *k, size_t n, const char *const *l) {
+    for (; l && *l; l++)
+        if (!strncmp(k, *l, n) && (*l)[n] == '\0') return true;
+    return false;
+}
+
+int lx__web_own_fields_flat(const lx__web_member_t *m, int n, int cmd_type,
+                            const char *const *extra, lx__web_fields_t *f) {
+    const char *const *names = own_names(cmd_type);
+    memset(f, 0, sizeof *f);
+    for (int i = 0; i < n; i++) {
+        if (in_listn(m[i].key, m[i].klen, extra)) continue;
+        if (!in_listn(m[i].key, m[i].klen, names)) return -1;
+        lx__web_val_t *x = own_field(f, m[i].key, m[i].klen);
+        if (x) *x = m[i].v;
+    }
+    return 0;
+}
+
+/* ---- the flat fast path ------------------------------------------------------------------- */
+
+static size_t skip_ws(const char *t, size_t i, size_t len) {
+    while (i < len && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r')) i++;
+    return i;
+}
+
+/* A string without escapes, in printable ASCII, at t[i] == '"': its end
+ * (after the closing quote), or 0. */
+static size_t flat_string(const char *t, size_t i, size_t len) {
+    for (i++; i < len; i++) {
+        unsigned char ch = (unsigned char)t[i];
+        if (ch == '"') return i + 1;
+        if (ch < 0x20 || ch > 0x7e || ch == '\\') return 0;
+    }
+    return 0;
+}
+
+int lx__web_flat(const char *t, size_t len, lx__web_member_t *m, int max) {
+    size_t i = skip_ws(t, 0, len);
+    int n = 0;
+    if (i >= len || t[i] != '{') return -1;
+    i = skip_ws(t, i + 1, len);
+    if (i < len && t[i] == '}') return skip_ws(t, i + 1, len) == len ? 0 : -1;
+    for (;;) {
+        if (n == max || i >= len || t[i] != '"') return -1;
+        size_t e = flat_string(t, i, len);
+        if (!e) return -1;
+        lx__web_member_t *x = &m[n];
+        x->key = t + i + 1;
+        x->klen = e - i - 2;
+        for (int k = 0; k < n; k++)
+            if (m[k].klen == x->klen && !memcmp(m[k].key, x->key, x->klen)) return -1;
+        i = skip_ws(t, e, len);
+        if (i >= len || t[i] != ':') return -1;
+        i = skip_ws(t, i + 1, len);
+        if (i >= len) return -1;
+        if (t[i] == '"') {
+            if (!(e = flat_string(t, i, len))) return -1;
+            x->v = (lx__web_val_t){t + i + 1, e - i - 2, LX__WEB_V_STRING};
+        } else if (t[i] == '-' || (t[i] >= '0' && t[i] <= '9')) {
+            for (e = i; e < len && numchar(t[e]);) e++;
+            if (!is_number(t + i, e - i)) return -1;
+            x->v = (lx__web_val_t){t + i, e - i, LX__WEB_V_NUMBER};
+        } else if (len - i >= 4 && !memcmp(t + i, "true", 4)) {
+            e = i + 4;
+            x->v = (lx__web_val_t){t + i, 4, LX__WEB_V_TRUE};
+        } else if (len - i >= 5 && !memcmp(t + i, "false", 5)) {
+            e = i + 5;
+            x->v = (lx__web_val_t){t + i, 5, LX__WEB_V_FALSE};
+        } else if (len - i >= 4 && !memcmp(t + i, "null", 4)) {
+            e = i + 4;
+            x->v = (lx__web_val_t){t + i, 4, LX__WEB_V_NULL};
+        } else {
+            return -1;
+        }
+        n++;
+        i = skip_ws(t, e, len);
+        if (i < len && t[i] == ',') {
+            i = skip_ws(t, i + 1, len);
+            continue;
+        }
+        if (i < len && t[i] == '}') return skip_ws(t, i + 1, len) == len ? n : -1;
+        return -1;
+    }
+}
+
+lx__web_val_t lx__web_flat_get(const lx__web_member_t *m, int n, const char *key) {
+    size_t kl = strlen(key);
     for (int i = 0; i < n; i++)
-        if (names[i] && !strcasecmp(json_string_value(v), names[i])) return i;
+        if (m[i].klen == kl && !memcmp(m[i].key, key, kl)) return m[i].v;
+    return (lx__web_val_t){NULL, 0, LX__WEB_V_NONE};
+}
+
+/* A name from `names` (any case) or its index given as an integer. */
+static int enum_value(lx__web_val_t v, const char *const *names, int n) {
+    uint64_t x;
+    if (v.kind == LX__WEB_V_NUMBER)
+        return lx__web_vu64(v, &x) == 0 && x < (uint64_t)n ? (int)x : -1;
+    if (v.kind != LX__WEB_V_STRING) return -1;
+    for (int i = 0; i < n; i++)
+        if (names[i] && !strncasecmp(v.s, names[i], v.n) && names[i][v.n] == '\0') return i;
     return -1;
 }
 
@@ -363,10 +507,18 @@ static int fail(char *err, size_t errlen, const char *fmt, ...) {
     return -1;
 }
 
-static int decimal(const lx__web_market_t *m, const json_t *v, bool price, const char *name,
+/* How much of a value's text an error message quotes: up to 40 bytes, and
+ * not past a NUL (as "%.40s" of a C string). */
+static int cut40(const char *s, size_t n) {
+    const char *z = memchr(s, 0, n);
+    if (z) n = (size_t)(z - s);
+    return (int)(n < 40 ? n : 40);
+}
+
+static int decimal(const lx__web_market_t *m, lx__web_val_t v, bool price, const char *name,
                    int64_t *out, char *err, size_t errlen) {
     size_t n;
-    const char *s = lx__web_text(v, &n);
+    const char *s = lx__web_vtext(v, &n);
     if (!s) return fail(err, errlen, "%s: a decimal string or number is required", name);
     const char *why = NULL;
     int64_t scale = price ? m->quote_scale : m->base_scale;
@@ -375,9 +527,9 @@ static int decimal(const lx__web_market_t *m, const json_t *v, bool price, const
     char g[64] = "";
     lx_api_from_steps(1, scale, step, g, sizeof g);
     if (why && !strcmp(why, "not on the grid"))
-        return fail(err, errlen, "%s: \"%.40s\" is not on the grid (%s %s)", name, s,
+        return fail(err, errlen, "%s: \"%.*s\" is not on the grid (%s %s)", name, cut40(s, n), s,
                     price ? "tick size" : "lot size", g);
-    return fail(err, errlen, "%s: \"%.40s\": %s", name, s, why ? why : "invalid");
+    return fail(err, errlen, "%s: \"%.*s\": %s", name, cut40(s, n), s, why ? why : "invalid");
 }
 
 int lx__web_action(const lx__web_markets_t *ms, const lx_view_t *view, int cmd_type,
@@ -389,9 +541,9 @@ int lx__web_action(const lx__web_markets_t *ms, const lx_view_t *view, int cmd_t
     c->type = (lx_cmd_type_t)cmd_type;
     /* the account */
     lx_account_id_t acct = account;
-    if (f->account) {
+    if (f->account.kind) {
         uint64_t a;
-        if (lx__web_u64(f->account, &a) || a >= cfg->engine.max_accounts)
+        if (lx__web_vu64(f->account, &a) || a >= cfg->engine.max_accounts)
             return fail(err, errlen, "account: an integer below %u is required",
                         cfg->engine.max_accounts);
         if (account != LX_ACCOUNT_NONE && a != account)
@@ -402,26 +554,27 @@ int lx__web_action(const lx__web_markets_t *ms, const lx_view_t *view, int cmd_t
     uint64_t oid = 0, cid = 0;
     bool by_cid = false;
     const lx__web_market_t *m = NULL;
-    if (f->client_id && lx__web_u64(f->client_id, &cid))
+    if (f->client_id.kind && lx__web_vu64(f->client_id, &cid))
         return fail(err, errlen, "clientId: an integer 0..2^64-1 is required");
     if (cmd_type == LX_CMD_CANCEL || cmd_type == LX_CMD_AMEND) {
-        if (f->order_id && f->client_id)
+        if (f->order_id.kind && f->client_id.kind)
             return fail(err, errlen, "give orderId or clientId, not both");
-        if (f->order_id) {
-            if (lx__web_u64(f->order_id, &oid) || oid == 0)
+        if (f->order_id.kind) {
+            if (lx__web_vu64(f->order_id, &oid) || oid == 0)
                 return fail(err, errlen, "orderId: a positive integer is required");
-        } else if (f->client_id) {
+        } else if (f->client_id.kind) {
             by_cid = true;
             if (cid == 0) return fail(err, errlen, "clientId: must not be 0");
         } else {
             return fail(err, errlen, "orderId (or clientId with market) is required");
         }
     }
-    if (f->market) {
-        size_t n;
-        const char *s = lx__web_text(f->market, &n);
+    if (f->market.kind) {
+        size_t n = 1;
+        const char *s = lx__web_vtext(f->market, &n);
         if (!s || !(m = lx__web_market_find(ms, s, n)))
-            return fail(err, errlen, "market: unknown market \"%.40s\"", s ? s : "?");
+            return fail(err, errlen, "market: unknown market \"%.*s\"", s ? cut40(s, n) : 1,
+                        s ? s : "?");
     }
     if (oid && (!m || acct == LX_ACCOUNT_NONE)) {
         lx_view_order_t vo;
@@ -457,30 +610,31 @@ int lx__web_action(const lx__web_markets_t *ms, const lx_view_t *view, int cmd_t
         lx_cmd_place_t *p = &c->u.place;
         p->account = acct;
         p->market = m->m->id;
-        int side = f->side ? enum_value(f->side, sides, 2) : -1;
+        int side = f->side.kind ? enum_value(f->side, sides, 2) : -1;
         if (side < 0) return fail(err, errlen, "side: \"buy\" or \"sell\" (0 or 1) is required");
         p->side = (uint8_t)side;
-        int type = f->type ? enum_value(f->type, types, 2) : LX_ORDER_LIMIT;
+        int type = f->type.kind ? enum_value(f->type, types, 2) : LX_ORDER_LIMIT;
         if (type < 0) return fail(err, errlen, "orderType: \"limit\" or \"market\" (0 or 1)");
         p->type = (uint8_t)type;
-        int tif = f->tif ? enum_value(f->tif, tifs, 5) : LX_TIF_GTC;
+        int tif = f->tif.kind ? enum_value(f->tif, tifs, 5) : LX_TIF_GTC;
         if (tif < 0) return fail(err, errlen, "tif: one of GTC, GTD, IOC, FOK, POST_ONLY (0..4)");
-        if (f->post_only) {
-            if (!json_is_boolean(f->post_only)) return fail(err, errlen, "postOnly: true or false");
-            if (json_is_true(f->post_only)) {
+        if (f->post_only.kind) {
+            if (f->post_only.kind != LX__WEB_V_TRUE && f->post_only.kind != LX__WEB_V_FALSE)
+                return fail(err, errlen, "postOnly: true or false");
+            if (f->post_only.kind == LX__WEB_V_TRUE) {
                 if (tif != LX_TIF_GTC && tif != LX_TIF_POST_ONLY)
                     return fail(err, errlen, "postOnly: conflicts with tif %s", tifs[tif]);
                 tif = LX_TIF_POST_ONLY;
             }
         }
         p->tif = (uint8_t)tif;
-        int stp = f->stp ? enum_value(f->stp, stps, 5) : LX_STP_NONE;
+        int stp = f->stp.kind ? enum_value(f->stp, stps, 5) : LX_STP_NONE;
         if (stp < 0)
             return fail(err, errlen,
                         "stp: one of none, expire_taker, expire_maker, expire_both, decrement");
         p->stp = (uint8_t)stp;
-        if (f->price && !(type == LX_ORDER_MARKET && lx__web_num_text(f->price, NULL) &&
-                          !strcmp(lx__web_num_text(f->price, NULL), "0"))) {
+        if (f->price.kind && !(type == LX_ORDER_MARKET && f->price.kind == LX__WEB_V_NUMBER &&
+                               f->price.n == 1 && f->price.s[0] == '0')) {
             if (decimal(m, f->price, true, "price", &p->price, err, errlen)) return -1;
         } else if (type == LX_ORDER_LIMIT) {
             return fail(err, errlen, "price: required for a limit order");
@@ -488,15 +642,15 @@ int lx__web_action(const lx__web_markets_t *ms, const lx_view_t *view, int cmd_t
             /* a market order without a price is protected at the band's edge */
             p->price = side == LX_SIDE_BUY ? m->m->max_price : m->m->min_price;
         }
-        if (!f->size) return fail(err, errlen, "size: required");
+        if (!f->size.kind) return fail(err, errlen, "size: required");
         if (decimal(m, f->size, false, "size", &p->qty, err, errlen)) return -1;
         p->client_id = cid;
         if (tif == LX_TIF_GTD) {
             uint64_t e;
-            if (!f->expiry || lx__web_u64(f->expiry, &e) || e == 0 || e > INT64_MAX)
+            if (!f->expiry.kind || lx__web_vu64(f->expiry, &e) || e == 0 || e > INT64_MAX)
                 return fail(err, errlen, "expiry: GTD needs expiry, ns since the epoch");
             p->expiry = (int64_t)e;
-        } else if (f->expiry) {
+        } else if (f->expiry.kind) {
             return fail(err, errlen, "expiry: only with tif GTD");
         }
         out->client_id = cid;
@@ -521,8 +675,8 @@ int lx__web_action(const lx__web_markets_t *ms, const lx_view_t *view, int cmd_t
         p->by_client_id = by_cid;
         p->order_id = oid;
         p->client_id = cid;
-        if (!f->price) return fail(err, errlen, "price: required");
-        if (!f->size) return fail(err, errlen, "size: required");
+        if (!f->price.kind) return fail(err, errlen, "price: required");
+        if (!f->size.kind) return fail(err, errlen, "size: required");
         if (decimal(m, f->price, true, "price", &p->price, err, errlen)) return -1;
         if (decimal(m, f->size, false, "size", &p->qty, err, errlen)) return -1;
         out->client_id = cid;
@@ -546,7 +700,7 @@ int lx__web_action(const lx__web_markets_t *ms, const lx_view_t *view, int cmd_t
  */
 
 void lx__web_outcome_init(lx__web_outcome_t *o, const lx__web_action_t *a) {
-    memset(o, 0, sizeof *o);
+    memset(o, 0, offsetof(lx__web_outcome_t, fills)); /* fills[] is read up to nfills */
     o->cmd_type = (uint8_t)a->cmd.type;
     o->account = a->account;
     o->client_id = a->client_id;
@@ -566,8 +720,11 @@ void lx__web_outcome_init(lx__web_outcome_t *o, const lx__web_action_t *a) {
         o->price = a->cmd.u.amend.price;
         o->qty = a->cmd.u.amend.qty;
         break;
-    default:
+    case LX_CMD_CANCEL_ALL:
         o->market = a->cmd.u.cancel_all.market;
+        break;
+    default: /* a signed envelope's other commands: no market, no order */
+        o->market = LX_MARKET_NONE;
         break;
     }
 }
@@ -641,8 +798,11 @@ const char *lx__web_outcome_status(const lx__web_outcome_t *o) {
         if (o->canceled) return "canceled";
         if (o->amended && o->remaining == 0) return "filled";
         return "amended";
-    default:
+    case LX_CMD_CANCEL:
+    case LX_CMD_CANCEL_ALL:
         return "canceled";
+    default:
+        return "applied";
     }
 }
 

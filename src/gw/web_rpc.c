@@ -240,18 +240,18 @@ static void call(lx__web_t *g, lx__web_conn_t *c, const json_t *req) {
                                         "userID", "clientID", "timeInForce", "postOnly", NULL};
         if (keys(g, c, id, params, k)) {
             lx__web_fields_t f = {0};
-            f.market = json_object_get(params, "symbol");
-            f.type = json_object_get(params, "type");
-            f.side = json_object_get(params, "side");
-            f.price = json_object_get(params, "price");
-            f.size = json_object_get(params, "size");
-            f.account = json_object_get(params, "userID");
-            f.client_id = json_object_get(params, "clientID");
-            f.tif = json_object_get(params, "timeInForce");
-            f.post_only = json_object_get(params, "postOnly");
-            if (!f.market)
+            f.market = lx__web_val(json_object_get(params, "symbol"));
+            f.type = lx__web_val(json_object_get(params, "type"));
+            f.side = lx__web_val(json_object_get(params, "side"));
+            f.price = lx__web_val(json_object_get(params, "price"));
+            f.size = lx__web_val(json_object_get(params, "size"));
+            f.account = lx__web_val(json_object_get(params, "userID"));
+            f.client_id = lx__web_val(json_object_get(params, "clientID"));
+            f.tif = lx__web_val(json_object_get(params, "timeInForce"));
+            f.post_only = lx__web_val(json_object_get(params, "postOnly"));
+            if (!f.market.kind)
                 rpc_error(g, c, id, E_PARAMS, NULL, "symbol: required");
-            else if (!f.account)
+            else if (!f.account.kind)
                 rpc_error(g, c, id, E_PARAMS, NULL, "userID: required (the account number)");
             else
                 submit(g, c, id, LX_CMD_PLACE, &f);
@@ -260,10 +260,10 @@ static void call(lx__web_t *g, lx__web_conn_t *c, const json_t *req) {
         static const char *const k[] = {"orderId", "userID", "symbol", NULL};
         if (keys(g, c, id, params, k)) {
             lx__web_fields_t f = {0};
-            f.order_id = json_object_get(params, "orderId");
-            f.account = json_object_get(params, "userID");
-            f.market = json_object_get(params, "symbol");
-            if (!f.order_id)
+            f.order_id = lx__web_val(json_object_get(params, "orderId"));
+            f.account = lx__web_val(json_object_get(params, "userID"));
+            f.market = lx__web_val(json_object_get(params, "symbol"));
+            if (!f.order_id.kind)
                 rpc_error(g, c, id, E_PARAMS, NULL, "orderId: required");
             else
                 submit(g, c, id, LX_CMD_CANCEL, &f);

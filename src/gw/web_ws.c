@@ -6,9 +6,12 @@
  * (any string, number or null), echoed in its answer. Requests:
  *   ping                                        -> pong
  *   logon {account}                             dev mode: the account actions act for
+ *   logon {account, key}                        -> challenge; then
+ *   logon {account, key, signature}             a signed logon (below)
  *   subscribe / unsubscribe {channel, market | account}
  *   place | cancel | amend | cancel_all {...}   -> result (when the node applied it)
  *   batch {actions: [ up to 50 actions, each with its own id ]}
+ *   signed {envelope}                           a signed action (docs/signing.md) -> result
  * Unknown types and unknown fields are errors; so is anything that does
  * not parse. An error is {"type":"error","id":...,"code":...,"message":...}.
  *
@@ -17,6 +20,23 @@
  * the batch is refused with the index and the reason, nothing sent. Once
  * sent, each action is applied on its own (the engine may reject one) and
  * answered by its own id.
+ *
+ * Identity. Outside dev mode a connection acts for an account only after a
+ * signed logon, the binary protocol's scheme (lx/gw_auth.h): the server
+ * draws a 32-byte challenge per request, the client signs the logon payload
+ * over it with the account's owner key or an approved agent's, and the
+ * gateway checks the signature and then its copy of the key records (web.c
+ * keeps it from the node's state and the key events). The session's
+ * commands then carry auth SESSION with the key, so the engine checks every
+ * one of them too. A `signed` message is verified here, on this thread, and
+ * journaled with its signature (auth ED25519).
+ *
+ * Order entry has a fast path (fast_action): a flat place, cancel, amend
+ * or cancel_all that is valid is read in place (lx__web_flat) and answered
+ * by hand (web_out.c); everything else, errors included, goes through
+ * jansson as before. At 100,000 orders/s over one connection the jansson
+ * parse, its allocations and the rendering of each answer were what held
+ * the gateway thread at about 95,000 (BENCHMARKS.md).
  *
  * Feeds. Per connection, a byte per market (LX__SUB_*) and one followed
  * account with its feeds (LX__FEED_*). Each engine event, after it was
@@ -28,15 +48,18 @@
  *   bbo     the best bid and ask whenever either changes
  *   trades  every trade (side is the taker's)
  *   l3      every order event of the market (no accounts)
- *   orders, fills, balances   the followed account's (dev mode)
+ *   orders, fills, balances   the followed account's (dev mode; else the
+ *                             signed logon's own account only)
  * Subscribing again to l2 or l3 sends a fresh snapshot. Messages of a
  * connection leave in event order and none is ever dropped: a connection
  * that cannot keep up is closed (web.c), so a client that applies the
  * deltas to its snapshot always has the book, which the checksum confirms.
  */
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gw/web.h"
 #include "lx/error.h"
@@ -61,11 +84,33 @@ static void reply(lx__web_t *g, lx__web_conn_t *c, const json_t *id, json_t *msg
     lx__web_send_json(g, c, msg);
 }
 
-static const char *action_name(int t) {
-    return t == LX_CMD_PLACE    ? "place"
-           : t == LX_CMD_CANCEL ? "cancel"
-           : t == LX_CMD_AMEND  ? "amend"
-                                : "cancel_all";
+const char *lx__web_ws_action_name(int t) {
+    switch (t) {
+    case LX_CMD_PLACE:
+        return "place";
+    case LX_CMD_CANCEL:
+        return "cancel";
+    case LX_CMD_AMEND:
+        return "amend";
+    case LX_CMD_CANCEL_ALL:
+        return "cancel_all";
+    case LX_CMD_DEPOSIT: /* the rest come only in signed envelopes */
+        return "deposit";
+    case LX_CMD_WITHDRAW:
+        return "withdraw";
+    case LX_CMD_TRANSFER:
+        return "transfer";
+    case LX_CMD_SCHEDULE_CANCEL:
+        return "schedule_cancel";
+    case LX_CMD_BIND_KEY:
+        return "bind_key";
+    case LX_CMD_APPROVE_AGENT:
+        return "approve_agent";
+    case LX_CMD_REVOKE_AGENT:
+        return "revoke_agent";
+    default:
+        return "?";
+    }
 }
 
 static int action_type(const char *s) {
@@ -76,12 +121,25 @@ static int action_type(const char *s) {
                                       : 0;
 }
 
-void lx__web_ws_done(lx__web_t *g, lx__web_conn_t *c, const json_t *id,
-                     const lx__web_outcome_t *o) {
-    json_t *r =
-        json_pack("{s:s,s:O,s:s,s:o}", "type", "result", "id", id ? id : json_null(), "action",
-                  action_name(o->cmd_type), "result", lx__web_outcome_json(&g->ms, o, false));
+void lx__web_ws_done(lx__web_t *g, lx__web_conn_t *c, const lx__web_pending_t *p) {
+    const lx__web_outcome_t *o = &p->out;
+    const json_t *id = p->id;
+    json_t *parsed = NULL;
+    if (p->idlen) {
+        /* the hot path: written by hand (web_out.c), no jansson */
+        size_t n = lx__web_ws_result(g->txt, sizeof g->txt, &g->ms,
+                                     lx__web_ws_action_name(o->cmd_type), p->idtext, p->idlen, o);
+        if (n) {
+            lx__web_send(g, c, g->txt, n);
+            return;
+        }
+        if (lx__web_parse(p->idtext, p->idlen, &parsed, NULL, 0) == 0) id = parsed;
+    }
+    json_t *r = json_pack("{s:s,s:O,s:s,s:o}", "type", "result", "id", id ? id : json_null(),
+                          "action", lx__web_ws_action_name(o->cmd_type), "result",
+                          lx__web_outcome_json(&g->ms, o, false));
     lx__web_send_json(g, c, r);
+    json_decref(parsed);
 }
 
 /* ---- snapshots --------------------------------------------------------------------------------
@@ -203,10 +261,9 @@ static void subscribe(lx__web_t *g, lx__web_conn_t *c, const json_t *msg, const 
     if (json_object_get(msg, "market"))
         return lx__web_ws_error(g, c, id, "bad_request",
                                 "market: not a field of an account channel");
-    if (!g->cfg->node.dev_mode)
+    if (!g->cfg->node.dev_mode && !c->keyed)
         return lx__web_ws_error(g, c, id, "unauthorized",
-                                "account channels need a signed logon, which is not yet "
-                                "available on the WebSocket API (dev mode only)");
+                                "account channels need a signed logon outside dev mode");
     lx_account_id_t a = c->logged_on ? c->account : LX_ACCOUNT_NONE;
     const json_t *av = json_object_get(msg, "account");
     if (av) {
@@ -216,6 +273,11 @@ static void subscribe(lx__web_t *g, lx__web_conn_t *c, const json_t *msg, const 
                                     "account: an integer below %u is required",
                                     g->cfg->engine.max_accounts);
         a = (lx_account_id_t)x;
+        if (!g->cfg->node.dev_mode && a != c->account)
+            return lx__web_ws_error(g, c, id, "unauthorized",
+                                    "account: outside dev mode a session follows only the account "
+                                    "it logged on as (%u)",
+                                    c->account);
     }
     if (a == LX_ACCOUNT_NONE)
         return lx__web_ws_error(g, c, id, "bad_request", "account: required (or log on first)");
@@ -257,15 +319,15 @@ static int parse_action(lx__web_t *g, lx__web_conn_t *c, const json_t *obj, int 
 }
 
 static bool may_act(lx__web_t *g, lx__web_conn_t *c, const json_t *id) {
-    if (!g->cfg->node.dev_mode) {
-        lx__web_ws_error(g, c, id, "unauthorized",
-                         "order entry needs a signed logon, which is not yet available on the "
-                         "WebSocket API (use the binary protocol, docs/protocol.md)");
-        return false;
-    }
     if (!c->logged_on) {
-        lx__web_ws_error(g, c, id, "not_logged_on",
-                         "log on first: {\"type\":\"logon\",\"account\":N} (dev mode)");
+        if (g->cfg->node.dev_mode)
+            lx__web_ws_error(g, c, id, "not_logged_on",
+                             "log on first: {\"type\":\"logon\",\"account\":N} (dev mode)");
+        else
+            lx__web_ws_error(g, c, id, "not_logged_on",
+                             "log on first by signing a challenge: "
+                             "{\"type\":\"logon\",\"account\":N,\"key\":\"<hex>\"} "
+                             "(docs/api.md)");
         return false;
     }
     if (!lx__web_available(g)) {
@@ -336,6 +398,226 @@ static void batch(lx__web_t *g, lx__web_conn_t *c, const json_t *msg, const json
             lx__web_ws_error(g, c, ids[i], "unavailable", "the node is not taking commands");
 }
 
+/* ---- identity ------------------------------------------------------------------------------ */
+
+/* A field of exactly n bytes written as 2n hexadecimal digits: 0, or -1. */
+static int hex_field(const json_t *msg, const char *name, uint8_t *out, size_t n) {
+    const json_t *v = json_object_get(msg, name);
+    if (!json_is_string(v) || lx__web_num_text(v, NULL) || json_string_length(v) != 2 * n)
+        return -1;
+    size_t got = 0;
+    if (sodium_hex2bin(out, n, json_string_value(v), 2 * n, NULL, &got, NULL) || got != n)
+        return -1;
+    return 0;
+}
+
+static int64_t wall_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/*
+ * logon {account}                        dev mode: actions act for the account, unsigned
+ * logon {account, key}                   -> challenge {account, key, challenge}
+ * logon {account, key, signature}        the signature of the 88-byte logon payload over
+ *                                        that challenge -> logon {account, key, role}
+ * The same scheme as the binary protocol's signed LOGON (docs/protocol.md):
+ * one challenge per request, good for one attempt (a failed attempt spends
+ * it too); the key must be the account's owner key or a live agent's (the
+ * gateway's copy of the key records; in dev mode, which has no bridge, the
+ * key of an account that has none is bound as its owner, as tcp.c does).
+ * Every refusal leaves the connection as it was: not logged on.
+ */
+static void logon(lx__web_t *g, lx__web_conn_t *c, const json_t *msg, const json_t *id) {
+    static const char *const keys[] = {"type", "id", "account", "key", "signature", NULL};
+    char err[LX__WEB_ERR];
+    uint64_t a;
+    uint8_t key[32], sig[64];
+    bool has_key = json_object_get(msg, "key") != NULL;
+    bool has_sig = json_object_get(msg, "signature") != NULL;
+    if (lx__web_keys(msg, keys, NULL, err, sizeof err))
+        return lx__web_ws_error(g, c, id, "bad_request", "%s", err);
+    if (lx__web_u64(json_object_get(msg, "account"), &a) || a >= g->cfg->engine.max_accounts)
+        return lx__web_ws_error(g, c, id, "bad_request", "account: an integer below %u is required",
+                                g->cfg->engine.max_accounts);
+    if (has_key && hex_field(msg, "key", key, sizeof key))
+        return lx__web_ws_error(g, c, id, "bad_request",
+                                "key: 64 hexadecimal digits (an ed25519 public key) are required");
+    if (has_sig && !has_key)
+        return lx__web_ws_error(g, c, id, "bad_request", "signature: goes with a key");
+    if (has_sig && hex_field(msg, "signature", sig, sizeof sig))
+        return lx__web_ws_error(g, c, id, "bad_request",
+                                "signature: 128 hexadecimal digits (an ed25519 signature) are "
+                                "required");
+    if (!has_key) {
+        if (!g->cfg->node.dev_mode)
+            return lx__web_ws_error(g, c, id, "unauthorized",
+                                    "logon by account number needs dev mode: sign a challenge "
+                                    "({\"type\":\"logon\",\"account\":N,\"key\":\"<hex>\"}, "
+                                    "docs/api.md)");
+        if (c->logged_on && (c->keyed || c->account != a))
+            return lx__web_ws_error(g, c, id, "bad_request", "already logged on as account %u",
+                                    c->account);
+        c->logged_on = true;
+        c->account = (lx_account_id_t)a;
+        reply(g, c, id, json_pack("{s:s,s:I}", "type", "logon", "account", (json_int_t)a));
+        return;
+    }
+    if (c->logged_on)
+        return lx__web_ws_error(g, c, id, "bad_request", "already logged on as account %u",
+                                c->account);
+    char khex[65], hex[65];
+    sodium_bin2hex(khex, sizeof khex, key, sizeof key);
+    if (!has_sig) {
+        randombytes_buf(c->challenge, sizeof c->challenge);
+        c->challenged = true;
+        sodium_bin2hex(hex, sizeof hex, c->challenge, sizeof c->challenge);
+        reply(g, c, id,
+              json_pack("{s:s,s:I,s:s,s:s}", "type", "challenge", "account", (json_int_t)a, "key",
+                        khex, "challenge", hex));
+        return;
+    }
+    if (!c->challenged)
+        return lx__web_ws_error(g, c, id, "unauthorized",
+                                "signed logon without a challenge: send the logon with the key "
+                                "and no signature, then sign the challenge it answers (each "
+                                "challenge is good for one attempt)");
+    c->challenged = false; /* one use, whatever the outcome */
+    if (lx_gw_auth_logon(g->cfg->node.chain_id, (lx_account_id_t)a, c->challenge, key, sig))
+        return lx__web_ws_error(g, c, id, "unauthorized",
+                                "logon signature does not verify (it must sign the logon payload "
+                                "of docs/signing.md over this connection's latest challenge, "
+                                "chain id %u)",
+                                g->cfg->node.chain_id);
+    if (!g->state_done) return lx__web_ws_error(g, c, id, "unavailable", "the node is starting");
+    const char *why = NULL;
+    int role = lx_gw_keys_check(g->keys, (lx_account_id_t)a, key, wall_ns(), &why);
+    bool bind = false;
+    if (role < 0 && g->cfg->node.dev_mode && !lx_gw_keys_known(g->keys, key) &&
+        !lx_gw_keys_has_owner(g->keys, (lx_account_id_t)a)) {
+        role = LX_KEY_OWNER; /* dev mode: the first key that logs on becomes the owner */
+        bind = true;
+    }
+    if (role < 0)
+        return lx__web_ws_error(g, c, id, "unauthorized", "account %u: %s", (unsigned)a, why);
+    if (bind) {
+        if (!lx__web_available(g))
+            return lx__web_ws_error(g, c, id, "unavailable", "the node is not taking commands");
+        lx__web_bind_key(g, c, (lx_account_id_t)a, key);
+    }
+    c->logged_on = true;
+    c->keyed = true;
+    c->account = (lx_account_id_t)a;
+    memcpy(c->key, key, sizeof key);
+    reply(g, c, id,
+          json_pack("{s:s,s:I,s:s,s:s}", "type", "logon", "account", (json_int_t)a, "key", khex,
+                    "role", role == LX_KEY_OWNER ? "owner" : "agent"));
+}
+
+/* signed {envelope}: one action with its own signature, the binary
+ * protocol's SIGNED envelope (docs/signing.md) in hexadecimal. Verified here,
+ * on the gateway's thread; journaled with the signer, nonce and signature
+ * (auth ED25519); the engine checks the signer's right and the nonce. Needs
+ * no logon: the signature is the authority. */
+static void signed_action(lx__web_t *g, lx__web_conn_t *c, const json_t *msg, const json_t *id) {
+    static const char *const keys[] = {"type", "id", "envelope", NULL};
+    char err[LX__WEB_ERR];
+    if (lx__web_keys(msg, keys, NULL, err, sizeof err))
+        return lx__web_ws_error(g, c, id, "bad_request", "%s", err);
+    const json_t *v = json_object_get(msg, "envelope");
+    size_t hn = json_is_string(v) && !lx__web_num_text(v, NULL) ? json_string_length(v) : 0;
+    uint8_t env[LX_SIGN_MAX_ENVELOPE];
+    size_t n = 0;
+    if (hn < 2 * (LX_SIGN_HDR_LEN + LX_SIGN_SIG_LEN) || hn > 2 * sizeof env || hn % 2 ||
+        sodium_hex2bin(env, sizeof env, json_string_value(v), hn, NULL, &n, NULL) || n * 2 != hn)
+        return lx__web_ws_error(g, c, id, "bad_request",
+                                "envelope: the signed payload and its signature in hexadecimal "
+                                "(%d to %d digits) is required",
+                                2 * (LX_SIGN_HDR_LEN + LX_SIGN_SIG_LEN), (int)(2 * sizeof env));
+    lx__web_action_t a;
+    memset(&a, 0, sizeof a);
+    lx_action_t act;
+    const char *why = NULL;
+    int rc = lx_gw_auth_action(g->cfg, env, n, &act, &a.account, &why);
+    if (rc)
+        return lx__web_ws_error(g, c, id, rc == LX_EINVAL ? "bad_request" : "bad_signature",
+                                "envelope: %s", why);
+    if (!lx__web_available(g))
+        return lx__web_ws_error(g, c, id, "unavailable", "the node is not taking commands");
+    a.cmd = act.cmd;
+    a.client_id = lx_gw_auth_client_id(&act.cmd);
+    const lx_config_t *cfg = g->cfg;
+    a.weight = act.cmd.type == LX_CMD_CANCEL       ? cfg->rate_limits.weight.cancel
+               : act.cmd.type == LX_CMD_AMEND      ? cfg->rate_limits.weight.amend
+               : act.cmd.type == LX_CMD_CANCEL_ALL ? cfg->rate_limits.weight.cancel_all
+                                                   : cfg->rate_limits.weight.place;
+    a.auth.scheme = LX_AUTH_ED25519;
+    memcpy(a.auth.key, act.signer, sizeof a.auth.key);
+    a.auth.nonce = act.nonce;
+    memcpy(a.auth.sig, env + n - LX_SIGN_SIG_LEN, LX_SIGN_SIG_LEN);
+    uint32_t w = lx__web_rate_account(g, a.account, a.weight);
+    if (w) return rate_error(g, c, id, w, "rate_limits.per_account");
+    if (lx__web_submit(g, c, LX__WEB_API_WS, &a, id))
+        lx__web_ws_error(g, c, id, "unavailable", "the node is not taking commands");
+}
+
+static int action_type_n(const char *s, size_t n) {
+    return n == 5 && !memcmp(s, "place", 5)          ? LX_CMD_PLACE
+           : n == 6 && !memcmp(s, "cancel", 6)       ? LX_CMD_CANCEL
+           : n == 5 && !memcmp(s, "amend", 5)        ? LX_CMD_AMEND
+           : n == 10 && !memcmp(s, "cancel_all", 10) ? LX_CMD_CANCEL_ALL
+                                                     : 0;
+}
+
+/*
+ * The fast path of order entry (gw/web.h, lx__web_flat). A place, cancel,
+ * amend or cancel_all that is one flat object, valid, from a logged-on
+ * session, and whose id fits inline is read in place and sent: no jansson,
+ * no allocation. Anything else returns false having done nothing (no
+ * error sent, no rate bucket touched), and the message takes the slow path,
+ * which decides it and words any error exactly as before. The two paths
+ * apply the same checks in the same order (may_act, the fields, the action,
+ * the account's rate) through the same functions, so a message both accept
+ * becomes the same command; fuzz/fuzz_json.c checks that.
+ */
+static bool fast_action(lx__web_t *g, lx__web_conn_t *c, const char *text, size_t len) {
+    lx__web_member_t m[LX__WEB_FLAT_MAX];
+    int n = lx__web_flat(text, len, m, LX__WEB_FLAT_MAX);
+    if (n < 0) return false;
+    lx__web_val_t tv = lx__web_flat_get(m, n, "type"), idv = lx__web_flat_get(m, n, "id");
+    int type = tv.kind == LX__WEB_V_STRING ? action_type_n(tv.s, tv.n) : 0;
+    if (!type || !c->logged_on || !lx__web_available(g)) return false;
+    /* the id's JSON text as jansson would write it back: a string of printable
+     * ASCII without escapes is its own text, quotes included */
+    const char *id = idv.s;
+    size_t idlen = idv.n;
+    if (idv.kind == LX__WEB_V_NONE || idv.kind == LX__WEB_V_NULL)
+        id = "null", idlen = 4;
+    else if (idv.kind == LX__WEB_V_STRING)
+        id--, idlen += 2;
+    else if (idv.kind != LX__WEB_V_NUMBER)
+        return false; /* true or false: the slow path refuses it */
+    if (idlen >= LX__WEB_ID_TEXT) return false;
+    lx__web_fields_t f;
+    lx__web_action_t a;
+    char err[LX__WEB_ERR];
+    if (lx__web_own_fields_flat(m, n, type, action_extra, &f) ||
+        lx__web_action(&g->ms, g->view, type, &f, c->account, &a, err, sizeof err))
+        return false;
+    uint32_t w = lx__web_rate_account(g, a.account, a.weight);
+    if (w || lx__web_submit_text(g, c, &a, id, idlen)) {
+        json_t *idj = NULL;
+        if (lx__web_parse(id, idlen, &idj, err, sizeof err)) idj = NULL;
+        if (w)
+            rate_error(g, c, idj, w, "rate_limits.per_account");
+        else
+            lx__web_ws_error(g, c, idj, "unavailable", "the node is not taking commands");
+        json_decref(idj);
+    }
+    return true;
+}
+
 void lx__web_ws_message(lx__web_t *g, lx__web_conn_t *c, const char *text, size_t len) {
     char err[LX__WEB_ERR];
     g->m.ws_messages++;
@@ -350,6 +632,7 @@ void lx__web_ws_message(lx__web_t *g, lx__web_conn_t *c, const char *text, size_
                           "kept sending over its rate limit");
         return;
     }
+    if (fast_action(g, c, text, len)) return;
     json_t *msg = NULL;
     if (lx__web_parse(text, len, &msg, err, sizeof err))
         return lx__web_ws_error(g, c, NULL, "invalid_json", "%s", err);
@@ -371,36 +654,19 @@ void lx__web_ws_message(lx__web_t *g, lx__web_conn_t *c, const char *text, size_
         else
             reply(g, c, id, json_pack("{s:s}", "type", "pong"));
     } else if (!strcmp(type, "logon")) {
-        static const char *const keys[] = {"type", "id", "account", NULL};
-        uint64_t a;
-        if (lx__web_keys(msg, keys, NULL, err, sizeof err)) {
-            lx__web_ws_error(g, c, id, "bad_request", "%s", err);
-        } else if (!g->cfg->node.dev_mode) {
-            lx__web_ws_error(g, c, id, "unauthorized",
-                             "signed logon is not yet available on the WebSocket API; logon by "
-                             "account number needs dev mode");
-        } else if (lx__web_u64(json_object_get(msg, "account"), &a) ||
-                   a >= g->cfg->engine.max_accounts) {
-            lx__web_ws_error(g, c, id, "bad_request", "account: an integer below %u is required",
-                             g->cfg->engine.max_accounts);
-        } else if (c->logged_on && c->account != a) {
-            lx__web_ws_error(g, c, id, "bad_request", "already logged on as account %u",
-                             c->account);
-        } else {
-            c->logged_on = true;
-            c->account = (lx_account_id_t)a;
-            reply(g, c, id, json_pack("{s:s,s:I}", "type", "logon", "account", (json_int_t)a));
-        }
+        logon(g, c, msg, id);
     } else if (!strcmp(type, "subscribe") || !strcmp(type, "unsubscribe")) {
         subscribe(g, c, msg, id, type[0] == 's');
     } else if ((at = action_type(type)) != 0) {
         single_action(g, c, msg, id, at);
     } else if (!strcmp(type, "batch")) {
         batch(g, c, msg, id);
+    } else if (!strcmp(type, "signed")) {
+        signed_action(g, c, msg, id);
     } else {
         lx__web_ws_error(g, c, id, "unknown_type",
                          "unknown type \"%.40s\" (ping, logon, subscribe, unsubscribe, place, "
-                         "cancel, amend, cancel_all, batch)",
+                         "cancel, amend, cancel_all, batch, signed)",
                          type);
     }
     json_decref(msg);
@@ -475,12 +741,13 @@ void lx__web_ws_event(lx__web_t *g, const lx_event_t *ev) {
         lx_account_id_t a = ev->u.balance.account;
         const lx_config_asset_t *as = lx_config_asset(g->cfg, ev->u.balance.asset);
         if (!as || !any_account(g, a, LX__FEED_BALANCES)) return;
+        /* the account's holding over every shard (the view has applied ev) */
+        int64_t fr, lk;
+        lx_view_balance(g->view, a, ev->u.balance.asset, &fr, &lk);
         fan(g, 0, 0, a, LX__FEED_BALANCES,
             json_pack("{s:s,s:I,s:s,s:o,s:o,s:I}", "type", "balance", "account", (json_int_t)a,
-                      "asset", as->symbol, "free",
-                      lx__web_amount(ev->u.balance.free, as->scale, false), "locked",
-                      lx__web_amount(ev->u.balance.locked, as->scale, false), "seq",
-                      (json_int_t)ev->seq));
+                      "asset", as->symbol, "free", lx__web_amount(fr, as->scale, false), "locked",
+                      lx__web_amount(lk, as->scale, false), "seq", (json_int_t)ev->seq));
         return;
     }
     const lx__web_market_t *m = lx__web_market_get(&g->ms, ev->market);

@@ -245,7 +245,7 @@ static void on_event(void *ctx, const lx_event_t *ev) {
     o.kind = LX_NODE_OUT_EVENT;
     o.found = false;
     o.shard = (uint8_t)s->index;
-    o.parts = 0;
+    o.parts = s->cur_parts;
     o.tag = 0;
     o.t_rx = 0;
     o.ev = *ev;
@@ -326,8 +326,9 @@ static void dump_balance(void *ctx, lx_account_id_t a, lx_asset_id_t asset, int6
     o->ev.u.balance = (lx_ev_balance_t){a, asset, free_, locked};
 }
 
-/* Markets with their levels, balances, then open orders per market and side
- * in priority order. Runs on the engine thread before the first command. */
+/* Markets with their levels, balances, keys, then open orders per market
+ * and side in priority order. Runs on the engine thread before the first
+ * command. */
 static void dump_state(shard_t *s, unsigned gw) {
     const lx_engine_t *e = s->engine;
     const lx_engine_config_t *ec = lx_engine_config(e);
@@ -363,6 +364,22 @@ static void dump_state(shard_t *s, unsigned gw) {
     }
     dump_ctx_t d = {s, gw};
     lx_engine_foreach_balance(e, dump_balance, &d);
+    /* every key the engine knows, as the event that made it what it is now
+     * (identity state is the same in every shard: shard 0 tells it) */
+    for (uint32_t i = 0, nk = s->index ? 0 : lx_engine_key_count(e); i < nk; i++) {
+        lx_key_info_t k;
+        lx_engine_key_nth(e, i, &k);
+        lx_node_out_t *o = stage(s, gw);
+        o->kind = LX_NODE_OUT_STATE;
+        o->ev.type = k.role == LX_KEY_OWNER   ? LX_EV_KEY_BOUND
+                     : k.role == LX_KEY_AGENT ? LX_EV_AGENT_APPROVED
+                                              : LX_EV_AGENT_REVOKED;
+        o->ev.market = LX_MARKET_NONE;
+        o->ev.u.key.account = k.account;
+        memcpy(o->ev.u.key.key, k.key, sizeof o->ev.u.key.key);
+        memcpy(o->ev.u.key.name, k.name, sizeof o->ev.u.key.name);
+        o->ev.u.key.expiry = k.expiry;
+    }
     for (lx_market_id_t m = 0; m < ec->max_markets; m++) {
         lx_market_info_t mi;
         if (lx_engine_market_info(e, m, &mi) || mi.orders == 0) continue;

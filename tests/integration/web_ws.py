@@ -15,7 +15,24 @@ directory; limits.max_message_bytes 8192, max_connections_per_ip 12, slow_subscr
     of it reaches the book;
   - bad input: invalid JSON, unknown type, unknown field, price off the grid, a binary frame, an
     action before logon, an oversized message (close 1009), too many connections (close 1013);
+  - a signed logon in dev mode binds the first key of an account as its owner; another key is
+    then refused;
   - a slow subscriber (reads nothing) is closed with code 1008 and a reason.
+Then a second node outside dev mode (chain id 7, a bridge key), with Python's `nacl` (Debian
+python3-nacl) as the signer we did not write:
+  - signed envelopes: the bridge binds account 5's owner key and deposits, the owner approves an
+    agent; an agent's signed place, its replay (NONCE_REPLAYED), a deposit not signed by the
+    bridge and a tampered envelope (bad_signature);
+  - logon by account number refused; an action before logon refused;
+  - signed logon with the owner key, then place, amend, cancel, batch, cancel_all; with the agent
+    key, a place; the owner revokes the agent: the agent's open session is refused
+    (AGENT_REVOKED) and it cannot log on again;
+  - refused, and the connection still not logged on: a bad signature, the right signature after a
+    failed attempt (a challenge is good for one attempt), a key the account does not know, an
+    agent key never approved, the owner key for another account, another connection's challenge
+    signature replayed, a signature without any challenge;
+  - after the node stops, `lxdex journal verify` re-verifies every signed command; restarted, the
+    gateway knows the keys from the node's start-up state (owner in, revoked agent out).
 Exit 0 on success, 77 when something needed is missing, 1 on failure.
 """
 import asyncio
@@ -25,6 +42,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -45,6 +63,12 @@ if not os.access(BIN, os.X_OK):
     print("web_ws: %s not built" % BIN, file=sys.stderr)
     sys.exit(77)
 
+try:
+    import nacl.signing
+except ImportError:
+    print("web_ws: python3-nacl is not installed", file=sys.stderr)
+    sys.exit(77)
+
 FAILS = []
 
 
@@ -55,9 +79,10 @@ def check(cond, what):
     return cond
 
 
-def start_node(tmp):
+def start_node(tmp, extra=None, demo=True):
     cfg = subprocess.run([BIN, "--print-config"], capture_output=True, text=True, check=True).stdout
-    subs = {
+    subs = dict(extra or {})
+    subs.update({
         r"^(  binary: ).*": r'\1"127.0.0.1:0"',
         r"^(  http: ).*": r'\1"127.0.0.1:0"',
         r"^(  ws: ).*": r'\1"127.0.0.1:0"',
@@ -65,14 +90,14 @@ def start_node(tmp):
         r"^(  max_message_bytes: ).*": r"\g<1>8192",
         r"^(  max_connections_per_ip: ).*": r"\g<1>12",
         r"^(  slow_subscriber_buffer_bytes: ).*": r"\g<1>65536",
-    }
+    })
     for k, v in subs.items():
         cfg = re.sub(k, v, cfg, flags=re.M)
     with open(os.path.join(tmp, "node.yaml"), "w") as f:
         f.write(cfg)
     log = open(os.path.join(tmp, "node.log"), "w+")
-    p = subprocess.Popen([BIN, "--config", os.path.join(tmp, "node.yaml"), "--demo"], stdout=log,
-                         stderr=subprocess.STDOUT)
+    p = subprocess.Popen([BIN, "--config", os.path.join(tmp, "node.yaml")] +
+                         (["--demo"] if demo else []), stdout=log, stderr=subprocess.STDOUT)
     http = ws = None
     for _ in range(100):
         time.sleep(0.1)
@@ -452,6 +477,7 @@ async def main(http, wsport):
                      ("market feeds", lambda: test_market_feeds(url)),
                      ("actions", lambda: test_actions(url, http)),
                      ("bad input", lambda: test_bad_input(url)),
+                     ("dev signed logon", lambda: test_dev_signed(url)),
                      ("too many connections", lambda: test_too_many(url)),
                      ("slow subscriber", lambda: test_slow(url))):
         try:
@@ -459,6 +485,266 @@ async def main(http, wsport):
             print("web_ws: %s done" % name)
         except Exception as e:  # a failure of one part must not hide the others
             check(False, "%s: %s: %s" % (name, type(e).__name__, e))
+
+
+# ---- outside dev mode: signed envelopes and the signed logon (docs/signing.md) -------------------
+
+CHAIN = 7
+
+
+def cmd_bytes(ctype, body):
+    """A command in the codec's canonical form (docs/codec.md): version 2, type, body length,
+    seq 0, ts 0, body."""
+    return struct.pack("<BBHQq", 2, ctype, len(body), 0, 0) + body
+
+
+def bind_key(acct, pk):
+    return cmd_bytes(14, struct.pack("<I", acct) + pk)
+
+
+def deposit(acct, asset, amount, dep_id):
+    return cmd_bytes(5, struct.pack("<IIqQ", acct, asset, amount, dep_id))
+
+
+def approve_agent(acct, pk, name, expiry):
+    return cmd_bytes(15, struct.pack("<I", acct) + pk + name.ljust(16, b"\0") +
+                     struct.pack("<q", expiry))
+
+
+def revoke_agent(acct, pk):
+    return cmd_bytes(16, struct.pack("<I", acct) + pk)
+
+
+def place(acct, market, price, qty, side=0, client_id=0):
+    return cmd_bytes(8, struct.pack("<IIqqQqBBBB", acct, market, price, qty, client_id, 0, side,
+                                    0, 0, 0))
+
+
+def envelope(sk, nonce, cmd, chain=CHAIN):
+    """docs/signing.md: the 64-byte header, the command, then the signature of both."""
+    payload = (b"LXDEX-ACTION-V1\0" + struct.pack("<II", chain, 0) + bytes(sk.verify_key) +
+               struct.pack("<Q", nonce) + cmd)
+    return payload + sk.sign(payload).signature
+
+
+def logon_sig(sk, acct, challenge_hex, pk=None, chain=None):
+    """The 88-byte logon payload of docs/signing.md, signed."""
+    pk = pk or bytes(sk.verify_key)
+    p = (b"LXDEX-LOGON-V1\0\0" + struct.pack("<II", chain or CHAIN, acct) +
+         bytes.fromhex(challenge_hex) + pk)
+    return sk.sign(p).signature.hex()
+
+
+async def ask(ws, msg, rid):
+    msg = dict(msg, id=rid)
+    await ws.send(json.dumps(msg))
+    return await recv_until(ws, lambda x: x.get("id") == rid)
+
+
+async def challenge(ws, acct, pk):
+    r = await ask(ws, {"type": "logon", "account": acct, "key": pk.hex()}, "ch")
+    check(r.get("type") == "challenge" and len(r.get("challenge", "")) == 64 and
+          r.get("key") == pk.hex() and r.get("account") == acct, "challenge: %s" % r)
+    return r.get("challenge", "00" * 32)
+
+
+async def signed_logon(ws, sk, acct, pk=None, chain=None):
+    pk = pk or bytes(sk.verify_key)
+    ch = await challenge(ws, acct, pk)
+    return await ask(ws, {"type": "logon", "account": acct, "key": pk.hex(),
+                          "signature": logon_sig(sk, acct, ch, pk, chain)}, "lg"), ch
+
+
+async def test_dev_signed(url):
+    """Dev mode has no bridge: the first key that logs on for an account becomes its owner (a
+    BIND_KEY the gateway journals), as on the binary protocol; another key is then refused."""
+    first, second = (nacl.signing.SigningKey(bytes([i]) * 32) for i in (21, 22))
+    async with websockets.connect(url) as ws:
+        r, _ = await signed_logon(ws, first, 40, chain=1)
+        check(r.get("type") == "logon" and r.get("role") == "owner", "dev signed logon: %s" % r)
+        r = await ask(ws, {"type": "place", "market": "BTC-USD", "side": "buy", "price": "100",
+                           "size": "0.01"}, "dp")
+        check(r.get("result", {}).get("status") == "open", "dev signed session places: %s" % r)
+    async with websockets.connect(url) as ws:
+        r, _ = await signed_logon(ws, second, 40, chain=1)
+        check(r.get("code") == "unauthorized", "dev: a second key for a bound account: %s" % r)
+        r, _ = await signed_logon(ws, first, 40, chain=1)
+        check(r.get("role") == "owner", "dev: the bound key logs on again: %s" % r)
+
+
+async def test_signed(url):
+    bridge, owner, agent, stranger = (nacl.signing.SigningKey(bytes([i]) * 32) for i in (1, 2, 3, 4))
+    opk, apk = bytes(owner.verify_key), bytes(agent.verify_key)
+    acct = 5
+    async with websockets.connect(url, max_size=None) as ws:
+        # the bridge binds the owner key and funds the account; the owner approves an agent
+        expiry = time.time_ns() + 3600 * 10**9
+        for i, (sk, nonce, cmd) in enumerate((
+                (bridge, 1, bind_key(acct, opk)),
+                (bridge, 2, deposit(acct, 0, 10**12, 1)),
+                (bridge, 3, deposit(acct, 1, 10**9, 2)),
+                (owner, 1, approve_agent(acct, apk, b"bot", expiry)))):
+            r = await ask(ws, {"type": "signed", "envelope": envelope(sk, nonce, cmd).hex()}, i)
+            check(r.get("type") == "result" and r["result"].get("status") == "applied",
+                  "signed setup %d: %s" % (i, r))
+        env = envelope(owner, 2, deposit(acct, 0, 10**12, 3))
+        r = await ask(ws, {"type": "signed", "envelope": env.hex()}, "d")
+        check(r.get("code") == "bad_signature" and "bridge" in r.get("message", ""),
+              "a deposit not signed by the bridge: %s" % r)
+        env = bytearray(envelope(owner, 2, place(acct, 0, 10000, 1)))
+        env[70] ^= 1
+        r = await ask(ws, {"type": "signed", "envelope": env.hex()}, "t")
+        check(r.get("code") == "bad_signature", "a tampered envelope: %s" % r)
+        env = envelope(agent, 1, place(acct, 0, 10000, 1, client_id=77))
+        r = await ask(ws, {"type": "signed", "envelope": env.hex()}, "sp")
+        check(r.get("type") == "result" and r["result"].get("status") == "open" and
+              r["result"].get("clientId") == "77", "an agent's signed place: %s" % r)
+        r = await ask(ws, {"type": "signed", "envelope": env.hex()}, "sp2")
+        check(r.get("result", {}).get("reason") == "NONCE_REPLAYED",
+              "a replayed signed place: %s" % r)
+        # no order entry before a logon, and no logon by account number
+        r = await ask(ws, {"type": "place", "market": "BTC-USD", "side": "buy", "price": "100",
+                           "size": "0.01"}, "p0")
+        check(r.get("code") == "not_logged_on", "an action before logon: %s" % r)
+        r = await ask(ws, {"type": "logon", "account": acct}, "l0")
+        check(r.get("code") == "unauthorized" and "dev mode" in r.get("message", ""),
+              "logon by account number outside dev mode: %s" % r)
+        r = await ask(ws, {"type": "subscribe", "channel": "orders", "account": acct}, "s0")
+        check(r.get("code") == "unauthorized", "account channel before a signed logon: %s" % r)
+        # the owner logs on by signing a challenge, then trades
+        r, used = await signed_logon(ws, owner, acct)
+        check(r.get("type") == "logon" and r.get("role") == "owner" and r.get("account") == acct,
+              "signed logon (owner): %s" % r)
+        r = await ask(ws, {"type": "subscribe", "channel": "orders", "account": acct + 1}, "s1")
+        check(r.get("code") == "unauthorized", "another account's channel: %s" % r)
+        r = await ask(ws, {"type": "place", "market": "BTC-USD", "side": "buy", "price": "100",
+                           "size": "0.01", "clientId": 9}, "p1")
+        check(r.get("type") == "result" and r["result"].get("status") == "open",
+              "place after a signed logon: %s" % r)
+        oid = r.get("result", {}).get("orderId")
+        r = await ask(ws, {"type": "amend", "orderId": oid, "price": "101", "size": "0.02"}, "a1")
+        check(r.get("result", {}).get("status") == "amended", "amend: %s" % r)
+        r = await ask(ws, {"type": "cancel", "orderId": oid}, "c1")
+        check(r.get("result", {}).get("status") == "canceled", "cancel: %s" % r)
+        acts = [{"type": "place", "id": "b%d" % i, "market": "BTC-USD", "side": "sell",
+                 "price": "5000", "size": "0.01"} for i in range(2)]
+        await ws.send(json.dumps({"type": "batch", "id": "B", "actions": acts}))
+        for _ in range(2):
+            r = await recv_until(ws, lambda x: x.get("type") in ("result", "error"))
+            check(r.get("result", {}).get("status") == "open", "batch after a signed logon: %s" % r)
+        r = await ask(ws, {"type": "cancel_all"}, "ca")
+        check(r.get("result", {}).get("canceled") == 3, "cancel_all: %s" % r)
+        r = await ask(ws, {"type": "logon", "account": acct, "key": opk.hex()}, "again")
+        check(r.get("code") == "bad_request" and "already" in r.get("message", ""),
+              "a second logon: %s" % r)
+    async with websockets.connect(url) as ws:
+        r, _ = await signed_logon(ws, agent, acct)
+        check(r.get("type") == "logon" and r.get("role") == "agent", "signed logon (agent): %s" % r)
+        r = await ask(ws, {"type": "place", "market": "BTC-USD", "side": "buy", "price": "99",
+                           "size": "0.01"}, "p2")
+        check(r.get("result", {}).get("status") == "open", "an agent's session places: %s" % r)
+        # the owner revokes the agent: its open session loses its rights at once (the engine
+        # checks every command), and it cannot log on again
+        async with websockets.connect(url) as ow:
+            env = envelope(owner, 3, revoke_agent(acct, apk))
+            r = await ask(ow, {"type": "signed", "envelope": env.hex()}, "rv")
+            check(r.get("result", {}).get("status") == "applied", "revoke the agent: %s" % r)
+        r = await ask(ws, {"type": "place", "market": "BTC-USD", "side": "buy", "price": "99",
+                           "size": "0.01"}, "p3")
+        check(r.get("result", {}).get("reason") == "AGENT_REVOKED",
+              "a revoked agent's open session: %s" % r)
+    async with websockets.connect(url) as ws:
+        r, _ = await signed_logon(ws, agent, acct)
+        check(r.get("code") == "unauthorized" and "revoked" in r.get("message", ""),
+              "a revoked agent logs on: %s" % r)
+
+    async def refused(ws, what):
+        r = await ask(ws, {"type": "place", "market": "BTC-USD", "side": "buy", "price": "98",
+                           "size": "0.01"}, "px")
+        check(r.get("code") == "not_logged_on", "%s: still not logged on: %s" % (what, r))
+
+    async with websockets.connect(url) as ws:
+        ch = await challenge(ws, acct, opk)
+        bad = logon_sig(stranger, acct, ch, opk)  # signed by another key than the one named
+        r = await ask(ws, {"type": "logon", "account": acct, "key": opk.hex(), "signature": bad},
+                      "b1")
+        check(r.get("code") == "unauthorized" and "does not verify" in r.get("message", ""),
+              "a bad logon signature: %s" % r)
+        await refused(ws, "bad signature")
+        good = logon_sig(owner, acct, ch)
+        r = await ask(ws, {"type": "logon", "account": acct, "key": opk.hex(), "signature": good},
+                      "b2")
+        check(r.get("code") == "unauthorized" and "without a challenge" in r.get("message", ""),
+              "a challenge is good for one attempt: %s" % r)
+        r, _ = await signed_logon(ws, stranger, acct)
+        check(r.get("code") == "unauthorized" and "not this account" in r.get("message", ""),
+              "a key the account does not know: %s" % r)
+        r, _ = await signed_logon(ws, nacl.signing.SigningKey(bytes([9]) * 32), acct)
+        check(r.get("code") == "unauthorized" and "approved" in r.get("message", ""),
+              "an agent key never approved: %s" % r)
+        r, _ = await signed_logon(ws, owner, acct + 1)
+        check(r.get("code") == "unauthorized", "the owner key for another account: %s" % r)
+        await refused(ws, "wrong keys")
+        # the signature another connection used, over its own (older) challenge
+        await challenge(ws, acct, opk)
+        old = logon_sig(owner, acct, used)
+        r = await ask(ws, {"type": "logon", "account": acct, "key": opk.hex(), "signature": old},
+                      "r1")
+        check(r.get("code") == "unauthorized" and "does not verify" in r.get("message", ""),
+              "an old challenge's signature replayed: %s" % r)
+        await refused(ws, "replay")
+    async with websockets.connect(url) as ws:
+        r = await ask(ws, {"type": "logon", "account": acct, "key": opk.hex(),
+                           "signature": logon_sig(owner, acct, used)}, "r2")
+        check(r.get("code") == "unauthorized" and "without a challenge" in r.get("message", ""),
+              "a replayed signature on a connection with no challenge: %s" % r)
+        r, _ = await signed_logon(ws, owner, acct)
+        check(r.get("role") == "owner", "the connection is usable after refusals: %s" % r)
+
+
+async def test_restarted(url):
+    async with websockets.connect(url) as ws:
+        r, _ = await signed_logon(ws, nacl.signing.SigningKey(bytes([2]) * 32), 5)
+        check(r.get("role") == "owner", "after a restart, the owner logs on: %s" % r)
+    async with websockets.connect(url) as ws:
+        r, _ = await signed_logon(ws, nacl.signing.SigningKey(bytes([3]) * 32), 5)
+        check(r.get("code") == "unauthorized" and "revoked" in r.get("message", ""),
+              "after a restart, the revoked agent is still refused: %s" % r)
+
+
+def run_signed():
+    """A node outside dev mode, the signed tests, then `lxdex journal verify` of its journal."""
+    tmp = tempfile.mkdtemp(prefix="lxdexd-ws-signed-")
+    p = None
+    bridge = nacl.signing.SigningKey(bytes([1]) * 32)
+    try:
+        extra = {r"^(  dev_mode: ).*": r"\1false", r"^(  chain_id: ).*": r"\g<1>7",
+                 r"^bridge_key: .*": 'bridge_key: "%s"' % bytes(bridge.verify_key).hex(),
+                 r"^dev:\n(  .*\n)*": ""}
+        p, log, http, ws = start_node(tmp, extra, demo=False)
+        asyncio.run(asyncio.wait_for(test_signed("ws://127.0.0.1:%d" % ws), 60))
+        p.send_signal(signal.SIGTERM)
+        check(p.wait(30) == 0, "the signed node stops cleanly")
+        v = subprocess.run([os.path.join(BUILD, "lxdex"), "journal", "verify", "--chain-id",
+                            str(CHAIN), os.path.join(tmp, "data")], capture_output=True, text=True)
+        m = re.search(r"signed: +(\d+) commands", v.stdout)
+        check(v.returncode == 0 and m and int(m.group(1)) >= 5,
+              "lxdex journal verify: %s %s" % (v.stdout, v.stderr))
+        # restarted, the gateway knows the keys from the node's start-up state
+        p, log, http, ws = start_node(tmp, extra, demo=False)
+        asyncio.run(asyncio.wait_for(test_restarted("ws://127.0.0.1:%d" % ws), 30))
+        p.send_signal(signal.SIGTERM)
+        check(p.wait(30) == 0, "the restarted signed node stops cleanly")
+        if FAILS:
+            log.seek(0)
+            sys.stderr.write(log.read()[-4000:])
+        print("web_ws: signed logon and envelopes done")
+    except Exception as e:
+        check(False, "signed: %s: %s" % (type(e).__name__, e))
+    finally:
+        if p and p.poll() is None:
+            p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def run():
@@ -477,6 +763,7 @@ def run():
         if p and p.poll() is None:
             p.kill()
         shutil.rmtree(tmp, ignore_errors=True)
+    run_signed()
     if FAILS:
         print("web_ws: %d failure(s)" % len(FAILS), file=sys.stderr)
         sys.exit(1)

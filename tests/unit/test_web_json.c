@@ -11,7 +11,9 @@
  *   - actions: place/cancel/amend/cancel_all from own-API fields, every
  *     error naming its field, values off the grid, market orders protected
  *     at the band, the order's market and account taken from the view;
- *   - outcomes: statuses from the events of a command.
+ *   - outcomes: statuses from the events of a command;
+ *   - the WebSocket `result` written by hand (web_out.c) is byte for byte
+ *     what the jansson rendering writes, for every kind of outcome and id.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -423,13 +425,176 @@ static void test_outcome(void **state) {
     assert_string_equal(lx__web_outcome_status(&o), "canceled");
 }
 
+/* lx__web_flat: what it takes (and then agrees with jansson), what it leaves
+ * to the slow path. */
+static void flat_ok(const char *t, int want) {
+    lx__web_member_t m[LX__WEB_FLAT_MAX];
+    int k = lx__web_flat(t, strlen(t), m, LX__WEB_FLAT_MAX);
+    if (k != want) fprintf(stderr, "lx__web_flat(%s) = %d, not %d\n", t, k, want);
+    assert_int_equal(k, want);
+    json_t *v = parse(t);
+    assert_int_equal(json_object_size(v), (size_t)k);
+    for (int i = 0; i < k; i++) {
+        lx__web_val_t x = lx__web_val(json_object_getn(v, m[i].key, m[i].klen));
+        assert_int_equal(x.kind, m[i].v.kind);
+        if (x.kind == LX__WEB_V_STRING || x.kind == LX__WEB_V_NUMBER) {
+            assert_int_equal(x.n, m[i].v.n);
+            assert_memory_equal(x.s, m[i].v.s, x.n);
+        }
+    }
+    json_decref(v);
+}
+
+static void test_flat(void **state) {
+    (void)state;
+    flat_ok("{\"type\":\"place\",\"id\":1,\"market\":\"BTC-USD\",\"side\":\"buy\","
+            "\"price\":\"100.5\",\"size\":\"0.01\",\"postOnly\":true}",
+            7);
+    flat_ok(" \t\r\n{ \"a\" : -1.5e3 , \"b\":null,\"c\":false,\"d\":\"/x y~\" }\n", 4);
+    flat_ok("{}", 0);
+    flat_ok(" { } ", 0);
+    static const char *const no[] = {
+        "",
+        "[]",
+        "{\"a\":{}}",
+        "{\"a\":[1]}",
+        "{\"a\":\"x\\\"y\"}",
+        "{\"a\":\"\\u0041\"}",
+        "{\"a\":\"\xc3\xa9\"}",
+        "{\"a\":\"\x7f\"}",
+        "{\"a\":\"tab\there\"}",
+        "{\"a\":1,\"a\":2}",
+        "{\"a\":1,}",
+        "{\"a\" 1}",
+        "{\"a\":01}",
+        "{\"a\":-}",
+        "{\"a\":1.}",
+        "{\"a\":tru}",
+        "{\"a\":true1}",
+        "{\"a\":nul}",
+        "{\"a\":1}x",
+        "{\"a\":1",
+        "{\"a\":\"1}",
+        "{a:1}",
+        "{\"a\":1 \"b\":2}",
+        "{\"0\":0,\"1\":0,\"2\":0,\"3\":0,\"4\":0,\"5\":0,\"6\":0,\"7\":0,\"8\":0,\"9\":0,"
+        "\"10\":0,\"11\":0,\"12\":0,\"13\":0,\"14\":0,\"15\":0,\"16\":0}",
+    };
+    lx__web_member_t m[LX__WEB_FLAT_MAX];
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+        int k = lx__web_flat(no[i], strlen(no[i]), m, LX__WEB_FLAT_MAX);
+        if (k != -1) fprintf(stderr, "lx__web_flat(%s) = %d\n", no[i], k);
+        assert_int_equal(k, -1);
+    }
+}
+
+/* web_ws.c's jansson rendering of a result: the reference. */
+static char *result_ref(const json_t *id, const lx__web_outcome_t *o) {
+    json_t *r = json_pack("{s:s,s:O,s:s,s:o}", "type", "result", "id", id ? id : json_null(),
+                          "action", lx__web_ws_action_name(o->cmd_type), "result",
+                          lx__web_outcome_json(&ms, o, false));
+    char *s = lx__web_dump(r, NULL);
+    json_decref(r);
+    return s;
+}
+
+static void result_same(const char *idjson, const lx__web_outcome_t *o) {
+    json_t *id = idjson ? parse(idjson) : NULL;
+    char idt[LX__WEB_ID_TEXT], buf[LX__WEB_TXT];
+    int n = lx__web_id_text(id, idt, sizeof idt);
+    assert_true(n > 0);
+    size_t k = lx__web_ws_result(buf, sizeof buf, &ms, lx__web_ws_action_name(o->cmd_type), idt,
+                                 (size_t)n, o);
+    assert_true(k > 0);
+    char *ref = result_ref(id, o);
+    buf[k] = 0;
+    if (strcmp(buf, ref)) fprintf(stderr, "hand:    %s\njansson: %s\n", buf, ref);
+    assert_string_equal(buf, ref);
+    free(ref);
+    /* too small a buffer: 0, never a cut message */
+    assert_int_equal(
+        lx__web_ws_result(buf, k - 1, &ms, lx__web_ws_action_name(o->cmd_type), idt, (size_t)n, o),
+        0);
+    json_decref(id);
+}
+
+static void test_ws_result(void **state) {
+    (void)state;
+    static const char *const ids[] = {
+        NULL,
+        "null",
+        "7",
+        "12345678901234567890",
+        "-1.5e3",
+        "\"abc\"",
+        "true",
+        "false",
+        "\"q\\\"b\\\\s\\/\\n\\t\\r\\b\\f\\u0001\\u001f\\u007f\\u00e9\\u20ac\""};
+    lx__web_outcome_t o;
+    lx__web_action_t a;
+    for (int kind = 0; kind < 9; kind++) {
+        memset(&a, 0, sizeof a);
+        a.cmd.type = kind < 4    ? LX_CMD_PLACE
+                     : kind == 4 ? LX_CMD_CANCEL
+                     : kind == 5 ? LX_CMD_AMEND
+                     : kind == 6 ? LX_CMD_CANCEL_ALL
+                     : kind == 7 ? LX_CMD_DEPOSIT
+                                 : LX_CMD_CANCEL;
+        a.cmd.u.place.market = 0;
+        a.cmd.u.place.qty = 10;
+        a.client_id = kind == 1 ? 18446744073709551615u : 0;
+        lx__web_outcome_init(&o, &a);
+        lx_event_t e = ev_of(LX_EV_ORDER_ACCEPTED);
+        e.u.accepted = (lx_ev_accepted_t){.order_id = 5, .account = 4, .price = 100, .qty = 10};
+        if (kind <= 3) lx__web_outcome_event(&o, &e);
+        if (kind == 1 || kind == 2)
+            for (int f = 0; f < (kind == 2 ? LX__WEB_FILLS_MAX + 3 : 2); f++) {
+                e = ev_of(LX_EV_TRADE);
+                e.u.trade = (lx_ev_trade_t){.maker_order = 3,
+                                            .taker_order = 5,
+                                            .price = 99 - f,
+                                            .qty = 1,
+                                            .taker_remaining = 9 - f,
+                                            .taker_fee = 12 + f};
+                lx__web_outcome_event(&o, &e);
+            }
+        if (kind == 3 || kind == 4 || kind == 8) {
+            e = ev_of(kind == 3 ? LX_EV_REJECTED : LX_EV_ORDER_CANCELED);
+            e.u.canceled = (lx_ev_canceled_t){.order_id = 5, .reason = 1, .qty = 6};
+            if (kind == 3) e.u.rejected.reason = LX_REJECT_INSUFFICIENT_FUNDS;
+            if (kind == 8) e.type = LX_EV_REJECTED, e.u.rejected.reason = 1;
+            lx__web_outcome_event(&o, &e);
+        }
+        if (kind == 5) {
+            e = ev_of(LX_EV_ORDER_AMENDED);
+            e.u.amended = (lx_ev_amended_t){.order_id = 5, .price = 101, .qty = 8, .remaining = 8};
+            lx__web_outcome_event(&o, &e);
+        }
+        if (kind == 6) {
+            e = ev_of(LX_EV_ORDER_CANCELED);
+            lx__web_outcome_event(&o, &e);
+            lx__web_outcome_event(&o, &e);
+        }
+        if (kind == 0) o.price = INT64_MAX; /* not renderable: null */
+        for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) result_same(ids[i], &o);
+        o.seq = 0;
+        result_same("1", &o);
+    }
+    /* an id too long to keep inline stays a json_t (web.c) */
+    char idt[LX__WEB_ID_TEXT];
+    json_t *id = parse("\"0123456789012345678901234567890123456789012345678\"");
+    assert_int_equal(lx__web_id_text(id, idt, sizeof idt), -1);
+    json_decref(id);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_numbers_exact),  cmocka_unit_test(test_numbers_in_strings),
         cmocka_unit_test(test_parse_errors),   cmocka_unit_test(test_u64_and_keys),
         cmocka_unit_test(test_markets_render), cmocka_unit_test(test_place),
         cmocka_unit_test(test_place_errors),   cmocka_unit_test(test_cancel_amend),
-        cmocka_unit_test(test_outcome),
+        cmocka_unit_test(test_outcome),        cmocka_unit_test(test_ws_result),
+        cmocka_unit_test(test_flat),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
