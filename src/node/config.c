@@ -589,6 +589,11 @@ static const field_t limits_fields[] = {
 };
 static const fieldset_t limits_set = FIELDS(limits_fields);
 
+static const field_t gateway_fields[] = {
+    {"binary_threads", F_U32, TOP(c.gateway.binary_threads), 0, LX_CONFIG_BINARY_THREADS_MAX, NULL},
+};
+static const fieldset_t gateway_set = FIELDS(gateway_fields);
+
 #define RATE_MAX 10000000
 static const field_t per_account_fields[] = {
     {"rate", F_U32, TOP(c.rate_limits.per_account.rate), 0, RATE_MAX, NULL},
@@ -622,6 +627,7 @@ static const fieldset_t dev_set = FIELDS(dev_fields);
 static const field_t top_fields[] = {
     {"node", F_SECTION, 0, 0, 0, &node_set},
     {"listen", F_SECTION, 0, 0, 0, &listen_set},
+    {"gateway", F_SECTION, 0, 0, 0, &gateway_set},
     {"engine", F_SECTION, 0, 0, 0, &engine_set},
     {"shards", F_U32, TOP(c.shards), 1, LX_CONFIG_SHARDS_MAX, NULL},
     {"journal", F_SECTION, 0, 0, 0, &journal_set},
@@ -1277,6 +1283,7 @@ int lx_config_write(const lx_config_t *c, char *buf, size_t cap) {
     sb_addr(&b, "http", &c->listen.http);
     sb_addr(&b, "ws", &c->listen.ws);
     sb_addr(&b, "binary", &c->listen.binary);
+    sb_printf(&b, "gateway:\n  binary_threads: %u\n", c->gateway.binary_threads);
     sb_printf(&b,
               "engine:\n  max_markets: %u\n  max_assets: %u\n  max_accounts: %u\n"
               "  max_orders: %u\n  max_open_orders_per_account: %u\n  deadman_min_lead_ms: %lld\n",
