@@ -627,11 +627,11 @@ static const fieldset_t dev_set = FIELDS(dev_fields);
 static const field_t top_fields[] = {
     {"node", F_SECTION, 0, 0, 0, &node_set},
     {"listen", F_SECTION, 0, 0, 0, &listen_set},
-    {"gateway", F_SECTION, 0, 0, 0, &gateway_set},
     {"engine", F_SECTION, 0, 0, 0, &engine_set},
     {"shards", F_U32, TOP(c.shards), 1, LX_CONFIG_SHARDS_MAX, NULL},
     {"journal", F_SECTION, 0, 0, 0, &journal_set},
     {"limits", F_SECTION, 0, 0, 0, &limits_set},
+    {"gateway", F_SECTION, 0, 0, 0, &gateway_set},
     {"rate_limits", F_SECTION, 0, 0, 0, &rate_set},
     {"assets", F_NODE, TOP(assets), 0, 0, NULL},
     {"markets", F_NODE, TOP(markets), 0, 0, NULL},
@@ -1283,7 +1283,6 @@ int lx_config_write(const lx_config_t *c, char *buf, size_t cap) {
     sb_addr(&b, "http", &c->listen.http);
     sb_addr(&b, "ws", &c->listen.ws);
     sb_addr(&b, "binary", &c->listen.binary);
-    sb_printf(&b, "gateway:\n  binary_threads: %u\n", c->gateway.binary_threads);
     sb_printf(&b,
               "engine:\n  max_markets: %u\n  max_assets: %u\n  max_accounts: %u\n"
               "  max_orders: %u\n  max_open_orders_per_account: %u\n  deadman_min_lead_ms: %lld\n",
@@ -1308,6 +1307,7 @@ int lx_config_write(const lx_config_t *c, char *buf, size_t cap) {
               c->limits.max_connections, c->limits.max_connections_per_ip,
               c->limits.max_message_bytes,
               (unsigned long long)c->limits.slow_subscriber_buffer_bytes);
+    sb_printf(&b, "gateway:\n  binary_threads: %u\n", c->gateway.binary_threads);
     sb_printf(&b,
               "rate_limits:\n  per_account:\n    rate: %u\n    burst: %u\n"
               "  per_connection:\n    rate: %u\n    burst: %u\n"
