@@ -59,6 +59,8 @@ typedef struct {
     uint64_t got;
     _Atomic int failed;
     uint8_t *frames; /* LXB_AUTH_SIGNED: request i is the SIGNED frame at i * FRAME */
+    uint8_t pk[32], sk[64];
+    uint32_t chain;
 } nb_t;
 
 #define SIGNED_FRAME 240 /* lx_proto_msg_size(LX_PROTO_SIGNED) */
@@ -108,6 +110,13 @@ static int presign(nb_t *b, const uint8_t sk[64], const uint8_t pk[32], uint32_t
             return -1;
     }
     return 0;
+}
+
+/* A thread signing one client's requests (clients sign in parallel). */
+static void *presign_main(void *arg) {
+    nb_t *b = arg;
+    if (presign(b, b->sk, b->pk, b->chain)) atomic_store(&b->failed, 1);
+    return NULL;
 }
 
 static uint64_t due(const nb_t *b, uint64_t i) {
@@ -383,18 +392,29 @@ int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed, in
     n &= ~(uint64_t)1; /* whole place + cancel pairs */
     for (uint32_t k = 0; k < conns; k++) {
         nb_t *b = &bs[k];
-        uint8_t pk[32], sk[64];
         b->account = ACCOUNT + k;
-        if (client_open(b, lx_gw_tcp_port(gw), auth, cfg.node.chain_id, k, pk, sk)) goto out;
+        b->chain = cfg.node.chain_id;
+        if (client_open(b, lx_gw_tcp_port(gw), auth, cfg.node.chain_id, k, b->pk, b->sk)) goto out;
         b->lat = malloc(sizeof *b->lat);
         if (!b->lat) goto out;
         lxb_hist_init(b->lat);
         b->n = n;
         b->period = period * conns;
         b->seed = seed + k;
-        if (auth == LXB_AUTH_SIGNED && presign(b, sk, pk, cfg.node.chain_id)) {
-            fprintf(stderr, "node_bench: cannot sign the requests\n");
-            goto out;
+    }
+    if (auth == LXB_AUTH_SIGNED) { /* before the clock starts, one thread per client */
+        bool made[64];
+        for (uint32_t k = 0; k < conns; k++) {
+            made[k] = pthread_create(&th[k], NULL, presign_main, &bs[k]) == 0;
+            if (!made[k]) atomic_store(&bs[k].failed, 1);
+        }
+        for (uint32_t k = 0; k < conns; k++)
+            if (made[k]) pthread_join(th[k], NULL);
+        for (uint32_t k = 0; k < conns; k++) {
+            if (atomic_load(&bs[k].failed)) {
+                fprintf(stderr, "node_bench: cannot sign the requests\n");
+                goto out;
+            }
         }
     }
     uint64_t start = lxb_now_ns() + 10000000;
