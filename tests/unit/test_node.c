@@ -92,6 +92,10 @@ static const uint8_t *t_bridge;                    /* bridge public key; NULL: n
 static int64_t t_deadman_lead_ns;                  /* engine.deadman_min_lead; 0: default */
 /* binary gateway threads: every test runs with 1 and with 2 (main) */
 static uint32_t t_threads = 1;
+/* connections made since tnode_start: the gateway deals them out round
+ * robin, so the next one lands on thread t_conns % t_threads (tests that
+ * make a connection the node refuses do not rely on it afterwards) */
+static unsigned t_conns;
 
 static void tnode_start(tnode_t *t, const char *dir, const lx_io_t *io, uint32_t history) {
     char err[512] = "";
@@ -130,6 +134,7 @@ static void tnode_start(tnode_t *t, const char *dir, const lx_io_t *io, uint32_t
     if (rc) fprintf(stderr, "lx_gw_tcp_open: %s\n", err);
     assert_int_equal(rc, 0);
     assert_int_equal(lx_gw_tcp_threads(t->gw), t_threads);
+    t_conns = 0;
     t->port = lx_gw_tcp_port(t->gw);
     assert_true(t->port != 0);
     assert_int_equal(lx_node_start(t->node), 0);
@@ -178,6 +183,7 @@ typedef struct {
 } tcli_t;
 
 static void cli_connect(tcli_t *c, uint16_t port) {
+    t_conns++;
     memset(c, 0, sizeof *c);
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(c->fd >= 0);
@@ -320,6 +326,35 @@ static lx_proto_msg_t cli_status(tcli_t *c, lx_order_id_t id) {
     m.u.order_status.order_id = id;
     cli_send(c, &m);
     return cli_expect(c, LX_PROTO_ORDER_STATUS_REPLY);
+}
+
+/* The thread a client's session lives on: its node gateway, 0 or 1 here. */
+static unsigned cli_thread(const tcli_t *c) {
+    return LX_NODE_SESSION_GW(c->session);
+}
+
+/* Makes the next connection land on gateway thread `thread` (a connection
+ * opened and closed shifts the round robin). */
+static void cli_align(uint16_t port, unsigned thread) {
+    if (t_conns % t_threads == thread) return;
+    tcli_t x;
+    cli_connect(&x, port);
+    cli_close(&x);
+    assert_int_equal(t_conns % t_threads, thread);
+}
+
+/* A status round trip through gateway thread `thread`: every report the
+ * engine sent that thread before (say for a session away from it) is
+ * numbered and kept when this returns. A round trip through another thread
+ * does not say so: each thread drains its own out ring. */
+static void cli_sync_thread(uint16_t port, unsigned thread) {
+    cli_align(port, thread);
+    tcli_t p;
+    cli_connect(&p, port);
+    cli_logon(&p, 9, 0);
+    assert_int_equal(cli_thread(&p), thread);
+    cli_status(&p, 1);
+    cli_close(&p);
 }
 
 /* ---- tests ---------------------------------------------------------------------- */
@@ -973,9 +1008,9 @@ static void test_resume_resend(void **state) {
     cli_expect(&b, LX_PROTO_ACCEPTED);
     cli_expect(&b, LX_PROTO_FILL);
     cli_expect(&b, LX_PROTO_FILL);
-    /* The IOC was filled completely: no cancel. Let the gateway number A's
-     * reports. */
-    cli_status(&b, 1);
+    /* The IOC was filled completely: no cancel. Let the gateway (A's thread)
+     * number A's reports. */
+    cli_sync_thread(t.port, LX_NODE_SESSION_GW(sid));
 
     /* A resumes: the next seq is 6. */
     cli_connect(&a, t.port);
@@ -1626,11 +1661,6 @@ static void test_rate_limits(void **state) {
 
 /* ---- two gateway threads ------------------------------------------------------- */
 
-/* The thread a client's session lives on: its node gateway, 0 or 1 here. */
-static unsigned cli_thread(const tcli_t *c) {
-    return LX_NODE_SESSION_GW(c->session);
-}
-
 /* A signed logon of account `account` with key pk/sk, resuming `session`
  * (0: new); the challenge comes from whichever thread holds the connection. */
 static lx_proto_msg_t cli_logon_signed(tcli_t *c, uint32_t chain, lx_account_id_t account,
@@ -1700,10 +1730,11 @@ static void test_threads_trade_resume(void **state) {
     cli_place(&a, BTC, 4, LX_SIDE_SELL, LX_TIF_IOC, PX - 10, 2);
     cli_expect(&a, LX_PROTO_ACCEPTED);
     cli_expect(&a, LX_PROTO_FILL);
-    cli_status(&a, a1); /* b's FILL is numbered by now */
+    cli_sync_thread(t.port, 1); /* b's FILL is numbered by now */
 
-    /* the 3rd connection lands on thread 0; resuming b's session moves it
-     * to thread 1, the RESEND_REQUEST sent in the same write with it */
+    /* a connection on thread 0 resuming b's session moves to thread 1, the
+     * RESEND_REQUEST sent in the same write with it */
+    cli_align(t.port, 0);
     cli_connect(&b, t.port);
     lx_proto_msg_t two[2];
     memset(two, 0, sizeof two);
@@ -1739,11 +1770,12 @@ static void test_threads_trade_resume(void **state) {
     cli_place(&b, BTC, 5, LX_SIDE_BUY, LX_TIF_GTC, PX - 20, 1);
     assert_int_equal(cli_expect(&b, LX_PROTO_ACCEPTED).u.accepted.h.seq, 5);
 
-    /* a signed session on thread 1 (4th connection), resumed from thread 0
-     * (5th): the challenge is signed on thread 0, the session goes on on 1 */
+    /* a signed session on thread 1, resumed from thread 0: the challenge is
+     * signed on thread 0, the session goes on on 1 */
     uint8_t pk[32], sk[64];
     crypto_sign_keypair(pk, sk);
     uint32_t chain = t.cfg.node.chain_id;
+    cli_align(t.port, 1);
     cli_connect(&c, t.port);
     cli_logon_signed(&c, chain, 7, pk, sk, 0);
     assert_int_equal(cli_thread(&c), 1);
@@ -1751,6 +1783,7 @@ static void test_threads_trade_resume(void **state) {
     cli_expect(&c, LX_PROTO_ACCEPTED);
     uint64_t sid_c = c.session;
     cli_close(&c);
+    assert_int_equal(t_conns % 2, 0);
     cli_connect(&c, t.port);
     lx_proto_msg_t ack = cli_logon_signed(&c, chain, 7, pk, sk, sid_c);
     assert_int_equal(ack.u.logon_ack.session_id, sid_c);
@@ -1759,10 +1792,11 @@ static void test_threads_trade_resume(void **state) {
     cli_expect(&c, LX_PROTO_ACCEPTED);
     cli_close(&c);
 
-    /* cancel-on-disconnect on thread 1 (6th connection): every order of
-     * account 3 is cancelled, also the one its session on thread 0 (7th)
-     * placed, which that session is told */
+    /* cancel-on-disconnect on thread 1: every order of account 3 is
+     * cancelled, also the one its session on thread 0 placed, which that
+     * session is told */
     tcli_t d, e;
+    cli_align(t.port, 1);
     cli_connect(&d, t.port);
     cli_logon_flags(&d, 3, 0, LX_PROTO_LOGON_CANCEL_ON_DISCONNECT);
     cli_connect(&e, t.port);
@@ -1876,6 +1910,77 @@ static void test_threads_connection_cap(void **state) {
     remove_dir(dir);
 }
 
+/* Connects c, resumes `session` of `account` (0: a new one) with a
+ * RESEND_REQUEST from c->next_seq in the same write, and checks that the
+ * reports it missed come back: `missed` of them (RESENT, numbered on from
+ * c->next_seq), then RESEND_END. */
+static void cli_resume(tcli_t *c, uint16_t port, lx_account_id_t account, int missed) {
+    uint64_t session = c->session, from = c->next_seq ? c->next_seq : 1;
+    cli_connect(c, port);
+    lx_proto_msg_t two[2];
+    memset(two, 0, sizeof two);
+    two[0].type = LX_PROTO_LOGON;
+    two[0].u.logon.version = LX_PROTO_VERSION;
+    two[0].u.logon.account = account;
+    two[0].u.logon.session_id = session;
+    two[1].type = LX_PROTO_RESEND_REQUEST;
+    two[1].u.resend_request.from_seq = from;
+    uint8_t f[2 * LX_PROTO_FRAME_MAX];
+    int n0 = lx_proto_encode(&two[0], f, LX_PROTO_FRAME_MAX);
+    int n1 = lx_proto_encode(&two[1], f + n0, LX_PROTO_FRAME_MAX);
+    cli_raw(c, f, (size_t)(n0 + n1));
+    lx_proto_msg_t m = cli_expect(c, LX_PROTO_LOGON_ACK);
+    if (session) assert_int_equal(m.u.logon_ack.session_id, session);
+    c->session = m.u.logon_ack.session_id;
+    assert_int_equal(m.u.logon_ack.next_seq, from + (uint64_t)missed);
+    for (int i = 0; i < missed; i++) {
+        assert_int_equal(cli_recv(c, &m, 5000), 1);
+        assert_true(lx_proto_is_exec(m.type) && (m.flags & LX_PROTO_F_RESENT));
+        assert_int_equal(lx_proto_exec(&m)->seq, from + (uint64_t)i);
+    }
+    m = cli_expect(c, LX_PROTO_RESEND_END);
+    assert_int_equal(m.u.resend_end.status, LX_PROTO_RESEND_COMPLETE);
+    c->next_seq = from + (uint64_t)missed;
+}
+
+/* Over and over: A rests a sell and goes; B, while A is away, takes it and
+ * goes; A comes back, on thread 0 or 1 by turns, and gets its FILL by
+ * resend. Every report once, numbers gap-free. */
+static void test_threads_resume_storm(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    t_threads = 2;
+    tnode_start(&t, dir, NULL, 0);
+    tcli_t a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    int a_missed = 0;
+    unsigned home = 0; /* a's first connection is the first: thread 0 */
+    for (int i = 0; i < 40; i++) {
+        if (i > 0) cli_sync_thread(t.port, home); /* a's FILL is numbered */
+        cli_align(t.port, (unsigned)i % 2);       /* a lands on its thread or the other */
+        cli_resume(&a, t.port, 1, a_missed);
+        assert_int_equal(cli_thread(&a), home);
+        cli_place(&a, BTC, 1000 + (uint64_t)i, LX_SIDE_SELL, LX_TIF_GTC, PX, 1);
+        cli_expect(&a, LX_PROTO_ACCEPTED);
+        cli_close(&a);
+        cli_resume(&b, t.port, 2, 0);
+        cli_place(&b, BTC, 2000 + (uint64_t)i, LX_SIDE_BUY, LX_TIF_IOC, PX, 1);
+        cli_expect(&b, LX_PROTO_ACCEPTED);
+        lx_proto_msg_t m = cli_expect(&b, LX_PROTO_FILL);
+        assert_int_equal(m.u.fill.h.client_id, 2000 + (uint64_t)i);
+        cli_close(&b);
+        a_missed = 1;
+    }
+    cli_sync_thread(t.port, home);
+    cli_resume(&a, t.port, 1, 1);
+    cli_close(&a);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
 static int threads_1(void **state) {
     (void)state;
     t_threads = 1;
@@ -1923,6 +2028,7 @@ int main(void) {
         cmocka_unit_test(test_threads_trade_resume),
         cmocka_unit_test(test_threads_rate_limit),
         cmocka_unit_test(test_threads_connection_cap),
+        cmocka_unit_test(test_threads_resume_storm),
     };
     int failed = cmocka_run_group_tests_name("one gateway thread", tests1, NULL, NULL);
     failed += cmocka_run_group_tests_name("two gateway threads", tests2, NULL, NULL);
