@@ -99,6 +99,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -1355,9 +1356,13 @@ static int gw_new(lx_gw_tcp_t *G, unsigned idx, char *err, size_t errlen) {
     return 0;
 }
 
-/* gateway.binary_threads 0: one thread per core, at most 2. */
+/* gateway.binary_threads 0: one per core this process may run on, at most
+ * 2 (more gateway threads than cores only add switches; two are what the
+ * measurements in BENCHMARKS.md cover). */
 static uint32_t threads_auto(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    cpu_set_t set;
+    long n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                         : sysconf(_SC_NPROCESSORS_ONLN);
     return n >= 2 ? 2 : 1;
 }
 
