@@ -272,8 +272,7 @@ static void cli_expect_closed(tcli_t *c) {
     assert_int_equal(rc, -1);
 }
 
-static lx_proto_msg_t cli_logon_flags(tcli_t *c, lx_account_id_t account, uint64_t session,
-                                      uint8_t flags) {
+static lx_proto_msg_t logon_msg(lx_account_id_t account, uint64_t session, uint8_t flags) {
     lx_proto_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = LX_PROTO_LOGON;
@@ -281,6 +280,12 @@ static lx_proto_msg_t cli_logon_flags(tcli_t *c, lx_account_id_t account, uint64
     m.u.logon.version = LX_PROTO_VERSION;
     m.u.logon.account = account;
     m.u.logon.session_id = session;
+    return m;
+}
+
+static lx_proto_msg_t cli_logon_flags(tcli_t *c, lx_account_id_t account, uint64_t session,
+                                      uint8_t flags) {
+    lx_proto_msg_t m = logon_msg(account, session, flags);
     cli_send(c, &m);
     lx_proto_msg_t ack = cli_expect(c, LX_PROTO_LOGON_ACK);
     assert_int_equal(ack.u.logon_ack.account, account);
@@ -568,6 +573,24 @@ static void count_auth(void *ctx, const lx_cmd_t *cmd, const lx_journal_auth_t *
  *   - a wrong logon signature is LOGON_FAILED;
  *   - the journal holds the session's key and every signature, and they
  *     verify (lx_verify_detached). */
+/* A signed logon of account `account` with key pk/sk, resuming `session`
+ * (0: new); the challenge comes from whichever thread holds the connection. */
+static lx_proto_msg_t cli_logon_signed(tcli_t *c, uint32_t chain, lx_account_id_t account,
+                                       const uint8_t *pk, const uint8_t *sk, uint64_t session) {
+    lx_proto_msg_t m = logon_msg(account, session, LX_PROTO_LOGON_SIGNED);
+    memcpy(m.u.logon.public_key, pk, 32);
+    cli_send(c, &m);
+    lx_proto_msg_t ch = cli_expect(c, LX_PROTO_CHALLENGE);
+    uint8_t p[LX_SIGN_LOGON_LEN];
+    lx_sign_logon_payload(chain, account, ch.u.challenge.challenge, pk, p);
+    crypto_sign_detached(m.u.logon.signature, NULL, p, sizeof p, sk);
+    cli_send(c, &m);
+    lx_proto_msg_t ack = cli_expect(c, LX_PROTO_LOGON_ACK);
+    c->session = ack.u.logon_ack.session_id;
+    c->next_seq = ack.u.logon_ack.next_seq;
+    return ack;
+}
+
 static void send_signed(tcli_t *c, lx_action_t *a, const uint8_t *sk) {
     lx_proto_msg_t m;
     memset(&m, 0, sizeof m);
@@ -595,23 +618,8 @@ static void test_signed_logon_and_actions(void **state) {
     /* ask for a challenge, sign it, log on (and, in dev mode, own account 5) */
     tcli_t c;
     cli_connect(&c, t.port);
-    lx_proto_msg_t m;
-    memset(&m, 0, sizeof m);
-    m.type = LX_PROTO_LOGON;
-    m.u.logon.version = LX_PROTO_VERSION;
-    m.u.logon.flags = LX_PROTO_LOGON_SIGNED;
-    m.u.logon.account = 5;
-    memcpy(m.u.logon.public_key, pk, 32);
-    cli_send(&c, &m);
-    lx_proto_msg_t ch = cli_expect(&c, LX_PROTO_CHALLENGE);
-    uint8_t p[LX_SIGN_LOGON_LEN];
-    lx_sign_logon_payload(chain, 5, ch.u.challenge.challenge, pk, p);
-    crypto_sign_detached(m.u.logon.signature, NULL, p, sizeof p, sk);
-    cli_send(&c, &m);
-    lx_proto_msg_t ack = cli_expect(&c, LX_PROTO_LOGON_ACK);
+    lx_proto_msg_t m, ack = cli_logon_signed(&c, chain, 5, pk, sk, 0);
     assert_int_equal(ack.u.logon_ack.account, 5);
-    c.session = ack.u.logon_ack.session_id;
-    c.next_seq = ack.u.logon_ack.next_seq;
     cli_place(&c, BTC, 1, LX_SIDE_BUY, LX_TIF_GTC, PX - 500, 1);
     cli_expect(&c, LX_PROTO_ACCEPTED);
 
@@ -756,7 +764,8 @@ static void test_signed_logon_and_actions(void **state) {
     m.u.logon.account = 5;
     memcpy(m.u.logon.public_key, pk, 32);
     cli_send(&d, &m);
-    ch = cli_expect(&d, LX_PROTO_CHALLENGE);
+    lx_proto_msg_t ch = cli_expect(&d, LX_PROTO_CHALLENGE);
+    uint8_t p[LX_SIGN_LOGON_LEN];
     lx_sign_logon_payload(chain, 5, ch.u.challenge.challenge, pk, p);
     crypto_sign_detached(m.u.logon.signature, NULL, p, sizeof p, sk2); /* not pk's key */
     cli_send(&d, &m);
@@ -1661,30 +1670,6 @@ static void test_rate_limits(void **state) {
 
 /* ---- two gateway threads ------------------------------------------------------- */
 
-/* A signed logon of account `account` with key pk/sk, resuming `session`
- * (0: new); the challenge comes from whichever thread holds the connection. */
-static lx_proto_msg_t cli_logon_signed(tcli_t *c, uint32_t chain, lx_account_id_t account,
-                                       const uint8_t *pk, const uint8_t *sk, uint64_t session) {
-    lx_proto_msg_t m;
-    memset(&m, 0, sizeof m);
-    m.type = LX_PROTO_LOGON;
-    m.u.logon.version = LX_PROTO_VERSION;
-    m.u.logon.flags = LX_PROTO_LOGON_SIGNED;
-    m.u.logon.account = account;
-    m.u.logon.session_id = session;
-    memcpy(m.u.logon.public_key, pk, 32);
-    cli_send(c, &m);
-    lx_proto_msg_t ch = cli_expect(c, LX_PROTO_CHALLENGE);
-    uint8_t p[LX_SIGN_LOGON_LEN];
-    lx_sign_logon_payload(chain, account, ch.u.challenge.challenge, pk, p);
-    crypto_sign_detached(m.u.logon.signature, NULL, p, sizeof p, sk);
-    cli_send(c, &m);
-    lx_proto_msg_t ack = cli_expect(c, LX_PROTO_LOGON_ACK);
-    c->session = ack.u.logon_ack.session_id;
-    c->next_seq = ack.u.logon_ack.next_seq;
-    return ack;
-}
-
 /*
  * Two threads: connections are dealt out round robin (1st, 3rd, ... on
  * thread 0; 2nd, 4th, ... on thread 1), sessions on both trade with each
@@ -1738,10 +1723,7 @@ static void test_threads_trade_resume(void **state) {
     cli_connect(&b, t.port);
     lx_proto_msg_t two[2];
     memset(two, 0, sizeof two);
-    two[0].type = LX_PROTO_LOGON;
-    two[0].u.logon.version = LX_PROTO_VERSION;
-    two[0].u.logon.account = 2;
-    two[0].u.logon.session_id = sid_b;
+    two[0] = logon_msg(2, sid_b, 0);
     two[1].type = LX_PROTO_RESEND_REQUEST;
     two[1].u.resend_request.from_seq = 1;
     uint8_t f[2 * LX_PROTO_FRAME_MAX];
@@ -1919,10 +1901,7 @@ static void cli_resume(tcli_t *c, uint16_t port, lx_account_id_t account, int mi
     cli_connect(c, port);
     lx_proto_msg_t two[2];
     memset(two, 0, sizeof two);
-    two[0].type = LX_PROTO_LOGON;
-    two[0].u.logon.version = LX_PROTO_VERSION;
-    two[0].u.logon.account = account;
-    two[0].u.logon.session_id = session;
+    two[0] = logon_msg(account, session, 0);
     two[1].type = LX_PROTO_RESEND_REQUEST;
     two[1].u.resend_request.from_seq = from;
     uint8_t f[2 * LX_PROTO_FRAME_MAX];
