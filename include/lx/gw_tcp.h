@@ -39,11 +39,12 @@ int lx_gw_tcp_open(lx_gw_tcp_t **out, lx_node_t *node, const lx_config_t *cfg,
 uint16_t lx_gw_tcp_port(const lx_gw_tcp_t *g);
 /* How many I/O threads it runs. */
 uint32_t lx_gw_tcp_threads(const lx_gw_tcp_t *g);
-/* Starts the I/O threads; sets the node's notify hook (call before lx_node_start). */
+/* Starts the I/O threads (open set the node's notify hooks for them). */
 int lx_gw_tcp_start(lx_gw_tcp_t *g);
-/* Graceful stop, from any thread: stops accepting and reading, closes the
- * node's in ring, delivers the reports still coming out of the node, flushes
- * and closes the connections, joins the thread. The node can then be joined. */
+/* Graceful stop, from any thread: every I/O thread stops accepting and
+ * reading, closes its node gateway's in ring, delivers the reports still
+ * coming out of the node, flushes and closes its connections; then joins
+ * the threads. The node can then be joined. */
 void lx_gw_tcp_stop(lx_gw_tcp_t *g);
 void lx_gw_tcp_close(lx_gw_tcp_t *g);
 
