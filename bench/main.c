@@ -65,6 +65,8 @@ typedef struct {
     int nnode;
     uint32_t node_seconds;
     int node_auth;           /* LXB_AUTH_* */
+    uint32_t node_conns;     /* --node-conns: client connections (0: 1) */
+    uint32_t node_threads;   /* --node-threads: binary gateway threads (0: the node's default) */
     uint32_t verify_seconds; /* --verify: 0 none */
     uint64_t ws_rates[MAX_SEL];
     int nws;
@@ -106,6 +108,10 @@ static void usage(FILE *f) {
         "                    rate (orders/s, comma list); --node-seconds S per rate (default 10)\n"
         "  --node-auth A     dev (logon by account id, default), session (signed logon, the\n"
         "                    engine checks the key) or signed (every order a signed action)\n"
+        "  --node-conns C    C client connections (accounts 1..C) share the --node rate (default "
+        "1)\n"
+        "  --node-threads T  the binary gateway's I/O threads (default: the node's, one per core,\n"
+        "                    at most 2); connections are dealt to the threads round robin\n"
         "  --verify S        ed25519 signed-action verifications per second on one core, S s\n"
         "  --ws RATES        the node over WebSocket JSON, open loop at each offered rate\n"
         "                    (orders/s); --ws-batch N orders per message (default 1, max 50)\n"
@@ -232,6 +238,14 @@ static int parse_args(opts_t *o, int argc, char **argv) {
                 o->node_auth = LXB_AUTH_SIGNED;
             else
                 goto bad;
+        } else if (strcmp(a, "--node-conns") == 0) {
+            NEED_VAL();
+            if (parse_u64(val, &u) || u == 0 || u > 64) goto bad;
+            o->node_conns = (uint32_t)u;
+        } else if (strcmp(a, "--node-threads") == 0) {
+            NEED_VAL();
+            if (parse_u64(val, &u) || u == 0 || u > 7) goto bad;
+            o->node_threads = (uint32_t)u;
         } else if (strcmp(a, "--ws") == 0) {
             NEED_VAL();
             char buf[256];
@@ -541,7 +555,7 @@ int main(int argc, char **argv) {
         failed |= lx_bench_journal(o.journal[i], o.seed, o.quick) != 0;
     for (int i = 0; i < o.nnode; i++)
         failed |= lx_bench_node(o.node_rates[i], o.node_seconds ? o.node_seconds : 10, true, o.seed,
-                                o.node_auth) != 0;
+                                o.node_auth, o.node_conns, o.node_threads) != 0;
     if (o.verify_seconds) failed |= lx_bench_verify(o.verify_seconds) != 0;
     for (int i = 0; i < o.nws; i++)
         failed |= lx_bench_ws(o.ws_rates[i], o.node_seconds ? o.node_seconds : 10, o.seed,

@@ -49,6 +49,7 @@
 
 typedef struct {
     int fd;
+    lx_account_id_t account;
     uint64_t n;      /* requests */
     uint64_t period; /* ns between requests */
     uint64_t start;  /* due time of request 0 (lxb_now_ns) */
@@ -58,20 +59,22 @@ typedef struct {
     uint64_t got;
     _Atomic int failed;
     uint8_t *frames; /* LXB_AUTH_SIGNED: request i is the SIGNED frame at i * FRAME */
+    uint8_t pk[32], sk[64];
+    uint32_t chain;
 } nb_t;
 
 #define SIGNED_FRAME 240 /* lx_proto_msg_size(LX_PROTO_SIGNED) */
 
-/* Request i as a command of ACCOUNT: even i places (client id i + 1), odd i
- * cancels the order of request i - 1 by client id. */
-static void request_cmd(uint64_t i, uint64_t *x, lx_cmd_t *c) {
+/* Request i as a command of `account`: even i places (client id i + 1), odd
+ * i cancels the order of request i - 1 by client id. */
+static void request_cmd(lx_account_id_t account, uint64_t i, uint64_t *x, lx_cmd_t *c) {
     memset(c, 0, sizeof *c);
     if (i % 2 == 0) {
         *x ^= *x << 13;
         *x ^= *x >> 7;
         *x ^= *x << 17;
         c->type = LX_CMD_PLACE;
-        c->u.place.account = ACCOUNT;
+        c->u.place.account = account;
         c->u.place.market = MARKET;
         c->u.place.client_id = i + 1;
         c->u.place.side = LX_SIDE_BUY;
@@ -80,7 +83,7 @@ static void request_cmd(uint64_t i, uint64_t *x, lx_cmd_t *c) {
         c->u.place.qty = 1 + (int64_t)(*x >> 40) % 10;
     } else {
         c->type = LX_CMD_CANCEL;
-        c->u.cancel.account = ACCOUNT;
+        c->u.cancel.account = account;
         c->u.cancel.market = MARKET;
         c->u.cancel.client_id = i; /* the order placed by request i - 1 */
         c->u.cancel.by_client_id = 1;
@@ -96,7 +99,7 @@ static int presign(nb_t *b, const uint8_t sk[64], const uint8_t pk[32], uint32_t
     for (uint64_t i = 0; i < b->n; i++) {
         lx_action_t a = {.chain_id = chain, .nonce = i + 1};
         memcpy(a.signer, pk, 32);
-        request_cmd(i, &x, &a.cmd);
+        request_cmd(b->account, i, &x, &a.cmd);
         lx_proto_msg_t m;
         memset(&m, 0, sizeof m);
         m.type = LX_PROTO_SIGNED;
@@ -107,6 +110,13 @@ static int presign(nb_t *b, const uint8_t sk[64], const uint8_t pk[32], uint32_t
             return -1;
     }
     return 0;
+}
+
+/* A thread signing one client's requests (clients sign in parallel). */
+static void *presign_main(void *arg) {
+    nb_t *b = arg;
+    if (presign(b, b->sk, b->pk, b->chain)) atomic_store(&b->failed, 1);
+    return NULL;
 }
 
 static uint64_t due(const nb_t *b, uint64_t i) {
@@ -137,7 +147,7 @@ static void *sender(void *arg) {
                 continue;
             }
             lx_cmd_t c;
-            request_cmd(i, &x, &c);
+            request_cmd(b->account, i, &x, &c);
             lx_proto_msg_t m;
             memset(&m, 0, sizeof m);
             if (c.type == LX_CMD_PLACE) {
@@ -290,8 +300,51 @@ static int exchange(int fd, const lx_proto_msg_t *m, uint8_t *reply, int want_le
     return 0;
 }
 
-int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed, int auth) {
+/* Connects client k (account 1 + k) and logs it on: dev, by account id;
+ * session and signed, a signed logon with key k, which in dev mode also
+ * binds the key as the account's owner key. */
+static int client_open(nb_t *b, uint16_t port, int auth, uint32_t chain, uint32_t k, uint8_t pk[32],
+                       uint8_t sk[64]) {
+    b->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (b->fd < 0 || connect(b->fd, (struct sockaddr *)&a, sizeof a)) {
+        fprintf(stderr, "node_bench: connect: %s\n", strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    setsockopt(b->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    lx_proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_LOGON;
+    m.u.logon.version = LX_PROTO_VERSION;
+    m.u.logon.account = b->account;
+    uint8_t reply[64];
+    int rc = 0;
+    if (auth != LXB_AUTH_DEV) {
+        uint8_t kseed[32];
+        memset(kseed, 7 + (int)k, sizeof kseed);
+        rc = sodium_init() < 0 ? -1 : 0;
+        crypto_sign_seed_keypair(pk, sk, kseed);
+        m.u.logon.flags = LX_PROTO_LOGON_SIGNED;
+        memcpy(m.u.logon.public_key, pk, 32);
+        if (!rc) rc = exchange(b->fd, &m, reply, 40, LX_PROTO_CHALLENGE);
+        uint8_t p[LX_SIGN_LOGON_LEN];
+        lx_sign_logon_payload(chain, b->account, reply + 8, pk, p);
+        crypto_sign_detached(m.u.logon.signature, NULL, p, sizeof p, sk);
+    }
+    if (rc || exchange(b->fd, &m, reply, 32, LX_PROTO_LOGON_ACK)) {
+        fprintf(stderr, "node_bench: logon failed\n");
+        return -1;
+    }
+    return 0;
+}
+
+int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed, int auth,
+                  uint32_t conns, uint32_t threads) {
     if (rate == 0 || seconds == 0 || rate > 1000000000) return 1;
+    if (conns == 0) conns = 1;
+    if (conns > 64) return 1;
     const char *tmp = getenv("TMPDIR");
     char dir[512];
     snprintf(dir, sizeof dir, "%s/lx-node-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -303,83 +356,106 @@ int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed, in
     lx_config_t cfg;
     lx_node_t *node = NULL;
     lx_gw_tcp_t *gw = NULL;
-    nb_t b;
-    memset(&b, 0, sizeof b);
-    b.fd = -1;
+    nb_t *bs = calloc(conns, sizeof *bs);
+    pthread_t *th = calloc(2 * (size_t)conns, sizeof *th);
+    lxb_hist_t *lat = malloc(sizeof *lat);
+    uint32_t nth = 0;
     int ret = 1;
+    if (!bs || !th || !lat) {
+        free(bs);
+        free(th);
+        free(lat);
+        return 1;
+    }
+    for (uint32_t k = 0; k < conns; k++) bs[k].fd = -1;
     if (lx_config_default(&cfg, err, sizeof err)) goto out_nocfg;
     cfg.listen.binary.port = 0;
     cfg.journal.fsync = fsync;
     cfg.rate_limits.per_account.rate = 0; /* the offered rate is the point */
     cfg.rate_limits.per_connection.rate = 0;
     snprintf(cfg.node.data_dir, sizeof cfg.node.data_dir, "%s/data", dir);
-    lx_node_opts_t no = {.faucet_accounts = 1};
+    lx_node_opts_t no = {.faucet_accounts = conns};
+    lx_gw_tcp_opts_t go = {.threads = threads};
     if (lx_node_open(&node, &cfg, &no, err, sizeof err) ||
-        lx_gw_tcp_open(&gw, node, &cfg, NULL, err, sizeof err) || lx_node_start(node) ||
+        lx_gw_tcp_open(&gw, node, &cfg, &go, err, sizeof err) || lx_node_start(node) ||
         lx_gw_tcp_start(gw)) {
         fprintf(stderr, "node_bench: %s\n", err[0] ? err : "cannot start the node");
         goto out;
     }
 
-    b.fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(lx_gw_tcp_port(gw))};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (b.fd < 0 || connect(b.fd, (struct sockaddr *)&a, sizeof a)) {
-        fprintf(stderr, "node_bench: connect: %s\n", strerror(errno));
-        goto out;
+    /* Client k (account 1 + k) offers rate / conns: its requests are due
+     * every conns periods, k periods after client 0's, so that together
+     * they offer one request per period. */
+    uint64_t n = rate * seconds, period = 1000000000ull / rate;
+    if (period == 0) period = 1;
+    n /= conns;
+    n &= ~(uint64_t)1; /* whole place + cancel pairs */
+    for (uint32_t k = 0; k < conns; k++) {
+        nb_t *b = &bs[k];
+        b->account = ACCOUNT + k;
+        b->chain = cfg.node.chain_id;
+        if (client_open(b, lx_gw_tcp_port(gw), auth, cfg.node.chain_id, k, b->pk, b->sk)) goto out;
+        b->lat = malloc(sizeof *b->lat);
+        if (!b->lat) goto out;
+        lxb_hist_init(b->lat);
+        b->n = n;
+        b->period = period * conns;
+        b->seed = seed + k;
     }
-    int one = 1;
-    setsockopt(b.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    uint8_t pk[32], sk[64];
-    {
-        /* dev: by account id; session and signed: a signed logon, which in
-         * dev mode also binds the key as account 1's owner key */
-        lx_proto_msg_t m;
-        memset(&m, 0, sizeof m);
-        m.type = LX_PROTO_LOGON;
-        m.u.logon.version = LX_PROTO_VERSION;
-        m.u.logon.account = ACCOUNT;
-        uint8_t reply[64];
-        int rc = 0;
-        if (auth != LXB_AUTH_DEV) {
-            uint8_t kseed[32];
-            memset(kseed, 7, sizeof kseed);
-            rc = sodium_init() < 0 ? -1 : 0;
-            crypto_sign_seed_keypair(pk, sk, kseed);
-            m.u.logon.flags = LX_PROTO_LOGON_SIGNED;
-            memcpy(m.u.logon.public_key, pk, 32);
-            if (!rc) rc = exchange(b.fd, &m, reply, 40, LX_PROTO_CHALLENGE);
-            uint8_t p[LX_SIGN_LOGON_LEN];
-            lx_sign_logon_payload(cfg.node.chain_id, ACCOUNT, reply + 8, pk, p);
-            crypto_sign_detached(m.u.logon.signature, NULL, p, sizeof p, sk);
+    if (auth == LXB_AUTH_SIGNED) { /* before the clock starts, one thread per client */
+        bool made[64];
+        for (uint32_t k = 0; k < conns; k++) {
+            made[k] = pthread_create(&th[k], NULL, presign_main, &bs[k]) == 0;
+            if (!made[k]) atomic_store(&bs[k].failed, 1);
         }
-        if (rc || exchange(b.fd, &m, reply, 32, LX_PROTO_LOGON_ACK)) {
-            fprintf(stderr, "node_bench: logon failed\n");
-            goto out;
+        for (uint32_t k = 0; k < conns; k++)
+            if (made[k]) pthread_join(th[k], NULL);
+        for (uint32_t k = 0; k < conns; k++) {
+            if (atomic_load(&bs[k].failed)) {
+                fprintf(stderr, "node_bench: cannot sign the requests\n");
+                goto out;
+            }
         }
     }
-    b.lat = malloc(sizeof *b.lat);
-    if (!b.lat) goto out;
-    lxb_hist_init(b.lat);
-    b.n = rate * seconds;
-    b.period = 1000000000ull / rate;
-    if (b.period == 0) b.period = 1;
-    b.n &= ~(uint64_t)1; /* whole place + cancel pairs */
-    b.seed = seed;
-    if (auth == LXB_AUTH_SIGNED && presign(&b, sk, pk, cfg.node.chain_id)) {
-        fprintf(stderr, "node_bench: cannot sign the requests\n");
+    uint64_t start = lxb_now_ns() + 10000000;
+    for (uint32_t k = 0; k < conns; k++) bs[k].start = start + k * period;
+    bool failed = false;
+    for (uint32_t k = 0; k < conns && !failed; k++) {
+        if (pthread_create(&th[nth], NULL, receiver, &bs[k]) == 0)
+            nth++;
+        else
+            failed = true;
+        if (!failed && pthread_create(&th[nth], NULL, sender, &bs[k]) == 0)
+            nth++;
+        else
+            failed = true;
+    }
+    if (failed)
+        for (uint32_t k = 0; k < conns; k++) atomic_store(&bs[k].failed, 1);
+    for (uint32_t i = 0; i < nth; i++) pthread_join(th[i], NULL);
+    uint64_t el = lxb_now_ns() - start;
+    uint64_t got = 0, late = 0, total = n * conns;
+    lxb_hist_init(lat);
+    for (uint32_t k = 0; k < conns; k++) {
+        nb_t *b = &bs[k];
+        failed |= atomic_load(&b->failed) != 0;
+        got += b->got;
+        late += b->late;
+        lat->count += b->lat->count;
+        if (b->lat->max > lat->max) lat->max = b->lat->max;
+        if (b->lat->min < lat->min) lat->min = b->lat->min;
+        for (uint32_t i = 0; i < LXB_HIST_BUCKETS; i++) lat->c[i] += b->lat->c[i];
+    }
+    if (failed || got != total) {
+        fprintf(stderr, "node_bench: run failed (%" PRIu64 " of %" PRIu64 " reports)\n", got,
+                total);
         goto out;
     }
-    b.start = lxb_now_ns() + 10000000;
-    if (lxb_run_client(sender, receiver, &b, &b.failed)) goto out;
-    uint64_t el = lxb_now_ns() - b.start;
-    if (atomic_load(&b.failed) || b.got != b.n) {
-        fprintf(stderr, "node_bench: run failed (%" PRIu64 " of %" PRIu64 " reports)\n", b.got,
-                b.n);
-        goto out;
+    for (uint32_t k = 0; k < conns; k++) {
+        close(bs[k].fd);
+        bs[k].fd = -1;
     }
-    close(b.fd);
-    b.fd = -1;
+    uint32_t gw_threads = lx_gw_tcp_threads(gw);
     lx_gw_tcp_stop(gw);
     lx_node_join(node);
     lx_node_stats_t st;
@@ -390,22 +466,29 @@ int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed, in
     printf("RESULT workload=%s msgs=%" PRIu64 " msgs_per_s=%" PRIu64 " p50_ns=%" PRIu64
            " p99_ns=%" PRIu64 " p999_ns=%" PRIu64 " max_ns=%" PRIu64
            " bytes_per_order=na offered_rate=%" PRIu64 " late_msgs=%" PRIu64
-           " fsync=%d commits=%" PRIu64 " cmds_per_commit=%" PRIu64 " seed=%" PRIu64 "\n",
-           wl, b.n, (uint64_t)((unsigned __int128)b.n * 1000000000u / (el ? el : 1)),
-           lxb_hist_quantile(b.lat, 500000), lxb_hist_quantile(b.lat, 990000),
-           lxb_hist_quantile(b.lat, 999000), b.lat->max, rate, b.late, fsync ? 1 : 0, st.batches,
-           st.batches ? st.commands / st.batches : 0, seed);
+           " fsync=%d commits=%" PRIu64 " cmds_per_commit=%" PRIu64 " conns=%u gw_threads=%u"
+           " seed=%" PRIu64 "\n",
+           wl, total, (uint64_t)((unsigned __int128)total * 1000000000u / (el ? el : 1)),
+           lxb_hist_quantile(lat, 500000), lxb_hist_quantile(lat, 990000),
+           lxb_hist_quantile(lat, 999000), lat->max, rate, late, fsync ? 1 : 0, st.batches,
+           st.batches ? st.commands / st.batches : 0, conns, gw_threads, seed);
     lxb_print_stages(node, wl, rate);
 
     ret = 0;
 out:
-    if (b.fd >= 0) close(b.fd);
+    for (uint32_t k = 0; k < conns; k++)
+        if (bs[k].fd >= 0) close(bs[k].fd);
     lx_gw_tcp_close(gw);
     lx_node_close(node);
     lx_config_free(&cfg);
-    free(b.lat);
-    free(b.frames);
 out_nocfg:
+    for (uint32_t k = 0; k < conns; k++) {
+        free(bs[k].lat);
+        free(bs[k].frames);
+    }
+    free(bs);
+    free(th);
+    free(lat);
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return ret;
 }
@@ -422,7 +505,7 @@ int lx_bench_verify(uint32_t seconds) {
     for (int i = 0; i < N; i++) {
         lx_action_t a = {.chain_id = 1, .nonce = (uint64_t)i + 1};
         memcpy(a.signer, pk, 32);
-        request_cmd((uint64_t)i, &x, &a.cmd);
+        request_cmd(1, (uint64_t)i, &x, &a.cmd);
         len[i] = lx_sign(&a, sk, env[i], sizeof env[i]);
         if (len[i] <= 0) return 1;
     }

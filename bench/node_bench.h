@@ -3,7 +3,7 @@
  *
  * lx_bench_node(rate, seconds, fsync, seed) starts a node and its binary
  * gateway in this process (loopback, a port the system picks, a fresh data
- * directory under $TMPDIR or /tmp, removed afterwards), connects one client,
+ * directory under $TMPDIR or /tmp, removed afterwards), connects the clients,
  * and offers `rate` requests per second for `seconds` seconds, open loop:
  * request i is due at start + i / rate and is sent then (or at once, with
  * everything else due, when the sender is behind). Requests alternate: a
@@ -39,7 +39,12 @@
 
 enum { LXB_AUTH_DEV = 0, LXB_AUTH_SESSION = 1, LXB_AUTH_SIGNED = 2 };
 
-int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed, int auth);
+/* conns clients (accounts 1..conns; 0: 1) share the rate, each with its own
+ * connection, sender and receiver; threads: the binary gateway's I/O
+ * threads (0: the node's default, gateway.binary_threads). The RESULT line
+ * adds conns= and gw_threads=. */
+int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed, int auth,
+                  uint32_t conns, uint32_t threads);
 int lx_bench_verify(uint32_t seconds);
 
 /* lx_bench_ws(rate, seconds, seed, batch): the node with its web gateway,

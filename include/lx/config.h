@@ -30,6 +30,9 @@
 #define LX_CONFIG_ASSET_SYMBOL_MAX 16  /* the engine's symbol field */
 #define LX_CONFIG_MARKET_SYMBOL_MAX 40 /* the default, BASE-QUOTE, always fits */
 #define LX_CONFIG_SHARDS_MAX 32
+/* binary gateway threads: each is a node gateway, of which a node has 8 (LX_NODE_GATEWAYS_MAX),
+ * and the web gateway takes one */
+#define LX_CONFIG_BINARY_THREADS_MAX 7
 #define LX_CONFIG_LIST_MAX 4096        /* most assets, most markets in one file */
 #define LX_CONFIG_FILE_MAX (16u << 20) /* largest file lx_config_load_file reads */
 #define LX_CONFIG_FEE_DECIMALS 6       /* fee rates: 0.000001 = LX_FEE_RATE_ONE / 1e6 */
@@ -93,6 +96,11 @@ typedef struct {
     struct {
         lx_config_addr_t http, ws, binary;
     } listen;
+    struct {
+        /* threads of the binary TCP gateway, 1..LX_CONFIG_BINARY_THREADS_MAX;
+         * 0: one per core, at most 2 (lx_gw_tcp_open decides) */
+        uint32_t binary_threads;
+    } gateway;
     lx_engine_config_t engine; /* clearing is always on */
     uint32_t shards;           /* engine threads, 1..LX_CONFIG_SHARDS_MAX */
     struct {

@@ -1,17 +1,58 @@
 /*
- * tcp.c: the binary order-entry gateway (docs/protocol.md), one I/O thread.
+ * tcp.c: the binary order-entry gateway (docs/protocol.md), N I/O threads.
  *
- * The thread runs an epoll loop over the listening socket, the connections
- * and an eventfd. Each round it
+ * Threads. gateway.binary_threads threads (default: one per core, at most
+ * 2), each a whole gateway (gw_t): its own epoll, connections, sessions,
+ * staging and node gateway, i.e. its own in and out rings (thread 0 has the
+ * node's gateway 0, every other one a gateway from lx_node_add_gateway). A
+ * session id carries its node gateway in its top byte, so the engine thread
+ * sends each report to the thread of its session. What a thread does for a
+ * request, the ed25519 verification of a SIGNED action above all, it does
+ * in parallel with the others and never on the engine thread: N threads
+ * verify N times as many signatures per second as one, cores permitting.
+ *
+ * Spreading connections. Thread 0 alone accepts (the listening socket is
+ * in its epoll), checks the connection caps and deals the connection out
+ * round robin: it keeps it or pushes it onto another thread's inbox. One
+ * acceptor rather than SO_REUSEPORT listeners per thread because the
+ * kernel's hash puts two connections on one thread half the time (a
+ * market maker's two connections would then share a core while the other
+ * idles), the caps are then checked in one place, and the placement is
+ * deterministic, which the tests use. Accepting is a small part of a
+ * thread's work; the orders are the rest.
+ *
+ * A session lives on the thread that made it. A LOGON resuming a session
+ * of another thread is checked where it arrives (version, account, the
+ * signed challenge, which is that connection's), then the connection moves
+ * to the session's thread with the LOGON and whatever bytes the client sent
+ * after it, and that thread finishes the logon and reads on. So report
+ * numbering, the resend history, RESEND_REQUEST and cancel-on-disconnect
+ * keep one writer, the session's thread, with no lock; a reconnecting
+ * client gets its missed reports whichever thread it lands on. Inboxes are
+ * lock-free stacks (push by compare-and-swap, the owner takes all with one
+ * exchange) and the owner's eventfd wakes it; only connections move, never
+ * orders.
+ *
+ * Shared by the threads: the per-account rate-limit buckets (one 64-bit
+ * GCRA time per account, updated by compare-and-swap, so an account with
+ * connections on two threads has exactly one bucket), and the connection
+ * table behind the caps (the remote address of every connection, under a
+ * mutex taken only at accept and close). The order path takes no lock and
+ * allocates nothing.
+ *
+ * Each thread runs an epoll loop over its connections and its eventfd
+ * (thread 0: also the listening socket). Each round it
  *   1. reads every readable connection and decodes its frames with the
  *      incremental decoder (lx/proto.h); requests become lx_node_msg_t,
- *      staged locally and pushed into the node's in ring with one commit per
+ *      staged locally and pushed into its in ring with one commit per
  *      round (or per STAGE requests);
- *   2. drains the node's out ring: each execution report gets its session's
+ *   2. takes the connections handed to it;
+ *   3. drains its out ring: each execution report gets its session's
  *      next seq, is kept in the session's history (for RESEND_REQUEST) and
  *      is appended to the connection's output buffer if the session is
  *      connected;
- *   3. writes the output buffers (EPOLLOUT only while a buffer is not empty).
+ *   4. writes the output buffers (EPOLLOUT only while a buffer is not
+ *      empty), then hands over the connections that are to move.
  *
  * Waking: the engine thread calls notify() after committing reports; it
  * writes the eventfd only when this thread has announced it is about to
@@ -19,34 +60,36 @@
  * ring's tail, and commit / load sleeping), so a busy node makes no
  * system call for it.
  *
- * Sessions outlive connections. A session has an id (boot second << 24 |
- * index), an account, the next report seq, and a history ring of the last
- * `history` encoded reports (at most 80 bytes each; grown on demand). A
- * LOGON with a known session id of the same account resumes it (taking it
- * from a connection that still holds it); reports produced while it was
- * disconnected are numbered and kept, and RESEND_REQUEST replays them. A
- * resend is answered synchronously in this thread, so no live report can
- * come between the replay and RESEND_END.
+ * Sessions outlive connections. A session has an id (node gateway << 56 |
+ * 32 bits of the boot second << 24 | index), an account, the next report
+ * seq, and a history ring of the last `history` encoded reports (at most
+ * 80 bytes each; grown on demand). A LOGON with a known session id of the
+ * same account resumes it (taking it from a connection that still holds
+ * it); reports produced while it was disconnected are numbered and kept,
+ * and RESEND_REQUEST replays them. A resend is answered synchronously in
+ * the session's thread, so no live report can come between the replay and
+ * RESEND_END.
  *
  * Bounds: connections over limits.max_connections or
- * max_connections_per_ip get REJECT UNAVAILABLE and are closed; a connection whose output buffer
- * would pass its bound (a slow reader) is closed, and its session keeps numbering and keeping
- * reports. While a resend is being written the bound is raised by the size
- * of a whole history (history x 80 bytes), so that a client can always get
- * back everything that is kept. Frames whose boundaries are lost (MALFORMED, TOO_LARGE) get a
- * REJECT and a close, as do a failed logon and a bad version.
+ * max_connections_per_ip (all threads together) get REJECT UNAVAILABLE and
+ * are closed; a connection whose output buffer would pass its bound (a slow
+ * reader) is closed, and its session keeps numbering and keeping reports.
+ * While a resend is being written the bound is raised by the size of a
+ * whole history (history x 80 bytes), so that a client can always get back
+ * everything that is kept. Frames whose boundaries are lost (MALFORMED,
+ * TOO_LARGE) get a REJECT and a close, as do a failed logon and a bad
+ * version.
  *
  * Rate limits (rate_limits in the config) are token buckets kept as GCRA
  * ("theoretical arrival time") in integer nanoseconds: one per connection
- * over every message, one per account over its order-entry requests from
- * all its sessions. A request over either is answered REJECT RATE_LIMITED
- * with retry_after_us and dropped.
+ * over every message (the connection's thread's), one per account over its
+ * order-entry requests from all its sessions on all threads (shared, see
+ * above). A request over either is answered REJECT RATE_LIMITED with
+ * retry_after_us and dropped.
  *
  * A session disconnected for longer than opts.session_linger_ms (10 min)
  * loses its history (a resend then says "trimmed"); the session itself (a
  * few dozen bytes) stays until the node stops.
- *
- * Not yet here: signed logon (answered LOGON_FAILED).
  */
 #define _GNU_SOURCE
 #include "lx/gw_tcp.h"
@@ -56,6 +99,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -71,11 +115,15 @@
 #include "lx/rate.h"
 #include "lx/sign.h"
 
+_Static_assert(LX_CONFIG_BINARY_THREADS_MAX < LX_NODE_GATEWAYS_MAX,
+               "a node gateway for every binary thread and one for the web gateway");
+
 #define STAGE 256
 #define REPORT_MAX 80 /* the largest execution report */
 #define READ_BUF 65536
 
 typedef struct conn conn_t;
+typedef struct gw gw_t;
 
 typedef struct {
     uint64_t id;
@@ -109,47 +157,80 @@ struct conn {
     bool challenged;       /* a CHALLENGE was sent and not yet used */
     uint8_t challenge[32]; /* what the next signed LOGON must sign */
     char peer[64];
+    /* handing over to another thread (see the essay) */
+    conn_t *next_in; /* in that thread's inbox */
+    gw_t *move_to;   /* set when a LOGON asks for a session of thread move_to */
+    bool has_logon;  /* `logon` is to be finished by the thread that takes it */
+    lx_proto_logon_t logon;
+    uint8_t *pend; /* bytes read after that LOGON, not decoded yet */
+    size_t npend;
 };
 
-struct lx_gw_tcp {
+/* One thread: a whole gateway over its own connections and sessions, with
+ * its own node gateway (rings `in` and `out`). */
+struct gw {
+    lx_gw_tcp_t *grp;
     lx_node_t *node;
     const lx_config_t *cfg;
     lx_gw_tcp_opts_t opts;
+    unsigned idx;    /* thread number: 0 accepts */
+    unsigned nodegw; /* its node gateway: the top byte of its session ids */
     lx_ring_t *in;
-    lx_node_outs_t outs; /* one out ring per shard */
-    int lfd, efd, epfd;
-    uint16_t port;
+    lx_node_outs_t outs; /* its out ring from each shard */
+    int efd, epfd;
     pthread_t thread;
-    bool started;
-    _Atomic bool stop;
     _Atomic int sleeping;
-    uint64_t acked_seq; /* the command whose ack latency was recorded last */
-    session_t **cod;    /* sessions whose connection dropped with cancel-on-disconnect */
+    _Atomic(conn_t *) inbox; /* connections handed to this thread (a stack) */
+    uint64_t acked_seq;      /* the command whose ack latency was recorded last */
+    session_t **cod;         /* sessions whose connection dropped with cancel-on-disconnect */
     uint32_t ncod, cod_cap;
     /* connections */
     conn_t **conns;
-    uint32_t nconns, max_conns, max_per_ip;
+    uint32_t nconns;
     conn_t **dead;
-    uint32_t ndead, dead_cap;
+    uint32_t ndead;
     conn_t **dirty;
     uint32_t ndirty;
-    /* rate limits: GCRA, "theoretical arrival time" per account and per
-     * connection, in monotonic ns */
-    uint64_t *account_tat; /* max_accounts entries, NULL when no account limit */
-    uint32_t naccounts;
+    conn_t **moving; /* to go to their session's thread at the end of the round */
+    uint32_t nmoving;
     uint64_t now_ns; /* taken once per read */
     /* sessions */
     session_t **sessions;
     uint32_t nsessions, sessions_cap;
-    uint64_t session_base;
     /* staged requests */
     lx_node_msg_t stage[STAGE];
     uint32_t nstage;
     uint8_t rbuf[READ_BUF];
 };
 
-static void glog(lx_gw_tcp_t *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void glog(lx_gw_tcp_t *g, const char *fmt, ...) {
+/* The gateway: its threads and what they share. Written once at open and
+ * read by every thread, except where marked. */
+struct lx_gw_tcp {
+    lx_node_t *node;
+    const lx_config_t *cfg;
+    lx_gw_tcp_opts_t opts;
+    int lfd; /* in thread 0's epoll */
+    uint16_t port;
+    bool started;
+    _Atomic bool stop;
+    uint32_t nthreads;
+    gw_t *t[LX_NODE_GATEWAYS_MAX];
+    int8_t by_nodegw[LX_NODE_GATEWAYS_MAX]; /* node gateway -> thread, -1: none of ours */
+    uint64_t session_base;                  /* 32 bits of the boot second */
+    /* per-account rate limits: GCRA "theoretical arrival time" in monotonic
+     * ns, updated by compare-and-swap from any thread; NULL when no limit */
+    _Atomic uint64_t *account_tat;
+    uint32_t naccounts;
+    uint32_t rr; /* thread 0 only: the thread the next connection goes to */
+    /* the connection caps, over all threads: the remote address of each
+     * connection (in no order), under conn_mu; touched at accept and close */
+    pthread_mutex_t conn_mu;
+    uint8_t (*ips)[16];
+    uint32_t nips, max_conns, max_per_ip;
+};
+
+static void glog(gw_t *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void glog(gw_t *g, const char *fmt, ...) {
     if (!g->opts.log) return;
     va_list ap;
     va_start(ap, fmt);
@@ -164,18 +245,25 @@ static int64_t mono_ms(void) {
     return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
+static uint64_t mono_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
 /* ---- output ------------------------------------------------------------------ */
 
-static void conn_kill(lx_gw_tcp_t *g, conn_t *c, const char *why);
+static void conn_kill(gw_t *g, conn_t *c, const char *why);
+static void conn_release(lx_gw_tcp_t *G, const uint8_t ip[16]);
 
-static void mark_dirty(lx_gw_tcp_t *g, conn_t *c) {
+static void mark_dirty(gw_t *g, conn_t *c) {
     if (c->dirty || c->dead) return;
     c->dirty = true;
     g->dirty[g->ndirty++] = c;
 }
 
 /* Appends one encoded frame; closes a connection over its bound. */
-static void conn_send(lx_gw_tcp_t *g, conn_t *c, const lx_proto_msg_t *m) {
+static void conn_send(gw_t *g, conn_t *c, const lx_proto_msg_t *m) {
     if (c->dead) return;
     if (c->ocap - c->olen < LX_PROTO_FRAME_MAX) {
         if (c->ooff > 0) {
@@ -210,7 +298,7 @@ static void conn_send(lx_gw_tcp_t *g, conn_t *c, const lx_proto_msg_t *m) {
     mark_dirty(g, c);
 }
 
-static void send_reject(lx_gw_tcp_t *g, conn_t *c, int reason, int ref_type, uint64_t cid) {
+static void send_reject(gw_t *g, conn_t *c, int reason, int ref_type, uint64_t cid) {
     lx_proto_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = LX_PROTO_REJECT;
@@ -221,7 +309,7 @@ static void send_reject(lx_gw_tcp_t *g, conn_t *c, int reason, int ref_type, uin
 }
 
 /* Writes what it can; arms EPOLLOUT while something is left. */
-static void conn_flush(lx_gw_tcp_t *g, conn_t *c) {
+static void conn_flush(gw_t *g, conn_t *c) {
     c->dirty = false;
     if (c->dead) return;
     while (c->ooff < c->olen) {
@@ -245,14 +333,14 @@ static void conn_flush(lx_gw_tcp_t *g, conn_t *c) {
     }
 }
 
-static void flush_dirty(lx_gw_tcp_t *g) {
+static void flush_dirty(gw_t *g) {
     for (uint32_t i = 0; i < g->ndirty; i++) conn_flush(g, g->dirty[i]);
     g->ndirty = 0;
 }
 
 /* ---- connections ----------------------------------------------------------- */
 
-static void conn_kill(lx_gw_tcp_t *g, conn_t *c, const char *why) {
+static void conn_kill(gw_t *g, conn_t *c, const char *why) {
     if (c->dead) return;
     glog(g, "lxdexd: binary: %s closed: %s\n", c->peer, why);
     /* Best effort: what is already encoded (e.g. a REJECT saying why) goes out. */
@@ -271,11 +359,12 @@ static void conn_kill(lx_gw_tcp_t *g, conn_t *c, const char *why) {
     shutdown(c->fd, SHUT_WR);
     close(c->fd);
     c->fd = -1;
+    conn_release(g->grp, c->ip);
     if (c->sess && c->sess->conn == c) {
         c->sess->conn = NULL;
         c->sess->disc_at = mono_ms();
         /* staged later, from the loop: conn_kill can run inside stage_flush */
-        if (c->sess->cancel_on_disconnect && !atomic_load(&g->stop)) {
+        if (c->sess->cancel_on_disconnect && !atomic_load(&g->grp->stop)) {
             if (g->ncod == g->cod_cap) {
                 uint32_t cap = g->cod_cap ? g->cod_cap * 2 : 16;
                 session_t **n = realloc(g->cod, cap * sizeof *n);
@@ -294,19 +383,125 @@ static void conn_kill(lx_gw_tcp_t *g, conn_t *c, const char *why) {
     g->dead[g->ndead++] = c;
 }
 
-static void reap_dead(lx_gw_tcp_t *g) {
-    for (uint32_t i = 0; i < g->ndead; i++) {
-        free(g->dead[i]->out);
-        free(g->dead[i]);
-    }
+static void conn_free(conn_t *c) {
+    free(c->out);
+    free(c->pend);
+    free(c);
+}
+
+static void reap_dead(gw_t *g) {
+    for (uint32_t i = 0; i < g->ndead; i++) conn_free(g->dead[i]);
     g->ndead = 0;
 }
 
-static void do_accept(lx_gw_tcp_t *g) {
+/* Counts a new connection from ip against the caps, all threads together;
+ * returns the cap it would pass (and counts nothing), else NULL. */
+static const char *conn_admit(lx_gw_tcp_t *G, const uint8_t ip[16], uint32_t *total) {
+    pthread_mutex_lock(&G->conn_mu);
+    uint32_t same = 0;
+    for (uint32_t i = 0; i < G->nips; i++) same += !memcmp(G->ips[i], ip, 16);
+    const char *why = G->nips >= G->max_conns ? "max_connections"
+                      : same >= G->max_per_ip ? "max_connections_per_ip"
+                                              : NULL;
+    if (!why) memcpy(G->ips[G->nips++], ip, 16);
+    *total = G->nips;
+    pthread_mutex_unlock(&G->conn_mu);
+    return why;
+}
+
+/* A connection from ip closed (any thread). */
+static void conn_release(lx_gw_tcp_t *G, const uint8_t ip[16]) {
+    pthread_mutex_lock(&G->conn_mu);
+    for (uint32_t i = 0; i < G->nips; i++) {
+        if (!memcmp(G->ips[i], ip, 16)) {
+            memcpy(G->ips[i], G->ips[--G->nips], 16);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&G->conn_mu);
+}
+
+static void decode_bytes(gw_t *g, conn_t *c, const uint8_t *p, size_t len);
+static void logon_finish(gw_t *g, conn_t *c, const lx_proto_logon_t *l);
+
+/* Makes c one of this thread's connections: from the acceptor, or moving
+ * here with a LOGON for one of this thread's sessions, which is finished
+ * here, and the bytes the client sent after it. */
+static void conn_adopt(gw_t *g, conn_t *c) {
+    c->want_out = c->dirty = false;
+    c->move_to = NULL;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, c->fd, &ev)) {
+        conn_release(g->grp, c->ip);
+        close(c->fd);
+        conn_free(c);
+        return;
+    }
+    c->index = g->nconns;
+    g->conns[g->nconns++] = c;
+    if (c->olen > c->ooff) mark_dirty(g, c);
+    g->now_ns = mono_ns();
+    if (c->has_logon) {
+        c->has_logon = false;
+        logon_finish(g, c, &c->logon);
+    }
+    if (c->pend && !c->dead) {
+        uint8_t *p = c->pend;
+        c->pend = NULL;
+        decode_bytes(g, c, p, c->npend);
+        free(p);
+    }
+}
+
+/* Hands c to thread `to` (a lock-free stack: push by compare-and-swap, the
+ * owner takes the whole stack with one exchange) and wakes it. */
+static void inbox_push(gw_t *to, conn_t *c) {
+    conn_t *head = atomic_load_explicit(&to->inbox, memory_order_relaxed);
+    do c->next_in = head;
+    while (!atomic_compare_exchange_weak_explicit(&to->inbox, &head, c, memory_order_release,
+                                                  memory_order_relaxed));
+    uint64_t one = 1;
+    ssize_t w = write(to->efd, &one, sizeof one);
+    (void)w;
+}
+
+static void inbox_take(gw_t *g) {
+    if (!atomic_load_explicit(&g->inbox, memory_order_relaxed)) return;
+    conn_t *l = atomic_exchange_explicit(&g->inbox, NULL, memory_order_acquire), *fifo = NULL;
+    while (l) {
+        conn_t *next = l->next_in;
+        l->next_in = fifo;
+        fifo = l;
+        l = next;
+    }
+    while (fifo) {
+        conn_t *next = fifo->next_in;
+        conn_adopt(g, fifo);
+        fifo = next;
+    }
+}
+
+/* The connections whose LOGON named another thread's session go there,
+ * after this round's output was flushed (nothing of theirs is left in
+ * this thread's lists). */
+static void move_conns(gw_t *g) {
+    for (uint32_t i = 0; i < g->nmoving; i++) {
+        conn_t *c = g->moving[i];
+        if (c->dead) continue;
+        epoll_ctl(g->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+        conn_t *last = g->conns[--g->nconns];
+        g->conns[c->index] = last;
+        last->index = c->index;
+        inbox_push(c->move_to, c);
+    }
+    g->nmoving = 0;
+}
+
+static void do_accept(gw_t *g) {
     for (;;) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
-        int fd = accept4(g->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(g->grp->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) return;
         uint8_t ip[16];
         memset(ip, 0, sizeof ip);
@@ -314,12 +509,8 @@ static void do_accept(lx_gw_tcp_t *g) {
             memcpy(ip, &((struct sockaddr_in *)&ss)->sin_addr, 4);
         else if (ss.ss_family == AF_INET6)
             memcpy(ip, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
-        /* The per-address cap: a scan, at accept only (max_connections is small). */
-        uint32_t same = 0;
-        for (uint32_t i = 0; i < g->nconns; i++) same += !memcmp(g->conns[i]->ip, ip, sizeof ip);
-        const char *why = g->nconns >= g->max_conns ? "max_connections"
-                          : same >= g->max_per_ip   ? "max_connections_per_ip"
-                                                    : NULL;
+        uint32_t total;
+        const char *why = conn_admit(g->grp, ip, &total);
         if (why) {
             uint8_t b[64];
             lx_proto_msg_t m;
@@ -332,11 +523,12 @@ static void do_accept(lx_gw_tcp_t *g) {
                 (void)w;
             }
             close(fd);
-            glog(g, "lxdexd: binary: connection refused: %s (%u connections)\n", why, g->nconns);
+            glog(g, "lxdexd: binary: connection refused: %s (%u connections)\n", why, total);
             continue;
         }
         conn_t *c = calloc(1, sizeof *c);
         if (!c) {
+            conn_release(g->grp, ip);
             close(fd);
             continue;
         }
@@ -359,27 +551,35 @@ static void do_accept(lx_gw_tcp_t *g) {
             port = ntohs(a->sin6_port);
         }
         snprintf(c->peer, sizeof c->peer, "%s:%d", host, port);
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-        if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, fd, &ev)) {
-            close(fd);
-            free(c);
-            continue;
-        }
-        c->index = g->nconns;
-        g->conns[g->nconns++] = c;
+        /* round robin over the threads (see the essay) */
+        lx_gw_tcp_t *G = g->grp;
+        gw_t *to = G->t[G->rr++ % G->nthreads];
+        if (to == g)
+            conn_adopt(g, c);
+        else
+            inbox_push(to, c);
     }
 }
 
 /* ---- sessions ---------------------------------------------------------------- */
 
-static session_t *session_find(lx_gw_tcp_t *g, uint64_t id) {
-    if ((id >> 24) != g->session_base) return NULL;
+/* The thread whose session id this is, NULL for none of this gateway's. */
+static gw_t *session_home(lx_gw_tcp_t *G, uint64_t id) {
+    unsigned gw = LX_NODE_SESSION_GW(id);
+    if (gw >= LX_NODE_GATEWAYS_MAX || G->by_nodegw[gw] < 0 ||
+        ((id >> 24) & 0xffffffffu) != G->session_base)
+        return NULL;
+    return G->t[G->by_nodegw[gw]];
+}
+
+static session_t *session_find(gw_t *g, uint64_t id) {
+    if (session_home(g->grp, id) != g) return NULL;
     uint64_t idx = id & 0xffffff;
     if (idx == 0 || idx > g->nsessions) return NULL;
     return g->sessions[idx - 1];
 }
 
-static session_t *session_new(lx_gw_tcp_t *g, lx_account_id_t account) {
+static session_t *session_new(gw_t *g, lx_account_id_t account) {
     if (g->nsessions >= 0xffffff) return NULL;
     if (g->nsessions == g->sessions_cap) {
         uint32_t cap = g->sessions_cap ? g->sessions_cap * 2 : 64;
@@ -390,7 +590,7 @@ static session_t *session_new(lx_gw_tcp_t *g, lx_account_id_t account) {
     }
     session_t *s = calloc(1, sizeof *s);
     if (!s) return NULL;
-    s->id = (g->session_base << 24) | (g->nsessions + 1);
+    s->id = LX_NODE_SESSION(g->nodegw, (g->grp->session_base << 24) | (g->nsessions + 1));
     s->account = account;
     s->next_seq = 1;
     s->hist_first = 1;
@@ -401,7 +601,7 @@ static session_t *session_new(lx_gw_tcp_t *g, lx_account_id_t account) {
 /* Keeps an encoded report in the history, the kept ones being
  * [hist_first, next_seq); grows the ring up to opts.history. seq is the
  * report just numbered (next_seq - 1). */
-static void session_keep(lx_gw_tcp_t *g, session_t *s, uint64_t seq, const lx_proto_msg_t *m) {
+static void session_keep(gw_t *g, session_t *s, uint64_t seq, const lx_proto_msg_t *m) {
     uint64_t need = seq - s->hist_first + 1;
     if (need > s->hist_cap && s->hist_cap < g->opts.history) {
         uint32_t cap = s->hist_cap ? s->hist_cap : 256;
@@ -429,7 +629,7 @@ static void session_keep(lx_gw_tcp_t *g, session_t *s, uint64_t seq, const lx_pr
 
 /* Frees the histories of sessions disconnected for longer than
  * opts.session_linger_ms (a later resend of them says "trimmed"). */
-static void sessions_reclaim(lx_gw_tcp_t *g, int64_t now) {
+static void sessions_reclaim(gw_t *g, int64_t now) {
     for (uint32_t i = 0; i < g->nsessions; i++) {
         session_t *s = g->sessions[i];
         if (s->conn || !s->hist || now - s->disc_at < (int64_t)g->opts.session_linger_ms) continue;
@@ -442,7 +642,7 @@ static void sessions_reclaim(lx_gw_tcp_t *g, int64_t now) {
 
 /* ---- requests ------------------------------------------------------------------ */
 
-static void drain_out(lx_gw_tcp_t *g);
+static void drain_out(gw_t *g);
 
 /* Pushes the staged requests into the node's in ring. While the ring is
  * full it keeps draining the out ring, so that neither side can wait on the
@@ -451,19 +651,19 @@ static void drain_cb(void *ctx) {
     drain_out(ctx);
 }
 
-static void stage_flush(lx_gw_tcp_t *g) {
-    lx_node_submit(g->node, 0, g->stage, g->nstage, drain_cb, g);
+static void stage_flush(gw_t *g) {
+    lx_node_submit(g->node, g->nodegw, g->stage, g->nstage, drain_cb, g);
     g->nstage = 0;
 }
 
-static lx_node_msg_t *stage_slot(lx_gw_tcp_t *g) {
+static lx_node_msg_t *stage_slot(gw_t *g) {
     if (g->nstage == STAGE) stage_flush(g);
     lx_node_msg_t *m = &g->stage[g->nstage++];
     memset(m, 0, sizeof *m);
     return m;
 }
 
-static void do_resend(lx_gw_tcp_t *g, conn_t *c, const lx_proto_resend_request_t *r) {
+static void do_resend(gw_t *g, conn_t *c, const lx_proto_resend_request_t *r) {
     session_t *s = c->sess;
     uint64_t last = s->next_seq - 1;
     uint64_t to = r->to_seq == 0 || r->to_seq > last ? last : r->to_seq;
@@ -504,7 +704,7 @@ static bool zero64(const uint8_t *p) {
 /* A signed LOGON: with an all-zero signature it asks for a challenge; with
  * a signature, it must sign the challenge this connection was sent last
  * (docs/protocol.md). Returns true when the logon may go on. */
-static bool signed_logon(lx_gw_tcp_t *g, conn_t *c, const lx_proto_logon_t *l) {
+static bool signed_logon(gw_t *g, conn_t *c, const lx_proto_logon_t *l) {
     if (zero64(l->signature)) {
         randombytes_buf(c->challenge, sizeof c->challenge);
         c->challenged = true;
@@ -531,7 +731,7 @@ static bool signed_logon(lx_gw_tcp_t *g, conn_t *c, const lx_proto_logon_t *l) {
     return false;
 }
 
-static void do_logon(lx_gw_tcp_t *g, conn_t *c, const lx_proto_logon_t *l) {
+static void do_logon(gw_t *g, conn_t *c, const lx_proto_logon_t *l) {
     if (c->sess) {
         send_reject(g, c, LX_PROTO_R_ALREADY_LOGGED_ON, LX_PROTO_LOGON, 0);
         return;
@@ -550,6 +750,23 @@ static void do_logon(lx_gw_tcp_t *g, conn_t *c, const lx_proto_logon_t *l) {
                                                    : "account id out of range");
         return;
     }
+    /* A session lives on the thread that made it: a LOGON resuming another
+     * thread's session moves the connection there, which finishes it. */
+    gw_t *home = l->session_id ? session_home(g->grp, l->session_id) : NULL;
+    if (home && home != g) {
+        c->move_to = home;
+        c->has_logon = true;
+        c->logon = *l;
+        g->moving[g->nmoving++] = c;
+        return;
+    }
+    logon_finish(g, c, l);
+}
+
+/* The rest of a LOGON that passed its checks (version, signature, account):
+ * on the thread of the session it resumes, if any. */
+static void logon_finish(gw_t *g, conn_t *c, const lx_proto_logon_t *l) {
+    bool keyed = (l->flags & LX_PROTO_LOGON_SIGNED) != 0;
     session_t *s = l->session_id ? session_find(g, l->session_id) : NULL;
     /* a session resumes only with the same account and the same key (or none) */
     if (s && (s->account != l->account || s->keyed != keyed ||
@@ -586,7 +803,7 @@ static void do_logon(lx_gw_tcp_t *g, conn_t *c, const lx_proto_logon_t *l) {
     m.u.logon_ack.session_id = s->id;
     m.u.logon_ack.next_seq = s->next_seq;
     conn_send(g, c, &m);
-    if (keyed && g->cfg->node.dev_mode && !atomic_load(&g->stop) && !lx_node_failed(g->node)) {
+    if (keyed && g->cfg->node.dev_mode && !atomic_load(&g->grp->stop) && !lx_node_failed(g->node)) {
         /* dev mode has no bridge: the first key that logs on for an account
          * becomes its owner (the engine refuses the bind, harmlessly, when
          * the account or the key is taken) */
@@ -615,12 +832,6 @@ static uint64_t msg_client_id(const lx_proto_msg_t *m) {
     default:
         return 0;
     }
-}
-
-static uint64_t mono_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
 /*
@@ -658,7 +869,7 @@ static uint32_t weight_of(const lx_config_t *cfg, const lx_proto_msg_t *m) {
                                       : cfg->rate_limits.weight.place;
 }
 
-static void send_rate_limited(lx_gw_tcp_t *g, conn_t *c, const lx_proto_msg_t *m, uint32_t us) {
+static void send_rate_limited(gw_t *g, conn_t *c, const lx_proto_msg_t *m, uint32_t us) {
     lx_proto_msg_t r;
     memset(&r, 0, sizeof r);
     r.type = LX_PROTO_REJECT;
@@ -669,15 +880,29 @@ static void send_rate_limited(lx_gw_tcp_t *g, conn_t *c, const lx_proto_msg_t *m
     conn_send(g, c, &r);
 }
 
-static void on_msg(lx_gw_tcp_t *g, conn_t *c, const lx_proto_msg_t *m) {
+/* The per-account bucket, shared by the threads: the GCRA step computed on
+ * a copy and published by compare-and-swap (a retry only when another
+ * thread moved the same account's bucket meanwhile). */
+static uint32_t account_rate(gw_t *g, lx_account_id_t account, uint32_t weight) {
+    _Atomic uint64_t *tat = &g->grp->account_tat[account];
+    uint64_t old = atomic_load_explicit(tat, memory_order_relaxed);
+    for (;;) {
+        uint64_t t = old;
+        uint32_t wait = lx_rate_check(&t, &g->cfg->rate_limits.per_account, g->now_ns, weight);
+        if (wait) return wait;
+        if (atomic_compare_exchange_weak_explicit(tat, &old, t, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            return 0;
+    }
+}
+
+static void on_msg(gw_t *g, conn_t *c, const lx_proto_msg_t *m) {
     /* Rate limits (docs/config.md): every message of a connection, and the
      * order-entry requests of an account over all its sessions. */
     uint32_t wait = lx_rate_check(&c->tat, &g->cfg->rate_limits.per_connection, g->now_ns, 1);
-    if (!wait && c->sess && g->account_tat && is_order_entry(m->type) &&
-        c->sess->account < g->naccounts) {
-        wait = lx_rate_check(&g->account_tat[c->sess->account], &g->cfg->rate_limits.per_account,
-                             g->now_ns, weight_of(g->cfg, m));
-    }
+    if (!wait && c->sess && g->grp->account_tat && is_order_entry(m->type) &&
+        c->sess->account < g->grp->naccounts)
+        wait = account_rate(g, c->sess->account, weight_of(g->cfg, m));
     if (wait) {
         send_rate_limited(g, c, m, wait);
         /* A client that ignores retry_after_us and keeps pushing is cut off:
@@ -709,7 +934,7 @@ static void on_msg(lx_gw_tcp_t *g, conn_t *c, const lx_proto_msg_t *m) {
     case LX_PROTO_AMEND:
     case LX_PROTO_CANCEL_ALL:
     case LX_PROTO_SCHEDULE_CANCEL: {
-        if (atomic_load(&g->stop) || lx_node_failed(g->node)) {
+        if (atomic_load(&g->grp->stop) || lx_node_failed(g->node)) {
             send_reject(g, c, LX_PROTO_R_UNAVAILABLE, m->type, msg_client_id(m));
             break;
         }
@@ -733,7 +958,7 @@ static void on_msg(lx_gw_tcp_t *g, conn_t *c, const lx_proto_msg_t *m) {
         break;
     }
     case LX_PROTO_SIGNED: {
-        if (atomic_load(&g->stop) || lx_node_failed(g->node)) {
+        if (atomic_load(&g->grp->stop) || lx_node_failed(g->node)) {
             send_reject(g, c, LX_PROTO_R_UNAVAILABLE, m->type, 0);
             break;
         }
@@ -782,7 +1007,7 @@ static void on_msg(lx_gw_tcp_t *g, conn_t *c, const lx_proto_msg_t *m) {
         break;
     }
     case LX_PROTO_ORDER_STATUS: {
-        if (atomic_load(&g->stop) || lx_node_failed(g->node)) {
+        if (atomic_load(&g->grp->stop) || lx_node_failed(g->node)) {
             send_reject(g, c, LX_PROTO_R_UNAVAILABLE, m->type, msg_client_id(m));
             break;
         }
@@ -805,8 +1030,41 @@ static void on_msg(lx_gw_tcp_t *g, conn_t *c, const lx_proto_msg_t *m) {
     }
 }
 
-static void do_read(lx_gw_tcp_t *g, conn_t *c) {
-    for (int rounds = 0; rounds < 4 && !c->dead; rounds++) {
+/* Decodes and handles p[0..len) of c's input; stops at a LOGON that moves
+ * c to another thread, keeping the rest for that thread. */
+static void decode_bytes(gw_t *g, conn_t *c, const uint8_t *p, size_t len) {
+    while (!c->dead) {
+        lx_proto_msg_t m;
+        int rc = lx_proto_decode(&c->dec, &p, &len, &m);
+        if (rc == 0) return;
+        if (rc == 1) {
+            on_msg(g, c, &m);
+            if (c->move_to && !c->dead) {
+                if (len) {
+                    c->pend = malloc(len);
+                    if (!c->pend) {
+                        conn_kill(g, c, "out of memory");
+                        return;
+                    }
+                    memcpy(c->pend, p, len);
+                }
+                c->npend = len;
+                return;
+            }
+            continue;
+        }
+        lx_proto_msg_t rej;
+        lx_proto_decoder_reject(&c->dec, &rej);
+        conn_send(g, c, &rej);
+        if (rc == LX_ECORRUPT) {
+            conn_kill(g, c, lx_proto_reason_str(rej.u.reject.reason));
+            return;
+        }
+    }
+}
+
+static void do_read(gw_t *g, conn_t *c) {
+    for (int rounds = 0; rounds < 4 && !c->dead && !c->move_to; rounds++) {
         ssize_t r = recv(c->fd, g->rbuf, sizeof g->rbuf, 0);
         if (r == 0) {
             conn_kill(g, c,
@@ -821,24 +1079,7 @@ static void do_read(lx_gw_tcp_t *g, conn_t *c) {
         }
         c->last_rx = mono_ms();
         g->now_ns = mono_ns();
-        const uint8_t *p = g->rbuf;
-        size_t len = (size_t)r;
-        while (!c->dead) {
-            lx_proto_msg_t m;
-            int rc = lx_proto_decode(&c->dec, &p, &len, &m);
-            if (rc == 0) break;
-            if (rc == 1) {
-                on_msg(g, c, &m);
-                continue;
-            }
-            lx_proto_msg_t rej;
-            lx_proto_decoder_reject(&c->dec, &rej);
-            conn_send(g, c, &rej);
-            if (rc == LX_ECORRUPT) {
-                conn_kill(g, c, lx_proto_reason_str(rej.u.reject.reason));
-                return;
-            }
-        }
+        decode_bytes(g, c, g->rbuf, (size_t)r);
         if ((size_t)r < sizeof g->rbuf) return;
     }
 }
@@ -846,7 +1087,7 @@ static void do_read(lx_gw_tcp_t *g, conn_t *c) {
 /* ---- reports ------------------------------------------------------------------- */
 
 /* Numbers an execution report in its session, keeps it, sends it. */
-static void deliver(lx_gw_tcp_t *g, uint64_t session, lx_proto_msg_t *m) {
+static void deliver(gw_t *g, uint64_t session, lx_proto_msg_t *m) {
     session_t *s = session_find(g, session);
     if (!s) return;
     if (lx_proto_is_exec(m->type)) {
@@ -859,12 +1100,12 @@ static void deliver(lx_gw_tcp_t *g, uint64_t session, lx_proto_msg_t *m) {
     if (s->conn) conn_send(g, s->conn, m);
 }
 
-static void on_report(lx_gw_tcp_t *g, const lx_node_out_t *o) {
+static void on_report(gw_t *g, const lx_node_out_t *o) {
     if (o->kind == LX_NODE_OUT_EVENT) {
         /* the first report of a timed command: its order-to-ack latency */
         if (o->t_rx && o->ev.seq != g->acked_seq) {
             g->acked_seq = o->ev.seq;
-            lx_node_record_acked(g->node, 0, o->t_rx, mono_ns());
+            lx_node_record_acked(g->node, g->nodegw, o->t_rx, mono_ns());
         }
         lx_proto_report_t rep[2];
         int k = lx_proto_reports_from_event(&o->ev, rep);
@@ -907,13 +1148,13 @@ static void on_out(void *ctx, const lx_node_out_t *o) {
     on_report(ctx, o);
 }
 
-static void drain_out(lx_gw_tcp_t *g) {
+static void drain_out(gw_t *g) {
     while (lx_node_outs_drain(&g->outs, 1024, on_out, g)) {
     }
 }
 
 static void notify(void *ctx) {
-    lx_gw_tcp_t *g = ctx;
+    gw_t *g = ctx;
     atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load(&g->sleeping) && atomic_exchange(&g->sleeping, 0)) {
         uint64_t one = 1;
@@ -922,7 +1163,7 @@ static void notify(void *ctx) {
     }
 }
 
-static void heartbeats(lx_gw_tcp_t *g) {
+static void heartbeats(gw_t *g) {
     int64_t now = mono_ms();
     for (uint32_t i = 0; i < g->nconns; i++) {
         conn_t *c = g->conns[i];
@@ -948,10 +1189,10 @@ static void heartbeats(lx_gw_tcp_t *g) {
 /* The CANCEL_ALLs of sessions whose connection dropped with
  * cancel-on-disconnect (conn_kill queues them). Sessions live until the
  * gateway closes, so the pointers stay valid. */
-static void stage_cancel_on_disconnect(lx_gw_tcp_t *g) {
+static void stage_cancel_on_disconnect(gw_t *g) {
     for (uint32_t i = 0; i < g->ncod; i++) {
         session_t *s = g->cod[i];
-        if (atomic_load(&g->stop) || lx_node_failed(g->node)) break;
+        if (atomic_load(&g->grp->stop) || lx_node_failed(g->node)) break;
         glog(g, "lxdexd: binary: session %llu dropped: cancelling the open orders of account %u\n",
              (unsigned long long)s->id, s->account);
         lx_node_msg_t *b = stage_slot(g);
@@ -968,10 +1209,11 @@ static void stage_cancel_on_disconnect(lx_gw_tcp_t *g) {
 }
 
 static void *gw_main(void *arg) {
-    lx_gw_tcp_t *g = arg;
+    gw_t *g = arg;
+    lx_gw_tcp_t *G = g->grp;
     struct epoll_event evs[256];
     int64_t last_tick = mono_ms(), last_reclaim = last_tick;
-    while (!atomic_load(&g->stop)) {
+    while (!atomic_load(&G->stop)) {
         /* Announce sleep, then look at the ring once more (see the essay). */
         atomic_store(&g->sleeping, 1);
         atomic_thread_fence(memory_order_seq_cst);
@@ -980,7 +1222,7 @@ static void *gw_main(void *arg) {
         atomic_store(&g->sleeping, 0);
         for (int i = 0; i < n; i++) {
             void *p = evs[i].data.ptr;
-            if (p == &g->lfd) {
+            if (p == &G->lfd) {
                 do_accept(g);
             } else if (p == &g->efd) {
                 uint64_t v;
@@ -988,11 +1230,12 @@ static void *gw_main(void *arg) {
                 (void)r;
             } else {
                 conn_t *c = p;
-                if (c->dead) continue;
+                if (c->dead || c->move_to) continue;
                 if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) do_read(g, c);
                 if (!c->dead && (evs[i].events & EPOLLOUT)) mark_dirty(g, c);
             }
         }
+        inbox_take(g);
         stage_cancel_on_disconnect(g);
         stage_flush(g);
         drain_out(g);
@@ -1006,14 +1249,18 @@ static void *gw_main(void *arg) {
             last_reclaim = now;
         }
         flush_dirty(g);
+        move_conns(g);
         reap_dead(g);
     }
 
     /* Graceful stop: take nothing new, let the node finish what it has. */
-    close(g->lfd);
-    g->lfd = -1;
+    if (g->idx == 0) {
+        close(G->lfd);
+        G->lfd = -1;
+    }
+    g->nmoving = 0; /* they stay and are closed with the others */
     stage_flush(g);
-    lx_node_gateway_close(g->node, 0);
+    lx_node_gateway_close(g->node, g->nodegw);
     for (;;) {
         bool finished = lx_node_outs_finished(&g->outs);
         drain_out(g);
@@ -1042,6 +1289,93 @@ static void *gw_main(void *arg) {
 
 /* ---- lifecycle -------------------------------------------------------------------- */
 
+static void gw_free(gw_t *g) {
+    if (!g) return;
+    if (g->efd >= 0) close(g->efd);
+    if (g->epfd >= 0) close(g->epfd);
+    for (uint32_t i = 0; i < g->nconns; i++) {
+        close(g->conns[i]->fd);
+        conn_free(g->conns[i]);
+    }
+    /* handed over after this thread stopped taking them */
+    conn_t *c = atomic_load(&g->inbox);
+    while (c) {
+        conn_t *next = c->next_in;
+        close(c->fd);
+        conn_free(c);
+        c = next;
+    }
+    for (uint32_t i = 0; i < g->nsessions; i++) {
+        free(g->sessions[i]->hist);
+        free(g->sessions[i]);
+    }
+    free(g->sessions);
+    free(g->conns);
+    free(g->dead);
+    free(g->cod);
+    free(g->dirty);
+    free(g->moving);
+    free(g);
+}
+
+/* Thread idx: its node gateway (0 for thread 0, which has the node's first
+ * gateway; a new one for every other), epoll and arrays. */
+static int gw_new(lx_gw_tcp_t *G, unsigned idx, char *err, size_t errlen) {
+    gw_t *g = calloc(1, sizeof *g);
+    if (!g) return LX_ENOMEM;
+    G->t[idx] = g;
+    g->efd = g->epfd = -1;
+    g->grp = G;
+    g->node = G->node;
+    g->cfg = G->cfg;
+    g->opts = G->opts;
+    g->idx = idx;
+    size_t max = G->max_conns;
+    g->conns = calloc(max, sizeof *g->conns);
+    g->dead = calloc(2 * max + 2, sizeof *g->dead);
+    g->dirty = calloc(2 * max + 2, sizeof *g->dirty);
+    g->moving = calloc(max, sizeof *g->moving);
+    if (!g->conns || !g->dead || !g->dirty || !g->moving) return LX_ENOMEM;
+    g->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    g->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (g->efd < 0 || g->epfd < 0) {
+        snprintf(err, errlen, "binary gateway: %s", strerror(errno));
+        return LX_EIO;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &g->efd};
+    epoll_ctl(g->epfd, EPOLL_CTL_ADD, g->efd, &ev);
+    if (idx == 0) {
+        g->nodegw = 0;
+        g->in = lx_node_in_ring(G->node);
+        lx_node_set_notify(G->node, notify, g);
+    } else {
+        lx_node_gw_opts_t go = {.notify = notify, .notify_ctx = g};
+        lx_ring_t *out0;
+        int rc = lx_node_add_gateway(G->node, &go, &g->in, &out0);
+        if (rc < 0) {
+            snprintf(err, errlen,
+                     "gateway.binary_threads: %u threads: the node has no gateway "
+                     "for thread %u (%s)",
+                     G->nthreads, idx, lx_strerror(rc));
+            return rc;
+        }
+        g->nodegw = (unsigned)rc;
+    }
+    lx_node_outs_init(&g->outs, G->node, g->nodegw);
+    G->by_nodegw[g->nodegw] = (int8_t)idx;
+    return 0;
+}
+
+/* gateway.binary_threads 0: one per core this process may run on, at most
+ * 2 (more gateway threads than cores only add switches; two are what the
+ * measurements in BENCHMARKS.md cover). */
+static uint32_t threads_auto(void) {
+    cpu_set_t set;
+    long n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                         : sysconf(_SC_NPROCESSORS_ONLN);
+    return n >= 2 ? 2 : 1;
+}
+
 int lx_gw_tcp_open(lx_gw_tcp_t **out, lx_node_t *node, const lx_config_t *cfg,
                    const lx_gw_tcp_opts_t *opts, char *err, size_t errlen) {
     *out = NULL;
@@ -1050,45 +1384,53 @@ int lx_gw_tcp_open(lx_gw_tcp_t **out, lx_node_t *node, const lx_config_t *cfg,
         snprintf(err, errlen, "listen.binary is off");
         return LX_EINVAL;
     }
-    lx_gw_tcp_t *g = calloc(1, sizeof *g);
-    if (!g) return LX_ENOMEM;
-    g->lfd = g->efd = g->epfd = -1;
-    g->node = node;
-    g->cfg = cfg;
-    if (opts) g->opts = *opts;
-    if (!g->opts.history) g->opts.history = 65536;
+    uint32_t nthreads = opts && opts->threads         ? opts->threads
+                        : cfg->gateway.binary_threads ? cfg->gateway.binary_threads
+                                                      : threads_auto();
+    if (nthreads > LX_CONFIG_BINARY_THREADS_MAX) {
+        snprintf(err, errlen, "gateway.binary_threads: expected an integer from 0 to %u, got %u",
+                 LX_CONFIG_BINARY_THREADS_MAX, nthreads);
+        return LX_EINVAL;
+    }
+    lx_gw_tcp_t *G = calloc(1, sizeof *G);
+    if (!G) return LX_ENOMEM;
+    G->lfd = -1;
+    G->node = node;
+    G->cfg = cfg;
+    G->nthreads = nthreads;
+    memset(G->by_nodegw, -1, sizeof G->by_nodegw);
+    pthread_mutex_init(&G->conn_mu, NULL);
+    if (opts) G->opts = *opts;
+    if (!G->opts.history) G->opts.history = 65536;
     /* a power of two */
     uint32_t h = 1;
-    while (h < g->opts.history && h < (1u << 24)) h <<= 1;
-    g->opts.history = h;
-    if (!g->opts.session_linger_ms) g->opts.session_linger_ms = 600000;
-    if (!g->opts.heartbeat_ms) g->opts.heartbeat_ms = 5000;
-    if (!g->opts.out_buffer_max)
-        g->opts.out_buffer_max = cfg->limits.slow_subscriber_buffer_bytes
+    while (h < G->opts.history && h < (1u << 24)) h <<= 1;
+    G->opts.history = h;
+    if (!G->opts.session_linger_ms) G->opts.session_linger_ms = 600000;
+    if (!G->opts.heartbeat_ms) G->opts.heartbeat_ms = 5000;
+    if (!G->opts.out_buffer_max)
+        G->opts.out_buffer_max = cfg->limits.slow_subscriber_buffer_bytes
                                      ? cfg->limits.slow_subscriber_buffer_bytes
                                      : (4u << 20);
-    g->in = lx_node_in_ring(node);
-    lx_node_outs_init(&g->outs, node, 0);
-    g->max_conns = cfg->limits.max_connections ? cfg->limits.max_connections : 1024;
-    g->max_per_ip =
-        cfg->limits.max_connections_per_ip ? cfg->limits.max_connections_per_ip : g->max_conns;
-    g->session_base = ((uint64_t)time(NULL)) & 0xffffffffffULL;
+    G->opts.threads = nthreads;
+    G->max_conns = cfg->limits.max_connections ? cfg->limits.max_connections : 1024;
+    G->max_per_ip =
+        cfg->limits.max_connections_per_ip ? cfg->limits.max_connections_per_ip : G->max_conns;
+    G->session_base = ((uint64_t)time(NULL)) & 0xffffffffu;
     int rc = LX_ENOMEM;
-    g->conns = calloc(g->max_conns, sizeof *g->conns);
-    g->dead = calloc(2 * (size_t)g->max_conns + 2, sizeof *g->dead);
-    g->dirty = calloc(2 * (size_t)g->max_conns + 2, sizeof *g->dirty);
-    if (!g->conns || !g->dead || !g->dirty) goto fail;
+    G->ips = calloc(G->max_conns, sizeof *G->ips);
+    if (!G->ips) goto fail;
     if (cfg->rate_limits.per_account.rate) {
-        g->naccounts = cfg->engine.max_accounts;
-        g->account_tat = calloc(g->naccounts ? g->naccounts : 1, sizeof *g->account_tat);
-        if (!g->account_tat) goto fail;
+        G->naccounts = cfg->engine.max_accounts;
+        G->account_tat = calloc(G->naccounts ? G->naccounts : 1, sizeof *G->account_tat);
+        if (!G->account_tat) goto fail;
     }
 
     rc = LX_EIO;
-    g->lfd = socket(a->ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (g->lfd < 0) goto fail_errno;
+    G->lfd = socket(a->ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (G->lfd < 0) goto fail_errno;
     int one = 1;
-    setsockopt(g->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(G->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     socklen_t sl;
@@ -1105,70 +1447,77 @@ int lx_gw_tcp_open(lx_gw_tcp_t **out, lx_node_t *node, const lx_config_t *cfg,
         inet_pton(AF_INET, a->host, &s4->sin_addr);
         sl = sizeof *s4;
     }
-    if (bind(g->lfd, (struct sockaddr *)&ss, sl) || listen(g->lfd, 512)) goto fail_errno;
+    if (bind(G->lfd, (struct sockaddr *)&ss, sl) || listen(G->lfd, 512)) goto fail_errno;
     sl = sizeof ss;
-    getsockname(g->lfd, (struct sockaddr *)&ss, &sl);
-    g->port = ntohs(a->ipv6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+    getsockname(G->lfd, (struct sockaddr *)&ss, &sl);
+    G->port = ntohs(a->ipv6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                             : ((struct sockaddr_in *)&ss)->sin_port);
-    g->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    g->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (g->efd < 0 || g->epfd < 0) goto fail_errno;
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &g->lfd};
-    epoll_ctl(g->epfd, EPOLL_CTL_ADD, g->lfd, &ev);
-    ev.data.ptr = &g->efd;
-    epoll_ctl(g->epfd, EPOLL_CTL_ADD, g->efd, &ev);
-    lx_node_set_notify(node, notify, g);
-    *out = g;
+    for (unsigned i = 0; i < nthreads; i++)
+        if ((rc = gw_new(G, i, err, errlen))) goto fail;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &G->lfd};
+    epoll_ctl(G->t[0]->epfd, EPOLL_CTL_ADD, G->lfd, &ev);
+    *out = G;
     return 0;
 fail_errno:
     snprintf(err, errlen, "listen.binary %s:%u: %s", a->host, a->port, strerror(errno));
 fail:
-    lx_gw_tcp_close(g);
+    lx_gw_tcp_close(G);
     return rc;
 }
 
-uint16_t lx_gw_tcp_port(const lx_gw_tcp_t *g) {
-    return g->port;
+uint16_t lx_gw_tcp_port(const lx_gw_tcp_t *G) {
+    return G->port;
 }
 
-int lx_gw_tcp_start(lx_gw_tcp_t *g) {
-    if (g->started) return LX_ESTATE;
-    if (pthread_create(&g->thread, NULL, gw_main, g)) return LX_ENOMEM;
-    pthread_setname_np(g->thread, "lx-gw-binary");
-    g->started = true;
+uint32_t lx_gw_tcp_threads(const lx_gw_tcp_t *G) {
+    return G->nthreads;
+}
+
+int lx_gw_tcp_start(lx_gw_tcp_t *G) {
+    if (G->started) return LX_ESTATE;
+    for (unsigned i = 0; i < G->nthreads; i++) {
+        gw_t *g = G->t[i];
+        if (pthread_create(&g->thread, NULL, gw_main, g)) {
+            /* the ones started stop again (they wait for the node, which
+             * waits for every gateway's in ring to close) */
+            atomic_store(&G->stop, true);
+            for (unsigned j = i; j < G->nthreads; j++)
+                lx_node_gateway_close(G->node, G->t[j]->nodegw);
+            for (unsigned j = 0; j < i; j++) {
+                uint64_t one = 1;
+                ssize_t w = write(G->t[j]->efd, &one, sizeof one);
+                (void)w;
+                pthread_join(G->t[j]->thread, NULL);
+            }
+            return LX_ENOMEM;
+        }
+        char name[16];
+        snprintf(name, sizeof name, i ? "lx-gw-binary%u" : "lx-gw-binary", i);
+        pthread_setname_np(g->thread, name);
+    }
+    G->started = true;
     return 0;
 }
 
-void lx_gw_tcp_stop(lx_gw_tcp_t *g) {
-    if (!g || !g->started) return;
-    atomic_store(&g->stop, true);
-    uint64_t one = 1;
-    ssize_t w = write(g->efd, &one, sizeof one);
-    (void)w;
-    pthread_join(g->thread, NULL);
-    g->started = false;
+void lx_gw_tcp_stop(lx_gw_tcp_t *G) {
+    if (!G || !G->started) return;
+    atomic_store(&G->stop, true);
+    for (unsigned i = 0; i < G->nthreads; i++) {
+        uint64_t one = 1;
+        ssize_t w = write(G->t[i]->efd, &one, sizeof one);
+        (void)w;
+    }
+    for (unsigned i = 0; i < G->nthreads; i++) pthread_join(G->t[i]->thread, NULL);
+    G->started = false;
 }
 
-void lx_gw_tcp_close(lx_gw_tcp_t *g) {
-    if (!g) return;
-    lx_gw_tcp_stop(g);
-    if (g->lfd >= 0) close(g->lfd);
-    if (g->efd >= 0) close(g->efd);
-    if (g->epfd >= 0) close(g->epfd);
-    for (uint32_t i = 0; i < g->nconns; i++) {
-        close(g->conns[i]->fd);
-        free(g->conns[i]->out);
-        free(g->conns[i]);
-    }
-    for (uint32_t i = 0; i < g->nsessions; i++) {
-        free(g->sessions[i]->hist);
-        free(g->sessions[i]);
-    }
-    free(g->sessions);
-    free(g->conns);
-    free(g->dead);
-    free(g->cod);
-    free(g->dirty);
-    free(g->account_tat);
-    free(g);
+void lx_gw_tcp_close(lx_gw_tcp_t *G) {
+    if (!G) return;
+    lx_gw_tcp_stop(G);
+    if (G->lfd >= 0) close(G->lfd);
+    for (unsigned i = 0; i < LX_NODE_GATEWAYS_MAX; i++) gw_free(G->t[i]);
+    pthread_mutex_destroy(&G->conn_mu);
+    free(G->ips);
+    free(G->account_tat);
+    free(G);
 }

@@ -589,6 +589,11 @@ static const field_t limits_fields[] = {
 };
 static const fieldset_t limits_set = FIELDS(limits_fields);
 
+static const field_t gateway_fields[] = {
+    {"binary_threads", F_U32, TOP(c.gateway.binary_threads), 0, LX_CONFIG_BINARY_THREADS_MAX, NULL},
+};
+static const fieldset_t gateway_set = FIELDS(gateway_fields);
+
 #define RATE_MAX 10000000
 static const field_t per_account_fields[] = {
     {"rate", F_U32, TOP(c.rate_limits.per_account.rate), 0, RATE_MAX, NULL},
@@ -626,6 +631,7 @@ static const field_t top_fields[] = {
     {"shards", F_U32, TOP(c.shards), 1, LX_CONFIG_SHARDS_MAX, NULL},
     {"journal", F_SECTION, 0, 0, 0, &journal_set},
     {"limits", F_SECTION, 0, 0, 0, &limits_set},
+    {"gateway", F_SECTION, 0, 0, 0, &gateway_set},
     {"rate_limits", F_SECTION, 0, 0, 0, &rate_set},
     {"assets", F_NODE, TOP(assets), 0, 0, NULL},
     {"markets", F_NODE, TOP(markets), 0, 0, NULL},
@@ -1305,6 +1311,7 @@ int lx_config_write(const lx_config_t *c, char *buf, size_t cap) {
               c->limits.max_connections, c->limits.max_connections_per_ip,
               c->limits.max_message_bytes,
               (unsigned long long)c->limits.slow_subscriber_buffer_bytes);
+    sb_printf(&b, "gateway:\n  binary_threads: %u\n", c->gateway.binary_threads);
     sb_printf(&b,
               "rate_limits:\n  per_account:\n    rate: %u\n    burst: %u\n"
               "  per_connection:\n    rate: %u\n    burst: %u\n"

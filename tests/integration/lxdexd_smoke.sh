@@ -2,7 +2,7 @@
 # lxdexd_smoke.sh BUILD_DIR: the real node binary, end to end.
 #
 #   1. a config from the embedded one, with the binary port 0 (the system picks one), http and ws
-#      off, and a temporary data directory;
+#      off, two binary gateway threads, and a temporary data directory;
 #   2. start lxdexd --demo, let the demo client trade for a few seconds, SIGTERM: it must stop
 #      gracefully (exit 0) and print the seq and digest it stopped at;
 #   3. start again: recovery must report that same seq and digest; SIGTERM again.
@@ -15,7 +15,9 @@ trap 'rm -rf "$TMP"' EXIT
 
 "$BIN" --print-config |
     sed -e 's#^\(  binary: \).*#\1"127.0.0.1:0"#' -e 's#^\(  http: \).*#\1off#' \
-        -e 's#^\(  ws: \).*#\1off#' -e "s#^\(  data_dir: \).*#\1\"$TMP/data\"#" > "$TMP/node.yaml"
+        -e 's#^\(  ws: \).*#\1off#' -e "s#^\(  data_dir: \).*#\1\"$TMP/data\"#" \
+        -e 's#^\(  binary_threads: \).*#\12#' > "$TMP/node.yaml"
+grep -q '^  binary_threads: 2$' "$TMP/node.yaml" || { echo "lxdexd_smoke: no gateway.binary_threads" >&2; exit 1; }
 
 run() { # run LOG SECONDS [ARGS]: start, wait, SIGTERM, wait for exit
     log=$1 secs=$2
@@ -37,6 +39,7 @@ run "$TMP/run1.log" 3 --demo
 stop=$(sed -n 's/^lxdexd: stopped at seq \([0-9]*\), digest \([0-9a-f]*\)$/\1 \2/p' "$TMP/run1.log")
 fills=$(sed -n 's/^demo: .* \([0-9]*\) fills.*/\1/p' "$TMP/run1.log" | tail -1)
 [ -n "$stop" ] || { echo "lxdexd_smoke: no stop line" >&2; cat "$TMP/run1.log" >&2; exit 1; }
+grep -q "binary order entry on 2 gateway threads" "$TMP/run1.log" || { cat "$TMP/run1.log" >&2; exit 1; }
 seq=${stop% *}
 digest=${stop#* }
 [ "$seq" -gt 305 ] || { echo "lxdexd_smoke: only $seq commands" >&2; cat "$TMP/run1.log" >&2; exit 1; }

@@ -81,6 +81,7 @@ static void test_defaults(void **state) {
     assert_int_equal(c.engine.max_orders, e.max_orders);
     assert_int_equal(c.engine.max_open_orders_per_account, e.max_open_orders_per_account);
     assert_true(c.engine.clearing);
+    assert_int_equal(c.gateway.binary_threads, 0); /* one per core, at most 2 */
     assert_int_equal(c.shards, 1);
     assert_int_equal(c.journal.segment_bytes, 64u << 20);
     assert_int_equal(c.journal.batch_max_bytes, 1u << 20);
@@ -192,6 +193,7 @@ static void test_accepted_forms(void **state) {
              "  http: 0.0.0.0:80\n"
              "  ws: \"[::1]:0\"\n"
              "  binary: off\n"
+             "gateway: {binary_threads: 3}\n"
              "engine:\n"
              "  max_orders: 1_000_000\n"
              "  max_markets: \"16\"\n"
@@ -239,6 +241,7 @@ static void test_accepted_forms(void **state) {
     assert_string_equal(c.listen.ws.host, "::1");
     assert_int_equal(c.listen.ws.port, 0);
     assert_false(c.listen.binary.enabled);
+    assert_int_equal(c.gateway.binary_threads, 3);
     assert_int_equal(c.engine.max_orders, 1000000);
     assert_int_equal(c.engine.max_markets, 16);
     assert_int_equal(c.shards, 4);
@@ -411,6 +414,11 @@ static const bad_t bad[] = {
     {"node:\n  nmae: x\n", "line 2: node.nmae: unknown key (expected one of: name, dev_mode, "
                            "chain_id, data_dir)"},
     {DEV "shards: 1\nshards: 2\n", "line 3: shards: duplicate key (first at line 2)"},
+    {DEV "gateway:\n  threads: 2\n",
+     "line 3: gateway.threads: unknown key (expected one of: binary_threads)"},
+    {DEV "gateway:\n  binary_threads: 8\n",
+     "line 3: gateway.binary_threads: expected an integer from 0 to 7, got \"8\""},
+    {DEV "gateway:\n  binary_threads: -1\n", "gateway.binary_threads: expected an integer"},
     {DEV "? [a]\n: 1\n", "line 2: expected a key, got a list"},
     {DEV "~: 1\n", "line 2: expected a key, got null"},
     {DEV "listen: 5\n", "line 2: listen: expected a mapping, got \"5\""},

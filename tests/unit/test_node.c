@@ -27,6 +27,14 @@
  *     node goes on), max_connections and max_connections_per_ip, heartbeats
  *     and the silence timeout, rate limits per account (over its sessions)
  *     and per connection.
+ *
+ * Every test runs twice: with one gateway thread and with two (connections
+ * then alternate between the threads). Then, with two threads: sessions on
+ * both trade with each other; a session resumed from the other thread
+ * moves there and gets its missed reports (a RESEND_REQUEST pipelined
+ * behind the LOGON, a signed logon); cancel-on-disconnect on thread 1; one
+ * account's rate limit over connections on both threads; the per-address
+ * connection cap counted over both.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -83,7 +91,13 @@ static uint64_t t_out_max;
 static lx_config_rate_t t_per_account, t_per_conn; /* rate limits; {0, 0}: none */
 static const uint8_t *t_bridge;                    /* bridge public key; NULL: none */
 static int64_t t_deadman_lead_ns;                  /* engine.deadman_min_lead; 0: default */
-static uint32_t t_shards;                          /* shards (markets: id % shards); 0: 1 */
+/* binary gateway threads: every test runs with 1 and with 2 (main) */
+static uint32_t t_threads = 1;
+/* connections made since tnode_start: the gateway deals them out round
+ * robin, so the next one lands on thread t_conns % t_threads (tests that
+ * make a connection the node refuses do not rely on it afterwards) */
+static unsigned t_conns;
+static uint32_t t_shards; /* shards (markets: id % shards); 0: 1 */
 
 static void tnode_start(tnode_t *t, const char *dir, const lx_io_t *io, uint32_t history) {
     char err[512] = "";
@@ -114,8 +128,10 @@ static void tnode_start(tnode_t *t, const char *dir, const lx_io_t *io, uint32_t
     int rc = lx_node_open(&t->node, &t->cfg, &no, err, sizeof err);
     if (rc) fprintf(stderr, "lx_node_open: %s\n", err);
     assert_int_equal(rc, 0);
-    lx_gw_tcp_opts_t go = {
-        .history = history, .out_buffer_max = t_out_max, .session_linger_ms = t_linger_ms};
+    lx_gw_tcp_opts_t go = {.history = history,
+                           .out_buffer_max = t_out_max,
+                           .session_linger_ms = t_linger_ms,
+                           .threads = t_threads};
     t_max_conns = t_per_ip = 0;
     t_snap_every = 0;
     t_linger_ms = 0;
@@ -125,6 +141,8 @@ static void tnode_start(tnode_t *t, const char *dir, const lx_io_t *io, uint32_t
     rc = lx_gw_tcp_open(&t->gw, t->node, &t->cfg, &go, err, sizeof err);
     if (rc) fprintf(stderr, "lx_gw_tcp_open: %s\n", err);
     assert_int_equal(rc, 0);
+    assert_int_equal(lx_gw_tcp_threads(t->gw), t_threads);
+    t_conns = 0;
     t->port = lx_gw_tcp_port(t->gw);
     assert_true(t->port != 0);
     assert_int_equal(lx_node_start(t->node), 0);
@@ -175,6 +193,7 @@ typedef struct {
 } tcli_t;
 
 static void cli_connect(tcli_t *c, uint16_t port) {
+    t_conns++;
     memset(c, 0, sizeof *c);
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(c->fd >= 0);
@@ -263,8 +282,7 @@ static void cli_expect_closed(tcli_t *c) {
     assert_int_equal(rc, -1);
 }
 
-static lx_proto_msg_t cli_logon_flags(tcli_t *c, lx_account_id_t account, uint64_t session,
-                                      uint8_t flags) {
+static lx_proto_msg_t logon_msg(lx_account_id_t account, uint64_t session, uint8_t flags) {
     lx_proto_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = LX_PROTO_LOGON;
@@ -272,6 +290,12 @@ static lx_proto_msg_t cli_logon_flags(tcli_t *c, lx_account_id_t account, uint64
     m.u.logon.version = LX_PROTO_VERSION;
     m.u.logon.account = account;
     m.u.logon.session_id = session;
+    return m;
+}
+
+static lx_proto_msg_t cli_logon_flags(tcli_t *c, lx_account_id_t account, uint64_t session,
+                                      uint8_t flags) {
+    lx_proto_msg_t m = logon_msg(account, session, flags);
     cli_send(c, &m);
     lx_proto_msg_t ack = cli_expect(c, LX_PROTO_LOGON_ACK);
     assert_int_equal(ack.u.logon_ack.account, account);
@@ -317,6 +341,35 @@ static lx_proto_msg_t cli_status(tcli_t *c, lx_order_id_t id) {
     m.u.order_status.order_id = id;
     cli_send(c, &m);
     return cli_expect(c, LX_PROTO_ORDER_STATUS_REPLY);
+}
+
+/* The thread a client's session lives on: its node gateway, 0 or 1 here. */
+static unsigned cli_thread(const tcli_t *c) {
+    return LX_NODE_SESSION_GW(c->session);
+}
+
+/* Makes the next connection land on gateway thread `thread` (a connection
+ * opened and closed shifts the round robin). */
+static void cli_align(uint16_t port, unsigned thread) {
+    if (t_conns % t_threads == thread) return;
+    tcli_t x;
+    cli_connect(&x, port);
+    cli_close(&x);
+    assert_int_equal(t_conns % t_threads, thread);
+}
+
+/* A status round trip through gateway thread `thread`: every report the
+ * engine sent that thread before (say for a session away from it) is
+ * numbered and kept when this returns. A round trip through another thread
+ * does not say so: each thread drains its own out ring. */
+static void cli_sync_thread(uint16_t port, unsigned thread) {
+    cli_align(port, thread);
+    tcli_t p;
+    cli_connect(&p, port);
+    cli_logon(&p, 9, 0);
+    assert_int_equal(cli_thread(&p), thread);
+    cli_status(&p, 1);
+    cli_close(&p);
 }
 
 /* ---- tests ---------------------------------------------------------------------- */
@@ -530,6 +583,24 @@ static void count_auth(void *ctx, const lx_cmd_t *cmd, const lx_journal_auth_t *
  *   - a wrong logon signature is LOGON_FAILED;
  *   - the journal holds the session's key and every signature, and they
  *     verify (lx_verify_detached). */
+/* A signed logon of account `account` with key pk/sk, resuming `session`
+ * (0: new); the challenge comes from whichever thread holds the connection. */
+static lx_proto_msg_t cli_logon_signed(tcli_t *c, uint32_t chain, lx_account_id_t account,
+                                       const uint8_t *pk, const uint8_t *sk, uint64_t session) {
+    lx_proto_msg_t m = logon_msg(account, session, LX_PROTO_LOGON_SIGNED);
+    memcpy(m.u.logon.public_key, pk, 32);
+    cli_send(c, &m);
+    lx_proto_msg_t ch = cli_expect(c, LX_PROTO_CHALLENGE);
+    uint8_t p[LX_SIGN_LOGON_LEN];
+    lx_sign_logon_payload(chain, account, ch.u.challenge.challenge, pk, p);
+    crypto_sign_detached(m.u.logon.signature, NULL, p, sizeof p, sk);
+    cli_send(c, &m);
+    lx_proto_msg_t ack = cli_expect(c, LX_PROTO_LOGON_ACK);
+    c->session = ack.u.logon_ack.session_id;
+    c->next_seq = ack.u.logon_ack.next_seq;
+    return ack;
+}
+
 /* A SIGNED frame; its routing byte names `shard` (funds commands). */
 static void send_signed_shard(tcli_t *c, lx_action_t *a, const uint8_t *sk, uint8_t shard) {
     lx_proto_msg_t m;
@@ -563,23 +634,8 @@ static void test_signed_logon_and_actions(void **state) {
     /* ask for a challenge, sign it, log on (and, in dev mode, own account 5) */
     tcli_t c;
     cli_connect(&c, t.port);
-    lx_proto_msg_t m;
-    memset(&m, 0, sizeof m);
-    m.type = LX_PROTO_LOGON;
-    m.u.logon.version = LX_PROTO_VERSION;
-    m.u.logon.flags = LX_PROTO_LOGON_SIGNED;
-    m.u.logon.account = 5;
-    memcpy(m.u.logon.public_key, pk, 32);
-    cli_send(&c, &m);
-    lx_proto_msg_t ch = cli_expect(&c, LX_PROTO_CHALLENGE);
-    uint8_t p[LX_SIGN_LOGON_LEN];
-    lx_sign_logon_payload(chain, 5, ch.u.challenge.challenge, pk, p);
-    crypto_sign_detached(m.u.logon.signature, NULL, p, sizeof p, sk);
-    cli_send(&c, &m);
-    lx_proto_msg_t ack = cli_expect(&c, LX_PROTO_LOGON_ACK);
+    lx_proto_msg_t m, ack = cli_logon_signed(&c, chain, 5, pk, sk, 0);
     assert_int_equal(ack.u.logon_ack.account, 5);
-    c.session = ack.u.logon_ack.session_id;
-    c.next_seq = ack.u.logon_ack.next_seq;
     cli_place(&c, BTC, 1, LX_SIDE_BUY, LX_TIF_GTC, PX - 500, 1);
     cli_expect(&c, LX_PROTO_ACCEPTED);
 
@@ -724,7 +780,8 @@ static void test_signed_logon_and_actions(void **state) {
     m.u.logon.account = 5;
     memcpy(m.u.logon.public_key, pk, 32);
     cli_send(&d, &m);
-    ch = cli_expect(&d, LX_PROTO_CHALLENGE);
+    lx_proto_msg_t ch = cli_expect(&d, LX_PROTO_CHALLENGE);
+    uint8_t p[LX_SIGN_LOGON_LEN];
     lx_sign_logon_payload(chain, 5, ch.u.challenge.challenge, pk, p);
     crypto_sign_detached(m.u.logon.signature, NULL, p, sizeof p, sk2); /* not pk's key */
     cli_send(&d, &m);
@@ -976,9 +1033,9 @@ static void test_resume_resend(void **state) {
     cli_expect(&b, LX_PROTO_ACCEPTED);
     cli_expect(&b, LX_PROTO_FILL);
     cli_expect(&b, LX_PROTO_FILL);
-    /* The IOC was filled completely: no cancel. Let the gateway number A's
-     * reports. */
-    cli_status(&b, 1);
+    /* The IOC was filled completely: no cancel. Let the gateway (A's thread)
+     * number A's reports. */
+    cli_sync_thread(t.port, LX_NODE_SESSION_GW(sid));
 
     /* A resumes: the next seq is 6. */
     cli_connect(&a, t.port);
@@ -1827,6 +1884,310 @@ static void test_shards(void **state) {
     remove_dir(dir);
 }
 
+/* ---- two gateway threads ------------------------------------------------------- */
+
+/*
+ * Two threads: connections are dealt out round robin (1st, 3rd, ... on
+ * thread 0; 2nd, 4th, ... on thread 1), sessions on both trade with each
+ * other; a session resumed from the other thread moves there and gets the
+ * reports it missed (also with the RESEND_REQUEST in the same write as the
+ * LOGON, and after a signed logon); cancel-on-disconnect of a session on
+ * thread 1 cancels through the log and thread 0's session of the account
+ * sees it.
+ */
+static void test_threads_trade_resume(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    t_threads = 2;
+    tnode_start(&t, dir, NULL, 0);
+    assert_true(sodium_init() >= 0);
+    tcli_t a, b, c;
+    cli_connect(&a, t.port);
+    cli_logon(&a, 1, 0);
+    cli_connect(&b, t.port);
+    cli_logon(&b, 2, 0);
+    assert_int_equal(cli_thread(&a), 0);
+    assert_int_equal(cli_thread(&b), 1);
+
+    /* a (thread 0) rests a sell, b (thread 1) takes it */
+    cli_place(&a, BTC, 1, LX_SIDE_SELL, LX_TIF_GTC, PX, 3);
+    lx_order_id_t a1 = cli_expect(&a, LX_PROTO_ACCEPTED).u.accepted.h.order_id;
+    cli_place(&b, BTC, 2, LX_SIDE_BUY, LX_TIF_IOC, PX, 1);
+    cli_expect(&b, LX_PROTO_ACCEPTED);
+    lx_proto_msg_t m = cli_expect(&b, LX_PROTO_FILL);
+    assert_int_equal(m.u.fill.h.client_id, 2);
+    m = cli_expect(&a, LX_PROTO_FILL);
+    assert_int_equal(m.u.fill.h.order_id, a1);
+    assert_int_equal(m.u.fill.h.client_id, 1);
+    assert_int_equal(m.u.fill.remaining, 2);
+
+    /* b (thread 1) goes away with a resting buy; a fills it (b's seq 4) */
+    cli_place(&b, BTC, 3, LX_SIDE_BUY, LX_TIF_GTC, PX - 10, 2);
+    cli_expect(&b, LX_PROTO_ACCEPTED); /* seq 3 */
+    uint64_t sid_b = b.session;
+    cli_close(&b);
+    cli_place(&a, BTC, 4, LX_SIDE_SELL, LX_TIF_IOC, PX - 10, 2);
+    cli_expect(&a, LX_PROTO_ACCEPTED);
+    cli_expect(&a, LX_PROTO_FILL);
+    cli_sync_thread(t.port, 1); /* b's FILL is numbered by now */
+
+    /* a connection on thread 0 resuming b's session moves to thread 1, the
+     * RESEND_REQUEST sent in the same write with it */
+    cli_align(t.port, 0);
+    cli_connect(&b, t.port);
+    lx_proto_msg_t two[2];
+    memset(two, 0, sizeof two);
+    two[0] = logon_msg(2, sid_b, 0);
+    two[1].type = LX_PROTO_RESEND_REQUEST;
+    two[1].u.resend_request.from_seq = 1;
+    uint8_t f[2 * LX_PROTO_FRAME_MAX];
+    int n0 = lx_proto_encode(&two[0], f, LX_PROTO_FRAME_MAX);
+    int n1 = lx_proto_encode(&two[1], f + n0, LX_PROTO_FRAME_MAX);
+    assert_true(n0 > 0 && n1 > 0);
+    cli_raw(&b, f, (size_t)(n0 + n1));
+    m = cli_expect(&b, LX_PROTO_LOGON_ACK);
+    assert_int_equal(m.u.logon_ack.session_id, sid_b);
+    assert_int_equal(m.u.logon_ack.next_seq, 5);
+    b.session = sid_b;
+    b.next_seq = 5;
+    assert_int_equal(cli_thread(&b), 1);
+    static const int want[] = {LX_PROTO_ACCEPTED, LX_PROTO_FILL, LX_PROTO_ACCEPTED, LX_PROTO_FILL};
+    for (uint64_t q = 1; q <= 4; q++) {
+        m = cli_expect(&b, want[q - 1]);
+        assert_true(m.flags & LX_PROTO_F_RESENT);
+        assert_int_equal(lx_proto_exec(&m)->seq, q);
+    }
+    assert_int_equal(m.u.fill.h.client_id, 3);
+    assert_int_equal(m.u.fill.remaining, 0);
+    m = cli_expect(&b, LX_PROTO_RESEND_END);
+    assert_int_equal(m.u.resend_end.status, LX_PROTO_RESEND_COMPLETE);
+    assert_int_equal(m.u.resend_end.next_seq, 5);
+    /* and live reports go on from 5, on thread 1 */
+    cli_place(&b, BTC, 5, LX_SIDE_BUY, LX_TIF_GTC, PX - 20, 1);
+    assert_int_equal(cli_expect(&b, LX_PROTO_ACCEPTED).u.accepted.h.seq, 5);
+
+    /* a signed session on thread 1, resumed from thread 0: the challenge is
+     * signed on thread 0, the session goes on on 1 */
+    uint8_t pk[32], sk[64];
+    crypto_sign_keypair(pk, sk);
+    uint32_t chain = t.cfg.node.chain_id;
+    cli_align(t.port, 1);
+    cli_connect(&c, t.port);
+    cli_logon_signed(&c, chain, 7, pk, sk, 0);
+    assert_int_equal(cli_thread(&c), 1);
+    cli_place(&c, BTC, 6, LX_SIDE_BUY, LX_TIF_GTC, PX - 30, 1);
+    cli_expect(&c, LX_PROTO_ACCEPTED);
+    uint64_t sid_c = c.session;
+    cli_close(&c);
+    assert_int_equal(t_conns % 2, 0);
+    cli_connect(&c, t.port);
+    lx_proto_msg_t ack = cli_logon_signed(&c, chain, 7, pk, sk, sid_c);
+    assert_int_equal(ack.u.logon_ack.session_id, sid_c);
+    assert_int_equal(cli_thread(&c), 1);
+    cli_place(&c, BTC, 7, LX_SIDE_BUY, LX_TIF_GTC, PX - 31, 1);
+    cli_expect(&c, LX_PROTO_ACCEPTED);
+    cli_close(&c);
+
+    /* cancel-on-disconnect on thread 1: every order of account 3 is
+     * cancelled, also the one its session on thread 0 placed, which that
+     * session is told */
+    tcli_t d, e;
+    cli_align(t.port, 1);
+    cli_connect(&d, t.port);
+    cli_logon_flags(&d, 3, 0, LX_PROTO_LOGON_CANCEL_ON_DISCONNECT);
+    cli_connect(&e, t.port);
+    cli_logon(&e, 3, 0);
+    assert_int_equal(cli_thread(&e), 0);
+    assert_int_equal(cli_thread(&d), 1);
+    cli_place(&d, BTC, 8, LX_SIDE_BUY, LX_TIF_GTC, PX - 40, 1);
+    lx_order_id_t d1 = cli_expect(&d, LX_PROTO_ACCEPTED).u.accepted.h.order_id;
+    cli_place(&e, BTC, 9, LX_SIDE_BUY, LX_TIF_GTC, PX - 41, 1);
+    lx_order_id_t e1 = cli_expect(&e, LX_PROTO_ACCEPTED).u.accepted.h.order_id;
+    cli_close(&d);
+    m = cli_expect(&e, LX_PROTO_CANCELED);
+    assert_int_equal(m.u.canceled.h.order_id, e1);
+    assert_int_equal(m.u.canceled.reason, LX_CANCEL_DISCONNECT);
+    assert_int_equal(cli_status(&e, d1).u.status_reply.status, LX_PROTO_STATUS_UNKNOWN);
+
+    cli_close(&e);
+    cli_close(&a);
+    cli_close(&b);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
+/* One account on both threads: one bucket (burst 4 at 1/s: 4 of 6 pass). */
+static void test_threads_rate_limit(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    t_threads = 2;
+    t_per_account = (lx_config_rate_t){1, 4};
+    tnode_start(&t, dir, NULL, 0);
+    tcli_t c[2];
+    for (int k = 0; k < 2; k++) {
+        cli_connect(&c[k], t.port);
+        cli_logon(&c[k], 4, 0);
+        assert_int_equal(cli_thread(&c[k]), (unsigned)k);
+    }
+    /* both at once, so that the threads race for the bucket */
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 2; k++)
+            cli_place(&c[k], BTC, 1 + (uint64_t)(10 * k + i), LX_SIDE_BUY, LX_TIF_GTC, PX - 100, 1);
+    int accepted = 0, rejected = 0;
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < 3; i++) {
+            lx_proto_msg_t m;
+            assert_int_equal(cli_recv(&c[k], &m, 5000), 1);
+            if (m.type == LX_PROTO_ACCEPTED) {
+                accepted++;
+            } else {
+                assert_int_equal(m.type, LX_PROTO_REJECT);
+                assert_int_equal(m.u.reject.reason, LX_PROTO_R_RATE_LIMITED);
+                rejected++;
+            }
+        }
+        cli_expect_nothing(&c[k], 100);
+    }
+    assert_int_equal(accepted, 4);
+    assert_int_equal(rejected, 2);
+    cli_close(&c[0]);
+    cli_close(&c[1]);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
+/* max_connections_per_ip 3 counts the connections of both threads; one
+ * closed on thread 1 makes room again. */
+static void test_threads_connection_cap(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    t_threads = 2;
+    t_max_conns = 16;
+    t_per_ip = 3;
+    tnode_start(&t, dir, NULL, 0);
+    tcli_t c[4];
+    for (int k = 0; k < 3; k++) {
+        cli_connect(&c[k], t.port);
+        cli_logon(&c[k], 1 + (lx_account_id_t)k, 0);
+        assert_int_equal(cli_thread(&c[k]), (unsigned)(k % 2));
+    }
+    cli_connect(&c[3], t.port);
+    lx_proto_msg_t m = cli_expect(&c[3], LX_PROTO_REJECT);
+    assert_int_equal(m.u.reject.reason, LX_PROTO_R_UNAVAILABLE);
+    cli_expect_closed(&c[3]);
+    cli_close(&c[3]);
+    cli_close(&c[1]); /* thread 1's */
+    /* the close is counted when thread 1 sees it: retry for a while */
+    bool in = false;
+    for (int tries = 0; tries < 100 && !in; tries++) {
+        cli_connect(&c[3], t.port);
+        lx_proto_msg_t l;
+        memset(&l, 0, sizeof l);
+        l.type = LX_PROTO_LOGON;
+        l.u.logon.version = LX_PROTO_VERSION;
+        l.u.logon.account = 5;
+        cli_send(&c[3], &l);
+        assert_int_equal(cli_recv(&c[3], &m, 5000), 1);
+        in = m.type == LX_PROTO_LOGON_ACK;
+        if (!in) {
+            cli_close(&c[3]);
+            usleep(10000);
+        }
+    }
+    assert_true(in);
+    cli_close(&c[3]);
+    cli_close(&c[0]);
+    cli_close(&c[2]);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
+/* Connects c, resumes `session` of `account` (0: a new one) with a
+ * RESEND_REQUEST from c->next_seq in the same write, and checks that the
+ * reports it missed come back: `missed` of them (RESENT, numbered on from
+ * c->next_seq), then RESEND_END. */
+static void cli_resume(tcli_t *c, uint16_t port, lx_account_id_t account, int missed) {
+    uint64_t session = c->session, from = c->next_seq ? c->next_seq : 1;
+    cli_connect(c, port);
+    lx_proto_msg_t two[2];
+    memset(two, 0, sizeof two);
+    two[0] = logon_msg(account, session, 0);
+    two[1].type = LX_PROTO_RESEND_REQUEST;
+    two[1].u.resend_request.from_seq = from;
+    uint8_t f[2 * LX_PROTO_FRAME_MAX];
+    int n0 = lx_proto_encode(&two[0], f, LX_PROTO_FRAME_MAX);
+    int n1 = lx_proto_encode(&two[1], f + n0, LX_PROTO_FRAME_MAX);
+    cli_raw(c, f, (size_t)(n0 + n1));
+    lx_proto_msg_t m = cli_expect(c, LX_PROTO_LOGON_ACK);
+    if (session) assert_int_equal(m.u.logon_ack.session_id, session);
+    c->session = m.u.logon_ack.session_id;
+    assert_int_equal(m.u.logon_ack.next_seq, from + (uint64_t)missed);
+    for (int i = 0; i < missed; i++) {
+        assert_int_equal(cli_recv(c, &m, 5000), 1);
+        assert_true(lx_proto_is_exec(m.type) && (m.flags & LX_PROTO_F_RESENT));
+        assert_int_equal(lx_proto_exec(&m)->seq, from + (uint64_t)i);
+    }
+    m = cli_expect(c, LX_PROTO_RESEND_END);
+    assert_int_equal(m.u.resend_end.status, LX_PROTO_RESEND_COMPLETE);
+    c->next_seq = from + (uint64_t)missed;
+}
+
+/* Over and over: A rests a sell and goes; B, while A is away, takes it and
+ * goes; A comes back, on thread 0 or 1 by turns, and gets its FILL by
+ * resend. Every report once, numbers gap-free. */
+static void test_threads_resume_storm(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    t_threads = 2;
+    tnode_start(&t, dir, NULL, 0);
+    tcli_t a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    int a_missed = 0;
+    unsigned home = 0; /* a's first connection is the first: thread 0 */
+    for (int i = 0; i < 40; i++) {
+        if (i > 0) cli_sync_thread(t.port, home); /* a's FILL is numbered */
+        cli_align(t.port, (unsigned)i % 2);       /* a lands on its thread or the other */
+        cli_resume(&a, t.port, 1, a_missed);
+        assert_int_equal(cli_thread(&a), home);
+        cli_place(&a, BTC, 1000 + (uint64_t)i, LX_SIDE_SELL, LX_TIF_GTC, PX, 1);
+        cli_expect(&a, LX_PROTO_ACCEPTED);
+        cli_close(&a);
+        cli_resume(&b, t.port, 2, 0);
+        cli_place(&b, BTC, 2000 + (uint64_t)i, LX_SIDE_BUY, LX_TIF_IOC, PX, 1);
+        cli_expect(&b, LX_PROTO_ACCEPTED);
+        lx_proto_msg_t m = cli_expect(&b, LX_PROTO_FILL);
+        assert_int_equal(m.u.fill.h.client_id, 2000 + (uint64_t)i);
+        cli_close(&b);
+        a_missed = 1;
+    }
+    cli_sync_thread(t.port, home);
+    cli_resume(&a, t.port, 1, 1);
+    cli_close(&a);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
+static int threads_1(void **state) {
+    (void)state;
+    t_threads = 1;
+    return 0;
+}
+
+static int threads_2(void **state) {
+    (void)state;
+    t_threads = 2;
+    return 0;
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trade_cancel_reject),
@@ -1850,5 +2211,23 @@ int main(void) {
         cmocka_unit_test(test_dead_mans_switch),
         cmocka_unit_test(test_shards),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* every test with one gateway thread, then with two (round robin: a
+     * test's connections alternate between the threads) */
+    struct CMUnitTest tests1[sizeof tests / sizeof tests[0]],
+        tests2[sizeof tests / sizeof tests[0]];
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+        tests1[i] = tests2[i] = tests[i];
+        tests1[i].setup_func = threads_1;
+        tests2[i].setup_func = threads_2;
+    }
+    const struct CMUnitTest threads[] = {
+        cmocka_unit_test(test_threads_trade_resume),
+        cmocka_unit_test(test_threads_rate_limit),
+        cmocka_unit_test(test_threads_connection_cap),
+        cmocka_unit_test(test_threads_resume_storm),
+    };
+    int failed = cmocka_run_group_tests_name("one gateway thread", tests1, NULL, NULL);
+    failed += cmocka_run_group_tests_name("two gateway threads", tests2, NULL, NULL);
+    failed += cmocka_run_group_tests_name("across gateway threads", threads, NULL, NULL);
+    return failed;
 }

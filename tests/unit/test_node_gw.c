@@ -12,7 +12,12 @@
  *     between sessions of two gateways reaches each gateway with only its
  *     own session;
  *   - the sequencer's TICK: a GTD order expires without any other command;
- *   - shutdown with lx_node_stop_inputs: every out ring closes.
+ *   - shutdown with lx_node_stop_inputs: every out ring closes;
+ *   - the binary gateway's threads are node gateways: with 2 threads it takes
+ *     gateways 0 and 1 and the next gateway added is 2; with 7 (the most)
+ *     there is room for one more (the web gateway's); when the node has no
+ *     room for its threads lx_gw_tcp_open fails naming
+ *     gateway.binary_threads; 2 threads and a ring gateway start and stop.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -31,6 +36,7 @@
 #include "lx/config.h"
 #include "lx/engine.h"
 #include "lx/error.h"
+#include "lx/gw_tcp.h"
 #include "lx/node.h"
 
 #define BTC 0
@@ -263,10 +269,63 @@ static void test_add_gateway_limits(void **state) {
     nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+static void test_binary_threads_are_gateways(void **state) {
+    (void)state;
+    char dir[64], err[256] = "";
+    snprintf(dir, sizeof dir, "/tmp/lx-test-nodegw-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    lx_config_t cfg;
+    assert_int_equal(lx_config_default(&cfg, err, sizeof err), 0);
+    snprintf(cfg.node.data_dir, sizeof cfg.node.data_dir, "%s", dir);
+    cfg.engine.max_orders = 1024;
+    cfg.listen.binary.port = 0;
+    lx_node_opts_t no = {.ring_capacity = 64, .tick_ms = UINT32_MAX, .faucet_accounts = 1};
+    lx_node_gw_opts_t go = {0};
+    lx_ring_t *in, *out;
+
+    /* 2 threads: gateways 0 and 1; a ring gateway next is 2; start and stop */
+    lx_node_t *n;
+    lx_gw_tcp_t *gw;
+    assert_int_equal(lx_node_open(&n, &cfg, &no, err, sizeof err), 0);
+    lx_gw_tcp_opts_t to = {.threads = 2};
+    assert_int_equal(lx_gw_tcp_open(&gw, n, &cfg, &to, err, sizeof err), 0);
+    assert_int_equal(lx_gw_tcp_threads(gw), 2);
+    assert_int_equal(lx_node_add_gateway(n, &go, &in, &out), 2);
+    assert_int_equal(lx_node_start(n), 0);
+    assert_int_equal(lx_gw_tcp_start(gw), 0);
+    lx_node_gateway_close(n, 2); /* the ring gateway's part of the stop */
+    lx_gw_tcp_stop(gw);
+    lx_node_join(n);
+    assert_true(lx_ring_closed(out));
+    lx_gw_tcp_close(gw);
+    lx_node_close(n);
+
+    /* the most threads leave one gateway for the web gateway */
+    assert_int_equal(lx_node_open(&n, &cfg, &no, err, sizeof err), 0);
+    to.threads = LX_CONFIG_BINARY_THREADS_MAX;
+    assert_int_equal(lx_gw_tcp_open(&gw, n, &cfg, &to, err, sizeof err), 0);
+    assert_int_equal(lx_node_add_gateway(n, &go, &in, &out), LX_CONFIG_BINARY_THREADS_MAX);
+    assert_int_equal(lx_node_add_gateway(n, &go, &in, &out), LX_EFULL);
+    lx_gw_tcp_close(gw);
+    lx_node_close(n);
+
+    /* no room: the error names the key */
+    assert_int_equal(lx_node_open(&n, &cfg, &no, err, sizeof err), 0);
+    assert_int_equal(lx_node_add_gateway(n, &go, &in, &out), 1);
+    assert_int_equal(lx_node_add_gateway(n, &go, &in, &out), 2);
+    err[0] = 0;
+    assert_int_equal(lx_gw_tcp_open(&gw, n, &cfg, &to, err, sizeof err), LX_EFULL);
+    assert_non_null(strstr(err, "gateway.binary_threads"));
+    lx_node_close(n);
+    lx_config_free(&cfg);
+    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gateway_events_done_state_tick),
         cmocka_unit_test(test_add_gateway_limits),
+        cmocka_unit_test(test_binary_threads_are_gateways),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

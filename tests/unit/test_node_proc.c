@@ -5,8 +5,9 @@
  * being <build>/tests/test_node_proc); the test is skipped if it is not
  * there. With a configuration derived from `lxdexd --print-config` (binary
  * port 0, http and ws off, a temporary data directory):
- *   - start with --demo, read the port from its banner, place an order over
- *     TCP and get it acknowledged while the demo client trades;
+ *   - start with --demo and two binary gateway threads, read the port from
+ *     its banner, place an order over TCP on each gateway thread and get
+ *     them acknowledged while the demo client trades;
  *   - SIGTERM: a graceful stop, exit status 0, "stopped at seq N, digest D";
  *   - start again: it reports having recovered seq N with digest D, and the
  *     order is still open (ORDER_STATUS); SIGINT stops it, exit status 0;
@@ -129,7 +130,9 @@ static lx_proto_msg_t cli_recv(int fd) {
     }
 }
 
-static void cli_logon(int fd, uint32_t account) {
+/* Logs on; returns the session id (its top byte: the node gateway of the
+ * gateway thread that holds it). */
+static uint64_t cli_logon(int fd, uint32_t account) {
     lx_proto_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = LX_PROTO_LOGON;
@@ -138,6 +141,36 @@ static void cli_logon(int fd, uint32_t account) {
     cli_send(fd, &m);
     m = cli_recv(fd);
     assert_int_equal(m.type, LX_PROTO_LOGON_ACK);
+    return m.u.logon_ack.session_id;
+}
+
+/* A resting buy far below the demo's market; returns its order id. */
+static lx_order_id_t cli_place_low(int fd, uint64_t cid, int64_t qty) {
+    lx_proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_PLACE;
+    m.u.place.market = 0;
+    m.u.place.client_id = cid;
+    m.u.place.side = LX_SIDE_BUY;
+    m.u.place.price = 100000; /* 1,000 USD: far below the demo's market */
+    m.u.place.qty = qty;
+    cli_send(fd, &m);
+    m = cli_recv(fd);
+    assert_int_equal(m.type, LX_PROTO_ACCEPTED);
+    return m.u.accepted.h.order_id;
+}
+
+static void cli_expect_open(int fd, lx_order_id_t id, int64_t remaining) {
+    lx_proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_ORDER_STATUS;
+    m.u.order_status.market = LX_MARKET_ALL;
+    m.u.order_status.order_id = id;
+    cli_send(fd, &m);
+    m = cli_recv(fd);
+    assert_int_equal(m.type, LX_PROTO_ORDER_STATUS_REPLY);
+    assert_int_equal(m.u.status_reply.status, LX_PROTO_STATUS_OPEN);
+    assert_int_equal(m.u.status_reply.remaining, remaining);
 }
 
 /* ---- tests ------------------------------------------------------------------------ */
@@ -183,6 +216,8 @@ static void test_run_stop_recover(void **state) {
             fputs("  ws: off\n", f);
         else if (!strncmp(line, "  data_dir:", 11))
             fprintf(f, "  data_dir: \"%s\"\n", data);
+        else if (!strncmp(line, "  binary_threads:", 17))
+            fputs("  binary_threads: 2\n", f);
         else
             fputs(line, f);
     }
@@ -193,21 +228,22 @@ static void test_run_stop_recover(void **state) {
     char *a1[] = {bin, "--config", cfgpath, "--demo", NULL};
     child_start(&c, a1);
     uint16_t port = banner_port(&c);
+    assert_non_null(child_until(&c, "on 2 gateway threads"));
     assert_non_null(child_until(&c, "running"));
     int fd = cli_connect(port);
-    cli_logon(fd, 50);
-    lx_proto_msg_t m;
-    memset(&m, 0, sizeof m);
-    m.type = LX_PROTO_PLACE;
-    m.u.place.market = 0;
-    m.u.place.client_id = 5;
-    m.u.place.side = LX_SIDE_BUY;
-    m.u.place.price = 100000; /* 1,000 USD: far below the demo's market */
-    m.u.place.qty = 3;
-    cli_send(fd, &m);
-    m = cli_recv(fd);
-    assert_int_equal(m.type, LX_PROTO_ACCEPTED);
-    lx_order_id_t id = m.u.accepted.h.order_id;
+    uint64_t s1 = cli_logon(fd, 50);
+    lx_order_id_t id = cli_place_low(fd, 5, 3);
+    /* a client on the other gateway thread (connections are dealt round
+     * robin: the next one or the one after) */
+    int fd2 = cli_connect(port), fd3 = -1;
+    if (cli_logon(fd2, 51) >> 56 == s1 >> 56) {
+        fd3 = fd2;
+        fd2 = cli_connect(port);
+        assert_true(cli_logon(fd2, 51) >> 56 != s1 >> 56);
+    }
+    lx_order_id_t id2 = cli_place_low(fd2, 6, 2);
+    close(fd2);
+    if (fd3 >= 0) close(fd3);
     usleep(1500 * 1000); /* the demo trades */
     assert_int_equal(kill(c.pid, SIGTERM), 0);
     const char *l = child_until(&c, "stopped at seq ");
@@ -234,15 +270,11 @@ static void test_run_stop_recover(void **state) {
     assert_non_null(child_until(&c, "running"));
     fd = cli_connect(port);
     cli_logon(fd, 50);
-    memset(&m, 0, sizeof m);
-    m.type = LX_PROTO_ORDER_STATUS;
-    m.u.order_status.market = LX_MARKET_ALL;
-    m.u.order_status.order_id = id;
-    cli_send(fd, &m);
-    m = cli_recv(fd);
-    assert_int_equal(m.type, LX_PROTO_ORDER_STATUS_REPLY);
-    assert_int_equal(m.u.status_reply.status, LX_PROTO_STATUS_OPEN);
-    assert_int_equal(m.u.status_reply.remaining, 3);
+    cli_expect_open(fd, id, 3);
+    fd2 = cli_connect(port);
+    cli_logon(fd2, 51);
+    cli_expect_open(fd2, id2, 2);
+    close(fd2);
     assert_int_equal(kill(c.pid, SIGINT), 0);
     l = child_until(&c, "stopped at seq ");
     assert_non_null(l);

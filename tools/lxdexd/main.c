@@ -170,6 +170,9 @@ int main(int argc, char **argv) {
     uint16_t port = gw ? lx_gw_tcp_port(gw) : 0;
     printf("lxdexd: listening\n");
     print_addr("binary", &cfg.listen.binary, port, "   binary order entry (docs/protocol.md)");
+    if (gw)
+        printf("lxdexd: binary order entry on %u gateway thread%s\n", lx_gw_tcp_threads(gw),
+               lx_gw_tcp_threads(gw) == 1 ? "" : "s");
     print_addr("http", &cfg.listen.http, lx_gw_web_http_port(web),
                "   HTTP JSON and JSON-RPC (docs/api.md)");
     print_addr("ws", &cfg.listen.ws, lx_gw_web_ws_port(web), "   WebSocket JSON (docs/api.md)");
