@@ -92,6 +92,7 @@
  * few dozen bytes) stays until the node stops.
  */
 #define _GNU_SOURCE
+#include "lx/gw_auth.h"
 #include "lx/gw_tcp.h"
 #include <arpa/inet.h>
 #include <errno.h>
@@ -716,13 +717,12 @@ static bool signed_logon(gw_t *g, conn_t *c, const lx_proto_logon_t *l) {
         return false;
     }
     const char *why = NULL;
-    uint8_t p[LX_SIGN_LOGON_LEN];
     if (!c->challenged) {
         why = "signed logon without a challenge";
     } else {
-        lx_sign_logon_payload(g->cfg->node.chain_id, l->account, c->challenge, l->public_key, p);
         c->challenged = false; /* one use */
-        if (crypto_sign_verify_detached(l->signature, p, sizeof p, l->public_key) != 0)
+        if (lx_gw_auth_logon(g->cfg->node.chain_id, l->account, c->challenge, l->public_key,
+                             l->signature) != 0)
             why = "logon signature does not verify";
     }
     if (!why) return true;
@@ -965,20 +965,12 @@ static void on_msg(gw_t *g, conn_t *c, const lx_proto_msg_t *m) {
         /* verified here, on the gateway thread, never on the engine's */
         const lx_proto_signed_t *sa = &m->u.signed_action;
         lx_action_t act;
-        if (lx_verify(sa->envelope, sa->len, g->cfg->node.chain_id, &act) != 0) {
-            send_reject(g, c, LX_PROTO_R_BAD_SIGNATURE, m->type, 0);
-            break;
-        }
-        lx_account_id_t acct = lx_sign_account(&act.cmd);
-        if (acct == LX_ACCOUNT_NONE) {
-            send_reject(g, c, LX_PROTO_R_BAD_FIELD, m->type, 0); /* an operator's command */
-            break;
-        }
-        /* a deposit or a key binding is the bridge's word: only the bridge
-         * key named in the configuration signs one (ARCHITECTURE.md §7) */
-        if ((act.cmd.type == LX_CMD_DEPOSIT || act.cmd.type == LX_CMD_BIND_KEY) &&
-            (!g->cfg->has_bridge_key || memcmp(act.signer, g->cfg->bridge_key, 32) != 0)) {
-            send_reject(g, c, LX_PROTO_R_BAD_SIGNATURE, m->type, 0);
+        lx_account_id_t acct;
+        const char *why;
+        int arc = lx_gw_auth_action(g->cfg, sa->envelope, sa->len, &act, &acct, &why);
+        if (arc) { /* an operator's command: BAD_FIELD; else the signature or signer */
+            send_reject(g, c, arc == LX_EINVAL ? LX_PROTO_R_BAD_FIELD : LX_PROTO_R_BAD_SIGNATURE,
+                        m->type, 0);
             break;
         }
         /* funds are held per shard: a deposit, withdrawal or transfer names
@@ -996,10 +988,7 @@ static void on_msg(gw_t *g, conn_t *c, const lx_proto_msg_t *m) {
         b->t_rx = g->now_ns;
         b->shard = sa->shard;
         b->cmd = act.cmd;
-        b->client_id = act.cmd.type == LX_CMD_PLACE    ? act.cmd.u.place.client_id
-                       : act.cmd.type == LX_CMD_CANCEL ? act.cmd.u.cancel.client_id
-                       : act.cmd.type == LX_CMD_AMEND  ? act.cmd.u.amend.client_id
-                                                       : 0;
+        b->client_id = lx_gw_auth_client_id(&act.cmd);
         b->auth.scheme = LX_AUTH_ED25519;
         memcpy(b->auth.key, act.signer, 32);
         b->auth.nonce = act.nonce;
