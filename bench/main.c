@@ -67,6 +67,7 @@ typedef struct {
     int node_auth;           /* LXB_AUTH_* */
     uint32_t node_conns;     /* --node-conns: client connections (0: 1) */
     uint32_t node_threads;   /* --node-threads: binary gateway threads (0: the node's default) */
+    uint32_t node_shards;    /* --node-shards: 1 or 2 */
     uint32_t verify_seconds; /* --verify: 0 none */
     uint64_t ws_rates[MAX_SEL];
     int nws;
@@ -112,6 +113,8 @@ static void usage(FILE *f) {
         "1)\n"
         "  --node-threads T  the binary gateway's I/O threads (default: the node's, one per core,\n"
         "                    at most 2); connections are dealt to the threads round robin\n"
+        "  --node-shards S   1 (default) or 2 engine threads, each with its journal; with 2,\n"
+        "                    client k trades market k %% 2 (BTC-USD shard 0, ETH-USD shard 1)\n"
         "  --verify S        ed25519 signed-action verifications per second on one core, S s\n"
         "  --ws RATES        the node over WebSocket JSON, open loop at each offered rate\n"
         "                    (orders/s); --ws-batch N orders per message (default 1, max 50)\n"
@@ -246,6 +249,10 @@ static int parse_args(opts_t *o, int argc, char **argv) {
             NEED_VAL();
             if (parse_u64(val, &u) || u == 0 || u > 7) goto bad;
             o->node_threads = (uint32_t)u;
+        } else if (strcmp(a, "--node-shards") == 0) {
+            NEED_VAL();
+            if (parse_u64(val, &u) || u == 0 || u > 2) goto bad;
+            o->node_shards = (uint32_t)u;
         } else if (strcmp(a, "--ws") == 0) {
             NEED_VAL();
             char buf[256];
@@ -555,7 +562,7 @@ int main(int argc, char **argv) {
         failed |= lx_bench_journal(o.journal[i], o.seed, o.quick) != 0;
     for (int i = 0; i < o.nnode; i++)
         failed |= lx_bench_node(o.node_rates[i], o.node_seconds ? o.node_seconds : 10, true, o.seed,
-                                o.node_auth, o.node_conns, o.node_threads) != 0;
+                                o.node_auth, o.node_conns, o.node_threads, o.node_shards) != 0;
     if (o.verify_seconds) failed |= lx_bench_verify(o.verify_seconds) != 0;
     for (int i = 0; i < o.nws; i++)
         failed |= lx_bench_ws(o.ws_rates[i], o.node_seconds ? o.node_seconds : 10, o.seed,

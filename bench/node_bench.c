@@ -44,8 +44,9 @@
 #include <sodium.h>
 
 #define ACCOUNT 1
-#define MARKET 0
-#define MID 2500000 /* ticks: 25,000 USD in the default BTC-USD market */
+/* the default configuration's markets: BTC-USD (25,000 USD) and ETH-USD
+ * (2,000 USD), in ticks */
+static const int64_t MID[2] = {2500000, 200000};
 
 typedef struct {
     int fd;
@@ -61,13 +62,15 @@ typedef struct {
     uint8_t *frames; /* LXB_AUTH_SIGNED: request i is the SIGNED frame at i * FRAME */
     uint8_t pk[32], sk[64];
     uint32_t chain;
+    lx_market_id_t market; /* the market the client trades */
 } nb_t;
 
 #define SIGNED_FRAME 240 /* lx_proto_msg_size(LX_PROTO_SIGNED) */
 
-/* Request i as a command of `account`: even i places (client id i + 1), odd
- * i cancels the order of request i - 1 by client id. */
-static void request_cmd(lx_account_id_t account, uint64_t i, uint64_t *x, lx_cmd_t *c) {
+/* Request i as a command of `account` in `market` (0 or 1): even i places
+ * (client id i + 1), odd i cancels the order of request i - 1 by client id. */
+static void request_cmd(lx_account_id_t account, lx_market_id_t market, uint64_t i, uint64_t *x,
+                        lx_cmd_t *c) {
     memset(c, 0, sizeof *c);
     if (i % 2 == 0) {
         *x ^= *x << 13;
@@ -75,16 +78,16 @@ static void request_cmd(lx_account_id_t account, uint64_t i, uint64_t *x, lx_cmd
         *x ^= *x << 17;
         c->type = LX_CMD_PLACE;
         c->u.place.account = account;
-        c->u.place.market = MARKET;
+        c->u.place.market = market;
         c->u.place.client_id = i + 1;
         c->u.place.side = LX_SIDE_BUY;
         c->u.place.tif = LX_TIF_GTC;
-        c->u.place.price = MID - 1 - (int64_t)(*x % 1000);
+        c->u.place.price = MID[market] - 1 - (int64_t)(*x % 1000);
         c->u.place.qty = 1 + (int64_t)(*x >> 40) % 10;
     } else {
         c->type = LX_CMD_CANCEL;
         c->u.cancel.account = account;
-        c->u.cancel.market = MARKET;
+        c->u.cancel.market = market;
         c->u.cancel.client_id = i; /* the order placed by request i - 1 */
         c->u.cancel.by_client_id = 1;
     }
@@ -99,7 +102,7 @@ static int presign(nb_t *b, const uint8_t sk[64], const uint8_t pk[32], uint32_t
     for (uint64_t i = 0; i < b->n; i++) {
         lx_action_t a = {.chain_id = chain, .nonce = i + 1};
         memcpy(a.signer, pk, 32);
-        request_cmd(b->account, i, &x, &a.cmd);
+        request_cmd(b->account, b->market, i, &x, &a.cmd);
         lx_proto_msg_t m;
         memset(&m, 0, sizeof m);
         m.type = LX_PROTO_SIGNED;
@@ -147,7 +150,7 @@ static void *sender(void *arg) {
                 continue;
             }
             lx_cmd_t c;
-            request_cmd(b->account, i, &x, &c);
+            request_cmd(b->account, b->market, i, &x, &c);
             lx_proto_msg_t m;
             memset(&m, 0, sizeof m);
             if (c.type == LX_CMD_PLACE) {
@@ -341,8 +344,10 @@ static int client_open(nb_t *b, uint16_t port, int auth, uint32_t chain, uint32_
 }
 
 int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed, int auth,
-                  uint32_t conns, uint32_t threads) {
+                  uint32_t conns, uint32_t threads, uint32_t shards) {
     if (rate == 0 || seconds == 0 || rate > 1000000000) return 1;
+    if (shards == 0) shards = 1;
+    if (shards > 2) return 1; /* the default configuration has two markets */
     if (conns == 0) conns = 1;
     if (conns > 64) return 1;
     const char *tmp = getenv("TMPDIR");
@@ -374,6 +379,8 @@ int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed, in
     cfg.rate_limits.per_account.rate = 0; /* the offered rate is the point */
     cfg.rate_limits.per_connection.rate = 0;
     snprintf(cfg.node.data_dir, sizeof cfg.node.data_dir, "%s/data", dir);
+    cfg.shards = shards; /* market m in shard m % shards */
+    for (size_t i = 0; i < cfg.nmarkets; i++) cfg.markets[i].shard = cfg.markets[i].id % shards;
     lx_node_opts_t no = {.faucet_accounts = conns};
     lx_gw_tcp_opts_t go = {.threads = threads};
     if (lx_node_open(&node, &cfg, &no, err, sizeof err) ||
@@ -393,6 +400,7 @@ int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed, in
     for (uint32_t k = 0; k < conns; k++) {
         nb_t *b = &bs[k];
         b->account = ACCOUNT + k;
+        b->market = shards > 1 ? k % 2 : 0; /* with two shards, clients alternate */
         b->chain = cfg.node.chain_id;
         if (client_open(b, lx_gw_tcp_port(gw), auth, cfg.node.chain_id, k, b->pk, b->sk)) goto out;
         b->lat = malloc(sizeof *b->lat);
@@ -467,11 +475,11 @@ int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed, in
            " p99_ns=%" PRIu64 " p999_ns=%" PRIu64 " max_ns=%" PRIu64
            " bytes_per_order=na offered_rate=%" PRIu64 " late_msgs=%" PRIu64
            " fsync=%d commits=%" PRIu64 " cmds_per_commit=%" PRIu64 " conns=%u gw_threads=%u"
-           " seed=%" PRIu64 "\n",
+           " shards=%u seed=%" PRIu64 "\n",
            wl, total, (uint64_t)((unsigned __int128)total * 1000000000u / (el ? el : 1)),
            lxb_hist_quantile(lat, 500000), lxb_hist_quantile(lat, 990000),
            lxb_hist_quantile(lat, 999000), lat->max, rate, late, fsync ? 1 : 0, st.batches,
-           st.batches ? st.commands / st.batches : 0, conns, gw_threads, seed);
+           st.batches ? st.commands / st.batches : 0, conns, gw_threads, shards, seed);
     lxb_print_stages(node, wl, rate);
 
     ret = 0;
@@ -505,7 +513,7 @@ int lx_bench_verify(uint32_t seconds) {
     for (int i = 0; i < N; i++) {
         lx_action_t a = {.chain_id = 1, .nonce = (uint64_t)i + 1};
         memcpy(a.signer, pk, 32);
-        request_cmd(1, (uint64_t)i, &x, &a.cmd);
+        request_cmd(1, 0, (uint64_t)i, &x, &a.cmd);
         len[i] = lx_sign(&a, sk, env[i], sizeof env[i]);
         if (len[i] <= 0) return 1;
     }

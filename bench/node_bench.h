@@ -41,10 +41,12 @@ enum { LXB_AUTH_DEV = 0, LXB_AUTH_SESSION = 1, LXB_AUTH_SIGNED = 2 };
 
 /* conns clients (accounts 1..conns; 0: 1) share the rate, each with its own
  * connection, sender and receiver; threads: the binary gateway's I/O
- * threads (0: the node's default, gateway.binary_threads). The RESULT line
- * adds conns= and gw_threads=. */
+ * threads (0: the node's default, gateway.binary_threads); shards: 1 (0) or
+ * 2, and with 2 client k trades market k % 2 (BTC-USD in shard 0, ETH-USD in
+ * shard 1), else every client trades BTC-USD. The RESULT line adds conns=,
+ * gw_threads= and shards=. */
 int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed, int auth,
-                  uint32_t conns, uint32_t threads);
+                  uint32_t conns, uint32_t threads, uint32_t shards);
 int lx_bench_verify(uint32_t seconds);
 
 /* lx_bench_ws(rate, seconds, seed, batch): the node with its web gateway,
