@@ -307,6 +307,8 @@ int lx_node_open(lx_node_t **out, const lx_config_t *cfg, const lx_node_opts_t *
         s->index = k;
         pthread_mutex_init(&s->park_mu, NULL);
         pthread_cond_init(&s->park_cv, NULL);
+        pthread_mutex_init(&s->commit_mu, NULL);
+        pthread_cond_init(&s->commit_cv, NULL);
     }
 
     int e = mkdir_p(cfg->node.data_dir);
@@ -547,13 +549,21 @@ int lx_node_start(lx_node_t *n) {
     }
     /* The boot batches run here, before the sequencer thread exists (which
      * then owns the journals), so that the node is ready when start returns. */
+    int crc = lx__seq_committers_start(n);
+    if (crc) {
+        lx__seq_committers_stop(n);
+        join_shards(n);
+        return crc;
+    }
     lx__seq_boot(n);
     if (atomic_load(&n->failed)) {
+        lx__seq_committers_stop(n);
         join_shards(n);
         int rc = atomic_load(&n->journal_error);
         return rc ? rc : LX_EIO;
     }
     if (pthread_create(&n->seq_thread, NULL, lx__seq_main, n)) {
+        lx__seq_committers_stop(n);
         join_shards(n);
         return LX_ENOMEM;
     }
@@ -566,6 +576,7 @@ void lx_node_join(lx_node_t *n) {
     if (!n->started || n->joined) return;
     lx_node_stop_inputs(n);
     pthread_join(n->seq_thread, NULL);
+    lx__seq_committers_stop(n);
     join_shards(n);
     n->joined = true;
     for (uint32_t k = 0; k < n->nshards; k++) {
@@ -604,6 +615,8 @@ void lx_node_close(lx_node_t *n) {
         for (unsigned i = 0; i < LX_NODE_GATEWAYS_MAX; i++) free(s->staged[i]);
         pthread_mutex_destroy(&s->park_mu);
         pthread_cond_destroy(&s->park_cv);
+        pthread_mutex_destroy(&s->commit_mu);
+        pthread_cond_destroy(&s->commit_cv);
     }
     free(n->shards);
     free(n->market_shard);

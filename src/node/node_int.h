@@ -54,6 +54,16 @@ typedef struct {
     uint32_t nbatch, batch_cap;
     uint64_t ncmd; /* commands among them */
     _Atomic uint64_t durable;
+    /* shards 1..N-1: a committer thread runs this shard's journal commit
+     * while the sequencer commits shard 0's, so that the fdatasyncs of a
+     * round overlap (sequencer.c) */
+    pthread_t committer;
+    bool committer_started;
+    pthread_mutex_t commit_mu;
+    pthread_cond_t commit_cv;
+    int commit_state; /* 0 idle, 1 asked, 2 done, 3 quit */
+    int commit_rc;
+    uint64_t commit_ns;
     /* snapshots: the sequencer parks this engine thread, forks the snapshot
      * of the engine (lx_journal_snapshot_start) and lets it go on */
     pthread_mutex_t park_mu;
@@ -119,6 +129,8 @@ uint64_t lx__node_mono_ns(void); /* CLOCK_MONOTONIC */
 void lx__node_fail(lx_node_t *n, int rc, const char *what);
 
 /* sequencer.c */
+int lx__seq_committers_start(lx_node_t *n);
+void lx__seq_committers_stop(lx_node_t *n);
 void lx__seq_boot(lx_node_t *n);
 void *lx__seq_main(void *arg);
 

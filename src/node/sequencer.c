@@ -39,6 +39,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,22 +181,99 @@ static void seq_forward(shard_t *s, const lx_node_msg_t *msgs, uint32_t k) {
     }
 }
 
-/* Commits every shard's journal that got commands this round and, once all
- * are durable, forwards each shard's batch. */
+/* One shard's commit: 0 once its journal holds the round durably. */
+static int commit_one(shard_t *s) {
+    uint64_t t0 = lx__node_mono_ns();
+    int rc = lx_journal_commit(s->journal);
+    if (!rc && lx_journal_durable_seq(s->journal) < s->next_seq - 1) rc = LX_EIO;
+    s->commit_ns = lx__node_mono_ns() - t0;
+    return rc;
+}
+
+/* A committer thread (shards 1..N-1): commits its shard's journal when the
+ * sequencer asks, while the sequencer commits shard 0's. The sequencer
+ * neither appends to that journal nor reads it until the commit is done. */
+static void *committer_main(void *arg) {
+    shard_t *s = arg;
+    pthread_mutex_lock(&s->commit_mu);
+    for (;;) {
+        while (s->commit_state != 1 && s->commit_state != 3)
+            pthread_cond_wait(&s->commit_cv, &s->commit_mu);
+        if (s->commit_state == 3) break;
+        pthread_mutex_unlock(&s->commit_mu);
+        int rc = commit_one(s);
+        pthread_mutex_lock(&s->commit_mu);
+        s->commit_rc = rc;
+        s->commit_state = 2;
+        pthread_cond_broadcast(&s->commit_cv);
+    }
+    pthread_mutex_unlock(&s->commit_mu);
+    return NULL;
+}
+
+int lx__seq_committers_start(lx_node_t *n) {
+    for (uint32_t k = 1; k < n->nshards; k++) {
+        shard_t *s = &n->shards[k];
+        if (pthread_create(&s->committer, NULL, committer_main, s)) return LX_ENOMEM;
+        s->committer_started = true;
+        char name[16];
+        snprintf(name, sizeof name, "lx-commit-%u", k % 100u);
+        pthread_setname_np(s->committer, name);
+    }
+    return 0;
+}
+
+void lx__seq_committers_stop(lx_node_t *n) {
+    for (uint32_t k = 1; k < n->nshards; k++) {
+        shard_t *s = &n->shards[k];
+        if (!s->committer_started) continue;
+        pthread_mutex_lock(&s->commit_mu);
+        s->commit_state = 3;
+        pthread_cond_broadcast(&s->commit_cv);
+        pthread_mutex_unlock(&s->commit_mu);
+        pthread_join(s->committer, NULL);
+        s->committer_started = false;
+    }
+}
+
+/* Commits every shard's journal that got commands this round (shard 0's
+ * here, the others' on their committer threads at the same time) and, once
+ * all are durable, forwards each shard's batch. */
 static void seq_flush(lx_node_t *n) {
     if (atomic_load(&n->failed)) return;
     uint64_t ncmd = 0;
+    for (uint32_t k = 1; k < n->nshards; k++) {
+        shard_t *s = &n->shards[k];
+        if (!s->ncmd) continue;
+        if (!s->committer_started) {
+            s->commit_rc = commit_one(s);
+            s->commit_state = 2;
+            continue;
+        }
+        pthread_mutex_lock(&s->commit_mu);
+        s->commit_state = 1;
+        pthread_cond_signal(&s->commit_cv);
+        pthread_mutex_unlock(&s->commit_mu);
+    }
+    int rc0 = n->shards[0].ncmd ? commit_one(&n->shards[0]) : 0;
+    int rc = rc0;
+    for (uint32_t k = 1; k < n->nshards; k++) {
+        shard_t *s = &n->shards[k];
+        if (!s->ncmd) continue;
+        pthread_mutex_lock(&s->commit_mu);
+        while (s->commit_state != 2) pthread_cond_wait(&s->commit_cv, &s->commit_mu);
+        s->commit_state = 0;
+        pthread_mutex_unlock(&s->commit_mu);
+        if (s->commit_rc && !rc) rc = s->commit_rc;
+    }
+    if (rc) {
+        lx__node_fail(n, rc, "journal commit failed");
+        return;
+    }
     for (uint32_t k = 0; k < n->nshards; k++) {
         shard_t *s = &n->shards[k];
         if (!s->ncmd) continue;
-        uint64_t t0 = lx__node_mono_ns();
-        int rc = lx_journal_commit(s->journal);
-        if (!rc && lx_journal_durable_seq(s->journal) < s->next_seq - 1) rc = LX_EIO;
-        if (rc) {
-            lx__node_fail(n, rc, "journal commit failed");
-            return;
-        }
-        lx_lathist_add(&n->fsync_lat, lx__node_mono_ns() - t0);
+        lx_lathist_add(&n->fsync_lat, s->commit_ns);
         atomic_store(&s->durable, s->next_seq - 1);
         ncmd += s->ncmd;
         atomic_fetch_add(&n->batches, 1);
