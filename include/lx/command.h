@@ -234,4 +234,10 @@ typedef struct {
 
 const char *lx_cmd_type_name(int type); /* "PLACE", or "?" */
 
+/* The account a command acts for (the one whose key, or agent, must sign
+ * it; a deposit names the account credited, a transfer the account
+ * debited); LX_ACCOUNT_NONE for operator commands (assets, markets, fees,
+ * halts, ticks). */
+lx_account_id_t lx_cmd_account(const lx_cmd_t *cmd);
+
 #endif

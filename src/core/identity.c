@@ -346,3 +346,32 @@ int lx_engine_owner_key(const lx_engine_t *e, lx_account_id_t a, uint8_t key[LX_
     memcpy(key, e->keys[e->ident[a].owner - 1].key, 32);
     return 0;
 }
+
+lx_account_id_t lx_cmd_account(const lx_cmd_t *cmd) {
+    switch (cmd->type) {
+    case LX_CMD_DEPOSIT:
+        return cmd->u.deposit.account;
+    case LX_CMD_WITHDRAW:
+        return cmd->u.withdraw.account;
+    case LX_CMD_TRANSFER:
+        return cmd->u.transfer.from;
+    case LX_CMD_PLACE:
+        return cmd->u.place.account;
+    case LX_CMD_CANCEL:
+        return cmd->u.cancel.account;
+    case LX_CMD_AMEND:
+        return cmd->u.amend.account;
+    case LX_CMD_CANCEL_ALL:
+        return cmd->u.cancel_all.account;
+    case LX_CMD_SCHEDULE_CANCEL:
+        return cmd->u.schedule_cancel.account;
+    case LX_CMD_BIND_KEY:
+        return cmd->u.bind_key.account;
+    case LX_CMD_APPROVE_AGENT:
+        return cmd->u.approve_agent.account;
+    case LX_CMD_REVOKE_AGENT:
+        return cmd->u.revoke_agent.account;
+    default:
+        return LX_ACCOUNT_NONE;
+    }
+}

@@ -103,32 +103,7 @@ int lx_verify_detached(const lx_action_t *a, const uint8_t sig[LX_SIGN_SIG_LEN])
 }
 
 lx_account_id_t lx_sign_account(const lx_cmd_t *cmd) {
-    switch (cmd->type) {
-    case LX_CMD_DEPOSIT:
-        return cmd->u.deposit.account;
-    case LX_CMD_WITHDRAW:
-        return cmd->u.withdraw.account;
-    case LX_CMD_TRANSFER:
-        return cmd->u.transfer.from;
-    case LX_CMD_PLACE:
-        return cmd->u.place.account;
-    case LX_CMD_CANCEL:
-        return cmd->u.cancel.account;
-    case LX_CMD_AMEND:
-        return cmd->u.amend.account;
-    case LX_CMD_CANCEL_ALL:
-        return cmd->u.cancel_all.account;
-    case LX_CMD_SCHEDULE_CANCEL:
-        return cmd->u.schedule_cancel.account;
-    case LX_CMD_BIND_KEY:
-        return cmd->u.bind_key.account;
-    case LX_CMD_APPROVE_AGENT:
-        return cmd->u.approve_agent.account;
-    case LX_CMD_REVOKE_AGENT:
-        return cmd->u.revoke_agent.account;
-    default:
-        return LX_ACCOUNT_NONE;
-    }
+    return lx_cmd_account(cmd);
 }
 
 void lx_sign_logon_payload(uint32_t chain_id, lx_account_id_t account,

@@ -407,30 +407,13 @@ static void dump_state(shard_t *s, unsigned gw) {
     stage_flush(s);
 }
 
-static lx_account_id_t cmd_account(const lx_cmd_t *c) {
-    switch (c->type) {
-    case LX_CMD_PLACE:
-        return c->u.place.account;
-    case LX_CMD_CANCEL:
-        return c->u.cancel.account;
-    case LX_CMD_AMEND:
-        return c->u.amend.account;
-    case LX_CMD_CANCEL_ALL:
-        return c->u.cancel_all.account;
-    case LX_CMD_SCHEDULE_CANCEL:
-        return c->u.schedule_cancel.account;
-    default:
-        return LX_ACCOUNT_NONE;
-    }
-}
-
 static void eng_cmd(shard_t *s, const lx_node_msg_t *m, const lx_sink_t *sink) {
     lx_node_t *n = s->node;
     s->cur_session = m->session;
     s->cur_tag = m->tag;
     s->cur_t_rx = m->t_rx;
     s->cur_parts = m->parts;
-    s->cur_account = cmd_account(&m->cmd);
+    s->cur_account = lx_cmd_account(&m->cmd);
     int rc;
     if (m->auth.scheme != LX_AUTH_NONE) {
         lx_cmd_auth_t ca = {.scheme = m->auth.scheme, .nonce = m->auth.nonce};
