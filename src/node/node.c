@@ -307,8 +307,6 @@ int lx_node_open(lx_node_t **out, const lx_config_t *cfg, const lx_node_opts_t *
         s->index = k;
         pthread_mutex_init(&s->park_mu, NULL);
         pthread_cond_init(&s->park_cv, NULL);
-        pthread_mutex_init(&s->commit_mu, NULL);
-        pthread_cond_init(&s->commit_cv, NULL);
     }
 
     int e = mkdir_p(cfg->node.data_dir);
@@ -615,8 +613,6 @@ void lx_node_close(lx_node_t *n) {
         for (unsigned i = 0; i < LX_NODE_GATEWAYS_MAX; i++) free(s->staged[i]);
         pthread_mutex_destroy(&s->park_mu);
         pthread_cond_destroy(&s->park_cv);
-        pthread_mutex_destroy(&s->commit_mu);
-        pthread_cond_destroy(&s->commit_cv);
     }
     free(n->shards);
     free(n->market_shard);

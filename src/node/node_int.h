@@ -59,9 +59,7 @@ typedef struct {
      * round overlap (sequencer.c) */
     pthread_t committer;
     bool committer_started;
-    pthread_mutex_t commit_mu;
-    pthread_cond_t commit_cv;
-    int commit_state; /* 0 idle, 1 asked, 2 done, 3 quit */
+    _Atomic uint32_t commit_state; /* 0 idle, 1 asked, 2 done, 3 quit: a futex */
     int commit_rc;
     uint64_t commit_ns;
     /* snapshots: the sequencer parks this engine thread, forks the snapshot

@@ -190,24 +190,31 @@ static int commit_one(shard_t *s) {
     return rc;
 }
 
+/* The hand-off between the sequencer and a committer: a state word both
+ * sides wait on with a futex (no lock: one writer at a time, in turn). */
+static void state_set(shard_t *s, uint32_t v) {
+    atomic_store(&s->commit_state, v);
+    syscall(SYS_futex, &s->commit_state, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static uint32_t state_wait(shard_t *s, uint32_t a, uint32_t b) {
+    for (;;) {
+        uint32_t v = atomic_load(&s->commit_state);
+        if (v == a || v == b) return v;
+        syscall(SYS_futex, &s->commit_state, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
+    }
+}
+
 /* A committer thread (shards 1..N-1): commits its shard's journal when the
- * sequencer asks, while the sequencer commits shard 0's. The sequencer
- * neither appends to that journal nor reads it until the commit is done. */
+ * sequencer asks (state 1), while the sequencer commits shard 0's, and
+ * says so (state 2). The sequencer neither appends to that journal nor
+ * reads it until then. */
 static void *committer_main(void *arg) {
     shard_t *s = arg;
-    pthread_mutex_lock(&s->commit_mu);
-    for (;;) {
-        while (s->commit_state != 1 && s->commit_state != 3)
-            pthread_cond_wait(&s->commit_cv, &s->commit_mu);
-        if (s->commit_state == 3) break;
-        pthread_mutex_unlock(&s->commit_mu);
-        int rc = commit_one(s);
-        pthread_mutex_lock(&s->commit_mu);
-        s->commit_rc = rc;
-        s->commit_state = 2;
-        pthread_cond_broadcast(&s->commit_cv);
+    while (state_wait(s, 1, 3) == 1) {
+        s->commit_rc = commit_one(s);
+        state_set(s, 2);
     }
-    pthread_mutex_unlock(&s->commit_mu);
     return NULL;
 }
 
@@ -227,10 +234,7 @@ void lx__seq_committers_stop(lx_node_t *n) {
     for (uint32_t k = 1; k < n->nshards; k++) {
         shard_t *s = &n->shards[k];
         if (!s->committer_started) continue;
-        pthread_mutex_lock(&s->commit_mu);
-        s->commit_state = 3;
-        pthread_cond_broadcast(&s->commit_cv);
-        pthread_mutex_unlock(&s->commit_mu);
+        state_set(s, 3);
         pthread_join(s->committer, NULL);
         s->committer_started = false;
     }
@@ -247,23 +251,18 @@ static void seq_flush(lx_node_t *n) {
         if (!s->ncmd) continue;
         if (!s->committer_started) {
             s->commit_rc = commit_one(s);
-            s->commit_state = 2;
+            atomic_store(&s->commit_state, 2);
             continue;
         }
-        pthread_mutex_lock(&s->commit_mu);
-        s->commit_state = 1;
-        pthread_cond_signal(&s->commit_cv);
-        pthread_mutex_unlock(&s->commit_mu);
+        state_set(s, 1);
     }
     int rc0 = n->shards[0].ncmd ? commit_one(&n->shards[0]) : 0;
     int rc = rc0;
     for (uint32_t k = 1; k < n->nshards; k++) {
         shard_t *s = &n->shards[k];
         if (!s->ncmd) continue;
-        pthread_mutex_lock(&s->commit_mu);
-        while (s->commit_state != 2) pthread_cond_wait(&s->commit_cv, &s->commit_mu);
-        s->commit_state = 0;
-        pthread_mutex_unlock(&s->commit_mu);
+        state_wait(s, 2, 2);
+        atomic_store(&s->commit_state, 0);
         if (s->commit_rc && !rc) rc = s->commit_rc;
     }
     if (rc) {
