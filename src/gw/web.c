@@ -270,6 +270,7 @@ static lx__web_pending_t *submit(lx__web_t *g, lx__web_conn_t *c, int api,
     m->client_id = a->client_id;
     m->account = a->account;
     m->cmd = a->cmd;
+    m->shard = a->shard;
     if (a->auth.scheme != LX_AUTH_NONE) {
         m->auth = a->auth;
     } else if (c->keyed) {

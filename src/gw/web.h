@@ -159,6 +159,7 @@ typedef struct {
     /* scheme NONE: the connection's (a signed logon's SESSION, or none in dev
      * mode); ED25519: a signed envelope's signer, nonce and signature */
     lx_journal_auth_t auth;
+    uint8_t shard; /* a signed deposit, withdrawal or transfer: the shard of the funds */
 } lx__web_action_t;
 
 /* The own API's field names for an action of cmd_type (PLACE, CANCEL,

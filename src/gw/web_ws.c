@@ -515,13 +515,14 @@ static void logon(lx__web_t *g, lx__web_conn_t *c, const json_t *msg, const json
                     "role", role == LX_KEY_OWNER ? "owner" : "agent"));
 }
 
-/* signed {envelope}: one action with its own signature, the binary
+/* signed {envelope, shard?}: one action with its own signature, the binary
  * protocol's SIGNED envelope (docs/signing.md) in hexadecimal. Verified here,
  * on the gateway's thread; journaled with the signer, nonce and signature
  * (auth ED25519); the engine checks the signer's right and the nonce. Needs
- * no logon: the signature is the authority. */
+ * no logon: the signature is the authority. `shard` names the shard that
+ * holds the funds of a deposit, withdrawal or transfer (node.md "Shards"). */
 static void signed_action(lx__web_t *g, lx__web_conn_t *c, const json_t *msg, const json_t *id) {
-    static const char *const keys[] = {"type", "id", "envelope", NULL};
+    static const char *const keys[] = {"type", "id", "envelope", "shard", NULL};
     char err[LX__WEB_ERR];
     if (lx__web_keys(msg, keys, NULL, err, sizeof err))
         return lx__web_ws_error(g, c, id, "bad_request", "%s", err);
@@ -547,6 +548,18 @@ static void signed_action(lx__web_t *g, lx__web_conn_t *c, const json_t *msg, co
         return lx__web_ws_error(g, c, id, "unavailable", "the node is not taking commands");
     a.cmd = act.cmd;
     a.client_id = lx_gw_auth_client_id(&act.cmd);
+    const json_t *sv = json_object_get(msg, "shard");
+    if (sv) {
+        bool funds = act.cmd.type == LX_CMD_DEPOSIT || act.cmd.type == LX_CMD_WITHDRAW ||
+                     act.cmd.type == LX_CMD_TRANSFER;
+        uint64_t k = 0;
+        if (lx__web_u64(sv, &k) || k >= lx_node_shards(g->node) || (k && !funds))
+            return lx__web_ws_error(g, c, id, "bad_request",
+                                    "shard: a deposit, withdrawal or transfer may name the shard "
+                                    "of its funds, 0 to %u",
+                                    lx_node_shards(g->node) - 1);
+        a.shard = (uint8_t)k;
+    }
     const lx_config_t *cfg = g->cfg;
     a.weight = act.cmd.type == LX_CMD_CANCEL       ? cfg->rate_limits.weight.cancel
                : act.cmd.type == LX_CMD_AMEND      ? cfg->rate_limits.weight.amend

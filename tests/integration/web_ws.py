@@ -595,6 +595,13 @@ async def test_signed(url):
         env[70] ^= 1
         r = await ask(ws, {"type": "signed", "envelope": env.hex()}, "t")
         check(r.get("code") == "bad_signature", "a tampered envelope: %s" % r)
+        env = envelope(bridge, 4, deposit(acct, 0, 10**6, 4))
+        r = await ask(ws, {"type": "signed", "envelope": env.hex(), "shard": 1}, "sh1")
+        check(r.get("code") == "bad_request" and "shard" in r.get("message", ""),
+              "a deposit into shard 1 of a one-shard node: %s" % r)
+        r = await ask(ws, {"type": "signed", "envelope": env.hex(), "shard": 0}, "sh0")
+        check(r.get("type") == "result" and r["result"].get("status") == "applied",
+              "a deposit into shard 0: %s" % r)
         env = envelope(agent, 1, place(acct, 0, 10000, 1, client_id=77))
         r = await ask(ws, {"type": "signed", "envelope": env.hex()}, "sp")
         check(r.get("type") == "result" and r["result"].get("status") == "open" and
