@@ -343,6 +343,18 @@ static lx_proto_msg_t cli_status(tcli_t *c, lx_order_id_t id) {
     return cli_expect(c, LX_PROTO_ORDER_STATUS_REPLY);
 }
 
+/* ORDER_STATUS by client id in `market` (LX_MARKET_ALL: any). */
+static lx_proto_msg_t cli_status_cid(tcli_t *c, lx_market_id_t market, uint64_t cid) {
+    lx_proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_ORDER_STATUS;
+    m.u.order_status.market = market;
+    m.u.order_status.client_id = cid;
+    m.u.order_status.by_client_id = 1;
+    cli_send(c, &m);
+    return cli_expect(c, LX_PROTO_ORDER_STATUS_REPLY);
+}
+
 /* The thread a client's session lives on: its node gateway, 0 or 1 here. */
 static unsigned cli_thread(const tcli_t *c) {
     return LX_NODE_SESSION_GW(c->session);
@@ -419,19 +431,10 @@ static void test_trade_cancel_reject(void **state) {
     assert_int_equal(st.u.status_reply.filled, 4);
     assert_int_equal(st.u.status_reply.as_of_seq, a.next_seq - 1);
     /* By client id too. */
-    lx_proto_msg_t q;
-    memset(&q, 0, sizeof q);
-    q.type = LX_PROTO_ORDER_STATUS;
-    q.u.order_status.market = BTC;
-    q.u.order_status.client_id = 11;
-    q.u.order_status.by_client_id = 1;
-    cli_send(&a, &q);
-    st = cli_expect(&a, LX_PROTO_ORDER_STATUS_REPLY);
+    st = cli_status_cid(&a, BTC, 11);
     assert_int_equal(st.u.status_reply.status, LX_PROTO_STATUS_OPEN);
     assert_int_equal(st.u.status_reply.order_id, a_order);
-    q.u.order_status.client_id = 999;
-    cli_send(&a, &q);
-    st = cli_expect(&a, LX_PROTO_ORDER_STATUS_REPLY);
+    st = cli_status_cid(&a, BTC, 999);
     assert_int_equal(st.u.status_reply.status, LX_PROTO_STATUS_UNKNOWN);
     assert_int_equal(st.u.status_reply.client_id, 999);
     /* B cannot see A's order. */
@@ -1743,19 +1746,10 @@ static void test_shards(void **state) {
     assert_int_equal(st.u.status_reply.status, LX_PROTO_STATUS_OPEN);
     assert_int_equal(st.u.status_reply.order_id, a_eth);
     assert_int_equal(st.u.status_reply.remaining, 6);
-    lx_proto_msg_t q;
-    memset(&q, 0, sizeof q);
-    q.type = LX_PROTO_ORDER_STATUS;
-    q.u.order_status.market = LX_MARKET_ALL;
-    q.u.order_status.client_id = 12;
-    q.u.order_status.by_client_id = 1;
-    cli_send(&a, &q);
-    st = cli_expect(&a, LX_PROTO_ORDER_STATUS_REPLY);
+    st = cli_status_cid(&a, LX_MARKET_ALL, 12);
     assert_int_equal(st.u.status_reply.status, LX_PROTO_STATUS_OPEN);
     assert_int_equal(st.u.status_reply.order_id, a_eth);
-    q.u.order_status.client_id = 999;
-    cli_send(&a, &q);
-    st = cli_expect(&a, LX_PROTO_ORDER_STATUS_REPLY);
+    st = cli_status_cid(&a, LX_MARKET_ALL, 999);
     assert_int_equal(st.u.status_reply.status, LX_PROTO_STATUS_UNKNOWN);
     cli_expect_nothing(&a, 100);
 
