@@ -3,7 +3,8 @@
  * SDKs (docs/api.md §5).
  *
  *   lx_ping                                   "pong"
- *   lx_getInfo                                {name, version, chainId, devMode, markets, seq}
+ *   lx_getInfo                                {name, version, chainId, devMode, markets, seq,
+ *                                             shards}
  *   lx_placeOrder {symbol, type, side, price, size, userID, clientID?, timeInForce?, postOnly?}
  *                                             {orderId, status, filled, remaining, ...}
  *   lx_cancelOrder {orderId, userID?}         {orderId, status}
@@ -232,9 +233,10 @@ static void call(lx__web_t *g, lx__web_conn_t *c, const json_t *req) {
         lx_node_stats_t st;
         lx_node_stats(g->node, &st);
         respond(g, c, id,
-                json_pack("{s:s,s:s,s:I,s:b,s:o,s:I}", "name", g->cfg->node.name, "version",
+                json_pack("{s:s,s:s,s:I,s:b,s:o,s:I,s:I}", "name", g->cfg->node.name, "version",
                           "lxdex 0.1", "chainId", (json_int_t)g->cfg->node.chain_id, "devMode",
-                          g->cfg->node.dev_mode, "markets", ms, "seq", (json_int_t)st.last_seq));
+                          g->cfg->node.dev_mode, "markets", ms, "seq", (json_int_t)st.last_seq,
+                          "shards", (json_int_t)lx_node_shards(g->node)));
     } else if (!strcmp(method, "lx_placeOrder")) {
         static const char *const k[] = {"symbol", "type",     "side",        "price",    "size",
                                         "userID", "clientID", "timeInForce", "postOnly", NULL};

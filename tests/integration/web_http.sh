@@ -236,6 +236,8 @@ URL=http://127.0.0.1:$PORT
 grep -q '^lxdexd: 2 shards' "$TMP/shards.log" || fail "shards: no shard line: $(head -5 "$TMP/shards.log")"
 req GET /health
 expect 200 '.status == "ok"' "shards: health (every shard's start-up state loaded)"
+rpc '{"jsonrpc":"2.0","id":1,"method":"lx_getInfo"}'
+expect 200 '.result.shards == 2' "shards: lx_getInfo"
 req GET /v1/accounts/60/balances
 expect 200 '.balances[] | select(.asset == "USD") | .free == "200000"' "shards: the faucet paid both shards, balances sum them"
 req POST /v1/orders '{"account":60,"market":"BTC-USD","side":"buy","price":"100.25","size":"0.5","clientId":1}'
