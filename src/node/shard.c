@@ -99,6 +99,7 @@ static void dispatch(shard_t *s, const lx_node_out_t *o) {
  * it (see localize() in sequencer.c: shard 0's ids are marked with shard
  * bits 63 there). */
 static lx_order_id_t globalize(const shard_t *s, lx_order_id_t id) {
+    if (s->node->nshards == 1) return id; /* ids are the engine's own (up to 2^28 slots) */
     unsigned k = LX_NODE_ORDER_SHARD(id);
     if (k == LX_NODE_ORDER_FOREIGN) return LX_NODE_ORDER_LOCAL(id);
     if (k || !id) return id;
