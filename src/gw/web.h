@@ -392,6 +392,18 @@ void lx__web_bind_key(lx__web_t *g, lx__web_conn_t *c, lx_account_id_t a, const 
 /* Rate limits: 0 or the microseconds to wait. */
 uint32_t lx__web_rate_conn(lx__web_t *g, lx__web_conn_t *c);
 uint32_t lx__web_rate_account(lx__web_t *g, lx_account_id_t a, uint32_t weight);
+/*
+ * A signed action (WebSocket `signed`, HTTP POST /v1/signed): msg's
+ * "envelope" (the binary protocol's SIGNED envelope in hexadecimal,
+ * docs/signing.md) verified here, on the gateway thread, and its optional
+ * "shard" (the shard of a deposit's, withdrawal's or transfer's funds), into
+ * an action journaled with the signer, nonce and signature (auth ED25519);
+ * the engine checks the signer's right and the nonce. Needs no logon: the
+ * signature is the authority. 0, or -1 with *code ("bad_request",
+ * "bad_signature") and err.
+ */
+int lx__web_signed(lx__web_t *g, const json_t *msg, lx__web_action_t *a, const char **code,
+                   char *err, size_t errlen);
 bool lx__web_available(lx__web_t *g);
 
 /* web_http.c: answers one HTTP request (c->method, c->uri, body); sets

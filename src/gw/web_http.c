@@ -14,6 +14,7 @@
  *   DELETE /v1/orders/{id}                 cancel (also POST /v1/orders/{id}/cancel)
  *   POST   /v1/orders/{id}/amend           amend {"price","size"}
  *   POST   /v1/orders/cancel-all           {"account", "market"?}
+ *   POST   /v1/signed                      {"envelope", "shard"?}: a signed action, any mode
  *   POST   /rpc                            JSON-RPC 2.0 (web_rpc.c)
  *
  * Queries are answered from the gateway's read model at once. An action is
@@ -238,8 +239,8 @@ static void http_action(lx__web_t *g, lx__web_conn_t *c, int cmd_type, const cha
     char err[LX__WEB_ERR];
     if (!g->cfg->node.dev_mode) {
         lx__web_http_error(g, c, 401, "unauthorized",
-                           "order entry over HTTP needs dev mode: signed requests are not yet "
-                           "available on this API (use the binary protocol, docs/protocol.md)");
+                           "unsigned order entry over HTTP needs dev mode: send a signed action "
+                           "to POST /v1/signed (docs/api.md, docs/signing.md)");
         return;
     }
     json_t *obj = NULL;
@@ -272,6 +273,37 @@ static void http_action(lx__web_t *g, lx__web_conn_t *c, int cmd_type, const cha
         return;
     }
     json_decref(obj);
+    uint32_t w = lx__web_rate_account(g, a.account, a.weight);
+    if (w) {
+        rate_limited(g, c, w, "rate_limits.per_account");
+        return;
+    }
+    if (lx__web_submit(g, c, LX__WEB_API_HTTP, &a, NULL))
+        lx__web_http_error(g, c, 503, "unavailable", "the node is not taking commands");
+}
+
+/* POST /v1/signed {"envelope", "shard"?}: a signed action (lx__web_signed),
+ * the way to change state over HTTP outside dev mode. */
+static void http_signed(lx__web_t *g, lx__web_conn_t *c, const char *body, size_t len) {
+    static const char *const keys[] = {"envelope", "shard", NULL};
+    char err[LX__WEB_ERR];
+    json_t *obj = NULL;
+    if (lx__web_parse(body, len, &obj, err, sizeof err)) {
+        lx__web_http_error(g, c, 400, "invalid_json", "%s", err);
+        return;
+    }
+    lx__web_action_t a;
+    const char *code = "bad_request";
+    int rc = -1;
+    if (!json_is_object(obj))
+        snprintf(err, sizeof err, "the body must be a JSON object");
+    else if (!lx__web_keys(obj, keys, NULL, err, sizeof err))
+        rc = lx__web_signed(g, obj, &a, &code, err, sizeof err);
+    json_decref(obj);
+    if (rc) { /* a signature that does not verify is 401 */
+        lx__web_http_error(g, c, strcmp(code, "bad_request") ? 401 : 400, code, "%s", err);
+        return;
+    }
     uint32_t w = lx__web_rate_account(g, a.account, a.weight);
     if (w) {
         rate_limited(g, c, w, "rate_limits.per_account");
@@ -407,6 +439,11 @@ void lx__web_http(lx__web_t *g, lx__web_conn_t *c, const char *query_depth, cons
             return;
         }
         lx__web_http_error(g, c, 404, "not_found", "no route %s", c->uri);
+        return;
+    }
+    if (is(s1, n1, "signed") && !s2) {
+        if (meth != LX__WEB_METHOD_POST) return method_not_allowed(g, c, "POST");
+        http_signed(g, c, body, len);
         return;
     }
     /* /v1/orders ... */

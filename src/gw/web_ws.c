@@ -515,60 +515,70 @@ static void logon(lx__web_t *g, lx__web_conn_t *c, const json_t *msg, const json
                     "role", role == LX_KEY_OWNER ? "owner" : "agent"));
 }
 
-/* signed {envelope, shard?}: one action with its own signature, the binary
- * protocol's SIGNED envelope (docs/signing.md) in hexadecimal. Verified here,
- * on the gateway's thread; journaled with the signer, nonce and signature
- * (auth ED25519); the engine checks the signer's right and the nonce. Needs
- * no logon: the signature is the authority. `shard` names the shard that
- * holds the funds of a deposit, withdrawal or transfer (node.md "Shards"). */
-static void signed_action(lx__web_t *g, lx__web_conn_t *c, const json_t *msg, const json_t *id) {
-    static const char *const keys[] = {"type", "id", "envelope", "shard", NULL};
-    char err[LX__WEB_ERR];
-    if (lx__web_keys(msg, keys, NULL, err, sizeof err))
-        return lx__web_ws_error(g, c, id, "bad_request", "%s", err);
+int lx__web_signed(lx__web_t *g, const json_t *msg, lx__web_action_t *a, const char **code,
+                   char *err, size_t errlen) {
+    *code = "bad_request";
     const json_t *v = json_object_get(msg, "envelope");
     size_t hn = json_is_string(v) && !lx__web_num_text(v, NULL) ? json_string_length(v) : 0;
     uint8_t env[LX_SIGN_MAX_ENVELOPE];
     size_t n = 0;
     if (hn < 2 * (LX_SIGN_HDR_LEN + LX_SIGN_SIG_LEN) || hn > 2 * sizeof env || hn % 2 ||
-        sodium_hex2bin(env, sizeof env, json_string_value(v), hn, NULL, &n, NULL) || n * 2 != hn)
-        return lx__web_ws_error(g, c, id, "bad_request",
-                                "envelope: the signed payload and its signature in hexadecimal "
-                                "(%d to %d digits) is required",
-                                2 * (LX_SIGN_HDR_LEN + LX_SIGN_SIG_LEN), (int)(2 * sizeof env));
-    lx__web_action_t a;
-    memset(&a, 0, sizeof a);
+        sodium_hex2bin(env, sizeof env, json_string_value(v), hn, NULL, &n, NULL) || n * 2 != hn) {
+        snprintf(err, errlen,
+                 "envelope: the signed payload and its signature in hexadecimal (%d to %d "
+                 "digits) is required",
+                 2 * (LX_SIGN_HDR_LEN + LX_SIGN_SIG_LEN), (int)(2 * sizeof env));
+        return -1;
+    }
+    memset(a, 0, sizeof *a);
     lx_action_t act;
     const char *why = NULL;
-    int rc = lx_gw_auth_action(g->cfg, env, n, &act, &a.account, &why);
-    if (rc)
-        return lx__web_ws_error(g, c, id, rc == LX_EINVAL ? "bad_request" : "bad_signature",
-                                "envelope: %s", why);
-    if (!lx__web_available(g))
-        return lx__web_ws_error(g, c, id, "unavailable", "the node is not taking commands");
-    a.cmd = act.cmd;
-    a.client_id = lx_gw_auth_client_id(&act.cmd);
+    int rc = lx_gw_auth_action(g->cfg, env, n, &act, &a->account, &why);
+    if (rc) {
+        if (rc != LX_EINVAL) *code = "bad_signature";
+        snprintf(err, errlen, "envelope: %s", why);
+        return -1;
+    }
+    a->cmd = act.cmd;
+    a->client_id = lx_gw_auth_client_id(&act.cmd);
     const json_t *sv = json_object_get(msg, "shard");
     if (sv) {
         bool funds = act.cmd.type == LX_CMD_DEPOSIT || act.cmd.type == LX_CMD_WITHDRAW ||
                      act.cmd.type == LX_CMD_TRANSFER;
         uint64_t k = 0;
-        if (lx__web_u64(sv, &k) || k >= lx_node_shards(g->node) || (k && !funds))
-            return lx__web_ws_error(g, c, id, "bad_request",
-                                    "shard: a deposit, withdrawal or transfer may name the shard "
-                                    "of its funds, 0 to %u",
-                                    lx_node_shards(g->node) - 1);
-        a.shard = (uint8_t)k;
+        if (lx__web_u64(sv, &k) || k >= lx_node_shards(g->node) || (k && !funds)) {
+            snprintf(err, errlen,
+                     "shard: a deposit, withdrawal or transfer may name the shard of its funds, "
+                     "0 to %u",
+                     lx_node_shards(g->node) - 1);
+            return -1;
+        }
+        a->shard = (uint8_t)k;
     }
     const lx_config_t *cfg = g->cfg;
-    a.weight = act.cmd.type == LX_CMD_CANCEL       ? cfg->rate_limits.weight.cancel
-               : act.cmd.type == LX_CMD_AMEND      ? cfg->rate_limits.weight.amend
-               : act.cmd.type == LX_CMD_CANCEL_ALL ? cfg->rate_limits.weight.cancel_all
-                                                   : cfg->rate_limits.weight.place;
-    a.auth.scheme = LX_AUTH_ED25519;
-    memcpy(a.auth.key, act.signer, sizeof a.auth.key);
-    a.auth.nonce = act.nonce;
-    memcpy(a.auth.sig, env + n - LX_SIGN_SIG_LEN, LX_SIGN_SIG_LEN);
+    a->weight = act.cmd.type == LX_CMD_CANCEL       ? cfg->rate_limits.weight.cancel
+                : act.cmd.type == LX_CMD_AMEND      ? cfg->rate_limits.weight.amend
+                : act.cmd.type == LX_CMD_CANCEL_ALL ? cfg->rate_limits.weight.cancel_all
+                                                    : cfg->rate_limits.weight.place;
+    a->auth.scheme = LX_AUTH_ED25519;
+    memcpy(a->auth.key, act.signer, sizeof a->auth.key);
+    a->auth.nonce = act.nonce;
+    memcpy(a->auth.sig, env + n - LX_SIGN_SIG_LEN, LX_SIGN_SIG_LEN);
+    return 0;
+}
+
+/* signed {envelope, shard?}: one action with its own signature (lx__web_signed). */
+static void signed_action(lx__web_t *g, lx__web_conn_t *c, const json_t *msg, const json_t *id) {
+    static const char *const keys[] = {"type", "id", "envelope", "shard", NULL};
+    char err[LX__WEB_ERR];
+    if (lx__web_keys(msg, keys, NULL, err, sizeof err))
+        return lx__web_ws_error(g, c, id, "bad_request", "%s", err);
+    lx__web_action_t a;
+    const char *code;
+    if (lx__web_signed(g, msg, &a, &code, err, sizeof err))
+        return lx__web_ws_error(g, c, id, code, "%s", err);
+    if (!lx__web_available(g))
+        return lx__web_ws_error(g, c, id, "unavailable", "the node is not taking commands");
     uint32_t w = lx__web_rate_account(g, a.account, a.weight);
     if (w) return rate_error(g, c, id, w, "rate_limits.per_account");
     if (lx__web_submit(g, c, LX__WEB_API_WS, &a, id))

@@ -47,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 import zlib
 from decimal import Decimal
@@ -709,6 +710,41 @@ async def test_signed(url):
         check(r.get("role") == "owner", "the connection is usable after refusals: %s" % r)
 
 
+def post(http, path, body):
+    """(status, JSON body) of a POST, error statuses included."""
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (http, path), data=body.encode(),
+                                 headers={"content-type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_http_signed(http):
+    """POST /v1/signed outside dev mode: a signed place is applied, bad envelopes refused."""
+    owner = nacl.signing.SigningKey(bytes([2]) * 32)
+    env = envelope(owner, 2**62, place(5, 0, 10000, 1, client_id=4242))
+    st, r = post(http, "/v1/signed", json.dumps({"envelope": env.hex()}))
+    check(st == 200 and r.get("status") == "open" and r.get("clientId") == "4242",
+          "HTTP signed place: %s %s" % (st, r))
+    st, r = post(http, "/v1/signed", json.dumps({"envelope": env.hex()}))
+    check(st == 400 and r.get("error", {}).get("reason") == "NONCE_REPLAYED",
+          "HTTP signed place replayed: %s %s" % (st, r))
+    bad = bytearray(envelope(owner, 2**62 + 1, place(5, 0, 10000, 1)))
+    bad[70] ^= 1
+    st, r = post(http, "/v1/signed", json.dumps({"envelope": bad.hex()}))
+    check(st == 401 and r.get("error", {}).get("code") == "bad_signature",
+          "HTTP tampered envelope: %s %s" % (st, r))
+    st, r = post(http, "/v1/signed", json.dumps({"envelope": "zz"}))
+    check(st == 400, "HTTP envelope not hexadecimal: %s %s" % (st, r))
+    st, r = post(http, "/v1/signed", json.dumps({"envelope": env.hex(), "colour": 1}))
+    check(st == 400, "HTTP signed with an unknown field: %s %s" % (st, r))
+    st, r = post(http, "/v1/orders", json.dumps({"account": 5, "market": "BTC-USD", "side": "buy",
+                                                 "price": "100", "size": "0.01"}))
+    check(st == 401, "HTTP unsigned order entry outside dev mode: %s %s" % (st, r))
+
+
 async def test_restarted(url):
     async with websockets.connect(url) as ws:
         r, _ = await signed_logon(ws, nacl.signing.SigningKey(bytes([2]) * 32), 5)
@@ -730,6 +766,7 @@ def run_signed():
                  r"^dev:\n(  .*\n)*": ""}
         p, log, http, ws = start_node(tmp, extra, demo=False)
         asyncio.run(asyncio.wait_for(test_signed("ws://127.0.0.1:%d" % ws), 60))
+        test_http_signed(http)
         p.send_signal(signal.SIGTERM)
         check(p.wait(30) == 0, "the signed node stops cleanly")
         v = subprocess.run([os.path.join(BUILD, "lxdex"), "journal", "verify", "--chain-id",
