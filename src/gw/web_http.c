@@ -232,6 +232,17 @@ static void method_not_allowed(lx__web_t *g, lx__web_conn_t *c, const char *allo
     lx__web_http_error(g, c, 405, "method_not_allowed", "%s allows %s", c->uri, allowed);
 }
 
+/* An HTTP action, after the account's rate limit, to the node. */
+static void http_submit(lx__web_t *g, lx__web_conn_t *c, const lx__web_action_t *a) {
+    uint32_t w = lx__web_rate_account(g, a->account, a->weight);
+    if (w) {
+        rate_limited(g, c, w, "rate_limits.per_account");
+        return;
+    }
+    if (lx__web_submit(g, c, LX__WEB_API_HTTP, a, NULL))
+        lx__web_http_error(g, c, 503, "unavailable", "the node is not taking commands");
+}
+
 /* Order entry over HTTP: body fields (own names) plus extra fields from
  * the path (orderId); validated whole, rate limited, submitted. */
 static void http_action(lx__web_t *g, lx__web_conn_t *c, int cmd_type, const char *body, size_t len,
@@ -273,13 +284,7 @@ static void http_action(lx__web_t *g, lx__web_conn_t *c, int cmd_type, const cha
         return;
     }
     json_decref(obj);
-    uint32_t w = lx__web_rate_account(g, a.account, a.weight);
-    if (w) {
-        rate_limited(g, c, w, "rate_limits.per_account");
-        return;
-    }
-    if (lx__web_submit(g, c, LX__WEB_API_HTTP, &a, NULL))
-        lx__web_http_error(g, c, 503, "unavailable", "the node is not taking commands");
+    http_submit(g, c, &a);
 }
 
 /* POST /v1/signed {"envelope", "shard"?}: a signed action (lx__web_signed),
@@ -304,13 +309,7 @@ static void http_signed(lx__web_t *g, lx__web_conn_t *c, const char *body, size_
         lx__web_http_error(g, c, strcmp(code, "bad_request") ? 401 : 400, code, "%s", err);
         return;
     }
-    uint32_t w = lx__web_rate_account(g, a.account, a.weight);
-    if (w) {
-        rate_limited(g, c, w, "rate_limits.per_account");
-        return;
-    }
-    if (lx__web_submit(g, c, LX__WEB_API_HTTP, &a, NULL))
-        lx__web_http_error(g, c, 503, "unavailable", "the node is not taking commands");
+    http_submit(g, c, &a);
 }
 
 void lx__web_http_done(lx__web_t *g, lx__web_conn_t *c, const lx__web_outcome_t *o) {
