@@ -73,7 +73,8 @@
     X(RESEND_END, 0x8a, 32)                                                                        \
     X(CHALLENGE, 0x8b, 40)                                                                         \
     X(DEADMAN, 0x8c, 56)                                                                           \
-    X(ACCOUNT_KEY, 0x8d, 104)
+    X(ACCOUNT_KEY, 0x8d, 104)                                                                      \
+    X(FUNDS, 0x8e, 72)
 
 typedef enum {
 #define LX__PROTO_TYPE_ENUM(name, value, size) LX_PROTO_##name = (value),
@@ -268,6 +269,23 @@ typedef struct {
     char name[16]; /* an agent's name, NUL-padded */
 } lx_proto_account_key_t;
 
+/* FUNDS: a deposit, withdrawal or transfer was applied (h.market
+ * LX_MARKET_NONE, order and client ids 0). A transfer gives the payer a
+ * TRANSFER_OUT and the payee a TRANSFER_IN. */
+#define LX_PROTO_FUNDS_DEPOSIT 0
+#define LX_PROTO_FUNDS_WITHDRAWAL 1
+#define LX_PROTO_FUNDS_TRANSFER_OUT 2
+#define LX_PROTO_FUNDS_TRANSFER_IN 3
+typedef struct {
+    lx_proto_exec_t h;
+    uint8_t what; /* LX_PROTO_FUNDS_* */
+    lx_asset_id_t asset;
+    int64_t amount;          /* base units of the asset, > 0 */
+    lx_account_id_t account; /* the account whose balance moved */
+    lx_account_id_t other;   /* a transfer's other account, else LX_ACCOUNT_NONE */
+    uint64_t deposit_id;     /* a deposit's id, else 0 */
+} lx_proto_funds_t;
+
 typedef struct {
     lx_market_id_t market;
     uint64_t client_id;
@@ -297,6 +315,7 @@ typedef struct {
         lx_proto_cancel_t order_status;
         lx_proto_schedule_cancel_t schedule_cancel;
         lx_proto_account_key_t account_key;
+        lx_proto_funds_t funds;
         lx_proto_deadman_t deadman;
         lx_proto_signed_t signed_action;
         lx_proto_challenge_t challenge;

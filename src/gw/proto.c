@@ -63,6 +63,9 @@
  *   0x8d ACCOUNT_KEY (104)    execution report: 40 u8 what (0 owner key bound, 1 agent
  *                             approved, 2 agent revoked)  41 u8[7] -  48 i64 expiry
  *                             56 u8[32] key  88 u8[16] name
+ *   0x8e FUNDS (72)           execution report: 40 u8 what (0 deposit, 1 withdrawal,
+ *                             2 transfer out, 3 transfer in)  41 u8[3] -  44 u32 asset
+ *                             48 i64 amount  56 u32 account  60 u32 other  64 u64 deposit_id
  *
  * Enumerations: side 0..1, order_type 0..1, tif 0..4, stp 0..4 (lx/types.h).
  * client_id sits at offset 8 in every message that has one, so a refusal
@@ -130,7 +133,7 @@ int lx_proto_direction(int type) {
 
 bool lx_proto_is_exec(int type) {
     return (type >= LX_PROTO_ACCEPTED && type <= LX_PROTO_AMENDED) || type == LX_PROTO_DEADMAN ||
-           type == LX_PROTO_ACCOUNT_KEY;
+           type == LX_PROTO_ACCOUNT_KEY || type == LX_PROTO_FUNDS;
 }
 
 const char *lx_proto_reason_name(int reason) {
@@ -173,6 +176,8 @@ lx_proto_exec_t *lx_proto_exec(lx_proto_msg_t *m) {
         return &m->u.deadman.h;
     case LX_PROTO_ACCOUNT_KEY:
         return &m->u.account_key.h;
+    case LX_PROTO_FUNDS:
+        return &m->u.funds.h;
     default:
         return NULL;
     }
@@ -248,6 +253,9 @@ static bool check(const lx_proto_msg_t *m) {
                m->u.deadman.deadline >= 0;
     case LX_PROTO_ACCOUNT_KEY:
         return m->u.account_key.h.seq >= 1 && m->u.account_key.what <= LX_PROTO_KEY_AGENT_REVOKED;
+    case LX_PROTO_FUNDS:
+        return m->u.funds.h.seq >= 1 && m->u.funds.what <= LX_PROTO_FUNDS_TRANSFER_IN &&
+               m->u.funds.amount > 0;
     case LX_PROTO_SIGNED: {
         const lx_proto_signed_t *s = &m->u.signed_action;
         return s->len >= LX_PROTO_SIGNED_MIN && s->len <= LX_PROTO_SIGNED_MAX &&
@@ -375,6 +383,15 @@ static bool read_body(const uint8_t *p, lx_proto_msg_t *m) {
         memcpy(m->u.account_key.key, p + 56, 32);
         memcpy(m->u.account_key.name, p + 88, 16);
         return all_zero(p + 41, 7);
+    case LX_PROTO_FUNDS:
+        get_exec(p, &m->u.funds.h);
+        m->u.funds.what = p[40];
+        m->u.funds.asset = lx_get_u32(p + 44);
+        m->u.funds.amount = get_i64(p + 48);
+        m->u.funds.account = lx_get_u32(p + 56);
+        m->u.funds.other = lx_get_u32(p + 60);
+        m->u.funds.deposit_id = lx_get_u64(p + 64);
+        return all_zero(p + 41, 3);
     case LX_PROTO_LOGON_ACK: {
         lx_proto_logon_ack_t *a = &m->u.logon_ack;
         a->version = lx_get_u16(p + 4);
@@ -574,6 +591,15 @@ int lx_proto_encode(const lx_proto_msg_t *m, uint8_t *buf, size_t cap) {
         put_i64(p + 48, m->u.account_key.expiry);
         memcpy(p + 56, m->u.account_key.key, 32);
         memcpy(p + 88, m->u.account_key.name, 16);
+        break;
+    case LX_PROTO_FUNDS:
+        put_exec(p, &m->u.funds.h);
+        p[40] = m->u.funds.what;
+        lx_put_u32(p + 44, m->u.funds.asset);
+        put_i64(p + 48, m->u.funds.amount);
+        lx_put_u32(p + 56, m->u.funds.account);
+        lx_put_u32(p + 60, m->u.funds.other);
+        lx_put_u64(p + 64, m->u.funds.deposit_id);
         break;
     case LX_PROTO_LOGON_ACK: {
         const lx_proto_logon_ack_t *a = &m->u.logon_ack;
@@ -903,6 +929,29 @@ int lx_proto_reports_from_event(const lx_event_t *ev, lx_proto_report_t out[2]) 
         memcpy(r->key, k->key, 32);
         memcpy(r->name, k->name, 16);
         return 1;
+    }
+    case LX_EV_DEPOSIT:
+    case LX_EV_WITHDRAWAL:
+    case LX_EV_TRANSFER: {
+        const lx_ev_funds_t *f = &ev->u.funds;
+        int n = ev->type == LX_EV_TRANSFER ? 2 : 1;
+        for (int i = 0; i < n; i++) {
+            lx_proto_funds_t *r = &out[i].msg.u.funds;
+            out[i].account = i ? f->to : f->account;
+            out[i].msg.type = LX_PROTO_FUNDS;
+            exec_head(&r->h, ev, 0, 0);
+            r->h.market = LX_MARKET_NONE;
+            r->what = ev->type == LX_EV_DEPOSIT      ? LX_PROTO_FUNDS_DEPOSIT
+                      : ev->type == LX_EV_WITHDRAWAL ? LX_PROTO_FUNDS_WITHDRAWAL
+                      : i                            ? LX_PROTO_FUNDS_TRANSFER_IN
+                                                     : LX_PROTO_FUNDS_TRANSFER_OUT;
+            r->asset = f->asset;
+            r->amount = f->amount;
+            r->account = i ? f->to : f->account;
+            r->other = ev->type != LX_EV_TRANSFER ? LX_ACCOUNT_NONE : i ? f->account : f->to;
+            r->deposit_id = f->deposit_id;
+        }
+        return n;
     }
     case LX_EV_DEADMAN: {
         const lx_ev_deadman_t *d = &ev->u.deadman;

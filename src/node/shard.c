@@ -233,6 +233,21 @@ static void on_event(void *ctx, const lx_event_t *ev) {
                                                              : 0;
         break;
     }
+    case LX_EV_DEPOSIT:
+    case LX_EV_WITHDRAWAL:
+    case LX_EV_TRANSFER: {
+        /* the session that sent it (a withdrawal's or transfer's owner, a
+         * deposit's bridge), else the account's last session; a transfer's
+         * payee hears of it on its own last session */
+        const lx_ev_funds_t *f = &ev->u.funds;
+        uint64_t own = f->account < s->naccounts ? s->account_session[f->account] : 0;
+        o.session[0] = s->cur_session ? s->cur_session : own;
+        if (ev->type == LX_EV_TRANSFER)
+            o.session[1] = f->to < s->naccounts ? s->account_session[f->to] : 0;
+        else if (own != o.session[0])
+            o.session[1] = own; /* a deposit: the account's session too */
+        break;
+    }
     case LX_EV_REJECTED:
         /* any command a session sent (the node's own have session 0) */
         if (s->cur_session && !(echo && s->cur_parts > 1)) {

@@ -688,6 +688,11 @@ static void test_signed_logon_and_actions(void **state) {
     assert_int_equal(cli_expect(&c, LX_PROTO_REJECT).u.reject.reason, LX_PROTO_R_BAD_SIGNATURE);
     memcpy(dep.signer, bridge_pk, 32);
     send_signed(&c, &dep, bridge_sk);
+    lx_proto_msg_t fu = cli_expect(&c, LX_PROTO_FUNDS); /* the bridge's session hears it */
+    assert_int_equal(fu.u.funds.what, LX_PROTO_FUNDS_DEPOSIT);
+    assert_int_equal(fu.u.funds.account, 20);
+    assert_int_equal(fu.u.funds.amount, 1000000000000);
+    assert_int_equal(fu.u.funds.deposit_id, 4242);
 
     /* nonce 1 is spent; nonce 2 goes in; the same envelope again does not */
     send_signed(&c, &act, sk2);
@@ -1794,6 +1799,7 @@ static void test_shards(void **state) {
         (lx_cmd_deposit_t){.account = 40, .asset = 0, .amount = 1000000000, .deposit_id = 1};
     memcpy(dep.signer, bridge_pk, 32);
     send_signed_shard(&d, &dep, bridge_sk, 0);
+    assert_int_equal(cli_expect(&d, LX_PROTO_FUNDS).u.funds.what, LX_PROTO_FUNDS_DEPOSIT);
     cli_place(&d, ETH, 41, LX_SIDE_BUY, LX_TIF_GTC, 190000, 1);
     rj = cli_expect(&d, LX_PROTO_REJECTED);
     assert_int_equal(rj.u.rejected.reason, LX_REJECT_INSUFFICIENT_FUNDS);
@@ -1802,6 +1808,7 @@ static void test_shards(void **state) {
     send_signed_shard(&d, &dep, bridge_sk, 2); /* no shard 2 */
     assert_int_equal(cli_expect(&d, LX_PROTO_REJECT).u.reject.reason, LX_PROTO_R_BAD_FIELD);
     send_signed_shard(&d, &dep, bridge_sk, 1);
+    assert_int_equal(cli_expect(&d, LX_PROTO_FUNDS).u.funds.deposit_id, 2);
     cli_place(&d, ETH, 42, LX_SIDE_BUY, LX_TIF_GTC, 190000, 1);
     lx_proto_msg_t dacc = cli_expect(&d, LX_PROTO_ACCEPTED);
     assert_int_equal(dacc.u.accepted.h.client_id, 42);

@@ -133,6 +133,15 @@ static lx_proto_msg_t sample(int type, int variant) {
         for (int i = 0; i < 32; i++) m.u.account_key.key[i] = (uint8_t)(i + 1 + variant);
         memcpy(m.u.account_key.name, variant ? "desk-7" : "", variant ? 6 : 0);
     }
+    if (type == LX_PROTO_FUNDS) {
+        m.u.funds.h = (lx_proto_exec_t){LX_MARKET_NONE, 0, 0, ubig, big};
+        m.u.funds.what = (uint8_t)(variant ? LX_PROTO_FUNDS_TRANSFER_IN : LX_PROTO_FUNDS_DEPOSIT);
+        m.u.funds.asset = variant ? 3 : 0xfffffffe;
+        m.u.funds.amount = variant ? 1 : big;
+        m.u.funds.account = 0xfffffffe;
+        m.u.funds.other = variant ? 7 : LX_ACCOUNT_NONE;
+        m.u.funds.deposit_id = variant ? 0 : ubig;
+    }
     if (type == LX_PROTO_CHALLENGE)
         for (int i = 0; i < 32; i++) m.u.challenge.challenge[i] = (uint8_t)(255 - i - variant);
     return m;
@@ -343,6 +352,9 @@ static const mangle_t mangles[] = {
     {LX_PROTO_DEADMAN, 41, 1, 0, LX_PROTO_R_BAD_FIELD},
     {LX_PROTO_ACCOUNT_KEY, 40, 3, 0, LX_PROTO_R_BAD_FIELD},
     {LX_PROTO_ACCOUNT_KEY, 47, 1, 0, LX_PROTO_R_BAD_FIELD},
+    {LX_PROTO_FUNDS, 40, 4, 0, LX_PROTO_R_BAD_FIELD},    /* what */
+    {LX_PROTO_FUNDS, 43, 1, 0, LX_PROTO_R_BAD_FIELD},    /* reserved */
+    {LX_PROTO_FUNDS, 55, 0x80, 0, LX_PROTO_R_BAD_FIELD}, /* a negative amount */
     {LX_PROTO_REJECT, 6, 1, 0, LX_PROTO_R_BAD_FIELD},
     {LX_PROTO_REJECT, 12, 1, 0, LX_PROTO_R_BAD_FIELD},
     {LX_PROTO_ACCEPTED, 40, 2, 0, LX_PROTO_R_BAD_FIELD},
@@ -380,7 +392,7 @@ static const mangle_t mangles[] = {
     {LX_PROTO_PLACE, 2, 0x7f, 0, LX_PROTO_R_UNKNOWN_TYPE},
     {LX_PROTO_PLACE, 2, 0x80, 0, LX_PROTO_R_UNKNOWN_TYPE},
     {LX_PROTO_PLACE, 2, 0xff, 0, LX_PROTO_R_UNKNOWN_TYPE},
-    {LX_PROTO_FILL, 2, 0x8e, 0, LX_PROTO_R_UNKNOWN_TYPE},
+    {LX_PROTO_FILL, 2, 0x8f, 0, LX_PROTO_R_UNKNOWN_TYPE},
 };
 
 /* Builds the mangled frame of mangles[i] into buf; returns its size. */
@@ -774,6 +786,30 @@ static void test_reports_from_events(void **state) {
     ev.u.rejected.cmd_type = LX_CMD_DEPOSIT; /* a SIGNED deposit the engine refused */
     assert_int_equal(lx_proto_reports_from_event(&ev, r), 1);
     assert_int_equal(r[0].msg.u.rejected.cmd_type, LX_CMD_DEPOSIT);
+
+    /* funds: a transfer reports to the payer (out) and the payee (in) */
+    memset(&ev, 0, sizeof ev);
+    ev.type = LX_EV_TRANSFER;
+    ev.market = LX_MARKET_NONE;
+    ev.seq = 9;
+    ev.u.funds = (lx_ev_funds_t){.account = 4, .to = 5, .asset = 1, .amount = 250};
+    assert_int_equal(lx_proto_reports_from_event(&ev, r), 2);
+    assert_int_equal(r[0].account, 4);
+    assert_int_equal(r[0].msg.type, LX_PROTO_FUNDS);
+    assert_int_equal(r[0].msg.u.funds.what, LX_PROTO_FUNDS_TRANSFER_OUT);
+    assert_int_equal(r[0].msg.u.funds.other, 5);
+    assert_int_equal(r[0].msg.u.funds.amount, 250);
+    assert_int_equal(r[1].account, 5);
+    assert_int_equal(r[1].msg.u.funds.what, LX_PROTO_FUNDS_TRANSFER_IN);
+    assert_int_equal(r[1].msg.u.funds.account, 5);
+    assert_int_equal(r[1].msg.u.funds.other, 4);
+    ev.type = LX_EV_DEPOSIT;
+    ev.u.funds = (lx_ev_funds_t){
+        .account = 4, .to = LX_ACCOUNT_NONE, .asset = 0, .amount = 7, .deposit_id = 77};
+    assert_int_equal(lx_proto_reports_from_event(&ev, r), 1);
+    assert_int_equal(r[0].msg.u.funds.what, LX_PROTO_FUNDS_DEPOSIT);
+    assert_int_equal(r[0].msg.u.funds.deposit_id, 77);
+    assert_int_equal(r[0].msg.u.funds.other, LX_ACCOUNT_NONE);
 
     ev.type = LX_EV_BOOK_LEVEL;
     assert_int_equal(lx_proto_reports_from_event(&ev, r), 0);

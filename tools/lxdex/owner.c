@@ -226,6 +226,7 @@ static int await_applied(lxdex_conn_t *c, uint8_t shard) {
             return 1;
         }
         if (m.type == LX_PROTO_ORDER_STATUS_REPLY) return 0;
+        if (m.type == LX_PROTO_FUNDS) lxdex_conn_print(c, &m);
         if (m.type == LX_PROTO_REJECTED || m.type == LX_PROTO_REJECT) {
             lxdex_conn_print(c, &m);
             return 1;
@@ -385,9 +386,9 @@ const char lxdex_funds_help[] =
     "  --nonce N          the action's nonce (default: the clock in ns)\n"
     "\n"
     "AMOUNT is a decimal in ASSET's units (USD 12.5), exact: finer than the asset's smallest\n"
-    "unit is an error. Only the free balance moves. The node reports only refusals, so the\n"
-    "command follows the action with a status query that the node answers in order: an\n"
-    "answer with no refusal before it means the action was applied.\n"
+    "unit is an error. Only the free balance moves. The node answers with a FUNDS report\n"
+    "(printed) or a refusal; the command follows the action with a status query that the\n"
+    "node answers in order: an answer with no refusal before it means it was applied.\n"
     "Exit status: 0 done, 1 rejected (reason shown) or failed, 2 usage error.\n";
 
 const char lxdex_agent_help[] =

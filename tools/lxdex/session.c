@@ -237,6 +237,20 @@ bool lxdex_conn_print(const lxdex_conn_t *c, const lx_proto_msg_t *m) {
         }
         return true;
     }
+    case LX_PROTO_FUNDS: {
+        const lx_proto_funds_t *r = &m->u.funds;
+        static const char *const what[] = {"deposit", "withdrawal", "transfer out", "transfer in"};
+        const lx_config_asset_t *as = lx_config_asset(&c->cfg, r->asset);
+        char amt[LX_DECIMAL_FORMAT_MAX + 8];
+        if (!as || lx_decimal_format(r->amount, as->decimals, amt, sizeof amt) < 0)
+            snprintf(amt, sizeof amt, "%lld units", (long long)r->amount);
+        printf("%s  %s %s  account %u", what[r->what & 3], amt, as ? as->symbol : "?", r->account);
+        if (r->other != LX_ACCOUNT_NONE)
+            printf(r->what == LX_PROTO_FUNDS_TRANSFER_OUT ? " to %u" : " from %u", r->other);
+        if (r->deposit_id) printf("  deposit id %llu", (unsigned long long)r->deposit_id);
+        putchar('\n');
+        return true;
+    }
     case LX_PROTO_ACCOUNT_KEY: {
         const lx_proto_account_key_t *r = &m->u.account_key;
         char key[2 * 32 + 1], name[17];
