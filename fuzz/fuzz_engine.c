@@ -232,30 +232,11 @@ static void target(fz_t *f, uint8_t b, lx_account_id_t *a, lx_order_id_t *id, ui
     if ((b & 0xc0) == 0x80) *a = (*a + 1) % NACCOUNTS; /* NOT_OWNER */
 }
 
-/* The account a command acts for (identity.md), or 0. */
+/* The account a command acts for (identity.md), or 0 for the operator's and
+ * the bridge's commands. */
 static lx_account_id_t acting(const lx_cmd_t *c) {
-    switch (c->type) {
-    case LX_CMD_PLACE:
-        return c->u.place.account;
-    case LX_CMD_CANCEL:
-        return c->u.cancel.account;
-    case LX_CMD_AMEND:
-        return c->u.amend.account;
-    case LX_CMD_CANCEL_ALL:
-        return c->u.cancel_all.account;
-    case LX_CMD_SCHEDULE_CANCEL:
-        return c->u.schedule_cancel.account;
-    case LX_CMD_WITHDRAW:
-        return c->u.withdraw.account;
-    case LX_CMD_TRANSFER:
-        return c->u.transfer.from;
-    case LX_CMD_APPROVE_AGENT:
-        return c->u.approve_agent.account;
-    case LX_CMD_REVOKE_AGENT:
-        return c->u.revoke_agent.account;
-    default:
-        return 0;
-    }
+    lx_account_id_t a = lx_cmd_account(c);
+    return c->type == LX_CMD_DEPOSIT || c->type == LX_CMD_BIND_KEY || a == LX_ACCOUNT_NONE ? 0 : a;
 }
 
 /* One command from the input. */

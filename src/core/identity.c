@@ -123,43 +123,25 @@ static bool name_valid(const char n[16]) {
 /* Whether auth applies to the command; if so, the account it acts for and
  * whether an agent may send it. */
 static bool acting_account(const lx_cmd_t *c, uint32_t *a, bool *agent_ok) {
-    *agent_ok = true;
     switch (c->type) {
     case LX_CMD_PLACE:
-        *a = c->u.place.account;
-        return true;
     case LX_CMD_CANCEL:
-        *a = c->u.cancel.account;
-        return true;
     case LX_CMD_AMEND:
-        *a = c->u.amend.account;
-        return true;
     case LX_CMD_CANCEL_ALL:
-        *a = c->u.cancel_all.account;
-        return true;
     case LX_CMD_SCHEDULE_CANCEL:
-        *a = c->u.schedule_cancel.account;
-        return true;
-    default:
+        *agent_ok = true;
         break;
-    }
-    *agent_ok = false;
-    switch (c->type) {
     case LX_CMD_WITHDRAW:
-        *a = c->u.withdraw.account;
-        return true;
     case LX_CMD_TRANSFER:
-        *a = c->u.transfer.from;
-        return true;
     case LX_CMD_APPROVE_AGENT:
-        *a = c->u.approve_agent.account;
-        return true;
     case LX_CMD_REVOKE_AGENT:
-        *a = c->u.revoke_agent.account;
-        return true;
+        *agent_ok = false;
+        break;
     default:
         return false; /* operator, bridge and time commands ignore auth */
     }
+    *a = lx_cmd_account(c);
+    return true;
 }
 
 /* The REJECTED event of a refused auth echoes what the command's own

@@ -500,6 +500,28 @@ static void notify(void *ctx) {
 /* ---- HTTP ---------------------------------------------------------------------------------------
  */
 
+/* Appends a piece of a request body or WebSocket message to c->rx (kept
+ * NUL-terminable); past limits.max_message_bytes it keeps nothing more and
+ * marks the message as over. 0, or -1 out of memory. */
+static int rx_append(lx__web_t *g, lx__web_conn_t *c, const void *in, size_t len) {
+    if (c->rx_over) return 0;
+    if (c->rxlen + len > g->cfg->limits.max_message_bytes) {
+        c->rx_over = true;
+        return 0;
+    }
+    if (c->rxlen + len + 1 > c->rxcap) {
+        size_t cap = c->rxcap ? c->rxcap : 4096;
+        while (cap < c->rxlen + len + 1) cap *= 2;
+        char *n = realloc(c->rx, cap);
+        if (!n) return -1;
+        c->rx = n;
+        c->rxcap = cap;
+    }
+    memcpy(c->rx + c->rxlen, in, len);
+    c->rxlen += len;
+    return 0;
+}
+
 static int method_of(struct lws *wsi) {
     if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)) return LX__WEB_METHOD_GET;
     if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI)) return LX__WEB_METHOD_POST;
@@ -600,21 +622,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     }
     case LWS_CALLBACK_HTTP_BODY:
         if (!c || !c->body_expected) return 0;
-        if (c->rxlen + len > g->cfg->limits.max_message_bytes) {
-            c->rx_over = true;
-            return 0;
-        }
-        if (c->rxlen + len + 1 > c->rxcap) {
-            size_t cap = c->rxcap ? c->rxcap : 4096;
-            while (cap < c->rxlen + len + 1) cap *= 2;
-            char *n = realloc(c->rx, cap);
-            if (!n) return -1;
-            c->rx = n;
-            c->rxcap = cap;
-        }
-        memcpy(c->rx + c->rxlen, in, len);
-        c->rxlen += len;
-        return 0;
+        return rx_append(g, c, in, len);
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         if (!c || !c->body_expected) return 0;
         c->body_expected = false;
@@ -665,22 +673,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             c->rxlen = 0;
             return 0;
         }
-        if (!c->rx_over) {
-            if (c->rxlen + len > g->cfg->limits.max_message_bytes) {
-                c->rx_over = true;
-            } else {
-                if (c->rxlen + len + 1 > c->rxcap) {
-                    size_t cap = c->rxcap ? c->rxcap : 4096;
-                    while (cap < c->rxlen + len + 1) cap *= 2;
-                    char *n = realloc(c->rx, cap);
-                    if (!n) return -1;
-                    c->rx = n;
-                    c->rxcap = cap;
-                }
-                memcpy(c->rx + c->rxlen, in, len);
-                c->rxlen += len;
-            }
-        }
+        if (rx_append(g, c, in, len)) return -1;
         if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi)) return 0;
         if (c->rx_over) {
             char why[120];

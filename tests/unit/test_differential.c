@@ -420,30 +420,13 @@ static uint64_t last_nonce(gen_t *g, const uint8_t key[32]) {
     return ref_key(g->ref, key, &k) == 0 ? k.nonce : 0;
 }
 
-/* The account a command acts for (identity.md), or a random one. */
+/* The account a command acts for (identity.md), or a random one for the
+ * operator's and the bridge's commands. */
 static lx_account_id_t auth_account(gen_t *g, const lx_cmd_t *c) {
-    switch (c->type) {
-    case LX_CMD_PLACE:
-        return c->u.place.account;
-    case LX_CMD_CANCEL:
-        return c->u.cancel.account;
-    case LX_CMD_AMEND:
-        return c->u.amend.account;
-    case LX_CMD_CANCEL_ALL:
-        return c->u.cancel_all.account;
-    case LX_CMD_SCHEDULE_CANCEL:
-        return c->u.schedule_cancel.account;
-    case LX_CMD_WITHDRAW:
-        return c->u.withdraw.account;
-    case LX_CMD_TRANSFER:
-        return c->u.transfer.from;
-    case LX_CMD_APPROVE_AGENT:
-        return c->u.approve_agent.account;
-    case LX_CMD_REVOKE_AGENT:
-        return c->u.revoke_agent.account;
-    default:
+    lx_account_id_t a = lx_cmd_account(c);
+    if (c->type == LX_CMD_DEPOSIT || c->type == LX_CMD_BIND_KEY || a == LX_ACCOUNT_NONE)
         return (lx_account_id_t)rng_below(&g->rng, g->sc->max_accounts);
-    }
+    return a;
 }
 
 /* Who authorises the command: often nobody (dev mode, operator), mostly the
