@@ -104,6 +104,8 @@ size_t lx_view_levels(const lx_view_t *v, lx_market_id_t m, uint8_t side, lx_vie
 size_t lx_view_depth(const lx_view_t *v, lx_market_id_t m, uint8_t side);
 /* Best level of a side; 0 if the side is empty or market unknown. */
 int lx_view_best(const lx_view_t *v, lx_market_id_t m, uint8_t side, lx_view_level_t *out);
+/* The trade record of a TRADE event. */
+lx_view_trade_t lx_view_trade_of(const lx_event_t *ev);
 /* Newest first; returns how many were written. */
 size_t lx_view_trades(const lx_view_t *v, lx_market_id_t m, lx_view_trade_t *out, size_t n);
 /* One open order; 0 if unknown (filled, canceled or never seen). */

@@ -317,6 +317,17 @@ static int set_level(side_t *s, uint8_t side, int64_t price, int64_t qty, uint32
     return 0;
 }
 
+lx_view_trade_t lx_view_trade_of(const lx_event_t *ev) {
+    const lx_ev_trade_t *t = &ev->u.trade;
+    return (lx_view_trade_t){.price = t->price,
+                             .qty = t->qty,
+                             .ts = ev->ts,
+                             .taker_side = t->taker_side,
+                             .maker_order = t->maker_order,
+                             .taker_order = t->taker_order,
+                             .seq = ev->market_seq};
+}
+
 int lx_view_apply(lx_view_t *v, const lx_event_t *ev) {
     return lx_view_apply_shard(v, 0, ev);
 }
@@ -357,14 +368,7 @@ int lx_view_apply_shard(lx_view_t *v, unsigned shard, const lx_event_t *ev) {
             m->trades = calloc(LX_VIEW_TRADES, sizeof *m->trades);
             if (!m->trades) return LX_ENOMEM;
         }
-        const lx_ev_trade_t *t = &ev->u.trade;
-        m->trades[m->t_head] = (lx_view_trade_t){.price = t->price,
-                                                 .qty = t->qty,
-                                                 .ts = ev->ts,
-                                                 .taker_side = t->taker_side,
-                                                 .maker_order = t->maker_order,
-                                                 .taker_order = t->taker_order,
-                                                 .seq = ev->market_seq};
+        m->trades[m->t_head] = lx_view_trade_of(ev);
         m->t_head = (m->t_head + 1) % LX_VIEW_TRADES;
         if (m->t_n < LX_VIEW_TRADES) m->t_n++;
     } else {

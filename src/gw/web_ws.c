@@ -792,13 +792,7 @@ void lx__web_ws_event(lx__web_t *g, const lx_event_t *ev) {
     case LX_EV_TRADE: {
         const lx_ev_trade_t *t = &ev->u.trade;
         if (any_market(g, mid, LX__SUB_TRADES)) {
-            lx_view_trade_t vt = {.price = t->price,
-                                  .qty = t->qty,
-                                  .ts = ev->ts,
-                                  .taker_side = t->taker_side,
-                                  .maker_order = t->maker_order,
-                                  .taker_order = t->taker_order,
-                                  .seq = ev->market_seq};
+            lx_view_trade_t vt = lx_view_trade_of(ev);
             json_t *j = lx__web_trade_json(g, m, &vt);
             json_object_set_new(j, "type", json_string("trade"));
             fan(g, mid, LX__SUB_TRADES, 0, 0, j);
