@@ -289,11 +289,11 @@ static void gen_emit(void *ctx, const lx_event_t *ev) {
 static void sample_peak(gen_t *g) {
     lx_engine_stats_t st;
     lx_engine_stats(g->e, &st);
-    if (st.orders >= g->v->peak_orders && st.orders > 0) {
-        g->v->peak_orders = st.orders;
-        g->v->peak_bytes_orders = st.bytes_orders;
-        g->v->peak_bytes = st.bytes;
-    }
+    /* each a maximum of its own: the book can hold more levels (and so
+     * more memory) later with fewer orders, as after a swing */
+    if (st.orders > g->v->peak_orders) g->v->peak_orders = st.orders;
+    if (st.bytes_orders > g->v->peak_bytes_orders) g->v->peak_bytes_orders = st.bytes_orders;
+    if (st.bytes > g->v->peak_bytes) g->v->peak_bytes = st.bytes;
     g->peak_sampled = g->nopen;
 }
 

@@ -17,7 +17,8 @@
  *        RESULT workload=<name> msgs= msgs_per_s= p50_ns= p99_ns= p999_ns=
  *               max_ns= bytes_per_order= <extra keys>
  *      the required keys first, in that order. bytes_per_order is the
- *      engine's own account (lx_engine_stats: bytes_orders / orders) at the
+ *      engine's own account of its order memory (lx_engine_stats:
+ *      bytes_orders) at its high-water mark over the run, divided by the
  *      peak of resting orders; rss_bytes_per_order is the growth of the
  *      resident set over engine creation and setup, per setup order.
  *      Extra keys, after those: msgs_per_s_best and repeat; trades, events,

@@ -38,8 +38,9 @@
  * exact at every change. Empty levels are removed at once; a side never
  * holds an empty level (lx_engine_validate checks this).
  *
- * Allocation: the side arrays and the level pool grow by doubling when full
- * (amortized, never per order).
+ * Allocation: the side arrays grow by doubling when full (after compacting
+ * tombstones, if there are many), the level pool by half (amortized, never
+ * per order).
  */
 #include <stdlib.h>
 #include "core.h"
@@ -122,11 +123,9 @@ static void side_compact(lx__side_t *s) {
     s->n = k;
 }
 
-/* Room for one more entry at one end or the other (side_reserve); growth
- * doubles and re-centres (free room split evenly between the ends). */
-static __attribute__((noinline)) int side_grow(lx__side_t *s) {
-    uint32_t ncap = s->cap ? s->cap * 2 : 8;
-    if (ncap < s->cap) return LX_ENOMEM;
+/* Moves the entries to a new allocation of ncap (>= n) entries, re-centred
+ * (free room split evenly between the ends). */
+static int side_realloc(lx__side_t *s, uint32_t ncap) {
     int64_t *k = malloc((size_t)ncap * sizeof *k);
     uint32_t *l = malloc((size_t)ncap * sizeof *l);
     if (!k || !l) {
@@ -146,6 +145,31 @@ static __attribute__((noinline)) int side_grow(lx__side_t *s) {
     s->front = front;
     s->cap = ncap;
     return 0;
+}
+
+/* Room for one more entry at one end or the other (side_reserve): a full
+ * array that holds many tombstones (a quarter of its entries) is compacted
+ * in place, else it doubles. Compacting first keeps a side's allocation
+ * near twice its live levels when levels come and go far from the touch
+ * (swing), instead of growing with the tombstones. Positions found before
+ * the call are stale after it. */
+static __attribute__((noinline)) int side_grow(lx__side_t *s) {
+    if (s->n - s->live >= s->n / 4 && s->n - s->live >= 8) {
+        side_compact(s);
+        return 0;
+    }
+    uint32_t ncap = s->cap ? s->cap * 2 : 8;
+    if (ncap < s->cap) return LX_ENOMEM;
+    return side_realloc(s, ncap);
+}
+
+/* Gives back half the allocation of a side whose entries fill less than a
+ * quarter of it (a side the price moved away from, or one emptied by a
+ * sweep), so its memory follows the levels it holds; growth at full and
+ * shrinking below a quarter cannot alternate on every call. A failed
+ * allocation keeps the old array. */
+static __attribute__((noinline)) void side_shrink(lx__side_t *s) {
+    (void)side_realloc(s, s->cap / 2);
 }
 
 static inline int side_reserve(lx__side_t *s) {
@@ -194,6 +218,19 @@ static void side_insert(lx__side_t *s, uint32_t i, int64_t key, uint32_t l) {
     s->n = n + 1;
 }
 
+/* The level pool grows by half (from 64): its size follows the most
+ * levels the book has held, which a swing makes several times the levels
+ * near the touch. */
+static __attribute__((noinline)) int levels_grow(lx_engine_t *e) {
+    uint32_t ncap = e->nlevels_cap ? e->nlevels_cap + e->nlevels_cap / 2 : 64;
+    if (ncap <= e->nlevels_cap) return LX_ENOMEM;
+    lx__level_t *nl = realloc(e->levels, (size_t)ncap * sizeof *nl);
+    if (!nl) return LX_ENOMEM;
+    e->levels = nl;
+    e->nlevels_cap = ncap;
+    return 0;
+}
+
 static uint32_t level_alloc(lx_engine_t *e) {
     if (e->level_free != LX__NIL) {
         uint32_t l = e->level_free;
@@ -201,13 +238,7 @@ static uint32_t level_alloc(lx_engine_t *e) {
         e->levels_used++;
         return l;
     }
-    if (e->levels_used == e->nlevels_cap) {
-        uint32_t ncap = e->nlevels_cap ? e->nlevels_cap * 2 : 1024;
-        lx__level_t *nl = realloc(e->levels, (size_t)ncap * sizeof *nl);
-        if (!nl) return LX__NIL;
-        e->levels = nl;
-        e->nlevels_cap = ncap;
-    }
+    if (e->levels_used == e->nlevels_cap && levels_grow(e)) return LX__NIL;
     /* free list empty: every allocated index 0..levels_used-1 is in use,
      * so levels_used is the next never-used index */
     return e->levels_used++;
@@ -223,13 +254,7 @@ static void level_release(lx_engine_t *e, uint32_t l) {
 
 int lx__book_reserve(lx_engine_t *e, lx__market_t *m, int side) {
     if (side_reserve(&m->side[side])) return LX_ENOMEM;
-    if (e->level_free == LX__NIL && e->levels_used == e->nlevels_cap) {
-        uint32_t ncap = e->nlevels_cap ? e->nlevels_cap * 2 : 1024;
-        lx__level_t *nl = realloc(e->levels, (size_t)ncap * sizeof *nl);
-        if (!nl) return LX_ENOMEM;
-        e->levels = nl;
-        e->nlevels_cap = ncap;
-    }
+    if (e->level_free == LX__NIL && e->levels_used == e->nlevels_cap) return levels_grow(e);
     return 0;
 }
 
@@ -239,7 +264,10 @@ uint32_t lx__book_level_get(lx_engine_t *e, lx__market_t *m, uint32_t market, in
     int64_t key = lx__key(side, price);
     uint32_t i = side_lower_bound(s, key);
     if (i < s->n && s->keys[i] == key && s->lv[i] != LX__NIL) return s->lv[i];
-    if (side_reserve(s)) return LX__NIL;
+    if (LX_UNLIKELY(s->n == s->cap)) {
+        if (side_grow(s)) return LX__NIL;
+        i = side_lower_bound(s, key); /* compaction moved the entries */
+    }
     uint32_t l = level_alloc(e);
     if (l == LX__NIL) return LX__NIL;
     lx__level_t *lv = &e->levels[l];
@@ -248,7 +276,7 @@ uint32_t lx__book_level_get(lx_engine_t *e, lx__market_t *m, uint32_t market, in
     lv->count = 0;
     lv->head = lv->tail = LX__NIL;
     lv->market = market;
-    lv->side = (uint32_t)side;
+    lv->side = (uint32_t)side & 1;
     s->live++;
     if (i < s->n && s->lv[i] == LX__NIL) {
         /* a tombstone at or just above the key: take it (keys stay sorted:
@@ -311,6 +339,7 @@ bool lx__book_unlink(lx_engine_t *e, uint32_t slot) {
         s->lv[i] = LX__NIL;
         if (s->n - s->live > s->live + 16) side_compact(s);
     }
+    if (LX_UNLIKELY(s->n < s->cap / 4 && s->cap > 64)) side_shrink(s);
     level_release(e, l);
     return true;
 }

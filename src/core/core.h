@@ -104,11 +104,11 @@ typedef struct lx__level {
     int64_t price;
     int64_t qty; /* sum of remaining of its orders */
     uint32_t count;
-    uint32_t head, tail;
-    uint32_t market;
-    uint32_t side; /* lx_side_t; also links the free list via head */
-    uint32_t pad_;
+    uint32_t head, tail; /* head also links the free list */
+    uint32_t market : 31, side : 1; /* side: lx_side_t */
 } lx__level_t;
+
+_Static_assert(sizeof(lx__level_t) == 32, "two levels to a cache line");
 
 typedef struct lx__side {
     int64_t *keys; /* ascending; best at keys[n-1] */
