@@ -165,7 +165,7 @@ static void setup(fz_t *f, bool clearing) {
                                                  .lot_size = 1000,
                                                  .min_price = 1,
                                                  .max_price = (int64_t)1 << 40,
-                                                 .max_qty = (int64_t)1 << 40,
+                                                 .max_qty = LX_QTY_MAX,
                                                  .maker_fee = -500,
                                                  .taker_fee = 500};
     run(f, &c, true);
@@ -205,7 +205,7 @@ static int64_t qty(uint8_t b, lx_market_id_t m) {
     case 7:
         return (b & 1) ? 0 : -1;
     case 6:
-        if (m == 1) return (b & 2) ? (int64_t)1 << 40 : 1000000;
+        if (m == 1) return (b & 2) ? LX_QTY_MAX + (b & 1) : 1000000; /* max and one above */
         return (b & 1) ? 50 : 51; /* max_qty and one above */
     default:
         return 1 + (b & 15);

@@ -59,7 +59,7 @@ typedef struct {
     int64_t lot_size;  /* base units per lot */
     int64_t min_price; /* band, in ticks, 1 <= min <= max */
     int64_t max_price;
-    int64_t max_qty;   /* largest order quantity, in lots */
+    int64_t max_qty;   /* largest order quantity, in lots, 1..LX_QTY_MAX */
     int32_t maker_fee; /* hundredths of a basis point; may be negative */
     int32_t taker_fee; /* 0 <= taker <= LX_FEE_RATE_MAX, -taker <= maker <= taker */
 } lx_cmd_create_market_t;

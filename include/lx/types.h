@@ -36,6 +36,11 @@ typedef uint64_t lx_order_id_t;
  * may have; keeps every later sum of locks and fees inside int64. */
 #define LX_NOTIONAL_MAX ((int64_t)1 << 62)
 
+/* The largest max_qty a market may have, in lots: one order's quantity
+ * fits 32 bits (as in CME iLink and Nasdaq OUCH), which keeps the order
+ * record at 48 bytes. Level totals and every amount stay 64-bit. */
+#define LX_QTY_MAX ((int64_t)UINT32_MAX)
+
 typedef enum { LX_SIDE_BUY = 0, LX_SIDE_SELL = 1 } lx_side_t;
 
 typedef enum {

@@ -3,7 +3,7 @@
  *
  * Memory layout, chosen for the matching path:
  *
- *   orders[]   one 64-byte record per order slot, a fixed arena sized to
+ *   orders[]   one 48-byte record per order slot, a fixed arena sized to
  *              max_orders at startup (calloc: pages are touched only when
  *              used). An order id is (generation << 32) | slot; slots are
  *              taken lowest-free-first through a 3-level bitmap, so the
@@ -31,7 +31,8 @@
  *   balances[] (account, asset, free, locked) records in creation order.
  *   gtd heap   min-heap of (expiry, accept seq, order id) for GTD orders,
  *              deleted lazily: an entry whose id no longer names an open
- *              order is dropped when it reaches the top.
+ *              order is dropped when it reaches the top; beside it a table
+ *              of each resting GTD order's expiry by slot (gtd.c).
  *   dms heap   min-heap of (deadline, account) of the armed dead man's
  *              switches, indexed (ident[account].dms is the position + 1),
  *              so re-arming and clearing are exact O(log n) (deadman.c).
@@ -79,10 +80,9 @@ typedef __int128 lx__i128;
 /* ---- orders ------------------------------------------------------------ */
 
 typedef struct lx__order {
-    int64_t remaining;  /* open quantity, lots; > 0 while resting */
-    int64_t filled;     /* lots filled so far */
     uint64_t client_id; /* 0 = none */
-    int64_t expiry;     /* GTD only, else 0 */
+    uint32_t remaining; /* open quantity, lots; > 0 while resting */
+    uint32_t filled;    /* lots filled so far (both <= max_qty <= LX_QTY_MAX) */
     uint32_t account;
     uint32_t level;                /* LX__NIL unless resting */
     uint32_t next, prev;           /* FIFO within the level */
@@ -92,7 +92,16 @@ typedef struct lx__order {
     uint32_t fee_res : 24; /* fee reserve rate of a buy's lock */
 } lx__order_t;
 
-_Static_assert(sizeof(lx__order_t) == 64, "an order is one cache line");
+/* 48 bytes: the expiry of a GTD order lives in gtd.c's table, quantities
+ * are 32-bit (LX_QTY_MAX). Every field is needed by matching, cancel by
+ * id or client id, cancel-all or clearing; bytes per resting order is a
+ * target (lxdex-bench bytes_per_order). */
+_Static_assert(sizeof(lx__order_t) == 48, "an order is 48 bytes");
+
+/* The order's total quantity: what it was placed (or amended) with. */
+static inline int64_t lx__order_qty(const lx__order_t *o) {
+    return (int64_t)o->filled + o->remaining;
+}
 
 static inline lx_order_id_t lx__order_id(uint32_t slot, uint32_t gen) {
     return ((uint64_t)gen << 32) | slot;
@@ -163,6 +172,12 @@ typedef struct lx__gtd {
     lx_order_id_t id;
 } lx__gtd_t;
 
+typedef struct lx__gtx {
+    uint32_t slot;
+    uint32_t pad_;
+    int64_t expiry;
+} lx__gtx_t;
+
 typedef struct lx__dms {
     int64_t deadline;
     uint32_t account;
@@ -232,8 +247,11 @@ struct lx_engine {
     uint32_t ndeposits, deposits_cap;
     lx__idx_t dep_idx; /* deposit id -> index in deposit_ids */
 
-    lx__gtd_t *gtd;
+    lx__gtd_t *gtd; /* expiry heap (gtd.c) */
     uint32_t ngtd, gtd_cap;
+    lx__gtx_t *gtx; /* each resting GTD order's expiry */
+    uint32_t ngtx, gtx_cap;
+    lx__idx_t gtx_idx; /* slot -> index in gtx */
 
     lx__ident_t *ident; /* [max_accounts] */
     lx__dms_t *dms;     /* armed switches, a heap by (deadline, account) */
@@ -337,8 +355,20 @@ int lx__cancel_all(lx_engine_t *e, const lx_cmd_t *c);
  * markets) in acceptance order, each ORDER_CANCELED then BOOK_LEVEL. */
 void lx__cancel_account(lx_engine_t *e, uint32_t account, uint32_t market, lx_cancel_reason_t why);
 int lx__expire_due(lx_engine_t *e);
+
+/* gtd.c: GTD orders' expiry heap and expiry table */
+int lx__gtd_init(lx_engine_t *e);
+void lx__gtd_free(lx_engine_t *e);
+/* Room for one more GTD order in the heap and the table. */
 int lx__gtd_reserve(lx_engine_t *e);
 void lx__gtd_push(lx_engine_t *e, int64_t expiry, uint64_t seq, lx_order_id_t id);
+void lx__gtd_pop(lx_engine_t *e); /* drops the top entry */
+/* The table: set (after lx__gtd_reserve; the slot has no entry), clear (no
+ * entry is fine), and the expiry of the order in a slot (0 if none). */
+void lx__gtd_set(lx_engine_t *e, uint32_t slot, int64_t expiry);
+void lx__gtd_clear(lx_engine_t *e, uint32_t slot);
+int64_t lx__gtd_expiry(const lx_engine_t *e, uint32_t slot);
+size_t lx__gtd_bytes(const lx_engine_t *e); /* memory of both */
 
 /* deadman.c: dead man's switches (docs/matching.md) */
 int lx__schedule_cancel(lx_engine_t *e, const lx_cmd_t *c);

@@ -45,7 +45,7 @@ static void put_order(hasher_t *s, const lx_engine_t *e, uint32_t slot) {
     put(s, (uint64_t)o->remaining);
     put(s, (uint64_t)o->filled);
     put(s, o->client_id);
-    put(s, (uint64_t)o->expiry);
+    put(s, (uint64_t)lx__gtd_expiry(e, slot));
     put(s, (uint64_t)o->side | (uint64_t)o->type << 1 | (uint64_t)o->tif << 2 |
                (uint64_t)o->stp << 5 | (uint64_t)o->fee_res << 8);
 }

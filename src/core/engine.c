@@ -57,6 +57,7 @@ int lx_engine_create(lx_engine_t **out, const lx_engine_config_t *cfg) {
     if ((rc = lx__slots_init(e))) goto fail;
     if ((rc = lx__accounts_init(e))) goto fail;
     if ((rc = lx__identity_init(e))) goto fail;
+    if ((rc = lx__gtd_init(e))) goto fail;
     *out = e;
     return 0;
 fail:
@@ -77,7 +78,7 @@ void lx_engine_destroy(lx_engine_t *e) {
     free(e->assets);
     free(e->orders);
     free(e->levels);
-    free(e->gtd);
+    lx__gtd_free(e);
     free(e->ident);
     free(e->dms);
     lx__identity_free(e);
@@ -183,7 +184,7 @@ static void create_market(lx_engine_t *e, const lx_cmd_t *c) {
     else if (p->mode != LX_MODE_CONTINUOUS)
         r = LX_REJECT_UNSUPPORTED;
     else if (p->tick_size < 1 || p->lot_size < 1 || p->min_price < 1 ||
-             p->max_price < p->min_price || p->max_qty < 1)
+             p->max_price < p->min_price || p->max_qty < 1 || p->max_qty > LX_QTY_MAX)
         r = LX_REJECT_BAD_MARKET_PARAMS;
     else {
         lx__i128 prod = (lx__i128)p->tick_size * p->lot_size;

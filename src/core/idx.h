@@ -199,6 +199,11 @@ static __attribute__((noinline, unused)) int lx__idx_grow(lx__idx_t *t) {
     return 0;
 }
 
+/* The memory the table holds. */
+static inline size_t lx__idx_bytes(const lx__idx_t *t) {
+    return (size_t)(t->mask + 1) * 65 / 8;
+}
+
 /* Grows now if `extra` more entries would cross the load bound, so the
  * inserts that follow cannot fail. */
 static inline int lx__idx_reserve(lx__idx_t *t, uint32_t extra) {

@@ -78,7 +78,7 @@ static void emit_amended(lx_engine_t *e, uint32_t market, uint32_t slot, int64_t
     ev.u.amended.account = o->account;
     ev.u.amended.client_id = o->client_id;
     ev.u.amended.price = price;
-    ev.u.amended.qty = o->filled + o->remaining;
+    ev.u.amended.qty = lx__order_qty(o);
     ev.u.amended.remaining = o->remaining;
     ev.u.amended.priority_lost = priority_lost;
     lx__emit(e, &ev);
@@ -91,6 +91,7 @@ static void retire(lx_engine_t *e, uint32_t slot) {
     lx__order_t *o = &e->orders[slot];
     lx__acct_unlink(e, slot);
     if (o->client_id) lx__cid_remove(e, slot);
+    if (o->tif == LX_TIF_GTD) lx__gtd_clear(e, slot);
     o->level = LX__NIL;
     lx__slot_release(e, slot);
 }
@@ -278,51 +279,11 @@ static int64_t free_of(const lx_engine_t *e, uint32_t account, uint32_t asset) {
     return b ? b->free : 0;
 }
 
-void lx__gtd_push(lx_engine_t *e, int64_t expiry, uint64_t seq, lx_order_id_t id) {
-    /* capacity reserved by the caller */
-    uint32_t i = e->ngtd++;
-    lx__gtd_t x = {expiry, seq, id};
-    while (i > 0) {
-        uint32_t p = (i - 1) / 2;
-        const lx__gtd_t *y = &e->gtd[p];
-        if (y->expiry < x.expiry || (y->expiry == x.expiry && y->seq < x.seq)) break;
-        e->gtd[i] = *y;
-        i = p;
-    }
-    e->gtd[i] = x;
-}
-
-int lx__gtd_reserve(lx_engine_t *e) {
-    if (e->ngtd < e->gtd_cap) return 0;
-    uint32_t ncap = e->gtd_cap ? e->gtd_cap * 2 : 256;
-    lx__gtd_t *n = realloc(e->gtd, (size_t)ncap * sizeof *n);
-    if (!n) return LX_ENOMEM;
-    e->gtd = n;
-    e->gtd_cap = ncap;
-    return 0;
-}
-
-static void gtd_pop(lx_engine_t *e) {
-    lx__gtd_t x = e->gtd[--e->ngtd];
-    uint32_t i = 0, n = e->ngtd;
-    for (;;) {
-        uint32_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n &&
-            (e->gtd[c + 1].expiry < e->gtd[c].expiry ||
-             (e->gtd[c + 1].expiry == e->gtd[c].expiry && e->gtd[c + 1].seq < e->gtd[c].seq)))
-            c++;
-        if (x.expiry < e->gtd[c].expiry || (x.expiry == e->gtd[c].expiry && x.seq < e->gtd[c].seq))
-            break;
-        e->gtd[i] = e->gtd[c];
-        i = c;
-    }
-    if (n > 0) e->gtd[i] = x;
-}
-
-/* What is left of a taker after matching: rest it, or cancel/retire it. */
+/* What is left of a taker after matching: rest it, or cancel/retire it. A
+ * new GTD order that rests passes its expiry (else 0; an expiry is later
+ * than the command's ts >= 0, so never 0) to be recorded. */
 static void finish_taker(lx_engine_t *e, lx__market_t *m, uint32_t market, uint32_t slot,
-                         int64_t price, match_end_t end, bool new_order) {
+                         int64_t price, match_end_t end, int64_t expiry) {
     lx__order_t *t = &e->orders[slot];
     if (end == MATCH_STP_TAKER_GONE || t->remaining == 0) {
         retire(e, slot);
@@ -341,8 +302,10 @@ static void finish_taker(lx_engine_t *e, lx__market_t *m, uint32_t market, uint3
         uint32_t l = lx__book_level_get(e, m, market, t->side, price); /* reserved */
         lx__book_append(e, l, slot);
         emit_level(e, market, t->side, price, e->levels[l].qty, e->levels[l].count);
-        if (new_order && t->tif == LX_TIF_GTD)
-            lx__gtd_push(e, t->expiry, e->cur_seq, order_id(e, slot));
+        if (expiry) { /* room reserved by lx__place */
+            lx__gtd_push(e, expiry, e->cur_seq, order_id(e, slot));
+            lx__gtd_set(e, slot, expiry);
+        }
         return;
     }
     emit_canceled(e, market, slot, why, t->remaining);
@@ -427,7 +390,6 @@ int lx__place(lx_engine_t *e, const lx_cmd_t *c) {
     o->remaining = p->qty;
     o->filled = 0;
     o->client_id = p->client_id;
-    o->expiry = tif == LX_TIF_GTD ? p->expiry : 0;
     o->account = p->account;
     o->level = LX__NIL;
     if (++o->gen == 0) o->gen = 1; /* 0 would make id 0-generation: never valid */
@@ -450,7 +412,7 @@ int lx__place(lx_engine_t *e, const lx_cmd_t *c) {
     ev.u.accepted.price = p->price;
     ev.u.accepted.qty = p->qty;
     ev.u.accepted.client_id = p->client_id;
-    ev.u.accepted.expiry = o->expiry;
+    ev.u.accepted.expiry = tif == LX_TIF_GTD ? p->expiry : 0;
     lx__emit(e, &ev);
 
     if (clearing) {
@@ -466,7 +428,7 @@ int lx__place(lx_engine_t *e, const lx_cmd_t *c) {
         lx__emit_balance(e, lb);
     }
     match_end_t end = match(e, m, p->market, slot, p->price);
-    finish_taker(e, m, p->market, slot, p->price, end, true);
+    finish_taker(e, m, p->market, slot, p->price, end, tif == LX_TIF_GTD ? p->expiry : 0);
     return 0;
 }
 
@@ -540,7 +502,7 @@ int lx__amend(lx_engine_t *e, const lx_cmd_t *c) {
             r = LX_REJECT_QTY_TOO_LARGE;
         else if (p->price < m->min_price || p->price > m->max_price)
             r = LX_REJECT_PRICE_OUT_OF_BAND;
-        else if (p->price == cur_price && p->qty == o->filled + o->remaining)
+        else if (p->price == cur_price && p->qty == lx__order_qty(o))
             r = LX_REJECT_NOTHING_TO_AMEND;
     }
     if (!r && p->qty > o->filled) {
@@ -593,7 +555,7 @@ int lx__amend(lx_engine_t *e, const lx_cmd_t *c) {
     emit_level(e, p->market, side, cur_price, gone ? 0 : e->levels[l].qty,
                gone ? 0 : e->levels[l].count);
     match_end_t end = match(e, m, p->market, slot, p->price);
-    finish_taker(e, m, p->market, slot, p->price, end, false);
+    finish_taker(e, m, p->market, slot, p->price, end, 0);
     return 0;
 }
 
@@ -633,7 +595,7 @@ int lx__cancel_all(lx_engine_t *e, const lx_cmd_t *c) {
 int lx__expire_due(lx_engine_t *e) {
     while (e->ngtd > 0 && e->gtd[0].expiry <= e->cur_ts) {
         lx_order_id_t id = e->gtd[0].id;
-        gtd_pop(e);
+        lx__gtd_pop(e);
         uint32_t slot = (uint32_t)id;
         const lx__order_t *o = &e->orders[slot];
         if (o->gen != (uint32_t)(id >> 32) || o->level == LX__NIL) continue; /* stale */

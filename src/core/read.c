@@ -8,6 +8,7 @@
  * orders come out in priority order and acceptance order respectively.
  */
 #include "core.h"
+#include "idx.h"
 
 static const lx__market_t *market_get(const lx_engine_t *e, lx_market_id_t id) {
     return id < e->cfg.max_markets && e->markets[id].exists ? &e->markets[id] : NULL;
@@ -62,19 +63,19 @@ void lx_engine_stats(const lx_engine_t *e, lx_engine_stats_t *out) {
         sides += (size_t)(m->side[0].cap + m->side[1].cap) * (sizeof(int64_t) + sizeof(uint32_t));
     }
     /* order memory: the arena up to its high-water mark (lowest-free keeps
-     * it dense), the client-id index (8 bytes an entry and 1 a bucket of
-     * 8), the levels and the side arrays, the free-slot bitmap up to the
+     * it dense), the client-id index, the GTD heap and expiry table, the
+     * level pool and the side arrays, the free-slot bitmap up to the
      * high-water mark (its zero pages above it are never mapped) */
     out->bytes_orders = (size_t)e->slot_hwm * sizeof(lx__order_t) +
-                        (size_t)(e->cid_idx.mask + 1) * 65 / 8 +
+                        lx__idx_bytes(&e->cid_idx) + lx__gtd_bytes(e) +
                         (size_t)e->nlevels_cap * sizeof(lx__level_t) + sides +
                         ((size_t)e->slot_hwm / 64 + 1) * 8 + (size_t)(e->nl1 + e->nl2) * 8;
     out->bytes = out->bytes_orders + (size_t)e->cfg.max_markets * sizeof(lx__market_t) +
                  (size_t)e->cfg.max_assets * sizeof(lx__asset_t) +
                  (size_t)e->cfg.max_accounts * sizeof(lx__account_t) +
                  (size_t)e->balances_cap * sizeof(lx__balance_t) +
-                 (size_t)(e->bal_idx.mask + 1) * 65 / 8 + (size_t)e->deposits_cap * 8 +
-                 (size_t)(e->dep_idx.mask + 1) * 65 / 8 + (size_t)e->gtd_cap * sizeof(lx__gtd_t);
+                 lx__idx_bytes(&e->bal_idx) + (size_t)e->deposits_cap * 8 +
+                 lx__idx_bytes(&e->dep_idx);
 }
 
 bool lx_engine_best(const lx_engine_t *e, lx_market_id_t id, lx_side_t side, int64_t *price,
@@ -128,11 +129,11 @@ static void fill_info(const lx_engine_t *e, uint32_t slot, lx_order_info_t *out)
     out->tif = o->tif;
     out->stp = o->stp;
     out->price = l->price;
-    out->qty = o->filled + o->remaining;
+    out->qty = lx__order_qty(o);
     out->remaining = o->remaining;
     out->filled = o->filled;
     out->client_id = o->client_id;
-    out->expiry = o->expiry;
+    out->expiry = lx__gtd_expiry(e, slot);
     out->locked =
         e->cfg.clearing ? lx__lock_amount(m, o->side, l->price, o->remaining, o->fee_res) : 0;
 }

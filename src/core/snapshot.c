@@ -186,7 +186,7 @@ int lx_engine_save(const lx_engine_t *e, lx_write_fn write, void *ctx) {
                     w64(w, (uint64_t)o->remaining);
                     w64(w, (uint64_t)o->filled);
                     w64(w, o->client_id);
-                    w64(w, (uint64_t)o->expiry);
+                    w64(w, (uint64_t)lx__gtd_expiry(e, cur));
                     w32(w, o->account);
                     w32(w, order_flags(o));
                 }
@@ -436,10 +436,14 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
                     CHECK(lx__slot_claim(e, slot) == 0 && gen >= 1);
                     lx__order_t *o = &e->orders[slot];
                     o->gen = gen;
-                    o->remaining = (int64_t)lx_get_u64(rec + 8);
-                    o->filled = (int64_t)lx_get_u64(rec + 16);
+                    int64_t rem = (int64_t)lx_get_u64(rec + 8);
+                    int64_t fil = (int64_t)lx_get_u64(rec + 16);
+                    int64_t expiry = (int64_t)lx_get_u64(rec + 32);
+                    CHECK(rem > 0 && fil >= 0 && (lx__i128)rem + fil <= m->max_qty &&
+                          lx__amounts_fit(m, price, rem + fil));
+                    o->remaining = (uint32_t)rem; /* max_qty <= LX_QTY_MAX */
+                    o->filled = (uint32_t)fil;
                     o->client_id = lx_get_u64(rec + 24);
-                    o->expiry = (int64_t)lx_get_u64(rec + 32);
                     o->account = lx_get_u32(rec + 40);
                     o->side = flags & 1;
                     o->type = (flags >> 1) & 1;
@@ -448,9 +452,12 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
                     o->fee_res = flags >> 8;
                     CHECK((int)o->side == side && o->tif <= LX_TIF_POST_ONLY &&
                           o->stp <= LX_STP_DECREMENT && o->fee_res <= LX_FEE_RATE_MAX);
-                    CHECK(o->remaining > 0 && o->filled >= 0 && o->account < cfg.max_accounts);
-                    CHECK((lx__i128)o->remaining + o->filled <= m->max_qty &&
-                          lx__amounts_fit(m, price, o->remaining + o->filled));
+                    CHECK(o->account < cfg.max_accounts);
+                    CHECK(o->tif == LX_TIF_GTD ? expiry > 0 : expiry == 0);
+                    if (o->tif == LX_TIF_GTD) {
+                        CHECK(lx__gtd_reserve(e) == 0);
+                        lx__gtd_set(e, slot, expiry);
+                    }
                     o->acct_next = o->acct_prev = LX__NIL;
                     lx__book_append(e, l, slot);
                     if (o->client_id) {
@@ -514,7 +521,7 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
         uint32_t slot = (uint32_t)id;
         CHECK(slot < cfg.max_orders && lx__slot_used(e, slot) &&
               e->orders[slot].gen == (uint32_t)(id >> 32) && e->orders[slot].tif == LX_TIF_GTD &&
-              e->orders[slot].expiry == expiry && lx__gtd_reserve(e) == 0);
+              lx__gtd_expiry(e, slot) == expiry && lx__gtd_reserve(e) == 0);
         lx__gtd_push(e, expiry, seq, id);
     }
     n = version == 1 ? 0 : r32(&r);

@@ -87,9 +87,7 @@ int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
                     if (o->prev != prev) FAIL("order %u: prev link broken", cur);
                     if (o->level != l) FAIL("order %u: level %u, expected %u", cur, o->level, l);
                     if ((int)o->side != side) FAIL("order %u: on the wrong side", cur);
-                    if (o->remaining <= 0)
-                        FAIL("order %u: resting with remaining %lld", cur, (long long)o->remaining);
-                    if (o->filled < 0) FAIL("order %u: negative filled", cur);
+                    if (o->remaining == 0) FAIL("order %u: resting with nothing remaining", cur);
                     if (o->account >= e->cfg.max_accounts) FAIL("order %u: bad account", cur);
                     if (o->tif == LX_TIF_IOC || o->tif == LX_TIF_FOK || o->type == LX_ORDER_MARKET)
                         FAIL("order %u: an IOC/FOK/market order rests", cur);
@@ -201,13 +199,24 @@ int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
         const lx__order_t *o = &e->orders[(uint32_t)g->id];
         if (o->gen == (uint32_t)(g->id >> 32) && o->level != LX__NIL) {
             live_gtd++;
-            if (o->expiry != g->expiry) FAIL("GTD entry %u: expiry differs from its order", i);
+            if (lx__gtd_expiry(e, (uint32_t)g->id) != g->expiry)
+                FAIL("GTD entry %u: expiry differs from its order's", i);
             if (g->expiry <= e->last_ts) FAIL("GTD order past its expiry still rests");
         }
     }
     if (live_gtd != gtd_orders)
         FAIL("%llu GTD orders rest but the heap names %llu", (unsigned long long)gtd_orders,
              (unsigned long long)live_gtd);
+    if (e->ngtx != gtd_orders)
+        FAIL("%llu GTD orders rest but the expiry table holds %u", (unsigned long long)gtd_orders,
+             e->ngtx);
+    for (uint32_t i = 0; i < e->ngtx; i++) {
+        const lx__order_t *o = &e->orders[e->gtx[i].slot];
+        if (!lx__slot_used(e, e->gtx[i].slot) || o->level == LX__NIL || o->tif != LX_TIF_GTD)
+            FAIL("expiry table entry %u: slot %u holds no resting GTD order", i, e->gtx[i].slot);
+        if (lx__gtd_expiry(e, e->gtx[i].slot) != e->gtx[i].expiry)
+            FAIL("expiry table entry %u: not found by its slot", i);
+    }
 
     for (uint32_t i = 0; i < e->ndms; i++) {
         const lx__dms_t *d = &e->dms[i];

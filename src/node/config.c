@@ -893,6 +893,9 @@ static int do_market(ctx_t *x, lx_config_t *c, const yaml_node_t *item, size_t i
         return fail_got(x, mn.max_price, P("max_price"), "must not be below min_price");
     if (get_steps(x, mn.max_qty, P("max_qty"), base, m->lot_size, "lot_size", &m->max_qty))
         return x->rc;
+    if (m->max_qty > LX_QTY_MAX)
+        return fail_got(x, mn.max_qty, P("max_qty"),
+                        "more than 4294967295 lots (an order's quantity fits 32 bits)");
 
     m->maker_fee = m->taker_fee = 0;
     if (mn.taker_fee && get_fee(x, mn.taker_fee, P("taker_fee"), &m->taker_fee)) return x->rc;

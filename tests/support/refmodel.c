@@ -1042,7 +1042,7 @@ static void do_create_market(ref_t *r, const lx_cmd_create_market_t *c) {
     else if (c->mode != LX_MODE_CONTINUOUS)
         why = LX_REJECT_UNSUPPORTED;
     else if (c->tick_size < 1 || c->lot_size < 1 || c->min_price < 1 ||
-             c->min_price > c->max_price || c->max_qty < 1)
+             c->min_price > c->max_price || c->max_qty < 1 || c->max_qty > LX_QTY_MAX)
         why = LX_REJECT_BAD_MARKET_PARAMS;
     else {
         i128 num = (i128)c->tick_size * c->lot_size;

@@ -558,6 +558,8 @@ static const bad_t bad[] = {
      "line 12: markets[0].max_qty: not a multiple of lot_size (0.00010000 BTC)"},
     {DEV ASSETS MARKET("0.01", "0.0001", "100000", "abc", ""),
      "markets[0].max_qty: expected a decimal number"},
+    {DEV ASSETS MARKET("0.01", "0.0001", "100000", "429497", ""),
+     "line 12: markets[0].max_qty: more than 4294967295 lots (an order's quantity fits 32 bits)"},
     {DEV ASSETS OKMARKET("    taker_fee: 0.2\n"),
      "line 13: markets[0].taker_fee: expected a fee rate from -0.1 to 0.1, got \"0.2\""},
     {DEV ASSETS OKMARKET("    taker_fee: -0.001\n"), "markets[0].taker_fee: must not be negative"},

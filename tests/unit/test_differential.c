@@ -149,7 +149,7 @@ typedef struct {
         .max_qty = (mq), .maker_fee = (mf), .taker_fee = (tf)                                      \
     }
 
-#define M5_LIMIT ((int64_t)1 << 40) /* market 5: band and max_qty; tick_value 10^6 */
+#define M5_LIMIT ((int64_t)1 << 40) /* market 5: band; max_qty LX_QTY_MAX; tick_value 10^6 */
 
 static const mspec_t MARKETS[NMARKETS + 1] = {
     /* tick_value = tick * lot / base scale */
@@ -158,7 +158,7 @@ static const mspec_t MARKETS[NMARKETS + 1] = {
     {MK(2, SOL, USDT, 10000, 1000000, 500, 1500, 500, 0, 0), 1000, 5, 10},        /* tv 10 */
     {MK(3, BTC, USDT, 100000, 100000, 950, 1050, 100, 1000, 1000), 1000, 4, 5},   /* tv 100 */
     {MK(4, ETH, BTC, 1, 100000000, 990, 1010, 50, 0, 100000), 1000, 3, 5},        /* 10% taker */
-    {MK(5, BIG, USD, 1000, 1000, 1, M5_LIMIT, M5_LIMIT, -100, 100), 1000, 5, 3},  /* overflow */
+    {MK(5, BIG, USD, 1000, 1000, 1, M5_LIMIT, LX_QTY_MAX, -100, 100), 1000, 5, 3}, /* overflow */
     {MK(6, SOL, BTC, 10, 100000000, 100, 300, 10000, 250, 250), 200, 5, 15},      /* tv 1 */
     {MK(7, USDT, USD, 100, 10000, 9900, 10100, 100000, -50, 50), 10000, 3, 20},   /* tv 1 */
     {MK(8, ETH, USDT, 10000, 10000, 1, 10000, 10000, 300, 600), 3000, 10, 10},    /* late */
@@ -362,7 +362,7 @@ static void bad_market(gen_t *g, lx_cmd_create_market_t *p, unsigned k) {
         p->min_price = p->max_price + 1;
         break;
     case 9:
-        p->max_qty = 0;
+        p->max_qty = rng_pm(&g->rng, 500) ? 0 : LX_QTY_MAX + 1; /* out of 1..LX_QTY_MAX */
         break;
     case 10:
         p->tick_size = 1;
@@ -705,7 +705,7 @@ static void gen_place(gen_t *g, lx_cmd_t *c) {
         /* amounts that overflow (market 5 has a huge band and max_qty) */
         p->market = 5;
         p->price = (int64_t)rng_range(r, 1, (int64_t)1 << 40);
-        p->qty = (int64_t)rng_range(r, 1, (int64_t)1 << 40);
+        p->qty = (int64_t)rng_range(r, 1, LX_QTY_MAX + 1);
         if (rng_pm(r, 300)) { /* right at the 2^62 notional limit */
             p->qty = (int64_t)1 << 20;
             p->price = ((int64_t)1 << 42) / 1000000 + rng_range(r, -1, 1);
@@ -851,7 +851,7 @@ static void gen_amend(gen_t *g, lx_cmd_t *c) {
         x->qty = e[rng_below(r, 4)];
     } else if (k < 87) { /* overflow or huge lock */
         x->price = m == 5 ? rng_range(r, 1, (int64_t)1 << 40) : ms->p.max_price;
-        x->qty = m == 5 ? rng_range(r, 1, (int64_t)1 << 40) : ms->p.max_qty;
+        x->qty = m == 5 ? rng_range(r, 1, LX_QTY_MAX) : ms->p.max_qty;
     } else { /* random */
         x->price = pick_price(g, ms, o.side);
         x->qty = o.filled + pick_qty(g, ms);

@@ -1,0 +1,125 @@
+/*
+ * gtd.c: good-till-date orders: when each expires, and which expires next.
+ *
+ * Two structures, both sized by the GTD orders alone (most orders are GTC
+ * or IOC, and the order record has no room for an expiry it rarely needs):
+ *
+ *   the heap   a min-heap of (expiry, accept seq, order id), the order in
+ *              which TIME_TICK expires them (lx__expire_due in orders.c).
+ *              It is deleted lazily: an entry whose id no longer names a
+ *              resting order is dropped when it reaches the top, so a fill
+ *              or cancel never searches the heap.
+ *   the table  the expiry of each resting GTD order by slot: a dense array
+ *              of (slot, expiry) with a hash index from slot to position
+ *              (lx__idx); an entry leaves by swapping the last one into its
+ *              place. Reads (lx_engine_order), the digest, snapshots and the
+ *              accepted event's echo go through it.
+ *
+ * The table holds exactly the resting GTD orders; the heap's live entries
+ * name the same set (lx_engine_validate checks both). Neither layout is
+ * state: digests and snapshots see the set, never the order of the arrays.
+ */
+#include <stdlib.h>
+#include "idx.h"
+
+static inline bool gtd_less(const lx__gtd_t *a, const lx__gtd_t *b) {
+    return a->expiry < b->expiry || (a->expiry == b->expiry && a->seq < b->seq);
+}
+
+int lx__gtd_init(lx_engine_t *e) {
+    return lx__idx_init(&e->gtx_idx, 16);
+}
+
+void lx__gtd_free(lx_engine_t *e) {
+    free(e->gtd);
+    free(e->gtx);
+    lx__idx_free(&e->gtx_idx);
+    e->gtd = NULL;
+    e->gtx = NULL;
+}
+
+int lx__gtd_reserve(lx_engine_t *e) {
+    if (e->ngtd == e->gtd_cap) {
+        uint32_t ncap = e->gtd_cap ? e->gtd_cap * 2 : 16;
+        lx__gtd_t *n = realloc(e->gtd, (size_t)ncap * sizeof *n);
+        if (!n) return LX_ENOMEM;
+        e->gtd = n;
+        e->gtd_cap = ncap;
+    }
+    if (e->ngtx == e->gtx_cap) {
+        uint32_t ncap = e->gtx_cap ? e->gtx_cap * 2 : 16;
+        lx__gtx_t *n = realloc(e->gtx, (size_t)ncap * sizeof *n);
+        if (!n) return LX_ENOMEM;
+        e->gtx = n;
+        e->gtx_cap = ncap;
+    }
+    return lx__idx_reserve(&e->gtx_idx, 1);
+}
+
+void lx__gtd_push(lx_engine_t *e, int64_t expiry, uint64_t seq, lx_order_id_t id) {
+    /* capacity reserved by the caller */
+    uint32_t i = e->ngtd++;
+    lx__gtd_t x = {expiry, seq, id};
+    while (i > 0) {
+        uint32_t p = (i - 1) / 2;
+        if (!gtd_less(&x, &e->gtd[p])) break;
+        e->gtd[i] = e->gtd[p];
+        i = p;
+    }
+    e->gtd[i] = x;
+}
+
+void lx__gtd_pop(lx_engine_t *e) {
+    lx__gtd_t x = e->gtd[--e->ngtd];
+    uint32_t i = 0, n = e->ngtd;
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && gtd_less(&e->gtd[c + 1], &e->gtd[c])) c++;
+        if (gtd_less(&x, &e->gtd[c])) break;
+        e->gtd[i] = e->gtd[c];
+        i = c;
+    }
+    if (n > 0) e->gtd[i] = x;
+}
+
+static uint64_t gtx_hash(uint32_t slot) {
+    return lx__hash2(slot, 0x677464ULL); /* "gtd" */
+}
+
+static bool gtx_eq(const void *ctx, uint32_t value, const void *key) {
+    const lx_engine_t *e = ctx;
+    return e->gtx[value].slot == *(const uint32_t *)key;
+}
+
+void lx__gtd_set(lx_engine_t *e, uint32_t slot, int64_t expiry) {
+    /* room reserved by lx__gtd_reserve; the slot has no entry yet */
+    uint32_t i = e->ngtx++;
+    e->gtx[i] = (lx__gtx_t){slot, 0, expiry};
+    (void)lx__idx_insert(&e->gtx_idx, gtx_hash(slot), i);
+}
+
+void lx__gtd_clear(lx_engine_t *e, uint32_t slot) {
+    uint64_t h = gtx_hash(slot);
+    uint32_t i = lx__idx_find(&e->gtx_idx, h, gtx_eq, e, &slot);
+    if (i == LX__NIL) return;
+    lx__idx_remove(&e->gtx_idx, h, i);
+    uint32_t last = --e->ngtx;
+    if (i != last) {
+        /* the last entry takes the freed place */
+        uint64_t hl = gtx_hash(e->gtx[last].slot);
+        lx__idx_remove(&e->gtx_idx, hl, last);
+        e->gtx[i] = e->gtx[last];
+        (void)lx__idx_insert(&e->gtx_idx, hl, i); /* room: one was just freed */
+    }
+}
+
+int64_t lx__gtd_expiry(const lx_engine_t *e, uint32_t slot) {
+    uint32_t i = lx__idx_find(&e->gtx_idx, gtx_hash(slot), gtx_eq, e, &slot);
+    return i == LX__NIL ? 0 : e->gtx[i].expiry;
+}
+
+size_t lx__gtd_bytes(const lx_engine_t *e) {
+    return (size_t)e->gtd_cap * sizeof(lx__gtd_t) + (size_t)e->gtx_cap * sizeof(lx__gtx_t) +
+           lx__idx_bytes(&e->gtx_idx);
+}
