@@ -38,14 +38,27 @@ static int64_t floor_div_1e6(lx__i128 x) {
     return (int64_t)(x / LX_FEE_RATE_ONE);
 }
 
+/* Amounts are computed in 64 bits when the products fit (checked by the
+ * multiply's overflow flag, nearly always), else in 128; the results are
+ * the same. */
 int64_t lx__lock_amount(const lx__market_t *m, int side, int64_t price, int64_t qty,
                         uint32_t fee_res) {
     if (side == LX_SIDE_SELL) return qty * m->lot_size;
-    lx__i128 n = (lx__i128)price * qty * m->tick_value;
-    return (int64_t)(n + ceil_div_1e6(n * fee_res));
+    int64_t pq, n, nf;
+    if (!__builtin_mul_overflow(price, qty, &pq) && !__builtin_mul_overflow(pq, m->tick_value, &n) &&
+        !__builtin_mul_overflow(n, (int64_t)fee_res, &nf) && nf <= INT64_MAX - LX_FEE_RATE_ONE)
+        return n + (int64_t)(((uint64_t)nf + LX_FEE_RATE_ONE - 1) / LX_FEE_RATE_ONE);
+    lx__i128 w = (lx__i128)price * qty * m->tick_value;
+    return (int64_t)(w + ceil_div_1e6(w * fee_res));
 }
 
 static int64_t fee_for(int64_t notional, int32_t rate) {
+    int64_t x;
+    if (!__builtin_mul_overflow(notional, rate < 0 ? -(int64_t)rate : rate, &x) &&
+        x <= INT64_MAX - LX_FEE_RATE_ONE) {
+        if (rate >= 0) return (int64_t)(((uint64_t)x + LX_FEE_RATE_ONE - 1) / LX_FEE_RATE_ONE);
+        return -(int64_t)((uint64_t)x / LX_FEE_RATE_ONE);
+    }
     if (rate >= 0) return ceil_div_1e6((lx__i128)notional * rate);
     return -floor_div_1e6((lx__i128)notional * -rate);
 }
@@ -66,7 +79,7 @@ void lx__relock(lx_engine_t *e, const lx__market_t *m, const lx__order_t *o, int
 void lx__settle(lx_engine_t *e, const lx__market_t *m, const lx__order_t *maker,
                 const lx__order_t *taker, int64_t taker_price, int64_t q, int64_t px, int64_t *mfee,
                 int64_t *tfee, lx__balance_t *touched[4]) {
-    int64_t n = (int64_t)((lx__i128)px * q * m->tick_value);
+    int64_t n = px * q * m->tick_value; /* <= 2^62: the maker passed lx__amounts_fit */
     int64_t base_amt = q * m->lot_size;
     const lx__order_t *buy = taker->side == LX_SIDE_BUY ? taker : maker;
     const lx__order_t *sell = taker->side == LX_SIDE_BUY ? maker : taker;

@@ -134,6 +134,7 @@ static inline int64_t lx__key(int side, int64_t price) {
 
 typedef struct lx__market {
     uint8_t exists, halted, mode;
+    uint8_t fits_all; /* lx__amounts_fit holds for every price and qty in bounds */
     lx_asset_id_t base, quote;
     int64_t tick_size, lot_size, tick_value;
     int64_t min_price, max_price, max_qty;
@@ -402,8 +403,20 @@ int64_t lx__lock_amount(const lx__market_t *m, int side, int64_t price, int64_t 
                         uint32_t fee_res);
 /* Place check 9: the notional of qty at price is <= 2^62 and qty lots of
  * base fit int64 (orders.c). Every open order satisfies it for its total
- * quantity, which keeps lx__lock_amount() free of overflow. */
-bool lx__amounts_fit(const lx__market_t *m, int64_t price, int64_t qty);
+ * quantity, which keeps lx__lock_amount() free of overflow. The check
+ * needs a 64-bit division; a market whose largest order (max_price,
+ * max_qty) fits (fits_all, set by lx__market_bounds) skips it for orders
+ * inside its bounds. */
+bool lx__amounts_fit_slow(const lx__market_t *m, int64_t price, int64_t qty);
+static inline bool lx__amounts_fit(const lx__market_t *m, int64_t price, int64_t qty) {
+    if (m->fits_all && price > 0 && qty > 0 && price <= m->max_price && qty <= m->max_qty)
+        return true;
+    return lx__amounts_fit_slow(m, price, qty);
+}
+/* Sets what follows from a market's parameters (fits_all). */
+static inline void lx__market_bounds(lx__market_t *m) {
+    m->fits_all = lx__amounts_fit_slow(m, m->max_price, m->max_qty);
+}
 /* Moves an order's lock from `from` to `to` (either may be larger) and
  * emits the BALANCE event. The caller has checked that free covers a rise. */
 void lx__relock(lx_engine_t *e, const lx__market_t *m, const lx__order_t *o, int64_t from,

@@ -213,6 +213,7 @@ static void create_market(lx_engine_t *e, const lx_cmd_t *c) {
     m->max_qty = p->max_qty;
     m->maker_fee = p->maker_fee;
     m->taker_fee = p->taker_fee;
+    lx__market_bounds(m);
     e->nmarkets++;
     lx_event_t ev;
     lx__ev_start(e, &ev, LX_EV_MARKET_CREATED, p->market, true);

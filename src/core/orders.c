@@ -268,7 +268,7 @@ static bool would_cross(const lx__market_t *m, int side, int64_t price) {
 /* notional <= 2^62 and qty * lot_size fits. price * qty fits 128 bits
  * (both are positive int64); the third factor is checked by division so
  * no product can overflow. */
-bool lx__amounts_fit(const lx__market_t *m, int64_t price, int64_t qty) {
+bool lx__amounts_fit_slow(const lx__market_t *m, int64_t price, int64_t qty) {
     if (price <= 0 || qty <= 0) return false;
     lx__i128 pq = (lx__i128)price * qty;
     return pq <= LX_NOTIONAL_MAX / m->tick_value && (lx__i128)qty * m->lot_size <= INT64_MAX;

@@ -406,11 +406,12 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
         CHECK(m->base < cfg.max_assets && e->assets[m->base].exists && m->quote < cfg.max_assets &&
               e->assets[m->quote].exists && m->base != m->quote);
         CHECK(m->tick_size >= 1 && m->lot_size >= 1 && m->min_price >= 1 &&
-              m->max_price >= m->min_price && m->max_qty >= 1);
+              m->max_price >= m->min_price && m->max_qty >= 1 && m->max_qty <= LX_QTY_MAX);
         lx__i128 prod = (lx__i128)m->tick_size * m->lot_size;
         int64_t scale = e->assets[m->base].scale;
         CHECK(prod % scale == 0 && prod / scale >= 1 && prod / scale <= INT64_MAX);
         m->tick_value = (int64_t)(prod / scale);
+        lx__market_bounds(m);
         m->exists = 1;
         e->nmarkets++;
         for (int side = 0; side < 2; side++) {
