@@ -268,8 +268,7 @@ struct lx_engine {
 /* slots.c: order slot allocation */
 int lx__slots_init(lx_engine_t *e);
 void lx__slots_free(lx_engine_t *e);
-uint32_t lx__slot_alloc(lx_engine_t *e); /* LX__NIL if full */
-void lx__slot_release(lx_engine_t *e, uint32_t slot);
+/* lx__slot_alloc (LX__NIL if full) and lx__slot_release: inline, slots.h */
 bool lx__slot_used(const lx_engine_t *e, uint32_t slot);
 /* Takes a given slot (snapshot load); LX_ECORRUPT if taken or out of range. */
 int lx__slot_claim(lx_engine_t *e, uint32_t slot);

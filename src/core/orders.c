@@ -24,6 +24,7 @@
  */
 #include <stdlib.h>
 #include "core.h"
+#include "slots.h"
 
 static lx__market_t *market_get(lx_engine_t *e, uint32_t id) {
     return id < e->cfg.max_markets && e->markets[id].exists ? &e->markets[id] : NULL;

@@ -22,7 +22,7 @@
  * which keeps the touched memory (and the cache footprint) small.
  */
 #include <stdlib.h>
-#include "core.h"
+#include "slots.h"
 
 static uint32_t words(uint32_t bits) {
     return (bits + 63) / 64;
@@ -60,43 +60,12 @@ void lx__slots_free(lx_engine_t *e) {
     free(e->free_l2);
 }
 
-static void mark_used(lx_engine_t *e, uint32_t slot) {
-    uint32_t i0 = slot / 64, i1 = i0 / 64, i2 = i1 / 64;
-    e->free_l0[i0] |= 1ULL << (slot % 64);
-    if (e->free_l0[i0] == ~0ULL) {
-        e->free_l1[i1] |= 1ULL << (i0 % 64);
-        if (e->free_l1[i1] == ~0ULL) e->free_l2[i2] |= 1ULL << (i1 % 64);
-    }
-    e->norders++;
-    if (slot + 1 > e->slot_hwm) e->slot_hwm = slot + 1;
-}
-
-uint32_t lx__slot_alloc(lx_engine_t *e) {
-    uint32_t i2 = 0;
-    while (i2 < e->nl2 && e->free_l2[i2] == ~0ULL) i2++;
-    if (i2 == e->nl2) return LX__NIL;
-    uint32_t i1 = i2 * 64 + (uint32_t)__builtin_ctzll(~e->free_l2[i2]);
-    uint32_t i0 = i1 * 64 + (uint32_t)__builtin_ctzll(~e->free_l1[i1]);
-    uint32_t slot = i0 * 64 + (uint32_t)__builtin_ctzll(~e->free_l0[i0]);
-    mark_used(e, slot);
-    return slot;
-}
-
-void lx__slot_release(lx_engine_t *e, uint32_t slot) {
-    uint32_t i0 = slot / 64, i1 = i0 / 64, i2 = i1 / 64;
-    LX_ASSERT(e->free_l0[i0] & (1ULL << (slot % 64)));
-    e->free_l0[i0] &= ~(1ULL << (slot % 64));
-    e->free_l1[i1] &= ~(1ULL << (i0 % 64));
-    e->free_l2[i2] &= ~(1ULL << (i1 % 64));
-    e->norders--;
-}
-
 bool lx__slot_used(const lx_engine_t *e, uint32_t slot) {
     return slot < e->cfg.max_orders && (e->free_l0[slot / 64] & (1ULL << (slot % 64)));
 }
 
 int lx__slot_claim(lx_engine_t *e, uint32_t slot) {
     if (slot >= e->cfg.max_orders || lx__slot_used(e, slot)) return LX_ECORRUPT;
-    mark_used(e, slot);
+    lx__slot_mark_used(e, slot);
     return 0;
 }
