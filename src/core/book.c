@@ -24,19 +24,21 @@
  * by one. Nothing here depends on a fixed price centre or a preallocated
  * price range, so 100,000 markets cost nothing until they hold orders.
  *
- * Removing a level that is not the best leaves a tombstone (its key stays,
- * its level index becomes LX__NIL) instead of moving the entries behind it;
- * a later level whose key fits at or next to a tombstone takes its place,
- * and the array is compacted in one pass when tombstones outnumber live
- * levels. The best entry (the last) is never a tombstone: removing it also
- * pops the tombstones before it. So a book whose touch drifts (a swing)
- * pays O(1) per level removed far away instead of a memmove (measured
- * before this: memmove plus search were 11% of the swing workload).
+ * A level that empties and is not the best stays where it is as a
+ * tombstone: its entry and its level record (count 0, no orders) remain,
+ * so removing it neither moves the entries behind it nor searches for its
+ * position (in a swing, most levels that empty are hundreds of entries
+ * from the touch: the search was 4% of that workload's instructions). A
+ * later level whose key fits at or next to a tombstone takes its entry and
+ * its record; the same price coming back revives it. The array is
+ * compacted in one pass, freeing the tombstones' records, when they number
+ * more than a quarter of the live levels (so they add little memory). The best entry (the last) is never a
+ * tombstone: removing it also pops (and frees) the tombstones before it.
  *
  * A level holds its orders as an intrusive doubly linked FIFO through the
  * order records (next/prev), with its total open quantity and count kept
- * exact at every change. Empty levels are removed at once; a side never
- * holds an empty level (lx_engine_validate checks this).
+ * exact at every change. A live level is never empty; an empty one is a
+ * tombstone or gone (lx_engine_validate checks this).
  *
  * Allocation: the side arrays grow by doubling when full (after compacting
  * tombstones, if there are many), the level pool by half (amortized, never
@@ -77,7 +79,7 @@ void lx__side_free(lx__side_t *s) {
 
 /* Index of the first key >= key (n if none). Nearly every lookup lands
  * near the best, so the last 8 keys are looked at first, counted without a
- * branch per key; otherwise a binary search over the rest whose steps are
+ * branch per key, then the first 8 (the far end); otherwise a binary search over the rest whose steps are
  * conditional moves, not branches. (Before, a scan with a branch per key
  * and a branching binary search mispredicted about 4 times per message on
  * the swing workload, by callgrind's branch model: the book's largest cost
@@ -95,6 +97,14 @@ static uint32_t side_lower_bound(const lx__side_t *s, int64_t key) {
         for (uint32_t j = n - 8; j < n; j++) i -= k[j] >= key;
         return i;
     }
+    if (n >= 24 && k[7] >= key) {
+        /* the far end: in a deep book most new levels open behind all the
+         * others (swing: 70% of them in the first 16 entries), where the
+         * binary search would take its full ~11 steps */
+        uint32_t i = 0;
+        for (uint32_t j = 0; j < 8; j++) i += k[j] < key;
+        return i;
+    }
     /* the answer is in [0, n - 8] */
     const int64_t *b = k;
     uint32_t len = n - 7;
@@ -106,16 +116,21 @@ static uint32_t side_lower_bound(const lx__side_t *s, int64_t key) {
     return (uint32_t)(b - k);
 }
 
-uint32_t lx__side_find(const lx__side_t *s, int64_t key) {
+uint32_t lx__side_find(const lx_engine_t *e, const lx__side_t *s, int64_t key) {
     uint32_t i = side_lower_bound(s, key);
-    return (i < s->n && s->keys[i] == key && s->lv[i] != LX__NIL) ? i : LX__NIL;
+    return (i < s->n && s->keys[i] == key && !lx__side_tomb(e, s, i)) ? i : LX__NIL;
 }
 
-/* Drops every tombstone in one pass. */
-static void side_compact(lx__side_t *s) {
+static void level_release(lx_engine_t *e, uint32_t l);
+
+/* Drops every tombstone in one pass, freeing its level. */
+static void side_compact(lx_engine_t *e, lx__side_t *s) {
     uint32_t k = 0;
     for (uint32_t i = 0; i < s->n; i++) {
-        if (s->lv[i] == LX__NIL) continue;
+        if (lx__side_tomb(e, s, i)) {
+            level_release(e, s->lv[i]);
+            continue;
+        }
         s->keys[k] = s->keys[i];
         s->lv[k] = s->lv[i];
         k++;
@@ -153,9 +168,9 @@ static int side_realloc(lx__side_t *s, uint32_t ncap) {
  * near twice its live levels when levels come and go far from the touch
  * (swing), instead of growing with the tombstones. Positions found before
  * the call are stale after it. */
-static __attribute__((noinline)) int side_grow(lx__side_t *s) {
+static __attribute__((noinline)) int side_grow(lx_engine_t *e, lx__side_t *s) {
     if (s->n - s->live >= s->n / 4 && s->n - s->live >= 8) {
-        side_compact(s);
+        side_compact(e, s);
         return 0;
     }
     uint32_t ncap = s->cap ? s->cap * 2 : 8;
@@ -172,8 +187,8 @@ static __attribute__((noinline)) void side_shrink(lx__side_t *s) {
     (void)side_realloc(s, s->cap / 2);
 }
 
-static inline int side_reserve(lx__side_t *s) {
-    return s->n < s->cap ? 0 : side_grow(s);
+static inline int side_reserve(lx_engine_t *e, lx__side_t *s) {
+    return s->n < s->cap ? 0 : side_grow(e, s);
 }
 
 /* Moves the entries within their allocation so that the free room is split
@@ -253,7 +268,7 @@ static void level_release(lx_engine_t *e, uint32_t l) {
 }
 
 int lx__book_reserve(lx_engine_t *e, lx__market_t *m, int side) {
-    if (side_reserve(&m->side[side])) return LX_ENOMEM;
+    if (side_reserve(e, &m->side[side])) return LX_ENOMEM;
     if (e->level_free == LX__NIL && e->levels_used == e->nlevels_cap) return levels_grow(e);
     return 0;
 }
@@ -263,9 +278,23 @@ uint32_t lx__book_level_get(lx_engine_t *e, lx__market_t *m, uint32_t market, in
     lx__side_t *s = &m->side[side];
     int64_t key = lx__key(side, price);
     uint32_t i = side_lower_bound(s, key);
-    if (i < s->n && s->keys[i] == key && s->lv[i] != LX__NIL) return s->lv[i];
+    if (i < s->n && s->keys[i] == key) {
+        if (lx__side_tomb(e, s, i)) s->live++; /* the price is back: revive it */
+        return s->lv[i];
+    }
+    /* a tombstone at or just below the key's place: take its entry and its
+     * level (keys stay sorted: keys[i-1] < key < keys[i]) */
+    uint32_t t = i < s->n && lx__side_tomb(e, s, i)           ? i
+                 : i > 0 && lx__side_tomb(e, s, i - 1) ? i - 1
+                                                              : LX__NIL;
+    if (t != LX__NIL) {
+        s->keys[t] = key;
+        e->levels[s->lv[t]].price = price;
+        s->live++;
+        return s->lv[t];
+    }
     if (LX_UNLIKELY(s->n == s->cap)) {
-        if (side_grow(s)) return LX__NIL;
+        if (side_grow(e, s)) return LX__NIL;
         i = side_lower_bound(s, key); /* compaction moved the entries */
     }
     uint32_t l = level_alloc(e);
@@ -278,17 +307,7 @@ uint32_t lx__book_level_get(lx_engine_t *e, lx__market_t *m, uint32_t market, in
     lv->market = market;
     lv->side = (uint32_t)side & 1;
     s->live++;
-    if (i < s->n && s->lv[i] == LX__NIL) {
-        /* a tombstone at or just above the key: take it (keys stay sorted:
-         * keys[i-1] < key <= keys[i] < keys[i+1]) */
-        s->keys[i] = key;
-        s->lv[i] = l;
-    } else if (i > 0 && s->lv[i - 1] == LX__NIL) {
-        s->keys[i - 1] = key; /* keys[i-2] < keys[i-1] < key < keys[i] */
-        s->lv[i - 1] = l;
-    } else {
-        side_insert(s, i, key, l);
-    }
+    side_insert(s, i, key, l);
     return l;
 }
 
@@ -327,19 +346,15 @@ bool lx__book_unlink(lx_engine_t *e, uint32_t slot) {
     if (lv->count > 0) return false;
 
     lx__side_t *s = &e->markets[lv->market].side[lv->side];
-    int64_t key = lx__key((int)lv->side, lv->price);
     s->live--;
-    if (s->keys[s->n - 1] == key) {
+    if (s->lv[s->n - 1] == l) {
         /* the best level: the common case; uncover the next live one */
         s->n--;
-        while (s->n > 0 && s->lv[s->n - 1] == LX__NIL) s->n--;
-    } else {
-        uint32_t i = lx__side_find(s, key);
-        LX_ASSERT(i != LX__NIL);
-        s->lv[i] = LX__NIL;
-        if (s->n - s->live > s->live + 16) side_compact(s);
-    }
+        level_release(e, l);
+        while (s->n > 0 && lx__side_tomb(e, s, s->n - 1)) level_release(e, s->lv[--s->n]);
+    } else if (s->n - s->live > s->live / 4 + 16) {
+        side_compact(e, s); /* frees l with the other tombstones */
+    } /* else l stays, a tombstone */
     if (LX_UNLIKELY(s->n < s->cap / 4 && s->cap > 64)) side_shrink(s);
-    level_release(e, l);
     return true;
 }

@@ -121,7 +121,7 @@ _Static_assert(sizeof(lx__level_t) == 32, "two levels to a cache line");
 
 typedef struct lx__side {
     int64_t *keys; /* ascending; best at keys[n-1] */
-    uint32_t *lv;  /* level index for each key; LX__NIL = tombstone */
+    uint32_t *lv;  /* level index for each key (count 0: a tombstone) */
     uint32_t n;
     uint32_t cap;   /* entries allocated, from keys - front */
     uint32_t live;  /* entries that are not tombstones; lv[n-1] is live */
@@ -280,8 +280,12 @@ void lx__idx_free(lx__idx_t *t);
 /* book.c: levels and sides */
 int lx__side_init(lx__side_t *s, uint32_t cap);
 void lx__side_free(lx__side_t *s);
-/* Position of key in the side (index into keys) or LX__NIL. */
-uint32_t lx__side_find(const lx__side_t *s, int64_t key);
+/* Position of a live level's key in the side (index into keys) or LX__NIL. */
+uint32_t lx__side_find(const lx_engine_t *e, const lx__side_t *s, int64_t key);
+/* Entry i of a side is a tombstone: its level has no orders (book.c). */
+static inline bool lx__side_tomb(const lx_engine_t *e, const lx__side_t *s, uint32_t i) {
+    return e->levels[s->lv[i]].count == 0;
+}
 /* Level for (market, side, price), created (empty) if absent; LX__NIL on
  * allocation failure. */
 uint32_t lx__book_level_get(lx_engine_t *e, lx__market_t *m, uint32_t market, int side,

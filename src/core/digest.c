@@ -96,7 +96,7 @@ uint64_t lx_engine_digest(const lx_engine_t *e) {
             const lx__side_t *sd = &m->side[side];
             put(&s, sd->live);
             for (uint32_t k = sd->n; k-- > 0;) {
-                if (sd->lv[k] == LX__NIL) continue; /* tombstone: storage */
+                if (lx__side_tomb(e, sd, k)) continue; /* tombstone: storage */
                 const lx__level_t *l = &e->levels[sd->lv[k]];
                 put(&s, (uint64_t)l->price);
                 put(&s, (uint64_t)l->qty);

@@ -360,8 +360,10 @@ int lx_engine_apply_auth(lx_engine_t *e, const lx_cmd_t *c, const lx_cmd_auth_t 
     e->cur_seq = c->seq;
     e->cur_ts = c->ts;
     e->sink = sink;
-    int rc = lx__expire_due(e);
-    if (rc) return rc;
+    int rc = 0;
+    /* GTD orders whose time has passed go first (the test inline: most
+     * commands have none due) */
+    if (e->ngtd > 0 && e->gtd[0].expiry <= e->cur_ts && (rc = lx__expire_due(e))) return rc;
     if (LX_UNLIKELY(auth != NULL && auth->scheme != LX_CMD_AUTH_NONE))
         rc = apply_authed(e, c, auth);
     else

@@ -247,7 +247,7 @@ static bool fok_fillable(const lx_engine_t *e, const lx__market_t *m, const lx__
     int64_t cross = lx__key(mside, price);
     int64_t sum = 0;
     for (uint32_t i = opp->n; i-- > 0 && opp->keys[i] >= cross;) {
-        if (opp->lv[i] == LX__NIL) continue; /* tombstone */
+        if (lx__side_tomb(e, opp, i)) continue;
         for (uint32_t cur = e->levels[opp->lv[i]].head; cur != LX__NIL; cur = e->orders[cur].next) {
             const lx__order_t *mk = &e->orders[cur];
             if (mk->account == t->account && t->stp != LX_STP_NONE) {

@@ -54,12 +54,12 @@ void lx_engine_stats(const lx_engine_t *e, lx_engine_stats_t *out) {
     out->markets = e->nmarkets;
     out->assets = e->nassets;
     out->orders = e->norders;
-    out->levels = e->levels_used;
     out->balances = e->nbalances;
     size_t sides = 0;
     for (uint32_t i = 0; i < e->cfg.max_markets; i++) {
         const lx__market_t *m = &e->markets[i];
         if (!m->exists) continue;
+        out->levels += m->side[0].live + m->side[1].live; /* not the tombstones */
         sides += (size_t)(m->side[0].cap + m->side[1].cap) * (sizeof(int64_t) + sizeof(uint32_t));
     }
     /* order memory: the arena up to its high-water mark (lowest-free keeps
@@ -95,7 +95,7 @@ size_t lx_engine_levels(const lx_engine_t *e, lx_market_id_t id, lx_side_t side,
     const lx__side_t *s = &m->side[side];
     size_t k = 0;
     for (uint32_t i = s->n; i-- > 0 && k < n;) {
-        if (s->lv[i] == LX__NIL) continue; /* tombstone */
+        if (lx__side_tomb(e, s, i)) continue;
         const lx__level_t *l = &e->levels[s->lv[i]];
         out[k].price = l->price;
         out[k].qty = l->qty;
@@ -110,7 +110,7 @@ int64_t lx_engine_depth_at(const lx_engine_t *e, lx_market_id_t id, lx_side_t si
     const lx__market_t *m = market_get(e, id);
     if (count) *count = 0;
     if (!m || side > LX_SIDE_SELL) return 0;
-    uint32_t i = lx__side_find(&m->side[side], lx__key(side, price));
+    uint32_t i = lx__side_find(e, &m->side[side], lx__key(side, price));
     if (i == LX__NIL) return 0;
     const lx__level_t *l = &e->levels[m->side[side].lv[i]];
     if (count) *count = l->count;
@@ -154,7 +154,7 @@ size_t lx_engine_book_orders(const lx_engine_t *e, lx_market_id_t id, lx_side_t 
     const lx__side_t *s = &m->side[side];
     size_t k = 0;
     for (uint32_t i = s->n; i-- > 0;) {
-        if (s->lv[i] == LX__NIL) continue;
+        if (lx__side_tomb(e, s, i)) continue;
         for (uint32_t cur = e->levels[s->lv[i]].head; cur != LX__NIL; cur = e->orders[cur].next) {
             if (k < cap) fill_info(e, cur, &out[k]);
             k++;

@@ -175,7 +175,7 @@ int lx_engine_save(const lx_engine_t *e, lx_write_fn write, void *ctx) {
             const lx__side_t *s = &m->side[side];
             w32(w, s->live);
             for (uint32_t k = 0; k < s->n; k++) {
-                if (s->lv[k] == LX__NIL) continue; /* tombstone */
+                if (lx__side_tomb(e, s, k)) continue;
                 const lx__level_t *l = &e->levels[s->lv[k]];
                 w64(w, (uint64_t)l->price);
                 w32(w, l->count);

@@ -58,22 +58,26 @@ int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
             if ((uint64_t)s->front + s->n > s->cap)
                 FAIL("market %u side %d: front %u + n %u > cap %u", mi, side, s->front, s->n,
                      s->cap);
-            if (s->n > 0 && s->lv[s->n - 1] == LX__NIL)
-                FAIL("market %u side %d: the best entry is a tombstone", mi, side);
             uint32_t live = 0;
             for (uint32_t k = 0; k < s->n; k++) {
                 if (k > 0 && s->keys[k - 1] >= s->keys[k])
                     FAIL("market %u side %d: keys not ascending at %u", mi, side, k);
                 uint32_t l = s->lv[k];
-                if (l == LX__NIL) continue; /* tombstone */
-                live++;
                 if (l >= e->nlevels_cap) FAIL("market %u: level index %u out of range", mi, l);
                 const lx__level_t *lv = &e->levels[l];
-                levels++;
+                levels++; /* live or tombstone, every one is in use */
                 if (lv->market != mi || (int)lv->side != side ||
                     lx__key(side, lv->price) != s->keys[k])
                     FAIL("market %u side %d: level %u has market %u side %u price %lld", mi, side,
                          l, lv->market, lv->side, (long long)lv->price);
+                if (lv->count == 0) { /* a tombstone: empty, and never the best */
+                    if (k == s->n - 1)
+                        FAIL("market %u side %d: the best entry is a tombstone", mi, side);
+                    if (lv->qty != 0 || lv->head != LX__NIL || lv->tail != LX__NIL)
+                        FAIL("market %u side %d: tombstone level %u holds orders", mi, side, l);
+                    continue;
+                }
+                live++;
                 if (lv->price < m->min_price || lv->price > m->max_price)
                     FAIL("market %u: level price %lld outside band", mi, (long long)lv->price);
                 if (lv->count == 0 || lv->head == LX__NIL)
