@@ -276,6 +276,13 @@ mv "$TMP/shards.log" "$TMP/shards-1.log"
 start shards -e 's/^shards: 1/shards: 2/' -e '/symbol: "ETH-USD"/,/shard:/s/shard: 0/shard: 1/'
 URL=http://127.0.0.1:$PORT
 grep -q "recovered $TMP/shards/shard-1" "$TMP/shards.log" || fail "shards: shard 1 not recovered: $(head -8 "$TMP/shards.log")"
+# queries answer 503 until every shard's start-up state has reached the web gateway: wait for it
+# (/health says so), as a client would, instead of racing it (a loaded host loses that race)
+for _ in $(seq 1 100); do
+    req GET /health
+    [ "$CODE" = 200 ] && break
+    sleep 0.1
+done
 req GET "/v1/orders/$SE2"
 expect 200 '.market == "ETH-USD" and .clientId == "3"' "shards: an order of shard 1 after a restart"
 kill -TERM "$PID"
