@@ -332,17 +332,22 @@ static inline void lx__emit(lx_engine_t *e, lx_event_t *ev) {
 
 /* Starts an event stamped with the current command; for a market event
  * (market != LX_MARKET_NONE and counted) it takes the next market seq. */
+_Static_assert(offsetof(lx_event_t, u) == 32 && sizeof(lx_event_t) == 32 + sizeof(((lx_event_t *)0)->u),
+               "an event's header has no padding: every byte of an event is defined");
+
 static inline void lx__ev_start(lx_engine_t *e, lx_event_t *ev, lx_event_type_t type,
                                 uint32_t market, bool market_event) {
-    /* a struct copy from a zero constant, not memset: gcc emits rep stos
-     * for the memset, which cost ~10% of a matching profile */
-    static const lx_event_t zero;
-    *ev = zero;
+    /* every header field, then the union zeroed (so the bytes an event
+     * type leaves unused are 0, and events are byte-for-byte
+     * deterministic). Not memset of the whole event (gcc emits rep stos)
+     * nor a copy from a zero constant (7 loads and 7 stores): the union's
+     * memset is 5 stores from one zeroed register. */
     ev->type = type;
     ev->market = market;
+    ev->market_seq = market_event ? ++e->markets[market].seq : 0;
     ev->seq = e->cur_seq;
     ev->ts = e->cur_ts;
-    ev->market_seq = market_event ? ++e->markets[market].seq : 0;
+    memset(&ev->u, 0, sizeof ev->u);
 }
 
 /* engine.c */
