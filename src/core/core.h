@@ -219,7 +219,10 @@ struct lx_engine {
     /* the command being applied, for event stamping */
     uint64_t cur_seq;
     int64_t cur_ts;
-    const lx_sink_t *sink;
+    /* the sink of the command being applied, copied out of its lx_sink_t
+     * (emit NULL: no sink, or one that drops events) */
+    void (*emit)(void *ctx, const lx_event_t *ev);
+    void *emit_ctx;
 
     lx__market_t *markets; /* [max_markets] */
     lx__asset_t *assets;   /* [max_assets] */
@@ -327,7 +330,7 @@ void lx__accounts_free(lx_engine_t *e);
  * without clearing and 5 with it, and as calls into engine.c they cost a
  * tenth of the engine's instructions. */
 static inline void lx__emit(lx_engine_t *e, lx_event_t *ev) {
-    if (e->sink && e->sink->emit) e->sink->emit(e->sink->ctx, ev);
+    if (e->emit) e->emit(e->emit_ctx, ev);
 }
 
 /* Starts an event stamped with the current command; for a market event

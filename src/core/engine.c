@@ -359,7 +359,8 @@ int lx_engine_apply_auth(lx_engine_t *e, const lx_cmd_t *c, const lx_cmd_auth_t 
         return LX_EINVAL;
     e->cur_seq = c->seq;
     e->cur_ts = c->ts;
-    e->sink = sink;
+    e->emit = sink ? sink->emit : NULL;
+    e->emit_ctx = sink ? sink->ctx : NULL;
     int rc = 0;
     /* GTD orders whose time has passed go first (the test inline: most
      * commands have none due) */
@@ -370,7 +371,7 @@ int lx_engine_apply_auth(lx_engine_t *e, const lx_cmd_t *c, const lx_cmd_auth_t 
         rc = dispatch(e, c);
     e->last_seq = c->seq;
     e->last_ts = c->ts;
-    e->sink = NULL;
+    e->emit = NULL;
     return rc;
 }
 
