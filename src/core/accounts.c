@@ -20,6 +20,10 @@
 #include <stdlib.h>
 #include "idx.h"
 
+static uint64_t cid_hash(const void *ctx, uint32_t slot);
+static uint64_t bal_hash(const void *ctx, uint32_t i);
+static uint64_t dep_hash(const void *ctx, uint32_t i);
+
 int lx__accounts_init(lx_engine_t *e) {
     e->accounts = calloc(e->cfg.max_accounts, sizeof *e->accounts);
     if (!e->accounts) return LX_ENOMEM;
@@ -27,9 +31,9 @@ int lx__accounts_init(lx_engine_t *e) {
      * the zeroed array needs no initialization pass that would touch every
      * page. */
     int rc;
-    if ((rc = lx__idx_init(&e->cid_idx, 1024))) return rc;
-    if ((rc = lx__idx_init(&e->bal_idx, 1024))) return rc;
-    if ((rc = lx__idx_init(&e->dep_idx, 1024))) return rc;
+    if ((rc = lx__idx_init(&e->cid_idx, 1024, cid_hash, e))) return rc;
+    if ((rc = lx__idx_init(&e->bal_idx, 1024, bal_hash, e))) return rc;
+    if ((rc = lx__idx_init(&e->dep_idx, 1024, dep_hash, e))) return rc;
     return 0;
 }
 
@@ -86,6 +90,11 @@ static bool cid_eq(const void *ctx, uint32_t slot, const void *key) {
     return o->account == k->account && o->client_id == k->cid;
 }
 
+static uint64_t cid_hash(const void *ctx, uint32_t slot) {
+    const lx__order_t *o = &((const lx_engine_t *)ctx)->orders[slot];
+    return lx__hash2(o->account, o->client_id);
+}
+
 uint32_t lx__cid_find(const lx_engine_t *e, uint32_t account, uint64_t cid) {
     cid_key_t k = {account, cid};
     return lx__idx_find(&e->cid_idx, lx__hash2(account, cid), cid_eq, e, &k);
@@ -130,6 +139,11 @@ static bool bal_eq(const void *ctx, uint32_t i, const void *key) {
     const lx__balance_t *b = &((const lx_engine_t *)ctx)->balances[i];
     const bal_key_t *k = key;
     return b->account == k->account && b->asset == k->asset;
+}
+
+static uint64_t bal_hash(const void *ctx, uint32_t i) {
+    const lx__balance_t *b = &((const lx_engine_t *)ctx)->balances[i];
+    return lx__hash2(b->account, b->asset);
 }
 
 static void bal_remember(lx__account_t *a, uint32_t asset, uint32_t i) {
@@ -189,6 +203,10 @@ lx__balance_t *lx__bal_get_slow(lx_engine_t *e, uint32_t account, uint32_t asset
 
 static bool dep_eq(const void *ctx, uint32_t i, const void *key) {
     return ((const lx_engine_t *)ctx)->deposit_ids[i] == *(const uint64_t *)key;
+}
+
+static uint64_t dep_hash(const void *ctx, uint32_t i) {
+    return lx__hash2(((const lx_engine_t *)ctx)->deposit_ids[i], 0x6465706f736974ULL);
 }
 
 bool lx__deposit_seen(const lx_engine_t *e, uint64_t id) {

@@ -40,9 +40,9 @@
  * exact at every change. A live level is never empty; an empty one is a
  * tombstone or gone (lx_engine_validate checks this).
  *
- * Allocation: the side arrays grow by doubling when full (after compacting
- * tombstones, if there are many), the level pool by half (amortized, never
- * per order).
+ * Allocation: the side arrays grow by half when full (after compacting
+ * tombstones, if there are many) and give half back below a quarter full,
+ * the level pool grows by a quarter (amortized, never per order).
  */
 #include <stdlib.h>
 #include "core.h"
@@ -164,7 +164,7 @@ static int side_realloc(lx__side_t *s, uint32_t ncap) {
 
 /* Room for one more entry at one end or the other (side_reserve): a full
  * array that holds many tombstones (a quarter of its entries) is compacted
- * in place, else it doubles. Compacting first keeps a side's allocation
+ * in place, else it grows by half. Compacting first keeps a side's allocation
  * near twice its live levels when levels come and go far from the touch
  * (swing), instead of growing with the tombstones. Positions found before
  * the call are stale after it. */
@@ -173,8 +173,8 @@ static __attribute__((noinline)) int side_grow(lx_engine_t *e, lx__side_t *s) {
         side_compact(e, s);
         return 0;
     }
-    uint32_t ncap = s->cap ? s->cap * 2 : 8;
-    if (ncap < s->cap) return LX_ENOMEM;
+    uint32_t ncap = s->cap ? s->cap + s->cap / 2 : 8;
+    if (ncap <= s->cap) return LX_ENOMEM;
     return side_realloc(s, ncap);
 }
 
@@ -233,11 +233,11 @@ static void side_insert(lx__side_t *s, uint32_t i, int64_t key, uint32_t l) {
     s->n = n + 1;
 }
 
-/* The level pool grows by half (from 64): its size follows the most
+/* The level pool grows by a quarter (from 64): its size follows the most
  * levels the book has held, which a swing makes several times the levels
- * near the touch. */
+ * near the touch, and it is part of the memory per resting order. */
 static __attribute__((noinline)) int levels_grow(lx_engine_t *e) {
-    uint32_t ncap = e->nlevels_cap ? e->nlevels_cap + e->nlevels_cap / 2 : 64;
+    uint32_t ncap = e->nlevels_cap ? e->nlevels_cap + e->nlevels_cap / 4 : 64;
     if (ncap <= e->nlevels_cap) return LX_ENOMEM;
     lx__level_t *nl = realloc(e->levels, (size_t)ncap * sizeof *nl);
     if (!nl) return LX_ENOMEM;

@@ -202,11 +202,16 @@ typedef struct lx__key {
 
 /* ---- hash index (see idx.h) -------------------------------------------- */
 
+/* The hash of the key in the record that `value` names: the index keeps
+ * only 8 bits of each hash, so growing asks for the rest. */
+typedef uint64_t (*lx__idx_hash_fn)(const void *ctx, uint32_t value);
+
 typedef struct lx__idx {
-    uint64_t *slots; /* buckets of 8: (tag << 32) | (value + 1); 0 = empty */
-    uint8_t *over;   /* per bucket: entries stored past it (255: sticky) */
-    uint32_t mask;   /* capacity - 1, capacity a power of two, >= 16 */
-    uint32_t count;
+    struct lx__idx_bucket *bkt; /* [nb], 64 bytes each: 12 tags, meta, 12 values */
+    lx__idx_hash_fn hash;       /* rehashes a stored value when the table grows */
+    const void *ctx;            /* hash's first argument */
+    uint32_t nb;                /* buckets, >= 2 (0 once freed) */
+    uint32_t count;             /* entries */
 } lx__idx_t;
 
 /* ---- the engine -------------------------------------------------------- */
@@ -277,7 +282,7 @@ bool lx__slot_used(const lx_engine_t *e, uint32_t slot);
 int lx__slot_claim(lx_engine_t *e, uint32_t slot);
 
 /* idx.c: hash index */
-int lx__idx_init(lx__idx_t *t, uint32_t cap);
+int lx__idx_init(lx__idx_t *t, uint32_t cap, lx__idx_hash_fn hash, const void *ctx);
 void lx__idx_free(lx__idx_t *t);
 
 /* book.c: levels and sides */

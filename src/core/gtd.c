@@ -26,8 +26,18 @@ static inline bool gtd_less(const lx__gtd_t *a, const lx__gtd_t *b) {
     return a->expiry < b->expiry || (a->expiry == b->expiry && a->seq < b->seq);
 }
 
+static uint64_t gtx_hash(uint32_t slot) {
+    return lx__hash2(slot, 0x677464ULL); /* "gtd" */
+}
+
+/* The index's hash of the entry at position i (the index keeps 8 bits of
+ * it; growing asks for the rest). */
+static uint64_t gtx_hash_at(const void *ctx, uint32_t i) {
+    return gtx_hash(((const lx_engine_t *)ctx)->gtx[i].slot);
+}
+
 int lx__gtd_init(lx_engine_t *e) {
-    return lx__idx_init(&e->gtx_idx, 16);
+    return lx__idx_init(&e->gtx_idx, 16, gtx_hash_at, e);
 }
 
 void lx__gtd_free(lx_engine_t *e) {
@@ -81,10 +91,6 @@ void lx__gtd_pop(lx_engine_t *e) {
         i = c;
     }
     if (n > 0) e->gtd[i] = x;
-}
-
-static uint64_t gtx_hash(uint32_t slot) {
-    return lx__hash2(slot, 0x677464ULL); /* "gtd" */
 }
 
 static bool gtx_eq(const void *ctx, uint32_t value, const void *key) {

@@ -68,12 +68,16 @@ static bool key_eq(const void *ctx, uint32_t v, const void *key) {
     return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3])) == 0;
 }
 
+static uint64_t key_hash_of(const void *ctx, uint32_t v) {
+    return key_hash(((const lx_engine_t *)ctx)->keys[v].key);
+}
+
 uint32_t lx__key_find(const lx_engine_t *e, const uint8_t key[32]) {
     return lx__idx_find(&e->key_idx, key_hash(key), key_eq, e, key);
 }
 
 int lx__identity_init(lx_engine_t *e) {
-    return lx__idx_init(&e->key_idx, 64);
+    return lx__idx_init(&e->key_idx, 64, key_hash_of, e);
 }
 
 void lx__identity_free(lx_engine_t *e) {

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "core.h"
+#include "idx.h"
 
 #define FAIL(...)                                                                                  \
     do {                                                                                           \
@@ -168,6 +169,11 @@ int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
              (unsigned long long)resting);
 
     if (e->bal_idx.count != e->nbalances) FAIL("balance index count mismatch");
+    if (lx__idx_validate(&e->cid_idx)) FAIL("client-id index corrupt");
+    if (lx__idx_validate(&e->bal_idx)) FAIL("balance index corrupt");
+    if (lx__idx_validate(&e->dep_idx)) FAIL("deposit index corrupt");
+    if (lx__idx_validate(&e->gtx_idx)) FAIL("GTD index corrupt");
+    if (lx__idx_validate(&e->key_idx)) FAIL("key index corrupt");
     sums = calloc(e->cfg.max_assets, sizeof *sums);
     if (!sums) {
         rc = LX_ENOMEM;
