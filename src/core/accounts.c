@@ -214,24 +214,16 @@ bool lx__deposit_seen(const lx_engine_t *e, uint64_t id) {
 }
 
 int lx__deposit_reserve(lx_engine_t *e) {
-    if (e->ndeposits == e->deposits_cap) {
-        uint32_t ncap = e->deposits_cap ? e->deposits_cap * 2 : 1024;
-        uint64_t *nd = realloc(e->deposit_ids, (size_t)ncap * sizeof *nd);
-        if (!nd) return LX_ENOMEM;
-        e->deposit_ids = nd;
-        e->deposits_cap = ncap;
-    }
+    uint64_t *nd = lx__array_room(e->deposit_ids, e->ndeposits, &e->deposits_cap, sizeof *nd, 1024);
+    if (!nd) return LX_ENOMEM;
+    e->deposit_ids = nd;
     return lx__idx_reserve(&e->dep_idx, 1);
 }
 
 int lx__deposit_add(lx_engine_t *e, uint64_t id) {
-    if (e->ndeposits == e->deposits_cap) {
-        uint32_t ncap = e->deposits_cap ? e->deposits_cap * 2 : 1024;
-        uint64_t *nd = realloc(e->deposit_ids, (size_t)ncap * sizeof *nd);
-        if (!nd) return LX_ENOMEM;
-        e->deposit_ids = nd;
-        e->deposits_cap = ncap;
-    }
+    uint64_t *nd = lx__array_room(e->deposit_ids, e->ndeposits, &e->deposits_cap, sizeof *nd, 1024);
+    if (!nd) return LX_ENOMEM;
+    e->deposit_ids = nd;
     int rc = lx__idx_insert(&e->dep_idx, lx__hash2(id, 0x6465706f736974ULL), e->ndeposits);
     if (rc) return rc;
     e->deposit_ids[e->ndeposits++] = id;

@@ -53,6 +53,7 @@
 #define LX_CORE_INTERNAL_H
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 #include "lx/engine.h"
@@ -272,6 +273,18 @@ struct lx_engine {
 };
 
 /* ---- shared internals (lx__ prefix), one file each ---------------------- */
+
+/* Room for one more element in a growable array of n used out of *cap:
+ * the array itself (p, or a larger copy of it when full, doubling from
+ * `first`; *cap updated), or NULL when it cannot grow (p is untouched). */
+static inline void *lx__array_room(void *p, uint32_t n, uint32_t *cap, size_t size, uint32_t first) {
+    if (n < *cap) return p;
+    uint32_t ncap = *cap ? *cap * 2 : first;
+    if (ncap <= *cap) return NULL;
+    void *q = realloc(p, (size_t)ncap * size);
+    if (q) *cap = ncap;
+    return q;
+}
 
 /* slots.c: order slot allocation */
 int lx__slots_init(lx_engine_t *e);

@@ -49,20 +49,12 @@ void lx__gtd_free(lx_engine_t *e) {
 }
 
 int lx__gtd_reserve(lx_engine_t *e) {
-    if (e->ngtd == e->gtd_cap) {
-        uint32_t ncap = e->gtd_cap ? e->gtd_cap * 2 : 16;
-        lx__gtd_t *n = realloc(e->gtd, (size_t)ncap * sizeof *n);
-        if (!n) return LX_ENOMEM;
-        e->gtd = n;
-        e->gtd_cap = ncap;
-    }
-    if (e->ngtx == e->gtx_cap) {
-        uint32_t ncap = e->gtx_cap ? e->gtx_cap * 2 : 16;
-        lx__gtx_t *n = realloc(e->gtx, (size_t)ncap * sizeof *n);
-        if (!n) return LX_ENOMEM;
-        e->gtx = n;
-        e->gtx_cap = ncap;
-    }
+    lx__gtd_t *g = lx__array_room(e->gtd, e->ngtd, &e->gtd_cap, sizeof *g, 16);
+    if (!g) return LX_ENOMEM;
+    e->gtd = g;
+    lx__gtx_t *x = lx__array_room(e->gtx, e->ngtx, &e->gtx_cap, sizeof *x, 16);
+    if (!x) return LX_ENOMEM;
+    e->gtx = x;
     return lx__idx_reserve(&e->gtx_idx, 1);
 }
 
