@@ -21,6 +21,18 @@
 #include "idx.h"
 
 static uint64_t cid_hash(const void *ctx, uint32_t slot);
+
+/* The client-id index's hash: one multiply of the two words mixed, then
+ * the high half folded into the low (the index takes its home bucket from
+ * the top of the low 32 bits and its tag from the top byte), instead of
+ * lx__hash2's two murmur finalizers: it runs on every place, cancel by
+ * client id and removal, and this saves about 9 instructions each.
+ * Sequential and strided client ids of one account, and one client id
+ * across accounts, still spread over all buckets and tags. */
+static inline uint64_t cid_hash2(uint32_t account, uint64_t cid) {
+    uint64_t h = (cid ^ (uint64_t)account * 0x9e3779b97f4a7c15ULL) * 0xd6e8feb86659fd93ULL;
+    return h ^ h >> 32;
+}
 static uint64_t bal_hash(const void *ctx, uint32_t i);
 static uint64_t dep_hash(const void *ctx, uint32_t i);
 
@@ -92,12 +104,12 @@ static bool cid_eq(const void *ctx, uint32_t slot, const void *key) {
 
 static uint64_t cid_hash(const void *ctx, uint32_t slot) {
     const lx__order_t *o = &((const lx_engine_t *)ctx)->orders[slot];
-    return lx__hash2(o->account, o->client_id);
+    return cid_hash2(o->account, o->client_id);
 }
 
 uint32_t lx__cid_find(const lx_engine_t *e, uint32_t account, uint64_t cid) {
     cid_key_t k = {account, cid};
-    return lx__idx_find(&e->cid_idx, lx__hash2(account, cid), cid_eq, e, &k);
+    return lx__idx_find(&e->cid_idx, cid_hash2(account, cid), cid_eq, e, &k);
 }
 
 int lx__cid_reserve(lx_engine_t *e) {
@@ -108,25 +120,25 @@ int lx__cid_reserve(lx_engine_t *e) {
  * order being placed) and no index change in between. */
 uint32_t lx__cid_find_hole(lx_engine_t *e, uint32_t account, uint64_t cid, uint32_t *hole) {
     cid_key_t k = {account, cid};
-    uint64_t h = lx__hash2(account, cid);
+    uint64_t h = cid_hash2(account, cid);
     e->cid_hole_hash = h;
     return lx__idx_find_hole(&e->cid_idx, h, cid_eq, e, &k, hole);
 }
 
 void lx__cid_put(lx_engine_t *e, uint32_t hole, uint32_t slot) {
     LX_ASSERT(e->cid_hole_hash ==
-              lx__hash2(e->orders[slot].account, e->orders[slot].client_id));
+              cid_hash2(e->orders[slot].account, e->orders[slot].client_id));
     lx__idx_put(&e->cid_idx, hole, e->cid_hole_hash, slot);
 }
 
 int lx__cid_insert(lx_engine_t *e, uint32_t slot) {
     const lx__order_t *o = &e->orders[slot];
-    return lx__idx_insert(&e->cid_idx, lx__hash2(o->account, o->client_id), slot);
+    return lx__idx_insert(&e->cid_idx, cid_hash2(o->account, o->client_id), slot);
 }
 
 void lx__cid_remove(lx_engine_t *e, uint32_t slot) {
     const lx__order_t *o = &e->orders[slot];
-    lx__idx_remove(&e->cid_idx, lx__hash2(o->account, o->client_id), slot);
+    lx__idx_remove(&e->cid_idx, cid_hash2(o->account, o->client_id), slot);
 }
 
 /* ---- balances ----------------------------------------------------------- */
