@@ -87,10 +87,10 @@ typedef struct {
     uint64_t fate_canceled, fate_filled, fate_expired; /* of rested orders */
     uint64_t amended;                                  /* rested orders amended at least once */
     uint64_t resting_setup, resting_end, resting_max;
-    uint64_t peak_orders; /* lx_engine_stats: the most resting orders, */
+    uint64_t peak_orders;                   /* lx_engine_stats: the most resting orders, */
     uint64_t peak_bytes_orders, peak_bytes; /* the most memory (each its own max) */
-    uint64_t digest;    /* lx_engine_digest after the flow */
-    uint64_t digest_ns; /* how long that digest took (it walks the state) */
+    uint64_t digest;                        /* lx_engine_digest after the flow */
+    uint64_t digest_ns;                     /* how long that digest took (it walks the state) */
     /* the lean sink's view, which every timed run must reproduce */
     uint64_t sink_events, sink_trades, sink_rejects, sink_check;
     /* FNV-1a over the canonical bytes (lx_event_encode) of every flow event:

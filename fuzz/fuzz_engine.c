@@ -206,7 +206,7 @@ static int64_t qty(uint8_t b, lx_market_id_t m) {
         return (b & 1) ? 0 : -1;
     case 6:
         if (m == 1) return (b & 2) ? LX_QTY_MAX + (b & 1) : 1000000; /* max and one above */
-        return (b & 1) ? 50 : 51; /* max_qty and one above */
+        return (b & 1) ? 50 : 51;                                    /* max_qty and one above */
     default:
         return 1 + (b & 15);
     }

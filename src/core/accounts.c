@@ -20,8 +20,6 @@
 #include <stdlib.h>
 #include "idx.h"
 
-static uint64_t cid_hash(const void *ctx, uint32_t slot);
-
 /* The client-id index's hash: one multiply of the two words mixed, then
  * the high half folded into the low (the index takes its home bucket from
  * the top of the low 32 bits and its tag from the top byte), instead of
@@ -33,6 +31,13 @@ static inline uint64_t cid_hash2(uint32_t account, uint64_t cid) {
     uint64_t h = (cid ^ (uint64_t)account * 0x9e3779b97f4a7c15ULL) * 0xd6e8feb86659fd93ULL;
     return h ^ h >> 32;
 }
+
+/* The deposit index's hash of a deposit id. */
+static inline uint64_t dep_key_hash(uint64_t id) {
+    return lx__hash2(id, 0x6465706f736974ULL);
+}
+
+static uint64_t cid_hash(const void *ctx, uint32_t slot);
 static uint64_t bal_hash(const void *ctx, uint32_t i);
 static uint64_t dep_hash(const void *ctx, uint32_t i);
 
@@ -126,8 +131,7 @@ uint32_t lx__cid_find_hole(lx_engine_t *e, uint32_t account, uint64_t cid, uint3
 }
 
 void lx__cid_put(lx_engine_t *e, uint32_t hole, uint32_t slot) {
-    LX_ASSERT(e->cid_hole_hash ==
-              cid_hash2(e->orders[slot].account, e->orders[slot].client_id));
+    LX_ASSERT(e->cid_hole_hash == cid_hash2(e->orders[slot].account, e->orders[slot].client_id));
     lx__idx_put(&e->cid_idx, hole, e->cid_hole_hash, slot);
 }
 
@@ -218,11 +222,11 @@ static bool dep_eq(const void *ctx, uint32_t i, const void *key) {
 }
 
 static uint64_t dep_hash(const void *ctx, uint32_t i) {
-    return lx__hash2(((const lx_engine_t *)ctx)->deposit_ids[i], 0x6465706f736974ULL);
+    return dep_key_hash(((const lx_engine_t *)ctx)->deposit_ids[i]);
 }
 
 bool lx__deposit_seen(const lx_engine_t *e, uint64_t id) {
-    return lx__idx_find(&e->dep_idx, lx__hash2(id, 0x6465706f736974ULL), dep_eq, e, &id) != LX__NIL;
+    return lx__idx_find(&e->dep_idx, dep_key_hash(id), dep_eq, e, &id) != LX__NIL;
 }
 
 int lx__deposit_reserve(lx_engine_t *e) {
@@ -236,7 +240,7 @@ int lx__deposit_add(lx_engine_t *e, uint64_t id) {
     uint64_t *nd = lx__array_room(e->deposit_ids, e->ndeposits, &e->deposits_cap, sizeof *nd, 1024);
     if (!nd) return LX_ENOMEM;
     e->deposit_ids = nd;
-    int rc = lx__idx_insert(&e->dep_idx, lx__hash2(id, 0x6465706f736974ULL), e->ndeposits);
+    int rc = lx__idx_insert(&e->dep_idx, dep_key_hash(id), e->ndeposits);
     if (rc) return rc;
     e->deposit_ids[e->ndeposits++] = id;
     return 0;

@@ -32,8 +32,9 @@
  * later level whose key fits at or next to a tombstone takes its entry and
  * its record; the same price coming back revives it. The array is
  * compacted in one pass, freeing the tombstones' records, when they number
- * more than a quarter of the live levels (so they add little memory). The best entry (the last) is never a
- * tombstone: removing it also pops (and frees) the tombstones before it.
+ * more than a quarter of the live levels (so they add little memory). The
+ * best entry (the last) is never a tombstone: removing it also pops (and
+ * frees) the tombstones before it.
  *
  * A level holds its orders as an intrusive doubly linked FIFO through the
  * order records (next/prev), with its total open quantity and count kept
@@ -79,11 +80,12 @@ void lx__side_free(lx__side_t *s) {
 
 /* Index of the first key >= key (n if none). Nearly every lookup lands
  * near the best, so the last 8 keys are looked at first, counted without a
- * branch per key, then the first 8 (the far end); otherwise a binary search over the rest whose steps are
- * conditional moves, not branches. (Before, a scan with a branch per key
- * and a branching binary search mispredicted about 4 times per message on
- * the swing workload, by callgrind's branch model: the book's largest cost
- * after the memmoves; now about 1.3.) */
+ * branch per key, then the first 8 (the far end); otherwise a binary
+ * search over the rest whose steps are conditional moves, not branches.
+ * (Before, a scan with a branch per key and a branching binary search
+ * mispredicted about 4 times per message on the swing workload, by
+ * callgrind's branch model: the book's largest cost after the memmoves;
+ * now about 1.3.) */
 static uint32_t side_lower_bound(const lx__side_t *s, int64_t key) {
     const int64_t *k = s->keys;
     uint32_t n = s->n;
@@ -284,9 +286,9 @@ uint32_t lx__book_level_get(lx_engine_t *e, lx__market_t *m, uint32_t market, in
     }
     /* a tombstone at or just below the key's place: take its entry and its
      * level (keys stay sorted: keys[i-1] < key < keys[i]) */
-    uint32_t t = i < s->n && lx__side_tomb(e, s, i)           ? i
+    uint32_t t = i < s->n && lx__side_tomb(e, s, i)    ? i
                  : i > 0 && lx__side_tomb(e, s, i - 1) ? i - 1
-                                                              : LX__NIL;
+                                                       : LX__NIL;
     if (t != LX__NIL) {
         s->keys[t] = key;
         e->levels[s->lv[t]].price = price;
@@ -354,7 +356,8 @@ bool lx__book_unlink(lx_engine_t *e, uint32_t slot) {
         while (s->n > 0 && lx__side_tomb(e, s, s->n - 1)) level_release(e, s->lv[--s->n]);
     } else if (s->n - s->live > s->live / 4 + 16) {
         side_compact(e, s); /* frees l with the other tombstones */
-    } /* else l stays, a tombstone */
+    }
+    /* otherwise l stays where it is, a tombstone */
     if (LX_UNLIKELY(s->n < s->cap / 4 && s->cap > 64)) side_shrink(s);
     return true;
 }

@@ -45,7 +45,8 @@ int64_t lx__lock_amount(const lx__market_t *m, int side, int64_t price, int64_t 
                         uint32_t fee_res) {
     if (side == LX_SIDE_SELL) return qty * m->lot_size;
     int64_t pq, n, nf;
-    if (!__builtin_mul_overflow(price, qty, &pq) && !__builtin_mul_overflow(pq, m->tick_value, &n) &&
+    if (!__builtin_mul_overflow(price, qty, &pq) &&
+        !__builtin_mul_overflow(pq, m->tick_value, &n) &&
         !__builtin_mul_overflow(n, (int64_t)fee_res, &nf) && nf <= INT64_MAX - LX_FEE_RATE_ONE)
         return n + (int64_t)(((uint64_t)nf + LX_FEE_RATE_ONE - 1) / LX_FEE_RATE_ONE);
     lx__i128 w = (lx__i128)price * qty * m->tick_value;

@@ -114,7 +114,7 @@ typedef struct lx__level {
     int64_t price;
     int64_t qty; /* sum of remaining of its orders */
     uint32_t count;
-    uint32_t head, tail; /* head also links the free list */
+    uint32_t head, tail;            /* head also links the free list */
     uint32_t market : 31, side : 1; /* side: lx_side_t */
 } lx__level_t;
 
@@ -277,7 +277,8 @@ struct lx_engine {
 /* Room for one more element in a growable array of n used out of *cap:
  * the array itself (p, or a larger copy of it when full, doubling from
  * `first`; *cap updated), or NULL when it cannot grow (p is untouched). */
-static inline void *lx__array_room(void *p, uint32_t n, uint32_t *cap, size_t size, uint32_t first) {
+static inline void *lx__array_room(void *p, uint32_t n, uint32_t *cap, size_t size,
+                                   uint32_t first) {
     if (n < *cap) return p;
     uint32_t ncap = *cap ? *cap * 2 : first;
     if (ncap <= *cap) return NULL;
@@ -353,7 +354,8 @@ static inline void lx__emit(lx_engine_t *e, lx_event_t *ev) {
 
 /* Starts an event stamped with the current command; for a market event
  * (market != LX_MARKET_NONE and counted) it takes the next market seq. */
-_Static_assert(offsetof(lx_event_t, u) == 32 && sizeof(lx_event_t) == 32 + sizeof(((lx_event_t *)0)->u),
+_Static_assert(offsetof(lx_event_t, u) == 32 &&
+                   sizeof(lx_event_t) == 32 + sizeof(((lx_event_t *)0)->u),
                "an event's header has no padding: every byte of an event is defined");
 
 static inline void lx__ev_start(lx_engine_t *e, lx_event_t *ev, lx_event_type_t type,

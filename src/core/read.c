@@ -66,16 +66,14 @@ void lx_engine_stats(const lx_engine_t *e, lx_engine_stats_t *out) {
      * it dense), the client-id index, the GTD heap and expiry table, the
      * level pool and the side arrays, the free-slot bitmap up to the
      * high-water mark (its zero pages above it are never mapped) */
-    out->bytes_orders = (size_t)e->slot_hwm * sizeof(lx__order_t) +
-                        lx__idx_bytes(&e->cid_idx) + lx__gtd_bytes(e) +
-                        (size_t)e->nlevels_cap * sizeof(lx__level_t) + sides +
+    out->bytes_orders = (size_t)e->slot_hwm * sizeof(lx__order_t) + lx__idx_bytes(&e->cid_idx) +
+                        lx__gtd_bytes(e) + (size_t)e->nlevels_cap * sizeof(lx__level_t) + sides +
                         ((size_t)e->slot_hwm / 64 + 1) * 8 + (size_t)(e->nl1 + e->nl2) * 8;
     out->bytes = out->bytes_orders + (size_t)e->cfg.max_markets * sizeof(lx__market_t) +
                  (size_t)e->cfg.max_assets * sizeof(lx__asset_t) +
                  (size_t)e->cfg.max_accounts * sizeof(lx__account_t) +
-                 (size_t)e->balances_cap * sizeof(lx__balance_t) +
-                 lx__idx_bytes(&e->bal_idx) + (size_t)e->deposits_cap * 8 +
-                 lx__idx_bytes(&e->dep_idx);
+                 (size_t)e->balances_cap * sizeof(lx__balance_t) + lx__idx_bytes(&e->bal_idx) +
+                 (size_t)e->deposits_cap * 8 + lx__idx_bytes(&e->dep_idx);
 }
 
 bool lx_engine_best(const lx_engine_t *e, lx_market_id_t id, lx_side_t side, int64_t *price,

@@ -81,7 +81,7 @@ int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
                 live++;
                 if (lv->price < m->min_price || lv->price > m->max_price)
                     FAIL("market %u: level price %lld outside band", mi, (long long)lv->price);
-                if (lv->count == 0 || lv->head == LX__NIL)
+                if (lv->head == LX__NIL)
                     FAIL("market %u side %d: empty level at price %lld", mi, side,
                          (long long)lv->price);
                 int64_t qty = 0;
