@@ -16,21 +16,12 @@
  *   first time a command changes that balance.
  * - Deposit ids are kept forever (a bridge may retry any old deposit), in
  *   application order, with a hash index for the duplicate check.
+ *
+ * The operations on the order lists and the client-id index that every
+ * order goes through are inline, in accounts.h; this file holds the rest.
  */
 #include <stdlib.h>
-#include "idx.h"
-
-/* The client-id index's hash: one multiply of the two words mixed, then
- * the high half folded into the low (the index takes its home bucket from
- * the top of the low 32 bits and its tag from the top byte), instead of
- * lx__hash2's two murmur finalizers: it runs on every place, cancel by
- * client id and removal, and this saves about 9 instructions each.
- * Sequential and strided client ids of one account, and one client id
- * across accounts, still spread over all buckets and tags. */
-static inline uint64_t cid_hash2(uint32_t account, uint64_t cid) {
-    uint64_t h = (cid ^ (uint64_t)account * 0x9e3779b97f4a7c15ULL) * 0xd6e8feb86659fd93ULL;
-    return h ^ h >> 32;
-}
+#include "accounts.h"
 
 /* The deposit index's hash of a deposit id. */
 static inline uint64_t dep_key_hash(uint64_t id) {
@@ -63,86 +54,13 @@ void lx__accounts_free(lx_engine_t *e) {
     lx__idx_free(&e->dep_idx);
 }
 
-/* ---- open-order lists --------------------------------------------------- */
+/* ---- client ids ---------------------------------------------------------- */
 
-void lx__acct_link(lx_engine_t *e, uint32_t slot) {
-    lx__order_t *o = &e->orders[slot];
-    lx__account_t *a = &e->accounts[o->account];
-    o->acct_next = LX__NIL;
-    if (a->norders == 0) {
-        o->acct_prev = LX__NIL;
-        a->head = slot;
-    } else {
-        o->acct_prev = a->tail;
-        e->orders[a->tail].acct_next = slot;
-    }
-    a->tail = slot;
-    a->norders++;
-}
-
-void lx__acct_unlink(lx_engine_t *e, uint32_t slot) {
-    lx__order_t *o = &e->orders[slot];
-    lx__account_t *a = &e->accounts[o->account];
-    if (o->acct_prev != LX__NIL)
-        e->orders[o->acct_prev].acct_next = o->acct_next;
-    else
-        a->head = o->acct_next;
-    if (o->acct_next != LX__NIL)
-        e->orders[o->acct_next].acct_prev = o->acct_prev;
-    else
-        a->tail = o->acct_prev;
-    a->norders--;
-}
-
-/* ---- client ids --------------------------------------------------------- */
-
-typedef struct {
-    uint32_t account;
-    uint64_t cid;
-} cid_key_t;
-
-static bool cid_eq(const void *ctx, uint32_t slot, const void *key) {
-    const lx__order_t *o = &((const lx_engine_t *)ctx)->orders[slot];
-    const cid_key_t *k = key;
-    return o->account == k->account && o->client_id == k->cid;
-}
+/* The owner's hash for the index's growth (idx.h). */
 
 static uint64_t cid_hash(const void *ctx, uint32_t slot) {
     const lx__order_t *o = &((const lx_engine_t *)ctx)->orders[slot];
-    return cid_hash2(o->account, o->client_id);
-}
-
-uint32_t lx__cid_find(const lx_engine_t *e, uint32_t account, uint64_t cid) {
-    cid_key_t k = {account, cid};
-    return lx__idx_find(&e->cid_idx, cid_hash2(account, cid), cid_eq, e, &k);
-}
-
-int lx__cid_reserve(lx_engine_t *e) {
-    return lx__idx_reserve(&e->cid_idx, 1);
-}
-
-/* The hash is kept for lx__cid_put, which follows with the same key (the
- * order being placed) and no index change in between. */
-uint32_t lx__cid_find_hole(lx_engine_t *e, uint32_t account, uint64_t cid, uint32_t *hole) {
-    cid_key_t k = {account, cid};
-    uint64_t h = cid_hash2(account, cid);
-    e->cid_hole_hash = h;
-    return lx__idx_find_hole(&e->cid_idx, h, cid_eq, e, &k, hole);
-}
-
-void lx__cid_put(lx_engine_t *e, uint32_t hole, uint32_t slot) {
-    LX_ASSERT(e->cid_hole_hash == cid_hash2(e->orders[slot].account, e->orders[slot].client_id));
-    lx__idx_put(&e->cid_idx, hole, e->cid_hole_hash, slot);
-}
-
-int lx__cid_insert(lx_engine_t *e, uint32_t slot) {
-    const lx__order_t *o = &e->orders[slot];
-    return lx__idx_insert(&e->cid_idx, cid_hash2(o->account, o->client_id), slot);
-}
-
-void lx__cid_remove(lx_engine_t *e, uint32_t slot) {
-    const lx__order_t *o = &e->orders[slot];
-    lx__idx_remove(&e->cid_idx, cid_hash2(o->account, o->client_id), slot);
+    return lx__cid_hash2(o->account, o->client_id);
 }
 
 /* ---- balances ----------------------------------------------------------- */

@@ -96,6 +96,7 @@ static uint32_t side_lower_bound(const lx__side_t *s, int64_t key) {
     }
     if (k[n - 8] < key) {
         uint32_t i = n;
+#pragma GCC unroll 8
         for (uint32_t j = n - 8; j < n; j++) i -= k[j] >= key;
         return i;
     }
@@ -104,6 +105,7 @@ static uint32_t side_lower_bound(const lx__side_t *s, int64_t key) {
          * others (swing: 70% of them in the first 16 entries), where the
          * binary search would take its full ~11 steps */
         uint32_t i = 0;
+#pragma GCC unroll 8
         for (uint32_t j = 0; j < 8; j++) i += k[j] < key;
         return i;
     }

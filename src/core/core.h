@@ -320,25 +320,14 @@ void lx__book_append(lx_engine_t *e, uint32_t level, uint32_t slot);
  * its side and freed. Returns true if the level was removed. */
 bool lx__book_unlink(lx_engine_t *e, uint32_t slot);
 
-/* accounts.c: balances, client-id index, account order lists, deposits */
+/* accounts.c: balances and deposits (the open-order lists and the
+ * client-id index: accounts.h) */
 int lx__bal_reserve(lx_engine_t *e, uint32_t extra); /* room for extra records */
 int lx__deposit_reserve(lx_engine_t *e);
-int lx__cid_reserve(lx_engine_t *e);
-/* The duplicate check and the insert of a new order's client id in one
- * probe: find returns the slot holding (account, cid) or LX__NIL and the
- * hole to put it in; put fills the hole (after lx__cid_reserve, with no
- * index change in between). */
-uint32_t lx__cid_find_hole(lx_engine_t *e, uint32_t account, uint64_t cid, uint32_t *hole);
-void lx__cid_put(lx_engine_t *e, uint32_t hole, uint32_t slot);
 /* Balance lookups (lx__bal_get, lx__bal_find below) check the account's two
  * most recently used records inline and call these on a miss. */
 lx__balance_t *lx__bal_get_slow(lx_engine_t *e, uint32_t account, uint32_t asset, bool create);
 const lx__balance_t *lx__bal_find_slow(const lx_engine_t *e, uint32_t account, uint32_t asset);
-uint32_t lx__cid_find(const lx_engine_t *e, uint32_t account, uint64_t cid);
-int lx__cid_insert(lx_engine_t *e, uint32_t slot);
-void lx__cid_remove(lx_engine_t *e, uint32_t slot);
-void lx__acct_link(lx_engine_t *e, uint32_t slot);
-void lx__acct_unlink(lx_engine_t *e, uint32_t slot);
 bool lx__deposit_seen(const lx_engine_t *e, uint64_t id);
 int lx__deposit_add(lx_engine_t *e, uint64_t id);
 int lx__accounts_init(lx_engine_t *e);

@@ -23,7 +23,7 @@
  * storage (book.c), id and index storage (slots.c, accounts.c).
  */
 #include <stdlib.h>
-#include "core.h"
+#include "accounts.h"
 #include "slots.h"
 
 static lx__market_t *market_get(lx_engine_t *e, uint32_t id) {

@@ -68,7 +68,7 @@
  * trailer. Anything else is LX_ECORRUPT and no engine is returned.
  */
 #include <stdlib.h>
-#include "idx.h"
+#include "accounts.h"
 #include "lx/codec.h"
 #include "lx/snapshot.h"
 

@@ -24,7 +24,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include "core.h"
+#include "accounts.h"
 #include "idx.h"
 
 #define FAIL(...)                                                                                  \
