@@ -94,7 +94,7 @@ const lx__balance_t *lx__bal_find_slow(const lx_engine_t *e, uint32_t account, u
     return i == LX__NIL ? NULL : &e->balances[i];
 }
 
-int lx__bal_reserve(lx_engine_t *e, uint32_t extra) {
+int lx__bal_reserve_slow(lx_engine_t *e, uint32_t extra) {
     while (e->nbalances + extra > e->balances_cap) {
         uint32_t ncap = e->balances_cap ? e->balances_cap * 2 : 1024;
         lx__balance_t *nb = realloc(e->balances, (size_t)ncap * sizeof *nb);

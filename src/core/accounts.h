@@ -1,10 +1,11 @@
 /*
  * accounts.h: the per-order half of accounts.c, inline: an account's
- * open-order list and the client-id index. Every accepted order is linked
- * into both and every order that leaves is unlinked from both, and as
- * calls into accounts.c (five a placed order's life, plus the index's
- * lookup through a function pointer) they cost about 30 instructions an
- * order. accounts.c explains the structures; idx.h the index.
+ * open-order list, the client-id index and the balance room check. Every
+ * accepted order is linked into the list and the index and unlinked from
+ * both when it leaves; as calls into accounts.c (five in a placed order's
+ * life, the index's key test through a function pointer) they cost about
+ * 50 instructions a message. accounts.c explains the structures; idx.h
+ * the index.
  */
 #ifndef LX_ACCOUNTS_H
 #define LX_ACCOUNTS_H
@@ -106,6 +107,17 @@ static inline int lx__cid_insert(lx_engine_t *e, uint32_t slot) {
 static inline void lx__cid_remove(lx_engine_t *e, uint32_t slot) {
     const lx__order_t *o = &e->orders[slot];
     lx__idx_remove(&e->cid_idx, lx__cid_hash2(o->account, o->client_id), slot);
+}
+
+/* ---- balances ----------------------------------------------------------- */
+
+/* Room for `extra` more balance records and their index entries, so the
+ * lx__bal_get(create) calls that follow cannot fail (every place with
+ * clearing on asks for two). */
+static inline int lx__bal_reserve(lx_engine_t *e, uint32_t extra) {
+    if (LX_LIKELY((uint64_t)e->nbalances + extra <= e->balances_cap))
+        return lx__idx_reserve(&e->bal_idx, extra);
+    return lx__bal_reserve_slow(e, extra);
 }
 
 #endif

@@ -41,12 +41,16 @@
  * exact at every change. A live level is never empty; an empty one is a
  * tombstone or gone (lx_engine_validate checks this).
  *
+ * Appending an order, unlinking it and the room check before a place are
+ * inline, in book.h; what they call when a level empties or something
+ * must grow is here.
+ *
  * Allocation: the side arrays grow by half when full (after compacting
  * tombstones, if there are many) and give half back below a quarter full,
  * the level pool grows by a quarter (amortized, never per order).
  */
 #include <stdlib.h>
-#include "core.h"
+#include "book.h"
 
 int lx__side_init(lx__side_t *s, uint32_t cap) {
     s->n = 0;
@@ -271,7 +275,7 @@ static void level_release(lx_engine_t *e, uint32_t l) {
     e->levels_used--;
 }
 
-int lx__book_reserve(lx_engine_t *e, lx__market_t *m, int side) {
+int lx__book_reserve_slow(lx_engine_t *e, lx__market_t *m, int side) {
     if (side_reserve(e, &m->side[side])) return LX_ENOMEM;
     if (e->level_free == LX__NIL && e->levels_used == e->nlevels_cap) return levels_grow(e);
     return 0;
@@ -315,40 +319,8 @@ uint32_t lx__book_level_get(lx_engine_t *e, lx__market_t *m, uint32_t market, in
     return l;
 }
 
-void lx__book_append(lx_engine_t *e, uint32_t level, uint32_t slot) {
-    lx__level_t *lv = &e->levels[level];
-    lx__order_t *o = &e->orders[slot];
-    o->level = level;
-    o->next = LX__NIL;
-    o->prev = lv->tail;
-    if (lv->tail != LX__NIL)
-        e->orders[lv->tail].next = slot;
-    else
-        lv->head = slot;
-    lv->tail = slot;
-    lv->qty += o->remaining;
-    lv->count++;
-    e->markets[lv->market].norders++;
-}
-
-bool lx__book_unlink(lx_engine_t *e, uint32_t slot) {
-    lx__order_t *o = &e->orders[slot];
-    uint32_t l = o->level;
+void lx__book_level_emptied(lx_engine_t *e, uint32_t l) {
     lx__level_t *lv = &e->levels[l];
-    if (o->prev != LX__NIL)
-        e->orders[o->prev].next = o->next;
-    else
-        lv->head = o->next;
-    if (o->next != LX__NIL)
-        e->orders[o->next].prev = o->prev;
-    else
-        lv->tail = o->prev;
-    lv->qty -= o->remaining;
-    lv->count--;
-    e->markets[lv->market].norders--;
-    o->level = LX__NIL;
-    if (lv->count > 0) return false;
-
     lx__side_t *s = &e->markets[lv->market].side[lv->side];
     s->live--;
     if (s->lv[s->n - 1] == l) {
@@ -361,5 +333,4 @@ bool lx__book_unlink(lx_engine_t *e, uint32_t slot) {
     }
     /* otherwise l stays where it is, a tombstone */
     if (LX_UNLIKELY(s->n < s->cap / 4 && s->cap > 64)) side_shrink(s);
-    return true;
 }

@@ -22,7 +22,8 @@
  * and an asset's supply at most INT64_MAX (checked at deposit); products are
  * formed in 128 bits.
  */
-#include "core.h"
+#include "accounts.h"
+#include "clearing.h"
 
 /* x >= 0. The 64-bit path lets the compiler divide by multiplication;
  * a 128-bit division is a libgcc call (__divti3, ~6% of a clearing-on
@@ -38,22 +39,12 @@ static int64_t floor_div_1e6(lx__i128 x) {
     return (int64_t)(x / LX_FEE_RATE_ONE);
 }
 
-/* Amounts are computed in 64 bits when the products fit (checked by the
- * multiply's overflow flag, nearly always), else in 128; the results are
- * the same. */
-int64_t lx__lock_amount(const lx__market_t *m, int side, int64_t price, int64_t qty,
-                        uint32_t fee_res) {
-    if (side == LX_SIDE_SELL) return qty * m->lot_size;
-    int64_t pq, n, nf;
-    if (!__builtin_mul_overflow(price, qty, &pq) &&
-        !__builtin_mul_overflow(pq, m->tick_value, &n) &&
-        !__builtin_mul_overflow(n, (int64_t)fee_res, &nf) && nf <= INT64_MAX - LX_FEE_RATE_ONE)
-        return n + (int64_t)(((uint64_t)nf + LX_FEE_RATE_ONE - 1) / LX_FEE_RATE_ONE);
+int64_t lx__lock_amount_wide(const lx__market_t *m, int64_t price, int64_t qty, uint32_t fee_res) {
     lx__i128 w = (lx__i128)price * qty * m->tick_value;
     return (int64_t)(w + ceil_div_1e6(w * fee_res));
 }
 
-static int64_t fee_for(int64_t notional, int32_t rate) {
+static inline int64_t fee_for(int64_t notional, int32_t rate) {
     int64_t x;
     if (!__builtin_mul_overflow(notional, rate < 0 ? -(int64_t)rate : rate, &x) &&
         x <= INT64_MAX - LX_FEE_RATE_ONE) {
@@ -62,19 +53,6 @@ static int64_t fee_for(int64_t notional, int32_t rate) {
     }
     if (rate >= 0) return ceil_div_1e6((lx__i128)notional * rate);
     return -floor_div_1e6((lx__i128)notional * -rate);
-}
-
-static uint32_t lock_asset(const lx__market_t *m, int side) {
-    return side == LX_SIDE_BUY ? m->quote : m->base;
-}
-
-void lx__relock(lx_engine_t *e, const lx__market_t *m, const lx__order_t *o, int64_t from,
-                int64_t to) {
-    lx__balance_t *b = lx__bal_get(e, o->account, lock_asset(m, o->side), false);
-    LX_ASSERT(b && b->locked >= from && b->free >= to - from);
-    b->locked += to - from;
-    b->free -= to - from;
-    lx__emit_balance(e, b);
 }
 
 void lx__settle(lx_engine_t *e, const lx__market_t *m, const lx__order_t *maker,

@@ -312,17 +312,11 @@ static inline bool lx__side_tomb(const lx_engine_t *e, const lx__side_t *s, uint
  * allocation failure. */
 uint32_t lx__book_level_get(lx_engine_t *e, lx__market_t *m, uint32_t market, int side,
                             int64_t price);
-/* Makes sure one more level can be created on this side without
- * allocating, so a command can fail before it changes anything. */
-int lx__book_reserve(lx_engine_t *e, lx__market_t *m, int side);
-void lx__book_append(lx_engine_t *e, uint32_t level, uint32_t slot);
-/* Unlinks an order from its level; if the level empties it is removed from
- * its side and freed. Returns true if the level was removed. */
-bool lx__book_unlink(lx_engine_t *e, uint32_t slot);
 
 /* accounts.c: balances and deposits (the open-order lists and the
  * client-id index: accounts.h) */
-int lx__bal_reserve(lx_engine_t *e, uint32_t extra); /* room for extra records */
+/* lx__bal_reserve (accounts.h) when the balance array must grow. */
+int lx__bal_reserve_slow(lx_engine_t *e, uint32_t extra);
 int lx__deposit_reserve(lx_engine_t *e);
 /* Balance lookups (lx__bal_get, lx__bal_find below) check the account's two
  * most recently used records inline and call these on a miss. */
@@ -362,10 +356,20 @@ static inline void lx__ev_start(lx_engine_t *e, lx_event_t *ev, lx_event_type_t 
     memset(&ev->u, 0, sizeof ev->u);
 }
 
+/* BALANCE: a balance record changed. */
+static inline void lx__emit_balance(lx_engine_t *e, const lx__balance_t *b) {
+    lx_event_t ev;
+    lx__ev_start(e, &ev, LX_EV_BALANCE, LX_MARKET_NONE, false);
+    ev.u.balance.account = b->account;
+    ev.u.balance.asset = b->asset;
+    ev.u.balance.free = b->free;
+    ev.u.balance.locked = b->locked;
+    lx__emit(e, &ev);
+}
+
 /* engine.c */
 void lx__reject(lx_engine_t *e, const lx_cmd_t *c, lx_reject_t reason, uint32_t market,
                 uint32_t account, lx_order_id_t order_id, uint64_t client_id);
-void lx__emit_balance(lx_engine_t *e, const lx__balance_t *b);
 
 /* orders.c: place, cancel, amend, cancel-all, expiry (docs/matching.md) */
 int lx__place(lx_engine_t *e, const lx_cmd_t *c);
@@ -419,8 +423,8 @@ int lx__key_reserve(lx_engine_t *e);
 uint32_t lx__key_add(lx_engine_t *e, const uint8_t key[32], uint32_t account, uint32_t role);
 
 /* clearing.c: locks, settlement, funds commands (docs/clearing.md) */
-int64_t lx__lock_amount(const lx__market_t *m, int side, int64_t price, int64_t qty,
-                        uint32_t fee_res);
+/* lx__lock_amount (clearing.h) in 128 bits, for products past 64. */
+int64_t lx__lock_amount_wide(const lx__market_t *m, int64_t price, int64_t qty, uint32_t fee_res);
 /* Place check 9: the notional of qty at price is <= 2^62 and qty lots of
  * base fit int64 (orders.c). Every open order satisfies it for its total
  * quantity, which keeps lx__lock_amount() free of overflow. The check
@@ -437,10 +441,6 @@ static inline bool lx__amounts_fit(const lx__market_t *m, int64_t price, int64_t
 static inline void lx__market_bounds(lx__market_t *m) {
     m->fits_all = lx__amounts_fit_slow(m, m->max_price, m->max_qty);
 }
-/* Moves an order's lock from `from` to `to` (either may be larger) and
- * emits the BALANCE event. The caller has checked that free covers a rise. */
-void lx__relock(lx_engine_t *e, const lx__market_t *m, const lx__order_t *o, int64_t from,
-                int64_t to);
 /* Settles a fill of q lots at price px between a resting maker and the
  * taker (taker_price: the taker's limit) before their remaining quantities
  * are reduced; returns the fees through mfee/tfee and the four balances it

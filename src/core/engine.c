@@ -113,16 +113,6 @@ void lx__reject(lx_engine_t *e, const lx_cmd_t *c, lx_reject_t reason, uint32_t 
     lx__emit(e, &ev);
 }
 
-void lx__emit_balance(lx_engine_t *e, const lx__balance_t *b) {
-    lx_event_t ev;
-    lx__ev_start(e, &ev, LX_EV_BALANCE, LX_MARKET_NONE, false);
-    ev.u.balance.account = b->account;
-    ev.u.balance.asset = b->asset;
-    ev.u.balance.free = b->free;
-    ev.u.balance.locked = b->locked;
-    lx__emit(e, &ev);
-}
-
 /* ---- administration ----------------------------------------------------- */
 
 static bool symbol_valid(const char sym[16]) {

@@ -24,6 +24,8 @@
  */
 #include <stdlib.h>
 #include "accounts.h"
+#include "book.h"
+#include "clearing.h"
 #include "slots.h"
 
 static lx__market_t *market_get(lx_engine_t *e, uint32_t id) {

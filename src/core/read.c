@@ -8,6 +8,7 @@
  * orders come out in priority order and acceptance order respectively.
  */
 #include "core.h"
+#include "clearing.h"
 #include "idx.h"
 
 static const lx__market_t *market_get(const lx_engine_t *e, lx_market_id_t id) {

@@ -69,6 +69,7 @@
  */
 #include <stdlib.h>
 #include "accounts.h"
+#include "book.h"
 #include "lx/codec.h"
 #include "lx/snapshot.h"
 

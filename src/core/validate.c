@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "accounts.h"
+#include "clearing.h"
 #include "idx.h"
 
 #define FAIL(...)                                                                                  \
