@@ -176,7 +176,7 @@ static int side_realloc(lx__side_t *s, uint32_t ncap) {
  * near twice its live levels when levels come and go far from the touch
  * (swing), instead of growing with the tombstones. Positions found before
  * the call are stale after it. */
-static __attribute__((noinline)) int side_grow(lx_engine_t *e, lx__side_t *s) {
+static LX_NOINLINE int side_grow(lx_engine_t *e, lx__side_t *s) {
     if (s->n - s->live >= s->n / 4 && s->n - s->live >= 8) {
         side_compact(e, s);
         return 0;
@@ -191,7 +191,7 @@ static __attribute__((noinline)) int side_grow(lx_engine_t *e, lx__side_t *s) {
  * sweep), so its memory follows the levels it holds; growth at full and
  * shrinking below a quarter cannot alternate on every call. A failed
  * allocation keeps the old array. */
-static __attribute__((noinline)) void side_shrink(lx__side_t *s) {
+static LX_NOINLINE void side_shrink(lx__side_t *s) {
     (void)side_realloc(s, s->cap / 2);
 }
 
@@ -244,7 +244,7 @@ static void side_insert(lx__side_t *s, uint32_t i, int64_t key, uint32_t l) {
 /* The level pool grows by a quarter (from 64): its size follows the most
  * levels the book has held, which a swing makes several times the levels
  * near the touch, and it is part of the memory per resting order. */
-static __attribute__((noinline)) int levels_grow(lx_engine_t *e) {
+static LX_NOINLINE int levels_grow(lx_engine_t *e) {
     uint32_t ncap = e->nlevels_cap ? e->nlevels_cap + e->nlevels_cap / 4 : 64;
     if (ncap <= e->nlevels_cap) return LX_ENOMEM;
     lx__level_t *nl = realloc(e->levels, (size_t)ncap * sizeof *nl);

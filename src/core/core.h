@@ -71,9 +71,16 @@
 #if defined(__GNUC__)
 #define LX_LIKELY(x) __builtin_expect(!!(x), 1)
 #define LX_UNLIKELY(x) __builtin_expect(!!(x), 0)
+/* For the hot path's small helpers that gcc would keep out of line
+ * because several places call them, and for the cold parts split off it
+ * (each use says what it saves, measured by callgrind). */
+#define LX_ALWAYS_INLINE inline __attribute__((always_inline))
+#define LX_NOINLINE __attribute__((noinline))
 #else
 #define LX_LIKELY(x) (x)
 #define LX_UNLIKELY(x) (x)
+#define LX_ALWAYS_INLINE inline
+#define LX_NOINLINE
 #endif
 
 typedef __int128 lx__i128;

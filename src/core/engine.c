@@ -263,15 +263,7 @@ static void set_fees(lx_engine_t *e, const lx_cmd_t *c) {
 /* The command switch is inlined into both paths below (with and without
  * auth): called from two places, gcc would otherwise keep it out of line,
  * which cost about 13 instructions per command under callgrind. */
-#if defined(__GNUC__)
-#define ALWAYS_INLINE inline __attribute__((always_inline))
-#define NOINLINE __attribute__((noinline))
-#else
-#define ALWAYS_INLINE inline
-#define NOINLINE
-#endif
-
-static ALWAYS_INLINE int dispatch(lx_engine_t *e, const lx_cmd_t *c) {
+static LX_ALWAYS_INLINE int dispatch(lx_engine_t *e, const lx_cmd_t *c) {
     int rc = 0;
     switch (c->type) {
     case LX_CMD_PLACE:
@@ -331,7 +323,7 @@ static ALWAYS_INLINE int dispatch(lx_engine_t *e, const lx_cmd_t *c) {
  * nothing, so it spends nothing). Out of line, so that the path without
  * auth keeps nothing extra alive across the command: with the check inline
  * it cost about 6 instructions per order under callgrind (realistic). */
-static NOINLINE int apply_authed(lx_engine_t *e, const lx_cmd_t *c, const lx_cmd_auth_t *auth) {
+static LX_NOINLINE int apply_authed(lx_engine_t *e, const lx_cmd_t *c, const lx_cmd_auth_t *auth) {
     uint32_t signer = LX__NIL;
     if (lx__auth_check(e, c, auth, &signer) != LX_REJECT_NONE) return 0; /* rejected */
     int rc = dispatch(e, c);
