@@ -44,61 +44,10 @@ int64_t lx__lock_amount_wide(const lx__market_t *m, int64_t price, int64_t qty, 
     return (int64_t)(w + ceil_div_1e6(w * fee_res));
 }
 
-static inline int64_t fee_for(int64_t notional, int32_t rate) {
-    int64_t x;
-    if (!__builtin_mul_overflow(notional, rate < 0 ? -(int64_t)rate : rate, &x) &&
-        x <= INT64_MAX - LX_FEE_RATE_ONE) {
-        if (rate >= 0) return (int64_t)(((uint64_t)x + LX_FEE_RATE_ONE - 1) / LX_FEE_RATE_ONE);
-        return -(int64_t)((uint64_t)x / LX_FEE_RATE_ONE);
-    }
+/* The fee in 128 bits (fee_for in clearing.h, when the product passes 64). */
+int64_t lx__fee_wide(int64_t notional, int32_t rate) {
     if (rate >= 0) return ceil_div_1e6((lx__i128)notional * rate);
     return -floor_div_1e6((lx__i128)notional * -rate);
-}
-
-void lx__settle(lx_engine_t *e, const lx__market_t *m, const lx__order_t *maker,
-                const lx__order_t *taker, int64_t taker_price, int64_t q, int64_t px, int64_t *mfee,
-                int64_t *tfee, lx__balance_t *touched[4]) {
-    int64_t n = px * q * m->tick_value; /* <= 2^62: the maker passed lx__amounts_fit */
-    int64_t base_amt = q * m->lot_size;
-    const lx__order_t *buy = taker->side == LX_SIDE_BUY ? taker : maker;
-    const lx__order_t *sell = taker->side == LX_SIDE_BUY ? maker : taker;
-    int32_t buy_rate = buy == taker ? m->taker_fee : m->maker_fee;
-    int32_t sell_rate = sell == taker ? m->taker_fee : m->maker_fee;
-    int64_t buy_price = buy == taker ? taker_price : px;
-
-    /* buyer: its lock shrinks from L(R) to L(R - q) */
-    int64_t lb = lx__lock_amount(m, LX_SIDE_BUY, buy_price, buy->remaining, buy->fee_res);
-    int64_t la = lx__lock_amount(m, LX_SIDE_BUY, buy_price, buy->remaining - q, buy->fee_res);
-    int64_t room = lb - la - n;
-    LX_ASSERT(room >= 0);
-    int64_t fee_b = fee_for(n, buy_rate);
-    if (fee_b > room) fee_b = room;
-    int64_t fee_s = fee_for(n, sell_rate);
-    /* A maker rebate never exceeds the taker fee charged on the same fill:
-     * after a fee change a buy's reserve can cap its taker fee below the
-     * rebate, and the exchange must not pay the difference. */
-    if (buy == maker && fee_b < 0 && -fee_b > fee_s) fee_b = -fee_s;
-    if (sell == maker && fee_s < 0 && -fee_s > fee_b) fee_s = -fee_b;
-
-    lx__balance_t *bq = lx__bal_get(e, buy->account, m->quote, false);
-    bq->locked -= lb - la;
-    bq->free += room - fee_b;
-    lx__balance_t *bb = lx__bal_get(e, buy->account, m->base, false);
-    bb->free += base_amt;
-    lx__balance_t *sb = lx__bal_get(e, sell->account, m->base, false);
-    sb->locked -= base_amt;
-    lx__balance_t *sq = lx__bal_get(e, sell->account, m->quote, false);
-    sq->free += n - fee_s;
-    e->assets[m->quote].fees += fee_b + fee_s;
-
-    *mfee = buy == maker ? fee_b : fee_s;
-    *tfee = buy == taker ? fee_b : fee_s;
-    /* maker base, maker quote, taker base, taker quote: the event order */
-    bool taker_buys = taker->side == LX_SIDE_BUY;
-    touched[0] = taker_buys ? sb : bb;
-    touched[1] = taker_buys ? sq : bq;
-    touched[2] = taker_buys ? bb : sb;
-    touched[3] = taker_buys ? bq : sq;
 }
 
 /* ---- funds commands ----------------------------------------------------- */

@@ -430,8 +430,10 @@ int lx__key_reserve(lx_engine_t *e);
 uint32_t lx__key_add(lx_engine_t *e, const uint8_t key[32], uint32_t account, uint32_t role);
 
 /* clearing.c: locks, settlement, funds commands (docs/clearing.md) */
-/* lx__lock_amount (clearing.h) in 128 bits, for products past 64. */
+/* lx__lock_amount and lx__fee_for (clearing.h) in 128 bits, for products
+ * past 64. */
 int64_t lx__lock_amount_wide(const lx__market_t *m, int64_t price, int64_t qty, uint32_t fee_res);
+int64_t lx__fee_wide(int64_t notional, int32_t rate);
 /* Place check 9: the notional of qty at price is <= 2^62 and qty lots of
  * base fit int64 (orders.c). Every open order satisfies it for its total
  * quantity, which keeps lx__lock_amount() free of overflow. The check
@@ -448,13 +450,6 @@ static inline bool lx__amounts_fit(const lx__market_t *m, int64_t price, int64_t
 static inline void lx__market_bounds(lx__market_t *m) {
     m->fits_all = lx__amounts_fit_slow(m, m->max_price, m->max_qty);
 }
-/* Settles a fill of q lots at price px between a resting maker and the
- * taker (taker_price: the taker's limit) before their remaining quantities
- * are reduced; returns the fees through mfee/tfee and the four balances it
- * changed in event order (maker base, maker quote, taker base, taker quote). */
-void lx__settle(lx_engine_t *e, const lx__market_t *m, const lx__order_t *maker,
-                const lx__order_t *taker, int64_t taker_price, int64_t q, int64_t px, int64_t *mfee,
-                int64_t *tfee, lx__balance_t *touched[4]);
 int lx__deposit(lx_engine_t *e, const lx_cmd_t *c);
 int lx__withdraw(lx_engine_t *e, const lx_cmd_t *c);
 int lx__transfer(lx_engine_t *e, const lx_cmd_t *c);
