@@ -20,7 +20,12 @@
  *
  * Amounts: the notional of an order is at most 2^62 (checked at placement),
  * and an asset's supply at most INT64_MAX (checked at deposit); products are
- * formed in 128 bits.
+ * formed in 64 bits when they fit (the multiply's overflow flag says) and
+ * in 128 bits otherwise, with the same results.
+ *
+ * What runs on every order and fill (lx__lock_amount, lx__relock,
+ * lx__settle) is inline, in clearing.h; this file holds the 128-bit paths
+ * and the funds commands.
  */
 #include "accounts.h"
 #include "clearing.h"
@@ -39,12 +44,13 @@ static int64_t floor_div_1e6(lx__i128 x) {
     return (int64_t)(x / LX_FEE_RATE_ONE);
 }
 
+/* lx__lock_amount (clearing.h) when a product passes 64 bits. */
 int64_t lx__lock_amount_wide(const lx__market_t *m, int64_t price, int64_t qty, uint32_t fee_res) {
     lx__i128 w = (lx__i128)price * qty * m->tick_value;
     return (int64_t)(w + ceil_div_1e6(w * fee_res));
 }
 
-/* The fee in 128 bits (fee_for in clearing.h, when the product passes 64). */
+/* lx__fee_for (clearing.h) when the product passes 64 bits. */
 int64_t lx__fee_wide(int64_t notional, int32_t rate) {
     if (rate >= 0) return ceil_div_1e6((lx__i128)notional * rate);
     return -floor_div_1e6((lx__i128)notional * -rate);
