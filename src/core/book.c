@@ -47,10 +47,12 @@
  *
  * Allocation: the side arrays grow by half when full (after compacting
  * tombstones, if there are many) and give a third back below a third
- * full, the level pool grows by an eighth (amortized, never per order).
- * The slack is part of the memory per resting order: from a quarter and
- * a half to these, realistic went from 66 to 65 bytes an order, swing
- * from 87 to 86 and crash from 101 to 97, at no cost callgrind can see.
+ * full, the level pool grows by a sixteenth (amortized, never per order:
+ * it grows only when the book holds more levels than ever before). The
+ * slack is part of the memory per resting order: from a quarter and a
+ * half to these, realistic went from 66 to 64 bytes an order (seed 1;
+ * 64.35), swing from 87 to 86 and crash from 101 to 96, at no cost
+ * callgrind can see.
  */
 #include <stdlib.h>
 #include "book.h"
@@ -245,11 +247,11 @@ static void side_insert(lx__side_t *s, uint32_t i, int64_t key, uint32_t l) {
     s->n = n + 1;
 }
 
-/* The level pool grows by an eighth (from 64): its size follows the most
+/* The level pool grows by a sixteenth (from 64): its size follows the most
  * levels the book has held, which a swing makes several times the levels
  * near the touch, and it is part of the memory per resting order. */
 static LX_NOINLINE int levels_grow(lx_engine_t *e) {
-    uint32_t ncap = e->nlevels_cap ? e->nlevels_cap + e->nlevels_cap / 8 : 64;
+    uint32_t ncap = e->nlevels_cap ? e->nlevels_cap + e->nlevels_cap / 16 : 64;
     if (ncap <= e->nlevels_cap) return LX_ENOMEM;
     lx__level_t *nl = realloc(e->levels, (size_t)ncap * sizeof *nl);
     if (!nl) return LX_ENOMEM;
