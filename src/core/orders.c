@@ -20,7 +20,9 @@
  * lazily.
  *
  * What this file does not do: funds arithmetic (clearing.c), level and side
- * storage (book.c), id and index storage (slots.c, accounts.c).
+ * storage (book.c), id and index storage (slots.c, accounts.c). What of
+ * those runs on every order is inline, from clearing.h, book.h, slots.h
+ * and accounts.h.
  */
 #include <stdlib.h>
 #include "accounts.h"
