@@ -109,6 +109,21 @@ def start_node(tmp, extra=None, demo=True):
         if m1 and m2 and "running" in text:
             http, ws = int(m1.group(1)), int(m2.group(1))
             break
+    # The gateway answers 503 until it has the node's start-up state; a
+    # slow start (the sanitized build, a loaded host) is still loading it
+    # when the log says "running".
+    for _ in range(100 if http else 0):
+        try:
+            urllib.request.urlopen("http://127.0.0.1:%d/v1/markets" % http, timeout=5).close()
+            break
+        except urllib.error.HTTPError as e:
+            if e.code != 503:
+                break
+            time.sleep(0.1)
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.1)
+    else:
+        http = None
     if not http:
         log.seek(0)
         print(log.read(), file=sys.stderr)
