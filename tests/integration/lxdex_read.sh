@@ -49,6 +49,12 @@ wport=$(sed -n 's/^  ws *127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TMP/node.log" | head 
 [ -n "$bport" ] && [ -n "$hport" ] && [ -n "$wport" ] ||
     { echo "lxdex_read: node did not start" >&2; cat "$TMP/node.log" >&2; exit 1; }
 URL=http://127.0.0.1:$hport
+# The gateway answers 503 until it has the node's start-up state, which a
+# slow start (sanitized build, loaded host) is still loading at "running".
+for _ in $(seq 1 100); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/markets")" = 200 ] && break
+    sleep 0.1
+done
 U="--url $URL"
 WS="--ws ws://127.0.0.1:$wport"
 O="--node 127.0.0.1:$bport"
