@@ -57,7 +57,6 @@ void lx__accounts_free(lx_engine_t *e) {
 /* ---- client ids ---------------------------------------------------------- */
 
 /* The owner's hash for the index's growth (idx.h). */
-
 static uint64_t cid_hash(const void *ctx, uint32_t slot) {
     const lx__order_t *o = &((const lx_engine_t *)ctx)->orders[slot];
     return lx__cid_hash2(o->account, o->client_id);

@@ -26,12 +26,16 @@ static inline int64_t lx__lock_amount(const lx__market_t *m, int side, int64_t p
     return lx__lock_amount_wide(m, price, qty, fee_res);
 }
 
+/* The asset an order on `side` locks (a buy its quote, a sell its base). */
+static inline uint32_t lx__lock_asset(const lx__market_t *m, int side) {
+    return side == LX_SIDE_BUY ? m->quote : m->base;
+}
+
 /* Moves an order's lock from `from` to `to` (either may be larger) and
  * emits the BALANCE event. The caller has checked that free covers a rise. */
 static inline void lx__relock(lx_engine_t *e, const lx__market_t *m, const lx__order_t *o,
                               int64_t from, int64_t to) {
-    lx__balance_t *b =
-        lx__bal_get(e, o->account, o->side == LX_SIDE_BUY ? m->quote : m->base, false);
+    lx__balance_t *b = lx__bal_get(e, o->account, lx__lock_asset(m, o->side), false);
     LX_ASSERT(b && b->locked >= from && b->free >= to - from);
     b->locked += to - from;
     b->free -= to - from;

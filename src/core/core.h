@@ -321,8 +321,8 @@ uint32_t lx__book_level_get(lx_engine_t *e, lx__market_t *m, uint32_t market, in
                             int64_t price);
 
 /* accounts.c: balances and deposits (the open-order lists and the
- * client-id index: accounts.h) */
-/* lx__bal_reserve (accounts.h) when the balance array must grow. */
+ * client-id index: accounts.h). lx__bal_reserve_slow: lx__bal_reserve's
+ * path when the balance array must grow. */
 int lx__bal_reserve_slow(lx_engine_t *e, uint32_t extra);
 int lx__deposit_reserve(lx_engine_t *e);
 /* Balance lookups (lx__bal_get, lx__bal_find below) check the account's two

@@ -387,8 +387,7 @@ int lx__place(lx_engine_t *e, const lx_cmd_t *c) {
             fee_res = res > 0 ? (uint32_t)res : 0;
         }
         lock = lx__lock_amount(m, p->side, p->price, p->qty, fee_res);
-        const lx__balance_t *lb =
-            lx__bal_find(e, p->account, p->side == LX_SIDE_BUY ? m->quote : m->base);
+        const lx__balance_t *lb = lx__bal_find(e, p->account, lx__lock_asset(m, p->side));
         if (!lb || lb->free < lock) r = LX_REJECT_INSUFFICIENT_FUNDS;
     }
     if (!r && e->norders >= e->cfg.max_orders) r = LX_REJECT_ENGINE_FULL;
@@ -436,10 +435,8 @@ int lx__place(lx_engine_t *e, const lx_cmd_t *c) {
     if (clearing) {
         /* the lock asset's record exists (it had the funds); the other one
          * is created now so settlement never allocates */
-        lx__balance_t *other =
-            lx__bal_get(e, p->account, p->side == LX_SIDE_BUY ? m->base : m->quote, true);
-        lx__balance_t *lb =
-            lx__bal_get(e, p->account, p->side == LX_SIDE_BUY ? m->quote : m->base, false);
+        lx__balance_t *other = lx__bal_get(e, p->account, lx__lock_asset(m, !p->side), true);
+        lx__balance_t *lb = lx__bal_get(e, p->account, lx__lock_asset(m, p->side), false);
         (void)other;
         lb->free -= lock;
         lb->locked += lock;
@@ -532,7 +529,7 @@ int lx__amend(lx_engine_t *e, const lx_cmd_t *c) {
                 int64_t before = lx__lock_amount(m, o->side, cur_price, o->remaining, o->fee_res);
                 int64_t after =
                     lx__lock_amount(m, o->side, p->price, p->qty - o->filled, o->fee_res);
-                uint32_t asset = o->side == LX_SIDE_BUY ? m->quote : m->base;
+                uint32_t asset = lx__lock_asset(m, o->side);
                 if (after - before > free_of(e, o->account, asset))
                     r = LX_REJECT_INSUFFICIENT_FUNDS;
             }

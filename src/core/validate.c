@@ -109,7 +109,7 @@ int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
                     }
                     if (o->tif == LX_TIF_GTD) gtd_orders++;
                     if (locks) {
-                        uint32_t asset = side == LX_SIDE_BUY ? m->quote : m->base;
+                        uint32_t asset = lx__lock_asset(m, side);
                         const lx__balance_t *b = lx__bal_find(e, o->account, asset);
                         if (!b) FAIL("order %u: no balance record for its lock", cur);
                         locks[b - e->balances] +=
