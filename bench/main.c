@@ -77,6 +77,7 @@ typedef struct {
     int msgs_set;
     uint64_t seed;
     int clearing;
+    uint64_t batch; /* --batch */
     int repeat;
     uint64_t rate;
     uint32_t rate_pct;
@@ -106,6 +107,8 @@ static void usage(FILE *f) {
         "  --msgs N          flow messages per workload (default 5000000; --quick 50000)\n"
         "  --seed N          workload seed (default 1)\n"
         "  --clearing        clearing on: assets, deposits (untimed), funds locked per order\n"
+        "  --batch N         throughput runs apply N commands per lx_engine_apply_batch call\n"
+        "                    (default 1024); 1: one lx_engine_apply call per message\n"
         "  --node RATES      the node end to end over TCP with fsync, open loop at each offered\n"
         "                    rate (orders/s, comma list); --node-seconds S per rate (default 10)\n"
         "  --node-auth A     dev (logon by account id, default), session (signed logon, the\n"
@@ -183,6 +186,7 @@ static int parse_args(opts_t *o, int argc, char **argv) {
     memset(o, 0, sizeof *o);
     o->seed = 1;
     o->repeat = 1;
+    o->batch = LXB_BATCH_DEFAULT;
     o->rate_pct = 50;
     o->pin = -1;
     for (int i = 1; i < argc; i++) {
@@ -279,6 +283,9 @@ static int parse_args(opts_t *o, int argc, char **argv) {
             o->node_seconds = (uint32_t)u;
         } else if (strcmp(a, "--clearing") == 0) {
             o->clearing = 1;
+        } else if (strcmp(a, "--batch") == 0) {
+            NEED_VAL();
+            if (parse_u64(val, &o->batch) || o->batch == 0 || o->batch > 1000000) goto bad;
         } else if (strcmp(a, "--repeat") == 0) {
             NEED_VAL();
             if (parse_u64(val, &u) || u == 0 || u > 1000) goto bad;
@@ -461,7 +468,7 @@ static int run_workload(const opts_t *o, const lxb_params_t *p, worst_t *worst) 
            (unsigned long long)bpo);
     printf(" msgs_per_s_best=%llu repeat=%d trades=%llu events=%llu rejects=%llu "
            "rss_bytes_per_order=%llu peak_orders=%llu setup_orders=%llu resting_end=%llu "
-           "markets=%u accounts=%u clearing=%d offered_rate=%llu achieved_rate=%llu "
+           "markets=%u accounts=%u clearing=%d batch=%llu offered_rate=%llu achieved_rate=%llu "
            "late_msgs=%llu preempted_tput=%llu preempted_lat=%llu svc_p50_ns=%llu svc_p99_ns=%llu "
            "svc_p999_ns=%llu svc_max_ns=%llu "
            "clock=%s host_stalls_10us_per_s=%llu host_stalls_100us_per_s=%llu "
@@ -471,7 +478,7 @@ static int run_workload(const opts_t *o, const lxb_params_t *p, worst_t *worst) 
            (unsigned long long)w.v.events, (unsigned long long)w.v.rejects,
            (unsigned long long)rss_bpo, (unsigned long long)w.v.peak_orders,
            (unsigned long long)w.setup_orders, (unsigned long long)w.v.resting_end, w.p.markets,
-           w.p.accounts, o->clearing, (unsigned long long)rate,
+           w.p.accounts, o->clearing, (unsigned long long)o->batch, (unsigned long long)rate,
            (unsigned long long)per_second(w.n, lat->elapsed_ns), (unsigned long long)lat->behind,
            (unsigned long long)tput_preempted, (unsigned long long)lat->preempted,
            (unsigned long long)lxb_ticks_to_ns(lxb_hist_quantile(&lat->svc, 500000)),
@@ -536,6 +543,7 @@ static int prng_selftest(void) {
 int main(int argc, char **argv) {
     opts_t o;
     if (parse_args(&o, argc, argv)) return 2;
+    lxb_run_set_batch(o.batch);
     if (o.pin >= 0) {
         cpu_set_t set;
         CPU_ZERO(&set);

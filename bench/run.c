@@ -37,6 +37,14 @@ void lxb_counter_emit(void *ctx, const lx_event_t *ev) {
     lxb_counter_fold(ctx, ev);
 }
 
+/* Commands per lx_engine_apply_batch call in the throughput runs (1: one
+ * lx_engine_apply call each). */
+static size_t tput_batch = LXB_BATCH_DEFAULT;
+
+void lxb_run_set_batch(size_t n) {
+    tput_batch = n ? n : 1;
+}
+
 size_t lxb_rss_bytes(void) {
     FILE *f = fopen("/proc/self/statm", "r");
     if (!f) return 0;
@@ -94,7 +102,14 @@ int lxb_run_throughput(const lxb_workload_t *w, lxb_tput_t *out) {
 
     uint64_t cs0 = lxb_preemptions();
     uint64_t t0 = lxb_now_ns();
-    for (size_t i = 0; i < n; i++) bad |= lx_engine_apply(e, &cmds[i], &sink);
+    if (tput_batch == 1) {
+        for (size_t i = 0; i < n; i++) bad |= lx_engine_apply(e, &cmds[i], &sink);
+    } else {
+        for (size_t i = 0; i < n; i += tput_batch) {
+            size_t k = n - i < tput_batch ? n - i : tput_batch, done;
+            bad |= lx_engine_apply_batch(e, &cmds[i], k, &sink, &done);
+        }
+    }
     uint64_t t1 = lxb_now_ns();
     out->preempted = lxb_preemptions() - cs0;
 

@@ -51,6 +51,13 @@ static inline void lxb_counter_fold(lxb_counter_t *k, const lx_event_t *ev) {
 /* The timed runs' sink (not inline: the engine calls it through a pointer). */
 void lxb_counter_emit(void *ctx, const lx_event_t *ev);
 
+/* The throughput runs apply the flow in runs of n commands through
+ * lx_engine_apply_batch (as a log replay would), or with n = 1 one
+ * lx_engine_apply call per message. The latency runs always apply one
+ * message at a time: each arrives at its own instant. */
+#define LXB_BATCH_DEFAULT 1024
+void lxb_run_set_batch(size_t n);
+
 /* Resident set size of this process, bytes (from /proc/self/statm); 0 if
  * unknown. */
 size_t lxb_rss_bytes(void);

@@ -65,6 +65,18 @@ void lx_engine_destroy(lx_engine_t *e);
 int lx_engine_apply(lx_engine_t *e, const lx_cmd_t *cmd, const lx_sink_t *sink);
 
 /*
+ * Apply cmds[0..n) in order, exactly as n calls of lx_engine_apply would
+ * (the same events, state and return codes), stopping at the first command
+ * that returns nonzero; *applied (if not NULL) is set to how many commands
+ * were applied before it. For a caller that holds a run of commands, a log
+ * replaying or a batch from the sequencer: when the state is larger than
+ * the caches, the engine fetches the records of the commands ahead while
+ * it applies the current one (batch.c).
+ */
+int lx_engine_apply_batch(lx_engine_t *e, const lx_cmd_t *cmds, size_t n, const lx_sink_t *sink,
+                          size_t *applied);
+
+/*
  * Apply one command with who authorised it (auth NULL or scheme NONE: as
  * lx_engine_apply). For a command that acts for an account (place, cancel,
  * amend, cancel-all, schedule-cancel, withdraw, transfer, approve and
