@@ -53,10 +53,14 @@ void lxb_counter_emit(void *ctx, const lx_event_t *ev);
 
 /* The throughput runs apply the flow in runs of n commands through
  * lx_engine_apply_batch (as a log replay would), or with n = 1 one
- * lx_engine_apply call per message. The latency runs always apply one
- * message at a time: each arrives at its own instant. */
+ * lx_engine_apply call per message. The latency runs apply each message at
+ * its own instant, and with n > 1 what is due at once together (run.c). */
 #define LXB_BATCH_DEFAULT 1024
 void lxb_run_set_batch(size_t n);
+
+/* The most messages a latency run hands to one lx_engine_apply_batch call
+ * (those due at once, behind a stall; run.c). */
+#define LXB_LAT_BATCH 16
 
 /* Resident set size of this process, bytes (from /proc/self/statm); 0 if
  * unknown. */
