@@ -94,30 +94,53 @@ static void apply_ok(lx_engine_t *e, lx_cmd_t *c, events_t *ev) {
     assert_int_equal(lx_engine_apply_auth(e, c, &au, ev ? &sink : NULL), 0);
 }
 
+/* The world's commands: asset a (0 BTC, 1 USD), market m (BTC-USD), a
+ * deposit of asset `as` to account a. */
+static lx_cmd_t asset_cmd(uint32_t a) {
+    lx_cmd_t c;
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_CREATE_ASSET;
+    c.u.create_asset.asset = a;
+    snprintf(c.u.create_asset.symbol, sizeof c.u.create_asset.symbol, a ? "USD" : "BTC");
+    c.u.create_asset.scale = a ? 1000000 : 100000000;
+    return c;
+}
+
+static lx_cmd_t market_cmd(uint32_t m, int32_t maker_fee) {
+    lx_cmd_t c;
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_CREATE_MARKET;
+    c.u.create_market = (lx_cmd_create_market_t){.market = m,
+                                                 .base = 0,
+                                                 .quote = 1,
+                                                 .tick_size = 10000,
+                                                 .lot_size = 10000,
+                                                 .min_price = 1,
+                                                 .max_price = 1000000,
+                                                 .max_qty = 100000,
+                                                 .maker_fee = maker_fee,
+                                                 .taker_fee = 400};
+    return c;
+}
+
+static lx_cmd_t deposit_cmd(uint32_t a, uint32_t as) {
+    lx_cmd_t c;
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_DEPOSIT;
+    c.u.deposit = (lx_cmd_deposit_t){
+        .account = a, .asset = as, .amount = 1000000000000LL, .deposit_id = a * 2 + as};
+    return c;
+}
+
 /* Two assets, markets 0 and 1, accounts 0..15 funded. */
 static void setup_world(lx_engine_t *e) {
     lx_cmd_t c;
     for (uint32_t a = 0; a < 2; a++) {
-        memset(&c, 0, sizeof c);
-        c.type = LX_CMD_CREATE_ASSET;
-        c.u.create_asset.asset = a;
-        snprintf(c.u.create_asset.symbol, sizeof c.u.create_asset.symbol, a ? "USD" : "BTC");
-        c.u.create_asset.scale = a ? 1000000 : 100000000;
+        c = asset_cmd(a);
         apply_ok(e, &c, NULL);
     }
     for (uint32_t m = 0; m < 2; m++) {
-        memset(&c, 0, sizeof c);
-        c.type = LX_CMD_CREATE_MARKET;
-        c.u.create_market = (lx_cmd_create_market_t){.market = m,
-                                                     .base = 0,
-                                                     .quote = 1,
-                                                     .tick_size = 10000,
-                                                     .lot_size = 10000,
-                                                     .min_price = 1,
-                                                     .max_price = 1000000,
-                                                     .max_qty = 100000,
-                                                     .maker_fee = m ? -50 : 100,
-                                                     .taker_fee = 400};
+        c = market_cmd(m, m ? -50 : 100);
         apply_ok(e, &c, NULL);
     }
     for (uint32_t a = 0; a < 16; a++) {
@@ -129,10 +152,7 @@ static void setup_world(lx_engine_t *e) {
     }
     for (uint32_t a = 0; a < 16; a++)
         for (uint32_t as = 0; as < 2; as++) {
-            memset(&c, 0, sizeof c);
-            c.type = LX_CMD_DEPOSIT;
-            c.u.deposit = (lx_cmd_deposit_t){
-                .account = a, .asset = as, .amount = 1000000000000LL, .deposit_id = a * 2 + as};
+            c = deposit_cmd(a, as);
             apply_ok(e, &c, NULL);
         }
 }
@@ -586,37 +606,10 @@ static void test_apply_batch(void **state) {
     lx_cmd_t *cmds = calloc(cap, sizeof *cmds);
     assert_non_null(cmds);
     lx_cmd_t c;
-    for (uint32_t a = 0; a < 2; a++) {
-        memset(&c, 0, sizeof c);
-        c.type = LX_CMD_CREATE_ASSET;
-        c.u.create_asset.asset = a;
-        snprintf(c.u.create_asset.symbol, sizeof c.u.create_asset.symbol, a ? "USD" : "BTC");
-        c.u.create_asset.scale = a ? 1000000 : 100000000;
-        cmds[n++] = c;
-    }
-    for (uint32_t m = 0; m < BATCH_MARKETS; m++) {
-        memset(&c, 0, sizeof c);
-        c.type = LX_CMD_CREATE_MARKET;
-        c.u.create_market = (lx_cmd_create_market_t){.market = m,
-                                                     .base = 0,
-                                                     .quote = 1,
-                                                     .tick_size = 10000,
-                                                     .lot_size = 10000,
-                                                     .min_price = 1,
-                                                     .max_price = 1000000,
-                                                     .max_qty = 100000,
-                                                     .maker_fee = -50,
-                                                     .taker_fee = 400};
-        cmds[n++] = c;
-    }
+    for (uint32_t a = 0; a < 2; a++) cmds[n++] = asset_cmd(a);
+    for (uint32_t m = 0; m < BATCH_MARKETS; m++) cmds[n++] = market_cmd(m, -50);
     for (uint32_t a = 0; a < 16; a++)
-        for (uint32_t as = 0; as < 2; as++) {
-            memset(&c, 0, sizeof c);
-            c.type = LX_CMD_DEPOSIT;
-            c.u.deposit = (lx_cmd_deposit_t){
-                .account = a, .asset = as, .amount = 1000000000000LL, .deposit_id = a * 2 + as};
-            cmds[n++] = c;
-        }
+        for (uint32_t as = 0; as < 2; as++) cmds[n++] = deposit_cmd(a, as);
     for (size_t i = 0; i < n; i++) {
         cmds[i].seq = ++g_seq;
         cmds[i].ts = g_ts;
