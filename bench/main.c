@@ -78,6 +78,7 @@ typedef struct {
     uint64_t seed;
     int clearing;
     uint64_t batch; /* --batch */
+    int thp;        /* --thp */
     int repeat;
     uint64_t rate;
     uint32_t rate_pct;
@@ -109,6 +110,8 @@ static void usage(FILE *f) {
         "  --clearing        clearing on: assets, deposits (untimed), funds locked per order\n"
         "  --batch N         throughput runs apply N commands per lx_engine_apply_batch call\n"
         "                    (default 1024); 1: one lx_engine_apply call per message\n"
+        "  --thp             the engine's large arenas on transparent huge pages, as lxdexd\n"
+        "                    asks for them (madvise)\n"
         "  --node RATES      the node end to end over TCP with fsync, open loop at each offered\n"
         "                    rate (orders/s, comma list); --node-seconds S per rate (default 10)\n"
         "  --node-auth A     dev (logon by account id, default), session (signed logon, the\n"
@@ -283,6 +286,8 @@ static int parse_args(opts_t *o, int argc, char **argv) {
             o->node_seconds = (uint32_t)u;
         } else if (strcmp(a, "--clearing") == 0) {
             o->clearing = 1;
+        } else if (strcmp(a, "--thp") == 0) {
+            o->thp = 1;
         } else if (strcmp(a, "--batch") == 0) {
             NEED_VAL();
             if (parse_u64(val, &o->batch) || o->batch == 0 || o->batch > 1000000) goto bad;
@@ -466,30 +471,31 @@ static int run_workload(const opts_t *o, const lxb_params_t *p, worst_t *worst) 
            p->name, w.n, (unsigned long long)median, (unsigned long long)p50,
            (unsigned long long)p99, (unsigned long long)p999, (unsigned long long)pmax,
            (unsigned long long)bpo);
-    printf(" msgs_per_s_best=%llu repeat=%d trades=%llu events=%llu rejects=%llu "
-           "rss_bytes_per_order=%llu peak_orders=%llu setup_orders=%llu resting_end=%llu "
-           "markets=%u accounts=%u clearing=%d batch=%llu offered_rate=%llu achieved_rate=%llu "
-           "late_msgs=%llu preempted_tput=%llu preempted_lat=%llu svc_p50_ns=%llu svc_p99_ns=%llu "
-           "svc_p999_ns=%llu svc_max_ns=%llu "
-           "clock=%s host_stalls_10us_per_s=%llu host_stalls_100us_per_s=%llu "
-           "host_stalls_1ms_per_s=%llu host_stall_max_ns=%llu seed=%llu flow_hash=%016llx "
-           "check=%016llx digest=%016llx events_hash=%016llx\n",
-           (unsigned long long)best, o->repeat, (unsigned long long)w.v.trades,
-           (unsigned long long)w.v.events, (unsigned long long)w.v.rejects,
-           (unsigned long long)rss_bpo, (unsigned long long)w.v.peak_orders,
-           (unsigned long long)w.setup_orders, (unsigned long long)w.v.resting_end, w.p.markets,
-           w.p.accounts, o->clearing, (unsigned long long)o->batch, (unsigned long long)rate,
-           (unsigned long long)per_second(w.n, lat->elapsed_ns), (unsigned long long)lat->behind,
-           (unsigned long long)tput_preempted, (unsigned long long)lat->preempted,
-           (unsigned long long)lxb_ticks_to_ns(lxb_hist_quantile(&lat->svc, 500000)),
-           (unsigned long long)lxb_ticks_to_ns(lxb_hist_quantile(&lat->svc, 990000)),
-           (unsigned long long)lxb_ticks_to_ns(lxb_hist_quantile(&lat->svc, 999000)),
-           (unsigned long long)lxb_ticks_to_ns(lat->svc.max), lxb_clock.name,
-           (unsigned long long)o->jit.per_s_10us, (unsigned long long)o->jit.per_s_100us,
-           (unsigned long long)o->jit.per_s_1ms, (unsigned long long)o->jit.max_ns,
-           (unsigned long long)o->seed, (unsigned long long)w.flow_hash,
-           (unsigned long long)w.v.sink_check, (unsigned long long)w.v.digest,
-           (unsigned long long)w.v.events_hash);
+    printf(
+        " msgs_per_s_best=%llu repeat=%d trades=%llu events=%llu rejects=%llu "
+        "rss_bytes_per_order=%llu peak_orders=%llu setup_orders=%llu resting_end=%llu "
+        "markets=%u accounts=%u clearing=%d batch=%llu thp=%d offered_rate=%llu achieved_rate=%llu "
+        "late_msgs=%llu preempted_tput=%llu preempted_lat=%llu svc_p50_ns=%llu svc_p99_ns=%llu "
+        "svc_p999_ns=%llu svc_max_ns=%llu "
+        "clock=%s host_stalls_10us_per_s=%llu host_stalls_100us_per_s=%llu "
+        "host_stalls_1ms_per_s=%llu host_stall_max_ns=%llu seed=%llu flow_hash=%016llx "
+        "check=%016llx digest=%016llx events_hash=%016llx\n",
+        (unsigned long long)best, o->repeat, (unsigned long long)w.v.trades,
+        (unsigned long long)w.v.events, (unsigned long long)w.v.rejects,
+        (unsigned long long)rss_bpo, (unsigned long long)w.v.peak_orders,
+        (unsigned long long)w.setup_orders, (unsigned long long)w.v.resting_end, w.p.markets,
+        w.p.accounts, o->clearing, (unsigned long long)o->batch, o->thp, (unsigned long long)rate,
+        (unsigned long long)per_second(w.n, lat->elapsed_ns), (unsigned long long)lat->behind,
+        (unsigned long long)tput_preempted, (unsigned long long)lat->preempted,
+        (unsigned long long)lxb_ticks_to_ns(lxb_hist_quantile(&lat->svc, 500000)),
+        (unsigned long long)lxb_ticks_to_ns(lxb_hist_quantile(&lat->svc, 990000)),
+        (unsigned long long)lxb_ticks_to_ns(lxb_hist_quantile(&lat->svc, 999000)),
+        (unsigned long long)lxb_ticks_to_ns(lat->svc.max), lxb_clock.name,
+        (unsigned long long)o->jit.per_s_10us, (unsigned long long)o->jit.per_s_100us,
+        (unsigned long long)o->jit.per_s_1ms, (unsigned long long)o->jit.max_ns,
+        (unsigned long long)o->seed, (unsigned long long)w.flow_hash,
+        (unsigned long long)w.v.sink_check, (unsigned long long)w.v.digest,
+        (unsigned long long)w.v.events_hash);
     fflush(stdout);
 
     if (is_single_market(p)) {
@@ -544,6 +550,7 @@ int main(int argc, char **argv) {
     opts_t o;
     if (parse_args(&o, argc, argv)) return 2;
     lxb_run_set_batch(o.batch);
+    lxb_run_set_thp(o.thp != 0);
     if (o.pin >= 0) {
         cpu_set_t set;
         CPU_ZERO(&set);

@@ -40,6 +40,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 #include "clock.h"
+#include "lx/journal.h"
 #include "run.h"
 
 void lxb_counter_emit(void *ctx, const lx_event_t *ev) {
@@ -52,6 +53,13 @@ static size_t tput_batch = LXB_BATCH_DEFAULT;
 
 void lxb_run_set_batch(size_t n) {
     tput_batch = n ? n : 1;
+}
+
+/* Whether timed engines ask for transparent huge pages (as lxdexd does). */
+static bool thp;
+
+void lxb_run_set_thp(bool on) {
+    thp = on;
 }
 
 size_t lxb_rss_bytes(void) {
@@ -78,6 +86,10 @@ static lx_engine_t *engine_with_setup(const lxb_workload_t *w) {
         fprintf(stderr, "lxdex-bench: %s: lx_engine_create failed\n", w->p.name);
         return NULL;
     }
+    /* the arenas lx_engine_create allocated, before they are touched, and
+     * after the setup the ones it grew (pages already faulted in stay 4 KiB
+     * until the kernel collapses them) */
+    if (thp) lx_hugepages_advise(LXB_THP_MIN_BYTES);
     lxb_counter_t k = {0};
     lx_sink_t sink = {lxb_counter_emit, &k};
     lxb_setup_t s;
@@ -91,6 +103,7 @@ static lx_engine_t *engine_with_setup(const lxb_workload_t *w) {
         lx_engine_destroy(e);
         return NULL;
     }
+    if (thp) lx_hugepages_advise(LXB_THP_MIN_BYTES);
     return e;
 }
 

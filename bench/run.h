@@ -58,6 +58,12 @@ void lxb_counter_emit(void *ctx, const lx_event_t *ev);
 #define LXB_BATCH_DEFAULT 1024
 void lxb_run_set_batch(size_t n);
 
+/* With on, each timed run's engine asks for transparent huge pages on its
+ * mappings of at least LXB_THP_MIN_BYTES, right after lx_engine_create and
+ * again after the setup (lx_hugepages_advise: what lxdexd does at start). */
+#define LXB_THP_MIN_BYTES (32ul << 20)
+void lxb_run_set_thp(bool on);
+
 /* The most messages a latency run hands to one lx_engine_apply_batch call
  * (those due at once, behind a stall; run.c). */
 #define LXB_LAT_BATCH 16
