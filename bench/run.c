@@ -3,8 +3,10 @@
  *
  * Throughput: every flow message applied back to back; the loop is timed as
  * a whole with CLOCK_MONOTONIC (two clock reads for n messages) and
- * msgs_per_s = n / elapsed. The only work besides lx_engine_apply is OR-ing
- * its return code (checked after the loop) and the sink's counting.
+ * msgs_per_s = n / elapsed. The messages go to lx_engine_apply_batch in
+ * runs of --batch (1,024; with 1, one lx_engine_apply each), as a log
+ * replay would hand them over; the only other work is OR-ing the return
+ * codes (checked after the loop) and the sink's counting.
  *
  * Latency, without coordinated omission: an in-process benchmark that
  * applies the next message as soon as the previous one returns never lets a
