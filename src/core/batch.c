@@ -34,10 +34,12 @@
  * (test_engine compares batches with single applies event for event).
  * They cost instructions, though, and when the state fits in the caches
  * they buy nothing: on the single-market workloads (a few thousand orders,
- * all in L2) a first version made the loop 20-25% slower. So they run only
+ * all in L2) a first version made the loop 20-25% slower, and with 80,000
+ * orders over 2,000 markets (many --quick, ~8 MB, in this machine's L3)
+ * this one 7% slower (5.38 against 5.71-5.88 M msgs/s). So they run only
  * while the engine holds at least LX__PREFETCH_ORDERS orders or
- * LX__PREFETCH_MARKETS markets, a state of several MB, past a core's L2;
- * below that the loop is the plain one. On the many workload throughput
+ * LX__PREFETCH_MARKETS markets, tens of MB; below that the loop is the
+ * plain one. On the many workload throughput
  * went from 1.5 M to 2.9 M msgs/s (BENCHMARKS.md).
  *
  * The hops are always-inline on purpose: as functions, gcc 12 proves them
