@@ -38,8 +38,8 @@
  * orders over 2,000 markets (many --quick, ~8 MB, in this machine's L3)
  * this one 7% slower (5.38 against 5.71-5.88 M msgs/s). So they run only
  * while the engine holds at least LX__PREFETCH_ORDERS orders or
- * LX__PREFETCH_MARKETS markets, tens of MB; below that the loop is the
- * plain one. On the many workload throughput
+ * LX__PREFETCH_MARKETS markets (their records and side arrays alone past
+ * 10 MB), a state of tens of MB; below that the loop is the plain one. On the many workload throughput
  * went from 1.5 M to 2.9 M msgs/s (BENCHMARKS.md).
  *
  * The hops are always-inline on purpose: as functions, gcc 12 proves them
@@ -48,7 +48,7 @@
 #include "accounts.h"
 
 #define LX__PREFETCH_ORDERS (1u << 17)
-#define LX__PREFETCH_MARKETS (1u << 12)
+#define LX__PREFETCH_MARKETS (1u << 15)
 
 /* How far ahead each hop runs (commands). */
 #define PF_D0 16

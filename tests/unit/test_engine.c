@@ -575,9 +575,9 @@ static void test_determinism_across_processes(void **state) {
 
 /* ---- lx_engine_apply_batch ------------------------------------------- */
 
-/* An engine of 4,100 markets: past the count at which apply_batch fetches
+/* An engine of 32,800 markets: past the count at which apply_batch fetches
  * ahead (batch.c), so that its prefetching path is what runs. */
-#define BATCH_MARKETS 4100
+#define BATCH_MARKETS 32800
 
 static lx_engine_t *batch_engine(lx_cmd_t *setup, size_t nsetup) {
     lx_engine_config_t cfg;
