@@ -130,8 +130,8 @@ int lxb_run_throughput(const lxb_workload_t *w, lxb_tput_t *out) {
         for (size_t i = 0; i < n; i++) bad |= lx_engine_apply(e, &cmds[i], &sink);
     } else {
         for (size_t i = 0; i < n; i += tput_batch) {
-            size_t k = n - i < tput_batch ? n - i : tput_batch, done;
-            bad |= lx_engine_apply_batch(e, &cmds[i], k, &sink, &done);
+            size_t k = n - i < tput_batch ? n - i : tput_batch;
+            bad |= lx_engine_apply_batch(e, &cmds[i], k, &sink, NULL);
         }
     }
     uint64_t t1 = lxb_now_ns();
@@ -142,6 +142,11 @@ int lxb_run_throughput(const lxb_workload_t *w, lxb_tput_t *out) {
     out->digest = lx_engine_digest(e);
     lx_engine_destroy(e);
     return 0;
+}
+
+/* Message i's intended start: start + i periods (32.32 fixed point). */
+static inline uint64_t slot_time(uint64_t start, uint64_t period, size_t i) {
+    return start + (uint64_t)(((unsigned __int128)i * period) >> 32);
 }
 
 int lxb_run_latency(const lxb_workload_t *w, uint64_t rate, lxb_lat_t *out) {
@@ -166,7 +171,7 @@ int lxb_run_latency(const lxb_workload_t *w, uint64_t rate, lxb_lat_t *out) {
     uint64_t start = lxb_ticks() + lxb_clock.ticks_per_s / 10000; /* 100 us from now */
     size_t most = tput_batch < LXB_LAT_BATCH ? tput_batch : LXB_LAT_BATCH;
     for (size_t i = 0; i < n;) {
-        uint64_t intended = start + (uint64_t)(((unsigned __int128)i * period) >> 32);
+        uint64_t intended = slot_time(start, period, i);
         uint64_t t = lxb_ticks();
         if (t < intended) {
             do {
@@ -187,16 +192,13 @@ int lxb_run_latency(const lxb_workload_t *w, uint64_t rate, lxb_lat_t *out) {
         /* the messages already due, applied together; each is charged the
          * batch's end as its completion and the batch's mean as its
          * service time */
-        size_t k = 1, applied;
-        while (k < most && i + k < n &&
-               start + (uint64_t)(((unsigned __int128)(i + k) * period) >> 32) <= t)
-            k++;
+        size_t k = 1;
+        while (k < most && i + k < n && slot_time(start, period, i + k) <= t) k++;
         behind += k - 1;
-        bad |= lx_engine_apply_batch(e, &cmds[i], k, &sink, &applied);
+        bad |= lx_engine_apply_batch(e, &cmds[i], k, &sink, NULL);
         uint64_t done = lxb_ticks();
         for (size_t j = 0; j < k; j++) {
-            uint64_t due = start + (uint64_t)(((unsigned __int128)(i + j) * period) >> 32);
-            lxb_hist_record(&out->lat, done - due);
+            lxb_hist_record(&out->lat, done - slot_time(start, period, i + j));
             lxb_hist_record(&out->svc, (done - t) / k);
         }
         i += k;

@@ -63,34 +63,33 @@ typedef struct {
     uint32_t slot; /* by order id, else LX__NIL */
 } pf_target_t;
 
+/* A cancel's or amend's target: by client id or by order id. */
+static inline void pf_named(pf_target_t *t, uint32_t account, uint32_t market, bool by_cid,
+                            lx_order_id_t id, uint64_t cid) {
+    t->account = account;
+    t->market = market;
+    if (by_cid)
+        t->cid = cid;
+    else
+        t->slot = (uint32_t)id;
+}
+
 /* What a command names, when it is one that touches a book; false for the
  * others and for ids out of range (those commands will be rejected). */
 static inline bool pf_target(const lx_engine_t *e, const lx_cmd_t *c, pf_target_t *t) {
     t->cid = 0;
     t->slot = LX__NIL;
-    switch (c->type) {
-    case LX_CMD_PLACE:
+    if (c->type == LX_CMD_PLACE) {
         t->market = c->u.place.market;
         t->account = c->u.place.account;
         t->cid = c->u.place.client_id;
-        break;
-    case LX_CMD_CANCEL:
-        t->market = c->u.cancel.market;
-        t->account = c->u.cancel.account;
-        if (c->u.cancel.by_client_id)
-            t->cid = c->u.cancel.client_id;
-        else
-            t->slot = (uint32_t)c->u.cancel.order_id;
-        break;
-    case LX_CMD_AMEND:
-        t->market = c->u.amend.market;
-        t->account = c->u.amend.account;
-        if (c->u.amend.by_client_id)
-            t->cid = c->u.amend.client_id;
-        else
-            t->slot = (uint32_t)c->u.amend.order_id;
-        break;
-    default:
+    } else if (c->type == LX_CMD_CANCEL) {
+        const lx_cmd_cancel_t *p = &c->u.cancel;
+        pf_named(t, p->account, p->market, p->by_client_id, p->order_id, p->client_id);
+    } else if (c->type == LX_CMD_AMEND) {
+        const lx_cmd_amend_t *p = &c->u.amend;
+        pf_named(t, p->account, p->market, p->by_client_id, p->order_id, p->client_id);
+    } else {
         return false;
     }
     if (t->slot != LX__NIL && t->slot >= e->cfg.max_orders) t->slot = LX__NIL;
