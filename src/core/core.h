@@ -76,11 +76,15 @@
  * (each use says what it saves, measured by callgrind). */
 #define LX_ALWAYS_INLINE inline __attribute__((always_inline))
 #define LX_NOINLINE __attribute__((noinline))
+/* A function whose calls are rare: gcc lays its call sites out of the hot
+ * path and keeps the caller's registers for the common case. */
+#define LX_COLD __attribute__((cold))
 #else
 #define LX_LIKELY(x) (x)
 #define LX_UNLIKELY(x) (x)
 #define LX_ALWAYS_INLINE inline
 #define LX_NOINLINE
+#define LX_COLD
 #endif
 
 typedef __int128 lx__i128;
@@ -216,10 +220,16 @@ typedef uint64_t (*lx__idx_hash_fn)(const void *ctx, uint32_t value);
 
 typedef struct lx__idx {
     struct lx__idx_bucket *bkt; /* [nb], 64 bytes each: 12 tags, meta, 12 values */
+    struct lx__idx_bucket *old; /* while growing, the table being moved into bkt a
+                                 * bucket at a time, from its end; NULL otherwise */
+    void *mem, *old_mem;        /* the allocations bkt and old are aligned in */
     lx__idx_hash_fn hash;       /* rehashes a stored value when the table grows */
     const void *ctx;            /* hash's first argument */
     uint32_t nb;                /* buckets, >= 2 (0 once freed) */
-    uint32_t count;             /* entries */
+    uint32_t onb;               /* old's buckets when it was the table (its homes) */
+    uint32_t oleft;             /* old's buckets not yet moved: its entries are there */
+    uint32_t ocap;              /* old's buckets still allocated (>= oleft) */
+    uint32_t count;             /* entries, in both tables */
 } lx__idx_t;
 
 /* ---- the engine -------------------------------------------------------- */

@@ -59,8 +59,9 @@
  * owner for a value's hash through the function given to lx__idx_init,
  * which reads it off the record the value names: every value in the table
  * must name a record that holds its key whenever a reserve, an insert or
- * a remove runs. Growth is O(n), one record read per entry, on the command
- * that crosses the bound.
+ * a remove runs. Growth reads one record per entry, spread over the
+ * reserves that follow the command that crosses the bound: a bucket of the
+ * old table per reserve, the two tables side by side meanwhile (idx.c).
  *
  * Why 11/16: the fuller the table, the more lookups walk a second bucket
  * and the more deletions move entries. Against the old index on the
@@ -114,7 +115,7 @@ _Static_assert(sizeof(lx__idx_bucket_t) == 64, "a bucket is one cache line");
 
 /* The memory the table holds. */
 static inline size_t lx__idx_bytes(const lx__idx_t *t) {
-    return (size_t)t->nb * sizeof(lx__idx_bucket_t);
+    return ((size_t)t->nb + (t->old ? t->ocap : 0)) * sizeof(lx__idx_bucket_t);
 }
 
 static inline uint32_t lx__idx_tag(uint64_t hash) {
@@ -174,9 +175,16 @@ static inline uint32_t lx__idx_scan(const lx__idx_bucket_t *s, uint32_t tag, uin
 #endif
 }
 
+/* idx.c: the lookup in the table being moved (out of line: only while the
+ * index grows, and there only for keys the new table lacks). */
+LX_COLD uint32_t lx__idx_find_old(const lx__idx_t *t, uint64_t hash, lx__idx_eq_fn eq,
+                                  const void *ctx, const void *key);
+
 /* The value stored for key (LX__NIL if absent); with hole != NULL, when the
  * key is absent, *hole is the entry an insert of this hash would take
- * (valid until the table next changes). */
+ * (valid until the table next changes). While the index grows a key is in
+ * exactly one of its two tables, and inserts go to the new one: a key the
+ * new table lacks is looked for in the old one (idx.c). */
 static inline uint32_t lx__idx_lookup(const lx__idx_t *t, uint64_t hash, lx__idx_eq_fn eq,
                                       const void *ctx, const void *key, uint32_t *hole) {
     uint32_t tag = lx__idx_tag(hash), nb = t->nb;
@@ -203,6 +211,7 @@ static inline uint32_t lx__idx_lookup(const lx__idx_t *t, uint64_t hash, lx__idx
         }
         *hole = h;
     }
+    if (LX_UNLIKELY(t->old != NULL)) return lx__idx_find_old(t, hash, eq, ctx, key);
     return LX__NIL;
 }
 
@@ -253,41 +262,13 @@ static inline bool lx__idx_fits(uint64_t n, uint64_t nb) {
     return n * LX__IDX_LOAD_DEN <= nb * LX__IDX_B * LX__IDX_LOAD_NUM;
 }
 
-/* Zeroed buckets; LX_ENOMEM. */
-static inline lx__idx_bucket_t *lx__idx_alloc(uint32_t nb) {
-    lx__idx_bucket_t *b = aligned_alloc(64, (size_t)nb * sizeof *b);
-    if (b) memset(b, 0, (size_t)nb * sizeof *b);
-    return b;
-}
-
-/* Rebuilds the table with room for `need` entries, at least half as many
- * buckets again (off the hot path: not inlined into the reserve checks
- * that precede every insert). Every entry is placed again from the hash
- * its owner gives for it. */
-static __attribute__((noinline, unused)) int lx__idx_grow(lx__idx_t *t, uint64_t need) {
-    uint64_t nnb = (uint64_t)t->nb + t->nb / 2 + 1;
-    while (!lx__idx_fits(need, nnb)) nnb += nnb / 2 + 1;
-    if (nnb > LX__IDX_MAX_NB) return LX_ENOMEM;
-    uint32_t nb = (uint32_t)nnb;
-    lx__idx_bucket_t *n = lx__idx_alloc(nb);
-    if (!n) return LX_ENOMEM;
-    for (uint32_t i = 0; i < t->nb; i++) {
-        const lx__idx_bucket_t *s = &t->bkt[i];
-        uint32_t empty;
-        lx__idx_scan(s, 0, &empty);
-        for (uint32_t m = ~empty & 0xfffu; m; m &= m - 1) {
-            uint32_t j = (uint32_t)__builtin_ctz(m), v = s->val[j];
-            uint64_t h = t->hash(t->ctx, v);
-            LX_ASSERT(lx__idx_tag(h) == s->tag[j]);
-            uint32_t home = lx__idx_home(h, nb);
-            lx__idx_place(n, nb, home, lx__idx_free_entry(n, nb, home), s->tag[j], v);
-        }
-    }
-    free(t->bkt);
-    t->bkt = n;
-    t->nb = nb;
-    return 0;
-}
+/* idx.c: while the index grows, moves the last bucket not yet moved of the
+ * old table into the new one (giving back the old table's memory behind it
+ * in steps, and freeing it after its first bucket); then, if `extra` more
+ * entries would cross the load bound, starts growing: a new table with at
+ * least half as many buckets again, into which the old one moves from then
+ * on. LX_ENOMEM changes nothing. */
+LX_COLD int lx__idx_reserve_slow(lx__idx_t *t, uint32_t extra);
 
 /* The deep check (idx.c): 0, LX_ECORRUPT, or LX_ENOMEM. */
 int lx__idx_validate(const lx__idx_t *t);
@@ -295,8 +276,8 @@ int lx__idx_validate(const lx__idx_t *t);
 /* Grows now if `extra` more entries would cross the load bound, so the
  * inserts that follow cannot fail. */
 static inline int lx__idx_reserve(lx__idx_t *t, uint32_t extra) {
-    uint64_t need = (uint64_t)t->count + extra;
-    return lx__idx_fits(need, t->nb) ? 0 : lx__idx_grow(t, need);
+    if (LX_LIKELY(t->old == NULL && lx__idx_fits((uint64_t)t->count + extra, t->nb))) return 0;
+    return lx__idx_reserve_slow(t, extra);
 }
 
 /* The caller guarantees the key is absent. */
@@ -368,8 +349,13 @@ static inline void lx__idx_shift(lx__idx_t *t, uint32_t h, uint32_t e) {
     }
 }
 
+/* idx.c: removes (hash, value) from the table being moved if it is there
+ * (without the shift: that table only empties). */
+LX_COLD bool lx__idx_remove_old(lx__idx_t *t, uint64_t hash, uint32_t value);
+
 /* Removes the entry holding exactly (hash, value); it must be present. */
 static inline void lx__idx_remove(lx__idx_t *t, uint64_t hash, uint32_t value) {
+    if (LX_UNLIKELY(t->old != NULL) && lx__idx_remove_old(t, hash, value)) return;
     uint32_t tag = lx__idx_tag(hash), nb = t->nb;
     uint32_t home = lx__idx_home(hash, nb), b = home, empty;
     for (;;) {

@@ -1,0 +1,207 @@
+/*
+ * test_idx.c: the hash index (src/core/idx.h, idx.c) against a plain
+ * reference, through its growth.
+ *
+ * The index keeps 8 bits of each key's hash and asks its owner for the
+ * rest; here the owner is an array of 64-bit keys, value v naming keys[v].
+ * Random inserts (both ways: find_hole + put, and insert), removals and
+ * lookups drive a table from its smallest size through many growths and
+ * back down, and after each step the deep check (lx__idx_validate) must
+ * pass while the table is small, and periodically when it is large; every
+ * key the reference holds must be found with its value, and keys it does
+ * not hold must not. While a growth is in progress the old table is moved
+ * a bucket per reserve: the test counts the owner's hash calls to check
+ * that no reserve pays for more than its bucket (and the few entries that
+ * wrapped past the end, when a growth starts), that the old table's memory
+ * is given back as the move goes, and that the move finishes before the
+ * next growth.
+ *
+ * A second owner hashes every key to the last few buckets, so that the
+ * cluster wraps past the end of the table, over counts stick at 255, and
+ * growth must first move the wrapped entries: the same checks hold.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/idx.h"
+
+#define MAXV 200000u
+
+typedef struct {
+    uint64_t key[MAXV];
+    bool live[MAXV];
+    uint32_t free_v[MAXV], nfree;
+    uint32_t live_v[MAXV], nlive; /* the live values, in any order */
+    uint32_t pos[MAXV];           /* index of v in live_v */
+    bool clustered;               /* hash every key near the table's end */
+    uint64_t hash_calls;
+} owner_t;
+
+static uint64_t rng_state;
+static uint64_t rnd(void) {
+    rng_state += 0x9e3779b97f4a7c15ULL;
+    return lx__fmix64(rng_state);
+}
+
+static uint64_t key_hash(const owner_t *o, uint64_t key) {
+    uint64_t h = lx__hash2(key, 7);
+    if (!o->clustered) return h;
+    /* low 32 bits within 2^-7 of the top: homes in the last 1/128 of the
+     * table (the last bucket of a small one) */
+    return (h & 0xffffffff00000000ULL) | (0xffffffffu - (uint32_t)(h >> 8 & 0x1ffffff));
+}
+
+static uint64_t owner_hash(const void *ctx, uint32_t v) {
+    owner_t *o = (owner_t *)(uintptr_t)ctx;
+    o->hash_calls++;
+    return key_hash(o, o->key[v]);
+}
+
+static bool owner_eq(const void *ctx, uint32_t v, const void *key) {
+    const owner_t *o = ctx;
+    return o->key[v] == *(const uint64_t *)key;
+}
+
+static owner_t *owner_new(bool clustered) {
+    owner_t *o = calloc(1, sizeof *o);
+    assert_non_null(o);
+    o->clustered = clustered;
+    for (uint32_t v = 0; v < MAXV; v++) o->free_v[v] = MAXV - 1 - v;
+    o->nfree = MAXV;
+    return o;
+}
+
+static void check_all(const lx__idx_t *t, owner_t *o) {
+    assert_int_equal(t->count, o->nlive);
+    for (uint32_t i = 0; i < o->nlive; i++) {
+        uint32_t v = o->live_v[i];
+        assert_int_equal(lx__idx_find(t, key_hash(o, o->key[v]), owner_eq, o, &o->key[v]), v);
+    }
+}
+
+/* One reserve: at most one old bucket's entries hashed (12), or, when it
+ * starts a growth, the entries that wrapped past the end as well. */
+static void reserve(lx__idx_t *t, owner_t *o, uint64_t *growths) {
+    bool growing = t->old != NULL;
+    uint32_t nb = t->nb;
+    size_t before = lx__idx_bytes(t);
+    uint64_t calls = o->hash_calls;
+    assert_int_equal(lx__idx_reserve(t, 1), 0);
+    uint64_t used = o->hash_calls - calls;
+    if (t->nb != nb) {
+        /* a growth started: the previous one had finished */
+        assert_false(growing);
+        assert_non_null(t->old);
+        (*growths)++;
+        if (!o->clustered) assert_true(used <= LX__IDX_B); /* clustered: most entries wrap */
+    } else {
+        assert_true(used <= LX__IDX_B);
+        if (growing) assert_true(lx__idx_bytes(t) <= before); /* given back, never more */
+    }
+    if (!t->old) assert_int_equal(lx__idx_bytes(t), (size_t)t->nb * sizeof(lx__idx_bucket_t));
+}
+
+static void insert(lx__idx_t *t, owner_t *o, uint64_t *growths) {
+    assert_true(o->nfree > 0);
+    uint32_t v = o->free_v[--o->nfree];
+    uint64_t key = rnd();
+    o->key[v] = key;
+    uint64_t h = key_hash(o, key);
+    if (rnd() & 1) {
+        reserve(t, o, growths);
+        uint32_t hole = LX__NIL;
+        assert_int_equal(lx__idx_find_hole(t, h, owner_eq, o, &key, &hole), LX__NIL);
+        assert_int_not_equal(hole, LX__NIL);
+        lx__idx_put(t, hole, h, v);
+    } else {
+        assert_int_equal(lx__idx_find(t, h, owner_eq, o, &key), LX__NIL);
+        uint32_t nb = t->nb;
+        bool growing = t->old != NULL;
+        assert_int_equal(lx__idx_insert(t, h, v), 0);
+        if (t->nb != nb) {
+            assert_false(growing);
+            (*growths)++;
+        }
+    }
+    o->live[v] = true;
+    o->pos[v] = o->nlive;
+    o->live_v[o->nlive++] = v;
+}
+
+static void erase(lx__idx_t *t, owner_t *o) {
+    uint32_t i = (uint32_t)(rnd() % o->nlive), v = o->live_v[i];
+    lx__idx_remove(t, key_hash(o, o->key[v]), v);
+    o->live[v] = false;
+    uint32_t last = o->live_v[--o->nlive];
+    o->live_v[i] = last;
+    o->pos[last] = i;
+    o->free_v[o->nfree++] = v;
+}
+
+static void lookup(const lx__idx_t *t, owner_t *o) {
+    if (o->nlive && (rnd() & 1)) {
+        uint32_t v = o->live_v[rnd() % o->nlive];
+        assert_int_equal(lx__idx_find(t, key_hash(o, o->key[v]), owner_eq, o, &o->key[v]), v);
+    } else {
+        uint64_t key = rnd(); /* 64 random bits: not a live key */
+        assert_int_equal(lx__idx_find(t, key_hash(o, key), owner_eq, o, &key), LX__NIL);
+    }
+}
+
+/* Random operations toward each target size in turn. */
+static void run(owner_t *o, const uint32_t *targets, size_t ntargets, uint32_t validate_below) {
+    lx__idx_t t;
+    assert_int_equal(lx__idx_init(&t, 16, owner_hash, o), 0);
+    uint64_t growths = 0, ops = 0;
+    for (size_t k = 0; k < ntargets; k++) {
+        uint32_t target = targets[k];
+        bool up = target > o->nlive;
+        while (up ? o->nlive < target : o->nlive > target) {
+            uint64_t r = rnd() % 100;
+            if (r < 50)
+                lookup(&t, o);
+            else if ((r < 85) == up || o->nlive == 0)
+                insert(&t, o, &growths);
+            else
+                erase(&t, o);
+            ops++;
+            if (o->nlive < validate_below || ops % 4099 == 0)
+                assert_int_equal(lx__idx_validate(&t), 0);
+        }
+        assert_int_equal(lx__idx_validate(&t), 0);
+        check_all(&t, o);
+    }
+    assert_true(growths >= 5);
+    lx__idx_free(&t);
+}
+
+static void test_random_growth(void **state) {
+    (void)state;
+    rng_state = 1;
+    owner_t *o = owner_new(false);
+    const uint32_t targets[] = {3000, 500, 60000, 20000, 150000, 0, 2000};
+    run(o, targets, sizeof targets / sizeof *targets, 1500);
+    free(o);
+}
+
+static void test_wrapped_cluster(void **state) {
+    (void)state;
+    rng_state = 2;
+    owner_t *o = owner_new(true);
+    const uint32_t targets[] = {400, 50, 1200, 30, 800};
+    run(o, targets, sizeof targets / sizeof *targets, 300);
+    free(o);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_random_growth),
+        cmocka_unit_test(test_wrapped_cluster),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
