@@ -51,6 +51,7 @@
 #include "clock.h"
 #include "hist.h"
 #include "run.h"
+#include "fill_bench.h"
 #include "journal_bench.h"
 #include "node_bench.h"
 #include "workload.h"
@@ -62,6 +63,7 @@ typedef struct {
     int nsel;
     char journal[MAX_SEL][48]; /* journal workloads, run by lx_bench_journal() */
     int njournal;
+    int fill;                     /* the fill workload, run by lx_bench_fill() */
     uint64_t node_rates[MAX_SEL]; /* --node: offered rates for lx_bench_node() */
     int nnode;
     uint32_t node_seconds;
@@ -104,7 +106,9 @@ static void usage(FILE *f) {
         "  --workload NAME   workload to run; repeatable or a comma list (default: all\n"
         "                    engine workloads; journal workloads: journal, journal_append,\n"
         "                    journal_append_bN, journal_replay, journal_snapshot[_thp],\n"
-        "                    journal_recovery[_thp], see bench/journal_bench.h)\n"
+        "                    journal_recovery[_thp], see bench/journal_bench.h; fill: an\n"
+        "                    empty engine filled with 4,000,000 orders (--msgs), each place\n"
+        "                    timed, see bench/fill_bench.h)\n"
         "  --msgs N          flow messages per workload (default 5000000; --quick 50000)\n"
         "  --seed N          workload seed (default 1)\n"
         "  --clearing        clearing on: assets, deposits (untimed), funds locked per order\n"
@@ -162,10 +166,15 @@ static int parse_u64(const char *s, uint64_t *out) {
 static int add_workloads(opts_t *o, const char *list) {
     char buf[256];
     snprintf(buf, sizeof buf, "%s", list);
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+    char *save = NULL; /* strtok_r: "all" recurses */
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         if (strcmp(tok, "all") == 0) {
             for (const lxb_params_t *p = lxb_workloads; p->name; p++)
                 if (add_workloads(o, p->name)) return -1;
+            continue;
+        }
+        if (strcmp(tok, "fill") == 0) { /* fill_bench.c */
+            o->fill = 1;
             continue;
         }
         if (strncmp(tok, "journal", 7) == 0) { /* journal_bench.c checks the name */
@@ -232,7 +241,8 @@ static int parse_args(opts_t *o, int argc, char **argv) {
             NEED_VAL();
             char buf[256];
             snprintf(buf, sizeof buf, "%s", val);
-            for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+            char *save = NULL; /* strtok_r: "all" recurses */
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
                 if (parse_u64(tok, &u) || u == 0 || o->nnode >= MAX_SEL) {
                     fprintf(stderr, "lxdex-bench: --node wants rates like 20000,100000\n");
                     return -1;
@@ -265,7 +275,8 @@ static int parse_args(opts_t *o, int argc, char **argv) {
             NEED_VAL();
             char buf[256];
             snprintf(buf, sizeof buf, "%s", val);
-            for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+            char *save = NULL; /* strtok_r: "all" recurses */
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
                 if (parse_u64(tok, &u) || u == 0 || o->nws >= MAX_SEL) goto bad;
                 o->ws_rates[o->nws++] = u;
             }
@@ -325,7 +336,7 @@ static int parse_args(opts_t *o, int argc, char **argv) {
         return -1;
 #undef NEED_VAL
     }
-    if (o->nsel == 0 && o->njournal == 0 && o->nnode == 0 && o->verify_seconds == 0 &&
+    if (o->nsel == 0 && o->njournal == 0 && !o->fill && o->nnode == 0 && o->verify_seconds == 0 &&
         o->nws == 0 && add_workloads(o, "all"))
         return -1;
     if (!o->msgs_set) o->msgs = o->quick ? 50000 : 5000000;
@@ -576,6 +587,11 @@ int main(int argc, char **argv) {
     for (int i = 0; i < o.nsel; i++) failed |= run_workload(&o, o.sel[i], &worst) != 0;
     for (int i = 0; i < o.njournal; i++)
         failed |= lx_bench_journal(o.journal[i], o.seed, o.quick) != 0;
+    if (o.fill)
+        failed |= lx_bench_fill(o.msgs_set ? o.msgs
+                                : o.quick  ? 200000
+                                           : 0,
+                                o.seed, o.clearing, o.thp) != 0;
     for (int i = 0; i < o.nnode; i++)
         failed |= lx_bench_node(o.node_rates[i], o.node_seconds ? o.node_seconds : 10, true, o.seed,
                                 o.node_auth, o.node_conns, o.node_threads, o.node_shards) != 0;

@@ -219,17 +219,19 @@ typedef struct lx__key {
 typedef uint64_t (*lx__idx_hash_fn)(const void *ctx, uint32_t value);
 
 typedef struct lx__idx {
+    /* what every lookup reads, together */
     struct lx__idx_bucket *bkt; /* [nb], 64 bytes each: 12 tags, meta, 12 values */
     struct lx__idx_bucket *old; /* while growing, the table being moved into bkt a
                                  * bucket at a time, from its end; NULL otherwise */
-    void *mem, *old_mem;        /* the allocations bkt and old are aligned in */
-    lx__idx_hash_fn hash;       /* rehashes a stored value when the table grows */
-    const void *ctx;            /* hash's first argument */
     uint32_t nb;                /* buckets, >= 2 (0 once freed) */
-    uint32_t onb;               /* old's buckets when it was the table (its homes) */
-    uint32_t oleft;             /* old's buckets not yet moved: its entries are there */
-    uint32_t ocap;              /* old's buckets still allocated (>= oleft) */
     uint32_t count;             /* entries, in both tables */
+    /* growing */
+    lx__idx_hash_fn hash; /* rehashes a stored value when the table grows */
+    const void *ctx;      /* hash's first argument */
+    void *mem, *old_mem;  /* the allocations bkt and old are aligned in */
+    uint32_t onb;         /* old's buckets when it was the table (its homes) */
+    uint32_t oleft;       /* old's buckets not yet moved: its entries are there */
+    uint32_t ocap;        /* old's buckets still allocated (>= oleft) */
 } lx__idx_t;
 
 /* ---- the engine -------------------------------------------------------- */

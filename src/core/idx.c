@@ -115,21 +115,32 @@ static void give_back(lx__idx_t *t) {
 static void idx_move(lx__idx_t *t) {
     uint32_t c = --t->oleft;
     lx__idx_bucket_t *s = &t->old[c];
-    uint32_t empty;
+    uint32_t empty, n = 0, at[LX__IDX_B];
+    uint64_t h[LX__IDX_B];
     lx__idx_scan(s, 0, &empty);
+    /* the owner's hashes first, then the new homes fetched, then the
+     * moves: each hash reads the record its value names and each move a
+     * bucket of the new table, nearly always cache misses; taken one entry
+     * after the other they cost about 2,000 cycles a bucket in the fill
+     * workload, in these three passes the misses of a pass overlap */
     for (uint32_t m = ~empty & 0xfffu; m; m &= m - 1) {
-        uint32_t j = (uint32_t)__builtin_ctz(m);
-        uint64_t h = t->hash(t->ctx, s->val[j]);
-        LX_ASSERT(lx__idx_tag(h) == s->tag[j] && lx__idx_home(h, t->onb) <= c);
-        move_entry(t, c, j, h);
+        at[n] = (uint32_t)__builtin_ctz(m);
+        h[n] = t->hash(t->ctx, s->val[at[n]]);
+        n++;
+    }
+    for (uint32_t k = 0; k < n; k++) __builtin_prefetch(&t->bkt[lx__idx_home(h[k], t->nb)]);
+    for (uint32_t k = 0; k < n; k++) {
+        LX_ASSERT(lx__idx_tag(h[k]) == s->tag[at[k]] && lx__idx_home(h[k], t->onb) <= c);
+        move_entry(t, c, at[k], h[k]);
     }
     if (t->oleft == 0) {
         free(t->old_mem);
         t->old = NULL;
         t->old_mem = NULL;
         t->onb = t->ocap = 0;
-    } else if (t->ocap - t->oleft >= LX__IDX_GIVE_BACK) {
-        give_back(t);
+    } else {
+        if (t->ocap - t->oleft >= LX__IDX_GIVE_BACK) give_back(t);
+        __builtin_prefetch(&t->old[t->oleft - 1]); /* the next reserve's bucket */
     }
 }
 

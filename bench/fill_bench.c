@@ -1,0 +1,184 @@
+/*
+ * fill_bench.c: the `fill` workload of lxdex-bench (fill_bench.h).
+ *
+ * The engine workloads (workload.c) start from a book built untimed and
+ * then churn around a steady number of orders, so what the engine does
+ * only when it holds more than ever before is never in their timed part:
+ * growing the client-id index, the level pool and the side arrays, and
+ * touching the order arena's pages for the first time. An exchange meets
+ * all of it every day as its book fills, and a place that stops for a
+ * rebuild stalls every order behind it: before the index grew a bucket at
+ * a time (idx.c), the place that crossed its bound at 3.5 million resting
+ * orders took 172 ms.
+ *
+ * So: one engine, empty but for 1,000 markets (and, with clearing, two
+ * assets and 1,000 funded accounts), then n places (4,000,000 by default)
+ * that never trade: each market's bids rest 1 to 500 ticks under its mid
+ * and its asks as far over it, uniformly (about 1,000 levels a market,
+ * 1,000,000 in all), from accounts taken in turn, each with a client id,
+ * good till cancelled. Every lx_engine_apply is timed alone with the
+ * bench's clock (the TSC where there is one): p50/p99/p999/max are service
+ * times, and max_at names the place that took the longest, so a stall can
+ * be matched to what grew there. msgs_per_s is n over the loop's time,
+ * clock reads included. Nothing is rejected (checked); bytes_per_order is
+ * the engine's own account of its order memory at the end (lx_engine_stats,
+ * as for the other workloads). --thp advises the arenas to huge pages
+ * right after creation, as lxdexd does.
+ */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "clock.h"
+#include "fill_bench.h"
+#include "hist.h"
+#include "lx/error.h"
+#include "lx/journal.h"
+#include "prng.h"
+#include "run.h"
+
+#define FILL_MARKETS 1000u
+#define FILL_ACCOUNTS 1000u
+#define FILL_MID 100000
+#define FILL_DEPTH 500u /* ticks from the mid, each side */
+
+typedef struct {
+    lx_engine_t *e;
+    lx_sink_t sink;
+    lxb_counter_t k;
+    uint64_t seq;
+    int64_t ts;
+} fill_t;
+
+static int apply(fill_t *f, lx_cmd_t *c) {
+    c->seq = ++f->seq;
+    f->ts += 1000;
+    c->ts = f->ts;
+    return lx_engine_apply(f->e, c, &f->sink);
+}
+
+/* Assets, markets and (with clearing) deposits, untimed. */
+static int setup(fill_t *f, bool clearing) {
+    lx_cmd_t c;
+    int rc = 0;
+    for (uint32_t a = 0; a < 2 && !rc; a++) {
+        memset(&c, 0, sizeof c);
+        c.type = LX_CMD_CREATE_ASSET;
+        c.u.create_asset.asset = a;
+        memcpy(c.u.create_asset.symbol, a ? "QUOTE" : "BASE", a ? 5 : 4);
+        c.u.create_asset.scale = 1;
+        rc = apply(f, &c);
+    }
+    for (uint32_t m = 0; m < FILL_MARKETS && !rc; m++) {
+        memset(&c, 0, sizeof c);
+        c.type = LX_CMD_CREATE_MARKET;
+        c.u.create_market = (lx_cmd_create_market_t){.market = m,
+                                                     .base = 0,
+                                                     .quote = 1,
+                                                     .tick_size = 1,
+                                                     .lot_size = 1,
+                                                     .min_price = 1,
+                                                     .max_price = 2 * FILL_MID,
+                                                     .max_qty = 1000000,
+                                                     .maker_fee = 0,
+                                                     .taker_fee = 10};
+        rc = apply(f, &c);
+    }
+    for (uint32_t k = 0; clearing && k < 2 * FILL_ACCOUNTS && !rc; k++) {
+        memset(&c, 0, sizeof c);
+        c.type = LX_CMD_DEPOSIT;
+        c.u.deposit.account = k / 2;
+        c.u.deposit.asset = k % 2;
+        c.u.deposit.amount = 1000000000000000ll;
+        c.u.deposit.deposit_id = k + 1;
+        rc = apply(f, &c);
+    }
+    return rc;
+}
+
+int lx_bench_fill(uint64_t n, uint64_t seed, bool clearing, bool thp) {
+    if (n == 0) n = 4000000;
+    if (n > LX_LIMIT_ORDERS / 2) {
+        fprintf(stderr, "lxdex-bench: fill: at most %u orders\n", LX_LIMIT_ORDERS / 2);
+        return 1;
+    }
+    lx_engine_config_t cfg;
+    lx_engine_config_default(&cfg);
+    cfg.max_markets = FILL_MARKETS;
+    cfg.max_assets = 4;
+    cfg.max_accounts = FILL_ACCOUNTS;
+    cfg.max_orders = (uint32_t)(n + n / 4 + 1024);
+    cfg.clearing = clearing;
+    fill_t f = {.ts = 1700000000000000000ll};
+    f.sink = (lx_sink_t){lxb_counter_emit, &f.k};
+    lxb_hist_t *h = malloc(sizeof *h);
+    int rc = h ? lx_engine_create(&f.e, &cfg) : LX_ENOMEM;
+    if (!rc && thp) lx_hugepages_advise(LXB_THP_MIN_BYTES);
+    if (!rc) rc = setup(&f, clearing);
+    if (rc || f.k.rejects) {
+        fprintf(stderr, "lxdex-bench: fill: setup failed: %s\n", rc ? lx_strerror(rc) : "rejects");
+        lx_engine_destroy(f.e);
+        free(h);
+        return 1;
+    }
+    lxb_hist_init(h);
+    lxb_rng_t r;
+    lxb_rng_seed(&r, seed, 0x66696c6c); /* "fill" */
+    uint64_t over_100us = 0, over_1ms = 0, max_at = 0, max_t = 0;
+    uint64_t t100us = lxb_clock.ticks_per_s / 10000, t1ms = lxb_clock.ticks_per_s / 1000;
+    lx_cmd_t c;
+    uint64_t t0 = lxb_now_ns();
+    for (uint64_t i = 0; i < n && !rc; i++) {
+        memset(&c, 0, sizeof c);
+        int side = (int)(lxb_next(&r) & 1);
+        int64_t d = 1 + (int64_t)lxb_below(&r, FILL_DEPTH);
+        c.type = LX_CMD_PLACE;
+        c.u.place = (lx_cmd_place_t){.account = (uint32_t)(i % FILL_ACCOUNTS),
+                                     .market = lxb_below(&r, FILL_MARKETS),
+                                     .side = (uint8_t)side,
+                                     .type = LX_ORDER_LIMIT,
+                                     .tif = LX_TIF_GTC,
+                                     .price = side == LX_SIDE_BUY ? FILL_MID - d : FILL_MID + d,
+                                     .qty = 1 + (int64_t)lxb_below(&r, 10),
+                                     .client_id = i + 1};
+        uint64_t a = lxb_ticks();
+        rc = apply(&f, &c);
+        uint64_t t = lxb_ticks() - a;
+        lxb_hist_record(h, t);
+        over_100us += t > t100us;
+        over_1ms += t > t1ms;
+        if (t > max_t) {
+            max_t = t;
+            max_at = i;
+        }
+    }
+    uint64_t elapsed = lxb_now_ns() - t0;
+    lx_engine_stats_t st;
+    lx_engine_stats(f.e, &st);
+    if (rc || f.k.rejects || st.orders != n || f.k.trades) {
+        fprintf(stderr,
+                "lxdex-bench: fill: %s, %" PRIu64 " rejects, %" PRIu64
+                " trades, %u resting of %" PRIu64 "\n",
+                rc ? lx_strerror(rc) : "ok", f.k.rejects, f.k.trades, st.orders, n);
+        lx_engine_destroy(f.e);
+        free(h);
+        return 1;
+    }
+    printf("RESULT workload=fill msgs=%" PRIu64 " msgs_per_s=%" PRIu64 " p50_ns=%" PRIu64
+           " p99_ns=%" PRIu64 " p999_ns=%" PRIu64 " max_ns=%" PRIu64 " bytes_per_order=%" PRIu64
+           " timing=service max_at=%" PRIu64 " over_100us=%" PRIu64 " over_1ms=%" PRIu64
+           " markets=%u accounts=%u resting_end=%u levels=%u clearing=%d thp=%d clock=%s"
+           " seed=%" PRIu64 " digest=%016" PRIx64 "\n",
+           n, elapsed ? (uint64_t)(n * 1000000000ull / elapsed) : 0,
+           lxb_ticks_to_ns(lxb_hist_quantile(h, 500000)),
+           lxb_ticks_to_ns(lxb_hist_quantile(h, 990000)),
+           lxb_ticks_to_ns(lxb_hist_quantile(h, 999000)), lxb_ticks_to_ns(h->max),
+           (uint64_t)(st.bytes_orders / st.orders), max_at, over_100us, over_1ms, FILL_MARKETS,
+           FILL_ACCOUNTS, st.orders, st.levels, clearing, thp, lxb_clock.name, seed,
+           lx_engine_digest(f.e));
+    fflush(stdout);
+    lx_engine_destroy(f.e);
+    free(h);
+    return 0;
+}
