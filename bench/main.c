@@ -80,7 +80,7 @@ typedef struct {
     uint64_t seed;
     int clearing;
     uint64_t batch; /* --batch */
-    int thp;        /* --thp */
+    int thp;        /* --thp, --prefault: LXB_THP_* */
     int repeat;
     uint64_t rate;
     uint32_t rate_pct;
@@ -114,8 +114,9 @@ static void usage(FILE *f) {
         "  --clearing        clearing on: assets, deposits (untimed), funds locked per order\n"
         "  --batch N         throughput runs apply N commands per lx_engine_apply_batch call\n"
         "                    (default 1024); 1: one lx_engine_apply call per message\n"
-        "  --thp             the engine's large arenas on transparent huge pages, as lxdexd\n"
-        "                    asks for them (madvise)\n"
+        "  --thp             the engine's large arenas on transparent huge pages (madvise)\n"
+        "  --prefault        the same, and mapped in full before the timed part, as lxdexd\n"
+        "                    does at start (thp=2 in RESULT lines)\n"
         "  --node RATES      the node end to end over TCP with fsync, open loop at each offered\n"
         "                    rate (orders/s, comma list); --node-seconds S per rate (default 10)\n"
         "  --node-auth A     dev (logon by account id, default), session (signed logon, the\n"
@@ -242,7 +243,7 @@ static int parse_args(opts_t *o, int argc, char **argv) {
             char buf[256];
             snprintf(buf, sizeof buf, "%s", val);
             char *save = NULL; /* strtok_r: "all" recurses */
-    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
                 if (parse_u64(tok, &u) || u == 0 || o->nnode >= MAX_SEL) {
                     fprintf(stderr, "lxdex-bench: --node wants rates like 20000,100000\n");
                     return -1;
@@ -276,7 +277,7 @@ static int parse_args(opts_t *o, int argc, char **argv) {
             char buf[256];
             snprintf(buf, sizeof buf, "%s", val);
             char *save = NULL; /* strtok_r: "all" recurses */
-    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
                 if (parse_u64(tok, &u) || u == 0 || o->nws >= MAX_SEL) goto bad;
                 o->ws_rates[o->nws++] = u;
             }
@@ -298,7 +299,9 @@ static int parse_args(opts_t *o, int argc, char **argv) {
         } else if (strcmp(a, "--clearing") == 0) {
             o->clearing = 1;
         } else if (strcmp(a, "--thp") == 0) {
-            o->thp = 1;
+            if (o->thp < LXB_THP_ADVISE) o->thp = LXB_THP_ADVISE;
+        } else if (strcmp(a, "--prefault") == 0) {
+            o->thp = LXB_THP_PREFAULT;
         } else if (strcmp(a, "--batch") == 0) {
             NEED_VAL();
             if (parse_u64(val, &o->batch) || o->batch == 0 || o->batch > 1000000) goto bad;
@@ -561,7 +564,7 @@ int main(int argc, char **argv) {
     opts_t o;
     if (parse_args(&o, argc, argv)) return 2;
     lxb_run_set_batch(o.batch);
-    lxb_run_set_thp(o.thp != 0);
+    lxb_run_set_thp(o.thp);
     if (o.pin >= 0) {
         cpu_set_t set;
         CPU_ZERO(&set);

@@ -58,10 +58,17 @@ void lxb_run_set_batch(size_t n) {
 }
 
 /* Whether timed engines ask for transparent huge pages (as lxdexd does). */
-static bool thp;
+static int thp;
 
-void lxb_run_set_thp(bool on) {
-    thp = on;
+void lxb_run_set_thp(int mode) {
+    thp = mode;
+}
+
+void lxb_thp_apply(int mode) {
+    if (mode == LXB_THP_PREFAULT)
+        lx_hugepages_prefault(LXB_THP_MIN_BYTES);
+    else if (mode == LXB_THP_ADVISE)
+        lx_hugepages_advise(LXB_THP_MIN_BYTES);
 }
 
 size_t lxb_rss_bytes(void) {
@@ -91,7 +98,7 @@ static lx_engine_t *engine_with_setup(const lxb_workload_t *w) {
     /* the arenas lx_engine_create allocated, before they are touched, and
      * after the setup the ones it grew (pages already faulted in stay 4 KiB
      * until the kernel collapses them) */
-    if (thp) lx_hugepages_advise(LXB_THP_MIN_BYTES);
+    lxb_thp_apply(thp);
     lxb_counter_t k = {0};
     lx_sink_t sink = {lxb_counter_emit, &k};
     lxb_setup_t s;
@@ -105,7 +112,12 @@ static lx_engine_t *engine_with_setup(const lxb_workload_t *w) {
         lx_engine_destroy(e);
         return NULL;
     }
-    if (thp) lx_hugepages_advise(LXB_THP_MIN_BYTES);
+    if (thp == LXB_THP_PREFAULT && lx_engine_reserve(e, w->cfg.max_orders)) {
+        fprintf(stderr, "lxdex-bench: %s: lx_engine_reserve failed\n", w->p.name);
+        lx_engine_destroy(e);
+        return NULL;
+    }
+    lxb_thp_apply(thp);
     return e;
 }
 

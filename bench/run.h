@@ -58,11 +58,18 @@ void lxb_counter_emit(void *ctx, const lx_event_t *ev);
 #define LXB_BATCH_DEFAULT 1024
 void lxb_run_set_batch(size_t n);
 
-/* With on, each timed run's engine asks for transparent huge pages on its
- * mappings of at least LXB_THP_MIN_BYTES, right after lx_engine_create and
- * again after the setup (lx_hugepages_advise: what lxdexd does at start). */
+/* With LXB_THP_ADVISE, each timed run's engine asks for transparent huge
+ * pages on its mappings of at least LXB_THP_MIN_BYTES, right after
+ * lx_engine_create and again after the setup (lx_hugepages_advise); with
+ * LXB_THP_PREFAULT the engine is first sized for max_orders
+ * (lx_engine_reserve) and the mappings are then mapped in full
+ * (lx_hugepages_prefault): what lxdexd does at start unless
+ * node.prefault_memory is false. */
 #define LXB_THP_MIN_BYTES (32ul << 20)
-void lxb_run_set_thp(bool on);
+enum { LXB_THP_OFF = 0, LXB_THP_ADVISE = 1, LXB_THP_PREFAULT = 2 };
+void lxb_run_set_thp(int mode);
+/* What the mode asks for, on the process's mappings as they are now. */
+void lxb_thp_apply(int mode);
 
 /* The most messages a latency run hands to one lx_engine_apply_batch call
  * (those due at once, behind a stall; run.c). */

@@ -92,6 +92,7 @@ typedef struct {
         bool dev_mode;
         uint32_t chain_id; /* signed actions name it (docs/signing.md) */
         char data_dir[LX_CONFIG_PATH_MAX + 1];
+        bool prefault_memory; /* map the engines' arenas in full at start */
     } node;
     struct {
         lx_config_addr_t http, ws, binary;

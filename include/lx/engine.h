@@ -56,6 +56,17 @@ int lx_engine_create(lx_engine_t **out, const lx_engine_config_t *cfg);
 void lx_engine_destroy(lx_engine_t *e);
 
 /*
+ * Sizes what the engine grows as its book grows, the price-level pool and
+ * the client-id index, for `orders` resting orders (as many levels), now:
+ * a book that grows to that size then never stops a command to grow them.
+ * (The order arena is sized by max_orders at creation.) For a host that
+ * commits its memory at start (lxdexd with node.prefault_memory); state,
+ * digest and snapshots are unchanged. 0, or LX_ENOMEM with nothing
+ * changed but what was already grown.
+ */
+int lx_engine_reserve(lx_engine_t *e, uint32_t orders);
+
+/*
  * Apply one command. Returns 0 when the command was applied, whether its
  * business outcome was acceptance or rejection (see the events). Returns
  * LX_EINVAL, changing nothing and emitting nothing, if cmd is NULL, its type

@@ -281,6 +281,15 @@ static void level_release(lx_engine_t *e, uint32_t l) {
     e->levels_used--;
 }
 
+int lx__levels_reserve(lx_engine_t *e, uint32_t n) {
+    if (n <= e->nlevels_cap) return 0;
+    lx__level_t *nl = realloc(e->levels, (size_t)n * sizeof *nl);
+    if (!nl) return LX_ENOMEM;
+    e->levels = nl;
+    e->nlevels_cap = n;
+    return 0;
+}
+
 int lx__book_reserve_slow(lx_engine_t *e, lx__market_t *m, int side) {
     if (side_reserve(e, &m->side[side])) return LX_ENOMEM;
     if (e->level_free == LX__NIL && e->levels_used == e->nlevels_cap) return levels_grow(e);

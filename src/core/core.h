@@ -320,6 +320,8 @@ void lx__idx_free(lx__idx_t *t);
 
 /* book.c: levels and sides */
 int lx__side_init(lx__side_t *s, uint32_t cap);
+/* book.c: room for n levels in the level pool (lx_engine_reserve). */
+int lx__levels_reserve(lx_engine_t *e, uint32_t n);
 void lx__side_free(lx__side_t *s);
 /* Position of a live level's key in the side (index into keys) or LX__NIL. */
 uint32_t lx__side_find(const lx_engine_t *e, const lx__side_t *s, int64_t key);

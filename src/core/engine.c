@@ -21,6 +21,7 @@
  */
 #include <stdlib.h>
 #include "core.h"
+#include "idx.h"
 
 void lx_engine_config_default(lx_engine_config_t *cfg) {
     memset(cfg, 0, sizeof *cfg);
@@ -85,6 +86,12 @@ void lx_engine_destroy(lx_engine_t *e) {
     lx__slots_free(e);
     lx__accounts_free(e);
     free(e);
+}
+
+int lx_engine_reserve(lx_engine_t *e, uint32_t orders) {
+    if (!e) return LX_EINVAL;
+    int rc = lx__levels_reserve(e, orders);
+    return rc ? rc : lx__idx_presize(&e->cid_idx, orders);
 }
 
 uint64_t lx_engine_last_seq(const lx_engine_t *e) {

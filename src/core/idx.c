@@ -175,6 +175,14 @@ static int idx_grow(lx__idx_t *t, uint64_t need) {
     return 0;
 }
 
+int lx__idx_presize(lx__idx_t *t, uint32_t n) {
+    while (t->old) idx_move(t);
+    if (lx__idx_fits(n, t->nb)) return 0;
+    int rc = idx_grow(t, n);
+    while (t->old) idx_move(t);
+    return rc;
+}
+
 int lx__idx_reserve_slow(lx__idx_t *t, uint32_t extra) {
     if (t->old) idx_move(t);
     uint64_t need = (uint64_t)t->count + extra;

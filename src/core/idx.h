@@ -270,6 +270,10 @@ static inline bool lx__idx_fits(uint64_t n, uint64_t nb) {
  * on. LX_ENOMEM changes nothing. */
 LX_COLD int lx__idx_reserve_slow(lx__idx_t *t, uint32_t extra);
 
+/* idx.c: room for n entries now, with any growth finished (for a host
+ * that sizes the engine at start: lx_engine_reserve). */
+int lx__idx_presize(lx__idx_t *t, uint32_t n);
+
 /* The deep check (idx.c): 0, LX_ECORRUPT, or LX_ENOMEM. */
 int lx__idx_validate(const lx__idx_t *t);
 

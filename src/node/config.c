@@ -548,6 +548,7 @@ static const field_t node_fields[] = {
     {"dev_mode", F_BOOL, TOP(c.node.dev_mode), 0, 0, NULL},
     {"chain_id", F_U32, TOP(c.node.chain_id), 1, UINT32_MAX, NULL},
     {"data_dir", F_NAME, TOP(c.node.data_dir), 1, LX_CONFIG_PATH_MAX, NULL},
+    {"prefault_memory", F_BOOL, TOP(c.node.prefault_memory), 0, 0, NULL},
 };
 static const fieldset_t node_set = FIELDS(node_fields);
 
@@ -645,6 +646,7 @@ static void set_defaults(lx_config_t *c) {
     memset(c, 0, sizeof *c);
     strcpy(c->node.name, "lxdex");
     c->node.dev_mode = false;
+    c->node.prefault_memory = true;
     c->node.chain_id = 1;
     strcpy(c->node.data_dir, "data");
     c->listen.http = (lx_config_addr_t){true, false, true, 8080, "127.0.0.1"};
@@ -1286,6 +1288,7 @@ int lx_config_write(const lx_config_t *c, char *buf, size_t cap) {
               "\n  dev_mode: %s\n  chain_id: %u\n  data_dir: ", c->node.dev_mode ? "true" : "false",
               c->node.chain_id);
     sb_quoted(&b, c->node.data_dir);
+    sb_printf(&b, "\n  prefault_memory: %s", c->node.prefault_memory ? "true" : "false");
     sb_printf(&b, "\nlisten:\n");
     sb_addr(&b, "http", &c->listen.http);
     sb_addr(&b, "ws", &c->listen.ws);

@@ -68,6 +68,7 @@ static void test_defaults(void **state) {
     assert_string_equal(c.node.name, "lxdex");
     assert_true(c.node.dev_mode);
     assert_string_equal(c.node.data_dir, "data");
+    assert_true(c.node.prefault_memory);
     assert_true(c.listen.http.enabled && c.listen.http.loopback && !c.listen.http.ipv6);
     assert_string_equal(c.listen.http.host, "127.0.0.1");
     assert_int_equal(c.listen.http.port, 8080);
@@ -189,6 +190,7 @@ static void test_accepted_forms(void **state) {
              "  name: \"my node\"\n"
              "  dev_mode: false\n"
              "  data_dir: /var/lib/lx dex\n"
+             "  prefault_memory: false\n"
              "listen:\n"
              "  http: 0.0.0.0:80\n"
              "  ws: \"[::1]:0\"\n"
@@ -235,6 +237,7 @@ static void test_accepted_forms(void **state) {
              &c);
     assert_string_equal(c.node.name, "my node");
     assert_string_equal(c.node.data_dir, "/var/lib/lx dex");
+    assert_false(c.node.prefault_memory);
     assert_false(c.listen.http.loopback);
     assert_string_equal(c.listen.http.host, "0.0.0.0");
     assert_true(c.listen.ws.ipv6 && c.listen.ws.loopback && c.listen.ws.enabled);
@@ -412,7 +415,7 @@ static const bad_t bad[] = {
     {DEV "nodes: {}\n",
      "line 2: nodes: unknown key (expected one of: node, listen, engine, shards"},
     {"node:\n  nmae: x\n", "line 2: node.nmae: unknown key (expected one of: name, dev_mode, "
-                           "chain_id, data_dir)"},
+                           "chain_id, data_dir, prefault_memory)"},
     {DEV "shards: 1\nshards: 2\n", "line 3: shards: duplicate key (first at line 2)"},
     {DEV "gateway:\n  threads: 2\n",
      "line 3: gateway.threads: unknown key (expected one of: binary_threads)"},

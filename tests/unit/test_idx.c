@@ -19,6 +19,11 @@
  * A second owner hashes every key to the last few buckets, so that the
  * cluster wraps past the end of the table, over counts stick at 255, and
  * growth must first move the wrapped entries: the same checks hold.
+ *
+ * Last, lx_engine_reserve, which sizes an engine's client-id index (and its
+ * level pool) up front: two engines take the same commands, one reserved;
+ * their events and digests must be identical, and the reserved one's index
+ * and pool must never grow while the other's do.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,6 +34,7 @@
 #include <cmocka.h>
 
 #include "core/idx.h"
+#include "lx/engine.h"
 
 #define MAXV 200000u
 
@@ -198,10 +204,128 @@ static void test_wrapped_cluster(void **state) {
     free(o);
 }
 
+/* ---- lx_engine_reserve ---------------------------------------------------- */
+
+typedef struct {
+    uint64_t n, hash;
+} evsum_t;
+
+static void evsum(void *ctx, const lx_event_t *ev) {
+    evsum_t *s = ctx;
+    const unsigned char *p = (const unsigned char *)ev;
+    for (size_t i = 0; i < sizeof *ev; i++) s->hash = (s->hash ^ p[i]) * 0x100000001b3ULL;
+    s->n++;
+}
+
+static lx_cmd_t setup_cmd(uint32_t i) {
+    lx_cmd_t c;
+    memset(&c, 0, sizeof c);
+    if (i < 2) {
+        c.type = LX_CMD_CREATE_ASSET;
+        c.u.create_asset.asset = i;
+        memcpy(c.u.create_asset.symbol, i ? "USD" : "BTC", 3);
+        c.u.create_asset.scale = 1;
+    } else if (i < 5) {
+        c.type = LX_CMD_CREATE_MARKET;
+        c.u.create_market = (lx_cmd_create_market_t){.market = i - 2,
+                                                     .base = 0,
+                                                     .quote = 1,
+                                                     .tick_size = 1,
+                                                     .lot_size = 1,
+                                                     .min_price = 1,
+                                                     .max_price = 100000,
+                                                     .max_qty = 1000,
+                                                     .taker_fee = 10};
+    } else {
+        c.type = LX_CMD_DEPOSIT;
+        c.u.deposit = (lx_cmd_deposit_t){.account = (i - 5) / 2,
+                                         .asset = (i - 5) % 2,
+                                         .amount = 1000000000000LL,
+                                         .deposit_id = i};
+    }
+    return c;
+}
+
+/* Resting places far from one another, then random places, cancels (by
+ * client id) and amends around one price. */
+static lx_cmd_t flow_cmd(uint32_t i) {
+    lx_cmd_t c;
+    memset(&c, 0, sizeof c);
+    uint32_t acct = (uint32_t)(rnd() % 16), market = (uint32_t)(rnd() % 3);
+    uint64_t k = rnd() % 100;
+    if (i < 3000 || k < 50) {
+        c.type = LX_CMD_PLACE;
+        c.u.place = (lx_cmd_place_t){.account = acct,
+                                     .market = market,
+                                     .side = (uint8_t)(rnd() & 1),
+                                     .tif = LX_TIF_GTC,
+                                     .price = 1000 + (int64_t)(rnd() % 2000),
+                                     .qty = 1 + (int64_t)(rnd() % 9),
+                                     .client_id = 1 + rnd() % 4000};
+        if (i < 3000) c.u.place.price = c.u.place.side ? 5000 + i : 1000 - i / 4;
+    } else if (k < 85) {
+        c.type = LX_CMD_CANCEL;
+        c.u.cancel = (lx_cmd_cancel_t){
+            .account = acct, .market = market, .by_client_id = 1, .client_id = 1 + rnd() % 4000};
+    } else {
+        c.type = LX_CMD_AMEND;
+        c.u.amend = (lx_cmd_amend_t){.account = acct,
+                                     .market = market,
+                                     .by_client_id = 1,
+                                     .client_id = 1 + rnd() % 4000,
+                                     .price = 1000 + (int64_t)(rnd() % 2000),
+                                     .qty = 1 + (int64_t)(rnd() % 9)};
+    }
+    return c;
+}
+
+static void test_engine_reserve(void **state) {
+    (void)state;
+    rng_state = 3;
+    lx_engine_config_t cfg;
+    lx_engine_config_default(&cfg);
+    cfg.max_markets = 4;
+    cfg.max_assets = 4;
+    cfg.max_accounts = 16;
+    cfg.max_orders = 8192;
+    lx_engine_t *plain = NULL, *big = NULL;
+    assert_int_equal(lx_engine_create(&plain, &cfg), 0);
+    assert_int_equal(lx_engine_create(&big, &cfg), 0);
+    assert_int_equal(lx_engine_reserve(big, cfg.max_orders), 0);
+    uint32_t big_nb = big->cid_idx.nb, big_levels = big->nlevels_cap;
+    uint32_t plain_nb = plain->cid_idx.nb, plain_levels = plain->nlevels_cap;
+    assert_null(big->cid_idx.old);
+    assert_true(big_levels >= cfg.max_orders && lx__idx_fits(cfg.max_orders, big_nb));
+    evsum_t s1 = {0, 0}, s2 = {0, 0};
+    lx_sink_t k1 = {evsum, &s1}, k2 = {evsum, &s2};
+    uint64_t seq = 0;
+    for (uint32_t i = 0; i < 5 + 32 + 40000; i++) {
+        lx_cmd_t c = i < 37 ? setup_cmd(i) : flow_cmd(i - 37);
+        c.seq = ++seq;
+        c.ts = (int64_t)seq * 1000;
+        assert_int_equal(lx_engine_apply(plain, &c, &k1), 0);
+        assert_int_equal(lx_engine_apply(big, &c, &k2), 0);
+        assert_int_equal(big->cid_idx.nb, big_nb);
+        assert_int_equal(big->nlevels_cap, big_levels);
+        assert_null(big->cid_idx.old);
+    }
+    assert_int_equal(s1.n, s2.n);
+    assert_true(s1.hash == s2.hash);
+    assert_true(lx_engine_digest(plain) == lx_engine_digest(big));
+    /* without the reservation both would have grown */
+    assert_true(plain->cid_idx.nb > plain_nb && plain->nlevels_cap > plain_levels);
+    char msg[256];
+    assert_int_equal(lx_engine_validate(big, msg, sizeof msg), 0);
+    assert_int_equal(lx_engine_validate(plain, msg, sizeof msg), 0);
+    lx_engine_destroy(plain);
+    lx_engine_destroy(big);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_growth),
         cmocka_unit_test(test_wrapped_cluster),
+        cmocka_unit_test(test_engine_reserve),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
