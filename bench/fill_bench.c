@@ -116,7 +116,7 @@ int lx_bench_fill(uint64_t n, uint64_t seed, bool clearing, int thp) {
     lxb_hist_t *h = malloc(sizeof *h);
     int rc = h ? lx_engine_create(&f.e, &cfg) : LX_ENOMEM;
     if (!rc && thp == LXB_THP_PREFAULT) rc = lx_engine_reserve(f.e, cfg.max_orders);
-    if (!rc) lxb_thp_apply(thp);
+    if (!rc) lxb_thp_apply(thp, f.e);
     if (!rc) rc = setup(&f, clearing);
     if (rc || f.k.rejects) {
         fprintf(stderr, "lxdex-bench: fill: setup failed: %s\n", rc ? lx_strerror(rc) : "rejects");

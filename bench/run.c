@@ -64,11 +64,9 @@ void lxb_run_set_thp(int mode) {
     thp = mode;
 }
 
-void lxb_thp_apply(int mode) {
-    if (mode == LXB_THP_PREFAULT)
-        lx_hugepages_prefault(LXB_THP_MIN_BYTES);
-    else if (mode == LXB_THP_ADVISE)
-        lx_hugepages_advise(LXB_THP_MIN_BYTES);
+void lxb_thp_apply(int mode, lx_engine_t *e) {
+    if (mode >= LXB_THP_ADVISE) lx_hugepages_advise(LXB_THP_MIN_BYTES);
+    if (mode == LXB_THP_PREFAULT) lx_engine_prefault(e);
 }
 
 size_t lxb_rss_bytes(void) {
@@ -98,7 +96,7 @@ static lx_engine_t *engine_with_setup(const lxb_workload_t *w) {
     /* the arenas lx_engine_create allocated, before they are touched, and
      * after the setup the ones it grew (pages already faulted in stay 4 KiB
      * until the kernel collapses them) */
-    lxb_thp_apply(thp);
+    lxb_thp_apply(thp, e);
     lxb_counter_t k = {0};
     lx_sink_t sink = {lxb_counter_emit, &k};
     lxb_setup_t s;
@@ -117,7 +115,7 @@ static lx_engine_t *engine_with_setup(const lxb_workload_t *w) {
         lx_engine_destroy(e);
         return NULL;
     }
-    lxb_thp_apply(thp);
+    lxb_thp_apply(thp, e);
     return e;
 }
 

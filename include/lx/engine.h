@@ -170,6 +170,16 @@ int lx_engine_market_info(const lx_engine_t *e, lx_market_id_t m, lx_market_info
 int lx_engine_asset_info(const lx_engine_t *e, lx_asset_id_t a, lx_asset_info_t *out);
 void lx_engine_stats(const lx_engine_t *e, lx_engine_stats_t *out);
 
+/* The engine's arrays, each reported as fn(ctx, start, bytes): order slots,
+ * accounts, markets, assets, identities, the slot bitmaps, the level pool,
+ * balances, the GTD and key tables, and the tables of its hash indexes
+ * (not the per-market side arrays, which are small). For a host that
+ * manages memory (lxdexd maps them on huge pages at start:
+ * lx_engine_prefault in lx/journal.h); the host must not change their
+ * contents. They move when the engine grows them. */
+typedef void (*lx_memory_fn)(void *ctx, void *start, size_t bytes);
+void lx_engine_memory(const lx_engine_t *e, lx_memory_fn fn, void *ctx);
+
 /* Best price and its total quantity; returns false if that side is empty or
  * the market unknown. */
 bool lx_engine_best(const lx_engine_t *e, lx_market_id_t m, lx_side_t side, int64_t *price,

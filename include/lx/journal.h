@@ -206,13 +206,14 @@ typedef struct {
  * copies far fewer page tables (src/journal/hugepages.c). Returns the bytes
  * advised. Call after the engine is created or recovered. */
 uint64_t lx_hugepages_advise(size_t min_bytes);
-/* The same, and then maps every page of each mapping advised (huge pages
- * where the kernel has them), so that no command later stops for a page
- * fault when the engine first touches memory: with huge pages, a fault
- * clears 2 MiB (on a VM whose host reclaims free guest memory, measured 6
- * to 10 ms each). Returns the bytes mapped (0 where the kernel cannot
- * populate on request, before Linux 5.14; the advice stands). */
-uint64_t lx_hugepages_prefault(size_t min_bytes);
+/* Advises huge pages on each of the engine's arrays of 2 MiB or more
+ * (lx_engine_memory) and maps every page of them now, so that no command
+ * later stops for a page fault when the engine first touches memory: with
+ * huge pages a fault clears 2 MiB (on a VM whose host reclaims the memory
+ * its guest frees, measured 6 to 10 ms each). Call lx_engine_reserve first
+ * for the arrays that grow with the book. Returns the bytes mapped (0
+ * where the kernel cannot map on request, before Linux 5.14). */
+uint64_t lx_engine_prefault(lx_engine_t *e);
 
 int lx_snapshot_write(const char *dir, const lx_engine_t *e, uint64_t epoch, int zstd_level,
                       const lx_io_t *io);

@@ -77,6 +77,39 @@ void lx_engine_stats(const lx_engine_t *e, lx_engine_stats_t *out) {
                  (size_t)e->deposits_cap * 8 + lx__idx_bytes(&e->dep_idx);
 }
 
+static void report(lx_memory_fn fn, void *ctx, const void *p, size_t n, size_t size) {
+    if (p && n) fn(ctx, (void *)(uintptr_t)p, n * size);
+}
+
+static void report_idx(lx_memory_fn fn, void *ctx, const lx__idx_t *t) {
+    report(fn, ctx, t->bkt, t->nb, sizeof *t->bkt);
+    if (t->old) report(fn, ctx, t->old, t->ocap, sizeof *t->old);
+}
+
+void lx_engine_memory(const lx_engine_t *e, lx_memory_fn fn, void *ctx) {
+    const lx_engine_config_t *c = &e->cfg;
+    report(fn, ctx, e->orders, c->max_orders, sizeof *e->orders);
+    report(fn, ctx, e->accounts, c->max_accounts, sizeof *e->accounts);
+    report(fn, ctx, e->ident, c->max_accounts, sizeof *e->ident);
+    report(fn, ctx, e->markets, c->max_markets, sizeof *e->markets);
+    report(fn, ctx, e->assets, c->max_assets, sizeof *e->assets);
+    report(fn, ctx, e->free_l0, e->nl0, sizeof *e->free_l0);
+    report(fn, ctx, e->free_l1, e->nl1, sizeof *e->free_l1);
+    report(fn, ctx, e->free_l2, e->nl2, sizeof *e->free_l2);
+    report(fn, ctx, e->levels, e->nlevels_cap, sizeof *e->levels);
+    report(fn, ctx, e->balances, e->balances_cap, sizeof *e->balances);
+    report(fn, ctx, e->deposit_ids, e->deposits_cap, sizeof *e->deposit_ids);
+    report(fn, ctx, e->gtd, e->gtd_cap, sizeof *e->gtd);
+    report(fn, ctx, e->gtx, e->gtx_cap, sizeof *e->gtx);
+    report(fn, ctx, e->dms, e->dms_cap, sizeof *e->dms);
+    report(fn, ctx, e->keys, e->keys_cap, sizeof *e->keys);
+    report_idx(fn, ctx, &e->cid_idx);
+    report_idx(fn, ctx, &e->bal_idx);
+    report_idx(fn, ctx, &e->dep_idx);
+    report_idx(fn, ctx, &e->gtx_idx);
+    report_idx(fn, ctx, &e->key_idx);
+}
+
 bool lx_engine_best(const lx_engine_t *e, lx_market_id_t id, lx_side_t side, int64_t *price,
                     int64_t *qty) {
     const lx__market_t *m = market_get(e, id);

@@ -23,27 +23,26 @@
  * (Firecracker with free page reporting, as on our benchmark machines) the
  * host must supply those 2 MiB too: 6 to 10 ms a fault, measured. An engine
  * filling up from empty touches a new 2 MiB of its order arena every 43,690
- * orders: the fill workload (lxdex-bench) had 92 places over 1 ms with the
- * advice alone and none once the arenas were mapped at start
- * (lx_hugepages_prefault, which lxdexd calls unless node.prefault_memory is
- * false). Arrays the engine grows later are new mappings, not advised: they
- * fault in 4 KiB pages, about 2 us each.
+ * orders, and its level pool and indexes as the book grows: the fill
+ * workload (lxdex-bench) had 51 to 91 places over 1 ms with the advice
+ * alone and none once the engine was sized for its capacity
+ * (lx_engine_reserve) and its arrays mapped at start (lx_engine_prefault),
+ * which lxdexd does unless node.prefault_memory is false.
  */
 #define _GNU_SOURCE
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <unistd.h>
+#include "lx/engine.h"
 #include "lx/journal.h"
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
 #endif
 
-/* Advises huge pages on every anonymous read-write mapping of at least
- * min_bytes, and with populate maps each one advised in full (as if every
- * page were written; the calloc'd arenas stay zero). Returns the bytes
- * advised, or with populate the bytes mapped. */
-static uint64_t walk(size_t min_bytes, bool populate) {
+uint64_t lx_hugepages_advise(size_t min_bytes) {
     FILE *f = fopen("/proc/self/maps", "r");
     if (!f) return 0;
     char line[512];
@@ -59,17 +58,34 @@ static uint64_t walk(size_t min_bytes, bool populate) {
             continue;
         bool anon = ino == 0 && (line[n] == '\n' || line[n] == 0);
         if (!anon || perms[0] != 'r' || perms[1] != 'w' || hi - lo < min_bytes) continue;
-        if (madvise((void *)lo, hi - lo, MADV_HUGEPAGE) != 0) continue;
-        if (!populate || madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE) == 0) total += hi - lo;
+        if (madvise((void *)lo, hi - lo, MADV_HUGEPAGE) == 0) total += hi - lo;
     }
     fclose(f);
     return total;
 }
 
-uint64_t lx_hugepages_advise(size_t min_bytes) {
-    return walk(min_bytes, false);
+/* Only the engine's own arrays are mapped, not every large mapping of the
+ * process: some are reservations never meant to be backed (a sanitizer's
+ * shadow memory is terabytes), and mapping those in full is an
+ * out-of-memory kill. */
+typedef struct {
+    uintptr_t page;
+    uint64_t mapped;
+} prefault_t;
+
+static void prefault_range(void *ctx, void *start, size_t bytes) {
+    prefault_t *pf = ctx;
+    if (bytes < (2u << 20)) return;
+    uintptr_t lo = ((uintptr_t)start + pf->page - 1) & ~(pf->page - 1);
+    uintptr_t hi = ((uintptr_t)start + bytes) & ~(pf->page - 1);
+    if (hi <= lo) return;
+    (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE); /* where the kernel has them */
+    if (madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE) == 0) pf->mapped += hi - lo;
 }
 
-uint64_t lx_hugepages_prefault(size_t min_bytes) {
-    return walk(min_bytes, true);
+uint64_t lx_engine_prefault(lx_engine_t *e) {
+    long page = sysconf(_SC_PAGESIZE);
+    prefault_t pf = {(uintptr_t)(page > 0 ? page : 4096), 0};
+    lx_engine_memory(e, prefault_range, &pf);
+    return pf.mapped;
 }

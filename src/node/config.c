@@ -60,6 +60,7 @@ static const char dev_yaml[] =
     "  name: lxdex-dev\n"
     "  dev_mode: true\n"
     "  data_dir: build/dev-data\n"
+    "  prefault_memory: false\n"
     "listen:\n"
     "  http: 127.0.0.1:8080\n"
     "  ws: 127.0.0.1:8081\n"

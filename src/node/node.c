@@ -323,35 +323,31 @@ int lx_node_open(lx_node_t **out, const lx_config_t *cfg, const lx_node_opts_t *
         lx__node_log(n, "lxdexd: %u shards, one engine thread and journal each\n", n->nshards);
 
     /* the engines' arenas on huge pages: the fork() of a snapshot stalls the
-     * engine for a tenth of the time (BENCHMARKS.md, journal); and mapped in
-     * full now, unless configured otherwise, so that no order waits for the
-     * first touch of a huge page (src/journal/hugepages.c) */
+     * engine for a tenth of the time (BENCHMARKS.md, journal) */
+    uint64_t advised = lx_hugepages_advise(32ul << 20);
+    if (advised)
+        lx__node_log(n, "lxdexd: %llu MiB of engine memory advised to transparent huge pages\n",
+                     (unsigned long long)(advised >> 20));
+    /* and, unless configured otherwise, sized for max_orders and mapped in
+     * full now, so that no order waits for the first touch of a huge page
+     * (src/journal/hugepages.c) */
     if (cfg->node.prefault_memory) {
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        /* the level pool and client-id index sized for max_orders first, so
-         * that they are among what is mapped and never grow */
+        uint64_t mapped = 0;
         for (uint32_t k = 0; k < n->nshards; k++) {
             if ((rc = lx_engine_reserve(n->shards[k].engine, cfg->engine.max_orders))) {
                 snprintf(err, errlen, "engine memory for %u orders: %s", cfg->engine.max_orders,
                          lx_strerror(rc));
                 goto fail;
             }
+            mapped += lx_engine_prefault(n->shards[k].engine);
         }
-        uint64_t mapped = lx_hugepages_prefault(32ul << 20);
         clock_gettime(CLOCK_MONOTONIC, &t1);
-        if (mapped)
-            lx__node_log(
-                n,
-                "lxdexd: %llu MiB of engine memory on transparent huge pages, mapped in "
-                "%lld ms\n",
-                (unsigned long long)(mapped >> 20),
-                (long long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
-    } else {
-        uint64_t advised = lx_hugepages_advise(32ul << 20);
-        if (advised)
-            lx__node_log(n, "lxdexd: %llu MiB of engine memory advised to transparent huge pages\n",
-                         (unsigned long long)(advised >> 20));
+        lx__node_log(
+            n, "lxdexd: %llu MiB of engine memory mapped in %lld ms\n",
+            (unsigned long long)(mapped >> 20),
+            (long long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
     }
 
     if ((rc = gateway_add(n, &(lx_node_gw_opts_t){0}))) {

@@ -2,7 +2,8 @@
 # lxdexd_smoke.sh BUILD_DIR: the real node binary, end to end.
 #
 #   1. a config from the embedded one, with the binary port 0 (the system picks one), http and ws
-#      off, two binary gateway threads, and a temporary data directory;
+#      off, two binary gateway threads, node.prefault_memory on (the engine sized and mapped at
+#      start, as in production; the log must say so), and a temporary data directory;
 #   2. start lxdexd --demo, let the demo client trade for a few seconds, SIGTERM: it must stop
 #      gracefully (exit 0) and print the seq and digest it stopped at;
 #   3. start again: recovery must report that same seq and digest; SIGTERM again;
@@ -19,8 +20,11 @@ trap 'rm -rf "$TMP"' EXIT
 "$BIN" --print-config |
     sed -e 's#^\(  binary: \).*#\1"127.0.0.1:0"#' -e 's#^\(  http: \).*#\1off#' \
         -e 's#^\(  ws: \).*#\1off#' -e "s#^\(  data_dir: \).*#\1\"$TMP/data\"#" \
-        -e 's#^\(  binary_threads: \).*#\12#' > "$TMP/node.yaml"
+        -e 's#^\(  binary_threads: \).*#\12#' \
+        -e 's#^\(  prefault_memory: \).*#\1true#' > "$TMP/node.yaml"
 grep -q '^  binary_threads: 2$' "$TMP/node.yaml" || { echo "lxdexd_smoke: no gateway.binary_threads" >&2; exit 1; }
+# the production path: engines sized for max_orders and mapped at start
+grep -q '^  prefault_memory: true$' "$TMP/node.yaml" || { echo "lxdexd_smoke: no node.prefault_memory" >&2; exit 1; }
 
 run() { # run LOG SECONDS [ARGS]: start, wait, SIGTERM, wait for exit
     log=$1 secs=$2
@@ -43,6 +47,7 @@ stop=$(sed -n 's/^lxdexd: stopped at seq \([0-9]*\), digest \([0-9a-f]*\)$/\1 \2
 fills=$(sed -n 's/^demo: .* \([0-9]*\) fills.*/\1/p' "$TMP/run1.log" | tail -1)
 [ -n "$stop" ] || { echo "lxdexd_smoke: no stop line" >&2; cat "$TMP/run1.log" >&2; exit 1; }
 grep -q "binary order entry on 2 gateway threads" "$TMP/run1.log" || { cat "$TMP/run1.log" >&2; exit 1; }
+grep -q "MiB of engine memory mapped in" "$TMP/run1.log" || { cat "$TMP/run1.log" >&2; exit 1; }
 seq=${stop% *}
 digest=${stop#* }
 [ "$seq" -gt 305 ] || { echo "lxdexd_smoke: only $seq commands" >&2; cat "$TMP/run1.log" >&2; exit 1; }

@@ -23,7 +23,8 @@
  * Last, lx_engine_reserve, which sizes an engine's client-id index (and its
  * level pool) up front: two engines take the same commands, one reserved;
  * their events and digests must be identical, and the reserved one's index
- * and pool must never grow while the other's do.
+ * and pool must never grow while the other's do; lx_engine_memory must
+ * list what was reserved.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -279,6 +280,23 @@ static lx_cmd_t flow_cmd(uint32_t i) {
     return c;
 }
 
+/* lx_engine_memory's ranges: their total, and whether the order slots and
+ * the level pool were among them. */
+typedef struct {
+    size_t total;
+    const void *orders, *levels;
+    bool saw_orders, saw_levels;
+} memsum_t;
+
+static void memsum(void *ctx, void *start, size_t bytes) {
+    memsum_t *m = ctx;
+    assert_non_null(start);
+    assert_true(bytes > 0);
+    m->total += bytes;
+    m->saw_orders |= start == m->orders;
+    m->saw_levels |= start == m->levels;
+}
+
 static void test_engine_reserve(void **state) {
     (void)state;
     rng_state = 3;
@@ -296,6 +314,12 @@ static void test_engine_reserve(void **state) {
     uint32_t plain_nb = plain->cid_idx.nb, plain_levels = plain->nlevels_cap;
     assert_null(big->cid_idx.old);
     assert_true(big_levels >= cfg.max_orders && lx__idx_fits(cfg.max_orders, big_nb));
+    /* what a host would map: at least the slots, the pool and the index */
+    memsum_t ms = {0, big->orders, big->levels, false, false};
+    lx_engine_memory(big, memsum, &ms);
+    assert_true(ms.saw_orders && ms.saw_levels);
+    assert_true(ms.total >= (size_t)cfg.max_orders * (sizeof(lx__order_t) + sizeof(lx__level_t)) +
+                                (size_t)big_nb * sizeof(lx__idx_bucket_t));
     evsum_t s1 = {0, 0}, s2 = {0, 0};
     lx_sink_t k1 = {evsum, &s1}, k2 = {evsum, &s2};
     uint64_t seq = 0;
