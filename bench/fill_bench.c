@@ -1,5 +1,5 @@
 /*
- * fill_bench.c: the `fill` workload of lxdex-bench (fill_bench.h).
+ * fill_bench.c: the `fill` workloads of lxdex-bench (fill_bench.h).
  *
  * The engine workloads (workload.c) start from a book built untimed and
  * then churn around a steady number of orders, so what the engine does
@@ -22,10 +22,18 @@
  * be matched to what grew there. msgs_per_s is n over the loop's time,
  * clock reads included. Nothing is rejected (checked); bytes_per_order is
  * the engine's own account of its order memory at the end (lx_engine_stats,
- * as for the other workloads). --thp advises the arenas to huge pages
- * right after creation; --prefault also maps them in full then, as lxdexd
- * does (on our VMs the first touch of a huge page took 6 to 10 ms: 92
- * places over 1 ms with --thp, none with --prefault).
+ * as for the other workloads).
+ *
+ * fill_wide is the same in one market whose orders land 1 to 500,000 ticks
+ * from the mid: about 90,000 levels a side, and nearly every new level goes
+ * in the middle of its side's sorted array, whose entries behind it move
+ * (book.c keeps the array for books whose activity is near the touch; this
+ * is what a trader scattering orders over a wide price band costs it).
+ *
+ * --thp advises the arenas to huge pages right after creation; --prefault
+ * also sizes the engine for max_orders and maps its arrays then, as lxdexd
+ * does (on our VMs the first touch of a huge page took 6 to 10 ms: 51 to
+ * 91 places over 1 ms with --thp, none with --prefault).
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -39,10 +47,21 @@
 #include "prng.h"
 #include "run.h"
 
-#define FILL_MARKETS 1000u
 #define FILL_ACCOUNTS 1000u
-#define FILL_MID 100000
-#define FILL_DEPTH 500u /* ticks from the mid, each side */
+
+/* The two books a fill builds. */
+typedef struct {
+    const char *name;
+    uint32_t markets;
+    uint32_t depth; /* ticks from the mid, each side */
+    int64_t mid;
+    uint64_t n; /* places, by default */
+} fill_shape_t;
+
+static const fill_shape_t shapes[] = {
+    {"fill", 1000, 500, 100000, 4000000},
+    {"fill_wide", 1, 500000, 1000000, 200000},
+};
 
 typedef struct {
     lx_engine_t *e;
@@ -60,7 +79,7 @@ static int apply(fill_t *f, lx_cmd_t *c) {
 }
 
 /* Assets, markets and (with clearing) deposits, untimed. */
-static int setup(fill_t *f, bool clearing) {
+static int setup(fill_t *f, const fill_shape_t *sh, bool clearing) {
     lx_cmd_t c;
     int rc = 0;
     for (uint32_t a = 0; a < 2 && !rc; a++) {
@@ -71,7 +90,7 @@ static int setup(fill_t *f, bool clearing) {
         c.u.create_asset.scale = 1;
         rc = apply(f, &c);
     }
-    for (uint32_t m = 0; m < FILL_MARKETS && !rc; m++) {
+    for (uint32_t m = 0; m < sh->markets && !rc; m++) {
         memset(&c, 0, sizeof c);
         c.type = LX_CMD_CREATE_MARKET;
         c.u.create_market = (lx_cmd_create_market_t){.market = m,
@@ -80,7 +99,7 @@ static int setup(fill_t *f, bool clearing) {
                                                      .tick_size = 1,
                                                      .lot_size = 1,
                                                      .min_price = 1,
-                                                     .max_price = 2 * FILL_MID,
+                                                     .max_price = 2 * sh->mid,
                                                      .max_qty = 1000000,
                                                      .maker_fee = 0,
                                                      .taker_fee = 10};
@@ -98,15 +117,22 @@ static int setup(fill_t *f, bool clearing) {
     return rc;
 }
 
-int lx_bench_fill(uint64_t n, uint64_t seed, bool clearing, int thp) {
-    if (n == 0) n = 4000000;
+int lx_bench_fill(const char *name, uint64_t n, uint64_t seed, bool clearing, int thp) {
+    const fill_shape_t *sh = NULL;
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+        if (strcmp(name, shapes[i].name) == 0) sh = &shapes[i];
+    if (!sh) {
+        fprintf(stderr, "lxdex-bench: unknown workload '%s'\n", name);
+        return 2;
+    }
+    if (n == 0) n = sh->n;
     if (n > LX_LIMIT_ORDERS / 2) {
         fprintf(stderr, "lxdex-bench: fill: at most %u orders\n", LX_LIMIT_ORDERS / 2);
         return 1;
     }
     lx_engine_config_t cfg;
     lx_engine_config_default(&cfg);
-    cfg.max_markets = FILL_MARKETS;
+    cfg.max_markets = sh->markets;
     cfg.max_assets = 4;
     cfg.max_accounts = FILL_ACCOUNTS;
     cfg.max_orders = (uint32_t)(n + n / 4 + 1024);
@@ -117,7 +143,7 @@ int lx_bench_fill(uint64_t n, uint64_t seed, bool clearing, int thp) {
     int rc = h ? lx_engine_create(&f.e, &cfg) : LX_ENOMEM;
     if (!rc && thp == LXB_THP_PREFAULT) rc = lx_engine_reserve(f.e, cfg.max_orders);
     if (!rc) lxb_thp_apply(thp, f.e);
-    if (!rc) rc = setup(&f, clearing);
+    if (!rc) rc = setup(&f, sh, clearing);
     if (rc || f.k.rejects) {
         fprintf(stderr, "lxdex-bench: fill: setup failed: %s\n", rc ? lx_strerror(rc) : "rejects");
         lx_engine_destroy(f.e);
@@ -134,14 +160,14 @@ int lx_bench_fill(uint64_t n, uint64_t seed, bool clearing, int thp) {
     for (uint64_t i = 0; i < n && !rc; i++) {
         memset(&c, 0, sizeof c);
         int side = (int)(lxb_next(&r) & 1);
-        int64_t d = 1 + (int64_t)lxb_below(&r, FILL_DEPTH);
+        int64_t d = 1 + (int64_t)lxb_below(&r, sh->depth);
         c.type = LX_CMD_PLACE;
         c.u.place = (lx_cmd_place_t){.account = (uint32_t)(i % FILL_ACCOUNTS),
-                                     .market = lxb_below(&r, FILL_MARKETS),
+                                     .market = lxb_below(&r, sh->markets),
                                      .side = (uint8_t)side,
                                      .type = LX_ORDER_LIMIT,
                                      .tif = LX_TIF_GTC,
-                                     .price = side == LX_SIDE_BUY ? FILL_MID - d : FILL_MID + d,
+                                     .price = side == LX_SIDE_BUY ? sh->mid - d : sh->mid + d,
                                      .qty = 1 + (int64_t)lxb_below(&r, 10),
                                      .client_id = i + 1};
         uint64_t a = lxb_ticks();
@@ -167,16 +193,16 @@ int lx_bench_fill(uint64_t n, uint64_t seed, bool clearing, int thp) {
         free(h);
         return 1;
     }
-    printf("RESULT workload=fill msgs=%" PRIu64 " msgs_per_s=%" PRIu64 " p50_ns=%" PRIu64
+    printf("RESULT workload=%s msgs=%" PRIu64 " msgs_per_s=%" PRIu64 " p50_ns=%" PRIu64
            " p99_ns=%" PRIu64 " p999_ns=%" PRIu64 " max_ns=%" PRIu64 " bytes_per_order=%" PRIu64
            " timing=service max_at=%" PRIu64 " over_100us=%" PRIu64 " over_1ms=%" PRIu64
            " markets=%u accounts=%u resting_end=%u levels=%u clearing=%d thp=%d clock=%s"
            " seed=%" PRIu64 " digest=%016" PRIx64 "\n",
-           n, elapsed ? (uint64_t)(n * 1000000000ull / elapsed) : 0,
+           sh->name, n, elapsed ? (uint64_t)(n * 1000000000ull / elapsed) : 0,
            lxb_ticks_to_ns(lxb_hist_quantile(h, 500000)),
            lxb_ticks_to_ns(lxb_hist_quantile(h, 990000)),
            lxb_ticks_to_ns(lxb_hist_quantile(h, 999000)), lxb_ticks_to_ns(h->max),
-           (uint64_t)(st.bytes_orders / st.orders), max_at, over_100us, over_1ms, FILL_MARKETS,
+           (uint64_t)(st.bytes_orders / st.orders), max_at, over_100us, over_1ms, sh->markets,
            FILL_ACCOUNTS, st.orders, st.levels, clearing, thp, lxb_clock.name, seed,
            lx_engine_digest(f.e));
     fflush(stdout);

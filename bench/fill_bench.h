@@ -1,14 +1,20 @@
 /*
- * fill_bench.h: the `fill` workload of lxdex-bench (fill_bench.c): an empty
- * engine filled with millions of resting orders, every place timed.
+ * fill_bench.h: the `fill` workloads of lxdex-bench (fill_bench.c): an
+ * empty engine filled with resting orders, every place timed.
  *
- * lx_bench_fill(n, seed, clearing, thp) places n orders (0: 4,000,000) into
- * an engine whose arenas are on huge pages as thp says (LXB_THP_*, run.h), and
- * prints one RESULT line in the bench's format (bench/main.c), whose
+ * lx_bench_fill(name, n, seed, clearing, thp) places n orders into an empty
+ * engine whose arenas are on huge pages as thp says (LXB_THP_*, run.h):
+ *   fill       4,000,000 (n 0) over 1,000 markets, 1 to 500 ticks from the
+ *              mid, about 1,000 levels a market;
+ *   fill_wide  200,000 (n 0) in one market, 1 to 500,000 ticks from the
+ *              mid: sides of about 90,000 levels, most new ones far from
+ *              both ends of the side's array (book.c: the case it is not
+ *              built for);
+ * and prints one RESULT line in the bench's format (bench/main.c), whose
  * p50_ns ... max_ns are the service times of single places (timing=service:
  * a closed loop, nothing queues), plus max_at (the place that took
  * max_ns), over_100us and over_1ms (how many places took longer). Returns
- * 0, or 1 if a run failed (a message on stderr).
+ * 0, 1 if a run failed (a message on stderr), 2 for an unknown name.
  */
 #ifndef LXB_FILL_BENCH_H
 #define LXB_FILL_BENCH_H
@@ -16,6 +22,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-int lx_bench_fill(uint64_t n, uint64_t seed, bool clearing, int thp);
+int lx_bench_fill(const char *name, uint64_t n, uint64_t seed, bool clearing, int thp);
 
 #endif

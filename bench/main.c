@@ -63,7 +63,8 @@ typedef struct {
     int nsel;
     char journal[MAX_SEL][48]; /* journal workloads, run by lx_bench_journal() */
     int njournal;
-    int fill;                     /* the fill workload, run by lx_bench_fill() */
+    char fill[MAX_SEL][16]; /* fill workloads, run by lx_bench_fill() */
+    int nfill;
     uint64_t node_rates[MAX_SEL]; /* --node: offered rates for lx_bench_node() */
     int nnode;
     uint32_t node_seconds;
@@ -107,8 +108,9 @@ static void usage(FILE *f) {
         "                    engine workloads; journal workloads: journal, journal_append,\n"
         "                    journal_append_bN, journal_replay, journal_snapshot[_thp],\n"
         "                    journal_recovery[_thp], see bench/journal_bench.h; fill: an\n"
-        "                    empty engine filled with 4,000,000 orders (--msgs), each place\n"
-        "                    timed, see bench/fill_bench.h)\n"
+        "                    empty engine filled with 4,000,000 orders over 1,000 markets\n"
+        "                    (--msgs), each place timed; fill_wide: 200,000 over one market\n"
+        "                    +-500,000 ticks wide; see bench/fill_bench.h)\n"
         "  --msgs N          flow messages per workload (default 5000000; --quick 50000)\n"
         "  --seed N          workload seed (default 1)\n"
         "  --clearing        clearing on: assets, deposits (untimed), funds locked per order\n"
@@ -174,8 +176,8 @@ static int add_workloads(opts_t *o, const char *list) {
                 if (add_workloads(o, p->name)) return -1;
             continue;
         }
-        if (strcmp(tok, "fill") == 0) { /* fill_bench.c */
-            o->fill = 1;
+        if (strncmp(tok, "fill", 4) == 0) { /* fill_bench.c checks the name */
+            if (o->nfill < MAX_SEL) snprintf(o->fill[o->nfill++], sizeof o->fill[0], "%s", tok);
             continue;
         }
         if (strncmp(tok, "journal", 7) == 0) { /* journal_bench.c checks the name */
@@ -339,8 +341,8 @@ static int parse_args(opts_t *o, int argc, char **argv) {
         return -1;
 #undef NEED_VAL
     }
-    if (o->nsel == 0 && o->njournal == 0 && !o->fill && o->nnode == 0 && o->verify_seconds == 0 &&
-        o->nws == 0 && add_workloads(o, "all"))
+    if (o->nsel == 0 && o->njournal == 0 && o->nfill == 0 && o->nnode == 0 &&
+        o->verify_seconds == 0 && o->nws == 0 && add_workloads(o, "all"))
         return -1;
     if (!o->msgs_set) o->msgs = o->quick ? 50000 : 5000000;
     return 0;
@@ -590,11 +592,10 @@ int main(int argc, char **argv) {
     for (int i = 0; i < o.nsel; i++) failed |= run_workload(&o, o.sel[i], &worst) != 0;
     for (int i = 0; i < o.njournal; i++)
         failed |= lx_bench_journal(o.journal[i], o.seed, o.quick) != 0;
-    if (o.fill)
-        failed |= lx_bench_fill(o.msgs_set ? o.msgs
-                                : o.quick  ? 200000
-                                           : 0,
-                                o.seed, o.clearing, o.thp) != 0;
+    for (int i = 0; i < o.nfill; i++) {
+        uint64_t n = o.msgs_set ? o.msgs : o.quick ? 20000 : 0;
+        failed |= lx_bench_fill(o.fill[i], n, o.seed, o.clearing, o.thp) != 0;
+    }
     for (int i = 0; i < o.nnode; i++)
         failed |= lx_bench_node(o.node_rates[i], o.node_seconds ? o.node_seconds : 10, true, o.seed,
                                 o.node_auth, o.node_conns, o.node_threads, o.node_shards) != 0;
