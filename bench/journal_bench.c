@@ -467,7 +467,7 @@ static int bench_snapshot(uint64_t seed, bool quick, bool huge) {
     lx_engine_t *e = NULL;
     lx_journal_t *j = NULL;
     int rc = lx_engine_create(&e, &cfg.engine);
-    uint64_t advised = !rc && huge ? lx_hugepages_advise(32ul << 20) : 0;
+    uint64_t advised = !rc && huge ? lx_engine_hugepages(e) : 0;
     if (!rc) rc = lx_journal_open(&j, dir, &cfg, NULL);
     if (rc) {
         lx_engine_destroy(e);

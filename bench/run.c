@@ -65,7 +65,7 @@ void lxb_run_set_thp(int mode) {
 }
 
 void lxb_thp_apply(int mode, lx_engine_t *e) {
-    if (mode >= LXB_THP_ADVISE) lx_hugepages_advise(LXB_THP_MIN_BYTES);
+    if (mode == LXB_THP_ADVISE) lx_engine_hugepages(e);
     if (mode == LXB_THP_PREFAULT) lx_engine_prefault(e);
 }
 

@@ -59,17 +59,15 @@ void lxb_counter_emit(void *ctx, const lx_event_t *ev);
 void lxb_run_set_batch(size_t n);
 
 /* With LXB_THP_ADVISE, each timed run's engine asks for transparent huge
- * pages on its mappings of at least LXB_THP_MIN_BYTES, right after
- * lx_engine_create and again after the setup (lx_hugepages_advise); with
+ * pages on its arrays of 2 MiB or more, right after lx_engine_create and
+ * again after the setup (lx_engine_hugepages); with
  * LXB_THP_PREFAULT the engine is first sized for max_orders
  * (lx_engine_reserve) and its arrays then mapped in full
  * (lx_engine_prefault): what lxdexd does at start unless
  * node.prefault_memory is false. */
-#define LXB_THP_MIN_BYTES (32ul << 20)
 enum { LXB_THP_OFF = 0, LXB_THP_ADVISE = 1, LXB_THP_PREFAULT = 2 };
 void lxb_run_set_thp(int mode);
-/* What the mode asks for, on the process's mappings and engine e as they
- * are now. */
+/* What the mode asks for, on engine e as it is now. */
 void lxb_thp_apply(int mode, lx_engine_t *e);
 
 /* The most messages a latency run hands to one lx_engine_apply_batch call

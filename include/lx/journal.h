@@ -201,13 +201,13 @@ typedef struct {
 
 /* The building blocks, for tools and tests: write a snapshot file of e into
  * dir (named after its seq) with the given epoch; read one back. */
-/* Advises transparent huge pages on every anonymous read-write mapping of
- * at least min_bytes (the engine's arenas): the fork() of a snapshot then
- * copies far fewer page tables (src/journal/hugepages.c). Returns the bytes
- * advised. Call after the engine is created or recovered. */
-uint64_t lx_hugepages_advise(size_t min_bytes);
-/* Advises huge pages on each of the engine's arrays of 2 MiB or more
- * (lx_engine_memory) and maps every page of them now, so that no command
+/* Advises transparent huge pages on each of the engine's arrays of 2 MiB or
+ * more (lx_engine_memory): the fork() of a snapshot then copies far fewer
+ * page tables (src/journal/hugepages.c). Call after the engine is created
+ * or recovered; arrays it grows later are not covered. Returns the bytes
+ * advised. */
+uint64_t lx_engine_hugepages(lx_engine_t *e);
+/* The same, and maps every page of those arrays now, so that no command
  * later stops for a page fault when the engine first touches memory: with
  * huge pages a fault clears 2 MiB (on a VM whose host reclaims the memory
  * its guest frees, measured 6 to 10 ms each). Call lx_engine_reserve first

@@ -12,9 +12,9 @@
  * asks gets them. The engine's arenas come from calloc(), which for large
  * sizes is an untouched anonymous mmap(); advising those mappings makes the
  * pages faulted in afterwards 2 MiB ones (and lets khugepaged collapse the
- * ones already touched). This walks /proc/self/maps and advises every
- * anonymous read-write mapping of at least min_bytes: the same effect as
- * GLIBC_TUNABLES=glibc.malloc.hugetlb=1, without needing the variable set
+ * ones already touched). The engine lists its arrays (lx_engine_memory);
+ * this advises those of 2 MiB or more: for the engine, the effect of
+ * GLIBC_TUNABLES=glibc.malloc.hugetlb=1 without needing the variable set
  * before the process starts. The core stays free of OS calls; the process
  * that hosts it decides.
  *
@@ -32,7 +32,6 @@
 #define _GNU_SOURCE
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include "lx/engine.h"
@@ -42,50 +41,39 @@
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
 #endif
 
-uint64_t lx_hugepages_advise(size_t min_bytes) {
-    FILE *f = fopen("/proc/self/maps", "r");
-    if (!f) return 0;
-    char line[512];
-    uint64_t total = 0;
-    while (fgets(line, sizeof line, f)) {
-        unsigned long lo, hi, ino;
-        char perms[8];
-        unsigned long long off;
-        unsigned dmaj, dmin;
-        int n = 0;
-        if (sscanf(line, "%lx-%lx %7s %llx %x:%x %lu %n", &lo, &hi, perms, &off, &dmaj, &dmin, &ino,
-                   &n) < 7)
-            continue;
-        bool anon = ino == 0 && (line[n] == '\n' || line[n] == 0);
-        if (!anon || perms[0] != 'r' || perms[1] != 'w' || hi - lo < min_bytes) continue;
-        if (madvise((void *)lo, hi - lo, MADV_HUGEPAGE) == 0) total += hi - lo;
-    }
-    fclose(f);
-    return total;
-}
-
-/* Only the engine's own arrays are mapped, not every large mapping of the
- * process: some are reservations never meant to be backed (a sanitizer's
- * shadow memory is terabytes), and mapping those in full is an
- * out-of-memory kill. */
+/* Only the engine's own arrays are advised and mapped, not every large
+ * mapping of the process: some are reservations never meant to be backed
+ * (a sanitizer's shadow memory is terabytes; mapping it in full is an
+ * out-of-memory kill, and advising it makes every shadow page it touches
+ * 2 MiB). */
 typedef struct {
     uintptr_t page;
-    uint64_t mapped;
-} prefault_t;
+    bool map;
+    uint64_t bytes;
+} walk_t;
 
-static void prefault_range(void *ctx, void *start, size_t bytes) {
-    prefault_t *pf = ctx;
+static void range(void *ctx, void *start, size_t bytes) {
+    walk_t *w = ctx;
     if (bytes < (2u << 20)) return;
-    uintptr_t lo = ((uintptr_t)start + pf->page - 1) & ~(pf->page - 1);
-    uintptr_t hi = ((uintptr_t)start + bytes) & ~(pf->page - 1);
+    uintptr_t lo = ((uintptr_t)start + w->page - 1) & ~(w->page - 1);
+    uintptr_t hi = ((uintptr_t)start + bytes) & ~(w->page - 1);
     if (hi <= lo) return;
-    (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE); /* where the kernel has them */
-    if (madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE) == 0) pf->mapped += hi - lo;
+    bool advised = madvise((void *)lo, hi - lo, MADV_HUGEPAGE) == 0;
+    if (w->map ? madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE) == 0 : advised)
+        w->bytes += hi - lo;
+}
+
+static uint64_t walk(lx_engine_t *e, bool map) {
+    long page = sysconf(_SC_PAGESIZE);
+    walk_t w = {(uintptr_t)(page > 0 ? page : 4096), map, 0};
+    lx_engine_memory(e, range, &w);
+    return w.bytes;
+}
+
+uint64_t lx_engine_hugepages(lx_engine_t *e) {
+    return walk(e, false);
 }
 
 uint64_t lx_engine_prefault(lx_engine_t *e) {
-    long page = sysconf(_SC_PAGESIZE);
-    prefault_t pf = {(uintptr_t)(page > 0 ? page : 4096), 0};
-    lx_engine_memory(e, prefault_range, &pf);
-    return pf.mapped;
+    return walk(e, true);
 }

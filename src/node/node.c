@@ -322,16 +322,19 @@ int lx_node_open(lx_node_t **out, const lx_config_t *cfg, const lx_node_opts_t *
     if (n->nshards > 1)
         lx__node_log(n, "lxdexd: %u shards, one engine thread and journal each\n", n->nshards);
 
-    /* the engines' arenas on huge pages: the fork() of a snapshot stalls the
-     * engine for a tenth of the time (BENCHMARKS.md, journal) */
-    uint64_t advised = lx_hugepages_advise(32ul << 20);
-    if (advised)
-        lx__node_log(n, "lxdexd: %llu MiB of engine memory advised to transparent huge pages\n",
-                     (unsigned long long)(advised >> 20));
-    /* and, unless configured otherwise, sized for max_orders and mapped in
-     * full now, so that no order waits for the first touch of a huge page
+    /* the engines' arrays on huge pages: the fork() of a snapshot stalls the
+     * engine for a tenth of the time (BENCHMARKS.md, journal); and, unless
+     * configured otherwise, sized for max_orders and mapped in full now, so
+     * that no order waits for the first touch of a huge page
      * (src/journal/hugepages.c) */
-    if (cfg->node.prefault_memory) {
+    if (!cfg->node.prefault_memory) {
+        uint64_t advised = 0;
+        for (uint32_t k = 0; k < n->nshards; k++)
+            advised += lx_engine_hugepages(n->shards[k].engine);
+        if (advised)
+            lx__node_log(n, "lxdexd: %llu MiB of engine memory advised to transparent huge pages\n",
+                         (unsigned long long)(advised >> 20));
+    } else {
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         uint64_t mapped = 0;
