@@ -40,9 +40,9 @@
  *   journal_snapshot_thp, journal_recovery_thp: the same with the engine's
  *   arenas advised to transparent huge pages (lx_engine_hugepages:
  *   MADV_HUGEPAGE on its arrays of 2 MiB or more right after
- *   lx_engine_create, before they are touched): fork() then copies one page-table
- *   entry per 2 MiB instead of
- *   512, which is what keeps the stall well under 10 ms at 10 M orders.
+ *   lx_engine_create, before they are touched): fork() then copies one
+ *   page-table entry per 2 MiB instead of 512, which is what keeps the
+ *   stall well under 10 ms at 10 M orders.
  *
  *   journal_recovery: after that, a journal tail of 1,000,000 commands
  *   (quick 100,000) is appended; the engine is dropped and lx_recover()
