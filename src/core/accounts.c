@@ -39,7 +39,12 @@ int lx__accounts_init(lx_engine_t *e) {
      * the zeroed array needs no initialization pass that would touch every
      * page. */
     int rc;
-    if ((rc = lx__idx_init(&e->cid_idx, 1024, cid_hash, e))) return rc;
+    /* the client-id index grows with the book (a bucket at a time, idx.c);
+     * an engine of fewer than 4,096 orders starts it at a quarter of them,
+     * so that growing runs in the fuzzer (at most 64 orders) and the small
+     * scenario engines like everything else */
+    uint32_t cids = e->cfg.max_orders < 4096 ? e->cfg.max_orders / 4 : 1024;
+    if ((rc = lx__idx_init(&e->cid_idx, cids, cid_hash, e))) return rc;
     if ((rc = lx__idx_init(&e->bal_idx, 1024, bal_hash, e))) return rc;
     if ((rc = lx__idx_init(&e->dep_idx, 1024, dep_hash, e))) return rc;
     return 0;
