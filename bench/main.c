@@ -244,7 +244,7 @@ static int parse_args(opts_t *o, int argc, char **argv) {
             NEED_VAL();
             char buf[256];
             snprintf(buf, sizeof buf, "%s", val);
-            char *save = NULL; /* strtok_r: "all" recurses */
+            char *save = NULL;
             for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
                 if (parse_u64(tok, &u) || u == 0 || o->nnode >= MAX_SEL) {
                     fprintf(stderr, "lxdex-bench: --node wants rates like 20000,100000\n");
@@ -278,7 +278,7 @@ static int parse_args(opts_t *o, int argc, char **argv) {
             NEED_VAL();
             char buf[256];
             snprintf(buf, sizeof buf, "%s", val);
-            char *save = NULL; /* strtok_r: "all" recurses */
+            char *save = NULL;
             for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
                 if (parse_u64(tok, &u) || u == 0 || o->nws >= MAX_SEL) goto bad;
                 o->ws_rates[o->nws++] = u;

@@ -93,10 +93,10 @@ static lx_engine_t *engine_with_setup(const lxb_workload_t *w) {
         fprintf(stderr, "lxdex-bench: %s: lx_engine_create failed\n", w->p.name);
         return NULL;
     }
-    /* the arenas lx_engine_create allocated, before they are touched, and
-     * after the setup the ones it grew (pages already faulted in stay 4 KiB
-     * until the kernel collapses them) */
-    lxb_thp_apply(thp, e);
+    /* advice on the arrays lx_engine_create allocated, before they are
+     * touched; after the setup, the mode's full request (the arrays grown
+     * by then advised too, and with --prefault the engine sized and mapped) */
+    lxb_thp_apply(thp ? LXB_THP_ADVISE : LXB_THP_OFF, e);
     lxb_counter_t k = {0};
     lx_sink_t sink = {lxb_counter_emit, &k};
     lxb_setup_t s;

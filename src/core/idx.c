@@ -82,16 +82,22 @@ void lx__idx_free(lx__idx_t *t) {
 
 /* Moves entry j of old bucket b, whose hash is h, into the new table,
  * clearing it and the over counts it held up in the old one. */
-static void move_entry(lx__idx_t *t, uint32_t b, uint32_t j, uint64_t h) {
-    lx__idx_bucket_t *s = &t->old[b];
+/* Clears entry j of old bucket b, whose hash is h, and the over counts it
+ * held up between its home and b. */
+static void old_clear(lx__idx_t *t, uint32_t b, uint32_t j, uint64_t h) {
     uint32_t onb = t->onb;
     for (uint32_t p = lx__idx_home(h, onb); p != b; p = p + 1 == onb ? 0 : p + 1)
         lx__idx_over_dec(&t->old[p]);
+    t->old[b].tag[j] = 0;
+    lx__idx_set_hint(&t->old[b], j, 0);
+}
+
+static void move_entry(lx__idx_t *t, uint32_t b, uint32_t j, uint64_t h) {
+    const lx__idx_bucket_t *s = &t->old[b];
     uint32_t home = lx__idx_home(h, t->nb);
     lx__idx_place(t->bkt, t->nb, home, lx__idx_free_entry(t->bkt, t->nb, home), s->tag[j],
                   s->val[j]);
-    s->tag[j] = 0;
-    lx__idx_set_hint(s, j, 0);
+    old_clear(t, b, j, h);
 }
 
 /* Shrinks the old table's allocation to its first oleft buckets. */
@@ -189,36 +195,40 @@ int lx__idx_reserve_slow(lx__idx_t *t, uint32_t extra) {
     return lx__idx_fits(need, t->nb) ? 0 : idx_grow(t, need);
 }
 
-uint32_t lx__idx_find_old(const lx__idx_t *t, uint64_t hash, lx__idx_eq_fn eq, const void *ctx,
-                          const void *key) {
+/* The entry of the old table for which eq(ctx, value, key) holds, among
+ * those with the hash's tag, from its home up to oleft: its bucket in *b
+ * and its place there in *j; false if there is none. */
+static bool old_find(const lx__idx_t *t, uint64_t hash, lx__idx_eq_fn eq, const void *ctx,
+                     const void *key, uint32_t *b, uint32_t *j) {
     uint32_t tag = lx__idx_tag(hash), empty;
-    for (uint32_t b = lx__idx_home(hash, t->onb); b < t->oleft; b++) {
-        const lx__idx_bucket_t *s = &t->old[b];
+    for (*b = lx__idx_home(hash, t->onb); *b < t->oleft; (*b)++) {
+        const lx__idx_bucket_t *s = &t->old[*b];
         for (uint32_t m = lx__idx_scan(s, tag, &empty); m; m &= m - 1) {
-            uint32_t v = s->val[__builtin_ctz(m)];
-            if (eq(ctx, v, key)) return v;
-        }
-        if (!lx__idx_over(s)) break;
-    }
-    return LX__NIL;
-}
-
-bool lx__idx_remove_old(lx__idx_t *t, uint64_t hash, uint32_t value) {
-    uint32_t tag = lx__idx_tag(hash), empty;
-    for (uint32_t b = lx__idx_home(hash, t->onb); b < t->oleft; b++) {
-        lx__idx_bucket_t *s = &t->old[b];
-        for (uint32_t m = lx__idx_scan(s, tag, &empty); m; m &= m - 1) {
-            uint32_t j = (uint32_t)__builtin_ctz(m);
-            if (s->val[j] != value) continue;
-            for (uint32_t p = lx__idx_home(hash, t->onb); p != b; p++) lx__idx_over_dec(&t->old[p]);
-            s->tag[j] = 0;
-            lx__idx_set_hint(s, j, 0);
-            t->count--;
-            return true;
+            *j = (uint32_t)__builtin_ctz(m);
+            if (eq(ctx, s->val[*j], key)) return true;
         }
         if (!lx__idx_over(s)) break;
     }
     return false;
+}
+
+uint32_t lx__idx_find_old(const lx__idx_t *t, uint64_t hash, lx__idx_eq_fn eq, const void *ctx,
+                          const void *key) {
+    uint32_t b, j;
+    return old_find(t, hash, eq, ctx, key, &b, &j) ? t->old[b].val[j] : LX__NIL;
+}
+
+static bool same_value(const void *ctx, uint32_t value, const void *key) {
+    (void)ctx;
+    return value == *(const uint32_t *)key;
+}
+
+bool lx__idx_remove_old(lx__idx_t *t, uint64_t hash, uint32_t value) {
+    uint32_t b, j;
+    if (!old_find(t, hash, same_value, NULL, &value, &b, &j)) return false;
+    old_clear(t, b, j, hash);
+    t->count--;
+    return true;
 }
 
 /* One table's part of the check: its tags, hints and over counts against
