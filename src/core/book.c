@@ -24,15 +24,35 @@
  * by one. Nothing here depends on a fixed price centre or a preallocated
  * price range, so 100,000 markets cost nothing until they hold orders.
  *
+ * A side that holds more than LX__TOUCH_MAX (4,096) entries keeps only
+ * its upper half in that array, the touch array; the lower entries go to
+ * blocks of at most LX__BLK (256) sorted entries, with a sorted array of
+ * each block's first key to find a key's block (core.h, lx__deep_t). Why:
+ * a trader who scatters orders over a wide price band makes nearly every
+ * new level open in the middle of the side, and in one array each of them
+ * moved a quarter of the entries on average: 181,092 levels in one market
+ * (lxdex-bench --workload fill_wide) cost 2.2 us a place at the median,
+ * 12 us at p99. In a block the move is at most 256 entries, and a full
+ * block splits in two. The touch array and everything that happens near
+ * the best are as before; blocks are only searched for keys below the
+ * touch array's first. When the touch array reaches LX__TOUCH_MAX its
+ * lower half moves into new blocks of LX__BLK_FILL entries (once per
+ * 2,048 new levels); when it empties (a sweep), the highest block moves
+ * back into it (once per block's entries popped). The books of the
+ * benchmark's other workloads never reach the limit (swing peaks near
+ * 2,000 entries a side).
+ *
  * A level that empties and is not the best stays where it is as a
- * tombstone: its entry and its level record (count 0, no orders) remain,
+ * tombstone (in a block as well): its entry and its level record (count
+ * 0, no orders) remain,
  * so removing it neither moves the entries behind it nor searches for its
  * position (in a swing, most levels that empty are hundreds of entries
  * from the touch: the search was 4% of that workload's instructions). A
  * later level whose key fits at or next to a tombstone takes its entry and
  * its record; the same price coming back revives it. The array is
- * compacted in one pass, freeing the tombstones' records, when they number
- * more than a quarter of the live levels (so they add little memory). The
+ * compacted in one pass (blocks included: neighbours that fit in one
+ * are merged), freeing the tombstones' records, when they number more
+ * than a quarter of the live levels (so they add little memory). The
  * best entry (the last) is never a tombstone: removing it also pops (and
  * frees) the tombstones before it.
  *
@@ -43,7 +63,11 @@
  *
  * Appending an order, unlinking it and the room check before a place are
  * inline, in book.h; what they call when a level empties or something
- * must grow is here.
+ * must grow is here. The room check compares the touch array's count
+ * with `lim`, which is 0 whenever the next new level might need memory
+ * that is not there (the touch array full or at LX__TOUCH_MAX, no spare
+ * block for a split): the slow path then allocates, before the command
+ * changes anything.
  *
  * Allocation: the side arrays grow by half when full (after compacting
  * tombstones, if there are many) and give a third back below a third
@@ -57,34 +81,17 @@
 #include <stdlib.h>
 #include "book.h"
 
-int lx__side_init(lx__side_t *s, uint32_t cap) {
-    s->n = 0;
-    s->live = 0;
-    s->cap = 0;
-    s->front = 0;
-    s->keys = NULL;
-    s->lv = NULL;
-    if (cap == 0) return 0;
-    int64_t *k = malloc((size_t)cap * sizeof *k);
-    uint32_t *l = malloc((size_t)cap * sizeof *l);
-    if (!k || !l) {
-        free(k);
-        free(l);
-        return LX_ENOMEM;
-    }
-    s->front = cap / 2;
-    s->keys = k + s->front;
-    s->lv = l + s->front;
-    s->cap = cap;
-    return 0;
-}
+static void deep_detach(lx_engine_t *e, lx__side_t *s);
+static void side_set_lim(const lx_engine_t *e, lx__side_t *s);
 
-void lx__side_free(lx__side_t *s) {
+void lx__side_free(lx_engine_t *e, lx__side_t *s) {
+    if (s->deep) deep_detach(e, s);
     if (s->keys) free(s->keys - s->front);
     if (s->lv) free(s->lv - s->front);
     s->keys = NULL;
     s->lv = NULL;
-    s->n = s->cap = s->live = s->front = 0;
+    s->n = s->cap = s->front = s->lim = 0;
+    s->live = 0;
 }
 
 /* Index of the first key >= key (n if none). Nearly every lookup lands
@@ -130,15 +137,177 @@ static LX_ALWAYS_INLINE uint32_t side_lower_bound(const lx__side_t *s, int64_t k
     return (uint32_t)(b - k);
 }
 
-uint32_t lx__side_find(const lx_engine_t *e, const lx__side_t *s, int64_t key) {
-    uint32_t i = side_lower_bound(s, key);
-    return (i < s->n && s->keys[i] == key && !lx__side_tomb(e, s, i)) ? i : LX__NIL;
+/* ---- blocks: a side's entries below its touch array ------------------- */
+
+/* The block a key below the touch array belongs in: the last whose first
+ * key is <= key, or block 0. */
+static uint32_t deep_block(const lx__deep_t *d, int64_t key) {
+    uint32_t lo = 0, len = d->nblk; /* count the first keys <= key */
+    while (len > 0) {
+        uint32_t half = len / 2;
+        if (d->bmin[lo + half] <= key) {
+            lo += half + 1;
+            len -= half + 1;
+        } else {
+            len = half;
+        }
+    }
+    return lo ? lo - 1 : 0;
 }
 
+/* Index of the first key >= key in a block (n if none). */
+static uint32_t blk_lower_bound(const lx__blk_t *b, int64_t key) {
+    uint32_t lo = 0, len = b->n;
+    while (len > 0) {
+        uint32_t half = len / 2;
+        if (b->keys[lo + half] < key) {
+            lo += half + 1;
+            len -= half + 1;
+        } else {
+            len = half;
+        }
+    }
+    return lo;
+}
+
+/* A block no longer used: kept as the spare if there is none, else freed. */
+static void blk_release(lx__deep_t *d, lx__blk_t *b) {
+    if (!d->spare)
+        d->spare = b;
+    else
+        free(b);
+}
+
+/* Gives the side a deep record (no blocks yet). */
+static int deep_attach(lx_engine_t *e, lx__side_t *s) {
+    uint32_t i = e->deep_free;
+    if (i) {
+        e->deep_free = e->deeps[i].next_free;
+    } else {
+        if (e->ndeeps == 0) e->ndeeps = 1; /* index 0 means none */
+        lx__deep_t *p = lx__array_room(e->deeps, e->ndeeps, &e->deeps_cap, sizeof *p, 8);
+        if (!p) return LX_ENOMEM;
+        e->deeps = p;
+        i = e->ndeeps++;
+    }
+    memset(&e->deeps[i], 0, sizeof e->deeps[i]);
+    s->deep = i;
+    return 0;
+}
+
+/* Frees the side's blocks and returns its deep record to the free list. */
+static void deep_detach(lx_engine_t *e, lx__side_t *s) {
+    lx__deep_t *d = &e->deeps[s->deep];
+    for (uint32_t j = 0; j < d->nblk; j++) free(d->blk[j]);
+    free(d->blk);
+    free(d->bmin);
+    free(d->spare);
+    memset(d, 0, sizeof *d);
+    d->next_free = e->deep_free;
+    e->deep_free = s->deep;
+    s->deep = 0;
+}
+
+/* Room in the block arrays for `more` blocks. */
+static int deep_room(lx__deep_t *d, uint32_t more) {
+    if (d->nblk + more <= d->cap) return 0;
+    uint32_t ncap = d->cap + d->cap / 2;
+    if (ncap < d->nblk + more) ncap = d->nblk + more + 8;
+    lx__blk_t **nb = realloc(d->blk, (size_t)ncap * sizeof *nb);
+    if (!nb) return LX_ENOMEM;
+    d->blk = nb;
+    int64_t *nm = realloc(d->bmin, (size_t)ncap * sizeof *nm);
+    if (!nm) return LX_ENOMEM;
+    d->bmin = nm;
+    d->cap = ncap;
+    return 0;
+}
+
+/* The touch array is at LX__TOUCH_MAX: its entries below the upper half
+ * move into new blocks above the existing ones (all of whose keys are
+ * lower), LX__BLK_FILL or fewer each, leaving room in each for new
+ * levels. Nothing changes if an allocation fails. */
+static int side_spill(lx_engine_t *e, lx__side_t *s) {
+    uint32_t move = s->n - LX__TOUCH_MAX / 2;
+    uint32_t nb = (move + LX__BLK_FILL - 1) / LX__BLK_FILL;
+    bool attached = false;
+    if (!s->deep) {
+        if (deep_attach(e, s)) return LX_ENOMEM;
+        attached = true;
+    }
+    lx__deep_t *d = &e->deeps[s->deep];
+    uint32_t made = 0;
+    int rc = deep_room(d, nb + 1);
+    if (!rc && !d->spare && !(d->spare = malloc(sizeof *d->spare))) rc = LX_ENOMEM;
+    for (; !rc && made < nb; made++)
+        if (!(d->blk[d->nblk + made] = malloc(sizeof(lx__blk_t)))) rc = LX_ENOMEM;
+    if (rc) {
+        while (made > 0) free(d->blk[d->nblk + --made]);
+        if (attached) deep_detach(e, s);
+        return rc;
+    }
+    uint32_t src = 0;
+    for (uint32_t k = 0; k < nb; k++) {
+        lx__blk_t *b = d->blk[d->nblk + k];
+        uint32_t cnt = move / nb + (k < move % nb);
+        memcpy(b->keys, s->keys + src, (size_t)cnt * sizeof *b->keys);
+        memcpy(b->lv, s->lv + src, (size_t)cnt * sizeof *b->lv);
+        b->n = cnt;
+        d->bmin[d->nblk + k] = b->keys[0];
+        src += cnt;
+    }
+    d->nblk += nb;
+    d->n += move;
+    s->keys += move;
+    s->lv += move;
+    s->front = (uint16_t)(s->front + move);
+    s->n = (uint16_t)(s->n - move);
+    return 0;
+}
+
+/* The touch array emptied (its last entry popped) and the side has
+ * blocks: the highest block's entries move into it, re-centred, and its
+ * trailing tombstones are popped (freeing their levels), until a live
+ * entry is on top or no block is left. The touch array holds at least
+ * LX__BLK entries while there are blocks (side_shrink), so nothing is
+ * allocated. */
 static void level_release(lx_engine_t *e, uint32_t l);
 
-/* Drops every tombstone in one pass, freeing its level. */
-static void side_compact(lx_engine_t *e, lx__side_t *s) {
+static void side_pull(lx_engine_t *e, lx__side_t *s) {
+    lx__deep_t *d = &e->deeps[s->deep];
+    while (s->n == 0 && d->nblk > 0) {
+        lx__blk_t *b = d->blk[--d->nblk];
+        d->n -= b->n;
+        uint32_t front = (s->cap - b->n) / 2;
+        s->keys = s->keys - s->front + front;
+        s->lv = s->lv - s->front + front;
+        s->front = (uint16_t)front;
+        memcpy(s->keys, b->keys, (size_t)b->n * sizeof *s->keys);
+        memcpy(s->lv, b->lv, (size_t)b->n * sizeof *s->lv);
+        s->n = (uint16_t)b->n;
+        blk_release(d, b);
+        while (s->n > 0 && lx__side_tomb(e, s, s->n - 1u)) level_release(e, s->lv[--s->n]);
+    }
+    if (d->nblk == 0) deep_detach(e, s);
+}
+
+/* ---- finding a key ------------------------------------------------------ */
+
+uint32_t lx__side_level(const lx_engine_t *e, const lx__side_t *s, int64_t key) {
+    if (s->deep && key < s->keys[0]) {
+        const lx__deep_t *d = &e->deeps[s->deep];
+        const lx__blk_t *b = d->blk[deep_block(d, key)];
+        uint32_t i = blk_lower_bound(b, key);
+        return i < b->n && b->keys[i] == key && e->levels[b->lv[i]].count ? b->lv[i] : LX__NIL;
+    }
+    uint32_t i = side_lower_bound(s, key);
+    return (i < s->n && s->keys[i] == key && !lx__side_tomb(e, s, i)) ? s->lv[i] : LX__NIL;
+}
+
+/* ---- compaction, growth ------------------------------------------------- */
+
+/* Drops every tombstone of the touch array in one pass, freeing its level. */
+static void touch_compact(lx_engine_t *e, lx__side_t *s) {
     uint32_t k = 0;
     for (uint32_t i = 0; i < s->n; i++) {
         if (lx__side_tomb(e, s, i)) {
@@ -149,7 +318,58 @@ static void side_compact(lx_engine_t *e, lx__side_t *s) {
         s->lv[k] = s->lv[i];
         k++;
     }
-    s->n = k;
+    s->n = (uint16_t)k;
+}
+
+/* The same for the blocks; a block that empties is released, one that
+ * fits (within LX__BLK_FILL) in the block below it moves there. */
+static void deep_compact(lx_engine_t *e, lx__side_t *s) {
+    lx__deep_t *d = &e->deeps[s->deep];
+    uint32_t w = 0, total = 0;
+    for (uint32_t j = 0; j < d->nblk; j++) {
+        lx__blk_t *b = d->blk[j];
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < b->n; i++) {
+            if (e->levels[b->lv[i]].count == 0) {
+                level_release(e, b->lv[i]);
+                continue;
+            }
+            b->keys[k] = b->keys[i];
+            b->lv[k] = b->lv[i];
+            k++;
+        }
+        b->n = k;
+        total += k;
+        lx__blk_t *below = w ? d->blk[w - 1] : NULL;
+        if (below && below->n + k <= LX__BLK_FILL) {
+            memcpy(below->keys + below->n, b->keys, (size_t)k * sizeof *b->keys);
+            memcpy(below->lv + below->n, b->lv, (size_t)k * sizeof *b->lv);
+            below->n += k;
+            blk_release(d, b);
+        } else if (k == 0) {
+            blk_release(d, b);
+        } else {
+            d->blk[w] = b;
+            d->bmin[w] = b->keys[0];
+            w++;
+        }
+    }
+    d->nblk = w;
+    d->n = total;
+}
+
+/* Drops every tombstone of the side. */
+static void side_compact(lx_engine_t *e, lx__side_t *s) {
+    touch_compact(e, s);
+    if (s->deep) {
+        deep_compact(e, s);
+        if (e->deeps[s->deep].nblk == 0) deep_detach(e, s);
+    }
+}
+
+/* Entries of the side, blocks included, and how many are tombstones. */
+static inline uint32_t side_entries(const lx_engine_t *e, const lx__side_t *s) {
+    return s->n + (s->deep ? e->deeps[s->deep].n : 0);
 }
 
 /* Moves the entries to a new allocation of ncap (>= n) entries, re-centred
@@ -171,54 +391,81 @@ static int side_realloc(lx__side_t *s, uint32_t ncap) {
     if (s->lv) free(s->lv - s->front);
     s->keys = k + front;
     s->lv = l + front;
-    s->front = front;
-    s->cap = ncap;
+    s->front = (uint16_t)front;
+    s->cap = (uint16_t)ncap;
     return 0;
 }
 
-/* Room for one more entry at one end or the other (side_reserve): a full
- * array that holds many tombstones (a quarter of its entries) is compacted
- * in place, else it grows by half. Compacting first keeps a side's allocation
+/* Room for one more entry at one end or the other of a full touch array:
+ * a side that holds many tombstones (a quarter of its entries) is
+ * compacted in place, else the array grows by half (up to LX__TOUCH_MAX
+ * and a half: it spills first). Compacting first keeps a side's allocation
  * near twice its live levels when levels come and go far from the touch
  * (swing), instead of growing with the tombstones. Positions found before
  * the call are stale after it. */
 static LX_NOINLINE int side_grow(lx_engine_t *e, lx__side_t *s) {
-    if (s->n - s->live >= s->n / 4 && s->n - s->live >= 8) {
+    uint32_t all = side_entries(e, s), tombs = all - s->live;
+    if (tombs >= all / 4 && tombs >= 8) {
         side_compact(e, s);
-        return 0;
+        if (s->n < s->cap) return 0;
     }
     uint32_t ncap = s->cap ? s->cap + s->cap / 2 : 8;
-    if (ncap <= s->cap) return LX_ENOMEM;
     return side_realloc(s, ncap);
 }
 
-/* Gives back a third of the allocation of a side whose entries fill less than a
- * third of it (a side the price moved away from, or one emptied by a
- * sweep), so its memory follows the levels it holds; the entries then
- * fill half of it, so growth at full and shrinking cannot alternate on
- * every call. A failed allocation keeps the old array. */
+/* Gives back a third of the allocation of a touch array whose entries fill
+ * less than a third of it (a side the price moved away from, or one
+ * emptied by a sweep), so its memory follows the levels it holds; the
+ * entries then fill half of it, so growth at full and shrinking cannot
+ * alternate on every call. A side with blocks keeps more than LX__BLK
+ * entries of room (side_pull). A failed allocation keeps the old array. */
 static LX_NOINLINE void side_shrink(lx__side_t *s) {
-    (void)side_realloc(s, s->cap - s->cap / 3);
+    (void)side_realloc(s, s->cap - s->cap / 3u);
 }
 
-static inline int side_reserve(lx_engine_t *e, lx__side_t *s) {
-    return s->n < s->cap ? 0 : side_grow(e, s);
+/* lim (book.h): the touch array has room (and is below LX__TOUCH_MAX) and
+ * a block split would find its spare block and a place in the block
+ * arrays. */
+static void side_set_lim(const lx_engine_t *e, lx__side_t *s) {
+    uint32_t lim = s->cap < LX__TOUCH_MAX ? s->cap : LX__TOUCH_MAX;
+    if (s->deep) {
+        const lx__deep_t *d = &e->deeps[s->deep];
+        if (!d->spare || d->nblk == d->cap) lim = 0;
+    }
+    s->lim = (uint16_t)lim;
+}
+
+/* Makes room for one new level on the side (lx__book_reserve's slow
+ * path), whatever part of the side it lands in. */
+static int side_reserve_slow(lx_engine_t *e, lx__side_t *s) {
+    int rc = 0;
+    if (s->n >= LX__TOUCH_MAX)
+        rc = side_spill(e, s);
+    else if (s->n == s->cap)
+        rc = side_grow(e, s);
+    if (!rc && s->deep) {
+        lx__deep_t *d = &e->deeps[s->deep];
+        rc = deep_room(d, 1);
+        if (!rc && !d->spare && !(d->spare = malloc(sizeof *d->spare))) rc = LX_ENOMEM;
+    }
+    side_set_lim(e, s);
+    return rc;
 }
 
 /* Moves the entries within their allocation so that the free room is split
  * evenly between the two ends. */
 static void side_recenter(lx__side_t *s) {
-    uint32_t front = (s->cap - s->n) / 2;
+    uint32_t front = (s->cap - s->n) / 2u;
     int64_t *k = s->keys - s->front + front;
     uint32_t *l = s->lv - s->front + front;
     memmove(k, s->keys, (size_t)s->n * sizeof *k);
     memmove(l, s->lv, (size_t)s->n * sizeof *l);
     s->keys = k;
     s->lv = l;
-    s->front = front;
+    s->front = (uint16_t)front;
 }
 
-/* Inserts (key, l) before position i (after side_reserve), moving the
+/* Inserts (key, l) before position i (after lx__book_reserve), moving the
  * entries between i and the nearer end of the array. */
 static void side_insert(lx__side_t *s, uint32_t i, int64_t key, uint32_t l) {
     uint32_t n = s->n;
@@ -244,8 +491,10 @@ static void side_insert(lx__side_t *s, uint32_t i, int64_t key, uint32_t l) {
     }
     s->keys[i] = key;
     s->lv[i] = l;
-    s->n = n + 1;
+    s->n = (uint16_t)(n + 1);
 }
+
+/* ---- the level pool ----------------------------------------------------- */
 
 /* The level pool grows by a sixteenth (from 64): its size follows the most
  * levels the book has held, which a swing makes several times the levels
@@ -281,6 +530,20 @@ static void level_release(lx_engine_t *e, uint32_t l) {
     e->levels_used--;
 }
 
+/* A new empty level record for (market, side, price). */
+static uint32_t level_new(lx_engine_t *e, uint32_t market, int side, int64_t price) {
+    uint32_t l = level_alloc(e);
+    if (l == LX__NIL) return LX__NIL;
+    lx__level_t *lv = &e->levels[l];
+    lv->price = price;
+    lv->qty = 0;
+    lv->count = 0;
+    lv->head = lv->tail = LX__NIL;
+    lv->market = market;
+    lv->side = (uint32_t)side & 1;
+    return l;
+}
+
 int lx__levels_reserve(lx_engine_t *e, uint32_t n) {
     if (n <= e->nlevels_cap) return 0;
     lx__level_t *nl = realloc(e->levels, (size_t)n * sizeof *nl);
@@ -291,15 +554,76 @@ int lx__levels_reserve(lx_engine_t *e, uint32_t n) {
 }
 
 int lx__book_reserve_slow(lx_engine_t *e, lx__market_t *m, int side) {
-    if (side_reserve(e, &m->side[side])) return LX_ENOMEM;
+    lx__side_t *s = &m->side[side];
+    if (s->n >= s->lim && side_reserve_slow(e, s)) return LX_ENOMEM;
     if (e->level_free == LX__NIL && e->levels_used == e->nlevels_cap) return levels_grow(e);
     return 0;
+}
+
+/* ---- getting a level, emptying one -------------------------------------- */
+
+/* lx__book_level_get for a key below the touch array: the same rules in
+ * the key's block; a full block splits in two (its spare reserved). */
+static LX_NOINLINE uint32_t deep_level_get(lx_engine_t *e, lx__side_t *s, uint32_t market,
+                                           int side, int64_t price, int64_t key) {
+    lx__deep_t *d = &e->deeps[s->deep];
+    uint32_t j = deep_block(d, key);
+    lx__blk_t *b = d->blk[j];
+    uint32_t i = blk_lower_bound(b, key);
+    if (i < b->n && b->keys[i] == key) {
+        if (e->levels[b->lv[i]].count == 0) s->live++;
+        return b->lv[i];
+    }
+    uint32_t t = i < b->n && e->levels[b->lv[i]].count == 0          ? i
+                 : i > 0 && e->levels[b->lv[i - 1]].count == 0 ? i - 1
+                                                               : LX__NIL;
+    if (t != LX__NIL) {
+        b->keys[t] = key;
+        if (t == 0) d->bmin[j] = key;
+        e->levels[b->lv[t]].price = price;
+        s->live++;
+        return b->lv[t];
+    }
+    if (b->n == LX__BLK) {
+        if (!d->spare || d->nblk == d->cap) return LX__NIL; /* not reserved */
+        lx__blk_t *nb = d->spare;
+        d->spare = NULL;
+        s->lim = 0; /* the next new level reserves another */
+        uint32_t h = LX__BLK / 2;
+        memcpy(nb->keys, b->keys + h, (LX__BLK - h) * sizeof *b->keys);
+        memcpy(nb->lv, b->lv + h, (LX__BLK - h) * sizeof *b->lv);
+        nb->n = LX__BLK - h;
+        b->n = h;
+        memmove(&d->blk[j + 2], &d->blk[j + 1], (size_t)(d->nblk - j - 1) * sizeof *d->blk);
+        memmove(&d->bmin[j + 2], &d->bmin[j + 1], (size_t)(d->nblk - j - 1) * sizeof *d->bmin);
+        d->blk[j + 1] = nb;
+        d->bmin[j + 1] = nb->keys[0];
+        d->nblk++;
+        if (i > h) {
+            b = nb;
+            i -= h;
+            j++;
+        }
+    }
+    uint32_t l = level_new(e, market, side, price);
+    if (l == LX__NIL) return LX__NIL;
+    memmove(&b->keys[i + 1], &b->keys[i], (size_t)(b->n - i) * sizeof *b->keys);
+    memmove(&b->lv[i + 1], &b->lv[i], (size_t)(b->n - i) * sizeof *b->lv);
+    b->keys[i] = key;
+    b->lv[i] = l;
+    b->n++;
+    if (i == 0) d->bmin[j] = key;
+    d->n++;
+    s->live++;
+    return l;
 }
 
 uint32_t lx__book_level_get(lx_engine_t *e, lx__market_t *m, uint32_t market, int side,
                             int64_t price) {
     lx__side_t *s = &m->side[side];
     int64_t key = lx__key(side, price);
+    if (LX_UNLIKELY(s->deep != 0) && key < s->keys[0])
+        return deep_level_get(e, s, market, side, price, key);
     uint32_t i = side_lower_bound(s, key);
     if (i < s->n && s->keys[i] == key) {
         if (lx__side_tomb(e, s, i)) s->live++; /* the price is back: revive it */
@@ -316,19 +640,14 @@ uint32_t lx__book_level_get(lx_engine_t *e, lx__market_t *m, uint32_t market, in
         s->live++;
         return s->lv[t];
     }
-    if (LX_UNLIKELY(s->n == s->cap)) {
-        if (side_grow(e, s)) return LX__NIL;
+    if (LX_UNLIKELY(s->n >= s->lim)) {
+        if (side_reserve_slow(e, s)) return LX__NIL;
+        if (s->deep && key < s->keys[0]) /* spilled */
+            return deep_level_get(e, s, market, side, price, key);
         i = side_lower_bound(s, key); /* compaction moved the entries */
     }
-    uint32_t l = level_alloc(e);
+    uint32_t l = level_new(e, market, side, price);
     if (l == LX__NIL) return LX__NIL;
-    lx__level_t *lv = &e->levels[l];
-    lv->price = price;
-    lv->qty = 0;
-    lv->count = 0;
-    lv->head = lv->tail = LX__NIL;
-    lv->market = market;
-    lv->side = (uint32_t)side & 1;
     s->live++;
     side_insert(s, i, key, l);
     return l;
@@ -342,10 +661,12 @@ void lx__book_level_emptied(lx_engine_t *e, uint32_t l) {
         /* the best level: the common case; uncover the next live one */
         s->n--;
         level_release(e, l);
-        while (s->n > 0 && lx__side_tomb(e, s, s->n - 1)) level_release(e, s->lv[--s->n]);
-    } else if (s->n - s->live > s->live / 4 + 16) {
+        while (s->n > 0 && lx__side_tomb(e, s, s->n - 1u)) level_release(e, s->lv[--s->n]);
+        if (LX_UNLIKELY(s->n == 0) && s->deep) side_pull(e, s);
+    } else if (side_entries(e, s) - s->live > s->live / 4 + 16) {
         side_compact(e, s); /* frees l with the other tombstones */
     }
     /* otherwise l stays where it is, a tombstone */
-    if (LX_UNLIKELY(s->n < s->cap / 3 && s->cap > 64)) side_shrink(s);
+    if (LX_UNLIKELY(s->n < s->cap / 3u && s->cap > (s->deep ? 3 * LX__BLK : 64u))) side_shrink(s);
+    if (LX_UNLIKELY(s->lim > s->cap)) side_set_lim(e, s);
 }

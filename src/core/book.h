@@ -12,7 +12,8 @@
 
 #include "core.h"
 
-/* book.c: the room check's slow path (a full side or a full level pool). */
+/* book.c: the room check's slow path (a full side, no spare block, or a
+ * full level pool). */
 int lx__book_reserve_slow(lx_engine_t *e, lx__market_t *m, int side);
 /* book.c: a level's last order left: it is removed from its side (the
  * best) or left there as a tombstone, and freed when removed. */
@@ -22,7 +23,7 @@ void lx__book_level_emptied(lx_engine_t *e, uint32_t l);
  * allocating, so a command can fail before it changes anything. */
 static inline int lx__book_reserve(lx_engine_t *e, lx__market_t *m, int side) {
     const lx__side_t *s = &m->side[side];
-    if (LX_LIKELY(s->n < s->cap && (e->level_free != LX__NIL || e->levels_used < e->nlevels_cap)))
+    if (LX_LIKELY(s->n < s->lim && (e->level_free != LX__NIL || e->levels_used < e->nlevels_cap)))
         return 0;
     return lx__book_reserve_slow(e, m, side);
 }

@@ -131,14 +131,52 @@ typedef struct lx__level {
 
 _Static_assert(sizeof(lx__level_t) == 32, "two levels to a cache line");
 
-typedef struct lx__side {
-    int64_t *keys; /* ascending; best at keys[n-1] */
-    uint32_t *lv;  /* level index for each key (count 0: a tombstone) */
+/* A side's entries beyond its touch array (book.c): when a side holds more
+ * than LX__TOUCH_MAX entries, the lower ones (farthest from the best) live
+ * in blocks of at most LX__BLK sorted entries, so a new level far from the
+ * touch moves at most a block's entries, not every entry between it and
+ * the nearer end. */
+#ifndef LX_SMALL_BLOCKS
+#define LX__TOUCH_MAX 4096u
+#define LX__BLK 256u
+#define LX__BLK_FILL 192u /* entries a block gets when filled from the touch */
+#else
+/* the sanitizer and fuzz builds (CMakeLists.txt): the books of the
+ * differential test and the fuzzer, a few dozen levels a side, then
+ * spill, split, merge and pull back all the time */
+#define LX__TOUCH_MAX 16u
+#define LX__BLK 8u
+#define LX__BLK_FILL 6u
+#endif
+
+typedef struct lx__blk {
     uint32_t n;
-    uint32_t cap;   /* entries allocated, from keys - front */
-    uint32_t live;  /* entries that are not tombstones; lv[n-1] is live */
-    uint32_t front; /* free entries before keys[0] (book.c: both ends grow) */
+    int64_t keys[LX__BLK]; /* ascending */
+    uint32_t lv[LX__BLK];
+} lx__blk_t;
+
+typedef struct lx__deep {
+    lx__blk_t **blk; /* ascending: every key of blk[j] < every key of blk[j+1] */
+    int64_t *bmin;   /* blk[j]->keys[0], searched to find a key's block */
+    lx__blk_t *spare; /* the block the next split takes (reserved ahead) */
+    uint32_t nblk, cap; /* cap: of blk and bmin */
+    uint32_t n;         /* entries in all the blocks */
+    uint32_t next_free; /* engine's free list of deep records */
+} lx__deep_t;
+
+typedef struct lx__side {
+    int64_t *keys; /* the touch array: ascending; best at keys[n-1] */
+    uint32_t *lv;  /* level index for each key (count 0: a tombstone) */
+    uint32_t live; /* entries that are not tombstones, blocks included;
+                      lv[n-1] is live */
+    uint32_t deep; /* index in e->deeps, 0 = no blocks (then n is every entry) */
+    uint16_t n;     /* entries in the touch array */
+    uint16_t cap;   /* entries allocated, from keys - front */
+    uint16_t front; /* free entries before keys[0] (book.c: both ends grow) */
+    uint16_t lim;   /* a place may create a level while n < lim (book.c) */
 } lx__side_t;
+
+_Static_assert(sizeof(lx__side_t) == 32, "a side is 32 bytes");
 
 static inline int64_t lx__key(int side, int64_t price) {
     return side == LX_SIDE_BUY ? price : -price;
@@ -264,6 +302,9 @@ struct lx_engine {
     lx__level_t *levels;
     uint32_t nlevels_cap, levels_used, level_free;
 
+    lx__deep_t *deeps; /* [0] unused: a side's deep index 0 means none */
+    uint32_t ndeeps, deeps_cap, deep_free;
+
     lx__account_t *accounts; /* [max_accounts] */
     lx__idx_t cid_idx;       /* (account, client id) -> slot */
     uint64_t cid_hole_hash;  /* hash of the key lx__cid_find_hole last missed */
@@ -319,15 +360,35 @@ int lx__idx_init(lx__idx_t *t, uint32_t cap, lx__idx_hash_fn hash, const void *c
 void lx__idx_free(lx__idx_t *t);
 
 /* book.c: levels and sides */
-int lx__side_init(lx__side_t *s, uint32_t cap);
 /* book.c: room for n levels in the level pool (lx_engine_reserve). */
 int lx__levels_reserve(lx_engine_t *e, uint32_t n);
-void lx__side_free(lx__side_t *s);
-/* Position of a live level's key in the side (index into keys) or LX__NIL. */
-uint32_t lx__side_find(const lx_engine_t *e, const lx__side_t *s, int64_t key);
-/* Entry i of a side is a tombstone: its level has no orders (book.c). */
+void lx__side_free(lx_engine_t *e, lx__side_t *s);
+/* The live level with this key on the side, or LX__NIL. */
+uint32_t lx__side_level(const lx_engine_t *e, const lx__side_t *s, int64_t key);
+/* Entry i of a side's touch array is a tombstone: its level has no orders
+ * (book.c). */
 static inline bool lx__side_tomb(const lx_engine_t *e, const lx__side_t *s, uint32_t i) {
     return e->levels[s->lv[i]].count == 0;
+}
+/* A side's entries as segments in ascending key order: its blocks (0 to
+ * nblk-1), then the touch array (the last segment). Segment j's level
+ * indices (and keys, if keys is not NULL); returns how many. Walking the
+ * segments down from the last and each down from its end visits the
+ * levels best first. */
+static inline uint32_t lx__side_nseg(const lx_engine_t *e, const lx__side_t *s) {
+    return s->deep ? e->deeps[s->deep].nblk + 1 : 1;
+}
+static inline uint32_t lx__side_seg(const lx_engine_t *e, const lx__side_t *s, uint32_t j,
+                                    const int64_t **keys, const uint32_t **lv) {
+    if (s->deep && j < e->deeps[s->deep].nblk) {
+        const lx__blk_t *b = e->deeps[s->deep].blk[j];
+        if (keys) *keys = b->keys;
+        *lv = b->lv;
+        return b->n;
+    }
+    if (keys) *keys = s->keys;
+    *lv = s->lv;
+    return s->n;
 }
 /* Level for (market, side, price), created (empty) if absent; LX__NIL on
  * allocation failure. */

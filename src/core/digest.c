@@ -95,14 +95,17 @@ uint64_t lx_engine_digest(const lx_engine_t *e) {
         for (int side = 0; side < 2; side++) {
             const lx__side_t *sd = &m->side[side];
             put(&s, sd->live);
-            for (uint32_t k = sd->n; k-- > 0;) {
-                if (lx__side_tomb(e, sd, k)) continue; /* tombstone: storage */
-                const lx__level_t *l = &e->levels[sd->lv[k]];
-                put(&s, (uint64_t)l->price);
-                put(&s, (uint64_t)l->qty);
-                put(&s, l->count);
-                for (uint32_t cur = l->head; cur != LX__NIL; cur = e->orders[cur].next)
-                    put_order(&s, e, cur);
+            for (uint32_t j = lx__side_nseg(e, sd); j-- > 0;) {
+                const uint32_t *lv;
+                for (uint32_t k = lx__side_seg(e, sd, j, NULL, &lv); k-- > 0;) {
+                    const lx__level_t *l = &e->levels[lv[k]];
+                    if (l->count == 0) continue; /* tombstone: storage */
+                    put(&s, (uint64_t)l->price);
+                    put(&s, (uint64_t)l->qty);
+                    put(&s, l->count);
+                    for (uint32_t cur = l->head; cur != LX__NIL; cur = e->orders[cur].next)
+                        put_order(&s, e, cur);
+                }
             }
         }
     }

@@ -71,10 +71,11 @@ void lx_engine_destroy(lx_engine_t *e) {
     if (e->markets) {
         for (uint32_t i = 0; i < e->cfg.max_markets; i++) {
             if (!e->markets[i].exists) continue;
-            lx__side_free(&e->markets[i].side[0]);
-            lx__side_free(&e->markets[i].side[1]);
+            lx__side_free(e, &e->markets[i].side[0]);
+            lx__side_free(e, &e->markets[i].side[1]);
         }
     }
+    free(e->deeps);
     free(e->markets);
     free(e->assets);
     free(e->orders);

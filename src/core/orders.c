@@ -268,16 +268,20 @@ static bool fok_fillable(const lx_engine_t *e, const lx__market_t *m, const lx__
     const lx__side_t *opp = &m->side[mside];
     int64_t cross = lx__key(mside, price);
     int64_t sum = 0;
-    for (uint32_t i = opp->n; i-- > 0 && opp->keys[i] >= cross;) {
-        if (lx__side_tomb(e, opp, i)) continue;
-        for (uint32_t cur = e->levels[opp->lv[i]].head; cur != LX__NIL; cur = e->orders[cur].next) {
-            const lx__order_t *mk = &e->orders[cur];
-            if (mk->account == t->account && t->stp != LX_STP_NONE) {
-                if (t->stp == LX_STP_EXPIRE_MAKER) continue;
-                return sum >= qty;
+    for (uint32_t j = lx__side_nseg(e, opp); j-- > 0;) {
+        const int64_t *keys;
+        const uint32_t *lv;
+        for (uint32_t i = lx__side_seg(e, opp, j, &keys, &lv); i-- > 0;) {
+            if (keys[i] < cross) return false;
+            for (uint32_t cur = e->levels[lv[i]].head; cur != LX__NIL; cur = e->orders[cur].next) {
+                const lx__order_t *mk = &e->orders[cur];
+                if (mk->account == t->account && t->stp != LX_STP_NONE) {
+                    if (t->stp == LX_STP_EXPIRE_MAKER) continue;
+                    return sum >= qty;
+                }
+                sum += mk->remaining;
+                if (sum >= qty) return true;
             }
-            sum += mk->remaining;
-            if (sum >= qty) return true;
         }
     }
     return false;

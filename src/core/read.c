@@ -61,7 +61,14 @@ void lx_engine_stats(const lx_engine_t *e, lx_engine_stats_t *out) {
         const lx__market_t *m = &e->markets[i];
         if (!m->exists) continue;
         out->levels += m->side[0].live + m->side[1].live; /* not the tombstones */
-        sides += (size_t)(m->side[0].cap + m->side[1].cap) * (sizeof(int64_t) + sizeof(uint32_t));
+        for (int s = 0; s < 2; s++) {
+            const lx__side_t *sd = &m->side[s];
+            sides += (size_t)sd->cap * (sizeof(int64_t) + sizeof(uint32_t));
+            if (!sd->deep) continue;
+            const lx__deep_t *d = &e->deeps[sd->deep];
+            sides += (size_t)(d->nblk + (d->spare != NULL)) * sizeof(lx__blk_t) +
+                     (size_t)d->cap * (sizeof(lx__blk_t *) + sizeof(int64_t));
+        }
     }
     /* order memory: the arena up to its high-water mark (lowest-free keeps
      * it dense), the client-id index, the GTD heap and expiry table, the
@@ -126,13 +133,16 @@ size_t lx_engine_levels(const lx_engine_t *e, lx_market_id_t id, lx_side_t side,
     if (!m || side > LX_SIDE_SELL) return 0;
     const lx__side_t *s = &m->side[side];
     size_t k = 0;
-    for (uint32_t i = s->n; i-- > 0 && k < n;) {
-        if (lx__side_tomb(e, s, i)) continue;
-        const lx__level_t *l = &e->levels[s->lv[i]];
-        out[k].price = l->price;
-        out[k].qty = l->qty;
-        out[k].count = l->count;
-        k++;
+    for (uint32_t j = lx__side_nseg(e, s); j-- > 0 && k < n;) {
+        const uint32_t *lv;
+        for (uint32_t i = lx__side_seg(e, s, j, NULL, &lv); i-- > 0 && k < n;) {
+            const lx__level_t *l = &e->levels[lv[i]];
+            if (l->count == 0) continue; /* a tombstone */
+            out[k].price = l->price;
+            out[k].qty = l->qty;
+            out[k].count = l->count;
+            k++;
+        }
     }
     return k;
 }
@@ -142,9 +152,9 @@ int64_t lx_engine_depth_at(const lx_engine_t *e, lx_market_id_t id, lx_side_t si
     const lx__market_t *m = market_get(e, id);
     if (count) *count = 0;
     if (!m || side > LX_SIDE_SELL) return 0;
-    uint32_t i = lx__side_find(e, &m->side[side], lx__key(side, price));
-    if (i == LX__NIL) return 0;
-    const lx__level_t *l = &e->levels[m->side[side].lv[i]];
+    uint32_t li = lx__side_level(e, &m->side[side], lx__key(side, price));
+    if (li == LX__NIL) return 0;
+    const lx__level_t *l = &e->levels[li];
     if (count) *count = l->count;
     return l->qty;
 }
@@ -185,11 +195,14 @@ size_t lx_engine_book_orders(const lx_engine_t *e, lx_market_id_t id, lx_side_t 
     if (!m || side > LX_SIDE_SELL) return 0;
     const lx__side_t *s = &m->side[side];
     size_t k = 0;
-    for (uint32_t i = s->n; i-- > 0;) {
-        if (lx__side_tomb(e, s, i)) continue;
-        for (uint32_t cur = e->levels[s->lv[i]].head; cur != LX__NIL; cur = e->orders[cur].next) {
-            if (k < cap) fill_info(e, cur, &out[k]);
-            k++;
+    for (uint32_t j = lx__side_nseg(e, s); j-- > 0;) {
+        const uint32_t *lv;
+        for (uint32_t i = lx__side_seg(e, s, j, NULL, &lv); i-- > 0;) {
+            for (uint32_t cur = e->levels[lv[i]].head; cur != LX__NIL;
+                 cur = e->orders[cur].next) {
+                if (k < cap) fill_info(e, cur, &out[k]);
+                k++;
+            }
         }
     }
     return k;

@@ -116,6 +116,23 @@ static uint32_t order_flags(const lx__order_t *o) {
     return o->side | o->type << 1 | o->tif << 2 | o->stp << 5 | (uint32_t)o->fee_res << 8;
 }
 
+/* A live level: price, count, then each order in FIFO order. */
+static void w_level(wr_t *w, const lx_engine_t *e, const lx__level_t *l) {
+    w64(w, (uint64_t)l->price);
+    w32(w, l->count);
+    for (uint32_t cur = l->head; cur != LX__NIL; cur = e->orders[cur].next) {
+        const lx__order_t *o = &e->orders[cur];
+        w32(w, cur);
+        w32(w, o->gen);
+        w64(w, (uint64_t)o->remaining);
+        w64(w, (uint64_t)o->filled);
+        w64(w, o->client_id);
+        w64(w, (uint64_t)lx__gtd_expiry(e, cur));
+        w32(w, o->account);
+        w32(w, order_flags(o));
+    }
+}
+
 int lx_engine_save(const lx_engine_t *e, lx_write_fn write, void *ctx) {
     if (!e || !write) return LX_EINVAL;
     wr_t *w = malloc(sizeof *w);
@@ -175,22 +192,11 @@ int lx_engine_save(const lx_engine_t *e, lx_write_fn write, void *ctx) {
         for (int side = 0; side < 2; side++) {
             const lx__side_t *s = &m->side[side];
             w32(w, s->live);
-            for (uint32_t k = 0; k < s->n; k++) {
-                if (lx__side_tomb(e, s, k)) continue;
-                const lx__level_t *l = &e->levels[s->lv[k]];
-                w64(w, (uint64_t)l->price);
-                w32(w, l->count);
-                for (uint32_t cur = l->head; cur != LX__NIL; cur = e->orders[cur].next) {
-                    const lx__order_t *o = &e->orders[cur];
-                    w32(w, cur);
-                    w32(w, o->gen);
-                    w64(w, (uint64_t)o->remaining);
-                    w64(w, (uint64_t)o->filled);
-                    w64(w, o->client_id);
-                    w64(w, (uint64_t)lx__gtd_expiry(e, cur));
-                    w32(w, o->account);
-                    w32(w, order_flags(o));
-                }
+            for (uint32_t j = 0, nseg = lx__side_nseg(e, s); j < nseg; j++) {
+                const uint32_t *lv;
+                uint32_t nk = lx__side_seg(e, s, j, NULL, &lv);
+                for (uint32_t k = 0; k < nk; k++)
+                    if (e->levels[lv[k]].count) w_level(w, e, &e->levels[lv[k]]);
             }
         }
     }

@@ -39,6 +39,31 @@ static bool gtd_less(const lx__gtd_t *a, const lx__gtd_t *b) {
     return a->expiry < b->expiry || (a->expiry == b->expiry && a->seq < b->seq);
 }
 
+/* A side's blocks (book.c): at least one, none empty or over LX__BLK,
+ * each first key in bmin, the entry count right, a spare or room only as
+ * lim claims, and the touch array non-empty and able to take a block
+ * back. Key order and levels are checked with the touch array's. */
+static int validate_deep(const lx_engine_t *e, const lx__side_t *s, char *msg, size_t msglen) {
+    int rc = 0;
+    if (s->deep >= e->ndeeps) FAIL("deep record %u out of range", s->deep);
+    const lx__deep_t *d = &e->deeps[s->deep];
+    if (d->nblk == 0 || d->nblk > d->cap) FAIL("deep %u: %u blocks, cap %u", s->deep, d->nblk, d->cap);
+    if (s->n == 0 || s->cap < LX__BLK)
+        FAIL("deep %u: touch array of %u entries, cap %u", s->deep, s->n, s->cap);
+    if (s->lim && (!d->spare || d->nblk == d->cap))
+        FAIL("deep %u: lim %u without a spare block or room", s->deep, s->lim);
+    uint32_t n = 0;
+    for (uint32_t j = 0; j < d->nblk; j++) {
+        const lx__blk_t *b = d->blk[j];
+        if (b->n == 0 || b->n > LX__BLK) FAIL("deep %u block %u: %u entries", s->deep, j, b->n);
+        if (d->bmin[j] != b->keys[0]) FAIL("deep %u block %u: bmin is not its first key", s->deep, j);
+        n += b->n;
+    }
+    if (n != d->n) FAIL("deep %u: %u entries in blocks, counter says %u", s->deep, n, d->n);
+out:
+    return rc;
+}
+
 int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
     int rc = 0;
     int64_t *locks = NULL;
@@ -57,23 +82,37 @@ int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
         uint64_t mcount = 0;
         for (int side = 0; side < 2; side++) {
             const lx__side_t *s = &m->side[side];
-            if ((uint64_t)s->front + s->n > s->cap)
+            if ((uint64_t)s->front + s->n > s->cap || s->n > LX__TOUCH_MAX)
                 FAIL("market %u side %d: front %u + n %u > cap %u", mi, side, s->front, s->n,
                      s->cap);
+            if (s->lim > s->cap || s->lim > LX__TOUCH_MAX)
+                FAIL("market %u side %d: lim %u above cap %u", mi, side, s->lim, s->cap);
+            if (s->deep && validate_deep(e, s, msg, msglen)) {
+                rc = LX_ECORRUPT;
+                goto out;
+            }
             uint32_t live = 0;
-            for (uint32_t k = 0; k < s->n; k++) {
-                if (k > 0 && s->keys[k - 1] >= s->keys[k])
-                    FAIL("market %u side %d: keys not ascending at %u", mi, side, k);
-                uint32_t l = s->lv[k];
+            int64_t prev_key = INT64_MIN;
+            uint32_t nseg = lx__side_nseg(e, s);
+            for (uint32_t j = 0; j < nseg; j++) {
+            const int64_t *keys;
+            const uint32_t *lvs;
+            uint32_t nk = lx__side_seg(e, s, j, &keys, &lvs);
+            for (uint32_t k = 0; k < nk; k++) {
+                if (keys[k] <= prev_key && (j || k))
+                    FAIL("market %u side %d: keys not ascending at %u of segment %u", mi, side, k,
+                         j);
+                prev_key = keys[k];
+                uint32_t l = lvs[k];
                 if (l >= e->nlevels_cap) FAIL("market %u: level index %u out of range", mi, l);
                 const lx__level_t *lv = &e->levels[l];
                 levels++; /* live or tombstone, every one is in use */
                 if (lv->market != mi || (int)lv->side != side ||
-                    lx__key(side, lv->price) != s->keys[k])
+                    lx__key(side, lv->price) != keys[k])
                     FAIL("market %u side %d: level %u has market %u side %u price %lld", mi, side,
                          l, lv->market, lv->side, (long long)lv->price);
                 if (lv->count == 0) { /* a tombstone: empty, and never the best */
-                    if (k == s->n - 1)
+                    if (j == nseg - 1 && k == nk - 1)
                         FAIL("market %u side %d: the best entry is a tombstone", mi, side);
                     if (lv->qty != 0 || lv->head != LX__NIL || lv->tail != LX__NIL)
                         FAIL("market %u side %d: tombstone level %u holds orders", mi, side, l);
@@ -123,6 +162,7 @@ int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
                          mi, (long long)lv->price, (long long)lv->qty, lv->count, (long long)qty,
                          count);
                 mcount += count;
+            }
             }
             if (live != s->live)
                 FAIL("market %u side %d: %u live levels, counter says %u", mi, side, live, s->live);
