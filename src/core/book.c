@@ -265,14 +265,14 @@ static int side_spill(lx_engine_t *e, lx__side_t *s) {
     return 0;
 }
 
+static void level_release(lx_engine_t *e, uint32_t l);
+
 /* The touch array emptied (its last entry popped) and the side has
  * blocks: the highest block's entries move into it, re-centred, and its
  * trailing tombstones are popped (freeing their levels), until a live
- * entry is on top or no block is left. The touch array holds at least
- * LX__BLK entries while there are blocks (side_shrink), so nothing is
- * allocated. */
-static void level_release(lx_engine_t *e, uint32_t l);
-
+ * entry is on top or no block is left. The touch array has room for at
+ * least LX__BLK entries while there are blocks (side_shrink), so nothing
+ * is allocated. */
 static void side_pull(lx_engine_t *e, lx__side_t *s) {
     lx__deep_t *d = &e->deeps[s->deep];
     while (s->n == 0 && d->nblk > 0) {
@@ -367,7 +367,8 @@ static void side_compact(lx_engine_t *e, lx__side_t *s) {
     }
 }
 
-/* Entries of the side, blocks included, and how many are tombstones. */
+/* Entries of the side, blocks included (side_entries - live are the
+ * tombstones). */
 static inline uint32_t side_entries(const lx_engine_t *e, const lx__side_t *s) {
     return s->n + (s->deep ? e->deeps[s->deep].n : 0);
 }
@@ -419,8 +420,10 @@ static LX_NOINLINE int side_grow(lx_engine_t *e, lx__side_t *s) {
  * entries then fill half of it, so growth at full and shrinking cannot
  * alternate on every call. A side with blocks keeps more than LX__BLK
  * entries of room (side_pull). A failed allocation keeps the old array. */
-static LX_NOINLINE void side_shrink(lx__side_t *s) {
+static LX_NOINLINE void side_shrink(lx_engine_t *e, lx__side_t *s) {
+    if (s->deep && s->cap <= 3 * LX__BLK) return;
     (void)side_realloc(s, s->cap - s->cap / 3u);
+    side_set_lim(e, s);
 }
 
 /* lim (book.h): the touch array has room (and is below LX__TOUCH_MAX) and
@@ -509,7 +512,7 @@ static LX_NOINLINE int levels_grow(lx_engine_t *e) {
     return 0;
 }
 
-static uint32_t level_alloc(lx_engine_t *e) {
+static LX_ALWAYS_INLINE uint32_t level_alloc(lx_engine_t *e) {
     if (e->level_free != LX__NIL) {
         uint32_t l = e->level_free;
         e->level_free = e->levels[l].head;
@@ -531,7 +534,8 @@ static void level_release(lx_engine_t *e, uint32_t l) {
 }
 
 /* A new empty level record for (market, side, price). */
-static uint32_t level_new(lx_engine_t *e, uint32_t market, int side, int64_t price) {
+static LX_ALWAYS_INLINE uint32_t level_new(lx_engine_t *e, uint32_t market, int side,
+                                           int64_t price) {
     uint32_t l = level_alloc(e);
     if (l == LX__NIL) return LX__NIL;
     lx__level_t *lv = &e->levels[l];
@@ -564,8 +568,8 @@ int lx__book_reserve_slow(lx_engine_t *e, lx__market_t *m, int side) {
 
 /* lx__book_level_get for a key below the touch array: the same rules in
  * the key's block; a full block splits in two (its spare reserved). */
-static LX_NOINLINE uint32_t deep_level_get(lx_engine_t *e, lx__side_t *s, uint32_t market,
-                                           int side, int64_t price, int64_t key) {
+static LX_NOINLINE uint32_t deep_level_get(lx_engine_t *e, lx__side_t *s, uint32_t market, int side,
+                                           int64_t price, int64_t key) {
     lx__deep_t *d = &e->deeps[s->deep];
     uint32_t j = deep_block(d, key);
     lx__blk_t *b = d->blk[j];
@@ -574,7 +578,7 @@ static LX_NOINLINE uint32_t deep_level_get(lx_engine_t *e, lx__side_t *s, uint32
         if (e->levels[b->lv[i]].count == 0) s->live++;
         return b->lv[i];
     }
-    uint32_t t = i < b->n && e->levels[b->lv[i]].count == 0          ? i
+    uint32_t t = i < b->n && e->levels[b->lv[i]].count == 0    ? i
                  : i > 0 && e->levels[b->lv[i - 1]].count == 0 ? i - 1
                                                                : LX__NIL;
     if (t != LX__NIL) {
@@ -618,6 +622,14 @@ static LX_NOINLINE uint32_t deep_level_get(lx_engine_t *e, lx__side_t *s, uint32
     return l;
 }
 
+/* A new level without lx__book_reserve first: make the room, then look
+ * again (a compaction or a spill moved the entries). */
+static LX_NOINLINE uint32_t level_get_unreserved(lx_engine_t *e, lx__market_t *m, uint32_t market,
+                                                 int side, int64_t price) {
+    if (side_reserve_slow(e, &m->side[side])) return LX__NIL;
+    return lx__book_level_get(e, m, market, side, price);
+}
+
 uint32_t lx__book_level_get(lx_engine_t *e, lx__market_t *m, uint32_t market, int side,
                             int64_t price) {
     lx__side_t *s = &m->side[side];
@@ -640,12 +652,7 @@ uint32_t lx__book_level_get(lx_engine_t *e, lx__market_t *m, uint32_t market, in
         s->live++;
         return s->lv[t];
     }
-    if (LX_UNLIKELY(s->n >= s->lim)) {
-        if (side_reserve_slow(e, s)) return LX__NIL;
-        if (s->deep && key < s->keys[0]) /* spilled */
-            return deep_level_get(e, s, market, side, price, key);
-        i = side_lower_bound(s, key); /* compaction moved the entries */
-    }
+    if (LX_UNLIKELY(s->n >= s->lim)) return level_get_unreserved(e, m, market, side, price);
     uint32_t l = level_new(e, market, side, price);
     if (l == LX__NIL) return LX__NIL;
     s->live++;
@@ -667,6 +674,5 @@ void lx__book_level_emptied(lx_engine_t *e, uint32_t l) {
         side_compact(e, s); /* frees l with the other tombstones */
     }
     /* otherwise l stays where it is, a tombstone */
-    if (LX_UNLIKELY(s->n < s->cap / 3u && s->cap > (s->deep ? 3 * LX__BLK : 64u))) side_shrink(s);
-    if (LX_UNLIKELY(s->lim > s->cap)) side_set_lim(e, s);
+    if (LX_UNLIKELY(s->n < s->cap / 3u && s->cap > 64)) side_shrink(e, s);
 }

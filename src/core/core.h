@@ -156,20 +156,20 @@ typedef struct lx__blk {
 } lx__blk_t;
 
 typedef struct lx__deep {
-    lx__blk_t **blk; /* ascending: every key of blk[j] < every key of blk[j+1] */
-    int64_t *bmin;   /* blk[j]->keys[0], searched to find a key's block */
-    lx__blk_t *spare; /* the block the next split takes (reserved ahead) */
+    lx__blk_t **blk;    /* ascending: every key of blk[j] < every key of blk[j+1] */
+    int64_t *bmin;      /* blk[j]->keys[0], searched to find a key's block */
+    lx__blk_t *spare;   /* the block the next split takes (reserved ahead) */
     uint32_t nblk, cap; /* cap: of blk and bmin */
     uint32_t n;         /* entries in all the blocks */
     uint32_t next_free; /* engine's free list of deep records */
 } lx__deep_t;
 
 typedef struct lx__side {
-    int64_t *keys; /* the touch array: ascending; best at keys[n-1] */
-    uint32_t *lv;  /* level index for each key (count 0: a tombstone) */
-    uint32_t live; /* entries that are not tombstones, blocks included;
-                      lv[n-1] is live */
-    uint32_t deep; /* index in e->deeps, 0 = no blocks (then n is every entry) */
+    int64_t *keys;  /* the touch array: ascending; best at keys[n-1] */
+    uint32_t *lv;   /* level index for each key (count 0: a tombstone) */
+    uint32_t live;  /* entries that are not tombstones, blocks included;
+                       lv[n-1] is live */
+    uint32_t deep;  /* index in e->deeps, 0 = no blocks (then n is every entry) */
     uint16_t n;     /* entries in the touch array */
     uint16_t cap;   /* entries allocated, from keys - front */
     uint16_t front; /* free entries before keys[0] (book.c: both ends grow) */

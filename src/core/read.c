@@ -198,8 +198,7 @@ size_t lx_engine_book_orders(const lx_engine_t *e, lx_market_id_t id, lx_side_t 
     for (uint32_t j = lx__side_nseg(e, s); j-- > 0;) {
         const uint32_t *lv;
         for (uint32_t i = lx__side_seg(e, s, j, NULL, &lv); i-- > 0;) {
-            for (uint32_t cur = e->levels[lv[i]].head; cur != LX__NIL;
-                 cur = e->orders[cur].next) {
+            for (uint32_t cur = e->levels[lv[i]].head; cur != LX__NIL; cur = e->orders[cur].next) {
                 if (k < cap) fill_info(e, cur, &out[k]);
                 k++;
             }

@@ -47,7 +47,8 @@ static int validate_deep(const lx_engine_t *e, const lx__side_t *s, char *msg, s
     int rc = 0;
     if (s->deep >= e->ndeeps) FAIL("deep record %u out of range", s->deep);
     const lx__deep_t *d = &e->deeps[s->deep];
-    if (d->nblk == 0 || d->nblk > d->cap) FAIL("deep %u: %u blocks, cap %u", s->deep, d->nblk, d->cap);
+    if (d->nblk == 0 || d->nblk > d->cap)
+        FAIL("deep %u: %u blocks, cap %u", s->deep, d->nblk, d->cap);
     if (s->n == 0 || s->cap < LX__BLK)
         FAIL("deep %u: touch array of %u entries, cap %u", s->deep, s->n, s->cap);
     if (s->lim && (!d->spare || d->nblk == d->cap))
@@ -56,7 +57,8 @@ static int validate_deep(const lx_engine_t *e, const lx__side_t *s, char *msg, s
     for (uint32_t j = 0; j < d->nblk; j++) {
         const lx__blk_t *b = d->blk[j];
         if (b->n == 0 || b->n > LX__BLK) FAIL("deep %u block %u: %u entries", s->deep, j, b->n);
-        if (d->bmin[j] != b->keys[0]) FAIL("deep %u block %u: bmin is not its first key", s->deep, j);
+        if (d->bmin[j] != b->keys[0])
+            FAIL("deep %u block %u: bmin is not its first key", s->deep, j);
         n += b->n;
     }
     if (n != d->n) FAIL("deep %u: %u entries in blocks, counter says %u", s->deep, n, d->n);
@@ -95,74 +97,78 @@ int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
             int64_t prev_key = INT64_MIN;
             uint32_t nseg = lx__side_nseg(e, s);
             for (uint32_t j = 0; j < nseg; j++) {
-            const int64_t *keys;
-            const uint32_t *lvs;
-            uint32_t nk = lx__side_seg(e, s, j, &keys, &lvs);
-            for (uint32_t k = 0; k < nk; k++) {
-                if (keys[k] <= prev_key && (j || k))
-                    FAIL("market %u side %d: keys not ascending at %u of segment %u", mi, side, k,
-                         j);
-                prev_key = keys[k];
-                uint32_t l = lvs[k];
-                if (l >= e->nlevels_cap) FAIL("market %u: level index %u out of range", mi, l);
-                const lx__level_t *lv = &e->levels[l];
-                levels++; /* live or tombstone, every one is in use */
-                if (lv->market != mi || (int)lv->side != side ||
-                    lx__key(side, lv->price) != keys[k])
-                    FAIL("market %u side %d: level %u has market %u side %u price %lld", mi, side,
-                         l, lv->market, lv->side, (long long)lv->price);
-                if (lv->count == 0) { /* a tombstone: empty, and never the best */
-                    if (j == nseg - 1 && k == nk - 1)
-                        FAIL("market %u side %d: the best entry is a tombstone", mi, side);
-                    if (lv->qty != 0 || lv->head != LX__NIL || lv->tail != LX__NIL)
-                        FAIL("market %u side %d: tombstone level %u holds orders", mi, side, l);
-                    continue;
-                }
-                live++;
-                if (lv->price < m->min_price || lv->price > m->max_price)
-                    FAIL("market %u: level price %lld outside band", mi, (long long)lv->price);
-                if (lv->head == LX__NIL)
-                    FAIL("market %u side %d: empty level at price %lld", mi, side,
-                         (long long)lv->price);
-                int64_t qty = 0;
-                uint32_t count = 0, prev = LX__NIL;
-                for (uint32_t cur = lv->head; cur != LX__NIL; cur = e->orders[cur].next) {
-                    const lx__order_t *o = &e->orders[cur];
-                    if (!lx__slot_used(e, cur)) FAIL("order slot %u resting but free", cur);
-                    if (o->prev != prev) FAIL("order %u: prev link broken", cur);
-                    if (o->level != l) FAIL("order %u: level %u, expected %u", cur, o->level, l);
-                    if ((int)o->side != side) FAIL("order %u: on the wrong side", cur);
-                    if (o->remaining == 0) FAIL("order %u: resting with nothing remaining", cur);
-                    if (o->account >= e->cfg.max_accounts) FAIL("order %u: bad account", cur);
-                    if (o->tif == LX_TIF_IOC || o->tif == LX_TIF_FOK || o->type == LX_ORDER_MARKET)
-                        FAIL("order %u: an IOC/FOK/market order rests", cur);
-                    qty += o->remaining;
-                    count++;
-                    prev = cur;
-                    if (count > e->cfg.max_orders) FAIL("level %u: FIFO cycle", l);
-                    if (o->client_id) {
-                        with_cid++;
-                        if (lx__cid_find(e, o->account, o->client_id) != cur)
-                            FAIL("order %u: client id %llu not indexed", cur,
-                                 (unsigned long long)o->client_id);
+                const int64_t *keys;
+                const uint32_t *lvs;
+                uint32_t nk = lx__side_seg(e, s, j, &keys, &lvs);
+                for (uint32_t k = 0; k < nk; k++) {
+                    if (keys[k] <= prev_key && (j || k))
+                        FAIL("market %u side %d: keys not ascending at %u of segment %u", mi, side,
+                             k, j);
+                    prev_key = keys[k];
+                    uint32_t l = lvs[k];
+                    if (l >= e->nlevels_cap) FAIL("market %u: level index %u out of range", mi, l);
+                    const lx__level_t *lv = &e->levels[l];
+                    levels++; /* live or tombstone, every one is in use */
+                    if (lv->market != mi || (int)lv->side != side ||
+                        lx__key(side, lv->price) != keys[k])
+                        FAIL("market %u side %d: level %u has market %u side %u price %lld", mi,
+                             side, l, lv->market, lv->side, (long long)lv->price);
+                    if (lv->count == 0) { /* a tombstone: empty, and never the best */
+                        if (j == nseg - 1 && k == nk - 1)
+                            FAIL("market %u side %d: the best entry is a tombstone", mi, side);
+                        if (lv->qty != 0 || lv->head != LX__NIL || lv->tail != LX__NIL)
+                            FAIL("market %u side %d: tombstone level %u holds orders", mi, side, l);
+                        continue;
                     }
-                    if (o->tif == LX_TIF_GTD) gtd_orders++;
-                    if (locks) {
-                        uint32_t asset = lx__lock_asset(m, side);
-                        const lx__balance_t *b = lx__bal_find(e, o->account, asset);
-                        if (!b) FAIL("order %u: no balance record for its lock", cur);
-                        locks[b - e->balances] +=
-                            lx__lock_amount(m, side, lv->price, o->remaining, o->fee_res);
+                    live++;
+                    if (lv->price < m->min_price || lv->price > m->max_price)
+                        FAIL("market %u: level price %lld outside band", mi, (long long)lv->price);
+                    if (lv->head == LX__NIL)
+                        FAIL("market %u side %d: empty level at price %lld", mi, side,
+                             (long long)lv->price);
+                    int64_t qty = 0;
+                    uint32_t count = 0, prev = LX__NIL;
+                    for (uint32_t cur = lv->head; cur != LX__NIL; cur = e->orders[cur].next) {
+                        const lx__order_t *o = &e->orders[cur];
+                        if (!lx__slot_used(e, cur)) FAIL("order slot %u resting but free", cur);
+                        if (o->prev != prev) FAIL("order %u: prev link broken", cur);
+                        if (o->level != l)
+                            FAIL("order %u: level %u, expected %u", cur, o->level, l);
+                        if ((int)o->side != side) FAIL("order %u: on the wrong side", cur);
+                        if (o->remaining == 0)
+                            FAIL("order %u: resting with nothing remaining", cur);
+                        if (o->account >= e->cfg.max_accounts) FAIL("order %u: bad account", cur);
+                        if (o->tif == LX_TIF_IOC || o->tif == LX_TIF_FOK ||
+                            o->type == LX_ORDER_MARKET)
+                            FAIL("order %u: an IOC/FOK/market order rests", cur);
+                        qty += o->remaining;
+                        count++;
+                        prev = cur;
+                        if (count > e->cfg.max_orders) FAIL("level %u: FIFO cycle", l);
+                        if (o->client_id) {
+                            with_cid++;
+                            if (lx__cid_find(e, o->account, o->client_id) != cur)
+                                FAIL("order %u: client id %llu not indexed", cur,
+                                     (unsigned long long)o->client_id);
+                        }
+                        if (o->tif == LX_TIF_GTD) gtd_orders++;
+                        if (locks) {
+                            uint32_t asset = lx__lock_asset(m, side);
+                            const lx__balance_t *b = lx__bal_find(e, o->account, asset);
+                            if (!b) FAIL("order %u: no balance record for its lock", cur);
+                            locks[b - e->balances] +=
+                                lx__lock_amount(m, side, lv->price, o->remaining, o->fee_res);
+                        }
                     }
+                    if (prev != lv->tail) FAIL("level %u: tail link broken", l);
+                    if (qty != lv->qty || count != lv->count)
+                        FAIL("market %u price %lld: level says qty %lld count %u, orders sum to "
+                             "%lld "
+                             "count %u",
+                             mi, (long long)lv->price, (long long)lv->qty, lv->count,
+                             (long long)qty, count);
+                    mcount += count;
                 }
-                if (prev != lv->tail) FAIL("level %u: tail link broken", l);
-                if (qty != lv->qty || count != lv->count)
-                    FAIL("market %u price %lld: level says qty %lld count %u, orders sum to %lld "
-                         "count %u",
-                         mi, (long long)lv->price, (long long)lv->qty, lv->count, (long long)qty,
-                         count);
-                mcount += count;
-            }
             }
             if (live != s->live)
                 FAIL("market %u side %d: %u live levels, counter says %u", mi, side, live, s->live);
