@@ -43,7 +43,9 @@
 #include "core/core.h"
 #include "invariants.h"
 #include "lx/snapshot.h"
+#include "membuf.h"
 #include "refmodel.h"
+#include "splitmix.h"
 
 #define CENTER 2000000
 #define WIDTH 1500000 /* passive prices: 1 to WIDTH ticks from CENTER */
@@ -53,14 +55,8 @@
 #define LOW 1000
 
 static uint64_t rng_state;
-static uint64_t rnd(void) {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 static int64_t rnd_in(int64_t lo, int64_t hi) {
-    return lo + (int64_t)(rnd() % (uint64_t)(hi - lo + 1));
+    return splitmix_in(&rng_state, lo, hi);
 }
 
 typedef struct {
@@ -258,33 +254,6 @@ static void check_full(world_t *w) {
     check_reads(w);
 }
 
-typedef struct {
-    uint8_t *buf;
-    size_t n, cap, pos;
-} membuf_t;
-
-static int mem_write(void *ctx, const void *p, size_t len) {
-    membuf_t *m = ctx;
-    if (m->n + len > m->cap) {
-        size_t nc = (m->n + len) * 2;
-        uint8_t *nb = realloc(m->buf, nc);
-        if (!nb) return LX_ENOMEM;
-        m->buf = nb;
-        m->cap = nc;
-    }
-    memcpy(m->buf + m->n, p, len);
-    m->n += len;
-    return 0;
-}
-
-static int mem_read(void *ctx, void *p, size_t len) {
-    membuf_t *m = ctx;
-    if (m->pos + len > m->n) return LX_ETRUNC;
-    memcpy(p, m->buf + m->pos, len);
-    m->pos += len;
-    return 0;
-}
-
 static void test_wide_book(void **state) {
     (void)state;
     world_t w;
@@ -314,17 +283,17 @@ static void test_wide_book(void **state) {
     assert_true(w.splits >= 10);
 
     membuf_t img = {0}, img2 = {0};
-    assert_int_equal(lx_engine_save(w.e, mem_write, &img), 0);
+    assert_int_equal(lx_engine_save(w.e, membuf_write, &img), 0);
     lx_engine_t *f = NULL;
-    assert_int_equal(lx_engine_load(&f, mem_read, &img), 0);
+    assert_int_equal(lx_engine_load(&f, membuf_read, &img), 0);
     assert_true(lx_engine_digest(f) == lx_engine_digest(w.e));
     char msg[512];
     if (lx_engine_validate(f, msg, sizeof msg) != 0) fail_msg("loaded: %s", msg);
-    assert_int_equal(lx_engine_save(f, mem_write, &img2), 0);
+    assert_int_equal(lx_engine_save(f, membuf_write, &img2), 0);
     assert_int_equal(img.n, img2.n);
     assert_memory_equal(img.buf, img2.buf, img.n);
-    free(img.buf);
-    free(img2.buf);
+    membuf_free(&img);
+    membuf_free(&img2);
     lx_engine_destroy(f);
 
     inv_events_free(&w.got);

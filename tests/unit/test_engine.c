@@ -20,6 +20,8 @@
 #include "lx/engine.h"
 #include "lx/error.h"
 #include "lx/snapshot.h"
+#include "membuf.h"
+#include "splitmix.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -42,14 +44,8 @@ static void collect(void *ctx, const lx_event_t *ev) {
 }
 
 static uint64_t rng_state;
-static uint64_t rnd(void) {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 static int64_t rnd_in(int64_t lo, int64_t hi) {
-    return lo + (int64_t)(rnd() % (uint64_t)(hi - lo + 1));
+    return splitmix_in(&rng_state, lo, hi);
 }
 
 static lx_engine_t *new_engine(bool clearing, uint32_t max_orders) {
@@ -378,31 +374,6 @@ static void test_read_api(void **state) {
 
 /* ---- snapshots ---------------------------------------------------------- */
 
-typedef struct {
-    uint8_t *buf;
-    size_t n, cap, pos;
-} membuf_t;
-
-static int mem_write(void *ctx, const void *p, size_t len) {
-    membuf_t *m = ctx;
-    if (m->n + len > m->cap) {
-        m->cap = (m->n + len) * 2;
-        m->buf = realloc(m->buf, m->cap);
-        if (!m->buf) return LX_ENOMEM;
-    }
-    memcpy(m->buf + m->n, p, len);
-    m->n += len;
-    return 0;
-}
-
-static int mem_read(void *ctx, void *p, size_t len) {
-    membuf_t *m = ctx;
-    if (m->pos + len > m->n) return LX_ETRUNC;
-    memcpy(p, m->buf + m->pos, len);
-    m->pos += len;
-    return 0;
-}
-
 static void assert_same_events(const events_t *a, const events_t *b) {
     assert_int_equal(a->n, b->n);
     for (size_t i = 0; i < a->n; i++) assert_memory_equal(&a->ev[i], &b->ev[i], sizeof a->ev[i]);
@@ -424,9 +395,9 @@ static void test_snapshot_roundtrip(void **state) {
                 apply_ok(e, &c, NULL);
             }
             membuf_t img = {0};
-            assert_int_equal(lx_engine_save(e, mem_write, &img), 0);
+            assert_int_equal(lx_engine_save(e, membuf_write, &img), 0);
             lx_engine_t *f = NULL;
-            assert_int_equal(lx_engine_load(&f, mem_read, &img), 0);
+            assert_int_equal(lx_engine_load(&f, membuf_read, &img), 0);
             assert_true(lx_engine_digest(f) == lx_engine_digest(e));
             /* dead man's switches and keys came back, field by field */
             for (uint32_t a = 0; a < 64; a++) {
@@ -445,7 +416,7 @@ static void test_snapshot_roundtrip(void **state) {
             }
             /* a second save of the loaded engine is byte-identical */
             membuf_t img2 = {0};
-            assert_int_equal(lx_engine_save(f, mem_write, &img2), 0);
+            assert_int_equal(lx_engine_save(f, membuf_write, &img2), 0);
             assert_int_equal(img.n, img2.n);
             assert_memory_equal(img.buf, img2.buf, img.n);
             /* both continue identically for a while */
@@ -470,9 +441,9 @@ static void test_snapshot_roundtrip(void **state) {
             assert_true(lx_engine_digest(f) == lx_engine_digest(e));
             free(ea.ev);
             free(eb.ev);
-            free(img2.buf);
+            membuf_free(&img2);
             lx_engine_destroy(f);
-            free(img.buf);
+            membuf_free(&img);
         }
         lx_engine_destroy(e);
     }
@@ -493,12 +464,12 @@ static void test_snapshot_corruption(void **state) {
         apply_ok(e, &c, NULL);
     }
     membuf_t img = {0};
-    assert_int_equal(lx_engine_save(e, mem_write, &img), 0);
+    assert_int_equal(lx_engine_save(e, membuf_write, &img), 0);
     size_t loaded = 0;
     for (size_t len = 0; len < img.n; len++) { /* every truncation */
         membuf_t t = {img.buf, len, len, 0};
         lx_engine_t *f = NULL;
-        int rc = lx_engine_load(&f, mem_read, &t);
+        int rc = lx_engine_load(&f, membuf_read, &t);
         assert_true(rc < 0);
         assert_null(f);
     }
@@ -507,7 +478,7 @@ static void test_snapshot_corruption(void **state) {
             img.buf[i] ^= (uint8_t)(1u << bit);
             img.pos = 0;
             lx_engine_t *f = NULL;
-            int rc = lx_engine_load(&f, mem_read, &img);
+            int rc = lx_engine_load(&f, membuf_read, &img);
             if (rc == 0) {
                 loaded++;
                 lx_engine_destroy(f);
@@ -519,9 +490,9 @@ static void test_snapshot_corruption(void **state) {
     assert_int_equal(loaded, 0);
     img.pos = 0;
     lx_engine_t *f = NULL;
-    assert_int_equal(lx_engine_load(&f, mem_read, &img), 0);
+    assert_int_equal(lx_engine_load(&f, membuf_read, &img), 0);
     lx_engine_destroy(f);
-    free(img.buf);
+    membuf_free(&img);
     lx_engine_destroy(e);
 }
 

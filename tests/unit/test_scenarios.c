@@ -53,6 +53,7 @@
 #include "lx/error.h"
 #include "lx/snapshot.h"
 #include "lx/text.h"
+#include "membuf.h"
 
 #define SCN_DIR "tests/scenarios"
 #define LINE_MAX_ 1024
@@ -659,46 +660,18 @@ static size_t run_command(run_t *r, size_t idx) {
     return end;
 }
 
-/* An in-memory byte stream for the snapshot round trip. */
-typedef struct {
-    uint8_t *p;
-    size_t n, cap, off;
-} mem_t;
-
-static int mem_write(void *ctx, const void *buf, size_t len) {
-    mem_t *m = ctx;
-    if (m->n + len > m->cap) {
-        size_t cap = (m->n + len) * 2;
-        uint8_t *p = realloc(m->p, cap);
-        if (!p) return LX_ENOMEM;
-        m->p = p;
-        m->cap = cap;
-    }
-    memcpy(m->p + m->n, buf, len);
-    m->n += len;
-    return 0;
-}
-
-static int mem_read(void *ctx, void *buf, size_t len) {
-    mem_t *m = ctx;
-    if (m->off + len > m->n) return LX_ETRUNC;
-    memcpy(buf, m->p + m->off, len);
-    m->off += len;
-    return 0;
-}
-
 /* Saves the final state and loads it back: same digest, same dead man's
  * switches (the snapshot must round-trip every piece of state). */
 static void check_snapshot(run_t *r) {
-    mem_t m = {NULL, 0, 0, 0};
+    membuf_t m = {0};
     lx_engine_t *e2 = NULL;
-    int rc = lx_engine_save(r->e, mem_write, &m);
-    if (rc == 0) rc = lx_engine_load(&e2, mem_read, &m);
+    int rc = lx_engine_save(r->e, membuf_write, &m);
+    if (rc == 0) rc = lx_engine_load(&e2, membuf_read, &m);
     bool same = rc == 0 && lx_engine_digest(e2) == lx_engine_digest(r->e);
     for (uint32_t a = 0; same && a < r->cfg.max_accounts; a++)
         same = lx_engine_deadman(e2, a) == lx_engine_deadman(r->e, a);
     lx_engine_destroy(e2);
-    free(m.p);
+    membuf_free(&m);
     if (rc != 0)
         scn_fail(r, 0, "snapshot round trip: %s", lx_err_name(rc));
     else if (!same)

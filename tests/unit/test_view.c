@@ -16,16 +16,11 @@
 #include "lx/engine.h"
 #include "lx/error.h"
 #include "lx/view.h"
+#include "splitmix.h"
 
 static uint64_t rng_state;
-static uint64_t rnd(void) {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 static int64_t rnd_in(int64_t lo, int64_t hi) {
-    return lo + (int64_t)(rnd() % (uint64_t)(hi - lo + 1));
+    return splitmix_in(&rng_state, lo, hi);
 }
 
 #define MAXD 4096
