@@ -173,7 +173,8 @@ void lx_engine_stats(const lx_engine_t *e, lx_engine_stats_t *out);
 /* The engine's arrays, each reported as fn(ctx, start, bytes): order slots,
  * accounts, markets, assets, identities, the slot bitmaps, the level pool,
  * balances, the GTD and key tables, and the tables of its hash indexes
- * (not the per-market side arrays, which are small). For a host that
+ * (not the per-market side arrays and their blocks: small allocations of
+ * their own, in the books that need them). For a host that
  * manages memory (lxdexd maps them on huge pages at start:
  * lx_engine_prefault in lx/journal.h); the host must not change their
  * contents. They move when the engine grows them. */
