@@ -25,10 +25,16 @@
  * as for the other workloads).
  *
  * fill_wide is the same in one market whose orders land 1 to 500,000 ticks
- * from the mid: about 90,000 levels a side, and nearly every new level goes
- * in the middle of its side's sorted array, whose entries behind it move
- * (book.c keeps the array for books whose activity is near the touch; this
- * is what a trader scattering orders over a wide price band costs it).
+ * from the mid: about 90,000 levels a side, nearly every new level far
+ * from the touch, in the middle of its side (book.c: what a trader
+ * scattering orders over a wide price band costs; it moved a quarter of a
+ * side's entries before the blocks).
+ *
+ * fill_churn fills that book untimed, then times n / 2 rounds of a cancel
+ * (by client id) of a resting order picked at random and a new place over
+ * the same band: levels empty and open all over a deep side, so
+ * tombstones, their compaction and the blocks' splits and merges are in
+ * the timed part.
  *
  * --thp advises the arenas to huge pages right after creation; --prefault
  * also sizes the engine for max_orders and maps its arrays then, as lxdexd
@@ -56,11 +62,13 @@ typedef struct {
     uint32_t depth; /* ticks from the mid, each side */
     int64_t mid;
     uint64_t n; /* places, by default */
+    bool churn; /* fill untimed, then time n commands of cancel and place */
 } fill_shape_t;
 
 static const fill_shape_t shapes[] = {
-    {"fill", 1000, 500, 100000, 4000000},
-    {"fill_wide", 1, 500000, 1000000, 200000},
+    {"fill", 1000, 500, 100000, 4000000, false},
+    {"fill_wide", 1, 500000, 1000000, 200000, false},
+    {"fill_churn", 1, 500000, 1000000, 200000, true},
 };
 
 typedef struct {
@@ -117,6 +125,28 @@ static int setup(fill_t *f, const fill_shape_t *sh, bool clearing) {
     return rc;
 }
 
+/* A client id's account: ids are given in turn to the accounts. */
+static uint32_t cid_account(uint64_t cid) {
+    return (uint32_t)((cid - 1) % FILL_ACCOUNTS);
+}
+
+/* A place that never trades: bids 1 to depth ticks under the mid, asks
+ * as far over it, in a market picked at random. */
+static void place_cmd(lx_cmd_t *c, const fill_shape_t *sh, lxb_rng_t *r, uint64_t cid) {
+    memset(c, 0, sizeof *c);
+    int side = (int)(lxb_next(r) & 1);
+    int64_t d = 1 + (int64_t)lxb_below(r, sh->depth);
+    c->type = LX_CMD_PLACE;
+    c->u.place = (lx_cmd_place_t){.account = cid_account(cid),
+                                  .market = lxb_below(r, sh->markets),
+                                  .side = (uint8_t)side,
+                                  .type = LX_ORDER_LIMIT,
+                                  .tif = LX_TIF_GTC,
+                                  .price = side == LX_SIDE_BUY ? sh->mid - d : sh->mid + d,
+                                  .qty = 1 + (int64_t)lxb_below(r, 10),
+                                  .client_id = cid};
+}
+
 int lx_bench_fill(const char *name, uint64_t n, uint64_t seed, bool clearing, int thp) {
     const fill_shape_t *sh = NULL;
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
@@ -126,6 +156,7 @@ int lx_bench_fill(const char *name, uint64_t n, uint64_t seed, bool clearing, in
         return 2;
     }
     if (n == 0) n = sh->n;
+    if (sh->churn) n += n & 1; /* whole rounds: as many resting at the end */
     if (n > LX_LIMIT_ORDERS / 2) {
         fprintf(stderr, "lxdex-bench: fill: at most %u orders\n", LX_LIMIT_ORDERS / 2);
         return 1;
@@ -156,20 +187,31 @@ int lx_bench_fill(const char *name, uint64_t n, uint64_t seed, bool clearing, in
     uint64_t over_100us = 0, over_1ms = 0, max_at = 0, max_t = 0;
     uint64_t t100us = lxb_clock.ticks_per_s / 10000, t1ms = lxb_clock.ticks_per_s / 1000;
     lx_cmd_t c;
+    uint64_t *live = NULL; /* churn: the client id of each resting order */
+    uint64_t next_cid = 1;
+    if (sh->churn) {
+        live = malloc(n * sizeof *live);
+        for (uint64_t i = 0; i < n && !rc; i++) {
+            place_cmd(&c, sh, &r, next_cid);
+            live[i] = next_cid++;
+            rc = live ? apply(&f, &c) : LX_ENOMEM;
+        }
+    }
     uint64_t t0 = lxb_now_ns();
     for (uint64_t i = 0; i < n && !rc; i++) {
-        memset(&c, 0, sizeof c);
-        int side = (int)(lxb_next(&r) & 1);
-        int64_t d = 1 + (int64_t)lxb_below(&r, sh->depth);
-        c.type = LX_CMD_PLACE;
-        c.u.place = (lx_cmd_place_t){.account = (uint32_t)(i % FILL_ACCOUNTS),
-                                     .market = lxb_below(&r, sh->markets),
-                                     .side = (uint8_t)side,
-                                     .type = LX_ORDER_LIMIT,
-                                     .tif = LX_TIF_GTC,
-                                     .price = side == LX_SIDE_BUY ? sh->mid - d : sh->mid + d,
-                                     .qty = 1 + (int64_t)lxb_below(&r, 10),
-                                     .client_id = i + 1};
+        uint64_t *slot = NULL;
+        if (!sh->churn) {
+            place_cmd(&c, sh, &r, next_cid++);
+        } else if (i % 2 == 0) { /* cancel a resting order picked at random */
+            slot = &live[lxb_below(&r, n)];
+            memset(&c, 0, sizeof c);
+            c.type = LX_CMD_CANCEL;
+            c.u.cancel = (lx_cmd_cancel_t){
+                .account = cid_account(*slot), .market = 0, .by_client_id = 1, .client_id = *slot};
+            *slot = next_cid; /* the place that follows takes its place */
+        } else {
+            place_cmd(&c, sh, &r, next_cid++);
+        }
         uint64_t a = lxb_ticks();
         rc = apply(&f, &c);
         uint64_t t = lxb_ticks() - a;
@@ -182,6 +224,7 @@ int lx_bench_fill(const char *name, uint64_t n, uint64_t seed, bool clearing, in
         }
     }
     uint64_t elapsed = lxb_now_ns() - t0;
+    free(live);
     lx_engine_stats_t st;
     lx_engine_stats(f.e, &st);
     if (rc || f.k.rejects || st.orders != n || f.k.trades) {

@@ -8,12 +8,14 @@
  *              mid, about 1,000 levels a market;
  *   fill_wide  200,000 (n 0) in one market, 1 to 500,000 ticks from the
  *              mid: sides of about 90,000 levels, most new ones far from
- *              both ends of the side's array (book.c: the case it is not
- *              built for);
+ *              the touch (book.c: blocks);
+ *   fill_churn the fill_wide book filled untimed, then n commands timed:
+ *              a cancel of a random resting order and a new place, in
+ *              turn (tombstones and compaction in a deep side);
  * and prints one RESULT line in the bench's format (bench/main.c), whose
- * p50_ns ... max_ns are the service times of single places (timing=service:
+ * p50_ns ... max_ns are the service times of single commands (timing=service:
  * a closed loop, nothing queues), plus max_at (the place that took
- * max_ns), over_100us and over_1ms (how many places took longer). Returns
+ * max_ns), over_100us and over_1ms (how many took longer). Returns
  * 0, 1 if a run failed (a message on stderr), 2 for an unknown name.
  */
 #ifndef LXB_FILL_BENCH_H

@@ -158,9 +158,13 @@ typedef struct lx__blk {
 typedef struct lx__deep {
     lx__blk_t **blk;    /* ascending: every key of blk[j] < every key of blk[j+1] */
     int64_t *bmin;      /* blk[j]->keys[0], searched to find a key's block */
+    uint32_t *bdead;    /* tombstones in blk[j] (here, not in the block: a
+                           cancel far from the touch then touches only these
+                           arrays, not the block) */
     lx__blk_t *spare;   /* the block the next split takes (reserved ahead) */
     uint32_t nblk, cap; /* cap: of blk and bmin */
     uint32_t n;         /* entries in all the blocks */
+    uint32_t dead;      /* tombstones in all the blocks */
     uint32_t next_free; /* engine's free list of deep records */
 } lx__deep_t;
 

@@ -67,7 +67,7 @@ void lx_engine_stats(const lx_engine_t *e, lx_engine_stats_t *out) {
             if (!sd->deep) continue;
             const lx__deep_t *d = &e->deeps[sd->deep];
             sides += (size_t)(d->nblk + (d->spare != NULL)) * sizeof(lx__blk_t) +
-                     (size_t)d->cap * (sizeof(lx__blk_t *) + sizeof(int64_t));
+                     (size_t)d->cap * (sizeof(lx__blk_t *) + sizeof(int64_t) + sizeof(uint32_t));
         }
     }
     /* order memory: the arena up to its high-water mark (lowest-free keeps

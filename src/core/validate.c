@@ -40,7 +40,8 @@ static bool gtd_less(const lx__gtd_t *a, const lx__gtd_t *b) {
 }
 
 /* A side's blocks (book.c): at least one, none empty or over LX__BLK,
- * each first key in bmin, the entry count right, a spare or room only as
+ * each first key in bmin, the entry and tombstone counts right (each
+ * block's and in all), a spare or room only as
  * lim claims, and the touch array non-empty and able to take a block
  * back. Key order and levels are checked with the touch array's. */
 static int validate_deep(const lx_engine_t *e, const lx__side_t *s, char *msg, size_t msglen) {
@@ -53,15 +54,23 @@ static int validate_deep(const lx_engine_t *e, const lx__side_t *s, char *msg, s
         FAIL("deep %u: touch array of %u entries, cap %u", s->deep, s->n, s->cap);
     if (s->lim && (!d->spare || d->nblk == d->cap))
         FAIL("deep %u: lim %u without a spare block or room", s->deep, s->lim);
-    uint32_t n = 0;
+    uint32_t n = 0, dead = 0;
     for (uint32_t j = 0; j < d->nblk; j++) {
         const lx__blk_t *b = d->blk[j];
         if (b->n == 0 || b->n > LX__BLK) FAIL("deep %u block %u: %u entries", s->deep, j, b->n);
         if (d->bmin[j] != b->keys[0])
             FAIL("deep %u block %u: bmin is not its first key", s->deep, j);
+        uint32_t bd = 0;
+        for (uint32_t i = 0; i < b->n; i++)
+            bd += b->lv[i] < e->nlevels_cap && e->levels[b->lv[i]].count == 0;
+        if (bd != d->bdead[j])
+            FAIL("deep %u block %u: %u tombstones, counter says %u", s->deep, j, bd, d->bdead[j]);
         n += b->n;
+        dead += bd;
     }
-    if (n != d->n) FAIL("deep %u: %u entries in blocks, counter says %u", s->deep, n, d->n);
+    if (n != d->n || dead != d->dead)
+        FAIL("deep %u: %u entries and %u tombstones in blocks, counters say %u and %u", s->deep, n,
+             dead, d->n, d->dead);
 out:
     return rc;
 }
