@@ -397,7 +397,8 @@ static LX_NOINLINE void deep_emptied(lx_engine_t *e, lx__side_t *s, int64_t key)
     if (dead > (d->blk[j]->n - dead) / 4 + 2) blk_compact(e, s, j);
 }
 
-/* Tombstones in the touch array, and its live entries. */
+/* Live entries of the touch array: the side's live levels less the
+ * blocks' (their entries less their tombstones). */
 static inline uint32_t touch_live(const lx_engine_t *e, const lx__side_t *s) {
     if (!s->deep) return s->live;
     const lx__deep_t *d = &e->deeps[s->deep];
