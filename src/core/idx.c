@@ -80,8 +80,6 @@ void lx__idx_free(lx__idx_t *t) {
 /* Buckets of memory the old table gives back at once while it is moved. */
 #define LX__IDX_GIVE_BACK 4096u
 
-/* Moves entry j of old bucket b, whose hash is h, into the new table,
- * clearing it and the over counts it held up in the old one. */
 /* Clears entry j of old bucket b, whose hash is h, and the over counts it
  * held up between its home and b. */
 static void old_clear(lx__idx_t *t, uint32_t b, uint32_t j, uint64_t h) {
@@ -92,6 +90,8 @@ static void old_clear(lx__idx_t *t, uint32_t b, uint32_t j, uint64_t h) {
     lx__idx_set_hint(&t->old[b], j, 0);
 }
 
+/* Moves entry j of old bucket b, whose hash is h, into the new table,
+ * clearing it and the over counts it held up in the old one. */
 static void move_entry(lx__idx_t *t, uint32_t b, uint32_t j, uint64_t h) {
     const lx__idx_bucket_t *s = &t->old[b];
     uint32_t home = lx__idx_home(h, t->nb);
