@@ -72,6 +72,13 @@ int lx_engine_reserve(lx_engine_t *e, uint32_t orders);
  * LX_EINVAL, changing nothing and emitting nothing, if cmd is NULL, its type
  * is unknown, its seq is not greater than the last applied seq, or its ts is
  * less than the last applied ts.
+ *
+ * Returns LX_ENOMEM when memory the command needs could not be allocated:
+ * the command was not applied and changed nothing (lx_engine_last_seq and
+ * the digest included), except that GTD orders due at its ts have expired,
+ * with their events, as they would for any command at that time. Apply the
+ * same command again, or stop: a host that went on to the next command
+ * would hold a state that no replay of its log reproduces.
  */
 int lx_engine_apply(lx_engine_t *e, const lx_cmd_t *cmd, const lx_sink_t *sink);
 

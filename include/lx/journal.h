@@ -308,7 +308,8 @@ struct lx_recovery {
  * after it) the tail is truncated (fsync'ed) and reported in rec; anything
  * else (a damaged record with valid ones after it, a damaged segment that is
  * not the last, a missing segment, a broken hash chain, a command the engine
- * refuses) is LX_ECORRUPT with rec->msg naming the file and the offset.
+ * refuses) is LX_ECORRUPT with rec->msg naming the file and the offset; the
+ * engine out of memory for a command is LX_ENOMEM, named the same way.
  * *e is NULL on error, and when the directory holds no journal (rec->empty).
  * opts may be NULL.
  */

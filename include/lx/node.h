@@ -202,7 +202,8 @@ typedef struct {
     uint64_t reports;                /* messages put in the out ring */
     uint64_t last_seq;               /* last durable seq (several shards: the sum of
                                         each shard's) */
-    int journal_error;               /* sticky journal error, 0 if none */
+    int journal_error;               /* why the node stopped taking commands: a journal
+                                        error, or LX_ENOMEM from an engine; 0 if none */
     uint64_t snapshots;              /* snapshots started this run */
     uint64_t snapshot_stall_ns;      /* longest engine stop for one (drain + fork) */
     uint64_t recovered_snapshot_seq; /* the snapshot recovery started from, 0 if none */

@@ -13,8 +13,12 @@
  * nothing else, and a SIGNED nonce is recorded once the command applied.
  * Handlers validate first and mutate after, so a rejected command changes
  * nothing; allocations that may fail are made before the first mutation,
- * so LX_ENOMEM leaves the engine as it was (the one exception is growth
- * inside GTD expiry, which only frees).
+ * so LX_ENOMEM leaves the engine as it was, its last seq included: the
+ * command was not applied and may be applied again. (GTD orders due at the
+ * command's time have expired by then, as they would have for any command
+ * at that time; expiry only frees.) A log replica that ran out of memory
+ * otherwise would skip a command the others applied: the host retries or
+ * stops, it never goes on to the next command.
  *
  * What this file deliberately does not do: read a clock, allocate per order,
  * or know where events go (the sink does).
@@ -359,8 +363,12 @@ int lx_engine_apply_auth(lx_engine_t *e, const lx_cmd_t *c, const lx_cmd_auth_t 
         rc = apply_authed(e, c, auth);
     else
         rc = dispatch(e, c);
-    e->last_seq = c->seq;
-    e->last_ts = c->ts;
+    if (LX_LIKELY(rc == 0)) {
+        e->last_seq = c->seq;
+        e->last_ts = c->ts;
+    }
+    /* else LX_ENOMEM: the command changed nothing and is not taken, so that
+     * the same command can be applied again (engine.h) */
     e->emit = NULL;
     return rc;
 }

@@ -22,7 +22,8 @@
  *      previous segment ended, epoch not smaller, same engine configuration);
  *      each group is checked (scan.c) and its commands with seq > N are
  *      applied with lx_engine_apply(); the engine refusing one (LX_EINVAL:
- *      seq or ts out of order) is corruption too.
+ *      seq or ts out of order) is corruption too, the engine out of memory
+ *      for one is LX_ENOMEM (the journal is fine: run recovery again).
  *   5. The end: a clean end, or a torn tail in the LAST segment (scan.c
  *      defines it: nothing valid after the first invalid byte). The tail is
  *      cut with ftruncate + fsync, so that a later recovery, and the next
@@ -230,6 +231,9 @@ static int on_group(void *ctx, const jnl_entry_t *ents, uint32_t n, uint64_t gro
             cap = &ca;
         }
         int rc = lx_engine_apply_auth(r->e, &en->cmd, cap, o->sink);
+        if (rc == LX_ENOMEM) /* not the journal's fault: recovery may be run again */
+            return errorf(r->rec, r->dir, r->file, en->off, LX_ENOMEM,
+                          "no memory to apply command seq %" PRIu64, en->cmd.seq);
         if (rc)
             return errorf(r->rec, r->dir, r->file, en->off, LX_ECORRUPT,
                           "the engine refuses command seq %" PRIu64 " (%s)", en->cmd.seq,

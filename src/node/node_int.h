@@ -80,6 +80,7 @@ typedef struct {
     lx_node_out_t *staged[LX_NODE_GATEWAYS_MAX]; /* per gateway: one ring commit per batch */
     uint32_t nstaged[LX_NODE_GATEWAYS_MAX], staged_cap;
     lx_lathist_t applied;
+    bool halted; /* the engine ran out of memory on a command: nothing more is applied */
 } shard_t;
 
 /* A gateway: its in ring, its out ring from each shard, what it asked for.

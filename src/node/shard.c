@@ -24,10 +24,18 @@
  *
  * Latency: the time from a command's receipt (t_rx) to the end of the engine
  * batch that applied it is recorded per batch, one clock read each.
+ *
+ * Out of memory: a command reaches this thread only once it is durable in
+ * the journal, so the engine must apply it before the next one. When the
+ * engine has no memory for it (LX_ENOMEM: it changed nothing), it is tried
+ * again for about a second, then the node stops and the thread applies
+ * nothing more (eng_cmd); a restart's recovery applies it.
  */
 #define _GNU_SOURCE
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "lx/engine.h"
 #include "lx/error.h"
 #include "node_int.h"
@@ -423,6 +431,18 @@ static void dump_state(shard_t *s, unsigned gw) {
     stage_flush(s);
 }
 
+static int eng_apply(shard_t *s, const lx_node_msg_t *m, const lx_sink_t *sink) {
+    if (m->auth.scheme == LX_AUTH_NONE) return lx_engine_apply(s->engine, &m->cmd, sink);
+    lx_cmd_auth_t ca = {.scheme = m->auth.scheme, .nonce = m->auth.nonce};
+    memcpy(ca.key, m->auth.key, sizeof ca.key);
+    return lx_engine_apply_auth(s->engine, &m->cmd, &ca, sink);
+}
+
+/* How often, and how far apart, a command the engine had no memory for is
+ * tried again before the node stops (eng_cmd). */
+#define ENOMEM_TRIES 100
+#define ENOMEM_WAIT_NS 10000000L
+
 static void eng_cmd(shard_t *s, const lx_node_msg_t *m, const lx_sink_t *sink) {
     lx_node_t *n = s->node;
     s->cur_session = m->session;
@@ -430,19 +450,29 @@ static void eng_cmd(shard_t *s, const lx_node_msg_t *m, const lx_sink_t *sink) {
     s->cur_t_rx = m->t_rx;
     s->cur_parts = m->parts;
     s->cur_account = lx_cmd_account(&m->cmd);
-    int rc;
-    if (m->auth.scheme != LX_AUTH_NONE) {
-        lx_cmd_auth_t ca = {.scheme = m->auth.scheme, .nonce = m->auth.nonce};
-        memcpy(ca.key, m->auth.key, sizeof ca.key);
-        rc = lx_engine_apply_auth(s->engine, &m->cmd, &ca, sink);
-    } else {
-        rc = lx_engine_apply(s->engine, &m->cmd, sink);
+    int rc = eng_apply(s, m, sink);
+    /* LX_ENOMEM: the engine changed nothing and did not take the command
+     * (engine.h). It is in the journal already, so nothing after it may be
+     * applied before it: it is tried again for about a second (memory may
+     * come back), then the node stops and this thread applies nothing more;
+     * a restart recovers the journal, this command included. */
+    for (int k = 0; rc == LX_ENOMEM && k < ENOMEM_TRIES; k++) {
+        struct timespec t = {0, ENOMEM_WAIT_NS};
+        nanosleep(&t, NULL);
+        rc = eng_apply(s, m, sink);
     }
-    if (rc)
+    if (rc == LX_ENOMEM) {
+        char what[96];
+        snprintf(what, sizeof what, "shard %u: no memory to apply seq %llu", s->index,
+                 (unsigned long long)m->cmd.seq);
+        s->halted = true;
+        lx__node_fail(n, rc, what);
+    } else if (rc) {
         lx__node_log(n, "lxdexd: shard %u: engine refused seq %llu (%s)\n", s->index,
                      (unsigned long long)m->cmd.seq, lx_strerror(rc));
+    }
     unsigned gw = LX_NODE_SESSION_GW(m->session);
-    if (m->session && gw < n->ngw && (n->gw[gw].flags & LX_NODE_GW_DONE)) {
+    if (!s->halted && m->session && gw < n->ngw && (n->gw[gw].flags & LX_NODE_GW_DONE)) {
         lx_node_out_t *o = stage(s, gw);
         o->kind = LX_NODE_OUT_DONE;
         o->parts = m->parts ? m->parts : 1;
@@ -482,7 +512,7 @@ void *lx__shard_main(void *arg) {
             const lx_node_msg_t *m = lx_ring_rslot(s->ring, (uint32_t)i);
             switch (m->kind) {
             case LX_NODE_MSG_CMD:
-                eng_cmd(s, m, &sink);
+                if (!s->halted) eng_cmd(s, m, &sink);
                 break;
             case LX_NODE_MSG_STATUS:
                 eng_status(s, m);

@@ -18,6 +18,14 @@
  *     existence, halted flag, market_seq and best bid/ask price and quantity
  *     against the model, and the balances the command names
  *     (inv_compare_cheap). A few dozen read calls.
+ *   - every command, out of memory: the engine is applied with its first
+ *     allocation failing (tests/support/failalloc.h), then its second, and
+ *     so on until it makes no more; each LX_ENOMEM must leave an engine
+ *     that validates and takes the same command again, and the events of
+ *     all the tries together must be the model's for the command (so a try
+ *     that changed anything, or took the command's seq, shows as a
+ *     difference). Every growth path runs out of memory somewhere in a
+ *     seed: a new level pool, side array, block, index table or balance.
  *   - every CHECK_EVERY commands and at the end: lx_engine_validate and the
  *     full invariants (inv_check_engine: levels vs orders, no filled order
  *     resting, locks vs balances, conservation per asset) and the full state
@@ -48,9 +56,11 @@
  *
  * Debugging: LX_DIFF_SEED=<seed> runs one seed, LX_DIFF_CMDS=<n> sets N,
  * LX_DIFF_TRACE=<index> prints every command and its events from that
- * index on. A coverage summary (commands, events, reject and cancel
- * reasons, STP modes, FOK outcomes, amend kinds) is printed at the end; at
- * full scale the test also requires every reachable reason to have occurred.
+ * index on. Soak runs: LX_DIFF_STREAM=<k> (default 0) draws another
+ * command stream from each seed's configuration, so that a loop over k
+ * keeps finding fresh sequences; a failure's reproduce line names it. A coverage summary (commands,
+ * events, reject and cancel reasons, STP modes, FOK outcomes, amend kinds) is printed at the end;
+ * at full scale the test also requires every reachable reason to have occurred.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -64,8 +74,9 @@
 
 #include "lx/engine.h"
 #include "lx/error.h"
-#include "refmodel.h"
+#include "failalloc.h"
 #include "invariants.h"
+#include "refmodel.h"
 
 #define CHECK_EVERY 250
 #define FULL_N 1000000
@@ -1142,6 +1153,53 @@ static double now_s(void) {
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+/* ---- out of memory ----------------------------------------------------- */
+
+/* A sink that passes events on with allocation failures held: the test's
+ * own event list grows inside the engine's call. */
+static void held_emit(void *ctx, const lx_event_t *ev) {
+    const lx_sink_t *inner = ctx;
+    failalloc_hold();
+    inner->emit(inner->ctx, ev);
+    failalloc_release();
+}
+
+#define APPLY_BROKEN (-1000)
+
+static uint64_t nomem_total; /* LX_ENOMEMs over every seed run */
+
+/* lx_engine_apply_auth, tried with its k-th allocation failing for k = 1,
+ * 2, ... until a try makes fewer than k (see the comment at the top).
+ * Returns the code of the try that stands, or APPLY_BROKEN with msg set:
+ * an LX_ENOMEM that took the command's seq, left an engine that does not
+ * validate, or came with no allocation failing. Counts the LX_ENOMEMs in
+ * *nomem. */
+static int apply_failing(lx_engine_t *e, const lx_cmd_t *c, const lx_cmd_auth_t *auth,
+                         const lx_sink_t *sink, uint64_t *nomem, char *msg, size_t len) {
+    lx_sink_t held = {held_emit, (void *)sink};
+    uint64_t seq = lx_engine_last_seq(e);
+    for (uint64_t k = 1; k < 100000; k++) {
+        failalloc_arm(k);
+        int rc = lx_engine_apply_auth(e, c, auth, &held);
+        bool fired = failalloc_fired();
+        failalloc_arm(0);
+        if (rc != LX_ENOMEM) return rc; /* a failure it could do without (a shrink) too */
+        if (!fired) {
+            snprintf(msg, len, "LX_ENOMEM with no allocation failing");
+            return APPLY_BROKEN;
+        }
+        if (lx_engine_last_seq(e) != seq) {
+            snprintf(msg, len, "LX_ENOMEM (allocation %llu) took the command's seq",
+                     (unsigned long long)k);
+            return APPLY_BROKEN;
+        }
+        if (lx_engine_validate(e, msg, len) != 0) return APPLY_BROKEN;
+        ++*nomem;
+    }
+    snprintf(msg, len, "still LX_ENOMEM after 100,000 tries");
+    return APPLY_BROKEN;
+}
+
 static void run_seed(const seed_cfg_t *sc, uint64_t n) {
     lx_engine_config_t cfg = {.max_markets = MAX_MARKETS,
                               .max_assets = MAX_ASSETS,
@@ -1158,7 +1216,8 @@ static void run_seed(const seed_cfg_t *sc, uint64_t n) {
 
     gen_t g;
     memset(&g, 0, sizeof g);
-    rng_seed(&g.rng, sc->seed * 0x9e3779b97f4a7c15ULL + 12345);
+    uint64_t stream = env_u64("LX_DIFF_STREAM", 0);
+    rng_seed(&g.rng, sc->seed * 0x9e3779b97f4a7c15ULL + 12345 + stream * 0xd1b54a32d192ed03ULL);
     g.sc = sc;
     g.ref = ref;
     g.ts = 1700000000000000000LL;
@@ -1177,6 +1236,7 @@ static void run_seed(const seed_cfg_t *sc, uint64_t n) {
     char msg[1024];
     double t0 = now_s();
     bool failed = false;
+    uint64_t nomem = 0;
 
     for (uint64_t i = 0; i < g.n && !failed; i++) {
         lx_cmd_t *c = &hist[i % HIST];
@@ -1184,7 +1244,16 @@ static void run_seed(const seed_cfg_t *sc, uint64_t n) {
         inv_events_clear(&ee);
         inv_events_clear(&re);
         ahist[i % HIST] = g.auth;
-        int erc = lx_engine_apply_auth(e, c, &g.auth, &es);
+        int erc = apply_failing(e, c, &g.auth, &es, &nomem, msg, sizeof msg);
+        if (erc == APPLY_BROKEN) {
+            fprintf(stderr,
+                    "\nFAILED out of memory: seed %llu stream %llu at command %llu:\n  %s\n",
+                    (unsigned long long)sc->seed, (unsigned long long)stream, (unsigned long long)i,
+                    msg);
+            report_cmds(hist, ahist, i);
+            failed = true;
+            break;
+        }
         int rrc = ref_apply_auth(ref, c, &g.auth, &rs);
         cov->cmds++;
         if (c->type >= 1 && c->type <= LX_CMD__MAX) cov->cmd_type[c->type]++;
@@ -1207,10 +1276,10 @@ static void run_seed(const seed_cfg_t *sc, uint64_t n) {
             report_cmds(hist, ahist, i);
             inv_events_print_diff(stderr, &ee, "engine", &re, "ref");
             fprintf(stderr,
-                    "  reproduce: LX_DIFF_SEED=%llu LX_DIFF_CMDS=%llu "
+                    "  reproduce: LX_DIFF_SEED=%llu LX_DIFF_STREAM=%llu LX_DIFF_CMDS=%llu "
                     "LX_DIFF_TRACE=%llu tests/test_differential\n",
-                    (unsigned long long)sc->seed, (unsigned long long)g.n,
-                    (unsigned long long)(i > 20 ? i - 20 : 0));
+                    (unsigned long long)sc->seed, (unsigned long long)stream,
+                    (unsigned long long)g.n, (unsigned long long)(i > 20 ? i - 20 : 0));
             failed = true;
             break;
         }
@@ -1229,9 +1298,10 @@ static void run_seed(const seed_cfg_t *sc, uint64_t n) {
                 what = "state vs reference (full)";
         }
         if (what) {
-            fprintf(stderr, "\nFAILED %s: seed %llu (clearing %s) after command %llu:\n  %s\n",
-                    what, (unsigned long long)sc->seed, sc->clearing ? "on" : "off",
-                    (unsigned long long)i, msg);
+            fprintf(stderr,
+                    "\nFAILED %s: seed %llu stream %llu (clearing %s) after command %llu:\n  %s\n",
+                    what, (unsigned long long)sc->seed, (unsigned long long)stream,
+                    sc->clearing ? "on" : "off", (unsigned long long)i, msg);
             report_cmds(hist, ahist, i);
             inv_events_print_diff(stderr, &ee, "engine", &re, "ref");
             failed = true;
@@ -1241,10 +1311,12 @@ static void run_seed(const seed_cfg_t *sc, uint64_t n) {
     const ref_stats_t *st = ref_stats(ref);
     cov_add_stats(cov, st);
     printf("seed %3llu clearing %-3s max_orders %5u per_account %2u: %llu commands in %.1f s, "
-           "max live %llu, self-trades %llu, expired %llu\n",
+           "max live %llu, self-trades %llu, expired %llu, out of memory %llu\n",
            (unsigned long long)sc->seed, sc->clearing ? "on" : "off", sc->max_orders,
            sc->per_account, (unsigned long long)g.i, dt, (unsigned long long)st->max_live,
-           (unsigned long long)st->self_trades, (unsigned long long)st->expired);
+           (unsigned long long)st->self_trades, (unsigned long long)st->expired,
+           (unsigned long long)nomem);
+    nomem_total += nomem;
     fflush(stdout);
     inv_events_free(&ee);
     inv_events_free(&re);
@@ -1293,6 +1365,10 @@ static void test_coverage(void **state) {
             printf("coverage: cancel reason %s never occurred\n", lx_cancel_reason_name(i));
             missing++;
         }
+    }
+    if (nomem_total == 0) {
+        printf("coverage: no command ran out of memory\n");
+        missing++;
     }
     if (cov_off.st.deadman_fired + cov_on.st.deadman_fired == 0) {
         printf("coverage: no dead man's switch fired\n");

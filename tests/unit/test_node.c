@@ -22,6 +22,8 @@
  *   - durability: with an fdatasync that blocks, no ACCEPTED leaves before
  *     the fdatasync returned; with one that fails, the node does not start
  *     (at boot) or takes no more requests (REJECT UNAVAILABLE);
+ *   - the engine out of memory: a command is tried again until memory comes
+ *     back; if it does not, the node stops and the next start applies it;
  *   - many orders from two clients: every report arrives, numbers gap-free;
  *   - limits: a reader too slow for its output bound is disconnected (the
  *     node goes on), max_connections and max_connections_per_ip, heartbeats
@@ -66,6 +68,7 @@
 #include "lx/node.h"
 #include "lx/proto.h"
 #include "lx/sign.h"
+#include "failalloc.h"
 #include <sodium.h>
 
 #define BTC 0 /* market ids of the default config */
@@ -1424,6 +1427,66 @@ static void test_journal_failure(void **state) {
     remove_dir(dir);
 }
 
+/* ---- the engine out of memory (tests/support/failalloc.h) ------------------- */
+
+/* A command the engine has no memory for is tried again: once memory comes
+ * back it is applied as if nothing happened. When it never comes back the
+ * node stops (the shard applies nothing after the command, which is in the
+ * journal) and the next start applies it. */
+static void test_engine_out_of_memory(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    tnode_start(&t, dir, NULL, 0);
+    tcli_t a;
+    cli_connect(&a, t.port);
+    cli_logon(&a, 3, 0);
+    /* the first order of a book side allocates its arrays: that allocation
+     * fails once, the retry succeeds */
+    failalloc_arm(1);
+    cli_place(&a, BTC, 1, LX_SIDE_BUY, LX_TIF_GTC, PX - 100, 1);
+    cli_expect(&a, LX_PROTO_ACCEPTED);
+    assert_true(failalloc_fired());
+    failalloc_arm(0);
+
+    /* now every engine allocation fails: no report, and after the retries
+     * (about a second) the node stops */
+    failalloc_fail_all(true);
+    cli_place(&a, ETH, 2, LX_SIDE_BUY, LX_TIF_GTC, 199000, 1);
+    for (int i = 0; i < 5000 && !lx_node_failed(t.node); i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    assert_true(lx_node_failed(t.node));
+    assert_true(failalloc_fired());
+    failalloc_fail_all(false);
+    cli_expect_nothing(&a, 200);
+    cli_place(&a, BTC, 3, LX_SIDE_BUY, LX_TIF_GTC, PX - 100, 1);
+    lx_proto_msg_t m = cli_expect(&a, LX_PROTO_REJECT);
+    assert_int_equal(m.u.reject.reason, LX_PROTO_R_UNAVAILABLE);
+    cli_close(&a);
+    lx_gw_tcp_stop(t.gw);
+    lx_node_join(t.node);
+    lx_node_stats_t st;
+    lx_node_stats(t.node, &st);
+    assert_int_equal(st.journal_error, LX_ENOMEM);
+    lx_gw_tcp_close(t.gw);
+    lx_node_close(t.node);
+    lx_config_free(&t.cfg);
+
+    /* the order was durable: the next start applies it */
+    tnode_start(&t, dir, NULL, 0);
+    cli_connect(&a, t.port);
+    cli_logon(&a, 3, 0);
+    cli_cancel(&a, ETH, 0, 2);
+    m = cli_expect(&a, LX_PROTO_CANCELED);
+    assert_int_equal(m.u.canceled.h.client_id, 2);
+    cli_close(&a);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
 /* ---- many orders: every report arrives, numbered without gaps -------------- */
 
 static void test_many_orders(void **state) {
@@ -2203,6 +2266,7 @@ int main(void) {
         cmocka_unit_test(test_snapshot_restart),
         cmocka_unit_test(test_rate_limits),
         cmocka_unit_test(test_journal_failure),
+        cmocka_unit_test(test_engine_out_of_memory),
         cmocka_unit_test(test_session_linger),
         cmocka_unit_test(test_connection_cap_per_ip),
         cmocka_unit_test(test_cancel_on_disconnect),

@@ -1,0 +1,31 @@
+/*
+ * failalloc.h: the engine out of memory on demand, for tests of how it, and
+ * what drives it, answer an allocation that fails.
+ *
+ * A test program linked with the wrap options of CMakeLists.txt
+ * (LX_FAILALLOC_TESTS: -Wl,--wrap= for malloc, calloc, realloc,
+ * lx_engine_apply, lx_engine_apply_auth and lx_engine_apply_batch) has every
+ * call of those from its own objects and static libraries go through
+ * failalloc.c; shared libraries' calls (libc's, cmocka's) do not. Only the
+ * allocations made inside the three engine calls, on any thread, are
+ * counted and failed; the test's own bookkeeping called from inside them
+ * (an event sink) passes when it is held.
+ */
+#ifndef LX_TESTS_FAILALLOC_H
+#define LX_TESTS_FAILALLOC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The k-th engine allocation from now fails, once (k >= 1); 0 disarms. */
+void failalloc_arm(uint64_t k);
+/* While on, every engine allocation fails. */
+void failalloc_fail_all(bool on);
+/* Whether an allocation failed since the last failalloc_arm or
+ * failalloc_fail_all(true). */
+bool failalloc_fired(void);
+/* While held (on this thread; calls nest), allocations pass uncounted. */
+void failalloc_hold(void);
+void failalloc_release(void);
+
+#endif
