@@ -15,7 +15,10 @@
  *     segment that is not the last, a journal that ends before its newest
  *     snapshot, a segment with a different engine configuration;
  *   - accepted: a torn header of the last segment (a crash while creating
- *     it) is removed.
+ *     it) is removed;
+ *   - the engine out of memory during the replay (tests/support/failalloc.h)
+ *     is LX_ENOMEM, not corruption, and leaves the journal as it was: the
+ *     next recovery succeeds.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +30,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "failalloc.h"
 #include "journal_util.h"
 #include "lx/journal.h"
 
@@ -302,6 +306,29 @@ static void test_torn_header_removed(void **state) {
     jt_rmdir(dir);
 }
 
+static void test_out_of_memory(void **state) {
+    (void)state;
+    char dir[256];
+    build(dir, 400);
+    lx_recovery_t rec;
+    lx_engine_t *e = (lx_engine_t *)1;
+    failalloc_fail_all(true);
+    int rc = lx_recover(dir, NULL, &e, &rec);
+    bool fired = failalloc_fired();
+    failalloc_fail_all(false);
+    print_message("out of memory: %s\n", rec.msg);
+    assert_true(fired);
+    assert_int_equal(rc, LX_ENOMEM);
+    assert_null(e);
+    assert_non_null(strstr(rec.msg, "no memory"));
+    assert_non_null(strstr(rec.msg, "offset"));
+    e = recover_checked(dir, SEED, &rec);
+    assert_int_equal(rec.last_seq, 400);
+    assert_false(rec.torn);
+    lx_engine_destroy(e);
+    jt_rmdir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_histories),
@@ -311,6 +338,7 @@ int main(void) {
         cmocka_unit_test(test_journal_ends_before_snapshot),
         cmocka_unit_test(test_config_mismatch),
         cmocka_unit_test(test_torn_header_removed),
+        cmocka_unit_test(test_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
