@@ -363,14 +363,13 @@ int lx_engine_apply_auth(lx_engine_t *e, const lx_cmd_t *c, const lx_cmd_auth_t 
         rc = apply_authed(e, c, auth);
     else
         rc = dispatch(e, c);
-    if (LX_LIKELY(rc == 0)) {
-        e->last_seq = c->seq;
-        e->last_ts = c->ts;
-    }
-    /* else LX_ENOMEM: the command changed nothing and is not taken, so that
-     * the same command can be applied again (engine.h) */
     e->emit = NULL;
-    return rc;
+    /* LX_ENOMEM: the command changed nothing and is not taken, so that the
+     * same command can be applied again (engine.h) */
+    if (LX_UNLIKELY(rc != 0)) return rc;
+    e->last_seq = c->seq;
+    e->last_ts = c->ts;
+    return 0;
 }
 
 int lx_engine_apply(lx_engine_t *e, const lx_cmd_t *c, const lx_sink_t *sink) {
