@@ -31,7 +31,10 @@
  * and event lists must be equal field by field, and after every command the
  * full invariants (inv_check_engine) and the full state comparison
  * (inv_compare_state) must pass: the state is tiny, so everything is
- * checked every time. Any difference prints the program so far and aborts.
+ * checked every time. The engine's side goes through failalloc_apply
+ * (tests/support/failalloc.h): a command that allocates is first tried with
+ * each of its allocations failing, and every LX_ENOMEM must leave the
+ * engine as it was. Any difference prints the program so far and aborts.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -41,8 +44,9 @@
 
 #include "lx/engine.h"
 #include "lx/error.h"
-#include "refmodel.h"
+#include "failalloc.h"
 #include "invariants.h"
+#include "refmodel.h"
 
 enum { BTC, USD, BIG, NASSETS };
 #define NACCOUNTS 6
@@ -103,7 +107,10 @@ static void run(fz_t *f, lx_cmd_t *c, bool stamp) {
     inv_events_clear(&f->ee);
     inv_events_clear(&f->re);
     lx_sink_t es = inv_events_sink(&f->ee), rs = inv_events_sink(&f->re);
-    int erc = lx_engine_apply_auth(f->e, c, &f->auth, &es);
+    char msg[1024];
+    uint64_t nomem = 0;
+    int erc = failalloc_apply(f->e, c, &f->auth, &es, &nomem, msg, sizeof msg);
+    if (erc == FAILALLOC_BROKEN) die(f, "OUT OF MEMORY", msg);
     int rrc = ref_apply_auth(f->ref, c, &f->auth, &rs);
     if (erc != rrc || inv_events_first_diff(&f->ee, &f->re) >= 0) {
         char m[128];
@@ -120,7 +127,6 @@ static void run(fz_t *f, lx_cmd_t *c, bool stamp) {
             f->clients[k] = ev->u.accepted.client_id;
         }
     }
-    char msg[1024];
     if (inv_check_engine(f->e, msg, sizeof msg) != 0) die(f, "INVARIANT", msg);
     if (inv_compare_state(f->e, f->ref, msg, sizeof msg) != 0) die(f, "STATE DIFFERS", msg);
 }

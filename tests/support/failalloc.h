@@ -15,7 +15,10 @@
 #define LX_TESTS_FAILALLOC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "lx/engine.h"
 
 /* The k-th engine allocation from now fails, once (k >= 1); 0 disarms. */
 void failalloc_arm(uint64_t k);
@@ -27,5 +30,19 @@ bool failalloc_fired(void);
 /* While held (on this thread; calls nest), allocations pass uncounted. */
 void failalloc_hold(void);
 void failalloc_release(void);
+
+/*
+ * lx_engine_apply_auth, tried with its k-th allocation failing for k = 1,
+ * 2, ... until a try makes fewer than k allocations, and each LX_ENOMEM on
+ * the way checked: the engine validates and has not taken the command's seq
+ * (engine.h). The sink sees the events of every try (only GTD expiries can
+ * precede an LX_ENOMEM), and is called with allocations held. Returns the
+ * code of the try that stands, or FAILALLOC_BROKEN with msg set (an
+ * LX_ENOMEM that took the seq, left an engine that does not validate, or
+ * came with no allocation failing). Adds the LX_ENOMEMs to *nomem.
+ */
+#define FAILALLOC_BROKEN (-1000)
+int failalloc_apply(lx_engine_t *e, const lx_cmd_t *c, const lx_cmd_auth_t *auth,
+                    const lx_sink_t *sink, uint64_t *nomem, char *msg, size_t len);
 
 #endif

@@ -1153,52 +1153,7 @@ static double now_s(void) {
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-/* ---- out of memory ----------------------------------------------------- */
-
-/* A sink that passes events on with allocation failures held: the test's
- * own event list grows inside the engine's call. */
-static void held_emit(void *ctx, const lx_event_t *ev) {
-    const lx_sink_t *inner = ctx;
-    failalloc_hold();
-    inner->emit(inner->ctx, ev);
-    failalloc_release();
-}
-
-#define APPLY_BROKEN (-1000)
-
-static uint64_t nomem_total; /* LX_ENOMEMs over every seed run */
-
-/* lx_engine_apply_auth, tried with its k-th allocation failing for k = 1,
- * 2, ... until a try makes fewer than k (see the comment at the top).
- * Returns the code of the try that stands, or APPLY_BROKEN with msg set:
- * an LX_ENOMEM that took the command's seq, left an engine that does not
- * validate, or came with no allocation failing. Counts the LX_ENOMEMs in
- * *nomem. */
-static int apply_failing(lx_engine_t *e, const lx_cmd_t *c, const lx_cmd_auth_t *auth,
-                         const lx_sink_t *sink, uint64_t *nomem, char *msg, size_t len) {
-    lx_sink_t held = {held_emit, (void *)sink};
-    uint64_t seq = lx_engine_last_seq(e);
-    for (uint64_t k = 1; k < 100000; k++) {
-        failalloc_arm(k);
-        int rc = lx_engine_apply_auth(e, c, auth, &held);
-        bool fired = failalloc_fired();
-        failalloc_arm(0);
-        if (rc != LX_ENOMEM) return rc; /* a failure it could do without (a shrink) too */
-        if (!fired) {
-            snprintf(msg, len, "LX_ENOMEM with no allocation failing");
-            return APPLY_BROKEN;
-        }
-        if (lx_engine_last_seq(e) != seq) {
-            snprintf(msg, len, "LX_ENOMEM (allocation %llu) took the command's seq",
-                     (unsigned long long)k);
-            return APPLY_BROKEN;
-        }
-        if (lx_engine_validate(e, msg, len) != 0) return APPLY_BROKEN;
-        ++*nomem;
-    }
-    snprintf(msg, len, "still LX_ENOMEM after 100,000 tries");
-    return APPLY_BROKEN;
-}
+static uint64_t nomem_total; /* LX_ENOMEMs over every seed run (failalloc_apply) */
 
 static void run_seed(const seed_cfg_t *sc, uint64_t n) {
     lx_engine_config_t cfg = {.max_markets = MAX_MARKETS,
@@ -1244,8 +1199,8 @@ static void run_seed(const seed_cfg_t *sc, uint64_t n) {
         inv_events_clear(&ee);
         inv_events_clear(&re);
         ahist[i % HIST] = g.auth;
-        int erc = apply_failing(e, c, &g.auth, &es, &nomem, msg, sizeof msg);
-        if (erc == APPLY_BROKEN) {
+        int erc = failalloc_apply(e, c, &g.auth, &es, &nomem, msg, sizeof msg);
+        if (erc == FAILALLOC_BROKEN) {
             fprintf(stderr,
                     "\nFAILED out of memory: seed %llu stream %llu at command %llu:\n  %s\n",
                     (unsigned long long)sc->seed, (unsigned long long)stream, (unsigned long long)i,
