@@ -11,6 +11,9 @@
  *   - SIGTERM: a graceful stop, exit status 0, "stopped at seq N, digest D";
  *   - start again: it reports having recovered seq N with digest D, and the
  *     order is still open (ORDER_STATUS); SIGINT stops it, exit status 0;
+ *   - a node that fails (its journal may not grow past 256 KiB, the demo
+ *     client trading) stops lxdexd with exit status 1; the next start
+ *     recovers;
  *   - the command line: --help, an unknown argument, a bad config file.
  */
 #define _GNU_SOURCE
@@ -30,6 +33,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -48,6 +52,8 @@ typedef struct {
     size_t len;
 } child_t;
 
+static rlim_t t_fsize; /* nonzero: the next child's files stop growing at this size */
+
 static void child_start(child_t *c, char *const argv[]) {
     int p[2];
     assert_int_equal(pipe(p), 0);
@@ -59,6 +65,11 @@ static void child_start(child_t *c, char *const argv[]) {
         dup2(p[1], 2);
         close(p[0]);
         close(p[1]);
+        if (t_fsize) { /* a write past the limit then fails with EFBIG */
+            signal(SIGXFSZ, SIG_IGN);
+            struct rlimit r = {t_fsize, t_fsize};
+            setrlimit(RLIMIT_FSIZE, &r);
+        }
         execv(argv[0], argv);
         _exit(127);
     }
@@ -192,15 +203,12 @@ static uint16_t banner_port(child_t *c) {
     return (uint16_t)port;
 }
 
-static void test_run_stop_recover(void **state) {
-    (void)state;
-    char dir[64] = "/tmp/lx-test-node-proc-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char cfgpath[128], data[128];
-    snprintf(cfgpath, sizeof cfgpath, "%s/node.yaml", dir);
+/* Writes dir/node.yaml: the embedded configuration with binary port 0 on
+ * two gateway threads, http and ws off, data in dir/data. */
+static void write_config(const char *dir, char cfgpath[128]) {
+    char data[128];
+    snprintf(cfgpath, 128, "%s/node.yaml", dir);
     snprintf(data, sizeof data, "%s/data", dir);
-
-    /* The config: the embedded one, rewritten. */
     child_t c;
     char *pa[] = {bin, "--print-config", NULL};
     child_start(&c, pa);
@@ -223,6 +231,15 @@ static void test_run_stop_recover(void **state) {
     }
     fclose(f);
     assert_int_equal(child_wait(&c), 0);
+}
+
+static void test_run_stop_recover(void **state) {
+    (void)state;
+    char dir[64] = "/tmp/lx-test-node-proc-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cfgpath[128];
+    write_config(dir, cfgpath);
+    child_t c;
 
     /* First run, with the demo client. */
     char *a1[] = {bin, "--config", cfgpath, "--demo", NULL};
@@ -284,6 +301,38 @@ static void test_run_stop_recover(void **state) {
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* A node that fails (here its journal: the files may not grow past 256 KiB,
+ * and the demo client fills them) stops lxdexd with exit status 1, so that
+ * a supervisor can restart it; the next start recovers what was durable. */
+static void test_node_failure_exits(void **state) {
+    (void)state;
+    char dir[64] = "/tmp/lx-test-node-proc-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cfgpath[128];
+    write_config(dir, cfgpath);
+    child_t c;
+    char *a1[] = {bin, "--config", cfgpath, "--demo", NULL};
+    t_fsize = 256 << 10;
+    child_start(&c, a1);
+    t_fsize = 0;
+    alarm(120); /* were it never to fail, the test would wait for ever */
+    const char *l = child_until(&c, "the node failed: stopping");
+    if (!l) fprintf(stderr, "%s", c.log);
+    assert_non_null(l);
+    assert_int_equal(child_wait(&c), 1);
+    alarm(0);
+    assert_non_null(strstr(c.log, "the node takes no more commands"));
+
+    char *a2[] = {bin, "--config", cfgpath, NULL};
+    child_start(&c, a2);
+    assert_non_null(child_until(&c, "recovered "));
+    assert_non_null(child_until(&c, "running"));
+    assert_int_equal(kill(c.pid, SIGTERM), 0);
+    assert_non_null(child_until(&c, "stopped at seq "));
+    assert_int_equal(child_wait(&c), 0);
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void test_command_line(void **state) {
     (void)state;
     child_t c;
@@ -311,6 +360,7 @@ int main(void) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_stop_recover),
+        cmocka_unit_test(test_node_failure_exits),
         cmocka_unit_test(test_command_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

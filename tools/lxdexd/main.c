@@ -11,15 +11,17 @@
  * listen.ws is on), prints its addresses and URLs, and runs until SIGINT or
  * SIGTERM, then stops gracefully: no new connections or requests, the node
  * drains its rings, the journal commits, the connections get their last
- * reports and are closed. Both gateways are told to stop before either is
+ * reports and are closed. It also stops, with exit status 1, when the node
+ * fails (a journal error, an engine out of memory), so that a supervisor
+ * restarts it. Both gateways are told to stop before either is
  * waited for: each one's stop waits for the node's out rings to close,
  * which needs every gateway's in ring closed.
  *
  * --demo also starts a demo flow client (demo.c) that trades over the
  * binary protocol, so that books and trades move.
  *
- * Signals are blocked in every thread and taken by sigwait() in main, so no
- * handler runs on a pipeline thread.
+ * Signals are blocked in every thread and taken by sigtimedwait() in main,
+ * so no handler runs on a pipeline thread.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -27,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "demo.h"
 #include "lx/config.h"
 #include "lx/error.h"
@@ -204,9 +207,18 @@ int main(int argc, char **argv) {
     printf("lxdexd: running; Ctrl-C to stop\n");
     fflush(stdout);
 
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    printf("\nlxdexd: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    /* Until SIGINT or SIGTERM, or until the node fails (a journal error, or
+     * an engine out of memory: it then takes no more commands): exiting
+     * with status 1 lets a supervisor start it again, and the recovery
+     * applies what the journal holds. */
+    int sig;
+    struct timespec every = {0, 100000000};
+    while ((sig = sigtimedwait(&sigs, NULL, &every)) < 0 && !lx_node_failed(node)) {
+    }
+    if (sig > 0)
+        printf("\nlxdexd: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    else
+        printf("lxdexd: the node failed: stopping\n");
     fflush(stdout);
     lx_demo_stop(d);
     lx_gw_web_stop_async(web);
@@ -218,7 +230,7 @@ int main(int argc, char **argv) {
     lx_node_stats(node, &st);
     printf("lxdexd: %llu commands journaled in %llu commits this run, %llu reports%s%s\n",
            (unsigned long long)st.commands, (unsigned long long)st.batches,
-           (unsigned long long)st.reports, st.journal_error ? ", journal error: " : "",
+           (unsigned long long)st.reports, st.journal_error ? ", failed: " : "",
            st.journal_error ? lx_strerror(st.journal_error) : "");
     lx_gw_tcp_close(gw);
     lx_gw_web_close(web);
