@@ -203,9 +203,12 @@ static uint16_t banner_port(child_t *c) {
     return (uint16_t)port;
 }
 
-/* Writes dir/node.yaml: the embedded configuration with binary port 0 on
- * two gateway threads, http and ws off, data in dir/data. */
-static void write_config(const char *dir, char cfgpath[128]) {
+/* Makes a temporary directory dir and writes dir/node.yaml: the embedded
+ * configuration with binary port 0 on two gateway threads, http and ws
+ * off, data in dir/data. */
+static void make_node_dir(char dir[64], char cfgpath[128]) {
+    snprintf(dir, 64, "/tmp/lx-test-node-proc-XXXXXX");
+    assert_non_null(mkdtemp(dir));
     char data[128];
     snprintf(cfgpath, 128, "%s/node.yaml", dir);
     snprintf(data, sizeof data, "%s/data", dir);
@@ -235,10 +238,8 @@ static void write_config(const char *dir, char cfgpath[128]) {
 
 static void test_run_stop_recover(void **state) {
     (void)state;
-    char dir[64] = "/tmp/lx-test-node-proc-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char cfgpath[128];
-    write_config(dir, cfgpath);
+    char dir[64], cfgpath[128];
+    make_node_dir(dir, cfgpath);
     child_t c;
 
     /* First run, with the demo client. */
@@ -306,10 +307,8 @@ static void test_run_stop_recover(void **state) {
  * a supervisor can restart it; the next start recovers what was durable. */
 static void test_node_failure_exits(void **state) {
     (void)state;
-    char dir[64] = "/tmp/lx-test-node-proc-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char cfgpath[128];
-    write_config(dir, cfgpath);
+    char dir[64], cfgpath[128];
+    make_node_dir(dir, cfgpath);
     child_t c;
     char *a1[] = {bin, "--config", cfgpath, "--demo", NULL};
     t_fsize = 256 << 10;
