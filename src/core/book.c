@@ -176,10 +176,23 @@ static void blk_release(lx__deep_t *d, lx__blk_t *b) {
         free(b);
 }
 
+/* Entry i of an array of level indices (the touch array's or a block's)
+ * is a tombstone: its level has no orders. */
+static inline bool tomb_at(const lx_engine_t *e, const uint32_t *lv, uint32_t i) {
+    return e->levels[lv[i]].count == 0;
+}
+
+/* Where a new key at insertion point i of n entries can take a
+ * tombstone's entry and record, keys staying sorted: i itself, or i - 1
+ * (keys[i-1] < key < keys[i]); LX__NIL if neither is one. */
+static inline uint32_t tomb_near(const lx_engine_t *e, const uint32_t *lv, uint32_t n, uint32_t i) {
+    return i < n && tomb_at(e, lv, i) ? i : i > 0 && tomb_at(e, lv, i - 1) ? i - 1 : LX__NIL;
+}
+
 /* Tombstones among a block's entries. */
 static uint32_t blk_count_dead(const lx_engine_t *e, const lx__blk_t *b) {
     uint32_t dead = 0;
-    for (uint32_t i = 0; i < b->n; i++) dead += e->levels[b->lv[i]].count == 0;
+    for (uint32_t i = 0; i < b->n; i++) dead += tomb_at(e, b->lv, i);
     return dead;
 }
 
@@ -298,7 +311,7 @@ static void side_pull(lx_engine_t *e, lx__side_t *s) {
         memcpy(s->lv, b->lv, (size_t)b->n * sizeof *s->lv);
         s->n = (uint16_t)b->n;
         blk_release(d, b);
-        while (s->n > 0 && lx__side_tomb(e, s, s->n - 1u)) level_release(e, s->lv[--s->n]);
+        while (s->n > 0 && tomb_at(e, s->lv, s->n - 1u)) level_release(e, s->lv[--s->n]);
     }
     if (d->nblk == 0) deep_detach(e, s);
 }
@@ -313,7 +326,7 @@ uint32_t lx__side_level(const lx_engine_t *e, const lx__side_t *s, int64_t key) 
         return i < b->n && b->keys[i] == key && e->levels[b->lv[i]].count ? b->lv[i] : LX__NIL;
     }
     uint32_t i = side_lower_bound(s, key);
-    return (i < s->n && s->keys[i] == key && !lx__side_tomb(e, s, i)) ? s->lv[i] : LX__NIL;
+    return (i < s->n && s->keys[i] == key && !tomb_at(e, s->lv, i)) ? s->lv[i] : LX__NIL;
 }
 
 /* ---- compaction, growth ------------------------------------------------- */
@@ -322,7 +335,7 @@ uint32_t lx__side_level(const lx_engine_t *e, const lx__side_t *s, int64_t key) 
 static void touch_compact(lx_engine_t *e, lx__side_t *s) {
     uint32_t k = 0;
     for (uint32_t i = 0; i < s->n; i++) {
-        if (lx__side_tomb(e, s, i)) {
+        if (tomb_at(e, s->lv, i)) {
             level_release(e, s->lv[i]);
             continue;
         }
@@ -362,7 +375,7 @@ static void blk_compact(lx_engine_t *e, lx__side_t *s, uint32_t j) {
     lx__blk_t *b = d->blk[j];
     uint32_t k = 0;
     for (uint32_t i = 0; i < b->n; i++) {
-        if (e->levels[b->lv[i]].count == 0) {
+        if (tomb_at(e, b->lv, i)) {
             level_release(e, b->lv[i]);
             continue;
         }
@@ -607,16 +620,14 @@ static LX_NOINLINE uint32_t deep_level_get(lx_engine_t *e, lx__side_t *s, uint32
     lx__blk_t *b = d->blk[j];
     uint32_t i = blk_lower_bound(b, key);
     if (i < b->n && b->keys[i] == key) {
-        if (e->levels[b->lv[i]].count == 0) { /* the price is back */
+        if (tomb_at(e, b->lv, i)) { /* the price is back */
             s->live++;
             d->bdead[j]--;
             d->dead--;
         }
         return b->lv[i];
     }
-    uint32_t t = i < b->n && e->levels[b->lv[i]].count == 0    ? i
-                 : i > 0 && e->levels[b->lv[i - 1]].count == 0 ? i - 1
-                                                               : LX__NIL;
+    uint32_t t = tomb_near(e, b->lv, b->n, i);
     if (t != LX__NIL) {
         b->keys[t] = key;
         if (t == 0) d->bmin[j] = key;
@@ -680,14 +691,12 @@ uint32_t lx__book_level_get(lx_engine_t *e, lx__market_t *m, uint32_t market, in
         return deep_level_get(e, s, market, side, price, key);
     uint32_t i = side_lower_bound(s, key);
     if (i < s->n && s->keys[i] == key) {
-        if (lx__side_tomb(e, s, i)) s->live++; /* the price is back: revive it */
+        if (tomb_at(e, s->lv, i)) s->live++; /* the price is back: revive it */
         return s->lv[i];
     }
     /* a tombstone at or just below the key's place: take its entry and its
      * level (keys stay sorted: keys[i-1] < key < keys[i]) */
-    uint32_t t = i < s->n && lx__side_tomb(e, s, i)    ? i
-                 : i > 0 && lx__side_tomb(e, s, i - 1) ? i - 1
-                                                       : LX__NIL;
+    uint32_t t = tomb_near(e, s->lv, s->n, i);
     if (t != LX__NIL) {
         s->keys[t] = key;
         e->levels[s->lv[t]].price = price;
@@ -710,7 +719,7 @@ void lx__book_level_emptied(lx_engine_t *e, uint32_t l) {
         /* the best level: the common case; uncover the next live one */
         s->n--;
         level_release(e, l);
-        while (s->n > 0 && lx__side_tomb(e, s, s->n - 1u)) level_release(e, s->lv[--s->n]);
+        while (s->n > 0 && tomb_at(e, s->lv, s->n - 1u)) level_release(e, s->lv[--s->n]);
         if (LX_UNLIKELY(s->n == 0) && s->deep) side_pull(e, s);
     } else if (LX_UNLIKELY(s->deep != 0) && lx__key((int)lv->side, lv->price) < s->keys[0]) {
         deep_emptied(e, s, lx__key((int)lv->side, lv->price));

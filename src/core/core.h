@@ -369,11 +369,6 @@ int lx__levels_reserve(lx_engine_t *e, uint32_t n);
 void lx__side_free(lx_engine_t *e, lx__side_t *s);
 /* The live level with this key on the side, or LX__NIL. */
 uint32_t lx__side_level(const lx_engine_t *e, const lx__side_t *s, int64_t key);
-/* Entry i of a side's touch array is a tombstone: its level has no orders
- * (book.c). */
-static inline bool lx__side_tomb(const lx_engine_t *e, const lx__side_t *s, uint32_t i) {
-    return e->levels[s->lv[i]].count == 0;
-}
 /* A side's entries as segments in ascending key order: its blocks (0 to
  * nblk-1), then the touch array (the last segment). Segment j's level
  * indices (and keys, if keys is not NULL); returns how many. Walking the

@@ -171,9 +171,8 @@ int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
                     }
                     if (prev != lv->tail) FAIL("level %u: tail link broken", l);
                     if (qty != lv->qty || count != lv->count)
-                        FAIL("market %u price %lld: level says qty %lld count %u, orders sum to "
-                             "%lld "
-                             "count %u",
+                        FAIL("market %u price %lld: level says qty %lld count %u, orders sum "
+                             "to %lld count %u",
                              mi, (long long)lv->price, (long long)lv->qty, lv->count,
                              (long long)qty, count);
                     mcount += count;
