@@ -191,10 +191,11 @@ int lx_bench_fill(const char *name, uint64_t n, uint64_t seed, bool clearing, in
     uint64_t next_cid = 1;
     if (sh->churn) {
         live = malloc(n * sizeof *live);
+        if (!live) rc = LX_ENOMEM;
         for (uint64_t i = 0; i < n && !rc; i++) {
             place_cmd(&c, sh, &r, next_cid);
             live[i] = next_cid++;
-            rc = live ? apply(&f, &c) : LX_ENOMEM;
+            rc = apply(&f, &c);
         }
     }
     uint64_t t0 = lxb_now_ns();
