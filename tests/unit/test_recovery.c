@@ -32,14 +32,8 @@
 
 #include "failalloc.h"
 #include "journal_util.h"
+#include "splitmix.h"
 #include "lx/journal.h"
-
-static uint64_t rnd(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 /* Recovers dir and checks the engine against history seed at its last seq. */
 static lx_engine_t *recover_checked(const char *dir, uint64_t seed, lx_recovery_t *rec) {
@@ -60,9 +54,9 @@ static void run_history(uint64_t seed, uint64_t n, uint64_t *stats) {
     uint64_t r = seed * 1000003;
     lx_journal_config_t cfg;
     jt_journal_config(&cfg);
-    cfg.segment_bytes = 2000 + rnd(&r) % 30000;
-    cfg.batch_max_bytes = 200 + (uint32_t)(rnd(&r) % 8000);
-    cfg.keep_snapshots = 1 + (uint32_t)(rnd(&r) % 3);
+    cfg.segment_bytes = 2000 + splitmix_next(&r) % 30000;
+    cfg.batch_max_bytes = 200 + (uint32_t)(splitmix_next(&r) % 8000);
+    cfg.keep_snapshots = 1 + (uint32_t)(splitmix_next(&r) % 3);
     lx_journal_t *j;
     assert_int_equal(lx_journal_open(&j, dir, &cfg, NULL), 0);
     lx_engine_t *e = jt_engine_at(seed, 0);
@@ -73,7 +67,7 @@ static void run_history(uint64_t seed, uint64_t n, uint64_t *stats) {
         bool has = jt_auth(seed, k, &a);
         assert_int_equal(lx_journal_append(j, &c, has ? &a : NULL), 0);
         assert_int_equal(jt_apply(e, seed, k, &c), 0);
-        uint64_t x = rnd(&r) % 1000;
+        uint64_t x = splitmix_next(&r) % 1000;
         if (x < 150) {
             assert_int_equal(lx_journal_commit(j), 0);
         } else if (x < 158) {

@@ -38,19 +38,13 @@
 #include <cmocka.h>
 
 #include "journal_util.h"
+#include "splitmix.h"
 #include "lx/codec.h"
 #include "lx/journal.h"
 
 #define SEED 99
 
 enum { MSG_RECOVERED = 'R', MSG_DURABLE = 'D', MSG_ERROR = 'E' };
-
-static uint64_t rnd(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 static void send_msg(int fd, char type, uint64_t a, uint64_t b) {
     uint8_t m[17];
@@ -94,7 +88,7 @@ static void child_main(const char *dir, int fd, uint64_t run) {
         bool has = jt_auth(SEED, k, &a);
         if ((rc = lx_journal_append(j, &c, has ? &a : NULL))) break;
         if ((rc = jt_apply(e, SEED, k, &c))) break;
-        uint64_t x = rnd(&r) % 1000;
+        uint64_t x = splitmix_next(&r) % 1000;
         if (x < 200)
             rc = lx_journal_commit(j);
         else if (x < 203)
@@ -165,10 +159,10 @@ static void test_kill9(void **state) {
         close(p[1]);
         reader_t rd = {.have = 0};
         uint8_t m[17];
-        if (run < runs && rnd(&r) % 8 == 0) {
+        if (run < runs && splitmix_next(&r) % 8 == 0) {
             /* now and then, kill it during its recovery (a cut, a removal, a
              * temporary's deletion may be half done) */
-            usleep((useconds_t)(rnd(&r) % 3000));
+            usleep((useconds_t)(splitmix_next(&r) % 3000));
             kill(-pid, SIGKILL);
             waitpid(pid, NULL, 0);
             close(p[0]);
@@ -195,7 +189,7 @@ static void test_kill9(void **state) {
             break;
         }
         /* let it work for a random 1 to 40 ms, reading acknowledgements */
-        uint64_t until = now_ns() + 1000000 * (1 + rnd(&r) % 40);
+        uint64_t until = now_ns() + 1000000 * (1 + splitmix_next(&r) % 40);
         fcntl(p[0], F_SETFL, O_NONBLOCK);
         while (now_ns() < until) {
             int got = read_msg(p[0], &rd, m);
