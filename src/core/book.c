@@ -331,19 +331,25 @@ uint32_t lx__side_level(const lx_engine_t *e, const lx__side_t *s, int64_t key) 
 
 /* ---- compaction, growth ------------------------------------------------- */
 
-/* Drops every tombstone of the touch array in one pass, freeing its level. */
-static void touch_compact(lx_engine_t *e, lx__side_t *s) {
+/* Drops the tombstones among n entries (the touch array's or a block's) in
+ * one pass, freeing their levels; returns how many entries are left. */
+static uint32_t compact_entries(lx_engine_t *e, int64_t *keys, uint32_t *lv, uint32_t n) {
     uint32_t k = 0;
-    for (uint32_t i = 0; i < s->n; i++) {
-        if (tomb_at(e, s->lv, i)) {
-            level_release(e, s->lv[i]);
+    for (uint32_t i = 0; i < n; i++) {
+        if (tomb_at(e, lv, i)) {
+            level_release(e, lv[i]);
             continue;
         }
-        s->keys[k] = s->keys[i];
-        s->lv[k] = s->lv[i];
+        keys[k] = keys[i];
+        lv[k] = lv[i];
         k++;
     }
-    s->n = (uint16_t)k;
+    return k;
+}
+
+/* Drops every tombstone of the touch array. */
+static void touch_compact(lx_engine_t *e, lx__side_t *s) {
+    s->n = (uint16_t)compact_entries(e, s->keys, s->lv, s->n);
 }
 
 /* Takes block j out of the block arrays and releases it. */
@@ -373,16 +379,7 @@ static void blk_merge(lx__deep_t *d, uint32_t j) {
 static void blk_compact(lx_engine_t *e, lx__side_t *s, uint32_t j) {
     lx__deep_t *d = &e->deeps[s->deep];
     lx__blk_t *b = d->blk[j];
-    uint32_t k = 0;
-    for (uint32_t i = 0; i < b->n; i++) {
-        if (tomb_at(e, b->lv, i)) {
-            level_release(e, b->lv[i]);
-            continue;
-        }
-        b->keys[k] = b->keys[i];
-        b->lv[k] = b->lv[i];
-        k++;
-    }
+    uint32_t k = compact_entries(e, b->keys, b->lv, b->n);
     d->n -= b->n - k;
     d->dead -= d->bdead[j];
     d->bdead[j] = 0;
