@@ -75,116 +75,125 @@ out:
     return rc;
 }
 
-int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
+/* What the walk over the books counts, for the engine-wide checks after
+ * it. */
+typedef struct {
+    uint64_t orders, with_cid, gtd_orders, levels;
+} tally_t;
+
+/* One live level l of market mi, side `side`: its FIFO linked both ways,
+ * every order resting here, on this side, with something remaining, and
+ * the level's qty and count equal to the sums; each order's client id
+ * indexed, and (locks: with clearing) its lock added to its balance's. */
+static int validate_fifo(const lx_engine_t *e, uint32_t mi, int side, uint32_t l, int64_t *locks,
+                         tally_t *t, char *msg, size_t msglen) {
     int rc = 0;
-    int64_t *locks = NULL;
-    lx__i128 *sums = NULL;
-    uint64_t resting = 0, with_cid = 0, gtd_orders = 0, levels = 0;
-    if (msg && msglen) msg[0] = 0;
-
-    if (e->cfg.clearing) {
-        locks = calloc(e->nbalances ? e->nbalances : 1, sizeof *locks);
-        if (!locks) return LX_ENOMEM;
+    const lx__market_t *m = &e->markets[mi];
+    const lx__level_t *lv = &e->levels[l];
+    if (lv->price < m->min_price || lv->price > m->max_price)
+        FAIL("market %u: level price %lld outside band", mi, (long long)lv->price);
+    if (lv->head == LX__NIL)
+        FAIL("market %u side %d: empty level at price %lld", mi, side, (long long)lv->price);
+    int64_t qty = 0;
+    uint32_t count = 0, prev = LX__NIL;
+    for (uint32_t cur = lv->head; cur != LX__NIL; cur = e->orders[cur].next) {
+        const lx__order_t *o = &e->orders[cur];
+        if (!lx__slot_used(e, cur)) FAIL("order slot %u resting but free", cur);
+        if (o->prev != prev) FAIL("order %u: prev link broken", cur);
+        if (o->level != l) FAIL("order %u: level %u, expected %u", cur, o->level, l);
+        if ((int)o->side != side) FAIL("order %u: on the wrong side", cur);
+        if (o->remaining == 0) FAIL("order %u: resting with nothing remaining", cur);
+        if (o->account >= e->cfg.max_accounts) FAIL("order %u: bad account", cur);
+        if (o->tif == LX_TIF_IOC || o->tif == LX_TIF_FOK || o->type == LX_ORDER_MARKET)
+            FAIL("order %u: an IOC/FOK/market order rests", cur);
+        qty += o->remaining;
+        count++;
+        prev = cur;
+        if (count > e->cfg.max_orders) FAIL("level %u: FIFO cycle", l);
+        if (o->client_id) {
+            t->with_cid++;
+            if (lx__cid_find(e, o->account, o->client_id) != cur)
+                FAIL("order %u: client id %llu not indexed", cur, (unsigned long long)o->client_id);
+        }
+        if (o->tif == LX_TIF_GTD) t->gtd_orders++;
+        if (locks) {
+            const lx__balance_t *b = lx__bal_find(e, o->account, lx__lock_asset(m, side));
+            if (!b) FAIL("order %u: no balance record for its lock", cur);
+            locks[b - e->balances] += lx__lock_amount(m, side, lv->price, o->remaining, o->fee_res);
+        }
     }
+    if (prev != lv->tail) FAIL("level %u: tail link broken", l);
+    if (qty != lv->qty || count != lv->count)
+        FAIL("market %u price %lld: level says qty %lld count %u, orders sum to %lld count %u", mi,
+             (long long)lv->price, (long long)lv->qty, lv->count, (long long)qty, count);
+    t->orders += count;
+out:
+    return rc;
+}
 
+/* One side of market mi: its array bounds and blocks, keys strictly
+ * ascending over the blocks and the touch array, each naming a level of
+ * this market, side and price; tombstones empty and never the best; each
+ * live level's FIFO (validate_fifo); the live count. */
+static int validate_side(const lx_engine_t *e, uint32_t mi, int side, int64_t *locks, tally_t *t,
+                         char *msg, size_t msglen) {
+    int rc = 0;
+    const lx__side_t *s = &e->markets[mi].side[side];
+    if ((uint64_t)s->front + s->n > s->cap || s->n > LX__TOUCH_MAX)
+        FAIL("market %u side %d: front %u + n %u > cap %u", mi, side, s->front, s->n, s->cap);
+    if (s->lim > s->cap || s->lim > LX__TOUCH_MAX)
+        FAIL("market %u side %d: lim %u above cap %u", mi, side, s->lim, s->cap);
+    if (s->deep && (rc = validate_deep(e, s, msg, msglen))) goto out;
+    uint32_t live = 0;
+    int64_t prev_key = INT64_MIN;
+    uint32_t nseg = lx__side_nseg(e, s);
+    for (uint32_t j = 0; j < nseg; j++) {
+        const int64_t *keys;
+        const uint32_t *lvs;
+        uint32_t nk = lx__side_seg(e, s, j, &keys, &lvs);
+        for (uint32_t k = 0; k < nk; k++) {
+            if (keys[k] <= prev_key && (j || k))
+                FAIL("market %u side %d: keys not ascending at %u of segment %u", mi, side, k, j);
+            prev_key = keys[k];
+            uint32_t l = lvs[k];
+            if (l >= e->nlevels_cap) FAIL("market %u: level index %u out of range", mi, l);
+            const lx__level_t *lv = &e->levels[l];
+            t->levels++; /* live or tombstone, every one is in use */
+            if (lv->market != mi || (int)lv->side != side || lx__key(side, lv->price) != keys[k])
+                FAIL("market %u side %d: level %u has market %u side %u price %lld", mi, side, l,
+                     lv->market, lv->side, (long long)lv->price);
+            if (lv->count == 0) { /* a tombstone: empty, and never the best */
+                if (j == nseg - 1 && k == nk - 1)
+                    FAIL("market %u side %d: the best entry is a tombstone", mi, side);
+                if (lv->qty != 0 || lv->head != LX__NIL || lv->tail != LX__NIL)
+                    FAIL("market %u side %d: tombstone level %u holds orders", mi, side, l);
+                continue;
+            }
+            live++;
+            if ((rc = validate_fifo(e, mi, side, l, locks, t, msg, msglen))) goto out;
+        }
+    }
+    if (live != s->live)
+        FAIL("market %u side %d: %u live levels, counter says %u", mi, side, live, s->live);
+out:
+    return rc;
+}
+
+/* Every market's book: both sides, the market's order count, not crossed;
+ * then resting orders, levels in use and client ids against the engine's
+ * counters. */
+static int validate_books(const lx_engine_t *e, int64_t *locks, tally_t *t, char *msg,
+                          size_t msglen) {
+    int rc = 0;
     for (uint32_t mi = 0; mi < e->cfg.max_markets; mi++) {
         const lx__market_t *m = &e->markets[mi];
         if (!m->exists) continue;
-        uint64_t mcount = 0;
-        for (int side = 0; side < 2; side++) {
-            const lx__side_t *s = &m->side[side];
-            if ((uint64_t)s->front + s->n > s->cap || s->n > LX__TOUCH_MAX)
-                FAIL("market %u side %d: front %u + n %u > cap %u", mi, side, s->front, s->n,
-                     s->cap);
-            if (s->lim > s->cap || s->lim > LX__TOUCH_MAX)
-                FAIL("market %u side %d: lim %u above cap %u", mi, side, s->lim, s->cap);
-            if (s->deep && validate_deep(e, s, msg, msglen)) {
-                rc = LX_ECORRUPT;
-                goto out;
-            }
-            uint32_t live = 0;
-            int64_t prev_key = INT64_MIN;
-            uint32_t nseg = lx__side_nseg(e, s);
-            for (uint32_t j = 0; j < nseg; j++) {
-                const int64_t *keys;
-                const uint32_t *lvs;
-                uint32_t nk = lx__side_seg(e, s, j, &keys, &lvs);
-                for (uint32_t k = 0; k < nk; k++) {
-                    if (keys[k] <= prev_key && (j || k))
-                        FAIL("market %u side %d: keys not ascending at %u of segment %u", mi, side,
-                             k, j);
-                    prev_key = keys[k];
-                    uint32_t l = lvs[k];
-                    if (l >= e->nlevels_cap) FAIL("market %u: level index %u out of range", mi, l);
-                    const lx__level_t *lv = &e->levels[l];
-                    levels++; /* live or tombstone, every one is in use */
-                    if (lv->market != mi || (int)lv->side != side ||
-                        lx__key(side, lv->price) != keys[k])
-                        FAIL("market %u side %d: level %u has market %u side %u price %lld", mi,
-                             side, l, lv->market, lv->side, (long long)lv->price);
-                    if (lv->count == 0) { /* a tombstone: empty, and never the best */
-                        if (j == nseg - 1 && k == nk - 1)
-                            FAIL("market %u side %d: the best entry is a tombstone", mi, side);
-                        if (lv->qty != 0 || lv->head != LX__NIL || lv->tail != LX__NIL)
-                            FAIL("market %u side %d: tombstone level %u holds orders", mi, side, l);
-                        continue;
-                    }
-                    live++;
-                    if (lv->price < m->min_price || lv->price > m->max_price)
-                        FAIL("market %u: level price %lld outside band", mi, (long long)lv->price);
-                    if (lv->head == LX__NIL)
-                        FAIL("market %u side %d: empty level at price %lld", mi, side,
-                             (long long)lv->price);
-                    int64_t qty = 0;
-                    uint32_t count = 0, prev = LX__NIL;
-                    for (uint32_t cur = lv->head; cur != LX__NIL; cur = e->orders[cur].next) {
-                        const lx__order_t *o = &e->orders[cur];
-                        if (!lx__slot_used(e, cur)) FAIL("order slot %u resting but free", cur);
-                        if (o->prev != prev) FAIL("order %u: prev link broken", cur);
-                        if (o->level != l)
-                            FAIL("order %u: level %u, expected %u", cur, o->level, l);
-                        if ((int)o->side != side) FAIL("order %u: on the wrong side", cur);
-                        if (o->remaining == 0)
-                            FAIL("order %u: resting with nothing remaining", cur);
-                        if (o->account >= e->cfg.max_accounts) FAIL("order %u: bad account", cur);
-                        if (o->tif == LX_TIF_IOC || o->tif == LX_TIF_FOK ||
-                            o->type == LX_ORDER_MARKET)
-                            FAIL("order %u: an IOC/FOK/market order rests", cur);
-                        qty += o->remaining;
-                        count++;
-                        prev = cur;
-                        if (count > e->cfg.max_orders) FAIL("level %u: FIFO cycle", l);
-                        if (o->client_id) {
-                            with_cid++;
-                            if (lx__cid_find(e, o->account, o->client_id) != cur)
-                                FAIL("order %u: client id %llu not indexed", cur,
-                                     (unsigned long long)o->client_id);
-                        }
-                        if (o->tif == LX_TIF_GTD) gtd_orders++;
-                        if (locks) {
-                            uint32_t asset = lx__lock_asset(m, side);
-                            const lx__balance_t *b = lx__bal_find(e, o->account, asset);
-                            if (!b) FAIL("order %u: no balance record for its lock", cur);
-                            locks[b - e->balances] +=
-                                lx__lock_amount(m, side, lv->price, o->remaining, o->fee_res);
-                        }
-                    }
-                    if (prev != lv->tail) FAIL("level %u: tail link broken", l);
-                    if (qty != lv->qty || count != lv->count)
-                        FAIL("market %u price %lld: level says qty %lld count %u, orders sum "
-                             "to %lld count %u",
-                             mi, (long long)lv->price, (long long)lv->qty, lv->count,
-                             (long long)qty, count);
-                    mcount += count;
-                }
-            }
-            if (live != s->live)
-                FAIL("market %u side %d: %u live levels, counter says %u", mi, side, live, s->live);
-        }
-        if (mcount != m->norders)
+        uint64_t before = t->orders;
+        for (int side = 0; side < 2; side++)
+            if ((rc = validate_side(e, mi, side, locks, t, msg, msglen))) goto out;
+        if (t->orders - before != m->norders)
             FAIL("market %u: %u orders counted, %llu resting", mi, m->norders,
-                 (unsigned long long)mcount);
-        resting += mcount;
+                 (unsigned long long)(t->orders - before));
         const lx__side_t *b = &m->side[LX_SIDE_BUY], *a = &m->side[LX_SIDE_SELL];
         /* the last entries are live (checked above), so they are the best */
         if (b->n && a->n && e->levels[b->lv[b->n - 1]].price >= e->levels[a->lv[a->n - 1]].price)
@@ -192,14 +201,22 @@ int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
                  (long long)e->levels[b->lv[b->n - 1]].price,
                  (long long)e->levels[a->lv[a->n - 1]].price);
     }
-    if (resting != e->norders)
-        FAIL("%llu resting orders but %u slots in use", (unsigned long long)resting, e->norders);
-    if (levels != e->levels_used)
-        FAIL("%llu levels on sides but %u in use", (unsigned long long)levels, e->levels_used);
-    if (with_cid != e->cid_idx.count)
+    if (t->orders != e->norders)
+        FAIL("%llu resting orders but %u slots in use", (unsigned long long)t->orders, e->norders);
+    if (t->levels != e->levels_used)
+        FAIL("%llu levels on sides but %u in use", (unsigned long long)t->levels, e->levels_used);
+    if (t->with_cid != e->cid_idx.count)
         FAIL("client-id index holds %u entries, %llu orders have one", e->cid_idx.count,
-             (unsigned long long)with_cid);
+             (unsigned long long)t->with_cid);
+out:
+    return rc;
+}
 
+/* Each account's list of open orders: linked both ways, its own resting
+ * orders only, count and tail right, within the per-account limit; all
+ * the lists together hold every resting order. */
+static int validate_accounts(const lx_engine_t *e, uint64_t resting, char *msg, size_t msglen) {
+    int rc = 0;
     uint64_t in_lists = 0;
     for (uint32_t a = 0; a < e->cfg.max_accounts; a++) {
         const lx__account_t *ac = &e->accounts[a];
@@ -222,7 +239,16 @@ int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
     if (in_lists != resting)
         FAIL("account lists hold %llu orders, %llu rest", (unsigned long long)in_lists,
              (unsigned long long)resting);
+out:
+    return rc;
+}
 
+/* The indexes sound; every balance indexed, of a known asset, never
+ * negative, its locked equal to what its owner's orders lock (locks, with
+ * clearing; else 0); per asset, balances plus fees equal to the supply. */
+static int validate_balances(const lx_engine_t *e, const int64_t *locks, char *msg, size_t msglen) {
+    int rc = 0;
+    lx__i128 *sums = NULL;
     if (e->bal_idx.count != e->nbalances) FAIL("balance index count mismatch");
     if (lx__idx_validate(&e->cid_idx)) FAIL("client-id index corrupt");
     if (lx__idx_validate(&e->bal_idx)) FAIL("balance index corrupt");
@@ -255,7 +281,15 @@ int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
             FAIL("asset %u: balances %lld + fees %lld != supply %lld", a, (long long)sums[a],
                  (long long)as->fees, (long long)as->supply);
     }
+out:
+    free(sums);
+    return rc;
+}
 
+/* The GTD heap ordered, naming every resting GTD order with its expiry
+ * (none past due), and the expiry table holding exactly those orders. */
+static int validate_gtd(const lx_engine_t *e, uint64_t gtd_orders, char *msg, size_t msglen) {
+    int rc = 0;
     uint64_t live_gtd = 0;
     for (uint32_t i = 0; i < e->ngtd; i++) {
         if (i > 0 && gtd_less(&e->gtd[i], &e->gtd[(i - 1) / 2]))
@@ -282,7 +316,14 @@ int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
         if (lx__gtd_expiry(e, e->gtx[i].slot) != e->gtx[i].expiry)
             FAIL("expiry table entry %u: not found by its slot", i);
     }
+out:
+    return rc;
+}
 
+/* The dead man's switch heap ordered, each entry's account pointing back
+ * at it, no other account claiming one. */
+static int validate_dms(const lx_engine_t *e, char *msg, size_t msglen) {
+    int rc = 0;
     for (uint32_t i = 0; i < e->ndms; i++) {
         const lx__dms_t *d = &e->dms[i];
         if (i > 0 && lx__dms_less(d, &e->dms[(i - 1) / 2]))
@@ -297,7 +338,15 @@ int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
     if (armed != e->ndms)
         FAIL("%llu accounts claim a switch but the heap holds %u", (unsigned long long)armed,
              e->ndms);
+out:
+    return rc;
+}
 
+/* Every key indexed and owned by a valid account; each owner key named by
+ * its account and no other; each account's agent count equal to its AGENT
+ * keys. */
+static int validate_keys(const lx_engine_t *e, char *msg, size_t msglen) {
+    int rc = 0;
     uint64_t owners = 0, agents = 0;
     for (uint32_t i = 0; i < e->nkeys; i++) {
         const lx__key_t *k = &e->keys[i];
@@ -339,7 +388,23 @@ int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
         FAIL("accounts count %llu agents, %llu agent keys", (unsigned long long)counted,
              (unsigned long long)agents);
 out:
+    return rc;
+}
+
+int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
+    int rc = 0;
+    int64_t *locks = NULL;
+    tally_t t = {0};
+    if (msg && msglen) msg[0] = 0;
+    if (e->cfg.clearing) {
+        locks = calloc(e->nbalances ? e->nbalances : 1, sizeof *locks);
+        if (!locks) return LX_ENOMEM;
+    }
+    if (!(rc = validate_books(e, locks, &t, msg, msglen)) &&
+        !(rc = validate_accounts(e, t.orders, msg, msglen)) &&
+        !(rc = validate_balances(e, locks, msg, msglen)) &&
+        !(rc = validate_gtd(e, t.gtd_orders, msg, msglen)) && !(rc = validate_dms(e, msg, msglen)))
+        rc = validate_keys(e, msg, msglen);
     free(locks);
-    free(sums);
     return rc;
 }
