@@ -29,10 +29,10 @@
  *   accounts[] per account: its open orders as an intrusive list in
  *              acceptance order (cancel-all, account queries), and count.
  *   balances[] (account, asset, free, locked) records in creation order.
- *   gtd heap   min-heap of (expiry, accept seq, order id) for GTD orders,
- *              deleted lazily: an entry whose id no longer names an open
- *              order is dropped when it reaches the top; beside it a table
- *              of each resting GTD order's expiry by slot (gtd.c).
+ *   gtd heap   min-heap of (expiry, accept seq, slot) of the resting GTD
+ *              orders, beside a table of each one's expiry by slot; each
+ *              names the other's position, so an order leaves both in
+ *              O(log n) when it fills or is canceled (gtd.c).
  *   dms heap   min-heap of (deadline, account) of the armed dead man's
  *              switches, indexed (ident[account].dms is the position + 1),
  *              so re-arming and clearing are exact O(log n) (deadman.c).
@@ -223,13 +223,14 @@ typedef struct lx__balance {
 
 typedef struct lx__gtd {
     int64_t expiry;
-    uint64_t seq; /* accept seq: the tie-break */
-    lx_order_id_t id;
+    uint64_t seq;  /* accept seq: the tie-break */
+    uint32_t slot; /* the resting order's (its id: with the slot's gen) */
+    uint32_t xi;   /* its entry in the expiry table */
 } lx__gtd_t;
 
 typedef struct lx__gtx {
     uint32_t slot;
-    uint32_t pad_;
+    uint32_t hpos; /* its entry's place in the heap, LX__NIL until pushed */
     int64_t expiry;
 } lx__gtx_t;
 
@@ -467,12 +468,14 @@ int lx__gtd_init(lx_engine_t *e);
 void lx__gtd_free(lx_engine_t *e);
 /* Room for one more GTD order in the heap and the table. */
 int lx__gtd_reserve(lx_engine_t *e);
-void lx__gtd_push(lx_engine_t *e, int64_t expiry, uint64_t seq, lx_order_id_t id);
-void lx__gtd_pop(lx_engine_t *e); /* drops the top entry */
-/* The table: set (after lx__gtd_reserve; the slot has no entry), clear (no
- * entry is fine), and the expiry of the order in a slot (0 if none). */
-void lx__gtd_set(lx_engine_t *e, uint32_t slot, int64_t expiry);
+/* A resting GTD order enters in two steps (after lx__gtd_reserve): its
+ * expiry into the table (set, returning its table index; the slot has no
+ * entry), then its heap entry with its accept seq (push). clear removes
+ * both, wherever the entry is in the heap. */
+uint32_t lx__gtd_set(lx_engine_t *e, uint32_t slot, int64_t expiry);
+void lx__gtd_push(lx_engine_t *e, uint32_t xi, uint64_t seq);
 void lx__gtd_clear(lx_engine_t *e, uint32_t slot);
+uint32_t lx__gtd_find(const lx_engine_t *e, uint32_t slot); /* table index or LX__NIL */
 int64_t lx__gtd_expiry(const lx_engine_t *e, uint32_t slot);
 size_t lx__gtd_bytes(const lx_engine_t *e); /* memory of both */
 

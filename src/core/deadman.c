@@ -17,8 +17,7 @@
  * due at one TICK fire depends only on the state. Because the heap is
  * indexed, re-arming moves the entry up or down in place and clearing
  * removes it: O(log n) each, no stale entries, and the heap holds exactly
- * the armed switches (unlike the GTD heap, which deletes lazily because an
- * order's removal happens on the matching path and must stay O(1)).
+ * the armed switches (as the GTD heap holds the resting GTD orders, gtd.c).
  *
  * Costs: arm, re-arm, clear O(log n) in the number of armed switches;
  * growth of the heap array (doubling) happens before the first change of a

@@ -135,10 +135,8 @@ uint64_t lx_engine_digest(const lx_engine_t *e) {
     uint64_t gtd = 0;
     for (uint32_t i = 0; i < e->ngtd; i++) {
         const lx__gtd_t *g = &e->gtd[i];
-        uint32_t slot = (uint32_t)g->id;
-        const lx__order_t *o = &e->orders[slot];
-        if (o->gen != (uint32_t)(g->id >> 32) || o->level == LX__NIL) continue;
-        gtd += mix(mix(mix((uint64_t)g->expiry) ^ g->seq) ^ g->id);
+        lx_order_id_t id = lx__order_id(g->slot, e->orders[g->slot].gen);
+        gtd += mix(mix(mix((uint64_t)g->expiry) ^ g->seq) ^ id);
     }
     put(&s, gtd);
 

@@ -16,8 +16,8 @@
  * is linked into its account's list and the client-id index at once, so
  * cancel-all order is acceptance order; it rests on a level if anything is
  * left; it is retired (unlinked from all three, slot freed) when it fills,
- * is canceled or expires. GTD orders also get a heap entry at rest, deleted
- * lazily.
+ * is canceled or expires. GTD orders also get an expiry entry and a heap
+ * entry at rest (gtd.c), removed when they are retired.
  *
  * What this file does not do: funds arithmetic (clearing.c), level and side
  * storage (book.c), id and index storage (slots.c, accounts.c). What of
@@ -325,8 +325,7 @@ static void finish_taker(lx_engine_t *e, lx__market_t *m, uint32_t market, uint3
         lx__book_append(e, l, slot);
         emit_level(e, market, t->side, price, e->levels[l].qty, e->levels[l].count);
         if (expiry) { /* room reserved by lx__place */
-            lx__gtd_push(e, expiry, e->cur_seq, order_id(e, slot));
-            lx__gtd_set(e, slot, expiry);
+            lx__gtd_push(e, lx__gtd_set(e, slot, expiry), e->cur_seq);
         }
         return;
     }
@@ -612,13 +611,10 @@ int lx__cancel_all(lx_engine_t *e, const lx_cmd_t *c) {
 /* ---- GTD expiry --------------------------------------------------------- */
 
 int lx__expire_due(lx_engine_t *e) {
+    /* the heap holds only resting orders; canceling one takes it out */
     while (e->ngtd > 0 && e->gtd[0].expiry <= e->cur_ts) {
-        lx_order_id_t id = e->gtd[0].id;
-        lx__gtd_pop(e);
-        uint32_t slot = (uint32_t)id;
-        const lx__order_t *o = &e->orders[slot];
-        if (o->gen != (uint32_t)(id >> 32) || o->level == LX__NIL) continue; /* stale */
-        uint32_t market = e->levels[o->level].market;
+        uint32_t slot = e->gtd[0].slot;
+        uint32_t market = e->levels[e->orders[slot].level].market;
         cancel_resting(e, &e->markets[market], slot, LX_CANCEL_EXPIRED, true);
     }
     return 0;

@@ -49,8 +49,8 @@
  *             creation order
  *   deposits  count x u64 deposit id, in application order
  *   slots     count (= 1 + highest slot ever used) x u32 generation
- *   gtd       count x 24: i64 expiry, u64 accept seq, u64 order id (live
- *             entries only, in (expiry, seq) order)
+ *   gtd       count x 24: i64 expiry, u64 accept seq, u64 order id, in
+ *             (expiry, seq) order: every resting GTD order once
  *   deadman   count x 12: u32 account, i64 deadline (> 0), the armed dead
  *             man's switches in (deadline, account) order
  *   keys      count x 72: key[32], u32 account, u32 role (1 owner, 2 agent,
@@ -72,6 +72,16 @@
 #include "book.h"
 #include "lx/codec.h"
 #include "lx/snapshot.h"
+
+/* The snapshot's order of GTD entries: (expiry, accept seq), unique for
+ * the orders of one engine (a command accepts one order at most); the
+ * slot breaks ties all the same, so the bytes never depend on the heap. */
+static int gtd_cmp(const void *a, const void *b) {
+    const lx__gtd_t *x = a, *y = b;
+    if (x->expiry != y->expiry) return x->expiry < y->expiry ? -1 : 1;
+    if (x->seq != y->seq) return x->seq < y->seq ? -1 : 1;
+    return x->slot < y->slot ? -1 : x->slot > y->slot;
+}
 
 #define SNAP_MAGIC 0x4e45584cu /* "LXEN" little-endian */
 #define HEADER_LEN 64
@@ -225,32 +235,19 @@ int lx_engine_save(const lx_engine_t *e, lx_write_fn write, void *ctx) {
     w32(w, e->slot_hwm);
     for (uint32_t i = 0; i < e->slot_hwm; i++) w32(w, e->orders[i].gen);
 
-    /* live GTD entries in (expiry, seq) order: sort a copy */
-    uint32_t nlive = 0;
+    /* the GTD entries in (expiry, seq) order: a sorted copy of the heap */
     lx__gtd_t *g = malloc(((size_t)e->ngtd + 1) * sizeof *g);
     if (!g) {
         free(w);
         return LX_ENOMEM;
     }
+    memcpy(g, e->gtd, (size_t)e->ngtd * sizeof *g);
+    qsort(g, e->ngtd, sizeof *g, gtd_cmp);
+    w32(w, e->ngtd);
     for (uint32_t i = 0; i < e->ngtd; i++) {
-        const lx__order_t *o = &e->orders[(uint32_t)e->gtd[i].id];
-        if (o->gen == (uint32_t)(e->gtd[i].id >> 32) && o->level != LX__NIL) g[nlive++] = e->gtd[i];
-    }
-    for (uint32_t i = 1; i < nlive; i++) { /* insertion sort: usually few */
-        lx__gtd_t x = g[i];
-        uint32_t j = i;
-        while (j > 0 && (g[j - 1].expiry > x.expiry ||
-                         (g[j - 1].expiry == x.expiry && g[j - 1].seq > x.seq))) {
-            g[j] = g[j - 1];
-            j--;
-        }
-        g[j] = x;
-    }
-    w32(w, nlive);
-    for (uint32_t i = 0; i < nlive; i++) {
         w64(w, (uint64_t)g[i].expiry);
         w64(w, g[i].seq);
-        w64(w, g[i].id);
+        w64(w, lx__order_id(g[i].slot, e->orders[g[i].slot].gen));
     }
     free(g);
 
@@ -528,10 +525,14 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
         uint64_t seq = r64(&r), id = r64(&r);
         uint32_t slot = (uint32_t)id;
         CHECK(slot < cfg.max_orders && lx__slot_used(e, slot) &&
-              e->orders[slot].gen == (uint32_t)(id >> 32) && e->orders[slot].tif == LX_TIF_GTD &&
-              lx__gtd_expiry(e, slot) == expiry && lx__gtd_reserve(e) == 0);
-        lx__gtd_push(e, expiry, seq, id);
+              e->orders[slot].gen == (uint32_t)(id >> 32) && e->orders[slot].tif == LX_TIF_GTD);
+        uint32_t xi = lx__gtd_find(e, slot);
+        /* each resting GTD order listed once, with its own expiry */
+        CHECK(xi != LX__NIL && e->gtx[xi].expiry == expiry && e->gtx[xi].hpos == LX__NIL &&
+              lx__gtd_reserve(e) == 0);
+        lx__gtd_push(e, xi, seq);
     }
+    CHECK(e->ngtd == e->ngtx); /* and none left out */
     n = version == 1 ? 0 : r32(&r);
     CHECK(n <= cfg.max_accounts);
     for (uint32_t i = 0; i < n; i++) {

@@ -15,7 +15,8 @@
  *  - balances never negative, each found through the index; with clearing,
  *    locked equal to the sum of the locks of the owner's open orders, and
  *    per asset sum(free + locked) + fees = supply;
- *  - the GTD heap ordered, and every resting GTD order in it;
+ *  - the GTD heap ordered, and it and the expiry table holding exactly the
+ *    resting GTD orders, each entry naming the other;
  *  - the dead man's switch heap ordered, each entry's account pointing
  *    back at its position, and no other account claiming one;
  *  - every key found through the index, owned by a valid account, an owner
@@ -286,35 +287,32 @@ out:
     return rc;
 }
 
-/* The GTD heap ordered, naming every resting GTD order with its expiry
- * (none past due), and the expiry table holding exactly those orders. */
+/* The expiry table holding exactly the resting GTD orders, each found by
+ * its slot; the heap ordered, with one entry per table entry, each naming
+ * the other, with the same slot and expiry, none past due. */
 static int validate_gtd(const lx_engine_t *e, uint64_t gtd_orders, char *msg, size_t msglen) {
     int rc = 0;
-    uint64_t live_gtd = 0;
-    for (uint32_t i = 0; i < e->ngtd; i++) {
-        if (i > 0 && gtd_less(&e->gtd[i], &e->gtd[(i - 1) / 2]))
-            FAIL("GTD heap out of order at %u", i);
-        const lx__gtd_t *g = &e->gtd[i];
-        const lx__order_t *o = &e->orders[(uint32_t)g->id];
-        if (o->gen == (uint32_t)(g->id >> 32) && o->level != LX__NIL) {
-            live_gtd++;
-            if (lx__gtd_expiry(e, (uint32_t)g->id) != g->expiry)
-                FAIL("GTD entry %u: expiry differs from its order's", i);
-            if (g->expiry <= e->last_ts) FAIL("GTD order past its expiry still rests");
-        }
-    }
-    if (live_gtd != gtd_orders)
-        FAIL("%llu GTD orders rest but the heap names %llu", (unsigned long long)gtd_orders,
-             (unsigned long long)live_gtd);
     if (e->ngtx != gtd_orders)
         FAIL("%llu GTD orders rest but the expiry table holds %u", (unsigned long long)gtd_orders,
              e->ngtx);
+    if (e->ngtd != e->ngtx)
+        FAIL("the GTD heap holds %u entries, the expiry table %u", e->ngtd, e->ngtx);
     for (uint32_t i = 0; i < e->ngtx; i++) {
-        const lx__order_t *o = &e->orders[e->gtx[i].slot];
-        if (!lx__slot_used(e, e->gtx[i].slot) || o->level == LX__NIL || o->tif != LX_TIF_GTD)
-            FAIL("expiry table entry %u: slot %u holds no resting GTD order", i, e->gtx[i].slot);
-        if (lx__gtd_expiry(e, e->gtx[i].slot) != e->gtx[i].expiry)
-            FAIL("expiry table entry %u: not found by its slot", i);
+        const lx__gtx_t *x = &e->gtx[i];
+        const lx__order_t *o = &e->orders[x->slot];
+        if (!lx__slot_used(e, x->slot) || o->level == LX__NIL || o->tif != LX_TIF_GTD)
+            FAIL("expiry table entry %u: slot %u holds no resting GTD order", i, x->slot);
+        if (lx__gtd_find(e, x->slot) != i) FAIL("expiry table entry %u: not found by its slot", i);
+        if (x->hpos >= e->ngtd || e->gtd[x->hpos].xi != i)
+            FAIL("expiry table entry %u: heap place %u does not point back", i, x->hpos);
+    }
+    for (uint32_t i = 0; i < e->ngtd; i++) {
+        const lx__gtd_t *g = &e->gtd[i];
+        if (i > 0 && gtd_less(g, &e->gtd[(i - 1) / 2])) FAIL("GTD heap out of order at %u", i);
+        if (g->xi >= e->ngtx || e->gtx[g->xi].hpos != i || e->gtx[g->xi].slot != g->slot ||
+            e->gtx[g->xi].expiry != g->expiry)
+            FAIL("GTD heap entry %u: not its table entry's", i);
+        if (g->expiry <= e->last_ts) FAIL("GTD order past its expiry still rests");
     }
 out:
     return rc;

@@ -304,6 +304,84 @@ static lx_order_id_t place(lx_engine_t *e, uint32_t acct, int side, int64_t pric
     return id;
 }
 
+/* GTD orders that are placed and canceled all day leave nothing behind:
+ * the engine's order memory after 19,997 of them is what it was after 100
+ * (the expiry heap once kept every canceled order's entry until its
+ * expiry), and the tick at the expiry expires exactly the orders that still
+ * rest, in (expiry, accept seq) order. */
+static void test_gtd_churn(void **state) {
+    (void)state;
+    lx_engine_t *e = new_engine(false, 64);
+    g_seq = 0;
+    g_ts = 1000;
+    setup_world(e);
+    const int64_t expiry = 1000000000000LL;
+    lx_cmd_t c;
+    lx_order_id_t keep[3];
+    size_t bytes_early = 0;
+    rng_state = 7;
+    for (int i = 0; i < 20000; i++) {
+        events_t ev = {0};
+        memset(&c, 0, sizeof c);
+        c.type = LX_CMD_PLACE;
+        c.u.place = (lx_cmd_place_t){.account = (uint32_t)(i % 16),
+                                     .market = 0,
+                                     .side = LX_SIDE_BUY,
+                                     .price = rnd_in(100, 200),
+                                     .qty = 1,
+                                     .tif = LX_TIF_GTD,
+                                     .expiry = expiry - i % 5};
+        apply_ok(e, &c, &ev);
+        assert_int_equal(ev.ev[0].type, LX_EV_ORDER_ACCEPTED);
+        lx_order_id_t id = ev.ev[0].u.accepted.order_id;
+        free(ev.ev);
+        if (i >= 19997) { /* the last three rest */
+            keep[i - 19997] = id;
+            continue;
+        }
+        memset(&c, 0, sizeof c);
+        c.type = LX_CMD_CANCEL;
+        c.u.cancel = (lx_cmd_cancel_t){.account = (uint32_t)(i % 16), .market = 0, .order_id = id};
+        apply_ok(e, &c, NULL);
+        if (i == 99 || i == 19996) {
+            lx_engine_stats_t st;
+            lx_engine_stats(e, &st);
+            if (i == 99)
+                bytes_early = st.bytes_orders;
+            else
+                assert_int_equal(st.bytes_orders, bytes_early);
+        }
+    }
+    lx_engine_stats_t st;
+    lx_engine_stats(e, &st);
+    assert_int_equal(st.orders, 3);
+    char msg[256];
+    assert_int_equal(lx_engine_validate(e, msg, sizeof msg), 0);
+
+    /* the expiries: 19997 % 5 = 2, so keep[0] expires at expiry - 2,
+     * keep[1] at expiry - 3, keep[2] at expiry - 4 */
+    events_t ev = {0};
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_TICK;
+    g_ts = expiry;
+    apply_ok(e, &c, &ev);
+    lx_order_id_t want[3] = {keep[2], keep[1], keep[0]};
+    size_t k = 0;
+    for (size_t i = 0; i < ev.n; i++) {
+        if (ev.ev[i].type != LX_EV_ORDER_CANCELED) continue;
+        assert_true(k < 3);
+        assert_int_equal(ev.ev[i].u.canceled.reason, LX_CANCEL_EXPIRED);
+        assert_int_equal(ev.ev[i].u.canceled.order_id, want[k]);
+        k++;
+    }
+    assert_int_equal(k, 3);
+    free(ev.ev);
+    lx_engine_stats(e, &st);
+    assert_int_equal(st.orders, 0);
+    assert_int_equal(lx_engine_validate(e, msg, sizeof msg), 0);
+    lx_engine_destroy(e);
+}
+
 static void test_read_api(void **state) {
     (void)state;
     lx_engine_t *e = new_engine(true, 64);
@@ -671,6 +749,7 @@ int main(void) {
         cmocka_unit_test(test_apply_batch),
         cmocka_unit_test(test_misuse),
         cmocka_unit_test(test_read_api),
+        cmocka_unit_test(test_gtd_churn),
         cmocka_unit_test(test_snapshot_roundtrip),
         cmocka_unit_test(test_snapshot_corruption),
         cmocka_unit_test(test_determinism_across_processes),
