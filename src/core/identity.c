@@ -190,7 +190,8 @@ lx_reject_t lx__auth_check(lx_engine_t *e, const lx_cmd_t *c, const lx_cmd_auth_
         r = LX_REJECT_BAD_COMMAND;
     else if (a >= e->cfg.max_accounts)
         r = LX_REJECT_UNKNOWN_ACCOUNT;
-    else if ((k = lx__key_find(e, auth->key)) == LX__NIL || e->keys[k].account != a)
+    else if ((k = lx__key_find(e, auth->key)) == LX__NIL || e->keys[k].account != a ||
+             !e->ident[a].owner) /* an agent approved without an owner key acts for no one */
         r = LX_REJECT_BAD_SIGNER;
     else if (e->keys[k].role == LX_KEY_REVOKED)
         r = LX_REJECT_AGENT_REVOKED;

@@ -1409,7 +1409,7 @@ static lx_reject_t auth_check(ref_t *r, const lx_cmd_t *c, const lx_cmd_auth_t *
         why = LX_REJECT_BAD_COMMAND;
     else if (!account_ok(r, a))
         why = LX_REJECT_UNKNOWN_ACCOUNT;
-    else if (!(k = key_find(r, auth->key)) || k->account != a)
+    else if (!(k = key_find(r, auth->key)) || k->account != a || !has_owner(r, a))
         why = LX_REJECT_BAD_SIGNER;
     else if (k->role == LX_KEY_REVOKED)
         why = LX_REJECT_AGENT_REVOKED;
