@@ -34,6 +34,14 @@ static lx__market_t *market_get(lx_engine_t *e, uint32_t id) {
     return id < e->cfg.max_markets && e->markets[id].exists ? &e->markets[id] : NULL;
 }
 
+/* The fee reserve rate of a buy accepted now, max(taker, maker, 0) of its
+ * market; 0 for a sell (docs/clearing.md, "Locks"). */
+static uint32_t fee_reserve(const lx__market_t *m, int side) {
+    if (side != LX_SIDE_BUY) return 0;
+    int32_t res = m->taker_fee > m->maker_fee ? m->taker_fee : m->maker_fee;
+    return res > 0 ? (uint32_t)res : 0;
+}
+
 static lx_order_id_t order_id(const lx_engine_t *e, uint32_t slot) {
     return lx__order_id(slot, e->orders[slot].gen);
 }
@@ -385,10 +393,7 @@ int lx__place(lx_engine_t *e, const lx_cmd_t *c) {
         if (!fok_fillable(e, m, &probe, p->price, p->qty)) r = LX_REJECT_FOK_CANNOT_FILL;
     }
     if (!r && clearing) {
-        if (p->side == LX_SIDE_BUY) {
-            int32_t res = m->taker_fee > m->maker_fee ? m->taker_fee : m->maker_fee;
-            fee_res = res > 0 ? (uint32_t)res : 0;
-        }
+        fee_res = fee_reserve(m, p->side);
         lock = lx__lock_amount(m, p->side, p->price, p->qty, fee_res);
         const lx__balance_t *lb = lx__bal_find(e, p->account, lx__lock_asset(m, p->side));
         if (!lb || lb->free < lock) r = LX_REJECT_INSUFFICIENT_FUNDS;
@@ -512,6 +517,7 @@ int lx__amend(lx_engine_t *e, const lx_cmd_t *c) {
 
     lx__order_t *o = slot != LX__NIL ? &e->orders[slot] : NULL;
     int64_t cur_price = o ? e->levels[o->level].price : 0;
+    uint32_t res = o ? o->fee_res : 0; /* the reserve rate after the amend */
     bool keep = false;
     if (!r) {
         if (p->qty <= 0)
@@ -529,9 +535,10 @@ int lx__amend(lx_engine_t *e, const lx_cmd_t *c) {
             if (!lx__amounts_fit(m, p->price, p->qty))
                 r = LX_REJECT_OVERFLOW;
             else if (e->cfg.clearing) {
+                /* a new arrival: it locks at today's reserve rate */
+                res = fee_reserve(m, o->side);
                 int64_t before = lx__lock_amount(m, o->side, cur_price, o->remaining, o->fee_res);
-                int64_t after =
-                    lx__lock_amount(m, o->side, p->price, p->qty - o->filled, o->fee_res);
+                int64_t after = lx__lock_amount(m, o->side, p->price, p->qty - o->filled, res);
                 uint32_t asset = lx__lock_asset(m, o->side);
                 if (after - before > free_of(e, o->account, asset))
                     r = LX_REJECT_INSUFFICIENT_FUNDS;
@@ -567,6 +574,7 @@ int lx__amend(lx_engine_t *e, const lx_cmd_t *c) {
     if (rc) return rc;
     bool gone = lx__book_unlink(e, slot);
     o->remaining = nr;
+    o->fee_res = res;
     emit_amended(e, p->market, slot, p->price, true);
     if (e->cfg.clearing)
         lx__relock(e, m, o, before, lx__lock_amount(m, side, p->price, nr, o->fee_res));

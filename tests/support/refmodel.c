@@ -878,8 +878,11 @@ static void do_amend(ref_t *r, const lx_cmd_amend_t *c) {
                      LX_REJECT_OVERFLOW);
         return;
     }
+    /* a new arrival: it locks at today's fee reserve rate */
+    order_t arrival = *o;
+    arrival.res = fee_reserve(mk);
     int64_t old_lock = lock_of(r, o);
-    int64_t new_lock = lock_for(r, o, c->price, c->qty - o->filled);
+    int64_t new_lock = lock_for(r, &arrival, c->price, c->qty - o->filled);
     if (r->cfg.clearing && new_lock > old_lock &&
         cell(r, o->account, lock_asset(r, o))->free < new_lock - old_lock) {
         reject_named(r, c->market, c->account, c->by_client_id, c->order_id, c->client_id,
@@ -897,6 +900,7 @@ static void do_amend(ref_t *r, const lx_cmd_amend_t *c) {
     o->price = c->price;
     o->qty = c->qty;
     o->remaining = c->qty - o->filled;
+    o->res = arrival.res;
     lock_move(r, o, new_lock - old_lock);
     /* ASSUMPTION: the BALANCE is emitted even when the lock is unchanged
      * (a sell whose price alone changed). */
