@@ -66,6 +66,15 @@ typedef struct lx_io {
 /* The real thing: POSIX calls on the local file system. */
 const lx_io_t *lx_io_posix(void);
 
+/*
+ * Creates the directory path (mode 0755) unless it exists. When it created
+ * it and sync_parent is set, makes the new entry durable: fsync_dir of the
+ * parent through io (NULL: POSIX), whose failure is returned. 0 when the
+ * directory exists afterwards (created or already there), else a negative
+ * errno value (mkdir's or fsync_dir's).
+ */
+int lx_io_mkdir(const lx_io_t *io, const char *path, bool sync_parent);
+
 /* ---- records ------------------------------------------------------------- */
 
 /*
@@ -121,13 +130,16 @@ typedef struct lx_recovery lx_recovery_t;
 /*
  * Opens the journal in dir for appending. rec is what lx_recover() returned
  * for dir (writable, not read-only); NULL or rec->empty starts a new journal,
- * in which case dir must hold no segment. A new segment with a new epoch is
- * always started: the writer never appends to a file it did not create.
+ * in which case dir must hold no segment, and is created if it does not
+ * exist (with cfg->fsync, its parent is then fsync'ed: lx_io_mkdir). A new
+ * segment with a new epoch is always started: the writer never appends to
+ * a file it did not create.
  */
 int lx_journal_open(lx_journal_t **out, const char *dir, const lx_journal_config_t *cfg,
                     const lx_recovery_t *rec);
 /* Commits what is buffered (errors are ignored: call commit first to see
- * them), waits for a running snapshot child, closes. */
+ * them; lx_journal_discard first to write nothing), waits for a running
+ * snapshot child, closes. */
 void lx_journal_close(lx_journal_t *j);
 
 /*
@@ -140,6 +152,15 @@ void lx_journal_close(lx_journal_t *j);
 int lx_journal_append(lx_journal_t *j, const lx_cmd_t *cmd, const lx_journal_auth_t *auth);
 /* Closes the batch: one write, one fdatasync. 0 if nothing was buffered. */
 int lx_journal_commit(lx_journal_t *j);
+/*
+ * Drops the batch: the commands appended since the last commit are never
+ * written, as if they had not been appended (last_seq and the last ts go
+ * back to the durable ones; the next append must follow those). Returns how
+ * many were dropped. For an owner that abandons commands it will never
+ * acknowledge, before lx_journal_close() would commit them: the node after
+ * a failure (docs/node.md). Works with a sticky error too; changes no file.
+ */
+uint32_t lx_journal_discard(lx_journal_t *j);
 /* Commits if the batch is older than batch_max_delay_ns at now_ns (the
  * config's clock). Returns what commit returns, or 0. */
 int lx_journal_poll(lx_journal_t *j, uint64_t now_ns);
@@ -304,9 +325,11 @@ struct lx_recovery {
  * Rebuilds the engine from dir: the newest valid snapshot (older ones if the
  * newest is invalid, none if none is valid), then every valid group after
  * it, applied through lx_engine_apply(). Stops at the first invalid record:
- * if it is the start of the torn tail of the last segment (nothing valid
- * after it) the tail is truncated (fsync'ed) and reported in rec; anything
- * else (a damaged record with valid ones after it, a damaged segment that is
+ * if it is the start of the torn tail of the last segment (nothing after it
+ * proves that the group in flight there was complete: docs/journal.md,
+ * Recovery, step 5) the tail is truncated (fsync'ed) and reported in rec;
+ * anything else (a damaged record followed by a later group's commit record
+ * or by a record after its own group's commit record, a damaged segment that is
  * not the last, a missing segment, a broken hash chain, a command the engine
  * refuses) is LX_ECORRUPT with rec->msg naming the file and the offset; the
  * engine out of memory for a command is LX_ENOMEM, named the same way.

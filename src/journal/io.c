@@ -1,7 +1,7 @@
 /*
  * io.c: the journal's contact with the file system.
  *
- * Three things live here:
+ * Four things live here:
  *
  *   - lx_io_posix(), the I/O vtable (lx/journal.h) over the real system
  *     calls. The writer, the snapshot writer and recovery call nothing else
@@ -10,6 +10,13 @@
  *     loops over short writes and EINTR (that is how write(2) is used, not a
  *     retry of a failure); every other failure is handed back as -errno, at
  *     once and only once.
+ *   - lx_io_mkdir(): creating a directory durably. A new directory's entry
+ *     lives in its parent, and like a new file's it survives a crash only
+ *     once the parent is fsync'ed: without that, the journal's first
+ *     segment (fsync'ed, its directory fsync'ed, the commands acknowledged)
+ *     can vanish with the directory that holds it. mkdir itself is not in
+ *     the vtable; the parent's fsync is (fsync_dir), so tests see and fail
+ *     it like any other.
  *   - the directory listing: segment files seg-<20 digits>.lxj and snapshot
  *     files snap-<20 digits>.lxs, sorted by their number; anything else in
  *     the directory is ignored, except leftover snapshot temporaries
@@ -132,6 +139,25 @@ static const lx_io_t posix_io = {
 
 const lx_io_t *lx_io_posix(void) {
     return &posix_io;
+}
+
+int lx_io_mkdir(const lx_io_t *io, const char *path, bool sync_parent) {
+    if (!io) io = lx_io_posix();
+    if (mkdir(path, 0755) != 0) return errno == EEXIST ? 0 : -errno;
+    if (!sync_parent) return 0;
+    /* the parent: path without its last component (and the slashes before
+     * it); "." for a relative name of one component, "/" at the root */
+    char parent[4096];
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/') n--;
+    while (n > 0 && path[n - 1] != '/') n--;
+    while (n > 1 && path[n - 1] == '/') n--;
+    if (n >= sizeof parent) return -ENAMETOOLONG;
+    if (n == 0)
+        snprintf(parent, sizeof parent, ".");
+    else
+        snprintf(parent, sizeof parent, "%.*s", (int)n, path);
+    return io->fsync_dir(io->ctx, parent);
 }
 
 int jnl_io_err(int neg_errno) {

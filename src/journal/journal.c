@@ -32,6 +32,12 @@
  * that was never written (PostgreSQL's fsyncgate). The owner must stop
  * acknowledging and restart through recovery, which trusts only the file.
  *
+ * Abandoning a batch: lx_journal_discard() forgets the buffered, uncommitted
+ * group (last_seq and last_ts go back to the durable ones), so that its
+ * owner can drop commands it will never acknowledge without lx_journal_close()
+ * committing them. The node does so on its failure path: a round it dropped
+ * must not become durable at shutdown and be applied after a restart.
+ *
  * Invariants: durable_seq <= last_seq; the buffer holds exactly the records
  * of seqs (durable_seq, last_seq]; hash/groups describe the file as written
  * up to durable_seq.
@@ -67,6 +73,7 @@ struct lx_journal {
 
     /* the chain, as durable */
     uint64_t durable_seq;
+    int64_t durable_ts;
     uint64_t groups;
     uint8_t hash[LX_JOURNAL_HASH_LEN];
 
@@ -161,11 +168,13 @@ int lx_journal_open(lx_journal_t **out, const char *dir, const lx_journal_config
         j->epoch = rec->epoch + 1;
         j->next_index = rec->next_segment;
         j->durable_seq = j->last_seq = rec->chain_seq;
-        j->last_ts = rec->last_ts;
+        j->durable_ts = j->last_ts = rec->last_ts;
         j->groups = rec->total_groups;
         memcpy(j->hash, rec->chain, LX_JOURNAL_HASH_LEN);
     } else {
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+        /* a new directory: its parent is fsync'ed, or the fsync'ed segments
+         * could vanish with it */
+        if (lx_io_mkdir(j->io, dir, j->cfg.fsync) != 0) {
             rc = LX_EIO;
             goto fail;
         }
@@ -213,6 +222,7 @@ int lx_journal_commit(lx_journal_t *j) {
         if (rc) return fail(j, rc);
     }
     j->durable_seq = j->last_seq;
+    j->durable_ts = j->last_ts;
     j->groups++;
     memcpy(j->hash, hash, LX_JOURNAL_HASH_LEN);
     j->seg_bytes += total;
@@ -222,6 +232,15 @@ int lx_journal_commit(lx_journal_t *j) {
     j->len = 0;
     j->count = 0;
     return 0;
+}
+
+uint32_t lx_journal_discard(lx_journal_t *j) {
+    uint32_t n = j->count;
+    j->len = 0;
+    j->count = 0;
+    j->last_seq = j->durable_seq;
+    j->last_ts = j->durable_ts;
+    return n;
 }
 
 int lx_journal_append(lx_journal_t *j, const lx_cmd_t *cmd, const lx_journal_auth_t *auth) {

@@ -25,10 +25,12 @@
  *      seq or ts out of order) is corruption too, the engine out of memory
  *      for one is LX_ENOMEM (the journal is fine: run recovery again).
  *   5. The end: a clean end, or a torn tail in the LAST segment (scan.c
- *      defines it: nothing valid after the first invalid byte). The tail is
+ *      defines it: nothing after the first invalid byte proves that the
+ *      group in flight there was complete and fsync'ed). The tail is
  *      cut with ftruncate + fsync, so that a later recovery, and the next
  *      writer's new segment after it, see a clean end. A torn tail in any
- *      other segment, a damaged record with valid ones after it, a missing
+ *      other segment, a damaged record followed by one that a later write
+ *      produced (scan.c), a missing
  *      segment, a broken chain or a journal that ends before the snapshot's
  *      seq is LX_ECORRUPT, with rec->msg naming the file and the offset.
  *      Nothing is skipped and nothing is "repaired" beyond the torn tail.

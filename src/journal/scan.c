@@ -15,28 +15,41 @@
  *
  *   TORN: a crash during the last write left an incomplete group at the end
  *   of the file: a record that runs past the end of the file, a group with
- *   no commit record, garbage or zeros. No byte of that group was ever
- *   reported durable (the group's fdatasync had not returned), so recovery
+ *   no commit record, garbage or zeros, or any of these followed by other
+ *   parts of the same group. The writer hands a group (its command records
+ *   and its commit record) to the kernel with one write(), and a power loss
+ *   may keep any subset of that write's sectors: the first record lost and
+ *   a later one, or the commit record itself, on disk. No byte of that group
+ *   was ever reported durable (its fdatasync had not returned), so recovery
  *   cuts it off and goes on: the recovered log is a prefix of what was
  *   written, and holds everything that was acknowledged.
  *
- *   CORRUPT: a damaged record that is followed by a valid one. Bytes after
- *   it were written, and fsync'ed, later, so the damage hit data that had
- *   been durable: cutting there would silently drop acknowledged commands.
- *   Also CORRUPT, wherever it is: a record whose CRC is right but whose
- *   content contradicts the log (payload that does not decode or disagrees
- *   with the record header, seq not increasing, ts decreasing, a commit
- *   record whose count, length, seq, group number or hash does not match):
- *   such a record was written so, which no crash explains.
+ *   CORRUPT: a damaged record followed by a record that was written by a
+ *   LATER write() than the damaged group's: the writer issues that write
+ *   only after the damaged group's fdatasync returned, so the damage hit
+ *   data that had been durable (and acknowledged): cutting there would
+ *   silently drop acknowledged commands. Also CORRUPT, wherever it is: a
+ *   record whose CRC is right but whose content contradicts the log
+ *   (payload that does not decode or disagrees with the record header, seq
+ *   not increasing, ts decreasing, a commit record whose count, length,
+ *   seq, group number or hash does not match): such a record was written
+ *   so, which no crash explains.
  *
- * The test is literal: from the first invalid byte offset on, every later
+ * The test is literal: from the first invalid byte offset X on, every later
  * offset is tried as the start of a record (cheap filters on length and
- * kind, then the CRC under this segment's epoch). Any hit makes it CORRUPT.
+ * kind, then the CRC under this segment's epoch). Let G be the number of the
+ * group in flight (the last valid group's + 1) and S where it starts (the
+ * end of the last valid group). A valid record after X proves a later write
+ * when it is a commit record other than G's own (G's own: number G, its
+ * byte count reaching back to S), or any record after G's own commit record.
+ * Any such proof makes it CORRUPT. A valid command record with no commit
+ * record of G before it proves nothing: it may be a later part of G itself.
  * This costs O(tail x record length) in the rare failure case and nothing
- * otherwise. One consequence, deliberate: a bit flip in the very last
- * record of a segment cannot be told from a torn write, so it is reported
- * as a torn tail (with the file and offset), not as an error; a segment
- * that is not the last is never allowed a torn tail (recover.c).
+ * otherwise. One consequence, deliberate: damage confined to the last group
+ * of a segment (and what follows it) cannot be told from a torn write, so
+ * it is reported as a torn tail (with the file and offset), not as an
+ * error; a segment that is not the last is never allowed a torn tail
+ * (recover.c).
  *
  * Costs per record: one CRC32C, one lx_cmd_decode, and its share of one
  * BLAKE2b over the group. No allocation except growing the entry array.
@@ -130,9 +143,28 @@ void jnl_scan_free(jnl_scan_t *s) {
     s->nents_cap = 0;
 }
 
-/* Is there a record valid under epoch starting anywhere in [from, len)? */
-static bool valid_record_after(const uint8_t *buf, size_t len, size_t from, uint64_t epoch,
-                               size_t *at) {
+/*
+ * Is there a valid record in [from, len) that proves the bytes before it
+ * were durable? The writer writes a group (its command records, then its
+ * commit record) with one write() and starts the next group only after that
+ * group's fdatasync returned. So, for a damage in the group that starts at
+ * gstart (the group in flight at a crash, number `group`):
+ *
+ *   - a commit record of another group proves durable data after the damage
+ *     (a later group: ours was complete and fsync'ed; any other number
+ *     contradicts the chain);
+ *   - the group's own commit record (number `group`, its byte count reaching
+ *     back to gstart) proves nothing: the write that carries it may have
+ *     reached the disk in any order, all of it unacknowledged;
+ *   - a command record proves nothing, unless it lies after the group's own
+ *     commit record (it was then written by a later write);
+ *
+ * Every offset is tried (cheap filters on length and kind, then the CRC
+ * under this segment's epoch). *at receives the offset of the proof.
+ */
+static bool durable_after(const uint8_t *buf, size_t len, size_t from, size_t gstart,
+                          uint64_t group, uint64_t epoch, size_t *at) {
+    size_t own_end = 0; /* end of the group's own commit record, once found */
     for (size_t p = from; p + 5 <= len; p++) {
         uint32_t l = lx_get_u32(buf + p);
         uint8_t kind = buf[p + 4];
@@ -145,10 +177,14 @@ static bool valid_record_after(const uint8_t *buf, size_t len, size_t from, uint
         }
         if (l > len - p) continue;
         jnl_rec_t r;
-        if (jnl_rec_parse(buf + p, len - p, epoch, &r, NULL) > 0) {
-            *at = p;
-            return true;
+        if (jnl_rec_parse(buf + p, len - p, epoch, &r, NULL) <= 0) continue;
+        if (r.kind == JNL_REC_COMMIT && r.group == group && (size_t)r.bytes == p - gstart) {
+            own_end = p + l;
+            continue;
         }
+        if (r.kind == JNL_REC_CMD && (own_end == 0 || p < own_end)) continue;
+        *at = p;
+        return true;
     }
     return false;
 }
@@ -231,10 +267,11 @@ static int scan(const uint8_t *buf, size_t len, jnl_scan_t *s, hasher_t *hz) {
     return 0;
 tail:;
     size_t at = 0;
-    if (valid_record_after(buf, len, off + 1, s->epoch, &at)) {
+    if (durable_after(buf, len, off + 1, gstart, s->chain.groups + 1, s->epoch, &at)) {
         s->status = JNL_SCAN_CORRUPT;
         s->bad_offset = off;
-        snprintf(s->why, sizeof s->why, "%s (a valid record follows at offset %zu)", why, at);
+        snprintf(s->why, sizeof s->why, "%s (a record written after it is valid at offset %zu)",
+                 why, at);
         return 0;
     }
     s->status = JNL_SCAN_TORN;

@@ -70,7 +70,11 @@ void lx__node_fail(lx_node_t *n, int rc, const char *what) {
     lx__node_log(n, "lxdexd: %s (%s): the node takes no more commands\n", what, lx_strerror(rc));
 }
 
-static int mkdir_p(const char *path) {
+/* mkdir -p. Every directory it creates is made durable before the next
+ * step (lx_io_mkdir fsyncs its parent through the node's I/O vtable): the
+ * journals' fsync'ed files must not vanish with a directory entry that was
+ * never written. 0 or a negative errno value. */
+static int mkdir_p(const char *path, const lx_io_t *io) {
     char buf[LX_CONFIG_PATH_MAX + 1];
     size_t len = strlen(path);
     if (len == 0 || len > LX_CONFIG_PATH_MAX) return -EINVAL;
@@ -79,7 +83,8 @@ static int mkdir_p(const char *path) {
         if (buf[i] == '/' || buf[i] == 0) {
             char c = buf[i];
             buf[i] = 0;
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -errno;
+            int e = lx_io_mkdir(io, buf, true);
+            if (e) return e;
             buf[i] = c;
         }
     }
@@ -156,7 +161,7 @@ static int layout(lx_node_t *n, char *err, size_t errlen) {
             snprintf(err, errlen, "%s: the path is too long", dir);
             return LX_EINVAL;
         }
-        int e = mkdir_p(s->dir);
+        int e = mkdir_p(s->dir, n->opts.io);
         if (e) {
             snprintf(err, errlen, "%s: cannot create the directory: %s", s->dir, strerror(-e));
             return LX_EIO;
@@ -309,7 +314,7 @@ int lx_node_open(lx_node_t **out, const lx_config_t *cfg, const lx_node_opts_t *
         pthread_cond_init(&s->park_cv, NULL);
     }
 
-    int e = mkdir_p(cfg->node.data_dir);
+    int e = mkdir_p(cfg->node.data_dir, n->opts.io);
     if (e) {
         snprintf(err, errlen, "%s: cannot create the data directory: %s", cfg->node.data_dir,
                  strerror(-e));

@@ -26,9 +26,14 @@
  * report reaches a client, before it is durable. Queries and session
  * bindings pass through in order, unjournaled.
  *
- * If a journal fails (its errors are sticky) the sequencer forwards nothing
- * more: the round is dropped and the node is marked failed; the gateways
- * then answer requests with UNAVAILABLE.
+ * If a journal fails (its errors are sticky), or an append is refused
+ * (LX_EINVAL: a command that does not encode), or an engine fails, the
+ * sequencer forwards nothing more: the round is dropped and the node is
+ * marked failed; the gateways then answer requests with UNAVAILABLE. A
+ * dropped round's commands, already appended to some journals, are
+ * discarded from their open batches (lx_journal_discard, seq_discard): they
+ * were never forwarded nor acknowledged, and must not become durable when
+ * the journals are closed and be applied after a restart.
  *
  * With several in rings the sequencer cannot sleep on one ring's futex: it
  * spins briefly, then sleeps on the node's `bell`, which a gateway rings
@@ -289,6 +294,19 @@ static void seq_flush(lx_node_t *n) {
     }
 }
 
+/* After a failure: drops what the journals hold uncommitted (the dropped
+ * round), so that lx_journal_close() writes none of it. Runs on the thread
+ * that owns the journals (the sequencer, or the starting thread at boot). */
+static void seq_discard(lx_node_t *n) {
+    for (uint32_t k = 0; k < n->nshards; k++) {
+        shard_t *s = &n->shards[k];
+        uint32_t d = lx_journal_discard(s->journal);
+        s->next_seq = lx_journal_last_seq(s->journal) + 1;
+        if (d)
+            lx__node_log(n, "lxdexd: shard %u: %u commands of the dropped round discarded\n", k, d);
+    }
+}
+
 static void round_reset(lx_node_t *n) {
     for (uint32_t k = 0; k < n->nshards; k++) {
         n->shards[k].since_snapshot += n->shards[k].ncmd;
@@ -357,6 +375,7 @@ void lx__seq_boot(lx_node_t *n) {
                          "(dev accounts 1..%u)\n",
                          k, nk, nf, nf ? n->opts.faucet_accounts : 0);
     }
+    if (atomic_load(&n->failed)) seq_discard(n);
     free(cmds);
 }
 
@@ -482,6 +501,7 @@ void *lx__seq_main(void *arg) {
         for (uint32_t k = 0; k < n->nshards; k++)
             record_lat(&n->lat[LX_NODE_LAT_SEQUENCED], n->shards[k].batch, n->shards[k].nbatch, t);
         if (ok) seq_flush(n);
+        if (atomic_load(&n->failed)) seq_discard(n);
         round_reset(n);
         uint64_t every = n->cfg->journal.snapshot_every_commands;
         for (uint32_t k = 0; k < n->nshards && every; k++)
@@ -490,7 +510,10 @@ void *lx__seq_main(void *arg) {
     }
     for (uint32_t k = 0; k < n->nshards; k++) {
         shard_t *s = &n->shards[k];
-        if (!atomic_load(&n->failed)) lx_journal_commit(s->journal);
+        if (!atomic_load(&n->failed))
+            lx_journal_commit(s->journal);
+        else
+            lx_journal_discard(s->journal); /* a failure after the last round */
         int src = lx_journal_snapshot_poll(s->journal, true);
         if (src) lx__node_log(n, "lxdexd: shard %u: snapshot failed: %s\n", k, lx_strerror(src));
     }

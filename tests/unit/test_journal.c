@@ -13,8 +13,13 @@
  *     durable;
  *   - reopening continues the chain in a new segment with a new epoch;
  *     tampering with a record (and fixing its CRC) breaks the chain hash;
- *   - auth sections travel through the journal unchanged.
+ *   - auth sections travel through the journal unchanged;
+ *   - a discarded batch is never written, and the journal goes on after it;
+ *   - a directory the journal creates is made durable (its parent fsync'ed,
+ *     before the first segment; a failure of that fsync fails the open), and
+ *     lx_io_mkdir names the right parent.
  */
+#define _GNU_SOURCE /* nftw */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +28,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "journal/jnl.h"
 #include "journal_util.h"
@@ -570,6 +580,136 @@ static void test_fsync_failure_not_retried(void **state) {
     jt_rmdir(dir);
 }
 
+/* ---- discard --------------------------------------------------------------- */
+
+/* Commands appended and then discarded are never written, even by close; the
+ * next appends take their seqs, and recovery sees exactly what was committed. */
+static void test_discard(void **state) {
+    (void)state;
+    char dir[256];
+    jt_tmpdir(dir, "jnld");
+    jt_faultio_t f;
+    jt_faultio_init(&f);
+    lx_journal_config_t cfg;
+    jt_journal_config(&cfg);
+    cfg.io = &f.io;
+    lx_journal_t *j;
+    assert_int_equal(lx_journal_open(&j, dir, &cfg, NULL), 0);
+    for (uint64_t k = 1; k <= 5; k++) assert_int_equal(append_k(j, k), 0);
+    assert_int_equal(lx_journal_commit(j), 0);
+    assert_int_equal(lx_journal_discard(j), 0); /* nothing buffered */
+    for (uint64_t k = 6; k <= 9; k++) assert_int_equal(append_k(j, k), 0);
+    uint64_t writes = f.calls[JT_OP_WRITE];
+    assert_int_equal(lx_journal_discard(j), 4);
+    assert_int_equal(lx_journal_last_seq(j), 5);
+    assert_int_equal(lx_journal_durable_seq(j), 5);
+    assert_int_equal(lx_journal_deadline(j), UINT64_MAX);
+    assert_int_equal(lx_journal_commit(j), 0); /* nothing to write */
+    assert_int_equal(f.calls[JT_OP_WRITE], writes);
+    /* seq 6 again (its ts is the one that was discarded too) */
+    assert_int_equal(append_k(j, 6), 0);
+    assert_int_equal(lx_journal_commit(j), 0);
+    /* discarded, then closed: close writes none of it */
+    for (uint64_t k = 7; k <= 8; k++) assert_int_equal(append_k(j, k), 0);
+    assert_int_equal(lx_journal_discard(j), 2);
+    writes = f.calls[JT_OP_WRITE];
+    lx_journal_close(j);
+    assert_int_equal(f.calls[JT_OP_WRITE], writes);
+    check_recovers_to(dir, 6);
+    jt_rmdir(dir);
+}
+
+/* ---- directories ----------------------------------------------------------- */
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f) {
+    (void)sb, (void)flag, (void)f;
+    return remove(p);
+}
+
+static char last_synced[512];
+static int n_synced;
+static int fail_synced; /* errno to fail fsync_dir with; 0: none */
+
+static int rec_fsync_dir(void *ctx, const char *d) {
+    (void)ctx;
+    snprintf(last_synced, sizeof last_synced, "%s", d);
+    n_synced++;
+    return fail_synced ? -fail_synced : 0;
+}
+
+static void test_new_directory_durable(void **state) {
+    (void)state;
+    char base[256], path[512], cwd[4096], names[4][64];
+    jt_tmpdir(base, "jnlm");
+    lx_io_t io = *lx_io_posix();
+    io.fsync_dir = rec_fsync_dir;
+    /* lx_io_mkdir: the parent of what it created, nothing when it existed */
+    struct {
+        const char *name, *parent;
+    } cases[] = {{"x", ""}, {"y/", ""}, {"x//z", "/x"}, {"x/z/w///", "/x/z"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char want[512];
+        snprintf(path, sizeof path, "%s/%s", base, cases[i].name);
+        snprintf(want, sizeof want, "%s%s", base, cases[i].parent);
+        n_synced = 0;
+        assert_int_equal(lx_io_mkdir(&io, path, true), 0);
+        assert_int_equal(n_synced, 1);
+        assert_string_equal(last_synced, want);
+        assert_int_equal(lx_io_mkdir(&io, path, true), 0); /* exists: no fsync */
+        assert_int_equal(n_synced, 1);
+    }
+    snprintf(path, sizeof path, "%s/nosync", base);
+    n_synced = 0;
+    assert_int_equal(lx_io_mkdir(&io, path, false), 0);
+    assert_int_equal(n_synced, 0);
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(base), 0);
+    assert_int_equal(lx_io_mkdir(&io, "rel", true), 0);
+    assert_int_equal(chdir(cwd), 0);
+    assert_string_equal(last_synced, ".");
+    snprintf(path, sizeof path, "%s/failed", base);
+    fail_synced = EIO;
+    assert_int_equal(lx_io_mkdir(&io, path, true), -EIO);
+    fail_synced = 0;
+    snprintf(path, sizeof path, "%s/no/such/parent", base);
+    assert_int_equal(lx_io_mkdir(&io, path, true), -ENOENT);
+
+    /* lx_journal_open on a directory that does not exist: the parent's
+     * fsync comes before the first segment (the first fsync_dir call) */
+    jt_faultio_t f;
+    jt_faultio_init(&f);
+    lx_journal_config_t cfg;
+    jt_journal_config(&cfg);
+    cfg.io = &f.io;
+    cfg.fsync = true;
+    lx_journal_t *j;
+    snprintf(path, sizeof path, "%s/j1", base);
+    assert_int_equal(lx_journal_open(&j, path, &cfg, NULL), 0);
+    assert_int_equal(f.calls[JT_OP_FSYNC_DIR], 2); /* the parent, then the segment's */
+    lx_journal_close(j);
+    jt_faultio_init(&f);
+    f.fail_op = JT_OP_FSYNC_DIR;
+    f.fail_at = 1;
+    snprintf(path, sizeof path, "%s/j2", base);
+    j = (lx_journal_t *)1;
+    assert_int_equal(lx_journal_open(&j, path, &cfg, NULL), LX_EIO);
+    assert_null(j);
+    assert_int_equal(f.calls[JT_OP_OPEN], 0); /* no segment was created */
+    assert_int_equal(jt_list(path, "seg-", names, 4), 0);
+    /* an existing directory: no parent fsync; without fsync: none at all */
+    jt_faultio_init(&f);
+    assert_int_equal(lx_journal_open(&j, path, &cfg, NULL), 0);
+    assert_int_equal(f.calls[JT_OP_FSYNC_DIR], 1);
+    lx_journal_close(j);
+    jt_faultio_init(&f);
+    cfg.fsync = false;
+    snprintf(path, sizeof path, "%s/j3", base);
+    assert_int_equal(lx_journal_open(&j, path, &cfg, NULL), 0);
+    assert_int_equal(f.calls[JT_OP_FSYNC_DIR], 0);
+    lx_journal_close(j);
+    assert_int_equal(nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
 /* ---- auth ----------------------------------------------------------------- */
 
 typedef struct {
@@ -706,6 +846,8 @@ int main(void) {
         cmocka_unit_test(test_fsync_failure_not_retried),
         cmocka_unit_test(test_auth_and_commands_roundtrip),
         cmocka_unit_test(test_parallel_hash_same_results),
+        cmocka_unit_test(test_discard),
+        cmocka_unit_test(test_new_directory_durable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

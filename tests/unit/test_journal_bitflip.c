@@ -11,9 +11,9 @@
  *     the record that holds the flipped bit, or a header field; or
  *   - succeed with a torn tail reported in that segment, whose first invalid
  *     record is the one holding the bit, which is possible only in the last
- *     group of the last segment (a damaged last record cannot be told from
- *     a torn write); the recovered engine is then exactly the prefix before
- *     that group.
+ *     group of the last segment (damage in the group a power loss may have
+ *     left incomplete cannot be told from a torn write); the recovered
+ *     engine is then exactly the prefix before that group.
  *
  * Never: a recovery that succeeds without a report, or a digest that is not
  * the digest of a prefix.

@@ -16,6 +16,13 @@
  *     snapshot, a segment with a different engine configuration;
  *   - accepted: a torn header of the last segment (a crash while creating
  *     it) is removed;
+ *   - a power loss during the write of the last group (never acknowledged)
+ *     that kept some of its sectors and lost others (its first record, a
+ *     middle one, everything but its commit record, its commit record): a
+ *     torn tail, cut, with every acknowledged group recovered; but damage to
+ *     an acknowledged group followed by a record of a later write (a later
+ *     group's commit record, or any record after the damaged group's own
+ *     commit record) is still refused;
  *   - the engine out of memory during the replay (tests/support/failalloc.h)
  *     is LX_ENOMEM, not corruption, and leaves the journal as it was: the
  *     next recovery succeeds.
@@ -300,6 +307,125 @@ static void test_torn_header_removed(void **state) {
     jt_rmdir(dir);
 }
 
+/* ---- power loss inside the last group's write ------------------------------- */
+
+/* History SEED 1..n in groups of 4, segments of about 3000 bytes. */
+static void build_groups(const char *dir, uint64_t n) {
+    lx_journal_config_t cfg;
+    jt_journal_config(&cfg);
+    cfg.segment_bytes = 3000;
+    lx_journal_t *j;
+    assert_int_equal(lx_journal_open(&j, dir, &cfg, NULL), 0);
+    for (uint64_t k = 1; k <= n; k++) {
+        lx_cmd_t c;
+        lx_journal_auth_t a;
+        jt_cmd(SEED, k, &c);
+        bool has = jt_auth(SEED, k, &a);
+        assert_int_equal(lx_journal_append(j, &c, has ? &a : NULL), 0);
+        if (k % 4 == 0) assert_int_equal(lx_journal_commit(j), 0);
+    }
+    lx_journal_close(j);
+}
+
+/* The record of segment sg starting at off: its index. */
+static size_t rec_index(const jt_seg_t *sg, size_t off) {
+    for (size_t r = 0; r < sg->nrecs; r++)
+        if (sg->rec_off[r] == off) return r;
+    fail();
+    return 0;
+}
+
+/*
+ * The last group of the journal is the one being written at a power
+ * loss: its fdatasync never returned, nothing in it was acknowledged. The
+ * disk may keep any of its sectors: each case zeroes [zero_from, zero_to)
+ * of the segment and cuts it at `cut`. Either the rest is a torn tail
+ * (recovery gives every acknowledged group, cuts the file, and the next
+ * recovery is clean), or the damage hit an acknowledged group and recovery
+ * refuses it with the offset of the first invalid record.
+ */
+static void test_power_loss_in_last_group(void **state) {
+    (void)state;
+    char src[256], dir[256], path[512];
+    jt_tmpdir(src, "plsrc");
+    jt_tmpdir(dir, "pl");
+    build_groups(src, 160);
+    jt_layout_t l;
+    assert_int_equal(jt_layout_read(src, &l), 0);
+    /* the journal ends with the third group of its second segment (the
+     * segments after it not yet written) */
+    assert_true(l.n >= 3);
+    size_t seg = 1;
+    jt_seg_t *sg = &l.segs[seg];
+    assert_true(sg->ngroups >= 3);
+    size_t g = 2; /* the group in flight */
+    size_t start = sg->group_end[g - 1], end = sg->group_end[g], commit = end - 76;
+    size_t r0 = rec_index(sg, start); /* its records: r0 .. r0 + 3, its commit r0 + 4 */
+    assert_int_equal(sg->rec_off[r0 + 4], commit);
+    size_t rec1 = sg->rec_off[r0 + 1], rec2 = sg->rec_off[r0 + 2];
+    size_t pstart = sg->group_end[g - 2]; /* the acknowledged group before it */
+    size_t prec1 = sg->rec_off[rec_index(sg, pstart) + 1];
+    uint64_t acked = sg->group_seq[g - 1];
+    assert_int_equal(sg->group_seq[g], acked + 4);
+    uint8_t *orig = malloc(sg->len);
+    memcpy(orig, sg->data, sg->len);
+    snprintf(path, sizeof path, "%s/%s", dir, sg->name);
+    struct {
+        const char *what;
+        size_t zero_from, zero_to, cut;
+        bool torn;
+    } cases[] = {
+        {"first record lost", start, rec1, end, true},
+        {"first record and commit record lost", start, rec1, commit, true},
+        {"only the commit record landed", start, commit, end, true},
+        {"a middle record lost", rec1, rec2, end, true},
+        {"a middle record and the commit record lost", rec1, rec2, commit, true},
+        /* an acknowledged group damaged: a later group's commit record follows */
+        {"acknowledged group's first record lost", pstart, prec1, end, false},
+        /* the same without the later commit: a record of the next write follows
+         * the damaged group's own commit record */
+        {"acknowledged group's first record lost, next group torn", pstart, prec1, rec1, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memcpy(sg->data, orig, sg->len);
+        memset(sg->data + cases[i].zero_from, 0, cases[i].zero_to - cases[i].zero_from);
+        jt_layout_write(&l, dir, seg, cases[i].cut);
+        lx_recovery_t rec;
+        lx_engine_t *e = NULL;
+        int rc = lx_recover(dir, NULL, &e, &rec);
+        print_message("%s: %s\n", cases[i].what, rec.msg);
+        if (!cases[i].torn) {
+            assert_int_equal(rc, LX_ECORRUPT);
+            assert_null(e);
+            assert_string_equal(rec.error_file, sg->name);
+            assert_int_equal(rec.error_offset, cases[i].zero_from);
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        lx_engine_t *want = jt_engine_at(SEED, acked);
+        assert_int_equal(lx_engine_digest(e), lx_engine_digest(want));
+        lx_engine_destroy(want);
+        lx_engine_destroy(e);
+        assert_int_equal(rec.last_seq, acked);
+        assert_true(rec.torn);
+        assert_string_equal(rec.torn_file, sg->name);
+        assert_int_equal(rec.torn_offset, start);
+        assert_int_equal(rec.bad_offset, cases[i].zero_from);
+        size_t len;
+        uint8_t *x = jt_read_file(path, &len);
+        free(x);
+        assert_int_equal(len, start); /* cut */
+        e = recover_checked(dir, SEED, &rec);
+        assert_int_equal(rec.last_seq, acked);
+        assert_false(rec.torn);
+        lx_engine_destroy(e);
+    }
+    free(orig);
+    jt_layout_free(&l);
+    jt_rmdir(src);
+    jt_rmdir(dir);
+}
+
 static void test_out_of_memory(void **state) {
     (void)state;
     char dir[256];
@@ -332,6 +458,7 @@ int main(void) {
         cmocka_unit_test(test_journal_ends_before_snapshot),
         cmocka_unit_test(test_config_mismatch),
         cmocka_unit_test(test_torn_header_removed),
+        cmocka_unit_test(test_power_loss_in_last_group),
         cmocka_unit_test(test_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
