@@ -85,7 +85,34 @@
  * over every message (the connection's thread's), one per account over its
  * order-entry requests from all its sessions on all threads (shared, see
  * above). A request over either is answered REJECT RATE_LIMITED with
- * retry_after_us and dropped.
+ * retry_after_us and dropped. A SIGNED action is charged to the account it
+ * acts for, once its signature verified, when its signer may act for that
+ * account (the key copy below); otherwise (a signer the engine will refuse,
+ * the bridge's deposits) to the sending session's account. Exactly one
+ * account pays for each request: an account cannot spread its actions over
+ * other accounts' sessions, and no key can spend another account's budget
+ * by signing envelopes in its name.
+ *
+ * Identity. A signed LOGON proves only that the sender holds the key it
+ * names; the key must also be the account's owner key or a live agent's
+ * (docs/identity.md), as the WebSocket checks it, else LOGON_FAILED: a
+ * session's ORDER_STATUS, its BIND (which makes it the account's last
+ * session, where reports of unknown orders, dead man's switch firings and
+ * funds go) and its share of the account's rate bucket are gateway matters
+ * the engine never sees. The gateway keeps its copy of the key records
+ * (lx_gw_keys_t, lx/gw_auth.h, the web gateway's structure) from a market-
+ * data node gateway, which gets the start-up state (STATE: every key
+ * record, then STATE_END) and then every event: with several threads the
+ * last thread's own node gateway is that one, so no gateway is added (and
+ * the seven threads of LX_CONFIG_BINARY_THREADS_MAX still leave one for the
+ * web gateway); with one thread, that thread also drains a node gateway of
+ * its own for it. It pays for this with a copy of every engine event in
+ * that ring; a node flag for key events only would remove the cost. One
+ * thread writes the copy, any thread reads it at logon, under keys_mu (a
+ * read-write lock off the order path). It lags the engine by the events in
+ * flight, so the engine's check of every command (auth SESSION, also on a
+ * cancel-on-disconnect CANCEL_ALL) stays the one that counts. Until the
+ * start-up state is in, a signed logon is answered REJECT UNAVAILABLE.
  *
  * A session disconnected for longer than opts.session_linger_ms (10 min)
  * loses its history (a resend then says "trimmed"); the session itself (a
@@ -136,7 +163,8 @@ typedef struct {
     int64_t disc_at;     /* monotonic ms when it lost its connection */
     conn_t *conn;
     bool cancel_on_disconnect; /* set by the LOGON that bound the current connection */
-    bool keyed;                /* logged on by signing a challenge with `key` */
+    bool keyed;                /* logged on by signing a challenge with `key`, which was
+                                  the account's owner key or a live agent's then */
     uint8_t key[32];
 } session_t;
 
@@ -157,6 +185,7 @@ struct conn {
     uint32_t hb_ms;
     bool challenged;       /* a CHALLENGE was sent and not yet used */
     uint8_t challenge[32]; /* what the next signed LOGON must sign */
+    bool bind_owner;       /* dev mode: the signed LOGON's key becomes the account's owner */
     char peer[64];
     /* handing over to another thread (see the essay) */
     conn_t *next_in; /* in that thread's inbox */
@@ -178,6 +207,10 @@ struct gw {
     unsigned nodegw; /* its node gateway: the top byte of its session ids */
     lx_ring_t *in;
     lx_node_outs_t outs; /* its out ring from each shard */
+    bool feed;           /* it keeps the key copy (the essay's "Identity") */
+    bool has_kouts;      /* one thread: the key feed comes on a node gateway of its own */
+    unsigned kgw;        /* that gateway */
+    lx_node_outs_t kouts;
     int efd, epfd;
     pthread_t thread;
     _Atomic int sleeping;
@@ -223,6 +256,12 @@ struct lx_gw_tcp {
     _Atomic uint64_t *account_tat;
     uint32_t naccounts;
     uint32_t rr; /* thread 0 only: the thread the next connection goes to */
+    /* who may act for which account (see the essay): written by the thread
+     * with `feed`, read by any, under keys_mu */
+    lx_gw_keys_t *keys;
+    pthread_rwlock_t keys_mu;
+    _Atomic bool keys_ready;  /* the start-up state's key records are in */
+    uint32_t keys_state_ends; /* the feed thread's count of STATE_ENDs */
     /* the connection caps, over all threads: the remote address of each
      * connection (in no order), under conn_mu; touched at accept and close */
     pthread_mutex_t conn_mu;
@@ -250,6 +289,13 @@ static uint64_t mono_ns(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* ns since the epoch: an agent's approval expires on this clock. */
+static int64_t wall_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
 /* ---- output ------------------------------------------------------------------ */
@@ -731,6 +777,46 @@ static bool signed_logon(gw_t *g, conn_t *c, const lx_proto_logon_t *l) {
     return false;
 }
 
+/* What `key` may do for `account` now, by the key copy: LX_KEY_OWNER,
+ * LX_KEY_AGENT, or LX_ENOENT with *why (lx_gw_keys_check). */
+static int key_role(lx_gw_tcp_t *G, lx_account_id_t account, const uint8_t key[32],
+                    const char **why) {
+    pthread_rwlock_rdlock(&G->keys_mu);
+    int role = lx_gw_keys_check(G->keys, account, key, wall_ns(), why);
+    pthread_rwlock_unlock(&G->keys_mu);
+    return role;
+}
+
+/* The key of a signed LOGON whose signature verified must be the account's
+ * owner key or a live agent's, as on the WebSocket (web_ws.c): else
+ * LOGON_FAILED and the connection is closed. In dev mode, which has no
+ * bridge, a key no account knows becomes the owner of an account that has
+ * none (c->bind_owner: logon_finish binds it). Until the key copy holds the
+ * start-up state: UNAVAILABLE, and the connection stays (a new LOGON asks
+ * for a new challenge). Returns true when the logon may go on. */
+static bool logon_key_ok(gw_t *g, conn_t *c, const lx_proto_logon_t *l) {
+    lx_gw_tcp_t *G = g->grp;
+    c->bind_owner = false;
+    if (!atomic_load_explicit(&G->keys_ready, memory_order_acquire)) {
+        send_reject(g, c, LX_PROTO_R_UNAVAILABLE, LX_PROTO_LOGON, 0);
+        return false;
+    }
+    const char *why = NULL;
+    int role = key_role(G, l->account, l->public_key, &why);
+    if (role < 0 && g->cfg->node.dev_mode) {
+        pthread_rwlock_rdlock(&G->keys_mu);
+        c->bind_owner =
+            !lx_gw_keys_known(G->keys, l->public_key) && !lx_gw_keys_has_owner(G->keys, l->account);
+        pthread_rwlock_unlock(&G->keys_mu);
+    }
+    if (role >= 0 || c->bind_owner) return true;
+    char msg[200];
+    snprintf(msg, sizeof msg, "signed logon for account %u refused: %s", (unsigned)l->account, why);
+    send_reject(g, c, LX_PROTO_R_LOGON_FAILED, LX_PROTO_LOGON, 0);
+    conn_kill(g, c, msg);
+    return false;
+}
+
 static void do_logon(gw_t *g, conn_t *c, const lx_proto_logon_t *l) {
     if (c->sess) {
         send_reject(g, c, LX_PROTO_R_ALREADY_LOGGED_ON, LX_PROTO_LOGON, 0);
@@ -750,6 +836,7 @@ static void do_logon(gw_t *g, conn_t *c, const lx_proto_logon_t *l) {
                                                    : "account id out of range");
         return;
     }
+    if (keyed && !logon_key_ok(g, c, l)) return;
     /* A session lives on the thread that made it: a LOGON resuming another
      * thread's session moves the connection there, which finishes it. */
     gw_t *home = l->session_id ? session_home(g->grp, l->session_id) : NULL;
@@ -803,10 +890,10 @@ static void logon_finish(gw_t *g, conn_t *c, const lx_proto_logon_t *l) {
     m.u.logon_ack.session_id = s->id;
     m.u.logon_ack.next_seq = s->next_seq;
     conn_send(g, c, &m);
-    if (keyed && g->cfg->node.dev_mode && !atomic_load(&g->grp->stop) && !lx_node_failed(g->node)) {
+    if (keyed && c->bind_owner && !atomic_load(&g->grp->stop) && !lx_node_failed(g->node)) {
         /* dev mode has no bridge: the first key that logs on for an account
          * becomes its owner (the engine refuses the bind, harmlessly, when
-         * the account or the key is taken) */
+         * the account or the key was taken meanwhile: the copy lags) */
         lx_node_msg_t *k = stage_slot(g);
         k->kind = LX_NODE_MSG_CMD;
         k->cmd.type = LX_CMD_BIND_KEY;
@@ -840,44 +927,47 @@ static uint64_t msg_client_id(const lx_proto_msg_t *m) {
  * burst/rate of now. Integer nanoseconds only. Returns 0 when allowed, else
  * the microseconds until a retry would be (at least 1).
  */
+/* The order-entry requests a session's account pays for before anything
+ * else is done with them; a SIGNED one is charged once verified, to the
+ * account signed_payer() names. */
 static bool is_order_entry(int type) {
     return type == LX_PROTO_PLACE || type == LX_PROTO_CANCEL || type == LX_PROTO_AMEND ||
-           type == LX_PROTO_CANCEL_ALL || type == LX_PROTO_SIGNED ||
-           type == LX_PROTO_SCHEDULE_CANCEL;
+           type == LX_PROTO_CANCEL_ALL || type == LX_PROTO_SCHEDULE_CANCEL;
 }
 
-/* What a request costs in its account's bucket (rate_limits.weight); a
- * SIGNED request weighs what the action it carries weighs (read from the
- * codec header's type byte without verifying: a bad one is refused anyway). */
+/* What an action costs in its account's bucket (rate_limits.weight). */
+static uint32_t weight_of_cmd(const lx_config_t *cfg, int cmd_type) {
+    return cmd_type == LX_CMD_CANCEL       ? cfg->rate_limits.weight.cancel
+           : cmd_type == LX_CMD_AMEND      ? cfg->rate_limits.weight.amend
+           : cmd_type == LX_CMD_CANCEL_ALL ? cfg->rate_limits.weight.cancel_all
+                                           : cfg->rate_limits.weight.place;
+}
+
+/* What a request costs in its account's bucket (rate_limits.weight). */
 static uint32_t weight_of(const lx_config_t *cfg, const lx_proto_msg_t *m) {
     int t = m->type;
-    if (t == LX_PROTO_SIGNED && m->u.signed_action.len > LX_SIGN_HDR_LEN + 1) {
-        switch (m->u.signed_action.envelope[LX_SIGN_HDR_LEN + 1]) {
-        case LX_CMD_CANCEL:
-            return cfg->rate_limits.weight.cancel;
-        case LX_CMD_AMEND:
-            return cfg->rate_limits.weight.amend;
-        case LX_CMD_CANCEL_ALL:
-            return cfg->rate_limits.weight.cancel_all;
-        default:
-            return cfg->rate_limits.weight.place;
-        }
-    }
     return t == LX_PROTO_CANCEL       ? cfg->rate_limits.weight.cancel
            : t == LX_PROTO_AMEND      ? cfg->rate_limits.weight.amend
            : t == LX_PROTO_CANCEL_ALL ? cfg->rate_limits.weight.cancel_all
                                       : cfg->rate_limits.weight.place;
 }
 
-static void send_rate_limited(gw_t *g, conn_t *c, const lx_proto_msg_t *m, uint32_t us) {
+/* REJECT RATE_LIMITED for a request of type `type` (client id cid). A
+ * client that ignores retry_after_us and keeps pushing is cut off: more
+ * refusals in one second than a whole connection burst (at least 100). */
+static void refuse_rate(gw_t *g, conn_t *c, int type, uint64_t cid, uint32_t us) {
     lx_proto_msg_t r;
     memset(&r, 0, sizeof r);
     r.type = LX_PROTO_REJECT;
     r.u.reject.reason = LX_PROTO_R_RATE_LIMITED;
-    r.u.reject.ref_type = m->type;
+    r.u.reject.ref_type = (uint8_t)type;
     r.u.reject.retry_after_us = us;
-    r.u.reject.ref_client_id = msg_client_id(m);
+    r.u.reject.ref_client_id = cid;
     conn_send(g, c, &r);
+    int64_t now = (int64_t)(g->now_ns / 1000000);
+    if (now - c->over_since >= 1000) c->over_since = now, c->over = 0;
+    uint32_t cap = g->cfg->rate_limits.per_connection.burst;
+    if (++c->over > (cap > 100 ? cap : 100)) conn_kill(g, c, "kept sending over its rate limit");
 }
 
 /* The per-account bucket, shared by the threads: the GCRA step computed on
@@ -896,23 +986,37 @@ static uint32_t account_rate(gw_t *g, lx_account_id_t account, uint32_t weight) 
     }
 }
 
+/* The account a verified SIGNED action of account `acct` is charged to
+ * (docs/protocol.md section 2): `acct` when the signer is its owner key or a
+ * live agent by the key copy; else the sending session's account (`sender`):
+ * a signer the engine will refuse (BAD_SIGNER) must not spend the named
+ * account's budget, and the bridge's deposits are the bridge session's. */
+static lx_account_id_t signed_payer(gw_t *g, const lx_action_t *act, lx_account_id_t acct,
+                                    lx_account_id_t sender) {
+    lx_gw_tcp_t *G = g->grp;
+    const char *why;
+    if (acct != sender && atomic_load_explicit(&G->keys_ready, memory_order_acquire) &&
+        key_role(G, acct, act->signer, &why) >= 0)
+        return acct;
+    return sender;
+}
+
+/* The per-account bucket of `account` (none when there is no limit): 0 or
+ * the microseconds until a retry. */
+static uint32_t charge_account(gw_t *g, lx_account_id_t account, uint32_t weight) {
+    if (!g->grp->account_tat || account >= g->grp->naccounts) return 0;
+    return account_rate(g, account, weight);
+}
+
 static void on_msg(gw_t *g, conn_t *c, const lx_proto_msg_t *m) {
     /* Rate limits (docs/config.md): every message of a connection, and the
-     * order-entry requests of an account over all its sessions. */
+     * order-entry requests of an account over all its sessions (a SIGNED
+     * one below, once it is known whose it is). */
     uint32_t wait = lx_rate_check(&c->tat, &g->cfg->rate_limits.per_connection, g->now_ns, 1);
-    if (!wait && c->sess && g->grp->account_tat && is_order_entry(m->type) &&
-        c->sess->account < g->grp->naccounts)
-        wait = account_rate(g, c->sess->account, weight_of(g->cfg, m));
+    if (!wait && c->sess && is_order_entry(m->type))
+        wait = charge_account(g, c->sess->account, weight_of(g->cfg, m));
     if (wait) {
-        send_rate_limited(g, c, m, wait);
-        /* A client that ignores retry_after_us and keeps pushing is cut off:
-         * more refusals in one second than a whole connection burst (at
-         * least 100). */
-        int64_t now = (int64_t)(g->now_ns / 1000000);
-        if (now - c->over_since >= 1000) c->over_since = now, c->over = 0;
-        uint32_t cap = g->cfg->rate_limits.per_connection.burst;
-        if (++c->over > (cap > 100 ? cap : 100))
-            conn_kill(g, c, "kept sending over its rate limit");
+        refuse_rate(g, c, m->type, msg_client_id(m), wait);
         return;
     }
     if (m->type == LX_PROTO_LOGON) {
@@ -979,6 +1083,13 @@ static void on_msg(gw_t *g, conn_t *c, const lx_proto_msg_t *m) {
                      act.cmd.type == LX_CMD_TRANSFER;
         if (sa->shard >= lx_node_shards(g->node) || (sa->shard && !funds)) {
             send_reject(g, c, LX_PROTO_R_BAD_FIELD, m->type, 0);
+            break;
+        }
+        /* the account's bucket: the one it acts for, whichever session sends it */
+        lx_account_id_t payer = signed_payer(g, &act, acct, sess->account);
+        wait = charge_account(g, payer, weight_of_cmd(g->cfg, act.cmd.type));
+        if (wait) {
+            refuse_rate(g, c, m->type, lx_gw_auth_client_id(&act.cmd), wait);
             break;
         }
         lx_node_msg_t *b = stage_slot(g);
@@ -1089,8 +1200,29 @@ static void deliver(gw_t *g, uint64_t session, lx_proto_msg_t *m) {
     if (s->conn) conn_send(g, s->conn, m);
 }
 
+/* The key feed (see the essay): the start-up state's key records and
+ * STATE_ENDs, then the key events, into G->keys. A key event is taken from
+ * shard 0 only: every shard applies key commands and reports them. */
+static void feed_keys(gw_t *g, const lx_node_out_t *o) {
+    lx_gw_tcp_t *G = g->grp;
+    if (o->kind == LX_NODE_OUT_STATE_END) {
+        if (++G->keys_state_ends >= (o->parts ? o->parts : 1u))
+            atomic_store_explicit(&G->keys_ready, true, memory_order_release);
+        return;
+    }
+    if ((o->kind != LX_NODE_OUT_STATE && o->kind != LX_NODE_OUT_EVENT) || o->shard != 0 ||
+        o->ev.type < LX_EV_KEY_BOUND || o->ev.type > LX_EV_AGENT_REVOKED)
+        return;
+    pthread_rwlock_wrlock(&G->keys_mu);
+    int rc = lx_gw_keys_apply(G->keys, &o->ev);
+    pthread_rwlock_unlock(&G->keys_mu);
+    if (rc) glog(g, "lxdexd: binary: no memory for a key of account %u\n", o->ev.u.key.account);
+}
+
 static void on_report(gw_t *g, const lx_node_out_t *o) {
     if (o->kind == LX_NODE_OUT_EVENT) {
+        /* the key feed's ring has every event: most are no session's here */
+        if (!o->session[0] && !o->session[1]) return;
         /* the first report of a timed command: its order-to-ack latency */
         if (o->t_rx && o->ev.seq != g->acked_seq) {
             g->acked_seq = o->ev.seq;
@@ -1134,12 +1266,25 @@ static void on_report(gw_t *g, const lx_node_out_t *o) {
 }
 
 static void on_out(void *ctx, const lx_node_out_t *o) {
-    on_report(ctx, o);
+    gw_t *g = ctx;
+    if (g->feed && !g->has_kouts) feed_keys(g, o);
+    on_report(g, o);
+}
+
+static void on_kout(void *ctx, const lx_node_out_t *o) {
+    feed_keys(ctx, o);
 }
 
 static void drain_out(gw_t *g) {
     while (lx_node_outs_drain(&g->outs, 1024, on_out, g)) {
     }
+    if (g->has_kouts)
+        while (lx_node_outs_drain(&g->kouts, 1024, on_kout, g)) {
+        }
+}
+
+static bool outs_pending(const gw_t *g) {
+    return lx_node_outs_pending(&g->outs) || (g->has_kouts && lx_node_outs_pending(&g->kouts));
 }
 
 static void notify(void *ctx) {
@@ -1193,6 +1338,13 @@ static void stage_cancel_on_disconnect(gw_t *g) {
         b->cmd.u.cancel_all.account = s->account;
         b->cmd.u.cancel_all.market = LX_MARKET_ALL;
         b->cmd.u.cancel_all.reason = LX_CANCEL_ALL_DISCONNECT;
+        if (s->keyed) {
+            /* as the session's own requests: the engine checks that its key
+             * still may cancel for the account (docs/identity.md) */
+            b->auth.scheme = LX_AUTH_SESSION;
+            memcpy(b->auth.key, s->key, 32);
+            b->auth.nonce = s->id;
+        }
     }
     g->ncod = 0;
 }
@@ -1206,7 +1358,7 @@ static void *gw_main(void *arg) {
         /* Announce sleep, then look at the ring once more (see the essay). */
         atomic_store(&g->sleeping, 1);
         atomic_thread_fence(memory_order_seq_cst);
-        int timeout = lx_node_outs_pending(&g->outs) ? 0 : 50; /* the heartbeat tick */
+        int timeout = outs_pending(g) ? 0 : 50; /* the heartbeat tick */
         int n = epoll_wait(g->epfd, evs, 256, timeout);
         atomic_store(&g->sleeping, 0);
         for (int i = 0; i < n; i++) {
@@ -1250,8 +1402,10 @@ static void *gw_main(void *arg) {
     g->nmoving = 0; /* they stay and are closed with the others */
     stage_flush(g);
     lx_node_gateway_close(g->node, g->nodegw);
+    if (g->has_kouts) lx_node_gateway_close(g->node, g->kgw);
     for (;;) {
-        bool finished = lx_node_outs_finished(&g->outs);
+        bool finished =
+            lx_node_outs_finished(&g->outs) && (!g->has_kouts || lx_node_outs_finished(&g->kouts));
         drain_out(g);
         flush_dirty(g);
         if (finished) break;
@@ -1319,6 +1473,7 @@ static int gw_new(lx_gw_tcp_t *G, unsigned idx, char *err, size_t errlen) {
     g->cfg = G->cfg;
     g->opts = G->opts;
     g->idx = idx;
+    g->feed = idx + 1 == G->nthreads; /* the last thread keeps the key copy */
     size_t max = G->max_conns;
     g->conns = calloc(max, sizeof *g->conns);
     g->dead = calloc(2 * max + 2, sizeof *g->dead);
@@ -1338,7 +1493,8 @@ static int gw_new(lx_gw_tcp_t *G, unsigned idx, char *err, size_t errlen) {
         g->in = lx_node_in_ring(G->node);
         lx_node_set_notify(G->node, notify, g);
     } else {
-        lx_node_gw_opts_t go = {.notify = notify, .notify_ctx = g};
+        lx_node_gw_opts_t go = {
+            .flags = g->feed ? LX_NODE_GW_MARKET_DATA : 0, .notify = notify, .notify_ctx = g};
         lx_ring_t *out0;
         int rc = lx_node_add_gateway(G->node, &go, &g->in, &out0);
         if (rc < 0) {
@@ -1352,6 +1508,20 @@ static int gw_new(lx_gw_tcp_t *G, unsigned idx, char *err, size_t errlen) {
     }
     lx_node_outs_init(&g->outs, G->node, g->nodegw);
     G->by_nodegw[g->nodegw] = (int8_t)idx;
+    if (g->feed && idx == 0) {
+        /* one thread: the key feed on a node gateway of its own */
+        lx_node_gw_opts_t ko = {.flags = LX_NODE_GW_MARKET_DATA, .notify = notify, .notify_ctx = g};
+        lx_ring_t *kin, *kout0;
+        int rc = lx_node_add_gateway(G->node, &ko, &kin, &kout0);
+        if (rc < 0) {
+            snprintf(err, errlen, "binary gateway: the node has no gateway for its key feed (%s)",
+                     lx_strerror(rc));
+            return rc;
+        }
+        g->kgw = (unsigned)rc;
+        g->has_kouts = true;
+        lx_node_outs_init(&g->kouts, G->node, g->kgw);
+    }
     return 0;
 }
 
@@ -1389,6 +1559,7 @@ int lx_gw_tcp_open(lx_gw_tcp_t **out, lx_node_t *node, const lx_config_t *cfg,
     G->nthreads = nthreads;
     memset(G->by_nodegw, -1, sizeof G->by_nodegw);
     pthread_mutex_init(&G->conn_mu, NULL);
+    pthread_rwlock_init(&G->keys_mu, NULL);
     if (opts) G->opts = *opts;
     if (!G->opts.history) G->opts.history = 65536;
     /* a power of two */
@@ -1408,7 +1579,8 @@ int lx_gw_tcp_open(lx_gw_tcp_t **out, lx_node_t *node, const lx_config_t *cfg,
     G->session_base = ((uint64_t)time(NULL)) & 0xffffffffu;
     int rc = LX_ENOMEM;
     G->ips = calloc(G->max_conns, sizeof *G->ips);
-    if (!G->ips) goto fail;
+    G->keys = lx_gw_keys_create();
+    if (!G->ips || !G->keys) goto fail;
     if (cfg->rate_limits.per_account.rate) {
         G->naccounts = cfg->engine.max_accounts;
         G->account_tat = calloc(G->naccounts ? G->naccounts : 1, sizeof *G->account_tat);
@@ -1470,8 +1642,10 @@ int lx_gw_tcp_start(lx_gw_tcp_t *G) {
             /* the ones started stop again (they wait for the node, which
              * waits for every gateway's in ring to close) */
             atomic_store(&G->stop, true);
-            for (unsigned j = i; j < G->nthreads; j++)
+            for (unsigned j = i; j < G->nthreads; j++) {
                 lx_node_gateway_close(G->node, G->t[j]->nodegw);
+                if (G->t[j]->has_kouts) lx_node_gateway_close(G->node, G->t[j]->kgw);
+            }
             for (unsigned j = 0; j < i; j++) {
                 uint64_t one = 1;
                 ssize_t w = write(G->t[j]->efd, &one, sizeof one);
@@ -1506,6 +1680,8 @@ void lx_gw_tcp_close(lx_gw_tcp_t *G) {
     if (G->lfd >= 0) close(G->lfd);
     for (unsigned i = 0; i < LX_NODE_GATEWAYS_MAX; i++) gw_free(G->t[i]);
     pthread_mutex_destroy(&G->conn_mu);
+    pthread_rwlock_destroy(&G->keys_mu);
+    lx_gw_keys_destroy(G->keys);
     free(G->ips);
     free(G->account_tat);
     free(G);

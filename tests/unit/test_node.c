@@ -28,7 +28,12 @@
  *   - limits: a reader too slow for its output bound is disconnected (the
  *     node goes on), max_connections and max_connections_per_ip, heartbeats
  *     and the silence timeout, rate limits per account (over its sessions)
- *     and per connection.
+ *     and per connection; a SIGNED action is charged to the account it acts
+ *     for when its key may act for it, else to the sending session's;
+ *   - a signed logon whose key is not the account's owner key nor a live
+ *     agent's is LOGON_FAILED (keys from the start-up state, without dev
+ *     mode, and from live events); the cancel-on-disconnect of a signed
+ *     session carries its key, so a revoked agent's does nothing;
  *
  * Every test runs twice: with one gateway thread and with two (connections
  * then alternate between the threads). Then, with two threads: sessions on
@@ -94,6 +99,7 @@ static uint64_t t_out_max;
 static lx_config_rate_t t_per_account, t_per_conn; /* rate limits; {0, 0}: none */
 static const uint8_t *t_bridge;                    /* bridge public key; NULL: none */
 static int64_t t_deadman_lead_ns;                  /* engine.deadman_min_lead; 0: default */
+static bool t_prod; /* node.dev_mode false (needs t_bridge): signed logons only */
 /* binary gateway threads: every test runs with 1 and with 2 (main) */
 static uint32_t t_threads = 1;
 /* connections made since tnode_start: the gateway deals them out round
@@ -125,6 +131,8 @@ static void tnode_start(tnode_t *t, const char *dir, const lx_io_t *io, uint32_t
         t->cfg.has_bridge_key = true;
         t_bridge = NULL;
     }
+    if (t_prod) t->cfg.node.dev_mode = false;
+    t_prod = false;
     snprintf(t->cfg.node.data_dir, sizeof t->cfg.node.data_dir, "%s", dir);
     t->cfg.engine.max_orders = 65536; /* smaller route table */
     lx_node_opts_t no = {.io = io, .faucet_accounts = 10, .ring_capacity = 1024};
@@ -595,22 +603,48 @@ static void count_auth(void *ctx, const lx_cmd_t *cmd, const lx_journal_auth_t *
  *   - a wrong logon signature is LOGON_FAILED;
  *   - the journal holds the session's key and every signature, and they
  *     verify (lx_verify_detached). */
-/* A signed logon of account `account` with key pk/sk, resuming `session`
- * (0: new); the challenge comes from whichever thread holds the connection. */
+/* A signed logon of account `account` with key pk/sk and LOGON flags
+ * `flags` (SIGNED added), resuming `session` (0: new); the challenge comes
+ * from whichever thread holds the connection. Returns the answer to the
+ * signed LOGON: LOGON_ACK or a REJECT. While the node is starting (the
+ * gateway's copy of the keys is not complete) the answer is REJECT
+ * UNAVAILABLE: it asks for a new challenge and tries again. */
+static lx_proto_msg_t cli_logon_signed_try(tcli_t *c, uint32_t chain, lx_account_id_t account,
+                                           const uint8_t *pk, const uint8_t *sk, uint64_t session,
+                                           uint8_t flags) {
+    for (int tries = 0;; tries++) {
+        lx_proto_msg_t m = logon_msg(account, session, LX_PROTO_LOGON_SIGNED | flags);
+        memcpy(m.u.logon.public_key, pk, 32);
+        cli_send(c, &m);
+        lx_proto_msg_t ch = cli_expect(c, LX_PROTO_CHALLENGE);
+        uint8_t p[LX_SIGN_LOGON_LEN];
+        lx_sign_logon_payload(chain, account, ch.u.challenge.challenge, pk, p);
+        crypto_sign_detached(m.u.logon.signature, NULL, p, sizeof p, sk);
+        cli_send(c, &m);
+        lx_proto_msg_t a;
+        memset(&a, 0, sizeof a);
+        assert_int_equal(cli_recv(c, &a, 5000), 1);
+        if (a.type == LX_PROTO_REJECT && a.u.reject.reason == LX_PROTO_R_UNAVAILABLE &&
+            tries < 500) {
+            usleep(10000);
+            continue;
+        }
+        if (a.type == LX_PROTO_LOGON_ACK) {
+            c->session = a.u.logon_ack.session_id;
+            c->next_seq = a.u.logon_ack.next_seq;
+        }
+        return a;
+    }
+}
+
 static lx_proto_msg_t cli_logon_signed(tcli_t *c, uint32_t chain, lx_account_id_t account,
                                        const uint8_t *pk, const uint8_t *sk, uint64_t session) {
-    lx_proto_msg_t m = logon_msg(account, session, LX_PROTO_LOGON_SIGNED);
-    memcpy(m.u.logon.public_key, pk, 32);
-    cli_send(c, &m);
-    lx_proto_msg_t ch = cli_expect(c, LX_PROTO_CHALLENGE);
-    uint8_t p[LX_SIGN_LOGON_LEN];
-    lx_sign_logon_payload(chain, account, ch.u.challenge.challenge, pk, p);
-    crypto_sign_detached(m.u.logon.signature, NULL, p, sizeof p, sk);
-    cli_send(c, &m);
-    lx_proto_msg_t ack = cli_expect(c, LX_PROTO_LOGON_ACK);
-    c->session = ack.u.logon_ack.session_id;
-    c->next_seq = ack.u.logon_ack.next_seq;
-    return ack;
+    lx_proto_msg_t a = cli_logon_signed_try(c, chain, account, pk, sk, session, 0);
+    if (a.type != LX_PROTO_LOGON_ACK)
+        fprintf(stderr, "expected LOGON_ACK, got %s (%s)\n", lx_proto_type_name(a.type),
+                a.type == LX_PROTO_REJECT ? lx_proto_reason_name(a.u.reject.reason) : "-");
+    assert_int_equal(a.type, LX_PROTO_LOGON_ACK);
+    return a;
 }
 
 /* A SIGNED frame; its routing byte names `shard` (funds commands). */
@@ -836,6 +870,260 @@ static void send_schedule(tcli_t *c, int64_t deadline) {
     m.type = LX_PROTO_SCHEDULE_CANCEL;
     m.u.schedule_cancel.deadline = deadline;
     cli_send(c, &m);
+}
+
+/* A signed action of `account`'s owner or agent key: fills the common part. */
+static lx_action_t action_of(uint32_t chain, const uint8_t *signer, uint64_t nonce, int type) {
+    lx_action_t a;
+    memset(&a, 0, sizeof a);
+    a.chain_id = chain;
+    memcpy(a.signer, signer, 32);
+    a.nonce = nonce;
+    a.cmd.type = (uint8_t)type;
+    return a;
+}
+
+/* The owner key (pk/sk) of `account` approves (expiry > 0) or revokes
+ * (expiry 0) agent key `agent`, over session c; the ACCOUNT_KEY comes back. */
+static void cli_agent(tcli_t *c, uint32_t chain, lx_account_id_t account, const uint8_t *pk,
+                      const uint8_t *sk, uint64_t nonce, const uint8_t *agent, int64_t expiry) {
+    lx_action_t a =
+        action_of(chain, pk, nonce, expiry ? LX_CMD_APPROVE_AGENT : LX_CMD_REVOKE_AGENT);
+    if (expiry) {
+        a.cmd.u.approve_agent.account = account;
+        memcpy(a.cmd.u.approve_agent.key, agent, 32);
+        memcpy(a.cmd.u.approve_agent.name, "desk", 4);
+        a.cmd.u.approve_agent.expiry = expiry;
+    } else {
+        a.cmd.u.revoke_agent.account = account;
+        memcpy(a.cmd.u.revoke_agent.key, agent, 32);
+    }
+    send_signed(c, &a, sk);
+    lx_proto_msg_t m = cli_expect(c, LX_PROTO_ACCOUNT_KEY);
+    assert_int_equal(m.u.account_key.what,
+                     expiry ? LX_PROTO_KEY_AGENT_APPROVED : LX_PROTO_KEY_AGENT_REVOKED);
+    assert_memory_equal(m.u.account_key.key, agent, 32);
+}
+
+/* A signed logon the gateway must refuse: REJECT LOGON_FAILED naming the
+ * LOGON, then the connection closes. */
+static void expect_logon_refused(uint16_t port, uint32_t chain, lx_account_id_t account,
+                                 const uint8_t *pk, const uint8_t *sk, uint8_t flags) {
+    tcli_t x;
+    cli_connect(&x, port);
+    lx_proto_msg_t m = cli_logon_signed_try(&x, chain, account, pk, sk, 0, flags);
+    if (m.type != LX_PROTO_REJECT)
+        fprintf(stderr, "account %u: expected REJECT LOGON_FAILED, got %s\n", (unsigned)account,
+                lx_proto_type_name(m.type));
+    assert_int_equal(m.type, LX_PROTO_REJECT);
+    assert_int_equal(m.u.reject.reason, LX_PROTO_R_LOGON_FAILED);
+    assert_int_equal(m.u.reject.ref_type, LX_PROTO_LOGON);
+    cli_expect_closed(&x);
+    cli_close(&x);
+}
+
+/*
+ * A signed logon proves the key, and the key must be the account's: its
+ * owner key or a live agent's (docs/protocol.md section 2), as on the
+ * WebSocket. Keys made in dev mode (owner keys bound by the first signed
+ * logon, agents approved, expiring, revoked), then a restart without dev
+ * mode, where the gateway knows them from the node's start-up state:
+ *   - a key no account knows, another account's owner key, a revoked agent
+ *     and an expired agent are refused (LOGON_FAILED, closed), also with
+ *     CANCEL_ON_DISCONNECT, so no ORDER_STATUS, BIND or cancel-on-disconnect
+ *     of the account ever happens for them; so is a key for an account
+ *     without any key;
+ *   - the owner and a live agent log on; an agent approved and one revoked
+ *     while the node runs are taken and refused from then on;
+ *   - cancel-on-disconnect of an agent session revoked meanwhile is
+ *     journaled with the session's key and refused by the engine: the
+ *     account's orders stay open;
+ *   - after a restart in dev mode: a stranger's key for an account that
+ *     has an owner is refused; for one without, it becomes its owner.
+ * The sessions that change keys live on the last gateway thread, which
+ * keeps the gateway's copy of the keys, so that the copy has every change
+ * before the change's report leaves.
+ */
+static void test_logon_key_check(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    assert_true(sodium_init() >= 0);
+    uint8_t pk5[32], sk5[64], pk6[32], sk6[64], pka[32], ska[64], pke[32], ske[64];
+    uint8_t pkr[32], skr[64], pkb[32], skb[64], pkx[32], skx[64], bridge_pk[32], bridge_sk[64];
+    crypto_sign_keypair(pk5, sk5);
+    crypto_sign_keypair(pk6, sk6);
+    crypto_sign_keypair(pka, ska);
+    crypto_sign_keypair(pke, ske);
+    crypto_sign_keypair(pkr, skr);
+    crypto_sign_keypair(pkb, skb);
+    crypto_sign_keypair(pkx, skx);
+    crypto_sign_keypair(bridge_pk, bridge_sk);
+    uint64_t nonce5 = 1;
+    tnode_t t;
+    tcli_t c, d;
+
+    /* dev mode: pk5 owns 5, pk6 owns 6; agents a (live), e (expires), r (revoked) */
+    t_bridge = bridge_pk;
+    tnode_start(&t, dir, NULL, 0);
+    uint32_t chain = t.cfg.node.chain_id;
+    cli_align(t.port, t_threads - 1);
+    cli_connect(&c, t.port);
+    cli_logon_signed(&c, chain, 5, pk5, sk5, 0);
+    cli_align(t.port, t_threads - 1);
+    cli_connect(&d, t.port);
+    cli_logon_signed(&d, chain, 6, pk6, sk6, 0);
+    cli_place(&c, BTC, 1, LX_SIDE_BUY, LX_TIF_GTC, PX - 100, 1);
+    lx_order_id_t o1 = cli_expect(&c, LX_PROTO_ACCEPTED).u.accepted.h.order_id;
+    int64_t e_expiry = wall_ns() + 300000000; /* 300 ms */
+    cli_agent(&c, chain, 5, pk5, sk5, nonce5++, pka, INT64_MAX);
+    cli_agent(&c, chain, 5, pk5, sk5, nonce5++, pke, e_expiry);
+    cli_agent(&c, chain, 5, pk5, sk5, nonce5++, pkr, INT64_MAX);
+    cli_agent(&c, chain, 5, pk5, sk5, nonce5++, pkr, 0);
+    cli_close(&c);
+    cli_close(&d);
+    tnode_stop(&t);
+    while (wall_ns() <= e_expiry) usleep(10000);
+
+    /* without dev mode: the keys come from the node's start-up state */
+    t_bridge = bridge_pk;
+    t_prod = true;
+    tnode_start(&t, dir, NULL, 0);
+    assert_false(t.cfg.node.dev_mode);
+    expect_logon_refused(t.port, chain, 5, pkx, skx, LX_PROTO_LOGON_CANCEL_ON_DISCONNECT);
+    expect_logon_refused(t.port, chain, 5, pk6, sk6, 0); /* another account's owner key */
+    expect_logon_refused(t.port, chain, 5, pkr, skr, 0); /* a revoked agent */
+    expect_logon_refused(t.port, chain, 5, pke, ske, 0); /* an expired agent */
+    expect_logon_refused(t.port, chain, 9, pkx, skx, 0); /* an account without keys */
+    expect_logon_refused(t.port, chain, 6, pk5, sk5, 0); /* the other way round */
+    /* the owner: its order is there; a live agent */
+    cli_align(t.port, t_threads - 1);
+    cli_connect(&c, t.port);
+    assert_int_equal(cli_logon_signed(&c, chain, 5, pk5, sk5, 0).u.logon_ack.account, 5);
+    assert_int_equal(cli_status(&c, o1).u.status_reply.status, LX_PROTO_STATUS_OPEN);
+    cli_connect(&d, t.port);
+    assert_int_equal(cli_logon_signed(&d, chain, 5, pka, ska, 0).u.logon_ack.account, 5);
+    cli_close(&d);
+    /* while the node runs: a is revoked, b approved */
+    cli_agent(&c, chain, 5, pk5, sk5, nonce5++, pka, 0);
+    expect_logon_refused(t.port, chain, 5, pka, ska, 0);
+    cli_agent(&c, chain, 5, pk5, sk5, nonce5++, pkb, INT64_MAX);
+    /* b's session with cancel-on-disconnect places; b is revoked; its
+     * connection drops: the CANCEL_ALL carries b's key, the engine refuses
+     * it, and the account's orders stay */
+    tcli_t b;
+    cli_connect(&b, t.port);
+    assert_int_equal(
+        cli_logon_signed_try(&b, chain, 5, pkb, skb, 0, LX_PROTO_LOGON_CANCEL_ON_DISCONNECT).type,
+        LX_PROTO_LOGON_ACK);
+    cli_place(&b, BTC, 2, LX_SIDE_BUY, LX_TIF_GTC, PX - 200, 1);
+    lx_order_id_t o2 = cli_expect(&b, LX_PROTO_ACCEPTED).u.accepted.h.order_id;
+    cli_agent(&c, chain, 5, pk5, sk5, nonce5++, pkb, 0);
+    cli_close(&b);
+    cli_expect_nothing(&c, 500); /* time for the CANCEL_ALL to be journaled and applied */
+    assert_int_equal(cli_status(&c, o1).u.status_reply.status, LX_PROTO_STATUS_OPEN);
+    assert_int_equal(cli_status(&c, o2).u.status_reply.status, LX_PROTO_STATUS_OPEN);
+    cli_close(&c);
+    tnode_stop(&t);
+
+    /* dev mode again: a stranger's key is refused for 5, and owns 7 */
+    tnode_start(&t, dir, NULL, 0);
+    expect_logon_refused(t.port, chain, 5, pkx, skx, 0);
+    cli_connect(&c, t.port);
+    assert_int_equal(cli_logon_signed(&c, chain, 7, pkx, skx, 0).u.logon_ack.account, 7);
+    cli_close(&c);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
+/*
+ * The per-account rate limit and SIGNED actions (docs/protocol.md section
+ * 2): a signed action is charged to the account it acts for, whichever
+ * session sends it, when its signer is that account's key; an envelope
+ * whose signer is not (the engine refuses it, BAD_SIGNER) is charged to the
+ * sending session's account. Burst 5 at 1 per second: account 9's session
+ * sends 2 cancels for account 8 signed by a stranger's key (9 pays 2), then
+ * 6 signed by 8's owner key (8 pays 5, the sixth is RATE_LIMITED), then a
+ * place of its own (9 pays its third: accepted); account 8's own place is
+ * then RATE_LIMITED.
+ */
+static void test_signed_rate_account(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    assert_true(sodium_init() >= 0);
+    uint8_t pk8[32], sk8[64], pkz[32], skz[64];
+    crypto_sign_keypair(pk8, sk8);
+    crypto_sign_keypair(pkz, skz);
+    t_per_account = (lx_config_rate_t){1, 5};
+    tnode_t t;
+    tnode_start(&t, dir, NULL, 0);
+    uint32_t chain = t.cfg.node.chain_id;
+    /* 8's owner key, bound by its dev-mode logon on the thread that keeps the
+     * key copy; the status round trip there says the copy has it */
+    tcli_t c8, c9;
+    cli_align(t.port, t_threads - 1);
+    cli_connect(&c8, t.port);
+    cli_logon_signed(&c8, chain, 8, pk8, sk8, 0);
+    cli_status(&c8, 1);
+    cli_connect(&c9, t.port);
+    cli_logon(&c9, 9, 0);
+    for (int i = 0; i < 8; i++) {
+        bool z = i < 2;
+        lx_action_t a = action_of(chain, z ? pkz : pk8, 1 + (uint64_t)i, LX_CMD_CANCEL);
+        a.cmd.u.cancel.account = 8;
+        a.cmd.u.cancel.market = BTC;
+        a.cmd.u.cancel.by_client_id = 1;
+        a.cmd.u.cancel.client_id = 100 + (uint64_t)i;
+        send_signed(&c9, &a, z ? skz : sk8);
+    }
+    cli_place(&c9, BTC, 9, LX_SIDE_BUY, LX_TIF_GTC, PX - 100, 1);
+    int bad_signer = 0, unknown = 0, accepted = 0, limited = 0, place_limited = 0;
+    uint64_t limited_cid = 0;
+    for (int i = 0; i < 9; i++) {
+        lx_proto_msg_t m;
+        memset(&m, 0, sizeof m);
+        assert_int_equal(cli_recv(&c9, &m, 5000), 1);
+        if (m.type == LX_PROTO_REJECTED && m.u.rejected.reason == LX_REJECT_BAD_SIGNER) {
+            assert_true(m.u.rejected.h.client_id == 100 || m.u.rejected.h.client_id == 101);
+            bad_signer++;
+        } else if (m.type == LX_PROTO_REJECTED && m.u.rejected.reason == LX_REJECT_UNKNOWN_ORDER) {
+            assert_int_equal(m.u.rejected.cmd_type, LX_CMD_CANCEL);
+            unknown++;
+        } else if (m.type == LX_PROTO_REJECT && m.u.reject.reason == LX_PROTO_R_RATE_LIMITED &&
+                   m.u.reject.ref_type == LX_PROTO_PLACE) {
+            place_limited++; /* 9's own place: 9 paid for 8's actions */
+        } else if (m.type == LX_PROTO_REJECT && m.u.reject.reason == LX_PROTO_R_RATE_LIMITED) {
+            assert_int_equal(m.u.reject.ref_type, LX_PROTO_SIGNED);
+            assert_true(m.u.reject.retry_after_us > 500000);
+            limited_cid = m.u.reject.ref_client_id;
+            limited++;
+        } else if (m.type == LX_PROTO_ACCEPTED) {
+            assert_int_equal(m.u.accepted.h.client_id, 9);
+            accepted++;
+        } else {
+            fprintf(stderr, "unexpected %s (reason %d)\n", lx_proto_type_name(m.type),
+                    m.type == LX_PROTO_REJECT     ? m.u.reject.reason
+                    : m.type == LX_PROTO_REJECTED ? m.u.rejected.reason
+                                                  : -1);
+            fail();
+        }
+    }
+    assert_int_equal(place_limited, 0);
+    assert_int_equal(bad_signer, 2);
+    assert_int_equal(unknown, 5);
+    assert_int_equal(limited, 1);
+    assert_int_equal(limited_cid, 107); /* the action's client id: the eighth */
+    assert_int_equal(accepted, 1);
+    cli_place(&c8, BTC, 8, LX_SIDE_BUY, LX_TIF_GTC, PX - 100, 1);
+    lx_proto_msg_t m = cli_expect(&c8, LX_PROTO_REJECT);
+    assert_int_equal(m.u.reject.reason, LX_PROTO_R_RATE_LIMITED);
+    assert_int_equal(m.u.reject.ref_type, LX_PROTO_PLACE);
+    assert_int_equal(m.u.reject.ref_client_id, 8);
+    cli_close(&c8);
+    cli_close(&c9);
+    tnode_stop(&t);
+    remove_dir(dir);
 }
 
 /* The dead man's switch over the binary protocol: armed, re-armed in time
@@ -2265,6 +2553,8 @@ int main(void) {
         cmocka_unit_test(test_connection_cap_per_ip),
         cmocka_unit_test(test_cancel_on_disconnect),
         cmocka_unit_test(test_signed_logon_and_actions),
+        cmocka_unit_test(test_logon_key_check),
+        cmocka_unit_test(test_signed_rate_account),
         cmocka_unit_test(test_rate_weights),
         cmocka_unit_test(test_dead_mans_switch),
         cmocka_unit_test(test_shards),
