@@ -200,6 +200,11 @@ int64_t lx_engine_depth_at(const lx_engine_t *e, lx_market_id_t m, lx_side_t sid
                            uint32_t *count);
 /* One resting order; LX_ENOENT if the id names no open order. */
 int lx_engine_order(const lx_engine_t *e, lx_order_id_t id, lx_order_info_t *out);
+/* The open order of account a with client id cid (unique among the
+ * account's open orders), found through the client-id index in O(1);
+ * LX_ENOENT if there is none (cid 0 names none). */
+int lx_engine_order_by_client_id(const lx_engine_t *e, lx_account_id_t a, uint64_t cid,
+                                 lx_order_info_t *out);
 /* Orders of one side of a book in priority order (best price, then time);
  * returns the total number, writing at most cap. */
 size_t lx_engine_book_orders(const lx_engine_t *e, lx_market_id_t m, lx_side_t side,

@@ -7,6 +7,7 @@
  * array; order walks follow the level FIFOs and the account lists, so the
  * orders come out in priority order and acceptance order respectively.
  */
+#include "accounts.h"
 #include "core.h"
 #include "clearing.h"
 #include "idx.h"
@@ -185,6 +186,15 @@ int lx_engine_order(const lx_engine_t *e, lx_order_id_t id, lx_order_info_t *out
     if (slot >= e->cfg.max_orders) return LX_ENOENT;
     const lx__order_t *o = &e->orders[slot];
     if ((id >> 32) == 0 || o->gen != (uint32_t)(id >> 32) || o->level == LX__NIL) return LX_ENOENT;
+    fill_info(e, slot, out);
+    return 0;
+}
+
+int lx_engine_order_by_client_id(const lx_engine_t *e, lx_account_id_t a, uint64_t cid,
+                                 lx_order_info_t *out) {
+    if (a >= e->cfg.max_accounts || cid == 0) return LX_ENOENT;
+    uint32_t slot = lx__cid_find(e, a, cid);
+    if (slot == LX__NIL) return LX_ENOENT;
     fill_info(e, slot, out);
     return 0;
 }

@@ -427,6 +427,13 @@ static void test_read_api(void **state) {
     assert_int_equal(info[0].locked, 701);
     assert_int_equal(lx_engine_order(e, b2 + ((uint64_t)1 << 32), &info[0]), LX_ENOENT);
     assert_int_equal(lx_engine_order(e, 0, &info[0]), LX_ENOENT);
+    /* by client id: account 1's 13 is a2; 11 of account 2, 0, and an
+     * account out of range name nothing */
+    assert_int_equal(lx_engine_order_by_client_id(e, 1, 13, &info[0]), 0);
+    assert_true(info[0].order_id == a2 && info[0].client_id == 13 && info[0].price == 105);
+    assert_int_equal(lx_engine_order_by_client_id(e, 2, 11, &info[0]), LX_ENOENT);
+    assert_int_equal(lx_engine_order_by_client_id(e, 2, 0, &info[0]), LX_ENOENT);
+    assert_int_equal(lx_engine_order_by_client_id(e, 1u << 30, 11, &info[0]), LX_ENOENT);
 
     /* priority order: 100 (b1 then b2), then 98 */
     assert_int_equal(lx_engine_book_orders(e, 0, LX_SIDE_BUY, info, 8), 3);
