@@ -107,6 +107,10 @@ uint32_t lx__web_rate_account(lx__web_t *g, lx_account_id_t a, uint32_t weight) 
     return w;
 }
 
+uint32_t lx__web_rate_action(lx__web_t *g, const lx__web_action_t *a) {
+    return a->unpaid ? 0 : lx__web_rate_account(g, a->account, a->weight);
+}
+
 /* ---- connections ------------------------------------------------------------------------------
  */
 

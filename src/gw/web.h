@@ -160,6 +160,10 @@ typedef struct {
      * mode); ED25519: a signed envelope's signer, nonce and signature */
     lx_journal_auth_t auth;
     uint8_t shard; /* a signed deposit, withdrawal or transfer: the shard of the funds */
+    /* a signed action whose signer may not act for `account` by the key copy
+     * (the engine will refuse it, BAD_SIGNER; or the bridge's deposit): no
+     * account's bucket pays for it, only the connection's or address's */
+    bool unpaid;
 } lx__web_action_t;
 
 /* The own API's field names for an action of cmd_type (PLACE, CANCEL,
@@ -392,6 +396,9 @@ void lx__web_bind_key(lx__web_t *g, lx__web_conn_t *c, lx_account_id_t a, const 
 /* Rate limits: 0 or the microseconds to wait. */
 uint32_t lx__web_rate_conn(lx__web_t *g, lx__web_conn_t *c);
 uint32_t lx__web_rate_account(lx__web_t *g, lx_account_id_t a, uint32_t weight);
+/* An action's charge to its account's bucket (none when unpaid): 0 or the
+ * microseconds until a retry. */
+uint32_t lx__web_rate_action(lx__web_t *g, const lx__web_action_t *a);
 /*
  * A signed action (WebSocket `signed`, HTTP POST /v1/signed): msg's
  * "envelope" (the binary protocol's SIGNED envelope in hexadecimal,

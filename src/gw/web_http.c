@@ -234,7 +234,7 @@ static void method_not_allowed(lx__web_t *g, lx__web_conn_t *c, const char *allo
 
 /* An HTTP action, after the account's rate limit, to the node. */
 static void http_submit(lx__web_t *g, lx__web_conn_t *c, const lx__web_action_t *a) {
-    uint32_t w = lx__web_rate_account(g, a->account, a->weight);
+    uint32_t w = lx__web_rate_action(g, a);
     if (w) {
         rate_limited(g, c, w, "rate_limits.per_account");
         return;

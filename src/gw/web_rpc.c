@@ -145,7 +145,7 @@ static void submit(lx__web_t *g, lx__web_conn_t *c, const json_t *id, int cmd_ty
         rpc_error(g, c, id, E_PARAMS, NULL, "%s", err);
         return;
     }
-    uint32_t w = lx__web_rate_account(g, a.account, a.weight);
+    uint32_t w = lx__web_rate_action(g, &a);
     if (w) {
         rpc_error(g, c, id, E_RATE, json_pack("{s:i}", "retryAfterMs", (w + 999) / 1000),
                   "rate limited (rate_limits.per_account): retry in %u ms", (w + 999) / 1000);

@@ -353,7 +353,7 @@ static void single_action(lx__web_t *g, lx__web_conn_t *c, const json_t *msg, co
     lx__web_action_t a;
     if (parse_action(g, c, msg, type, &a, err, sizeof err))
         return lx__web_ws_error(g, c, id, "bad_request", "%s", err);
-    uint32_t w = lx__web_rate_account(g, a.account, a.weight);
+    uint32_t w = lx__web_rate_action(g, &a);
     if (w) return rate_error(g, c, id, w, "rate_limits.per_account");
     if (lx__web_submit(g, c, LX__WEB_API_WS, &a, id))
         lx__web_ws_error(g, c, id, "unavailable", "the node is not taking commands");
@@ -560,6 +560,12 @@ int lx__web_signed(lx__web_t *g, const json_t *msg, lx__web_action_t *a, const c
                 : act.cmd.type == LX_CMD_AMEND      ? cfg->rate_limits.weight.amend
                 : act.cmd.type == LX_CMD_CANCEL_ALL ? cfg->rate_limits.weight.cancel_all
                                                     : cfg->rate_limits.weight.place;
+    /* the account's budget pays only for a signer that may act for it: any
+     * key can sign an envelope naming any account (the engine refuses it,
+     * BAD_SIGNER), and must not spend that account's budget doing so */
+    const char *kwhy = NULL;
+    a->unpaid =
+        !g->state_done || lx_gw_keys_check(g->keys, a->account, act.signer, wall_ns(), &kwhy) < 0;
     a->auth.scheme = LX_AUTH_ED25519;
     memcpy(a->auth.key, act.signer, sizeof a->auth.key);
     a->auth.nonce = act.nonce;
@@ -579,7 +585,7 @@ static void signed_action(lx__web_t *g, lx__web_conn_t *c, const json_t *msg, co
         return lx__web_ws_error(g, c, id, code, "%s", err);
     if (!lx__web_available(g))
         return lx__web_ws_error(g, c, id, "unavailable", "the node is not taking commands");
-    uint32_t w = lx__web_rate_account(g, a.account, a.weight);
+    uint32_t w = lx__web_rate_action(g, &a);
     if (w) return rate_error(g, c, id, w, "rate_limits.per_account");
     if (lx__web_submit(g, c, LX__WEB_API_WS, &a, id))
         lx__web_ws_error(g, c, id, "unavailable", "the node is not taking commands");
@@ -628,7 +634,7 @@ static bool fast_action(lx__web_t *g, lx__web_conn_t *c, const char *text, size_
     if (lx__web_own_fields_flat(m, n, type, action_extra, &f) ||
         lx__web_action(&g->ms, g->view, type, &f, c->account, &a, err, sizeof err))
         return false;
-    uint32_t w = lx__web_rate_account(g, a.account, a.weight);
+    uint32_t w = lx__web_rate_action(g, &a);
     if (w || lx__web_submit_text(g, c, &a, id, idlen)) {
         json_t *idj = NULL;
         if (lx__web_parse(id, idlen, &idj, err, sizeof err)) idj = NULL;

@@ -764,6 +764,20 @@ async def test_restarted(url):
     async with websockets.connect(url) as ws:
         r, _ = await signed_logon(ws, nacl.signing.SigningKey(bytes([2]) * 32), 5)
         check(r.get("role") == "owner", "after a restart, the owner logs on: %s" % r)
+    # the restarted node's per-account bucket holds 3: envelopes naming account 5 signed by a
+    # key that may not act for it are refused by the engine (BAD_SIGNER) and spend nothing of
+    # account 5's budget, so its owner's place still goes through
+    owner, stranger = (nacl.signing.SigningKey(bytes([i]) * 32) for i in (2, 4))
+    async with websockets.connect(url) as ws:
+        for i in range(6):
+            env = envelope(stranger, 100 + i, place(5, 0, 10000, 1, client_id=500 + i))
+            r = await ask(ws, {"type": "signed", "envelope": env.hex()}, "x%d" % i)
+            check(r.get("result", {}).get("reason") == "BAD_SIGNER",
+                  "a stranger's envelope for account 5: %s" % r)
+        env = envelope(owner, 2**63, place(5, 0, 10000, 1, client_id=600))
+        r = await ask(ws, {"type": "signed", "envelope": env.hex()}, "own")
+        check(r.get("result", {}).get("status") == "open",
+              "the owner's place after a stranger's envelopes: %s" % r)
     async with websockets.connect(url) as ws:
         r, _ = await signed_logon(ws, nacl.signing.SigningKey(bytes([3]) * 32), 5)
         check(r.get("code") == "unauthorized" and "revoked" in r.get("message", ""),
@@ -789,8 +803,11 @@ def run_signed():
         m = re.search(r"signed: +(\d+) commands", v.stdout)
         check(v.returncode == 0 and m and int(m.group(1)) >= 5,
               "lxdex journal verify: %s %s" % (v.stdout, v.stderr))
-        # restarted, the gateway knows the keys from the node's start-up state
-        p, log, http, ws = start_node(tmp, extra, demo=False)
+        # restarted, the gateway knows the keys from the node's start-up state (and the
+        # account bucket is 3 deep: test_restarted)
+        tight = dict(extra)
+        tight[r"^(  per_account:\n    rate: )\d+\n(    burst: )\d+"] = r"\g<1>1\n\g<2>3"
+        p, log, http, ws = start_node(tmp, tight, demo=False)
         asyncio.run(asyncio.wait_for(test_restarted("ws://127.0.0.1:%d" % ws), 30))
         p.send_signal(signal.SIGTERM)
         check(p.wait(30) == 0, "the restarted signed node stops cleanly")
