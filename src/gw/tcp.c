@@ -852,6 +852,8 @@ static void do_logon(gw_t *g, conn_t *c, const lx_proto_logon_t *l) {
 
 /* The rest of a LOGON that passed its checks (version, signature, account):
  * on the thread of the session it resumes, if any. */
+static void stage_cancel_on_disconnect(gw_t *g);
+
 static void logon_finish(gw_t *g, conn_t *c, const lx_proto_logon_t *l) {
     bool keyed = (l->flags & LX_PROTO_LOGON_SIGNED) != 0;
     session_t *s = l->session_id ? session_find(g, l->session_id) : NULL;
@@ -859,7 +861,15 @@ static void logon_finish(gw_t *g, conn_t *c, const lx_proto_logon_t *l) {
     if (s && (s->account != l->account || s->keyed != keyed ||
               (keyed && memcmp(s->key, l->public_key, 32) != 0)))
         s = NULL;
-    if (s && s->conn) conn_kill(g, s->conn, "session resumed on another connection");
+    if (s && s->conn) {
+        /* taken over: the session goes on here, so the old connection's
+         * close is no disconnect of it (no cancel-on-disconnect) */
+        s->cancel_on_disconnect = false;
+        conn_kill(g, s->conn, "session resumed on another connection");
+    }
+    /* a cancel-on-disconnect queued before this LOGON (its connection had
+     * dropped) goes to the log before anything sent behind the LOGON */
+    if (g->ncod) stage_cancel_on_disconnect(g);
     if (!s) {
         s = session_new(g, l->account);
         if (s && keyed) {

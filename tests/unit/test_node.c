@@ -560,6 +560,46 @@ static void test_cancel_on_disconnect(void **state) {
     cli_logon(&c, 4, 0);
     cli_expect_nothing(&c, 300);
     assert_int_equal(cli_status(&c, c1).u.status_reply.status, LX_PROTO_STATUS_OPEN);
+
+    /* a resume that takes a session over from a connection still open
+     * closes that one without the cancel (the session goes on): neither the
+     * order placed before nor the one sent right behind the LOGON, in the
+     * same write, is cancelled */
+    tcli_t d, e;
+    cli_connect(&d, t.port);
+    cli_logon_flags(&d, 5, 0, LX_PROTO_LOGON_CANCEL_ON_DISCONNECT);
+    cli_place(&d, BTC, 5, LX_SIDE_BUY, LX_TIF_GTC, PX - 400, 1);
+    lx_order_id_t d1 = cli_expect(&d, LX_PROTO_ACCEPTED).u.accepted.h.order_id;
+    cli_connect(&e, t.port);
+    lx_proto_msg_t two[2];
+    two[0] = logon_msg(5, d.session, 0);
+    memset(&two[1], 0, sizeof two[1]);
+    two[1].type = LX_PROTO_PLACE;
+    two[1].u.place = (lx_proto_place_t){.market = BTC,
+                                        .client_id = 6,
+                                        .side = LX_SIDE_BUY,
+                                        .tif = LX_TIF_GTC,
+                                        .price = PX - 500,
+                                        .qty = 1};
+    uint8_t wire[2 * LX_PROTO_FRAME_MAX];
+    size_t n = 0;
+    for (int k = 0; k < 2; k++) {
+        int w = lx_proto_encode(&two[k], wire + n, sizeof wire - n);
+        assert_true(w > 0);
+        n += (size_t)w;
+    }
+    cli_raw(&e, wire, n);
+    lx_proto_msg_t ack = cli_expect(&e, LX_PROTO_LOGON_ACK);
+    e.session = ack.u.logon_ack.session_id;
+    e.next_seq = ack.u.logon_ack.next_seq;
+    assert_true(e.session == d.session);
+    lx_order_id_t e1 = cli_expect(&e, LX_PROTO_ACCEPTED).u.accepted.h.order_id;
+    cli_expect_closed(&d);
+    cli_expect_nothing(&e, 300);
+    assert_int_equal(cli_status(&e, d1).u.status_reply.status, LX_PROTO_STATUS_OPEN);
+    assert_int_equal(cli_status(&e, e1).u.status_reply.status, LX_PROTO_STATUS_OPEN);
+    cli_close(&d);
+    cli_close(&e);
     cli_close(&b);
     cli_close(&c);
     tnode_stop(&t);
