@@ -18,7 +18,9 @@
  * K's recovered state, or the node refuses to start and says which.
  *
  * Startup: each shard recovers from its journal (lx_recover: newest
- * snapshot, then replay) and opens it for appending; a shard with an empty
+ * snapshot, then replay) and opens it for appending; with several shards,
+ * each then gets the every-shard commands of the last round that another
+ * shard holds and it lacks (reconcile.c); a shard with an empty
  * journal journals its boot commands (its assets and markets, and in dev
  * mode the faucet deposits) when the node starts, before any gateway
  * command.
@@ -195,6 +197,10 @@ fail:
 static int shard_open(lx_node_t *n, shard_t *s, char *err, size_t errlen) {
     const lx_config_t *cfg = n->cfg;
     lx_recover_opts_t ro = {.io = n->opts.io};
+    if (n->nshards > 1) { /* the every-shard commands of the tail, for lx__reconcile */
+        ro.on_cmd = lx__reconcile_collect;
+        ro.ctx = s;
+    }
     int rc = lx_recover(s->dir, &ro, &s->engine, &s->rec);
     if (rc) {
         snprintf(err, errlen, "%s: recovery failed (%s): %s", s->dir, lx_strerror(rc), s->rec.msg);
@@ -324,6 +330,9 @@ int lx_node_open(lx_node_t **out, const lx_config_t *cfg, const lx_node_opts_t *
     if ((rc = layout(n, err, errlen))) goto fail;
     for (uint32_t k = 0; k < n->nshards; k++)
         if ((rc = shard_open(n, &n->shards[k], err, errlen))) goto fail;
+    /* the shards agree about the last round before anything is added to it
+     * (reconcile.c) */
+    if (n->nshards > 1 && (rc = lx__reconcile(n, err, errlen))) goto fail;
     if (n->nshards > 1)
         lx__node_log(n, "lxdexd: %u shards, one engine thread and journal each\n", n->nshards);
 
@@ -634,6 +643,7 @@ void lx_node_close(lx_node_t *n) {
     for (uint32_t k = 0; n->shards && k < n->nshards; k++) {
         shard_t *s = &n->shards[k];
         if (s->journal) lx_journal_close(s->journal);
+        lx__reconcile_free(s);
         lx_engine_destroy(s->engine);
         lx_ring_destroy(s->ring);
         free(s->routes);

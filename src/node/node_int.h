@@ -43,8 +43,9 @@ typedef struct {
     lx_engine_t *engine;
     lx_journal_t *journal;
     lx_recovery_t rec;
-    bool boot;       /* empty journal: journal the boot commands first */
-    lx_ring_t *ring; /* sequencer -> this engine */
+    struct lx_node_tail *tail; /* reconcile.c: kept during recovery, then freed */
+    bool boot;                 /* empty journal: journal the boot commands first */
+    lx_ring_t *ring;           /* sequencer -> this engine */
     pthread_t thread;
     bool thread_started;
     /* sequencer side */
@@ -128,10 +129,25 @@ uint64_t lx__node_mono_ns(void); /* CLOCK_MONOTONIC */
 void lx__node_fail(lx_node_t *n, int rc, const char *what);
 
 /* sequencer.c */
+/* True when every shard applies c (the sequencer's routing rule; false on a
+ * one-shard node). */
+bool lx__node_every_shard(const lx_node_t *n, const lx_cmd_t *c);
 int lx__seq_committers_start(lx_node_t *n);
 void lx__seq_committers_stop(lx_node_t *n);
 void lx__seq_boot(lx_node_t *n);
 void *lx__seq_main(void *arg);
+
+/* reconcile.c */
+/* lx_recover_opts_t.on_cmd for shard ctx (a shard_t): keeps the last
+ * every-shard commands of its journal tail. */
+void lx__reconcile_collect(void *ctx, const lx_cmd_t *cmd, const lx_journal_auth_t *auth,
+                           const char *file, uint64_t off);
+/* After every shard is recovered and its journal open, before the boot:
+ * appends to each shard the every-shard commands of the last round that
+ * another shard holds and it lacks. 0, or an error described in err. */
+int lx__reconcile(lx_node_t *n, char *err, size_t errlen);
+/* Frees what lx__reconcile_collect kept. */
+void lx__reconcile_free(shard_t *s);
 
 /* shard.c */
 void *lx__shard_main(void *arg);

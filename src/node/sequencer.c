@@ -14,17 +14,27 @@
  *                   id for any market
  *
  * A command gets the next seq of each shard it goes to and a ts from
- * CLOCK_REALTIME (one per command, the same in every shard; clamped so it
- * never decreases, also across a restart), and is appended to that shard's
- * journal with its auth section. Order ids on the way in lose their shard
- * bits (each journal holds its engine's own ids). A TICK is added when
- * tick_ns of wall time have passed (GTD expiry and dead man's switches
- * happen through the log). The round ends with one commit per shard that
- * got commands (one write and one fdatasync each: group commit), and each
+ * CLOCK_REALTIME (one per command, the same in every shard; at least 1 ns
+ * after the last one, also across a restart: unique and increasing
+ * node-wide, so that a ts names one command in every shard, which is how
+ * reconcile.c finds the every-shard commands a shard lacks after a crash),
+ * and is appended to that shard's journal with its auth section. Order ids on the way in lose their
+ * shard bits (each journal holds its engine's own ids). A TICK is added when tick_ns of wall time
+ * have passed (GTD expiry and dead man's switches happen through the log). The round ends with one
+ * commit per shard that got commands (one write and one fdatasync each: group commit), and each
  * shard's part is forwarded to its engine ring only once
  * lx_journal_durable_seq() covers it: nothing reaches an engine, so no
  * report reaches a client, before it is durable. Queries and session
  * bindings pass through in order, unjournaled.
+ *
+ * The commits of a round are not atomic across shards: an I/O error or a
+ * crash between them can leave a command every shard applies durable in
+ * some shards only. Round r + 1 starts only once every shard committed
+ * round r, and any failure stops the node, so the shards can differ only
+ * about the last round, none of whose every-shard commands was
+ * acknowledged; and every shard gets the every-shard commands in the same
+ * order, so what each holds of them is a prefix of one list. The next start
+ * completes that prefix in every shard before anything else (reconcile.c).
  *
  * If a journal fails (its errors are sticky), or an append is refused
  * (LX_EINVAL: a command that does not encode), or an engine fails, the
@@ -63,19 +73,10 @@ static void record_lat(lx_lathist_t *h, const lx_node_msg_t *msgs, uint32_t k, u
             lx_lathist_add(h, now > msgs[i].t_rx ? now - msgs[i].t_rx : 0);
 }
 
-/* The shard a message goes to, or TO_ALL. */
-static uint32_t route(const lx_node_t *n, const lx_node_msg_t *m) {
+/* The shard a command goes to, or TO_ALL; shard: the message's (funds). The
+ * one rule for commands, shared with recovery (lx__node_every_shard). */
+static uint32_t cmd_route(const lx_node_t *n, const lx_cmd_t *c, uint8_t shard) {
     if (n->nshards == 1) return 0;
-    if (m->kind == LX_NODE_MSG_BIND) return TO_ALL;
-    if (m->kind == LX_NODE_MSG_STATUS) {
-        if (m->status.market != LX_MARKET_ALL) return lx_node_market_shard(n, m->status.market);
-        if (!m->status.by_client_id) {
-            unsigned k = LX_NODE_ORDER_SHARD(m->status.order_id);
-            return k < n->nshards ? k : 0;
-        }
-        return TO_ALL;
-    }
-    const lx_cmd_t *c = &m->cmd;
     switch (c->type) {
     case LX_CMD_CREATE_MARKET:
         return lx_node_market_shard(n, c->u.create_market.market);
@@ -96,10 +97,40 @@ static uint32_t route(const lx_node_t *n, const lx_node_msg_t *m) {
     case LX_CMD_DEPOSIT:
     case LX_CMD_WITHDRAW:
     case LX_CMD_TRANSFER:
-        return m->shard < n->nshards ? m->shard : 0;
+        return shard < n->nshards ? shard : 0;
     default: /* assets, TICK, dead man's switch, keys and agents */
         return TO_ALL;
     }
+}
+
+bool lx__node_every_shard(const lx_node_t *n, const lx_cmd_t *c) {
+    return cmd_route(n, c, 0) == TO_ALL;
+}
+
+/* The shard a message goes to, or TO_ALL. */
+static uint32_t route(const lx_node_t *n, const lx_node_msg_t *m) {
+    if (n->nshards == 1) return 0;
+    if (m->kind == LX_NODE_MSG_BIND) return TO_ALL;
+    if (m->kind == LX_NODE_MSG_STATUS) {
+        if (m->status.market != LX_MARKET_ALL) return lx_node_market_shard(n, m->status.market);
+        if (!m->status.by_client_id) {
+            unsigned k = LX_NODE_ORDER_SHARD(m->status.order_id);
+            return k < n->nshards ? k : 0;
+        }
+        return TO_ALL;
+    }
+    return cmd_route(n, &m->cmd, m->shard);
+}
+
+/* The next command's ts: CLOCK_REALTIME, but at least one ns after the last
+ * one stamped (also before a restart: shard_open), so that a ts is unique
+ * and increasing node-wide and names one command in every shard that got
+ * it (reconcile.c relies on it). */
+static int64_t next_ts(lx_node_t *n) {
+    int64_t ts = lx__node_now_ns();
+    if (ts <= n->last_ts) ts = n->last_ts + 1;
+    n->last_ts = ts;
+    return ts;
 }
 
 /* The engine's own id for an order id of shard k: the shard bits go. An id
@@ -144,12 +175,7 @@ static int put(shard_t *s, const lx_node_msg_t *m, uint8_t parts, int64_t ts) {
 /* Routes, stamps and journals one message into the round's shard batches.
  * False once a journal failed. */
 static bool seq_take(lx_node_t *n, const lx_node_msg_t *m) {
-    int64_t ts = 0;
-    if (m->kind == LX_NODE_MSG_CMD) {
-        ts = lx__node_now_ns();
-        if (ts < n->last_ts) ts = n->last_ts;
-        n->last_ts = ts;
-    }
+    int64_t ts = m->kind == LX_NODE_MSG_CMD ? next_ts(n) : 0;
     uint32_t to = route(n, m);
     int rc = 0;
     if (to != TO_ALL) {
@@ -338,6 +364,7 @@ void lx__seq_boot(lx_node_t *n) {
         memset(&m, 0, sizeof m);
         m.kind = LX_NODE_MSG_CMD;
         int rc = 0;
+        uint64_t nevery = 0;
         /* in pieces of BATCH: the shard's batch holds that many */
         for (size_t i = 0; i < nk + nf && !rc; i++) {
             if (i < nk) {
@@ -353,9 +380,14 @@ void lx__seq_boot(lx_node_t *n) {
                 m.cmd.u.deposit.amount = cfg->faucet[f].amount;
                 m.cmd.u.deposit.deposit_id = ((uint64_t)1 << 63) | ((uint64_t)a << 20) | f;
             }
-            int64_t ts = lx__node_now_ns();
-            if (ts < n->last_ts) ts = n->last_ts;
-            n->last_ts = ts;
+            /* An every-shard boot command (an asset: they come first) is
+             * the same command in every shard, whenever that shard boots:
+             * it gets the same ts everywhere, its ordinal among them (1,
+             * 2, ...), which names it for reconcile.c as a client's
+             * command's ts does. The rest are the shard's own. */
+            int64_t ts = n->nshards > 1 && i < nk && lx__node_every_shard(n, &m.cmd)
+                             ? (int64_t)++nevery
+                             : next_ts(n);
             rc = put(s, &m, 1, ts);
             if (!rc && s->nbatch == s->batch_cap) {
                 seq_flush(n);
