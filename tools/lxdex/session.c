@@ -145,8 +145,15 @@ int lxdex_conn_dial(lxdex_conn_t *c, const char *node, lx_account_id_t account,
     if (lxdex_conn_send(c, &m)) return 1;
     int rc = lxdex_conn_recv(c, &m, lxdex_now_ms() + 3000);
     if (rc == 1 && m.type == LX_PROTO_LOGON_ACK) return 0;
-    if (rc == 1 && m.type == LX_PROTO_REJECT)
-        fprintf(stderr, "lxdex: logon refused: %s\n", lx_proto_reason_str(m.u.reject.reason));
+    if (rc == 1 && m.type == LX_PROTO_REJECT && m.u.reject.reason == LX_PROTO_R_LOGON_FAILED &&
+        keyfile)
+        fprintf(stderr,
+                "lxdex: logon refused (LOGON_FAILED): the key must be account %u's owner key or "
+                "a live agent's (approved, not revoked, not expired)\n",
+                (unsigned)account);
+    else if (rc == 1 && m.type == LX_PROTO_REJECT)
+        fprintf(stderr, "lxdex: logon refused (%s): %s\n", lx_proto_reason_name(m.u.reject.reason),
+                lx_proto_reason_str(m.u.reject.reason));
     else
         fprintf(stderr, "lxdex: no logon answer from %s\n", node);
     return 1;
