@@ -1649,13 +1649,12 @@ int lx_gw_tcp_start(lx_gw_tcp_t *G) {
     for (unsigned i = 0; i < G->nthreads; i++) {
         gw_t *g = G->t[i];
         if (pthread_create(&g->thread, NULL, gw_main, g)) {
-            /* the ones started stop again (they wait for the node, which
-             * waits for every gateway's in ring to close) */
+            /* the ones started stop again: they wait for the node's out
+             * rings to close, which happens once the sequencer stopped,
+             * which waits for every gateway's in ring to close (the web
+             * gateway's too, whose thread may never start) */
             atomic_store(&G->stop, true);
-            for (unsigned j = i; j < G->nthreads; j++) {
-                lx_node_gateway_close(G->node, G->t[j]->nodegw);
-                if (G->t[j]->has_kouts) lx_node_gateway_close(G->node, G->t[j]->kgw);
-            }
+            lx_node_stop_inputs(G->node);
             for (unsigned j = 0; j < i; j++) {
                 uint64_t one = 1;
                 ssize_t w = write(G->t[j]->efd, &one, sizeof one);

@@ -206,17 +206,22 @@ static int shard_open(lx_node_t *n, shard_t *s, char *err, size_t errlen) {
         snprintf(err, errlen, "%s: recovery failed (%s): %s", s->dir, lx_strerror(rc), s->rec.msg);
         return rc;
     }
-    if (s->rec.empty) {
-        lx_engine_config_t ec = cfg->engine;
-        rc = lx_engine_create(&s->engine, &ec);
-        if (rc) {
-            snprintf(err, errlen, "engine: %s", lx_strerror(rc));
-            return rc;
+    /* A journal without a command (none, or only segments holding no group:
+     * a start that failed before its boot commands were durable) is a new
+     * exchange: the boot commands go into it. */
+    if (s->rec.empty || (s->rec.last_seq == 0 && !s->rec.snapshot[0])) {
+        if (!s->engine) {
+            lx_engine_config_t ec = cfg->engine;
+            rc = lx_engine_create(&s->engine, &ec);
+            if (rc) {
+                snprintf(err, errlen, "engine: %s", lx_strerror(rc));
+                return rc;
+            }
         }
         s->boot = true;
-        lx__node_log(
-            n, "lxdexd: journal in %s is empty: a new exchange (%zu assets, %zu markets)\n", s->dir,
-            cfg->nassets, lx_config_boot_cmds(cfg, s->index, NULL, 0) - cfg->nassets);
+        lx__node_log(n, "lxdexd: journal in %s %s: a new exchange (%zu assets, %zu markets)\n",
+                     s->dir, s->rec.empty ? "is empty" : "holds no command", cfg->nassets,
+                     lx_config_boot_cmds(cfg, s->index, NULL, 0) - cfg->nassets);
     } else {
         lx_engine_stats_t st;
         lx_engine_stats(s->engine, &st);

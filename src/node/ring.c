@@ -247,7 +247,9 @@ static int wait_for(lx_ring_t *r, uint32_t n, int64_t timeout_ns, try_fn try, bo
     for (uint32_t i = 0; i < spin; i++) {
         cpu_relax();
         if ((k = try(r, n))) return (int)k;
-        if (atomic_load_explicit(&r->w.closed, memory_order_relaxed))
+        /* acquire, as closed_result() requires: the producer's last commit
+         * is seen once its close is */
+        if (atomic_load_explicit(&r->w.closed, memory_order_acquire))
             return closed_result(r, n, try, producer);
     }
 

@@ -14,6 +14,8 @@
  *   - a node that fails (its journal may not grow past 256 KiB, the demo
  *     client trading) stops lxdexd with exit status 1; the next start
  *     recovers;
+ *   - a thread that cannot start (tests/shim/failthread.c) stops it with
+ *     exit status 1, whichever thread it is;
  *   - the command line: --help, an unknown argument, a bad config file.
  */
 #define _GNU_SOURCE
@@ -203,9 +205,11 @@ static uint16_t banner_port(child_t *c) {
     return (uint16_t)port;
 }
 
+static bool t_web; /* make_node_dir: http and ws on port 0, not off */
+
 /* Makes a temporary directory dir and writes dir/node.yaml: the embedded
  * configuration with binary port 0 on two gateway threads, http and ws
- * off, data in dir/data. */
+ * off (t_web: on, port 0), data in dir/data. */
 static void make_node_dir(char dir[64], char cfgpath[128]) {
     snprintf(dir, 64, "/tmp/lx-test-node-proc-XXXXXX");
     assert_non_null(mkdtemp(dir));
@@ -222,9 +226,9 @@ static void make_node_dir(char dir[64], char cfgpath[128]) {
         if (!strncmp(line, "  binary:", 9))
             fputs("  binary: \"127.0.0.1:0\"\n", f);
         else if (!strncmp(line, "  http:", 7))
-            fputs("  http: off\n", f);
+            fputs(t_web ? "  http: \"127.0.0.1:0\"\n" : "  http: off\n", f);
         else if (!strncmp(line, "  ws:", 5))
-            fputs("  ws: off\n", f);
+            fputs(t_web ? "  ws: \"127.0.0.1:0\"\n" : "  ws: off\n", f);
         else if (!strncmp(line, "  data_dir:", 11))
             fprintf(f, "  data_dir: \"%s\"\n", data);
         else if (!strncmp(line, "  binary_threads:", 17))
@@ -332,6 +336,58 @@ static void test_node_failure_exits(void **state) {
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+static char shim[4096 + 32]; /* <build>/tests/liblxfailthread.so */
+
+/* A thread that cannot start (the k-th pthread_create fails, through the
+ * failthread shim: the node's threads, each binary gateway thread, the web
+ * gateway's) stops lxdexd at once with exit status 1 and "cannot start
+ * threads": it once hung for ever when a gateway thread failed (the
+ * sequencer waited for the in ring of a gateway that never ran), and
+ * crashed when the engine threads called a freed gateway's wake-up. */
+static void test_thread_start_failure(void **state) {
+    (void)state;
+    if (access(shim, R_OK) != 0) {
+        fprintf(stderr, "test_node_proc: %s not built: skipped\n", shim);
+        skip();
+    }
+    char dir[64], cfgpath[128];
+    t_web = true;
+    make_node_dir(dir, cfgpath);
+    t_web = false;
+    int failed_starts = 0;
+    for (int k = 1; k <= 12; k++) {
+        char n[16];
+        snprintf(n, sizeof n, "%d", k);
+        setenv("LX_FAIL_THREAD", n, 1);
+        setenv("LD_PRELOAD", shim, 1);
+        /* a sanitizer build: the shim comes before the sanitizer's runtime */
+        setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1);
+        child_t c;
+        char *a[] = {bin, "--config", cfgpath, NULL};
+        child_start(&c, a);
+        unsetenv("LD_PRELOAD");
+        unsetenv("LX_FAIL_THREAD");
+        unsetenv("ASAN_OPTIONS");
+        alarm(30); /* a hang is the failure this test is about */
+        const char *l = child_until(&c, "running; Ctrl-C to stop");
+        if (l) { /* every thread started: the k-th call was none of them */
+            assert_int_equal(kill(c.pid, SIGTERM), 0);
+            assert_int_equal(child_wait(&c), 0);
+            alarm(0);
+            break;
+        }
+        int rc = child_wait(&c);
+        alarm(0);
+        if (rc != 1 || !strstr(c.log, "cannot start threads")) fprintf(stderr, "%s", c.log);
+        assert_int_equal(rc, 1);
+        assert_non_null(strstr(c.log, "cannot start threads"));
+        failed_starts++;
+    }
+    /* the node's threads, two binary gateway threads and the web gateway's */
+    assert_true(failed_starts >= 4);
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void test_command_line(void **state) {
     (void)state;
     child_t c;
@@ -356,10 +412,12 @@ int main(void) {
         fprintf(stderr, "test_node_proc: %s not built: skipped\n", bin);
         return 77;
     }
+    snprintf(shim, sizeof shim, "%s/liblxfailthread.so", self); /* dirname() left the directory */
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_stop_recover),
         cmocka_unit_test(test_node_failure_exits),
+        cmocka_unit_test(test_thread_start_failure),
         cmocka_unit_test(test_command_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -161,11 +161,16 @@ int main(int argc, char **argv) {
     if ((rc = lx_node_start(node)) || (gw && (rc = lx_gw_tcp_start(gw))) ||
         (web && (rc = lx_gw_web_start(web)))) {
         fprintf(stderr, "lxdexd: cannot start threads: %s\n", lx_strerror(rc));
+        /* every gateway's in ring closed (also of a gateway whose thread
+         * never started), so the sequencer and the engines stop; the
+         * gateways are freed only after the node's threads, which call
+         * their notify, were joined */
+        lx_node_stop_inputs(node);
         lx_gw_web_stop_async(web);
-        if (!gw) lx_node_gateway_close(node, 0);
-        lx_gw_tcp_close(gw);
+        lx_gw_tcp_stop(gw);
         lx_gw_web_stop(web);
         lx_node_close(node);
+        lx_gw_tcp_close(gw);
         lx_gw_web_close(web);
         lx_config_free(&cfg);
         return 1;
