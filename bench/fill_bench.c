@@ -19,8 +19,11 @@
  * good till cancelled. Every lx_engine_apply is timed alone with the
  * bench's clock (the TSC where there is one): p50/p99/p999/max are service
  * times, and max_at names the place that took the longest, so a stall can
- * be matched to what grew there. msgs_per_s is n over the loop's time,
- * clock reads included. Nothing is rejected (checked); bytes_per_order is
+ * be matched to what grew there. msgs_per_s is n over the whole loop's
+ * time: besides the engine, each command's generation (a few PRNG draws
+ * and a memset), the two clock reads and the histogram's update, so it is
+ * a lower bound of what the engine does alone. Nothing is rejected
+ * (checked); bytes_per_order is
  * the engine's own account of its order memory at the end (lx_engine_stats,
  * as for the other workloads).
  *

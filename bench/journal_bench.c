@@ -23,7 +23,7 @@
  *   three, with the chain hashes on a helper thread (the default; scan.c)
  *   and, as msgs_per_s_one_thread, without; journal_replay_apply times a
  *   full recovery from genesis, through the engine. Neither has a
- *   per-message latency: those keys are 0.
+ *   per-message latency: those keys print na.
  *
  *   journal_snapshot: an engine with R resting orders (10,000,000; quick
  *   1,000,000: 100 markets, 500 levels a side, bids placed upward and asks
@@ -418,9 +418,14 @@ static int apply_journaled(lx_journal_t *j, lx_engine_t *e, const lx_cmd_t *c) {
     return rc ? rc : lx_engine_apply(e, c, NULL);
 }
 
+static void count_accepted(void *ctx, const lx_event_t *ev) {
+    if (ev->type == LX_EV_ORDER_ACCEPTED) ++*(uint64_t *)ctx;
+}
+
 /* n placements at prices that rest (bids between the books' bids and asks),
- * applied and timed, then journaled (so that the journal still holds every
- * command the engine has); returns ns per command applied. */
+ * applied and timed (each must be accepted: else *rc is set), then
+ * journaled (so that the journal still holds every command the engine
+ * has); returns ns per command applied. */
 static uint64_t timed_places(lx_journal_t *j, lx_engine_t *e, gen_t *g, uint32_t n, int64_t base,
                              int *rc) {
     lx_cmd_t *cmds = malloc((size_t)n * sizeof *cmds);
@@ -439,9 +444,17 @@ static uint64_t timed_places(lx_journal_t *j, lx_engine_t *e, gen_t *g, uint32_t
                                            .price = base + (i / g->markets) % 200,
                                            .qty = 1};
     }
+    uint64_t accepted = 0;
+    lx_sink_t sink = {count_accepted, &accepted};
+    int arc = 0;
     uint64_t t = lxb_now_ns();
-    for (uint32_t i = 0; i < n; i++) lx_engine_apply(e, &cmds[i], NULL);
+    for (uint32_t i = 0; i < n; i++) arc |= lx_engine_apply(e, &cmds[i], &sink);
     t = lxb_now_ns() - t;
+    if (arc || accepted != n) { /* what was timed must be n resting places */
+        fprintf(stderr, "journal_bench: %u places timed, %llu accepted, apply %s\n", n,
+                (unsigned long long)accepted, arc ? "failed" : "ok");
+        *rc = arc ? arc : LX_ECORRUPT;
+    }
     for (uint32_t i = 0; i < n && !*rc; i++) *rc = lx_journal_append(j, &cmds[i], NULL);
     free(cmds);
     return t / n;

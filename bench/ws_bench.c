@@ -161,7 +161,8 @@ static void *sender(void *arg) {
     return NULL;
 }
 
-/* One text message from the server: a result names its order by "id". */
+/* One text message from the server: a result names its order by "id"; an
+ * error or a rejected order fails the run. */
 static void on_text(wb_t *b, const char *p, size_t len, uint64_t now) {
     if (len < 20 || memcmp(p, "{\"type\":\"result\",\"id\":", 22) != 0) {
         if (len >= 14 && !memcmp(p, "{\"type\":\"error", 14)) {
@@ -174,6 +175,12 @@ static void on_text(wb_t *b, const char *p, size_t len, uint64_t now) {
     for (size_t k = 22; k < len && p[k] >= '0' && p[k] <= '9'; k++)
         i = i * 10 + (uint64_t)(p[k] - '0');
     if (i >= b->n) return;
+    /* an order the engine refused is no order served: the run fails */
+    if (memmem(p, len, "\"status\":\"rejected\"", 19)) {
+        fprintf(stderr, "ws_bench: rejected: %.*s\n", (int)(len > 300 ? 300 : len), p);
+        atomic_store(&b->failed, 1);
+        return;
+    }
     uint64_t d = due(b, i);
     lxb_hist_record(b->lat, now > d ? now - d : 0);
     b->got++;

@@ -20,6 +20,7 @@ packages=(
     python3-websockets # tests of the WebSocket gateway
     python3-nacl       # tests of the WebSocket gateway: the signer of signed logons and actions
     curl               # tests of the HTTP gateway
+    jq                 # tests of the HTTP gateway: reading its JSON answers
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
