@@ -82,7 +82,13 @@ enum {
      * node started from (LX_NODE_OUT_STATE ... LX_NODE_OUT_STATE_END). */
     LX_NODE_GW_MARKET_DATA = 1u << 0,
     /* After each command one of its sessions sent, an LX_NODE_OUT_DONE. */
-    LX_NODE_GW_DONE = 1u << 1
+    LX_NODE_GW_DONE = 1u << 1,
+    /* The key events (KEY_BOUND, AGENT_APPROVED, AGENT_REVOKED: shard 0's)
+     * also reach this gateway's out ring, and before any command it gets the
+     * key records of the state the node started from (LX_NODE_OUT_STATE,
+     * from shard 0) and an LX_NODE_OUT_STATE_END from every shard: what a
+     * gateway needs to check keys at logon, without the market data. */
+    LX_NODE_GW_KEYS = 1u << 2
 };
 
 typedef struct {
@@ -249,6 +255,9 @@ unsigned lx_node_market_shard(const lx_node_t *n, lx_market_id_t m);
  * the gateway's out rings (the gateway's wake-up; with several shards, from
  * several threads at once). Set before lx_node_start. */
 void lx_node_set_notify(lx_node_t *n, void (*fn)(void *ctx), void *ctx);
+/* Gateway 0's LX_NODE_GW_* flags (none by default). Before lx_node_start,
+ * else LX_ESTATE. */
+int lx_node_set_flags(lx_node_t *n, uint32_t flags);
 /* Closes every gateway's in ring (from any thread): the first step of a
  * shutdown with several gateways, so that no gateway's stop waits for
  * another's. A command a gateway commits after this is dropped unacknowledged. */

@@ -100,14 +100,12 @@
  * session, where reports of unknown orders, dead man's switch firings and
  * funds go) and its share of the account's rate bucket are gateway matters
  * the engine never sees. The gateway keeps its copy of the key records
- * (lx_gw_keys_t, lx/gw_auth.h, the web gateway's structure) from a market-
- * data node gateway, which gets the start-up state (STATE: every key
- * record, then STATE_END) and then every event: with several threads the
- * last thread's own node gateway is that one, so no gateway is added (and
- * the seven threads of LX_CONFIG_BINARY_THREADS_MAX still leave one for the
- * web gateway); with one thread, that thread also drains a node gateway of
- * its own for it. It pays for this with a copy of every engine event in
- * that ring; a node flag for key events only would remove the cost. One
+ * (lx_gw_keys_t, lx/gw_auth.h, the web gateway's structure) from the last
+ * thread's own node gateway, flagged LX_NODE_GW_KEYS: it gets the key
+ * records of the start-up state (then a STATE_END from each shard) and
+ * then the key events, nothing else more than the thread's own reports (so
+ * the engine threads copy no market data for it, and one thread keeps the
+ * node's one-gateway path). One
  * thread writes the copy, any thread reads it at logon, under keys_mu (a
  * read-write lock off the order path). It lags the engine by the events in
  * flight, so the engine's check of every command (auth SESSION, also on a
@@ -208,9 +206,6 @@ struct gw {
     lx_ring_t *in;
     lx_node_outs_t outs; /* its out ring from each shard */
     bool feed;           /* it keeps the key copy (the essay's "Identity") */
-    bool has_kouts;      /* one thread: the key feed comes on a node gateway of its own */
-    unsigned kgw;        /* that gateway */
-    lx_node_outs_t kouts;
     int efd, epfd;
     pthread_t thread;
     _Atomic int sleeping;
@@ -1231,7 +1226,7 @@ static void feed_keys(gw_t *g, const lx_node_out_t *o) {
 
 static void on_report(gw_t *g, const lx_node_out_t *o) {
     if (o->kind == LX_NODE_OUT_EVENT) {
-        /* the key feed's ring has every event: most are no session's here */
+        /* the key feed's events may be no session's here */
         if (!o->session[0] && !o->session[1]) return;
         /* the first report of a timed command: its order-to-ack latency */
         if (o->t_rx && o->ev.seq != g->acked_seq) {
@@ -1277,24 +1272,17 @@ static void on_report(gw_t *g, const lx_node_out_t *o) {
 
 static void on_out(void *ctx, const lx_node_out_t *o) {
     gw_t *g = ctx;
-    if (g->feed && !g->has_kouts) feed_keys(g, o);
+    if (g->feed) feed_keys(g, o);
     on_report(g, o);
-}
-
-static void on_kout(void *ctx, const lx_node_out_t *o) {
-    feed_keys(ctx, o);
 }
 
 static void drain_out(gw_t *g) {
     while (lx_node_outs_drain(&g->outs, 1024, on_out, g)) {
     }
-    if (g->has_kouts)
-        while (lx_node_outs_drain(&g->kouts, 1024, on_kout, g)) {
-        }
 }
 
 static bool outs_pending(const gw_t *g) {
-    return lx_node_outs_pending(&g->outs) || (g->has_kouts && lx_node_outs_pending(&g->kouts));
+    return lx_node_outs_pending(&g->outs);
 }
 
 static void notify(void *ctx) {
@@ -1412,10 +1400,8 @@ static void *gw_main(void *arg) {
     g->nmoving = 0; /* they stay and are closed with the others */
     stage_flush(g);
     lx_node_gateway_close(g->node, g->nodegw);
-    if (g->has_kouts) lx_node_gateway_close(g->node, g->kgw);
     for (;;) {
-        bool finished =
-            lx_node_outs_finished(&g->outs) && (!g->has_kouts || lx_node_outs_finished(&g->kouts));
+        bool finished = lx_node_outs_finished(&g->outs);
         drain_out(g);
         flush_dirty(g);
         if (finished) break;
@@ -1502,9 +1488,10 @@ static int gw_new(lx_gw_tcp_t *G, unsigned idx, char *err, size_t errlen) {
         g->nodegw = 0;
         g->in = lx_node_in_ring(G->node);
         lx_node_set_notify(G->node, notify, g);
+        if (g->feed) lx_node_set_flags(G->node, LX_NODE_GW_KEYS);
     } else {
         lx_node_gw_opts_t go = {
-            .flags = g->feed ? LX_NODE_GW_MARKET_DATA : 0, .notify = notify, .notify_ctx = g};
+            .flags = g->feed ? LX_NODE_GW_KEYS : 0, .notify = notify, .notify_ctx = g};
         lx_ring_t *out0;
         int rc = lx_node_add_gateway(G->node, &go, &g->in, &out0);
         if (rc < 0) {
@@ -1518,20 +1505,6 @@ static int gw_new(lx_gw_tcp_t *G, unsigned idx, char *err, size_t errlen) {
     }
     lx_node_outs_init(&g->outs, G->node, g->nodegw);
     G->by_nodegw[g->nodegw] = (int8_t)idx;
-    if (g->feed && idx == 0) {
-        /* one thread: the key feed on a node gateway of its own */
-        lx_node_gw_opts_t ko = {.flags = LX_NODE_GW_MARKET_DATA, .notify = notify, .notify_ctx = g};
-        lx_ring_t *kin, *kout0;
-        int rc = lx_node_add_gateway(G->node, &ko, &kin, &kout0);
-        if (rc < 0) {
-            snprintf(err, errlen, "binary gateway: the node has no gateway for its key feed (%s)",
-                     lx_strerror(rc));
-            return rc;
-        }
-        g->kgw = (unsigned)rc;
-        g->has_kouts = true;
-        lx_node_outs_init(&g->kouts, G->node, g->kgw);
-    }
     return 0;
 }
 

@@ -449,6 +449,12 @@ void lx_node_set_notify(lx_node_t *n, void (*fn)(void *), void *ctx) {
     n->gw[0].notify_ctx = ctx;
 }
 
+int lx_node_set_flags(lx_node_t *n, uint32_t flags) {
+    if (n->started) return LX_ESTATE;
+    n->gw[0].flags = flags;
+    return 0;
+}
+
 int lx_node_add_gateway(lx_node_t *n, const lx_node_gw_opts_t *opts, lx_ring_t **in,
                         lx_ring_t **out) {
     if (n->started) return LX_ESTATE;

@@ -79,10 +79,17 @@ static lx_node_out_t *stage(shard_t *s, unsigned gw) {
  * the sessions belongs to; each copy keeps only that gateway's sessions,
  * and the tag when the command's session is that gateway's.
  */
+/* A key event a LX_NODE_GW_KEYS gateway gets (shard 0's: every shard
+ * applies key commands). */
+static bool key_event(const shard_t *s, const lx_node_out_t *o) {
+    return s->index == 0 && o->kind == LX_NODE_OUT_EVENT && o->ev.type >= LX_EV_KEY_BOUND &&
+           o->ev.type <= LX_EV_AGENT_REVOKED;
+}
+
 static void dispatch(shard_t *s, const lx_node_out_t *o) {
     lx_node_t *n = s->node;
-    if (n->ngw == 1 && !n->gw[0].flags) { /* the common case: one binary gateway */
-        if (!o->session[0] && !o->session[1]) return;
+    if (n->ngw == 1 && !(n->gw[0].flags & ~LX_NODE_GW_KEYS)) { /* one binary gateway */
+        if (!o->session[0] && !o->session[1] && !(n->gw[0].flags && key_event(s, o))) return;
         lx_node_out_t *c = stage(s, 0);
         *c = *o;
         if (s->cur_session && LX_NODE_SESSION_GW(s->cur_session) == 0)
@@ -92,7 +99,9 @@ static void dispatch(shard_t *s, const lx_node_out_t *o) {
     for (uint32_t i = 0; i < n->ngw; i++) {
         bool mine0 = o->session[0] && LX_NODE_SESSION_GW(o->session[0]) == i;
         bool mine1 = o->session[1] && LX_NODE_SESSION_GW(o->session[1]) == i;
-        if (!mine0 && !mine1 && !(n->gw[i].flags & LX_NODE_GW_MARKET_DATA)) continue;
+        if (!mine0 && !mine1 && !(n->gw[i].flags & LX_NODE_GW_MARKET_DATA) &&
+            !((n->gw[i].flags & LX_NODE_GW_KEYS) && key_event(s, o)))
+            continue;
         lx_node_out_t *c = stage(s, i);
         *c = *o;
         if (!mine0) c->session[0] = 0;
@@ -353,6 +362,34 @@ static void dump_balance(void *ctx, lx_account_id_t a, lx_asset_id_t asset, int6
 /* Markets with their levels, balances, keys, then open orders per market
  * and side in priority order. Runs on the engine thread before the first
  * command. */
+/* Every key the engine knows, as the event that made it what it is now
+ * (identity state is the same in every shard: shard 0 tells it). */
+static void dump_keys(shard_t *s, unsigned gw) {
+    const lx_engine_t *e = s->engine;
+    for (uint32_t i = 0, nk = s->index ? 0 : lx_engine_key_count(e); i < nk; i++) {
+        lx_key_info_t k;
+        lx_engine_key_nth(e, i, &k);
+        lx_node_out_t *o = stage(s, gw);
+        o->kind = LX_NODE_OUT_STATE;
+        o->ev.type = k.role == LX_KEY_OWNER   ? LX_EV_KEY_BOUND
+                     : k.role == LX_KEY_AGENT ? LX_EV_AGENT_APPROVED
+                                              : LX_EV_AGENT_REVOKED;
+        o->ev.market = LX_MARKET_NONE;
+        o->ev.u.key.account = k.account;
+        memcpy(o->ev.u.key.key, k.key, sizeof o->ev.u.key.key);
+        memcpy(o->ev.u.key.name, k.name, sizeof o->ev.u.key.name);
+        o->ev.u.key.expiry = k.expiry;
+    }
+}
+
+/* The end of a gateway's start-up state: one from each shard. */
+static void dump_end(shard_t *s, unsigned gw) {
+    lx_node_out_t *end = stage(s, gw);
+    end->kind = LX_NODE_OUT_STATE_END;
+    end->parts = (uint8_t)s->node->nshards;
+    stage_flush(s);
+}
+
 static void dump_state(shard_t *s, unsigned gw) {
     const lx_engine_t *e = s->engine;
     const lx_engine_config_t *ec = lx_engine_config(e);
@@ -388,22 +425,7 @@ static void dump_state(shard_t *s, unsigned gw) {
     }
     dump_ctx_t d = {s, gw};
     lx_engine_foreach_balance(e, dump_balance, &d);
-    /* every key the engine knows, as the event that made it what it is now
-     * (identity state is the same in every shard: shard 0 tells it) */
-    for (uint32_t i = 0, nk = s->index ? 0 : lx_engine_key_count(e); i < nk; i++) {
-        lx_key_info_t k;
-        lx_engine_key_nth(e, i, &k);
-        lx_node_out_t *o = stage(s, gw);
-        o->kind = LX_NODE_OUT_STATE;
-        o->ev.type = k.role == LX_KEY_OWNER   ? LX_EV_KEY_BOUND
-                     : k.role == LX_KEY_AGENT ? LX_EV_AGENT_APPROVED
-                                              : LX_EV_AGENT_REVOKED;
-        o->ev.market = LX_MARKET_NONE;
-        o->ev.u.key.account = k.account;
-        memcpy(o->ev.u.key.key, k.key, sizeof o->ev.u.key.key);
-        memcpy(o->ev.u.key.name, k.name, sizeof o->ev.u.key.name);
-        o->ev.u.key.expiry = k.expiry;
-    }
+    dump_keys(s, gw);
     for (lx_market_id_t m = 0; m < ec->max_markets; m++) {
         lx_market_info_t mi;
         if (lx_engine_market_info(e, m, &mi) || mi.orders == 0) continue;
@@ -425,10 +447,7 @@ static void dump_state(shard_t *s, unsigned gw) {
     }
     free(lv);
     free(ords);
-    lx_node_out_t *end = stage(s, gw);
-    end->kind = LX_NODE_OUT_STATE_END;
-    end->parts = (uint8_t)s->node->nshards;
-    stage_flush(s);
+    dump_end(s, gw);
 }
 
 static int eng_apply(shard_t *s, const lx_node_msg_t *m, const lx_sink_t *sink) {
@@ -502,8 +521,14 @@ void *lx__shard_main(void *arg) {
     shard_t *s = arg;
     lx_node_t *n = s->node;
     lx_sink_t sink = {.emit = on_event, .ctx = s};
-    for (unsigned i = 0; i < n->ngw; i++)
-        if (n->gw[i].flags & LX_NODE_GW_MARKET_DATA) dump_state(s, i);
+    for (unsigned i = 0; i < n->ngw; i++) {
+        if (n->gw[i].flags & LX_NODE_GW_MARKET_DATA) {
+            dump_state(s, i);
+        } else if (n->gw[i].flags & LX_NODE_GW_KEYS) {
+            dump_keys(s, i);
+            dump_end(s, i);
+        }
+    }
     for (;;) {
         int g = lx_ring_peek_wait(s->ring, BATCH, LX_RING_FOREVER);
         if (g == LX_ECLOSED) break;
