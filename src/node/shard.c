@@ -290,26 +290,9 @@ static void on_event(void *ctx, const lx_event_t *ev) {
 static bool status_find(shard_t *s, const lx_node_msg_t *m, lx_order_info_t *oi) {
     if (!m->status.by_client_id)
         return lx_engine_order(s->engine, m->status.order_id, oi) == 0 && oi->account == m->account;
-    lx_order_info_t buf[64];
-    size_t total = lx_engine_account_orders(s->engine, m->account, buf, 64);
-    lx_order_info_t *all = buf;
-    if (total > 64) {
-        all = malloc(total * sizeof *all);
-        if (all)
-            total = lx_engine_account_orders(s->engine, m->account, all, total);
-        else
-            total = 64, all = buf;
-    }
-    bool found = false;
-    for (size_t i = 0; i < total && !found; i++) {
-        if (all[i].client_id == m->status.client_id &&
-            (m->status.market == LX_MARKET_ALL || all[i].market == m->status.market)) {
-            *oi = all[i];
-            found = true;
-        }
-    }
-    if (all != buf) free(all);
-    return found;
+    /* through the engine's client-id index: O(1), whatever the account holds */
+    return lx_engine_order_by_client_id(s->engine, m->account, m->status.client_id, oi) == 0 &&
+           (m->status.market == LX_MARKET_ALL || oi->market == m->status.market);
 }
 
 /* Answers a STATUS. One asked of every shard (m->fan) is answered by the
