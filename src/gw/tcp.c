@@ -114,7 +114,9 @@
  *
  * A session disconnected for longer than opts.session_linger_ms (10 min)
  * loses its history (a resend then says "trimmed"); the session itself (a
- * few dozen bytes) stays until the node stops.
+ * few dozen bytes) stays until the node stops, or until its account, which
+ * has at most SESSIONS_PER_ACCOUNT (32) of them on a thread, needs a new
+ * one: the one disconnected the longest is then taken over (session_new).
  */
 #define _GNU_SOURCE
 #include "lx/gw_auth.h"
@@ -148,6 +150,10 @@ _Static_assert(LX_CONFIG_BINARY_THREADS_MAX < LX_NODE_GATEWAYS_MAX,
 #define REPORT_MAX 80 /* the largest execution report */
 #define READ_BUF 65536
 
+/* The most session records an account has on one gateway thread
+ * (session_new). */
+#define SESSIONS_PER_ACCOUNT 32
+
 typedef struct conn conn_t;
 typedef struct gw gw_t;
 
@@ -164,6 +170,7 @@ typedef struct {
     bool keyed;                /* logged on by signing a challenge with `key`, which was
                                   the account's owner key or a live agent's then */
     uint8_t key[32];
+    uint32_t acct_prev; /* the account's session made before it here (index + 1; 0: none) */
 } session_t;
 
 struct conn {
@@ -226,6 +233,7 @@ struct gw {
     /* sessions */
     session_t **sessions;
     uint32_t nsessions, sessions_cap;
+    uint32_t *acct_sess; /* per account: its newest session here (index + 1; 0: none) */
     /* staged requests */
     lx_node_msg_t stage[STAGE];
     uint32_t nstage;
@@ -621,7 +629,35 @@ static session_t *session_find(gw_t *g, uint64_t id) {
     return g->sessions[idx - 1];
 }
 
+/* A session for account: a new record, or, when the account has
+ * SESSIONS_PER_ACCOUNT records on this thread already, the record of its
+ * session disconnected the longest, taken over (its id and its numbering go
+ * on; its history, key and options are dropped); NULL when all of them are
+ * connected (or out of memory). Without the bound a client that logs on
+ * and off in a loop grew the gateway without end: a history (up to 20 KiB)
+ * kept for the linger time per session, a record per session until the
+ * node stops, and the thread's 2^24 session ids used up, after which no one
+ * could log on. A take-over is safe: a session id resumes only with its
+ * account (and key), and the orders it names are that account's. */
 static session_t *session_new(gw_t *g, lx_account_id_t account) {
+    uint32_t n = 0;
+    session_t *oldest = NULL;
+    for (uint32_t i = g->acct_sess[account]; i; i = g->sessions[i - 1]->acct_prev) {
+        session_t *s = g->sessions[i - 1];
+        n++;
+        if (!s->conn && (!oldest || s->disc_at < oldest->disc_at)) oldest = s;
+    }
+    if (n >= SESSIONS_PER_ACCOUNT) {
+        if (!oldest) return NULL;
+        free(oldest->hist);
+        oldest->hist = NULL;
+        oldest->hist_cap = 0;
+        oldest->hist_first = oldest->next_seq;
+        oldest->keyed = false;
+        memset(oldest->key, 0, sizeof oldest->key);
+        oldest->cancel_on_disconnect = false;
+        return oldest;
+    }
     if (g->nsessions >= 0xffffff) return NULL;
     if (g->nsessions == g->sessions_cap) {
         uint32_t cap = g->sessions_cap ? g->sessions_cap * 2 : 64;
@@ -637,6 +673,8 @@ static session_t *session_new(gw_t *g, lx_account_id_t account) {
     s->next_seq = 1;
     s->hist_first = 1;
     g->sessions[g->nsessions++] = s;
+    s->acct_prev = g->acct_sess[account];
+    g->acct_sess[account] = g->nsessions;
     return s;
 }
 
@@ -874,7 +912,9 @@ static void logon_finish(gw_t *g, conn_t *c, const lx_proto_logon_t *l) {
     }
     if (!s) {
         send_reject(g, c, LX_PROTO_R_UNAVAILABLE, LX_PROTO_LOGON, 0);
-        conn_kill(g, c, "no room for a session");
+        conn_kill(g, c,
+                  "no room for a session (all the account's sessions on this thread are "
+                  "connected, or no memory)");
         return;
     }
     s->conn = c;
@@ -1449,6 +1489,7 @@ static void gw_free(gw_t *g) {
         free(g->sessions[i]);
     }
     free(g->sessions);
+    free(g->acct_sess);
     free(g->conns);
     free(g->dead);
     free(g->cod);
@@ -1475,7 +1516,9 @@ static int gw_new(lx_gw_tcp_t *G, unsigned idx, char *err, size_t errlen) {
     g->dead = calloc(2 * max + 2, sizeof *g->dead);
     g->dirty = calloc(2 * max + 2, sizeof *g->dirty);
     g->moving = calloc(max, sizeof *g->moving);
-    if (!g->conns || !g->dead || !g->dirty || !g->moving) return LX_ENOMEM;
+    g->acct_sess =
+        calloc(G->cfg->engine.max_accounts ? G->cfg->engine.max_accounts : 1, sizeof *g->acct_sess);
+    if (!g->conns || !g->dead || !g->dirty || !g->moving || !g->acct_sess) return LX_ENOMEM;
     g->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     g->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (g->efd < 0 || g->epfd < 0) {

@@ -1572,6 +1572,73 @@ static void test_session_linger(void **state) {
     remove_dir(dir);
 }
 
+/* An account has at most 32 session records on a gateway thread: a new
+ * session beyond them takes over the one disconnected the longest (the same
+ * id, its numbering going on, its history dropped: a resend says trimmed),
+ * so a client that logs on and off in a loop cannot grow the gateway; with
+ * all of them connected one more new session is refused (UNAVAILABLE).
+ * Connections are dealt to the threads in turn, so with T threads the
+ * first 32 T sessions are new and the next T take over the first T. */
+static void test_session_cap(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    t_max_conns = 400;
+    t_per_ip = 300;
+    tnode_start(&t, dir, NULL, 0);
+    enum { CAP = 32 };
+    const int T = (int)t_threads, N = CAP * T;
+    static uint64_t ids[2 * CAP];
+    assert_true(N <= 2 * CAP);
+    tcli_t a;
+    for (int k = 0; k < N; k++) {
+        cli_connect(&a, t.port);
+        ids[k] = cli_logon(&a, 9, 0).u.logon_ack.session_id;
+        for (int j = 0; j < k; j++) assert_true(ids[j] != ids[k]);
+        if (k == 0) {
+            cli_place(&a, BTC, 1, LX_SIDE_BUY, LX_TIF_GTC, PX - 100, 1);
+            cli_expect(&a, LX_PROTO_ACCEPTED); /* seq 1 of session ids[0] */
+        }
+        cli_close(&a);
+        usleep(20 * 1000); /* the gateway sees each close in turn */
+    }
+    /* the next T take over the first T, the longest away on their threads */
+    tcli_t b[2];
+    for (int k = 0; k < T; k++) {
+        cli_connect(&b[k], t.port);
+        lx_proto_msg_t m = cli_logon(&b[k], 9, 0);
+        assert_true(m.u.logon_ack.session_id == ids[k]);
+        assert_int_equal(m.u.logon_ack.next_seq, k == 0 ? 2 : 1);
+    }
+    lx_proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_RESEND_REQUEST;
+    m.u.resend_request.from_seq = 1;
+    cli_send(&b[0], &m);
+    assert_int_equal(cli_expect(&b[0], LX_PROTO_RESEND_END).u.resend_end.status,
+                     LX_PROTO_RESEND_TRIMMED);
+    for (int k = 0; k < T; k++) cli_close(&b[k]);
+
+    /* account 10 with all its sessions connected: no new one */
+    static tcli_t held[2 * CAP];
+    for (int k = 0; k < N; k++) {
+        cli_connect(&held[k], t.port);
+        cli_logon(&held[k], 10, 0);
+    }
+    for (int k = 0; k < T; k++) {
+        cli_connect(&b[k], t.port);
+        lx_proto_msg_t lm = logon_msg(10, 0, 0);
+        cli_send(&b[k], &lm);
+        m = cli_expect(&b[k], LX_PROTO_REJECT);
+        assert_int_equal(m.u.reject.reason, LX_PROTO_R_UNAVAILABLE);
+        cli_close(&b[k]);
+    }
+    for (int k = 0; k < N; k++) cli_close(&held[k]);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
 static void test_restart_recovers(void **state) {
     (void)state;
     char dir[64];
@@ -2590,6 +2657,7 @@ int main(void) {
         cmocka_unit_test(test_journal_failure),
         cmocka_unit_test(test_engine_out_of_memory),
         cmocka_unit_test(test_session_linger),
+        cmocka_unit_test(test_session_cap),
         cmocka_unit_test(test_connection_cap_per_ip),
         cmocka_unit_test(test_cancel_on_disconnect),
         cmocka_unit_test(test_signed_logon_and_actions),
