@@ -182,6 +182,27 @@ typedef struct lx__side {
 
 _Static_assert(sizeof(lx__side_t) == 32, "a side is 32 bytes");
 
+/* The rules a command's fields meet, shared with the snapshot loader and
+ * lx_engine_validate: fees (0 <= taker <= LX_FEE_RATE_MAX, -taker <= maker
+ * <= taker), 16-byte text (asset symbols, agent names: printable ASCII,
+ * then NULs to the end; a symbol is not empty) and an all-zero key (none). */
+static inline bool lx__fees_valid(int32_t maker, int32_t taker) {
+    return taker >= 0 && taker <= LX_FEE_RATE_MAX && maker <= taker && maker >= -taker;
+}
+
+static inline bool lx__text16_valid(const char t[16]) {
+    int i = 0;
+    while (i < 16 && t[i] >= 0x21 && t[i] <= 0x7e) i++;
+    while (i < 16 && t[i] == 0) i++;
+    return i == 16;
+}
+
+static inline bool lx__key_zero(const uint8_t k[32]) {
+    for (int i = 0; i < 32; i++)
+        if (k[i]) return false;
+    return true;
+}
+
 static inline int64_t lx__key(int side, int64_t price) {
     return side == LX_SIDE_BUY ? price : -price;
 }

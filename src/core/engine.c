@@ -128,13 +128,7 @@ void lx__reject(lx_engine_t *e, const lx_cmd_t *c, lx_reject_t reason, uint32_t 
 /* ---- administration ----------------------------------------------------- */
 
 static bool symbol_valid(const char sym[16]) {
-    if (sym[0] == 0) return false;
-    int i = 0;
-    for (; i < 16 && sym[i]; i++)
-        if (sym[i] < 0x21 || sym[i] > 0x7e) return false;
-    for (; i < 16; i++)
-        if (sym[i]) return false;
-    return true;
+    return sym[0] != 0 && lx__text16_valid(sym);
 }
 
 static void create_asset(lx_engine_t *e, const lx_cmd_t *c) {
@@ -161,10 +155,6 @@ static void create_asset(lx_engine_t *e, const lx_cmd_t *c) {
     ev.u.asset.scale = a->scale;
     memcpy(ev.u.asset.symbol, a->symbol, 16);
     lx__emit(e, &ev);
-}
-
-static bool fees_valid(int32_t maker, int32_t taker) {
-    return taker >= 0 && taker <= LX_FEE_RATE_MAX && maker <= taker && maker >= -taker;
 }
 
 static bool asset_exists(const lx_engine_t *e, uint32_t a) {
@@ -194,7 +184,7 @@ static void create_market(lx_engine_t *e, const lx_cmd_t *c) {
         tv = prod / scale;
         if (prod % scale != 0 || tv < 1 || tv > INT64_MAX)
             r = LX_REJECT_BAD_MARKET_PARAMS;
-        else if (!fees_valid(p->maker_fee, p->taker_fee))
+        else if (!lx__fees_valid(p->maker_fee, p->taker_fee))
             r = LX_REJECT_BAD_FEES;
     }
     if (r) {
@@ -254,9 +244,9 @@ static void set_market_state(lx_engine_t *e, const lx_cmd_t *c) {
 static void set_fees(lx_engine_t *e, const lx_cmd_t *c) {
     const lx_cmd_set_fees_t *p = &c->u.set_fees;
     lx__market_t *m = market_of(e, p->market);
-    lx_reject_t r = !m                                        ? LX_REJECT_UNKNOWN_MARKET
-                    : !fees_valid(p->maker_fee, p->taker_fee) ? LX_REJECT_BAD_FEES
-                                                              : 0;
+    lx_reject_t r = !m                                            ? LX_REJECT_UNKNOWN_MARKET
+                    : !lx__fees_valid(p->maker_fee, p->taker_fee) ? LX_REJECT_BAD_FEES
+                                                                  : 0;
     if (r) {
         lx__reject(e, c, r, p->market, LX_ACCOUNT_NONE, 0, 0);
         return;

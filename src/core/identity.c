@@ -109,19 +109,6 @@ uint32_t lx__key_add(lx_engine_t *e, const uint8_t key[32], uint32_t account, ui
     return k;
 }
 
-static bool key_zero(const uint8_t k[32]) {
-    for (int i = 0; i < 32; i++)
-        if (k[i]) return false;
-    return true;
-}
-
-static bool name_valid(const char n[16]) {
-    int i = 0;
-    while (i < 16 && n[i] >= 0x21 && n[i] <= 0x7e) i++;
-    while (i < 16 && n[i] == 0) i++;
-    return i == 16;
-}
-
 /* ---- auth --------------------------------------------------------------------- */
 
 /* Whether auth applies to the command; if so, the account it acts for and
@@ -229,7 +216,7 @@ int lx__bind_key(lx_engine_t *e, const lx_cmd_t *c) {
     lx_reject_t r = LX_REJECT_NONE;
     if (p->account >= e->cfg.max_accounts)
         r = LX_REJECT_UNKNOWN_ACCOUNT;
-    else if (key_zero(p->key))
+    else if (lx__key_zero(p->key))
         r = LX_REJECT_BAD_KEY;
     else if (e->ident[p->account].owner)
         r = LX_REJECT_ACCOUNT_HAS_KEY;
@@ -251,9 +238,9 @@ int lx__approve_agent(lx_engine_t *e, const lx_cmd_t *c) {
     uint32_t k = LX__NIL;
     if (p->account >= e->cfg.max_accounts)
         r = LX_REJECT_UNKNOWN_ACCOUNT;
-    else if (key_zero(p->key))
+    else if (lx__key_zero(p->key))
         r = LX_REJECT_BAD_KEY;
-    else if (!name_valid(p->name))
+    else if (!lx__text16_valid(p->name))
         r = LX_REJECT_BAD_COMMAND;
     else if (p->expiry <= c->ts)
         r = LX_REJECT_EXPIRED;

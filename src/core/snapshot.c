@@ -58,9 +58,10 @@
  *             order the engine learnt them (identity.c)
  *   trailer   u64 lx_engine_digest() of the state
  *
- * Version 1 is still loaded: its header is the first 48 bytes above with
- * the check at 48 (no min lead, no agent limit: the defaults apply), and it
- * has no deadman and no keys section.
+ * Version 1 (before the dead man's switches and keys) is no longer read
+ * (LX_EVERSION): its trailer is the digest of its day, which the digest
+ * has outgrown, so no v1 image could pass the check below; recovery then
+ * skips such a snapshot and replays the journal.
  *
  * Validity: every count and id within the configuration; levels strictly
  * ascending by key (price for bids, -price for asks); no slot twice; every
@@ -85,7 +86,6 @@ static int gtd_cmp(const void *a, const void *b) {
 
 #define SNAP_MAGIC 0x4e45584cu /* "LXEN" little-endian */
 #define HEADER_LEN 64
-#define HEADER_LEN_V1 48
 
 static uint64_t header_check(const uint8_t *h, int len) {
     uint64_t x = 0x6865616465720001ULL;
@@ -337,10 +337,9 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
     if (!rd(&r, h, 8)) return r.err;
     CHECK(lx_get_u32(h) == SNAP_MAGIC);
     uint32_t version = lx_get_u32(h + 4);
-    if (version != LX_SNAPSHOT_VERSION && version != 1) return LX_EVERSION;
-    int hlen = version == 1 ? HEADER_LEN_V1 : HEADER_LEN;
-    if (!rd(&r, h + 8, (size_t)hlen)) return r.err;
-    CHECK(lx_get_u64(h + hlen) == header_check(h, hlen));
+    if (version != LX_SNAPSHOT_VERSION) return LX_EVERSION;
+    if (!rd(&r, h + 8, HEADER_LEN)) return r.err;
+    CHECK(lx_get_u64(h + HEADER_LEN) == header_check(h, HEADER_LEN));
     lx_engine_config_t cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.max_markets = lx_get_u32(h + 8);
@@ -351,12 +350,9 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
     uint32_t clearing = lx_get_u32(h + 28);
     CHECK(clearing <= 1);
     cfg.clearing = clearing;
-    if (version != 1) {
-        cfg.deadman_min_lead_ns = (int64_t)lx_get_u64(h + 48);
-        cfg.max_agents_per_account = lx_get_u32(h + 56);
-        CHECK(cfg.deadman_min_lead_ns > 0 && cfg.max_agents_per_account > 0 &&
-              lx_get_u32(h + 60) == 0);
-    }
+    cfg.deadman_min_lead_ns = (int64_t)lx_get_u64(h + 48);
+    cfg.max_agents_per_account = lx_get_u32(h + 56);
+    CHECK(cfg.deadman_min_lead_ns > 0 && cfg.max_agents_per_account > 0 && lx_get_u32(h + 60) == 0);
     int rc = lx_engine_create(&e, &cfg);
     if (rc) {
         r.err = rc == LX_EINVAL ? LX_ECORRUPT : rc;
@@ -533,7 +529,7 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
         lx__gtd_push(e, xi, seq);
     }
     CHECK(e->ngtd == e->ngtx); /* and none left out */
-    n = version == 1 ? 0 : r32(&r);
+    n = r32(&r);
     CHECK(n <= cfg.max_accounts);
     for (uint32_t i = 0; i < n; i++) {
         uint32_t a = r32(&r);
@@ -541,7 +537,7 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
         CHECK(a < cfg.max_accounts && deadline > 0 && !e->ident[a].dms && lx__dms_reserve(e) == 0);
         lx__dms_set(e, a, deadline);
     }
-    n = version == 1 ? 0 : r32(&r);
+    n = r32(&r);
     for (uint32_t i = 0; i < n; i++) {
         uint8_t rec[72];
         if (!rd(&r, rec, sizeof rec)) goto fail;

@@ -19,9 +19,12 @@
  *    resting GTD orders, each entry naming the other;
  *  - the dead man's switch heap ordered, each entry's account pointing
  *    back at its position, and no other account claiming one;
- *  - every key found through the index, owned by a valid account, an owner
- *    key named by its account and no other, each account's agent count
- *    equal to its AGENT keys.
+ *  - every key found through the index, owned by a valid account, not all
+ *    zero, with a printable name, an owner key named by its account and no
+ *    other, each account's agent count equal to its AGENT keys and within
+ *    the limit;
+ *  - markets in continuous mode with fees a command could set, assets with
+ *    a printable symbol and a scale (what the snapshot loader relies on).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,6 +192,9 @@ static int validate_books(const lx_engine_t *e, int64_t *locks, tally_t *t, char
     for (uint32_t mi = 0; mi < e->cfg.max_markets; mi++) {
         const lx__market_t *m = &e->markets[mi];
         if (!m->exists) continue;
+        if (m->mode != LX_MODE_CONTINUOUS || !lx__fees_valid(m->maker_fee, m->taker_fee))
+            FAIL("market %u: mode %u, fees %d/%d: not what a command could set", mi, m->mode,
+                 m->maker_fee, m->taker_fee);
         uint64_t before = t->orders;
         for (int side = 0; side < 2; side++)
             if ((rc = validate_side(e, mi, side, locks, t, msg, msglen))) goto out;
@@ -278,6 +284,8 @@ static int validate_balances(const lx_engine_t *e, const int64_t *locks, char *m
     for (uint32_t a = 0; a < e->cfg.max_assets; a++) {
         const lx__asset_t *as = &e->assets[a];
         if (!as->exists) continue;
+        if (as->symbol[0] == 0 || !lx__text16_valid(as->symbol) || as->scale < 1)
+            FAIL("asset %u: symbol or scale not what a command could set", a);
         if (sums[a] + as->fees != as->supply)
             FAIL("asset %u: balances %lld + fees %lld != supply %lld", a, (long long)sums[a],
                  (long long)as->fees, (long long)as->supply);
@@ -352,6 +360,8 @@ static int validate_keys(const lx_engine_t *e, char *msg, size_t msglen) {
         if (k->account >= e->cfg.max_accounts) FAIL("key %u of account %u", i, k->account);
         if (k->role < LX_KEY_OWNER || k->role > LX_KEY_REVOKED)
             FAIL("key %u has role %u", i, k->role);
+        if (lx__key_zero(k->key) || !lx__text16_valid(k->name))
+            FAIL("key %u: all zero, or its name is not printable text", i);
         if (k->role == LX_KEY_OWNER) {
             owners++;
             if (e->ident[k->account].owner != i + 1)
@@ -369,9 +379,10 @@ static int validate_keys(const lx_engine_t *e, char *msg, size_t msglen) {
             if (e->keys[i].role == LX_KEY_AGENT) n[e->keys[i].account]++;
         uint32_t bad = LX__NIL;
         for (uint32_t a = 0; a < e->cfg.max_accounts && bad == LX__NIL; a++)
-            if (n[a] != e->ident[a].nagents) bad = a;
+            if (n[a] != e->ident[a].nagents || n[a] > e->cfg.max_agents_per_account) bad = a;
         free(n);
-        if (bad != LX__NIL) FAIL("account %u: agent count differs from its agent keys", bad);
+        if (bad != LX__NIL)
+            FAIL("account %u: agent count differs from its agent keys, or is over the limit", bad);
     }
     uint64_t owned = 0, counted = 0;
     for (uint32_t a = 0; a < e->cfg.max_accounts; a++) {

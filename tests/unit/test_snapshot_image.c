@@ -1,0 +1,183 @@
+/*
+ * test_snapshot_image.c: the engine image's loader (src/core/snapshot.c)
+ * refuses what no command could have made, white box (core.h).
+ *
+ * The loader checks every count and index it reads, then the whole engine
+ * with lx_engine_validate and the trailer with lx_engine_digest. An image
+ * whose digest matches its content but whose content no command sequence
+ * produces (a crafted file: the digest is no MAC) must still not load:
+ * fees over the limit paid out more than the fill was worth, a 24-bit fee
+ * reserve cut short, a text field that no longer encodes broke the event
+ * codec. So each case here builds a real engine through commands, bends
+ * one field the way no command would, checks that lx_engine_validate sees
+ * it, saves (the trailer is then the bent state's own digest) and requires
+ * lx_engine_load to answer LX_ECORRUPT; an unbent engine's image loads.
+ * A version-1 image is answered LX_EVERSION (no longer read).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/core.h"
+#include "lx/codec.h"
+#include "lx/snapshot.h"
+#include "membuf.h"
+
+static uint64_t g_seq;
+
+static void apply_ok(lx_engine_t *e, lx_cmd_t *c) {
+    c->seq = ++g_seq;
+    c->ts = 1000 + (int64_t)g_seq;
+    assert_int_equal(lx_engine_apply(e, c, NULL), 0);
+}
+
+/* Two assets, one market, an owner key and an agent for account 3, a
+ * resting order. */
+static lx_engine_t *world(void) {
+    lx_engine_config_t cfg;
+    lx_engine_config_default(&cfg);
+    cfg.max_markets = 2;
+    cfg.max_assets = 2;
+    cfg.max_accounts = 8;
+    cfg.max_orders = 64;
+    cfg.max_agents_per_account = 1;
+    lx_engine_t *e = NULL;
+    assert_int_equal(lx_engine_create(&e, &cfg), 0);
+    g_seq = 0;
+    lx_cmd_t c;
+    for (uint32_t a = 0; a < 2; a++) {
+        memset(&c, 0, sizeof c);
+        c.type = LX_CMD_CREATE_ASSET;
+        c.u.create_asset.asset = a;
+        snprintf(c.u.create_asset.symbol, sizeof c.u.create_asset.symbol, a ? "USD" : "BTC");
+        c.u.create_asset.scale = 100;
+        apply_ok(e, &c);
+    }
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_CREATE_MARKET;
+    c.u.create_market = (lx_cmd_create_market_t){.market = 0,
+                                                 .base = 0,
+                                                 .quote = 1,
+                                                 .tick_size = 100,
+                                                 .lot_size = 100,
+                                                 .min_price = 1,
+                                                 .max_price = 1000000,
+                                                 .max_qty = 1000,
+                                                 .maker_fee = 10,
+                                                 .taker_fee = 20};
+    apply_ok(e, &c);
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_BIND_KEY;
+    c.u.bind_key.account = 3;
+    memset(c.u.bind_key.key, 0x33, 32);
+    apply_ok(e, &c);
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_APPROVE_AGENT;
+    c.u.approve_agent.account = 3;
+    memset(c.u.approve_agent.key, 0x44, 32);
+    snprintf(c.u.approve_agent.name, sizeof c.u.approve_agent.name, "bot");
+    c.u.approve_agent.expiry = 1000000000;
+    apply_ok(e, &c);
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_PLACE;
+    c.u.place = (lx_cmd_place_t){
+        .account = 3, .market = 0, .side = LX_SIDE_BUY, .price = 50, .qty = 2, .client_id = 7};
+    apply_ok(e, &c);
+    char msg[256];
+    assert_int_equal(lx_engine_validate(e, msg, sizeof msg), 0);
+    return e;
+}
+
+/* The image of e, loaded: the load's return code. */
+static int reload(const lx_engine_t *e) {
+    membuf_t img = {0};
+    assert_int_equal(lx_engine_save(e, membuf_write, &img), 0);
+    lx_engine_t *f = NULL;
+    int rc = lx_engine_load(&f, membuf_read, &img);
+    if (rc == 0) {
+        assert_true(lx_engine_digest(f) == lx_engine_digest(e));
+        lx_engine_destroy(f);
+    }
+    membuf_free(&img);
+    return rc;
+}
+
+static uint32_t key_of(const lx_engine_t *e, uint8_t byte) {
+    for (uint32_t k = 0; k < e->nkeys; k++)
+        if (e->keys[k].key[0] == byte) return k;
+    fail();
+    return 0;
+}
+
+enum { FEES_OVER, MAKER_OVER, BATCH_MODE, SYMBOL, NAME, ZERO_KEY, AGENTS, NCASES };
+
+static void bend(lx_engine_t *e, int which) {
+    switch (which) {
+    case FEES_OVER: /* 50 times the largest rate */
+        e->markets[0].taker_fee = 50 * LX_FEE_RATE_MAX;
+        break;
+    case MAKER_OVER: /* a rebate larger than the taker fee */
+        e->markets[0].maker_fee = -30;
+        break;
+    case BATCH_MODE: /* create_market refuses it: the engine has no auctions */
+        e->markets[0].mode = LX_MODE_BATCH;
+        break;
+    case SYMBOL:
+        e->assets[1].symbol[1] = '\t';
+        break;
+    case NAME:
+        e->keys[key_of(e, 0x44)].name[0] = (char)0xc3;
+        break;
+    case ZERO_KEY: /* the owner key's bytes all zero (still indexed as they were) */
+        memset(e->keys[key_of(e, 0x33)].key, 0, 32);
+        break;
+    case AGENTS: /* two agents where the limit is one */
+        e->cfg.max_agents_per_account = 0;
+        break;
+    }
+}
+
+static void test_bent_images_refused(void **state) {
+    (void)state;
+    lx_engine_t *e = world();
+    assert_int_equal(reload(e), 0);
+    lx_engine_destroy(e);
+    for (int which = 0; which < NCASES; which++) {
+        e = world();
+        bend(e, which);
+        char msg[256];
+        int v = lx_engine_validate(e, msg, sizeof msg);
+        if (v != LX_ECORRUPT) fprintf(stderr, "case %d: validate passed\n", which);
+        assert_int_equal(v, LX_ECORRUPT);
+        int rc = reload(e);
+        if (rc != LX_ECORRUPT) fprintf(stderr, "case %d: load returned %d\n", which, rc);
+        assert_int_equal(rc, LX_ECORRUPT);
+        lx_engine_destroy(e);
+    }
+}
+
+static void test_version_1_refused(void **state) {
+    (void)state;
+    lx_engine_t *e = world();
+    membuf_t img = {0};
+    assert_int_equal(lx_engine_save(e, membuf_write, &img), 0);
+    lx_put_u32(img.buf + 4, 1);
+    lx_engine_t *f = NULL;
+    assert_int_equal(lx_engine_load(&f, membuf_read, &img), LX_EVERSION);
+    assert_null(f);
+    membuf_free(&img);
+    lx_engine_destroy(e);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bent_images_refused),
+        cmocka_unit_test(test_version_1_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
