@@ -241,7 +241,7 @@ int lx_engine_save(const lx_engine_t *e, lx_write_fn write, void *ctx) {
         free(w);
         return LX_ENOMEM;
     }
-    memcpy(g, e->gtd, (size_t)e->ngtd * sizeof *g);
+    if (e->ngtd) memcpy(g, e->gtd, (size_t)e->ngtd * sizeof *g);
     qsort(g, e->ngtd, sizeof *g, gtd_cmp);
     w32(w, e->ngtd);
     for (uint32_t i = 0; i < e->ngtd; i++) {
