@@ -34,8 +34,11 @@
  * each connection has a queue of messages; the queue is bounded by
  * limits.slow_subscriber_buffer_bytes, and a connection that would pass it
  * loses its queue and is closed with code 1008 and the reason (a client
- * that reads nothing at all is cut after 5 more seconds). An HTTP response
- * is one buffer, written with its headers in one WRITEABLE.
+ * that reads nothing at all is cut after 5 more seconds); a subscription's
+ * snapshot is not held to that bound while it is written (web_out.c). An
+ * HTTP response is one buffer, written with its headers in one WRITEABLE,
+ * and then the connection is closed: one request per connection
+ * (http_write says why). The WebSocket API is on the "ws" vhost only.
  *
  * Bounds: limits.max_connections (HTTP and WebSocket together),
  * limits.max_connections_per_ip, limits.max_message_bytes (HTTP bodies and
@@ -205,14 +208,25 @@ static void conn_free(lx__web_t *g, lx__web_conn_t *c) {
     free(c);
 }
 
-void lx__web_send_json(lx__web_t *g, lx__web_conn_t *c, json_t *v) {
+static void send_json(lx__web_t *g, lx__web_conn_t *c, json_t *v, bool snapshot) {
     if (!v) return;
     size_t n;
     char *s = lx__web_dump(v, &n);
     json_decref(v);
     if (!s) return;
-    lx__web_send(g, c, s, n);
+    if (snapshot)
+        lx__web_send_big(g, c, s, n);
+    else
+        lx__web_send(g, c, s, n);
     free(s);
+}
+
+void lx__web_send_json(lx__web_t *g, lx__web_conn_t *c, json_t *v) {
+    send_json(g, c, v, false);
+}
+
+void lx__web_send_snapshot(lx__web_t *g, lx__web_conn_t *c, json_t *v) {
+    send_json(g, c, v, true);
 }
 
 void lx__web_close(lx__web_t *g, lx__web_conn_t *c, int code, const char *reason) {
@@ -542,6 +556,16 @@ static void http_handle(lx__web_t *g, lx__web_conn_t *c, const char *body, size_
     lx__web_http(g, c, d, l, body, len);
 }
 
+/* Writes the response, then closes the connection: every response says
+ * "connection: close", so an HTTP connection carries one request. Keep-alive
+ * with our deferred answers is not safe with lws 4.1: a request pipelined
+ * behind a completed one (GET then POST with a body in one write) is parsed
+ * from lws's input buffer after lws_http_transaction_completed(), and lws
+ * then spins in lws_service() (lws_service_do_ripe_rxflow) for ever; this
+ * thread never drains the node's out ring again and the engine blocks on it.
+ * Closing never lets lws parse a second request, and HTTP/1.1 lets a server
+ * that says "close" leave pipelined requests unanswered (RFC 9112 §9.6): the
+ * client sends them again on a new connection. docs/api.md §4. */
 static int http_write(lx__web_t *g, lx__web_conn_t *c) {
     if (!c->resp_ready) return 0;
     c->resp_ready = false;
@@ -558,6 +582,10 @@ static int http_write(lx__web_t *g, lx__web_conn_t *c) {
                                         (const unsigned char *)ra, n, &p, end))
             return -1;
     }
+    /* one request per connection: see http_write's comment */
+    if (lws_add_http_header_by_name(c->wsi, (const unsigned char *)"connection:",
+                                    (const unsigned char *)"close", 5, &p, end))
+        return -1;
     if (lws_finalize_write_http_header(c->wsi, start, &p, end)) return -1;
     if (c->resplen &&
         lws_write(c->wsi, (unsigned char *)c->resp + LWS_PRE, c->resplen, LWS_WRITE_HTTP_FINAL) < 0)
@@ -566,10 +594,8 @@ static int http_write(lx__web_t *g, lx__web_conn_t *c) {
     c->resp = NULL;
     c->resplen = 0;
     c->retry_after = 0;
-    bool close = c->closing || !c->counted;
     c->responded = true;
-    if (close) return -1;
-    return lws_http_transaction_completed(c->wsi) ? -1 : 0;
+    return -1; /* close: lws flushes what it still holds of the response first */
 }
 
 /* ---- the lws callback ----------------------------------------------------------------------- */
@@ -651,6 +677,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         }
         return 0;
 
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        /* the WebSocket API is listen.ws's alone: an upgrade on listen.http
+         * is refused (lws closes the connection), so listen.ws: off turns
+         * it off (docs/api.md) */
+        return lws_get_vhost(wsi) == g->vh_ws && g->vh_ws ? 0 : -1;
+
     case LWS_CALLBACK_ESTABLISHED: {
         if (!pss) return -1;
         if (c && !c->ws) conn_free(g, c);
@@ -672,9 +704,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         g->now_ns = mono_ns();
         g->now_ms = (int64_t)(g->now_ns / 1000000);
         if (lws_frame_is_binary(wsi)) {
+            /* refused, but a message all the same: it is charged to the
+             * connection's bucket as a text message is (lx__web_ws_message),
+             * once, on its last fragment */
+            c->rxlen = 0;
+            if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi)) return 0;
+            if (!lx__web_ws_admit(g, c)) return 0;
             lx__web_ws_error(g, c, NULL, "bad_request",
                              "binary frames are not accepted: send JSON text");
-            c->rxlen = 0;
             return 0;
         }
         if (rx_append(g, c, in, len)) return -1;

@@ -61,6 +61,15 @@ int lx__web_u64(const json_t *v, uint64_t *out);
  * else -1 with "unknown field \"x\"". */
 int lx__web_keys(const json_t *obj, const char *const *allowed, const char *const *allowed2,
                  char *err, size_t errlen);
+/* How much of a client's text s[0..n) an error message quotes, for "%.*s":
+ * at most max bytes, not past a NUL, and never ending inside a UTF-8
+ * character (jansson refuses a string that is not UTF-8, and the message
+ * would be lost). Every quote of client text goes through it. */
+#define LX__WEB_QUOTE 40
+int lx__web_cut(const char *s, size_t n, size_t max);
+/* Ends s (NUL-terminated) before a UTF-8 character that a truncating
+ * snprintf cut short. */
+void lx__web_utf8_trim(char *s);
 
 /* Markets, by configured id, with what rendering needs. */
 typedef struct {
@@ -249,7 +258,8 @@ struct lx__web_conn {
     /* output (WebSocket): whole frames in ob[oh .. ot), web_out.c */
     unsigned char *ob;
     size_t oh, ot, ocap;
-    size_t qbytes; /* ot - oh */
+    size_t qbytes;    /* ot - oh */
+    size_t snap_left; /* of qbytes, snapshot bytes: not held to the output bound */
     int close_code;
     char close_reason[120];
     /* input */
@@ -380,6 +390,10 @@ void lx__web_log(lx__web_t *g, const char *fmt, ...) __attribute__((format(print
 void lx__web_send(lx__web_t *g, lx__web_conn_t *c, const char *text, size_t len);
 /* Queues v's text (and frees v). */
 void lx__web_send_json(lx__web_t *g, lx__web_conn_t *c, json_t *v);
+/* The same for a subscription's snapshot: queued whatever its size when
+ * the queue is within its bound, and not counted in that bound while it is
+ * written (web_out.c). */
+void lx__web_send_snapshot(lx__web_t *g, lx__web_conn_t *c, json_t *v);
 /* Closes a WebSocket connection once its queue is written, with a code and reason. */
 void lx__web_close(lx__web_t *g, lx__web_conn_t *c, int code, const char *reason);
 /* Stages an action for the node; the answer comes with its DONE. id: the
@@ -442,8 +456,14 @@ size_t lx__web_ws_result(char *buf, size_t cap, const lx__web_markets_t *ms, con
 int lx__web_out_write(lx__web_t *g, lx__web_conn_t *c);
 /* Frees the queue. */
 void lx__web_out_drop(lx__web_conn_t *c);
+/* lx__web_send for a snapshot (lx__web_send_snapshot). */
+void lx__web_send_big(lx__web_t *g, lx__web_conn_t *c, const char *text, size_t len);
 
 /* web_ws.c */
+/* A WebSocket message arrived (text or binary): counts it and charges the
+ * connection's rate bucket; false when over it (answered rate_limited, and a
+ * connection that keeps pushing is closed): drop the message. */
+bool lx__web_ws_admit(lx__web_t *g, lx__web_conn_t *c);
 void lx__web_ws_message(lx__web_t *g, lx__web_conn_t *c, const char *text, size_t len);
 void lx__web_ws_done(lx__web_t *g, lx__web_conn_t *c, const lx__web_pending_t *p);
 const char *lx__web_ws_action_name(int cmd_type);

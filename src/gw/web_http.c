@@ -79,6 +79,7 @@ void lx__web_http_error(lx__web_t *g, lx__web_conn_t *c, int status, const char 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    lx__web_utf8_trim(msg);
     lx__web_http_reply(g, c, status,
                        json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
 }

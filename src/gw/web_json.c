@@ -258,7 +258,7 @@ int lx__web_keys(const json_t *obj, const char *const *allowed, const char *cons
     json_object_foreach((json_t *)obj, k, val) {
         (void)val;
         if (!in_list(k, allowed) && !in_list(k, allowed2)) {
-            snprintf(err, errlen, "unknown field \"%.60s\"", k);
+            snprintf(err, errlen, "unknown field \"%.*s\"", lx__web_cut(k, strlen(k), 60), k);
             return -1;
         }
     }
@@ -507,12 +507,28 @@ static int fail(char *err, size_t errlen, const char *fmt, ...) {
     return -1;
 }
 
-/* How much of a value's text an error message quotes: up to 40 bytes, and
- * not past a NUL (as "%.40s" of a C string). */
-static int cut40(const char *s, size_t n) {
+int lx__web_cut(const char *s, size_t n, size_t max) {
     const char *z = memchr(s, 0, n);
     if (z) n = (size_t)(z - s);
-    return (int)(n < 40 ? n : 40);
+    if (n <= max) return (int)n;
+    /* s[max] is the first byte left out: if it continues a character, that
+     * character started inside the quote: leave it out whole */
+    while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80) max--;
+    return (int)max;
+}
+
+void lx__web_utf8_trim(char *s) {
+    size_t n = strlen(s), i = n, k = 0;
+    /* back to the last lead byte (at most 3 continuation bytes) */
+    while (i > 0 && k < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) i--, k++;
+    if (i == 0) return;
+    unsigned char b = (unsigned char)s[i - 1];
+    size_t want = b < 0x80 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+    if (k + 1 < want) s[i - 1] = '\0';
+}
+
+static int cut40(const char *s, size_t n) {
+    return lx__web_cut(s, n, LX__WEB_QUOTE);
 }
 
 static int decimal(const lx__web_market_t *m, lx__web_val_t v, bool price, const char *name,

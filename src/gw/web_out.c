@@ -24,7 +24,8 @@
  * offered (no extensions are configured), which is what makes pre-framed
  * bytes valid on the wire. The buffer is bounded by the connection's output
  * limit (limits.slow_subscriber_buffer_bytes), frame headers included: past
- * it the queue is dropped and the connection closed (1008), as before.
+ * it the queue is dropped and the connection closed (1008), as before; a
+ * subscription's snapshot is exempt while it is written (see queue()).
  *
  * The answers. lx__web_ws_result() writes a `result` message straight into
  * a caller's buffer: the same members in the same order with the same text
@@ -239,12 +240,24 @@ void lx__web_out_drop(lx__web_conn_t *c) {
     c->ob = NULL;
     c->oh = c->ot = c->ocap = 0;
     c->qbytes = 0;
+    c->snap_left = 0;
 }
 
-void lx__web_send(lx__web_t *g, lx__web_conn_t *c, const char *text, size_t len) {
+/* The bound. A message is refused (and the connection closed) when the
+ * queue would pass g->out_max with it, not counting the snapshot bytes still
+ * in it (snap_left). A snapshot (l2, l3, orders: the answer to a subscribe)
+ * is refused only when the queue, all of it, is already past the bound
+ * before it: it is the client's own request, it can be larger than the
+ * bound by itself (a deep book), and refusing it would make the channel
+ * unusable; the check before it still stops a client that subscribes again
+ * and again without reading, so the queue never holds more than the bound
+ * plus one snapshot. Written bytes are taken off snap_left first, so a
+ * snapshot behind other messages counts as written a little early: the
+ * bound can only be stricter for that. */
+static void queue(lx__web_t *g, lx__web_conn_t *c, const char *text, size_t len, bool snapshot) {
     if (!c || c->closing || !c->ws) return;
     size_t need = len + 10; /* the longest frame header */
-    if (c->qbytes + need > g->out_max) {
+    if (snapshot ? c->qbytes > g->out_max : c->qbytes - c->snap_left + need > g->out_max) {
         lx__web_out_drop(c);
         g->m.slow_closed++;
         char why[120];
@@ -293,7 +306,16 @@ void lx__web_send(lx__web_t *g, lx__web_conn_t *c, const char *text, size_t len)
     memcpy(f + h, text, len);
     c->ot += h + len;
     c->qbytes = c->ot - c->oh;
+    if (snapshot) c->snap_left += h + len;
     if (was_empty) lws_callback_on_writable(c->wsi);
+}
+
+void lx__web_send(lx__web_t *g, lx__web_conn_t *c, const char *text, size_t len) {
+    queue(g, c, text, len, false);
+}
+
+void lx__web_send_big(lx__web_t *g, lx__web_conn_t *c, const char *text, size_t len) {
+    queue(g, c, text, len, true);
 }
 
 /* The length of the whole frame at p (one of ours: well formed). */
@@ -321,6 +343,7 @@ int lx__web_out_write(lx__web_t *g, lx__web_conn_t *c) {
         c->oh += n;
         if (c->oh == c->ot) c->oh = c->ot = LWS_PRE;
         c->qbytes = c->ot - c->oh;
+        c->snap_left = c->snap_left > n ? c->snap_left - n : 0;
         if (c->ot > c->oh || c->closing) lws_callback_on_writable(c->wsi);
         return 0;
     }

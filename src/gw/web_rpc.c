@@ -68,6 +68,7 @@ static void rpc_error(lx__web_t *g, lx__web_conn_t *c, const json_t *id, int cod
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    lx__web_utf8_trim(msg);
     /* errors in parsing or in the request object are answered even without an id */
     if (!id && code != E_PARSE && code != E_REQUEST) {
         json_decref(data);
@@ -104,7 +105,8 @@ static const lx__web_market_t *symbol_of(lx__web_t *g, lx__web_conn_t *c, const 
     if (!s)
         rpc_error(g, c, id, E_PARAMS, NULL, "symbol: required");
     else if (!m)
-        rpc_error(g, c, id, E_PARAMS, NULL, "symbol: unknown market \"%.40s\"", s);
+        rpc_error(g, c, id, E_PARAMS, NULL, "symbol: unknown market \"%.*s\"",
+                  lx__web_cut(s, n, LX__WEB_QUOTE), s);
     return m;
 }
 
@@ -333,7 +335,8 @@ static void call(lx__web_t *g, lx__web_conn_t *c, const json_t *req) {
             respond(g, c, id, arr);
         }
     } else {
-        rpc_error(g, c, id, E_METHOD, NULL, "method not found: \"%.60s\"", method);
+        rpc_error(g, c, id, E_METHOD, NULL, "method not found: \"%.*s\"",
+                  lx__web_cut(method, strlen(method), 60), method);
     }
     json_decref(empty);
 }

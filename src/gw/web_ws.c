@@ -73,6 +73,7 @@ void lx__web_ws_error(lx__web_t *g, lx__web_conn_t *c, const json_t *id, const c
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    lx__web_utf8_trim(msg);
     g->m.ws_errors++;
     lx__web_send_json(g, c,
                       json_pack("{s:s,s:O,s:s,s:s}", "type", "error", "id", id ? id : json_null(),
@@ -149,7 +150,7 @@ static void send_l2_snapshot(lx__web_t *g, lx__web_conn_t *c, const lx__web_mark
     size_t d0 = lx_view_depth(g->view, m->m->id, 0), d1 = lx_view_depth(g->view, m->m->id, 1);
     json_t *b = lx__web_book_json(g, m, d0 > d1 ? d0 : d1);
     json_object_set_new(b, "type", json_string("l2_snapshot"));
-    lx__web_send_json(g, c, b);
+    lx__web_send_snapshot(g, c, b);
 }
 
 static json_t *bbo_side(const lx__web_market_t *m, const lx_view_level_t *l) {
@@ -178,10 +179,10 @@ static void send_l3_snapshot(lx__web_t *g, lx__web_conn_t *c, const lx__web_mark
                                              lx__web_price(m, os[i].price, false), "size",
                                              lx__web_qty(m, os[i].remaining, false)));
     free(os);
-    lx__web_send_json(g, c,
-                      json_pack("{s:s,s:s,s:I,s:o}", "type", "l3_snapshot", "market", m->m->symbol,
-                                "seq", (json_int_t)lx_view_market_seq(g->view, m->m->id), "orders",
-                                arr));
+    lx__web_send_snapshot(
+        g, c,
+        json_pack("{s:s,s:s,s:I,s:o}", "type", "l3_snapshot", "market", m->m->symbol, "seq",
+                  (json_int_t)lx_view_market_seq(g->view, m->m->id), "orders", arr));
 }
 
 static void send_orders_snapshot(lx__web_t *g, lx__web_conn_t *c, lx_account_id_t a) {
@@ -194,9 +195,9 @@ static void send_orders_snapshot(lx__web_t *g, lx__web_conn_t *c, lx_account_id_
         if (o) json_array_append_new(arr, o);
     }
     free(os);
-    lx__web_send_json(g, c,
-                      json_pack("{s:s,s:I,s:o}", "type", "orders_snapshot", "account",
-                                (json_int_t)a, "orders", arr));
+    lx__web_send_snapshot(g, c,
+                          json_pack("{s:s,s:I,s:o}", "type", "orders_snapshot", "account",
+                                    (json_int_t)a, "orders", arr));
 }
 
 /* ---- subscriptions ----------------------------------------------------------------------------
@@ -226,9 +227,9 @@ static void subscribe(lx__web_t *g, lx__web_conn_t *c, const json_t *msg, const 
                                                : 0;
     if (!bit && !feed)
         return lx__web_ws_error(g, c, id, "bad_request",
-                                "channel: unknown channel \"%.40s\" (l2, bbo, trades, l3, "
+                                "channel: unknown channel \"%.*s\" (l2, bbo, trades, l3, "
                                 "orders, fills, balances)",
-                                chan);
+                                lx__web_cut(chan, strlen(chan), LX__WEB_QUOTE), chan);
     if (bit) {
         if (json_object_get(msg, "account"))
             return lx__web_ws_error(g, c, id, "bad_request",
@@ -238,8 +239,8 @@ static void subscribe(lx__web_t *g, lx__web_conn_t *c, const json_t *msg, const 
         const lx__web_market_t *m = s ? lx__web_market_find(&g->ms, s, n) : NULL;
         if (!m)
             return lx__web_ws_error(g, c, id, s ? "not_found" : "bad_request",
-                                    s ? "market: unknown market \"%.40s\"" : "market: required%.0s",
-                                    s ? s : "");
+                                    s ? "market: unknown market \"%.*s\"" : "market: required%.*s",
+                                    s ? lx__web_cut(s, n, LX__WEB_QUOTE) : 0, s ? s : "");
         if (!g->state_done)
             return lx__web_ws_error(g, c, id, "unavailable", "the node is starting");
         if (!c->sub && !(c->sub = calloc(g->ms.nmk, 1)))
@@ -647,20 +648,22 @@ static bool fast_action(lx__web_t *g, lx__web_conn_t *c, const char *text, size_
     return true;
 }
 
-void lx__web_ws_message(lx__web_t *g, lx__web_conn_t *c, const char *text, size_t len) {
-    char err[LX__WEB_ERR];
+bool lx__web_ws_admit(lx__web_t *g, lx__web_conn_t *c) {
     g->m.ws_messages++;
     uint32_t w = lx__web_rate_conn(g, c);
-    if (w) {
-        rate_error(g, c, NULL, w, "rate_limits.per_connection: message dropped");
-        /* a client that ignores retryAfterMs and keeps pushing is cut off */
-        if (g->now_ms - c->over_since >= 1000) c->over_since = g->now_ms, c->over = 0;
-        uint32_t cap = g->cfg->rate_limits.per_connection.burst;
-        if (++c->over > (cap > 100 ? cap : 100))
-            lx__web_close(g, c, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-                          "kept sending over its rate limit");
-        return;
-    }
+    if (!w) return true;
+    rate_error(g, c, NULL, w, "rate_limits.per_connection: message dropped");
+    /* a client that ignores retryAfterMs and keeps pushing is cut off */
+    if (g->now_ms - c->over_since >= 1000) c->over_since = g->now_ms, c->over = 0;
+    uint32_t cap = g->cfg->rate_limits.per_connection.burst;
+    if (++c->over > (cap > 100 ? cap : 100))
+        lx__web_close(g, c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "kept sending over its rate limit");
+    return false;
+}
+
+void lx__web_ws_message(lx__web_t *g, lx__web_conn_t *c, const char *text, size_t len) {
+    char err[LX__WEB_ERR];
+    if (!lx__web_ws_admit(g, c)) return;
     if (fast_action(g, c, text, len)) return;
     json_t *msg = NULL;
     if (lx__web_parse(text, len, &msg, err, sizeof err))
@@ -694,9 +697,9 @@ void lx__web_ws_message(lx__web_t *g, lx__web_conn_t *c, const char *text, size_
         signed_action(g, c, msg, id);
     } else {
         lx__web_ws_error(g, c, id, "unknown_type",
-                         "unknown type \"%.40s\" (ping, logon, subscribe, unsubscribe, place, "
+                         "unknown type \"%.*s\" (ping, logon, subscribe, unsubscribe, place, "
                          "cancel, amend, cancel_all, batch, signed)",
-                         type);
+                         lx__web_cut(type, strlen(type), LX__WEB_QUOTE), type);
     }
     json_decref(msg);
 }
@@ -835,7 +838,8 @@ void lx__web_ws_event(lx__web_t *g, const lx_event_t *ev) {
                     lx__web_qty(m, side ? t->taker_remaining : t->maker_remaining, false));
                 fan(g, 0, 0, a, LX__FEED_ORDERS, j);
             }
-            if (t->maker_account == t->taker_account) break; /* one message per account */
+            /* a self-trade (maker and taker of one account) sends both: they
+             * are two orders, each with its own fill */
         }
         break;
     }

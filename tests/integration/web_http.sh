@@ -81,6 +81,34 @@ sleep 1 # the demo client trades
 # ---- queries --------------------------------------------------------------------------------
 req GET /health
 expect 200 '.status == "ok" and .devMode == true' "GET /health"
+
+# ---- one request per connection ---------------------------------------------------------------
+# Every response says "connection: close" and the connection is closed after it (docs/api.md §4).
+# Pipelined requests (a GET, then a POST with its body, in one write) get the first answered and
+# the connection closed; they once made lws spin in the web thread, and the engine with it.
+python3 - "$PORT" > "$TMP/pipe.out" 2>&1 <<'EOF_PY' || fail "pipelined requests: $(cat "$TMP/pipe.out")"
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+b = b'{"account":3}'
+s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n" + b"POST /v1/orders/cancel-all HTTP/1.1\r\n"
+          b"Host: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(b) + b)
+s.settimeout(5)
+out = b""
+try:
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        out += d
+except socket.timeout:
+    sys.exit("the connection was not closed after the response: %r" % out)
+if not out.startswith(b"HTTP/1.1 200") or b"connection: close" not in out.lower():
+    sys.exit("not one response with connection: close: %r" % out)
+EOF_PY
+CODE=$(curl -s -m 5 -o "$TMP/body" -w '%{http_code}' "$URL/health")
+[ "$CODE" = 200 ] || fail "the node answers after pipelined requests: $CODE"
+req GET /v1/markets
+grep -qi '^connection: close' "$TMP/hdrs" || fail "a response without connection: close: $(cat "$TMP/hdrs")"
 req GET /v1/markets
 expect 200 '.markets | length == 2 and .[0].symbol == "BTC-USD" and .[0].tickSize == "0.01" and .[0].lotSize == "0.0001"' "GET /v1/markets"
 req GET '/v1/book/BTC-USD?depth=5'

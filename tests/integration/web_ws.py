@@ -33,6 +33,15 @@ python3-nacl) as the signer we did not write:
     signature replayed, a signature without any challenge;
   - after the node stops, `lxdex journal verify` re-verifies every signed command; restarted, the
     gateway knows the keys from the node's start-up state (owner in, revoked agent out).
+Then a third node, without the demo (rate_limits.per_connection 20/s, burst 20;
+slow_subscriber_buffer_bytes 4096):
+  - a self-trade sends both fills and both order updates (maker and taker are two orders);
+  - an l2 snapshot larger than slow_subscriber_buffer_bytes is delivered whole, and the connection
+    stays usable;
+  - binary frames are charged to the connection's rate bucket: rate_limited, then closed;
+  - an error quoting client text cut inside a UTF-8 character is still answered (WebSocket and
+    JSON-RPC);
+  - a WebSocket upgrade on listen.http is refused.
 Exit 0 on success, 77 when something needed is missing, 1 on failure.
 """
 import asyncio
@@ -82,8 +91,7 @@ def check(cond, what):
 
 def start_node(tmp, extra=None, demo=True):
     cfg = subprocess.run([BIN, "--print-config"], capture_output=True, text=True, check=True).stdout
-    subs = dict(extra or {})
-    subs.update({
+    subs = {
         r"^(  binary: ).*": r'\1"127.0.0.1:0"',
         r"^(  http: ).*": r'\1"127.0.0.1:0"',
         r"^(  ws: ).*": r'\1"127.0.0.1:0"',
@@ -91,7 +99,8 @@ def start_node(tmp, extra=None, demo=True):
         r"^(  max_message_bytes: ).*": r"\g<1>8192",
         r"^(  max_connections_per_ip: ).*": r"\g<1>12",
         r"^(  slow_subscriber_buffer_bytes: ).*": r"\g<1>65536",
-    })
+    }
+    subs.update(extra or {})  # extra wins
     for k, v in subs.items():
         cfg = re.sub(k, v, cfg, flags=re.M)
     with open(os.path.join(tmp, "node.yaml"), "w") as f:
@@ -823,6 +832,139 @@ def run_signed():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+# ---- a node with small limits: feeds and bounds --------------------------------------------------
+
+
+async def test_self_trade(url):
+    async with websockets.connect(url) as ws:
+        await logon(ws, 7)
+        for ch in ("orders", "fills"):
+            await ws.send(json.dumps({"type": "subscribe", "channel": ch, "id": ch}))
+            await recv_until(ws, lambda x: x.get("id") == ch)
+        await ws.send('{"type":"place","id":1,"market":"BTC-USD","side":"sell","price":"100",'
+                      '"size":"0.01"}')
+        await result(ws, 1)
+        got = []
+        await ws.send('{"type":"place","id":2,"market":"BTC-USD","side":"buy","price":"100",'
+                      '"size":"0.02"}')
+        r = await result(ws, 2, keep=got)
+        check(r.get("type") == "result" and r["result"].get("filled") == "0.01",
+              "self-trade: the taker filled: %s" % r)
+        try:  # the feeds may come after the result
+            await recv_until(ws, lambda x: False, 1.0, got)
+        except asyncio.TimeoutError:
+            pass
+        fills = {x.get("liquidity") for x in got if x.get("type") == "fill"}
+        ofills = [x for x in got if x.get("type") == "order" and x.get("event") == "fill"]
+        check(fills == {"maker", "taker"}, "self-trade: a fill for maker and taker: %s" % got)
+        check(len({x.get("orderId") for x in ofills}) == 2,
+              "self-trade: an order fill for each order: %s" % ofills)
+
+
+async def test_deep_snapshot(url):
+    """300 levels (about 7 KB of l2 snapshot) against a 4096-byte output bound."""
+    async with websockets.connect(url, max_size=None) as ws:
+        await logon(ws, 8)
+        for b in range(15):  # batches of 20: their results stay under the bound
+            acts = [{"type": "place", "id": i, "market": "ETH-USD", "side": "buy",
+                     "price": "%d.%02d" % (10 + b, i), "size": "0.001"} for i in range(20)]
+            await ws.send(json.dumps({"type": "batch", "actions": acts}))
+            for _ in range(20):
+                r = await recv(ws)
+                check(r.get("type") == "result", "deep book: place: %s" % r)
+    async with websockets.connect(url, max_size=None) as ws:
+        await ws.send('{"type":"subscribe","channel":"l2","market":"ETH-USD","id":"s"}')
+        try:
+            snap = await recv_until(ws, lambda x: x.get("type") == "l2_snapshot")
+            check(len(snap["bids"]) == 300, "deep book: the whole book (%d bids)" % len(snap["bids"]))
+            await ws.send('{"type":"ping","id":"after"}')
+            r = await recv(ws)
+            check(r.get("type") == "pong", "deep book: the connection is still usable: %s" % r)
+        except websockets.ConnectionClosed as e:
+            check(False, "deep book: the subscriber was closed: %s %s" % (e.code, e.reason))
+
+
+async def test_binary_rate(url):
+    """Binary frames count against rate_limits.per_connection (burst 20 here) as text does: 30 at
+    once get 20 bad_request and then rate_limited (the same bucket closes a client that keeps
+    pushing)."""
+    async with websockets.connect(url) as ws:
+        for _ in range(30):
+            await ws.send(b"x")
+        codes = {}
+        for _ in range(30):
+            r = await recv(ws)
+            codes[r.get("code")] = codes.get(r.get("code"), 0) + 1
+        check(codes.get("rate_limited", 0) >= 5 and codes.get("bad_request", 0) <= 25,
+              "binary frames charged to the rate bucket: %s" % codes)
+
+
+async def test_utf8_cut(url, http):
+    """Messages quote at most 40 (or 60) bytes of client text: cut inside "é", the message must
+    still be valid UTF-8, so still sent."""
+    async with websockets.connect(url) as ws:
+        for n in (38, 39):
+            await ws.send(json.dumps({"type": "a" * n + "\u00e9", "id": n}, ensure_ascii=False))
+            r = await recv(ws)
+            check(r.get("id") == n and r.get("code") == "unknown_type",
+                  "unknown type cut at 40 bytes (%d + 2): %s" % (n, r))
+        await ws.send(json.dumps({"type": "subscribe", "channel": "a" * 39 + "\u00e9"},
+                                 ensure_ascii=False))
+        r = await recv(ws)
+        check(r.get("code") == "bad_request", "unknown channel cut inside a character: %s" % r)
+    for n in (58, 59):
+        body = json.dumps({"jsonrpc": "2.0", "id": n, "method": "a" * n + "\u00e9"},
+                          ensure_ascii=False).encode()
+        rq = urllib.request.Request("http://127.0.0.1:%d/rpc" % http, data=body,
+                                    headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(rq, timeout=5) as resp:
+            st, text = resp.status, resp.read()
+        r = json.loads(text) if text else {}
+        check(st == 200 and r.get("error", {}).get("code") == -32601,
+              "JSON-RPC unknown method cut at 60 bytes (%d + 2): %s %r" % (n, st, text))
+
+
+async def test_ws_on_http(http):
+    """listen.http serves no WebSocket (listen.ws: off must turn the WebSocket API off)."""
+    try:
+        async with websockets.connect("ws://127.0.0.1:%d" % http, open_timeout=5) as ws:
+            await ws.send('{"type":"ping","id":1}')
+            r = await recv(ws)
+            check(False, "a WebSocket on listen.http was served: %s" % r)
+    except (websockets.InvalidHandshake, websockets.ConnectionClosed, OSError,
+            asyncio.TimeoutError):
+        pass
+
+
+def run_limits():
+    tmp = tempfile.mkdtemp(prefix="lxdexd-ws-limits-")
+    p = None
+    try:
+        extra = {r"^(  per_connection:\n    rate: )\d+\n(    burst: )\d+": r"\g<1>20\n\g<2>20",
+                 r"^(  slow_subscriber_buffer_bytes: ).*": r"\g<1>4096"}
+        p, log, http, ws = start_node(tmp, extra, demo=False)
+        url = "ws://127.0.0.1:%d" % ws
+        for name, fn in (("self-trade", lambda: test_self_trade(url)),
+                         ("deep l2 snapshot", lambda: test_deep_snapshot(url)),
+                         ("binary frames rate", lambda: test_binary_rate(url)),
+                         ("UTF-8 cut", lambda: test_utf8_cut(url, http)),
+                         ("WebSocket on listen.http", lambda: test_ws_on_http(http))):
+            try:
+                asyncio.run(asyncio.wait_for(fn(), 60))
+                print("web_ws: %s done" % name)
+            except Exception as e:  # a failure of one part must not hide the others
+                check(False, "%s: %s: %s" % (name, type(e).__name__, e))
+        p.send_signal(signal.SIGTERM)
+        check(p.wait(30) == 0, "the limits node stops cleanly")
+        if FAILS:
+            log.seek(0)
+            sys.stderr.write(log.read()[-4000:])
+    finally:
+        if p and p.poll() is None:
+            p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def run():
     tmp = tempfile.mkdtemp(prefix="lxdexd-ws-")
     p = None
@@ -840,6 +982,7 @@ def run():
             p.kill()
         shutil.rmtree(tmp, ignore_errors=True)
     run_signed()
+    run_limits()
     if FAILS:
         print("web_ws: %d failure(s)" % len(FAILS), file=sys.stderr)
         sys.exit(1)
