@@ -168,13 +168,7 @@ static lx_node_t *node_start_io(lx_config_t *cfg, const char *dir, uint32_t shar
 }
 
 static lx_node_t *node_start(lx_config_t *cfg, const char *dir, uint32_t shards) {
-    char err[512] = "";
-    lx_node_t *n = NULL;
-    int rc = node_open(&n, cfg, dir, shards, NULL, err, sizeof err);
-    if (rc) print_message("lx_node_open: %s\n", err);
-    assert_int_equal(rc, 0);
-    assert_int_equal(lx_node_start(n), 0);
-    return n;
+    return node_start_io(cfg, dir, shards, NULL);
 }
 
 /* ---- a dropped round --------------------------------------------------------- */
