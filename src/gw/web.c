@@ -238,6 +238,19 @@ void lx__web_close(lx__web_t *g, lx__web_conn_t *c, int code, const char *reason
     lws_callback_on_writable(c->wsi);
 }
 
+/* An agent key revoked: the sessions logged on with it end (1008). The
+ * engine already refuses the key's commands; without this its open
+ * sessions went on receiving the account's feeds (orders, fills,
+ * balances) until they disconnected. */
+static void close_revoked(lx__web_t *g, const lx_event_t *ev) {
+    for (uint32_t i = 0; i < g->nwsc; i++) {
+        lx__web_conn_t *c = g->wsc[i];
+        if (c->logged_on && c->keyed && c->account == ev->u.key.account &&
+            memcmp(c->key, ev->u.key.key, sizeof c->key) == 0)
+            lx__web_close(g, c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "agent key revoked");
+    }
+}
+
 /* ---- the node's rings -------------------------------------------------------------------------
  */
 
@@ -455,6 +468,7 @@ static void on_out(lx__web_t *g, const lx_node_out_t *o) {
         if (ev->type >= LX_EV_KEY_BOUND && ev->type <= LX_EV_AGENT_REVOKED && !echo &&
             lx_gw_keys_apply(g->keys, ev))
             lx__web_log(g, "lxdexd: web: no memory for a key\n");
+        if (ev->type == LX_EV_AGENT_REVOKED && !echo) close_revoked(g, ev);
         if (o->tag && !(echo && o->parts > 1)) {
             lx__web_pending_t *p = pending_of(g, o->tag);
             if (p) lx__web_outcome_event(&p->out, ev);
