@@ -211,8 +211,9 @@ struct gw {
     unsigned idx;    /* thread number: 0 accepts */
     unsigned nodegw; /* its node gateway: the top byte of its session ids */
     lx_ring_t *in;
-    lx_node_outs_t outs; /* its out ring from each shard */
-    bool feed;           /* it keeps the key copy (the essay's "Identity") */
+    lx_node_outs_t outs;   /* its out ring from each shard */
+    bool feed;             /* it keeps the key copy (the essay's "Identity") */
+    uint32_t revoked_seen; /* G->keys_revoked when it last ended revoked sessions */
     int efd, epfd;
     pthread_t thread;
     _Atomic int sleeping;
@@ -263,8 +264,9 @@ struct lx_gw_tcp {
      * with `feed`, read by any, under keys_mu */
     lx_gw_keys_t *keys;
     pthread_rwlock_t keys_mu;
-    _Atomic bool keys_ready;  /* the start-up state's key records are in */
-    uint32_t keys_state_ends; /* the feed thread's count of STATE_ENDs */
+    _Atomic bool keys_ready;       /* the start-up state's key records are in */
+    uint32_t keys_state_ends;      /* the feed thread's count of STATE_ENDs */
+    _Atomic uint32_t keys_revoked; /* agent revocations the feed has seen (end_revoked) */
     /* the connection caps, over all threads: the remote address of each
      * connection (in no order), under conn_mu; touched at accept and close */
     pthread_mutex_t conn_mu;
@@ -1262,6 +1264,25 @@ static void feed_keys(gw_t *g, const lx_node_out_t *o) {
     int rc = lx_gw_keys_apply(G->keys, &o->ev);
     pthread_rwlock_unlock(&G->keys_mu);
     if (rc) glog(g, "lxdexd: binary: no memory for a key of account %u\n", o->ev.u.key.account);
+    if (o->kind == LX_NODE_OUT_EVENT && o->ev.type == LX_EV_AGENT_REVOKED)
+        atomic_fetch_add_explicit(&G->keys_revoked, 1, memory_order_release);
+}
+
+/* After an agent's revocation (any thread's feed counts them): this
+ * thread's connections logged on with a key that may no longer act for
+ * their account are closed. The engine refuses the key's commands anyway;
+ * without this, its sessions went on receiving the account's reports. */
+static void end_revoked(gw_t *g) {
+    lx_gw_tcp_t *G = g->grp;
+    uint32_t r = atomic_load_explicit(&G->keys_revoked, memory_order_acquire);
+    if (r == g->revoked_seen) return;
+    g->revoked_seen = r;
+    for (uint32_t i = 0; i < g->nsessions; i++) {
+        session_t *s = g->sessions[i];
+        const char *why;
+        if (s->keyed && s->conn && key_role(G, s->account, s->key, &why) < 0)
+            conn_kill(g, s->conn, "its agent key was revoked");
+    }
 }
 
 static void on_report(gw_t *g, const lx_node_out_t *o) {
@@ -1418,6 +1439,7 @@ static void *gw_main(void *arg) {
         stage_cancel_on_disconnect(g);
         stage_flush(g);
         drain_out(g);
+        end_revoked(g);
         int64_t now = mono_ms();
         if (now - last_tick >= 50) {
             heartbeats(g);

@@ -1048,9 +1048,10 @@ static void test_logon_key_check(void **state) {
     cli_agent(&c, chain, 5, pk5, sk5, nonce5++, pka, 0);
     expect_logon_refused(t.port, chain, 5, pka, ska, 0);
     cli_agent(&c, chain, 5, pk5, sk5, nonce5++, pkb, INT64_MAX);
-    /* b's session with cancel-on-disconnect places; b is revoked; its
-     * connection drops: the CANCEL_ALL carries b's key, the engine refuses
-     * it, and the account's orders stay */
+    /* b's session with cancel-on-disconnect places; b is revoked: the node
+     * closes its connection (it gets no more of the account's reports), the
+     * CANCEL_ALL carries b's key, the engine refuses it, and the account's
+     * orders stay */
     tcli_t b;
     cli_connect(&b, t.port);
     assert_int_equal(
@@ -1059,6 +1060,7 @@ static void test_logon_key_check(void **state) {
     cli_place(&b, BTC, 2, LX_SIDE_BUY, LX_TIF_GTC, PX - 200, 1);
     lx_order_id_t o2 = cli_expect(&b, LX_PROTO_ACCEPTED).u.accepted.h.order_id;
     cli_agent(&c, chain, 5, pk5, sk5, nonce5++, pkb, 0);
+    cli_expect_closed(&b);
     cli_close(&b);
     cli_expect_nothing(&c, 500); /* time for the CANCEL_ALL to be journaled and applied */
     assert_int_equal(cli_status(&c, o1).u.status_reply.status, LX_PROTO_STATUS_OPEN);
