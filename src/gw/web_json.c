@@ -603,13 +603,20 @@ int lx__web_action(const lx__web_markets_t *ms, const lx_view_t *view, int cmd_t
         }
     }
     if (by_cid && acct != LX_ACCOUNT_NONE && !m) {
-        lx_view_order_t buf[64];
-        size_t k = lx_view_account_orders(view, acct, buf, 64);
-        for (size_t i = 0; i < k && i < 64; i++)
-            if (buf[i].client_id == cid) {
-                m = lx__web_market_get(ms, buf[i].market);
+        /* the market of the account's open order with that client id, all
+         * its orders looked at (a client id is unique among them) */
+        lx_view_order_t buf[64], *all = buf;
+        size_t total = lx_view_account_orders(view, acct, buf, 64);
+        if (total > 64 && (all = malloc(total * sizeof *all)) != NULL)
+            total = lx_view_account_orders(view, acct, all, total);
+        else if (total > 64)
+            all = buf, total = 64;
+        for (size_t i = 0; i < total; i++)
+            if (all[i].client_id == cid) {
+                m = lx__web_market_get(ms, all[i].market);
                 break;
             }
+        if (all != buf) free(all);
         if (!m) return fail(err, errlen, "market: required with clientId");
     }
     if (acct == LX_ACCOUNT_NONE) return fail(err, errlen, "account: required");

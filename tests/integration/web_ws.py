@@ -495,12 +495,33 @@ async def test_slow(url):
         await slow.close()
 
 
+async def test_cancel_cid_many(url):
+    # a cancel by clientId without a market finds the order among all the account's open
+    # orders (it once looked at 64 of them only, then asked for the market)
+    async with websockets.connect(url, max_size=None) as ws:
+        await logon(ws, 43)
+        for i in range(150):
+            await ws.send(json.dumps({"type": "place", "id": "m%d" % i, "market": "BTC-USD",
+                                      "side": "buy", "price": "100", "size": "0.0001",
+                                      "clientId": 5000 + i}))
+            r = await result(ws, "m%d" % i)
+            check(r.get("result", {}).get("status") == "open", "place %d: %s" % (i, r))
+        for cid in range(5000, 5150):  # every one of them
+            await ws.send(json.dumps({"type": "cancel", "id": "c%d" % cid, "clientId": cid}))
+            r = await result(ws, "c%d" % cid)
+            check(r.get("result", {}).get("status") == "canceled",
+                  "cancel by clientId %d of 150 open orders, no market: %s" % (cid, r))
+        await ws.send(json.dumps({"type": "cancel_all", "id": "ca"}))
+        await result(ws, "ca")
+
+
 async def main(http, wsport):
     url = "ws://127.0.0.1:%d" % wsport
     markets = {m["symbol"]: Market(m) for m in get(http, "/v1/markets")["markets"]}
     for name, fn in (("ping", lambda: test_ping(url)), ("l2", lambda: test_l2(url, markets)),
                      ("market feeds", lambda: test_market_feeds(url)),
                      ("actions", lambda: test_actions(url, http)),
+                     ("cancel by clientId among many", lambda: test_cancel_cid_many(url)),
                      ("bad input", lambda: test_bad_input(url)),
                      ("dev signed logon", lambda: test_dev_signed(url)),
                      ("too many connections", lambda: test_too_many(url)),
