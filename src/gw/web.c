@@ -581,6 +581,8 @@ static void http_handle(lx__web_t *g, lx__web_conn_t *c, const char *body, size_
  * that says "close" leave pipelined requests unanswered (RFC 9112 §9.6): the
  * client sends them again on a new connection. docs/api.md §4. */
 static int http_write(lx__web_t *g, lx__web_conn_t *c) {
+    if (c->responded) /* written: close once lws holds none of it (see below) */
+        return lws_partial_buffered(c->wsi) ? (lws_callback_on_writable(c->wsi), 0) : -1;
     if (!c->resp_ready) return 0;
     c->resp_ready = false;
     unsigned char hb[LWS_PRE + 1024], *start = hb + LWS_PRE, *p = start, *end = hb + sizeof hb;
@@ -602,14 +604,24 @@ static int http_write(lx__web_t *g, lx__web_conn_t *c) {
         return -1;
     if (lws_finalize_write_http_header(c->wsi, start, &p, end)) return -1;
     if (c->resplen &&
-        lws_write(c->wsi, (unsigned char *)c->resp + LWS_PRE, c->resplen, LWS_WRITE_HTTP_FINAL) < 0)
+        lws_write(c->wsi, (unsigned char *)c->resp + LWS_PRE, c->resplen, LWS_WRITE_HTTP) < 0)
         return -1;
     free(c->resp);
     c->resp = NULL;
     c->resplen = 0;
     c->retry_after = 0;
     c->responded = true;
-    return -1; /* close: lws flushes what it still holds of the response first */
+    /* Close once the whole response has gone: at a later WRITEABLE, which
+     * lws gives only when it holds none of the response any more (a body
+     * the kernel did not take at once waits in lws). Closing here instead
+     * gave lws 5 s to flush it, which cut a large response to a slow
+     * client short. The body is written as plain HTTP data, not
+     * LWS_WRITE_HTTP_FINAL: that makes lws complete the transaction itself
+     * once the body has gone, and read the next request (the spin above).
+     * A client that does not read the response at all is cut after 60 s. */
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_HTTP_CONTENT, 60);
+    lws_callback_on_writable(c->wsi);
+    return 0;
 }
 
 /* ---- the lws callback ----------------------------------------------------------------------- */
