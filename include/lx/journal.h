@@ -67,11 +67,13 @@ typedef struct lx_io {
 const lx_io_t *lx_io_posix(void);
 
 /*
- * Creates the directory path (mode 0755) unless it exists. When it created
- * it and sync_parent is set, makes the new entry durable: fsync_dir of the
- * parent through io (NULL: POSIX), whose failure is returned. 0 when the
- * directory exists afterwards (created or already there), else a negative
- * errno value (mkdir's or fsync_dir's).
+ * Creates the directory path (mode 0755) unless it exists. With sync_parent
+ * its entry is then made durable, whether it was created now or before (a
+ * start whose fsync failed may have left it created but not durable):
+ * fsync_dir of the parent through io (NULL: POSIX), whose failure is
+ * returned. 0 when the directory exists afterwards and, with sync_parent,
+ * its parent was fsync'ed; else a negative errno value (mkdir's or
+ * fsync_dir's).
  */
 int lx_io_mkdir(const lx_io_t *io, const char *path, bool sync_parent);
 

@@ -29,7 +29,12 @@
 #include "idx.h"
 
 static inline bool gtd_less(const lx__gtd_t *a, const lx__gtd_t *b) {
-    return a->expiry < b->expiry || (a->expiry == b->expiry && a->seq < b->seq);
+    /* (expiry, accept seq); the slot breaks a tie no command history makes
+     * (a command accepts one order at most), so that even a crafted image's
+     * expiry order depends on the state alone */
+    if (a->expiry != b->expiry) return a->expiry < b->expiry;
+    if (a->seq != b->seq) return a->seq < b->seq;
+    return a->slot < b->slot;
 }
 
 static uint64_t gtx_hash(uint32_t slot) {

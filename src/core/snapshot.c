@@ -516,9 +516,14 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
     e->slot_hwm = n;
     n = r32(&r);
     CHECK(n <= e->norders);
+    lx__gtd_t prev_gtd = {0};
     for (uint32_t i = 0; i < n; i++) {
         int64_t expiry = (int64_t)r64(&r);
         uint64_t seq = r64(&r), id = r64(&r);
+        /* strictly ascending, as lx_engine_save writes them */
+        lx__gtd_t cur = {expiry, seq, (uint32_t)id, 0};
+        CHECK(i == 0 || gtd_cmp(&prev_gtd, &cur) < 0);
+        prev_gtd = cur;
         uint32_t slot = (uint32_t)id;
         CHECK(slot < cfg.max_orders && lx__slot_used(e, slot) &&
               e->orders[slot].gen == (uint32_t)(id >> 32) && e->orders[slot].tif == LX_TIF_GTD);

@@ -40,7 +40,12 @@
     } while (0)
 
 static bool gtd_less(const lx__gtd_t *a, const lx__gtd_t *b) {
-    return a->expiry < b->expiry || (a->expiry == b->expiry && a->seq < b->seq);
+    /* (expiry, accept seq); the slot breaks a tie no command history makes
+     * (a command accepts one order at most), so that even a crafted image's
+     * expiry order depends on the state alone */
+    if (a->expiry != b->expiry) return a->expiry < b->expiry;
+    if (a->seq != b->seq) return a->seq < b->seq;
+    return a->slot < b->slot;
 }
 
 /* A side's blocks (book.c): at least one, none empty or over LX__BLK,

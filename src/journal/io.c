@@ -14,9 +14,11 @@
  *     lives in its parent, and like a new file's it survives a crash only
  *     once the parent is fsync'ed: without that, the journal's first
  *     segment (fsync'ed, its directory fsync'ed, the commands acknowledged)
- *     can vanish with the directory that holds it. mkdir itself is not in
- *     the vtable; the parent's fsync is (fsync_dir), so tests see and fail
- *     it like any other.
+ *     can vanish with the directory that holds it. The parent is fsync'ed
+ *     also when the directory exists already: a start whose fsync failed
+ *     left it created but not durable. mkdir itself is not in the vtable;
+ *     the parent's fsync is (fsync_dir), so tests see and fail it like any
+ *     other.
  *   - the directory listing: segment files seg-<20 digits>.lxj and snapshot
  *     files snap-<20 digits>.lxs, sorted by their number; anything else in
  *     the directory is ignored, except leftover snapshot temporaries
@@ -143,7 +145,9 @@ const lx_io_t *lx_io_posix(void) {
 
 int lx_io_mkdir(const lx_io_t *io, const char *path, bool sync_parent) {
     if (!io) io = lx_io_posix();
-    if (mkdir(path, 0755) != 0) return errno == EEXIST ? 0 : -errno;
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) return -errno;
+    /* existing or not: one that exists may have been created by a start
+     * whose fsync of its parent failed, and never made durable since */
     if (!sync_parent) return 0;
     /* the parent: path without its last component (and the slashes before
      * it); "." for a relative name of one component, "/" at the root */

@@ -569,6 +569,16 @@ static void join_shards(lx_node_t *n) {
     }
 }
 
+/* A start that failed after the shard threads started: no gateway drains
+ * the out rings yet, so they are closed first (an engine thread dumping a
+ * start-up state larger than a ring to a market-data gateway would
+ * otherwise wait on it for ever), then the shard threads are joined. */
+static void start_undo(lx_node_t *n) {
+    for (unsigned i = 0; i < n->ngw; i++)
+        for (uint32_t k = 0; k < n->nshards; k++) lx_ring_close(n->gw[i].out[k]);
+    join_shards(n);
+}
+
 int lx_node_start(lx_node_t *n) {
     if (n->started) return LX_ESTATE;
     /* each shard's batch holds a round: BATCH from every gateway, one TICK */
@@ -586,7 +596,7 @@ int lx_node_start(lx_node_t *n) {
     for (uint32_t k = 0; k < n->nshards; k++) {
         shard_t *s = &n->shards[k];
         if (pthread_create(&s->thread, NULL, lx__shard_main, s)) {
-            join_shards(n);
+            start_undo(n);
             return LX_ENOMEM;
         }
         s->thread_started = true;
@@ -599,19 +609,19 @@ int lx_node_start(lx_node_t *n) {
     int crc = lx__seq_committers_start(n);
     if (crc) {
         lx__seq_committers_stop(n);
-        join_shards(n);
+        start_undo(n);
         return crc;
     }
     lx__seq_boot(n);
     if (atomic_load(&n->failed)) {
         lx__seq_committers_stop(n);
-        join_shards(n);
+        start_undo(n);
         int rc = atomic_load(&n->journal_error);
         return rc ? rc : LX_EIO;
     }
     if (pthread_create(&n->seq_thread, NULL, lx__seq_main, n)) {
         lx__seq_committers_stop(n);
-        join_shards(n);
+        start_undo(n);
         return LX_ENOMEM;
     }
     pthread_setname_np(n->seq_thread, "lx-sequencer");

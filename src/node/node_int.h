@@ -44,6 +44,7 @@ typedef struct {
     lx_journal_t *journal;
     lx_recovery_t rec;
     struct lx_node_tail *tail; /* reconcile.c: kept during recovery, then freed */
+    bool tail_oom;             /* no memory for even the tail's record: reconciling is refused */
     bool boot;                 /* empty journal: journal the boot commands first */
     lx_ring_t *ring;           /* sequencer -> this engine */
     pthread_t thread;

@@ -92,7 +92,7 @@ void lx__reconcile_collect(void *ctx, const lx_cmd_t *cmd, const lx_journal_auth
                            const char *file, uint64_t off) {
     (void)file, (void)off;
     shard_t *s = ctx;
-    if (!s->tail) s->tail = calloc(1, sizeof *s->tail);
+    if (!s->tail && !s->tail_oom && !(s->tail = calloc(1, sizeof *s->tail))) s->tail_oom = true;
     struct lx_node_tail *t = s->tail;
     if (!t || t->oom) return;
     if (!t->any) {
@@ -191,7 +191,7 @@ int lx__reconcile(lx_node_t *n, char *err, size_t errlen) {
     shard_t *L = NULL;
     for (uint32_t k = 0; k < n->nshards; k++) {
         shard_t *s = &n->shards[k];
-        if (s->tail && s->tail->oom) {
+        if (s->tail_oom || (s->tail && s->tail->oom)) {
             snprintf(err, errlen, "%s: out of memory keeping the journal tail", s->dir);
             rc = LX_ENOMEM;
             goto done;

