@@ -984,6 +984,21 @@ static void expect_logon_refused(uint16_t port, uint32_t chain, lx_account_id_t 
  * keeps the gateway's copy of the keys, so that the copy has every change
  * before the change's report leaves.
  */
+typedef struct {
+    uint8_t key[32];
+    int n;
+} cod_count_t;
+
+/* Counts the journal's cancel-on-disconnect CANCEL_ALLs carrying key. */
+static void count_cod(void *ctx, const lx_cmd_t *cmd, const lx_journal_auth_t *auth,
+                      const char *file, uint64_t off) {
+    (void)file, (void)off;
+    cod_count_t *k = ctx;
+    k->n += cmd->type == LX_CMD_CANCEL_ALL &&
+            cmd->u.cancel_all.reason == LX_CANCEL_ALL_DISCONNECT && auth &&
+            auth->scheme == LX_AUTH_SESSION && memcmp(auth->key, k->key, 32) == 0;
+}
+
 static void test_logon_key_check(void **state) {
     (void)state;
     char dir[64];
@@ -1067,6 +1082,14 @@ static void test_logon_key_check(void **state) {
     assert_int_equal(cli_status(&c, o2).u.status_reply.status, LX_PROTO_STATUS_OPEN);
     cli_close(&c);
     tnode_stop(&t);
+    /* and that CANCEL_ALL is in the journal, with b's key as its auth (the
+     * orders stayed because the engine refused it, not because none came) */
+    cod_count_t cc = {.n = 0};
+    memcpy(cc.key, pkb, 32);
+    lx_recover_opts_t ro = {.read_only = true, .no_engine = true, .on_cmd = count_cod, .ctx = &cc};
+    lx_recovery_t rec;
+    assert_int_equal(lx_recover(dir, &ro, NULL, &rec), 0);
+    assert_int_equal(cc.n, 1);
 
     /* dev mode again: a stranger's key is refused for 5, and owns 7 */
     tnode_start(&t, dir, NULL, 0);
