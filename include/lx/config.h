@@ -167,6 +167,16 @@ const lx_config_asset_t *lx_config_asset_by_symbol(const lx_config_t *c, const c
 const lx_config_market_t *lx_config_market(const lx_config_t *c, lx_market_id_t id);
 const lx_config_market_t *lx_config_market_by_symbol(const lx_config_t *c, const char *symbol);
 
+/* What an order-entry command of type cmd_type weighs in its account's
+ * rate bucket (rate_limits.weight: a cancel, amend or cancel-all its own,
+ * anything else a place's). */
+static inline uint32_t lx_config_weight(const lx_config_t *c, int cmd_type) {
+    return cmd_type == LX_CMD_CANCEL       ? c->rate_limits.weight.cancel
+           : cmd_type == LX_CMD_AMEND      ? c->rate_limits.weight.amend
+           : cmd_type == LX_CMD_CANCEL_ALL ? c->rate_limits.weight.cancel_all
+                                           : c->rate_limits.weight.place;
+}
+
 /*
  * The commands that create the configured assets and markets: every asset
  * (in file order), then the markets of `shard` (every market when shard is

@@ -982,21 +982,13 @@ static bool is_order_entry(int type) {
            type == LX_PROTO_CANCEL_ALL || type == LX_PROTO_SCHEDULE_CANCEL;
 }
 
-/* What an action costs in its account's bucket (rate_limits.weight). */
-static uint32_t weight_of_cmd(const lx_config_t *cfg, int cmd_type) {
-    return cmd_type == LX_CMD_CANCEL       ? cfg->rate_limits.weight.cancel
-           : cmd_type == LX_CMD_AMEND      ? cfg->rate_limits.weight.amend
-           : cmd_type == LX_CMD_CANCEL_ALL ? cfg->rate_limits.weight.cancel_all
-                                           : cfg->rate_limits.weight.place;
-}
-
 /* What a request costs in its account's bucket (rate_limits.weight). */
 static uint32_t weight_of(const lx_config_t *cfg, const lx_proto_msg_t *m) {
     int t = m->type;
-    return t == LX_PROTO_CANCEL       ? cfg->rate_limits.weight.cancel
-           : t == LX_PROTO_AMEND      ? cfg->rate_limits.weight.amend
-           : t == LX_PROTO_CANCEL_ALL ? cfg->rate_limits.weight.cancel_all
-                                      : cfg->rate_limits.weight.place;
+    return lx_config_weight(cfg, t == LX_PROTO_CANCEL       ? LX_CMD_CANCEL
+                                 : t == LX_PROTO_AMEND      ? LX_CMD_AMEND
+                                 : t == LX_PROTO_CANCEL_ALL ? LX_CMD_CANCEL_ALL
+                                                            : LX_CMD_PLACE);
 }
 
 /* REJECT RATE_LIMITED for a request of type `type` (client id cid). A
@@ -1134,7 +1126,7 @@ static void on_msg(gw_t *g, conn_t *c, const lx_proto_msg_t *m) {
         }
         /* the account's bucket: the one it acts for, whichever session sends it */
         lx_account_id_t payer = signed_payer(g, &act, acct, sess->account);
-        wait = charge_account(g, payer, weight_of_cmd(g->cfg, act.cmd.type));
+        wait = charge_account(g, payer, lx_config_weight(g->cfg, act.cmd.type));
         if (wait) {
             refuse_rate(g, c, m->type, lx_gw_auth_client_id(&act.cmd), wait);
             break;

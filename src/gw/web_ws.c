@@ -556,11 +556,7 @@ int lx__web_signed(lx__web_t *g, const json_t *msg, lx__web_action_t *a, const c
         }
         a->shard = (uint8_t)k;
     }
-    const lx_config_t *cfg = g->cfg;
-    a->weight = act.cmd.type == LX_CMD_CANCEL       ? cfg->rate_limits.weight.cancel
-                : act.cmd.type == LX_CMD_AMEND      ? cfg->rate_limits.weight.amend
-                : act.cmd.type == LX_CMD_CANCEL_ALL ? cfg->rate_limits.weight.cancel_all
-                                                    : cfg->rate_limits.weight.place;
+    a->weight = lx_config_weight(g->cfg, act.cmd.type);
     /* the account's budget pays only for a signer that may act for it: any
      * key can sign an envelope naming any account (the engine refuses it,
      * BAD_SIGNER), and must not spend that account's budget doing so */
