@@ -152,6 +152,11 @@ void lx_journal_close(lx_journal_t *j);
  * error of an earlier failure.
  */
 int lx_journal_append(lx_journal_t *j, const lx_cmd_t *cmd, const lx_journal_auth_t *auth);
+/* Applies a journaled command to e with its auth section (NULL or scheme
+ * LX_AUTH_NONE: none), as recovery does, so that the engine checks signers
+ * and records nonces exactly as it did live: lx_engine_apply_auth's result. */
+int lx_journal_apply(lx_engine_t *e, const lx_cmd_t *cmd, const lx_journal_auth_t *auth,
+                     const lx_sink_t *sink);
 /* Closes the batch: one write, one fdatasync. 0 if nothing was buffered. */
 int lx_journal_commit(lx_journal_t *j);
 /*

@@ -222,17 +222,9 @@ static int on_group(void *ctx, const jnl_entry_t *ents, uint32_t n, uint64_t gro
         if (!r->e) continue;
         /* with the record's auth section, so that replay checks signers and
          * records nonces exactly as the live engine did (docs/identity.md) */
-        lx_cmd_auth_t ca;
-        const lx_cmd_auth_t *cap = NULL;
-        if (en->auth) {
-            lx_journal_auth_t a;
-            jnl_auth_decode(en->auth, &a);
-            ca.scheme = a.scheme;
-            memcpy(ca.key, a.key, sizeof ca.key);
-            ca.nonce = a.nonce;
-            cap = &ca;
-        }
-        int rc = lx_engine_apply_auth(r->e, &en->cmd, cap, o->sink);
+        lx_journal_auth_t a;
+        if (en->auth) jnl_auth_decode(en->auth, &a);
+        int rc = lx_journal_apply(r->e, &en->cmd, en->auth ? &a : NULL, o->sink);
         if (rc == LX_ENOMEM) /* not the journal's fault: recovery may be run again */
             return errorf(r->rec, r->dir, r->file, en->off, LX_ENOMEM,
                           "no memory to apply command seq %" PRIu64, en->cmd.seq);
@@ -582,4 +574,12 @@ done:
     else
         lx_engine_destroy(e);
     return rc;
+}
+
+int lx_journal_apply(lx_engine_t *e, const lx_cmd_t *cmd, const lx_journal_auth_t *auth,
+                     const lx_sink_t *sink) {
+    if (!auth || auth->scheme == LX_AUTH_NONE) return lx_engine_apply(e, cmd, sink);
+    lx_cmd_auth_t ca = {.scheme = auth->scheme, .nonce = auth->nonce};
+    memcpy(ca.key, auth->key, sizeof ca.key);
+    return lx_engine_apply_auth(e, cmd, &ca, sink);
 }

@@ -72,10 +72,10 @@ void lx__node_fail(lx_node_t *n, int rc, const char *what) {
     lx__node_log(n, "lxdexd: %s (%s): the node takes no more commands\n", what, lx_strerror(rc));
 }
 
-/* mkdir -p. Every directory it creates is made durable before the next
- * step (lx_io_mkdir fsyncs its parent through the node's I/O vtable): the
- * journals' fsync'ed files must not vanish with a directory entry that was
- * never written. 0 or a negative errno value. */
+/* mkdir -p. Every directory on the path, created now or found, is made
+ * durable before the next step (lx_io_mkdir fsyncs its parent through the
+ * node's I/O vtable): the journals' fsync'ed files must not vanish with a
+ * directory entry that was never written. 0 or a negative errno value. */
 static int mkdir_p(const char *path, const lx_io_t *io) {
     char buf[LX_CONFIG_PATH_MAX + 1];
     size_t len = strlen(path);
@@ -569,13 +569,19 @@ static void join_shards(lx_node_t *n) {
     }
 }
 
+/* Every gateway's out rings closed: what an engine thread waiting to write
+ * to one (nobody draining it) needs to go on and stop. */
+static void close_out_rings(lx_node_t *n) {
+    for (unsigned i = 0; i < n->ngw; i++)
+        for (uint32_t k = 0; k < n->nshards; k++) lx_ring_close(n->gw[i].out[k]);
+}
+
 /* A start that failed after the shard threads started: no gateway drains
  * the out rings yet, so they are closed first (an engine thread dumping a
  * start-up state larger than a ring to a market-data gateway would
  * otherwise wait on it for ever), then the shard threads are joined. */
 static void start_undo(lx_node_t *n) {
-    for (unsigned i = 0; i < n->ngw; i++)
-        for (uint32_t k = 0; k < n->nshards; k++) lx_ring_close(n->gw[i].out[k]);
+    close_out_rings(n);
     join_shards(n);
 }
 
@@ -652,9 +658,7 @@ void lx_node_join(lx_node_t *n) {
 void lx_node_close(lx_node_t *n) {
     if (!n) return;
     if (n->started && !n->joined) {
-        /* The gateways are gone: nobody drains the out rings. */
-        for (unsigned i = 0; i < n->ngw; i++)
-            for (uint32_t k = 0; k < n->nshards; k++) lx_ring_close(n->gw[i].out[k]);
+        close_out_rings(n); /* the gateways are gone: nobody drains them */
         lx_node_join(n);
     }
     for (unsigned i = 0; i < n->ngw; i++) {

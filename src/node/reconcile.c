@@ -164,13 +164,7 @@ static int append_to(lx_node_t *n, shard_t *k, const struct lx_node_tail *lt, si
         const tail_cmd_t *c = tail_at(lt, j);
         lx_cmd_t cmd = c->cmd;
         cmd.seq = first + (j - i);
-        if (c->has_auth && c->auth.scheme != LX_AUTH_NONE) {
-            lx_cmd_auth_t ca = {.scheme = c->auth.scheme, .nonce = c->auth.nonce};
-            memcpy(ca.key, c->auth.key, sizeof ca.key);
-            rc = lx_engine_apply_auth(k->engine, &cmd, &ca, NULL);
-        } else {
-            rc = lx_engine_apply(k->engine, &cmd, NULL);
-        }
+        rc = lx_journal_apply(k->engine, &cmd, c->has_auth ? &c->auth : NULL, NULL);
         if (rc) {
             snprintf(err, errlen, "%s: seq %llu appended from shard %u: the engine refuses it (%s)",
                      k->dir, (unsigned long long)cmd.seq, from, lx_strerror(rc));

@@ -18,10 +18,12 @@
  * after the last one, also across a restart: unique and increasing
  * node-wide, so that a ts names one command in every shard, which is how
  * reconcile.c finds the every-shard commands a shard lacks after a crash),
- * and is appended to that shard's journal with its auth section. Order ids on the way in lose their
- * shard bits (each journal holds its engine's own ids). A TICK is added when tick_ns of wall time
- * have passed (GTD expiry and dead man's switches happen through the log). The round ends with one
- * commit per shard that got commands (one write and one fdatasync each: group commit), and each
+ * and is appended to that shard's journal with its auth section. Order ids
+ * on the way in lose their shard bits (each journal holds its engine's own
+ * ids). A TICK is added when tick_ns of wall time have passed (GTD expiry
+ * and dead man's switches happen through the log). The round ends with one
+ * commit per shard that got commands (one write and one fdatasync each:
+ * group commit), and each
  * shard's part is forwarded to its engine ring only once
  * lx_journal_durable_seq() covers it: nothing reaches an engine, so no
  * report reaches a client, before it is durable. Queries and session

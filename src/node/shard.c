@@ -434,10 +434,7 @@ static void dump_state(shard_t *s, unsigned gw) {
 }
 
 static int eng_apply(shard_t *s, const lx_node_msg_t *m, const lx_sink_t *sink) {
-    if (m->auth.scheme == LX_AUTH_NONE) return lx_engine_apply(s->engine, &m->cmd, sink);
-    lx_cmd_auth_t ca = {.scheme = m->auth.scheme, .nonce = m->auth.nonce};
-    memcpy(ca.key, m->auth.key, sizeof ca.key);
-    return lx_engine_apply_auth(s->engine, &m->cmd, &ca, sink);
+    return lx_journal_apply(s->engine, &m->cmd, &m->auth, sink);
 }
 
 /* How often, and how far apart, a command the engine had no memory for is
