@@ -9,6 +9,8 @@
  *   lx_gw_auth_action     checks a SIGNED envelope: signature, chain, an
  *                         account command (no operator commands), deposits
  *                         and key bindings signed by the bridge key only
+ *   lx_gw_auth_read       checks a signed HTTP read (lx_sign_read_header):
+ *                         signature, chain, path and the timestamp's window
  *   lx_gw_keys_*          a gateway's copy of who may act for an account
  *                         (owner keys, agents), built from the node's start-up
  *                         state and the key events, so that a logon with a key
@@ -46,6 +48,21 @@ int lx_gw_auth_logon(uint32_t chain_id, lx_account_id_t account,
  * *why gets a one-line static reason. */
 int lx_gw_auth_action(const lx_config_t *cfg, const uint8_t *env, size_t len, lx_action_t *out,
                       lx_account_id_t *account, const char **why);
+
+/* How far a signed read's ts may be from the gateway's clock, either way. */
+#define LX_GW_READ_WINDOW_NS (30 * INT64_C(1000000000))
+
+/* The Authorization header of an HTTP read of `path` (NULL or "": none),
+ * at now_ns (ns since the epoch): 0 with key set to the signer, or
+ *   LX_ENOENT    no header
+ *   LX_EINVAL    not an "LX-Ed25519 key=..., ts=..., sig=..." value
+ *   LX_ERANGE    ts more than LX_GW_READ_WINDOW_NS from now_ns
+ *   LX_ECORRUPT  the signature does not verify (another path, chain, key
+ *                or ts; forged)
+ * *why gets a one-line static reason. Who the key may read for is
+ * lx_gw_keys_check's answer. */
+int lx_gw_auth_read(uint32_t chain_id, const char *header, const char *path, int64_t now_ns,
+                    uint8_t key[LX_SIGN_PK_LEN], const char **why);
 
 /* The client id a command carries (PLACE, CANCEL, AMEND), else 0. */
 uint64_t lx_gw_auth_client_id(const lx_cmd_t *cmd);

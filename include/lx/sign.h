@@ -21,7 +21,9 @@
  * (lx_verify_detached). The codec's encoding is canonical (decoding and
  * re-encoding gives the same bytes), so is the payload.
  *
- * Also the logon challenge a session signs (lx_sign_logon_payload).
+ * Also the logon challenge a session signs (lx_sign_logon_payload), and the
+ * read request a client signs to see its own account over HTTP outside dev
+ * mode (lx_sign_read_payload, lx_sign_read_header).
  *
  * Who may sign what (owner, agent, bridge) and the nonce order are engine
  * state (docs/identity.md); this module only checks signatures.
@@ -48,6 +50,13 @@
 #define LX_SIGN_LOGON_DOMAIN "LXDEX-LOGON-V1" /* 14 characters and two 0 bytes */
 #define LX_SIGN_CHALLENGE_LEN 32
 #define LX_SIGN_LOGON_LEN 88
+
+#define LX_SIGN_READ_DOMAIN "LXDEX-READ-V1" /* 13 characters and three 0 bytes */
+#define LX_SIGN_READ_HDR_LEN 64
+#define LX_SIGN_READ_PATH_MAX 511 /* bytes of the request's path */
+#define LX_SIGN_READ_SCHEME "LX-Ed25519"
+/* "LX-Ed25519 key=<64 hex>, ts=<up to 19 digits>, sig=<128 hex>" and a NUL */
+#define LX_SIGN_READ_HEADER_MAX 240
 
 typedef struct {
     uint32_t chain_id;
@@ -88,5 +97,33 @@ lx_account_id_t lx_sign_account(const lx_cmd_t *cmd);
 void lx_sign_logon_payload(uint32_t chain_id, lx_account_id_t account,
                            const uint8_t challenge[LX_SIGN_CHALLENGE_LEN],
                            const uint8_t pk[LX_SIGN_PK_LEN], uint8_t out[LX_SIGN_LOGON_LEN]);
+
+/* The bytes a client signs to read an account over HTTP (docs/signing.md):
+ *
+ *   offset size
+ *      0   16  "LXDEX-READ-V1" and three 0 bytes
+ *     16    4  chain id (u32)
+ *     20    4  reserved, 0
+ *     24   32  the key (the account's owner key or a live agent's)
+ *     56    8  ts (i64): the client's clock, ns since the epoch
+ *     64    n  the request's path as sent, "/v1/accounts/5/orders" (no query)
+ *
+ * Returns 64 + n, LX_EINVAL (no path, one not starting with '/', or over
+ * LX_SIGN_READ_PATH_MAX bytes) or LX_ERANGE (cap too small). */
+int lx_sign_read_payload(uint32_t chain_id, const uint8_t pk[LX_SIGN_PK_LEN], int64_t ts,
+                         const char *path, uint8_t *out, size_t cap);
+
+/* The value of the Authorization header that carries such a signature:
+ * "LX-Ed25519 key=<hex>, ts=<decimal>, sig=<hex>" (lowercase hex), signed
+ * with sk (whose public half is the key). Returns its length, or
+ * lx_sign_read_payload's error, or LX_ERANGE when cap is under
+ * LX_SIGN_READ_HEADER_MAX. */
+int lx_sign_read_header(uint32_t chain_id, const uint8_t sk[LX_SIGN_SK_LEN], int64_t ts,
+                        const char *path, char *out, size_t cap);
+
+/* Parses that header value (the scheme's name in any case, hex in either
+ * case, ts a decimal >= 0): 0, or LX_EINVAL. */
+int lx_sign_read_parse(const char *header, uint8_t pk[LX_SIGN_PK_LEN], int64_t *ts,
+                       uint8_t sig[LX_SIGN_SIG_LEN]);
 
 #endif

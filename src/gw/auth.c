@@ -74,6 +74,33 @@ int lx_gw_auth_action(const lx_config_t *cfg, const uint8_t *env, size_t len, lx
     return 0;
 }
 
+int lx_gw_auth_read(uint32_t chain_id, const char *header, const char *path, int64_t now_ns,
+                    uint8_t key[LX_SIGN_PK_LEN], const char **why) {
+    uint8_t sig[LX_SIGN_SIG_LEN], p[LX_SIGN_READ_HDR_LEN + LX_SIGN_READ_PATH_MAX];
+    int64_t ts;
+    if (!header || !*header) {
+        *why = "no Authorization header";
+        return LX_ENOENT;
+    }
+    if (lx_sign_read_parse(header, key, &ts, sig)) {
+        *why = "the Authorization header is not \"" LX_SIGN_READ_SCHEME
+               " key=<64 hex>, ts=<ns>, sig=<128 hex>\"";
+        return LX_EINVAL;
+    }
+    if (ts > now_ns + LX_GW_READ_WINDOW_NS || ts < now_ns - LX_GW_READ_WINDOW_NS) {
+        *why = "ts is more than 30 s away from the node's clock";
+        return LX_ERANGE;
+    }
+    int n = lx_sign_read_payload(chain_id, key, ts, path, p, sizeof p);
+    if (n < 0 || sodium_init() < 0 ||
+        crypto_sign_verify_detached(sig, p, (unsigned long long)n, key) != 0) {
+        *why = "the signature does not verify (it must sign the read payload of "
+               "docs/signing.md: this path, this chain id, this ts, with this key)";
+        return LX_ECORRUPT;
+    }
+    return 0;
+}
+
 uint64_t lx_gw_auth_client_id(const lx_cmd_t *cmd) {
     switch (cmd->type) {
     case LX_CMD_PLACE:

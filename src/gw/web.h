@@ -426,6 +426,8 @@ uint32_t lx__web_rate_action(lx__web_t *g, const lx__web_action_t *a);
 int lx__web_signed(lx__web_t *g, const json_t *msg, lx__web_action_t *a, const char **code,
                    char *err, size_t errlen);
 bool lx__web_available(lx__web_t *g);
+/* The wall clock, ns since the epoch: agent expiries, signed reads' ts. */
+int64_t lx__web_wall_ns(void);
 
 /* web_http.c: answers one HTTP request (c->method, c->uri, body); sets
  * c->status/c->resp, or submits a command (the response follows its DONE). */

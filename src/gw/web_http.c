@@ -7,9 +7,10 @@
  *   GET    /v1/markets
  *   GET    /v1/book/{market}?depth=N       L2, N levels a side (default 50, at most 5000)
  *   GET    /v1/trades/{market}?limit=N     newest first (default 100, at most 1000)
- *   GET    /v1/accounts/{id}/balances
- *   GET    /v1/accounts/{id}/orders
- *   GET    /v1/orders/{id}                 an open order (404 once it is not open)
+ *   GET    /v1/accounts/{id}/balances      signed outside dev mode (read_signer)
+ *   GET    /v1/accounts/{id}/orders        signed outside dev mode
+ *   GET    /v1/orders/{id}                 an open order (404 once it is not open), signed
+ *                                          outside dev mode
  *   POST   /v1/orders                      place
  *   DELETE /v1/orders/{id}                 cancel (also POST /v1/orders/{id}/cancel)
  *   POST   /v1/orders/{id}/amend           amend {"price","size"}
@@ -22,7 +23,8 @@
  * for every request, the account's for order entry), then submitted; its
  * response is rendered when the node's DONE arrives (lx__web_http_done).
  * Every error is {"error":{"code":"...","message":"..."}} with a status:
- * 400 bad input, 401 order entry outside dev mode, 404 unknown route,
+ * 400 bad input, 401 unsigned order entry or account read outside dev
+ * mode, 403 a signed read of an account the key may not act for, 404 unknown route,
  * market, account or order, 405 wrong method, 413 body too large, 426 HTTP
  * on the WebSocket port, 429 rate limited (Retry-After), 503 unavailable.
  * An order the engine rejects is 400 (404 for UNKNOWN_ORDER, 403 for
@@ -244,6 +246,29 @@ static void http_submit(lx__web_t *g, lx__web_conn_t *c, const lx__web_action_t 
         lx__web_http_error(g, c, 503, "unavailable", "the node is not taking commands");
 }
 
+/* Outside dev mode an account's balances and orders, and an open order,
+ * are shown only to a request signed by a key that may act for the account
+ * (docs/api.md §4, "Reading an account"): the Authorization header of
+ * lx_sign_read_header over this path. Answers 401 itself when the
+ * signature is missing or refused and returns false; else *key is the
+ * signer, whose right to the account the caller checks. */
+static bool read_signer(lx__web_t *g, lx__web_conn_t *c, uint8_t key[LX_SIGN_PK_LEN]) {
+    char h[LX_SIGN_READ_HEADER_MAX + 64] = "";
+    const char *why = NULL;
+    if (lws_hdr_total_length(c->wsi, WSI_TOKEN_HTTP_AUTHORIZATION) < (int)sizeof h)
+        lws_hdr_copy(c->wsi, h, sizeof h, WSI_TOKEN_HTTP_AUTHORIZATION);
+    else
+        strcpy(h, "(too long)");
+    if (!lx_gw_auth_read(g->cfg->node.chain_id, h, c->uri, lx__web_wall_ns(), key, &why))
+        return true;
+    lx__web_http_error(g, c, 401, "unauthorized",
+                       "outside dev mode an account is read with a signed request, "
+                       "Authorization: " LX_SIGN_READ_SCHEME
+                       " key=..., ts=..., sig=... (docs/api.md §4): %s",
+                       why);
+    return false;
+}
+
 /* Order entry over HTTP: body fields (own names) plus extra fields from
  * the path (orderId); validated whole, rate limited, submitted. */
 static void http_action(lx__web_t *g, lx__web_conn_t *c, int cmd_type, const char *body, size_t len,
@@ -421,6 +446,14 @@ void lx__web_http(lx__web_t *g, lx__web_conn_t *c, const char *query_depth, cons
         if (!parse_u64(s2, n2, &a) || a >= g->cfg->engine.max_accounts)
             return lx__web_http_error(g, c, 404, "not_found", "unknown account \"%.*s\"", (int)n2,
                                       s2);
+        uint8_t key[LX_SIGN_PK_LEN];
+        const char *why = NULL;
+        if (!g->cfg->node.dev_mode) {
+            if (!read_signer(g, c, key)) return;
+            if (lx_gw_keys_check(g->keys, (lx_account_id_t)a, key, lx__web_wall_ns(), &why) < 0)
+                return lx__web_http_error(g, c, 403, "forbidden", "account %u: %s", (unsigned)a,
+                                          why);
+        }
         if (is(s3, n3, "balances")) {
             lx__web_http_reply(g, c, 200, lx__web_balances_json(g, (lx_account_id_t)a));
             return;
@@ -469,8 +502,14 @@ void lx__web_http(lx__web_t *g, lx__web_conn_t *c, const char *query_depth, cons
             if (meth != LX__WEB_METHOD_GET) return method_not_allowed(g, c, "GET, DELETE");
             if (!g->state_done)
                 return lx__web_http_error(g, c, 503, "unavailable", "the node is starting");
+            uint8_t key[LX_SIGN_PK_LEN];
+            const char *why = NULL;
+            bool dev = g->cfg->node.dev_mode;
+            if (!dev && !read_signer(g, c, key)) return;
             lx_view_order_t o;
-            if (!lx_view_order(g->view, id, &o))
+            /* another account's order is "not found": its existence is not ours to tell */
+            if (!lx_view_order(g->view, id, &o) ||
+                (!dev && lx_gw_keys_check(g->keys, o.account, key, lx__web_wall_ns(), &why) < 0))
                 return lx__web_http_error(g, c, 404, "not_found",
                                           "no open order %llu (filled, canceled or unknown)",
                                           (unsigned long long)id);

@@ -8,7 +8,7 @@
  *   lx_placeOrder {symbol, type, side, price, size, userID, clientID?, timeInForce?, postOnly?}
  *                                             {orderId, status, filled, remaining, ...}
  *   lx_cancelOrder {orderId, userID?}         {orderId, status}
- *   lx_getOrder {orderId}                     the open order
+ *   lx_getOrder {orderId}                     the open order (dev mode)
  *   lx_getOrderBook {symbol, depth?}          {Symbol, Timestamp, Bids, Asks, Sequence},
  *                                             levels {Price, Size}
  *   lx_getBestBid / lx_getBestAsk {symbol}    {price, size} (0 when the side is empty)
@@ -26,7 +26,7 @@
  * found, -32602 invalid params, -32603 internal; and the server's own:
  * -32000 order rejected by the engine (data.reason), -32001 not found,
  * -32002 unavailable (stopping, journal failed), -32003 not authorised
- * (order entry outside dev mode), -32005 rate limited (data.retryAfterMs).
+ * (order entry or lx_getOrder outside dev mode), -32005 rate limited (data.retryAfterMs).
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -279,6 +279,10 @@ static void call(lx__web_t *g, lx__web_conn_t *c, const json_t *req) {
         if (!keys(g, c, id, params, k)) {
         } else if (lx__web_u64(json_object_get(params, "orderId"), &oid)) {
             rpc_error(g, c, id, E_PARAMS, NULL, "orderId: an integer is required");
+        } else if (!g->cfg->node.dev_mode) {
+            rpc_error(g, c, id, E_UNAUTHORIZED, NULL,
+                      "reading an order needs dev mode: outside it an order is read with a "
+                      "signed GET /v1/orders/{id} (docs/api.md §4)");
         } else if (!queries_ok) {
             rpc_error(g, c, id, E_UNAVAILABLE, NULL, "the node is starting");
         } else if (!lx_view_order(g->view, oid, &o)) {

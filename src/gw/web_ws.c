@@ -412,12 +412,6 @@ static int hex_field(const json_t *msg, const char *name, uint8_t *out, size_t n
     return 0;
 }
 
-static int64_t wall_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
 /*
  * logon {account}                        dev mode: actions act for the account, unsigned
  * logon {account, key}                   -> challenge {account, key, challenge}
@@ -493,7 +487,7 @@ static void logon(lx__web_t *g, lx__web_conn_t *c, const json_t *msg, const json
                                 g->cfg->node.chain_id);
     if (!g->state_done) return lx__web_ws_error(g, c, id, "unavailable", "the node is starting");
     const char *why = NULL;
-    int role = lx_gw_keys_check(g->keys, (lx_account_id_t)a, key, wall_ns(), &why);
+    int role = lx_gw_keys_check(g->keys, (lx_account_id_t)a, key, lx__web_wall_ns(), &why);
     bool bind = false;
     if (role < 0 && g->cfg->node.dev_mode && !lx_gw_keys_known(g->keys, key) &&
         !lx_gw_keys_has_owner(g->keys, (lx_account_id_t)a)) {
@@ -561,8 +555,8 @@ int lx__web_signed(lx__web_t *g, const json_t *msg, lx__web_action_t *a, const c
      * key can sign an envelope naming any account (the engine refuses it,
      * BAD_SIGNER), and must not spend that account's budget doing so */
     const char *kwhy = NULL;
-    a->unpaid =
-        !g->state_done || lx_gw_keys_check(g->keys, a->account, act.signer, wall_ns(), &kwhy) < 0;
+    a->unpaid = !g->state_done ||
+                lx_gw_keys_check(g->keys, a->account, act.signer, lx__web_wall_ns(), &kwhy) < 0;
     a->auth.scheme = LX_AUTH_ED25519;
     memcpy(a->auth.key, act.signer, sizeof a->auth.key);
     a->auth.nonce = act.nonce;

@@ -795,6 +795,88 @@ def test_http_signed(http):
     check(st == 401, "HTTP unsigned order entry outside dev mode: %s %s" % (st, r))
 
 
+def read_auth(sk, path, ts=None, chain=CHAIN):
+    """The Authorization header of a signed read (docs/signing.md's read payload)."""
+    ts = time.time_ns() if ts is None else ts
+    pk = bytes(sk.verify_key)
+    p = (b"LXDEX-READ-V1\0\0\0" + struct.pack("<II", chain, 0) + pk + struct.pack("<q", ts) +
+         path.encode())
+    return "LX-Ed25519 key=%s, ts=%d, sig=%s" % (pk.hex(), ts, sk.sign(p).signature.hex())
+
+
+def get_auth(http, path, authz=None):
+    """(status, JSON body) of a GET with an Authorization header, error statuses included."""
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (http, path),
+                                 headers={"authorization": authz} if authz else {})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_http_reads(http, tmp):
+    """Outside dev mode an account is read only with a request signed by its owner or a live
+    agent (docs/api.md §4); market data stays public."""
+    owner, agent, stranger = (nacl.signing.SigningKey(bytes([i]) * 32) for i in (2, 3, 4))
+    for what in ("balances", "orders"):
+        path = "/v1/accounts/5/" + what
+        st, r = get_auth(http, path)
+        check(st == 401 and r["error"]["code"] == "unauthorized" and
+              "signed request" in r["error"]["message"], "unsigned %s: %s %s" % (path, st, r))
+        st, r = get_auth(http, path, read_auth(owner, path))
+        check(st == 200 and r.get("account") == 5 and what in r,
+              "the owner reads %s: %s %s" % (path, st, r))
+        st, r = get_auth(http, path, read_auth(stranger, path))
+        check(st == 403 and r["error"]["code"] == "forbidden",
+              "another key reads %s: %s %s" % (path, st, r))
+        st, r = get_auth(http, path, read_auth(agent, path))
+        check(st == 403 and "revoked" in r["error"]["message"],
+              "the revoked agent reads %s: %s %s" % (path, st, r))
+        st, r = get_auth(http, path, read_auth(owner, path, ts=time.time_ns() - 60 * 10**9))
+        check(st == 401 and "30 s" in r["error"]["message"],
+              "a read signed a minute ago: %s %s" % (st, r))
+        st, r = get_auth(http, path, read_auth(owner, path, chain=CHAIN + 1))
+        check(st == 401 and "does not verify" in r["error"]["message"],
+              "a read signed for another chain: %s %s" % (st, r))
+        st, r = get_auth(http, path, "Bearer x")
+        check(st == 401, "another scheme: %s %s" % (st, r))
+    st, r = get_auth(http, "/v1/accounts/5/balances", read_auth(owner, "/v1/accounts/5/orders"))
+    check(st == 401, "a signature of another path: %s %s" % (st, r))
+    st, r = get_auth(http, "/v1/accounts/5/orders", read_auth(owner, "/v1/accounts/5/orders"))
+    oid = r["orders"][0]["orderId"] if st == 200 and r.get("orders") else "0"
+    path = "/v1/orders/" + oid
+    st, r = get_auth(http, path)
+    check(st == 401, "an order read unsigned: %s %s" % (st, r))
+    st, r = get_auth(http, path, read_auth(owner, path))
+    check(st == 200 and r.get("orderId") == oid and r.get("account") == 5,
+          "the owner reads its order: %s %s" % (st, r))
+    st, r = get_auth(http, path, read_auth(stranger, path))
+    check(st == 404, "another key reads the order (as if unknown): %s %s" % (st, r))
+    for path in ("/v1/markets", "/v1/book/BTC-USD", "/v1/trades/BTC-USD"):
+        st, r = get_auth(http, path)
+        check(st == 200, "market data unsigned: %s %s %s" % (path, st, r))
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "lx_getOrder",
+                       "params": {"orderId": int(oid)}}).encode()
+    rq = urllib.request.Request("http://127.0.0.1:%d/rpc" % http, data=body,
+                                headers={"content-type": "application/json"})
+    with urllib.request.urlopen(rq, timeout=5) as resp:
+        r = json.loads(resp.read())
+    check(r.get("error", {}).get("code") == -32003, "lx_getOrder outside dev mode: %s" % r)
+    # the CLI signs its reads with --key (the chain id from --config)
+    keyfile = os.path.join(tmp, "owner.key")
+    with open(keyfile, "w") as f:
+        f.write((bytes([2]) * 32 + bytes(owner.verify_key)).hex() + "\n")
+    url = "http://127.0.0.1:%d" % http
+    cli = os.path.join(BUILD, "lxdex")
+    v = subprocess.run([cli, "orders", "--url", url, "--key", keyfile, "--config",
+                        os.path.join(tmp, "node.yaml"), "5"], capture_output=True, text=True)
+    check(v.returncode == 0 and oid in v.stdout, "lxdex orders --key: %s %s" % (v.stdout, v.stderr))
+    v = subprocess.run([cli, "balances", "--url", url, "5"], capture_output=True, text=True)
+    check(v.returncode == 1 and "signed request" in v.stderr,
+          "lxdex balances unsigned: %s %s" % (v.stdout, v.stderr))
+
+
 async def test_restarted(url):
     async with websockets.connect(url) as ws:
         r, _ = await signed_logon(ws, nacl.signing.SigningKey(bytes([2]) * 32), 5)
@@ -831,6 +913,7 @@ def run_signed():
         p, log, http, ws = start_node(tmp, extra, demo=False)
         asyncio.run(asyncio.wait_for(test_signed("ws://127.0.0.1:%d" % ws), 60))
         test_http_signed(http)
+        test_http_reads(http, tmp)
         p.send_signal(signal.SIGTERM)
         check(p.wait(30) == 0, "the signed node stops cleanly")
         v = subprocess.run([os.path.join(BUILD, "lxdex"), "journal", "verify", "--chain-id",

@@ -9,7 +9,11 @@
  *   - rejections: another chain (LX_ERANGE), the wrong key, a signature by
  *     another key, any single byte flipped anywhere in the envelope, a
  *     truncated or extended envelope, nonce 0, a bad domain tag;
- *   - the account each command acts for; the logon payload layout.
+ *   - the account each command acts for; the logon payload layout;
+ *   - signed reads: the payload layout, the header written and parsed back,
+ *     and lx_gw_auth_read's answers (no header, a malformed one, ts outside
+ *     the window either way, another path, chain, key or ts, a forged
+ *     signature).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +27,7 @@
 
 #include "lx/codec.h"
 #include "lx/error.h"
+#include "lx/gw_auth.h"
 #include "lx/sign.h"
 
 #define CHAIN 7u
@@ -216,12 +221,111 @@ static void test_accounts_and_logon(void **st) {
     assert_memory_equal(out + 56, pk1, 32);
 }
 
+static void test_signed_read(void **st) {
+    (void)st;
+    const char *path = "/v1/accounts/5/orders";
+    const int64_t ts = INT64_C(1780000000123456789);
+    uint8_t p[LX_SIGN_READ_HDR_LEN + LX_SIGN_READ_PATH_MAX];
+    int n = lx_sign_read_payload(CHAIN, pk1, ts, path, p, sizeof p);
+    assert_int_equal(n, 64 + (int)strlen(path));
+    assert_memory_equal(p, "LXDEX-READ-V1\0\0\0", 16);
+    assert_int_equal(lx_get_u32(p + 16), CHAIN);
+    assert_int_equal(lx_get_u32(p + 20), 0);
+    assert_memory_equal(p + 24, pk1, 32);
+    assert_int_equal((int64_t)lx_get_u64(p + 56), ts);
+    assert_memory_equal(p + 64, path, strlen(path));
+    assert_int_equal(lx_sign_read_payload(CHAIN, pk1, ts, "v1/x", p, sizeof p), LX_EINVAL);
+    assert_int_equal(lx_sign_read_payload(CHAIN, pk1, ts, "", p, sizeof p), LX_EINVAL);
+    assert_int_equal(lx_sign_read_payload(CHAIN, pk1, ts, path, p, 70), LX_ERANGE);
+
+    char h[LX_SIGN_READ_HEADER_MAX], h2[LX_SIGN_READ_HEADER_MAX];
+    assert_true(lx_sign_read_header(CHAIN, sk1, ts, path, h, sizeof h) > 0);
+    assert_int_equal(lx_sign_read_header(CHAIN, sk1, ts, path, h, 100), LX_ERANGE);
+    assert_int_equal(strncmp(h, "LX-Ed25519 key=", 15), 0);
+    uint8_t k[32], sig[64];
+    int64_t t = 0;
+    assert_int_equal(lx_sign_read_parse(h, k, &t, sig), 0);
+    assert_memory_equal(k, pk1, 32);
+    assert_int_equal(t, ts);
+    assert_int_equal(crypto_sign_verify_detached(sig, p, (unsigned long long)n, pk1), 0);
+
+    /* what the gateway answers */
+    const char *why = NULL;
+    assert_int_equal(lx_gw_auth_read(CHAIN, h, path, ts, k, &why), 0);
+    assert_memory_equal(k, pk1, 32);
+    assert_int_equal(lx_gw_auth_read(CHAIN, h, path, ts + LX_GW_READ_WINDOW_NS, k, &why), 0);
+    assert_int_equal(lx_gw_auth_read(CHAIN, h, path, ts - LX_GW_READ_WINDOW_NS, k, &why), 0);
+    assert_int_equal(lx_gw_auth_read(CHAIN, h, path, ts + LX_GW_READ_WINDOW_NS + 1, k, &why),
+                     LX_ERANGE);
+    assert_int_equal(lx_gw_auth_read(CHAIN, h, path, ts - LX_GW_READ_WINDOW_NS - 1, k, &why),
+                     LX_ERANGE);
+    assert_int_equal(lx_gw_auth_read(CHAIN, NULL, path, ts, k, &why), LX_ENOENT);
+    assert_int_equal(lx_gw_auth_read(CHAIN, "", path, ts, k, &why), LX_ENOENT);
+    assert_int_equal(lx_gw_auth_read(CHAIN, h, "/v1/accounts/5/balances", ts, k, &why),
+                     LX_ECORRUPT);
+    assert_int_equal(lx_gw_auth_read(CHAIN + 1, h, path, ts, k, &why), LX_ECORRUPT);
+    /* the key swapped for another (the signature is pk1's) */
+    char kh[65];
+    sodium_bin2hex(kh, sizeof kh, pk2, 32);
+    memcpy(h2, h, sizeof h);
+    memcpy(h2 + 15, kh, 64);
+    assert_int_equal(lx_gw_auth_read(CHAIN, h2, path, ts, k, &why), LX_ECORRUPT);
+    /* another ts, inside the window, under the same signature */
+    assert_int_equal(lx_sign_read_header(CHAIN, sk1, ts + 1, path, h2, sizeof h2) > 0, 1);
+    char *sp = strstr(h2, "sig="), *hp = strstr(h, "sig=");
+    memcpy(sp, hp, 4 + 128);
+    assert_int_equal(lx_gw_auth_read(CHAIN, h2, path, ts, k, &why), LX_ECORRUPT);
+    /* one bit of the signature */
+    memcpy(h2, h, sizeof h);
+    sp = strstr(h2, "sig=") + 4;
+    *sp = *sp == '0' ? '1' : '0';
+    assert_int_equal(lx_gw_auth_read(CHAIN, h2, path, ts, k, &why), LX_ECORRUPT);
+
+    /* the parser: the scheme in any case, hex in either case, parameters in
+     * any order; nothing missing, repeated, unknown or extra */
+    char sh[129];
+    memcpy(sh, strstr(h, "sig=") + 4, 128);
+    sh[128] = 0;
+    char kh1[65];
+    sodium_bin2hex(kh1, sizeof kh1, pk1, 32);
+    char v[600];
+    snprintf(v, sizeof v, "  lx-ed25519 sig=%s,ts=%lld ,  key=%s  ", sh, (long long)ts, kh1);
+    for (char *q = strstr(v, "key=") + 4; *q && *q != ' '; q++)
+        if (*q >= 'a' && *q <= 'f') *q = (char)(*q - 'a' + 'A');
+    assert_int_equal(lx_gw_auth_read(CHAIN, v, path, ts, k, &why), 0);
+    const char *bad[] = {
+        "LX-Ed25519",
+        "Bearer abc",
+        "LX-Ed25519key=%s, ts=%lld, sig=%s",
+        "LX-Ed25519 key=%s, ts=%lld",
+        "LX-Ed25519 key=%s, ts=%lld, sig=%s, sig=%s",
+        "LX-Ed25519 key=%s, ts=%lld, sig=%s, x=1",
+        "LX-Ed25519 key=%s, ts=%lld, sig=%s,",
+        "LX-Ed25519 key=%s, ts=%lld; sig=%s",
+        "LX-Ed25519 key=%s, ts=-%lld, sig=%s",
+        "LX-Ed25519 key=%s, ts=%lld9, sig=%s",
+        "LX-Ed25519 key=%.62s, ts=%lld, sig=%s",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(v, sizeof v, bad[i], kh1, (long long)ts, sh, sh);
+        assert_int_equal(lx_gw_auth_read(CHAIN, v, path, ts, k, &why), LX_EINVAL);
+        assert_int_equal(lx_sign_read_parse(v, k, &t, sig), LX_EINVAL);
+    }
+    /* ts: 19 digits that pass INT64_MAX */
+    snprintf(v, sizeof v, "LX-Ed25519 key=%s, ts=9223372036854775808, sig=%s", kh1, sh);
+    assert_int_equal(lx_sign_read_parse(v, k, &t, sig), LX_EINVAL);
+    snprintf(v, sizeof v, "LX-Ed25519 key=%s, ts=9223372036854775807, sig=%s", kh1, sh);
+    assert_int_equal(lx_sign_read_parse(v, k, &t, sig), 0);
+    assert_int_equal(t, INT64_MAX);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_every_type),
         cmocka_unit_test(test_golden_header),
         cmocka_unit_test(test_rejections),
         cmocka_unit_test(test_accounts_and_logon),
+        cmocka_unit_test(test_signed_read),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -88,7 +88,8 @@ static void print_http_error(const char *path, long status, const lxdex_body_t *
     json_decref(j);
 }
 
-int lxdex_http_get(const char *base, const char *path, lxdex_body_t *out, long *status) {
+int lxdex_http_get(const char *base, const char *path, const char *authz, lxdex_body_t *out,
+                   long *status) {
     char *esc = lxdex_url_escape(""); /* initialises libcurl once */
     free(esc);
     memset(out, 0, sizeof *out);
@@ -104,6 +105,18 @@ int lxdex_http_get(const char *base, const char *path, lxdex_body_t *out, long *
         return 1;
     }
     char err[CURL_ERROR_SIZE] = "";
+    struct curl_slist *hdrs = NULL;
+    char *line = NULL;
+    if (authz && (asprintf(&line, "Authorization: %s", authz) < 0 ||
+                  !(hdrs = curl_slist_append(NULL, line)))) {
+        free(line);
+        free(url);
+        curl_easy_cleanup(h);
+        fprintf(stderr, "lxdex: out of memory\n");
+        return 1;
+    }
+    free(line);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
@@ -125,16 +138,18 @@ int lxdex_http_get(const char *base, const char *path, lxdex_body_t *out, long *
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
     }
     curl_easy_cleanup(h);
+    curl_slist_free_all(hdrs);
     free(url);
     if (ret) lxdex_body_free(out);
     return ret;
 }
 
-json_t *lxdex_http_json(const char *base, const char *path, lxdex_body_t *body, long *status) {
+json_t *lxdex_http_json(const char *base, const char *path, const char *authz, lxdex_body_t *body,
+                        long *status) {
     lxdex_body_t tmp;
     long st = 0;
     if (!body) body = &tmp;
-    if (lxdex_http_get(base, path, body, &st)) return NULL;
+    if (lxdex_http_get(base, path, authz, body, &st)) return NULL;
     if (status) *status = st;
     json_t *j = NULL;
     if (st < 200 || st >= 300) {

@@ -262,8 +262,7 @@ int lxdex_journal_dump(int argc, char **argv) {
     if (parse(argc, argv, &a, true)) return 2;
     unsigned n = shards_of(a.dir);
     if (n > 1) {
-        fprintf(stderr,
-                "lxdex journal dump: %s holds the journals of %u shards: dump %s/shard-K\n",
+        fprintf(stderr, "lxdex journal dump: %s holds the journals of %u shards: dump %s/shard-K\n",
                 a.dir, n, a.dir);
         return 2;
     }

@@ -24,14 +24,17 @@ typedef struct {
 } lxdex_body_t;
 void lxdex_body_free(lxdex_body_t *b);
 
-/* GET base+path into *out (any HTTP status; *status set). 0, or 1 when the
- * node could not be reached (message on stderr naming the URL). */
-int lxdex_http_get(const char *base, const char *path, lxdex_body_t *out, long *status);
+/* GET base+path into *out (any HTTP status; *status set), with the
+ * Authorization header authz unless it is NULL. 0, or 1 when the node
+ * could not be reached (message on stderr naming the URL). */
+int lxdex_http_get(const char *base, const char *path, const char *authz, lxdex_body_t *out,
+                   long *status);
 /* GET and parse: the JSON of a 2xx answer (caller decrefs), or NULL with a
  * message on stderr (unreachable, HTTP error and its body, not JSON). The
  * raw body stays in *body when body is not NULL (free it either way);
  * *status (if not NULL) is the HTTP status, 0 when unreachable. */
-json_t *lxdex_http_json(const char *base, const char *path, lxdex_body_t *body, long *status);
+json_t *lxdex_http_json(const char *base, const char *path, const char *authz, lxdex_body_t *body,
+                        long *status);
 /* A path segment escaped for a URL (malloc'd; NULL when out of memory). */
 char *lxdex_url_escape(const char *s);
 

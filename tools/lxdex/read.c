@@ -11,7 +11,10 @@
  * By default the answer is printed as an aligned table (http.c), decimals
  * exactly as the API wrote them; `--json` prints the body as received,
  * byte for byte, for scripts (pipe it to jq). `--url` names the node
- * (default http://127.0.0.1:8080, the dev node of `make run`).
+ * (default http://127.0.0.1:8080, the dev node of `make run`). A node
+ * outside dev mode shows an account only to a signed request: with --key,
+ * balances and orders sign theirs (lx_sign_read_header: the path, the
+ * clock, the chain id of --config or the embedded configuration).
  *
  * A market is named as the API accepts it (symbol in any case, or id) and
  * escaped into the path. When the node answers "unknown market", the
@@ -23,28 +26,34 @@
  * one answer holds. The book block is shared with `watch` (http.c).
  */
 #define _GNU_SOURCE
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "lx/sign.h"
 #include "lxdex_web.h"
 
 typedef struct {
     const char *url;
+    const char *key, *config; /* balances, orders: sign the GET (outside dev mode) */
     bool json;
     long depth, limit;
     int npos;
     const char *pos[2];
 } ropts_t;
 
-/* Parses [--url URL] [--json] [--depth N] [--limit N] and npos positional
- * arguments; `allow` names the options the command takes. 0 or 2. */
+/* Parses [--url URL] [--json] [--depth N] [--limit N] [--key FILE]
+ * [--config FILE] and npos positional arguments; `allow` names the options
+ * the command takes beyond --url and --json. 0 or 2. */
 static int parse(int argc, char **argv, const char *allow, int npos, ropts_t *o) {
     memset(o, 0, sizeof *o);
     o->url = LXDEX_DEFAULT_URL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool num = !strcmp(a, "--depth") || !strcmp(a, "--limit");
-        if ((!strcmp(a, "--url") || num) && i + 1 >= argc) {
+        bool file = !strcmp(a, "--key") || !strcmp(a, "--config");
+        if ((!strcmp(a, "--url") || num || file) && i + 1 >= argc) {
             fprintf(stderr, "lxdex %s: %s needs a value\n", argv[0], a);
             return 2;
         }
@@ -61,6 +70,8 @@ static int parse(int argc, char **argv, const char *allow, int npos, ropts_t *o)
                 return 2;
             }
             *(a[2] == 'd' ? &o->depth : &o->limit) = v;
+        } else if (file && strstr(allow, a)) {
+            *(a[2] == 'k' ? &o->key : &o->config) = argv[++i];
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "lxdex %s: unknown option %s (--help lists them)\n", argv[0], a);
             return 2;
@@ -107,7 +118,7 @@ static const char *num(const json_t *o, const char *key, char *buf, size_t cap) 
 static void hint_markets(const char *url) {
     lxdex_body_t b;
     long st;
-    if (lxdex_http_get(url, "/v1/markets", &b, &st) || st != 200) return lxdex_body_free(&b);
+    if (lxdex_http_get(url, "/v1/markets", NULL, &b, &st) || st != 200) return lxdex_body_free(&b);
     json_error_t e;
     json_t *j = json_loadb(b.data, b.len, 0, &e);
     const json_t *ms = json_object_get(j, "markets");
@@ -121,12 +132,36 @@ static void hint_markets(const char *url) {
     lxdex_body_free(&b);
 }
 
-/* GETs path; prints the raw body for --json. Returns the parsed answer for
- * a table, or NULL with *rc set (0 when --json printed it). */
+/* The Authorization header of a signed read of path (docs/api.md §4) with
+ * --key, for the chain id of --config (or the embedded configuration's).
+ * 0, or 1 with a message. */
+static int sign_read(const ropts_t *o, const char *path, char *out, size_t cap) {
+    lxdex_conn_t c;
+    memset(&c, 0, sizeof c);
+    uint8_t sk[64], pk[32];
+    if (lxdex_conn_config(&c, o->config)) return 1;
+    uint32_t chain = c.cfg.node.chain_id;
+    lx_config_free(&c.cfg);
+    if (lxdex_key_load(o->key, sk, pk)) return 1;
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    int n =
+        lx_sign_read_header(chain, sk, (int64_t)t.tv_sec * 1000000000 + t.tv_nsec, path, out, cap);
+    sodium_memzero(sk, sizeof sk);
+    if (n < 0) fprintf(stderr, "lxdex: cannot sign the request for %s\n", path);
+    return n < 0;
+}
+
+/* GETs path (signed with --key); prints the raw body for --json. Returns
+ * the parsed answer for a table, or NULL with *rc set (0 when --json
+ * printed it). */
 static json_t *fetch(const ropts_t *o, const char *path, bool market_path, int *rc) {
     lxdex_body_t b;
     long st = 0;
-    json_t *j = lxdex_http_json(o->url, path, &b, &st);
+    char authz[LX_SIGN_READ_HEADER_MAX];
+    *rc = 1;
+    if (o->key && sign_read(o, path, authz, sizeof authz)) return NULL;
+    json_t *j = lxdex_http_json(o->url, path, o->key ? authz : NULL, &b, &st);
     *rc = 1;
     if (!j && market_path && st == 404) hint_markets(o->url);
     if (j && o->json) {
@@ -266,7 +301,7 @@ int lxdex_read_trades(int argc, char **argv) {
  * /v1/accounts/<id>/<what>. */
 static json_t *account_get(int argc, char **argv, const char *what, int *rc) {
     ropts_t o;
-    if ((*rc = parse(argc, argv, "", 1, &o))) return NULL;
+    if ((*rc = parse(argc, argv, "--key --config", 1, &o))) return NULL;
     const char *s = o.pos[0];
     char *end, *path = NULL;
     long long v = strtoll(s, &end, 10);
@@ -344,6 +379,11 @@ const char lxdex_read_help[] =
     "  --json        print the API's JSON answer as it came (docs/api.md), not a table\n"
     "  --depth N     book: levels per side (default 10, at most 5000)\n"
     "  --limit N     trades: how many, newest first (default 20, at most 1000)\n"
+    "  --key FILE    balances, orders: sign the request with this secret key (the\n"
+    "                account's owner key or an agent's); a node outside dev mode\n"
+    "                shows an account only to such a request\n"
+    "  --config FILE with --key: the node's configuration, for its chain id (default:\n"
+    "                the embedded one)\n"
     "\n"
     "MARKET is a symbol (any case) or a market id; ACCOUNT an account number.\n"
     "Prices, sizes and balances are printed exactly as the API writes them.\n"

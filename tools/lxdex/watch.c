@@ -417,7 +417,7 @@ static void tick(lws_sorted_usec_list_t *sul) {
 /* ---- setup ---------------------------------------------------------------------------------- */
 
 static int find_market(watch_t *w) {
-    json_t *j = lxdex_http_json(w->http_url, "/v1/markets", NULL, NULL);
+    json_t *j = lxdex_http_json(w->http_url, "/v1/markets", NULL, NULL, NULL);
     if (!j) return 1;
     const json_t *ms = json_object_get(j, "markets"), *found = NULL;
     for (size_t i = 0; i < json_array_size(ms) && !found; i++) {
@@ -442,7 +442,7 @@ static int find_market(watch_t *w) {
     char *esc = lxdex_url_escape(w->symbol), *path = NULL;
     if (!esc || asprintf(&path, "/v1/trades/%s?limit=%zu", esc, w->ntrades) < 0) path = NULL;
     free(esc);
-    j = path ? lxdex_http_json(w->http_url, path, NULL, NULL) : NULL;
+    j = path ? lxdex_http_json(w->http_url, path, NULL, NULL, NULL) : NULL;
     free(path);
     if (!j) return 1;
     const json_t *ts = json_object_get(j, "trades");
