@@ -451,6 +451,21 @@ static void on_state(lx__web_t *g, const lx_node_out_t *o) {
     }
 }
 
+/* An event of a pending action's command into its outcome. An amend to at
+ * or below the filled size cancels the order, and the CANCELED event does
+ * not say how much had filled: the read model, which has not applied the
+ * event yet, still holds the order. */
+static void outcome_event(lx__web_t *g, lx__web_outcome_t *out, const lx_event_t *ev) {
+    lx_view_order_t vo;
+    if (ev->type == LX_EV_ORDER_CANCELED && out->cmd_type == LX_CMD_AMEND &&
+        ev->u.canceled.reason == LX_CANCEL_AMEND &&
+        lx_view_order(g->view, ev->u.canceled.order_id, &vo)) {
+        out->qty = vo.qty;
+        out->filled = vo.qty - vo.remaining;
+    }
+    lx__web_outcome_event(out, ev);
+}
+
 static void on_out(lx__web_t *g, const lx_node_out_t *o) {
     switch (o->kind) {
     case LX_NODE_OUT_STATE:
@@ -477,7 +492,7 @@ static void on_out(lx__web_t *g, const lx_node_out_t *o) {
         if (ev->type == LX_EV_AGENT_REVOKED && !echo) close_revoked(g, ev);
         if (o->tag && !(echo && o->parts > 1)) {
             lx__web_pending_t *p = pending_of(g, o->tag);
-            if (p) lx__web_outcome_event(&p->out, ev);
+            if (p) outcome_event(g, &p->out, ev);
         }
         int rc = lx_view_apply_shard(g->view, o->shard, ev);
         if (rc == LX_VIEW_GAP) {

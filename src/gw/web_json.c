@@ -793,11 +793,15 @@ void lx__web_outcome_event(lx__web_outcome_t *o, const lx_event_t *ev) {
         }
         break;
     case LX_EV_ORDER_AMENDED:
+        /* another order's: a resting order of the same account that a
+         * self-trade decrement reduced */
+        if (o->order_id && ev->u.amended.order_id != o->order_id) break;
         o->amended = true;
         o->order_id = ev->u.amended.order_id;
         o->price = ev->u.amended.price;
         o->qty = ev->u.amended.qty;
         o->remaining = ev->u.amended.remaining;
+        o->filled = ev->u.amended.qty - ev->u.amended.remaining; /* trades after add to it */
         break;
     case LX_EV_REJECTED:
         o->rejected = true;

@@ -970,6 +970,34 @@ async def test_self_trade(url):
               "self-trade: an order fill for each order: %s" % ofills)
 
 
+async def test_amend_filled(url):
+    """An amend's answer counts what the order filled before it (it said 0), also when the amend
+    cancels the order (size at or below the filled size)."""
+    async with websockets.connect(url) as mk, websockets.connect(url) as tk:
+        await logon(mk, 8)
+        await logon(tk, 9)
+        await mk.send('{"type":"place","id":1,"market":"BTC-USD","side":"sell","price":"200",'
+                      '"size":"0.03"}')
+        r = await result(mk, 1)
+        oid = r.get("result", {}).get("orderId")
+        await tk.send('{"type":"place","id":2,"market":"BTC-USD","side":"buy","price":"200",'
+                      '"size":"0.01","tif":"IOC"}')
+        r = await result(tk, 2)
+        check(r.get("result", {}).get("filled") == "0.01", "amend: the taker filled: %s" % r)
+        await mk.send(json.dumps({"type": "amend", "id": 3, "orderId": oid, "price": "200",
+                                  "size": "0.025"}))
+        r = (await result(mk, 3)).get("result", {})
+        check(r.get("status") == "amended" and r.get("size") == "0.025" and
+              r.get("filled") == "0.01" and r.get("remaining") == "0.015",
+              "amend of a partly filled order: %s" % r)
+        await mk.send(json.dumps({"type": "amend", "id": 4, "orderId": oid, "price": "200",
+                                  "size": "0.005"}))
+        r = (await result(mk, 4)).get("result", {})
+        check(r.get("status") == "canceled" and r.get("cancelReason") == "AMEND" and
+              r.get("filled") == "0.01" and r.get("remaining") == "0",
+              "amend below the filled size: %s" % r)
+
+
 async def test_deep_snapshot(url):
     """300 levels (about 7 KB of l2 snapshot) against a 4096-byte output bound."""
     async with websockets.connect(url, max_size=None) as ws:
@@ -1054,6 +1082,7 @@ def run_limits():
         p, log, http, ws = start_node(tmp, extra, demo=False)
         url = "ws://127.0.0.1:%d" % ws
         for name, fn in (("self-trade", lambda: test_self_trade(url)),
+                         ("amend filled", lambda: test_amend_filled(url)),
                          ("deep l2 snapshot", lambda: test_deep_snapshot(url)),
                          ("binary frames rate", lambda: test_binary_rate(url)),
                          ("UTF-8 cut", lambda: test_utf8_cut(url, http)),

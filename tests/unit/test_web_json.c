@@ -404,6 +404,47 @@ static void test_outcome(void **state) {
     e.u.trade = (lx_ev_trade_t){.maker_order = 3, .taker_order = 5, .qty = 6};
     lx__web_outcome_event(&o, &e);
     assert_string_equal(lx__web_outcome_status(&o), "filled");
+    /* a self-trade decrement: the resting order's AMENDED is not the taker's */
+    lx__web_outcome_init(&o, &a);
+    e = ev_of(LX_EV_ORDER_ACCEPTED);
+    e.u.accepted = (lx_ev_accepted_t){.order_id = 5, .account = 4, .price = 100, .qty = 10};
+    lx__web_outcome_event(&o, &e);
+    e = ev_of(LX_EV_ORDER_AMENDED);
+    e.u.amended = (lx_ev_amended_t){.order_id = 3, .account = 4, .price = 99, .qty = 2};
+    lx__web_outcome_event(&o, &e);
+    assert_int_equal(o.order_id, 5);
+    assert_int_equal(o.qty, 10);
+    assert_false(o.amended);
+    e = ev_of(LX_EV_ORDER_AMENDED);
+    e.u.amended =
+        (lx_ev_amended_t){.order_id = 5, .account = 4, .price = 100, .qty = 8, .remaining = 8};
+    lx__web_outcome_event(&o, &e);
+    assert_int_equal(o.qty, 8);
+    assert_int_equal(o.filled, 0);
+    assert_string_equal(lx__web_outcome_status(&o), "open");
+    /* an amend of an order partly filled before it: filled is qty - remaining */
+    lx__web_action_t am;
+    memset(&am, 0, sizeof am);
+    am.cmd.type = LX_CMD_AMEND;
+    am.cmd.u.amend.order_id = 5;
+    am.cmd.u.amend.qty = 7;
+    am.account = 4;
+    lx__web_outcome_init(&o, &am);
+    e = ev_of(LX_EV_ORDER_AMENDED);
+    e.u.amended = (lx_ev_amended_t){
+        .order_id = 5, .account = 4, .price = 100, .qty = 7, .remaining = 3, .priority_lost = true};
+    lx__web_outcome_event(&o, &e);
+    assert_int_equal(o.filled, 4);
+    e = ev_of(LX_EV_TRADE);
+    e.u.trade = (lx_ev_trade_t){.maker_order = 9, .taker_order = 5, .qty = 1, .taker_remaining = 2};
+    lx__web_outcome_event(&o, &e);
+    assert_int_equal(o.filled, 5);
+    assert_int_equal(o.remaining, 2);
+    assert_string_equal(lx__web_outcome_status(&o), "amended");
+    j = lx__web_outcome_json(&ms, &o, false);
+    assert_string_equal(json_string_value(json_object_get(j, "filled")), "0.0005");
+    assert_string_equal(json_string_value(json_object_get(j, "size")), "0.0007");
+    json_decref(j);
     /* a rejection */
     lx__web_outcome_init(&o, &a);
     e = ev_of(LX_EV_REJECTED);
