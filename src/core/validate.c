@@ -125,9 +125,15 @@ static int validate_fifo(const lx_engine_t *e, uint32_t mi, int side, uint32_t l
                 FAIL("order %u: client id %llu not indexed", cur, (unsigned long long)o->client_id);
         }
         if (o->tif == LX_TIF_GTD) t->gtd_orders++;
+        /* only a buy with clearing on locks a fee reserve */
+        if (o->fee_res && (side != LX_SIDE_BUY || !locks))
+            FAIL("order %u: a fee reserve on a sell or without clearing", cur);
         if (locks) {
             const lx__balance_t *b = lx__bal_find(e, o->account, lx__lock_asset(m, side));
             if (!b) FAIL("order %u: no balance record for its lock", cur);
+            /* a place creates both (a fill then never allocates) */
+            if (!lx__bal_find(e, o->account, lx__lock_asset(m, !side)))
+                FAIL("order %u: no balance record for what it buys", cur);
             locks[b - e->balances] += lx__lock_amount(m, side, lv->price, o->remaining, o->fee_res);
         }
     }
@@ -291,6 +297,8 @@ static int validate_balances(const lx_engine_t *e, const int64_t *locks, char *m
         if (!as->exists) continue;
         if (as->symbol[0] == 0 || !lx__text16_valid(as->symbol) || as->scale < 1)
             FAIL("asset %u: symbol or scale not what a command could set", a);
+        if (as->fees < 0) /* a rebate never exceeds the taker's fee */
+            FAIL("asset %u: fees %lld negative", a, (long long)as->fees);
         if (sums[a] + as->fees != as->supply)
             FAIL("asset %u: balances %lld + fees %lld != supply %lld", a, (long long)sums[a],
                  (long long)as->fees, (long long)as->supply);

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "core/accounts.h"
 #include "core/core.h"
 #include "lx/codec.h"
 #include "lx/snapshot.h"
@@ -36,13 +37,15 @@ static void apply_ok(lx_engine_t *e, lx_cmd_t *c) {
     assert_int_equal(lx_engine_apply(e, c, NULL), 0);
 }
 
-/* Two assets, one market, an owner key and two agents for account 3 (the
- * limit), a resting order. */
-static lx_engine_t *world(void) {
+/* Three assets (the third unused), one market, an owner key and two agents
+ * for account 3 (the limit), a resting buy; with clearing, account 3 has
+ * deposited first and also rests a sell. */
+static lx_engine_t *world_with(bool clearing) {
     lx_engine_config_t cfg;
     lx_engine_config_default(&cfg);
+    cfg.clearing = clearing;
     cfg.max_markets = 2;
-    cfg.max_assets = 2;
+    cfg.max_assets = 3;
     cfg.max_accounts = 8;
     cfg.max_orders = 64;
     cfg.max_agents_per_account = 2;
@@ -50,11 +53,14 @@ static lx_engine_t *world(void) {
     assert_int_equal(lx_engine_create(&e, &cfg), 0);
     g_seq = 0;
     lx_cmd_t c;
-    for (uint32_t a = 0; a < 2; a++) {
+    for (uint32_t a = 0; a < 3; a++) {
         memset(&c, 0, sizeof c);
         c.type = LX_CMD_CREATE_ASSET;
         c.u.create_asset.asset = a;
-        snprintf(c.u.create_asset.symbol, sizeof c.u.create_asset.symbol, a ? "USD" : "BTC");
+        snprintf(c.u.create_asset.symbol, sizeof c.u.create_asset.symbol, "%s",
+                 a == 0   ? "BTC"
+                 : a == 1 ? "USD"
+                          : "ETH");
         c.u.create_asset.scale = 100;
         apply_ok(e, &c);
     }
@@ -85,6 +91,20 @@ static lx_engine_t *world(void) {
     apply_ok(e, &c);
     memset(c.u.approve_agent.key, 0x55, 32); /* a second agent: the limit is 2 */
     apply_ok(e, &c);
+    if (clearing) {
+        memset(&c, 0, sizeof c);
+        c.type = LX_CMD_DEPOSIT;
+        c.u.deposit =
+            (lx_cmd_deposit_t){.account = 3, .asset = 1, .amount = 1000000, .deposit_id = 1};
+        apply_ok(e, &c);
+        c.u.deposit = (lx_cmd_deposit_t){.account = 3, .asset = 0, .amount = 1000, .deposit_id = 2};
+        apply_ok(e, &c);
+        memset(&c, 0, sizeof c);
+        c.type = LX_CMD_PLACE;
+        c.u.place = (lx_cmd_place_t){
+            .account = 3, .market = 0, .side = LX_SIDE_SELL, .price = 60, .qty = 1, .client_id = 8};
+        apply_ok(e, &c);
+    }
     memset(&c, 0, sizeof c);
     c.type = LX_CMD_PLACE;
     c.u.place = (lx_cmd_place_t){
@@ -93,6 +113,10 @@ static lx_engine_t *world(void) {
     char msg[256];
     assert_int_equal(lx_engine_validate(e, msg, sizeof msg), 0);
     return e;
+}
+
+static lx_engine_t *world(void) {
+    return world_with(false);
 }
 
 /* The image of e, loaded: the load's return code. */
@@ -116,7 +140,27 @@ static uint32_t key_of(const lx_engine_t *e, uint8_t byte) {
     return 0;
 }
 
-enum { FEES_OVER, MAKER_OVER, BATCH_MODE, SYMBOL, NAME, ZERO_KEY, AGENTS, NCASES };
+enum {
+    FEES_OVER,
+    MAKER_OVER,
+    BATCH_MODE,
+    SYMBOL,
+    NAME,
+    ZERO_KEY,
+    AGENTS,
+    RESERVE_NO_CLEARING,
+    /* with clearing */
+    NO_BASE_RECORD,
+    NEGATIVE_FEES,
+    RESERVE_ON_SELL,
+    NCASES
+};
+
+static lx__order_t *the_order(lx_engine_t *e, uint64_t cid) {
+    uint32_t slot = lx__cid_find(e, 3, cid);
+    assert_true(slot != LX__NIL);
+    return &e->orders[slot];
+}
 
 static void bend(lx_engine_t *e, int which) {
     switch (which) {
@@ -141,6 +185,21 @@ static void bend(lx_engine_t *e, int which) {
     case AGENTS: /* two agents where the limit is one */
         e->cfg.max_agents_per_account = 1;
         break;
+    case RESERVE_NO_CLEARING: /* a fee reserve only a buy with clearing locks */
+        the_order(e, 7)->fee_res = 5;
+        break;
+    case NO_BASE_RECORD: /* the market's base an asset account 3 has no record of:
+                            its next fill had nowhere to put what it bought */
+        e->markets[0].base = 2;
+        break;
+    case NEGATIVE_FEES: /* fees below 0 and supply with them: the sums still agree, but
+                           a balance can then exceed the supply and overflow */
+        e->assets[1].fees -= 1000;
+        e->assets[1].supply -= 1000;
+        break;
+    case RESERVE_ON_SELL: /* the sell's lock is base: a reserve rate means nothing there */
+        the_order(e, 8)->fee_res = 5;
+        break;
     }
 }
 
@@ -149,8 +208,11 @@ static void test_bent_images_refused(void **state) {
     lx_engine_t *e = world();
     assert_int_equal(reload(e), 0);
     lx_engine_destroy(e);
+    e = world_with(true);
+    assert_int_equal(reload(e), 0);
+    lx_engine_destroy(e);
     for (int which = 0; which < NCASES; which++) {
-        e = world();
+        e = world_with(which > RESERVE_NO_CLEARING);
         bend(e, which);
         char msg[256];
         int v = lx_engine_validate(e, msg, sizeof msg);
