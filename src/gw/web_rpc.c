@@ -5,7 +5,8 @@
  *   lx_ping                                   "pong"
  *   lx_getInfo                                {name, version, chainId, devMode, markets, seq,
  *                                             shards}
- *   lx_placeOrder {symbol, type, side, price, size, userID, clientID?, timeInForce?, postOnly?}
+ *   lx_placeOrder {symbol, type, side, price, size, userID, clientID?, timeInForce?, postOnly?,
+ *                  expiry? (GTD: ns since the epoch)}
  *                                             {orderId, status, filled, remaining, ...}
  *   lx_cancelOrder {orderId, userID?}         {orderId, status}
  *   lx_getOrder {orderId}                     the open order (dev mode)
@@ -226,9 +227,11 @@ static void call(lx__web_t *g, lx__web_conn_t *c, const json_t *req) {
     }
     bool queries_ok = g->state_done;
 
+    static const char *const none[] = {NULL};
     if (!strcmp(method, "lx_ping")) {
-        respond(g, c, id, json_string("pong"));
+        if (keys(g, c, id, params, none)) respond(g, c, id, json_string("pong"));
     } else if (!strcmp(method, "lx_getInfo")) {
+        if (!keys(g, c, id, params, none)) goto done;
         json_t *ms = json_array();
         for (uint32_t i = 0; i < g->ms.nmk; i++)
             if (g->ms.mk[i].m) json_array_append_new(ms, json_string(g->ms.mk[i].m->symbol));
@@ -240,8 +243,9 @@ static void call(lx__web_t *g, lx__web_conn_t *c, const json_t *req) {
                           g->cfg->node.dev_mode, "markets", ms, "seq", (json_int_t)st.last_seq,
                           "shards", (json_int_t)lx_node_shards(g->node)));
     } else if (!strcmp(method, "lx_placeOrder")) {
-        static const char *const k[] = {"symbol", "type",     "side",        "price",    "size",
-                                        "userID", "clientID", "timeInForce", "postOnly", NULL};
+        static const char *const k[] = {"symbol",   "type",   "side",     "price",
+                                        "size",     "userID", "clientID", "timeInForce",
+                                        "postOnly", "expiry", NULL};
         if (keys(g, c, id, params, k)) {
             lx__web_fields_t f = {0};
             f.market = lx__web_val(json_object_get(params, "symbol"));
@@ -253,6 +257,7 @@ static void call(lx__web_t *g, lx__web_conn_t *c, const json_t *req) {
             f.client_id = lx__web_val(json_object_get(params, "clientID"));
             f.tif = lx__web_val(json_object_get(params, "timeInForce"));
             f.post_only = lx__web_val(json_object_get(params, "postOnly"));
+            f.expiry = lx__web_val(json_object_get(params, "expiry"));
             if (!f.market.kind)
                 rpc_error(g, c, id, E_PARAMS, NULL, "symbol: required");
             else if (!f.account.kind)
@@ -342,6 +347,7 @@ static void call(lx__web_t *g, lx__web_conn_t *c, const json_t *req) {
         rpc_error(g, c, id, E_METHOD, NULL, "method not found: \"%.*s\"",
                   lx__web_cut(method, strlen(method), 60), method);
     }
+done:
     json_decref(empty);
 }
 

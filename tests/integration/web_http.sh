@@ -194,6 +194,18 @@ rpc '{"jsonrpc":"2.0","id":1,"method":"lx_ping"}'
 expect 200 '.result == "pong" and .id == 1' "lx_ping"
 rpc '{"jsonrpc":"2.0","id":"s","method":"lx_getInfo"}'
 expect 200 '.id == "s" and .result.devMode == true and (.result.markets | index("ETH-USD")) != null' "lx_getInfo"
+rpc '{"jsonrpc":"2.0","id":1,"method":"lx_ping","params":{"bogus":1}}'
+expect 200 '.error.code == -32602' "lx_ping with an unknown param"
+rpc '{"jsonrpc":"2.0","id":1,"method":"lx_getInfo","params":{"bogus":1}}'
+expect 200 '.error.code == -32602' "lx_getInfo with an unknown param"
+EXP=$(( ($(date +%s) + 3600) * 1000000000 ))
+rpc '{"jsonrpc":"2.0","id":3,"method":"lx_placeOrder","params":{"symbol":"BTC-USD","type":0,"side":0,"price":1.25,"size":0.5,"userID":12,"timeInForce":"GTD","expiry":'$EXP'}}'
+expect 200 '.result.status == "open"' "lx_placeOrder GTD with expiry"
+GOID=$(printf '%s' "$BODY" | jq -r .result.orderId)
+req GET "/v1/orders/$GOID"
+expect 200 '.tif == "GTD"' "the RPC's GTD order rests as GTD"
+rpc '{"jsonrpc":"2.0","id":4,"method":"lx_placeOrder","params":{"symbol":"BTC-USD","type":0,"side":0,"price":1.25,"size":0.5,"userID":12,"timeInForce":"GTD"}}'
+expect 200 '.error.code == -32602 and (.error.message | test("expiry"))' "lx_placeOrder GTD without expiry"
 rpc '{"jsonrpc":"2.0","id":2,"method":"lx_placeOrder","params":{"symbol":"BTC-USD","type":0,"side":0,"price":101.25,"size":0.5,"userID":12,"clientID":9}}'
 expect 200 '.result.status == "open" and .result.orderId > 0' "lx_placeOrder"
 grep -q '"price":101.25' "$TMP/body" && grep -q '"size":0.5' "$TMP/body" || fail "exact numbers in the answer: $BODY"
