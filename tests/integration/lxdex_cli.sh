@@ -4,7 +4,9 @@
 # Starts the node (dev mode, binary port picked by the system, temporary data directory), then
 # places, fills, checks, amends and cancels orders with `lxdex order ...`, comparing what it
 # prints; also a price off the tick grid (usage error, exit 2) and a cancel of an unknown order
-# (rejected, exit 1).
+# (rejected, exit 1); whole-number arguments that are negative, signed, padded, empty or out of
+# range (--client-id, ORDER_ID, --expiry-ms, --account, the --node port, deadman SECONDS: usage
+# errors, exit 2).
 set -eu
 BUILD=${1:-build}
 NODE=$BUILD/lxdexd
@@ -69,4 +71,41 @@ out=$($L deadman $O --account 9 30)
 expect "^dead man's switch armed: all orders canceled at " "$out"
 out=$($L deadman $O --account 9 clear)
 expect "^dead man's switch cleared" "$out"
+# whole-number arguments: digits only and in range, else a usage error (exit 2) naming the argument
+usage_err() { # usage_err PATTERN ARGS...: `lxdex order ARGS` exits 2 with PATTERN on stderr
+    pat=$1
+    shift
+    rc=0
+    $L "$@" > /dev/null 2> "$TMP/err" || rc=$?
+    [ "$rc" -eq 2 ] && grep -q -- "$pat" "$TMP/err" ||
+        { echo "lxdex_cli: 'lxdex order $*' exited $rc, expected 2 and /$pat/:" >&2; cat "$TMP/err" >&2; exit 1; }
+}
+usage_err "^lxdex: --client-id: .*'-1'" place $O --account 5 --client-id -1 BTC-USD buy 100 1
+usage_err "^lxdex: --client-id: .*'99999999999999999999'" place $O --account 5 --client-id 99999999999999999999 BTC-USD buy 100 1
+usage_err "^lxdex: --client-id: .*'+7'" cancel $O --account 5 --client-id +7 BTC-USD
+usage_err "^lxdex: ORDER_ID: .*'-1'" cancel $O --account 5 BTC-USD -1
+usage_err "^lxdex: ORDER_ID: .*' 3'" status $O --account 5 " 3"
+usage_err "^lxdex: ORDER_ID: .*'18446744073709551616'" amend $O --account 5 BTC-USD 18446744073709551616 100 1
+usage_err "^lxdex: --expiry-ms: .*'9223372036854775807'" place $O --account 5 --tif GTD --expiry-ms 9223372036854775807 BTC-USD buy 100 1
+usage_err "^lxdex: --expiry-ms 9223372036854: later than" place $O --account 5 --tif GTD --expiry-ms 9223372036854 BTC-USD buy 100 1
+usage_err "^lxdex: --expiry-ms: .*'-5'" place $O --account 5 --tif GTD --expiry-ms -5 BTC-USD buy 100 1
+usage_err "^lxdex: --tif GTD needs --expiry-ms" place $O --account 5 --tif GTD BTC-USD buy 100 1
+usage_err "^lxdex: --node: the port .*'84748'" place --node 127.0.0.1:84748 --account 5 BTC-USD buy 100 1
+usage_err "^lxdex: --node: the port .*'abc'" place --node 127.0.0.1:abc --account 5 BTC-USD buy 100 1
+usage_err "^lxdex: --node: the port .*'${port}x'" place --node "127.0.0.1:${port}x" --account 5 BTC-USD buy 100 1
+usage_err "^lxdex: --node: the port .*'0'" cancel-all --node 127.0.0.1:0 --account 5
+usage_err "^lxdex: --account: not an account id: ''" place $O --account "" BTC-USD buy 100 1
+usage_err "^lxdex: --account: not an account id: '-0'" place $O --account -0 BTC-USD buy 100 1
+usage_err "^lxdex: --account: not an account id: '5x'" place $O --account 5x BTC-USD buy 100 1
+usage_err "^lxdex: --account: not an account id: '4294967295'" place $O --account 4294967295 BTC-USD buy 100 1
+usage_err "^lxdex: deadman: seconds from now" deadman $O --account 9 " 30"
+usage_err "^lxdex: deadman: seconds from now" deadman $O --account 9 0.0001
+# and the good ones still work: an order named by its id, a GTD expiry
+out=$($L place $O --account 10 --tif GTD --expiry-ms 60000 BTC-USD buy 100 1)
+expect '^accepted .* buy 1.00000000 @ 100.000000  GTD' "$out"
+id=$(printf '%s\n' "$out" | sed -n 's/^accepted  order \([0-9]*\) .*/\1/p')
+out=$($L status $O --account 10 "$id")
+expect "^order $id  open  buy 1.00000000 @ 100.000000" "$out"
+out=$($L cancel $O --account 10 BTC-USD "$id")
+expect "^canceled  order $id  1.00000000 open" "$out"
 echo "lxdex_cli: ok"

@@ -81,6 +81,10 @@ bool lxdex_conn_print(const lxdex_conn_t *c, const lx_proto_msg_t *m);
 int lxdex_conn_await(lxdex_conn_t *c, int quiet_ms);
 /* Closes and frees; returns rc. */
 int lxdex_conn_close(lxdex_conn_t *c, int rc);
+/* A whole number in [min, max] written as decimal digits only: no sign,
+ * space, '0x' or anything after the digits. true and *out set, or false
+ * (the caller names the argument in its usage error). */
+bool lxdex_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 int64_t lxdex_now_ms(void);                               /* monotonic */
 void lxdex_format_utc(int64_t ns, char *buf, size_t cap); /* 2026-11-25 09:30:00.123 */
 extern const char *const lxdex_tif_names[5];

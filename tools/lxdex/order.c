@@ -13,7 +13,14 @@
  * USD per BTC, size in BTC). They are converted to ticks and lots exactly
  * with the node's configuration (the embedded dev configuration unless
  * --config names the node's file): a value off the tick or lot grid is an
- * error, never rounded. Nothing goes through double.
+ * error, never rounded. Nothing goes through double: the dead man's SECONDS
+ * are parsed the same way, as an exact decimal of milliseconds.
+ *
+ * Whole numbers (--account, --client-id, ORDER_ID, --expiry-ms) are digits
+ * only and in range (lxdex_parse_u64, session.c): "-1", "+5", " 5", "" or
+ * a value that does not fit is a usage error naming the argument, never
+ * wrapped or clamped; an expiry must also land before int64 nanoseconds
+ * since the epoch run out.
  */
 #define _GNU_SOURCE
 #include <stdbool.h>
@@ -32,7 +39,7 @@ typedef struct {
     const char *node;   /* host:port */
     const char *config; /* NULL: embedded default */
     const char *key;    /* secret key file: signed logon; NULL: by account id (dev mode) */
-    long account;
+    int64_t account;    /* -1: not given */
     uint64_t client_id;
     bool has_client_id;
     int tif, stp, order_type;
@@ -64,7 +71,7 @@ static int parse_opts(int argc, char **argv, opts_t *o) {
             fprintf(stderr, "lxdex: %s needs a value\n", a);
             return 2;
         }
-        char *end = NULL;
+        uint64_t n = 0;
         if (!strcmp(a, "--node"))
             o->node = v;
         else if (!strcmp(a, "--config"))
@@ -72,15 +79,14 @@ static int parse_opts(int argc, char **argv, opts_t *o) {
         else if (!strcmp(a, "--key"))
             o->key = v;
         else if (!strcmp(a, "--account")) {
-            o->account = strtol(v, &end, 10);
-            if (*end || o->account < 0 || o->account > (long)UINT32_MAX - 1) {
-                fprintf(stderr, "lxdex: --account: not an account id: %s\n", v);
+            if (!lxdex_parse_u64(v, 0, UINT32_MAX - 1, &n)) {
+                fprintf(stderr, "lxdex: --account: not an account id: '%s'\n", v);
                 return 2;
             }
+            o->account = (int64_t)n;
         } else if (!strcmp(a, "--client-id")) {
-            o->client_id = strtoull(v, &end, 10);
-            if (*end || o->client_id == 0) {
-                fprintf(stderr, "lxdex: --client-id: a positive integer, got %s\n", v);
+            if (!lxdex_parse_u64(v, 1, UINT64_MAX, &o->client_id)) {
+                fprintf(stderr, "lxdex: --client-id: a positive integer below 2^64, got '%s'\n", v);
                 return 2;
             }
             o->has_client_id = true;
@@ -98,11 +104,13 @@ static int parse_opts(int argc, char **argv, opts_t *o) {
                 return 2;
             }
         } else if (!strcmp(a, "--expiry-ms")) {
-            o->expiry_ms = strtoll(v, &end, 10);
-            if (*end || o->expiry_ms <= 0) {
-                fprintf(stderr, "lxdex: --expiry-ms: milliseconds from now, got %s\n", v);
+            /* the expiry is ns since the epoch in an int64 */
+            if (!lxdex_parse_u64(v, 1, INT64_MAX / 1000000, &n)) {
+                fprintf(stderr, "lxdex: --expiry-ms: milliseconds from now, 1 to %lld, got '%s'\n",
+                        (long long)(INT64_MAX / 1000000), v);
                 return 2;
             }
+            o->expiry_ms = (int64_t)n;
         } else if (!strcmp(a, "--market")) {
             o->order_type = LX_ORDER_MARKET;
             continue;
@@ -206,13 +214,20 @@ int lxdex_order_place(int argc, char **argv) {
     msg.u.place.stp = (uint8_t)o.stp;
     msg.u.place.client_id = o.has_client_id ? o.client_id : 0;
     if (o.tif == LX_TIF_GTD) {
+        rc = 2; /* to_lots left it 0 */
         if (!o.expiry_ms) {
             fprintf(stderr, "lxdex: --tif GTD needs --expiry-ms\n");
             goto out;
         }
         struct timespec t;
         clock_gettime(CLOCK_REALTIME, &t);
-        msg.u.place.expiry = (int64_t)t.tv_sec * 1000000000 + t.tv_nsec + o.expiry_ms * 1000000;
+        int64_t now = (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+        if (o.expiry_ms > (INT64_MAX - now) / 1000000) {
+            fprintf(stderr, "lxdex: --expiry-ms %lld: later than an expiry can be (year 2262)\n",
+                    (long long)o.expiry_ms);
+            goto out;
+        }
+        msg.u.place.expiry = now + o.expiry_ms * 1000000;
     }
     rc = exchange(&c, &o, &msg);
 out:
@@ -224,12 +239,13 @@ out:
 static int order_ref(const opts_t *o, int idx, lx_order_id_t *id, uint8_t *by_cid) {
     *by_cid = o->has_client_id;
     if (o->has_client_id) return 0;
-    char *end;
-    *id = strtoull(o->args[idx], &end, 10);
-    if (*end || *id == 0) {
-        fprintf(stderr, "lxdex: not an order id: %s\n", o->args[idx]);
+    uint64_t n;
+    if (!lxdex_parse_u64(o->args[idx], 1, UINT64_MAX, &n)) {
+        fprintf(stderr, "lxdex: ORDER_ID: not an order id (a positive integer), got '%s'\n",
+                o->args[idx]);
         return 2;
     }
+    *id = n;
     return 0;
 }
 
@@ -354,17 +370,17 @@ int lxdex_order_deadman(int argc, char **argv) {
     memset(&msg, 0, sizeof msg);
     msg.type = LX_PROTO_SCHEDULE_CANCEL;
     if (strcmp(o.args[0], "clear") != 0) {
-        char *end;
-        double secs = strtod(o.args[0], &end);
-        if (*end || !(secs > 0) || secs > 86400 * 365) {
-            fprintf(stderr, "lxdex: deadman: seconds from now (> 0) or 'clear', got %s\n",
+        int64_t ms; /* SECONDS to the millisecond, exactly (lx/decimal.h: no space, +, exponent) */
+        if (lx_decimal_parse(o.args[0], 3, &ms) || ms <= 0 || ms > 86400LL * 365 * 1000) {
+            fprintf(stderr,
+                    "lxdex: deadman: seconds from now (0.001 to 31536000, to the millisecond) "
+                    "or 'clear', got '%s'\n",
                     o.args[0]);
             return lxdex_conn_close(&c, 2);
         }
         struct timespec t;
         clock_gettime(CLOCK_REALTIME, &t);
-        msg.u.schedule_cancel.deadline =
-            (int64_t)t.tv_sec * 1000000000 + t.tv_nsec + (int64_t)(secs * 1e3) * 1000000;
+        msg.u.schedule_cancel.deadline = (int64_t)t.tv_sec * 1000000000 + t.tv_nsec + ms * 1000000;
     }
     return lxdex_conn_close(&c, exchange(&c, &o, &msg));
 }

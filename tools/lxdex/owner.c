@@ -106,15 +106,14 @@ static int parse(int argc, char **argv, what_t what, aopts_t *o) {
             *slot = v;
             continue;
         }
-        char *end;
-        errno = 0;
-        unsigned long long n = strtoull(v, &end, 10);
         bool acct = a[2] == 'a' || a[2] == 't'; /* --account, --to */
         bool shard = a[2] == 's';
-        if (!*v || *end || errno || v[0] == '-' ||
-            (acct    ? n > 0xfffffffeULL
-             : shard ? n >= LX_CONFIG_SHARDS_MAX
-                     : n == 0)) {
+        uint64_t n;
+        if (!lxdex_parse_u64(v, acct || shard ? 0 : 1,
+                             acct    ? 0xfffffffeULL
+                             : shard ? LX_CONFIG_SHARDS_MAX - 1
+                                     : UINT64_MAX,
+                             &n)) {
             fprintf(stderr, "lxdex %s: %s: %s, got '%s'\n", o->cmd, a,
                     acct    ? "an account number"
                     : shard ? "a shard number below 32"

@@ -16,6 +16,12 @@
  * protocol's own decoder (src/gw/proto.c), so a report split across reads,
  * or several in one read, come out whole and in order.
  *
+ * It also holds lxdex_parse_u64, the one check of a whole-number argument
+ * (an account, a client or order id, a port) that order.c, owner.c and
+ * the --node port here share: digits only, in
+ * range, or a usage error; strtoull alone takes "-1" as 2^64-1 and clamps
+ * what overflows.
+ *
  * What this file does not do: resends after a reconnect, heartbeats (a
  * command lasts well under the heartbeat interval), or any retry. A command
  * that gets no answer within 5 s says so and fails.
@@ -49,6 +55,16 @@ void lxdex_format_utc(int64_t ns, char *buf, size_t cap) {
     gmtime_r(&secs, &tm);
     strftime(day, sizeof day, "%Y-%m-%d %H:%M:%S", &tm);
     snprintf(buf, cap, "%s.%03lld", day, (long long)(ns / 1000000 % 1000));
+}
+
+bool lxdex_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out) {
+    if (s[0] < '0' || s[0] > '9') return false; /* "", "-1", "+1", " 1" */
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || errno || v < min || v > max) return false;
+    *out = v;
+    return true;
 }
 
 int64_t lxdex_now_ms(void) {
@@ -106,7 +122,13 @@ int lxdex_conn_dial(lxdex_conn_t *c, const char *node, lx_account_id_t account,
     }
     memcpy(host, node, (size_t)(colon - node));
     host[colon - node] = 0;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+    uint64_t port;
+    if (!lxdex_parse_u64(colon + 1, 1, 65535, &port)) {
+        fprintf(stderr, "lxdex: --node: the port is a number from 1 to 65535, got '%s'\n",
+                colon + 1);
+        return 2;
+    }
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     if (inet_pton(AF_INET, host, &a.sin_addr) != 1) {
         fprintf(stderr, "lxdex: --node: an IPv4 address is expected, got %s\n", host);
         return 2;
