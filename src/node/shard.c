@@ -5,9 +5,11 @@
  * decides who gets a report. Order reports go to the session that placed the
  * order: a table indexed by the order id's slot (the low bits, < max_orders)
  * holds (order id, session, client id), set on ORDER_ACCEPTED and cleared
- * when the order ends. An order the table does not know (placed before a
- * restart) goes to the last session that logged on as its account (BIND),
- * if any, else nowhere. Rejections go to the session of the command. A
+ * when the order ends. An order placed before a restart is in the table
+ * with no session (route_order fills it at start, for the client id a FILL
+ * carries): it goes, like an order the table does not know, to the last
+ * session that logged on as its account (BIND), if any, else nowhere.
+ * Rejections go to the session of the command. A
  * session id names its gateway in its top byte, so dispatch() sends each
  * event to the gateways of its sessions, and every event to the market-data
  * gateways; each gateway's messages leave in one commit of this shard's out
@@ -150,15 +152,16 @@ static route_t *route_slot(shard_t *s, lx_order_id_t id) {
     return &s->routes[(uint32_t)id & (s->nroutes - 1)];
 }
 
-/* The session an order's reports go to, and its client id. */
+/* The session an order's reports go to (the one that placed it, else the
+ * account's last), and its client id. */
 static uint64_t route_of(shard_t *s, lx_order_id_t id, lx_account_id_t account,
                          uint64_t *client_id) {
     route_t *r = route_slot(s, id);
+    *client_id = 0;
     if (r->order_id == id) {
         *client_id = r->client_id;
-        return r->session;
+        if (r->session) return r->session;
     }
-    *client_id = 0;
     return account < s->naccounts ? s->account_session[account] : 0;
 }
 
@@ -373,12 +376,42 @@ static void dump_end(shard_t *s, unsigned gw) {
     stage_flush(s);
 }
 
+/* fn for every resting order (local ids), market by market, each side in
+ * priority order. */
+static void foreach_resting(shard_t *s, void (*fn)(void *ctx, const lx_order_info_t *oi),
+                            void *ctx) {
+    const lx_engine_t *e = s->engine;
+    const lx_engine_config_t *ec = lx_engine_config(e);
+    lx_order_info_t *ords = NULL;
+    for (lx_market_id_t m = 0; m < ec->max_markets; m++) {
+        lx_market_info_t mi;
+        if (lx_engine_market_info(e, m, &mi) || mi.orders == 0) continue;
+        lx_order_info_t *no = realloc(ords, mi.orders * sizeof *no);
+        if (!no) continue;
+        ords = no;
+        for (uint8_t side = 0; side < 2; side++) {
+            size_t got = lx_engine_book_orders(e, m, (lx_side_t)side, ords, mi.orders);
+            for (size_t i = 0; i < got && i < mi.orders; i++) fn(ctx, &ords[i]);
+        }
+    }
+    free(ords);
+}
+
+static void dump_order(void *ctx, const lx_order_info_t *oi) {
+    dump_ctx_t *d = ctx;
+    lx_node_out_t *o = stage(d->s, d->gw);
+    o->kind = LX_NODE_OUT_STATE;
+    o->ev.type = LX_EV_ORDER_ACCEPTED;
+    o->ev.market = oi->market;
+    o->order = *oi;
+    o->order.order_id = globalize(d->s, oi->order_id);
+}
+
 static void dump_state(shard_t *s, unsigned gw) {
     const lx_engine_t *e = s->engine;
     const lx_engine_config_t *ec = lx_engine_config(e);
     size_t cap = 0;
     lx_level_t *lv = NULL;
-    lx_order_info_t *ords = NULL;
     for (lx_market_id_t m = 0; m < ec->max_markets; m++) {
         lx_market_info_t mi;
         if (lx_engine_market_info(e, m, &mi)) continue;
@@ -409,28 +442,19 @@ static void dump_state(shard_t *s, unsigned gw) {
     dump_ctx_t d = {s, gw};
     lx_engine_foreach_balance(e, dump_balance, &d);
     dump_keys(s, gw);
-    for (lx_market_id_t m = 0; m < ec->max_markets; m++) {
-        lx_market_info_t mi;
-        if (lx_engine_market_info(e, m, &mi) || mi.orders == 0) continue;
-        lx_order_info_t *no = realloc(ords, mi.orders * sizeof *no);
-        if (!no) continue;
-        ords = no;
-        for (uint8_t side = 0; side < 2; side++) {
-            size_t got = lx_engine_book_orders(e, m, (lx_side_t)side, ords, mi.orders);
-            if (got > mi.orders) got = mi.orders;
-            for (size_t i = 0; i < got; i++) {
-                lx_node_out_t *o = stage(s, gw);
-                o->kind = LX_NODE_OUT_STATE;
-                o->ev.type = LX_EV_ORDER_ACCEPTED;
-                o->ev.market = m;
-                o->order = ords[i];
-                o->order.order_id = globalize(s, ords[i].order_id);
-            }
-        }
-    }
+    foreach_resting(s, dump_order, &d);
     free(lv);
-    free(ords);
     dump_end(s, gw);
+}
+
+/* After recovery, the client id of every resting order for its reports
+ * (the protocol's FILL carries it, and the TRADE event does not): placed
+ * before the restart, its session is gone, so its reports go to the
+ * account's last session. */
+static void route_order(void *ctx, const lx_order_info_t *oi) {
+    shard_t *s = ctx;
+    route_t *r = route_slot(s, oi->order_id);
+    *r = (route_t){.order_id = oi->order_id, .session = 0, .client_id = oi->client_id};
 }
 
 static int eng_apply(shard_t *s, const lx_node_msg_t *m, const lx_sink_t *sink) {
@@ -501,6 +525,7 @@ void *lx__shard_main(void *arg) {
     shard_t *s = arg;
     lx_node_t *n = s->node;
     lx_sink_t sink = {.emit = on_event, .ctx = s};
+    foreach_resting(s, route_order, s);
     for (unsigned i = 0; i < n->ngw; i++) {
         if (n->gw[i].flags & LX_NODE_GW_MARKET_DATA) {
             dump_state(s, i);

@@ -1688,7 +1688,18 @@ static void test_restart_recovers(void **state) {
     assert_int_equal(st.u.status_reply.price, 199000);
     assert_int_equal(st.u.status_reply.remaining, 30);
     /* Reports of an order from before the restart reach the account's
-     * session. */
+     * session, its FILL with the order's client id (the TRADE event has
+     * none: the node keeps it per order, refilled at start). */
+    tcli_t b;
+    cli_connect(&b, t.port);
+    cli_logon(&b, 8, 0);
+    cli_place(&b, ETH, 80, LX_SIDE_SELL, LX_TIF_IOC, 199000, 10);
+    cli_expect(&b, LX_PROTO_ACCEPTED);
+    lx_proto_msg_t f = cli_expect(&a, LX_PROTO_FILL);
+    assert_int_equal(f.u.fill.h.order_id, id);
+    assert_int_equal(f.u.fill.h.client_id, 70);
+    assert_int_equal(f.u.fill.remaining, 20);
+    cli_close(&b);
     cli_cancel(&a, ETH, 0, 70);
     lx_proto_msg_t cx = cli_expect(&a, LX_PROTO_CANCELED);
     assert_int_equal(cx.u.canceled.h.order_id, id);
