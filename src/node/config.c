@@ -13,7 +13,17 @@
  * faucet, the bridge key) are first captured as nodes (F_NODE) and
  * interpreted in a second phase, in a fixed order, whatever order the file
  * uses. Cross-field rules (dev mode wants loopback addresses, production
- * wants a bridge key, batch size <= segment size, ...) come last.
+ * wants a bridge key, batch size <= segment size, ...) come last. Where
+ * such a rule bounds a key by another, the bounded key's default follows
+ * a smaller written bound instead of contradicting it: an error names only
+ * keys the file wrote.
+ *
+ * Market symbols are what the HTTP, WebSocket and RPC APIs call markets
+ * (src/gw/web_json.c): they are matched in any case, a name of digits only
+ * is read as a market id, and the HTTP API takes them in a path segment.
+ * So a market symbol is letters, digits, '-', '_' and '.' (not "." or
+ * ".."), not all digits, and unique ignoring case; the default BASE-QUOTE
+ * must obey the same rule.
  *
  * Because the walk follows the schema, not the graph, its depth is bounded
  * by the schema: YAML aliases (even cyclic ones, which libyaml allows)
@@ -46,6 +56,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 #include "lx/config.h"
 #include "lx/decimal.h"
@@ -333,12 +344,16 @@ static int get_bool(ctx_t *x, const yaml_node_t *n, const char *path, bool *out)
 }
 
 /* A string of 1..max bytes; `symbol`: printable ASCII without spaces (the
- * engine's rule), else any bytes but control characters. */
+ * engine's rule), else any bytes but control characters (max counts bytes,
+ * not characters: UTF-8 letters may take 2 to 4). */
 static int get_string(ctx_t *x, const yaml_node_t *n, const char *path, char *out, size_t max,
                       bool symbol) {
     char what[128];
-    snprintf(what, sizeof what, "expected %s of 1 to %zu characters",
-             symbol ? "a symbol (printable ASCII, no spaces)" : "a string", max);
+    if (symbol)
+        snprintf(what, sizeof what,
+                 "expected a symbol (printable ASCII, no spaces) of 1 to %zu characters", max);
+    else
+        snprintf(what, sizeof what, "expected a string of 1 to %zu bytes", max);
     if (!is_scalar(n) || is_null(n) || slen(n) == 0 || slen(n) > max)
         return fail_got(x, n, path, what);
     const unsigned char *s = n->data.scalar.value;
@@ -809,6 +824,33 @@ static int get_steps(ctx_t *x, const yaml_node_t *n, const char *path,
     return 0;
 }
 
+/* What is wrong with s as a market symbol (see the top of this file), or
+ * NULL. Length and printable ASCII were checked by get_string(). */
+static const char *market_symbol_flaw(const char *s) {
+    bool digits = true;
+    for (const char *p = s; *p; p++) {
+        char ch = *p;
+        bool digit = ch >= '0' && ch <= '9';
+        if (!digit && !(ch >= 'A' && ch <= 'Z') && !(ch >= 'a' && ch <= 'z') && ch != '-' &&
+            ch != '_' && ch != '.')
+            return "expected a market symbol of letters, digits, '-', '_' and '.' only (the "
+                   "HTTP API names it in a URL path)";
+        digits &= digit;
+    }
+    if (digits) return "must not be all digits (the APIs read a number as a market id)";
+    if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return "must not be \".\" or \"..\" (not a URL path segment)";
+    return NULL;
+}
+
+/* The line of markets[j]'s symbol, or of the entry when it has none. */
+static int market_symbol_line(ctx_t *x, const yaml_node_t *item) {
+    for (yaml_node_pair_t *p = item->data.mapping.pairs.start; p < item->data.mapping.pairs.top;
+         p++)
+        if (text_is(node_of(x, p->key), "symbol")) return line_of(node_of(x, p->value));
+    return line_of(item);
+}
+
 static int get_fee(ctx_t *x, const yaml_node_t *n, const char *path, int32_t *out) {
     int64_t v;
     if (get_decimal(x, n, path, LX_CONFIG_FEE_DECIMALS, "a fee rate", &v)) return x->rc;
@@ -818,7 +860,8 @@ static int get_fee(ctx_t *x, const yaml_node_t *n, const char *path, int32_t *ou
     return 0;
 }
 
-static int do_market(ctx_t *x, lx_config_t *c, const yaml_node_t *item, size_t i) {
+static int do_market(ctx_t *x, lx_config_t *c, yaml_node_item_t *items, size_t i) {
+    const yaml_node_t *item = node_of(x, items[i]);
     char path[PATH_LEN], p[PATH_LEN];
     market_nodes_t mn = {0};
     lx_config_market_t *m = &c->markets[i];
@@ -851,8 +894,15 @@ static int do_market(ctx_t *x, lx_config_t *c, const yaml_node_t *item, size_t i
     if (mn.symbol) {
         if (get_string(x, mn.symbol, P("symbol"), m->symbol, LX_CONFIG_MARKET_SYMBOL_MAX, true))
             return x->rc;
+        const char *flaw = market_symbol_flaw(m->symbol);
+        if (flaw) return fail_got(x, mn.symbol, P("symbol"), flaw);
     } else {
         snprintf(m->symbol, sizeof m->symbol, "%s-%s", base->symbol, quote->symbol);
+        if (market_symbol_flaw(m->symbol))
+            return fail(x, item, P("symbol"),
+                        "the default symbol \"%s\" (base-quote) is not a valid market symbol "
+                        "(letters, digits, '-', '_' and '.'): write a symbol",
+                        m->symbol);
     }
 
     m->mode = LX_MODE_CONTINUOUS;
@@ -912,9 +962,18 @@ static int do_market(ctx_t *x, lx_config_t *c, const yaml_node_t *item, size_t i
     for (size_t j = 0; j < i; j++) {
         if (c->markets[j].id == m->id)
             return fail(x, mn.id, P("id"), "duplicate market id %u (also markets[%zu])", m->id, j);
-        if (strcmp(c->markets[j].symbol, m->symbol) == 0)
+        /* the APIs match symbols in any case */
+        if (strcasecmp(c->markets[j].symbol, m->symbol) == 0) {
+            int line = market_symbol_line(x, node_of(x, items[j]));
+            if (strcmp(c->markets[j].symbol, m->symbol) == 0)
+                return fail(x, mn.symbol ? mn.symbol : item, P("symbol"),
+                            "duplicate market symbol \"%s\" (also markets[%zu], line %d)",
+                            m->symbol, j, line);
             return fail(x, mn.symbol ? mn.symbol : item, P("symbol"),
-                        "duplicate market symbol \"%s\" (also markets[%zu])", m->symbol, j);
+                        "market symbol \"%s\" differs from \"%s\" (markets[%zu], line %d) only "
+                        "in case (the APIs match symbols in any case)",
+                        m->symbol, c->markets[j].symbol, j, line);
+        }
     }
 #undef P
     return 0;
@@ -928,7 +987,7 @@ static int do_markets(ctx_t *x, lx_config_t *c, const yaml_node_t *list) {
     c->markets = calloc(n, sizeof *c->markets);
     if (!c->markets) return oom(x);
     for (size_t i = 0; i < n; i++) {
-        if (do_market(x, c, node_of(x, items[i]), i)) return x->rc;
+        if (do_market(x, c, items, i)) return x->rc;
         c->nmarkets = i + 1;
     }
     return 0;
@@ -990,6 +1049,14 @@ static int do_bridge_key(ctx_t *x, lx_config_t *c, const yaml_node_t *n) {
 
 /* Rules between keys, checked once everything is read. */
 static int cross_checks(ctx_t *x, lx_config_t *c, const yaml_node_t *root) {
+    /* A bound written smaller than the default of the key it bounds lowers
+     * that default (docs/config.md); only a written value is an error. */
+    if (!noted(x, TOP(c.journal.batch_max_bytes)) &&
+        c->journal.batch_max_bytes > c->journal.segment_bytes)
+        c->journal.batch_max_bytes = c->journal.segment_bytes;
+    if (!noted(x, TOP(c.limits.max_connections_per_ip)) &&
+        c->limits.max_connections_per_ip > c->limits.max_connections)
+        c->limits.max_connections_per_ip = c->limits.max_connections;
     if (c->node.dev_mode) {
         const struct {
             const char *path;

@@ -5,9 +5,11 @@
  * assets and markets an engine must accept without a single rejection; the
  * accepted spellings (underscores, size suffixes, IPv6, `off`, quoted
  * numbers, rebates); writing and re-reading gives the same configuration;
- * files; and a table with one entry per error path, each checked for the
- * key path and line in the message and for an empty *out (never half
- * configured).
+ * files; a bound written below another key's default lowers that default;
+ * market symbols the APIs can name (letters, digits, "-_.", not all digits,
+ * unique in any case); and a table with one entry per error path, each
+ * checked for the key path and line in the message and for an empty *out
+ * (never half configured).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -224,7 +226,7 @@ static void test_accepted_forms(void **state) {
              "    maker_fee: -0.0002\n"
              "    taker_fee: 0.000300\n"
              "  - id: 6\n"
-             "    symbol: weird/sym\n"
+             "    symbol: Weird_sym.2-x\n"
              "    shard: 3\n"
              "    base: USDC\n"
              "    quote: ETH\n"
@@ -272,7 +274,7 @@ static void test_accepted_forms(void **state) {
     assert_int_equal(m->maker_fee, -200);
     assert_int_equal(m->taker_fee, 300);
     m = &c.markets[1];
-    assert_string_equal(m->symbol, "weird/sym");
+    assert_string_equal(m->symbol, "Weird_sym.2-x");
     assert_int_equal(m->shard, 3);
     assert_int_equal(m->tick_size, 1); /* 1e-9 ETH */
     assert_int_equal(m->lot_size, 1);  /* 1 USDC */
@@ -339,7 +341,7 @@ static void test_write_round_trip(void **state) {
                "listen: {http: \"[::]:8080\", ws: off}\n"
                "assets:\n  - {id: 0, symbol: \"\\\"#:\", scale: 1}\n"
                "  - {id: 1, symbol: \"null\", scale: 1000000000000000000}\n"
-               "markets:\n  - {id: 0, base: \"null\", quote: \"\\\"#:\", tick_size: 1,"
+               "markets:\n  - {id: 0, symbol: odd, base: \"null\", quote: \"\\\"#:\", tick_size: 1,"
                " lot_size: 1, max_price: 9223372036854775807, max_qty: 9}\n"
                "bridge_key: " KEY "\n");
     /* a truncated write is still terminated */
@@ -404,6 +406,8 @@ typedef struct {
     const char *expect; /* a substring of the message */
 } bad_t;
 
+#define E8 "\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9" /* 8 x U+00E9, 16 bytes */
+
 static const bad_t bad[] = {
     /* YAML itself */
     {"node: [\n", "invalid YAML"},
@@ -460,14 +464,17 @@ static const bad_t bad[] = {
     {DEV "journal:\n  fsync: 1\n", "expected true or false"},
     /* strings */
     {"node:\n  dev_mode: true\n  name: \"\"\n",
-     "line 3: node.name: expected a string of 1 to 63 characters, got \"\""},
+     "line 3: node.name: expected a string of 1 to 63 bytes, got \"\""},
     {"node:\n  dev_mode: true\n  name: "
      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
-     "node.name: expected a string of 1 to 63 characters"},
+     "node.name: expected a string of 1 to 63 bytes"},
+    /* 32 x U+00E9 is 64 bytes of UTF-8 */
+    {"node:\n  dev_mode: true\n  name: \"" E8 E8 E8 E8 "\"\n",
+     "line 3: node.name: expected a string of 1 to 63 bytes"},
     {"node:\n  dev_mode: true\n  name: \"a\\x01b\"\n", "got \"a\\x01b\""},
     {"node:\n  dev_mode: true\n  name: \"a\\0b\"\n", "got \"a\\x00b\""},
     {"node:\n  dev_mode: true\n  data_dir:\n", "node.data_dir: expected a string of 1 to 1023 "
-                                               "characters, got null"},
+                                               "bytes, got null"},
     /* addresses */
     {DEV "listen:\n  http: localhost\n", "line 3: listen.http: expected \"host:port\""},
     {DEV "listen:\n  http: \"1.2.3.4:\"\n", "listen.http: expected \"host:port\""},
@@ -610,7 +617,45 @@ static const bad_t bad[] = {
      "line 13: markets[1].id: duplicate market id 0 (also markets[0])"},
     {DEV ASSETS OKMARKET("  - {id: 1, base: BTC, quote: USD, tick_size: 1, lot_size: 1, "
                          "max_price: 1, max_qty: 1}\n"),
-     "line 13: markets[1].symbol: duplicate market symbol \"BTC-USD\" (also markets[0])"},
+     "line 13: markets[1].symbol: duplicate market symbol \"BTC-USD\" (also markets[0], line "
+     "6)"},
+    /* market symbols: the APIs match them in any case, read digits as an id
+     * and take them in a URL path */
+    {DEV ASSETS OKMARKET("  - {id: 1, symbol: btc-usd, base: BTC, quote: USD, tick_size: 1, "
+                         "lot_size: 1, max_price: 1, max_qty: 1}\n"),
+     "line 13: markets[1].symbol: market symbol \"btc-usd\" differs from \"BTC-USD\" "
+     "(markets[0], line 6) only in case"},
+    {DEV ASSETS OKMARKET("    symbol: Bx\n"
+                         "  - {id: 1, symbol: bX, base: BTC, quote: USD, tick_size: 1, "
+                         "lot_size: 1, max_price: 1, max_qty: 1}\n"),
+     "line 14: markets[1].symbol: market symbol \"bX\" differs from \"Bx\" (markets[0], line 13)"},
+    {DEV ASSETS OKMARKET("    symbol: btc-USD\n"
+                         "  - {id: 1, base: BTC, quote: USD, tick_size: 1, lot_size: 1, "
+                         "max_price: 1, max_qty: 1}\n"),
+     "line 14: markets[1].symbol: market symbol \"BTC-USD\" differs from \"btc-USD\" "
+     "(markets[0], line 13)"},
+    {DEV ASSETS OKMARKET("    symbol: \"2\"\n"),
+     "line 13: markets[0].symbol: must not be all digits (the APIs read a number as a market "
+     "id), got \"2\""},
+    {DEV ASSETS OKMARKET("    symbol: 0123456789012\n"), "markets[0].symbol: must not be all"},
+    {DEV ASSETS OKMARKET("    symbol: ..\n"), "line 13: markets[0].symbol: must not be \".\" or"},
+    {DEV ASSETS OKMARKET("    symbol: .\n"), "markets[0].symbol: must not be \".\" or"},
+    {DEV ASSETS OKMARKET("    symbol: BTC/USD\n"),
+     "line 13: markets[0].symbol: expected a market symbol of letters, digits, '-', '_' and '.' "
+     "only (the HTTP API names it in a URL path), got \"BTC/USD\""},
+    {DEV ASSETS OKMARKET("    symbol: \"a?b\"\n"), "got \"a?b\""},
+    {DEV ASSETS OKMARKET("    symbol: \"a#b\"\n"), "got \"a#b\""},
+    {DEV ASSETS OKMARKET("    symbol: \"a%2Fb\"\n"), "got \"a%2Fb\""},
+    {DEV ASSETS OKMARKET("    symbol: \"a+b\"\n"), "markets[0].symbol: expected a market symbol"},
+    {DEV ASSETS OKMARKET("    symbol: \"a:b\"\n"), "markets[0].symbol: expected a market symbol"},
+    {DEV ASSETS OKMARKET("    symbol: \"\\u00e9\"\n"), "markets[0].symbol: expected a symbol"},
+    {DEV ASSETS OKMARKET("    symbol: AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n"),
+     "markets[0].symbol: expected a symbol (printable ASCII, no spaces) of 1 to 40 characters"},
+    {DEV "assets:\n  - {id: 0, symbol: USD, scale: 1}\n  - {id: 1, symbol: \"B/C\", scale: 1}\n"
+         "markets:\n  - {id: 0, base: B/C, quote: USD, tick_size: 1, lot_size: 1, max_price: 1, "
+         "max_qty: 1}\n",
+     "line 6: markets[0].symbol: the default symbol \"B/C-USD\" (base-quote) is not a valid "
+     "market symbol"},
     /* the faucet */
     {"node: {dev_mode: false}\nbridge_key: " KEY "\n" ASSETS "dev:\n  faucet:\n    USD: 1\n",
      "line 8: dev.faucet: only allowed when node.dev_mode is true"},
@@ -627,8 +672,12 @@ static const bad_t bad[] = {
     /* rules between keys */
     {DEV "journal:\n  segment_bytes: 1MiB\n  batch_max_bytes: 2MiB\n",
      "line 4: journal.batch_max_bytes: must not exceed journal.segment_bytes (1048576)"},
-    {DEV "limits:\n  max_connections: 10\n",
-     "line 1: limits.max_connections_per_ip: must not exceed limits.max_connections (10)"},
+    {DEV "limits:\n  max_connections_per_ip: 20\n  max_connections: 10\n",
+     "line 3: limits.max_connections_per_ip: must not exceed limits.max_connections (10)"},
+    {DEV "limits:\n  max_connections_per_ip: 2000\n",
+     "line 3: limits.max_connections_per_ip: must not exceed limits.max_connections (1024)"},
+    {DEV "journal:\n  batch_max_bytes: 128MiB\n",
+     "line 3: journal.batch_max_bytes: must not exceed journal.segment_bytes (67108864)"},
     {DEV "rate_limits:\n  per_account: {rate: 5, burst: 0}\n",
      "line 3: rate_limits.per_account.burst: must be at least 1 when rate is not 0"},
     {DEV "rate_limits:\n  per_connection:\n    rate: 5\n    burst: 0\n",
@@ -637,7 +686,7 @@ static const bad_t bad[] = {
      "line 4: engine.max_orders: must be at most 67108864 (2^26) per shard"},
     /* an alias that points at its own ancestor: no endless walk */
     {"node: &n {dev_mode: true, name: *n}\n", "node.name: expected a string of 1 to 63 "
-                                              "characters, got a mapping"},
+                                              "bytes, got a mapping"},
 };
 
 static void test_errors(void **state) {
@@ -655,6 +704,53 @@ static void test_errors(void **state) {
         }
     }
     assert_int_equal(failures, 0);
+}
+
+/* A bound written below the default of the key it bounds lowers that
+ * default; market symbols the APIs can name; node.name counts bytes. */
+static void test_bounds_and_symbols(void **state) {
+    (void)state;
+    lx_config_t c;
+    parse_ok(DEV "limits: {max_connections: 10}\n", &c);
+    assert_int_equal(c.limits.max_connections, 10);
+    assert_int_equal(c.limits.max_connections_per_ip, 10);
+    lx_config_free(&c);
+    parse_ok(DEV "limits: {max_connections: 100}\n", &c);
+    assert_int_equal(c.limits.max_connections_per_ip, 64); /* the default fits */
+    lx_config_free(&c);
+    parse_ok(DEV "limits: {max_connections: 10, max_connections_per_ip: 10}\n", &c);
+    assert_int_equal(c.limits.max_connections_per_ip, 10);
+    lx_config_free(&c);
+    parse_ok(DEV "journal: {segment_bytes: 64KiB}\n", &c);
+    assert_int_equal(c.journal.segment_bytes, 65536);
+    assert_int_equal(c.journal.batch_max_bytes, 65536);
+    lx_config_free(&c);
+    parse_ok(DEV "journal: {segment_bytes: 64KiB, batch_max_bytes: 4KiB}\n", &c);
+    assert_int_equal(c.journal.batch_max_bytes, 4096);
+    lx_config_free(&c);
+    round_trip(DEV "limits: {max_connections: 3}\njournal: {segment_bytes: 100KiB}\n");
+
+    /* letters, digits, '-', '_', '.'; not all digits; unique in any case */
+    parse_ok(DEV ASSETS OKMARKET("    symbol: a.B_c-9\n"
+                                 "  - {id: 1, symbol: 2x, base: BTC, quote: USD, tick_size: 1, "
+                                 "lot_size: 1, max_price: 1, max_qty: 1}\n"
+                                 "  - {id: 2, symbol: ..., base: BTC, quote: USD, tick_size: 1, "
+                                 "lot_size: 1, max_price: 1, max_qty: 1}\n"
+                                 "  - {id: 3, symbol: A.B_C-90, base: BTC, quote: USD, "
+                                 "tick_size: 1, lot_size: 1, max_price: 1, max_qty: 1}\n"),
+             &c);
+    assert_int_equal(c.nmarkets, 4);
+    assert_string_equal(c.markets[0].symbol, "a.B_c-9");
+    assert_string_equal(c.markets[1].symbol, "2x");
+    assert_string_equal(c.markets[2].symbol, "...");
+    lx_config_free(&c);
+
+    /* 31 x U+00E9 and one ASCII letter is 63 bytes, the most */
+    parse_ok("node:\n  dev_mode: true\n  name: \"" E8 E8 E8
+             "\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9x\"\n",
+             &c);
+    assert_int_equal(strlen(c.node.name), 63);
+    lx_config_free(&c);
 }
 
 static void test_list_limit(void **state) {
@@ -676,7 +772,8 @@ int main(void) {
         cmocka_unit_test(test_defaults),       cmocka_unit_test(test_dev_config),
         cmocka_unit_test(test_accepted_forms), cmocka_unit_test(test_write_round_trip),
         cmocka_unit_test(test_load_file),      cmocka_unit_test(test_arguments_and_error_buffer),
-        cmocka_unit_test(test_errors),         cmocka_unit_test(test_list_limit),
+        cmocka_unit_test(test_errors),         cmocka_unit_test(test_bounds_and_symbols),
+        cmocka_unit_test(test_list_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
