@@ -150,6 +150,7 @@ typedef struct {
     int64_t tick_size, lot_size, tick_value, min_price, max_price, max_qty;
     int32_t maker_fee, taker_fee;
     uint64_t market_seq; /* sequence of the market's last event */
+    int64_t last_ts;     /* ts of the command of that event, 0 if none */
     int64_t last_price;  /* price of the last trade, 0 if none */
     uint32_t bid_levels, ask_levels;
     uint32_t orders; /* resting orders */

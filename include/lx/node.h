@@ -166,7 +166,8 @@ typedef enum {
  * STATE (LX_NODE_GW_MARKET_DATA gateways, before anything else): the state
  * the engine starts from, then STATE_END. Each STATE is one of
  *   ev.type MARKET_STATE: a market; ev.market, ev.market_seq (its last seq),
- *                         ev.u.market_state.halted; the market's levels follow
+ *                         ev.ts (its last event's), ev.u.market_state.halted;
+ *                         the market's levels follow
  *   ev.type BOOK_LEVEL:   one level of the market just named
  *   ev.type BALANCE:      one balance record
  *   ev.type KEY_BOUND, AGENT_APPROVED, AGENT_REVOKED: one key record, as the

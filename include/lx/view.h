@@ -79,8 +79,8 @@ int lx_view_apply(lx_view_t *v, const lx_event_t *ev);
  * shards. lx_view_apply is shard 0. */
 int lx_view_apply_shard(lx_view_t *v, unsigned shard, const lx_event_t *ev);
 /* Forget a market's state and accept `market_seq` as the new last sequence
- * (after a resync from a snapshot). */
-void lx_view_reset_market(lx_view_t *v, lx_market_id_t m, uint64_t market_seq);
+ * and `ts` as its last event's (after a resync from a snapshot). */
+void lx_view_reset_market(lx_view_t *v, lx_market_id_t m, uint64_t market_seq, int64_t ts);
 
 /*
  * Loading a start-up state (lx/node.h: LX_NODE_OUT_STATE) instead of events:

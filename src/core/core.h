@@ -211,14 +211,22 @@ typedef struct lx__market {
     uint8_t exists, halted, mode;
     uint8_t fits_all; /* lx__amounts_fit holds for every price and qty in bounds */
     lx_asset_id_t base, quote;
+    uint32_t norders; /* resting orders (here, not at the end: 160 bytes) */
     int64_t tick_size, lot_size, tick_value;
     int64_t min_price, max_price, max_qty;
     int32_t maker_fee, taker_fee;
-    uint64_t seq; /* market sequence of the last market event */
+    uint64_t seq;    /* market sequence of the last market event */
+    int64_t last_ts; /* ts of the command of that event (0: none yet). Set
+                        once per command, where the command takes the market:
+                        every command with market events here has a place,
+                        an amend, a resting order canceled, or a market
+                        command among them (the differential test's model
+                        sets it at every event) */
     int64_t last_price;
-    uint32_t norders;
     lx__side_t side[2]; /* [LX_SIDE_BUY], [LX_SIDE_SELL] */
 } lx__market_t;
+
+_Static_assert(sizeof(lx__market_t) == 160, "a market is 160 bytes (5 x 32: cheap to index)");
 
 typedef struct lx__asset {
     uint8_t exists;

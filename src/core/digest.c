@@ -91,6 +91,7 @@ uint64_t lx_engine_digest(const lx_engine_t *e) {
         put(&s, (uint64_t)m->max_qty);
         put(&s, (uint64_t)(uint32_t)m->maker_fee << 32 | (uint32_t)m->taker_fee);
         put(&s, m->seq);
+        put(&s, (uint64_t)m->last_ts);
         put(&s, (uint64_t)m->last_price);
         for (int side = 0; side < 2; side++) {
             const lx__side_t *sd = &m->side[side];

@@ -208,6 +208,7 @@ static void create_market(lx_engine_t *e, const lx_cmd_t *c) {
     lx__market_bounds(m);
     e->nmarkets++;
     lx_event_t ev;
+    m->last_ts = c->ts;
     lx__ev_start(e, &ev, LX_EV_MARKET_CREATED, p->market, true);
     ev.u.market.base = p->base;
     ev.u.market.quote = p->quote;
@@ -236,6 +237,7 @@ static void set_market_state(lx_engine_t *e, const lx_cmd_t *c) {
     }
     m->halted = p->halted;
     lx_event_t ev;
+    m->last_ts = c->ts;
     lx__ev_start(e, &ev, LX_EV_MARKET_STATE, p->market, true);
     ev.u.market_state.halted = p->halted;
     lx__emit(e, &ev);
@@ -254,6 +256,7 @@ static void set_fees(lx_engine_t *e, const lx_cmd_t *c) {
     m->maker_fee = p->maker_fee;
     m->taker_fee = p->taker_fee;
     lx_event_t ev;
+    m->last_ts = c->ts;
     lx__ev_start(e, &ev, LX_EV_FEES_SET, p->market, true);
     ev.u.fees.maker_fee = p->maker_fee;
     ev.u.fees.taker_fee = p->taker_fee;

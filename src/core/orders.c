@@ -120,6 +120,7 @@ static void cancel_resting(lx_engine_t *e, lx__market_t *m, uint32_t slot, lx_ca
     uint32_t market = e->levels[l].market;
     int64_t price = e->levels[l].price;
     int side = o->side;
+    m->last_ts = e->cur_ts;
     emit_canceled(e, market, slot, why, o->remaining);
     if (e->cfg.clearing)
         lx__relock(e, m, o, lx__lock_amount(m, side, price, o->remaining, o->fee_res), 0);
@@ -426,6 +427,7 @@ int lx__place(lx_engine_t *e, const lx_cmd_t *c) {
     lx__acct_link(e, slot);
     if (p->client_id) lx__cid_put(e, cid_hole, slot);
 
+    m->last_ts = c->ts;
     lx_event_t ev;
     lx__ev_start(e, &ev, LX_EV_ORDER_ACCEPTED, p->market, true);
     ev.u.accepted.order_id = order_id(e, slot);
@@ -562,6 +564,7 @@ int lx__amend(lx_engine_t *e, const lx_cmd_t *c) {
         e->cfg.clearing ? lx__lock_amount(m, side, cur_price, o->remaining, o->fee_res) : 0;
     uint32_t l = o->level;
     if (keep) {
+        m->last_ts = e->cur_ts;
         e->levels[l].qty -= o->remaining - nr;
         o->remaining = nr;
         emit_amended(e, p->market, slot, cur_price, false);
@@ -572,6 +575,7 @@ int lx__amend(lx_engine_t *e, const lx_cmd_t *c) {
     }
     int rc = lx__book_reserve(e, m, side);
     if (rc) return rc;
+    m->last_ts = e->cur_ts;
     bool gone = lx__book_unlink(e, slot);
     o->remaining = nr;
     o->fee_res = res;

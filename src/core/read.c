@@ -33,6 +33,7 @@ int lx_engine_market_info(const lx_engine_t *e, lx_market_id_t id, lx_market_inf
     out->maker_fee = m->maker_fee;
     out->taker_fee = m->taker_fee;
     out->market_seq = m->seq;
+    out->last_ts = m->last_ts;
     out->last_price = m->last_price;
     out->bid_levels = m->side[LX_SIDE_BUY].live;
     out->ask_levels = m->side[LX_SIDE_SELL].live;

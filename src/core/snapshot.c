@@ -35,7 +35,8 @@
  *             bytes: u32 id, u32 base, u32 quote, u8 mode, u8 halted,
  *             2 bytes zero, i64 tick_size, i64 lot_size, i64 min_price,
  *             i64 max_price, i64 max_qty, i32 maker_fee, i32 taker_fee,
- *             u64 market_seq, i64 last_price, 8 bytes zero; then, for the
+ *             u64 market_seq, i64 last_price, i64 last_ts (the ts of the
+ *             market's last event; images of before it have 0); then, for the
  *             buy side and then the sell side: u32 level count, then each
  *             level from the worst price to the best: i64 price, u32 order
  *             count, then its orders in time priority, 48 bytes each:
@@ -198,7 +199,7 @@ int lx_engine_save(const lx_engine_t *e, lx_write_fn write, void *ctx) {
         w32(w, (uint32_t)m->taker_fee);
         w64(w, m->seq);
         w64(w, (uint64_t)m->last_price);
-        w64(w, 0);
+        w64(w, (uint64_t)m->last_ts);
         for (int side = 0; side < 2; side++) {
             const lx__side_t *s = &m->side[side];
             w32(w, s->live);
@@ -401,8 +402,9 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
         m->taker_fee = (int32_t)r32(&r);
         m->seq = r64(&r);
         m->last_price = (int64_t)r64(&r);
-        uint64_t zero = r64(&r);
-        CHECK(zero == 0 && b4[2] == 0 && b4[3] == 0 && m->mode <= LX_MODE_BATCH && m->halted <= 1);
+        m->last_ts = (int64_t)r64(&r);
+        CHECK(m->last_ts >= 0 && (m->seq > 0 || m->last_ts == 0));
+        CHECK(b4[2] == 0 && b4[3] == 0 && m->mode <= LX_MODE_BATCH && m->halted <= 1);
         CHECK(m->base < cfg.max_assets && e->assets[m->base].exists && m->quote < cfg.max_assets &&
               e->assets[m->quote].exists && m->base != m->quote);
         CHECK(m->tick_size >= 1 && m->lot_size >= 1 && m->min_price >= 1 &&

@@ -206,6 +206,9 @@ static int validate_books(const lx_engine_t *e, int64_t *locks, tally_t *t, char
         if (m->mode != LX_MODE_CONTINUOUS || !lx__fees_valid(m->maker_fee, m->taker_fee))
             FAIL("market %u: mode %u, fees %d/%d: not what a command could set", mi, m->mode,
                  m->maker_fee, m->taker_fee);
+        /* (it may pass the engine's last_ts: GTD expiries due at a command's
+         * ts stay done when the command itself runs out of memory) */
+        if (m->last_ts < 0) FAIL("market %u: last event at ts %lld", mi, (long long)m->last_ts);
         uint64_t before = t->orders;
         for (int side = 0; side < 2; side++)
             if ((rc = validate_side(e, mi, side, locks, t, msg, msglen))) goto out;

@@ -263,10 +263,11 @@ void lx_view_destroy(lx_view_t *v) {
     free(v);
 }
 
-void lx_view_reset_market(lx_view_t *v, lx_market_id_t m, uint64_t market_seq) {
+void lx_view_reset_market(lx_view_t *v, lx_market_id_t m, uint64_t market_seq, int64_t ts) {
     if (!v || m >= v->max_markets) return;
     market_free(&v->m[m]);
     v->m[m].seq = market_seq;
+    v->m[m].ts = ts;
 }
 
 /* Index of price in side s (better = earlier), or insertion point; *found set. */

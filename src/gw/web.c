@@ -416,7 +416,7 @@ static void on_state(lx__web_t *g, const lx_node_out_t *o) {
     const lx_event_t *ev = &o->ev;
     switch (ev->type) {
     case LX_EV_MARKET_STATE:
-        lx_view_reset_market(g->view, ev->market, ev->market_seq);
+        lx_view_reset_market(g->view, ev->market, ev->market_seq, ev->ts);
         if (ev->market < g->ms.nmk) g->halted[ev->market] = ev->u.market_state.halted;
         break;
     case LX_EV_BOOK_LEVEL:
@@ -472,7 +472,15 @@ static void on_out(lx__web_t *g, const lx_node_out_t *o) {
         on_state(g, o);
         break;
     case LX_NODE_OUT_STATE_END:
-        if (++g->state_ends >= (o->parts ? o->parts : 1u)) g->state_done = true;
+        if (++g->state_ends < (o->parts ? o->parts : 1u)) break;
+        g->state_done = true;
+        /* the best bid and ask the start-up state holds: a bbo is sent when
+         * one of them changes (else the first book event after a restart
+         * resent them) */
+        for (uint32_t m = 0; m < g->ms.nmk; m++)
+            for (uint8_t side = 0; side < 2; side++)
+                if (!lx_view_best(g->view, m, side, &g->bbo[m][side]))
+                    g->bbo[m][side] = (lx_view_level_t){0, 0, 0};
         break;
     case LX_NODE_OUT_EVENT: {
         const lx_event_t *ev = &o->ev;
@@ -501,7 +509,7 @@ static void on_out(lx__web_t *g, const lx_node_out_t *o) {
             g->m.gaps++;
             lx__web_log(g, "lxdexd: web: gap in market %u at seq %llu\n", ev->market,
                         (unsigned long long)ev->market_seq);
-            lx_view_reset_market(g->view, ev->market, ev->market_seq - 1);
+            lx_view_reset_market(g->view, ev->market, ev->market_seq - 1, ev->ts);
             lx_view_apply(g->view, ev);
         }
         lx__web_ws_event(g, ev);

@@ -420,6 +420,7 @@ static void dump_state(shard_t *s, unsigned gw) {
         o->ev.type = LX_EV_MARKET_STATE;
         o->ev.market = m;
         o->ev.market_seq = mi.market_seq;
+        o->ev.ts = mi.last_ts; /* the ts of the market's last event */
         o->ev.u.market_state.halted = mi.halted;
         for (uint8_t side = 0; side < 2; side++) {
             size_t want = side == LX_SIDE_BUY ? mi.bid_levels : mi.ask_levels;

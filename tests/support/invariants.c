@@ -459,8 +459,9 @@ static int order_info_cmp_msg(const lx_order_info_t *a, const lx_order_info_t *b
                     what, ID(a->order_id), (long long)a->f, (long long)b->f);
     CK(order_id)
     CK(account)
-    CK(market) CK(side) CK(type) CK(tif) CK(stp) CK(price) CK(qty) CK(remaining) CK(filled)
-        CK(client_id) CK(expiry) CK(locked)
+    CK(market)
+    CK(side) CK(type) CK(tif) CK(stp) CK(price) CK(qty) CK(remaining) CK(filled) CK(client_id)
+        CK(expiry) CK(locked)
 #undef CK
             return 0;
 }
@@ -916,8 +917,9 @@ int inv_compare_state(const lx_engine_t *e, const ref_t *ref, char *msg, size_t 
                   (long long)ei.f, (long long)ri.f);
         CK(market)
         CK(base)
-        CK(quote) CK(mode) CK(halted) CK(tick_size) CK(lot_size) CK(tick_value) CK(min_price)
-            CK(max_price) CK(max_qty) CK(maker_fee) CK(taker_fee) CK(market_seq) CK(last_price)
+        CK(quote)
+        CK(mode) CK(halted) CK(tick_size) CK(lot_size) CK(tick_value) CK(min_price) CK(max_price)
+            CK(max_qty) CK(maker_fee) CK(taker_fee) CK(market_seq) CK(last_ts) CK(last_price)
                 CK(bid_levels) CK(ask_levels) CK(orders)
 #undef CK
                     for (int s = 0; rc == 0 && s < 2; s++) {

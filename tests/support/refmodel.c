@@ -87,7 +87,8 @@ typedef struct {
     lx_cmd_create_market_t p;
     int64_t tick_value;
     int32_t maker_fee, taker_fee;
-    uint64_t seq; /* market_seq of its last event */
+    uint64_t seq;    /* market_seq of its last event */
+    int64_t last_ts; /* ts of that event's command */
     int64_t last_price;
     vec_t side[2]; /* slot numbers in priority order */
 } market_t;
@@ -213,6 +214,7 @@ static lx_event_t ev_new(ref_t *r, lx_event_type_t type, lx_market_id_t m) {
     if (m != LX_MARKET_NONE) {
         ev.market = m;
         ev.market_seq = ++r->markets[m].seq;
+        r->markets[m].last_ts = r->cmd->ts;
     }
     return ev;
 }
@@ -1069,6 +1071,7 @@ static void do_create_market(ref_t *r, const lx_cmd_create_market_t *c) {
     mk->maker_fee = c->maker_fee;
     mk->taker_fee = c->taker_fee;
     mk->seq = 0;
+    mk->last_ts = 0;
     mk->last_price = 0;
     lx_event_t ev = ev_new(r, LX_EV_MARKET_CREATED, c->market);
     ev.u.market.base = c->base;
@@ -1646,6 +1649,7 @@ int ref_market_info(const ref_t *r, lx_market_id_t m, lx_market_info_t *out) {
     out->maker_fee = mk->maker_fee;
     out->taker_fee = mk->taker_fee;
     out->market_seq = mk->seq;
+    out->last_ts = mk->last_ts;
     out->last_price = mk->last_price;
     out->bid_levels = count_levels(r, &mk->side[LX_SIDE_BUY]);
     out->ask_levels = count_levels(r, &mk->side[LX_SIDE_SELL]);

@@ -335,7 +335,8 @@ static void test_gap_and_reset(void **state) {
     ev.market_seq = 2;
     ev.u.level.side = 7;
     assert_int_equal(lx_view_apply(v, &ev), LX_EINVAL);
-    lx_view_reset_market(v, 1, 10);
+    lx_view_reset_market(v, 1, 10, 777);
+    assert_int_equal(lx_view_market_ts(v, 1), 777);
     lx_view_level_t l;
     assert_int_equal(lx_view_best(v, 1, 0, &l), 0);
     ev.market_seq = 11;
