@@ -486,6 +486,20 @@ lx__web_val_t lx__web_flat_get(const lx__web_member_t *m, int n, const char *key
     return (lx__web_val_t){NULL, 0, LX__WEB_V_NONE};
 }
 
+/* A decimal zero ("0", 0, "0.00", 0.0), as a number or a string. */
+static bool is_zero(lx__web_val_t v) {
+    if ((v.kind != LX__WEB_V_NUMBER && v.kind != LX__WEB_V_STRING) || v.n == 0 || v.s[0] != '0')
+        return false;
+    bool point = false;
+    for (size_t i = 0; i < v.n; i++) {
+        if (v.s[i] == '.' && !point && i > 0 && i + 1 < v.n)
+            point = true;
+        else if (v.s[i] != '0')
+            return false;
+    }
+    return true;
+}
+
 /* A name from `names` (any case) or its index given as an integer. */
 static int enum_value(lx__web_val_t v, const char *const *names, int n) {
     uint64_t x;
@@ -656,8 +670,8 @@ int lx__web_action(const lx__web_markets_t *ms, const lx_view_t *view, int cmd_t
             return fail(err, errlen,
                         "stp: one of none, expire_taker, expire_maker, expire_both, decrement");
         p->stp = (uint8_t)stp;
-        if (f->price.kind && !(type == LX_ORDER_MARKET && f->price.kind == LX__WEB_V_NUMBER &&
-                               f->price.n == 1 && f->price.s[0] == '0')) {
+        /* a market order's price 0 (number or string, as everywhere) is none */
+        if (f->price.kind && !(type == LX_ORDER_MARKET && is_zero(f->price))) {
             if (decimal(m, f->price, true, "price", &p->price, err, errlen)) return -1;
         } else if (type == LX_ORDER_LIMIT) {
             return fail(err, errlen, "price: required for a limit order");

@@ -134,6 +134,15 @@ static bool count(lx__web_t *g, lx__web_conn_t *c, const json_t *id, const json_
     return true;
 }
 
+/* Whether the read model can answer: it has the node's start-up state
+ * (else -32002, as lx_getOrder and HTTP answer 503: an empty book is not
+ * the book). */
+static bool view_ready(lx__web_t *g, lx__web_conn_t *c, const json_t *id) {
+    if (g->state_done) return true;
+    rpc_error(g, c, id, E_UNAVAILABLE, NULL, "the node is starting");
+    return false;
+}
+
 static void submit(lx__web_t *g, lx__web_conn_t *c, const json_t *id, int cmd_type,
                    const lx__web_fields_t *f) {
     char err[LX__WEB_ERR];
@@ -301,7 +310,8 @@ static void call(lx__web_t *g, lx__web_conn_t *c, const json_t *req) {
         const lx__web_market_t *m;
         size_t depth;
         if (keys(g, c, id, params, k) && (m = symbol_of(g, c, id, params)) &&
-            count(g, c, id, json_object_get(params, "depth"), "depth", 10, 5000, &depth)) {
+            count(g, c, id, json_object_get(params, "depth"), "depth", 10, 5000, &depth) &&
+            view_ready(g, c, id)) {
             lx_market_id_t mid = m->m->id;
             respond(g, c, id,
                     json_pack("{s:s,s:I,s:o,s:o,s:I}", "Symbol", m->m->symbol, "Timestamp",
@@ -312,7 +322,8 @@ static void call(lx__web_t *g, lx__web_conn_t *c, const json_t *req) {
     } else if (!strcmp(method, "lx_getBestBid") || !strcmp(method, "lx_getBestAsk")) {
         static const char *const k[] = {"symbol", NULL};
         const lx__web_market_t *m;
-        if (keys(g, c, id, params, k) && (m = symbol_of(g, c, id, params))) {
+        if (keys(g, c, id, params, k) && (m = symbol_of(g, c, id, params)) &&
+            view_ready(g, c, id)) {
             lx_view_level_t lv;
             uint8_t side = !strcmp(method, "lx_getBestAsk");
             bool have = lx_view_best(g->view, m->m->id, side, &lv);
@@ -327,7 +338,8 @@ static void call(lx__web_t *g, lx__web_conn_t *c, const json_t *req) {
         size_t limit;
         if (keys(g, c, id, params, k) && (m = symbol_of(g, c, id, params)) &&
             count(g, c, id, json_object_get(params, "limit"), "limit", 100, LX_VIEW_TRADES,
-                  &limit)) {
+                  &limit) &&
+            view_ready(g, c, id)) {
             lx_view_trade_t *t = malloc(limit * sizeof *t);
             size_t got = t ? lx_view_trades(g->view, m->m->id, t, limit) : 0;
             json_t *arr = json_array();

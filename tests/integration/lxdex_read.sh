@@ -111,6 +111,9 @@ expect '^BTC-USD  last 1 trade, newest first' "$out"
 expect "^[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3} +buy +30000 +0\.1 +[0-9]+ +$maker +$taker\$" "$out"
 same_json '/v1/trades/BTC-USD?limit=20' trades BTC-USD
 same_json '/v1/trades/BTC-USD?limit=5' trades --limit 5 BTC-USD
+rc=0
+"$CLI" trades $U --limit 1001 BTC-USD 2> "$TMP/err" > /dev/null || rc=$?
+[ "$rc" = 2 ] && grep -q 'from 1 to 1000' "$TMP/err" || die "trades --limit 1001: rc $rc $(cat "$TMP/err")"
 
 # ---- balances and orders ------------------------------------------------------------------------
 out=$($CLI balances $U 5)

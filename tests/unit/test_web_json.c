@@ -234,6 +234,23 @@ static void test_place(void **state) {
     assert_int_equal(a.account, 3);
     assert_int_equal(a.cmd.u.place.type, LX_ORDER_MARKET);
     assert_int_equal(a.cmd.u.place.price, cfg.markets[1].max_price);
+    /* ... or with price 0, as a number or a string (they are the same everywhere) */
+    static const char *const zeros[] = {"0", "\"0\"", "0.0", "\"0.00\""};
+    for (int i = 0; i < 4; i++) {
+        char t[200];
+        snprintf(t, sizeof t,
+                 "{\"market\":\"ETH-USD\",\"side\":1,\"orderType\":\"market\",\"price\":%s,"
+                 "\"size\":\"1\",\"account\":3}",
+                 zeros[i]);
+        a.cmd.u.place.price = -1;
+        assert_int_equal(action(t, LX_CMD_PLACE, view, LX_ACCOUNT_NONE, &a, err), 0);
+        assert_int_equal(a.cmd.u.place.price, cfg.markets[1].min_price);
+    }
+    /* a limit order's price 0 is refused, whatever its form */
+    assert_int_not_equal(action("{\"market\":1,\"side\":0,\"price\":\"0\",\"size\":\"1\","
+                                "\"account\":3}",
+                                LX_CMD_PLACE, view, LX_ACCOUNT_NONE, &a, err),
+                         0);
     /* postOnly */
     assert_int_equal(action("{\"market\":1,\"side\":\"buy\",\"price\":\"1\",\"size\":\"1\","
                             "\"postOnly\":true}",

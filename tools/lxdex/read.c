@@ -62,14 +62,14 @@ static int parse(int argc, char **argv, const char *allow, int npos, ropts_t *o)
         } else if (!strcmp(a, "--json")) {
             o->json = true;
         } else if (num && strstr(allow, a)) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 1 || v > 5000) {
-                fprintf(stderr, "lxdex %s: %s: a number from 1 to 5000, got %s\n", argv[0], a,
+            uint64_t v;
+            long max = a[2] == 'd' ? 5000 : 1000; /* the API's bounds (docs/api.md §4) */
+            if (!lxdex_parse_u64(argv[++i], 1, (uint64_t)max, &v)) {
+                fprintf(stderr, "lxdex %s: %s: a number from 1 to %ld, got '%s'\n", argv[0], a, max,
                         argv[i]);
                 return 2;
             }
-            *(a[2] == 'd' ? &o->depth : &o->limit) = v;
+            *(a[2] == 'd' ? &o->depth : &o->limit) = (long)v;
         } else if (file && strstr(allow, a)) {
             *(a[2] == 'k' ? &o->key : &o->config) = argv[++i];
         } else if (a[0] == '-' && a[1]) {
