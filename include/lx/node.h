@@ -173,11 +173,14 @@ typedef enum {
  *   ev.type KEY_BOUND, AGENT_APPROVED, AGENT_REVOKED: one key record, as the
  *                         event that gave it its present role (ev.u.key)
  *   ev.type ORDER_ACCEPTED with `order` filled: one open order
+ *   ev.type ORDER_AMENDED: an open order named again (ev.u.amended.order_id,
+ *                         .account), for its age
  * in that order: all markets with their levels, then balances, then keys
  * (shard 0 only: every shard holds the same), then the open orders, market
- * by market, each side in priority order. Each shard sends its own state,
- * ending with its STATE_END (parts = the number of shards): the start-up
- * state is complete when every shard's STATE_END has come.
+ * by market, each side in priority order, then every open order again,
+ * account by account, each account's in acceptance order (oldest first). Each shard sends its own
+ * state, ending with its STATE_END (parts = the number of shards): the start-up state is complete
+ * when every shard's STATE_END has come.
  */
 typedef struct {
     uint8_t kind; /* lx_node_out_kind_t */

@@ -57,7 +57,9 @@ typedef struct {
     int64_t qty;       /* total (filled + remaining) */
     int64_t remaining; /* open quantity */
     uint64_t client_id;
-    uint64_t age; /* acceptance order within this view */
+    uint64_t age;  /* acceptance order within this view (account lists) */
+    uint64_t prio; /* time priority: acceptance, or the last amend that lost it
+                      (the book's order within a level) */
 } lx_view_order_t;
 
 /* The L2 change an event causes (BOOK_LEVEL events only). */
@@ -86,13 +88,17 @@ void lx_view_reset_market(lx_view_t *v, lx_market_id_t m, uint64_t market_seq, i
  * Loading a start-up state (lx/node.h: LX_NODE_OUT_STATE) instead of events:
  * after lx_view_reset_market(v, m, seq), the market's levels are set one by
  * one with lx_view_load_level (no sequence check; qty <= 0 removes), and
- * open orders are added with lx_view_load_order (ages follow the calls, so
- * load them in priority order). Balances load with lx_view_apply (BALANCE
- * events are not sequenced). Returns 0, LX_EINVAL or LX_ENOMEM.
+ * open orders are added with lx_view_load_order (priorities, and ages until
+ * lx_view_load_age, follow the calls: load them in priority order). Balances load with
+ * lx_view_apply (BALANCE events are not sequenced). Returns 0, LX_EINVAL or LX_ENOMEM.
  */
 int lx_view_load_level(lx_view_t *v, lx_market_id_t m, uint8_t side, int64_t price, int64_t qty,
                        uint32_t count);
 int lx_view_load_order(lx_view_t *v, const lx_view_order_t *o);
+/* After the orders: names each loaded order again, in acceptance order
+ * (each account's oldest first), which sets its age; an order never named
+ * keeps the age of its load. 0 or LX_ENOENT. */
+int lx_view_load_age(lx_view_t *v, lx_order_id_t id);
 
 uint64_t lx_view_market_seq(const lx_view_t *v, lx_market_id_t m);
 /* The ts of the last event applied to the market (0: none since a reset). */

@@ -145,6 +145,7 @@ static int apply_order_event(lx_view_t *v, const lx_event_t *ev) {
                                     .remaining = a->qty,
                                     .client_id = a->client_id,
                                     .age = ++v->age};
+        sl->u.o.prio = sl->u.o.age;
         break;
     }
     case LX_EV_TRADE: {
@@ -167,7 +168,7 @@ static int apply_order_event(lx_view_t *v, const lx_event_t *ev) {
             sl->u.o.price = ev->u.amended.price;
             sl->u.o.qty = ev->u.amended.qty;
             sl->u.o.remaining = ev->u.amended.remaining;
-            if (ev->u.amended.priority_lost) sl->u.o.age = ++v->age;
+            if (ev->u.amended.priority_lost) sl->u.o.prio = ++v->age;
             if (sl->u.o.remaining <= 0) map_del(&v->orders, ev->u.amended.order_id);
         }
         break;
@@ -187,6 +188,11 @@ int lx_view_order(const lx_view_t *v, lx_order_id_t id, lx_view_order_t *out) {
 static int by_age(const void *a, const void *b) {
     const lx_view_order_t *x = a, *y = b;
     return x->age < y->age ? -1 : x->age > y->age;
+}
+
+static int by_prio(const void *a, const void *b) {
+    const lx_view_order_t *x = a, *y = b;
+    return x->prio < y->prio ? -1 : x->prio > y->prio;
 }
 
 size_t lx_view_account_orders(const lx_view_t *v, lx_account_id_t a, lx_view_order_t *out,
@@ -216,7 +222,7 @@ size_t lx_view_market_orders(const lx_view_t *v, lx_market_id_t m, lx_view_order
         total++;
     }
     size_t w = total < cap ? total : cap;
-    if (w > 1) qsort(out, w, sizeof *out, by_age);
+    if (w > 1) qsort(out, w, sizeof *out, by_prio);
     return total;
 }
 
@@ -392,6 +398,13 @@ int lx_view_load_order(lx_view_t *v, const lx_view_order_t *o) {
     slot_t *sl = map_put(&v->orders, o->order_id);
     if (!sl) return LX_ENOMEM;
     sl->u.o = *o;
+    sl->u.o.age = sl->u.o.prio = ++v->age;
+    return 0;
+}
+
+int lx_view_load_age(lx_view_t *v, lx_order_id_t id) {
+    slot_t *sl = v ? map_find(&v->orders, id) : NULL;
+    if (!sl) return LX_ENOENT;
     sl->u.o.age = ++v->age;
     return 0;
 }

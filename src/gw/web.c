@@ -446,6 +446,9 @@ static void on_state(lx__web_t *g, const lx_node_out_t *o) {
         lx_view_load_order(g->view, &vo);
         break;
     }
+    case LX_EV_ORDER_AMENDED: /* the orders again, in acceptance order */
+        lx_view_load_age(g->view, ev->u.amended.order_id);
+        break;
     default:
         break;
     }

@@ -407,6 +407,33 @@ static void dump_order(void *ctx, const lx_order_info_t *oi) {
     o->order.order_id = globalize(d->s, oi->order_id);
 }
 
+/* The open orders again, account by account, each account's oldest first:
+ * the order a gateway lists an account's orders in (the book order above
+ * is time priority, which an amend changes). */
+static void dump_ages(shard_t *s, unsigned gw) {
+    const lx_engine_t *e = s->engine;
+    lx_order_info_t *buf = NULL;
+    size_t cap = 0;
+    for (lx_account_id_t a = 0; a < lx_engine_config(e)->max_accounts; a++) {
+        size_t n = lx_engine_account_orders(e, a, buf, cap);
+        if (n > cap) {
+            lx_order_info_t *nb = realloc(buf, n * sizeof *nb);
+            if (!nb) continue; /* the gateway then lists them in book order */
+            buf = nb, cap = n;
+            n = lx_engine_account_orders(e, a, buf, cap);
+        }
+        for (size_t i = 0; i < n; i++) {
+            lx_node_out_t *o = stage(s, gw);
+            o->kind = LX_NODE_OUT_STATE;
+            o->ev.type = LX_EV_ORDER_AMENDED;
+            o->ev.market = buf[i].market;
+            o->ev.u.amended.order_id = globalize(s, buf[i].order_id);
+            o->ev.u.amended.account = a;
+        }
+    }
+    free(buf);
+}
+
 static void dump_state(shard_t *s, unsigned gw) {
     const lx_engine_t *e = s->engine;
     const lx_engine_config_t *ec = lx_engine_config(e);
@@ -444,6 +471,7 @@ static void dump_state(shard_t *s, unsigned gw) {
     lx_engine_foreach_balance(e, dump_balance, &d);
     dump_keys(s, gw);
     foreach_resting(s, dump_order, &d);
+    dump_ages(s, gw);
     free(lv);
     dump_end(s, gw);
 }

@@ -199,7 +199,7 @@ static void test_gateway_events_done_state_tick(void **state) {
     /* restart: the start-up state equals the engine's */
     tn_open(&t, dir, UINT32_MAX);
     const lx_engine_t *e = lx_node_engine(t.node);
-    int markets = 0, levels = 0, balances = 0, orders = 0;
+    int markets = 0, levels = 0, balances = 0, orders = 0, ages = 0;
     for (;;) {
         o = tn_next(&t);
         if (o.kind == LX_NODE_OUT_STATE_END) break;
@@ -231,6 +231,11 @@ static void test_gateway_events_done_state_tick(void **state) {
             assert_int_equal(o.order.order_id, bid);
             assert_int_equal(o.order.remaining, 6);
             break;
+        case LX_EV_ORDER_AMENDED: /* the open orders again, in acceptance order */
+            ages++;
+            assert_int_equal(orders, 1);
+            assert_int_equal(o.ev.u.amended.order_id, bid);
+            break;
         default:
             fail_msg("unexpected state event %d", o.ev.type);
         }
@@ -238,6 +243,7 @@ static void test_gateway_events_done_state_tick(void **state) {
     assert_int_equal(markets, 2);
     assert_int_equal(levels, 1);
     assert_int_equal(orders, 1);
+    assert_int_equal(ages, 1);
     assert_true(balances >= 8); /* 4 faucet accounts x at least 2 assets */
     tn_stop(&t);
     nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);

@@ -161,6 +161,8 @@ static void compare_accounts(const lx_engine_t *e, const lx_view_t *v) {
         size_t nv = lx_view_account_orders(v, a, vo, 1024);
         assert_int_equal(ne, nv);
         if (ne > g_max_open) g_max_open = ne;
+        /* oldest first: the engine's acceptance order, amends or not */
+        for (size_t i = 0; i < ne; i++) assert_int_equal(eo[i].order_id, vo[i].order_id);
         qsort(eo, ne, sizeof *eo, by_id_e);
         if (nv > 1) qsort(vo, nv, sizeof *vo, by_id);
         for (size_t i = 0; i < ne; i++) {
@@ -182,6 +184,72 @@ static void compare_accounts(const lx_engine_t *e, const lx_view_t *v) {
             assert_int_equal(el, vl);
         }
     }
+}
+
+/* A market's orders as the view lists them (time priority) on one side,
+ * best price first (a stable sort keeps the time order within a price):
+ * the engine's book order. */
+static size_t view_book(const lx_view_t *v, lx_market_id_t m, uint8_t side, lx_view_order_t *out,
+                        size_t cap) {
+    static lx_view_order_t all[1024];
+    size_t n = lx_view_market_orders(v, m, all, 1024), k = 0;
+    assert_true(n <= 1024);
+    for (size_t i = 0; i < n; i++)
+        if (all[i].side == side && k < cap) out[k++] = all[i];
+    for (size_t i = 1; i < k; i++) /* insertion sort: stable */
+        for (size_t j = i; j > 0; j--) {
+            int64_t a = out[j - 1].price, b = out[j].price;
+            if (side == 0 ? a >= b : a <= b) break;
+            lx_view_order_t t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
+    return k;
+}
+
+/* The book's order within each level, and the view a gateway loads at start
+ * from the engine's state (node.h STATE: the orders in book order, then
+ * named again account by account, oldest first): its account and market
+ * lists are the live view's, in the same order. */
+static void compare_books_and_load(const lx_engine_t *e, const lx_view_t *v) {
+    static lx_order_info_t eo[1024];
+    static lx_view_order_t vo[1024], lo[1024];
+    lx_view_t *l = lx_view_create(4);
+    assert_non_null(l);
+    for (lx_market_id_t m = 0; m < 4; m++)
+        for (uint8_t s = 0; s < 2; s++) {
+            size_t ne = lx_engine_book_orders(e, m, (lx_side_t)s, eo, 1024);
+            size_t nv = view_book(v, m, s, vo, 1024);
+            assert_int_equal(ne, nv);
+            for (size_t i = 0; i < ne; i++) {
+                assert_int_equal(eo[i].order_id, vo[i].order_id);
+                lx_view_order_t o = {.order_id = eo[i].order_id,
+                                     .account = eo[i].account,
+                                     .market = eo[i].market,
+                                     .side = eo[i].side,
+                                     .price = eo[i].price,
+                                     .qty = eo[i].qty,
+                                     .remaining = eo[i].remaining};
+                assert_int_equal(lx_view_load_order(l, &o), 0);
+            }
+        }
+    for (uint32_t a = 0; a < 32; a++) {
+        size_t ne = lx_engine_account_orders(e, a, eo, 1024);
+        for (size_t i = 0; i < ne; i++) assert_int_equal(lx_view_load_age(l, eo[i].order_id), 0);
+    }
+    for (uint32_t a = 0; a < 32; a++) {
+        size_t nv = lx_view_account_orders(v, a, vo, 1024);
+        assert_int_equal(lx_view_account_orders(l, a, lo, 1024), nv);
+        for (size_t i = 0; i < nv; i++) assert_int_equal(lo[i].order_id, vo[i].order_id);
+    }
+    for (lx_market_id_t m = 0; m < 4; m++)
+        for (uint8_t s = 0; s < 2; s++) {
+            size_t nv = view_book(v, m, s, vo, 1024);
+            assert_int_equal(view_book(l, m, s, lo, 1024), nv);
+            for (size_t i = 0; i < nv; i++) assert_int_equal(lo[i].order_id, vo[i].order_id);
+        }
+    assert_int_equal(lx_view_load_age(l, 12345), LX_ENOENT);
+    lx_view_destroy(l);
 }
 
 /* a plain snapshot copy, with deltas applied naively (linear) */
@@ -249,6 +317,7 @@ static void test_view_vs_engine(void **state) {
         apply(e, &c, x);
         compare(e, x->v);
         compare_accounts(e, x->v);
+        if (i % 100 == 99) compare_books_and_load(e, x->v);
         if (x->nd > 1000 || i == 3999) {
             /* deltas applied to the old snapshot give the current one */
             for (size_t k = 0; k < x->nd; k++) naive_apply(old, &x->d[k]);
