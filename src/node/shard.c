@@ -221,11 +221,9 @@ static void on_event(void *ctx, const lx_event_t *ev) {
     case LX_EV_ORDER_AMENDED: {
         const lx_ev_amended_t *a = &ev->u.amended;
         uint64_t cid, to = route_of(s, a->order_id, a->account, &cid);
+        /* the amending session gets this report; the order's later ones
+         * still go to the session that placed it */
         uint64_t req = requester(s, a->account, to);
-        if (req) { /* the order's later reports follow the session that amended it */
-            route_t *r = route_slot(s, a->order_id);
-            if (r->order_id == a->order_id) r->session = req;
-        }
         o.session[0] = to ? to : req;
         o.session[1] = to ? req : 0;
         o.client_id[0] = o.client_id[1] = a->client_id;

@@ -517,6 +517,35 @@ static void test_trade_cancel_reject(void **state) {
     /* Nothing else arrived for B, and A's numbering is 1..11. */
     cli_expect_nothing(&b, 100);
     assert_int_equal(a.next_seq, 12);
+
+    /* Another session of A's account amends A's order: it gets the
+     * AMENDED it asked for, and the order's later reports still go to A,
+     * which placed it (they followed the amending session: A lost them). */
+    cli_place(&a, ETH, 16, LX_SIDE_SELL, LX_TIF_GTC, 301000, 5);
+    acc = cli_expect(&a, LX_PROTO_ACCEPTED);
+    tcli_t a2;
+    cli_connect(&a2, t.port);
+    cli_logon(&a2, 1, 0);
+    memset(&am, 0, sizeof am);
+    am.type = LX_PROTO_AMEND;
+    am.u.amend.market = ETH;
+    am.u.amend.order_id = acc.u.accepted.h.order_id;
+    am.u.amend.price = 301000;
+    am.u.amend.qty = 4;
+    cli_send(&a2, &am);
+    assert_int_equal(cli_expect(&a2, LX_PROTO_AMENDED).u.amended.remaining, 4);
+    assert_int_equal(cli_expect(&a, LX_PROTO_AMENDED).u.amended.remaining, 4);
+    cli_place(&b, ETH, 22, LX_SIDE_BUY, LX_TIF_IOC, 301000, 3);
+    cli_expect(&b, LX_PROTO_ACCEPTED);
+    cli_expect(&b, LX_PROTO_FILL);
+    lx_proto_msg_t f = cli_expect(&a, LX_PROTO_FILL);
+    assert_int_equal(f.u.fill.h.order_id, acc.u.accepted.h.order_id);
+    assert_int_equal(f.u.fill.h.client_id, 16);
+    assert_int_equal(f.u.fill.remaining, 1);
+    cli_cancel(&a, ETH, acc.u.accepted.h.order_id, 0);
+    cli_expect(&a, LX_PROTO_CANCELED);
+    cli_expect_nothing(&a2, 100);
+    cli_close(&a2);
     cli_close(&a);
     cli_close(&b);
     tnode_stop(&t);
