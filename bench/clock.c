@@ -8,11 +8,17 @@
  * unsteady shows up as a rate far from any plausible one, and the bench
  * then falls back to clock_gettime rather than report made-up nanoseconds.
  *
+ * Also the load generators' pacing (lxb_pacer_*: clock.h says how and
+ * why).
+ *
  * What this file does not do: time anything itself, or touch a timed loop.
  */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include "clock.h"
 
 lxb_clock_t lxb_clock = {0, (uint64_t)1 << 32, 1000000000ull, "monotonic"};
@@ -80,4 +86,32 @@ void lxb_jitter(int ms, lxb_jitter_t *out) {
     out->per_s_100us = n100 * 1000000000ull / ns;
     out->per_s_1ms = n1m * 1000000000ull / ns;
     out->max_ns = lxb_ticks_to_ns(max);
+}
+
+void lxb_pacer_init(lxb_pacer_t *p, uint64_t gap_ns) {
+    prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+    p->last = 0;
+    if (gap_ns < LXB_PACE_QUANTUM_NS) {
+        p->quantum = LXB_PACE_QUANTUM_NS;
+        p->yield_ns = 0;
+    } else {
+        p->quantum = 0;
+        p->yield_ns = gap_ns / 8 < 70000 ? gap_ns / 8 : 70000;
+    }
+}
+
+void lxb_pacer_wait(lxb_pacer_t *p, uint64_t due_ns) {
+    uint64_t wake = due_ns;
+    if (p->quantum && wake < p->last + p->quantum) wake = p->last + p->quantum;
+    uint64_t now = lxb_now_ns();
+    if (now < wake) {
+        if (wake - now > p->yield_ns) {
+            uint64_t t = wake - p->yield_ns;
+            struct timespec ts = {(time_t)(t / 1000000000ull), (long)(t % 1000000000ull)};
+            while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+            }
+        }
+        while ((now = lxb_now_ns()) < wake) sched_yield();
+    }
+    p->last = now;
 }

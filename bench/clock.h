@@ -67,15 +67,46 @@ static inline uint64_t lxb_ticks_to_ns(uint64_t t) {
     return (uint64_t)(((unsigned __int128)t * lxb_clock.ns_per_tick) >> 32);
 }
 
-/* A load generator's pause before its next due request, wait_ns ahead:
- * sleeps, never spins (a spinning client would take one of the machine's
- * two cores from the node); within 20 us of the due time it still sleeps
- * 10 us, so requests leave in small bursts, their latency still counted
- * from their due times. */
-static inline void lxb_pause(uint64_t wait_ns) {
-    struct timespec ts = {0, (long)(wait_ns > 20000 ? wait_ns - 10000 : 10000)};
-    if (wait_ns >= 1000000000) ts.tv_sec = 0, ts.tv_nsec = 999999999;
-    nanosleep(&ts, NULL);
+/* A load generator's pacing: when its sender thread waits for the next
+ * request's due time (lxb_now_ns), how, and how often.
+ *   - Timer slack 1 ns (prctl PR_SET_TIMERSLACK, set by lxb_pacer_init in
+ *     the calling thread): Linux's default of 50 us lets every sleep end up
+ *     to 50 us past its deadline, on top of the wakeup's own delay, and a
+ *     request that leaves late has that lateness in its latency.
+ *   - A sleep to an absolute time (clock_nanosleep), then sched_yield()
+ *     through the last yield_ns before the due time: an eighth of the gap
+ *     between the sender's requests, at most 70 us (about the p99 of a
+ *     sleep's overshoot on a loaded two-core VM), so that a request leaves
+ *     within a few us of its due time rather than a wakeup's delay after it
+ *     (a few us on an idle machine, tens on a loaded one), while the
+ *     sender stays asleep for seven eighths of each gap.
+ *   - Requests closer together than LXB_PACE_QUANTUM_NS (50 us) are not
+ *     woken for one by one: the sender wakes at most once a quantum and
+ *     sends what is due by then, without yielding, so that at high rates it
+ *     does not take the cores of the node it measures (on a two-core VM,
+ *     two senders waking every 10 us or so took a core between them and
+ *     raised node_tcp's p99 at 200,000/s from a few ms to 100-200 ms).
+ *     Those requests leave up to a quantum (plus a wakeup's delay) late.
+ * The senders record how late each request left (send_late_*). */
+#define LXB_PACE_QUANTUM_NS 50000ull
+
+typedef struct {
+    uint64_t yield_ns; /* yielded through before a due time */
+    uint64_t quantum;  /* the least time between wakeups; 0: none */
+    uint64_t last;     /* the last wakeup */
+} lxb_pacer_t;
+
+/* For a sender whose requests are gap_ns apart; call in its thread. */
+void lxb_pacer_init(lxb_pacer_t *p, uint64_t gap_ns);
+
+/* Waits until the request due at due_ns may leave (at once if it is due). */
+void lxb_pacer_wait(lxb_pacer_t *p, uint64_t due_ns);
+
+/* CPU time the calling thread has used, in nanoseconds. */
+static inline uint64_t lxb_thread_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static inline void lxb_cpu_relax(void) {

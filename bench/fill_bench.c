@@ -16,16 +16,19 @@
  * that never trade: each market's bids rest 1 to 500 ticks under its mid
  * and its asks as far over it, uniformly (about 1,000 levels a market,
  * 1,000,000 in all), from accounts taken in turn, each with a client id,
- * good till cancelled. Every lx_engine_apply is timed alone with the
- * bench's clock (the TSC where there is one): p50/p99/p999/max are service
- * times, and max_at names the place that took the longest, so a stall can
- * be matched to what grew there. msgs_per_s is n over the whole loop's
- * time: besides the engine, each command's generation (a few PRNG draws
- * and a memset), the two clock reads and the histogram's update, so it is
- * a lower bound of what the engine does alone. Nothing is rejected
- * (checked); bytes_per_order is
- * the engine's own account of its order memory at the end (lx_engine_stats,
- * as for the other workloads).
+ * good till cancelled. The fill runs twice, each time on a fresh engine
+ * from the same seed (both must end with the same digest and events), and
+ * in both the commands of the timed part are generated (PRNG draws, the
+ * churn's pick of a resting order, seq and ts) a chunk of 8,192 at a time
+ * before the clock starts on the chunk. The first pass gives msgs_per_s:
+ * n over the time of the chunks' loops of lx_engine_apply calls alone (a
+ * clock read per chunk, none per call; the event sink's counting is in, as
+ * in the engine workloads). The second times every lx_engine_apply alone
+ * with the bench's clock (the TSC where there is one): p50/p99/p999/max
+ * are service times, and max_at names the place that took the longest, so
+ * a stall can be matched to what grew there. Nothing is rejected
+ * (checked); bytes_per_order is the engine's own account of its order
+ * memory at the end (lx_engine_stats, as for the other workloads).
  *
  * fill_wide is the same in one market whose orders land 1 to 500,000 ticks
  * from the mid: about 90,000 levels a side, nearly every new level far
@@ -150,6 +153,124 @@ static void place_cmd(lx_cmd_t *c, const fill_shape_t *sh, lxb_rng_t *r, uint64_
                                   .client_id = cid};
 }
 
+/* The commands of the timed part, generated a chunk at a time before the
+ * clock starts on it (PRNG draws, the churn's pick of a resting order, seq
+ * and ts), so that the timed loop is the engine's calls alone. */
+enum { FILL_CHUNK = 8192 };
+
+typedef struct {
+    const fill_shape_t *sh;
+    lxb_rng_t r;
+    uint64_t next_cid, n, i; /* i: commands generated */
+    uint64_t *live;          /* churn: the client id of each resting order */
+} fill_gen_t;
+
+static uint32_t gen_chunk(fill_gen_t *g, fill_t *f, lx_cmd_t *out) {
+    uint32_t k = 0;
+    for (; k < FILL_CHUNK && g->i < g->n; k++, g->i++) {
+        lx_cmd_t *c = &out[k];
+        if (!g->sh->churn || g->i % 2) {
+            place_cmd(c, g->sh, &g->r, g->next_cid++);
+        } else { /* cancel a resting order picked at random */
+            uint64_t *slot = &g->live[lxb_below(&g->r, g->n)];
+            memset(c, 0, sizeof *c);
+            c->type = LX_CMD_CANCEL;
+            c->u.cancel = (lx_cmd_cancel_t){
+                .account = cid_account(*slot), .market = 0, .by_client_id = 1, .client_id = *slot};
+            *slot = g->next_cid; /* the place that follows takes its place */
+        }
+        c->seq = ++f->seq;
+        f->ts += 1000;
+        c->ts = f->ts;
+    }
+    return k;
+}
+
+typedef struct {
+    uint64_t elapsed_ns; /* the engine's calls (pass 1) */
+    uint64_t over_100us, over_1ms, max_at, digest;
+    lx_engine_stats_t st;
+    lxb_counter_t k;
+} fill_out_t;
+
+/* One fill on a fresh engine. h NULL: the throughput pass, each chunk's loop
+ * of engine calls timed as a whole (no clock read per call); else the
+ * service-time pass, each call timed alone into h. 0, or 1 with a message. */
+static int fill_run(const fill_shape_t *sh, uint64_t n, uint64_t seed, bool clearing, int thp,
+                    lxb_hist_t *h, fill_out_t *o) {
+    memset(o, 0, sizeof *o);
+    lx_engine_config_t cfg;
+    lx_engine_config_default(&cfg);
+    cfg.max_markets = sh->markets;
+    cfg.max_assets = 4;
+    cfg.max_accounts = FILL_ACCOUNTS;
+    cfg.max_orders = (uint32_t)(n + n / 4 + 1024);
+    cfg.clearing = clearing;
+    fill_t f = {.ts = 1700000000000000000ll};
+    f.sink = (lx_sink_t){lxb_counter_emit, &f.k};
+    fill_gen_t g = {.sh = sh, .next_cid = 1, .n = n};
+    lx_cmd_t *cmds = malloc(FILL_CHUNK * sizeof *cmds);
+    int rc = cmds ? lx_engine_create(&f.e, &cfg) : LX_ENOMEM;
+    if (!rc && thp == LXB_THP_PREFAULT) rc = lx_engine_reserve(f.e, cfg.max_orders);
+    if (!rc) lxb_thp_apply(thp, f.e);
+    if (!rc) rc = setup(&f, sh, clearing);
+    if (rc || f.k.rejects) {
+        fprintf(stderr, "lxdex-bench: fill: setup failed: %s\n", rc ? lx_strerror(rc) : "rejects");
+        lx_engine_destroy(f.e);
+        free(cmds);
+        return 1;
+    }
+    lxb_rng_seed(&g.r, seed, 0x66696c6c); /* "fill" */
+    uint64_t t100us = lxb_clock.ticks_per_s / 10000, t1ms = lxb_clock.ticks_per_s / 1000;
+    uint64_t max_t = 0;
+    lx_cmd_t c;
+    if (sh->churn) {
+        g.live = malloc(n * sizeof *g.live);
+        if (!g.live) rc = LX_ENOMEM;
+        for (uint64_t i = 0; i < n && !rc; i++) {
+            place_cmd(&c, sh, &g.r, g.next_cid);
+            g.live[i] = g.next_cid++;
+            rc = apply(&f, &c);
+        }
+    }
+    for (uint64_t base = 0; base < n && !rc;) {
+        uint32_t k = gen_chunk(&g, &f, cmds);
+        if (!h) {
+            uint64_t t0 = lxb_now_ns();
+            for (uint32_t j = 0; j < k; j++) rc |= lx_engine_apply(f.e, &cmds[j], &f.sink);
+            o->elapsed_ns += lxb_now_ns() - t0;
+        } else {
+            for (uint32_t j = 0; j < k && !rc; j++) {
+                uint64_t a = lxb_ticks();
+                rc = lx_engine_apply(f.e, &cmds[j], &f.sink);
+                uint64_t t = lxb_ticks() - a;
+                lxb_hist_record(h, t);
+                o->over_100us += t > t100us;
+                o->over_1ms += t > t1ms;
+                if (t > max_t) {
+                    max_t = t;
+                    o->max_at = base + j;
+                }
+            }
+        }
+        base += k;
+    }
+    free(g.live);
+    free(cmds);
+    lx_engine_stats(f.e, &o->st);
+    o->k = f.k;
+    o->digest = lx_engine_digest(f.e);
+    lx_engine_destroy(f.e);
+    if (rc || f.k.rejects || o->st.orders != n || f.k.trades) {
+        fprintf(stderr,
+                "lxdex-bench: fill: %s, %" PRIu64 " rejects, %" PRIu64
+                " trades, %u resting of %" PRIu64 "\n",
+                rc ? lx_strerror(rc) : "ok", f.k.rejects, f.k.trades, o->st.orders, n);
+        return 1;
+    }
+    return 0;
+}
+
 int lx_bench_fill(const char *name, uint64_t n, uint64_t seed, bool clearing, int thp) {
     const fill_shape_t *sh = NULL;
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
@@ -164,79 +285,20 @@ int lx_bench_fill(const char *name, uint64_t n, uint64_t seed, bool clearing, in
         fprintf(stderr, "lxdex-bench: fill: at most %u orders\n", LX_LIMIT_ORDERS / 2);
         return 1;
     }
-    lx_engine_config_t cfg;
-    lx_engine_config_default(&cfg);
-    cfg.max_markets = sh->markets;
-    cfg.max_assets = 4;
-    cfg.max_accounts = FILL_ACCOUNTS;
-    cfg.max_orders = (uint32_t)(n + n / 4 + 1024);
-    cfg.clearing = clearing;
-    fill_t f = {.ts = 1700000000000000000ll};
-    f.sink = (lx_sink_t){lxb_counter_emit, &f.k};
     lxb_hist_t *h = malloc(sizeof *h);
-    int rc = h ? lx_engine_create(&f.e, &cfg) : LX_ENOMEM;
-    if (!rc && thp == LXB_THP_PREFAULT) rc = lx_engine_reserve(f.e, cfg.max_orders);
-    if (!rc) lxb_thp_apply(thp, f.e);
-    if (!rc) rc = setup(&f, sh, clearing);
-    if (rc || f.k.rejects) {
-        fprintf(stderr, "lxdex-bench: fill: setup failed: %s\n", rc ? lx_strerror(rc) : "rejects");
-        lx_engine_destroy(f.e);
+    if (!h) return 1;
+    lxb_hist_init(h);
+    fill_out_t tp, sv;
+    if (fill_run(sh, n, seed, clearing, thp, NULL, &tp) ||
+        fill_run(sh, n, seed, clearing, thp, h, &sv)) {
         free(h);
         return 1;
     }
-    lxb_hist_init(h);
-    lxb_rng_t r;
-    lxb_rng_seed(&r, seed, 0x66696c6c); /* "fill" */
-    uint64_t over_100us = 0, over_1ms = 0, max_at = 0, max_t = 0;
-    uint64_t t100us = lxb_clock.ticks_per_s / 10000, t1ms = lxb_clock.ticks_per_s / 1000;
-    lx_cmd_t c;
-    uint64_t *live = NULL; /* churn: the client id of each resting order */
-    uint64_t next_cid = 1;
-    if (sh->churn) {
-        live = malloc(n * sizeof *live);
-        if (!live) rc = LX_ENOMEM;
-        for (uint64_t i = 0; i < n && !rc; i++) {
-            place_cmd(&c, sh, &r, next_cid);
-            live[i] = next_cid++;
-            rc = apply(&f, &c);
-        }
-    }
-    uint64_t t0 = lxb_now_ns();
-    for (uint64_t i = 0; i < n && !rc; i++) {
-        uint64_t *slot = NULL;
-        if (!sh->churn) {
-            place_cmd(&c, sh, &r, next_cid++);
-        } else if (i % 2 == 0) { /* cancel a resting order picked at random */
-            slot = &live[lxb_below(&r, n)];
-            memset(&c, 0, sizeof c);
-            c.type = LX_CMD_CANCEL;
-            c.u.cancel = (lx_cmd_cancel_t){
-                .account = cid_account(*slot), .market = 0, .by_client_id = 1, .client_id = *slot};
-            *slot = next_cid; /* the place that follows takes its place */
-        } else {
-            place_cmd(&c, sh, &r, next_cid++);
-        }
-        uint64_t a = lxb_ticks();
-        rc = apply(&f, &c);
-        uint64_t t = lxb_ticks() - a;
-        lxb_hist_record(h, t);
-        over_100us += t > t100us;
-        over_1ms += t > t1ms;
-        if (t > max_t) {
-            max_t = t;
-            max_at = i;
-        }
-    }
-    uint64_t elapsed = lxb_now_ns() - t0;
-    free(live);
-    lx_engine_stats_t st;
-    lx_engine_stats(f.e, &st);
-    if (rc || f.k.rejects || st.orders != n || f.k.trades) {
+    if (tp.digest != sv.digest || tp.k.events != sv.k.events) {
         fprintf(stderr,
-                "lxdex-bench: fill: %s, %" PRIu64 " rejects, %" PRIu64
-                " trades, %u resting of %" PRIu64 "\n",
-                rc ? lx_strerror(rc) : "ok", f.k.rejects, f.k.trades, st.orders, n);
-        lx_engine_destroy(f.e);
+                "lxdex-bench: fill: the two passes differ (digest %016" PRIx64 " / %016" PRIx64
+                ")\n",
+                tp.digest, sv.digest);
         free(h);
         return 1;
     }
@@ -245,15 +307,14 @@ int lx_bench_fill(const char *name, uint64_t n, uint64_t seed, bool clearing, in
            " timing=service max_at=%" PRIu64 " over_100us=%" PRIu64 " over_1ms=%" PRIu64
            " markets=%u accounts=%u resting_end=%u levels=%u clearing=%d thp=%d clock=%s"
            " seed=%" PRIu64 " digest=%016" PRIx64 "\n",
-           sh->name, n, elapsed ? (uint64_t)(n * 1000000000ull / elapsed) : 0,
+           sh->name, n, tp.elapsed_ns ? (uint64_t)(n * 1000000000ull / tp.elapsed_ns) : 0,
            lxb_ticks_to_ns(lxb_hist_quantile(h, 500000)),
            lxb_ticks_to_ns(lxb_hist_quantile(h, 990000)),
            lxb_ticks_to_ns(lxb_hist_quantile(h, 999000)), lxb_ticks_to_ns(h->max),
-           (uint64_t)(st.bytes_orders / st.orders), max_at, over_100us, over_1ms, sh->markets,
-           FILL_ACCOUNTS, st.orders, st.levels, clearing, thp, lxb_clock.name, seed,
-           lx_engine_digest(f.e));
+           (uint64_t)(sv.st.bytes_orders / sv.st.orders), sv.max_at, sv.over_100us, sv.over_1ms,
+           sh->markets, FILL_ACCOUNTS, sv.st.orders, sv.st.levels, clearing, thp, lxb_clock.name,
+           seed, sv.digest);
     fflush(stdout);
-    lx_engine_destroy(f.e);
     free(h);
     return 0;
 }

@@ -13,9 +13,12 @@
  *              a cancel of a random resting order and a new place, in
  *              turn (tombstones and compaction in a deep side);
  * and prints one RESULT line in the bench's format (bench/main.c), whose
- * p50_ns ... max_ns are the service times of single commands (timing=service:
- * a closed loop, nothing queues), plus max_at (the place that took
- * max_ns), over_100us and over_1ms (how many took longer). Returns
+ * msgs_per_s is n over the engine's calls alone (a pass with no clock read
+ * per call, the commands generated beforehand) and whose p50_ns ... max_ns
+ * are the service times of single commands from a second pass on a fresh
+ * engine (timing=service: a closed loop, nothing queues), plus max_at (the
+ * place that took max_ns), over_100us and over_1ms (how many took
+ * longer). Returns
  * 0, 1 if a run failed (a message on stderr), 2 for an unknown name.
  */
 #ifndef LXB_FILL_BENCH_H

@@ -48,10 +48,14 @@
  * The same pass is the untimed verification the timed runs rely on: every
  * lx_engine_apply return code is checked here, rejects are counted by
  * reason, the lean sink's counters and the final digest are recorded for
- * the timed runs to reproduce, and lx_engine_stats is sampled after every
- * message for the high-water marks of resting orders and order memory
- * (bytes_per_order; with many markets, where a sample walks them all, at
- * each new peak of resting orders and every 4,096 messages).
+ * the timed runs to reproduce, and lx_engine_stats is sampled for the
+ * high-water marks of resting orders and order memory (peak_orders,
+ * bytes_per_order): after every message in workloads of at most 64
+ * markets (LXB_PEAK_EVERY_MSG_MARKETS; RESULT peak_sampling=every_msg);
+ * with more, where a sample walks every market, only when the open orders
+ * have risen more than 0.5% (plus 16) over the last sample and every 4,096
+ * messages (peak_sampling=sparse), so a peak that comes and goes between
+ * samples, in orders or in memory, can be missed or understated.
  *
  * Engine ids: the shadow finds an order from an event's id through an array
  * indexed by the id's low 32 bits (the slot, documented in matching.md), and
@@ -330,10 +334,11 @@ static int gen_apply(gen_t *g, lx_cmd_t *c, int expect_reject) {
         w->cmds[w->n++] = *c;
         w->flow_hash = hash_cmd(w->flow_hash, c);
         /* the high-water marks of orders and memory: after every message
-         * (lx_engine_stats walks the markets: where there are many, at each
-         * new peak of resting orders and every 4,096 messages) */
-        if (g->p->markets <= 64 || g->nopen > g->peak_sampled + g->peak_sampled / 200 + 16 ||
-            (w->n & 4095) == 0)
+         * (lx_engine_stats walks the markets: where there are many, when
+         * the open orders rose 0.5% + 16 over the last sample, and every
+         * 4,096 messages) */
+        if (g->p->markets <= LXB_PEAK_EVERY_MSG_MARKETS ||
+            g->nopen > g->peak_sampled + g->peak_sampled / 200 + 16 || (w->n & 4095) == 0)
             sample_peak(g);
     }
     return g->failed ? -1 : 0;

@@ -32,6 +32,13 @@ uint64_t lxb_hist_bucket_high(uint32_t i) {
     return ((m + 1) << shift) - 1;
 }
 
+void lxb_hist_add(lxb_hist_t *to, const lxb_hist_t *from) {
+    to->count += from->count;
+    if (from->max > to->max) to->max = from->max;
+    if (from->min < to->min) to->min = from->min;
+    for (uint32_t i = 0; i < LXB_HIST_BUCKETS; i++) to->c[i] += from->c[i];
+}
+
 uint64_t lxb_hist_quantile(const lxb_hist_t *h, uint32_t ppm) {
     if (h->count == 0) return 0;
     if (ppm > 1000000) ppm = 1000000;

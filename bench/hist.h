@@ -28,6 +28,9 @@ typedef struct {
 
 void lxb_hist_init(lxb_hist_t *h);
 
+/* Adds from's counts (and min, max) to to's. */
+void lxb_hist_add(lxb_hist_t *to, const lxb_hist_t *from);
+
 static inline uint32_t lxb_hist_index(uint64_t v) {
     if (v < 2 * LXB_HIST_SUB) return (uint32_t)v;
     int shift = 63 - __builtin_clzll(v) - LXB_HIST_SUB_BITS;

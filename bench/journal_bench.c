@@ -4,26 +4,41 @@
  * What is measured, and how:
  *
  *   journal_append_bN: the sequencer's path: lx_journal_append() of a
- *   seeded stream of PLACE and CANCEL commands (96-byte records; 208 with an
+ *   stream of PLACE commands (96-byte records; 208 with an
  *   auth section in journal_append_auth_b256), fsync on, the batch closing
  *   at its size bound every N commands (batch_max_bytes = N records), so
  *   each group is one write() and one fdatasync(). msgs_per_s is commands
- *   made durable per second; the latency of a command is the time from its
+ *   made durable per second; fsyncs_per_s is what the disk sustained. The
+ *   loop is closed (each append is issued when the previous one returns,
+ *   after its group's fdatasync), so there is no latency under load here:
+ *   p50_ns ... max_ns print na (timing=closed_loop) and what is printed
+ *   are service times: ack_svc_p50/p99/max_ns, the time from a command's
  *   append to the return of the fdatasync that made it durable (when its
- *   acknowledgement could go out), so p50 is about half a batch of appends
- *   plus one fdatasync; fsyncs_per_s is what the disk sustained;
- *   commit_p50_ns and commit_p99_ns time the write + fdatasync alone.
+ *   acknowledgement could go out: about half a batch of appends plus one
+ *   commit); commit_p50/p99/max_ns, each group's write() and fdatasync()
+ *   alone, timed inside the journal's I/O vtable (lx_io_t, wrapped here:
+ *   from the write's call to the fdatasync's return); group_append_p50/p99_ns,
+ *   the append that closed a group (its record's encoding, the group's
+ *   commit record and BLAKE2b chain hash, then the write and fdatasync).
  *
- *   journal_replay: N commands (10 M, quick 1 M) of a realistic stream
- *   (places around the touch, cancels of recent orders, 64 markets, 1,000
- *   accounts, clearing on) are journaled without fsync in 64 KiB groups,
- *   then read back from the warm page cache: journal_replay times the
- *   reader alone (every CRC32C, every group's BLAKE2b chain hash, every
- *   decode: what `lxdex journal verify` does before its engine), best of
+ *   journal_replay: N commands (10 M, quick 1 M) of a trading stream (64
+ *   markets, 1,000 accounts, clearing on; gen_flow: GTC makers 1 to 20
+ *   ticks behind the mid, 9% IOC takers through it, cancels by client id of
+ *   orders that are open, about 60,000 of them resting, and 1% stale
+ *   cancels of orders just closed: the only rejects, and the run refuses a
+ *   stream with more than 5% rejected, or 1% unasked, as bench/main.c does
+ *   the engine workloads) are journaled without fsync in 64 KiB groups
+ *   (generated a chunk at a time, untimed, by driving a shadow engine
+ *   whose events say which orders are open; write_msgs_per_s times the
+ *   appends alone), then read back from the warm page cache: journal_replay
+ *   times the reader alone (every CRC32C, every group's BLAKE2b chain hash,
+ *   every decode: what `lxdex journal verify` does before its engine), best of
  *   three, with the chain hashes on a helper thread (the default; scan.c)
  *   and, as msgs_per_s_one_thread, without; journal_replay_apply times a
- *   full recovery from genesis, through the engine. Neither has a
- *   per-message latency: those keys print na.
+ *   full recovery from genesis, through the engine, whose digest must equal
+ *   the shadow's. Neither has a per-message latency: those keys print na.
+ *   Both print the stream's rejects and stale_cancels (equal when every
+ *   reject was asked for); journal_replay_apply also its trades.
  *
  *   journal_snapshot: an engine with R resting orders (10,000,000; quick
  *   1,000,000: 100 markets, 500 levels a side, bids placed upward and asks
@@ -45,8 +60,11 @@
  *   stall well under 10 ms at 10 M orders.
  *
  *   journal_recovery: after that, a journal tail of 1,000,000 commands
- *   (quick 100,000) is appended; the engine is dropped and lx_recover()
- *   rebuilds it (recovery_ms: newest snapshot loaded and checked, the tail
+ *   (quick 100,000) of the same kind of stream (100 markets, around a mid
+ *   between the books' bids and asks; tail_trades, tail_rejects and
+ *   tail_stale_cancels, checked as above) is appended and applied; the
+ *   engine is dropped and lx_recover() rebuilds it (recovery_ms: newest
+ *   snapshot loaded and checked, the tail
  *   replayed); snapshot_load_ms times lx_snapshot_read() alone, and
  *   msgs_per_s is the tail's replay rate (recovery minus load). The
  *   recovered digest is checked against the original engine's.
@@ -137,14 +155,174 @@ static int fail(const char *what, int rc, const char *msg) {
 
 /* ---- a seeded command stream --------------------------------------------- */
 
+/* An open order of the flow (one the generator placed, with a client id). */
+typedef struct {
+    uint64_t id, cid;
+    uint32_t account, market;
+} jopen_t;
+
+#define NIL UINT32_MAX
+#define CLOSED_RING 256
+
 typedef struct {
     lxb_rng_t r;
     uint64_t seq;
     int64_t ts;
     uint32_t markets, accounts;
     int64_t mid, spread; /* flow prices: mid +- spread */
-    uint64_t first_flow; /* seq of the first flow command */
+    /* The flow's open orders, kept from the events of the engine that
+     * applies the flow (gen_sink): an array with swap-removal, and an
+     * open-addressing table from engine order id to index there. */
+    jopen_t *open;
+    uint32_t nopen, cap;
+    uint64_t *hkey;
+    uint32_t *hval;              /* NIL: empty */
+    uint32_t hcap;               /* a power of two, at least twice cap */
+    jopen_t closed[CLOSED_RING]; /* recently closed, for the stale cancels */
+    uint32_t nclosed;
+    uint32_t target;               /* open orders the flow keeps (about) */
+    uint64_t flow, rejects, stale; /* flow commands; rejected; stale on purpose */
+    uint64_t trades;
+    bool oom;
 } gen_t;
+
+static uint32_t h_home(const gen_t *g, uint64_t id) {
+    return (uint32_t)((id * 0x9e3779b97f4a7c15ull) >> 32) & (g->hcap - 1);
+}
+
+static uint32_t h_find(const gen_t *g, uint64_t id) { /* table position, or NIL */
+    if (!g->hcap) return NIL;
+    for (uint32_t i = h_home(g, id);; i = (i + 1) & (g->hcap - 1)) {
+        if (g->hval[i] == NIL) return NIL;
+        if (g->hkey[i] == id) return i;
+    }
+}
+
+static void h_put(gen_t *g, uint64_t id, uint32_t v) {
+    uint32_t i = h_home(g, id);
+    while (g->hval[i] != NIL) i = (i + 1) & (g->hcap - 1);
+    g->hkey[i] = id;
+    g->hval[i] = v;
+}
+
+static void h_del(gen_t *g, uint32_t i) { /* linear probing: shift the run back */
+    uint32_t mask = g->hcap - 1;
+    for (uint32_t j = i;;) {
+        g->hval[i] = NIL;
+        for (;;) {
+            j = (j + 1) & mask;
+            if (g->hval[j] == NIL) return;
+            uint32_t k = h_home(g, g->hkey[j]);
+            if (i <= j ? (i < k && k <= j) : (i < k || k <= j)) continue;
+            break;
+        }
+        g->hkey[i] = g->hkey[j];
+        g->hval[i] = g->hval[j];
+        i = j;
+    }
+}
+
+static void open_add(gen_t *g, const jopen_t *o) {
+    if (g->oom) return;
+    if (g->nopen == g->cap) {
+        uint32_t cap = g->cap ? 2 * g->cap : 1u << 16;
+        jopen_t *no = realloc(g->open, (size_t)cap * sizeof *no);
+        uint64_t *hk = malloc((size_t)2 * cap * sizeof *hk);
+        uint32_t *hv = malloc((size_t)2 * cap * sizeof *hv);
+        if (!no || !hk || !hv) {
+            if (no) g->open = no;
+            free(hk);
+            free(hv);
+            g->oom = true;
+            return;
+        }
+        free(g->hkey);
+        free(g->hval);
+        g->open = no;
+        g->cap = cap;
+        g->hkey = hk;
+        g->hval = hv;
+        g->hcap = 2 * cap;
+        memset(hv, 0xff, (size_t)g->hcap * sizeof *hv);
+        for (uint32_t k = 0; k < g->nopen; k++) h_put(g, g->open[k].id, k);
+    }
+    g->open[g->nopen] = *o;
+    h_put(g, o->id, g->nopen++);
+}
+
+static void open_del(gen_t *g, uint64_t id) {
+    uint32_t h = h_find(g, id);
+    if (h == NIL) return; /* not one of the flow's (setup orders) */
+    uint32_t k = g->hval[h];
+    g->closed[g->nclosed++ % CLOSED_RING] = g->open[k];
+    h_del(g, h);
+    if (k != --g->nopen) {
+        g->open[k] = g->open[g->nopen];
+        g->hval[h_find(g, g->open[k].id)] = k;
+    }
+}
+
+/* The events of the engine that applies the flow: the open set follows
+ * ORDER_ACCEPTED (joins), TRADE (a side with nothing left leaves) and
+ * ORDER_CANCELED (leaves); REJECTED is counted. */
+static void gen_event(void *ctx, const lx_event_t *ev) {
+    gen_t *g = ctx;
+    switch (ev->type) {
+    case LX_EV_ORDER_ACCEPTED:
+        if (ev->u.accepted.client_id) {
+            jopen_t o = {ev->u.accepted.order_id, ev->u.accepted.client_id, ev->u.accepted.account,
+                         ev->market};
+            open_add(g, &o);
+        }
+        break;
+    case LX_EV_TRADE:
+        g->trades++;
+        if (ev->u.trade.maker_remaining == 0) open_del(g, ev->u.trade.maker_order);
+        if (ev->u.trade.taker_remaining == 0) open_del(g, ev->u.trade.taker_order);
+        break;
+    case LX_EV_ORDER_CANCELED:
+        open_del(g, ev->u.canceled.order_id);
+        break;
+    case LX_EV_REJECTED:
+        g->rejects++;
+        break;
+    default:
+        break;
+    }
+}
+
+static lx_sink_t gen_sink(gen_t *g) {
+    return (lx_sink_t){gen_event, g};
+}
+
+static void gen_free(gen_t *g) {
+    free(g->open);
+    free(g->hkey);
+    free(g->hval);
+    g->open = NULL;
+    g->hkey = NULL;
+    g->hval = NULL;
+}
+
+/* The flow's own sanity, as bench/main.c's sanity_ok for the engine
+ * workloads: more than 5% of the flow rejected, or more than 1% rejected
+ * without having been asked to (the stale cancels), is a broken stream:
+ * 0, or -1 with a message. */
+static int gen_sane(const gen_t *g, const char *what) {
+    const char *why = NULL;
+    if (g->oom)
+        why = "out of memory for its open orders";
+    else if (g->rejects * 20 > g->flow)
+        why = "more than 5% of its commands were rejected";
+    else if ((g->rejects > g->stale ? g->rejects - g->stale : 0) * 100 > g->flow)
+        why = "more than 1% of its commands were rejected unasked";
+    if (!why) return 0;
+    fprintf(stderr,
+            "lxdex-bench: journal: %s: broken stream: %s (%" PRIu64 " of %" PRIu64
+            " rejected, %" PRIu64 " stale cancels)\n",
+            what, why, g->rejects, g->flow, g->stale);
+    return -1;
+}
 
 static void gen_init(gen_t *g, uint64_t seed, uint32_t markets, uint32_t accounts, int64_t mid,
                      int64_t spread) {
@@ -155,6 +333,7 @@ static void gen_init(gen_t *g, uint64_t seed, uint32_t markets, uint32_t account
     g->accounts = accounts;
     g->mid = mid;
     g->spread = spread;
+    g->target = markets * 1000; /* 500 orders a side in each market */
 }
 
 static void stamp(gen_t *g, lx_cmd_t *c) {
@@ -204,47 +383,147 @@ static bool gen_setup(gen_t *g, uint32_t i, lx_cmd_t *c) {
         return false;
     }
     stamp(g, c);
-    g->first_flow = g->seq + 1;
     return true;
 }
 
-/* A flow command: 60% places around the mid, 40% cancels of recent ones. */
+/* A flow command, applied (with gen_sink) before the next is generated:
+ *   1%  a cancel of an order that has just closed (filled or canceled: the
+ *       stale cancel a trading client sends; rejected UNKNOWN_ORDER);
+ *   9%  an IOC taker from a random account crossing the mid by up to
+ *       `spread` ticks (it trades with the best levels, the rest canceled);
+ *   90% a GTC maker 1 to `spread` ticks behind the mid on a random side,
+ *       or a cancel by client id of an open order picked at random: cancels
+ *       take half of these at `target` open orders, more above, fewer
+ *       below, so the book holds about that many;
+ * each from a random account in a random market (a cancel: its order's). */
 static void gen_flow(gen_t *g, lx_cmd_t *c) {
     memset(c, 0, sizeof *c);
     stamp(g, c);
+    g->flow++;
     uint64_t x = lxb_next(&g->r);
-    uint32_t acct = lxb_below(&g->r, g->accounts);
-    uint32_t mkt = lxb_below(&g->r, g->markets);
-    if (x % 10 < 6 || c->seq <= g->first_flow + 1000) {
-        lx_cmd_place_t *p = &c->u.place;
-        c->type = LX_CMD_PLACE;
-        p->account = acct;
-        p->market = mkt;
-        p->side = (uint8_t)((x >> 8) & 1);
-        p->type = LX_ORDER_LIMIT;
-        p->tif = LX_TIF_GTC;
-        p->price = g->mid - g->spread + (int64_t)lxb_below(&g->r, (uint32_t)(2 * g->spread + 1));
-        p->qty = 1 + (int64_t)lxb_below(&g->r, 10);
-        p->client_id = c->seq;
-    } else {
-        /* a place from up to 1,000 commands ago: same account and market
-         * only by luck, so most of these are UNKNOWN_ORDER rejections; the
-         * engine does the lookup either way */
-        c->type = LX_CMD_CANCEL;
-        c->u.cancel.account = acct;
-        c->u.cancel.market = mkt;
-        c->u.cancel.by_client_id = 1;
-        c->u.cancel.client_id = c->seq - 1 - lxb_below(&g->r, 1000);
+    uint32_t roll = (uint32_t)(x % 1000);
+    const jopen_t *o = NULL;
+    if (roll < 10 && g->nclosed) {
+        uint32_t have = g->nclosed < CLOSED_RING ? g->nclosed : CLOSED_RING;
+        o = &g->closed[lxb_below(&g->r, have)];
+        g->stale++;
+    } else if (roll >= 100 && g->nopen) {
+        /* P(cancel) = nopen / (2 target), within 10% .. 90% */
+        uint64_t ppm = (uint64_t)g->nopen * 500000 / g->target;
+        ppm = ppm < 100000 ? 100000 : ppm > 900000 ? 900000 : ppm;
+        if (lxb_below(&g->r, 1000000) < ppm) o = &g->open[lxb_below(&g->r, g->nopen)];
     }
+    if (o) {
+        c->type = LX_CMD_CANCEL;
+        c->u.cancel.account = o->account;
+        c->u.cancel.market = o->market;
+        c->u.cancel.by_client_id = 1;
+        c->u.cancel.client_id = o->cid;
+        return;
+    }
+    bool taker = roll < 100;
+    int side = (int)((x >> 32) & 1);
+    int64_t d = 1 + (int64_t)lxb_below(&g->r, (uint32_t)g->spread);
+    lx_cmd_place_t *p = &c->u.place;
+    c->type = LX_CMD_PLACE;
+    p->account = lxb_below(&g->r, g->accounts);
+    p->market = lxb_below(&g->r, g->markets);
+    p->side = (uint8_t)side;
+    p->type = LX_ORDER_LIMIT;
+    p->tif = taker ? LX_TIF_IOC : LX_TIF_GTC;
+    /* makers behind the mid, takers through it */
+    p->price = (side == LX_SIDE_BUY) == taker ? g->mid + d : g->mid - d;
+    p->qty = 1 + (int64_t)lxb_below(&g->r, 10);
+    p->client_id = c->seq;
 }
 
 /* ---- append with group commit -------------------------------------------- */
+
+/* The journal's I/O vtable (lx_io_t) wrapped to time each group's write()
+ * and fdatasync() together: from the write's call to the fdatasync's
+ * return, nothing else (the records' encoding and the chain hash come
+ * before the write). A new segment's header (the write after an open) is
+ * not a group and is left out. */
+typedef struct {
+    lx_io_t io;
+    const lx_io_t *base;
+    lxb_hist_t *h; /* NULL: not recording */
+    uint64_t w0;   /* the pending write's start; 0: none */
+    bool header;   /* the next write is a new segment's header */
+} tio_t;
+
+static int tio_open(void *ctx, const char *path, int flags, mode_t mode) {
+    tio_t *t = ctx;
+    t->header = true;
+    return t->base->open(t->base->ctx, path, flags, mode);
+}
+static int tio_close(void *ctx, int fd) {
+    tio_t *t = ctx;
+    return t->base->close(t->base->ctx, fd);
+}
+static int tio_write(void *ctx, int fd, const void *buf, size_t len) {
+    tio_t *t = ctx;
+    uint64_t w0 = lxb_now_ns();
+    int rc = t->base->write(t->base->ctx, fd, buf, len);
+    t->w0 = t->header ? 0 : w0;
+    t->header = false;
+    return rc;
+}
+static int tio_pwrite(void *ctx, int fd, const void *buf, size_t len, off_t off) {
+    tio_t *t = ctx;
+    return t->base->pwrite(t->base->ctx, fd, buf, len, off);
+}
+static int tio_fdatasync(void *ctx, int fd) {
+    tio_t *t = ctx;
+    int rc = t->base->fdatasync(t->base->ctx, fd);
+    if (t->w0 && t->h) lxb_hist_record(t->h, lxb_now_ns() - t->w0);
+    t->w0 = 0;
+    return rc;
+}
+static int tio_fsync(void *ctx, int fd) {
+    tio_t *t = ctx;
+    return t->base->fsync(t->base->ctx, fd);
+}
+static int tio_ftruncate(void *ctx, int fd, off_t len) {
+    tio_t *t = ctx;
+    return t->base->ftruncate(t->base->ctx, fd, len);
+}
+static int tio_rename(void *ctx, const char *from, const char *to) {
+    tio_t *t = ctx;
+    return t->base->rename(t->base->ctx, from, to);
+}
+static int tio_unlink(void *ctx, const char *path) {
+    tio_t *t = ctx;
+    return t->base->unlink(t->base->ctx, path);
+}
+static int tio_fsync_dir(void *ctx, const char *dir) {
+    tio_t *t = ctx;
+    return t->base->fsync_dir(t->base->ctx, dir);
+}
+
+static void tio_init(tio_t *t) {
+    memset(t, 0, sizeof *t);
+    t->base = lx_io_posix();
+    t->io = (lx_io_t){.ctx = t,
+                      .open = tio_open,
+                      .close = tio_close,
+                      .write = tio_write,
+                      .pwrite = tio_pwrite,
+                      .fdatasync = tio_fdatasync,
+                      .fsync = tio_fsync,
+                      .ftruncate = tio_ftruncate,
+                      .rename = tio_rename,
+                      .unlink = tio_unlink,
+                      .fsync_dir = tio_fsync_dir};
+}
 
 static int bench_append(uint64_t seed, bool quick, uint32_t batch, bool auth) {
     char dir[256];
     if (mk_dir(dir, "append")) return 1;
     gen_t g;
     gen_init(&g, seed, 64, 1000, 100000, 50);
+    tio_t tio;
+    tio_init(&tio);
     lx_journal_config_t cfg;
     lx_journal_config_default(&cfg);
     engine_cfg(&cfg.engine, 64, 1u << 22);
@@ -252,6 +531,7 @@ static int bench_append(uint64_t seed, bool quick, uint32_t batch, bool auth) {
     cfg.batch_max_bytes = batch * rec;
     cfg.batch_max_delay_ns = UINT64_MAX / 2;
     cfg.fsync = true;
+    cfg.io = &tio.io;
     uint64_t n = (uint64_t)batch * (quick ? 200 : 2000);
     uint64_t lo = quick ? 2000 : 20000, hi = quick ? 400000 : 4000000;
     n = n < lo ? lo : n > hi ? hi : n;
@@ -264,14 +544,20 @@ static int bench_append(uint64_t seed, bool quick, uint32_t batch, bool auth) {
     }
     lx_cmd_t *cmds = malloc(n * sizeof *cmds);
     uint64_t *t_in = malloc(((size_t)batch + 1) * sizeof *t_in);
-    lxb_hist_t *lat = malloc(sizeof *lat), *com = malloc(sizeof *com);
-    if (!cmds || !t_in || !lat || !com) {
+    lxb_hist_t *lat = malloc(sizeof *lat), *grp = malloc(sizeof *grp), *io = malloc(sizeof *io);
+    if (!cmds || !t_in || !lat || !grp || !io) {
         lx_journal_close(j);
+        free(cmds);
+        free(t_in);
+        free(lat);
+        free(grp);
+        free(io);
         rm_dir(dir);
         return fail("memory", LX_ENOMEM, NULL);
     }
     for (uint64_t i = 0; i < n; i++) {
-        gen_flow(&g, &cmds[i]);
+        memset(&cmds[i], 0, sizeof cmds[i]);
+        stamp(&g, &cmds[i]);
         cmds[i].type = LX_CMD_PLACE; /* fixed-size records: the bound is exactly N */
         cmds[i].u.place = (lx_cmd_place_t){.account = (uint32_t)(i % 1000),
                                            .market = 1,
@@ -285,7 +571,9 @@ static int bench_append(uint64_t seed, bool quick, uint32_t batch, bool auth) {
     memset(a.key, 0xab, sizeof a.key);
     memset(a.sig, 0xcd, sizeof a.sig);
     lxb_hist_init(lat);
-    lxb_hist_init(com);
+    lxb_hist_init(grp);
+    lxb_hist_init(io);
+    tio.h = io;
     uint32_t inb = 0;
     uint64_t t0 = lxb_now_ns();
     for (uint64_t i = 0; i < n; i++) {
@@ -297,32 +585,40 @@ static int bench_append(uint64_t seed, bool quick, uint32_t batch, bool auth) {
         if (rc) break;
         if (lx_journal_durable_seq(j) != durable) {
             uint64_t t2 = lxb_now_ns();
-            lxb_hist_record(com, t2 - t);
+            lxb_hist_record(grp, t2 - t);
             for (uint32_t k = 0; k < inb; k++) lxb_hist_record(lat, t2 - t_in[k]);
             inb = 0;
         }
     }
     if (!rc) rc = lx_journal_commit(j);
     uint64_t el = lxb_now_ns() - t0;
+    tio.h = NULL;
     lx_journal_stats_t st;
     lx_journal_stats(j, &st);
     lx_journal_close(j);
     if (!rc) {
+        /* closed loop (each append waits for the previous fdatasync): no
+         * latency under load, so p50_ns ... max_ns are na; ack_svc_* and
+         * the rest are service times */
         printf("RESULT workload=journal_append%s_b%u msgs=%" PRIu64 " msgs_per_s=%" PRIu64
-               " p50_ns=%" PRIu64 " p99_ns=%" PRIu64 " p999_ns=%" PRIu64 " max_ns=%" PRIu64
-               " bytes_per_order=na fsyncs_per_s=%" PRIu64 " batch_cmds=%u record_bytes=%u"
-               " mb_per_s=%" PRIu64 " commit_p50_ns=%" PRIu64 " commit_p99_ns=%" PRIu64
-               " fsyncs=%" PRIu64 " seed=%" PRIu64 "\n",
+               " p50_ns=na p99_ns=na p999_ns=na max_ns=na bytes_per_order=na timing=closed_loop"
+               " ack_svc_p50_ns=%" PRIu64 " ack_svc_p99_ns=%" PRIu64 " ack_svc_max_ns=%" PRIu64
+               " fsyncs_per_s=%" PRIu64 " batch_cmds=%u record_bytes=%u mb_per_s=%" PRIu64
+               " commit_p50_ns=%" PRIu64 " commit_p99_ns=%" PRIu64 " commit_max_ns=%" PRIu64
+               " group_append_p50_ns=%" PRIu64 " group_append_p99_ns=%" PRIu64 " fsyncs=%" PRIu64
+               " seed=%" PRIu64 "\n",
                auth ? "_auth" : "", batch, n, per_s(n, el), lxb_hist_quantile(lat, 500000),
-               lxb_hist_quantile(lat, 990000), lxb_hist_quantile(lat, 999000), lat->max,
-               per_s(st.fsyncs, el), batch, rec, per_s(st.bytes, el) >> 20,
-               lxb_hist_quantile(com, 500000), lxb_hist_quantile(com, 990000), st.fsyncs, seed);
+               lxb_hist_quantile(lat, 990000), lat->max, per_s(st.fsyncs, el), batch, rec,
+               per_s(st.bytes, el) >> 20, lxb_hist_quantile(io, 500000),
+               lxb_hist_quantile(io, 990000), io->max, lxb_hist_quantile(grp, 500000),
+               lxb_hist_quantile(grp, 990000), st.fsyncs, seed);
         fflush(stdout);
     }
     free(cmds);
     free(t_in);
     free(lat);
-    free(com);
+    free(grp);
+    free(io);
     rm_dir(dir);
     return rc ? fail("append", rc, NULL) : 0;
 }
@@ -333,6 +629,7 @@ static int bench_replay(uint64_t seed, bool quick) {
     char dir[256];
     if (mk_dir(dir, "replay")) return 1;
     uint64_t n = quick ? 1000000 : 10000000;
+    enum { CHUNK = 4096 };
     gen_t g;
     gen_init(&g, seed, 64, 1000, 100000, 20);
     lx_journal_config_t cfg;
@@ -340,30 +637,62 @@ static int bench_replay(uint64_t seed, bool quick) {
     engine_cfg(&cfg.engine, 64, 1u << 22);
     cfg.fsync = false;
     cfg.batch_max_bytes = 64 << 10;
-    lx_journal_t *j;
-    int rc = lx_journal_open(&j, dir, &cfg, NULL);
+    /* the shadow: an engine the generator drives to know which orders are
+     * open; at the end it must equal the replayed one */
+    lx_engine_t *shadow = NULL;
+    lx_journal_t *j = NULL;
+    lx_cmd_t *buf = malloc(CHUNK * sizeof *buf);
+    int rc = buf ? lx_engine_create(&shadow, &cfg.engine) : LX_ENOMEM;
+    if (!rc) rc = lx_journal_open(&j, dir, &cfg, NULL);
     if (rc) {
+        lx_engine_destroy(shadow);
+        free(buf);
         rm_dir(dir);
         return fail("open", rc, dir);
     }
+    lx_sink_t gs = gen_sink(&g);
     lx_cmd_t c;
     uint64_t total = 0;
-    for (uint32_t i = 0; gen_setup(&g, i, &c); i++) {
+    for (uint32_t i = 0; !rc && gen_setup(&g, i, &c); i++) {
         if ((rc = lx_journal_append(j, &c, NULL))) break;
+        rc = lx_engine_apply(shadow, &c, &gs);
         total++;
+    }
+    if (g.rejects) rc = rc ? rc : LX_ESTATE;
+    /* generated (and applied to the shadow) a chunk at a time, untimed;
+     * write_msgs_per_s times the appends alone */
+    uint64_t write_ns = 0;
+    for (uint64_t done = 0; done < n && !rc;) {
+        uint32_t k = n - done < CHUNK ? (uint32_t)(n - done) : CHUNK;
+        for (uint32_t i = 0; i < k && !rc; i++) {
+            gen_flow(&g, &buf[i]);
+            rc = lx_engine_apply(shadow, &buf[i], &gs);
+        }
+        uint64_t t = lxb_now_ns();
+        for (uint32_t i = 0; i < k && !rc; i++) rc = lx_journal_append(j, &buf[i], NULL);
+        write_ns += lxb_now_ns() - t;
+        done += k;
+        total += k;
     }
     uint64_t t0 = lxb_now_ns();
-    for (uint64_t i = 0; i < n && !rc; i++) {
-        gen_flow(&g, &c);
-        rc = lx_journal_append(j, &c, NULL);
-        total++;
-    }
     if (!rc) rc = lx_journal_commit(j);
-    uint64_t write_ns = lxb_now_ns() - t0;
+    write_ns += lxb_now_ns() - t0;
     lx_journal_close(j);
-    if (rc) {
+    free(buf);
+    uint64_t shadow_digest = lx_engine_digest(shadow);
+    lx_engine_stats_t ss;
+    lx_engine_stats(shadow, &ss);
+    lx_engine_destroy(shadow);
+    if (!rc && ss.orders != g.nopen) {
+        fprintf(stderr,
+                "lxdex-bench: journal: the generator counts %u open orders, the engine %u\n",
+                g.nopen, ss.orders);
+        rc = LX_ESTATE;
+    }
+    gen_free(&g);
+    if (rc || gen_sane(&g, "journal_replay")) {
         rm_dir(dir);
-        return fail("writing the journal", rc, NULL);
+        return rc ? fail("writing the journal", rc, NULL) : 1;
     }
     uint64_t bytes = dir_bytes(dir, "seg-");
     /* the reader alone, warm: three runs with the hash helper thread (the
@@ -385,10 +714,10 @@ static int bench_replay(uint64_t seed, bool quick) {
     printf("RESULT workload=journal_replay msgs=%" PRIu64 " msgs_per_s=%" PRIu64
            " p50_ns=na p99_ns=na p999_ns=na max_ns=na bytes_per_order=na bytes=%" PRIu64
            " mb_per_s=%" PRIu64 " ns_per_msg=%" PRIu64 " groups=%" PRIu64
-           " write_msgs_per_s=%" PRIu64 " msgs_per_s_one_thread=%" PRIu64 " repeat=3 seed=%" PRIu64
-           "\n",
+           " write_msgs_per_s=%" PRIu64 " msgs_per_s_one_thread=%" PRIu64 " rejects=%" PRIu64
+           " stale_cancels=%" PRIu64 " repeat=3 seed=%" PRIu64 "\n",
            total, per_s(total, best), bytes, per_s(bytes, best) >> 20, best / total, rec.groups,
-           per_s(total, write_ns), per_s(total, best1), seed);
+           per_s(total, write_ns), per_s(total, best1), g.rejects, g.stale, seed);
     fflush(stdout);
     /* through the engine: a recovery from genesis */
     lx_engine_t *e = NULL;
@@ -399,12 +728,20 @@ static int bench_replay(uint64_t seed, bool quick) {
         rm_dir(dir);
         return fail("replay through the engine", rc, rec.msg);
     }
+    if (lx_engine_digest(e) != shadow_digest) {
+        lx_engine_destroy(e);
+        rm_dir(dir);
+        return fail("replay through the engine", LX_ECORRUPT,
+                    "digest differs from the generator's");
+    }
     lx_engine_stats_t es;
     lx_engine_stats(e, &es);
     printf("RESULT workload=journal_replay_apply msgs=%" PRIu64 " msgs_per_s=%" PRIu64
            " p50_ns=na p99_ns=na p999_ns=na max_ns=na bytes_per_order=na ns_per_msg=%" PRIu64
-           " resting_end=%u seed=%" PRIu64 "\n",
-           rec.commands, per_s(rec.commands, t), t / rec.commands, es.orders, seed);
+           " resting_end=%u trades=%" PRIu64 " rejects=%" PRIu64 " stale_cancels=%" PRIu64
+           " seed=%" PRIu64 "\n",
+           rec.commands, per_s(rec.commands, t), t / rec.commands, es.orders, g.trades, g.rejects,
+           g.stale, seed);
     fflush(stdout);
     lx_engine_destroy(e);
     rm_dir(dir);
@@ -592,11 +929,16 @@ static int bench_snapshot(uint64_t seed, bool quick, bool huge) {
     rc = lx_journal_snapshot(j, e); /* the tail starts right after this one */
     g.mid = 20000;
     g.spread = 50;
+    g.flow = g.rejects = g.stale = g.trades = 0;
+    lx_sink_t gs = gen_sink(&g);
     for (uint64_t i = 0; i < tail && !rc; i++) {
         gen_flow(&g, &c);
-        rc = apply_journaled(j, e, &c);
+        rc = lx_journal_append(j, &c, NULL);
+        if (!rc) rc = lx_engine_apply(e, &c, &gs);
     }
     if (!rc) rc = lx_journal_commit(j);
+    gen_free(&g);
+    if (!rc && gen_sane(&g, "journal_recovery tail")) rc = LX_ESTATE;
     digest = lx_engine_digest(e);
     lx_journal_close(j);
     lx_engine_destroy(e);
@@ -624,9 +966,10 @@ static int bench_snapshot(uint64_t seed, bool quick, bool huge) {
     printf("RESULT workload=journal_recovery%s msgs=%" PRIu64 " msgs_per_s=%" PRIu64
            " p50_ns=na p99_ns=na p999_ns=na max_ns=na bytes_per_order=na recovery_ms=%" PRIu64
            " snapshot_load_ms=%" PRIu64 " resting_orders=%" PRIu64 " snapshot_seq=%" PRIu64
+           " tail_trades=%" PRIu64 " tail_rejects=%" PRIu64 " tail_stale_cancels=%" PRIu64
            " seed=%" PRIu64 "\n",
            huge ? "_thp" : "", tail, per_s(tail, replay_ns), rec_ns / 1000000, load_ns / 1000000,
-           resting, rec.snapshot_seq, seed);
+           resting, rec.snapshot_seq, g.trades, g.rejects, g.stale, seed);
     fflush(stdout);
     lx_engine_destroy(e);
     rm_dir(dir);

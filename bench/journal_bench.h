@@ -7,7 +7,8 @@
  *   journal              all of the below
  *   journal_append       journal_append_b1, _b16, _b256, _b4096 and
  *                        journal_append_auth_b256: group commit with fsync,
- *                        a batch closing every N commands
+ *                        a batch closing every N commands (a closed loop:
+ *                        rates and service times, latency keys na)
  *   journal_append_bN    one batch bound (any N >= 1)
  *   journal_replay       reading a warm journal: CRCs, chain, decoding
  *                        (journal_replay), and the same through the engine

@@ -19,12 +19,16 @@
  *      the required keys first, in that order. bytes_per_order is the
  *      engine's own account of its order memory (lx_engine_stats:
  *      bytes_orders) at its high-water mark over the run, divided by the
- *      peak of resting orders; rss_bytes_per_order is the growth of the
- *      resident set over engine creation and setup, per setup order.
+ *      peak of resting orders, both sampled in the verification pass after
+ *      every message (peak_sampling=every_msg) or, in workloads of more
+ *      than 64 markets, on each 0.5% rise of the open orders and every
+ *      4,096 messages (peak_sampling=sparse: gen.c); rss_bytes_per_order is
+ *      the growth of the resident set over engine creation and setup, per
+ *      setup order.
  *      Extra keys, after those: msgs_per_s_best and repeat; trades, events,
  *      rejects (verification pass, flow only); rss_bytes_per_order;
- *      peak_orders, setup_orders, resting_end, markets, accounts;
- *      clearing; offered_rate and achieved_rate of the latency run;
+ *      peak_orders, peak_sampling, setup_orders, resting_end, markets,
+ *      accounts; clearing; offered_rate and achieved_rate of the latency run;
  *      late_msgs (messages that found the loop behind schedule);
  *      preempted_tput and preempted_lat (involuntary context switches
  *      during the timed loops: nonzero means the scheduler stalled the run,
@@ -490,7 +494,8 @@ static int run_workload(const opts_t *o, const lxb_params_t *p, worst_t *worst) 
            (unsigned long long)bpo);
     printf(
         " msgs_per_s_best=%llu repeat=%d trades=%llu events=%llu rejects=%llu "
-        "rss_bytes_per_order=%llu peak_orders=%llu setup_orders=%llu resting_end=%llu "
+        "rss_bytes_per_order=%llu peak_orders=%llu peak_sampling=%s setup_orders=%llu "
+        "resting_end=%llu "
         "markets=%u accounts=%u clearing=%d batch=%llu thp=%d offered_rate=%llu achieved_rate=%llu "
         "late_msgs=%llu preempted_tput=%llu preempted_lat=%llu svc_p50_ns=%llu svc_p99_ns=%llu "
         "svc_p999_ns=%llu svc_max_ns=%llu "
@@ -500,6 +505,7 @@ static int run_workload(const opts_t *o, const lxb_params_t *p, worst_t *worst) 
         (unsigned long long)best, o->repeat, (unsigned long long)w.v.trades,
         (unsigned long long)w.v.events, (unsigned long long)w.v.rejects,
         (unsigned long long)rss_bpo, (unsigned long long)w.v.peak_orders,
+        w.p.markets <= LXB_PEAK_EVERY_MSG_MARKETS ? "every_msg" : "sparse",
         (unsigned long long)w.setup_orders, (unsigned long long)w.v.resting_end, w.p.markets,
         w.p.accounts, o->clearing, (unsigned long long)o->batch, o->thp, (unsigned long long)rate,
         (unsigned long long)per_second(w.n, lat->elapsed_ns), (unsigned long long)lat->behind,

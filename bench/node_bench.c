@@ -2,14 +2,26 @@
  * node_bench.c: an open-loop load generator for the whole node over the
  * binary protocol (see node_bench.h for what it measures and prints).
  *
- * Two client threads share one TCP connection: the sender sleeps until the
- * next request is due, then writes every due request in one send(); the
- * receiver decodes reports and records, for each ACCEPTED or CANCELED,
- * now - due(i), where i comes from the order's client id (PLACE i has
- * client id i + 1; the CANCEL i + 1 of that order is answered by a CANCELED
- * carrying the same client id, and is charged to request i + 1). Due times
- * are absolute (start + i * period), so a sender that falls behind sends a
- * burst, and the burst's queueing shows in the latencies.
+ * Two client threads share one TCP connection: the sender waits until the
+ * next request is due (lxb_pacer_*, clock.h: timer slack 1 ns, a sleep to
+ * the due time less an eighth of the gap between its requests, then
+ * sched_yield() to it; requests closer together than 50 us, a wakeup every
+ * 50 us), then writes every due request in one send(); the receiver decodes
+ * reports and records, for each ACCEPTED or CANCELED, now - due(i), where i
+ * comes from the order's client id (PLACE i has client id i + 1; the CANCEL
+ * i + 1 of that order is answered by a CANCELED carrying the same client
+ * id, and is charged to request i + 1). Due times are absolute: request g
+ * of the run (all clients' requests interleaved) is due at start + g * 1e9
+ * / rate ns, in 32.32 fixed point, so the offered rate is the printed one
+ * and not 1e9 / rate truncated to whole ns; a sender that falls behind
+ * sends a burst, and the burst's queueing shows in the latencies.
+ *
+ * What the client adds: a request that leaves after its due time has that
+ * lateness in its latency. The sender records, for every request, the time
+ * it handed it to send() minus its due time: send_late_p50_ns,
+ * send_late_p99_ns and send_late_max_ns in the RESULT line, and late_msgs
+ * counts those over 100 us. sender_cpu_pct is the senders' CPU time over the
+ * run's (100: one core's worth), which the node did not have.
  *
  * The node runs in this process, so its three threads, the two client
  * threads and the kernel's loopback share the machine's cores: on a 2-core
@@ -51,12 +63,15 @@ static const int64_t MID[2] = {2500000, 200000};
 typedef struct {
     int fd;
     lx_account_id_t account;
-    uint64_t n;      /* requests */
-    uint64_t period; /* ns between requests */
-    uint64_t start;  /* due time of request 0 (lxb_now_ns) */
+    uint64_t n;         /* requests of this client */
+    uint64_t period_fp; /* ns between the run's requests, 32.32 fixed point */
+    uint32_t conns, k;  /* this client's request i is the run's i * conns + k */
+    uint64_t start;     /* due time of the run's request 0 (lxb_now_ns) */
     uint64_t seed;
     uint64_t late; /* requests sent after their due time + 100 us */
     lxb_hist_t *lat;
+    lxb_hist_t *send_late; /* send() time minus due time, per request */
+    uint64_t sender_cpu_ns;
     uint64_t got;
     _Atomic int failed;
     uint8_t *frames; /* LXB_AUTH_SIGNED: request i is the SIGNED frame at i * FRAME */
@@ -123,7 +138,8 @@ static void *presign_main(void *arg) {
 }
 
 static uint64_t due(const nb_t *b, uint64_t i) {
-    return b->start + i * b->period;
+    unsigned __int128 g = (unsigned __int128)(i * b->conns + b->k);
+    return b->start + (uint64_t)((g * b->period_fp) >> 32);
 }
 
 static void *sender(void *arg) {
@@ -134,16 +150,18 @@ static void *sender(void *arg) {
         atomic_store(&b->failed, 1);
         return NULL;
     }
+    lxb_pacer_t pace;
+    lxb_pacer_init(&pace, (b->period_fp >> 32) * b->conns);
     uint64_t i = 0;
     while (i < b->n && !atomic_load(&b->failed)) {
         uint64_t now = lxb_now_ns();
         if (now < due(b, i)) {
-            lxb_pause(due(b, i) - now);
+            lxb_pacer_wait(&pace, due(b, i));
             continue;
         }
         size_t len = 0;
+        uint64_t first = i;
         for (int k = 0; k < 4096 && i < b->n && due(b, i) <= now; k++, i++) {
-            if (now > due(b, i) + 100000) b->late++;
             if (b->frames) {
                 memcpy(buf + len, b->frames + i * SIGNED_FRAME, SIGNED_FRAME);
                 len += SIGNED_FRAME;
@@ -174,6 +192,12 @@ static void *sender(void *arg) {
             }
             len += (size_t)n;
         }
+        uint64_t sent = lxb_now_ns(); /* the requests leave now */
+        for (uint64_t j = first; j < i; j++) {
+            uint64_t d = due(b, j);
+            lxb_hist_record(b->send_late, sent - d);
+            b->late += sent > d + 100000;
+        }
         size_t off = 0;
         while (off < len) {
             ssize_t w = send(b->fd, buf + off, len - off, MSG_NOSIGNAL);
@@ -187,6 +211,7 @@ static void *sender(void *arg) {
         }
     }
     free(buf);
+    b->sender_cpu_ns = lxb_thread_cpu_ns();
     return NULL;
 }
 
@@ -199,7 +224,7 @@ static void *receiver(void *arg) {
         atomic_store(&b->failed, 1);
         return NULL;
     }
-    uint64_t deadline = lxb_now_ns() + (b->n * b->period) + 30000000000ull;
+    uint64_t deadline = due(b, b->n) + 30000000000ull;
     while (b->got < b->n && !atomic_load(&b->failed)) {
         struct pollfd pf = {.fd = b->fd, .events = POLLIN};
         if (poll(&pf, 1, 100) == 0) {
@@ -363,13 +388,14 @@ int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed, in
     lx_gw_tcp_t *gw = NULL;
     nb_t *bs = calloc(conns, sizeof *bs);
     pthread_t *th = calloc(2 * (size_t)conns, sizeof *th);
-    lxb_hist_t *lat = malloc(sizeof *lat);
+    lxb_hist_t *lat = malloc(sizeof *lat), *slate = malloc(sizeof *slate);
     uint32_t nth = 0;
     int ret = 1;
-    if (!bs || !th || !lat) {
+    if (!bs || !th || !lat || !slate) {
         free(bs);
         free(th);
         free(lat);
+        free(slate);
         return 1;
     }
     for (uint32_t k = 0; k < conns; k++) bs[k].fd = -1;
@@ -390,11 +416,11 @@ int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed, in
         goto out;
     }
 
-    /* Client k (account 1 + k) offers rate / conns: its requests are due
-     * every conns periods, k periods after client 0's, so that together
-     * they offer one request per period. */
-    uint64_t n = rate * seconds, period = 1000000000ull / rate;
-    if (period == 0) period = 1;
+    /* Client k (account 1 + k) offers rate / conns: its request i is the
+     * run's request i * conns + k, so that together they offer one request
+     * per period (1e9 / rate ns, 32.32 fixed point: exact to 2^-32 ns). */
+    uint64_t n = rate * seconds;
+    uint64_t period_fp = (uint64_t)(((unsigned __int128)1000000000ull << 32) / rate);
     n /= conns;
     n &= ~(uint64_t)1; /* whole place + cancel pairs */
     for (uint32_t k = 0; k < conns; k++) {
@@ -404,10 +430,14 @@ int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed, in
         b->chain = cfg.node.chain_id;
         if (client_open(b, lx_gw_tcp_port(gw), auth, cfg.node.chain_id, k, b->pk, b->sk)) goto out;
         b->lat = malloc(sizeof *b->lat);
-        if (!b->lat) goto out;
+        b->send_late = malloc(sizeof *b->send_late);
+        if (!b->lat || !b->send_late) goto out;
         lxb_hist_init(b->lat);
+        lxb_hist_init(b->send_late);
         b->n = n;
-        b->period = period * conns;
+        b->period_fp = period_fp;
+        b->conns = conns;
+        b->k = k;
         b->seed = seed + k;
     }
     if (auth == LXB_AUTH_SIGNED) { /* before the clock starts, one thread per client */
@@ -426,7 +456,7 @@ int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed, in
         }
     }
     uint64_t start = lxb_now_ns() + 10000000;
-    for (uint32_t k = 0; k < conns; k++) bs[k].start = start + k * period;
+    for (uint32_t k = 0; k < conns; k++) bs[k].start = start;
     bool failed = false;
     for (uint32_t k = 0; k < conns && !failed; k++) {
         if (pthread_create(&th[nth], NULL, receiver, &bs[k]) == 0)
@@ -442,17 +472,17 @@ int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed, in
         for (uint32_t k = 0; k < conns; k++) atomic_store(&bs[k].failed, 1);
     for (uint32_t i = 0; i < nth; i++) pthread_join(th[i], NULL);
     uint64_t el = lxb_now_ns() - start;
-    uint64_t got = 0, late = 0, total = n * conns;
+    uint64_t got = 0, late = 0, total = n * conns, sender_cpu = 0;
     lxb_hist_init(lat);
+    lxb_hist_init(slate);
     for (uint32_t k = 0; k < conns; k++) {
         nb_t *b = &bs[k];
         failed |= atomic_load(&b->failed) != 0;
         got += b->got;
         late += b->late;
-        lat->count += b->lat->count;
-        if (b->lat->max > lat->max) lat->max = b->lat->max;
-        if (b->lat->min < lat->min) lat->min = b->lat->min;
-        for (uint32_t i = 0; i < LXB_HIST_BUCKETS; i++) lat->c[i] += b->lat->c[i];
+        sender_cpu += b->sender_cpu_ns;
+        lxb_hist_add(lat, b->lat);
+        lxb_hist_add(slate, b->send_late);
     }
     if (failed || got != total) {
         fprintf(stderr, "node_bench: run failed (%" PRIu64 " of %" PRIu64 " reports)\n", got,
@@ -474,12 +504,15 @@ int lx_bench_node(uint64_t rate, uint32_t seconds, bool fsync, uint64_t seed, in
     printf("RESULT workload=%s msgs=%" PRIu64 " msgs_per_s=%" PRIu64 " p50_ns=%" PRIu64
            " p99_ns=%" PRIu64 " p999_ns=%" PRIu64 " max_ns=%" PRIu64
            " bytes_per_order=na offered_rate=%" PRIu64 " late_msgs=%" PRIu64
-           " fsync=%d commits=%" PRIu64 " cmds_per_commit=%" PRIu64 " conns=%u gw_threads=%u"
-           " shards=%u seed=%" PRIu64 "\n",
+           " send_late_p50_ns=%" PRIu64 " send_late_p99_ns=%" PRIu64 " send_late_max_ns=%" PRIu64
+           " sender_cpu_pct=%" PRIu64 " fsync=%d commits=%" PRIu64 " cmds_per_commit=%" PRIu64
+           " conns=%u gw_threads=%u shards=%u seed=%" PRIu64 "\n",
            wl, total, (uint64_t)((unsigned __int128)total * 1000000000u / (el ? el : 1)),
            lxb_hist_quantile(lat, 500000), lxb_hist_quantile(lat, 990000),
-           lxb_hist_quantile(lat, 999000), lat->max, rate, late, fsync ? 1 : 0, st.batches,
-           st.batches ? st.commands / st.batches : 0, conns, gw_threads, shards, seed);
+           lxb_hist_quantile(lat, 999000), lat->max, rate, late, lxb_hist_quantile(slate, 500000),
+           lxb_hist_quantile(slate, 990000), slate->max, sender_cpu * 100 / (el ? el : 1),
+           fsync ? 1 : 0, st.batches, st.batches ? st.commands / st.batches : 0, conns, gw_threads,
+           shards, seed);
     lxb_print_stages(node, wl, rate);
 
     ret = 0;
@@ -492,11 +525,13 @@ out:
 out_nocfg:
     for (uint32_t k = 0; k < conns; k++) {
         free(bs[k].lat);
+        free(bs[k].send_late);
         free(bs[k].frames);
     }
     free(bs);
     free(th);
     free(lat);
+    free(slate);
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return ret;
 }

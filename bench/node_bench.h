@@ -5,8 +5,10 @@
  * gateway in this process (loopback, a port the system picks, a fresh data
  * directory under $TMPDIR or /tmp, removed afterwards), connects the clients,
  * and offers `rate` requests per second for `seconds` seconds, open loop:
- * request i is due at start + i / rate and is sent then (or at once, with
- * everything else due, when the sender is behind). Requests alternate: a
+ * request i is due at start + i / rate (32.32 fixed point ns: the offered
+ * rate is `rate`) and is sent then (or at once, with everything else due,
+ * when the sender is behind; how late each left is reported). Requests
+ * alternate: a
  * resting limit buy below the market (answered by ACCEPTED) and the cancel
  * of that order by client id (answered by CANCELED). The latency of a
  * request is the arrival of its report minus its due time, so queueing
@@ -15,7 +17,13 @@
  *
  * Prints one line:
  *   RESULT workload=node_tcp msgs= msgs_per_s= p50_ns= p99_ns= p999_ns= max_ns=
- *          bytes_per_order=na offered_rate= late_msgs= fsync= commits= seed=
+ *          bytes_per_order=na offered_rate= late_msgs= send_late_p50_ns=
+ *          send_late_p99_ns= send_late_max_ns= sender_cpu_pct= fsync= commits=
+ *          cmds_per_commit= seed=
+ * send_late_*: the time each request was handed to send() minus its due
+ * time (the client's own delay, inside the latencies); late_msgs: how many
+ * left over 100 us late; sender_cpu_pct: the sending threads' CPU time over
+ * the run's, in percent of one core.
  * Returns 0, or 1 if the run failed (a message on stderr).
  *
  * auth picks how the client authenticates (workload name in the line):
@@ -54,7 +62,8 @@ int lx_bench_verify(uint32_t seconds);
  * buys that rest nowhere: each one command and one result), `batch` orders
  * per WebSocket message (1: one `place` message each; more: `batch`
  * messages); latency from each order's due time to its result. Prints
- * RESULT workload=node_ws ... and a STAGES line. */
+ * RESULT workload=node_ws ... (with offered_rate, late_msgs, send_late_*
+ * and sender_cpu_pct as above) and a STAGES line. */
 int lx_bench_ws(uint64_t rate, uint32_t seconds, uint64_t seed, uint32_t batch);
 
 /* Runs a load generator's sender and receiver threads on arg and waits for

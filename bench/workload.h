@@ -26,6 +26,12 @@
 #include "lx/engine.h"
 #include "prng.h"
 
+/* Up to this many markets the verification pass samples lx_engine_stats
+ * (peak_orders, bytes_per_order) after every message; above, where a
+ * sample walks every market, only on a rise of the open orders and every
+ * 4,096 messages (gen.c; RESULT key peak_sampling). */
+#define LXB_PEAK_EVERY_MSG_MARKETS 64
+
 typedef enum {
     LXB_MID_WALK,   /* random walk: one tick up or down, walk_ppm per message */
     LXB_MID_STATIC, /* fixed */
@@ -87,7 +93,10 @@ typedef struct {
     uint64_t fate_canceled, fate_filled, fate_expired; /* of rested orders */
     uint64_t amended;                                  /* rested orders amended at least once */
     uint64_t resting_setup, resting_end, resting_max;
-    uint64_t peak_orders;                   /* lx_engine_stats: the most resting orders, */
+    /* lx_engine_stats: the most resting orders, and the most memory,
+     * sampled after every message up to LXB_PEAK_EVERY_MSG_MARKETS markets,
+     * more sparsely above (gen.c) */
+    uint64_t peak_orders;
     uint64_t peak_bytes_orders, peak_bytes; /* the most memory (each its own max) */
     uint64_t digest;                        /* lx_engine_digest after the flow */
     uint64_t digest_ns;                     /* how long that digest took (it walks the state) */

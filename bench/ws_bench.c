@@ -5,12 +5,19 @@
  * The node and its web gateway run in this process (binary and HTTP off, a
  * WebSocket port the system picks, fsync on, rate limits off). One client
  * connection logs on as account 1 and offers `rate` orders per second: order
- * i is due at start + i / rate. Each order is an IOC buy below every price
+ * i is due at start + i * 1e9 / rate ns (32.32 fixed point, so the offered
+ * rate is the printed one). Each order is an IOC buy below every price
  * anyone quotes (the book is empty), so the node journals it, the engine
  * accepts it and cancels the unfilled rest, and the gateway answers one
  * `result` naming the order's id: the latency of order i is the arrival of
  * that result minus its due time (no coordinated omission). With batch > 1
  * the due orders go out as `batch` messages of up to that many actions.
+ *
+ * The sender waits for the next due order as node_bench.c's does
+ * (lxb_pacer_*, clock.h), and records for every order the time it was
+ * handed to send() minus its due time: send_late_p50_ns, send_late_p99_ns,
+ * send_late_max_ns (the client's share of the latencies; late_msgs counts
+ * those over 100 us), and sender_cpu_pct (its CPU time over the run's).
  *
  * The client speaks the WebSocket protocol itself (RFC 6455: the upgrade
  * request, masked text frames out, unmasked frames in) over a blocking
@@ -45,14 +52,17 @@
 
 typedef struct {
     int fd;
-    uint64_t n, period, start, late, got;
+    uint64_t n, start, late, got;
+    uint64_t period_fp; /* ns between orders, 32.32 fixed point */
     uint32_t batch;
     lxb_hist_t *lat;
+    lxb_hist_t *send_late; /* send() time minus due time, per order */
+    uint64_t sender_cpu_ns;
     _Atomic int failed;
 } wb_t;
 
 static uint64_t due(const wb_t *b, uint64_t i) {
-    return b->start + i * b->period;
+    return b->start + (uint64_t)(((unsigned __int128)i * b->period_fp) >> 32);
 }
 
 static int send_all(int fd, const uint8_t *p, size_t len) {
@@ -122,15 +132,18 @@ static void *sender(void *arg) {
         free(frames);
         return NULL;
     }
+    lxb_pacer_t pace;
+    lxb_pacer_init(&pace, b->period_fp >> 32);
     uint64_t i = 0;
     uint32_t mask = 0x9e3779b9;
     while (i < b->n && !atomic_load(&b->failed)) {
         uint64_t now = lxb_now_ns();
         if (now < due(b, i)) {
-            lxb_pause(due(b, i) - now);
+            lxb_pacer_wait(&pace, due(b, i));
             continue;
         }
         size_t flen = 0;
+        uint64_t first = i;
         /* as many due messages as the frame buffer holds (at most 256): a
          * sender that fell behind must not write past it */
         for (int msgs = 0; msgs < 256 && i < b->n && due(b, i) <= now && flen + per <= fcap;
@@ -139,7 +152,6 @@ static void *sender(void *arg) {
             uint32_t k = 0;
             if (b->batch > 1) t += (size_t)sprintf(text + t, "{\"type\":\"batch\",\"actions\":[");
             for (; k < b->batch && i < b->n && due(b, i) <= now; k++, i++) {
-                if (now > due(b, i) + 100000) b->late++;
                 t += (size_t)sprintf(text + t,
                                      "%s{\"type\":\"place\",\"id\":%" PRIu64
                                      ",\"market\":\"BTC-USD\",\"side\":\"buy\","
@@ -151,6 +163,12 @@ static void *sender(void *arg) {
             mask = mask * 1664525u + 1013904223u;
             flen += ws_frame(frames + flen, text, t, mask);
         }
+        uint64_t sent = lxb_now_ns(); /* the orders leave now */
+        for (uint64_t j = first; j < i; j++) {
+            uint64_t d = due(b, j);
+            lxb_hist_record(b->send_late, sent - d);
+            b->late += sent > d + 100000;
+        }
         if (send_all(b->fd, frames, flen)) {
             fprintf(stderr, "ws_bench: send: %s\n", strerror(errno));
             atomic_store(&b->failed, 1);
@@ -158,6 +176,7 @@ static void *sender(void *arg) {
     }
     free(text);
     free(frames);
+    b->sender_cpu_ns = lxb_thread_cpu_ns();
     return NULL;
 }
 
@@ -194,7 +213,7 @@ static void *receiver(void *arg) {
         atomic_store(&b->failed, 1);
         return NULL;
     }
-    uint64_t deadline = lxb_now_ns() + b->n * b->period + 30000000000ull;
+    uint64_t deadline = due(b, b->n) + 30000000000ull;
     while (b->got < b->n && !atomic_load(&b->failed)) {
         struct pollfd pf = {.fd = b->fd, .events = POLLIN};
         if (poll(&pf, 1, 100) == 0) {
@@ -302,10 +321,12 @@ int lx_bench_ws(uint64_t rate, uint32_t seconds, uint64_t seed, uint32_t batch) 
         }
     }
     b.lat = malloc(sizeof *b.lat);
-    if (!b.lat) goto out;
+    b.send_late = malloc(sizeof *b.send_late);
+    if (!b.lat || !b.send_late) goto out;
     lxb_hist_init(b.lat);
+    lxb_hist_init(b.send_late);
     b.n = rate * seconds;
-    b.period = 1000000000ull / rate ? 1000000000ull / rate : 1;
+    b.period_fp = (uint64_t)(((unsigned __int128)1000000000ull << 32) / rate);
     b.batch = batch;
     b.start = lxb_now_ns() + 10000000;
     if (lxb_run_client(sender, receiver, &b, &b.failed)) goto out;
@@ -328,10 +349,13 @@ int lx_bench_ws(uint64_t rate, uint32_t seconds, uint64_t seed, uint32_t batch) 
     printf("RESULT workload=%s msgs=%" PRIu64 " msgs_per_s=%" PRIu64 " p50_ns=%" PRIu64
            " p99_ns=%" PRIu64 " p999_ns=%" PRIu64 " max_ns=%" PRIu64
            " bytes_per_order=na offered_rate=%" PRIu64 " late_msgs=%" PRIu64
-           " fsync=1 commits=%" PRIu64 " cmds_per_commit=%" PRIu64 "\n",
+           " send_late_p50_ns=%" PRIu64 " send_late_p99_ns=%" PRIu64 " send_late_max_ns=%" PRIu64
+           " sender_cpu_pct=%" PRIu64 " fsync=1 commits=%" PRIu64 " cmds_per_commit=%" PRIu64 "\n",
            wl, b.n, (uint64_t)((unsigned __int128)b.n * 1000000000u / (el ? el : 1)),
            lxb_hist_quantile(b.lat, 500000), lxb_hist_quantile(b.lat, 990000),
-           lxb_hist_quantile(b.lat, 999000), b.lat->max, rate, b.late, st.batches,
+           lxb_hist_quantile(b.lat, 999000), b.lat->max, rate, b.late,
+           lxb_hist_quantile(b.send_late, 500000), lxb_hist_quantile(b.send_late, 990000),
+           b.send_late->max, b.sender_cpu_ns * 100 / (el ? el : 1), st.batches,
            st.batches ? st.commands / st.batches : 0);
     lxb_print_stages(node, wl, rate);
     ret = 0;
@@ -346,6 +370,7 @@ out:
     lx_node_close(node);
     lx_config_free(&cfg);
     free(b.lat);
+    free(b.send_late);
 out_nocfg:
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return ret;
