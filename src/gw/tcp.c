@@ -61,31 +61,39 @@
  * system call for it.
  *
  * Sessions outlive connections. A session has an id (node gateway << 56 |
- * 32 bits of the boot second << 24 | index), an account, the next report
- * seq, and a history ring of the last `history` encoded reports (at most
- * 80 bytes each; grown on demand). A LOGON with a known session id of the
- * same account resumes it (taking it from a connection that still holds
- * it); reports produced while it was disconnected are numbered and kept,
- * and RESEND_REQUEST replays them. A resend is answered synchronously in
- * the session's thread, so no live report can come between the replay and
- * RESEND_END.
+ * a random 32-bit base drawn at every start << 24 | index: an id of an
+ * earlier run, even one started in the same second, resumes nothing in
+ * this one), an account, the next report seq, and a history ring of the
+ * last `history` encoded reports (at most 80 bytes each; grown on demand).
+ * A LOGON with a known session id of the same account resumes it (taking
+ * it from a connection that still holds it); reports produced while it
+ * was disconnected are numbered and kept, and RESEND_REQUEST replays them.
+ * A resend is answered synchronously in the session's thread, so no live
+ * report can come between the replay and RESEND_END.
  *
  * Bounds: connections over limits.max_connections or
  * max_connections_per_ip (all threads together) get REJECT UNAVAILABLE and
- * are closed; a connection whose output buffer would pass its bound (a slow
- * reader) is closed, and its session keeps numbering and keeping reports.
- * While a resend is being written the bound is raised by the size of a
- * whole history (history x 80 bytes), so that a client can always get back
- * everything that is kept. Frames whose boundaries are lost (MALFORMED,
- * TOO_LARGE) get a REJECT and a close, as do a failed logon and a bad
- * version.
+ * are closed; a connection whose queued output would pass its bound with
+ * the next frame (a slow reader; checked at every frame) is closed, and its
+ * session keeps numbering and keeping reports. While a resend is being
+ * written the bound is raised by the size of a whole history (history x 80
+ * bytes), so that a client can always get back everything that is kept;
+ * then by what is left of the resend's output, which shrinks as the client
+ * reads it, so live reports get the normal bound on top of it. Once it is
+ * out the bound is the normal one again and the buffer, grown for the
+ * resend, goes back to a normal size (conn_resend_written). Frames whose
+ * boundaries are lost (MALFORMED, TOO_LARGE) get a REJECT and a close, as
+ * do a failed logon and a bad version. A LOGON that finds all its
+ * account's sessions on the thread connected gets REJECT UNAVAILABLE and
+ * the connection stays, to try again.
  *
  * Rate limits (rate_limits in the config) are token buckets kept as GCRA
  * ("theoretical arrival time") in integer nanoseconds: one per connection
- * over every message (the connection's thread's), one per account over its
- * order-entry requests from all its sessions on all threads (shared, see
- * above). A request over either is answered REJECT RATE_LIMITED with
- * retry_after_us and dropped. A SIGNED action is charged to the account it
+ * over every message, frames the decoder refuses included (the
+ * connection's thread's), one per account over its order-entry requests
+ * from all its sessions on all threads (shared, see above). A request
+ * over either is answered REJECT RATE_LIMITED with retry_after_us and
+ * dropped. A SIGNED action is charged to the account it
  * acts for, once its signature verified, when its signer may act for that
  * account (the key copy below); otherwise (a signer the engine will refuse,
  * the bridge's deposits) to the sending session's account. Exactly one
@@ -177,7 +185,10 @@ struct conn {
     int fd;
     uint32_t index; /* in g->conns */
     bool dead, want_out, dirty;
-    bool resending; /* in do_resend: the output bound is raised by a history */
+    bool resending;     /* in do_resend: the output bound is raised by a history */
+    size_t resend_left; /* bytes at the front of the output up to the end of the
+                           last resend's, not written yet: the bound's raise until
+                           they are out (out_bound) */
     lx_proto_decoder_t dec;
     session_t *sess;
     uint8_t *out;
@@ -254,7 +265,7 @@ struct lx_gw_tcp {
     uint32_t nthreads;
     gw_t *t[LX_NODE_GATEWAYS_MAX];
     int8_t by_nodegw[LX_NODE_GATEWAYS_MAX]; /* node gateway -> thread, -1: none of ours */
-    uint64_t session_base;                  /* 32 bits of the boot second */
+    uint64_t session_base;                  /* 32 random bits, new at every start */
     /* per-account rate limits: GCRA "theoretical arrival time" in monotonic
      * ns, updated by compare-and-swap from any thread; NULL when no limit */
     _Atomic uint64_t *account_tat;
@@ -314,9 +325,20 @@ static void mark_dirty(gw_t *g, conn_t *c) {
     g->dirty[g->ndirty++] = c;
 }
 
-/* Appends one encoded frame; closes a connection over its bound. */
+/* What c may have queued: opts.out_buffer_max, raised while a resend is
+ * written by a whole history (and a frame, for RESEND_END), then by what is
+ * left of the resend's output, down to nothing as the client reads it. */
+static size_t out_bound(const gw_t *g, const conn_t *c) {
+    size_t raise =
+        c->resending ? (size_t)g->opts.history * REPORT_MAX + LX_PROTO_FRAME_MAX : c->resend_left;
+    return g->opts.out_buffer_max + raise;
+}
+
+/* Appends one encoded frame; closes a connection that would pass its bound
+ * (a slow reader), checked at every frame. */
 static void conn_send(gw_t *g, conn_t *c, const lx_proto_msg_t *m) {
     if (c->dead) return;
+    size_t bound = out_bound(g, c);
     if (c->ocap - c->olen < LX_PROTO_FRAME_MAX) {
         if (c->ooff > 0) {
             memmove(c->out, c->out + c->ooff, c->olen - c->ooff);
@@ -324,16 +346,11 @@ static void conn_send(gw_t *g, conn_t *c, const lx_proto_msg_t *m) {
             c->ooff = 0;
         }
         if (c->ocap - c->olen < LX_PROTO_FRAME_MAX) {
-            /* A resend may add a whole history on top of the bound. */
-            size_t limit =
-                g->opts.out_buffer_max + (c->resending ? (size_t)g->opts.history * REPORT_MAX : 0);
             size_t want = c->ocap ? c->ocap * 2 : 16384;
-            if (want > limit + LX_PROTO_FRAME_MAX) {
-                if (c->olen + LX_PROTO_FRAME_MAX > limit) {
-                    conn_kill(g, c, "slow reader: output buffer full");
-                    return;
-                }
-                want = limit + LX_PROTO_FRAME_MAX;
+            if (want > bound + LX_PROTO_FRAME_MAX) want = bound + LX_PROTO_FRAME_MAX;
+            if (want < c->olen + LX_PROTO_FRAME_MAX) {
+                conn_kill(g, c, "slow reader: output buffer full");
+                return;
             }
             uint8_t *p = realloc(c->out, want);
             if (!p) {
@@ -346,8 +363,33 @@ static void conn_send(gw_t *g, conn_t *c, const lx_proto_msg_t *m) {
     }
     int n = lx_proto_encode(m, c->out + c->olen, c->ocap - c->olen);
     if (n <= 0) return; /* cannot happen for messages built here */
+    if (c->olen - c->ooff + (size_t)n > bound) {
+        conn_kill(g, c, "slow reader: output buffer full");
+        return;
+    }
     c->olen += (size_t)n;
     mark_dirty(g, c);
+}
+
+/* A resend's output is out: the bound is back to opts.out_buffer_max, and
+ * the buffer, grown for the resend, back to a normal size. */
+static void conn_resend_written(conn_t *c) {
+    size_t normal = 16384;
+    if (c->ocap <= normal) return;
+    size_t left = c->olen - c->ooff;
+    if (!left) {
+        free(c->out);
+        c->out = NULL;
+        c->ooff = c->olen = c->ocap = 0;
+        return;
+    }
+    memmove(c->out, c->out + c->ooff, left);
+    c->ooff = 0;
+    c->olen = left;
+    while (normal < left + LX_PROTO_FRAME_MAX) normal *= 2;
+    if (normal >= c->ocap) return;
+    uint8_t *p = realloc(c->out, normal);
+    if (p) c->out = p, c->ocap = normal;
 }
 
 static void send_reject(gw_t *g, conn_t *c, int reason, int ref_type, uint64_t cid) {
@@ -369,6 +411,10 @@ static void conn_flush(gw_t *g, conn_t *c) {
         if (w > 0) {
             c->ooff += (size_t)w;
             c->last_tx = mono_ms();
+            if (c->resend_left) {
+                c->resend_left -= (size_t)w < c->resend_left ? (size_t)w : c->resend_left;
+                if (!c->resend_left) conn_resend_written(c);
+            }
             continue;
         }
         if (w < 0 && errno == EINTR) continue;
@@ -775,6 +821,7 @@ static void do_resend(gw_t *g, conn_t *c, const lx_proto_resend_request_t *r) {
     end.u.resend_end.next_seq = s->next_seq;
     conn_send(g, c, &end);
     c->resending = false;
+    if (!c->dead) c->resend_left = c->olen - c->ooff; /* out_bound */
 }
 
 static bool zero64(const uint8_t *p) {
@@ -913,10 +960,13 @@ static void logon_finish(gw_t *g, conn_t *c, const lx_proto_logon_t *l) {
         }
     }
     if (!s) {
+        /* Nothing wrong with the client: the connection stays, not logged
+         * on, and may send the LOGON again (docs/protocol.md section 2). */
+        glog(g,
+             "lxdexd: binary: %s: logon of account %u refused: no room for a session (all "
+             "its sessions on this thread are connected, or no memory)\n",
+             c->peer, (unsigned)l->account);
         send_reject(g, c, LX_PROTO_R_UNAVAILABLE, LX_PROTO_LOGON, 0);
-        conn_kill(g, c,
-                  "no room for a session (all the account's sessions on this thread are "
-                  "connected, or no memory)");
         return;
     }
     s->conn = c;
@@ -1194,11 +1244,19 @@ static void decode_bytes(gw_t *g, conn_t *c, const uint8_t *p, size_t len) {
         }
         lx_proto_msg_t rej;
         lx_proto_decoder_reject(&c->dec, &rej);
-        conn_send(g, c, &rej);
         if (rc == LX_ECORRUPT) {
+            conn_send(g, c, &rej);
             conn_kill(g, c, lx_proto_reason_str(rej.u.reject.reason));
             return;
         }
+        /* A frame the decoder refused is a message too: it is charged to
+         * the connection's bucket like any other (docs/config.md), so
+         * garbage cannot make the node answer without limit. */
+        uint32_t wait = lx_rate_check(&c->tat, &g->cfg->rate_limits.per_connection, g->now_ns, 1);
+        if (wait)
+            refuse_rate(g, c, rej.u.reject.ref_type, rej.u.reject.ref_client_id, wait);
+        else
+            conn_send(g, c, &rej);
     }
 }
 
@@ -1591,6 +1649,10 @@ int lx_gw_tcp_open(lx_gw_tcp_t **out, lx_node_t *node, const lx_config_t *cfg,
                  LX_CONFIG_BINARY_THREADS_MAX, nthreads);
         return LX_EINVAL;
     }
+    if (sodium_init() < 0) { /* randombytes_buf: the session base, challenges */
+        snprintf(err, errlen, "binary gateway: libsodium does not initialise");
+        return LX_ESTATE;
+    }
     lx_gw_tcp_t *G = calloc(1, sizeof *G);
     if (!G) return LX_ENOMEM;
     G->lfd = -1;
@@ -1616,7 +1678,12 @@ int lx_gw_tcp_open(lx_gw_tcp_t **out, lx_node_t *node, const lx_config_t *cfg,
     G->max_conns = cfg->limits.max_connections ? cfg->limits.max_connections : 1024;
     G->max_per_ip =
         cfg->limits.max_connections_per_ip ? cfg->limits.max_connections_per_ip : G->max_conns;
-    G->session_base = ((uint64_t)time(NULL)) & 0xffffffffu;
+    /* 32 random bits, new at every start: a session id of an earlier run
+     * (even one started in the same second) names no session of this one,
+     * but for a 2^-32 chance, so it cannot resume another client's. */
+    uint32_t base;
+    randombytes_buf(&base, sizeof base);
+    G->session_base = base;
     int rc = LX_ENOMEM;
     G->ips = calloc(G->max_conns, sizeof *G->ips);
     G->keys = lx_gw_keys_create();

@@ -15,7 +15,10 @@
  *     are numbered and replayed with the RESENT flag, then RESEND_END; a
  *     small history gives "trimmed"; a resend larger than the output bound
  *     arrives whole; a session away for longer than the linger time loses
- *     its history;
+ *     its history; after a resend the output bound holds again (live
+ *     reports get the normal bound on top of the replay still queued);
+ *     session ids differ between two starts in one second, so an id of
+ *     another run resumes nothing;
  *   - restart: the book comes back from the journal (ORDER_STATUS says
  *     open, the digest is the one the node stopped with); with snapshots
  *     every 100 commands, a restart starts from the newest snapshot;
@@ -28,8 +31,11 @@
  *   - limits: a reader too slow for its output bound is disconnected (the
  *     node goes on), max_connections and max_connections_per_ip, heartbeats
  *     and the silence timeout, rate limits per account (over its sessions)
- *     and per connection; a SIGNED action is charged to the account it acts
- *     for when its key may act for it, else to the sending session's;
+ *     and per connection (frames the decoder refuses count too); a LOGON
+ *     refused because all 32 sessions of the account are connected leaves
+ *     the connection open for a later LOGON; a SIGNED action is charged to
+ *     the account it acts for when its key may act for it, else to the
+ *     sending session's;
  *   - a signed logon whose key is not the account's owner key nor a live
  *     agent's is LOGON_FAILED (keys from the start-up state, without dev
  *     mode, and from live events); the cancel-on-disconnect of a signed
@@ -1494,6 +1500,44 @@ static void test_resume_resend(void **state) {
     remove_dir(dir);
 }
 
+/* Session ids are new at every start: two starts within one second (a
+ * restart, here two nodes side by side) do not hand out the same ids, so an
+ * id kept from another run cannot resume (take over) another client's
+ * session of the same account. */
+static void test_session_ids_restart(void **state) {
+    (void)state;
+    char dir1[64], dir2[64];
+    make_dir(dir1, sizeof dir1);
+    make_dir(dir2, sizeof dir2);
+    /* both starts in one second (the ids once took the boot second) */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    usleep((useconds_t)((1000000000 - now.tv_nsec) / 1000 + 20000)); /* time() is coarse */
+    time_t t0 = time(NULL);
+    tnode_t n1, n2;
+    tnode_start(&n1, dir1, NULL, 0);
+    tnode_start(&n2, dir2, NULL, 0);
+    if (time(NULL) != t0) print_message("session ids: the starts took past a second\n");
+    tcli_t a, b, c;
+    cli_connect(&a, n1.port);
+    uint64_t old = cli_logon(&a, 4, 0).u.logon_ack.session_id;
+    cli_connect(&b, n2.port);
+    uint64_t fresh = cli_logon(&b, 4, 0).u.logon_ack.session_id;
+    assert_true(fresh != old);
+    /* the other run's id resumes nothing: a new session, b's stays b's */
+    cli_connect(&c, n2.port);
+    uint64_t other = cli_logon(&c, 4, old).u.logon_ack.session_id;
+    assert_true(other != old && other != fresh);
+    cli_status(&b, 1);
+    cli_close(&c);
+    cli_close(&b);
+    cli_close(&a);
+    tnode_stop(&n2);
+    tnode_stop(&n1);
+    remove_dir(dir1);
+    remove_dir(dir2);
+}
+
 /* A resend bigger than the output bound is delivered whole. */
 static void test_big_resend(void **state) {
     (void)state;
@@ -1680,15 +1724,29 @@ static void test_session_cap(void **state) {
         cli_connect(&held[k], t.port);
         cli_logon(&held[k], 10, 0);
     }
+    lx_proto_msg_t lm = logon_msg(10, 0, 0);
     for (int k = 0; k < T; k++) {
         cli_connect(&b[k], t.port);
-        lx_proto_msg_t lm = logon_msg(10, 0, 0);
         cli_send(&b[k], &lm);
         m = cli_expect(&b[k], LX_PROTO_REJECT);
         assert_int_equal(m.u.reject.reason, LX_PROTO_R_UNAVAILABLE);
-        cli_close(&b[k]);
+        assert_int_equal(m.u.reject.ref_type, LX_PROTO_LOGON);
+    }
+    /* the connection stays, not logged on; the LOGON again, once the
+     * account's sessions are away, takes over one of them */
+    for (int k = 0; k < T; k++) {
+        cli_expect_nothing(&b[k], 100);
+        cli_place(&b[k], BTC, 1, LX_SIDE_BUY, LX_TIF_GTC, PX - 100, 1);
+        assert_int_equal(cli_expect(&b[k], LX_PROTO_REJECT).u.reject.reason,
+                         LX_PROTO_R_NOT_LOGGED_ON);
     }
     for (int k = 0; k < N; k++) cli_close(&held[k]);
+    usleep(100 * 1000); /* the gateway sees the closes */
+    for (int k = 0; k < T; k++) {
+        cli_send(&b[k], &lm);
+        cli_expect(&b[k], LX_PROTO_LOGON_ACK);
+        cli_close(&b[k]);
+    }
     tnode_stop(&t);
     remove_dir(dir);
 }
@@ -2038,6 +2096,69 @@ static void test_slow_reader(void **state) {
     remove_dir(dir);
 }
 
+/* The output bound holds again after a resend: while a resend's output is
+ * queued, live reports get the normal bound on top of it (the client is not
+ * cut for the replay it has not read yet); once it is out, a slow reader is
+ * cut at the normal bound, not at the size the buffer grew to for the
+ * resend. */
+static void test_resend_bound(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    t_out_max = 16384;
+    tnode_start(&t, dir, NULL, 2048);
+    tcli_t c;
+    cli_connect(&c, t.port);
+    int small = 4096;
+    setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    cli_logon(&c, 3, 0);
+    enum { N = 1500 }; /* REJECTEDs (qty 0) of 48 bytes: 72 KB, 4.4 bounds */
+    for (int k = 0; k < N; k += 100) {
+        for (int i = 0; i < 100; i++)
+            cli_place(&c, ETH, 1 + (uint64_t)(k + i), LX_SIDE_BUY, LX_TIF_GTC, 250000, 0);
+        for (int i = 0; i < 100; i++) cli_expect(&c, LX_PROTO_REJECTED);
+    }
+    lx_proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_RESEND_REQUEST;
+    m.u.resend_request.from_seq = 1;
+    /* a resend read as it comes */
+    cli_send(&c, &m);
+    for (int i = 0; i < N; i++) cli_expect(&c, LX_PROTO_REJECTED);
+    assert_int_equal(cli_expect(&c, LX_PROTO_RESEND_END).u.resend_end.last_seq, N);
+    /* a resend not read yet, then a live report: not a slow reader */
+    cli_send(&c, &m);
+    usleep(100 * 1000);
+    cli_place(&c, ETH, N + 1, LX_SIDE_BUY, LX_TIF_GTC, 250000, 0);
+    for (int i = 0; i < N; i++) cli_expect(&c, LX_PROTO_REJECTED);
+    cli_expect(&c, LX_PROTO_RESEND_END);
+    assert_int_equal(cli_expect(&c, LX_PROTO_REJECTED).u.rejected.h.client_id, N + 1);
+    /* the resend is out: the bound is 16 KiB again, not the 128 KiB the
+     * buffer grew to for it: 1000 queries in one go, 80 KB of replies
+     * queued in one round, make a slow reader */
+    lx_proto_msg_t q;
+    memset(&q, 0, sizeof q);
+    q.type = LX_PROTO_ORDER_STATUS;
+    q.u.order_status.market = LX_MARKET_ALL;
+    q.u.order_status.order_id = 1;
+    static uint8_t burst[1000 * 32];
+    for (size_t i = 0; i < sizeof burst; i += 32)
+        assert_int_equal(lx_proto_encode(&q, burst + i, 32), 32);
+    cli_raw(&c, burst, sizeof burst);
+    int rc, n = 0;
+    while ((rc = cli_recv(&c, &m, 2000)) == 1) {
+        assert_int_equal(m.type, LX_PROTO_ORDER_STATUS_REPLY);
+        n++;
+    }
+    print_message("slow reader after a resend: closed after %d replies\n", n);
+    assert_int_equal(rc, -1);
+    assert_true(n < 1000);
+    cli_close(&c);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
 static void test_connection_cap(void **state) {
     (void)state;
     char dir[64];
@@ -2196,6 +2317,61 @@ static void test_rate_limits(void **state) {
         int n = lx_proto_encode(&hb, f, sizeof f);
         if (send(a.fd, f, (size_t)n, MSG_NOSIGNAL) != n) break;
     }
+    for (;;) {
+        int r = cli_recv(&a, &m, 5000);
+        if (r < 0) break;
+        assert_int_equal(r, 1);
+        assert_int_equal(m.type, LX_PROTO_REJECT);
+    }
+    cli_status(&b, 1);
+    cli_close(&a);
+    cli_close(&b);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
+/* Frames the decoder refuses count against the connection's rate limit
+ * like any message: over it they get RATE_LIMITED, and a connection that
+ * keeps sending them is closed. */
+static void test_rate_bad_frames(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    t_per_conn = (lx_config_rate_t){1000, 40};
+    tnode_start(&t, dir, NULL, 0);
+    tcli_t a, b;
+    cli_connect(&a, t.port);
+    cli_connect(&b, t.port);
+    cli_logon(&a, 4, 0);
+    cli_logon(&b, 5, 0);
+    /* 60 frames of an unknown type at once: about 40 UNKNOWN_TYPE, then
+     * RATE_LIMITED naming the type */
+    static uint8_t bad[400 * 8];
+    for (size_t i = 0; i < sizeof bad; i += 8) {
+        memset(bad + i, 0, 8);
+        bad[i] = 8, bad[i + 2] = 0x70;
+    }
+    cli_raw(&a, bad, 60 * 8);
+    int unknown = 0, limited = 0;
+    for (int i = 0; i < 60; i++) {
+        lx_proto_msg_t m = cli_expect(&a, LX_PROTO_REJECT);
+        assert_int_equal(m.u.reject.ref_type, 0x70);
+        if (m.u.reject.reason == LX_PROTO_R_RATE_LIMITED) {
+            assert_true(m.u.reject.retry_after_us > 0);
+            limited++;
+        } else {
+            assert_int_equal(m.u.reject.reason, LX_PROTO_R_UNKNOWN_TYPE);
+            unknown++;
+        }
+    }
+    assert_true(unknown >= 30 && unknown < 55);
+    assert_true(limited >= 5);
+    /* one that keeps pushing them is closed; b goes on */
+    for (int i = 0; i < 8; i++) {
+        if (send(a.fd, bad, sizeof bad, MSG_NOSIGNAL) != (ssize_t)sizeof bad) break;
+    }
+    lx_proto_msg_t m;
     for (;;) {
         int r = cli_recv(&a, &m, 5000);
         if (r < 0) break;
@@ -2711,6 +2887,8 @@ int main(void) {
         cmocka_unit_test(test_session_errors),
         cmocka_unit_test(test_resume_resend),
         cmocka_unit_test(test_big_resend),
+        cmocka_unit_test(test_resend_bound),
+        cmocka_unit_test(test_session_ids_restart),
         cmocka_unit_test(test_restart_recovers),
         cmocka_unit_test(test_ack_after_fsync),
         cmocka_unit_test(test_many_orders),
@@ -2719,6 +2897,7 @@ int main(void) {
         cmocka_unit_test(test_heartbeats),
         cmocka_unit_test(test_snapshot_restart),
         cmocka_unit_test(test_rate_limits),
+        cmocka_unit_test(test_rate_bad_frames),
         cmocka_unit_test(test_journal_failure),
         cmocka_unit_test(test_engine_out_of_memory),
         cmocka_unit_test(test_session_linger),
