@@ -89,7 +89,8 @@
  *
  * Rate limits (rate_limits in the config) are token buckets kept as GCRA
  * ("theoretical arrival time") in integer nanoseconds: one per connection
- * over every message, frames the decoder refuses included (the
+ * over every message, frames the decoder refuses included, and a
+ * RESEND_REQUEST also one per RESEND_WEIGHT reports it replays (the
  * connection's thread's), one per account over its order-entry requests
  * from all its sessions on all threads (shared, see above). A request
  * over either is answered REJECT RATE_LIMITED with retry_after_us and
@@ -155,7 +156,8 @@ _Static_assert(LX_CONFIG_BINARY_THREADS_MAX < LX_NODE_GATEWAYS_MAX,
                "a node gateway for every binary thread and one for the web gateway");
 
 #define STAGE 256
-#define REPORT_MAX 80 /* the largest execution report */
+#define REPORT_MAX 80    /* the largest execution report */
+#define RESEND_WEIGHT 64 /* reports a resend replays per message of rate limit */
 #define READ_BUF 65536
 
 /* The most session records an account has on one gateway thread
@@ -791,6 +793,8 @@ static lx_node_msg_t *stage_slot(gw_t *g) {
     return m;
 }
 
+static void refuse_rate(gw_t *g, conn_t *c, int type, uint64_t cid, uint32_t us);
+
 static void do_resend(gw_t *g, conn_t *c, const lx_proto_resend_request_t *r) {
     session_t *s = c->sess;
     uint64_t last = s->next_seq - 1;
@@ -803,6 +807,22 @@ static void do_resend(gw_t *g, conn_t *c, const lx_proto_resend_request_t *r) {
     if (from < oldest) {
         from = oldest;
         end.u.resend_end.status = LX_PROTO_RESEND_TRIMMED;
+    }
+    /* A replay costs the gateway thread (and the engine, whose reports wait
+     * behind it) in proportion to its length: it is charged to the
+     * connection's rate limit as one message per RESEND_WEIGHT reports, on
+     * top of the one its request counted (docs/protocol.md), so a client
+     * asking for a whole history again and again cannot keep the thread
+     * from everyone else. */
+    uint64_t n = to >= from ? to - from + 1 : 0;
+    if (n >= RESEND_WEIGHT) {
+        uint64_t w = n / RESEND_WEIGHT;
+        uint32_t wait = lx_rate_check(&c->tat, &g->cfg->rate_limits.per_connection, g->now_ns,
+                                      w > UINT32_MAX ? UINT32_MAX : (uint32_t)w);
+        if (wait) {
+            refuse_rate(g, c, LX_PROTO_RESEND_REQUEST, 0, wait);
+            return;
+        }
     }
     c->resending = true;
     for (uint64_t q = from; q <= to && s->hist_cap; q++) {

@@ -1572,6 +1572,60 @@ static void test_big_resend(void **state) {
     remove_dir(dir);
 }
 
+/* A replay is charged to the connection's rate limit by its length (one
+ * message per 64 reports): a client asking for its whole history again and
+ * again is refused, RATE_LIMITED, instead of keeping the gateway thread
+ * (and the engine's reports behind it) busy. */
+static void test_resend_rate(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    t_per_conn = (lx_config_rate_t){1000, 40}; /* 1,000/s, bursts of 40 */
+    tnode_start(&t, dir, NULL, 0);
+    tcli_t a;
+    cli_connect(&a, t.port);
+    cli_logon(&a, 2, 0);
+    enum { N = 1280 }; /* a replay of N reports: 20 messages besides its request */
+    for (int i = 0; i < N / 2; i++) { /* a place and its cancel: two reports */
+        cli_place(&a, BTC, 1 + (uint64_t)i, LX_SIDE_BUY, LX_TIF_GTC, PX - 1000, 1);
+        cli_expect(&a, LX_PROTO_ACCEPTED);
+        cli_cancel(&a, BTC, 0, 1 + (uint64_t)i);
+        cli_expect(&a, LX_PROTO_CANCELED);
+        struct timespec ts = {0, 2200000}; /* under the rate */
+        nanosleep(&ts, NULL);
+    }
+    struct timespec full = {0, 60000000}; /* the bucket refills */
+    nanosleep(&full, NULL);
+    int replayed = 0, refused = 0;
+    for (int r = 0; r < 3; r++) {
+        lx_proto_msg_t m;
+        memset(&m, 0, sizeof m);
+        m.type = LX_PROTO_RESEND_REQUEST;
+        m.u.resend_request.from_seq = 1;
+        cli_send(&a, &m);
+        assert_int_equal(cli_recv(&a, &m, 5000), 1);
+        if (m.type == LX_PROTO_REJECT) {
+            assert_int_equal(m.u.reject.reason, LX_PROTO_R_RATE_LIMITED);
+            assert_int_equal(m.u.reject.ref_type, LX_PROTO_RESEND_REQUEST);
+            assert_true(m.u.reject.retry_after_us > 0);
+            refused++;
+            continue;
+        }
+        for (uint64_t q = 2; q <= N; q++) assert_int_equal(cli_recv(&a, &m, 5000), 1);
+        assert_int_equal(cli_recv(&a, &m, 5000), 1);
+        assert_int_equal(m.type, LX_PROTO_RESEND_END);
+        replayed++;
+    }
+    /* 21 each against a burst of 40 (plus what refills while one is read):
+     * the first goes, the third at the latest is refused (one each: all) */
+    assert_true(replayed >= 1);
+    assert_true(refused >= 1);
+    cli_close(&a);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
 /* Snapshots every 100 commands while trading; a restart starts from the
  * newest one and replays the tail. */
 static void test_snapshot_restart(void **state) {
@@ -2887,6 +2941,7 @@ int main(void) {
         cmocka_unit_test(test_session_errors),
         cmocka_unit_test(test_resume_resend),
         cmocka_unit_test(test_big_resend),
+        cmocka_unit_test(test_resend_rate),
         cmocka_unit_test(test_resend_bound),
         cmocka_unit_test(test_session_ids_restart),
         cmocka_unit_test(test_restart_recovers),
