@@ -114,11 +114,11 @@ static uint32_t route(const lx_node_t *n, const lx_node_msg_t *m) {
     if (n->nshards == 1) return 0;
     if (m->kind == LX_NODE_MSG_BIND) return TO_ALL;
     if (m->kind == LX_NODE_MSG_STATUS) {
-        if (m->status.market != LX_MARKET_ALL) return lx_node_market_shard(n, m->status.market);
-        if (!m->status.by_client_id) {
+        if (!m->status.by_client_id) { /* the id names its shard, whatever the market says */
             unsigned k = LX_NODE_ORDER_SHARD(m->status.order_id);
             return k < n->nshards ? k : 0;
         }
+        if (m->status.market != LX_MARKET_ALL) return lx_node_market_shard(n, m->status.market);
         return TO_ALL;
     }
     return cmd_route(n, &m->cmd, m->shard);

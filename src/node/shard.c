@@ -289,8 +289,10 @@ static void on_event(void *ctx, const lx_event_t *ev) {
 
 /* The open order of m->account that m->status names, if any. */
 static bool status_find(shard_t *s, const lx_node_msg_t *m, lx_order_info_t *oi) {
-    if (!m->status.by_client_id)
-        return lx_engine_order(s->engine, m->status.order_id, oi) == 0 && oi->account == m->account;
+    if (!m->status.by_client_id) /* a market named must be the order's, as for a cancel */
+        return lx_engine_order(s->engine, m->status.order_id, oi) == 0 &&
+               oi->account == m->account &&
+               (m->status.market == LX_MARKET_ALL || oi->market == m->status.market);
     /* through the engine's client-id index: O(1), whatever the account holds */
     return lx_engine_order_by_client_id(s->engine, m->account, m->status.client_id, oi) == 0 &&
            (m->status.market == LX_MARKET_ALL || oi->market == m->status.market);

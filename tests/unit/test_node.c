@@ -366,6 +366,17 @@ static lx_proto_msg_t cli_status(tcli_t *c, lx_order_id_t id) {
     return cli_expect(c, LX_PROTO_ORDER_STATUS_REPLY);
 }
 
+/* ORDER_STATUS by order id naming a market. */
+static lx_proto_msg_t cli_status_in(tcli_t *c, lx_market_id_t market, lx_order_id_t id) {
+    lx_proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_ORDER_STATUS;
+    m.u.order_status.market = market;
+    m.u.order_status.order_id = id;
+    cli_send(c, &m);
+    return cli_expect(c, LX_PROTO_ORDER_STATUS_REPLY);
+}
+
 /* ORDER_STATUS by client id in `market` (LX_MARKET_ALL: any). */
 static lx_proto_msg_t cli_status_cid(tcli_t *c, lx_market_id_t market, uint64_t cid) {
     lx_proto_msg_t m;
@@ -1828,6 +1839,10 @@ static void test_restart_recovers(void **state) {
     assert_int_equal(st.u.status_reply.client_id, 70);
     assert_int_equal(st.u.status_reply.price, 199000);
     assert_int_equal(st.u.status_reply.remaining, 30);
+    /* by id naming its market, or another (unknown there, as a cancel
+     * naming another market is refused) */
+    assert_int_equal(cli_status_in(&a, ETH, id).u.status_reply.status, LX_PROTO_STATUS_OPEN);
+    assert_int_equal(cli_status_in(&a, BTC, id).u.status_reply.status, LX_PROTO_STATUS_UNKNOWN);
     /* Reports of an order from before the restart reach the account's
      * session, its FILL with the order's client id (the TRADE event has
      * none: the node keeps it per order, refilled at start). */
