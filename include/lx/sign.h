@@ -7,7 +7,10 @@
  *   offset size
  *      0   16  domain tag "LXDEX-ACTION-V1" and a 0 byte
  *     16    4  chain id (u32): the deployment; another chain's actions never verify
- *     20    4  reserved, 0
+ *     20    4  shard (u32): a deposit, withdrawal or transfer moves the funds of
+ *              one shard of the node, and names it here, so that the same
+ *              envelope cannot be applied again in another shard (whose
+ *              deposit ids and nonces are its own); 0 for any other command
  *     24   32  signer: the ed25519 public key (the account's own or an agent's)
  *     56    8  nonce (u64, >= 1): greater than the signer's last (the engine checks)
  *     64    n  the command in its canonical byte form (lx_cmd_encode, docs/codec.md)
@@ -60,18 +63,25 @@
 
 typedef struct {
     uint32_t chain_id;
+    uint32_t shard; /* funds commands only (lx_sign_funds), else 0 */
     uint8_t signer[LX_SIGN_PK_LEN];
     uint64_t nonce;
     lx_cmd_t cmd; /* seq and ts are not signed: encoded as 0, decoded as 0 */
 } lx_action_t;
 
+/* Whether the command moves funds of one shard (deposit, withdraw,
+ * transfer): the only ones whose payload may name a shard. */
+bool lx_sign_funds(const lx_cmd_t *cmd);
+
 /* The payload of a; returns its length, LX_EINVAL (the codec refuses the
- * command, or nonce 0) or LX_ERANGE (cap too small). */
+ * command, nonce 0, or a shard on a command that is not lx_sign_funds) or
+ * LX_ERANGE (cap too small). */
 int lx_sign_payload(const lx_action_t *a, uint8_t *buf, size_t cap);
 
 /* Decodes a payload of exactly len bytes: 0, LX_ETRUNC (short, or bytes
- * after the command), LX_EVERSION (another domain tag), LX_EINVAL (reserved
- * bytes, nonce 0, seq or ts not 0) or the codec's error. */
+ * after the command), LX_EVERSION (another domain tag), LX_EINVAL (a shard
+ * on a command that is not lx_sign_funds, nonce 0, seq or ts not 0) or the
+ * codec's error. */
 int lx_sign_decode(const uint8_t *buf, size_t len, lx_action_t *out);
 
 /* Payload + signature into out; sk's public half must be a->signer.

@@ -33,14 +33,13 @@
 
 #include "lx/error.h"
 
-static bool all_zero(const uint8_t *p, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (p[i]) return false;
-    return true;
+bool lx_sign_funds(const lx_cmd_t *cmd) {
+    return cmd->type == LX_CMD_DEPOSIT || cmd->type == LX_CMD_WITHDRAW ||
+           cmd->type == LX_CMD_TRANSFER;
 }
 
 int lx_sign_payload(const lx_action_t *a, uint8_t *buf, size_t cap) {
-    if (!a || !buf || a->nonce == 0) return LX_EINVAL;
+    if (!a || !buf || a->nonce == 0 || (a->shard && !lx_sign_funds(&a->cmd))) return LX_EINVAL;
     if (cap < LX_SIGN_HDR_LEN) return LX_ERANGE;
     lx_cmd_t c = a->cmd;
     c.seq = 0;
@@ -50,6 +49,7 @@ int lx_sign_payload(const lx_action_t *a, uint8_t *buf, size_t cap) {
     memset(buf, 0, LX_SIGN_HDR_LEN);
     memcpy(buf, LX_SIGN_DOMAIN, sizeof LX_SIGN_DOMAIN);
     lx_put_u32(buf + 16, a->chain_id);
+    lx_put_u32(buf + 20, a->shard);
     memcpy(buf + 24, a->signer, LX_SIGN_PK_LEN);
     lx_put_u64(buf + 56, a->nonce);
     return LX_SIGN_HDR_LEN + n;
@@ -59,10 +59,10 @@ int lx_sign_decode(const uint8_t *buf, size_t len, lx_action_t *out) {
     if (!buf || !out) return LX_EINVAL;
     if (len < LX_SIGN_HDR_LEN) return LX_ETRUNC;
     if (memcmp(buf, LX_SIGN_DOMAIN, LX_SIGN_DOMAIN_LEN) != 0) return LX_EVERSION;
-    if (!all_zero(buf + 20, 4)) return LX_EINVAL;
     lx_action_t a;
     memset(&a, 0, sizeof a);
     a.chain_id = lx_get_u32(buf + 16);
+    a.shard = lx_get_u32(buf + 20);
     memcpy(a.signer, buf + 24, LX_SIGN_PK_LEN);
     a.nonce = lx_get_u64(buf + 56);
     if (a.nonce == 0) return LX_EINVAL;
@@ -73,7 +73,7 @@ int lx_sign_decode(const uint8_t *buf, size_t len, lx_action_t *out) {
     int n = lx_cmd_decode(&a.cmd, buf + LX_SIGN_HDR_LEN, len - LX_SIGN_HDR_LEN);
     if (n < 0) return n;
     if ((size_t)n != len - LX_SIGN_HDR_LEN) return LX_ETRUNC;
-    if (a.cmd.seq != 0 || a.cmd.ts != 0) return LX_EINVAL;
+    if (a.cmd.seq != 0 || a.cmd.ts != 0 || (a.shard && !lx_sign_funds(&a.cmd))) return LX_EINVAL;
     *out = a;
     return 0;
 }

@@ -1187,10 +1187,10 @@ static void on_msg(gw_t *g, conn_t *c, const lx_proto_msg_t *m) {
             break;
         }
         /* funds are held per shard: a deposit, withdrawal or transfer names
-         * its shard (routing, not authority: the funds stay the account's) */
-        bool funds = act.cmd.type == LX_CMD_DEPOSIT || act.cmd.type == LX_CMD_WITHDRAW ||
-                     act.cmd.type == LX_CMD_TRANSFER;
-        if (sa->shard >= lx_node_shards(g->node) || (sa->shard && !funds)) {
+         * its shard in what is signed (so it cannot be applied again in
+         * another shard, whose deposit ids and nonces are its own); the
+         * frame's routing byte must say the same */
+        if (act.shard >= lx_node_shards(g->node) || sa->shard != act.shard) {
             send_reject(g, c, LX_PROTO_R_BAD_FIELD, m->type, 0);
             break;
         }
@@ -1206,7 +1206,7 @@ static void on_msg(gw_t *g, conn_t *c, const lx_proto_msg_t *m) {
         b->session = sess->id;
         b->account = acct;
         b->t_rx = g->now_ns;
-        b->shard = sa->shard;
+        b->shard = (uint8_t)act.shard;
         b->cmd = act.cmd;
         b->client_id = lx_gw_auth_client_id(&act.cmd);
         b->auth.scheme = LX_AUTH_ED25519;

@@ -536,20 +536,21 @@ int lx__web_signed(lx__web_t *g, const json_t *msg, lx__web_action_t *a, const c
     }
     a->cmd = act.cmd;
     a->client_id = lx_gw_auth_client_id(&act.cmd);
-    const json_t *sv = json_object_get(msg, "shard");
-    if (sv) {
-        bool funds = act.cmd.type == LX_CMD_DEPOSIT || act.cmd.type == LX_CMD_WITHDRAW ||
-                     act.cmd.type == LX_CMD_TRANSFER;
-        uint64_t k = 0;
-        if (lx__web_u64(sv, &k) || k >= lx_node_shards(g->node) || (k && !funds)) {
-            snprintf(err, errlen,
-                     "shard: a deposit, withdrawal or transfer may name the shard of its funds, "
-                     "0 to %u",
-                     lx_node_shards(g->node) - 1);
-            return -1;
-        }
-        a->shard = (uint8_t)k;
+    /* funds are held per shard: a deposit, withdrawal or transfer names its
+     * shard in what is signed (the same envelope cannot be applied again in
+     * another shard); "shard", when given, must say the same */
+    if (act.shard >= lx_node_shards(g->node)) {
+        snprintf(err, errlen, "envelope: it names shard %u; this node has %u", act.shard,
+                 lx_node_shards(g->node));
+        return -1;
     }
+    const json_t *sv = json_object_get(msg, "shard");
+    uint64_t k = 0;
+    if (sv && (lx__web_u64(sv, &k) || k != act.shard)) {
+        snprintf(err, errlen, "shard: must be the shard the envelope names (%u)", act.shard);
+        return -1;
+    }
+    a->shard = (uint8_t)act.shard;
     a->weight = lx_config_weight(g->cfg, act.cmd.type);
     /* the account's budget pays only for a signer that may act for it: any
      * key can sign an envelope naming any account (the engine refuses it,

@@ -733,7 +733,8 @@ static lx_proto_msg_t cli_logon_signed(tcli_t *c, uint32_t chain, lx_account_id_
     return a;
 }
 
-/* A SIGNED frame; its routing byte names `shard` (funds commands). */
+/* A SIGNED frame; its routing byte names `shard` (funds commands: it must
+ * be the shard a->shard signs). */
 static void send_signed_shard(tcli_t *c, lx_action_t *a, const uint8_t *sk, uint8_t shard) {
     lx_proto_msg_t m;
     memset(&m, 0, sizeof m);
@@ -1597,7 +1598,7 @@ static void test_resend_rate(void **state) {
     tcli_t a;
     cli_connect(&a, t.port);
     cli_logon(&a, 2, 0);
-    enum { N = 1280 }; /* a replay of N reports: 20 messages besides its request */
+    enum { N = 1280 };                /* a replay of N reports: 20 messages besides its request */
     for (int i = 0; i < N / 2; i++) { /* a place and its cancel: two reports */
         cli_place(&a, BTC, 1 + (uint64_t)i, LX_SIDE_BUY, LX_TIF_GTC, PX - 1000, 1);
         cli_expect(&a, LX_PROTO_ACCEPTED);
@@ -2565,9 +2566,17 @@ static void test_shards(void **state) {
     cli_place(&d, ETH, 41, LX_SIDE_BUY, LX_TIF_GTC, 190000, 1);
     rj = cli_expect(&d, LX_PROTO_REJECTED);
     assert_int_equal(rj.u.rejected.reason, LX_REJECT_INSUFFICIENT_FUNDS);
+    /* the same envelope again, routed to shard 1: refused, the shard is
+     * signed (shard 1 has its own deposit ids: it would pay twice) */
+    send_signed_shard(&d, &dep, bridge_sk, 1);
+    assert_int_equal(cli_expect(&d, LX_PROTO_REJECT).u.reject.reason, LX_PROTO_R_BAD_FIELD);
     dep.nonce = 2;
     dep.cmd.u.deposit.deposit_id = 2;
+    dep.shard = 2;
     send_signed_shard(&d, &dep, bridge_sk, 2); /* no shard 2 */
+    assert_int_equal(cli_expect(&d, LX_PROTO_REJECT).u.reject.reason, LX_PROTO_R_BAD_FIELD);
+    dep.shard = 1;
+    send_signed_shard(&d, &dep, bridge_sk, 0); /* signed for 1, routed to 0 */
     assert_int_equal(cli_expect(&d, LX_PROTO_REJECT).u.reject.reason, LX_PROTO_R_BAD_FIELD);
     send_signed_shard(&d, &dep, bridge_sk, 1);
     assert_int_equal(cli_expect(&d, LX_PROTO_FUNDS).u.funds.deposit_id, 2);

@@ -319,6 +319,48 @@ static void test_signed_read(void **st) {
     assert_int_equal(t, INT64_MAX);
 }
 
+/* A funds command signs its shard (bytes 20..23): the same envelope cannot
+ * be applied in another shard; any other command signs 0 there. */
+static void test_signed_shard(void **st) {
+    (void)st;
+    lx_action_t a;
+    memset(&a, 0, sizeof a);
+    a.chain_id = CHAIN;
+    a.nonce = 3;
+    memcpy(a.signer, pk1, 32);
+    a.cmd.type = LX_CMD_DEPOSIT;
+    a.cmd.u.deposit = (lx_cmd_deposit_t){.account = 4, .asset = 1, .amount = 5, .deposit_id = 9};
+    a.shard = 5;
+    uint8_t env[LX_SIGN_MAX_ENVELOPE], p[LX_SIGN_MAX_PAYLOAD];
+    int e = lx_sign(&a, sk1, env, sizeof env);
+    assert_true(e > 0);
+    assert_int_equal(lx_get_u32(env + 20), 5);
+    lx_action_t b;
+    assert_int_equal(lx_verify(env, (size_t)e, CHAIN, &b), 0);
+    assert_int_equal(b.shard, 5);
+    assert_int_equal(lx_verify_detached(&b, env + e - 64), 0);
+    b.shard = 0; /* journaled in another shard: the signature is not its */
+    assert_int_equal(lx_verify_detached(&b, env + e - 64), LX_ECORRUPT);
+    /* the shard byte changed in the envelope: the signature fails */
+    env[20] = 4;
+    assert_int_equal(lx_verify(env, (size_t)e, CHAIN, &b), LX_ECORRUPT);
+    /* withdraw and transfer likewise; not an order */
+    assert_true(lx_sign_funds(&a.cmd));
+    a.cmd.type = LX_CMD_WITHDRAW;
+    assert_true(lx_sign_funds(&a.cmd));
+    a.cmd.type = LX_CMD_TRANSFER;
+    assert_true(lx_sign_funds(&a.cmd));
+    lx_action_t o = action(0, pk1, 10);
+    assert_false(lx_sign_funds(&o.cmd));
+    o.shard = 1;
+    assert_int_equal(lx_sign_payload(&o, p, sizeof p), LX_EINVAL);
+    o.shard = 0;
+    int n = lx_sign_payload(&o, p, sizeof p);
+    assert_true(n > 0);
+    lx_put_u32(p + 20, 1);
+    assert_int_equal(lx_sign_decode(p, (size_t)n, &b), LX_EINVAL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_every_type),
@@ -326,6 +368,7 @@ int main(void) {
         cmocka_unit_test(test_rejections),
         cmocka_unit_test(test_accounts_and_logon),
         cmocka_unit_test(test_signed_read),
+        cmocka_unit_test(test_signed_shard),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

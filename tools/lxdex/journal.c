@@ -104,6 +104,7 @@ usage:
  * against its command (docs/signing.md); the first that does not is kept. */
 typedef struct {
     uint32_t chain_id;
+    uint32_t shard; /* the journal's: what a funds command signed */
     uint64_t signed_cmds, bad;
     char first_bad[512];
 } sigcheck_t;
@@ -116,6 +117,7 @@ static void check_sig(void *ctx, const lx_cmd_t *cmd, const lx_journal_auth_t *a
     lx_action_t act;
     memset(&act, 0, sizeof act);
     act.chain_id = s->chain_id;
+    act.shard = lx_sign_funds(cmd) ? s->shard : 0;
     memcpy(act.signer, auth->key, sizeof act.signer);
     act.nonce = auth->nonce;
     act.cmd = *cmd;
@@ -140,13 +142,13 @@ static unsigned shards_of(const char *dir) {
     return n ? n : 1;
 }
 
-static int verify_dir(const char *dir, uint32_t chain_id);
+static int verify_dir(const char *dir, uint32_t chain_id, uint32_t shard);
 
 int lxdex_journal_verify(int argc, char **argv) {
     args_t a;
     if (parse(argc, argv, &a, false)) return 2;
     unsigned n = shards_of(a.dir);
-    if (n == 1) return verify_dir(a.dir, a.chain_id);
+    if (n == 1) return verify_dir(a.dir, a.chain_id, 0);
     /* a node with shards: one journal per shard, each verified on its own */
     int bad = 0;
     for (unsigned k = 0; k < n; k++) {
@@ -154,7 +156,7 @@ int lxdex_journal_verify(int argc, char **argv) {
         snprintf(sub, sizeof sub, "%s/shard-%u", a.dir, k);
         printf("shard %u:\n", k);
         fflush(stdout);
-        if (verify_dir(sub, a.chain_id)) bad++;
+        if (verify_dir(sub, a.chain_id, k)) bad++;
     }
     if (bad) {
         fprintf(stderr, "lxdex journal verify: INVALID: %d of %u shards\n", bad, n);
@@ -164,10 +166,10 @@ int lxdex_journal_verify(int argc, char **argv) {
     return 0;
 }
 
-static int verify_dir(const char *dir, uint32_t chain_id) {
+static int verify_dir(const char *dir, uint32_t chain_id, uint32_t shard) {
     args_t a = {.dir = dir, .chain_id = chain_id};
     /* pass 1: every segment, CRCs and chain, every signature, no engine */
-    sigcheck_t sc = {.chain_id = a.chain_id};
+    sigcheck_t sc = {.chain_id = a.chain_id, .shard = shard};
     lx_recover_opts_t o1 = {.read_only = true, .no_engine = true, .on_cmd = check_sig, .ctx = &sc};
     lx_recovery_t r1;
     int rc = lx_recover(a.dir, &o1, NULL, &r1);

@@ -245,6 +245,7 @@ static int send_signed(const aopts_t *o, lxdex_conn_t *c, lx_cmd_t *cmd) {
     a.chain_id = c->cfg.node.chain_id;
     a.nonce = o->nonce ? o->nonce : (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
     a.cmd = *cmd;
+    a.shard = lx_sign_funds(cmd) ? o->shard : 0; /* signed: it cannot be replayed elsewhere */
     lx_proto_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = LX_PROTO_SIGNED;
