@@ -488,8 +488,6 @@ static void on_out(lx__web_t *g, const lx_node_out_t *o) {
     case LX_NODE_OUT_EVENT: {
         const lx_event_t *ev = &o->ev;
         g->m.events++;
-        if (ev->type == LX_EV_REJECTED && ev->u.rejected.reason < LX_REJECT__COUNT)
-            g->m.rejects[ev->u.rejected.reason]++;
         if (ev->type == LX_EV_MARKET_STATE && ev->market < g->ms.nmk)
             g->halted[ev->market] = ev->u.market_state.halted;
         /* what every shard applies, every shard reports: keys and the
@@ -497,6 +495,10 @@ static void on_out(lx__web_t *g, const lx_node_out_t *o) {
         bool echo =
             o->shard != 0 && (ev->type == LX_EV_REJECTED || ev->type == LX_EV_DEADMAN ||
                               (ev->type >= LX_EV_KEY_BOUND && ev->type <= LX_EV_AGENT_REVOKED));
+        /* a rejection of a command every shard applies counts once */
+        if (ev->type == LX_EV_REJECTED && ev->u.rejected.reason < LX_REJECT__COUNT &&
+            !(echo && o->parts > 1))
+            g->m.rejects[ev->u.rejected.reason]++;
         if (ev->type >= LX_EV_KEY_BOUND && ev->type <= LX_EV_AGENT_REVOKED && !echo &&
             lx_gw_keys_apply(g->keys, ev))
             lx__web_log(g, "lxdexd: web: no memory for a key\n");

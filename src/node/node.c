@@ -15,7 +15,9 @@
  * the directory is first used, and a node configured with another number
  * refuses to start (the markets' shards would no longer match their
  * journals). A market the configuration places in shard K must be in shard
- * K's recovered state, or the node refuses to start and says which.
+ * K's recovered state, or the node refuses to start and says which. A
+ * node holds an exclusive flock on data_dir/LOCK while it is open: a
+ * second one on the same directory refuses to start (lock_dir).
  *
  * Startup: each shard recovers from its journal (lx_recover: newest
  * snapshot, then replay) and opens it for appending; with several shards,
@@ -37,6 +39,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -293,12 +296,34 @@ static int shard_open(lx_node_t *n, shard_t *s, char *err, size_t errlen) {
     return 0;
 }
 
+/* One node per data directory: a second one would recover the journal and
+ * open a new segment under the running node (breaking its hash chain, and
+ * its next snapshot's name), whether or not it then got its ports. An
+ * exclusive flock on data_dir/LOCK, held until lx_node_close (the kernel
+ * drops it when the process dies, so a crash leaves nothing to clean).
+ * LX_ESTATE when another process holds it. */
+static int lock_dir(lx_node_t *n, char *err, size_t errlen) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/LOCK", n->cfg->node.data_dir);
+    n->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (n->lock_fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return LX_EIO;
+    }
+    if (flock(n->lock_fd, LOCK_EX | LOCK_NB) == 0) return 0;
+    int e = errno;
+    snprintf(err, errlen, "%s: %s", n->cfg->node.data_dir,
+             e == EWOULDBLOCK ? "in use by another lxdexd (its LOCK file is locked)" : strerror(e));
+    return e == EWOULDBLOCK ? LX_ESTATE : LX_EIO;
+}
+
 int lx_node_open(lx_node_t **out, const lx_config_t *cfg, const lx_node_opts_t *opts, char *err,
                  size_t errlen) {
     *out = NULL;
     lx_node_t *n = calloc(1, sizeof *n);
     int rc = LX_ENOMEM;
     if (!n) goto fail;
+    n->lock_fd = -1;
     n->cfg = cfg;
     if (opts) n->opts = *opts;
     if (!n->opts.faucet_accounts) n->opts.faucet_accounts = 100;
@@ -332,6 +357,7 @@ int lx_node_open(lx_node_t **out, const lx_config_t *cfg, const lx_node_opts_t *
         rc = LX_EIO;
         goto fail;
     }
+    if ((rc = lock_dir(n, err, errlen))) goto fail;
     if ((rc = layout(n, err, errlen))) goto fail;
     for (uint32_t k = 0; k < n->nshards; k++)
         if ((rc = shard_open(n, &n->shards[k], err, errlen))) goto fail;
@@ -680,5 +706,6 @@ void lx_node_close(lx_node_t *n) {
     }
     free(n->shards);
     free(n->market_shard);
+    if (n->lock_fd >= 0) close(n->lock_fd);
     free(n);
 }

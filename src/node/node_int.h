@@ -100,6 +100,7 @@ typedef struct {
 struct lx_node {
     const lx_config_t *cfg;
     lx_node_opts_t opts;
+    int lock_fd; /* data_dir/LOCK, flock'ed while the node is open; -1: none */
     FILE *log;
     gateway_t gw[LX_NODE_GATEWAYS_MAX];
     uint32_t ngw;

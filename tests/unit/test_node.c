@@ -1876,6 +1876,29 @@ static void test_restart_recovers(void **state) {
     remove_dir(dir);
 }
 
+/* One node per data directory: a second one refuses to start, before it
+ * touches the journal (it opened a new segment under the running node and
+ * broke its hash chain, whether or not it then got its ports); once the
+ * first is closed, the directory opens again. */
+static void test_data_dir_lock(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    tnode_start(&t, dir, NULL, 0);
+    lx_config_t cfg = t.cfg;
+    char err[512] = "";
+    lx_node_t *second = NULL;
+    lx_node_opts_t no = {.faucet_accounts = 10, .ring_capacity = 1024};
+    assert_int_equal(lx_node_open(&second, &cfg, &no, err, sizeof err), LX_ESTATE);
+    assert_null(second);
+    assert_non_null(strstr(err, "in use by another lxdexd"));
+    uint64_t digest = tnode_stop(&t);
+    tnode_start(&t, dir, NULL, 0); /* the same state: nothing was added */
+    assert_int_equal(tnode_stop(&t), digest);
+    remove_dir(dir);
+}
+
 /* ---- durability: an fdatasync that waits for the test ----------------------- */
 
 static _Atomic int gate_closed;
@@ -2969,6 +2992,7 @@ int main(void) {
         cmocka_unit_test(test_resend_bound),
         cmocka_unit_test(test_session_ids_restart),
         cmocka_unit_test(test_restart_recovers),
+        cmocka_unit_test(test_data_dir_lock),
         cmocka_unit_test(test_ack_after_fsync),
         cmocka_unit_test(test_many_orders),
         cmocka_unit_test(test_slow_reader),
