@@ -234,6 +234,31 @@ typedef struct {
 
 const char *lx_cmd_type_name(int type); /* "PLACE", or "?" */
 
+/* Whether a node with several shards applies the command in every shard
+ * (assets, TICK, the dead man's switch, keys and agents, a cancel-all of
+ * every market) rather than in one (a market's commands, orders, funds).
+ * A key's SIGNED nonces are kept apart for the two kinds (docs/identity.md):
+ * every shard then sees the same nonces for the commands every shard
+ * applies, and decides them alike. */
+static inline bool lx_cmd_every_shard(const lx_cmd_t *c) {
+    switch (c->type) {
+    case LX_CMD_CREATE_MARKET:
+    case LX_CMD_SET_MARKET_STATE:
+    case LX_CMD_SET_FEES:
+    case LX_CMD_PLACE:
+    case LX_CMD_CANCEL:
+    case LX_CMD_AMEND:
+    case LX_CMD_DEPOSIT:
+    case LX_CMD_WITHDRAW:
+    case LX_CMD_TRANSFER:
+        return false;
+    case LX_CMD_CANCEL_ALL:
+        return c->u.cancel_all.market == LX_MARKET_ALL;
+    default:
+        return true;
+    }
+}
+
 /* The account a command acts for (the one whose key, or agent, must sign
  * it; a deposit names the account credited, a transfer the account
  * debited); LX_ACCOUNT_NONE for operator commands (assets, markets, fees,

@@ -227,10 +227,11 @@ typedef enum {
 typedef struct {
     uint8_t key[LX_KEY_LEN];
     lx_account_id_t account;
-    uint8_t role;   /* lx_key_role_t */
-    uint64_t nonce; /* the last SIGNED nonce it used, 0 if none */
-    int64_t expiry; /* agents: the approval's expiry; owners: 0 */
-    char name[16];  /* agents: the approval's name */
+    uint8_t role;       /* lx_key_role_t */
+    uint64_t nonce;     /* the last SIGNED nonce of a one-shard command, 0 if none */
+    uint64_t nonce_all; /* ... of a command every shard applies (lx_cmd_every_shard) */
+    int64_t expiry;     /* agents: the approval's expiry; owners: 0 */
+    char name[16];      /* agents: the approval's name */
 } lx_key_info_t;
 
 /* A key the engine knows; LX_ENOENT if none. */

@@ -277,9 +277,10 @@ typedef struct lx__ident {
 
 typedef struct lx__key {
     uint8_t key[32];
-    uint64_t nonce; /* last SIGNED nonce */
-    int64_t expiry; /* agents */
-    char name[16];  /* agents */
+    uint64_t nonce;     /* last SIGNED nonce of a one-shard command */
+    uint64_t nonce_all; /* ... of a command every shard applies (lx_cmd_every_shard) */
+    int64_t expiry;     /* agents */
+    char name[16];      /* agents */
     uint32_t account;
     uint32_t role; /* lx_key_role_t */
 } lx__key_t;
@@ -507,6 +508,9 @@ void lx__gtd_clear(lx_engine_t *e, uint32_t slot);
 uint32_t lx__gtd_find(const lx_engine_t *e, uint32_t slot); /* table index or LX__NIL */
 int64_t lx__gtd_expiry(const lx_engine_t *e, uint32_t slot);
 size_t lx__gtd_bytes(const lx_engine_t *e); /* memory of both */
+
+/* digest.c: the digest as an image of `version` has it in its trailer */
+uint64_t lx__digest(const lx_engine_t *e, uint32_t version);
 
 /* deadman.c: dead man's switches (docs/matching.md) */
 int lx__schedule_cancel(lx_engine_t *e, const lx_cmd_t *c);

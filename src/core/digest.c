@@ -13,13 +13,17 @@
  * order ids); the live GTD entries and the armed dead man's switches, each
  * combined by addition because a heap's array order is an artifact of its
  * history; and every known key (owner, agent, revoked) with its account,
- * role, last nonce, expiry and name, in the order the engine learnt them.
+ * role, last nonces, expiry and name, in the order the engine learnt them.
+ * lx__digest also computes it as images of an older version have it in
+ * their trailer (without the fields that version did not have), so that
+ * such an image can still be checked and loaded.
  *
  * Level indices, index-table layouts and capacities are deliberately left
  * out: they are storage, not state. The walk costs O(state); the digest is
  * computed on demand, not maintained per command.
  */
 #include "core.h"
+#include "lx/snapshot.h"
 
 typedef struct {
     uint64_t h;
@@ -51,6 +55,12 @@ static void put_order(hasher_t *s, const lx_engine_t *e, uint32_t slot) {
 }
 
 uint64_t lx_engine_digest(const lx_engine_t *e) {
+    return lx__digest(e, LX_SNAPSHOT_VERSION);
+}
+
+/* The digest as images of `version` have it in their trailer: version 2
+ * had no market last-event times and one nonce per key. */
+uint64_t lx__digest(const lx_engine_t *e, uint32_t version) {
     hasher_t s = {0x6c78646578ULL};
     const lx_engine_config_t *c = &e->cfg;
     put(&s, c->max_markets);
@@ -91,7 +101,7 @@ uint64_t lx_engine_digest(const lx_engine_t *e) {
         put(&s, (uint64_t)m->max_qty);
         put(&s, (uint64_t)(uint32_t)m->maker_fee << 32 | (uint32_t)m->taker_fee);
         put(&s, m->seq);
-        put(&s, (uint64_t)m->last_ts);
+        if (version >= 3) put(&s, (uint64_t)m->last_ts);
         put(&s, (uint64_t)m->last_price);
         for (int side = 0; side < 2; side++) {
             const lx__side_t *sd = &m->side[side];
@@ -159,6 +169,7 @@ uint64_t lx_engine_digest(const lx_engine_t *e) {
         for (int j = 0; j < 6; j++) put(&s, w[j]);
         put(&s, (uint64_t)k->account << 32 | k->role);
         put(&s, k->nonce);
+        if (version >= 3) put(&s, k->nonce_all);
         put(&s, (uint64_t)k->expiry);
     }
     return mix(s.h);

@@ -332,7 +332,9 @@ static LX_NOINLINE int apply_authed(lx_engine_t *e, const lx_cmd_t *c, const lx_
     uint32_t signer = LX__NIL;
     if (lx__auth_check(e, c, auth, &signer) != LX_REJECT_NONE) return 0; /* rejected */
     int rc = dispatch(e, c);
-    if (signer != LX__NIL && rc == 0) e->keys[signer].nonce = auth->nonce;
+    if (signer != LX__NIL && rc == 0)
+        *(lx_cmd_every_shard(c) ? &e->keys[signer].nonce_all : &e->keys[signer].nonce) =
+            auth->nonce;
     return rc;
 }
 

@@ -186,7 +186,8 @@ lx_reject_t lx__auth_check(lx_engine_t *e, const lx_cmd_t *c, const lx_cmd_auth_
         r = LX_REJECT_NOT_AUTHORIZED;
     else if (e->keys[k].role == LX_KEY_AGENT && e->keys[k].expiry <= c->ts)
         r = LX_REJECT_AGENT_EXPIRED;
-    else if (auth->scheme == LX_CMD_AUTH_SIGNED && auth->nonce <= e->keys[k].nonce)
+    else if (auth->scheme == LX_CMD_AUTH_SIGNED &&
+             auth->nonce <= (lx_cmd_every_shard(c) ? e->keys[k].nonce_all : e->keys[k].nonce))
         r = LX_REJECT_NONCE_REPLAYED;
     if (r) {
         reject_auth(e, c, a, r);
@@ -295,6 +296,7 @@ static void key_info(const lx__key_t *r, lx_key_info_t *out) {
     out->account = r->account;
     out->role = (uint8_t)r->role;
     out->nonce = r->nonce;
+    out->nonce_all = r->nonce_all;
     out->expiry = r->expiry;
     memcpy(out->name, r->name, 16);
 }

@@ -8,11 +8,11 @@
  * code that the tests already trust, then checked by lx_engine_validate()
  * and by the digest stored at the end of the image.
  *
- * Format, version 2. All integers little-endian; i64 two's complement.
+ * Format, version 3. All integers little-endian; i64 two's complement.
  *
  *   offset  size  field
  *   0       4     magic "LXEN" (0x4c 0x58 0x45 0x4e)
- *   4       4     version (2)
+ *   4       4     version (3)
  *   8       4     max_markets
  *   12      4     max_assets
  *   16      4     max_accounts
@@ -36,7 +36,7 @@
  *             2 bytes zero, i64 tick_size, i64 lot_size, i64 min_price,
  *             i64 max_price, i64 max_qty, i32 maker_fee, i32 taker_fee,
  *             u64 market_seq, i64 last_price, i64 last_ts (the ts of the
- *             market's last event; images of before it have 0); then, for the
+ *             market's last event); then, for the
  *             buy side and then the sell side: u32 level count, then each
  *             level from the worst price to the best: i64 price, u32 order
  *             count, then its orders in time priority, 48 bytes each:
@@ -54,10 +54,17 @@
  *             (expiry, seq) order: every resting GTD order once
  *   deadman   count x 12: u32 account, i64 deadline (> 0), the armed dead
  *             man's switches in (deadline, account) order
- *   keys      count x 72: key[32], u32 account, u32 role (1 owner, 2 agent,
- *             3 revoked), u64 last nonce, i64 expiry, 16 bytes name; in the
- *             order the engine learnt them (identity.c)
+ *   keys      count x 80: key[32], u32 account, u32 role (1 owner, 2 agent,
+ *             3 revoked), u64 last nonce, i64 expiry, 16 bytes name, u64
+ *             last nonce of the commands every shard applies; in the order
+ *             the engine learnt them (identity.c)
  *   trailer   u64 lx_engine_digest() of the state
+ *
+ * Version 2 is read too: its markets have 8 zero bytes where last_ts is
+ * (no time then), its keys are 72 bytes (one nonce, which becomes both:
+ * every nonce used so far is refused in both kinds), and its trailer is
+ * the digest of its day (lx__digest(e, 2)). So a node upgraded over a
+ * data directory recovers from its snapshots.
  *
  * Version 1 (before the dead man's switches and keys) is no longer read
  * (LX_EVERSION): its trailer is the digest of its day, which the digest
@@ -283,6 +290,7 @@ int lx_engine_save(const lx_engine_t *e, lx_write_fn write, void *ctx) {
         w64(w, k->nonce);
         w64(w, (uint64_t)k->expiry);
         memcpy(wr_room(w, 16), k->name, 16);
+        w64(w, k->nonce_all);
     }
     w64(w, lx_engine_digest(e));
     wr_flush(w);
@@ -338,7 +346,7 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
     if (!rd(&r, h, 8)) return r.err;
     CHECK(lx_get_u32(h) == SNAP_MAGIC);
     uint32_t version = lx_get_u32(h + 4);
-    if (version != LX_SNAPSHOT_VERSION) return LX_EVERSION;
+    if (version != LX_SNAPSHOT_VERSION && version != 2) return LX_EVERSION;
     if (!rd(&r, h + 8, HEADER_LEN)) return r.err;
     CHECK(lx_get_u64(h + HEADER_LEN) == header_check(h, HEADER_LEN));
     lx_engine_config_t cfg;
@@ -402,8 +410,9 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
         m->taker_fee = (int32_t)r32(&r);
         m->seq = r64(&r);
         m->last_price = (int64_t)r64(&r);
-        m->last_ts = (int64_t)r64(&r);
-        CHECK(m->last_ts >= 0 && (m->seq > 0 || m->last_ts == 0));
+        m->last_ts = (int64_t)r64(&r); /* version 2: zero */
+        CHECK(m->last_ts >= 0 && (m->seq > 0 || m->last_ts == 0) &&
+              (version >= 3 || m->last_ts == 0));
         CHECK(b4[2] == 0 && b4[3] == 0 && m->mode <= LX_MODE_BATCH && m->halted <= 1);
         CHECK(m->base < cfg.max_assets && e->assets[m->base].exists && m->quote < cfg.max_assets &&
               e->assets[m->quote].exists && m->base != m->quote);
@@ -546,8 +555,8 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
     }
     n = r32(&r);
     for (uint32_t i = 0; i < n; i++) {
-        uint8_t rec[72];
-        if (!rd(&r, rec, sizeof rec)) goto fail;
+        uint8_t rec[80];
+        if (!rd(&r, rec, version >= 3 ? 80 : 72)) goto fail;
         uint32_t a = lx_get_u32(rec + 32), role = lx_get_u32(rec + 36);
         CHECK(a < cfg.max_accounts && role >= LX_KEY_OWNER && role <= LX_KEY_REVOKED);
         CHECK(lx__key_find(e, rec) == LX__NIL && lx__key_reserve(e) == 0);
@@ -556,9 +565,10 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
         e->keys[k].nonce = lx_get_u64(rec + 40);
         e->keys[k].expiry = (int64_t)lx_get_u64(rec + 48);
         memcpy(e->keys[k].name, rec + 56, 16);
+        e->keys[k].nonce_all = version >= 3 ? lx_get_u64(rec + 72) : e->keys[k].nonce;
     }
     uint64_t digest = r64(&r);
-    CHECK(lx_engine_validate(e, NULL, 0) == 0 && lx_engine_digest(e) == digest);
+    CHECK(lx_engine_validate(e, NULL, 0) == 0 && lx__digest(e, version) == digest);
     free(linked);
     *out = e;
     return 0;

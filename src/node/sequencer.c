@@ -79,6 +79,8 @@ static void record_lat(lx_lathist_t *h, const lx_node_msg_t *msgs, uint32_t k, u
  * one rule for commands, shared with recovery (lx__node_every_shard). */
 static uint32_t cmd_route(const lx_node_t *n, const lx_cmd_t *c, uint8_t shard) {
     if (n->nshards == 1) return 0;
+    /* one list for the engine's nonces and this routing (lx/command.h) */
+    if (lx_cmd_every_shard(c)) return TO_ALL;
     switch (c->type) {
     case LX_CMD_CREATE_MARKET:
         return lx_node_market_shard(n, c->u.create_market.market);
@@ -92,16 +94,10 @@ static uint32_t cmd_route(const lx_node_t *n, const lx_cmd_t *c, uint8_t shard) 
         return lx_node_market_shard(n, c->u.cancel.market);
     case LX_CMD_AMEND:
         return lx_node_market_shard(n, c->u.amend.market);
-    case LX_CMD_CANCEL_ALL:
-        return c->u.cancel_all.market == LX_MARKET_ALL
-                   ? TO_ALL
-                   : lx_node_market_shard(n, c->u.cancel_all.market);
-    case LX_CMD_DEPOSIT:
-    case LX_CMD_WITHDRAW:
-    case LX_CMD_TRANSFER:
+    case LX_CMD_CANCEL_ALL: /* of one market */
+        return lx_node_market_shard(n, c->u.cancel_all.market);
+    default: /* deposit, withdraw, transfer */
         return shard < n->nshards ? shard : 0;
-    default: /* assets, TICK, dead man's switch, keys and agents */
-        return TO_ALL;
     }
 }
 

@@ -460,8 +460,9 @@ static int order_info_cmp_msg(const lx_order_info_t *a, const lx_order_info_t *b
     CK(order_id)
     CK(account)
     CK(market)
-    CK(side) CK(type) CK(tif) CK(stp) CK(price) CK(qty) CK(remaining) CK(filled) CK(client_id)
-        CK(expiry) CK(locked)
+    CK(side)
+    CK(type) CK(tif) CK(stp) CK(price) CK(qty) CK(remaining) CK(filled) CK(client_id) CK(expiry)
+        CK(locked)
 #undef CK
             return 0;
 }
@@ -872,7 +873,8 @@ int inv_compare_keys(const lx_engine_t *e, const ref_t *ref, char *msg, size_t l
         lx_engine_key_nth(e, i, &x);
         ref_key_nth(ref, i, &y);
         if (memcmp(x.key, y.key, 32) != 0 || x.account != y.account || x.role != y.role ||
-            x.nonce != y.nonce || x.expiry != y.expiry || memcmp(x.name, y.name, 16) != 0)
+            x.nonce != y.nonce || x.nonce_all != y.nonce_all || x.expiry != y.expiry ||
+            memcmp(x.name, y.name, 16) != 0)
             return fail(msg, len,
                         "key #%u (%02x%02x..): engine account %u role %u nonce %llu expiry %lld, "
                         "reference %02x%02x.. account %u role %u nonce %llu expiry %lld",
@@ -918,9 +920,10 @@ int inv_compare_state(const lx_engine_t *e, const ref_t *ref, char *msg, size_t 
         CK(market)
         CK(base)
         CK(quote)
-        CK(mode) CK(halted) CK(tick_size) CK(lot_size) CK(tick_value) CK(min_price) CK(max_price)
-            CK(max_qty) CK(maker_fee) CK(taker_fee) CK(market_seq) CK(last_ts) CK(last_price)
-                CK(bid_levels) CK(ask_levels) CK(orders)
+        CK(mode)
+        CK(halted) CK(tick_size) CK(lot_size) CK(tick_value) CK(min_price) CK(max_price) CK(max_qty)
+            CK(maker_fee) CK(taker_fee) CK(market_seq) CK(last_ts) CK(last_price) CK(bid_levels)
+                CK(ask_levels) CK(orders)
 #undef CK
                     for (int s = 0; rc == 0 && s < 2; s++) {
             size_t en = book(e, m, s, &eb);

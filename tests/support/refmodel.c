@@ -1244,6 +1244,16 @@ static void do_transfer(ref_t *r, const lx_cmd_transfer_t *c) {
 
 /* ---- identity (identity.md) ---------------------------------------------- */
 
+/* docs/identity.md: the commands a node with several shards applies in
+ * every shard keep their own nonce per key. Those are: assets, TICK, the
+ * dead man's switch, keys and agents, a cancel-all of every market. */
+static bool every_shard(const lx_cmd_t *c) {
+    if (c->type == LX_CMD_CANCEL_ALL) return c->u.cancel_all.market == LX_MARKET_ALL;
+    return c->type == LX_CMD_CREATE_ASSET || c->type == LX_CMD_TICK ||
+           c->type == LX_CMD_SCHEDULE_CANCEL || c->type == LX_CMD_BIND_KEY ||
+           c->type == LX_CMD_APPROVE_AGENT || c->type == LX_CMD_REVOKE_AGENT;
+}
+
 static lx_key_info_t *key_find(ref_t *r, const uint8_t key[32]) {
     for (size_t i = 0; i < r->nkeys; i++)
         if (memcmp(r->keys[i].key, key, 32) == 0) return &r->keys[i];
@@ -1424,7 +1434,8 @@ static lx_reject_t auth_check(ref_t *r, const lx_cmd_t *c, const lx_cmd_auth_t *
         why = LX_REJECT_NOT_AUTHORIZED;
     else if (k->role == LX_KEY_AGENT && k->expiry <= c->ts)
         why = LX_REJECT_AGENT_EXPIRED;
-    else if (auth->scheme == LX_CMD_AUTH_SIGNED && auth->nonce <= k->nonce)
+    else if (auth->scheme == LX_CMD_AUTH_SIGNED &&
+             auth->nonce <= (every_shard(c) ? k->nonce_all : k->nonce))
         why = LX_REJECT_NONCE_REPLAYED;
     if (why) {
         lx_market_id_t m = LX_MARKET_NONE;
@@ -1528,7 +1539,12 @@ int ref_apply_auth(ref_t *r, const lx_cmd_t *c, const lx_cmd_auth_t *auth, const
         do_revoke_agent(r, &c->u.revoke_agent);
         break;
     }
-    if (signer != SIZE_MAX) r->keys[signer].nonce = auth->nonce; /* spent, whatever the outcome */
+    if (signer != SIZE_MAX) { /* spent, whatever the outcome */
+        if (every_shard(c))
+            r->keys[signer].nonce_all = auth->nonce;
+        else
+            r->keys[signer].nonce = auth->nonce;
+    }
     r->cmd = NULL;
     r->sink = NULL;
     return 0;

@@ -992,6 +992,58 @@ static void cli_agent(tcli_t *c, uint32_t chain, lx_account_id_t account, const 
     assert_memory_equal(m.u.account_key.key, agent, 32);
 }
 
+/* Two shards: a key's nonces of the commands every shard applies are kept
+ * apart from those of one shard's commands, so every shard decides them
+ * alike. An owner approves an agent (nonce 1), places in shard 1 (nonce
+ * 100), then revokes the agent with nonce 50: before, shard 1 refused the
+ * revocation (50 <= 100) while shard 0 applied it, and the agent kept
+ * trading in shard 1. */
+static void test_shard_nonces(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    assert_true(sodium_init() >= 0);
+    uint8_t pk[32], sk[64], apk[32], ask[64];
+    crypto_sign_keypair(pk, sk);
+    crypto_sign_keypair(apk, ask);
+    t_shards = 2;
+    tnode_start(&t, dir, NULL, 0);
+    uint32_t chain = t.cfg.node.chain_id;
+    tcli_t c;
+    cli_connect(&c, t.port);
+    cli_logon_signed(&c, chain, 5, pk, sk, 0); /* dev mode: pk becomes the owner */
+    cli_agent(&c, chain, 5, pk, sk, 1, apk, INT64_MAX / 2);
+    lx_action_t p = action_of(chain, pk, 100, LX_CMD_PLACE);
+    p.cmd.u.place = (lx_cmd_place_t){.account = 5,
+                                     .market = ETH,
+                                     .side = LX_SIDE_BUY,
+                                     .price = 190000,
+                                     .qty = 1,
+                                     .client_id = 900};
+    send_signed(&c, &p, sk);
+    cli_expect(&c, LX_PROTO_ACCEPTED);
+    cli_agent(&c, chain, 5, pk, sk, 50, apk, 0); /* revoked, in both shards */
+    lx_action_t q = action_of(chain, apk, 1, LX_CMD_PLACE);
+    q.cmd.u.place = (lx_cmd_place_t){.account = 5,
+                                     .market = ETH,
+                                     .side = LX_SIDE_BUY,
+                                     .price = 190000,
+                                     .qty = 1,
+                                     .client_id = 901};
+    send_signed(&c, &q, ask);
+    assert_int_equal(cli_expect(&c, LX_PROTO_REJECTED).u.rejected.reason, LX_REJECT_AGENT_REVOKED);
+    q.nonce = 2;
+    q.cmd.u.place.market = BTC;
+    q.cmd.u.place.price = PX - 500;
+    q.cmd.u.place.client_id = 902;
+    send_signed(&c, &q, ask);
+    assert_int_equal(cli_expect(&c, LX_PROTO_REJECTED).u.rejected.reason, LX_REJECT_AGENT_REVOKED);
+    cli_close(&c);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
 /* A signed logon the gateway must refuse: REJECT LOGON_FAILED naming the
  * LOGON, then the connection closes. */
 static void expect_logon_refused(uint16_t port, uint32_t chain, lx_account_id_t account,
@@ -2993,6 +3045,7 @@ int main(void) {
         cmocka_unit_test(test_session_ids_restart),
         cmocka_unit_test(test_restart_recovers),
         cmocka_unit_test(test_data_dir_lock),
+        cmocka_unit_test(test_shard_nonces),
         cmocka_unit_test(test_ack_after_fsync),
         cmocka_unit_test(test_many_orders),
         cmocka_unit_test(test_slow_reader),

@@ -12,7 +12,11 @@
  * one field the way no command would, checks that lx_engine_validate sees
  * it, saves (the trailer is then the bent state's own digest) and requires
  * lx_engine_load to answer LX_ECORRUPT; an unbent engine's image loads.
- * A version-1 image is answered LX_EVERSION (no longer read).
+ * A version-1 image is answered LX_EVERSION (no longer read). A version-2
+ * image (tests/data/engine_v2.img, written by 7b80112: the world below,
+ * clearing off, an owner's SIGNED place with nonce 7) loads, checked by the
+ * digest of its day: markets without a last event time, the key's one
+ * nonce now both of its nonces.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -238,10 +242,66 @@ static void test_version_1_refused(void **state) {
     lx_engine_destroy(e);
 }
 
+static void test_version_2_loads(void **state) {
+    (void)state;
+    FILE *f = fopen("tests/data/engine_v2.img", "rb");
+    assert_non_null(f);
+    membuf_t img = {0};
+    uint8_t b[4096];
+    size_t n = fread(b, 1, sizeof b, f);
+    fclose(f);
+    assert_true(n > 72 && n < sizeof b);
+    assert_int_equal(membuf_write(&img, b, n), 0);
+    assert_int_equal(lx_get_u32(img.buf + 4), 2);
+    lx_engine_t *e = NULL;
+    assert_int_equal(lx_engine_load(&e, membuf_read, &img), 0);
+    membuf_free(&img);
+    assert_true(lx__digest(e, 2) == 0x27d27530f522f05aULL); /* as 7b80112 printed it */
+    lx_market_info_t mi;
+    assert_int_equal(lx_engine_market_info(e, 0, &mi), 0);
+    assert_int_equal(mi.last_ts, 0);
+    assert_int_equal(mi.orders, 1);
+    uint8_t owner[32];
+    memset(owner, 0x33, 32);
+    lx_key_info_t k;
+    assert_int_equal(lx_engine_key(e, owner, &k), 0);
+    assert_int_equal(k.nonce, 7);
+    assert_int_equal(k.nonce_all, 7);
+    /* both kinds of command refuse nonce 7 and take 8 */
+    lx_cmd_auth_t au;
+    memset(&au, 0, sizeof au);
+    au.scheme = LX_CMD_AUTH_SIGNED;
+    memcpy(au.key, owner, 32);
+    lx_cmd_t c;
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_CANCEL_ALL;
+    c.u.cancel_all = (lx_cmd_cancel_all_t){.account = 3, .market = LX_MARKET_ALL};
+    g_seq = 6;
+    au.nonce = 7;
+    c.seq = ++g_seq;
+    c.ts = 2000;
+    assert_int_equal(lx_engine_apply_auth(e, &c, &au, NULL), 0);
+    assert_int_equal(lx_engine_market_info(e, 0, &mi), 0);
+    assert_int_equal(mi.orders, 1); /* refused: NONCE_REPLAYED */
+    au.nonce = 8;
+    c.seq = ++g_seq;
+    assert_int_equal(lx_engine_apply_auth(e, &c, &au, NULL), 0);
+    assert_int_equal(lx_engine_market_info(e, 0, &mi), 0);
+    assert_int_equal(mi.orders, 0);
+    assert_int_equal(mi.last_ts, 2000);
+    assert_int_equal(lx_engine_key(e, owner, &k), 0);
+    assert_int_equal(k.nonce, 7); /* the one-shard kind is apart */
+    assert_int_equal(k.nonce_all, 8);
+    /* saved again, it is a version-3 image that loads to the same state */
+    assert_int_equal(reload(e), 0);
+    lx_engine_destroy(e);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bent_images_refused),
         cmocka_unit_test(test_version_1_refused),
+        cmocka_unit_test(test_version_2_loads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
