@@ -257,6 +257,23 @@ static void close_revoked(lx__web_t *g, const lx_event_t *ev) {
     }
 }
 
+/* Once a second: sessions logged on with an agent key whose approval has
+ * expired end (1008), as revoked ones do (close_revoked): the engine
+ * refuses the key's commands from then on, and the account's feeds are not
+ * the key's any more either (docs/identity.md). */
+static void close_expired(lx__web_t *g) {
+    if (g->now_ms < g->expiry_scan_ms + 1000 || !g->state_done) return;
+    g->expiry_scan_ms = g->now_ms;
+    int64_t now = lx__web_wall_ns();
+    for (uint32_t i = 0; i < g->nwsc; i++) {
+        lx__web_conn_t *c = g->wsc[i];
+        const char *why = NULL;
+        if (c->logged_on && c->keyed &&
+            lx_gw_keys_check(g->keys, c->account, c->key, now, &why) < 0)
+            lx__web_close(g, c, LWS_CLOSE_STATUS_POLICY_VIOLATION, why);
+    }
+}
+
 /* ---- the node's rings -------------------------------------------------------------------------
  */
 
@@ -827,6 +844,7 @@ static void round_end(lx__web_t *g) {
     drain_out(g);
     if (g->pn && lx_node_failed(g->node))
         answer_unavailable(g, "the node's journal failed: it takes no more commands");
+    close_expired(g);
 }
 
 static bool output_pending(lx__web_t *g) {

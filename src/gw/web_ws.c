@@ -265,6 +265,11 @@ static void subscribe(lx__web_t *g, lx__web_conn_t *c, const json_t *msg, const 
     if (!g->cfg->node.dev_mode && !c->keyed)
         return lx__web_ws_error(g, c, id, "unauthorized",
                                 "account channels need a signed logon outside dev mode");
+    const char *kwhy = NULL;
+    if (on && c->keyed &&
+        lx_gw_keys_check(g->keys, c->account, c->key, lx__web_wall_ns(), &kwhy) < 0)
+        return lx__web_ws_error(g, c, id, "unauthorized", "account %u: %s", (unsigned)c->account,
+                                kwhy);
     lx_account_id_t a = c->logged_on ? c->account : LX_ACCOUNT_NONE;
     const json_t *av = json_object_get(msg, "account");
     if (av) {

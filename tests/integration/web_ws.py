@@ -795,6 +795,31 @@ def test_http_signed(http):
     check(st == 401, "HTTP unsigned order entry outside dev mode: %s %s" % (st, r))
 
 
+async def test_expired_agent(url):
+    """An agent whose approval expires loses its session: closed (1008), as a revoked one is."""
+    owner, short = (nacl.signing.SigningKey(bytes([i]) * 32) for i in (2, 6))
+    async with websockets.connect(url) as ws:
+        env = envelope(owner, 10, approve_agent(5, bytes(short.verify_key), b"short",
+                                                time.time_ns() + 2 * 10**9))
+        r = await ask(ws, {"type": "signed", "envelope": env.hex()}, "ap")
+        check(r.get("result", {}).get("status") == "applied", "approve a short agent: %s" % r)
+    async with websockets.connect(url) as ws:
+        r, _ = await signed_logon(ws, short, 5)
+        check(r.get("role") == "agent", "the short agent logs on: %s" % r)
+        r = await ask(ws, {"type": "subscribe", "channel": "balances", "id": "s"}, "s")
+        closed = None
+        try:
+            while True:
+                await asyncio.wait_for(ws.recv(), 5)
+        except websockets.ConnectionClosed as e:
+            closed = e
+        except asyncio.TimeoutError:
+            pass
+        code = getattr(closed, "code", None) or getattr(getattr(closed, "rcvd", None), "code", None)
+        check(closed is not None and code == 1008,
+              "the expired agent's session is closed (1008): %r" % (closed,))
+
+
 def read_auth(sk, path, ts=None, chain=CHAIN):
     """The Authorization header of a signed read (docs/signing.md's read payload)."""
     ts = time.time_ns() if ts is None else ts
@@ -927,6 +952,7 @@ def run_signed():
                  r"^dev:\n(  .*\n)*": ""}
         p, log, http, ws = start_node(tmp, extra, demo=False)
         asyncio.run(asyncio.wait_for(test_signed("ws://127.0.0.1:%d" % ws), 60))
+        asyncio.run(asyncio.wait_for(test_expired_agent("ws://127.0.0.1:%d" % ws), 30))
         test_http_signed(http)
         test_http_reads(http, tmp)
         book = get(http, "/v1/book/BTC-USD")
