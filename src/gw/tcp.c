@@ -1338,20 +1338,21 @@ static void feed_keys(gw_t *g, const lx_node_out_t *o) {
         atomic_fetch_add_explicit(&G->keys_revoked, 1, memory_order_release);
 }
 
-/* After an agent's revocation (any thread's feed counts them): this
- * thread's connections logged on with a key that may no longer act for
- * their account are closed. The engine refuses the key's commands anyway;
- * without this, its sessions went on receiving the account's reports. */
-static void end_revoked(gw_t *g) {
+/* After an agent's revocation (any thread's feed counts them), and once a
+ * second for expiries (every_s): this thread's connections logged on with
+ * a key that may no longer act for their account are closed. The engine
+ * refuses the key's commands anyway; without this, its sessions went on
+ * receiving the account's reports. */
+static void end_revoked(gw_t *g, bool every_s) {
     lx_gw_tcp_t *G = g->grp;
     uint32_t r = atomic_load_explicit(&G->keys_revoked, memory_order_acquire);
-    if (r == g->revoked_seen) return;
+    if (r == g->revoked_seen && !every_s) return;
     g->revoked_seen = r;
     for (uint32_t i = 0; i < g->nsessions; i++) {
         session_t *s = g->sessions[i];
         const char *why;
         if (s->keyed && s->conn && key_role(G, s->account, s->key, &why) < 0)
-            conn_kill(g, s->conn, "its agent key was revoked");
+            conn_kill(g, s->conn, why); /* revoked, or its approval expired */
     }
 }
 
@@ -1509,13 +1510,14 @@ static void *gw_main(void *arg) {
         stage_cancel_on_disconnect(g);
         stage_flush(g);
         drain_out(g);
-        end_revoked(g);
+        end_revoked(g, false);
         int64_t now = mono_ms();
         if (now - last_tick >= 50) {
             heartbeats(g);
             last_tick = now;
         }
         if (now - last_reclaim >= 1000) {
+            end_revoked(g, true);
             sessions_reclaim(g, now);
             last_reclaim = now;
         }

@@ -1044,6 +1044,35 @@ static void test_shard_nonces(void **state) {
     remove_dir(dir);
 }
 
+/* An agent's session ends when its approval expires, as when it is revoked
+ * (it went on receiving the account's reports). */
+static void test_agent_expiry_ends_session(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    assert_true(sodium_init() >= 0);
+    uint8_t pk[32], sk[64], apk[32], ask[64];
+    crypto_sign_keypair(pk, sk);
+    crypto_sign_keypair(apk, ask);
+    tnode_start(&t, dir, NULL, 0);
+    uint32_t chain = t.cfg.node.chain_id;
+    tcli_t c, a;
+    cli_connect(&c, t.port);
+    cli_logon_signed(&c, chain, 6, pk, sk, 0); /* dev mode: pk becomes the owner */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t expiry = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec + 1500000000; /* 1.5 s */
+    cli_agent(&c, chain, 6, pk, sk, 1, apk, expiry);
+    cli_connect(&a, t.port);
+    cli_logon_signed(&a, chain, 6, apk, ask, 0);
+    cli_expect_closed(&a); /* within 5 s: the expiry, then a scan a second */
+    cli_close(&a);
+    cli_close(&c);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
 /* A signed logon the gateway must refuse: REJECT LOGON_FAILED naming the
  * LOGON, then the connection closes. */
 static void expect_logon_refused(uint16_t port, uint32_t chain, lx_account_id_t account,
@@ -3046,6 +3075,7 @@ int main(void) {
         cmocka_unit_test(test_restart_recovers),
         cmocka_unit_test(test_data_dir_lock),
         cmocka_unit_test(test_shard_nonces),
+        cmocka_unit_test(test_agent_expiry_ends_session),
         cmocka_unit_test(test_ack_after_fsync),
         cmocka_unit_test(test_many_orders),
         cmocka_unit_test(test_slow_reader),
