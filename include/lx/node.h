@@ -252,6 +252,11 @@ bool lx_node_outs_finished(const lx_node_outs_t *o);
 void lx_node_outs_wait(const lx_node_outs_t *o, int64_t timeout_ns);
 /* The number of shards (engine threads). */
 unsigned lx_node_shards(const lx_node_t *n);
+/* The per-account rate-limit buckets every gateway shares
+ * (rate_limits.per_account: one per account over all its sessions on every
+ * gateway; lx_rate_check_shared), *n of them (engine.max_accounts); NULL
+ * when the configuration sets no per-account limit. */
+_Atomic uint64_t *lx_node_account_buckets(lx_node_t *n, uint32_t *count);
 /* The shard that owns market m (the configured one; markets the
  * configuration does not name: m % shards). */
 unsigned lx_node_market_shard(const lx_node_t *n, lx_market_id_t m);

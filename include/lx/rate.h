@@ -9,6 +9,7 @@
 #ifndef LX_RATE_H
 #define LX_RATE_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include "lx/config.h"
 
@@ -21,5 +22,9 @@
  * limited.
  */
 uint32_t lx_rate_check(uint64_t *tat, const lx_config_rate_t *r, uint64_t now_ns, uint32_t weight);
+
+/* The same on a bucket that several threads charge (compare-and-swap). */
+uint32_t lx_rate_check_shared(_Atomic uint64_t *tat, const lx_config_rate_t *r, uint64_t now_ns,
+                              uint32_t weight);
 
 #endif

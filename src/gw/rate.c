@@ -7,7 +7,9 @@
  * refill moves TAT to max(TAT, now) + cost, and conforms while that stays
  * within burst * cost_of_one of now. No clock is read and no timer is kept;
  * all arithmetic is integer nanoseconds, so the result is exact and the
- * same on every machine. Both gateways (tcp.c, web*.c) use it.
+ * same on every machine. Both gateways (tcp.c, web*.c) use it; an
+ * account's bucket is the node's (lx_node_account_buckets), one for every
+ * gateway and thread, charged with compare-and-swap.
  */
 #include "lx/rate.h"
 
@@ -26,4 +28,17 @@ uint32_t lx_rate_check(uint64_t *tat, const lx_config_rate_t *r, uint64_t now_ns
     }
     *tat = next;
     return 0;
+}
+
+uint32_t lx_rate_check_shared(_Atomic uint64_t *tat, const lx_config_rate_t *r, uint64_t now_ns,
+                              uint32_t weight) {
+    uint64_t old = atomic_load_explicit(tat, memory_order_relaxed);
+    for (;;) {
+        uint64_t t = old;
+        uint32_t wait = lx_rate_check(&t, r, now_ns, weight);
+        if (wait) return wait;
+        if (atomic_compare_exchange_weak_explicit(tat, &old, t, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            return 0;
+    }
 }

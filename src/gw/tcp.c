@@ -270,7 +270,7 @@ struct lx_gw_tcp {
     uint64_t session_base;                  /* 32 random bits, new at every start */
     /* per-account rate limits: GCRA "theoretical arrival time" in monotonic
      * ns, updated by compare-and-swap from any thread; NULL when no limit */
-    _Atomic uint64_t *account_tat;
+    _Atomic uint64_t *account_tat; /* the node's (lx_node_account_buckets), not owned */
     uint32_t naccounts;
     uint32_t rr; /* thread 0 only: the thread the next connection goes to */
     /* who may act for which account (see the essay): written by the thread
@@ -1083,16 +1083,8 @@ static void refuse_rate(gw_t *g, conn_t *c, int type, uint64_t cid, uint32_t us)
  * a copy and published by compare-and-swap (a retry only when another
  * thread moved the same account's bucket meanwhile). */
 static uint32_t account_rate(gw_t *g, lx_account_id_t account, uint32_t weight) {
-    _Atomic uint64_t *tat = &g->grp->account_tat[account];
-    uint64_t old = atomic_load_explicit(tat, memory_order_relaxed);
-    for (;;) {
-        uint64_t t = old;
-        uint32_t wait = lx_rate_check(&t, &g->cfg->rate_limits.per_account, g->now_ns, weight);
-        if (wait) return wait;
-        if (atomic_compare_exchange_weak_explicit(tat, &old, t, memory_order_relaxed,
-                                                  memory_order_relaxed))
-            return 0;
-    }
+    return lx_rate_check_shared(&g->grp->account_tat[account], &g->cfg->rate_limits.per_account,
+                                g->now_ns, weight);
 }
 
 /* The account a verified SIGNED action of account `acct` is charged to
@@ -1710,11 +1702,7 @@ int lx_gw_tcp_open(lx_gw_tcp_t **out, lx_node_t *node, const lx_config_t *cfg,
     G->ips = calloc(G->max_conns, sizeof *G->ips);
     G->keys = lx_gw_keys_create();
     if (!G->ips || !G->keys) goto fail;
-    if (cfg->rate_limits.per_account.rate) {
-        G->naccounts = cfg->engine.max_accounts;
-        G->account_tat = calloc(G->naccounts ? G->naccounts : 1, sizeof *G->account_tat);
-        if (!G->account_tat) goto fail;
-    }
+    G->account_tat = lx_node_account_buckets(node, &G->naccounts); /* shared with the web's */
 
     rc = LX_EIO;
     G->lfd = socket(a->ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -1811,6 +1799,5 @@ void lx_gw_tcp_close(lx_gw_tcp_t *G) {
     pthread_rwlock_destroy(&G->keys_mu);
     lx_gw_keys_destroy(G->keys);
     free(G->ips);
-    free(G->account_tat);
     free(G);
 }

@@ -110,8 +110,8 @@ uint32_t lx__web_rate_conn(lx__web_t *g, lx__web_conn_t *c) {
 
 uint32_t lx__web_rate_account(lx__web_t *g, lx_account_id_t a, uint32_t weight) {
     if (!g->account_tat || a >= g->naccounts) return 0;
-    uint32_t w =
-        lx_rate_check(&g->account_tat[a], &g->cfg->rate_limits.per_account, g->now_ns, weight);
+    uint32_t w = lx_rate_check_shared(&g->account_tat[a], &g->cfg->rate_limits.per_account,
+                                      g->now_ns, weight);
     if (w) g->m.rate_limited++;
     return w;
 }
@@ -923,11 +923,7 @@ int lx_gw_web_open(lx_gw_web_t **out, lx_node_t *node, const lx_config_t *cfg,
     g->halted = calloc(g->ms.nmk, 1);
     g->bbo = calloc(g->ms.nmk, sizeof *g->bbo);
     if (!g->view || !g->keys || !g->halted || !g->bbo) goto fail;
-    if (cfg->rate_limits.per_account.rate) {
-        g->naccounts = cfg->engine.max_accounts;
-        g->account_tat = calloc(g->naccounts ? g->naccounts : 1, sizeof *g->account_tat);
-        if (!g->account_tat) goto fail;
-    }
+    g->account_tat = lx_node_account_buckets(node, &g->naccounts); /* shared with tcp.c's */
     lws_set_log_level(LLL_ERR, NULL);
     struct lws_context_creation_info ci;
     memset(&ci, 0, sizeof ci);
@@ -1006,7 +1002,6 @@ void lx_gw_web_close(lx_gw_web_t *g) {
     free(g->pend);
     free(g->wsc);
     free(g->ips);
-    free(g->account_tat);
     free(g->halted);
     free(g->bbo);
     lx_view_destroy(g->view);

@@ -365,7 +365,7 @@ struct lx_gw_web {
     uint32_t nhttp, max_conns, max_per_ip;
     lx__web_ip_t *ips;
     uint32_t nips, ips_cap;
-    uint64_t *account_tat;
+    _Atomic uint64_t *account_tat; /* the node's (lx_node_account_buckets), not owned */
     uint32_t naccounts;
     uint64_t out_max;
     /* metrics */

@@ -357,6 +357,11 @@ int lx_node_open(lx_node_t **out, const lx_config_t *cfg, const lx_node_opts_t *
         rc = LX_EIO;
         goto fail;
     }
+    if (cfg->rate_limits.per_account.rate) {
+        n->naccount_tat = cfg->engine.max_accounts;
+        n->account_tat = calloc(n->naccount_tat ? n->naccount_tat : 1, sizeof *n->account_tat);
+        if (!n->account_tat) goto fail;
+    }
     if ((rc = lock_dir(n, err, errlen))) goto fail;
     if ((rc = layout(n, err, errlen))) goto fail;
     for (uint32_t k = 0; k < n->nshards; k++)
@@ -462,6 +467,11 @@ void lx_node_outs_wait(const lx_node_outs_t *o, int64_t timeout_ns) {
         nanosleep(&ts, NULL);
         waited += 200000;
     }
+}
+
+_Atomic uint64_t *lx_node_account_buckets(lx_node_t *n, uint32_t *count) {
+    *count = n->naccount_tat;
+    return n->account_tat;
 }
 
 unsigned lx_node_shards(const lx_node_t *n) {
@@ -707,5 +717,6 @@ void lx_node_close(lx_node_t *n) {
     free(n->shards);
     free(n->market_shard);
     if (n->lock_fd >= 0) close(n->lock_fd);
+    free(n->account_tat);
     free(n);
 }

@@ -100,7 +100,9 @@ typedef struct {
 struct lx_node {
     const lx_config_t *cfg;
     lx_node_opts_t opts;
-    int lock_fd; /* data_dir/LOCK, flock'ed while the node is open; -1: none */
+    int lock_fd;                   /* data_dir/LOCK, flock'ed while the node is open; -1: none */
+    _Atomic uint64_t *account_tat; /* per-account rate buckets (lx_node_account_buckets) */
+    uint32_t naccount_tat;
     FILE *log;
     gateway_t gw[LX_NODE_GATEWAYS_MAX];
     uint32_t ngw;
