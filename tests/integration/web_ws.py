@@ -705,7 +705,7 @@ async def test_signed(url):
             check(r.get("result", {}).get("status") == "applied", "revoke the agent: %s" % r)
         try:
             while True:
-                await asyncio.wait_for(ws.recv(), 5)
+                await asyncio.wait_for(ws.recv(), 8)
         except websockets.ConnectionClosed as e:
             check(e.code == 1008 and "revoked" in e.reason,
                   "a revoked agent's open session is closed: %s %s" % (e.code, e.reason))
@@ -800,7 +800,7 @@ async def test_expired_agent(url):
     owner, short = (nacl.signing.SigningKey(bytes([i]) * 32) for i in (2, 6))
     async with websockets.connect(url) as ws:
         env = envelope(owner, 10, approve_agent(5, bytes(short.verify_key), b"short",
-                                                time.time_ns() + 2 * 10**9))
+                                                time.time_ns() + 4 * 10**9))
         r = await ask(ws, {"type": "signed", "envelope": env.hex()}, "ap")
         check(r.get("result", {}).get("status") == "applied", "approve a short agent: %s" % r)
     async with websockets.connect(url) as ws:
@@ -810,7 +810,7 @@ async def test_expired_agent(url):
         closed = None
         try:
             while True:
-                await asyncio.wait_for(ws.recv(), 5)
+                await asyncio.wait_for(ws.recv(), 8)
         except websockets.ConnectionClosed as e:
             closed = e
         except asyncio.TimeoutError:

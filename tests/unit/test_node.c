@@ -1057,13 +1057,17 @@ static void test_agent_expiry_ends_session(void **state) {
     crypto_sign_keypair(apk, ask);
     tnode_start(&t, dir, NULL, 0);
     uint32_t chain = t.cfg.node.chain_id;
+    /* the owner on the thread that keeps the key copy: once the status
+     * round trip there is answered, the copy has the agent */
     tcli_t c, a;
+    cli_align(t.port, t_threads - 1);
     cli_connect(&c, t.port);
     cli_logon_signed(&c, chain, 6, pk, sk, 0); /* dev mode: pk becomes the owner */
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    int64_t expiry = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec + 1500000000; /* 1.5 s */
+    int64_t expiry = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec + 3000000000; /* 3 s */
     cli_agent(&c, chain, 6, pk, sk, 1, apk, expiry);
+    cli_status(&c, 1);
     cli_connect(&a, t.port);
     cli_logon_signed(&a, chain, 6, apk, ask, 0);
     cli_expect_closed(&a); /* within 5 s: the expiry, then a scan a second */
