@@ -348,4 +348,10 @@ int lx_recover(const char *dir, const lx_recover_opts_t *opts, lx_engine_t **e, 
 /* Hex of a chain hash into out (65 bytes). */
 void lx_journal_hash_hex(const uint8_t hash[LX_JOURNAL_HASH_LEN], char out[65]);
 
+/* lx_strerror(rc), except that an LX_EIO from this thread's last failed
+ * journal or snapshot I/O names the system's reason ("No space left on
+ * device", "Read-only file system"): LX_EIO alone hides what an operator
+ * must do. */
+const char *lx_journal_strerror(int rc);
+
 #endif

@@ -164,6 +164,13 @@ int lx_io_mkdir(const lx_io_t *io, const char *path, bool sync_parent) {
     return io->fsync_dir(io->ctx, parent);
 }
 
+/* the errno of this thread's last I/O failure mapped to LX_EIO */
+static _Thread_local int last_eio;
+
+const char *lx_journal_strerror(int rc) {
+    return rc == LX_EIO && last_eio ? strerror(last_eio) : lx_strerror(rc);
+}
+
 int jnl_io_err(int neg_errno) {
     switch (-neg_errno) {
     case ENOENT:
@@ -173,6 +180,7 @@ int jnl_io_err(int neg_errno) {
     case ENOMEM:
         return LX_ENOMEM;
     default:
+        last_eio = -neg_errno;
         return LX_EIO;
     }
 }

@@ -72,7 +72,8 @@ uint64_t lx__node_mono_ns(void) {
 void lx__node_fail(lx_node_t *n, int rc, const char *what) {
     atomic_store(&n->journal_error, rc);
     atomic_store(&n->failed, true);
-    lx__node_log(n, "lxdexd: %s (%s): the node takes no more commands\n", what, lx_strerror(rc));
+    lx__node_log(n, "lxdexd: %s (%s): the node takes no more commands\n", what,
+                 lx_journal_strerror(rc));
 }
 
 /* mkdir -p. Every directory on the path, created now or found, is made
@@ -206,7 +207,8 @@ static int shard_open(lx_node_t *n, shard_t *s, char *err, size_t errlen) {
     }
     int rc = lx_recover(s->dir, &ro, &s->engine, &s->rec);
     if (rc) {
-        snprintf(err, errlen, "%s: recovery failed (%s): %s", s->dir, lx_strerror(rc), s->rec.msg);
+        snprintf(err, errlen, "%s: recovery failed (%s): %s", s->dir, lx_journal_strerror(rc),
+                 s->rec.msg);
         return rc;
     }
     /* A journal without a command (none, or only segments holding no group:
@@ -267,7 +269,7 @@ static int shard_open(lx_node_t *n, shard_t *s, char *err, size_t errlen) {
     jc.io = n->opts.io;
     rc = lx_journal_open(&s->journal, s->dir, &jc, &s->rec);
     if (rc) {
-        snprintf(err, errlen, "%s: cannot open the journal: %s", s->dir, lx_strerror(rc));
+        snprintf(err, errlen, "%s: cannot open the journal: %s", s->dir, lx_journal_strerror(rc));
         return rc;
     }
     s->next_seq = lx_engine_last_seq(s->engine) + 1;

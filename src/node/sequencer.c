@@ -423,7 +423,9 @@ void lx__seq_boot(lx_node_t *n) {
 static void seq_snapshot(lx_node_t *n, shard_t *s) {
     int rc = lx_journal_snapshot_poll(s->journal, false);
     if (rc == LX_EAGAIN) return; /* the last one is still being written */
-    if (rc) lx__node_log(n, "lxdexd: shard %u: snapshot failed: %s\n", s->index, lx_strerror(rc));
+    if (rc)
+        lx__node_log(n, "lxdexd: shard %u: snapshot failed: %s\n", s->index,
+                     lx_journal_strerror(rc));
     uint64_t t0 = lx__node_mono_ns();
     lx_node_msg_t park;
     memset(&park, 0, sizeof park);
@@ -444,7 +446,7 @@ static void seq_snapshot(lx_node_t *n, shard_t *s) {
         if (stall > atomic_load(&n->snapshot_stall_ns)) atomic_store(&n->snapshot_stall_ns, stall);
         if (rc)
             lx__node_log(n, "lxdexd: shard %u: snapshot at seq %llu failed: %s\n", s->index,
-                         (unsigned long long)(s->next_seq - 1), lx_strerror(rc));
+                         (unsigned long long)(s->next_seq - 1), lx_journal_strerror(rc));
         else
             atomic_fetch_add(&n->snapshots, 1);
         if (lx_journal_error(s->journal))
@@ -545,7 +547,8 @@ void *lx__seq_main(void *arg) {
         else
             lx_journal_discard(s->journal); /* a failure after the last round */
         int src = lx_journal_snapshot_poll(s->journal, true);
-        if (src) lx__node_log(n, "lxdexd: shard %u: snapshot failed: %s\n", k, lx_strerror(src));
+        if (src)
+            lx__node_log(n, "lxdexd: shard %u: snapshot failed: %s\n", k, lx_journal_strerror(src));
     }
     close_engine_rings(n);
     return NULL;

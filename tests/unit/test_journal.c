@@ -565,10 +565,12 @@ static void test_fsync_failure_not_retried(void **state) {
     assert_int_equal(lx_journal_commit(j), 0);
     f.fail_op = JT_OP_FDATASYNC;
     f.fail_at = f.calls[JT_OP_FDATASYNC] + 1;
-    f.fail_errno = 5;
+    f.fail_errno = ENOSPC; /* a full disk, said as such (lx_journal_strerror) */
     for (uint64_t k = 6; k <= 9; k++) assert_int_equal(append_k(j, k), 0);
     uint64_t syncs = f.calls[JT_OP_FDATASYNC], writes = f.calls[JT_OP_WRITE];
     assert_int_equal(lx_journal_commit(j), LX_EIO);
+    assert_string_equal(lx_journal_strerror(LX_EIO), strerror(ENOSPC));
+    assert_string_equal(lx_journal_strerror(LX_ECORRUPT), lx_strerror(LX_ECORRUPT));
     assert_int_equal(f.calls[JT_OP_FDATASYNC], syncs + 1);
     assert_int_equal(lx_journal_durable_seq(j), 5);
     /* nothing after it touches the file */
