@@ -38,18 +38,20 @@
 #include "lx/node.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: lxdexd [--config FILE] [--data-dir DIR] [--demo] [--print-config]\n"
-               "\n"
-               "  --config FILE    node configuration (YAML, docs/config.md); without it the\n"
-               "                   embedded development configuration is used (dev mode,\n"
-               "                   loopback, markets BTC-USD and ETH-USD)\n"
-               "  --data-dir DIR   override node.data_dir (journal and snapshots)\n"
-               "  --demo           also run a demo client that quotes and trades on every market\n"
-               "                   over the binary protocol (dev mode only)\n"
-               "  --print-config   print the configuration (every key) as YAML and exit\n"
-               "  --help           this text\n"
-               "\n"
-               "Stops gracefully on SIGINT (Ctrl-C) or SIGTERM.\n");
+    fprintf(f,
+            "usage: lxdexd [--config FILE] [--data-dir DIR] [--demo] [--print-config]\n"
+            "\n"
+            "  --config FILE    node configuration (YAML, docs/config.md); without it the\n"
+            "                   embedded development configuration is used (dev mode,\n"
+            "                   loopback, markets BTC-USD and ETH-USD)\n"
+            "  --data-dir DIR   override node.data_dir (journal and snapshots)\n"
+            "  --demo           also run a demo client that quotes and trades on every market\n"
+            "                   over the binary protocol (dev mode only)\n"
+            "  --print-config   print the configuration (every key) as YAML and exit\n"
+            "  --help           this text\n"
+            "\n"
+            "Stops gracefully on SIGINT (Ctrl-C) or SIGTERM; a second one during the stop ends it\n"
+            "at once (the journal holds everything acknowledged).\n");
 }
 
 static void print_addr(const char *what, const lx_config_addr_t *a, uint16_t port,
@@ -117,6 +119,9 @@ int main(int argc, char **argv) {
         return 1;
     }
 
+    /* A log line to a closed pipe (lxdexd | head) must not kill the node:
+     * the write fails, the node goes on. */
+    signal(SIGPIPE, SIG_IGN);
     /* Every thread created from here on inherits the blocked signals. */
     sigset_t sigs;
     sigemptyset(&sigs);
@@ -221,10 +226,15 @@ int main(int argc, char **argv) {
     while ((sig = sigtimedwait(&sigs, NULL, &every)) < 0 && !lx_node_failed(node)) {
     }
     if (sig > 0)
-        printf("\nlxdexd: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        printf("\nlxdexd: %s: stopping (a second one ends the process at once)\n",
+               sig == SIGINT ? "SIGINT" : "SIGTERM");
     else
         printf("lxdexd: the node failed: stopping\n");
     fflush(stdout);
+    /* A second SIGINT or SIGTERM while the stop waits (a client that will
+     * not drain, a hung disk) ends the process by the signal's default
+     * action, as kill -9 would: the journal holds everything acknowledged. */
+    pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
     lx_demo_stop(d);
     lx_gw_web_stop_async(web);
     if (!gw) lx_node_gateway_close(node, 0); /* nobody else closes gateway 0's in ring */
