@@ -624,16 +624,22 @@ char *lx__web_metrics(lx__web_t *g, size_t *len) {
     histogram(&s, "lx_web_response_latency_seconds", "", &g->resp_lat);
     const lx_ring_t *rings[2] = {g->in, g->out};
     const char *rn[2] = {"web_in", "web_out"};
-    sb(&s, "# TYPE lx_ring_occupancy gauge\n");
-    for (int i = 0; i < 2; i++) {
-        lx_ring_stats_t rs;
-        lx_ring_stats(rings[i], &rs);
+    /* each family whole, after its TYPE line (the text format wants them so) */
+    lx_ring_stats_t rs[2];
+    for (int i = 0; i < 2; i++) lx_ring_stats(rings[i], &rs[i]);
+    sb(&s, "# HELP lx_ring_occupancy Slots in use in the web gateway's rings.\n"
+           "# TYPE lx_ring_occupancy gauge\n");
+    for (int i = 0; i < 2; i++)
         sb(&s, "lx_ring_occupancy{ring=\"%s\"} %llu\n", rn[i],
-           (unsigned long long)(rs.produced - rs.consumed));
-        sb(&s, "lx_ring_capacity{ring=\"%s\"} %u\n", rn[i], rs.capacity);
+           (unsigned long long)(rs[i].produced - rs[i].consumed));
+    sb(&s, "# HELP lx_ring_capacity Slots of the web gateway's rings.\n"
+           "# TYPE lx_ring_capacity gauge\n");
+    for (int i = 0; i < 2; i++) sb(&s, "lx_ring_capacity{ring=\"%s\"} %u\n", rn[i], rs[i].capacity);
+    sb(&s, "# HELP lx_ring_produced_total Messages put in the web gateway's rings.\n"
+           "# TYPE lx_ring_produced_total counter\n");
+    for (int i = 0; i < 2; i++)
         sb(&s, "lx_ring_produced_total{ring=\"%s\"} %llu\n", rn[i],
-           (unsigned long long)rs.produced);
-    }
+           (unsigned long long)rs[i].produced);
     sb(&s, "# HELP lx_web_commands_total Commands sent by the web gateway, by type.\n"
            "# TYPE lx_web_commands_total counter\n");
     for (int t = 1; t <= LX_CMD__MAX; t++)

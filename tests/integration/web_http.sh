@@ -138,6 +138,13 @@ req GET /metrics
     grep -q '^lx_journal_fsync_seconds_count' "$TMP/body" && grep -q '^lx_ring_occupancy{ring="web_in"}' "$TMP/body" &&
     grep -q '^lx_web_connections{kind="http"}' "$TMP/body" || fail "GET /metrics: $(head -c 300 "$TMP/body")"
 grep -q 'content-type: text/plain; version=0.0.4' "$TMP/hdrs" || fail "metrics content type"
+# the text format: every family has its TYPE line and its samples together
+awk '/^# TYPE/ {type[$3] = $4; next} /^#/ {next}
+     {n = $1; sub(/[{ ].*/, "", n); b = n
+      if (b ~ /_(bucket|sum|count)$/) {c = b; sub(/_(bucket|sum|count)$/, "", c); if (type[c] == "histogram") b = c}
+      if (!(b in type)) {print "no TYPE line: " b; bad = 1}
+      if (b != last) {if (b in seen) {print "family split: " b; bad = 1}; seen[b] = 1; last = b}}
+     END {exit bad}' "$TMP/body" > "$TMP/metrics.err" || fail "metrics format: $(head -3 "$TMP/metrics.err")"
 
 # ---- order entry ----------------------------------------------------------------------------
 req POST /v1/orders '{"account":11,"market":"BTC-USD","side":"buy","price":"100.25","size":"0.5","clientId":77}'
