@@ -171,13 +171,13 @@ typedef struct {
     uint32_t markets, accounts;
     int64_t mid, spread; /* flow prices: mid +- spread */
     /* The flow's open orders, kept from the events of the engine that
-     * applies the flow (gen_sink): an array with swap-removal, and an
-     * open-addressing table from engine order id to index there. */
+     * applies the flow (gen_sink): an array with swap-removal, and each
+     * one's index there by its id's slot (the id's low 32 bits,
+     * docs/matching.md; NIL: none of the flow's), as gen.c's shadow does. */
     jopen_t *open;
     uint32_t nopen, cap;
-    uint64_t *hkey;
-    uint32_t *hval;              /* NIL: empty */
-    uint32_t hcap;               /* a power of two, at least twice cap */
+    uint32_t *pos;
+    uint32_t npos;
     jopen_t closed[CLOSED_RING]; /* recently closed, for the stale cancels */
     uint32_t nclosed;
     uint32_t target;               /* open orders the flow keeps (about) */
@@ -186,40 +186,18 @@ typedef struct {
     bool oom;
 } gen_t;
 
-static uint32_t h_home(const gen_t *g, uint64_t id) {
-    return (uint32_t)((id * 0x9e3779b97f4a7c15ull) >> 32) & (g->hcap - 1);
-}
-
-static uint32_t h_find(const gen_t *g, uint64_t id) { /* table position, or NIL */
-    if (!g->hcap) return NIL;
-    for (uint32_t i = h_home(g, id);; i = (i + 1) & (g->hcap - 1)) {
-        if (g->hval[i] == NIL) return NIL;
-        if (g->hkey[i] == id) return i;
-    }
-}
-
-static void h_put(gen_t *g, uint64_t id, uint32_t v) {
-    uint32_t i = h_home(g, id);
-    while (g->hval[i] != NIL) i = (i + 1) & (g->hcap - 1);
-    g->hkey[i] = id;
-    g->hval[i] = v;
-}
-
-static void h_del(gen_t *g, uint32_t i) { /* linear probing: shift the run back */
-    uint32_t mask = g->hcap - 1;
-    for (uint32_t j = i;;) {
-        g->hval[i] = NIL;
-        for (;;) {
-            j = (j + 1) & mask;
-            if (g->hval[j] == NIL) return;
-            uint32_t k = h_home(g, g->hkey[j]);
-            if (i <= j ? (i < k && k <= j) : (i < k || k <= j)) continue;
-            break;
-        }
-        g->hkey[i] = g->hkey[j];
-        g->hval[i] = g->hval[j];
-        i = j;
-    }
+/* pos[] long enough to hold slot. */
+static bool pos_room(gen_t *g, uint32_t slot) {
+    if (slot < g->npos) return true;
+    if (slot >= 1u << 30) return false;
+    uint32_t n = g->npos ? g->npos : 1u << 16;
+    while (n <= slot) n *= 2;
+    uint32_t *p = realloc(g->pos, (size_t)n * sizeof *p);
+    if (!p) return false;
+    memset(p + g->npos, 0xff, (size_t)(n - g->npos) * sizeof *p);
+    g->pos = p;
+    g->npos = n;
+    return true;
 }
 
 static void open_add(gen_t *g, const jopen_t *o) {
@@ -227,38 +205,30 @@ static void open_add(gen_t *g, const jopen_t *o) {
     if (g->nopen == g->cap) {
         uint32_t cap = g->cap ? 2 * g->cap : 1u << 16;
         jopen_t *no = realloc(g->open, (size_t)cap * sizeof *no);
-        uint64_t *hk = malloc((size_t)2 * cap * sizeof *hk);
-        uint32_t *hv = malloc((size_t)2 * cap * sizeof *hv);
-        if (!no || !hk || !hv) {
-            if (no) g->open = no;
-            free(hk);
-            free(hv);
+        if (!no) {
             g->oom = true;
             return;
         }
-        free(g->hkey);
-        free(g->hval);
         g->open = no;
         g->cap = cap;
-        g->hkey = hk;
-        g->hval = hv;
-        g->hcap = 2 * cap;
-        memset(hv, 0xff, (size_t)g->hcap * sizeof *hv);
-        for (uint32_t k = 0; k < g->nopen; k++) h_put(g, g->open[k].id, k);
+    }
+    uint32_t slot = (uint32_t)o->id;
+    if (!pos_room(g, slot)) {
+        g->oom = true;
+        return;
     }
     g->open[g->nopen] = *o;
-    h_put(g, o->id, g->nopen++);
+    g->pos[slot] = g->nopen++;
 }
 
 static void open_del(gen_t *g, uint64_t id) {
-    uint32_t h = h_find(g, id);
-    if (h == NIL) return; /* not one of the flow's (setup orders) */
-    uint32_t k = g->hval[h];
+    uint32_t slot = (uint32_t)id, k = slot < g->npos ? g->pos[slot] : NIL;
+    if (k == NIL || g->open[k].id != id) return; /* not one of the flow's (setup orders) */
     g->closed[g->nclosed++ % CLOSED_RING] = g->open[k];
-    h_del(g, h);
+    g->pos[slot] = NIL;
     if (k != --g->nopen) {
         g->open[k] = g->open[g->nopen];
-        g->hval[h_find(g, g->open[k].id)] = k;
+        g->pos[(uint32_t)g->open[k].id] = k;
     }
 }
 
@@ -297,11 +267,9 @@ static lx_sink_t gen_sink(gen_t *g) {
 
 static void gen_free(gen_t *g) {
     free(g->open);
-    free(g->hkey);
-    free(g->hval);
+    free(g->pos);
     g->open = NULL;
-    g->hkey = NULL;
-    g->hval = NULL;
+    g->pos = NULL;
 }
 
 /* The flow's own sanity, as bench/main.c's sanity_ok for the engine
