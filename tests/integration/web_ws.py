@@ -141,6 +141,23 @@ def start_node(tmp, extra=None, demo=True):
     return p, log, http, ws
 
 
+def stop_node(p, log, what):
+    """SIGTERM and a clean exit (status 0); the node's log on stderr once anything failed."""
+    p.send_signal(signal.SIGTERM)
+    rc = p.wait(30)
+    check(rc == 0, "%s stops cleanly on SIGTERM (exit %s)" % (what, rc))
+    if FAILS:
+        log.seek(0)
+        sys.stderr.write(log.read()[-4000:])
+
+
+def discard_node(p, tmp):
+    """After a run, passed or not: a node still up is killed, its directory removed."""
+    if p and p.poll() is None:
+        p.kill()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def get(http, path):
     with urllib.request.urlopen("http://127.0.0.1:%d%s" % (http, path), timeout=5) as r:
         return json.loads(r.read())
@@ -956,8 +973,7 @@ def run_signed():
         test_http_signed(http)
         test_http_reads(http, tmp)
         book = get(http, "/v1/book/BTC-USD")
-        p.send_signal(signal.SIGTERM)
-        check(p.wait(30) == 0, "the signed node stops cleanly")
+        stop_node(p, log, "the signed node")
         v = subprocess.run([os.path.join(BUILD, "lxdex"), "journal", "verify", "--chain-id",
                             str(CHAIN), os.path.join(tmp, "data")], capture_output=True, text=True)
         m = re.search(r"signed: +(\d+) commands", v.stdout)
@@ -972,18 +988,12 @@ def run_signed():
         check(book["ts"] > 0 and again == book,
               "the book after a restart, its ts included: %s, was %s" % (again, book))
         asyncio.run(asyncio.wait_for(test_restarted("ws://127.0.0.1:%d" % ws), 30))
-        p.send_signal(signal.SIGTERM)
-        check(p.wait(30) == 0, "the restarted signed node stops cleanly")
-        if FAILS:
-            log.seek(0)
-            sys.stderr.write(log.read()[-4000:])
+        stop_node(p, log, "the restarted signed node")
         print("web_ws: signed logon and envelopes done")
     except Exception as e:
         check(False, "signed: %s: %s" % (type(e).__name__, e))
     finally:
-        if p and p.poll() is None:
-            p.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+        discard_node(p, tmp)
 
 
 # ---- a node with small limits: feeds and bounds --------------------------------------------------
@@ -1137,15 +1147,9 @@ def run_limits():
                 print("web_ws: %s done" % name)
             except Exception as e:  # a failure of one part must not hide the others
                 check(False, "%s: %s: %s" % (name, type(e).__name__, e))
-        p.send_signal(signal.SIGTERM)
-        check(p.wait(30) == 0, "the limits node stops cleanly")
-        if FAILS:
-            log.seek(0)
-            sys.stderr.write(log.read()[-4000:])
+        stop_node(p, log, "the limits node")
     finally:
-        if p and p.poll() is None:
-            p.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+        discard_node(p, tmp)
 
 
 def run():
@@ -1154,16 +1158,9 @@ def run():
     try:
         p, log, http, ws = start_node(tmp)
         asyncio.run(main(http, ws))
-        p.send_signal(signal.SIGTERM)
-        rc = p.wait(30)
-        check(rc == 0, "lxdexd stops cleanly on SIGTERM (exit %s)" % rc)
-        if FAILS:
-            log.seek(0)
-            sys.stderr.write(log.read()[-4000:])
+        stop_node(p, log, "lxdexd")
     finally:
-        if p and p.poll() is None:
-            p.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+        discard_node(p, tmp)
     run_signed()
     run_limits()
     if FAILS:

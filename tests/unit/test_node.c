@@ -365,17 +365,7 @@ static void cli_cancel(tcli_t *c, lx_market_id_t market, lx_order_id_t id, uint6
     cli_send(c, &m);
 }
 
-static lx_proto_msg_t cli_status(tcli_t *c, lx_order_id_t id) {
-    lx_proto_msg_t m;
-    memset(&m, 0, sizeof m);
-    m.type = LX_PROTO_ORDER_STATUS;
-    m.u.order_status.market = LX_MARKET_ALL;
-    m.u.order_status.order_id = id;
-    cli_send(c, &m);
-    return cli_expect(c, LX_PROTO_ORDER_STATUS_REPLY);
-}
-
-/* ORDER_STATUS by order id naming a market. */
+/* ORDER_STATUS by order id naming a market (LX_MARKET_ALL: any). */
 static lx_proto_msg_t cli_status_in(tcli_t *c, lx_market_id_t market, lx_order_id_t id) {
     lx_proto_msg_t m;
     memset(&m, 0, sizeof m);
@@ -384,6 +374,10 @@ static lx_proto_msg_t cli_status_in(tcli_t *c, lx_market_id_t market, lx_order_i
     m.u.order_status.order_id = id;
     cli_send(c, &m);
     return cli_expect(c, LX_PROTO_ORDER_STATUS_REPLY);
+}
+
+static lx_proto_msg_t cli_status(tcli_t *c, lx_order_id_t id) {
+    return cli_status_in(c, LX_MARKET_ALL, id);
 }
 
 /* ORDER_STATUS by client id in `market` (LX_MARKET_ALL: any). */
