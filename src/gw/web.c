@@ -244,26 +244,12 @@ void lx__web_close(lx__web_t *g, lx__web_conn_t *c, int code, const char *reason
     lws_callback_on_writable(c->wsi);
 }
 
-/* An agent key revoked: the sessions logged on with it end (1008). The
- * engine already refuses the key's commands; without this its open
- * sessions went on receiving the account's feeds (orders, fills,
- * balances) until they disconnected. */
-static void close_revoked(lx__web_t *g, const lx_event_t *ev) {
-    for (uint32_t i = 0; i < g->nwsc; i++) {
-        lx__web_conn_t *c = g->wsc[i];
-        if (c->logged_on && c->keyed && c->account == ev->u.key.account &&
-            memcmp(c->key, ev->u.key.key, sizeof c->key) == 0)
-            lx__web_close(g, c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "agent key revoked");
-    }
-}
-
-/* Once a second: sessions logged on with an agent key whose approval has
- * expired end (1008), as revoked ones do (close_revoked): the engine
- * refuses the key's commands from then on, and the account's feeds are not
- * the key's any more either (docs/identity.md). */
-static void close_expired(lx__web_t *g) {
-    if (g->now_ms < g->expiry_scan_ms + 1000 || !g->state_done) return;
-    g->expiry_scan_ms = g->now_ms;
+/* Sessions logged on with a key that may no longer act for their account
+ * end (1008, with the reason): at once when an agent is revoked (before the
+ * events behind the revocation reach them), and once a second for
+ * approvals that expired. The engine already refuses the key's commands;
+ * without this its sessions went on receiving the account's feeds. */
+static void close_unauthorized(lx__web_t *g) {
     int64_t now = lx__web_wall_ns();
     for (uint32_t i = 0; i < g->nwsc; i++) {
         lx__web_conn_t *c = g->wsc[i];
@@ -519,7 +505,7 @@ static void on_out(lx__web_t *g, const lx_node_out_t *o) {
         if (ev->type >= LX_EV_KEY_BOUND && ev->type <= LX_EV_AGENT_REVOKED && !echo &&
             lx_gw_keys_apply(g->keys, ev))
             lx__web_log(g, "lxdexd: web: no memory for a key\n");
-        if (ev->type == LX_EV_AGENT_REVOKED && !echo) close_revoked(g, ev);
+        if (ev->type == LX_EV_AGENT_REVOKED && !echo) close_unauthorized(g);
         if (o->tag && !(echo && o->parts > 1)) {
             lx__web_pending_t *p = pending_of(g, o->tag);
             if (p) outcome_event(g, &p->out, ev);
@@ -844,7 +830,10 @@ static void round_end(lx__web_t *g) {
     drain_out(g);
     if (g->pn && lx_node_failed(g->node))
         answer_unavailable(g, "the node's journal failed: it takes no more commands");
-    close_expired(g);
+    if (g->state_done && g->now_ms >= g->expiry_scan_ms + 1000) {
+        g->expiry_scan_ms = g->now_ms;
+        close_unauthorized(g);
+    }
 }
 
 static bool output_pending(lx__web_t *g) {

@@ -352,7 +352,7 @@ struct lx_gw_web {
     lx_view_level_t (*bbo)[2]; /* per market id: last BBO sent (qty 0: none) */
     uint64_t next_tag, next_local;
     int64_t now_ms;
-    int64_t expiry_scan_ms; /* close_expired's last scan */
+    int64_t expiry_scan_ms; /* close_unauthorized's last scan for expiries */
     uint64_t now_ns;
     /* pending commands: a ring of pcap (a power of two) */
     lx__web_pending_t *pend;
