@@ -43,6 +43,12 @@ typedef struct {
     /* Approved (not revoked) agents per account, expired ones included;
      * 0 means LX_AGENTS_DEFAULT (stored as the effective value). */
     uint32_t max_agents_per_account;
+    /* With clearing on, the account every fee is paid to (net of maker
+     * rebates), in the quote asset of the market it was earned in; it
+     * holds a balance record for every asset from the asset's creation,
+     * and withdraws or trades them like any account (docs/clearing.md).
+     * < max_accounts; 0 by default. */
+    lx_account_id_t fee_account;
 } lx_engine_config_t;
 
 #define LX_DEADMAN_MIN_LEAD_DEFAULT ((int64_t)5000000000) /* 5 s */

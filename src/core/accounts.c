@@ -137,6 +137,12 @@ lx__balance_t *lx__bal_get_slow(lx_engine_t *e, uint32_t account, uint32_t asset
     return b;
 }
 
+void lx__fee_bal_link(lx_engine_t *e, uint32_t asset) {
+    lx__balance_t *b = lx__bal_get(e, e->cfg.fee_account, asset, true);
+    LX_ASSERT(b != NULL);
+    e->assets[asset].fee_bal = (uint32_t)(b - e->balances) + 1;
+}
+
 /* ---- deposit ids -------------------------------------------------------- */
 
 static bool dep_eq(const void *ctx, uint32_t i, const void *key) {

@@ -56,12 +56,13 @@ static inline int64_t lx__fee_for(int64_t notional, int32_t rate) {
 
 /* Settles a fill of q lots at price px between a resting maker and the
  * taker (taker_price: the taker's limit) before their remaining quantities
- * are reduced; returns the fees through mfee/tfee and the four balances it
- * changed in event order (maker base, maker quote, taker base, taker quote).
- * Inline: it runs on every fill with clearing on, from one place. */
+ * are reduced; returns the fees through mfee/tfee and the balances it
+ * changed in event order (maker base, maker quote, taker base, taker
+ * quote, then the fee account's quote record, or NULL when the fill paid
+ * no fee). Inline: it runs on every fill with clearing on, from one place. */
 static inline void lx__settle(lx_engine_t *e, const lx__market_t *m, const lx__order_t *maker,
                               const lx__order_t *taker, int64_t taker_price, int64_t q, int64_t px,
-                              int64_t *mfee, int64_t *tfee, lx__balance_t *touched[4]) {
+                              int64_t *mfee, int64_t *tfee, lx__balance_t *touched[5]) {
     int64_t n = px * q * m->tick_value; /* <= 2^62: the maker passed lx__amounts_fit */
     int64_t base_amt = q * m->lot_size;
     const lx__order_t *buy = taker->side == LX_SIDE_BUY ? taker : maker;
@@ -75,16 +76,19 @@ static inline void lx__settle(lx_engine_t *e, const lx__market_t *m, const lx__o
     int64_t la = lx__lock_amount(m, LX_SIDE_BUY, buy_price, buy->remaining - q, buy->fee_res);
     int64_t room = lb - la - n;
     LX_ASSERT(room >= 0);
+    lx__balance_t *bq = lx__bal_get(e, buy->account, m->quote, false);
     int64_t fee_b = lx__fee_for(n, buy_rate);
-    if (fee_b > room) fee_b = room;
+    /* what the lock's room does not cover (a rounding unit, or a rate
+     * raised since the buy arrived) comes from free; only a buyer with
+     * nothing free pays less (docs/clearing.md "Fees") */
+    if (fee_b > room && fee_b - room > bq->free) fee_b = room + bq->free;
     int64_t fee_s = lx__fee_for(n, sell_rate);
     /* A maker rebate never exceeds the taker fee charged on the same fill:
-     * after a fee change a buy's reserve can cap its taker fee below the
-     * rebate, and the exchange must not pay the difference. */
+     * a buyer short of funds can pay less than its rate, and the exchange
+     * must not pay the difference. */
     if (buy == maker && fee_b < 0 && -fee_b > fee_s) fee_b = -fee_s;
     if (sell == maker && fee_s < 0 && -fee_s > fee_b) fee_s = -fee_b;
 
-    lx__balance_t *bq = lx__bal_get(e, buy->account, m->quote, false);
     bq->locked -= lb - la;
     bq->free += room - fee_b;
     lx__balance_t *bb = lx__bal_get(e, buy->account, m->base, false);
@@ -93,7 +97,13 @@ static inline void lx__settle(lx_engine_t *e, const lx__market_t *m, const lx__o
     sb->locked -= base_amt;
     lx__balance_t *sq = lx__bal_get(e, sell->account, m->quote, false);
     sq->free += n - fee_s;
-    e->assets[m->quote].fees += fee_b + fee_s;
+    lx__asset_t *qa = &e->assets[m->quote];
+    if (__builtin_add_overflow(qa->fees, fee_b + fee_s, &qa->fees)) qa->fees = INT64_MAX;
+    lx__balance_t *fb = NULL;
+    if (fee_b + fee_s != 0) { /* never negative: the caps above */
+        fb = &e->balances[qa->fee_bal - 1];
+        fb->free += fee_b + fee_s;
+    }
 
     *mfee = buy == maker ? fee_b : fee_s;
     *tfee = buy == taker ? fee_b : fee_s;
@@ -103,6 +113,7 @@ static inline void lx__settle(lx_engine_t *e, const lx__market_t *m, const lx__o
     touched[1] = taker_buys ? sq : bq;
     touched[2] = taker_buys ? bb : sb;
     touched[3] = taker_buys ? bq : sq;
+    touched[4] = fb;
 }
 
 #endif

@@ -231,9 +231,13 @@ _Static_assert(sizeof(lx__market_t) == 160, "a market is 160 bytes (5 x 32: chea
 typedef struct lx__asset {
     uint8_t exists;
     char symbol[16];
+    /* With clearing: index + 1 of the fee account's balance record of the
+     * asset (created with the asset, lx__fee_bal_link), where fills pay
+     * their fees. Derived, not state: digest and snapshot ignore it. */
+    uint32_t fee_bal;
     int64_t scale;
     int64_t supply;
-    int64_t fees;
+    int64_t fees; /* fees collected (net of rebates) since genesis: a statistic */
 } lx__asset_t;
 
 typedef struct lx__account {
@@ -434,6 +438,9 @@ int lx__deposit_reserve(lx_engine_t *e);
  * most recently used records inline and call these on a miss. */
 lx__balance_t *lx__bal_get_slow(lx_engine_t *e, uint32_t account, uint32_t asset, bool create);
 const lx__balance_t *lx__bal_find_slow(const lx_engine_t *e, uint32_t account, uint32_t asset);
+/* Creates (if missing: after lx__bal_reserve(e, 1)) the fee account's
+ * record of an existing asset and points the asset's fee_bal at it. */
+void lx__fee_bal_link(lx_engine_t *e, uint32_t asset);
 bool lx__deposit_seen(const lx_engine_t *e, uint64_t id);
 int lx__deposit_add(lx_engine_t *e, uint64_t id);
 int lx__accounts_init(lx_engine_t *e);

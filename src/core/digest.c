@@ -8,7 +8,7 @@
  * configuration, the last seq and ts; assets; markets by id with their
  * parameters, counters and both book sides best level first, each level's
  * orders in FIFO order with every field; each account's open orders in
- * acceptance order (cancel-all order); balances in creation order; applied
+ * acceptance order (cancel-all order); balances, as a set; applied
  * deposit ids in order; the generation of every slot ever used (future
  * order ids); the live GTD entries and the armed dead man's switches, each
  * combined by addition because a heap's array order is an artifact of its
@@ -59,7 +59,8 @@ uint64_t lx_engine_digest(const lx_engine_t *e) {
 }
 
 /* The digest as images of `version` have it in their trailer: version 2
- * had no market last-event times and one nonce per key. */
+ * had no market last-event times and one nonce per key; versions 2 and 3
+ * no fee account, and their balances in creation order. */
 uint64_t lx__digest(const lx_engine_t *e, uint32_t version) {
     hasher_t s = {0x6c78646578ULL};
     const lx_engine_config_t *c = &e->cfg;
@@ -71,6 +72,7 @@ uint64_t lx__digest(const lx_engine_t *e, uint32_t version) {
     put(&s, c->clearing);
     put(&s, (uint64_t)c->deadman_min_lead_ns);
     put(&s, c->max_agents_per_account);
+    if (version >= 4) put(&s, c->fee_account);
     put(&s, e->last_seq);
     put(&s, (uint64_t)e->last_ts);
 
@@ -131,11 +133,24 @@ uint64_t lx__digest(const lx_engine_t *e, uint32_t version) {
     }
 
     put(&s, e->nbalances);
-    for (uint32_t i = 0; i < e->nbalances; i++) {
-        const lx__balance_t *b = &e->balances[i];
-        put(&s, (uint64_t)b->account << 32 | b->asset);
-        put(&s, (uint64_t)b->free);
-        put(&s, (uint64_t)b->locked);
+    if (version >= 4) {
+        /* a set, combined by addition: the order records were created in
+         * is history (a version-3 image's fee account records are created
+         * at its load, a replay's with their assets) */
+        uint64_t bals = 0;
+        for (uint32_t i = 0; i < e->nbalances; i++) {
+            const lx__balance_t *b = &e->balances[i];
+            bals += mix(mix(mix((uint64_t)b->account << 32 | b->asset) ^ (uint64_t)b->free) ^
+                        (uint64_t)b->locked);
+        }
+        put(&s, bals);
+    } else {
+        for (uint32_t i = 0; i < e->nbalances; i++) {
+            const lx__balance_t *b = &e->balances[i];
+            put(&s, (uint64_t)b->account << 32 | b->asset);
+            put(&s, (uint64_t)b->free);
+            put(&s, (uint64_t)b->locked);
+        }
     }
     put(&s, e->ndeposits);
     for (uint32_t i = 0; i < e->ndeposits; i++) put(&s, e->deposit_ids[i]);

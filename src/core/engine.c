@@ -25,7 +25,7 @@
  */
 #include <stdlib.h>
 #include "core.h"
-#include "idx.h"
+#include "accounts.h"
 
 void lx_engine_config_default(lx_engine_config_t *cfg) {
     memset(cfg, 0, sizeof *cfg);
@@ -45,7 +45,8 @@ int lx_engine_create(lx_engine_t **out, const lx_engine_config_t *cfg) {
         cfg->max_accounts > LX_LIMIT_ACCOUNTS || cfg->max_orders == 0 ||
         cfg->max_orders > LX_LIMIT_ORDERS)
         return LX_EINVAL;
-    if (cfg->deadman_min_lead_ns < 0 || cfg->max_agents_per_account > LX_LIMIT_AGENTS)
+    if (cfg->deadman_min_lead_ns < 0 || cfg->max_agents_per_account > LX_LIMIT_AGENTS ||
+        cfg->fee_account >= cfg->max_accounts)
         return LX_EINVAL;
     lx_engine_t *e = calloc(1, sizeof *e);
     if (!e) return LX_ENOMEM;
@@ -131,7 +132,7 @@ static bool symbol_valid(const char sym[16]) {
     return sym[0] != 0 && lx__text16_valid(sym);
 }
 
-static void create_asset(lx_engine_t *e, const lx_cmd_t *c) {
+static int create_asset(lx_engine_t *e, const lx_cmd_t *c) {
     const lx_cmd_create_asset_t *a = &c->u.create_asset;
     lx_reject_t r = LX_REJECT_NONE;
     if (a->asset >= e->cfg.max_assets)
@@ -142,19 +143,25 @@ static void create_asset(lx_engine_t *e, const lx_cmd_t *c) {
         r = LX_REJECT_BAD_ASSET_PARAMS;
     if (r) {
         lx__reject(e, c, r, LX_MARKET_NONE, LX_ACCOUNT_NONE, 0, 0);
-        return;
+        return 0;
     }
+    /* with clearing, the fee account's record of the asset, so that a
+     * fill never allocates (clearing.h lx__settle pays fees into it) */
+    int rc = e->cfg.clearing ? lx__bal_reserve(e, 1) : 0;
+    if (rc) return rc;
     lx__asset_t *as = &e->assets[a->asset];
     as->exists = 1;
     memcpy(as->symbol, a->symbol, 16);
     as->scale = a->scale;
     e->nassets++;
+    if (e->cfg.clearing) lx__fee_bal_link(e, a->asset);
     lx_event_t ev;
     lx__ev_start(e, &ev, LX_EV_ASSET_CREATED, LX_MARKET_NONE, false);
     ev.u.asset.asset = a->asset;
     ev.u.asset.scale = a->scale;
     memcpy(ev.u.asset.symbol, a->symbol, 16);
     lx__emit(e, &ev);
+    return 0;
 }
 
 static bool asset_exists(const lx_engine_t *e, uint32_t a) {
@@ -299,7 +306,7 @@ static LX_ALWAYS_INLINE int dispatch(lx_engine_t *e, const lx_cmd_t *c) {
         rc = lx__transfer(e, c);
         break;
     case LX_CMD_CREATE_ASSET:
-        create_asset(e, c);
+        rc = create_asset(e, c);
         break;
     case LX_CMD_CREATE_MARKET:
         create_market(e, c);

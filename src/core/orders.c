@@ -222,7 +222,7 @@ static LX_NOINLINE match_end_t match_cross(lx_engine_t *e, lx__market_t *m, uint
             /* a trade at the resting order's price */
             int64_t q = t->remaining < mk->remaining ? t->remaining : mk->remaining;
             int64_t mfee = 0, tfee = 0;
-            lx__balance_t *bal[4];
+            lx__balance_t *bal[5];
             if (clearing) lx__settle(e, m, mk, t, price, q, lprice, &mfee, &tfee, bal);
             mk->remaining -= q;
             mk->filled += q;
@@ -244,8 +244,10 @@ static LX_NOINLINE match_end_t match_cross(lx_engine_t *e, lx__market_t *m, uint
             ev.u.trade.maker_fee = mfee;
             ev.u.trade.taker_fee = tfee;
             lx__emit(e, &ev);
-            if (clearing)
+            if (clearing) {
                 for (int k = 0; k < 4; k++) lx__emit_balance(e, bal[k]);
+                if (bal[4]) lx__emit_balance(e, bal[4]);
+            }
             m->last_price = lprice;
             if (mk->remaining == 0) {
                 gone = lx__book_unlink(e, cur);

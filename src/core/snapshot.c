@@ -8,11 +8,11 @@
  * code that the tests already trust, then checked by lx_engine_validate()
  * and by the digest stored at the end of the image.
  *
- * Format, version 3. All integers little-endian; i64 two's complement.
+ * Format, version 4. All integers little-endian; i64 two's complement.
  *
  *   offset  size  field
  *   0       4     magic "LXEN" (0x4c 0x58 0x45 0x4e)
- *   4       4     version (3)
+ *   4       4     version (4)
  *   8       4     max_markets
  *   12      4     max_assets
  *   16      4     max_accounts
@@ -23,15 +23,15 @@
  *   40      8     last_ts
  *   48      8     deadman_min_lead_ns (i64, > 0: the effective value)
  *   56      4     max_agents_per_account (> 0: the effective value)
- *   60      4     zero
+ *   60      4     fee_account (zero before version 4)
  *   64      8     check: lx__fmix64 chain over the 64 bytes above (a
  *                 damaged configuration is refused before anything is
  *                 allocated for it)
  *   72      ...   sections, in this order, each starting with a u32 count:
  *
  *   assets    count x 48: u32 id, 16 bytes symbol, i64 scale, i64 supply,
- *             i64 fees; ids strictly increasing
- *   markets   count x market; ids strictly increasing. A market is 96
+ *             i64 fees (collected since genesis); ids strictly increasing
+ *   markets   count x market; ids strictly increasing. A market is 88
  *             bytes: u32 id, u32 base, u32 quote, u8 mode, u8 halted,
  *             2 bytes zero, i64 tick_size, i64 lot_size, i64 min_price,
  *             i64 max_price, i64 max_qty, i32 maker_fee, i32 taker_fee,
@@ -64,7 +64,12 @@
  * (no time then), its keys are 72 bytes (one nonce, which becomes both:
  * every nonce used so far is refused in both kinds), and its trailer is
  * the digest of its day (lx__digest(e, 2)). So a node upgraded over a
- * data directory recovers from its snapshots.
+ * data directory recovers from its snapshots. Versions 2 and 3 have no
+ * fee account: their fees were a pool of each asset, in no balance, and
+ * their digest hashed the balances in creation order. Such an image is
+ * checked against its trailer as written, then its pools are paid to
+ * account 0, the fee account it had (fee_pools_to_account), so that the
+ * loaded state is the one a replay of its log gives today.
  *
  * Version 1 (before the dead man's switches and keys) is no longer read
  * (LX_EVERSION): its trailer is the digest of its day, which the digest
@@ -172,7 +177,7 @@ int lx_engine_save(const lx_engine_t *e, lx_write_fn write, void *ctx) {
     w64(w, (uint64_t)e->last_ts);
     w64(w, (uint64_t)c->deadman_min_lead_ns);
     w32(w, c->max_agents_per_account);
-    w32(w, 0);
+    w32(w, c->fee_account);
     w64(w, header_check(w->buf, HEADER_LEN)); /* the header is the first 64 bytes */
 
     w32(w, e->nassets);
@@ -335,6 +340,26 @@ static uint64_t r64(rd_t *r) {
         }                                                                                          \
     } while (0)
 
+/* An image before version 4 kept the fees in a pool of each asset, owned
+ * by no account: with clearing they become the fee account's (account 0
+ * then), and every asset gets its record, as CREATE_ASSET makes it now.
+ * The pool's total stays as the asset's statistic. */
+static int fee_pools_to_account(lx_engine_t *e) {
+    if (!e->cfg.clearing) return 0;
+    for (uint32_t a = 0; a < e->cfg.max_assets; a++) {
+        lx__asset_t *as = &e->assets[a];
+        if (!as->exists) continue;
+        if (as->fees < 0) return LX_ECORRUPT; /* validate's rule then */
+        int rc = lx__bal_reserve(e, 1);
+        if (rc) return rc;
+        lx__fee_bal_link(e, a);
+        lx__balance_t *b = &e->balances[as->fee_bal - 1];
+        if (b->free > INT64_MAX - as->fees) return LX_ECORRUPT;
+        b->free += as->fees;
+    }
+    return 0;
+}
+
 int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
     if (!out || !read) return LX_EINVAL;
     *out = NULL;
@@ -346,7 +371,7 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
     if (!rd(&r, h, 8)) return r.err;
     CHECK(lx_get_u32(h) == SNAP_MAGIC);
     uint32_t version = lx_get_u32(h + 4);
-    if (version != LX_SNAPSHOT_VERSION && version != 2) return LX_EVERSION;
+    if (version < 2 || version > LX_SNAPSHOT_VERSION) return LX_EVERSION;
     if (!rd(&r, h + 8, HEADER_LEN)) return r.err;
     CHECK(lx_get_u64(h + HEADER_LEN) == header_check(h, HEADER_LEN));
     lx_engine_config_t cfg;
@@ -361,7 +386,9 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
     cfg.clearing = clearing;
     cfg.deadman_min_lead_ns = (int64_t)lx_get_u64(h + 48);
     cfg.max_agents_per_account = lx_get_u32(h + 56);
-    CHECK(cfg.deadman_min_lead_ns > 0 && cfg.max_agents_per_account > 0 && lx_get_u32(h + 60) == 0);
+    cfg.fee_account = lx_get_u32(h + 60); /* zero before version 4: account 0 */
+    CHECK(cfg.deadman_min_lead_ns > 0 && cfg.max_agents_per_account > 0 &&
+          (version >= 4 || cfg.fee_account == 0));
     int rc = lx_engine_create(&e, &cfg);
     if (rc) {
         r.err = rc == LX_EINVAL ? LX_ECORRUPT : rc;
@@ -568,7 +595,17 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
         e->keys[k].nonce_all = version >= 3 ? lx_get_u64(rec + 72) : e->keys[k].nonce;
     }
     uint64_t digest = r64(&r);
-    CHECK(lx_engine_validate(e, NULL, 0) == 0 && lx__digest(e, version) == digest);
+    if (version < 4) { /* checked as it was written, then moved to today's form */
+        CHECK(lx__digest(e, version) == digest);
+        CHECK(fee_pools_to_account(e) == 0);
+    } else if (cfg.clearing) {
+        for (uint32_t a = 0; a < cfg.max_assets; a++)
+            if (e->assets[a].exists) {
+                CHECK(lx__bal_find(e, cfg.fee_account, a) != NULL);
+                lx__fee_bal_link(e, a);
+            }
+    }
+    CHECK(lx_engine_validate(e, NULL, 0) == 0 && (version < 4 || lx__digest(e, version) == digest));
     free(linked);
     *out = e;
     return 0;

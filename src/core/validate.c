@@ -14,7 +14,8 @@
  *  - the client-id index holds exactly the resting orders with a client id;
  *  - balances never negative, each found through the index; with clearing,
  *    locked equal to the sum of the locks of the owner's open orders, and
- *    per asset sum(free + locked) + fees = supply;
+ *    the fee account's record of every asset; per asset sum(free +
+ *    locked) = supply (the fees are in the fee account's balances);
  *  - the GTD heap ordered, and it and the expiry table holding exactly the
  *    resting GTD orders, each entry naming the other;
  *  - the dead man's switch heap ordered, each entry's account pointing
@@ -266,7 +267,8 @@ out:
 
 /* The indexes sound; every balance indexed, of a known asset, never
  * negative, its locked equal to what its owner's orders lock (locks, with
- * clearing; else 0); per asset, balances plus fees equal to the supply. */
+ * clearing; else 0); per asset, the balances equal to the supply and (with
+ * clearing) the fee account's record named by the asset. */
 static int validate_balances(const lx_engine_t *e, const int64_t *locks, char *msg, size_t msglen) {
     int rc = 0;
     lx__i128 *sums = NULL;
@@ -302,9 +304,13 @@ static int validate_balances(const lx_engine_t *e, const int64_t *locks, char *m
             FAIL("asset %u: symbol or scale not what a command could set", a);
         if (as->fees < 0) /* a rebate never exceeds the taker's fee */
             FAIL("asset %u: fees %lld negative", a, (long long)as->fees);
-        if (sums[a] + as->fees != as->supply)
-            FAIL("asset %u: balances %lld + fees %lld != supply %lld", a, (long long)sums[a],
-                 (long long)as->fees, (long long)as->supply);
+        if (sums[a] != as->supply) /* the fees are the fee account's */
+            FAIL("asset %u: balances %lld != supply %lld", a, (long long)sums[a],
+                 (long long)as->supply);
+        if (locks && (as->fee_bal == 0 || as->fee_bal > e->nbalances ||
+                      e->balances[as->fee_bal - 1].account != e->cfg.fee_account ||
+                      e->balances[as->fee_bal - 1].asset != a))
+            FAIL("asset %u: no fee account record", a);
     }
 out:
     free(sums);

@@ -31,9 +31,11 @@
  *               clearing (0 or 1)
  *   104    4    engine max_agents_per_account (u32; 0: the engine's default)
  *   108    8    engine deadman_min_lead_ns (i64 >= 0; 0: the engine's default)
- *   116    8    zero
- *               (segments written before these two fields existed hold zeros
- *               there, which mean the defaults those segments ran with)
+ *   116    4    engine fee_account (u32)
+ *   120    4    zero
+ *               (segments written before these three fields existed hold
+ *               zeros there, which mean the defaults those segments ran with:
+ *               fee account 0)
  *   124    4    CRC32C of bytes [0, 124)
  *
  * Command record, 28 + P (+ 112) + 4 bytes:
@@ -129,6 +131,7 @@ void jnl_seg_hdr_encode(uint8_t out[JNL_SEG_HDR_LEN], const jnl_seg_hdr_t *h) {
     lx_put_u32(out + 100, h->engine.clearing ? 1 : 0);
     lx_put_u32(out + 104, h->engine.max_agents_per_account);
     lx_put_u64(out + 108, (uint64_t)h->engine.deadman_min_lead_ns);
+    lx_put_u32(out + 116, h->engine.fee_account);
     lx_put_u32(out + 124, lx__crc32c(0, out, 124));
 }
 
@@ -146,7 +149,7 @@ int jnl_seg_hdr_parse(const uint8_t *buf, size_t len, jnl_seg_hdr_t *h, const ch
         w = "unsupported segment format version";
         rc = LX_EVERSION;
     } else if (lx_get_u16(buf + 10) != JNL_SEG_HDR_LEN || lx_get_u32(buf + 12) != 0 ||
-               !all_zero(buf + 116, 8)) {
+               !all_zero(buf + 120, 4)) {
         w = "bad segment header layout";
     } else {
         memset(h, 0, sizeof *h);
@@ -164,6 +167,7 @@ int jnl_seg_hdr_parse(const uint8_t *buf, size_t len, jnl_seg_hdr_t *h, const ch
         h->engine.clearing = clearing == 1;
         h->engine.max_agents_per_account = lx_get_u32(buf + 104);
         h->engine.deadman_min_lead_ns = (int64_t)lx_get_u64(buf + 108);
+        h->engine.fee_account = lx_get_u32(buf + 116);
         if (h->epoch == 0 || clearing > 1 || h->engine.deadman_min_lead_ns < 0) {
             w = "bad segment header field";
         } else {

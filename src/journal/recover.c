@@ -100,7 +100,8 @@ static bool cfg_equal(const lx_engine_config_t *a, const lx_engine_config_t *b) 
            a->max_open_orders_per_account == b->max_open_orders_per_account &&
            a->clearing == b->clearing &&
            eff_lead(a->deadman_min_lead_ns) == eff_lead(b->deadman_min_lead_ns) &&
-           eff_agents(a->max_agents_per_account) == eff_agents(b->max_agents_per_account);
+           eff_agents(a->max_agents_per_account) == eff_agents(b->max_agents_per_account) &&
+           a->fee_account == b->fee_account;
 }
 
 static int errorf(lx_recovery_t *rec, const char *dir, const char *file, uint64_t off, int rc,

@@ -584,6 +584,7 @@ static const field_t engine_fields[] = {
     {"max_open_orders_per_account", F_U32, TOP(c.engine.max_open_orders_per_account), 0, ID_MAX,
      NULL},
     {"deadman_min_lead_ms", F_U32, TOP(deadman_min_lead_ms), 1, 86400000, NULL},
+    {"fee_account", F_U32, TOP(c.engine.fee_account), 0, ID_MAX, NULL},
 };
 static const fieldset_t engine_set = FIELDS(engine_fields);
 
@@ -1090,6 +1091,9 @@ static int cross_checks(ctx_t *x, lx_config_t *c, const yaml_node_t *root) {
     if (c->rate_limits.per_connection.rate > 0 && c->rate_limits.per_connection.burst == 0)
         return fail(x, noted(x, TOP(c.rate_limits.per_connection.burst)),
                     "rate_limits.per_connection.burst", "must be at least 1 when rate is not 0");
+    if (c->engine.fee_account >= c->engine.max_accounts)
+        return fail(x, noted(x, TOP(c.engine.fee_account)), "engine.fee_account",
+                    "must be below engine.max_accounts (%u)", c->engine.max_accounts);
     /* order ids name their shard in bits 26..31 (lx/node.h) */
     if (c->shards > 1 && c->engine.max_orders > (1u << 26))
         return fail(x, noted(x, TOP(c.engine.max_orders)), "engine.max_orders",
@@ -1363,12 +1367,14 @@ int lx_config_write(const lx_config_t *c, char *buf, size_t cap) {
     sb_addr(&b, "binary", &c->listen.binary);
     sb_printf(&b,
               "engine:\n  max_markets: %u\n  max_assets: %u\n  max_accounts: %u\n"
-              "  max_orders: %u\n  max_open_orders_per_account: %u\n  deadman_min_lead_ms: %lld\n",
+              "  max_orders: %u\n  max_open_orders_per_account: %u\n  deadman_min_lead_ms: %lld\n"
+              "  fee_account: %u\n",
               c->engine.max_markets, c->engine.max_assets, c->engine.max_accounts,
               c->engine.max_orders, c->engine.max_open_orders_per_account,
               (long long)((c->engine.deadman_min_lead_ns ? c->engine.deadman_min_lead_ns
                                                          : LX_DEADMAN_MIN_LEAD_DEFAULT) /
-                          1000000));
+                          1000000),
+              c->engine.fee_account);
     sb_printf(&b, "shards: %u\n", c->shards);
     sb_printf(&b,
               "journal:\n  segment_bytes: %llu\n  batch_max_bytes: %llu\n"

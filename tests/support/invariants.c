@@ -461,10 +461,10 @@ static int order_info_cmp_msg(const lx_order_info_t *a, const lx_order_info_t *b
     CK(account)
     CK(market)
     CK(side)
-    CK(type) CK(tif) CK(stp) CK(price) CK(qty) CK(remaining) CK(filled) CK(client_id) CK(expiry)
-        CK(locked)
+    CK(type)
+    CK(tif) CK(stp) CK(price) CK(qty) CK(remaining) CK(filled) CK(client_id) CK(expiry) CK(locked)
 #undef CK
-            return 0;
+        return 0;
 }
 
 /* Growable scratch buffer of order infos. */
@@ -713,15 +713,12 @@ int inv_check_engine(const lx_engine_t *e, char *msg, size_t len) {
                 if (sum[a] != 0) rc = fail(msg, len, "unknown asset %u holds balances", a);
                 continue;
             }
-            /* The fee pool is not checked for >= 0: a buy that re-enters as a
-             * taker after an amend keeps the fee reserve of its acceptance, so
-             * its taker fee can be capped below the maker's rebate (the rules
-             * allow it; reported to the lead). */
-            if (sum[a] + ai.fees != ai.supply)
-                rc = fail(msg, len,
-                          "asset %u: balances %lld + fees %lld != supply %lld (off by %lld)", a,
-                          (long long)sum[a], (long long)ai.fees, (long long)ai.supply,
-                          (long long)(sum[a] + ai.fees - ai.supply));
+            /* the fees are the fee account's balances (clearing.md) */
+            if (sum[a] != ai.supply)
+                rc = fail(msg, len, "asset %u: balances %lld != supply %lld (off by %lld)", a,
+                          (long long)sum[a], (long long)ai.supply, (long long)(sum[a] - ai.supply));
+            else if (ai.fees < 0) /* a rebate never exceeds the taker fee of its fill */
+                rc = fail(msg, len, "asset %u: fees collected %lld < 0", a, (long long)ai.fees);
         }
     }
     free(locks);
@@ -921,7 +918,8 @@ int inv_compare_state(const lx_engine_t *e, const ref_t *ref, char *msg, size_t 
         CK(base)
         CK(quote)
         CK(mode)
-        CK(halted) CK(tick_size) CK(lot_size) CK(tick_value) CK(min_price) CK(max_price) CK(max_qty)
+        CK(halted)
+        CK(tick_size) CK(lot_size) CK(tick_value) CK(min_price) CK(max_price) CK(max_qty)
             CK(maker_fee) CK(taker_fee) CK(market_seq) CK(last_ts) CK(last_price) CK(bid_levels)
                 CK(ask_levels) CK(orders)
 #undef CK

@@ -461,9 +461,11 @@ static void trade(ref_t *r, order_t *maker, order_t *taker, int64_t q) {
         int64_t buyer_new = lock_for(r, buyer, buyer->price, buyer->remaining - q);
         i128 room = (i128)buyer_old - buyer_new - n;
         i128 fb = fee_of(n, buyer_rate);
-        if (buyer_rate >= 0 && fb > room) {
-            /* capped: equals floor(n r / 10^6), see clearing.md */
-            fb = room;
+        /* what the room does not cover comes from the buyer's free quote;
+         * a buyer with too little pays room + free (clearing.md "Fees") */
+        i128 avail = room + cell_w(r, buyer->account, mk->p.quote)->free;
+        if (buyer_rate >= 0 && fb > avail) {
+            fb = avail;
             r->stats.fee_capped++;
         }
         i128 fs = fee_of(n, seller_rate);
@@ -490,7 +492,10 @@ static void trade(ref_t *r, order_t *maker, order_t *taker, int64_t q) {
         c = cell_w(r, buyer->account, mk->p.quote);
         c->locked -= buyer_old - buyer_new;
         c->free += (int64_t)((i128)buyer_old - buyer_new - n - fb);
-        r->assets[mk->p.quote].fees += fee_s + fee_b;
+        asset_t *qa = &r->assets[mk->p.quote];
+        qa->fees = qa->fees > INT64_MAX - (fee_s + fee_b) ? INT64_MAX : qa->fees + fee_s + fee_b;
+        /* the fee account's (clearing.md "Fees") */
+        if (fee_s + fee_b != 0) cell_w(r, r->cfg.fee_account, mk->p.quote)->free += fee_s + fee_b;
     }
 
     maker->remaining -= q;
@@ -517,6 +522,7 @@ static void trade(ref_t *r, order_t *maker, order_t *taker, int64_t q) {
     ev_balance(r, maker->account, mk->p.quote);
     ev_balance(r, taker->account, mk->p.base);
     ev_balance(r, taker->account, mk->p.quote);
+    if (fee_s + fee_b != 0) ev_balance(r, r->cfg.fee_account, mk->p.quote);
 }
 
 /* ---- matching (matching.md "Place", step 2) ---------------------------- */
@@ -1023,6 +1029,9 @@ static void do_create_asset(ref_t *r, const lx_cmd_create_asset_t *c) {
     a->exists = true;
     a->scale = c->scale;
     memcpy(a->symbol, c->symbol, 16);
+    /* with clearing, the fee account's record of the asset exists from
+     * now on (clearing.md "Fees") */
+    if (r->cfg.clearing) cell_w(r, r->cfg.fee_account, c->asset);
     lx_event_t ev = ev_new(r, LX_EV_ASSET_CREATED, LX_MARKET_NONE);
     ev.u.asset.asset = c->asset;
     ev.u.asset.scale = c->scale;
@@ -1553,7 +1562,7 @@ int ref_apply_auth(ref_t *r, const lx_cmd_t *c, const lx_cmd_auth_t *auth, const
 /* ---- create / destroy ------------------------------------------------------- */
 
 ref_t *ref_create(const lx_engine_config_t *cfg) {
-    if (!cfg || cfg->max_assets == 0 ||
+    if (!cfg || cfg->max_assets == 0 || cfg->fee_account >= cfg->max_accounts ||
         (uint64_t)cfg->max_accounts * cfg->max_assets > ((uint64_t)1 << 26))
         return NULL;
     ref_t *r = calloc(1, sizeof *r);

@@ -83,6 +83,7 @@ static void test_defaults(void **state) {
     assert_int_equal(c.engine.max_accounts, e.max_accounts);
     assert_int_equal(c.engine.max_orders, e.max_orders);
     assert_int_equal(c.engine.max_open_orders_per_account, e.max_open_orders_per_account);
+    assert_int_equal(c.engine.fee_account, 0);
     assert_true(c.engine.clearing);
     assert_int_equal(c.gateway.binary_threads, 0); /* one per core, at most 2 */
     assert_int_equal(c.shards, 1);
@@ -674,6 +675,8 @@ static const bad_t bad[] = {
      "line 4: journal.batch_max_bytes: must not exceed journal.segment_bytes (1048576)"},
     {DEV "limits:\n  max_connections_per_ip: 20\n  max_connections: 10\n",
      "line 3: limits.max_connections_per_ip: must not exceed limits.max_connections (10)"},
+    {DEV "engine:\n  max_accounts: 10\n  fee_account: 10\n",
+     "line 4: engine.fee_account: must be below engine.max_accounts (10)"},
     {DEV "limits:\n  max_connections_per_ip: 2000\n",
      "line 3: limits.max_connections_per_ip: must not exceed limits.max_connections (1024)"},
     {DEV "journal:\n  batch_max_bytes: 128MiB\n",

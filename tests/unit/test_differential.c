@@ -1163,7 +1163,9 @@ static void run_seed(const seed_cfg_t *sc, uint64_t n) {
                               .max_open_orders_per_account = sc->per_account,
                               .clearing = sc->clearing,
                               .deadman_min_lead_ns = MIN_LEAD,
-                              .max_agents_per_account = MAX_AGENTS};
+                              .max_agents_per_account = MAX_AGENTS,
+                              /* a trading account in most seeds */
+                              .fee_account = (uint32_t)(sc->seed % sc->max_accounts)};
     lx_engine_t *e = NULL;
     assert_int_equal(lx_engine_create(&e, &cfg), 0);
     ref_t *ref = ref_create(&cfg);

@@ -118,6 +118,7 @@ static void test_segment_header_codec(void **state) {
     (void)state;
     jnl_seg_hdr_t h = {.epoch = 3, .index = 17, .prev_seq = 12345, .prev_groups = 99}, g;
     jt_engine_config(&h.engine);
+    h.engine.fee_account = 5;
     for (int i = 0; i < 32; i++) h.prev_hash[i] = (uint8_t)i;
     uint8_t b[JNL_SEG_HDR_LEN];
     jnl_seg_hdr_encode(b, &h);
@@ -130,6 +131,7 @@ static void test_segment_header_codec(void **state) {
     assert_memory_equal(g.prev_hash, h.prev_hash, 32);
     assert_int_equal(g.engine.max_orders, h.engine.max_orders);
     assert_int_equal(g.engine.clearing, h.engine.clearing);
+    assert_int_equal(g.engine.fee_account, 5);
     assert_int_equal(jnl_seg_hdr_parse(b, sizeof b - 1, &g, NULL), LX_ETRUNC);
     for (size_t i = 0; i < sizeof b; i++) {
         for (int bit = 0; bit < 8; bit++) {

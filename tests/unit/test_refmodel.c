@@ -269,7 +269,7 @@ static void test_settlement(void **state) {
     expect_balance(&f, 1, 2, BTC, 900000, 100000);
     /* buy 4 at 105: res 2000, N = 420, L = 420 + ceil(0.84) = 421 */
     place(&f, 1, LX_SIDE_BUY, LX_TIF_GTC, 0, 105, 4);
-    n_events(&f, 8);
+    n_events(&f, 9);
     expect_balance(&f, 1, 1, USD, 999579, 421);
     const lx_event_t *t = ev(&f, 2, LX_EV_TRADE);
     /* n = 400; seller (maker) fee ceil(0.4) = 1; buyer (taker) ceil(0.8) = 1 */
@@ -280,7 +280,8 @@ static void test_settlement(void **state) {
     expect_balance(&f, 4, 2, USD, 399, 0);
     expect_balance(&f, 5, 1, BTC, 40000, 0);
     expect_balance(&f, 6, 1, USD, 999579 + 421 - 400 - 1, 0);
-    expect_level(&f, 7, LX_SIDE_SELL, 100, 6, 1);
+    expect_balance(&f, 7, 0, USD, 2, 0); /* the fee account's */
+    expect_level(&f, 8, LX_SIDE_SELL, 100, 6, 1);
     lx_asset_info_t ai;
     assert_int_equal(ref_asset_info(f.r, USD, &ai), 0);
     assert_int_equal(ai.fees, 2);
@@ -289,7 +290,7 @@ static void test_settlement(void **state) {
 }
 
 /* A maker rebate: floor, reported negative. A buy lock with no fee room
- * caps the fee. */
+ * pays the fee from free. */
 static void test_rebate_and_cap(void **state) {
     (void)state;
     fx_t f;
@@ -313,8 +314,9 @@ static void test_rebate_and_cap(void **state) {
     ref_asset_info(f.r, USD, &ai);
     assert_int_equal(ai.fees, 10);
 
-    /* fees 0 at acceptance (res 0), then raised: the resting buyer has no
-     * room, its fee is capped at 0; the seller pays ceil(1000 * 1000 / 10^6) */
+    /* fees 0 at acceptance (res 0), then raised: the resting buyer's lock
+     * has no room, so its fee comes from free; the seller pays ceil(1000 *
+     * 1000 / 10^6) */
     lx_cmd_t c = {.type = LX_CMD_SET_FEES};
     c.u.set_fees = (lx_cmd_set_fees_t){.market = 0, .maker_fee = 0, .taker_fee = 0};
     apply(&f, &c);
@@ -325,9 +327,10 @@ static void test_rebate_and_cap(void **state) {
     apply(&f, &c);
     place(&f, 2, LX_SIDE_SELL, LX_TIF_GTC, 0, 100, 10);
     t = ev(&f, 2, LX_EV_TRADE);
-    assert_int_equal(t->u.trade.maker_fee, 0);
+    assert_int_equal(t->u.trade.maker_fee, 1);
     assert_int_equal(t->u.trade.taker_fee, 1);
-    assert_int_equal(ref_stats(f.r)->fee_capped, 1);
+    expect_balance(&f, 4, 1, USD, 100000000 - 100000 + 10 - 1000 - 1, 0);
+    assert_int_equal(ref_stats(f.r)->fee_capped, 0);
     teardown(&f);
 }
 

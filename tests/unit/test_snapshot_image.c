@@ -16,7 +16,9 @@
  * image (tests/data/engine_v2.img, written by 7b80112: the world below,
  * clearing off, an owner's SIGNED place with nonce 7) loads, checked by the
  * digest of its day: markets without a last event time, the key's one
- * nonce now both of its nonces.
+ * nonce now both of its nonces. A version-3 image with fees
+ * (tests/data/engine_v3.img) loads with its fee pool paid to the fee
+ * account, to the state today's engine reaches from the same commands.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -297,11 +299,136 @@ static void test_version_2_loads(void **state) {
     lx_engine_destroy(e);
 }
 
+static void apply_v3(lx_engine_t *e, lx_cmd_t *c) {
+    c->seq = ++g_seq;
+    c->ts = 1000 * (int64_t)g_seq;
+    assert_int_equal(lx_engine_apply(e, c, NULL), 0);
+}
+
+/* The commands tests/data/engine_v3.img was written after (by 278a840,
+ * image version 3: fees in a pool of each asset, in no account): clearing,
+ * maker -1000 taker 2000, account 0 (the fee account today) selling. */
+static void v3_history(lx_engine_t *e) {
+    g_seq = 0;
+    lx_cmd_t c;
+    for (uint32_t a = 0; a < 2; a++) {
+        memset(&c, 0, sizeof c);
+        c.type = LX_CMD_CREATE_ASSET;
+        c.u.create_asset.asset = a;
+        c.u.create_asset.scale = 1;
+        memcpy(c.u.create_asset.symbol, a ? "QUOTE" : "BASE", a ? 5 : 4);
+        apply_v3(e, &c);
+    }
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_CREATE_MARKET;
+    c.u.create_market = (lx_cmd_create_market_t){.market = 0,
+                                                 .base = 0,
+                                                 .quote = 1,
+                                                 .tick_size = 1,
+                                                 .lot_size = 1,
+                                                 .min_price = 1,
+                                                 .max_price = 1000,
+                                                 .max_qty = 1000,
+                                                 .maker_fee = -1000,
+                                                 .taker_fee = 2000};
+    apply_v3(e, &c);
+    const struct {
+        uint32_t account, asset;
+        int64_t amount;
+    } dep[] = {{1, 1, 100000}, {2, 0, 100}, {0, 0, 10}};
+    for (int i = 0; i < 3; i++) {
+        memset(&c, 0, sizeof c);
+        c.type = LX_CMD_DEPOSIT;
+        c.u.deposit = (lx_cmd_deposit_t){.account = dep[i].account,
+                                         .asset = dep[i].asset,
+                                         .amount = dep[i].amount,
+                                         .deposit_id = (uint64_t)i + 1};
+        apply_v3(e, &c);
+    }
+    const struct {
+        uint32_t account;
+        uint8_t side;
+        int64_t price, qty;
+    } pl[] = {{2, LX_SIDE_SELL, 500, 20},
+              {0, LX_SIDE_SELL, 400, 10},
+              {1, LX_SIDE_BUY, 500, 25},
+              {1, LX_SIDE_BUY, 300, 5}};
+    for (int i = 0; i < 4; i++) {
+        memset(&c, 0, sizeof c);
+        c.type = LX_CMD_PLACE;
+        c.u.place = (lx_cmd_place_t){.account = pl[i].account,
+                                     .market = 0,
+                                     .side = pl[i].side,
+                                     .price = pl[i].price,
+                                     .qty = pl[i].qty,
+                                     .tif = LX_TIF_GTC};
+        apply_v3(e, &c);
+    }
+}
+
+/* A version-3 image with clearing (tests/data/engine_v3.img) loads, checked
+ * by the digest of its day (0xe0185a6b34b05dd3 as 278a840 printed it); its
+ * fee pool (12: taker 8 and 15, rebates 4 and 7) becomes account 0's, on
+ * top of the 4004 account 0 took as a maker, and the loaded state is the
+ * one today's engine reaches from the same commands: the same digest. */
+static void test_version_3_migrates(void **state) {
+    (void)state;
+    FILE *f = fopen("tests/data/engine_v3.img", "rb");
+    assert_non_null(f);
+    membuf_t img = {0};
+    uint8_t b[4096];
+    size_t n = fread(b, 1, sizeof b, f);
+    fclose(f);
+    assert_true(n > 72 && n < sizeof b);
+    assert_int_equal(membuf_write(&img, b, n), 0);
+    assert_int_equal(lx_get_u32(img.buf + 4), 3);
+    lx_engine_t *e = NULL;
+    assert_int_equal(lx_engine_load(&e, membuf_read, &img), 0);
+    membuf_free(&img);
+    assert_int_equal(lx_engine_config(e)->fee_account, 0);
+    lx_asset_info_t ai;
+    assert_int_equal(lx_engine_asset_info(e, 1, &ai), 0);
+    assert_int_equal(ai.fees, 12);
+    int64_t fr = 0, lk = 0;
+    assert_int_equal(lx_engine_balance(e, 0, 1, &fr, &lk), 0);
+    assert_int_equal(fr, 4004 + 12);
+    assert_int_equal(lk, 0);
+
+    lx_engine_config_t cfg;
+    lx_engine_config_default(&cfg);
+    cfg.max_markets = 4;
+    cfg.max_assets = 4;
+    cfg.max_accounts = 16;
+    cfg.max_orders = 64;
+    lx_engine_t *r = NULL;
+    assert_int_equal(lx_engine_create(&r, &cfg), 0);
+    v3_history(r);
+    assert_true(lx_engine_digest(r) == lx_engine_digest(e));
+    /* and the two go on alike: the fee account withdraws its fees */
+    lx_cmd_t c;
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_WITHDRAW;
+    c.u.withdraw = (lx_cmd_withdraw_t){.account = 0, .asset = 1, .amount = 4016};
+    lx_cmd_t c2 = c;
+    apply_v3(e, &c);
+    c2.seq = c.seq;
+    c2.ts = c.ts;
+    assert_int_equal(lx_engine_apply(r, &c2, NULL), 0);
+    assert_int_equal(lx_engine_balance(e, 0, 1, &fr, &lk), 0);
+    assert_int_equal(fr, 0);
+    assert_true(lx_engine_digest(r) == lx_engine_digest(e));
+    /* saved again, it is a version-4 image that loads to the same state */
+    assert_int_equal(reload(e), 0);
+    lx_engine_destroy(r);
+    lx_engine_destroy(e);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bent_images_refused),
         cmocka_unit_test(test_version_1_refused),
         cmocka_unit_test(test_version_2_loads),
+        cmocka_unit_test(test_version_3_migrates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
