@@ -541,11 +541,14 @@ static void side_insert(lx__side_t *s, uint32_t i, int64_t key, uint32_t l) {
 
 /* ---- the level pool ----------------------------------------------------- */
 
-/* The level pool grows by a sixteenth (from 64): its size follows the most
- * levels the book has held, which a swing makes several times the levels
- * near the touch, and it is part of the memory per resting order. */
+/* The level pool grows by a sixteenth (from 64, and by at least 8: a pool
+ * lx__levels_reserve sized below 16 must grow too, tombstones hold level
+ * records): its size follows the most levels the book has held, which a
+ * swing makes several times the levels near the touch, and it is part of
+ * the memory per resting order. */
 static LX_NOINLINE int levels_grow(lx_engine_t *e) {
-    uint32_t ncap = e->nlevels_cap ? e->nlevels_cap + e->nlevels_cap / 16 : 64;
+    uint32_t step = e->nlevels_cap / 16 > 8 ? e->nlevels_cap / 16 : 8;
+    uint32_t ncap = e->nlevels_cap ? e->nlevels_cap + step : 64;
     if (ncap <= e->nlevels_cap) return LX_ENOMEM;
     lx__level_t *nl = realloc(e->levels, (size_t)ncap * sizeof *nl);
     if (!nl) return LX_ENOMEM;

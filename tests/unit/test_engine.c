@@ -382,6 +382,37 @@ static void test_gtd_churn(void **state) {
     lx_engine_destroy(e);
 }
 
+/* An engine reserved for fewer than 16 orders (lxdexd reserves
+ * engine.max_orders) must still grow its level pool: an emptied level
+ * that is not the best stays as a tombstone with its record, so the book
+ * can need more level records than orders. The pool grew by a sixteenth
+ * of itself, 0 here: every later new level was LX_ENOMEM for ever. */
+static void test_small_reserve(void **state) {
+    (void)state;
+    lx_engine_t *e = new_engine(false, 8);
+    assert_int_equal(lx_engine_reserve(e, 8), 0);
+    g_seq = 0;
+    g_ts = 1000;
+    setup_world(e);
+    lx_order_id_t ids[8];
+    for (int i = 0; i < 8; i++) ids[i] = place(e, 1, LX_SIDE_BUY, 100 + i, 1, 0);
+    lx_cmd_t c;
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_CANCEL;
+    c.u.cancel = (lx_cmd_cancel_t){.account = 1, .market = 0, .order_id = ids[3]};
+    apply_ok(e, &c, NULL);
+    for (int i = 0; i < 3; i++) { /* new levels, each after a cancel */
+        (void)place(e, 1, LX_SIDE_BUY, 90 - i, 1, 0);
+        memset(&c, 0, sizeof c);
+        c.type = LX_CMD_CANCEL;
+        c.u.cancel = (lx_cmd_cancel_t){.account = 1, .market = 0, .order_id = ids[4 + i]};
+        apply_ok(e, &c, NULL);
+    }
+    char msg[256];
+    assert_int_equal(lx_engine_validate(e, msg, sizeof msg), 0);
+    lx_engine_destroy(e);
+}
+
 static void test_read_api(void **state) {
     (void)state;
     lx_engine_t *e = new_engine(true, 64);
@@ -757,6 +788,7 @@ int main(void) {
         cmocka_unit_test(test_misuse),
         cmocka_unit_test(test_read_api),
         cmocka_unit_test(test_gtd_churn),
+        cmocka_unit_test(test_small_reserve),
         cmocka_unit_test(test_snapshot_roundtrip),
         cmocka_unit_test(test_snapshot_corruption),
         cmocka_unit_test(test_determinism_across_processes),
