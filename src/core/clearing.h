@@ -76,19 +76,19 @@ static inline void lx__settle(lx_engine_t *e, const lx__market_t *m, const lx__o
     int64_t la = lx__lock_amount(m, LX_SIDE_BUY, buy_price, buy->remaining - q, buy->fee_res);
     int64_t room = lb - la - n;
     LX_ASSERT(room >= 0);
-    lx__balance_t *bq = lx__bal_get(e, buy->account, m->quote, false);
     int64_t fee_b = lx__fee_for(n, buy_rate);
-    /* what the lock's room does not cover (a rounding unit, or a rate
-     * raised since the buy arrived) comes from free; only a buyer with
-     * nothing free pays less (docs/clearing.md "Fees") */
-    if (fee_b > room && fee_b - room > bq->free) fee_b = room + bq->free;
+    /* capped at the room (docs/clearing.md "Fees"): a rounding unit, or a
+     * rate raised since the buy arrived */
+    if (fee_b > room) fee_b = room;
     int64_t fee_s = lx__fee_for(n, sell_rate);
-    /* A maker rebate never exceeds the taker fee charged on the same fill:
-     * a buyer short of funds can pay less than its rate, and the exchange
-     * must not pay the difference. */
+    /* A maker rebate never exceeds the taker fee charged on the same fill,
+     * so the fee account is never paid less than nothing. With a valid
+     * schedule this cannot bind (a taker buy's reserve is today's rate, and
+     * the room covers floor(n * rate)): kept as a guard. */
     if (buy == maker && fee_b < 0 && -fee_b > fee_s) fee_b = -fee_s;
     if (sell == maker && fee_s < 0 && -fee_s > fee_b) fee_s = -fee_b;
 
+    lx__balance_t *bq = lx__bal_get(e, buy->account, m->quote, false);
     bq->locked -= lb - la;
     bq->free += room - fee_b;
     lx__balance_t *bb = lx__bal_get(e, buy->account, m->base, false);

@@ -461,11 +461,9 @@ static void trade(ref_t *r, order_t *maker, order_t *taker, int64_t q) {
         int64_t buyer_new = lock_for(r, buyer, buyer->price, buyer->remaining - q);
         i128 room = (i128)buyer_old - buyer_new - n;
         i128 fb = fee_of(n, buyer_rate);
-        /* what the room does not cover comes from the buyer's free quote;
-         * a buyer with too little pays room + free (clearing.md "Fees") */
-        i128 avail = room + cell_w(r, buyer->account, mk->p.quote)->free;
-        if (buyer_rate >= 0 && fb > avail) {
-            fb = avail;
+        if (buyer_rate >= 0 && fb > room) {
+            /* capped at the room (clearing.md "Fees") */
+            fb = room;
             r->stats.fee_capped++;
         }
         i128 fs = fee_of(n, seller_rate);

@@ -25,7 +25,9 @@
  *     commit record) is still refused;
  *   - the engine out of memory during the replay (tests/support/failalloc.h)
  *     is LX_ENOMEM, not corruption, and leaves the journal as it was: the
- *     next recovery succeeds.
+ *     next recovery succeeds;
+ *   - a data directory written before the fee account (version-3 snapshot)
+ *     recovers from its snapshot and from genesis to the same state.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -449,6 +451,41 @@ static void test_out_of_memory(void **state) {
     jt_rmdir(dir);
 }
 
+/* A data directory written before the fee account (tests/data/journal_v3,
+ * by 278a840: a version-3 snapshot at seq 7 after a fill whose taker fee
+ * was capped at its room, then one more command). Recovered from its
+ * snapshot (migrated: the fee pool becomes account 0's) and replayed from
+ * genesis, it reaches the same state, and verify's snapshot check (which
+ * compared the replay with the old header's digest, and so called every
+ * pre-upgrade snapshot corrupt) passes. */
+static void test_version_3_data_dir(void **state) {
+    (void)state;
+    const char *dir = "tests/data/journal_v3";
+    lx_recover_opts_t o = {.read_only = true};
+    lx_recovery_t r1, r2, r3;
+    lx_engine_t *a = NULL, *b = NULL, *c = NULL;
+    assert_int_equal(lx_recover(dir, &o, &a, &r1), 0);
+    assert_true(r1.snapshot[0] != 0); /* from the snapshot */
+    o.from_genesis = true;
+    assert_int_equal(lx_recover(dir, &o, &b, &r2), 0);
+    o.check_snapshots = true;
+    int rc = lx_recover(dir, &o, &c, &r3);
+    if (rc) print_message("verify: %s\n", r3.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(r3.snapshots_checked, 1);
+    assert_true(lx_engine_digest(a) == lx_engine_digest(b));
+    assert_true(lx_engine_digest(a) == lx_engine_digest(c));
+    int64_t fr, lk;
+    assert_int_equal(lx_engine_balance(a, 0, 1, &fr, &lk), 0);
+    assert_int_equal(fr, 1); /* the capped fee: ceil(1.5) = 2 > room 1 */
+    assert_int_equal(lx_engine_balance(a, 2, 1, &fr, &lk), 0);
+    assert_int_equal(fr, 1);
+    assert_int_equal(lk, 501);
+    lx_engine_destroy(a);
+    lx_engine_destroy(b);
+    lx_engine_destroy(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_histories),
@@ -460,6 +497,7 @@ int main(void) {
         cmocka_unit_test(test_torn_header_removed),
         cmocka_unit_test(test_power_loss_in_last_group),
         cmocka_unit_test(test_out_of_memory),
+        cmocka_unit_test(test_version_3_data_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
