@@ -198,6 +198,38 @@ fail:
 }
 
 /* Recovers shard s from its directory and opens its journal. */
+/* The engine section of the configuration counts only when a data
+ * directory is created: a recovered engine keeps the configuration its
+ * journal was written with (the log's meaning depends on it). A differing
+ * value in the file is named at start, not applied (docs/config.md). */
+static void warn_engine_config(lx_node_t *n, const char *dir, const lx_engine_config_t *want,
+                               const lx_engine_config_t *have) {
+    const struct {
+        const char *name;
+        uint64_t want, have;
+    } f[] = {
+        {"max_markets", want->max_markets, have->max_markets},
+        {"max_assets", want->max_assets, have->max_assets},
+        {"max_accounts", want->max_accounts, have->max_accounts},
+        {"max_orders", want->max_orders, have->max_orders},
+        {"max_open_orders_per_account", want->max_open_orders_per_account,
+         have->max_open_orders_per_account},
+        {"deadman_min_lead_ms",
+         (uint64_t)(want->deadman_min_lead_ns ? want->deadman_min_lead_ns
+                                              : LX_DEADMAN_MIN_LEAD_DEFAULT) /
+             1000000,
+         (uint64_t)have->deadman_min_lead_ns / 1000000},
+        {"fee_account", want->fee_account, have->fee_account},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (f[i].want != f[i].have)
+            lx__node_log(n,
+                         "lxdexd: warning: engine.%s is %llu in the configuration but %llu in %s, "
+                         "which keeps the value it was created with\n",
+                         f[i].name, (unsigned long long)f[i].want, (unsigned long long)f[i].have,
+                         dir);
+}
+
 static int shard_open(lx_node_t *n, shard_t *s, char *err, size_t errlen) {
     const lx_config_t *cfg = n->cfg;
     lx_recover_opts_t ro = {.io = n->opts.io};
@@ -238,6 +270,7 @@ static int shard_open(lx_node_t *n, shard_t *s, char *err, size_t errlen) {
                      s->rec.snapshot[0] ? " after snapshot " : "", s->rec.snapshot,
                      s->rec.torn ? " (a torn tail was cut)" : "");
         if (s->rec.msg[0]) lx__node_log(n, "lxdexd: recovery notes: %s\n", s->rec.msg);
+        warn_engine_config(n, s->dir, &cfg->engine, lx_engine_config(s->engine));
         for (size_t i = 0; i < cfg->nmarkets; i++) {
             const lx_config_market_t *m = &cfg->markets[i];
             lx_market_info_t mi;

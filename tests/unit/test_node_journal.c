@@ -138,6 +138,7 @@ static const lx_io_t splitting = {NULL,    s_open,      r_close,  s_write,  r_pw
 /* ---- a node without sockets -------------------------------------------------- */
 
 static uint64_t batch_bytes; /* journal.batch_max_bytes; 0: the default */
+static uint32_t fee_account; /* engine.fee_account */
 static FILE *node_log;       /* the node's log; NULL: none */
 
 static int node_open(lx_node_t **n, lx_config_t *cfg, const char *dir, uint32_t shards,
@@ -148,6 +149,7 @@ static int node_open(lx_node_t **n, lx_config_t *cfg, const char *dir, uint32_t 
     snprintf(cfg->node.data_dir, sizeof cfg->node.data_dir, "%s", dir);
     cfg->engine.max_orders = 65536;
     if (batch_bytes) cfg->journal.batch_max_bytes = batch_bytes;
+    cfg->engine.fee_account = fee_account;
     lx_node_opts_t no = {.io = io,
                          .log = node_log,
                          .faucet_accounts = 2,
@@ -575,9 +577,45 @@ static void test_ts_unique(void **state) {
     remove_dir(dir);
 }
 
+/* The engine section counts when the data directory is created; on a
+ * recovered one the journal's values stay, and a differing value in the
+ * file is named at start (it was ignored without a word: a new
+ * engine.fee_account would have looked applied while fees kept going to
+ * the old account). */
+static void test_engine_config_kept(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    lx_config_t cfg;
+    lx_node_t *n = node_start(&cfg, dir, 1);
+    lx_node_join(n);
+    lx_node_close(n);
+    lx_config_free(&cfg);
+    char *text = NULL;
+    size_t len = 0;
+    node_log = open_memstream(&text, &len);
+    assert_non_null(node_log);
+    fee_account = 7;
+    n = node_start(&cfg, dir, 1);
+    fee_account = 0;
+    assert_int_equal(lx_engine_config(lx_node_engine(n))->fee_account, 0);
+    lx_node_join(n);
+    lx_node_close(n);
+    lx_config_free(&cfg);
+    fclose(node_log);
+    node_log = NULL;
+    if (!strstr(text, "engine.fee_account is 7 in the configuration but 0"))
+        print_message("log: %s\n", text);
+    assert_non_null(strstr(text, "engine.fee_account is 7 in the configuration but 0"));
+    assert_null(strstr(text, "engine.max_orders is")); /* the same in both */
+    free(text);
+    remove_dir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dropped_round_not_written),
+        cmocka_unit_test(test_engine_config_kept),
         cmocka_unit_test(test_created_dirs_synced),
         cmocka_unit_test(test_split_round_reconciled),
         cmocka_unit_test(test_split_round_prefix),
