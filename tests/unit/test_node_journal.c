@@ -173,6 +173,15 @@ static lx_node_t *node_start(lx_config_t *cfg, const char *dir, uint32_t shards)
     return node_start_io(cfg, dir, shards, NULL);
 }
 
+/* A node that boots a new data directory (or recovers one) and stops. */
+static void node_boot(const char *dir, uint32_t shards) {
+    lx_config_t cfg;
+    lx_node_t *n = node_start(&cfg, dir, shards);
+    lx_node_join(n);
+    lx_node_close(n);
+    lx_config_free(&cfg);
+}
+
 /* ---- a dropped round --------------------------------------------------------- */
 
 static void dropped_round(uint32_t shards) {
@@ -488,11 +497,9 @@ static void test_agreeing_shards_unchanged(void **state) {
     (void)state;
     char dir[64];
     make_dir(dir, sizeof dir);
+    node_boot(dir, 2);
     lx_config_t cfg;
-    lx_node_t *n = node_start(&cfg, dir, 2);
-    lx_node_join(n);
-    lx_node_close(n);
-    lx_config_free(&cfg);
+    lx_node_t *n = NULL;
     clean_restarts(dir);
     n = node_start(&cfg, dir, 2);
     lx_asset_id_t id0 = cfg.engine.max_assets - 8;
@@ -517,11 +524,9 @@ static void test_ts_unique(void **state) {
     (void)state;
     char dir[64], path[128];
     make_dir(dir, sizeof dir);
+    node_boot(dir, 2);
     lx_config_t cfg;
-    lx_node_t *n = node_start(&cfg, dir, 2);
-    lx_node_join(n);
-    lx_node_close(n);
-    lx_config_free(&cfg);
+    lx_node_t *n = NULL;
     /* a deposit into shard 0, an hour ahead of the clock */
     snprintf(path, sizeof path, "%s/shard-0", dir);
     lx_recovery_t rec;
@@ -586,11 +591,9 @@ static void test_engine_config_kept(void **state) {
     (void)state;
     char dir[64];
     make_dir(dir, sizeof dir);
+    node_boot(dir, 1);
     lx_config_t cfg;
-    lx_node_t *n = node_start(&cfg, dir, 1);
-    lx_node_join(n);
-    lx_node_close(n);
-    lx_config_free(&cfg);
+    lx_node_t *n = NULL;
     char *text = NULL;
     size_t len = 0;
     node_log = open_memstream(&text, &len);

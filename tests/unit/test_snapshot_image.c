@@ -244,9 +244,9 @@ static void test_version_1_refused(void **state) {
     lx_engine_destroy(e);
 }
 
-static void test_version_2_loads(void **state) {
-    (void)state;
-    FILE *f = fopen("tests/data/engine_v2.img", "rb");
+/* An image file written by an older commit, of that version, loaded. */
+static lx_engine_t *load_fixture(const char *path, uint32_t version) {
+    FILE *f = fopen(path, "rb");
     assert_non_null(f);
     membuf_t img = {0};
     uint8_t b[4096];
@@ -254,10 +254,16 @@ static void test_version_2_loads(void **state) {
     fclose(f);
     assert_true(n > 72 && n < sizeof b);
     assert_int_equal(membuf_write(&img, b, n), 0);
-    assert_int_equal(lx_get_u32(img.buf + 4), 2);
+    assert_int_equal(lx_get_u32(img.buf + 4), version);
     lx_engine_t *e = NULL;
     assert_int_equal(lx_engine_load(&e, membuf_read, &img), 0);
     membuf_free(&img);
+    return e;
+}
+
+static void test_version_2_loads(void **state) {
+    (void)state;
+    lx_engine_t *e = load_fixture("tests/data/engine_v2.img", 2);
     assert_true(lx__digest(e, 2) == 0x27d27530f522f05aULL); /* as 7b80112 printed it */
     lx_market_info_t mi;
     assert_int_equal(lx_engine_market_info(e, 0, &mi), 0);
@@ -373,18 +379,7 @@ static void v3_history(lx_engine_t *e) {
  * one today's engine reaches from the same commands: the same digest. */
 static void test_version_3_migrates(void **state) {
     (void)state;
-    FILE *f = fopen("tests/data/engine_v3.img", "rb");
-    assert_non_null(f);
-    membuf_t img = {0};
-    uint8_t b[4096];
-    size_t n = fread(b, 1, sizeof b, f);
-    fclose(f);
-    assert_true(n > 72 && n < sizeof b);
-    assert_int_equal(membuf_write(&img, b, n), 0);
-    assert_int_equal(lx_get_u32(img.buf + 4), 3);
-    lx_engine_t *e = NULL;
-    assert_int_equal(lx_engine_load(&e, membuf_read, &img), 0);
-    membuf_free(&img);
+    lx_engine_t *e = load_fixture("tests/data/engine_v3.img", 3);
     assert_int_equal(lx_engine_config(e)->fee_account, 0);
     lx_asset_info_t ai;
     assert_int_equal(lx_engine_asset_info(e, 1, &ai), 0);
