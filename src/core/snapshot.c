@@ -597,7 +597,11 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
     uint64_t digest = r64(&r);
     if (version < 4) { /* checked as it was written, then moved to today's form */
         CHECK(lx__digest(e, version) == digest);
-        CHECK(fee_pools_to_account(e) == 0);
+        int mrc = fee_pools_to_account(e);
+        if (mrc) {
+            r.err = mrc; /* LX_ENOMEM is not the image's fault */
+            goto fail;
+        }
     } else if (cfg.clearing) {
         for (uint32_t a = 0; a < cfg.max_assets; a++)
             if (e->assets[a].exists) {
