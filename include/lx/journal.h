@@ -98,7 +98,10 @@ typedef struct {
     uint8_t sig[64]; /* ed25519 signature; zeros for LX_AUTH_SESSION */
 } lx_journal_auth_t;
 
-#define LX_JOURNAL_VERSION 1
+/* The segment format written; version 1 (before the fee account: an older
+ * lxdexd that finds a version-2 segment refuses the directory instead of
+ * replaying it by the old fee rules) is read too. */
+#define LX_JOURNAL_VERSION 2
 #define LX_JOURNAL_HASH_LEN 32
 
 /* ---- writer -------------------------------------------------------------- */

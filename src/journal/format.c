@@ -11,11 +11,14 @@
  * Groups never span segments. Every integer is little-endian; every
  * reserved byte is zero and checked.
  *
- * Segment header, 128 bytes, format version 1:
+ * Segment header, 128 bytes, format version 2 (version 1, read too, is
+ * the same with zeros at 116: before the fee account; a new version so
+ * that an older lxdexd refuses a directory a newer one wrote to, rather
+ * than replay its commands by the old fee rules):
  *
  *   offset size field
  *   0      8    magic "LXDEXJNL" (4c 58 44 45 58 4a 4e 4c)
- *   8      2    format version (1)
+ *   8      2    format version (2)
  *   10     2    header length (128)
  *   12     4    zero
  *   16     8    epoch, >= 1: changes whenever a writer starts a segment after
@@ -145,11 +148,11 @@ int jnl_seg_hdr_parse(const uint8_t *buf, size_t len, jnl_seg_hdr_t *h, const ch
         w = "bad segment magic";
     } else if (lx_get_u32(buf + 124) != lx__crc32c(0, buf, 124)) {
         w = "segment header CRC mismatch";
-    } else if (lx_get_u16(buf + 8) != LX_JOURNAL_VERSION) {
+    } else if (lx_get_u16(buf + 8) != LX_JOURNAL_VERSION && lx_get_u16(buf + 8) != 1) {
         w = "unsupported segment format version";
         rc = LX_EVERSION;
     } else if (lx_get_u16(buf + 10) != JNL_SEG_HDR_LEN || lx_get_u32(buf + 12) != 0 ||
-               !all_zero(buf + 120, 4)) {
+               !all_zero(buf + 120, 4) || (lx_get_u16(buf + 8) == 1 && !all_zero(buf + 116, 4))) {
         w = "bad segment header layout";
     } else {
         memset(h, 0, sizeof *h);

@@ -132,6 +132,21 @@ static void test_segment_header_codec(void **state) {
     assert_int_equal(g.engine.max_orders, h.engine.max_orders);
     assert_int_equal(g.engine.clearing, h.engine.clearing);
     assert_int_equal(g.engine.fee_account, 5);
+    assert_int_equal(lx_get_u16(b + 8), 2);
+    /* version 1 (before the fee account) is read, with zeros at 116 only;
+     * a version this code does not know is LX_EVERSION */
+    uint8_t v1[JNL_SEG_HDR_LEN];
+    memcpy(v1, b, sizeof v1);
+    lx_put_u16(v1 + 8, 1);
+    lx_put_u32(v1 + 124, lx__crc32c(0, v1, 124));
+    assert_int_equal(jnl_seg_hdr_parse(v1, sizeof v1, &g, NULL), LX_ECORRUPT);
+    lx_put_u32(v1 + 116, 0);
+    lx_put_u32(v1 + 124, lx__crc32c(0, v1, 124));
+    assert_int_equal(jnl_seg_hdr_parse(v1, sizeof v1, &g, NULL), 0);
+    assert_int_equal(g.engine.fee_account, 0);
+    lx_put_u16(v1 + 8, 3);
+    lx_put_u32(v1 + 124, lx__crc32c(0, v1, 124));
+    assert_int_equal(jnl_seg_hdr_parse(v1, sizeof v1, &g, NULL), LX_EVERSION);
     assert_int_equal(jnl_seg_hdr_parse(b, sizeof b - 1, &g, NULL), LX_ETRUNC);
     for (size_t i = 0; i < sizeof b; i++) {
         for (int bit = 0; bit < 8; bit++) {
