@@ -3,8 +3,8 @@
  *
  * The input is a command program. Its first byte picks the configuration
  * (clearing on or off, max_orders 4, 8, 16 or 64, a per-account limit of 3
- * or none); then a fixed setup runs (three assets, two markets, deposits for
- * six accounts), and then every following group of bytes is one command:
+ * or none, the fee account from its top 3 bits); then a fixed setup runs (three assets, two
+ * markets, deposits for six accounts), and then every following group of bytes is one command:
  *
  *   byte 0: opcode. Low 4 bits: the command (table in decode()); high 4
  *           bits: how far time moves first (x 997 ns), so GTD orders expire.
@@ -466,7 +466,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                               .max_orders = max_orders[cfgb & 3],
                               .max_open_orders_per_account = (cfgb & 4) ? 3 : 0,
                               .clearing = (cfgb & 8) == 0,
-                              .deadman_min_lead_ns = 4 * 997};
+                              .deadman_min_lead_ns = 4 * 997,
+                              /* often an account that trades */
+                              .fee_account = (uint32_t)(cfgb >> 5) % NACCOUNTS};
     fz_t f;
     memset(&f, 0, sizeof f);
     f.ts = 1000000;
