@@ -57,6 +57,9 @@ typedef struct {
 
 /* Sensible defaults for tests and tools. */
 void lx_engine_config_default(lx_engine_config_t *cfg);
+/* The values an engine created with cfg stores: each "0 means the
+ * default" field (an older segment header's zeros too) made explicit. */
+lx_engine_config_t lx_engine_config_effective(const lx_engine_config_t *cfg);
 
 int lx_engine_create(lx_engine_t **out, const lx_engine_config_t *cfg);
 void lx_engine_destroy(lx_engine_t *e);

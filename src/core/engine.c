@@ -37,6 +37,13 @@ void lx_engine_config_default(lx_engine_config_t *cfg) {
     cfg->clearing = true;
 }
 
+lx_engine_config_t lx_engine_config_effective(const lx_engine_config_t *cfg) {
+    lx_engine_config_t c = *cfg;
+    if (c.deadman_min_lead_ns == 0) c.deadman_min_lead_ns = LX_DEADMAN_MIN_LEAD_DEFAULT;
+    if (c.max_agents_per_account == 0) c.max_agents_per_account = LX_AGENTS_DEFAULT;
+    return c;
+}
+
 int lx_engine_create(lx_engine_t **out, const lx_engine_config_t *cfg) {
     if (!out || !cfg) return LX_EINVAL;
     *out = NULL;
@@ -50,9 +57,7 @@ int lx_engine_create(lx_engine_t **out, const lx_engine_config_t *cfg) {
         return LX_EINVAL;
     lx_engine_t *e = calloc(1, sizeof *e);
     if (!e) return LX_ENOMEM;
-    e->cfg = *cfg;
-    if (e->cfg.deadman_min_lead_ns == 0) e->cfg.deadman_min_lead_ns = LX_DEADMAN_MIN_LEAD_DEFAULT;
-    if (e->cfg.max_agents_per_account == 0) e->cfg.max_agents_per_account = LX_AGENTS_DEFAULT;
+    e->cfg = lx_engine_config_effective(cfg);
     e->level_free = LX__NIL;
     int rc = LX_ENOMEM;
     e->markets = calloc(cfg->max_markets, sizeof *e->markets);

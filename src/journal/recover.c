@@ -87,20 +87,14 @@ static int read_hdr(const char *dir, const char *name, seg_info_t *si) {
 
 /* Effective values: 0 in a segment header (older segments) or a config
  * means the engine's default. */
-static int64_t eff_lead(int64_t v) {
-    return v ? v : LX_DEADMAN_MIN_LEAD_DEFAULT;
-}
-static uint32_t eff_agents(uint32_t v) {
-    return v ? v : LX_AGENTS_DEFAULT;
-}
-
-static bool cfg_equal(const lx_engine_config_t *a, const lx_engine_config_t *b) {
+static bool cfg_equal(const lx_engine_config_t *ca, const lx_engine_config_t *cb) {
+    lx_engine_config_t ea = lx_engine_config_effective(ca), eb = lx_engine_config_effective(cb);
+    const lx_engine_config_t *a = &ea, *b = &eb;
     return a->max_markets == b->max_markets && a->max_assets == b->max_assets &&
            a->max_accounts == b->max_accounts && a->max_orders == b->max_orders &&
            a->max_open_orders_per_account == b->max_open_orders_per_account &&
-           a->clearing == b->clearing &&
-           eff_lead(a->deadman_min_lead_ns) == eff_lead(b->deadman_min_lead_ns) &&
-           eff_agents(a->max_agents_per_account) == eff_agents(b->max_agents_per_account) &&
+           a->clearing == b->clearing && a->deadman_min_lead_ns == b->deadman_min_lead_ns &&
+           a->max_agents_per_account == b->max_agents_per_account &&
            a->fee_account == b->fee_account;
 }
 

@@ -1371,9 +1371,7 @@ int lx_config_write(const lx_config_t *c, char *buf, size_t cap) {
               "  fee_account: %u\n",
               c->engine.max_markets, c->engine.max_assets, c->engine.max_accounts,
               c->engine.max_orders, c->engine.max_open_orders_per_account,
-              (long long)((c->engine.deadman_min_lead_ns ? c->engine.deadman_min_lead_ns
-                                                         : LX_DEADMAN_MIN_LEAD_DEFAULT) /
-                          1000000),
+              (long long)(lx_engine_config_effective(&c->engine).deadman_min_lead_ns / 1000000),
               c->engine.fee_account);
     sb_printf(&b, "shards: %u\n", c->shards);
     sb_printf(&b,

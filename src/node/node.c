@@ -202,8 +202,10 @@ fail:
  * directory is created: a recovered engine keeps the configuration its
  * journal was written with (the log's meaning depends on it). A differing
  * value in the file is named at start, not applied (docs/config.md). */
-static void warn_engine_config(lx_node_t *n, const char *dir, const lx_engine_config_t *want,
+static void warn_engine_config(lx_node_t *n, const char *dir, const lx_engine_config_t *file,
                                const lx_engine_config_t *have) {
+    lx_engine_config_t eff = lx_engine_config_effective(file);
+    const lx_engine_config_t *want = &eff;
     const struct {
         const char *name;
         uint64_t want, have;
@@ -214,10 +216,7 @@ static void warn_engine_config(lx_node_t *n, const char *dir, const lx_engine_co
         {"max_orders", want->max_orders, have->max_orders},
         {"max_open_orders_per_account", want->max_open_orders_per_account,
          have->max_open_orders_per_account},
-        {"deadman_min_lead_ms",
-         (uint64_t)(want->deadman_min_lead_ns ? want->deadman_min_lead_ns
-                                              : LX_DEADMAN_MIN_LEAD_DEFAULT) /
-             1000000,
+        {"deadman_min_lead_ms", (uint64_t)want->deadman_min_lead_ns / 1000000,
          (uint64_t)have->deadman_min_lead_ns / 1000000},
         {"fee_account", want->fee_account, have->fee_account},
     };
