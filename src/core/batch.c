@@ -232,8 +232,7 @@ int lx_engine_apply_batch(lx_engine_t *e, const lx_cmd_t *cmds, size_t n, const 
             if ((rc = lx_engine_apply(e, &cmds[i], sink))) goto out;
         }
     } else {
-        for (; i < n; i++)
-            if ((rc = lx_engine_apply(e, &cmds[i], sink))) goto out;
+        rc = lx__apply_run(e, cmds, n, sink, &i);
     }
 out:
     if (applied) *applied = i;
