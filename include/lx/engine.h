@@ -65,12 +65,15 @@ int lx_engine_create(lx_engine_t **out, const lx_engine_config_t *cfg);
 void lx_engine_destroy(lx_engine_t *e);
 
 /*
- * Sizes what the engine grows as its book grows, the price-level pool and
- * the client-id index, for `orders` resting orders (as many levels), now:
- * a book that grows to that size then never stops a command to grow them.
- * (The order arena is sized by max_orders at creation.) For a host that
- * commits its memory at start (lxdexd with node.prefault_memory); state,
- * digest and snapshots are unchanged. 0, or LX_ENOMEM with nothing
+ * Sizes what the engine grows as its book grows for `orders` resting
+ * orders, now: the price-level pool (as many levels), and the memory the
+ * client-id index grows into (the index itself keeps the size its entries
+ * need, so a small book's lookups stay in cache). A book that grows to
+ * that size then allocates nothing. (The order arena is sized by
+ * max_orders at creation.) For a host that commits its memory at start
+ * (lxdexd with node.prefault_memory, then lx_engine_prefault); state,
+ * digest and snapshots are unchanged. The index's reserve is made once: a
+ * second call changes only the level pool. 0, or LX_ENOMEM with nothing
  * changed but what was already grown.
  */
 int lx_engine_reserve(lx_engine_t *e, uint32_t orders);

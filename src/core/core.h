@@ -309,6 +309,11 @@ typedef struct lx__idx {
     uint32_t onb;         /* old's buckets when it was the table (its homes) */
     uint32_t oleft;       /* old's buckets not yet moved: its entries are there */
     uint32_t ocap;        /* old's buckets still allocated (>= oleft) */
+    /* lx__idx_presize's reserve: two regions the tables grow into in turn
+     * (arena NULL: none; a table there has mem or old_mem NULL) */
+    void *arena;
+    struct lx__idx_bucket *reg[2];
+    uint32_t reg_nb[2];
 } lx__idx_t;
 
 /* ---- the engine -------------------------------------------------------- */

@@ -113,9 +113,11 @@ struct lx__idx_bucket {
 typedef struct lx__idx_bucket lx__idx_bucket_t;
 _Static_assert(sizeof(lx__idx_bucket_t) == 64, "a bucket is one cache line");
 
-/* The memory the table holds. */
+/* The memory the table holds: its tables and its reserve. */
 static inline size_t lx__idx_bytes(const lx__idx_t *t) {
-    return ((size_t)t->nb + (t->old ? t->ocap : 0)) * sizeof(lx__idx_bucket_t);
+    size_t nb = (t->mem ? t->nb : 0) + (t->old && t->old_mem ? t->ocap : 0);
+    if (t->arena) nb += (size_t)t->reg_nb[0] + t->reg_nb[1];
+    return nb * sizeof(lx__idx_bucket_t);
 }
 
 static inline uint32_t lx__idx_tag(uint64_t hash) {
@@ -270,8 +272,10 @@ static inline bool lx__idx_fits(uint64_t n, uint64_t nb) {
  * on. LX_ENOMEM changes nothing. */
 LX_COLD int lx__idx_reserve_slow(lx__idx_t *t, uint32_t extra);
 
-/* idx.c: room for n entries now, with any growth finished (for a host
- * that sizes the engine at start: lx_engine_reserve). */
+/* idx.c: memory for the table to grow to n entries without allocating:
+ * the two regions its tables take in turn (for a host that commits its
+ * memory at start: lx_engine_reserve). The table itself keeps the size its
+ * entries need. Once per index: a second call changes nothing. */
 int lx__idx_presize(lx__idx_t *t, uint32_t n);
 
 /* The deep check (idx.c): 0, LX_ECORRUPT, or LX_ENOMEM. */

@@ -91,8 +91,9 @@ static void report(lx_memory_fn fn, void *ctx, const void *p, size_t n, size_t s
 }
 
 static void report_idx(lx_memory_fn fn, void *ctx, const lx__idx_t *t) {
-    report(fn, ctx, t->bkt, t->nb, sizeof *t->bkt);
-    if (t->old) report(fn, ctx, t->old, t->ocap, sizeof *t->old);
+    if (t->arena) report(fn, ctx, t->reg[0], (size_t)t->reg_nb[0] + t->reg_nb[1], sizeof *t->bkt);
+    if (t->mem) report(fn, ctx, t->bkt, t->nb, sizeof *t->bkt);
+    if (t->old && t->old_mem) report(fn, ctx, t->old, t->ocap, sizeof *t->old);
 }
 
 void lx_engine_memory(const lx_engine_t *e, lx_memory_fn fn, void *ctx) {

@@ -20,11 +20,16 @@
  * cluster wraps past the end of the table, over counts stick at 255, and
  * growth must first move the wrapped entries: the same checks hold.
  *
- * Last, lx_engine_reserve, which sizes an engine's client-id index (and its
- * level pool) up front: two engines take the same commands, one reserved;
- * their events and digests must be identical, and the reserved one's index
- * and pool must never grow while the other's do; lx_engine_memory must
- * list what was reserved.
+ * The same two runs again with the table presized (lx__idx_presize): the
+ * tables must then lie in the reserve's two regions, each left zero by the
+ * move out of it.
+ *
+ * Last, lx_engine_reserve, which sizes an engine's level pool up front and
+ * reserves memory for its client-id index: two engines take the same
+ * commands, one reserved; their events and digests must be identical, the
+ * reserved one's pool must never grow while the other's does, its index
+ * grows as the other's but inside its reserve; lx_engine_memory must list
+ * what was reserved.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -110,7 +115,10 @@ static void reserve(lx__idx_t *t, owner_t *o, uint64_t *growths) {
         assert_true(used <= LX__IDX_B);
         if (growing) assert_true(lx__idx_bytes(t) <= before); /* given back, never more */
     }
-    if (!t->old) assert_int_equal(lx__idx_bytes(t), (size_t)t->nb * sizeof(lx__idx_bucket_t));
+    size_t reserve_bytes = ((size_t)t->reg_nb[0] + t->reg_nb[1]) * sizeof(lx__idx_bucket_t);
+    if (!t->old)
+        assert_int_equal(lx__idx_bytes(t),
+                         (t->mem ? (size_t)t->nb * sizeof(lx__idx_bucket_t) : 0) + reserve_bytes);
 }
 
 static void insert(lx__idx_t *t, owner_t *o, uint64_t *growths) {
@@ -160,10 +168,22 @@ static void lookup(const lx__idx_t *t, owner_t *o) {
     }
 }
 
-/* Random operations toward each target size in turn. */
-static void run(owner_t *o, const uint32_t *targets, size_t ntargets, uint32_t validate_below) {
+/* Random operations toward each target size in turn; with `presize`, the
+ * table reserved for that many entries first (lx__idx_presize): then every
+ * table after the first growth lies in the reserve, never in memory of its
+ * own, as long as the entries do not pass `presize`. */
+static void run(owner_t *o, const uint32_t *targets, size_t ntargets, uint32_t validate_below,
+                uint32_t presize) {
     lx__idx_t t;
     assert_int_equal(lx__idx_init(&t, 16, owner_hash, o), 0);
+    if (presize) {
+        assert_int_equal(lx__idx_presize(&t, presize), 0);
+        assert_non_null(t.arena);
+        assert_true(lx__idx_fits(presize, t.reg_nb[0]) && !lx__idx_fits(presize, t.reg_nb[1]));
+        assert_int_equal(t.nb, 2);                             /* the table keeps its size */
+        assert_int_equal(lx__idx_presize(&t, presize * 2), 0); /* once: changes nothing */
+        assert_true(lx__idx_fits(presize, t.reg_nb[0]) && !lx__idx_fits(presize * 2, t.reg_nb[0]));
+    }
     uint64_t growths = 0, ops = 0;
     for (size_t k = 0; k < ntargets; k++) {
         uint32_t target = targets[k];
@@ -177,6 +197,13 @@ static void run(owner_t *o, const uint32_t *targets, size_t ntargets, uint32_t v
             else
                 erase(&t, o);
             ops++;
+            if (presize && growths > 0) {
+                assert_null(t.mem);
+                assert_true(t.bkt == t.reg[0] || t.bkt == t.reg[1]);
+                /* the old table: the first one (of its own) or a region */
+                assert_true(t.old == NULL ||
+                            (t.old != t.bkt && (growths == 1) == (t.old_mem != NULL)));
+            }
             if (o->nlive < validate_below || ops % 4099 == 0)
                 assert_int_equal(lx__idx_validate(&t), 0);
         }
@@ -192,7 +219,19 @@ static void test_random_growth(void **state) {
     rng_state = 1;
     owner_t *o = owner_new(false);
     const uint32_t targets[] = {3000, 500, 60000, 20000, 150000, 0, 2000};
-    run(o, targets, sizeof targets / sizeof *targets, 1500);
+    run(o, targets, sizeof targets / sizeof *targets, 1500, 0);
+    free(o);
+}
+
+/* The same growth inside a reserve for the largest target: the tables take
+ * its two regions in turn, each left zero by the move out of it (the deep
+ * check looks), and the last fits in region 0. */
+static void test_presized_growth(void **state) {
+    (void)state;
+    rng_state = 1;
+    owner_t *o = owner_new(false);
+    const uint32_t targets[] = {3000, 500, 60000, 20000, 150000, 0, 2000};
+    run(o, targets, sizeof targets / sizeof *targets, 1500, 150000);
     free(o);
 }
 
@@ -201,7 +240,18 @@ static void test_wrapped_cluster(void **state) {
     rng_state = 2;
     owner_t *o = owner_new(true);
     const uint32_t targets[] = {400, 50, 1200, 30, 800};
-    run(o, targets, sizeof targets / sizeof *targets, 300);
+    run(o, targets, sizeof targets / sizeof *targets, 300, 0);
+    free(o);
+}
+
+/* The wrapped cluster in a reserve: over counts that stuck at 255 are
+ * cleared with the rest of each bucket the move leaves. */
+static void test_presized_cluster(void **state) {
+    (void)state;
+    rng_state = 2;
+    owner_t *o = owner_new(true);
+    const uint32_t targets[] = {400, 50, 1200, 30, 800};
+    run(o, targets, sizeof targets / sizeof *targets, 300, 1200);
     free(o);
 }
 
@@ -310,35 +360,47 @@ static void test_engine_reserve(void **state) {
     assert_int_equal(lx_engine_create(&plain, &cfg), 0);
     assert_int_equal(lx_engine_create(&big, &cfg), 0);
     assert_int_equal(lx_engine_reserve(big, cfg.max_orders), 0);
-    uint32_t big_nb = big->cid_idx.nb, big_levels = big->nlevels_cap;
+    const lx__idx_t *ci = &big->cid_idx;
+    uint32_t big_nb = ci->nb, big_levels = big->nlevels_cap;
     uint32_t plain_nb = plain->cid_idx.nb, plain_levels = plain->nlevels_cap;
-    assert_null(big->cid_idx.old);
-    assert_true(big_levels >= cfg.max_orders && lx__idx_fits(cfg.max_orders, big_nb));
-    /* what a host would map: at least the slots, the pool and the index */
+    assert_null(ci->old);
+    assert_int_equal(big_nb, plain_nb); /* the index keeps the size its entries need */
+    assert_true(big_levels >= cfg.max_orders && lx__idx_fits(cfg.max_orders, ci->reg_nb[0]));
+    /* what a host would map: at least the slots, the pool and the index's
+     * reserve */
     memsum_t ms = {0, big->orders, big->levels, false, false};
     lx_engine_memory(big, memsum, &ms);
     assert_true(ms.saw_orders && ms.saw_levels);
     assert_true(ms.total >= (size_t)cfg.max_orders * (sizeof(lx__order_t) + sizeof(lx__level_t)) +
-                                (size_t)big_nb * sizeof(lx__idx_bucket_t));
+                                ((size_t)ci->reg_nb[0] + ci->reg_nb[1]) * sizeof(lx__idx_bucket_t));
     evsum_t s1 = {0, 0}, s2 = {0, 0};
     lx_sink_t k1 = {evsum, &s1}, k2 = {evsum, &s2};
     uint64_t seq = 0;
+    unsigned growths = 0;
+    char msg[256];
     for (uint32_t i = 0; i < 5 + 32 + 40000; i++) {
         lx_cmd_t c = i < 37 ? setup_cmd(i) : flow_cmd(i - 37);
         c.seq = ++seq;
         c.ts = (int64_t)seq * 1000;
         assert_int_equal(lx_engine_apply(plain, &c, &k1), 0);
         assert_int_equal(lx_engine_apply(big, &c, &k2), 0);
-        assert_int_equal(big->cid_idx.nb, big_nb);
         assert_int_equal(big->nlevels_cap, big_levels);
-        assert_null(big->cid_idx.old);
+        /* the index grows as the other's does, into its reserve */
+        assert_int_equal(ci->nb, plain->cid_idx.nb);
+        if (ci->nb != big_nb) {
+            assert_null(ci->mem);
+            assert_true(ci->bkt == ci->reg[0] || ci->bkt == ci->reg[1]);
+            growths++;
+            big_nb = ci->nb;
+        }
+        if (i % 2000 == 0) assert_int_equal(lx_engine_validate(big, msg, sizeof msg), 0);
     }
+    assert_true(growths >= 3); /* 5: each region left and taken again */
     assert_int_equal(s1.n, s2.n);
     assert_true(s1.hash == s2.hash);
     assert_true(lx_engine_digest(plain) == lx_engine_digest(big));
     /* without the reservation both would have grown */
     assert_true(plain->cid_idx.nb > plain_nb && plain->nlevels_cap > plain_levels);
-    char msg[256];
     assert_int_equal(lx_engine_validate(big, msg, sizeof msg), 0);
     assert_int_equal(lx_engine_validate(plain, msg, sizeof msg), 0);
     lx_engine_destroy(plain);
@@ -347,8 +409,8 @@ static void test_engine_reserve(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_random_growth),
-        cmocka_unit_test(test_wrapped_cluster),
+        cmocka_unit_test(test_random_growth),   cmocka_unit_test(test_wrapped_cluster),
+        cmocka_unit_test(test_presized_growth), cmocka_unit_test(test_presized_cluster),
         cmocka_unit_test(test_engine_reserve),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
