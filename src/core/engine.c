@@ -350,15 +350,15 @@ static LX_NOINLINE int apply_authed(lx_engine_t *e, const lx_cmd_t *c, const lx_
     return rc;
 }
 
-/* One function for both entry points, so that lx_engine_apply() is a tail
- * call. (A shared static inline body made gcc split it in two, costing
- * about 24 instructions per command under callgrind on realistic.) */
 /* A command the engine can take next: a known type, a later seq, a time
  * not before the last. */
 static LX_ALWAYS_INLINE bool cmd_next(const lx_engine_t *e, const lx_cmd_t *c) {
     return c->type >= 1 && c->type <= LX_CMD__MAX && c->seq > e->last_seq && c->ts >= e->last_ts;
 }
 
+/* One function for both entry points, so that lx_engine_apply() is a tail
+ * call. (A shared static inline body made gcc split it in two, costing
+ * about 24 instructions per command under callgrind on realistic.) */
 int lx_engine_apply_auth(lx_engine_t *e, const lx_cmd_t *c, const lx_cmd_auth_t *auth,
                          const lx_sink_t *sink) {
     if (!e || !c || !cmd_next(e, c)) return LX_EINVAL;
