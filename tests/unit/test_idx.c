@@ -177,6 +177,10 @@ static void run(owner_t *o, const uint32_t *targets, size_t ntargets, uint32_t v
     lx__idx_t t;
     assert_int_equal(lx__idx_init(&t, 16, owner_hash, o), 0);
     if (presize) {
+        /* more than an index can hold: refused, nothing changed */
+        assert_int_equal(lx__idx_presize(&t, UINT32_MAX), LX_ENOMEM);
+        assert_null(t.arena);
+        assert_int_equal(t.nb, 2);
         assert_int_equal(lx__idx_presize(&t, presize), 0);
         assert_non_null(t.arena);
         assert_true(lx__idx_fits(presize, t.reg_nb[0]) && !lx__idx_fits(presize, t.reg_nb[1]));
