@@ -218,13 +218,28 @@ static void run(owner_t *o, const uint32_t *targets, size_t ntargets, uint32_t v
     lx__idx_free(&t);
 }
 
-static void test_random_growth(void **state) {
-    (void)state;
+/* Spread keys from the smallest table through many growths and back
+ * down; with presize, inside a reserve for the largest target. */
+static void spread_case(uint32_t presize) {
     rng_state = 1;
     owner_t *o = owner_new(false);
     const uint32_t targets[] = {3000, 500, 60000, 20000, 150000, 0, 2000};
-    run(o, targets, sizeof targets / sizeof *targets, 1500, 0);
+    run(o, targets, sizeof targets / sizeof *targets, 1500, presize);
     free(o);
+}
+
+/* Keys hashed to the table's end (see owner_t.clustered). */
+static void cluster_case(uint32_t presize) {
+    rng_state = 2;
+    owner_t *o = owner_new(true);
+    const uint32_t targets[] = {400, 50, 1200, 30, 800};
+    run(o, targets, sizeof targets / sizeof *targets, 300, presize);
+    free(o);
+}
+
+static void test_random_growth(void **state) {
+    (void)state;
+    spread_case(0);
 }
 
 /* The same growth inside a reserve for the largest target: the tables take
@@ -232,31 +247,19 @@ static void test_random_growth(void **state) {
  * check looks), and the last fits in region 0. */
 static void test_presized_growth(void **state) {
     (void)state;
-    rng_state = 1;
-    owner_t *o = owner_new(false);
-    const uint32_t targets[] = {3000, 500, 60000, 20000, 150000, 0, 2000};
-    run(o, targets, sizeof targets / sizeof *targets, 1500, 150000);
-    free(o);
+    spread_case(150000);
 }
 
 static void test_wrapped_cluster(void **state) {
     (void)state;
-    rng_state = 2;
-    owner_t *o = owner_new(true);
-    const uint32_t targets[] = {400, 50, 1200, 30, 800};
-    run(o, targets, sizeof targets / sizeof *targets, 300, 0);
-    free(o);
+    cluster_case(0);
 }
 
 /* The wrapped cluster in a reserve: over counts that stuck at 255 are
  * cleared with the rest of each bucket the move leaves. */
 static void test_presized_cluster(void **state) {
     (void)state;
-    rng_state = 2;
-    owner_t *o = owner_new(true);
-    const uint32_t targets[] = {400, 50, 1200, 30, 800};
-    run(o, targets, sizeof targets / sizeof *targets, 300, 1200);
-    free(o);
+    cluster_case(1200);
 }
 
 /* ---- lx_engine_reserve ---------------------------------------------------- */
