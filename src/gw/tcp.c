@@ -64,7 +64,8 @@
  * a random 32-bit base drawn at every start << 24 | index: an id of an
  * earlier run, even one started in the same second, resumes nothing in
  * this one), an account, the next report seq, and a history ring of the
- * last `history` encoded reports (at most 80 bytes each; grown on demand).
+ * last `history` encoded reports (at most 104 bytes each, ACCOUNT_KEY;
+ * grown on demand).
  * A LOGON with a known session id of the same account resumes it (taking
  * it from a connection that still holds it); reports produced while it
  * was disconnected are numbered and kept, and RESEND_REQUEST replays them.
@@ -76,7 +77,7 @@
  * are closed; a connection whose queued output would pass its bound with
  * the next frame (a slow reader; checked at every frame) is closed, and its
  * session keeps numbering and keeping reports. While a resend is being
- * written the bound is raised by the size of a whole history (history x 80
+ * written the bound is raised by the size of a whole history (history x 104
  * bytes), so that a client can always get back everything that is kept;
  * then by what is left of the resend's output, which shrinks as the client
  * reads it, so live reports get the normal bound on top of it. Once it is
@@ -156,7 +157,15 @@ _Static_assert(LX_CONFIG_BINARY_THREADS_MAX < LX_NODE_GATEWAYS_MAX,
                "a node gateway for every binary thread and one for the web gateway");
 
 #define STAGE 256
-#define REPORT_MAX 80    /* the largest execution report */
+/* What a session's history keeps of a report: the largest message the
+ * server sends (ACCOUNT_KEY, 104 bytes), so every execution report fits. */
+union report_sizes {
+#define REPORT_SIZE(name, value, size) uint8_t name[(value) >= 0x80 ? (size) : 1];
+    LX_PROTO_TYPE_MAP(REPORT_SIZE)
+#undef REPORT_SIZE
+};
+#define REPORT_MAX sizeof(union report_sizes)
+_Static_assert(REPORT_MAX <= UINT8_MAX, "a history slot's length is one byte");
 #define RESEND_WEIGHT 64 /* reports a resend replays per message of rate limit */
 #define READ_BUF 65536
 

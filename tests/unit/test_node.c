@@ -853,6 +853,24 @@ static void test_signed_logon_and_actions(void **state) {
     lx_proto_msg_t ka = cli_expect(&c, LX_PROTO_ACCOUNT_KEY);
     assert_int_equal(ka.u.account_key.what, LX_PROTO_KEY_AGENT_APPROVED);
     assert_string_equal(ka.u.account_key.name, "desk-1");
+    /* ACCOUNT_KEY is the largest execution report (104 bytes): the session's
+     * history keeps it, and a resend replays it whole */
+    uint64_t kseq = lx_proto_exec(&ka)->seq;
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_RESEND_REQUEST;
+    m.u.resend_request.from_seq = kseq;
+    m.u.resend_request.to_seq = kseq;
+    cli_send(&c, &m);
+    m = cli_expect(&c, LX_PROTO_ACCOUNT_KEY);
+    assert_true(m.flags & LX_PROTO_F_RESENT);
+    assert_int_equal(lx_proto_exec(&m)->seq, kseq);
+    assert_int_equal(m.u.account_key.what, LX_PROTO_KEY_AGENT_APPROVED);
+    assert_memory_equal(m.u.account_key.key, pk3, 32);
+    assert_string_equal(m.u.account_key.name, "desk-1");
+    m = cli_expect(&c, LX_PROTO_RESEND_END);
+    assert_int_equal(m.u.resend_end.status, LX_PROTO_RESEND_COMPLETE);
+    assert_int_equal(m.u.resend_end.first_seq, kseq);
+    assert_int_equal(m.u.resend_end.last_seq, kseq);
     lx_action_t ag = act;
     memcpy(ag.signer, pk3, 32);
     ag.nonce = 1;
