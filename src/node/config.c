@@ -576,11 +576,13 @@ static const field_t listen_fields[] = {
 static const fieldset_t listen_set = FIELDS(listen_fields);
 
 #define ID_MAX (UINT32_MAX - 1) /* the engine wants ids < UINT32_MAX */
+/* The sizes: up to the engine's limits (lx_engine_create refuses more), so
+ * that a file the node would fail to open with is refused here, by line. */
 static const field_t engine_fields[] = {
-    {"max_markets", F_U32, TOP(c.engine.max_markets), 1, ID_MAX, NULL},
-    {"max_assets", F_U32, TOP(c.engine.max_assets), 1, ID_MAX, NULL},
-    {"max_accounts", F_U32, TOP(c.engine.max_accounts), 1, ID_MAX, NULL},
-    {"max_orders", F_U32, TOP(c.engine.max_orders), 1, ID_MAX, NULL},
+    {"max_markets", F_U32, TOP(c.engine.max_markets), 1, LX_LIMIT_MARKETS, NULL},
+    {"max_assets", F_U32, TOP(c.engine.max_assets), 1, LX_LIMIT_ASSETS, NULL},
+    {"max_accounts", F_U32, TOP(c.engine.max_accounts), 1, LX_LIMIT_ACCOUNTS, NULL},
+    {"max_orders", F_U32, TOP(c.engine.max_orders), 1, LX_LIMIT_ORDERS, NULL},
     {"max_open_orders_per_account", F_U32, TOP(c.engine.max_open_orders_per_account), 0, ID_MAX,
      NULL},
     {"deadman_min_lead_ms", F_U32, TOP(deadman_min_lead_ms), 1, 86400000, NULL},
