@@ -86,7 +86,7 @@ void lx_view_reset_market(lx_view_t *v, lx_market_id_t m, uint64_t market_seq, i
 
 /*
  * Loading a start-up state (lx/node.h: LX_NODE_OUT_STATE) instead of events:
- * after lx_view_reset_market(v, m, seq), the market's levels are set one by
+ * after lx_view_reset_market(v, m, seq, ts), the market's levels are set one by
  * one with lx_view_load_level (no sequence check; qty <= 0 removes), and
  * open orders are added with lx_view_load_order (priorities, and ages until
  * lx_view_load_age, follow the calls: load them in priority order). Balances load with

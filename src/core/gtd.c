@@ -11,8 +11,9 @@
  *              one into its place. Reads (lx_engine_order), the digest,
  *              snapshots and the accepted event's echo go through it.
  *   the heap   a min-heap of (expiry, accept seq, slot, table position),
- *              the order in which TIME_TICK expires them (lx__expire_due in
- *              orders.c). Each heap entry names its table entry and each
+ *              the order in which expiry removes them (lx__expire_due in
+ *              orders.c, before any command whose ts has reached the
+ *              head, TICK included). Each heap entry names its table entry and each
  *              table entry its place in the heap, so an order that fills or
  *              is canceled leaves the heap at once, in O(log n).
  *

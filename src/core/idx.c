@@ -41,8 +41,9 @@
  * entries need. It used to be grown to the reserved size at once, and a
  * table sized for 1,048,576 entries that held the few thousand of a
  * single-market book spread them over 12 MB, a cache miss for every
- * lookup: the swing and realistic workloads ran at half their speed
- * (6.3 and 8.4 M msgs/s against 12.3 and 15.5; lxdex-bench --prefault).
+ * lookup: the swing and realistic workloads ran at about half their speed
+ * (swing 5.6-8.1 and realistic 6.3-8.7 M msgs/s against 12.3-12.4 and
+ * 15.4-15.7; lxdex-bench --prefault, BENCHMARKS.md 7126398).
  * A region must be zero when a table takes it: untouched memory is, and
  * the move clears every bucket it leaves.
  *

@@ -21,7 +21,8 @@
  *      (index + 1, prev_seq, prev_groups and prev_hash equal to where the
  *      previous segment ended, epoch not smaller, same engine configuration);
  *      each group is checked (scan.c) and its commands with seq > N are
- *      applied with lx_engine_apply(); the engine refusing one (LX_EINVAL:
+ *      applied with lx_journal_apply() (with the record's auth section, if
+ *      any, into opts.sink); the engine refusing one (LX_EINVAL:
  *      seq or ts out of order) is corruption too, the engine out of memory
  *      for one is LX_ENOMEM (the journal is fine: run recovery again).
  *   5. The end: a clean end, or a torn tail in the LAST segment (scan.c
