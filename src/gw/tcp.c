@@ -340,8 +340,9 @@ static void mark_dirty(gw_t *g, conn_t *c) {
  * written by a whole history (and a frame, for RESEND_END), then by what is
  * left of the resend's output, down to nothing as the client reads it. */
 static size_t out_bound(const gw_t *g, const conn_t *c) {
-    size_t raise =
-        c->resending ? (size_t)g->opts.history * REPORT_MAX + LX_PROTO_FRAME_MAX : c->resend_left;
+    /* a resend written while an earlier one is still queued: on top of it */
+    size_t raise = c->resend_left +
+                   (c->resending ? (size_t)g->opts.history * REPORT_MAX + LX_PROTO_FRAME_MAX : 0);
     return g->opts.out_buffer_max + raise;
 }
 

@@ -187,6 +187,7 @@ static void on_event(void *ctx, const lx_event_t *ev) {
     o.client_id[0] = o.client_id[1] = 0;
     /* what every shard applies is reported to sessions by shard 0 */
     bool echo = s->index != 0;
+    uint64_t payer = 0; /* a transfer's payer's last session, besides the sender's */
     switch (ev->type) {
     case LX_EV_ORDER_ACCEPTED: {
         const lx_ev_accepted_t *a = &ev->u.accepted;
@@ -256,14 +257,18 @@ static void on_event(void *ctx, const lx_event_t *ev) {
     case LX_EV_TRANSFER: {
         /* the session that sent it (a withdrawal's or transfer's owner, a
          * deposit's bridge), else the account's last session; a transfer's
-         * payee hears of it on its own last session */
+         * payee hears of it on its own last session, and its payer's last
+         * session, when that is a third one, gets a copy of its own (an out
+         * message names two sessions) */
         const lx_ev_funds_t *f = &ev->u.funds;
         uint64_t own = f->account < s->naccounts ? s->account_session[f->account] : 0;
         o.session[0] = s->cur_session ? s->cur_session : own;
-        if (ev->type == LX_EV_TRANSFER)
+        if (ev->type == LX_EV_TRANSFER) {
             o.session[1] = f->to < s->naccounts ? s->account_session[f->to] : 0;
-        else if (own != o.session[0])
+            if (own && own != o.session[0] && own != o.session[1]) payer = own;
+        } else if (own != o.session[0]) {
             o.session[1] = own; /* a deposit: the account's session too */
+        }
         break;
     }
     case LX_EV_REJECTED:
@@ -285,6 +290,14 @@ static void on_event(void *ctx, const lx_event_t *ev) {
     o.ev = *ev;
     if (s->node->nshards > 1) globalize_event(s, &o.ev);
     dispatch(s, &o);
+    unsigned pgw = LX_NODE_SESSION_GW(payer);
+    if (payer && pgw < s->node->ngw && !(s->node->gw[pgw].flags & LX_NODE_GW_MARKET_DATA)) {
+        /* only that session's gateway: its first report (TRANSFER_OUT) */
+        lx_node_out_t *c = stage(s, pgw);
+        *c = o;
+        c->session[0] = payer;
+        c->session[1] = 0;
+    }
 }
 
 /* The open order of m->account that m->status names, if any. */

@@ -3065,6 +3065,94 @@ static void test_threads_resume_storm(void **state) {
     remove_dir(dir);
 }
 
+/* FUNDS (docs/protocol.md section 4): "It goes to the session that sent the
+ * command ... and to the account's last logged-on session when that is
+ * another". A withdrawal signed by account 3's key but sent over another
+ * account's session reaches account 3's own session; a transfer from
+ * account 3 sent the same way must too (TRANSFER_OUT), else the payer's
+ * trading session never hears that its balance went down. */
+static void test_transfer_out_to_payer_session(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    assert_true(sodium_init() >= 0);
+    uint8_t pk[32], sk[64];
+    crypto_sign_keypair(pk, sk);
+    tnode_start(&t, dir, NULL, 0);
+    uint32_t chain = t.cfg.node.chain_id;
+    /* A: account 3's trading session, logged on with its (dev-bound) owner key */
+    tcli_t a, x;
+    cli_connect(&a, t.port);
+    cli_logon_signed(&a, chain, 3, pk, sk, 0);
+    cli_status(&a, 1); /* the dev-mode BIND_KEY is applied */
+    /* X: a session of account 4 that relays account 3's signed actions */
+    cli_connect(&x, t.port);
+    cli_logon(&x, 4, 0);
+    lx_action_t wd = action_of(chain, pk, 1, LX_CMD_WITHDRAW);
+    wd.cmd.u.withdraw = (lx_cmd_withdraw_t){.account = 3, .asset = 0, .amount = 1};
+    send_signed(&x, &wd, sk);
+    assert_int_equal(cli_expect(&x, LX_PROTO_FUNDS).u.funds.what, LX_PROTO_FUNDS_WITHDRAWAL);
+    /* the payer's own session hears of the withdrawal */
+    assert_int_equal(cli_expect(&a, LX_PROTO_FUNDS).u.funds.what, LX_PROTO_FUNDS_WITHDRAWAL);
+    lx_action_t tr = action_of(chain, pk, 2, LX_CMD_TRANSFER);
+    tr.cmd.u.transfer = (lx_cmd_transfer_t){.from = 3, .to = 6, .asset = 0, .amount = 1};
+    send_signed(&x, &tr, sk);
+    assert_int_equal(cli_expect(&x, LX_PROTO_FUNDS).u.funds.what, LX_PROTO_FUNDS_TRANSFER_OUT);
+    /* ... and of the transfer */
+    assert_int_equal(cli_expect(&a, LX_PROTO_FUNDS).u.funds.what, LX_PROTO_FUNDS_TRANSFER_OUT);
+    cli_close(&x);
+    cli_close(&a);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
+/* Two RESEND_REQUESTs of the whole history sent back to back (a client
+ * that sees two gaps): the gateway handles both in one round, before any
+ * of the first replay is written, and the second one's bound is raised by
+ * one history only, not on top of what is left of the first: the client
+ * is closed as a slow reader instead of getting what is kept (tcp.c
+ * essay: "so that a client can always get back everything that is kept"). */
+static void test_resend_twice(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    t_out_max = 16384;
+    tnode_start(&t, dir, NULL, 512);
+    tcli_t a;
+    cli_connect(&a, t.port);
+    cli_logon(&a, 2, 0);
+    enum {
+        N = 512
+    }; /* ACCEPTEDs of 72 bytes: a full history, 36 KiB; two: 72 KiB,
+         over 16 KiB + 512 x 104 */
+    for (int k = 0; k < N; k += 128) {
+        for (int i = 0; i < 128; i++)
+            cli_place(&a, BTC, 1 + (uint64_t)(k + i), LX_SIDE_BUY, LX_TIF_GTC, PX - 1000 - k - i,
+                      1);
+        for (int i = 0; i < 128; i++) cli_expect(&a, LX_PROTO_ACCEPTED);
+    }
+    lx_proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_RESEND_REQUEST;
+    m.u.resend_request.from_seq = 1;
+    uint8_t two[48];
+    assert_int_equal(lx_proto_encode(&m, two, 24), 24);
+    memcpy(two + 24, two, 24);
+    cli_raw(&a, two, sizeof two);
+    for (int r = 0; r < 2; r++) {
+        for (uint64_t q = 1; q <= N; q++) {
+            m = cli_expect(&a, LX_PROTO_ACCEPTED);
+            assert_int_equal(m.u.accepted.h.seq, q);
+        }
+        assert_int_equal(cli_expect(&a, LX_PROTO_RESEND_END).u.resend_end.last_seq, N);
+    }
+    cli_close(&a);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
 static int threads_1(void **state) {
     (void)state;
     t_threads = 1;
@@ -3085,6 +3173,8 @@ int main(void) {
         cmocka_unit_test(test_big_resend),
         cmocka_unit_test(test_resend_rate),
         cmocka_unit_test(test_resend_bound),
+        cmocka_unit_test(test_resend_twice),
+        cmocka_unit_test(test_transfer_out_to_payer_session),
         cmocka_unit_test(test_session_ids_restart),
         cmocka_unit_test(test_restart_recovers),
         cmocka_unit_test(test_data_dir_lock),
