@@ -706,6 +706,16 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                                (unsigned long long)clen, g->cfg->limits.max_message_bytes);
             return 0;
         }
+        /* lws 4.1 does not decode a chunked request body: without this
+         * the body was dropped and the request answered as if it had none
+         * (-32700, "account: required"). RFC 9112 §6.3: 411. */
+        if (cl[0] == '\0' && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+            c->closing = true;
+            lx__web_http_error(g, c, 411, "length_required",
+                               "a request body needs a Content-Length (chunked bodies are "
+                               "not read)");
+            return 0;
+        }
         if (clen > 0 && c->method != LX__WEB_METHOD_GET) {
             c->body_expected = true;
             return 0; /* the body follows */

@@ -67,8 +67,10 @@ int lx__web_keys(const json_t *obj, const char *const *allowed, const char *cons
  * would be lost). Every quote of client text goes through it. */
 #define LX__WEB_QUOTE 40
 int lx__web_cut(const char *s, size_t n, size_t max);
-/* Ends s (NUL-terminated) before a UTF-8 character that a truncating
- * snprintf cut short. */
+/* Makes s (NUL-terminated) valid UTF-8 for jansson: ends it before a
+ * character that a truncating snprintf cut short, and replaces every other
+ * byte that is not part of a valid character with '?' (a client's bytes
+ * quoted from a URL). */
 void lx__web_utf8_trim(char *s);
 
 /* Markets, by configured id, with what rendering needs. */

@@ -531,14 +531,51 @@ int lx__web_cut(const char *s, size_t n, size_t max) {
     return (int)max;
 }
 
+/* The length of the valid UTF-8 character at s (as jansson checks it: no
+ * overlong form, no surrogate, nothing above U+10FFFF), or 0. */
+static size_t utf8_char(const unsigned char *s, size_t n) {
+    unsigned char b = s[0];
+    size_t len;
+    uint32_t cp;
+    if (b < 0x80) return 1;
+    if (b >= 0xC2 && b <= 0xDF)
+        len = 2, cp = b & 0x1F;
+    else if (b >= 0xE0 && b <= 0xEF)
+        len = 3, cp = b & 0x0F;
+    else if (b >= 0xF0 && b <= 0xF4)
+        len = 4, cp = b & 0x07;
+    else
+        return 0;
+    if (n < len) return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    return len;
+}
+
 void lx__web_utf8_trim(char *s) {
     size_t n = strlen(s), i = n, k = 0;
     /* back to the last lead byte (at most 3 continuation bytes) */
     while (i > 0 && k < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) i--, k++;
-    if (i == 0) return;
-    unsigned char b = (unsigned char)s[i - 1];
-    size_t want = b < 0x80 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
-    if (k + 1 < want) s[i - 1] = '\0';
+    if (i > 0) {
+        unsigned char b = (unsigned char)s[i - 1];
+        size_t want = b < 0x80 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+        if (k + 1 < want) s[i - 1] = '\0', n = i - 1;
+    }
+    /* what is not UTF-8 inside (a client's bytes quoted from a URL) becomes
+     * '?': jansson refuses such a string, and the answer was lost */
+    for (i = 0; i < n;) {
+        size_t c = utf8_char((const unsigned char *)s + i, n - i);
+        if (c) {
+            i += c;
+        } else {
+            s[i++] = '?';
+        }
+    }
 }
 
 static int cut40(const char *s, size_t n) {

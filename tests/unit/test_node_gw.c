@@ -17,9 +17,14 @@
  *     gateways 0 and 1 and the next gateway added is 2; with 7 (the most)
  *     there is room for one more (the web gateway's); when the node has no
  *     room for its threads lx_gw_tcp_open fails naming
- *     gateway.binary_threads; 2 threads and a ring gateway start and stop.
+ *     gateway.binary_threads; 2 threads and a ring gateway start and stop;
+ *   - the web gateway's HTTP edges over a socket: a path that is not UTF-8
+ *     is 404, a chunked request body is refused (411), never taken for an
+ *     empty one.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,6 +35,7 @@
 #include <cmocka.h>
 
 #include <ftw.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +43,7 @@
 #include "lx/engine.h"
 #include "lx/error.h"
 #include "lx/gw_tcp.h"
+#include "lx/gw_web.h"
 #include "lx/node.h"
 
 #define BTC 0
@@ -327,11 +334,147 @@ static void test_binary_threads_are_gateways(void **state) {
     nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+/* One HTTP exchange with the web gateway on 127.0.0.1:port: sends req
+ * (len bytes), reads the response until the gateway closes the connection
+ * (one request per connection, docs/api.md §4). Returns the status code;
+ * resp gets the response, NUL-terminated. */
+static int http_raw(uint16_t port, const char *req, size_t len, char *resp, size_t cap) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    assert_int_equal(send(fd, req, len, 0), (ssize_t)len);
+    size_t n = 0;
+    for (;;) {
+        ssize_t k = recv(fd, resp + n, cap - 1 - n, 0);
+        if (k <= 0) break;
+        n += (size_t)k;
+        if (n == cap - 1) break;
+    }
+    resp[n] = 0;
+    close(fd);
+    int status = 0;
+    sscanf(resp, "HTTP/1.1 %d", &status);
+    return status;
+}
+
+static int http_get(uint16_t port, const char *path, char *resp, size_t cap) {
+    char req[512];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+    return http_raw(port, req, (size_t)n, resp, cap);
+}
+
+/* A node with the web gateway on 127.0.0.1:<any port> (HTTP only), its
+ * start-up state loaded (/health 200). */
+typedef struct {
+    char dir[64];
+    lx_config_t cfg;
+    lx_node_t *n;
+    lx_gw_web_t *web;
+    uint16_t port;
+} tw_t;
+
+static void tw_open(tw_t *t) {
+    char err[256] = "";
+    static char resp[4096];
+    memset(t, 0, sizeof *t);
+    snprintf(t->dir, sizeof t->dir, "/tmp/lx-test-nodegw-XXXXXX");
+    assert_non_null(mkdtemp(t->dir));
+    assert_int_equal(lx_config_default(&t->cfg, err, sizeof err), 0);
+    snprintf(t->cfg.node.data_dir, sizeof t->cfg.node.data_dir, "%s", t->dir);
+    t->cfg.engine.max_orders = 1024;
+    t->cfg.listen.http.port = 0;
+    t->cfg.listen.ws.enabled = false;
+    lx_node_opts_t no = {.ring_capacity = 256, .tick_ms = UINT32_MAX, .faucet_accounts = 4};
+    assert_int_equal(lx_node_open(&t->n, &t->cfg, &no, err, sizeof err), 0);
+    int rc = lx_gw_web_open(&t->web, t->n, &t->cfg, NULL, err, sizeof err);
+    if (rc) fprintf(stderr, "lx_gw_web_open: %s\n", err);
+    assert_int_equal(rc, 0);
+    assert_int_equal(lx_node_start(t->n), 0);
+    assert_int_equal(lx_gw_web_start(t->web), 0);
+    t->port = lx_gw_web_http_port(t->web);
+    assert_true(t->port != 0);
+    int st = 0;
+    for (int i = 0; i < 500 && (st = http_get(t->port, "/health", resp, sizeof resp)) != 200; i++)
+        usleep(10000);
+    assert_int_equal(st, 200);
+}
+
+static void tw_close(tw_t *t) {
+    lx_gw_web_stop_async(t->web);
+    lx_node_gateway_close(t->n, 0); /* no binary gateway: nobody else closes gateway 0 */
+    lx_gw_web_stop(t->web);
+    lx_node_join(t->n);
+    lx_gw_web_close(t->web);
+    lx_node_close(t->n);
+    lx_config_free(&t->cfg);
+    nftw(t->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A path with bytes that are not UTF-8 (raw or percent-encoded) is an
+ * unknown route, market, order or account: 404 not_found, as any other
+ * (docs/api.md §7), not 500 "out of memory" because the error message that
+ * quotes the path is not valid JSON text. */
+static void test_web_http_path_not_utf8(void **state) {
+    (void)state;
+    tw_t t;
+    tw_open(&t);
+    static char resp[65536];
+    static const char *const bad[] = {"/v1/book/%FFab",
+                                      "/v1/book/\xff\xfe",
+                                      "/v1/orders/\xff",
+                                      "/v1/accounts/\xfe"
+                                      "1/orders",
+                                      "/\xc3",
+                                      "/v1/book/BTC\xc3("};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int st = http_get(t.port, bad[i], resp, sizeof resp);
+        if (st != 404) fprintf(stderr, "GET %s: %s\n", bad[i], resp);
+        assert_int_equal(st, 404);
+        assert_non_null(strstr(resp, "\"not_found\""));
+    }
+    tw_close(&t);
+}
+
+/* A request body sent with Transfer-Encoding: chunked (no Content-Length:
+ * what an HTTP/1.1 client that streams a body sends) is refused with 411
+ * Length Required (RFC 9112 §6.3): libwebsockets does not decode it, and it
+ * was answered as if the client had sent no body (-32700 "near end of
+ * file", "account: required"). */
+static void test_web_http_chunked_body(void **state) {
+    (void)state;
+    tw_t t;
+    tw_open(&t);
+    static char resp[65536];
+    static const char ping[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"lx_ping\"}";
+    char req[1024];
+    int len = snprintf(req, sizeof req,
+                       "POST /rpc HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "%zx\r\n%s\r\n0\r\n\r\n",
+                       sizeof ping - 1, ping);
+    assert_int_equal(http_raw(t.port, req, (size_t)len, resp, sizeof resp), 411);
+    assert_non_null(strstr(resp, "\"length_required\""));
+    static const char order[] = "{\"account\":1,\"market\":\"BTC-USD\",\"side\":\"buy\","
+                                "\"price\":\"100\",\"size\":\"0.01\"}";
+    len = snprintf(req, sizeof req,
+                   "POST /v1/orders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "%zx\r\n%s\r\n0\r\n\r\n",
+                   sizeof order - 1, order);
+    assert_int_equal(http_raw(t.port, req, (size_t)len, resp, sizeof resp), 411);
+    assert_non_null(strstr(resp, "\"length_required\""));
+    tw_close(&t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gateway_events_done_state_tick),
         cmocka_unit_test(test_add_gateway_limits),
         cmocka_unit_test(test_binary_threads_are_gateways),
+        cmocka_unit_test(test_web_http_path_not_utf8),
+        cmocka_unit_test(test_web_http_chunked_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

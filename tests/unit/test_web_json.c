@@ -645,6 +645,39 @@ static void test_ws_result(void **state) {
     json_decref(id);
 }
 
+/* lx__web_utf8_trim: what quotes a client's bytes into an error message
+ * leaves valid UTF-8 (jansson refuses anything else, and the answer was a
+ * 500): a character cut short at the end is dropped, every other byte that
+ * is not part of a valid character becomes '?'. */
+static void test_utf8_trim(void **state) {
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"plain", "plain"},
+        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
+        {"ab\xc3", "ab"}, /* cut short at the end */
+        {"ab\xe2\x82", "ab"},
+        {"ab\xff"
+         "cd",
+         "ab?cd"},                        /* never a lead byte */
+        {"x\xc0\xafy", "x??y"},           /* overlong */
+        {"x\xed\xa0\x80y", "x???y"},      /* a surrogate */
+        {"x\xf4\x90\x80\x80y", "x????y"}, /* above U+10FFFF */
+        {"x\x80y", "x?y"},                /* a lone continuation byte */
+        {"\xc3(", "?("},                  /* a lead byte without its continuation */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%s", cases[i].in);
+        lx__web_utf8_trim(buf);
+        assert_string_equal(buf, cases[i].out);
+        json_t *j = json_string(buf);
+        assert_non_null(j); /* jansson takes it */
+        json_decref(j);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_numbers_exact),  cmocka_unit_test(test_numbers_in_strings),
@@ -652,7 +685,7 @@ int main(void) {
         cmocka_unit_test(test_markets_render), cmocka_unit_test(test_place),
         cmocka_unit_test(test_place_errors),   cmocka_unit_test(test_cancel_amend),
         cmocka_unit_test(test_outcome),        cmocka_unit_test(test_ws_result),
-        cmocka_unit_test(test_flat),
+        cmocka_unit_test(test_flat),           cmocka_unit_test(test_utf8_trim),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
