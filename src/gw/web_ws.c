@@ -389,7 +389,7 @@ static void batch(lx__web_t *g, lx__web_conn_t *c, const json_t *msg, const json
                                     "actions[%zu]: type: place, cancel, amend or cancel_all "
                                     "(nothing sent)",
                                     i);
-        if (ids[i] && (json_is_object(ids[i]) || json_is_array(ids[i])))
+        if (ids[i] && (json_is_object(ids[i]) || json_is_array(ids[i]) || json_is_boolean(ids[i])))
             return lx__web_ws_error(g, c, id, "bad_request",
                                     "actions[%zu]: id: a string, number or null (nothing sent)", i);
         if (parse_action(g, c, x, type, &a[i], err, sizeof err))

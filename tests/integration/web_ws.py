@@ -385,6 +385,14 @@ async def test_actions(url, http):
         await asyncio.sleep(0.3)
         check(len(get(http, "/v1/accounts/%d/orders" % acct)["orders"]) == n_before,
               "nothing of a refused batch was applied")
+        booly = [acts[0], dict(acts[1], id=True)]
+        await ws.send(json.dumps({"type": "batch", "id": "B4", "actions": booly}))
+        r = await result(ws, "B4")
+        check(r.get("type") == "error" and "actions[1]: id" in r.get("message", ""),
+              "an action's id of true is refused, as a message's is: %s" % r)
+        await asyncio.sleep(0.3)
+        check(len(get(http, "/v1/accounts/%d/orders" % acct)["orders"]) == n_before,
+              "nothing of a batch with a bad id was applied")
         big = {"type": "batch", "id": "B3", "actions": acts * 17}
         await ws.send(json.dumps(big)[:8000] if len(json.dumps(big)) > 8192 else json.dumps(big))
         r = await recv(ws)
