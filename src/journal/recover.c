@@ -29,11 +29,16 @@
  *      defines it: nothing after the first invalid byte proves that the
  *      group in flight there was complete and fsync'ed). The tail is
  *      cut with ftruncate + fsync, so that a later recovery, and the next
- *      writer's new segment after it, see a clean end. A torn tail in any
+ *      writer's new segment after it, see a clean end; a clean end is
+ *      fsync'ed as it is (a writer killed before its fdatasync returned
+ *      left its last group in the page cache only, and it was just
+ *      replayed: what the next writer builds on must be on disk). Both
+ *      happen only once everything else checked out. A torn tail in any
  *      other segment, a damaged record followed by one that a later write
  *      produced (scan.c), a missing
  *      segment, a broken chain or a journal that ends before the snapshot's
- *      seq is LX_ECORRUPT, with rec->msg naming the file and the offset.
+ *      seq (a "torn" tail before it included: the snapshot proves it was
+ *      durable) is LX_ECORRUPT, with rec->msg naming the file and the offset.
  *      Nothing is skipped and nothing is "repaired" beyond the torn tail.
  *
  * After recovery the engine's digest is the digest it had after the last
@@ -248,11 +253,11 @@ static int on_group(void *ctx, const jnl_entry_t *ents, uint32_t n, uint64_t gro
     return 0;
 }
 
-/* Cuts path to len bytes, durably. */
+/* Cuts path to len bytes (UINT64_MAX: as it is), durably. */
 static int truncate_file(const lx_io_t *io, const char *path, uint64_t len) {
     int fd = io->open(io->ctx, path, O_WRONLY, 0);
     if (fd < 0) return jnl_io_err(fd);
-    int rc = io->ftruncate(io->ctx, fd, (off_t)len);
+    int rc = len == UINT64_MAX ? 0 : io->ftruncate(io->ctx, fd, (off_t)len);
     if (!rc) rc = io->fsync(io->ctx, fd);
     io->close(io->ctx, fd);
     return rc < 0 ? jnl_io_err(rc) : 0;
@@ -511,6 +516,15 @@ int lx_recover(const char *dir, const lx_recover_opts_t *opts_in, lx_engine_t **
                             "%s, in a segment that is not the last", sc.why);
                 goto done;
             }
+            if (e && sc.chain.last_seq < base) {
+                /* the snapshot proves the group durable: this is damage, not
+                 * a torn write, and nothing is cut */
+                rc = errorf(rec, dir, name, sc.bad_offset, LX_ECORRUPT,
+                            "%s; the journal would end at seq %" PRIu64
+                            ", before the snapshot's seq %" PRIu64,
+                            sc.why, sc.chain.last_seq, base);
+                goto done;
+            }
             rec->torn = true;
             snprintf(rec->torn_file, sizeof rec->torn_file, "%s", name);
             rec->torn_offset = sc.valid_end;
@@ -525,12 +539,6 @@ int lx_recover(const char *dir, const lx_recover_opts_t *opts_in, lx_engine_t **
                  opts->read_only ? " (not cut: read-only)" : " cut");
         }
         jnl_unmap(&m);
-        if (sc.status == JNL_SCAN_TORN && !opts->read_only) {
-            if ((rc = truncate_file(io, path, rec->torn_offset))) {
-                rc = errorf(rec, dir, name, rec->torn_offset, rc, "cannot cut the torn tail");
-                goto done;
-            }
-        }
     }
     if (e && sc.chain.last_seq < base) {
         rc = errorf(rec, dir, d.segs[d.nsegs - 1].name, 0, LX_ECORRUPT,
@@ -543,6 +551,22 @@ int lx_recover(const char *dir, const lx_recover_opts_t *opts_in, lx_engine_t **
                     "snapshot seq %" PRIu64 " is beyond the end of the journal",
                     r.checks[r.next_check].seq);
         goto done;
+    }
+
+    if (!opts->read_only) {
+        /* The last segment: its torn tail cut, or its end made durable as it
+         * is. A writer killed between a group's write() and its fdatasync
+         * left that group in the page cache only: read here, it is replayed
+         * and the next writer's segment chains to it, so it must be on disk
+         * before lx_journal_open() builds on it. */
+        const char *name = d.segs[d.nsegs - 1].name;
+        if ((rc = jnl_path(path, sizeof path, dir, name))) goto done;
+        bool cut = sc.status == JNL_SCAN_TORN;
+        if ((rc = truncate_file(io, path, cut ? rec->torn_offset : UINT64_MAX))) {
+            rc = errorf(rec, dir, name, cut ? rec->torn_offset : 0, rc,
+                        cut ? "cannot cut the torn tail" : "cannot fsync");
+            goto done;
+        }
     }
 
     /* 5. where the log ends */

@@ -27,7 +27,12 @@
  *     is LX_ENOMEM, not corruption, and leaves the journal as it was: the
  *     next recovery succeeds;
  *   - a data directory written before the fee account (version-3 snapshot)
- *     recovers from its snapshot and from genesis to the same state.
+ *     recovers from its snapshot and from genesis to the same state;
+ *   - a writer killed inside its fdatasync, then a power loss after the
+ *     restart: what recovery replayed was made durable, and every command
+ *     acknowledged after the restart recovers;
+ *   - damage in the last group of the last segment before a snapshot's seq
+ *     is corruption, and the file is left as it was.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,6 +43,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include "failalloc.h"
 #include "journal_util.h"
@@ -486,6 +494,215 @@ static void test_version_3_data_dir(void **state) {
     lx_engine_destroy(c);
 }
 
+/* ---- a power loss after a process crash --------------------------------------- */
+
+/* An I/O layer over POSIX that remembers, for every file it opens, the size
+ * its last fsync or fdatasync made durable; pl_lose() is then a power loss:
+ * each such file goes back to that size. A write that no fsync covered is in
+ * the page cache: it survives a process crash (a restarted process reads it)
+ * but not a power loss. fail_sync_at makes that fdatasync call fail without
+ * syncing: the writer dies before its fdatasync returns (kill -9). */
+typedef struct {
+    lx_io_t io;
+    char by_fd[256][512];
+    struct {
+        char path[512];
+        off_t durable;
+    } files[64];
+    size_t nfiles;
+    uint64_t syncs, fail_sync_at;
+} pl_io_t;
+
+static off_t *pl_durable(pl_io_t *p, const char *path) {
+    for (size_t i = 0; i < p->nfiles; i++)
+        if (!strcmp(p->files[i].path, path)) return &p->files[i].durable;
+    assert_true(p->nfiles < 64);
+    snprintf(p->files[p->nfiles].path, sizeof p->files[0].path, "%s", path);
+    struct stat st;
+    p->files[p->nfiles].durable = stat(path, &st) == 0 ? st.st_size : 0;
+    return &p->files[p->nfiles++].durable;
+}
+
+static int pl_open(void *ctx, const char *path, int flags, mode_t mode) {
+    pl_io_t *p = ctx;
+    pl_durable(p, path); /* before: a file it creates starts with nothing durable */
+    int fd = lx_io_posix()->open(NULL, path, flags, mode);
+    if (fd >= 0 && fd < 256) snprintf(p->by_fd[fd], sizeof p->by_fd[fd], "%s", path);
+    return fd;
+}
+static int pl_sync(pl_io_t *p, int fd, bool data) {
+    if (++p->syncs == p->fail_sync_at) return -EIO;
+    int rc = data ? lx_io_posix()->fdatasync(NULL, fd) : lx_io_posix()->fsync(NULL, fd);
+    struct stat st;
+    if (!rc && fd < 256 && p->by_fd[fd][0] && fstat(fd, &st) == 0)
+        *pl_durable(p, p->by_fd[fd]) = st.st_size;
+    return rc;
+}
+static int pl_fdatasync(void *ctx, int fd) {
+    return pl_sync(ctx, fd, true);
+}
+static int pl_fsync(void *ctx, int fd) {
+    return pl_sync(ctx, fd, false);
+}
+static int pl_close(void *ctx, int fd) {
+    (void)ctx;
+    return lx_io_posix()->close(NULL, fd);
+}
+static int pl_write(void *ctx, int fd, const void *b, size_t n) {
+    (void)ctx;
+    return lx_io_posix()->write(NULL, fd, b, n);
+}
+static int pl_pwrite(void *ctx, int fd, const void *b, size_t n, off_t off) {
+    (void)ctx;
+    return lx_io_posix()->pwrite(NULL, fd, b, n, off);
+}
+static int pl_ftruncate(void *ctx, int fd, off_t len) {
+    (void)ctx;
+    return lx_io_posix()->ftruncate(NULL, fd, len);
+}
+static int pl_rename(void *ctx, const char *a, const char *b) {
+    (void)ctx;
+    return lx_io_posix()->rename(NULL, a, b);
+}
+static int pl_unlink(void *ctx, const char *a) {
+    (void)ctx;
+    return lx_io_posix()->unlink(NULL, a);
+}
+static int pl_fsync_dir(void *ctx, const char *d) {
+    (void)ctx;
+    return lx_io_posix()->fsync_dir(NULL, d);
+}
+
+static void pl_init(pl_io_t *p) {
+    memset(p, 0, sizeof *p);
+    p->io = (lx_io_t){.ctx = p,
+                      .open = pl_open,
+                      .close = pl_close,
+                      .write = pl_write,
+                      .pwrite = pl_pwrite,
+                      .fdatasync = pl_fdatasync,
+                      .fsync = pl_fsync,
+                      .ftruncate = pl_ftruncate,
+                      .rename = pl_rename,
+                      .unlink = pl_unlink,
+                      .fsync_dir = pl_fsync_dir};
+}
+
+/* The power loss: every file back to what was synced. */
+static void pl_lose(pl_io_t *p) {
+    for (size_t i = 0; i < p->nfiles; i++) {
+        struct stat st;
+        if (stat(p->files[i].path, &st) == 0 && st.st_size > p->files[i].durable)
+            assert_int_equal(truncate(p->files[i].path, p->files[i].durable), 0);
+    }
+}
+
+/*
+ * A writer killed after a group's write() and before its fdatasync returned
+ * (41..44, never acknowledged): the restarted node's recovery reads the group
+ * from the page cache and builds on it: the new segment's header chains to
+ * it, and 45..48 are acknowledged. Nothing has made 41..44 durable; a power
+ * loss a moment later loses them, and with them the acknowledged 45..48:
+ * recovery must make what it recovered durable before a writer builds on it.
+ */
+static void test_power_loss_after_a_crash(void **state) {
+    (void)state;
+    char dir[256];
+    jt_tmpdir(dir, "plcrash");
+    pl_io_t p;
+    pl_init(&p);
+    lx_journal_config_t cfg;
+    jt_journal_config(&cfg);
+    cfg.fsync = true;
+    cfg.io = &p.io;
+    lx_journal_t *j;
+    assert_int_equal(lx_journal_open(&j, dir, &cfg, NULL), 0);
+    for (uint64_t k = 1; k <= 44; k++) {
+        lx_cmd_t c;
+        jt_cmd(SEED, k, &c);
+        assert_int_equal(lx_journal_append(j, &c, NULL), 0);
+        if (k == 41) p.fail_sync_at = p.syncs + 1; /* the next fdatasync: killed in it */
+        if (k % 4 == 0) assert_int_equal(lx_journal_commit(j), k == 44 ? LX_EIO : 0);
+    }
+    assert_int_equal(lx_journal_durable_seq(j), 40);
+    lx_journal_discard(j);
+    lx_journal_close(j);
+    /* the restart */
+    lx_recover_opts_t o = {.io = &p.io};
+    lx_recovery_t rec;
+    lx_engine_t *e = NULL;
+    assert_int_equal(lx_recover(dir, &o, &e, &rec), 0);
+    assert_int_equal(rec.last_seq, 44); /* read from the page cache */
+    assert_int_equal(lx_journal_open(&j, dir, &cfg, &rec), 0);
+    for (uint64_t k = 45; k <= 48; k++) {
+        lx_cmd_t c;
+        jt_cmd(SEED, k, &c);
+        assert_int_equal(lx_journal_append(j, &c, NULL), 0);
+        assert_int_equal(jt_apply(e, SEED, k, &c), 0);
+    }
+    assert_int_equal(lx_journal_commit(j), 0);
+    assert_int_equal(lx_journal_durable_seq(j), 48); /* acknowledged */
+    uint64_t acked = lx_engine_digest(e);
+    lx_journal_close(j);
+    lx_engine_destroy(e);
+    pl_lose(&p);
+    int rc = lx_recover(dir, NULL, &e, &rec);
+    print_message("after the power loss: %s\n", rec.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(rec.last_seq, 48);
+    assert_int_equal(rec.digest, acked);
+    lx_engine_destroy(e);
+    jt_rmdir(dir);
+}
+
+/*
+ * A snapshot (written as a node's engine thread writes one, lx_snapshot_write
+ * + lx_journal_retain, no new segment) at seq 40 proves that the group
+ * holding 37..40 was durable. A damaged byte in that group, the last of the
+ * last segment, is then corruption, not a torn tail: recovery refuses it
+ * (it does), and must leave the file as it found it (it cuts 37..40 off
+ * first, for good).
+ */
+static void test_snapshot_proves_last_group(void **state) {
+    (void)state;
+    char dir[256], path[512];
+    jt_tmpdir(dir, "snaplast");
+    lx_journal_config_t cfg;
+    jt_journal_config(&cfg);
+    lx_journal_t *j;
+    assert_int_equal(lx_journal_open(&j, dir, &cfg, NULL), 0);
+    lx_engine_t *e = jt_engine_at(SEED, 0);
+    for (uint64_t k = 1; k <= 40; k++) {
+        lx_cmd_t c;
+        jt_cmd(SEED, k, &c);
+        assert_int_equal(lx_journal_append(j, &c, NULL), 0);
+        if (k % 4 == 0) assert_int_equal(lx_journal_commit(j), 0);
+    }
+    jt_engine_advance(e, SEED, 0, 40);
+    assert_int_equal(lx_snapshot_write(dir, e, lx_journal_epoch(j), 1, NULL), 0);
+    assert_int_equal(lx_journal_retain(j), 0);
+    lx_journal_close(j);
+    lx_engine_destroy(e);
+    jt_layout_t l;
+    assert_int_equal(jt_layout_read(dir, &l), 0);
+    assert_int_equal(l.n, 1);
+    jt_seg_t *sg = &l.segs[0];
+    assert_int_equal(sg->group_seq[sg->ngroups - 1], 40);
+    size_t start = sg->group_end[sg->ngroups - 2];
+    snprintf(path, sizeof path, "%s/%s", dir, sg->name);
+    size_t len, len2;
+    uint8_t *x = jt_read_file(path, &len);
+    x[start + 40] ^= 0x04; /* in the payload of seq 37 */
+    assert_int_equal(jt_write_file(path, x, len), 0);
+    free(x);
+    expect_corrupt(dir, sg->name, "damaged group before a snapshot's seq");
+    x = jt_read_file(path, &len2);
+    free(x);
+    assert_int_equal(len2, len); /* not cut */
+    jt_layout_free(&l);
+    jt_rmdir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_histories),
@@ -498,6 +715,8 @@ int main(void) {
         cmocka_unit_test(test_power_loss_in_last_group),
         cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_version_3_data_dir),
+        cmocka_unit_test(test_power_loss_after_a_crash),
+        cmocka_unit_test(test_snapshot_proves_last_group),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
