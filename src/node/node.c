@@ -229,6 +229,34 @@ static void warn_engine_config(lx_node_t *n, const char *dir, const lx_engine_co
                          dir);
 }
 
+/* A journal that holds the first k boot commands of shard s and nothing
+ * else (k > 0, no snapshot, every asset and market among them in the engine
+ * and none of those after them): k; else 0. */
+static uint64_t boot_cut_short(lx_node_t *n, shard_t *s) {
+    const lx_config_t *cfg = n->cfg;
+    if (s->rec.empty || s->rec.snapshot[0] || s->rec.last_seq == 0 || !s->engine) return 0;
+    size_t nk = lx_config_boot_cmds(cfg, s->index, NULL, 0);
+    size_t nf = cfg->node.dev_mode ? (size_t)n->opts.faucet_accounts * cfg->nfaucet : 0;
+    if (s->rec.last_seq >= nk + nf) return 0;
+    lx_cmd_t *cmds = calloc(nk + 1, sizeof *cmds);
+    if (!cmds) return 0;
+    lx_config_boot_cmds(cfg, s->index, cmds, nk);
+    bool ok = true;
+    for (size_t i = 0; i < nk && ok; i++) {
+        bool have = i < s->rec.last_seq;
+        if (cmds[i].type == LX_CMD_CREATE_ASSET) {
+            lx_asset_info_t ai;
+            ok = (lx_engine_asset_info(s->engine, cmds[i].u.create_asset.asset, &ai) == 0) == have;
+        } else if (cmds[i].type == LX_CMD_CREATE_MARKET) {
+            lx_market_info_t mi;
+            ok = (lx_engine_market_info(s->engine, cmds[i].u.create_market.market, &mi) == 0) ==
+                 have;
+        }
+    }
+    free(cmds);
+    return ok ? s->rec.last_seq : 0;
+}
+
 static int shard_open(lx_node_t *n, shard_t *s, char *err, size_t errlen) {
     const lx_config_t *cfg = n->cfg;
     lx_recover_opts_t ro = {.io = n->opts.io};
@@ -244,8 +272,16 @@ static int shard_open(lx_node_t *n, shard_t *s, char *err, size_t errlen) {
     }
     /* A journal without a command (none, or only segments holding no group:
      * a start that failed before its boot commands were durable) is a new
-     * exchange: the boot commands go into it. */
-    if (s->rec.empty || (s->rec.last_seq == 0 && !s->rec.snapshot[0])) {
+     * exchange: the boot commands go into it. So is one that holds only the
+     * first of them (a start that failed, or crashed, after some groups of
+     * its boot were durable: a boot larger than journal.batch_max_bytes, or
+     * than a round, is committed in pieces): the rest go in. */
+    uint64_t cut = boot_cut_short(n, s);
+    if (s->rec.empty || (s->rec.last_seq == 0 && !s->rec.snapshot[0]) || cut) {
+        s->boot_from = cut;
+        if (cut)
+            lx__node_log(n, "lxdexd: %s holds %llu of its boot commands: journaling the rest\n",
+                         s->dir, (unsigned long long)cut);
         if (!s->engine) {
             lx_engine_config_t ec = cfg->engine;
             rc = lx_engine_create(&s->engine, &ec);

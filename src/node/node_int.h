@@ -46,6 +46,7 @@ typedef struct {
     struct lx_node_tail *tail; /* reconcile.c: kept during recovery, then freed */
     bool tail_oom;             /* no memory for even the tail's record: reconciling is refused */
     bool boot;                 /* empty journal: journal the boot commands first */
+    uint64_t boot_from;        /* ... from this one on (a boot cut short: the rest) */
     lx_ring_t *ring;           /* sequencer -> this engine */
     pthread_t thread;
     bool thread_started;

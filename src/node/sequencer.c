@@ -365,6 +365,10 @@ void lx__seq_boot(lx_node_t *n) {
         uint64_t nevery = 0;
         /* in pieces of BATCH: the shard's batch holds that many */
         for (size_t i = 0; i < nk + nf && !rc; i++) {
+            if (i < s->boot_from) { /* durable already (a boot cut short) */
+                if (n->nshards > 1 && i < nk && lx__node_every_shard(n, &cmds[i])) nevery++;
+                continue;
+            }
             if (i < nk) {
                 m.cmd = cmds[i];
             } else {
@@ -399,6 +403,7 @@ void lx__seq_boot(lx_node_t *n) {
         seq_flush(n);
         round_reset(n);
         s->boot = false;
+        s->boot_from = 0;
         if (!atomic_load(&n->failed))
             lx__node_log(n,
                          "lxdexd: shard %u: journaled %zu boot commands and %zu faucet deposits "

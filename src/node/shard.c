@@ -213,7 +213,8 @@ static void on_event(void *ctx, const lx_event_t *ev) {
         const lx_ev_canceled_t *c = &ev->u.canceled;
         uint64_t cid, to = route_of(s, c->order_id, c->account, &cid);
         route_end(s, c->order_id);
-        uint64_t req = requester(s, c->account, to);
+        /* an expiry is nobody's request, whichever command's ts reached it */
+        uint64_t req = c->reason == LX_CANCEL_EXPIRED ? 0 : requester(s, c->account, to);
         o.session[0] = to ? to : req;
         o.session[1] = to ? req : 0;
         o.client_id[0] = o.client_id[1] = c->client_id;
@@ -319,9 +320,11 @@ static void eng_status(shard_t *s, const lx_node_msg_t *m) {
     bool found = status_find(s, m, &oi);
     uint64_t asked = globalize(s, m->status.order_id);
     if (m->fan) {
-        if (found) atomic_store(&m->fan->found, 1);
+        /* one answer: the first shard that finds the order (a client id is
+         * unique per shard only), else the last to look */
+        bool first = found && atomic_exchange(&m->fan->found, 1) == 0;
         bool last = atomic_fetch_sub(&m->fan->left, 1) == 1;
-        bool answer = found || (last && !atomic_load(&m->fan->found));
+        bool answer = first || (last && !found && !atomic_load(&m->fan->found));
         if (last) free(m->fan);
         if (!answer) return;
     }

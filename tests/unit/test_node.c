@@ -112,7 +112,8 @@ static uint32_t t_threads = 1;
  * robin, so the next one lands on thread t_conns % t_threads (tests that
  * make a connection the node refuses do not rely on it afterwards) */
 static unsigned t_conns;
-static uint32_t t_shards; /* shards (markets: id % shards); 0: 1 */
+static uint32_t t_shards;  /* shards (markets: id % shards); 0: 1 */
+static uint32_t t_tick_ms; /* lx_node_opts_t.tick_ms; 0: the default */
 
 static void tnode_start(tnode_t *t, const char *dir, const lx_io_t *io, uint32_t history) {
     char err[512] = "";
@@ -141,7 +142,9 @@ static void tnode_start(tnode_t *t, const char *dir, const lx_io_t *io, uint32_t
     t_prod = false;
     snprintf(t->cfg.node.data_dir, sizeof t->cfg.node.data_dir, "%s", dir);
     t->cfg.engine.max_orders = 65536; /* smaller route table */
-    lx_node_opts_t no = {.io = io, .faucet_accounts = 10, .ring_capacity = 1024};
+    lx_node_opts_t no = {
+        .io = io, .faucet_accounts = 10, .ring_capacity = 1024, .tick_ms = t_tick_ms};
+    t_tick_ms = 0;
     int rc = lx_node_open(&t->node, &t->cfg, &no, err, sizeof err);
     if (rc) fprintf(stderr, "lx_node_open: %s\n", err);
     assert_int_equal(rc, 0);
@@ -3153,6 +3156,78 @@ static void test_resend_twice(void **state) {
     remove_dir(dir);
 }
 
+/* A GTD order that expires while a command of its account from another
+ * session is applied (between two TICKs: here no TICK at all) is reported
+ * to the session that placed it only: the other session asked for nothing
+ * about it. It got a CANCELED (reason expired) of an order it never saw,
+ * numbered in its session, as if it had cancelled it (shard.c requester()). */
+static void test_expiry_not_to_requester(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    t_tick_ms = UINT32_MAX;
+    tnode_t t;
+    tnode_start(&t, dir, NULL, 0);
+    tcli_t a, b;
+    cli_connect(&a, t.port);
+    cli_connect(&b, t.port);
+    cli_logon(&a, 4, 0);
+    cli_logon(&b, 4, 0);
+    lx_proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = LX_PROTO_PLACE;
+    m.u.place = (lx_proto_place_t){.market = BTC,
+                                   .client_id = 1,
+                                   .side = LX_SIDE_BUY,
+                                   .tif = LX_TIF_GTD,
+                                   .price = PX - 100,
+                                   .qty = 1,
+                                   .expiry = wall_ns() + 50000000};
+    cli_send(&a, &m);
+    lx_order_id_t id = cli_expect(&a, LX_PROTO_ACCEPTED).u.accepted.h.order_id;
+    usleep(150000);
+    /* B's place (ts past the expiry) expires A's order first */
+    cli_place(&b, BTC, 2, LX_SIDE_BUY, LX_TIF_GTC, PX - 200, 1);
+    lx_proto_msg_t x = cli_expect(&a, LX_PROTO_CANCELED);
+    assert_int_equal(x.u.canceled.h.order_id, id);
+    assert_int_equal(x.u.canceled.reason, LX_CANCEL_EXPIRED);
+    x = cli_expect(&b, LX_PROTO_ACCEPTED);
+    assert_int_equal(x.u.accepted.h.client_id, 2);
+    cli_expect_nothing(&b, 100);
+    cli_close(&a);
+    cli_close(&b);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
+/* Two shards: the same client id in a market of each (client ids are
+ * unique per account within a shard, docs/node.md), and an ORDER_STATUS by
+ * that client id in any market: one request, one ORDER_STATUS_REPLY (each
+ * shard that found the order answered: two replies, so a client pairing
+ * replies with its requests was one off from then on). */
+static void test_shards_status_one_reply(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    t_shards = 2;
+    tnode_t t;
+    tnode_start(&t, dir, NULL, 0);
+    tcli_t c;
+    cli_connect(&c, t.port);
+    cli_logon(&c, 4, 0);
+    cli_place(&c, BTC, 7, LX_SIDE_BUY, LX_TIF_GTC, PX - 100, 1);
+    cli_expect(&c, LX_PROTO_ACCEPTED);
+    cli_place(&c, ETH, 7, LX_SIDE_SELL, LX_TIF_GTC, 300000, 1);
+    cli_expect(&c, LX_PROTO_ACCEPTED);
+    lx_proto_msg_t st = cli_status_cid(&c, LX_MARKET_ALL, 7);
+    assert_int_equal(st.u.status_reply.status, LX_PROTO_STATUS_OPEN);
+    assert_int_equal(st.u.status_reply.client_id, 7);
+    cli_expect_nothing(&c, 200);
+    cli_close(&c);
+    tnode_stop(&t);
+    remove_dir(dir);
+}
+
 static int threads_1(void **state) {
     (void)state;
     t_threads = 1;
@@ -3200,6 +3275,8 @@ int main(void) {
         cmocka_unit_test(test_rate_weights),
         cmocka_unit_test(test_dead_mans_switch),
         cmocka_unit_test(test_shards),
+        cmocka_unit_test(test_expiry_not_to_requester),
+        cmocka_unit_test(test_shards_status_one_reply),
     };
     /* every test with one gateway thread, then with two (round robin: a
      * test's connections alternate between the threads) */
