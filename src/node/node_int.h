@@ -118,7 +118,7 @@ struct lx_node {
     _Atomic uint32_t bell, seq_sleeping;
     /* sequencer */
     int64_t last_ts;
-    int64_t tick_ns, last_tick; /* TICK every tick_ns of sequencer time */
+    int64_t tick_ns, last_tick; /* TICK every tick_ns (CLOCK_MONOTONIC) */
     _Atomic uint64_t snapshots, snapshot_stall_ns;
     lx_lathist_t lat[LX_NODE_LAT_DURABLE + 1]; /* sequenced, durable: sequencer */
     lx_lathist_t fsync_lat;                    /* sequencer */

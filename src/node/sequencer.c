@@ -483,8 +483,9 @@ static void seq_wait(lx_node_t *n) {
     atomic_store(&n->seq_sleeping, 1);
     atomic_thread_fence(memory_order_seq_cst);
     if (!seq_pending(n)) {
-        int64_t wait =
-            n->tick_ns == INT64_MAX ? 1000000000 : n->last_tick + n->tick_ns - lx__node_now_ns();
+        int64_t wait = n->tick_ns == INT64_MAX
+                           ? 1000000000
+                           : n->last_tick + n->tick_ns - (int64_t)lx__node_mono_ns();
         if (wait < 100000) wait = 100000;
         if (wait > 1000000000) wait = 1000000000;
         struct timespec ts = {wait / 1000000000, wait % 1000000000};
@@ -500,7 +501,7 @@ static void close_engine_rings(lx_node_t *n) {
 /* The sequencer thread: rounds until every in ring is closed and drained. */
 void *lx__seq_main(void *arg) {
     lx_node_t *n = arg;
-    n->last_tick = lx__node_now_ns();
+    n->last_tick = (int64_t)lx__node_mono_ns();
     for (;;) {
         uint32_t open = 0, taken = 0;
         bool ok = !atomic_load(&n->failed);
@@ -520,7 +521,9 @@ void *lx__seq_main(void *arg) {
             taken += got;
         }
         if (open == 0) break;
-        int64_t now = lx__node_now_ns();
+        /* paced by the monotonic clock: a step of the wall clock (which
+         * stamps the commands) neither stops the TICKs nor bunches them */
+        int64_t now = (int64_t)lx__node_mono_ns();
         if (ok && now - n->last_tick >= n->tick_ns) {
             lx_node_msg_t tick;
             memset(&tick, 0, sizeof tick);
