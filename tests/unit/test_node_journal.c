@@ -680,11 +680,11 @@ static void test_boot_cut_short(void **state) {
     if (rc) print_message("lx_node_open after a boot cut short: %s\n", err);
     assert_int_equal(rc, 0);
     assert_int_equal(lx_node_start(n), 0);
+    lx_node_join(n); /* the engine thread has applied everything, boot included */
     for (size_t i = 0; i < cfg.nmarkets; i++) {
         lx_market_info_t mi;
         assert_int_equal(lx_engine_market_info(lx_node_engine(n), cfg.markets[i].id, &mi), 0);
     }
-    lx_node_join(n);
     lx_node_close(n);
     lx_config_free(&cfg);
     batch_bytes = 0;
