@@ -63,8 +63,9 @@ void lx__accounts_free(lx_engine_t *e) {
 
 /* The owner's hash for the index's growth (idx.h). */
 static uint64_t cid_hash(const void *ctx, uint32_t slot) {
-    const lx__order_t *o = &((const lx_engine_t *)ctx)->orders[slot];
-    return lx__cid_hash2(o->account, o->client_id);
+    const lx_engine_t *e = ctx;
+    const lx__order_t *o = &e->orders[slot];
+    return lx__cid_hash2(e, o->account, o->client_id);
 }
 
 /* ---- balances ----------------------------------------------------------- */

@@ -52,9 +52,13 @@ static inline void lx__acct_unlink(lx_engine_t *e, uint32_t slot) {
  * two murmur finalizers: it runs on every place, cancel by client id and
  * removal, and this saves about 9 instructions each. Sequential and
  * strided client ids of one account, and one client id across accounts,
- * still spread over all buckets and tags. */
-static inline uint64_t lx__cid_hash2(uint32_t account, uint64_t cid) {
-    uint64_t h = (cid ^ (uint64_t)account * 0x9e3779b97f4a7c15ULL) * 0xd6e8feb86659fd93ULL;
+ * still spread over all buckets and tags. The engine's secret seed goes in
+ * with the words: a client chooses its client ids, and without it could
+ * compute ids that all land in one bucket (the multiply and the fold are
+ * invertible), making every lookup near there walk them all. */
+static inline uint64_t lx__cid_hash2(const lx_engine_t *e, uint32_t account, uint64_t cid) {
+    uint64_t mix = e->hash_seed[0] ^ (uint64_t)account * 0x9e3779b97f4a7c15ULL;
+    uint64_t h = (cid ^ mix) * 0xd6e8feb86659fd93ULL;
     return h ^ h >> 32;
 }
 
@@ -72,7 +76,7 @@ static inline bool lx__cid_eq(const void *ctx, uint32_t slot, const void *key) {
 /* The open order of the account with this client id, or LX__NIL. */
 static inline uint32_t lx__cid_find(const lx_engine_t *e, uint32_t account, uint64_t cid) {
     lx__cid_key_t k = {account, cid};
-    return lx__idx_find(&e->cid_idx, lx__cid_hash2(account, cid), lx__cid_eq, e, &k);
+    return lx__idx_find(&e->cid_idx, lx__cid_hash2(e, account, cid), lx__cid_eq, e, &k);
 }
 
 /* Room for one more entry (may grow the index; changes no state). */
@@ -87,26 +91,26 @@ static inline int lx__cid_reserve(lx_engine_t *e) {
 static inline uint32_t lx__cid_find_hole(lx_engine_t *e, uint32_t account, uint64_t cid,
                                          uint32_t *hole) {
     lx__cid_key_t k = {account, cid};
-    uint64_t h = lx__cid_hash2(account, cid);
+    uint64_t h = lx__cid_hash2(e, account, cid);
     e->cid_hole_hash = h;
     return lx__idx_find_hole(&e->cid_idx, h, lx__cid_eq, e, &k, hole);
 }
 
 static inline void lx__cid_put(lx_engine_t *e, uint32_t hole, uint32_t slot) {
     LX_ASSERT(e->cid_hole_hash ==
-              lx__cid_hash2(e->orders[slot].account, e->orders[slot].client_id));
+              lx__cid_hash2(e, e->orders[slot].account, e->orders[slot].client_id));
     lx__idx_put(&e->cid_idx, hole, e->cid_hole_hash, slot);
 }
 
 /* Inserts the order's (account, client id), known absent (snapshot load). */
 static inline int lx__cid_insert(lx_engine_t *e, uint32_t slot) {
     const lx__order_t *o = &e->orders[slot];
-    return lx__idx_insert(&e->cid_idx, lx__cid_hash2(o->account, o->client_id), slot);
+    return lx__idx_insert(&e->cid_idx, lx__cid_hash2(e, o->account, o->client_id), slot);
 }
 
 static inline void lx__cid_remove(lx_engine_t *e, uint32_t slot) {
     const lx__order_t *o = &e->orders[slot];
-    lx__idx_remove(&e->cid_idx, lx__cid_hash2(o->account, o->client_id), slot);
+    lx__idx_remove(&e->cid_idx, lx__cid_hash2(e, o->account, o->client_id), slot);
 }
 
 /* ---- balances ----------------------------------------------------------- */

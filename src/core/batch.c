@@ -112,7 +112,7 @@ static inline void pf_order(const lx_engine_t *e, uint32_t slot) {
 static inline uint32_t pf_cid_guess(const lx_engine_t *e, uint32_t account, uint64_t cid) {
     const lx__idx_t *t = &e->cid_idx;
     if (t->nb == 0) return LX__NIL;
-    uint64_t h = lx__cid_hash2(account, cid);
+    uint64_t h = lx__cid_hash2(e, account, cid);
     const lx__idx_bucket_t *b = &t->bkt[lx__idx_home(h, t->nb)];
     uint32_t empty, m = lx__idx_scan(b, lx__idx_tag(h), &empty);
     return m ? b->val[__builtin_ctz(m)] : LX__NIL;
@@ -127,7 +127,7 @@ static LX_ALWAYS_INLINE void pf_hop0(const lx_engine_t *e, const lx_cmd_t *c) {
     pf(m + sizeof(lx__market_t) - 1);
     pf(&e->accounts[t.account]);
     if (t.cid && e->cid_idx.nb)
-        pf(&e->cid_idx.bkt[lx__idx_home(lx__cid_hash2(t.account, t.cid), e->cid_idx.nb)]);
+        pf(&e->cid_idx.bkt[lx__idx_home(lx__cid_hash2(e, t.account, t.cid), e->cid_idx.nb)]);
     if (t.slot != LX__NIL) pf(&e->orders[t.slot]);
 }
 

@@ -24,6 +24,7 @@
  * or know where events go (the sink does).
  */
 #include <stdlib.h>
+#include <sys/random.h>
 #include "core.h"
 #include "accounts.h"
 
@@ -59,6 +60,11 @@ int lx_engine_create(lx_engine_t **out, const lx_engine_config_t *cfg) {
     if (!e) return LX_ENOMEM;
     e->cfg = lx_engine_config_effective(cfg);
     e->level_free = LX__NIL;
+    if (getrandom(e->hash_seed, sizeof e->hash_seed, 0) != (ssize_t)sizeof e->hash_seed) {
+        /* no entropy yet (early boot): the addresses differ per process */
+        e->hash_seed[0] = lx__fmix64((uint64_t)(uintptr_t)e ^ 0x9e3779b97f4a7c15ULL);
+        e->hash_seed[1] = lx__fmix64((uint64_t)(uintptr_t)&e->hash_seed ^ 0xd6e8feb86659fd93ULL);
+    }
     int rc = LX_ENOMEM;
     e->markets = calloc(cfg->max_markets, sizeof *e->markets);
     e->assets = calloc(cfg->max_assets, sizeof *e->assets);

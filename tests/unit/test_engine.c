@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -794,14 +795,155 @@ static void test_apply_batch_plain(void **state) {
     apply_batch_case(BATCH_MARKETS_PLAIN);
 }
 
+/* Agent keys are whatever 32 bytes an owner approves (they need not be
+ * valid points), and a revoked agent's record is kept for good, so one
+ * owner can put any number of keys of its choosing into the engine's key
+ * index by approving and revoking in turn. The index must still find a key
+ * in about constant time: keys whose words fold to one hash (w0 ^ w2 and
+ * w1 ^ w3 the same) must cost about what random keys cost, else every
+ * lookup in that cluster (each later approve, revoke, and signed command of
+ * such a key) walks all of them on the engine thread. */
+static double key_churn_ms(bool collide, uint32_t n) {
+    lx_engine_config_t cfg;
+    lx_engine_config_default(&cfg);
+    cfg.max_accounts = 16;
+    lx_engine_t *e = NULL;
+    assert_int_equal(lx_engine_create(&e, &cfg), 0);
+    uint8_t owner[32];
+    memset(owner, 0x11, 32);
+    lx_cmd_t c;
+    memset(&c, 0, sizeof c);
+    uint64_t seq = 0, nonce = 0;
+    c.type = LX_CMD_BIND_KEY;
+    c.seq = ++seq;
+    c.ts = 1;
+    c.u.bind_key.account = 1;
+    memcpy(c.u.bind_key.key, owner, 32);
+    assert_int_equal(lx_engine_apply(e, &c, NULL), 0);
+    lx_cmd_auth_t au;
+    memset(&au, 0, sizeof au);
+    au.scheme = LX_CMD_AUTH_SIGNED;
+    memcpy(au.key, owner, 32);
+    uint64_t rng = 12345;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t w[4];
+        if (collide) {
+            w[0] = w[2] = i + 1; /* w0 ^ w2 = 0, w1 ^ w3 = 0: one hash for all */
+            w[1] = w[3] = 7;
+        } else {
+            for (int j = 0; j < 4; j++) w[j] = splitmix_next(&rng);
+        }
+        memset(&c, 0, sizeof c);
+        c.type = LX_CMD_APPROVE_AGENT;
+        c.seq = ++seq;
+        c.ts = 1;
+        c.u.approve_agent.account = 1;
+        memcpy(c.u.approve_agent.key, w, 32);
+        c.u.approve_agent.expiry = INT64_MAX;
+        au.nonce = ++nonce;
+        assert_int_equal(lx_engine_apply_auth(e, &c, &au, NULL), 0);
+        memset(&c.u, 0, sizeof c.u);
+        c.type = LX_CMD_REVOKE_AGENT;
+        c.seq = ++seq;
+        c.u.revoke_agent.account = 1;
+        memcpy(c.u.revoke_agent.key, w, 32);
+        au.nonce = ++nonce;
+        assert_int_equal(lx_engine_apply_auth(e, &c, &au, NULL), 0);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_int_equal(lx_engine_key_count(e), n + 1);
+    lx_engine_destroy(e);
+    return (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+}
+
+static void test_key_index_collisions(void **state) {
+    (void)state;
+    const uint32_t n = 6000;
+    double rnd = key_churn_ms(false, n), col = key_churn_ms(true, n);
+    fprintf(stderr, "key churn, %u keys: random %.1f ms, colliding %.1f ms\n", n, rnd, col);
+    assert_true(col < 5 * rnd + 20);
+}
+
+/* Client ids are the client's choice, and the client-id index's hash was
+ * a multiply and a fold, both invertible: a trader could compute ids whose
+ * hashes share their low 32 bits (one home bucket) and top byte (one tag),
+ * so that each new order's probe walked all the earlier ones, and every
+ * other lookup homed near there too. With the engine's secret seed in the
+ * hash those ids cost what random ones do. */
+static uint64_t inverse_odd(uint64_t k) { /* k * inverse_odd(k) == 1 mod 2^64 */
+    uint64_t x = k;
+    for (int i = 0; i < 6; i++) x *= 2 - k * x;
+    return x;
+}
+
+static double cid_flood_ms(bool crafted, uint32_t n) {
+    lx_engine_t *e = new_engine(false, n + 16);
+    g_seq = 0;
+    g_ts = 1;
+    lx_cmd_t c = asset_cmd(0);
+    apply_ok(e, &c, NULL);
+    c = asset_cmd(1);
+    apply_ok(e, &c, NULL);
+    c = market_cmd(0, 0);
+    apply_ok(e, &c, NULL);
+    const uint32_t account = 3;
+    const uint64_t k1 = 0x9e3779b97f4a7c15ULL, k2inv = inverse_odd(0xd6e8feb86659fd93ULL);
+    uint64_t rng = 99;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t cid;
+        if (crafted) {
+            /* the unkeyed hash h ^ h >> 32 == (i + 1) << 32 | 0x1234 (tag 0,
+             * one home): h is its own fold's inverse, then the multiply's */
+            uint64_t f = (uint64_t)(i + 1) << 32 | 0x1234, h = f ^ f >> 32;
+            cid = (h * k2inv) ^ (uint64_t)account * k1;
+        } else {
+            cid = splitmix_next(&rng);
+        }
+        if (!cid) cid = 1;
+        memset(&c, 0, sizeof c);
+        c.type = LX_CMD_PLACE;
+        c.u.place = (lx_cmd_place_t){.account = account,
+                                     .market = 0,
+                                     .side = LX_SIDE_BUY,
+                                     .type = LX_ORDER_LIMIT,
+                                     .tif = LX_TIF_GTC,
+                                     .price = 1 + (int64_t)(i % 1000),
+                                     .qty = 1,
+                                     .client_id = cid};
+        c.seq = ++g_seq;
+        c.ts = g_ts;
+        assert_int_equal(lx_engine_apply(e, &c, NULL), 0);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    lx_engine_stats_t st;
+    lx_engine_stats(e, &st);
+    assert_int_equal(st.orders, n); /* every one accepted */
+    lx_engine_destroy(e);
+    return (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+}
+
+static void test_cid_index_collisions(void **state) {
+    (void)state;
+    const uint32_t n = 20000;
+    double rnd = cid_flood_ms(false, n), col = cid_flood_ms(true, n);
+    fprintf(stderr, "client ids, %u orders: random %.1f ms, crafted %.1f ms\n", n, rnd, col);
+    assert_true(col < 5 * rnd + 20);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cid_index_collisions),
         cmocka_unit_test(test_apply_batch_prefetch),
         cmocka_unit_test(test_apply_batch_plain),
         cmocka_unit_test(test_misuse),
         cmocka_unit_test(test_read_api),
         cmocka_unit_test(test_gtd_churn),
         cmocka_unit_test(test_small_reserve),
+        cmocka_unit_test(test_key_index_collisions),
         cmocka_unit_test(test_snapshot_roundtrip),
         cmocka_unit_test(test_snapshot_corruption),
         cmocka_unit_test(test_determinism_across_processes),
