@@ -31,6 +31,7 @@
 
 #include "lx/config.h"
 #include "lx/decimal.h"
+#include "lx/error.h"
 #include "lx/proto.h"
 #include "lx/types.h"
 #include "lxdex.h"
@@ -156,6 +157,12 @@ static int to_steps(const lx_config_market_t *m, const char *what, const char *s
     if (lx_decimal_parse_n(s, strlen(s), decimals, &units, &why) || units <= 0 || units % step) {
         char grid[LX_DECIMAL_FORMAT_MAX];
         lx_decimal_format(step, decimals, grid, sizeof grid);
+        char *dot = strchr(grid, '.'); /* 0.01, as the configuration writes it, not 0.010000 */
+        if (dot) {
+            char *e = grid + strlen(grid);
+            while (e > dot + 1 && e[-1] == '0') *--e = 0;
+            if (e == dot + 1) *dot = 0;
+        }
         fprintf(stderr, "lxdex: %s %s: %s (the %s of %s is %s)\n", what, s,
                 why ? why : "not a positive multiple of the grid", what[0] == 'p' ? "tick" : "lot",
                 m->symbol, grid);
@@ -324,15 +331,21 @@ int lxdex_order_cancel_all(int argc, char **argv) {
         if (m) msg.u.cancel_all.market = m->id;
         if (!(rc = lxdex_conn_dial(&c, o.node, (lx_account_id_t)o.account, o.key))) {
             rc = lxdex_conn_send(&c, &msg) ? 1 : 0;
-            /* one CANCELED per open order, or nothing: print what comes */
+            /* one CANCELED per open order, or nothing: print what comes; a
+             * refusal (REJECTED, REJECT) or a lost connection is a failure */
             int64_t end = lxdex_now_ms() + 500;
-            int n = 0;
+            int n = 0, got = 0;
             lx_proto_msg_t r;
-            while (!rc && lxdex_conn_recv(&c, &r, end) == 1) {
+            while (!rc && (got = lxdex_conn_recv(&c, &r, end)) == 1) {
                 if (r.type == LX_PROTO_SERVER_HEARTBEAT) continue;
                 lxdex_conn_print(&c, &r);
-                n++;
+                if (r.type == LX_PROTO_REJECTED || r.type == LX_PROTO_REJECT) rc = 1;
+                if (r.type == LX_PROTO_CANCELED) n++;
                 end = lxdex_now_ms() + 300;
+            }
+            if (!rc && got < 0) {
+                fprintf(stderr, "lxdex: connection: %s\n", lx_strerror(got));
+                rc = 1;
             }
             if (!rc) printf("%d order%s canceled\n", n, n == 1 ? "" : "s");
         }

@@ -29,6 +29,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -112,6 +113,31 @@ int lxdex_conn_recv(lxdex_conn_t *c, lx_proto_msg_t *m, int64_t deadline) {
     }
 }
 
+/* connect() that gives up after ms (a host that drops SYNs would otherwise
+ * hold the command for the kernel's SYN retries, about two minutes): 0 or an
+ * errno value; the socket is left blocking. */
+static int connect_within(int fd, const struct sockaddr_in *a, int ms) {
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return errno;
+    if (connect(fd, (const struct sockaddr *)a, sizeof *a) != 0) {
+        if (errno != EINPROGRESS) return errno;
+        int64_t end = lxdex_now_ms() + ms;
+        struct pollfd pf = {fd, POLLOUT, 0};
+        int pr;
+        do {
+            int64_t left = end - lxdex_now_ms();
+            pr = poll(&pf, 1, left > 0 ? (int)left : 0);
+        } while (pr < 0 && errno == EINTR);
+        if (pr < 0) return errno;
+        if (pr == 0) return ETIMEDOUT;
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
+        if (err) return err;
+    }
+    return fcntl(fd, F_SETFL, fl) < 0 ? errno : 0;
+}
+
 int lxdex_conn_dial(lxdex_conn_t *c, const char *node, lx_account_id_t account,
                     const char *keyfile) {
     char host[64];
@@ -133,10 +159,11 @@ int lxdex_conn_dial(lxdex_conn_t *c, const char *node, lx_account_id_t account,
         fprintf(stderr, "lxdex: --node: an IPv4 address is expected, got %s\n", host);
         return 2;
     }
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&a, sizeof a) != 0) {
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int cerr = c->fd < 0 ? errno : connect_within(c->fd, &a, 3000);
+    if (cerr) {
         fprintf(stderr, "lxdex: cannot connect to %s: %s (is lxdexd running? `make run`)\n", node,
-                strerror(errno));
+                strerror(cerr));
         return 1;
     }
     int one = 1;
