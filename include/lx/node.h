@@ -76,6 +76,26 @@ typedef enum {
 #define LX_NODE_MAX_ORDERS_SHARDED (1u << LX_NODE_ORDER_SHARD_SHIFT)
 #define LX_NODE_ORDER_FOREIGN 63 /* internal: shard 0's id sent to another shard */
 
+/* A node with several shards journals a CANCEL or AMEND by order id with the
+ * id made the shard's own (sequencer.c, localize): the bits of the journal's
+ * own shard dropped, shard 0's id marked FOREIGN, any other kept. The
+ * client signed the id it sent, so a signature check of a journaled record
+ * (lxdex journal verify) tries the ids that become the journaled one in
+ * shard `shard`, besides that one: they go to out[], their number is
+ * returned (0 or 1). */
+static inline unsigned lx_node_order_id_sent(uint64_t journaled, unsigned shard, uint64_t out[1]) {
+    unsigned bits = LX_NODE_ORDER_SHARD(journaled);
+    if (bits == 0 && shard != 0) {
+        out[0] = journaled | ((uint64_t)shard << LX_NODE_ORDER_SHARD_SHIFT);
+        return 1;
+    }
+    if (bits == LX_NODE_ORDER_FOREIGN && shard != 0) {
+        out[0] = LX_NODE_ORDER_LOCAL(journaled);
+        return 1;
+    }
+    return 0;
+}
+
 enum {
     /* Every engine event also reaches this gateway's out ring (market data and
      * account feeds), and before any command its out ring gets the state the

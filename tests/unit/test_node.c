@@ -660,6 +660,7 @@ static void test_cancel_on_disconnect(void **state) {
 
 typedef struct {
     uint32_t chain_id;
+    unsigned shard; /* the journal's */
     uint8_t session_key[32];
     int session, signed_ok, bad;
 } auth_count_t;
@@ -675,7 +676,16 @@ static void count_auth(void *ctx, const lx_cmd_t *cmd, const lx_journal_auth_t *
     }
     lx_action_t act = {.chain_id = a->chain_id, .nonce = auth->nonce, .cmd = *cmd};
     memcpy(act.signer, auth->key, 32);
-    if (lx_verify_detached(&act, auth->sig) == 0)
+    int ok = lx_verify_detached(&act, auth->sig) == 0;
+    /* as lxdex journal verify checks it: a cancel by order id in a shard's
+     * journal may have been signed with the shard bits (lx/node.h) */
+    uint64_t sent;
+    if (!ok && cmd->type == LX_CMD_CANCEL && !cmd->u.cancel.by_client_id &&
+        lx_node_order_id_sent(cmd->u.cancel.order_id, a->shard, &sent)) {
+        act.cmd.u.cancel.order_id = sent;
+        ok = lx_verify_detached(&act, auth->sig) == 0;
+    }
+    if (ok)
         a->signed_ok++;
     else
         a->bad++;
@@ -1065,6 +1075,49 @@ static void test_shard_nonces(void **state) {
     assert_int_equal(cli_expect(&c, LX_PROTO_REJECTED).u.rejected.reason, LX_REJECT_AGENT_REVOKED);
     cli_close(&c);
     tnode_stop(&t);
+    remove_dir(dir);
+}
+
+/* Two shards: a SIGNED cancel by order id of an order of shard 1 names the
+ * order by the id its reports gave (shard bits included). The sequencer
+ * journals it with the shard's own id (the bits dropped), so the journaled
+ * command is not byte for byte the one signed: its signature must still
+ * verify the way lxdex journal verify checks it (lx_node_order_id_sent),
+ * else a valid, applied action reads as forged. */
+static void test_shard_signed_cancel_verifies(void **state) {
+    (void)state;
+    char dir[64];
+    make_dir(dir, sizeof dir);
+    tnode_t t;
+    assert_true(sodium_init() >= 0);
+    uint8_t pk[32], sk[64];
+    crypto_sign_keypair(pk, sk);
+    t_shards = 2;
+    tnode_start(&t, dir, NULL, 0);
+    uint32_t chain = t.cfg.node.chain_id;
+    tcli_t c;
+    cli_connect(&c, t.port);
+    cli_logon_signed(&c, chain, 5, pk, sk, 0); /* dev mode: pk becomes the owner */
+    cli_place(&c, ETH, 77, LX_SIDE_BUY, LX_TIF_GTC, 190000, 1);
+    lx_order_id_t id = cli_expect(&c, LX_PROTO_ACCEPTED).u.accepted.h.order_id;
+    assert_int_equal(LX_NODE_ORDER_SHARD(id), 1);
+    lx_action_t x = action_of(chain, pk, 1, LX_CMD_CANCEL);
+    x.cmd.u.cancel.account = 5;
+    x.cmd.u.cancel.market = ETH;
+    x.cmd.u.cancel.order_id = id;
+    send_signed(&c, &x, sk);
+    assert_int_equal(cli_expect(&c, LX_PROTO_CANCELED).u.canceled.h.order_id, id);
+    cli_close(&c);
+    tnode_stop(&t);
+    char path[128];
+    snprintf(path, sizeof path, "%s/shard-1", dir);
+    auth_count_t ac = {.chain_id = chain, .shard = 1};
+    memcpy(ac.session_key, pk, 32);
+    lx_recover_opts_t ro = {.read_only = true, .no_engine = true, .on_cmd = count_auth, .ctx = &ac};
+    lx_recovery_t rec;
+    assert_int_equal(lx_recover(path, &ro, NULL, &rec), 0);
+    assert_int_equal(ac.signed_ok + ac.bad, 1); /* the cancel */
+    assert_int_equal(ac.bad, 0);                /* and it verifies */
     remove_dir(dir);
 }
 
@@ -3254,6 +3307,7 @@ int main(void) {
         cmocka_unit_test(test_restart_recovers),
         cmocka_unit_test(test_data_dir_lock),
         cmocka_unit_test(test_shard_nonces),
+        cmocka_unit_test(test_shard_signed_cancel_verifies),
         cmocka_unit_test(test_agent_expiry_ends_session),
         cmocka_unit_test(test_ack_after_fsync),
         cmocka_unit_test(test_many_orders),
