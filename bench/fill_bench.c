@@ -211,6 +211,7 @@ static int fill_run(const fill_shape_t *sh, uint64_t n, uint64_t seed, bool clea
     fill_gen_t g = {.sh = sh, .next_cid = 1, .n = n};
     lx_cmd_t *cmds = malloc(FILL_CHUNK * sizeof *cmds);
     int rc = cmds ? lx_engine_create(&f.e, &cfg) : LX_ENOMEM;
+    if (!rc) rc = lxb_seed_hashes(f.e);
     if (!rc && thp == LXB_THP_PREFAULT) rc = lx_engine_reserve(f.e, cfg.max_orders);
     if (!rc) lxb_thp_apply(thp, f.e);
     if (!rc) rc = setup(&f, sh, clearing);

@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include "clock.h"
@@ -69,6 +70,12 @@ void lxb_thp_apply(int mode, lx_engine_t *e) {
     if (mode == LXB_THP_PREFAULT) lx_engine_prefault(e);
 }
 
+int lxb_seed_hashes(lx_engine_t *e) {
+    uint64_t seed[2];
+    if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed) return LX_EIO;
+    return lx_engine_seed_hashes(e, seed);
+}
+
 size_t lxb_rss_bytes(void) {
     FILE *f = fopen("/proc/self/statm", "r");
     if (!f) return 0;
@@ -89,8 +96,9 @@ uint64_t lxb_preemptions(void) {
  * counting sink that is then discarded. */
 static lx_engine_t *engine_with_setup(const lxb_workload_t *w) {
     lx_engine_t *e = NULL;
-    if (lx_engine_create(&e, &w->cfg) != 0) {
+    if (lx_engine_create(&e, &w->cfg) != 0 || lxb_seed_hashes(e) != 0) {
         fprintf(stderr, "lxdex-bench: %s: lx_engine_create failed\n", w->p.name);
+        lx_engine_destroy(e);
         return NULL;
     }
     /* advice on the arrays lx_engine_create allocated, before they are

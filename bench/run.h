@@ -74,6 +74,10 @@ void lxb_thp_apply(int mode, lx_engine_t *e);
  * (those due at once, behind a stall; run.c). */
 #define LXB_LAT_BATCH 16
 
+/* Keys a new engine's client-id and key indexes with a secret from the OS,
+ * as lxdexd does (lx_engine_seed_hashes); 0 or an lx error. */
+int lxb_seed_hashes(lx_engine_t *e);
+
 /* Resident set size of this process, bytes (from /proc/self/statm); 0 if
  * unknown. */
 size_t lxb_rss_bytes(void);

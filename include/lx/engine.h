@@ -65,6 +65,20 @@ int lx_engine_create(lx_engine_t **out, const lx_engine_config_t *cfg);
 void lx_engine_destroy(lx_engine_t *e);
 
 /*
+ * Keys the hashes of the indexes whose keys clients choose (client order
+ * ids, public keys) with a secret, so that nobody can pick ids or keys
+ * that all land in one bucket and make every lookup near it walk them (20,000
+ * crafted client ids cost 130 times what random ones do without it). A new
+ * engine uses a public default: a host that takes commands from the
+ * outside calls this with 16 bytes from the OS (lxdexd does, for each
+ * engine it creates or recovers) before lx_engine_reserve. Where an entry
+ * sits is not state: digests, snapshots and events do not change, and
+ * replicas may differ in seed. The indexes are rebuilt (O(entries)). 0;
+ * LX_ESTATE after lx_engine_reserve; LX_ENOMEM with nothing changed.
+ */
+int lx_engine_seed_hashes(lx_engine_t *e, const uint64_t seed[2]);
+
+/*
  * Sizes what the engine grows as its book grows for `orders` resting
  * orders, now: the price-level pool (as many levels), and the memory the
  * client-id index grows into (the index itself keeps the size its entries

@@ -24,7 +24,6 @@
  * or know where events go (the sink does).
  */
 #include <stdlib.h>
-#include <sys/random.h>
 #include "core.h"
 #include "accounts.h"
 
@@ -60,11 +59,10 @@ int lx_engine_create(lx_engine_t **out, const lx_engine_config_t *cfg) {
     if (!e) return LX_ENOMEM;
     e->cfg = lx_engine_config_effective(cfg);
     e->level_free = LX__NIL;
-    if (getrandom(e->hash_seed, sizeof e->hash_seed, 0) != (ssize_t)sizeof e->hash_seed) {
-        /* no entropy yet (early boot): the addresses differ per process */
-        e->hash_seed[0] = lx__fmix64((uint64_t)(uintptr_t)e ^ 0x9e3779b97f4a7c15ULL);
-        e->hash_seed[1] = lx__fmix64((uint64_t)(uintptr_t)&e->hash_seed ^ 0xd6e8feb86659fd93ULL);
-    }
+    /* a public default: the host keys the hashes with its secret
+     * (lx_engine_seed_hashes) */
+    e->hash_seed[0] = 0x243f6a8885a308d3ULL;
+    e->hash_seed[1] = 0x13198a2e03707344ULL;
     int rc = LX_ENOMEM;
     e->markets = calloc(cfg->max_markets, sizeof *e->markets);
     e->assets = calloc(cfg->max_assets, sizeof *e->assets);
@@ -80,6 +78,28 @@ int lx_engine_create(lx_engine_t **out, const lx_engine_config_t *cfg) {
 fail:
     lx_engine_destroy(e);
     return rc;
+}
+
+int lx_engine_seed_hashes(lx_engine_t *e, const uint64_t seed[2]) {
+    if (!e || !seed) return LX_EINVAL;
+    if (e->cid_idx.arena) return LX_ESTATE; /* reserved: seed first */
+    uint64_t was[2] = {e->hash_seed[0], e->hash_seed[1]};
+    e->hash_seed[0] = seed[0];
+    e->hash_seed[1] = seed[1];
+    /* both indexes rebuilt under the new seed, or neither changed */
+    lx__idx_t cid, key;
+    int rc = lx__idx_rehashed(&e->cid_idx, &cid);
+    if (!rc && (rc = lx__idx_rehashed(&e->key_idx, &key))) lx__idx_free(&cid);
+    if (rc) {
+        e->hash_seed[0] = was[0];
+        e->hash_seed[1] = was[1];
+        return rc;
+    }
+    lx__idx_free(&e->cid_idx);
+    lx__idx_free(&e->key_idx);
+    e->cid_idx = cid;
+    e->key_idx = key;
+    return 0;
 }
 
 void lx_engine_destroy(lx_engine_t *e) {

@@ -94,6 +94,21 @@ void lx__idx_free(lx__idx_t *t) {
     t->count = 0;
 }
 
+int lx__idx_rehashed(const lx__idx_t *t, lx__idx_t *out) {
+    int rc = lx__idx_init(out, t->count + 1, t->hash, t->ctx);
+    for (int pass = 0; !rc && pass < 2; pass++) {
+        /* the table, then what the table being moved still holds */
+        const lx__idx_bucket_t *bkt = pass ? t->old : t->bkt;
+        uint32_t nb = pass ? (t->old ? t->oleft : 0) : t->nb;
+        for (uint32_t b = 0; !rc && b < nb; b++)
+            for (uint32_t j = 0; !rc && j < LX__IDX_B; j++)
+                if (bkt[b].tag[j])
+                    rc = lx__idx_insert(out, t->hash(t->ctx, bkt[b].val[j]), bkt[b].val[j]);
+    }
+    if (rc) lx__idx_free(out);
+    return rc;
+}
+
 /* A zeroed table of nb buckets for growth (the old table is gone by
  * then): a region of the reserve that the table is not in and that is
  * large enough (*mem NULL: nothing to free), else an allocation of its own.

@@ -278,6 +278,11 @@ LX_COLD int lx__idx_reserve_slow(lx__idx_t *t, uint32_t extra);
  * entries need. Once per index: a second call changes nothing. */
 int lx__idx_presize(lx__idx_t *t, uint32_t n);
 
+/* idx.c: a new index (*out) holding t's entries, each placed by the hash
+ * the owner gives for it now (after the owner's hash changed: the engine's
+ * seed); t is untouched. 0, or LX_ENOMEM with nothing in *out. */
+int lx__idx_rehashed(const lx__idx_t *t, lx__idx_t *out);
+
 /* The deep check (idx.c): 0, LX_ECORRUPT, or LX_ENOMEM. */
 int lx__idx_validate(const lx__idx_t *t);
 

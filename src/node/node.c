@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -441,6 +442,22 @@ int lx_node_open(lx_node_t **out, const lx_config_t *cfg, const lx_node_opts_t *
     if (n->nshards > 1 && (rc = lx__reconcile(n, err, errlen))) goto fail;
     if (n->nshards > 1)
         lx__node_log(n, "lxdexd: %u shards, one engine thread and journal each\n", n->nshards);
+
+    /* each engine's client-id and key indexes keyed with a secret from the
+     * OS (lx_engine_seed_hashes: traders choose the ids and keys), before
+     * the reserve below */
+    for (uint32_t k = 0; k < n->nshards; k++) {
+        uint64_t seed[2];
+        if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed) {
+            rc = LX_EIO;
+            snprintf(err, errlen, "getrandom: %s", strerror(errno));
+            goto fail;
+        }
+        if ((rc = lx_engine_seed_hashes(n->shards[k].engine, seed))) {
+            snprintf(err, errlen, "engine hash seed: %s", lx_strerror(rc));
+            goto fail;
+        }
+    }
 
     /* the engines' arrays on huge pages: the fork() of a snapshot stalls the
      * engine for a tenth of the time (BENCHMARKS.md, journal); and, unless

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -795,6 +796,13 @@ static void test_apply_batch_plain(void **state) {
     apply_batch_case(BATCH_MARKETS_PLAIN);
 }
 
+/* A secret seed for the engine's index hashes, as lxdexd draws it. */
+static void seed_secret(lx_engine_t *e) {
+    uint64_t seed[2];
+    assert_int_equal(getrandom(seed, sizeof seed, 0), (ssize_t)sizeof seed);
+    assert_int_equal(lx_engine_seed_hashes(e, seed), 0);
+}
+
 /* Agent keys are whatever 32 bytes an owner approves (they need not be
  * valid points), and a revoked agent's record is kept for good, so one
  * owner can put any number of keys of its choosing into the engine's key
@@ -809,6 +817,7 @@ static double key_churn_ms(bool collide, uint32_t n) {
     cfg.max_accounts = 16;
     lx_engine_t *e = NULL;
     assert_int_equal(lx_engine_create(&e, &cfg), 0);
+    seed_secret(e);
     uint8_t owner[32];
     memset(owner, 0x11, 32);
     lx_cmd_t c;
@@ -880,6 +889,7 @@ static uint64_t inverse_odd(uint64_t k) { /* k * inverse_odd(k) == 1 mod 2^64 */
 
 static double cid_flood_ms(bool crafted, uint32_t n) {
     lx_engine_t *e = new_engine(false, n + 16);
+    seed_secret(e);
     g_seq = 0;
     g_ts = 1;
     lx_cmd_t c = asset_cmd(0);
@@ -934,8 +944,74 @@ static void test_cid_index_collisions(void **state) {
     assert_true(col < 5 * rnd + 20);
 }
 
+/* lx_engine_seed_hashes on an engine that holds orders with client ids and
+ * keys: every one is still found (cancel by client id, signed places by
+ * the owner keys), nothing of the state changes (digest, validate), and
+ * after lx_engine_reserve it is refused and changes nothing. */
+static void test_seed_hashes(void **state) {
+    (void)state;
+    lx_engine_t *e = new_engine(true, 4096);
+    g_seq = 0;
+    g_ts = 1;
+    setup_world(e);
+    lx_cmd_t c;
+    for (uint32_t i = 0; i < 600; i++) {
+        memset(&c, 0, sizeof c);
+        c.type = LX_CMD_PLACE;
+        c.u.place = (lx_cmd_place_t){.account = i % 16,
+                                     .market = i % 2,
+                                     .side = LX_SIDE_BUY,
+                                     .type = LX_ORDER_LIMIT,
+                                     .tif = LX_TIF_GTC,
+                                     .price = 1 + i % 90,
+                                     .qty = 1,
+                                     .client_id = 1000 + i};
+        apply_ok(e, &c, NULL); /* every seventh signed by its owner key */
+    }
+    uint64_t d = lx_engine_digest(e);
+    seed_secret(e);
+    assert_true(lx_engine_digest(e) == d);
+    char msg[256];
+    assert_int_equal(lx_engine_validate(e, msg, sizeof msg), 0);
+    for (uint32_t i = 0; i < 600; i += 3) { /* found by client id */
+        events_t ev = {0};
+        memset(&c, 0, sizeof c);
+        c.type = LX_CMD_CANCEL;
+        c.u.cancel = (lx_cmd_cancel_t){
+            .account = i % 16, .market = i % 2, .by_client_id = 1, .client_id = 1000 + i};
+        apply_ok(e, &c, &ev);
+        assert_true(ev.n >= 1);
+        assert_int_equal(ev.ev[0].type, LX_EV_ORDER_CANCELED);
+        free(ev.ev);
+    }
+    for (uint32_t i = 0; i < 14; i++) { /* owner keys still found: signed places */
+        memset(&c, 0, sizeof c);
+        c.type = LX_CMD_PLACE;
+        c.u.place = (lx_cmd_place_t){.account = i % 16,
+                                     .market = 0,
+                                     .side = LX_SIDE_SELL,
+                                     .type = LX_ORDER_LIMIT,
+                                     .tif = LX_TIF_GTC,
+                                     .price = 900,
+                                     .qty = 1,
+                                     .client_id = 5000 + i};
+        events_t ev = {0};
+        apply_ok(e, &c, &ev);
+        assert_int_equal(ev.ev[0].type, LX_EV_ORDER_ACCEPTED);
+        free(ev.ev);
+    }
+    assert_int_equal(lx_engine_validate(e, msg, sizeof msg), 0);
+    d = lx_engine_digest(e);
+    assert_int_equal(lx_engine_reserve(e, 4096), 0);
+    uint64_t seed[2] = {1, 2};
+    assert_int_equal(lx_engine_seed_hashes(e, seed), LX_ESTATE);
+    assert_true(lx_engine_digest(e) == d);
+    lx_engine_destroy(e);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_seed_hashes),
         cmocka_unit_test(test_cid_index_collisions),
         cmocka_unit_test(test_apply_batch_prefetch),
         cmocka_unit_test(test_apply_batch_plain),
