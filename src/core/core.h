@@ -349,11 +349,11 @@ struct lx_engine {
     lx__deep_t *deeps; /* [0] unused: a side's deep index 0 means none */
     uint32_t ndeeps, deeps_cap, deep_free;
 
-    /* A secret drawn per engine (lx_engine_create) that the hashes of the
-     * indexes whose keys clients choose (client ids, key bytes) are keyed
-     * with, so that nobody can pick keys that pile onto one bucket. Where
-     * an entry sits is not state (digests and snapshots never see it), so
-     * replicas may differ in seed. */
+    /* The secret that the hashes of the indexes whose keys clients choose
+     * (client ids, key bytes) are keyed with, so that nobody can pick keys
+     * that pile onto one bucket: the host's (lx_engine_seed_hashes), a
+     * public default until it gives one. Where an entry sits is not state
+     * (digests and snapshots never see it), so replicas may differ in it. */
     uint64_t hash_seed[2];
     lx__account_t *accounts; /* [max_accounts] */
     lx__idx_t cid_idx;       /* (account, client id) -> slot */
