@@ -39,7 +39,7 @@ expect() { # expect PATTERN OUTPUT
 out=$($L place $O --account 5 --client-id 7 BTC-USD sell 30000.00 0.5)
 expect '^accepted .* sell 0.50000000 @ 30000.000000  GTC' "$out"
 out=$($L place $O --account 6 BTC-USD buy 30000.01 0.2)
-expect '^fill .* bought 0.20000000 @ 30000.000000  taker' "$out"
+expect '^fill .* bought 0.20000000 @ 30000.000000  taker, fee 3.000000, open 0.00000000' "$out"
 out=$($L status $O --account 5 --client-id 7)
 expect 'open  sell 0.50000000 @ 30000.000000, filled 0.20000000, open 0.30000000' "$out"
 out=$($L amend $O --account 5 --client-id 7 BTC-USD 30000 0.4)

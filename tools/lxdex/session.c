@@ -234,6 +234,16 @@ static const char *steps_text(const lxdex_conn_t *c, lx_market_id_t market, int6
     return buf;
 }
 
+/* a fill's fee: units of the market's quote asset, as a decimal of it */
+static const char *fee_text(const lxdex_conn_t *c, lx_market_id_t market, int64_t fee, char *buf) {
+    const lx_config_market_t *m = lx_config_market(&c->cfg, market);
+    if (!m)
+        snprintf(buf, LX_DECIMAL_FORMAT_MAX, "%lld units", (long long)fee);
+    else
+        lx_decimal_format(fee, m->quote_decimals, buf, LX_DECIMAL_FORMAT_MAX);
+    return buf;
+}
+
 static const char *px(const lxdex_conn_t *c, lx_market_id_t market, int64_t ticks, char *buf) {
     return steps_text(c, market, ticks, true, buf);
 }
@@ -261,10 +271,10 @@ bool lxdex_conn_print(const lxdex_conn_t *c, const lx_proto_msg_t *m) {
         return true;
     case LX_PROTO_FILL: {
         const lx_proto_fill_t *r = &m->u.fill;
-        printf("fill      order %llu  %s %s @ %s  %s, fee %lld, open %s\n",
+        printf("fill      order %llu  %s %s @ %s  %s, fee %s, open %s\n",
                (unsigned long long)r->h.order_id, r->side ? "sold" : "bought",
                sz(c, r->h.market, r->qty, a), px(c, r->h.market, r->price, b),
-               r->liquidity ? "taker" : "maker", (long long)r->fee,
+               r->liquidity ? "taker" : "maker", fee_text(c, r->h.market, r->fee, e),
                sz(c, r->h.market, r->remaining, d));
         return false;
     }
