@@ -99,6 +99,9 @@ static lx_cmd_t random_cmd(void) {
         c.u.place.side = (uint8_t)rnd_in(0, 1);
         c.u.place.type = rnd_in(0, 19) == 0 ? LX_ORDER_MARKET : LX_ORDER_LIMIT;
         c.u.place.tif = (uint8_t)rnd_in(0, 4);
+        /* every self-trade-prevention mode: decrement and the expiries
+         * change resting orders without a trade */
+        c.u.place.stp = (uint8_t)rnd_in(0, LX_STP_DECREMENT);
         c.u.place.price = rnd_in(980, 1020);
         c.u.place.qty = rnd_in(1, 50);
         c.u.place.client_id = rnd_in(0, 1) ? (uint64_t)rnd_in(1, 40) : 0;
