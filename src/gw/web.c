@@ -593,6 +593,7 @@ static int rx_append(lx__web_t *g, lx__web_conn_t *c, const void *in, size_t len
 
 static int method_of(struct lws *wsi) {
     if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)) return LX__WEB_METHOD_GET;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI)) return LX__WEB_METHOD_HEAD;
     if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI)) return LX__WEB_METHOD_POST;
     if (lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI)) return LX__WEB_METHOD_DELETE;
     if (lws_hdr_total_length(wsi, WSI_TOKEN_PUT_URI)) return LX__WEB_METHOD_PUT;
@@ -640,7 +641,7 @@ static int http_write(lx__web_t *g, lx__web_conn_t *c) {
                                     (const unsigned char *)"close", 5, &p, end))
         return -1;
     if (lws_finalize_write_http_header(c->wsi, start, &p, end)) return -1;
-    if (c->resplen &&
+    if (c->resplen && !c->head &&
         lws_write(c->wsi, (unsigned char *)c->resp + LWS_PRE, c->resplen, LWS_WRITE_HTTP) < 0)
         return -1;
     free(c->resp);
@@ -681,6 +682,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         g->now_ns = mono_ns();
         c->t_rx = g->now_ns;
         c->method = method_of(wsi);
+        /* HEAD (a load balancer's health check, say): what GET would answer,
+         * headers only (RFC 9110 9.3.2) */
+        c->head = c->method == LX__WEB_METHOD_HEAD;
+        if (c->head) c->method = LX__WEB_METHOD_GET;
         snprintf(c->uri, sizeof c->uri, "%s", in ? (const char *)in : "/");
         c->rxlen = 0;
         c->rx_over = false;

@@ -269,7 +269,8 @@ struct lx__web_conn {
     size_t rxlen, rxcap;
     bool rx_over; /* the current message passed max_message_bytes */
     /* HTTP */
-    int method;
+    int method; /* a HEAD request is routed as GET, with head set */
+    bool head;  /* HEAD: the GET's status and headers, without its body */
     char uri[512];
     bool body_expected, responded, resp_ready;
     int status;
@@ -324,6 +325,7 @@ enum {
     LX__WEB_METHOD_DELETE,
     LX__WEB_METHOD_PUT,
     LX__WEB_METHOD_PATCH,
+    LX__WEB_METHOD_HEAD, /* routed as GET (lx__web_conn_t.head) */
     LX__WEB_METHOD_OTHER
 };
 

@@ -439,6 +439,33 @@ static void test_web_http_path_not_utf8(void **state) {
     tw_close(&t);
 }
 
+/* HEAD (what load balancers send to /health): the status and headers GET
+ * would give, Content-Length included, and no body (RFC 9110 9.3.2); a
+ * route that takes no GET answers 405 the same way. It was 405 with a body,
+ * which a client that keeps the connection reads as the next response. */
+static void test_web_http_head(void **state) {
+    (void)state;
+    tw_t t;
+    tw_open(&t);
+    static char resp[65536];
+    static const struct {
+        const char *path;
+        int status;
+    } cases[] = {{"/health", 200}, {"/v1/markets", 200}, {"/rpc", 405}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char req[256];
+        int n = snprintf(req, sizeof req, "HEAD %s HTTP/1.1\r\nHost: x\r\n\r\n", cases[i].path);
+        int st = http_raw(t.port, req, (size_t)n, resp, sizeof resp);
+        if (st != cases[i].status) fprintf(stderr, "HEAD %s: %s\n", cases[i].path, resp);
+        assert_int_equal(st, cases[i].status);
+        assert_non_null(strcasestr(resp, "content-length:"));
+        const char *body = strstr(resp, "\r\n\r\n");
+        assert_non_null(body);
+        assert_string_equal(body + 4, ""); /* headers only */
+    }
+    tw_close(&t);
+}
+
 /* A request body sent with Transfer-Encoding: chunked (no Content-Length:
  * what an HTTP/1.1 client that streams a body sends) is refused with 411
  * Length Required (RFC 9112 §6.3): libwebsockets does not decode it, and it
@@ -475,6 +502,7 @@ int main(void) {
         cmocka_unit_test(test_binary_threads_are_gateways),
         cmocka_unit_test(test_web_http_path_not_utf8),
         cmocka_unit_test(test_web_http_chunked_body),
+        cmocka_unit_test(test_web_http_head),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
