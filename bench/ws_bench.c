@@ -183,7 +183,7 @@ static void *sender(void *arg) {
 /* One text message from the server: a result names its order by "id"; an
  * error or a rejected order fails the run. */
 static void on_text(wb_t *b, const char *p, size_t len, uint64_t now) {
-    if (len < 20 || memcmp(p, "{\"type\":\"result\",\"id\":", 22) != 0) {
+    if (len < 22 || memcmp(p, "{\"type\":\"result\",\"id\":", 22) != 0) {
         if (len >= 14 && !memcmp(p, "{\"type\":\"error", 14)) {
             fprintf(stderr, "ws_bench: %.*s\n", (int)(len > 300 ? 300 : len), p);
             atomic_store(&b->failed, 1);
