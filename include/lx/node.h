@@ -78,22 +78,26 @@ typedef enum {
 
 /* A node with several shards journals a CANCEL or AMEND by order id with the
  * id made the shard's own (sequencer.c, localize): the bits of the journal's
- * own shard dropped, shard 0's id marked FOREIGN, any other kept. The
- * client signed the id it sent, so a signature check of a journaled record
- * (lxdex journal verify) tries the ids that become the journaled one in
- * shard `shard`, besides that one: they go to out[], their number is
- * returned (0 or 1). */
-static inline unsigned lx_node_order_id_sent(uint64_t journaled, unsigned shard, uint64_t out[1]) {
-    unsigned bits = LX_NODE_ORDER_SHARD(journaled);
-    if (bits == 0 && shard != 0) {
-        out[0] = journaled | ((uint64_t)shard << LX_NODE_ORDER_SHARD_SHIFT);
-        return 1;
-    }
-    if (bits == LX_NODE_ORDER_FOREIGN && shard != 0) {
-        out[0] = LX_NODE_ORDER_LOCAL(journaled);
-        return 1;
-    }
-    return 0;
+ * own shard dropped, shard 0's id marked FOREIGN, any other kept. The client
+ * signed the id it sent, so a signature check of a journaled record (lxdex
+ * journal verify) checks, besides the command as journaled, the one the
+ * client may have sent: this rewrites cmd (journaled in shard `shard`) to
+ * it and returns true, or returns false (cmd unchanged) when there is no
+ * other. */
+static inline bool lx_node_cmd_as_sent(lx_cmd_t *cmd, unsigned shard) {
+    lx_order_id_t *id =
+        cmd->type == LX_CMD_CANCEL && !cmd->u.cancel.by_client_id ? &cmd->u.cancel.order_id
+        : cmd->type == LX_CMD_AMEND && !cmd->u.amend.by_client_id ? &cmd->u.amend.order_id
+                                                                  : NULL;
+    if (!id || shard == 0) return false;
+    unsigned bits = LX_NODE_ORDER_SHARD(*id);
+    if (bits == 0)
+        *id |= (uint64_t)shard << LX_NODE_ORDER_SHARD_SHIFT;
+    else if (bits == LX_NODE_ORDER_FOREIGN)
+        *id = LX_NODE_ORDER_LOCAL(*id);
+    else
+        return false;
+    return true;
 }
 
 enum {

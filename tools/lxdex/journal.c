@@ -125,15 +125,7 @@ static void check_sig(void *ctx, const lx_cmd_t *cmd, const lx_journal_auth_t *a
     if (lx_verify_detached(&act, auth->sig) == 0) return;
     /* a cancel or amend by order id in a shard's journal: the id the
      * client signed may have carried the shard bits (lx/node.h) */
-    lx_order_id_t *id =
-        cmd->type == LX_CMD_CANCEL && !cmd->u.cancel.by_client_id ? &act.cmd.u.cancel.order_id
-        : cmd->type == LX_CMD_AMEND && !cmd->u.amend.by_client_id ? &act.cmd.u.amend.order_id
-                                                                  : NULL;
-    uint64_t sent;
-    if (id && lx_node_order_id_sent(*id, s->shard, &sent)) {
-        *id = sent;
-        if (lx_verify_detached(&act, auth->sig) == 0) return;
-    }
+    if (lx_node_cmd_as_sent(&act.cmd, s->shard) && lx_verify_detached(&act, auth->sig) == 0) return;
     if (s->bad++ == 0)
         snprintf(s->first_bad, sizeof s->first_bad,
                  "%s:%" PRIu64 ": the signature of seq %" PRIu64 " (%s) does not verify", file, off,
