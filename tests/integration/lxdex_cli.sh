@@ -17,18 +17,10 @@ pid=
 cleanup() { [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
 
-"$NODE" --print-config |
-    sed -e 's#^\(  binary: \).*#\1"127.0.0.1:0"#' -e 's#^\(  http: \).*#\1off#' \
-        -e 's#^\(  ws: \).*#\1off#' -e "s#^\(  data_dir: \).*#\1\"$TMP/data\"#" > "$TMP/node.yaml"
-"$NODE" --config "$TMP/node.yaml" > "$TMP/node.log" 2>&1 &
-pid=$!
-port=
-for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-    port=$(sed -n 's/^  binary *127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TMP/node.log" | head -1)
-    [ -n "$port" ] && grep -q "running" "$TMP/node.log" && break
-    sleep 0.2
-done
-[ -n "$port" ] || { echo "lxdex_cli: node did not start" >&2; cat "$TMP/node.log" >&2; exit 1; }
+fail() { echo "lxdex_cli: $*" >&2; exit 1; }
+. "$(dirname "$0")/binary_node.sh"
+binary_node_yaml > "$TMP/node.yaml"
+binary_node_start "$TMP/node.yaml"
 L="$CLI order"
 O="--node 127.0.0.1:$port"
 
