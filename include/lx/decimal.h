@@ -53,6 +53,11 @@ int lx_decimal_parse_n(const char *s, size_t len, int scale, int64_t *out, const
  */
 int lx_decimal_format(int64_t v, int scale, char *buf, size_t cap);
 
+/* The same without trailing fractional zeros, nor a bare point: 150 at
+ * scale 2 is "1.5", 100 is "1", as the configuration and the JSON API
+ * write decimals. Returns the length, as lx_decimal_format. */
+int lx_decimal_format_short(int64_t v, int scale, char *buf, size_t cap);
+
 /* 10^scale for 0 <= scale <= 18, else 0. */
 int64_t lx_decimal_pow10(int scale);
 

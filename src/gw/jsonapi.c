@@ -48,18 +48,5 @@ int lx_api_from_steps(int64_t n, int64_t scale, int64_t step, char *buf, size_t 
     if (k < 0 || step <= 0) return LX_EINVAL;
     int64_t units;
     if (__builtin_mul_overflow(n, step, &units)) return LX_ERANGE;
-    char tmp[LX_DECIMAL_FORMAT_MAX];
-    int len = lx_decimal_format(units, k, tmp, sizeof tmp);
-    if (len < 0) return len;
-    if (k > 0) { /* trim trailing fractional zeros, and the point if bare */
-        while (len > 0 && tmp[len - 1] == '0') len--;
-        if (len > 0 && tmp[len - 1] == '.') len--;
-        tmp[len] = '\0';
-    }
-    if (cap) {
-        size_t c = (size_t)len < cap - 1 ? (size_t)len : cap - 1;
-        memcpy(buf, tmp, c);
-        buf[c] = '\0';
-    }
-    return len;
+    return lx_decimal_format_short(units, k, buf, cap);
 }

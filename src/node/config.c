@@ -1336,11 +1336,7 @@ static void sb_quoted(sb_t *b, const char *s) {
 /* Quoted, without trailing fractional zeros: "0.01", "1000". */
 static void sb_decimal(sb_t *b, int64_t v, int decimals) {
     char s[LX_DECIMAL_FORMAT_MAX];
-    int n = lx_decimal_format(v, decimals, s, sizeof s);
-    if (n > 0 && decimals > 0) {
-        while (s[n - 1] == '0') s[--n] = 0;
-        if (s[n - 1] == '.') s[--n] = 0;
-    }
+    lx_decimal_format_short(v, decimals, s, sizeof s);
     sb_printf(b, "\"%s\"", s);
 }
 

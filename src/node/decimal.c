@@ -146,3 +146,20 @@ int lx_decimal_format(int64_t v, int scale, char *buf, size_t cap) {
     }
     return (int)len;
 }
+
+int lx_decimal_format_short(int64_t v, int scale, char *buf, size_t cap) {
+    char tmp[LX_DECIMAL_FORMAT_MAX + LX_DECIMAL_MAX_SCALE];
+    int len = lx_decimal_format(v, scale, tmp, sizeof tmp);
+    if (len < 0) return len;
+    if (scale > 0) {
+        while (tmp[len - 1] == '0') len--;
+        if (tmp[len - 1] == '.') len--;
+        tmp[len] = 0;
+    }
+    if (cap > 0) {
+        size_t k = (size_t)len < cap - 1 ? (size_t)len : cap - 1;
+        memcpy(buf, tmp, k);
+        buf[k] = 0;
+    }
+    return len;
+}

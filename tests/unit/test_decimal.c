@@ -149,6 +149,34 @@ static void test_format(void **state) {
     assert_int_equal(lx_decimal_pow10(-1), 0);
 }
 
+/* lx_decimal_format_short: no trailing fractional zeros, no bare point;
+ * a whole value and scale 0 as they are; a short buffer still terminated. */
+static void test_format_short(void **state) {
+    (void)state;
+    static const struct {
+        int64_t v;
+        int scale;
+        const char *out;
+    } shorts[] = {{150, 2, "1.5"},    {100, 2, "1"},
+                 {1, 2, "0.01"},     {-5, 3, "-0.005"},
+                 {-100, 2, "-1"},    {0, 6, "0"},
+                 {1000, 0, "1000"},  {10, 1, "1"},
+                 {12300, 4, "1.23"}, {INT64_MIN, 18, "-9.223372036854775808"}};
+    for (size_t i = 0; i < sizeof shorts / sizeof shorts[0]; i++) {
+        char buf[LX_DECIMAL_FORMAT_MAX];
+        int n = lx_decimal_format_short(shorts[i].v, shorts[i].scale, buf, sizeof buf);
+        assert_string_equal(buf, shorts[i].out);
+        assert_int_equal(n, (int)strlen(shorts[i].out));
+        int64_t back;
+        assert_int_equal(lx_decimal_parse(buf, shorts[i].scale, &back), 0);
+        assert_true(back == shorts[i].v);
+    }
+    char small[3];
+    assert_int_equal(lx_decimal_format_short(12345, 2, small, sizeof small), 6); /* "123.45" */
+    assert_string_equal(small, "12");
+    assert_int_equal(lx_decimal_format_short(1, -1, small, sizeof small), LX_EINVAL);
+}
+
 static void test_format_parse_round_trip(void **state) {
     (void)state;
     uint64_t s = 0x9E3779B97F4A7C15ull;
@@ -175,6 +203,7 @@ int main(void) {
         cmocka_unit_test(test_parse_table),
         cmocka_unit_test(test_parse_n_bounds_and_reasons),
         cmocka_unit_test(test_format),
+        cmocka_unit_test(test_format_short),
         cmocka_unit_test(test_format_parse_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -177,14 +177,7 @@ int lxdex_dec_sub(const char *a, const char *b, char *out, size_t cap) {
         lx_decimal_parse(b, scale, &y) || (y > 0 && x < INT64_MIN + y) ||
         (y < 0 && x > INT64_MAX + y))
         return -1;
-    lx_decimal_format(x - y, scale, out, cap);
-    /* no trailing fractional zeros, as the API writes decimals */
-    char *dot = strchr(out, '.');
-    if (dot) {
-        char *e = out + strlen(out);
-        while (e > dot + 1 && e[-1] == '0') *--e = 0;
-        if (e == dot + 1) *dot = 0;
-    }
+    lx_decimal_format_short(x - y, scale, out, cap); /* as the API writes decimals */
     return 0;
 }
 

@@ -156,13 +156,8 @@ static int to_steps(const lx_config_market_t *m, const char *what, const char *s
     const char *why = NULL;
     if (lx_decimal_parse_n(s, strlen(s), decimals, &units, &why) || units <= 0 || units % step) {
         char grid[LX_DECIMAL_FORMAT_MAX];
-        lx_decimal_format(step, decimals, grid, sizeof grid);
-        char *dot = strchr(grid, '.'); /* 0.01, as the configuration writes it, not 0.010000 */
-        if (dot) {
-            char *e = grid + strlen(grid);
-            while (e > dot + 1 && e[-1] == '0') *--e = 0;
-            if (e == dot + 1) *dot = 0;
-        }
+        /* 0.01, as the configuration writes it, not 0.010000 */
+        lx_decimal_format_short(step, decimals, grid, sizeof grid);
         fprintf(stderr, "lxdex: %s %s: %s (the %s of %s is %s)\n", what, s,
                 why ? why : "not a positive multiple of the grid", what[0] == 'p' ? "tick" : "lot",
                 m->symbol, grid);
