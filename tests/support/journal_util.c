@@ -247,9 +247,46 @@ static int ferr(jt_faultio_t *f) {
 }
 #define REAL (lx_io_posix())
 
+/* jt_faultio_track_durable's record: each file's durable size, and the
+ * file each descriptor names. */
+#define DURABLE_FILES 64
+#define DURABLE_FDS 256
+struct jt_durable {
+    struct {
+        char path[512];
+        off_t size;
+    } file[DURABLE_FILES];
+    size_t nfiles;
+    int of_fd[DURABLE_FDS]; /* index + 1 in file[]; 0: untracked */
+};
+
+/* The record of path, made on first sight with the size it has now. */
+static int durable_file(struct jt_durable *d, const char *path) {
+    for (size_t i = 0; i < d->nfiles; i++)
+        if (!strcmp(d->file[i].path, path)) return (int)i;
+    if (d->nfiles == DURABLE_FILES) abort();
+    snprintf(d->file[d->nfiles].path, sizeof d->file[0].path, "%s", path);
+    struct stat st;
+    d->file[d->nfiles].size = stat(path, &st) == 0 ? st.st_size : 0;
+    return (int)d->nfiles++;
+}
+
 static int f_open(void *ctx, const char *path, int flags, mode_t mode) {
     jt_faultio_t *f = ctx;
-    return hit(f, JT_OP_OPEN) ? ferr(f) : REAL->open(NULL, path, flags, mode);
+    if (hit(f, JT_OP_OPEN)) return ferr(f);
+    int k = f->durable ? durable_file(f->durable, path) : -1; /* before a create */
+    int fd = REAL->open(NULL, path, flags, mode);
+    if (k >= 0 && fd >= 0 && fd < DURABLE_FDS) f->durable->of_fd[fd] = k + 1;
+    return fd;
+}
+
+/* After a successful sync of fd: its file's size is durable. */
+static int synced(jt_faultio_t *f, int fd, int rc) {
+    struct stat st;
+    if (!rc && f->durable && fd >= 0 && fd < DURABLE_FDS && f->durable->of_fd[fd] &&
+        fstat(fd, &st) == 0)
+        f->durable->file[f->durable->of_fd[fd] - 1].size = st.st_size;
+    return rc;
 }
 static int f_close(void *ctx, int fd) {
     jt_faultio_t *f = ctx;
@@ -273,11 +310,11 @@ static int f_pwrite(void *ctx, int fd, const void *buf, size_t len, off_t off) {
 }
 static int f_fdatasync(void *ctx, int fd) {
     jt_faultio_t *f = ctx;
-    return hit(f, JT_OP_FDATASYNC) ? ferr(f) : REAL->fdatasync(NULL, fd);
+    return hit(f, JT_OP_FDATASYNC) ? ferr(f) : synced(f, fd, REAL->fdatasync(NULL, fd));
 }
 static int f_fsync(void *ctx, int fd) {
     jt_faultio_t *f = ctx;
-    return hit(f, JT_OP_FSYNC) ? ferr(f) : REAL->fsync(NULL, fd);
+    return hit(f, JT_OP_FSYNC) ? ferr(f) : synced(f, fd, REAL->fsync(NULL, fd));
 }
 static int f_ftruncate(void *ctx, int fd, off_t len) {
     jt_faultio_t *f = ctx;
@@ -310,6 +347,24 @@ void jt_faultio_init(jt_faultio_t *f) {
                       .rename = f_rename,
                       .unlink = f_unlink,
                       .fsync_dir = f_fsync_dir};
+}
+
+void jt_faultio_track_durable(jt_faultio_t *f) {
+    if (!f->durable && !(f->durable = calloc(1, sizeof *f->durable))) abort();
+}
+
+void jt_faultio_power_loss(jt_faultio_t *f) {
+    for (size_t i = 0; f->durable && i < f->durable->nfiles; i++) {
+        struct stat st;
+        if (stat(f->durable->file[i].path, &st) == 0 && st.st_size > f->durable->file[i].size &&
+            truncate(f->durable->file[i].path, f->durable->file[i].size) != 0)
+            abort();
+    }
+}
+
+void jt_faultio_free(jt_faultio_t *f) {
+    free(f->durable);
+    f->durable = NULL;
 }
 
 /* ---- files ---------------------------------------------------------------- */

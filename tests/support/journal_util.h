@@ -66,9 +66,19 @@ typedef struct {
     size_t short_write; /* a failing write first writes this many bytes */
     uint64_t calls[JT_OP__N];
     uint64_t failures;
+    struct jt_durable *durable; /* jt_faultio_track_durable; NULL: not tracked */
 } jt_faultio_t;
 
 void jt_faultio_init(jt_faultio_t *f);
+/* Remembers, for every file opened through f, the size its last fsync or
+ * fdatasync made durable (a file it creates starts with nothing durable):
+ * a write no sync covered is in the page cache, which a process crash
+ * keeps and a power loss does not. */
+void jt_faultio_track_durable(jt_faultio_t *f);
+/* The power loss: every tracked file cut back to its durable size. */
+void jt_faultio_power_loss(jt_faultio_t *f);
+/* Frees what jt_faultio_track_durable took. */
+void jt_faultio_free(jt_faultio_t *f);
 const char *jt_op_name(int op);
 
 /* ---- files ---------------------------------------------------------------- */

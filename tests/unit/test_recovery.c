@@ -43,9 +43,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/stat.h>
 
 #include "failalloc.h"
 #include "journal_util.h"
@@ -496,107 +493,6 @@ static void test_version_3_data_dir(void **state) {
 
 /* ---- a power loss after a process crash --------------------------------------- */
 
-/* An I/O layer over POSIX that remembers, for every file it opens, the size
- * its last fsync or fdatasync made durable; pl_lose() is then a power loss:
- * each such file goes back to that size. A write that no fsync covered is in
- * the page cache: it survives a process crash (a restarted process reads it)
- * but not a power loss. fail_sync_at makes that fdatasync call fail without
- * syncing: the writer dies before its fdatasync returns (kill -9). */
-typedef struct {
-    lx_io_t io;
-    char by_fd[256][512];
-    struct {
-        char path[512];
-        off_t durable;
-    } files[64];
-    size_t nfiles;
-    uint64_t syncs, fail_sync_at;
-} pl_io_t;
-
-static off_t *pl_durable(pl_io_t *p, const char *path) {
-    for (size_t i = 0; i < p->nfiles; i++)
-        if (!strcmp(p->files[i].path, path)) return &p->files[i].durable;
-    assert_true(p->nfiles < 64);
-    snprintf(p->files[p->nfiles].path, sizeof p->files[0].path, "%s", path);
-    struct stat st;
-    p->files[p->nfiles].durable = stat(path, &st) == 0 ? st.st_size : 0;
-    return &p->files[p->nfiles++].durable;
-}
-
-static int pl_open(void *ctx, const char *path, int flags, mode_t mode) {
-    pl_io_t *p = ctx;
-    pl_durable(p, path); /* before: a file it creates starts with nothing durable */
-    int fd = lx_io_posix()->open(NULL, path, flags, mode);
-    if (fd >= 0 && fd < 256) snprintf(p->by_fd[fd], sizeof p->by_fd[fd], "%s", path);
-    return fd;
-}
-static int pl_sync(pl_io_t *p, int fd, bool data) {
-    if (++p->syncs == p->fail_sync_at) return -EIO;
-    int rc = data ? lx_io_posix()->fdatasync(NULL, fd) : lx_io_posix()->fsync(NULL, fd);
-    struct stat st;
-    if (!rc && fd < 256 && p->by_fd[fd][0] && fstat(fd, &st) == 0)
-        *pl_durable(p, p->by_fd[fd]) = st.st_size;
-    return rc;
-}
-static int pl_fdatasync(void *ctx, int fd) {
-    return pl_sync(ctx, fd, true);
-}
-static int pl_fsync(void *ctx, int fd) {
-    return pl_sync(ctx, fd, false);
-}
-static int pl_close(void *ctx, int fd) {
-    (void)ctx;
-    return lx_io_posix()->close(NULL, fd);
-}
-static int pl_write(void *ctx, int fd, const void *b, size_t n) {
-    (void)ctx;
-    return lx_io_posix()->write(NULL, fd, b, n);
-}
-static int pl_pwrite(void *ctx, int fd, const void *b, size_t n, off_t off) {
-    (void)ctx;
-    return lx_io_posix()->pwrite(NULL, fd, b, n, off);
-}
-static int pl_ftruncate(void *ctx, int fd, off_t len) {
-    (void)ctx;
-    return lx_io_posix()->ftruncate(NULL, fd, len);
-}
-static int pl_rename(void *ctx, const char *a, const char *b) {
-    (void)ctx;
-    return lx_io_posix()->rename(NULL, a, b);
-}
-static int pl_unlink(void *ctx, const char *a) {
-    (void)ctx;
-    return lx_io_posix()->unlink(NULL, a);
-}
-static int pl_fsync_dir(void *ctx, const char *d) {
-    (void)ctx;
-    return lx_io_posix()->fsync_dir(NULL, d);
-}
-
-static void pl_init(pl_io_t *p) {
-    memset(p, 0, sizeof *p);
-    p->io = (lx_io_t){.ctx = p,
-                      .open = pl_open,
-                      .close = pl_close,
-                      .write = pl_write,
-                      .pwrite = pl_pwrite,
-                      .fdatasync = pl_fdatasync,
-                      .fsync = pl_fsync,
-                      .ftruncate = pl_ftruncate,
-                      .rename = pl_rename,
-                      .unlink = pl_unlink,
-                      .fsync_dir = pl_fsync_dir};
-}
-
-/* The power loss: every file back to what was synced. */
-static void pl_lose(pl_io_t *p) {
-    for (size_t i = 0; i < p->nfiles; i++) {
-        struct stat st;
-        if (stat(p->files[i].path, &st) == 0 && st.st_size > p->files[i].durable)
-            assert_int_equal(truncate(p->files[i].path, p->files[i].durable), 0);
-    }
-}
-
 /*
  * A writer killed after a group's write() and before its fdatasync returned
  * (41..44, never acknowledged): the restarted node's recovery reads the group
@@ -609,8 +505,9 @@ static void test_power_loss_after_a_crash(void **state) {
     (void)state;
     char dir[256];
     jt_tmpdir(dir, "plcrash");
-    pl_io_t p;
-    pl_init(&p);
+    jt_faultio_t p; /* the power loss's I/O: what each file has durable */
+    jt_faultio_init(&p);
+    jt_faultio_track_durable(&p);
     lx_journal_config_t cfg;
     jt_journal_config(&cfg);
     cfg.fsync = true;
@@ -621,7 +518,10 @@ static void test_power_loss_after_a_crash(void **state) {
         lx_cmd_t c;
         jt_cmd(SEED, k, &c);
         assert_int_equal(lx_journal_append(j, &c, NULL), 0);
-        if (k == 41) p.fail_sync_at = p.syncs + 1; /* the next fdatasync: killed in it */
+        if (k == 41) { /* the next fdatasync: the writer is killed in it */
+            p.fail_op = JT_OP_FDATASYNC;
+            p.fail_at = p.calls[JT_OP_FDATASYNC] + 1;
+        }
         if (k % 4 == 0) assert_int_equal(lx_journal_commit(j), k == 44 ? LX_EIO : 0);
     }
     assert_int_equal(lx_journal_durable_seq(j), 40);
@@ -645,7 +545,8 @@ static void test_power_loss_after_a_crash(void **state) {
     uint64_t acked = lx_engine_digest(e);
     lx_journal_close(j);
     lx_engine_destroy(e);
-    pl_lose(&p);
+    jt_faultio_power_loss(&p);
+    jt_faultio_free(&p);
     int rc = lx_recover(dir, NULL, &e, &rec);
     print_message("after the power loss: %s\n", rec.msg);
     assert_int_equal(rc, 0);
