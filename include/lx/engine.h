@@ -133,6 +133,15 @@ int lx_engine_apply_batch(lx_engine_t *e, const lx_cmd_t *cmds, size_t n, const 
 int lx_engine_apply_auth(lx_engine_t *e, const lx_cmd_t *cmd, const lx_cmd_auth_t *auth,
                          const lx_sink_t *sink);
 
+/*
+ * lx_engine_apply_batch with an auth section per command: cmds[i] is
+ * applied as lx_engine_apply_auth(e, &cmds[i], &auths[i], sink) would
+ * (scheme NONE: no auth); auths NULL is lx_engine_apply_batch. For a log
+ * that keeps each command's auth section (the journal's replay).
+ */
+int lx_engine_apply_batch_auth(lx_engine_t *e, const lx_cmd_t *cmds, const lx_cmd_auth_t *auths,
+                               size_t n, const lx_sink_t *sink, size_t *applied);
+
 /* A 64-bit hash of the whole state (markets, books in priority order,
  * orders, accounts, balances, counters). Engines with the same history have
  * the same digest. Costs a walk over the state. */

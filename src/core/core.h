@@ -501,10 +501,11 @@ static inline void lx__emit_balance(lx_engine_t *e, const lx__balance_t *b) {
 void lx__reject(lx_engine_t *e, const lx_cmd_t *c, lx_reject_t reason, uint32_t market,
                 uint32_t account, lx_order_id_t order_id, uint64_t client_id);
 
-/* engine.c: lx_engine_apply without auth over cmds[0..n), the sink set
- * once; stops at the first error (*applied: the commands taken). */
-int lx__apply_run(lx_engine_t *e, const lx_cmd_t *cmds, size_t n, const lx_sink_t *sink,
-                  size_t *applied);
+/* engine.c: lx_engine_apply_auth over cmds[0..n) with auths[i] (auths
+ * NULL: none), the sink set once; stops at the first error (*applied: the
+ * commands taken). */
+int lx__apply_run(lx_engine_t *e, const lx_cmd_t *cmds, const lx_cmd_auth_t *auths, size_t n,
+                  const lx_sink_t *sink, size_t *applied);
 
 /* orders.c: place, cancel, amend, cancel-all, expiry (docs/matching.md) */
 int lx__place(lx_engine_t *e, const lx_cmd_t *c);

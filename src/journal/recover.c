@@ -21,8 +21,9 @@
  *      (index + 1, prev_seq, prev_groups and prev_hash equal to where the
  *      previous segment ended, epoch not smaller, same engine configuration);
  *      each group is checked (scan.c) and its commands with seq > N are
- *      applied with lx_journal_apply() (with the record's auth section, if
- *      any, into opts.sink); the engine refusing one (LX_EINVAL:
+ *      applied as lx_journal_apply() would (with the record's auth
+ *      section, if any, into opts.sink), in runs through
+ *      lx_engine_apply_batch_auth (on_group); the engine refusing one (LX_EINVAL:
  *      seq or ts out of order) is corruption too, the engine out of memory
  *      for one is LX_ENOMEM (the journal is fine: run recovery again).
  *   5. The end: a clean end, or a torn tail in the LAST segment (scan.c
@@ -196,6 +197,10 @@ typedef struct {
     const char *name;
 } snap_check_t;
 
+/* Commands applied in one lx_engine_apply_batch_auth call: a group's,
+ * up to this many at a time (the engine fetches ahead within a run). */
+#define REPLAY_RUN 256
+
 typedef struct {
     const char *dir;
     const lx_recover_opts_t *opts;
@@ -205,45 +210,81 @@ typedef struct {
     const char *file;     /* current segment */
     snap_check_t *checks; /* check_snapshots, ascending seq */
     size_t nchecks, next_check;
+    /* the run being gathered (REPLAY_RUN each, with an engine): commands,
+     * their auth sections, their offsets */
+    lx_cmd_t *run;
+    lx_cmd_auth_t *run_auth;
+    uint64_t *run_off;
 } replay_t;
 
+/* Applies the gathered run (n commands); on a refusal, names the command. */
+static int apply_run(replay_t *r, size_t n) {
+    size_t done = 0;
+    int rc = lx_engine_apply_batch_auth(r->e, r->run, r->run_auth, n, r->opts->sink, &done);
+    if (rc == LX_ENOMEM) /* not the journal's fault: recovery may be run again */
+        return errorf(r->rec, r->dir, r->file, r->run_off[done], LX_ENOMEM,
+                      "no memory to apply command seq %" PRIu64, r->run[done].seq);
+    if (rc)
+        return errorf(r->rec, r->dir, r->file, r->run_off[done], LX_ECORRUPT,
+                      "the engine refuses command seq %" PRIu64 " (%s)", r->run[done].seq,
+                      lx_err_name(rc));
+    return 0;
+}
+
+/* The snapshots to compare with the engine once it has applied seq. */
+static int check_snapshots(replay_t *r, uint64_t seq) {
+    while (r->next_check < r->nchecks && r->checks[r->next_check].seq <= seq) {
+        const snap_check_t *c = &r->checks[r->next_check++];
+        if (c->seq != seq)
+            return errorf(r->rec, r->dir, c->name, 0, LX_ECORRUPT,
+                          "snapshot seq %" PRIu64 " is not a seq of the journal", c->seq);
+        if (lx_engine_digest(r->e) != c->digest)
+            return errorf(r->rec, r->dir, c->name, 0, LX_ECORRUPT,
+                          "snapshot digest differs from the replayed engine's at seq %" PRIu64,
+                          c->seq);
+        r->rec->snapshots_checked++;
+    }
+    return 0;
+}
+
+/* A group's commands after the snapshot are applied in runs (a run ends
+ * at the group's end, at REPLAY_RUN commands, and at a command whose seq
+ * a snapshot to check has reached), each command with the record's auth
+ * section, so that replay checks signers and records nonces exactly as
+ * the live engine did (docs/identity.md). The same events and state as
+ * one lx_journal_apply() a command. */
 static int on_group(void *ctx, const jnl_entry_t *ents, uint32_t n, uint64_t group,
                     const uint8_t *hash, uint64_t commit_off) {
     replay_t *r = ctx;
     const lx_recover_opts_t *o = r->opts;
+    size_t k = 0;
     for (uint32_t i = 0; i < n; i++) {
         const jnl_entry_t *en = &ents[i];
         if (en->cmd.seq <= r->skip_to) continue;
-        if (o->on_cmd) {
-            lx_journal_auth_t a;
-            if (en->auth) jnl_auth_decode(en->auth, &a);
-            o->on_cmd(o->ctx, &en->cmd, en->auth ? &a : NULL, r->file, en->off);
-        }
-        r->rec->commands++;
-        if (!r->e) continue;
-        /* with the record's auth section, so that replay checks signers and
-         * records nonces exactly as the live engine did (docs/identity.md) */
         lx_journal_auth_t a;
         if (en->auth) jnl_auth_decode(en->auth, &a);
-        int rc = lx_journal_apply(r->e, &en->cmd, en->auth ? &a : NULL, o->sink);
-        if (rc == LX_ENOMEM) /* not the journal's fault: recovery may be run again */
-            return errorf(r->rec, r->dir, r->file, en->off, LX_ENOMEM,
-                          "no memory to apply command seq %" PRIu64, en->cmd.seq);
-        if (rc)
-            return errorf(r->rec, r->dir, r->file, en->off, LX_ECORRUPT,
-                          "the engine refuses command seq %" PRIu64 " (%s)", en->cmd.seq,
-                          lx_err_name(rc));
-        while (r->next_check < r->nchecks && r->checks[r->next_check].seq <= en->cmd.seq) {
-            const snap_check_t *c = &r->checks[r->next_check++];
-            if (c->seq != en->cmd.seq)
-                return errorf(r->rec, r->dir, c->name, 0, LX_ECORRUPT,
-                              "snapshot seq %" PRIu64 " is not a seq of the journal", c->seq);
-            if (lx_engine_digest(r->e) != c->digest)
-                return errorf(r->rec, r->dir, c->name, 0, LX_ECORRUPT,
-                              "snapshot digest differs from the replayed engine's at seq %" PRIu64,
-                              c->seq);
-            r->rec->snapshots_checked++;
+        if (o->on_cmd) o->on_cmd(o->ctx, &en->cmd, en->auth ? &a : NULL, r->file, en->off);
+        r->rec->commands++;
+        if (!r->e) continue;
+        lx_cmd_auth_t *ca = &r->run_auth[k];
+        memset(ca, 0, sizeof *ca);
+        if (en->auth && a.scheme != LX_AUTH_NONE) {
+            ca->scheme = a.scheme;
+            ca->nonce = a.nonce;
+            memcpy(ca->key, a.key, sizeof ca->key);
         }
+        r->run[k] = en->cmd;
+        r->run_off[k++] = en->off;
+        bool check = r->next_check < r->nchecks && r->checks[r->next_check].seq <= en->cmd.seq;
+        if (k < REPLAY_RUN && !check) continue;
+        int rc = apply_run(r, k);
+        if (!rc) rc = check_snapshots(r, en->cmd.seq);
+        if (rc) return rc;
+        k = 0;
+    }
+    if (k) {
+        int rc = apply_run(r, k);
+        if (rc) return rc;
     }
     r->rec->groups++;
     if (o->on_group) {
@@ -406,6 +447,12 @@ int lx_recover(const char *dir, const lx_recover_opts_t *opts_in, lx_engine_t **
     }
     r.e = e;
     r.skip_to = base;
+    if (e && (!(r.run = malloc(REPLAY_RUN * sizeof *r.run)) ||
+              !(r.run_auth = malloc(REPLAY_RUN * sizeof *r.run_auth)) ||
+              !(r.run_off = malloc(REPLAY_RUN * sizeof *r.run_off)))) {
+        rc = errorf(rec, dir, NULL, 0, LX_ENOMEM, "no memory to replay");
+        goto done;
+    }
     size_t start = d.nsegs;
     for (size_t i = 0; i < d.nsegs; i++)
         if (si[i].rc == 0 && si[i].h.prev_seq <= base) start = i;
@@ -590,6 +637,9 @@ done:
         if (!rc && r2 < 0) rc = errorf(rec, dir, NULL, 0, jnl_io_err(r2), "cannot fsync");
     }
     jnl_scan_free(&sc);
+    free(r.run);
+    free(r.run_auth);
+    free(r.run_off);
     free(si);
     free(checks);
     jnl_dir_free(&d);

@@ -30,6 +30,12 @@ int __wrap_lx_engine_apply_auth(lx_engine_t *e, const lx_cmd_t *c, const lx_cmd_
                                 const lx_sink_t *sink);
 int __wrap_lx_engine_apply_batch(lx_engine_t *e, const lx_cmd_t *cmds, size_t n,
                                  const lx_sink_t *sink, size_t *applied);
+int __real_lx_engine_apply_batch_auth(lx_engine_t *e, const lx_cmd_t *cmds,
+                                      const lx_cmd_auth_t *auths, size_t n, const lx_sink_t *sink,
+                                      size_t *applied);
+int __wrap_lx_engine_apply_batch_auth(lx_engine_t *e, const lx_cmd_t *cmds,
+                                      const lx_cmd_auth_t *auths, size_t n, const lx_sink_t *sink,
+                                      size_t *applied);
 
 static _Atomic uint64_t armed; /* engine allocations until the failing one; 0 = none */
 static _Atomic bool all, fired;
@@ -99,6 +105,15 @@ int __wrap_lx_engine_apply_batch(lx_engine_t *e, const lx_cmd_t *cmds, size_t n,
                                  const lx_sink_t *sink, size_t *applied) {
     inside++;
     int rc = __real_lx_engine_apply_batch(e, cmds, n, sink, applied);
+    inside--;
+    return rc;
+}
+
+int __wrap_lx_engine_apply_batch_auth(lx_engine_t *e, const lx_cmd_t *cmds,
+                                      const lx_cmd_auth_t *auths, size_t n, const lx_sink_t *sink,
+                                      size_t *applied) {
+    inside++;
+    int rc = __real_lx_engine_apply_batch_auth(e, cmds, auths, n, sink, applied);
     inside--;
     return rc;
 }

@@ -4,10 +4,11 @@
  *
  * A test program linked with the wrap options of CMakeLists.txt
  * (LX_FAILALLOC_TESTS: -Wl,--wrap= for malloc, calloc, realloc,
- * lx_engine_apply, lx_engine_apply_auth and lx_engine_apply_batch) has every
- * call of those from its own objects and static libraries go through
- * failalloc.c; shared libraries' calls (libc's, cmocka's) do not. Only the
- * allocations made inside the three engine calls, on any thread, are
+ * lx_engine_apply, lx_engine_apply_auth, lx_engine_apply_batch and
+ * lx_engine_apply_batch_auth) has every call of those from its own objects
+ * and static libraries go through failalloc.c; shared libraries' calls
+ * (libc's, cmocka's) do not. Only the allocations made inside the four
+ * engine calls, on any thread, are
  * counted and failed; the test's own bookkeeping called from inside them
  * (an event sink) passes when it is held.
  */

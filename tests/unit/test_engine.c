@@ -685,21 +685,50 @@ static lx_engine_t *batch_engine(uint32_t markets, lx_cmd_t *setup, size_t nsetu
     return e;
 }
 
+/* A random auth section for a command of account a (when auth applies):
+ * none, the owner's or an agent's key on a session or signed (nonce: the
+ * seq, or now and then an old one), or another account's owner key. */
+static lx_cmd_auth_t random_auth(const lx_cmd_t *c) {
+    lx_cmd_auth_t au;
+    memset(&au, 0, sizeof au);
+    uint32_t a = lx_cmd_account(c);
+    int k = (int)rnd_in(0, 99);
+    if (a >= 16 || k < 25) return au;
+    au.scheme = k < 55 ? LX_CMD_AUTH_SESSION : LX_CMD_AUTH_SIGNED;
+    if (k % 10 == 0)
+        agent_key(au.key, a, (uint32_t)rnd_in(0, 2));
+    else
+        owner_key(au.key, k % 17 == 0 ? (a + 1) % 16 : a);
+    au.nonce = k % 13 == 0 ? c->seq / 2 : c->seq;
+    return au;
+}
+
 /* The same commands applied one by one and in batches of random sizes
  * give the same events, byte for byte, and the same digest; a batch stops
- * at the first command the engine refuses and says how many it applied. */
-static void apply_batch_case(uint32_t markets) {
+ * at the first command the engine refuses and says how many it applied.
+ * With auth: the accounts have owner keys, each command an auth section
+ * (random_auth), applied with lx_engine_apply_auth and in batches with
+ * lx_engine_apply_batch_auth. */
+static void apply_batch_case(uint32_t markets, bool with_auth) {
     rng_state = 77;
     g_seq = 0;
     g_ts = 1000000;
-    size_t cap = 2 + markets + 32 + 27000, n = 0; /* setup, then the flow */
+    size_t cap = 2 + markets + 48 + 27000, n = 0; /* setup, then the flow */
     lx_cmd_t *cmds = calloc(cap, sizeof *cmds);
+    lx_cmd_auth_t *auths = calloc(cap, sizeof *auths);
     assert_non_null(cmds);
+    assert_non_null(auths);
     lx_cmd_t c;
     for (uint32_t a = 0; a < 2; a++) cmds[n++] = asset_cmd(a);
     for (uint32_t m = 0; m < markets; m++) cmds[n++] = market_cmd(m, -50);
     for (uint32_t a = 0; a < 16; a++)
         for (uint32_t as = 0; as < 2; as++) cmds[n++] = deposit_cmd(a, as);
+    for (uint32_t a = 0; with_auth && a < 16; a++) {
+        memset(&cmds[n], 0, sizeof cmds[n]);
+        cmds[n].type = LX_CMD_BIND_KEY;
+        cmds[n].u.bind_key.account = a;
+        owner_key(cmds[n++].u.bind_key.key, a);
+    }
     for (size_t i = 0; i < n; i++) {
         cmds[i].seq = ++g_seq;
         cmds[i].ts = g_ts;
@@ -728,6 +757,7 @@ static void apply_batch_case(uint32_t markets) {
         }
         c.seq = ++g_seq;
         c.ts = g_ts;
+        if (with_auth) auths[n] = random_auth(&c);
         cmds[n++] = c;
     }
 
@@ -737,13 +767,29 @@ static void apply_batch_case(uint32_t markets) {
     memset(&e1, 0, sizeof e1);
     memset(&e2, 0, sizeof e2);
     lx_sink_t s1 = {collect, &e1}, s2 = {collect, &e2};
-    for (size_t i = nsetup; i < n; i++) assert_int_equal(lx_engine_apply(one, &cmds[i], &s1), 0);
+    for (size_t i = nsetup; i < n; i++)
+        assert_int_equal(with_auth ? lx_engine_apply_auth(one, &cmds[i], &auths[i], &s1)
+                                   : lx_engine_apply(one, &cmds[i], &s1),
+                         0);
     for (size_t i = nsetup; i < n;) {
         size_t k = (size_t)rnd_in(1, 300), done = 12345;
         if (k > n - i) k = n - i;
-        assert_int_equal(lx_engine_apply_batch(bat, &cmds[i], k, &s2, &done), 0);
+        assert_int_equal(with_auth
+                             ? lx_engine_apply_batch_auth(bat, &cmds[i], &auths[i], k, &s2, &done)
+                             : lx_engine_apply_batch(bat, &cmds[i], k, &s2, &done),
+                         0);
         assert_int_equal(done, k);
         i += k;
+    }
+    if (with_auth) { /* every kind of auth outcome happened */
+        uint32_t rejected[256] = {0};
+        for (size_t i = 0; i < e1.n; i++)
+            if (e1.ev[i].type == LX_EV_REJECTED) rejected[e1.ev[i].u.rejected.reason]++;
+        assert_true(rejected[LX_REJECT_BAD_SIGNER] > 10);
+        assert_true(rejected[LX_REJECT_NONCE_REPLAYED] > 10);
+        assert_true(rejected[LX_REJECT_NOT_AUTHORIZED] + rejected[LX_REJECT_AGENT_EXPIRED] +
+                        rejected[LX_REJECT_AGENT_REVOKED] >
+                    0);
     }
     assert_true(e1.n > (n - nsetup) * 2);
     assert_int_equal(e1.n, e2.n);
@@ -784,16 +830,19 @@ static void apply_batch_case(uint32_t markets) {
     free(e1.ev);
     free(e2.ev);
     free(cmds);
+    free(auths);
 }
 
 static void test_apply_batch_prefetch(void **state) {
     (void)state;
-    apply_batch_case(BATCH_MARKETS_PREFETCH);
+    apply_batch_case(BATCH_MARKETS_PREFETCH, false);
+    apply_batch_case(BATCH_MARKETS_PREFETCH, true);
 }
 
 static void test_apply_batch_plain(void **state) {
     (void)state;
-    apply_batch_case(BATCH_MARKETS_PLAIN);
+    apply_batch_case(BATCH_MARKETS_PLAIN, false);
+    apply_batch_case(BATCH_MARKETS_PLAIN, true);
 }
 
 /* A secret seed for the engine's index hashes, as lxdexd draws it. */
