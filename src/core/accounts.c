@@ -154,8 +154,12 @@ static uint64_t dep_hash(const void *ctx, uint32_t i) {
     return dep_key_hash(((const lx_engine_t *)ctx)->deposit_ids[i]);
 }
 
+uint32_t lx__deposit_find(const lx_engine_t *e, uint64_t id) {
+    return lx__idx_find(&e->dep_idx, dep_key_hash(id), dep_eq, e, &id);
+}
+
 bool lx__deposit_seen(const lx_engine_t *e, uint64_t id) {
-    return lx__idx_find(&e->dep_idx, dep_key_hash(id), dep_eq, e, &id) != LX__NIL;
+    return lx__deposit_find(e, id) != LX__NIL;
 }
 
 int lx__deposit_reserve(lx_engine_t *e) {

@@ -453,6 +453,7 @@ const lx__balance_t *lx__bal_find_slow(const lx_engine_t *e, uint32_t account, u
  * record of an existing asset and points the asset's fee_bal at it. */
 void lx__fee_bal_link(lx_engine_t *e, uint32_t asset);
 bool lx__deposit_seen(const lx_engine_t *e, uint64_t id);
+uint32_t lx__deposit_find(const lx_engine_t *e, uint64_t id); /* its index, or LX__NIL */
 int lx__deposit_add(lx_engine_t *e, uint64_t id);
 int lx__accounts_init(lx_engine_t *e);
 void lx__accounts_free(lx_engine_t *e);

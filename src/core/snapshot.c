@@ -79,7 +79,9 @@
  * Validity: every count and id within the configuration; levels strictly
  * ascending by key (price for bids, -price for asks); no slot twice; every
  * resting order in exactly one account list; the final digest equal to the
- * trailer. Anything else is LX_ECORRUPT and no engine is returned.
+ * trailer. Anything else is LX_ECORRUPT and no engine is returned; an
+ * allocation that fails is LX_ENOMEM (the image may be fine: recovery
+ * stops instead of skipping it as invalid).
  */
 #include <stdlib.h>
 #include "accounts.h"
@@ -340,6 +342,19 @@ static uint64_t r64(rd_t *r) {
         }                                                                                          \
     } while (0)
 
+/* An allocation the load needs (0 or LX_ENOMEM; any other code as it is):
+ * running out of memory is not the image's fault, and recovery tells the
+ * two apart (it skips an LX_ECORRUPT snapshot as invalid). */
+#define NEED(call)                                                                                 \
+    do {                                                                                           \
+        if (r.err) goto fail;                                                                      \
+        int need_rc_ = (call);                                                                     \
+        if (need_rc_) {                                                                            \
+            r.err = need_rc_;                                                                      \
+            goto fail;                                                                             \
+        }                                                                                          \
+    } while (0)
+
 /* An image before version 4 kept the fees in a pool of each asset, owned
  * by no account: with clearing they become the fee account's (account 0
  * then), and every asset gets its record, as CREATE_ASSET makes it now.
@@ -395,7 +410,7 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
         goto fail;
     }
     linked = calloc(((size_t)cfg.max_orders + 7) / 8, 1);
-    CHECK(linked != NULL);
+    NEED(linked ? 0 : LX_ENOMEM);
     e->last_seq = lx_get_u64(h + 32);
     e->last_ts = (int64_t)lx_get_u64(h + 40);
 
@@ -464,9 +479,9 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
                 int64_t key = lx__key(side, price);
                 CHECK(k == 0 || key > prev_key);
                 prev_key = key;
-                CHECK(lx__book_reserve(e, m, side) == 0);
+                NEED(lx__book_reserve(e, m, side));
                 uint32_t l = lx__book_level_get(e, m, id, side, price);
-                CHECK(l != LX__NIL);
+                NEED(l != LX__NIL ? 0 : LX_ENOMEM);
                 for (uint32_t j = 0; j < cnt; j++) {
                     uint8_t rec[48];
                     if (!rd(&r, rec, sizeof rec)) goto fail;
@@ -494,14 +509,14 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
                     CHECK(o->account < cfg.max_accounts);
                     CHECK(o->tif == LX_TIF_GTD ? expiry > 0 : expiry == 0);
                     if (o->tif == LX_TIF_GTD) {
-                        CHECK(lx__gtd_reserve(e) == 0);
+                        NEED(lx__gtd_reserve(e));
                         lx__gtd_set(e, slot, expiry);
                     }
                     o->acct_next = o->acct_prev = LX__NIL;
                     lx__book_append(e, l, slot);
                     if (o->client_id) {
                         CHECK(lx__cid_find(e, o->account, o->client_id) == LX__NIL);
-                        CHECK(lx__cid_reserve(e) == 0);
+                        NEED(lx__cid_reserve(e));
                         lx__cid_insert(e, slot);
                     }
                 }
@@ -529,7 +544,8 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
         uint32_t a = r32(&r), asset = r32(&r);
         int64_t fr = (int64_t)r64(&r), lk = (int64_t)r64(&r);
         CHECK(a < cfg.max_accounts && asset < cfg.max_assets && fr >= 0 && lk >= 0);
-        CHECK(lx__bal_find(e, a, asset) == NULL && lx__bal_reserve(e, 1) == 0);
+        CHECK(lx__bal_find(e, a, asset) == NULL);
+        NEED(lx__bal_reserve(e, 1));
         lx__balance_t *b = lx__bal_get(e, a, asset, true);
         b->free = fr;
         b->locked = lk;
@@ -537,7 +553,8 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
     n = r32(&r);
     for (uint32_t i = 0; i < n; i++) {
         uint64_t id = r64(&r);
-        CHECK(!lx__deposit_seen(e, id) && lx__deposit_reserve(e) == 0);
+        CHECK(!lx__deposit_seen(e, id));
+        NEED(lx__deposit_reserve(e));
         lx__deposit_add(e, id);
     }
     n = r32(&r);
@@ -567,8 +584,8 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
               e->orders[slot].gen == (uint32_t)(id >> 32) && e->orders[slot].tif == LX_TIF_GTD);
         uint32_t xi = lx__gtd_find(e, slot);
         /* each resting GTD order listed once, with its own expiry */
-        CHECK(xi != LX__NIL && e->gtx[xi].expiry == expiry && e->gtx[xi].hpos == LX__NIL &&
-              lx__gtd_reserve(e) == 0);
+        CHECK(xi != LX__NIL && e->gtx[xi].expiry == expiry && e->gtx[xi].hpos == LX__NIL);
+        NEED(lx__gtd_reserve(e));
         lx__gtd_push(e, xi, seq);
     }
     CHECK(e->ngtd == e->ngtx); /* and none left out */
@@ -577,7 +594,8 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
     for (uint32_t i = 0; i < n; i++) {
         uint32_t a = r32(&r);
         int64_t deadline = (int64_t)r64(&r);
-        CHECK(a < cfg.max_accounts && deadline > 0 && !e->ident[a].dms && lx__dms_reserve(e) == 0);
+        CHECK(a < cfg.max_accounts && deadline > 0 && !e->ident[a].dms);
+        NEED(lx__dms_reserve(e));
         lx__dms_set(e, a, deadline);
     }
     n = r32(&r);
@@ -586,7 +604,8 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
         if (!rd(&r, rec, version >= 3 ? 80 : 72)) goto fail;
         uint32_t a = lx_get_u32(rec + 32), role = lx_get_u32(rec + 36);
         CHECK(a < cfg.max_accounts && role >= LX_KEY_OWNER && role <= LX_KEY_REVOKED);
-        CHECK(lx__key_find(e, rec) == LX__NIL && lx__key_reserve(e) == 0);
+        CHECK(lx__key_find(e, rec) == LX__NIL);
+        NEED(lx__key_reserve(e));
         CHECK(role != LX_KEY_OWNER || !e->ident[a].owner);
         uint32_t k = lx__key_add(e, rec, a, role);
         e->keys[k].nonce = lx_get_u64(rec + 40);
@@ -609,7 +628,9 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
                 lx__fee_bal_link(e, a);
             }
     }
-    CHECK(lx_engine_validate(e, NULL, 0) == 0 && (version < 4 || lx__digest(e, version) == digest));
+    int vrc = lx_engine_validate(e, NULL, 0);
+    NEED(vrc == LX_ENOMEM ? vrc : 0);
+    CHECK(vrc == 0 && (version < 4 || lx__digest(e, version) == digest));
     free(linked);
     *out = e;
     return 0;

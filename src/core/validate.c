@@ -10,8 +10,14 @@
  *  - each level's FIFO: links both ways, orders pointing back at the level,
  *    same side, remaining > 0, qty and count equal to the sums;
  *  - resting orders = slots in use = sum of market and account counts;
+ *    the free-slot bitmap taken at exactly the resting orders' slots, below
+ *    the high-water mark, its summary levels and the bits past max_orders
+ *    as slots.c keeps them (it decides future order ids, and an image does
+ *    not carry it: the loader rebuilds it from the resting orders);
  *  - each account list: links both ways, owned orders only;
  *  - the client-id index holds exactly the resting orders with a client id;
+ *  - every applied deposit id found through the index, and nothing else
+ *    there (it decides which deposits are duplicates; rebuilt on load);
  *  - balances never negative, each found through the index; with clearing,
  *    locked equal to the sum of the locks of the owner's open orders, and
  *    the fee account's record of every asset; per asset sum(free +
@@ -234,6 +240,45 @@ out:
     return rc;
 }
 
+/* One level of the free-slot bitmap (slots.c: a set bit is a taken slot,
+ * or above the first level a full word below): nw words of which nbits
+ * bits mean something, the rest set (sealed); up, the level above (NULL
+ * at the top), has word i's bit set exactly when word i is full. Adds the
+ * meaningful set bits to *set and sets *top to 1 + the highest of them. */
+static bool slot_level_ok(const uint64_t *w, uint32_t nw, uint32_t nbits, const uint64_t *up,
+                          uint64_t *set, uint32_t *top) {
+    for (uint32_t i = 0; i < nw; i++) {
+        uint64_t seal = i == nw - 1 && nbits % 64 ? ~((1ULL << (nbits % 64)) - 1) : 0;
+        if ((w[i] & seal) != seal) return false;
+        uint64_t bits = w[i] & ~seal;
+        if (bits) {
+            *set += (uint64_t)__builtin_popcountll(bits);
+            *top = i * 64 + 64 - (uint32_t)__builtin_clzll(bits);
+        }
+        if (up && (w[i] == ~0ULL) != ((up[i / 64] >> (i % 64)) & 1)) return false;
+    }
+    return true;
+}
+
+/* The free-slot bitmap: its three levels coherent, exactly `resting` slots
+ * taken (validate_fifo checked that each resting order's slot is), all
+ * below the high-water mark. */
+static int validate_slots(const lx_engine_t *e, uint64_t resting, char *msg, size_t msglen) {
+    int rc = 0;
+    uint64_t taken = 0, ignored = 0;
+    uint32_t top = 0, itop = 0;
+    if (!slot_level_ok(e->free_l0, e->nl0, e->cfg.max_orders, e->free_l1, &taken, &top) ||
+        !slot_level_ok(e->free_l1, e->nl1, e->nl0, e->free_l2, &ignored, &itop) ||
+        !slot_level_ok(e->free_l2, e->nl2, e->nl1, NULL, &ignored, &itop))
+        FAIL("free-slot bitmap: a summary bit or a sealed bit wrong");
+    if (taken != resting)
+        FAIL("free-slot bitmap: %llu slots taken, %llu orders rest", (unsigned long long)taken,
+             (unsigned long long)resting);
+    if (top > e->slot_hwm) FAIL("slot %u taken, high-water mark %u", top - 1, e->slot_hwm);
+out:
+    return rc;
+}
+
 /* Each account's list of open orders: linked both ways, its own resting
  * orders only, count and tail right, within the per-account limit; all
  * the lists together hold every resting order. */
@@ -273,11 +318,27 @@ static int validate_balances(const lx_engine_t *e, const int64_t *locks, char *m
     int rc = 0;
     lx__i128 *sums = NULL;
     if (e->bal_idx.count != e->nbalances) FAIL("balance index count mismatch");
-    if (lx__idx_validate(&e->cid_idx)) FAIL("client-id index corrupt");
-    if (lx__idx_validate(&e->bal_idx)) FAIL("balance index corrupt");
-    if (lx__idx_validate(&e->dep_idx)) FAIL("deposit index corrupt");
-    if (lx__idx_validate(&e->gtx_idx)) FAIL("GTD index corrupt");
-    if (lx__idx_validate(&e->key_idx)) FAIL("key index corrupt");
+    const struct {
+        const lx__idx_t *t;
+        const char *name;
+    } idx[] = {{&e->cid_idx, "client-id"},
+               {&e->bal_idx, "balance"},
+               {&e->dep_idx, "deposit"},
+               {&e->gtx_idx, "GTD"},
+               {&e->key_idx, "key"}};
+    for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
+        int irc = lx__idx_validate(idx[i].t);
+        if (irc == LX_ENOMEM) { /* its check's scratch memory: not a corrupt index */
+            rc = irc;
+            goto out;
+        }
+        if (irc) FAIL("%s index corrupt", idx[i].name);
+    }
+    if (e->dep_idx.count != e->ndeposits)
+        FAIL("deposit index holds %u ids, %u applied", e->dep_idx.count, e->ndeposits);
+    for (uint32_t i = 0; i < e->ndeposits; i++)
+        if (lx__deposit_find(e, e->deposit_ids[i]) != i)
+            FAIL("deposit id %llu not indexed", (unsigned long long)e->deposit_ids[i]);
     sums = calloc(e->cfg.max_assets, sizeof *sums);
     if (!sums) {
         rc = LX_ENOMEM;
@@ -432,6 +493,7 @@ int lx_engine_validate(const lx_engine_t *e, char *msg, size_t msglen) {
         if (!locks) return LX_ENOMEM;
     }
     if (!(rc = validate_books(e, locks, &t, msg, msglen)) &&
+        !(rc = validate_slots(e, t.orders, msg, msglen)) &&
         !(rc = validate_accounts(e, t.orders, msg, msglen)) &&
         !(rc = validate_balances(e, locks, msg, msglen)) &&
         !(rc = validate_gtd(e, t.gtd_orders, msg, msglen)) && !(rc = validate_dms(e, msg, msglen)))

@@ -63,6 +63,14 @@ void failalloc_release(void) {
     held--;
 }
 
+void failalloc_enter(void) {
+    inside++;
+}
+
+void failalloc_leave(void) {
+    inside--;
+}
+
 static bool fail_now(void) {
     if (!inside || held) return false;
     bool fail = atomic_load(&all);

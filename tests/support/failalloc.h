@@ -31,6 +31,11 @@ bool failalloc_fired(void);
 /* While held (on this thread; calls nest), allocations pass uncounted. */
 void failalloc_hold(void);
 void failalloc_release(void);
+/* Between enter and leave (on this thread; calls nest), the allocations of
+ * any engine call count as the three wrapped calls' do: for the calls that
+ * are not wrapped (lx_engine_load). */
+void failalloc_enter(void);
+void failalloc_leave(void);
 
 /*
  * lx_engine_apply_auth, tried with its k-th allocation failing for k = 1,
