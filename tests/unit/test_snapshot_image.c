@@ -167,10 +167,12 @@ enum {
     ZERO_KEY,
     AGENTS,
     RESERVE_NO_CLEARING,
+    GTD_PAST,
     /* with clearing */
     NO_BASE_RECORD,
     NEGATIVE_FEES,
     RESERVE_ON_SELL,
+    CROSSED,
     NCASES
 };
 
@@ -218,6 +220,21 @@ static void bend(lx_engine_t *e, int which) {
     case RESERVE_ON_SELL: /* the sell's lock is base: a reserve rate means nothing there */
         the_order(e, 8)->fee_res = 5;
         break;
+    case GTD_PAST: { /* a GTD order still resting at its expiry: the last command's
+                        expiries would have canceled it */
+        uint32_t slot = lx__cid_find(e, 3, 7);
+        e->orders[slot].tif = LX_TIF_GTD;
+        assert_int_equal(lx__gtd_reserve(e), 0);
+        lx__gtd_push(e, lx__gtd_set(e, slot, e->last_ts), e->last_seq);
+        break;
+    }
+    case CROSSED: { /* the sell at 60 moved to 50, the buy's price: a crossed book */
+        lx__side_t *s = &e->markets[0].side[LX_SIDE_SELL];
+        assert_int_equal(s->n, 1);
+        s->keys[0] = lx__key(LX_SIDE_SELL, 50);
+        e->levels[s->lv[0]].price = 50;
+        break;
+    }
     }
 }
 
@@ -1377,6 +1394,73 @@ static void test_load_out_of_memory(void **state) {
     lx_engine_destroy(e);
 }
 
+/* A slot's generation wraps from 2^32 - 1 to 1, never to 0 (docs/matching.md
+ * "Order ids"): an id of generation 0 names no order. An image whose free
+ * slot 1 was taken 2^32 - 1 times (bent: no test places that often) loads,
+ * and the order that takes the slot next is generation 1, found and
+ * canceled by that id. */
+static void test_generation_wraps(void **state) {
+    (void)state;
+    lx_engine_t *e = world(); /* its one order is in slot 0 */
+    assert_int_equal(e->slot_hwm, 1);
+    e->orders[1].gen = UINT32_MAX;
+    e->slot_hwm = 2;
+    membuf_t img = {0};
+    assert_int_equal(lx_engine_save(e, membuf_write, &img), 0);
+    lx_engine_t *f = NULL;
+    assert_int_equal(lx_engine_load(&f, membuf_read, &img), 0);
+    membuf_free(&img);
+    lx_engine_destroy(e);
+    lx_cmd_t c;
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_PLACE;
+    c.u.place =
+        (lx_cmd_place_t){.account = 4, .market = 0, .side = LX_SIDE_BUY, .price = 40, .qty = 1};
+    apply_ok(f, &c);
+    lx_order_id_t id = ((uint64_t)1 << 32) | 1;
+    lx_order_info_t oi;
+    assert_int_equal(lx_engine_order(f, id, &oi), 0);
+    assert_int_equal(oi.account, 4);
+    assert_int_not_equal(lx_engine_order(f, 1, &oi), 0); /* generation 0: no order */
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_CANCEL;
+    c.u.cancel = (lx_cmd_cancel_t){.account = 4, .market = 0, .order_id = id};
+    apply_ok(f, &c);
+    assert_int_not_equal(lx_engine_order(f, id, &oi), 0);
+    char msg[256];
+    assert_int_equal(lx_engine_validate(f, msg, sizeof msg), 0);
+    lx_engine_destroy(f);
+}
+
+/* The fees collected in an asset are a statistic that saturates at
+ * INT64_MAX (docs/clearing.md "Fees"). An image whose quote asset has
+ * collected INT64_MAX - 1 (bent: no test trades that long; the fees are
+ * not part of the balance sums, so the image is valid) loads; a fill that
+ * pays 2 more leaves it at INT64_MAX, not wrapped below 0. */
+static void test_fees_statistic_saturates(void **state) {
+    (void)state;
+    lx_engine_t *e = world_with(true); /* account 3 sells 1 at 60 */
+    e->assets[1].fees = INT64_MAX - 1;
+    assert_int_equal(reload(e), 0);
+    lx_cmd_t c;
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_DEPOSIT;
+    c.u.deposit = (lx_cmd_deposit_t){.account = 4, .asset = 1, .amount = 10000, .deposit_id = 3};
+    apply_ok(e, &c);
+    /* notional 60 * 1 * 100 = 6000: taker fee ceil(0.12) = 1, maker fee ceil(0.06) = 1 */
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_PLACE;
+    c.u.place =
+        (lx_cmd_place_t){.account = 4, .market = 0, .side = LX_SIDE_BUY, .price = 60, .qty = 1};
+    apply_ok(e, &c);
+    lx_asset_info_t ai;
+    assert_int_equal(lx_engine_asset_info(e, 1, &ai), 0);
+    assert_true(ai.fees == INT64_MAX);
+    char msg[256];
+    assert_int_equal(lx_engine_validate(e, msg, sizeof msg), 0);
+    lx_engine_destroy(e);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bent_images_refused),
@@ -1389,6 +1473,8 @@ int main(void) {
         cmocka_unit_test(test_validate_sees_slot_bitmap),
         cmocka_unit_test(test_validate_sees_deposit_index),
         cmocka_unit_test(test_load_out_of_memory),
+        cmocka_unit_test(test_generation_wraps),
+        cmocka_unit_test(test_fees_statistic_saturates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
