@@ -49,7 +49,22 @@ typedef struct {
      * and withdraws or trades them like any account (docs/clearing.md).
      * < max_accounts; 0 by default. */
     lx_account_id_t fee_account;
+    /* The version of the matching and clearing rules the engine applies
+     * (LX_RULES_*, docs/matching.md "Rules versions"); 0 means
+     * LX_RULES_LATEST (stored as the effective value). A journal and a
+     * snapshot keep it, so a replay applies the rules its commands were
+     * acknowledged under, whatever the binary's latest. */
+    uint32_t rules;
 } lx_engine_config_t;
+
+/* Rules versions. 1: until 2026-12-07 (a dead man's switch fires on a TICK
+ * only; a buy's fee is capped at its lock's room; a market order's tif is
+ * ignored, IOC). 2: a due switch fires before any command; a buy's fee
+ * beyond the room comes from its free quote; a market order honours FOK
+ * and refuses POST_ONLY (BAD_TIF). */
+#define LX_RULES_1 1u
+#define LX_RULES_2 2u
+#define LX_RULES_LATEST LX_RULES_2
 
 #define LX_DEADMAN_MIN_LEAD_DEFAULT ((int64_t)5000000000) /* 5 s */
 #define LX_AGENTS_DEFAULT 8
@@ -101,8 +116,9 @@ int lx_engine_reserve(lx_engine_t *e, uint32_t orders);
  *
  * Returns LX_ENOMEM when memory the command needs could not be allocated:
  * the command was not applied and changed nothing (lx_engine_last_seq and
- * the digest included), except that GTD orders due at its ts have expired,
- * with their events, as they would for any command at that time. Apply the
+ * the digest included), except that GTD orders and dead man's switches
+ * due at its ts have expired or fired, with their events, as they would
+ * for any command at that time. Apply the
  * same command again, or stop: a host that went on to the next command
  * would hold a state that no replay of its log reproduces.
  */

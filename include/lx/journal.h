@@ -98,10 +98,12 @@ typedef struct {
     uint8_t sig[64]; /* ed25519 signature; zeros for LX_AUTH_SESSION */
 } lx_journal_auth_t;
 
-/* The segment format written; version 1 (before the fee account: an older
- * lxdexd that finds a version-2 segment refuses the directory instead of
- * replaying it by the old fee rules) is read too. */
-#define LX_JOURNAL_VERSION 2
+/* The segment format written; versions 1 (before the fee account) and 2
+ * (before the rules version, LX_RULES_*: those segments ran rules 1) are
+ * read too. Each was a new version so that an older lxdexd that finds a
+ * newer segment refuses the directory instead of replaying it by older
+ * rules. */
+#define LX_JOURNAL_VERSION 3
 #define LX_JOURNAL_HASH_LEN 32
 
 /* ---- writer -------------------------------------------------------------- */

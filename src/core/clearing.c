@@ -14,9 +14,10 @@
  * lots frees L(R) - L(R-q) of which the notional pays the seller; what is
  * left (price improvement, and the reserve for those q lots) pays the fee and
  * the rest goes back to free. Because ceil(a+b) - ceil(a) can be one unit
- * less than ceil(b), a buy's fee is capped at that room: the cap rounds the
- * fee down instead of up on that fill, never by more than one unit, and the
- * lock can never be overdrawn.
+ * less than ceil(b), and a rate may have risen since the buy locked its
+ * reserve, the room can fall short of the fee: the rest is taken from the
+ * buyer's free quote, and only what that cannot cover is waived, so the
+ * lock is never overdrawn and no balance goes negative.
  *
  * Amounts: the notional of an order is at most 2^62 (checked at placement),
  * and an asset's supply at most INT64_MAX (checked at deposit); products are

@@ -77,9 +77,15 @@ static inline void lx__settle(lx_engine_t *e, const lx__market_t *m, const lx__o
     int64_t room = lb - la - n;
     LX_ASSERT(room >= 0);
     int64_t fee_b = lx__fee_for(n, buy_rate);
-    /* capped at the room (docs/clearing.md "Fees"): a rounding unit, or a
-     * rate raised since the buy arrived */
-    if (fee_b > room) fee_b = room;
+    lx__balance_t *bq = lx__bal_get(e, buy->account, m->quote, false);
+    /* What the room does not cover (a rounding unit, or a rate raised
+     * since the buy arrived) is paid from the buyer's free quote, and
+     * waived only where that runs short (docs/clearing.md "Fees"; rules 1:
+     * nothing from free) */
+    if (fee_b > room) {
+        int64_t extra = e->cfg.rules >= LX_RULES_2 ? bq->free : 0;
+        if (fee_b - room > extra) fee_b = room + extra;
+    }
     int64_t fee_s = lx__fee_for(n, sell_rate);
     /* A maker rebate never exceeds the taker fee charged on the same fill,
      * so the fee account is never paid less than nothing. With a valid
@@ -88,7 +94,6 @@ static inline void lx__settle(lx_engine_t *e, const lx__market_t *m, const lx__o
     if (buy == maker && fee_b < 0 && -fee_b > fee_s) fee_b = -fee_s;
     if (sell == maker && fee_s < 0 && -fee_s > fee_b) fee_s = -fee_b;
 
-    lx__balance_t *bq = lx__bal_get(e, buy->account, m->quote, false);
     bq->locked -= lb - la;
     bq->free += room - fee_b;
     lx__balance_t *bb = lx__bal_get(e, buy->account, m->base, false);

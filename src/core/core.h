@@ -367,6 +367,11 @@ struct lx_engine {
     uint32_t ndeposits, deposits_cap;
     lx__idx_t dep_idx; /* deposit id -> index in deposit_ids */
 
+    /* No GTD expiry, and with rules 2 no switch deadline, is earlier: a
+     * lower bound (lowered when an entry is pushed, recomputed once a
+     * command reaches it), so a command checks one value for both timers
+     * (engine.c take). Derived, not state; INT64_MIN after create. */
+    int64_t next_due;
     lx__gtd_t *gtd; /* expiry heap (gtd.c) */
     uint32_t ngtd, gtd_cap;
     lx__gtx_t *gtx; /* each resting GTD order's expiry */
@@ -539,7 +544,7 @@ uint64_t lx__digest(const lx_engine_t *e, uint32_t version);
 
 /* deadman.c: dead man's switches (docs/matching.md) */
 int lx__schedule_cancel(lx_engine_t *e, const lx_cmd_t *c);
-void lx__deadman_fire(lx_engine_t *e); /* on TICK: fire every switch due */
+void lx__deadman_fire(lx_engine_t *e); /* before every command: fire every switch due */
 int lx__dms_reserve(lx_engine_t *e);
 /* Arms or moves (deadline > 0) or clears (0) an account's switch; room
  * reserved by the caller when arming a new one. */

@@ -2,12 +2,14 @@
  * deadman.c: dead man's switches (docs/matching.md "Dead man's switch").
  *
  * An account arms its switch with SCHEDULE_CANCEL {account, deadline}: if
- * nothing re-arms or clears it first, the first TICK whose ts >= deadline
- * cancels every open order of the account (reason DEADMAN) and disarms it.
+ * nothing re-arms or clears it first, the first command (TICK or any other)
+ * whose ts >= deadline cancels, before it applies, every open order of the
+ * account (reason DEADMAN) and disarms it, so no order of the account trades
+ * after the deadline.
  * A market maker re-arms it every few seconds; if its process, its network
  * or its gateway dies, its quotes do not outlive it by more than the lead
  * it chose. The switch fires through the log like everything else: the
- * sequencer's TICK is the only clock, so every replica fires the same
+ * command's ts is the only clock, so every replica fires the same
  * switches at the same seq, exactly once.
  *
  * Data structure: a binary min-heap of (deadline, account) over the armed
@@ -21,16 +23,19 @@
  *
  * Costs: arm, re-arm, clear O(log n) in the number of armed switches;
  * growth of the heap array (doubling) happens before the first change of a
- * command, so LX_ENOMEM leaves the engine as it was. A TICK costs one
- * comparison when nothing is due, plus, for each switch that fires, O(log n)
- * and the cancel-all of its account. Nothing here runs for an order
- * command: the matching path neither reads nor writes this state.
+ * command, so LX_ENOMEM leaves the engine as it was. A command costs
+ * nothing here when nothing is due (engine.c's one comparison of the
+ * earliest timer, GTD or switch, with its ts), plus, for each
+ * switch that fires, O(log n) and the cancel-all of its account; the
+ * matching path neither reads nor writes this state.
  *
  * What this file deliberately does not do: look at a clock (time is the
- * TICK's ts), fire on commands other than TICK (a deadline reached between
- * ticks fires at the next one, which the sequencer writes every 100 ms), or
- * decide who may arm a switch (the identity checks of docs/identity.md run
- * before the command reaches this file).
+ * command's ts; the sequencer writes a TICK every 100 ms so that time passes
+ * without traffic), fire in the middle of a command (engine.c fires the
+ * due switches before it), or decide who may arm a switch (the identity
+ * checks of docs/identity.md run before the command reaches this file).
+ * Rules 1 (docs/matching.md "Rules versions"): switches fire on a TICK
+ * only.
  */
 #include <stdlib.h>
 #include "core.h"
@@ -92,6 +97,7 @@ void lx__dms_set(lx_engine_t *e, uint32_t account, int64_t deadline) {
         return;
     }
     lx__dms_t x = {deadline, account, 0};
+    if (deadline < e->next_due) e->next_due = deadline;
     if (!pos) {
         sift_up(e, e->ndms++, x); /* room reserved by the caller */
         return;

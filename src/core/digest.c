@@ -60,7 +60,8 @@ uint64_t lx_engine_digest(const lx_engine_t *e) {
 
 /* The digest as images of `version` have it in their trailer: version 2
  * had no market last-event times and one nonce per key; versions 2 and 3
- * no fee account, and their balances in creation order. */
+ * no fee account, and their balances in creation order; versions before 5
+ * no rules version (they ran rules 1). */
 uint64_t lx__digest(const lx_engine_t *e, uint32_t version) {
     hasher_t s = {0x6c78646578ULL};
     const lx_engine_config_t *c = &e->cfg;
@@ -73,6 +74,7 @@ uint64_t lx__digest(const lx_engine_t *e, uint32_t version) {
     put(&s, (uint64_t)c->deadman_min_lead_ns);
     put(&s, c->max_agents_per_account);
     if (version >= 4) put(&s, c->fee_account);
+    if (version >= 5) put(&s, c->rules);
     put(&s, e->last_seq);
     put(&s, (uint64_t)e->last_ts);
 

@@ -15,8 +15,9 @@
  * nothing; allocations that may fail are made before the first mutation,
  * so LX_ENOMEM leaves the engine as it was, its last seq included: the
  * command was not applied and may be applied again. (GTD orders due at the
- * command's time have expired by then, as they would have for any command
- * at that time; expiry only frees.) A log replica that ran out of memory
+ * command's time have expired, and the dead man's switches due have fired,
+ * by then, as they would have for any command at that time; both only
+ * free.) A log replica that ran out of memory
  * otherwise would skip a command the others applied: the host retries or
  * stops, it never goes on to the next command.
  *
@@ -41,6 +42,7 @@ lx_engine_config_t lx_engine_config_effective(const lx_engine_config_t *cfg) {
     lx_engine_config_t c = *cfg;
     if (c.deadman_min_lead_ns == 0) c.deadman_min_lead_ns = LX_DEADMAN_MIN_LEAD_DEFAULT;
     if (c.max_agents_per_account == 0) c.max_agents_per_account = LX_AGENTS_DEFAULT;
+    if (c.rules == 0) c.rules = LX_RULES_LATEST;
     return c;
 }
 
@@ -53,12 +55,13 @@ int lx_engine_create(lx_engine_t **out, const lx_engine_config_t *cfg) {
         cfg->max_orders > LX_LIMIT_ORDERS)
         return LX_EINVAL;
     if (cfg->deadman_min_lead_ns < 0 || cfg->max_agents_per_account > LX_LIMIT_AGENTS ||
-        cfg->fee_account >= cfg->max_accounts)
+        cfg->fee_account >= cfg->max_accounts || cfg->rules > LX_RULES_LATEST)
         return LX_EINVAL;
     lx_engine_t *e = calloc(1, sizeof *e);
     if (!e) return LX_ENOMEM;
     e->cfg = lx_engine_config_effective(cfg);
     e->level_free = LX__NIL;
+    e->next_due = INT64_MIN; /* the first command looks */
     /* a public default: the host keys the hashes with its secret
      * (lx_engine_seed_hashes) */
     e->hash_seed[0] = 0x243f6a8885a308d3ULL;
@@ -321,8 +324,8 @@ static LX_ALWAYS_INLINE int dispatch(lx_engine_t *e, const lx_cmd_t *c) {
     case LX_CMD_CANCEL_ALL:
         rc = lx__cancel_all(e, c);
         break;
-    case LX_CMD_TICK:
-        lx__deadman_fire(e);
+    case LX_CMD_TICK: /* time passes: its expiries (and switches) came first, in take() */
+        if (e->cfg.rules < LX_RULES_2) lx__deadman_fire(e); /* rules 1: on a TICK only */
         break;
     case LX_CMD_SCHEDULE_CANCEL:
         rc = lx__schedule_cancel(e, c);
@@ -382,16 +385,33 @@ static LX_ALWAYS_INLINE bool cmd_next(const lx_engine_t *e, const lx_cmd_t *c) {
     return c->type >= 1 && c->type <= LX_CMD__MAX && c->seq > e->last_seq && c->ts >= e->last_ts;
 }
 
-/* A command cmd_next accepted, the sink set: GTD orders whose time has
- * passed go first (the test inline: most commands have none due), then
- * the command (auth NULL: none); its seq and time are taken only if it
- * was. LX_ENOMEM: the command changed nothing and is not taken, so that
- * the same command can be applied again (engine.h). */
+/* The timers a command's time has reached (next_due <= cur_ts): GTD
+ * orders whose time has passed expire, then (rules 2) the dead man's
+ * switches that are due fire, both before the command (docs/matching.md:
+ * a switch's orders never trade after its deadline); then the next time
+ * either is due. */
+static LX_NOINLINE int timers_due(lx_engine_t *e) {
+    int rc;
+    if (e->ngtd > 0 && e->gtd[0].expiry <= e->cur_ts && (rc = lx__expire_due(e))) return rc;
+    bool dms = e->cfg.rules >= LX_RULES_2;
+    if (dms && e->ndms > 0 && e->dms[0].deadline <= e->cur_ts) lx__deadman_fire(e);
+    int64_t next = INT64_MAX;
+    if (e->ngtd > 0) next = e->gtd[0].expiry;
+    if (dms && e->ndms > 0 && e->dms[0].deadline < next) next = e->dms[0].deadline;
+    e->next_due = next;
+    return 0;
+}
+
+/* A command cmd_next accepted, the sink set: the timers due go first (one
+ * comparison inline: most commands have none due), then the command (auth
+ * NULL: none); its seq and time are taken only if it was. LX_ENOMEM: the
+ * command changed nothing and is not taken, so that the same command can
+ * be applied again (engine.h). */
 static LX_ALWAYS_INLINE int take(lx_engine_t *e, const lx_cmd_t *c, const lx_cmd_auth_t *auth) {
     e->cur_seq = c->seq;
     e->cur_ts = c->ts;
     int rc;
-    if (e->ngtd > 0 && e->gtd[0].expiry <= e->cur_ts && (rc = lx__expire_due(e))) return rc;
+    if (LX_UNLIKELY(e->cur_ts >= e->next_due) && (rc = timers_due(e))) return rc;
     rc = LX_UNLIKELY(auth != NULL) ? apply_authed(e, c, auth) : dispatch(e, c);
     if (LX_UNLIKELY(rc != 0)) return rc;
     e->last_seq = c->seq;

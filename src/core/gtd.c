@@ -104,6 +104,7 @@ void lx__gtd_push(lx_engine_t *e, uint32_t xi, uint64_t seq) {
     LX_ASSERT(xi < e->ngtx && e->gtx[xi].hpos == LX__NIL);
     lx__gtd_t x = {e->gtx[xi].expiry, seq, e->gtx[xi].slot, xi};
     sift_up(e, e->ngtd++, x);
+    if (x.expiry < e->next_due) e->next_due = x.expiry;
 }
 
 /* Takes the heap entry at place i out. */

@@ -352,7 +352,14 @@ int lx__place(lx_engine_t *e, const lx_cmd_t *c) {
     const lx_cmd_place_t *p = &c->u.place;
     lx__market_t *m = NULL;
     lx_reject_t r = LX_REJECT_NONE;
-    uint8_t tif = p->type == LX_ORDER_MARKET ? LX_TIF_IOC : p->tif;
+    /* a market order is IOC at its protection price, or FOK if asked; a
+     * post-only market order is a contradiction (BAD_TIF, check 4). Rules
+     * 1: always IOC. */
+    uint8_t tif = p->type != LX_ORDER_MARKET   ? p->tif
+                  : e->cfg.rules < LX_RULES_2  ? LX_TIF_IOC
+                  : p->tif == LX_TIF_FOK       ? LX_TIF_FOK
+                  : p->tif == LX_TIF_POST_ONLY ? UINT8_MAX
+                                               : LX_TIF_IOC;
     bool clearing = e->cfg.clearing;
     uint32_t fee_res = 0, cid_hole = 0;
     int64_t lock = 0;

@@ -8,11 +8,11 @@
  * code that the tests already trust, then checked by lx_engine_validate()
  * and by the digest stored at the end of the image.
  *
- * Format, version 4. All integers little-endian; i64 two's complement.
+ * Format, version 5. All integers little-endian; i64 two's complement.
  *
  *   offset  size  field
  *   0       4     magic "LXEN" (0x4c 0x58 0x45 0x4e)
- *   4       4     version (4)
+ *   4       4     version (5)
  *   8       4     max_markets
  *   12      4     max_assets
  *   16      4     max_accounts
@@ -24,10 +24,12 @@
  *   48      8     deadman_min_lead_ns (i64, > 0: the effective value)
  *   56      4     max_agents_per_account (> 0: the effective value)
  *   60      4     fee_account (zero before version 4)
- *   64      8     check: lx__fmix64 chain over the 64 bytes above (a
+ *   64      4     rules (LX_RULES_*, >= 1: the effective value)
+ *   68      4     zero
+ *   72      8     check: lx__fmix64 chain over the 72 bytes above (a
  *                 damaged configuration is refused before anything is
  *                 allocated for it)
- *   72      ...   sections, in this order, each starting with a u32 count:
+ *   80      ...   sections, in this order, each starting with a u32 count:
  *
  *   assets    count x 48: u32 id, 16 bytes symbol, i64 scale, i64 supply,
  *             i64 fees (collected since genesis); ids strictly increasing
@@ -71,6 +73,10 @@
  * account 0, the fee account it had (fee_pools_to_account), so that the
  * loaded state is the one a replay of its log gives today.
  *
+ * Versions 2 to 4 have a 64-byte header (no rules and no zero word: the
+ * check at 64, the sections at 72) and ran the first rules (LX_RULES_1),
+ * which their engine keeps; their digest has no rules version.
+ *
  * Version 1 (before the dead man's switches and keys) is no longer read
  * (LX_EVERSION): its trailer is the digest of its day, which the digest
  * has outgrown, so no v1 image could pass the check below; recovery then
@@ -100,7 +106,8 @@ static int gtd_cmp(const void *a, const void *b) {
 }
 
 #define SNAP_MAGIC 0x4e45584cu /* "LXEN" little-endian */
-#define HEADER_LEN 64
+#define HEADER_LEN 72          /* version 5 */
+#define HEADER_LEN_V4 64       /* versions 2 to 4: no rules version */
 
 static uint64_t header_check(const uint8_t *h, int len) {
     uint64_t x = 0x6865616465720001ULL;
@@ -180,7 +187,9 @@ int lx_engine_save(const lx_engine_t *e, lx_write_fn write, void *ctx) {
     w64(w, (uint64_t)c->deadman_min_lead_ns);
     w32(w, c->max_agents_per_account);
     w32(w, c->fee_account);
-    w64(w, header_check(w->buf, HEADER_LEN)); /* the header is the first 64 bytes */
+    w32(w, c->rules);
+    w32(w, 0);
+    w64(w, header_check(w->buf, HEADER_LEN)); /* the header is the first 72 bytes */
 
     w32(w, e->nassets);
     for (uint32_t a = 0; a < c->max_assets; a++) {
@@ -387,8 +396,9 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
     CHECK(lx_get_u32(h) == SNAP_MAGIC);
     uint32_t version = lx_get_u32(h + 4);
     if (version < 2 || version > LX_SNAPSHOT_VERSION) return LX_EVERSION;
-    if (!rd(&r, h + 8, HEADER_LEN)) return r.err;
-    CHECK(lx_get_u64(h + HEADER_LEN) == header_check(h, HEADER_LEN));
+    int hlen = version >= 5 ? HEADER_LEN : HEADER_LEN_V4;
+    if (!rd(&r, h + 8, (size_t)hlen)) return r.err;
+    CHECK(lx_get_u64(h + hlen) == header_check(h, hlen));
     lx_engine_config_t cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.max_markets = lx_get_u32(h + 8);
@@ -402,8 +412,11 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
     cfg.deadman_min_lead_ns = (int64_t)lx_get_u64(h + 48);
     cfg.max_agents_per_account = lx_get_u32(h + 56);
     cfg.fee_account = lx_get_u32(h + 60); /* zero before version 4: account 0 */
+    /* an image before version 5 ran the first rules */
+    cfg.rules = version >= 5 ? lx_get_u32(h + 64) : LX_RULES_1;
     CHECK(cfg.deadman_min_lead_ns > 0 && cfg.max_agents_per_account > 0 &&
-          (version >= 4 || cfg.fee_account == 0));
+          (version >= 4 || cfg.fee_account == 0) && cfg.rules >= LX_RULES_1 &&
+          cfg.rules <= LX_RULES_LATEST && (version < 5 || lx_get_u32(h + 68) == 0));
     int rc = lx_engine_create(&e, &cfg);
     if (rc) {
         r.err = rc == LX_EINVAL ? LX_ECORRUPT : rc;

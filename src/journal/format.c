@@ -11,10 +11,11 @@
  * Groups never span segments. Every integer is little-endian; every
  * reserved byte is zero and checked.
  *
- * Segment header, 128 bytes, format version 2 (version 1, read too, is
- * the same with zeros at 116: before the fee account; a new version so
+ * Segment header, 128 bytes, format version 3 (versions 1 and 2, read
+ * too, are the same with zeros at 120, and version 1 with zeros at 116:
+ * before the rules version and the fee account; each a new version so
  * that an older lxdexd refuses a directory a newer one wrote to, rather
- * than replay its commands by the old fee rules):
+ * than replay its commands by older rules):
  *
  *   offset size field
  *   0      8    magic "LXDEXJNL" (4c 58 44 45 58 4a 4e 4c)
@@ -35,10 +36,10 @@
  *   104    4    engine max_agents_per_account (u32; 0: the engine's default)
  *   108    8    engine deadman_min_lead_ns (i64 >= 0; 0: the engine's default)
  *   116    4    engine fee_account (u32)
- *   120    4    zero
- *               (segments written before these three fields existed hold
- *               zeros there, which mean the defaults those segments ran with:
- *               fee account 0)
+ *   120    4    engine rules (u32, LX_RULES_*: the effective value, >= 1)
+ *               (segments written before these fields existed hold zeros
+ *               there, which mean what those segments ran with: fee account
+ *               0, rules 1)
  *   124    4    CRC32C of bytes [0, 124)
  *
  * Command record, 28 + P (+ 112) + 4 bytes:
@@ -135,6 +136,7 @@ void jnl_seg_hdr_encode(uint8_t out[JNL_SEG_HDR_LEN], const jnl_seg_hdr_t *h) {
     lx_put_u32(out + 104, h->engine.max_agents_per_account);
     lx_put_u64(out + 108, (uint64_t)h->engine.deadman_min_lead_ns);
     lx_put_u32(out + 116, h->engine.fee_account);
+    lx_put_u32(out + 120, lx_engine_config_effective(&h->engine).rules);
     lx_put_u32(out + 124, lx__crc32c(0, out, 124));
 }
 
@@ -148,11 +150,16 @@ int jnl_seg_hdr_parse(const uint8_t *buf, size_t len, jnl_seg_hdr_t *h, const ch
         w = "bad segment magic";
     } else if (lx_get_u32(buf + 124) != lx__crc32c(0, buf, 124)) {
         w = "segment header CRC mismatch";
-    } else if (lx_get_u16(buf + 8) != LX_JOURNAL_VERSION && lx_get_u16(buf + 8) != 1) {
+    } else if (lx_get_u16(buf + 8) < 1 || lx_get_u16(buf + 8) > LX_JOURNAL_VERSION) {
         w = "unsupported segment format version";
         rc = LX_EVERSION;
+    } else if (lx_get_u16(buf + 8) == 3 &&
+               (lx_get_u32(buf + 120) < LX_RULES_1 || lx_get_u32(buf + 120) > LX_RULES_LATEST)) {
+        w = "the segment's rules version is unknown to this build (written by a newer one?)";
+        rc = LX_EVERSION;
     } else if (lx_get_u16(buf + 10) != JNL_SEG_HDR_LEN || lx_get_u32(buf + 12) != 0 ||
-               !all_zero(buf + 120, 4) || (lx_get_u16(buf + 8) == 1 && !all_zero(buf + 116, 4))) {
+               (lx_get_u16(buf + 8) < 3 && !all_zero(buf + 120, 4)) ||
+               (lx_get_u16(buf + 8) == 1 && !all_zero(buf + 116, 4))) {
         w = "bad segment header layout";
     } else {
         memset(h, 0, sizeof *h);
@@ -171,6 +178,8 @@ int jnl_seg_hdr_parse(const uint8_t *buf, size_t len, jnl_seg_hdr_t *h, const ch
         h->engine.max_agents_per_account = lx_get_u32(buf + 104);
         h->engine.deadman_min_lead_ns = (int64_t)lx_get_u64(buf + 108);
         h->engine.fee_account = lx_get_u32(buf + 116);
+        /* a segment before version 3 was written by the first rules */
+        h->engine.rules = lx_get_u16(buf + 8) >= 3 ? lx_get_u32(buf + 120) : LX_RULES_1;
         if (h->epoch == 0 || clearing > 1 || h->engine.deadman_min_lead_ns < 0) {
             w = "bad segment header field";
         } else {

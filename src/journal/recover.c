@@ -102,7 +102,7 @@ static bool cfg_equal(const lx_engine_config_t *ca, const lx_engine_config_t *cb
            a->max_open_orders_per_account == b->max_open_orders_per_account &&
            a->clearing == b->clearing && a->deadman_min_lead_ns == b->deadman_min_lead_ns &&
            a->max_agents_per_account == b->max_agents_per_account &&
-           a->fee_account == b->fee_account;
+           a->fee_account == b->fee_account && a->rules == b->rules;
 }
 
 static int errorf(lx_recovery_t *rec, const char *dir, const char *file, uint64_t off, int rc,

@@ -461,9 +461,11 @@ static void trade(ref_t *r, order_t *maker, order_t *taker, int64_t q) {
         int64_t buyer_new = lock_for(r, buyer, buyer->price, buyer->remaining - q);
         i128 room = (i128)buyer_old - buyer_new - n;
         i128 fb = fee_of(n, buyer_rate);
-        if (buyer_rate >= 0 && fb > room) {
-            /* capped at the room (clearing.md "Fees") */
-            fb = room;
+        /* beyond the room, from the buyer's free quote as the fill finds
+         * it, and capped where that is short (clearing.md "Fees") */
+        i128 bfree = cell_w(r, buyer->account, mk->p.quote)->free;
+        if (buyer_rate >= 0 && fb > room + bfree) {
+            fb = room + bfree;
             r->stats.fee_capped++;
         }
         i128 fs = fee_of(n, seller_rate);
@@ -716,11 +718,14 @@ static void do_place(ref_t *r, const lx_cmd_place_t *c) {
     if (c->type > LX_ORDER_MARKET) REJ(LX_REJECT_BAD_ORDER_TYPE);
     bool is_market = c->type == LX_ORDER_MARKET;
     if (!is_market && c->tif > LX_TIF_POST_ONLY) REJ(LX_REJECT_BAD_TIF);
+    /* a market order never rests: post-only contradicts it */
+    if (is_market && c->tif == LX_TIF_POST_ONLY) REJ(LX_REJECT_BAD_TIF);
     if (c->stp > LX_STP_DECREMENT) REJ(LX_REJECT_BAD_STP);
     if (c->qty <= 0) REJ(LX_REJECT_QTY_ZERO);
     if (c->qty > mk->p.max_qty) REJ(LX_REJECT_QTY_TOO_LARGE);
     if (c->price < mk->p.min_price || c->price > mk->p.max_price) REJ(LX_REJECT_PRICE_OUT_OF_BAND);
-    uint8_t tif = is_market ? LX_TIF_IOC : c->tif;
+    /* a market order: FOK if asked, else IOC, at its protection price */
+    uint8_t tif = is_market ? (c->tif == LX_TIF_FOK ? LX_TIF_FOK : LX_TIF_IOC) : c->tif;
     if (tif == LX_TIF_GTD && c->expiry <= r->cmd->ts) REJ(LX_REJECT_EXPIRED);
     if (c->client_id != 0 && order_by_client(r, c->account, c->client_id))
         REJ(LX_REJECT_DUPLICATE_CLIENT_ID);
@@ -978,7 +983,7 @@ static void do_schedule_cancel(ref_t *r, const lx_cmd_schedule_cancel_t *c) {
     ev_deadman(r, c->account, c->deadline, c->deadline ? LX_DEADMAN_ARMED : LX_DEADMAN_CLEARED);
 }
 
-/* On a TICK: every switch with deadline <= ts fires, smallest (deadline,
+/* Before every command (after expiry): every switch with deadline <= ts fires, smallest (deadline,
  * account) first: FIRED, then the account's cancel-all. */
 static void fire_switches(ref_t *r) {
     for (;;) {
@@ -1490,6 +1495,7 @@ int ref_apply_auth(ref_t *r, const lx_cmd_t *c, const lx_cmd_auth_t *auth, const
     r->cmd = c;
     r->sink = sink;
     expire(r);
+    fire_switches(r); /* the switches due, after expiry, before any command */
     size_t signer = SIZE_MAX;
     if (auth_check(r, c, auth, &signer) != LX_REJECT_NONE) {
         r->cmd = NULL;

@@ -132,11 +132,27 @@ static void test_segment_header_codec(void **state) {
     assert_int_equal(g.engine.max_orders, h.engine.max_orders);
     assert_int_equal(g.engine.clearing, h.engine.clearing);
     assert_int_equal(g.engine.fee_account, 5);
-    assert_int_equal(lx_get_u16(b + 8), 2);
-    /* version 1 (before the fee account) is read, with zeros at 116 only;
-     * a version this code does not know is LX_EVERSION */
+    assert_int_equal(lx_get_u16(b + 8), 3);
+    /* the rules version: "0, the latest" is written as what it is */
+    assert_int_equal(h.engine.rules, 0);
+    assert_int_equal(lx_get_u32(b + 120), LX_RULES_LATEST);
+    assert_int_equal(g.engine.rules, LX_RULES_LATEST);
+    /* version 2 (before the rules version) is read, with zeros at 120
+     * only, as rules 1; version 1 (before the fee account) also with zeros
+     * at 116; a version or a rules version this code does not know is
+     * LX_EVERSION */
+    uint8_t v2[JNL_SEG_HDR_LEN];
+    memcpy(v2, b, sizeof v2);
+    lx_put_u16(v2 + 8, 2);
+    lx_put_u32(v2 + 124, lx__crc32c(0, v2, 124));
+    assert_int_equal(jnl_seg_hdr_parse(v2, sizeof v2, &g, NULL), LX_ECORRUPT);
+    lx_put_u32(v2 + 120, 0);
+    lx_put_u32(v2 + 124, lx__crc32c(0, v2, 124));
+    assert_int_equal(jnl_seg_hdr_parse(v2, sizeof v2, &g, NULL), 0);
+    assert_int_equal(g.engine.rules, LX_RULES_1);
+    assert_int_equal(g.engine.fee_account, 5);
     uint8_t v1[JNL_SEG_HDR_LEN];
-    memcpy(v1, b, sizeof v1);
+    memcpy(v1, v2, sizeof v1);
     lx_put_u16(v1 + 8, 1);
     lx_put_u32(v1 + 124, lx__crc32c(0, v1, 124));
     assert_int_equal(jnl_seg_hdr_parse(v1, sizeof v1, &g, NULL), LX_ECORRUPT);
@@ -144,7 +160,13 @@ static void test_segment_header_codec(void **state) {
     lx_put_u32(v1 + 124, lx__crc32c(0, v1, 124));
     assert_int_equal(jnl_seg_hdr_parse(v1, sizeof v1, &g, NULL), 0);
     assert_int_equal(g.engine.fee_account, 0);
-    lx_put_u16(v1 + 8, 3);
+    assert_int_equal(g.engine.rules, LX_RULES_1);
+    uint8_t v3[JNL_SEG_HDR_LEN];
+    memcpy(v3, b, sizeof v3);
+    lx_put_u32(v3 + 120, LX_RULES_LATEST + 1);
+    lx_put_u32(v3 + 124, lx__crc32c(0, v3, 124));
+    assert_int_equal(jnl_seg_hdr_parse(v3, sizeof v3, &g, NULL), LX_EVERSION);
+    lx_put_u16(v1 + 8, 4);
     lx_put_u32(v1 + 124, lx__crc32c(0, v1, 124));
     assert_int_equal(jnl_seg_hdr_parse(v1, sizeof v1, &g, NULL), LX_EVERSION);
     assert_int_equal(jnl_seg_hdr_parse(b, sizeof b - 1, &g, NULL), LX_ETRUNC);

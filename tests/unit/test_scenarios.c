@@ -515,6 +515,8 @@ static void run_config(run_t *r, const line_t *ln) {
             r->cfg.max_orders = (uint32_t)v;
         else if (strcmp(key, "max_open_orders_per_account") == 0)
             r->cfg.max_open_orders_per_account = (uint32_t)v;
+        else if (strcmp(key, "rules") == 0)
+            r->cfg.rules = (uint32_t)v;
         else {
             scn_fail(r, ln->lineno, "unknown config key '%s'", key);
             return;

@@ -405,7 +405,8 @@ static void v3_history(lx_engine_t *e) {
  * by the digest of its day (0xe0185a6b34b05dd3 as 278a840 printed it); its
  * fee pool (12: taker 8 and 15, rebates 4 and 7) becomes account 0's, on
  * top of the 4004 account 0 took as a maker, and the loaded state is the
- * one today's engine reaches from the same commands: the same digest. */
+ * one today's engine reaches from the same commands by the rules the
+ * image ran (rules 1, which the loaded engine keeps): the same digest. */
 static void test_version_3_migrates(void **state) {
     (void)state;
     lx_engine_t *e = load_fixture("tests/data/engine_v3.img", 3);
@@ -424,6 +425,8 @@ static void test_version_3_migrates(void **state) {
     cfg.max_assets = 4;
     cfg.max_accounts = 16;
     cfg.max_orders = 64;
+    assert_int_equal(lx_engine_config(e)->rules, LX_RULES_1);
+    cfg.rules = LX_RULES_1;
     lx_engine_t *r = NULL;
     assert_int_equal(lx_engine_create(&r, &cfg), 0);
     v3_history(r);
@@ -1461,6 +1464,54 @@ static void test_fees_statistic_saturates(void **state) {
     lx_engine_destroy(e);
 }
 
+/* snapshot.c's check over an image's 72-byte header (version 5). */
+static uint64_t snap_header_check(const uint8_t *h) {
+    uint64_t x = 0x6865616465720001ULL;
+    for (int i = 0; i < 72; i += 8) x = lx__fmix64(x ^ lx_get_u64(h + i));
+    return x;
+}
+
+/* The rules version is configuration an image keeps (docs/matching.md
+ * "Rules versions"): an engine of rules 1 loads as one, its digest is not
+ * that of the same state under the latest rules, a rules version this
+ * build does not know or a nonzero word after it is refused. */
+static void test_rules_kept(void **state) {
+    (void)state;
+    lx_engine_config_t cfg;
+    lx_engine_config_default(&cfg);
+    lx_engine_t *a = NULL, *b = NULL, *f = NULL;
+    cfg.rules = LX_RULES_1;
+    assert_int_equal(lx_engine_create(&a, &cfg), 0);
+    cfg.rules = 0;
+    assert_int_equal(lx_engine_create(&b, &cfg), 0);
+    assert_int_equal(lx_engine_config(b)->rules, LX_RULES_LATEST);
+    assert_true(lx_engine_digest(a) != lx_engine_digest(b));
+    cfg.rules = LX_RULES_LATEST + 1;
+    assert_int_equal(lx_engine_create(&f, &cfg), LX_EINVAL);
+    membuf_t img = {0};
+    assert_int_equal(lx_engine_save(a, membuf_write, &img), 0);
+    assert_int_equal(lx_get_u32(img.buf + 4), LX_SNAPSHOT_VERSION);
+    assert_int_equal(lx_get_u32(img.buf + 64), LX_RULES_1);
+    assert_int_equal(lx_engine_load(&f, membuf_read, &img), 0);
+    assert_int_equal(lx_engine_config(f)->rules, LX_RULES_1);
+    assert_true(lx_engine_digest(f) == lx_engine_digest(a));
+    lx_engine_destroy(f);
+    /* bent: the header's check recomputed over each change */
+    for (int bend = 0; bend < 2; bend++) {
+        membuf_t x = {0};
+        assert_int_equal(membuf_write(&x, img.buf, img.n), 0);
+        lx_put_u32(x.buf + (bend ? 68 : 64), bend ? 1 : LX_RULES_LATEST + 1);
+        lx_put_u64(x.buf + 72, snap_header_check(x.buf));
+        f = NULL;
+        assert_int_equal(lx_engine_load(&f, membuf_read, &x), LX_ECORRUPT);
+        assert_null(f);
+        membuf_free(&x);
+    }
+    membuf_free(&img);
+    lx_engine_destroy(a);
+    lx_engine_destroy(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bent_images_refused),
@@ -1475,6 +1526,7 @@ int main(void) {
         cmocka_unit_test(test_load_out_of_memory),
         cmocka_unit_test(test_generation_wraps),
         cmocka_unit_test(test_fees_statistic_saturates),
+        cmocka_unit_test(test_rules_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
