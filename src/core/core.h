@@ -544,7 +544,8 @@ uint64_t lx__digest(const lx_engine_t *e, uint32_t version);
 
 /* deadman.c: dead man's switches (docs/matching.md) */
 int lx__schedule_cancel(lx_engine_t *e, const lx_cmd_t *c);
-void lx__deadman_fire(lx_engine_t *e); /* before every command: fire every switch due */
+/* Fires every switch due: before a command (engine.c; rules 1: on a TICK). */
+void lx__deadman_fire(lx_engine_t *e);
 int lx__dms_reserve(lx_engine_t *e);
 /* Arms or moves (deadline > 0) or clears (0) an account's switch; room
  * reserved by the caller when arming a new one. */
