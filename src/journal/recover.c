@@ -215,12 +215,47 @@ typedef struct {
     lx_cmd_t *run;
     lx_cmd_auth_t *run_auth;
     uint64_t *run_off;
+    const jnl_entry_t **run_ent; /* their records, for on_cmd */
+    size_t nrun, pend;           /* the run's length; on_cmd called before pend */
 } replay_t;
+
+/* on_cmd, and the count of commands replayed, for the run's commands up
+ * to (not including) upto, in order. */
+static void announce(replay_t *r, size_t upto) {
+    const lx_recover_opts_t *o = r->opts;
+    for (; r->pend < upto; r->pend++) {
+        const jnl_entry_t *en = r->run_ent[r->pend];
+        if (o->on_cmd) {
+            lx_journal_auth_t a;
+            if (en->auth) jnl_auth_decode(en->auth, &a);
+            o->on_cmd(o->ctx, &en->cmd, en->auth ? &a : NULL, r->file, en->off);
+        }
+        r->rec->commands++;
+    }
+}
+
+/* The run's sink while on_cmd is set: a command's first event calls on_cmd
+ * for it (and for the commands before it that had none) first, so that
+ * on_cmd and the events interleave as with one command a call. */
+static void relay(void *ctx, const lx_event_t *ev) {
+    replay_t *r = ctx;
+    size_t j = r->pend;
+    while (j < r->nrun && r->run[j].seq <= ev->seq) j++;
+    announce(r, j);
+    const lx_sink_t *s = r->opts->sink;
+    if (s && s->emit) s->emit(s->ctx, ev);
+}
 
 /* Applies the gathered run (n commands); on a refusal, names the command. */
 static int apply_run(replay_t *r, size_t n) {
     size_t done = 0;
-    int rc = lx_engine_apply_batch_auth(r->e, r->run, r->run_auth, n, r->opts->sink, &done);
+    lx_sink_t via = {relay, r};
+    r->nrun = n;
+    r->pend = 0;
+    int rc = lx_engine_apply_batch_auth(r->e, r->run, r->run_auth, n,
+                                        r->opts->on_cmd ? &via : r->opts->sink, &done);
+    /* the commands applied, and the one refused (seen before it was) */
+    announce(r, rc ? done + 1 : n);
     if (rc == LX_ENOMEM) /* not the journal's fault: recovery may be run again */
         return errorf(r->rec, r->dir, r->file, r->run_off[done], LX_ENOMEM,
                       "no memory to apply command seq %" PRIu64, r->run[done].seq);
@@ -263,9 +298,13 @@ static int on_group(void *ctx, const jnl_entry_t *ents, uint32_t n, uint64_t gro
         if (en->cmd.seq <= r->skip_to) continue;
         lx_journal_auth_t a;
         if (en->auth) jnl_auth_decode(en->auth, &a);
-        if (o->on_cmd) o->on_cmd(o->ctx, &en->cmd, en->auth ? &a : NULL, r->file, en->off);
-        r->rec->commands++;
-        if (!r->e) continue;
+        if (!r->e) {
+            if (o->on_cmd) o->on_cmd(o->ctx, &en->cmd, en->auth ? &a : NULL, r->file, en->off);
+            r->rec->commands++;
+            continue;
+        }
+        /* on_cmd and the count as the run is applied (apply_run) */
+        r->run_ent[k] = en;
         lx_cmd_auth_t *ca = &r->run_auth[k];
         memset(ca, 0, sizeof *ca);
         if (en->auth && a.scheme != LX_AUTH_NONE) {
@@ -431,7 +470,10 @@ int lx_recover(const char *dir, const lx_recover_opts_t *opts_in, lx_engine_t **
         }
         if (!e) {
             if (!genesis) {
-                rc = errorf(rec, dir, d.segs[0].name, 0, LX_ECORRUPT,
+                /* a first segment of a format or rules version this build
+                 * does not know (a newer lxdexd's) is not corruption */
+                rc = errorf(rec, dir, d.segs[0].name, 0,
+                            si[0].rc == LX_EVERSION ? LX_EVERSION : LX_ECORRUPT,
                             "no valid snapshot, and the journal does not start at genesis "
                             "(first segment: %s)",
                             si[0].rc ? lx_strerror(si[0].rc) : "starts after a later seq");
@@ -449,7 +491,8 @@ int lx_recover(const char *dir, const lx_recover_opts_t *opts_in, lx_engine_t **
     r.skip_to = base;
     if (e && (!(r.run = malloc(REPLAY_RUN * sizeof *r.run)) ||
               !(r.run_auth = malloc(REPLAY_RUN * sizeof *r.run_auth)) ||
-              !(r.run_off = malloc(REPLAY_RUN * sizeof *r.run_off)))) {
+              !(r.run_off = malloc(REPLAY_RUN * sizeof *r.run_off)) ||
+              !(r.run_ent = malloc(REPLAY_RUN * sizeof *r.run_ent)))) {
         rc = errorf(rec, dir, NULL, 0, LX_ENOMEM, "no memory to replay");
         goto done;
     }
@@ -640,6 +683,7 @@ done:
     free(r.run);
     free(r.run_auth);
     free(r.run_off);
+    free(r.run_ent);
     free(si);
     free(checks);
     jnl_dir_free(&d);

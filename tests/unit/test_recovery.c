@@ -47,6 +47,9 @@
 #include "failalloc.h"
 #include "journal_util.h"
 #include "splitmix.h"
+#include "journal/jnl.h"
+#include "lx/codec.h"
+#include "lx/error.h"
 #include "lx/journal.h"
 
 /* Recovers dir and checks the engine against history seed at its last seq. */
@@ -604,6 +607,140 @@ static void test_snapshot_proves_last_group(void **state) {
     jt_rmdir(dir);
 }
 
+/* ---- the batched replay's callbacks --------------------------------------------- */
+
+/* What a recovery's on_cmd and sink saw, in order. */
+typedef struct {
+    uint64_t last_cmd;  /* seq of the last on_cmd */
+    uint64_t ncmd, nev; /* calls */
+    uint64_t misplaced; /* events whose command's on_cmd was not the last call */
+} seen_t;
+
+static void seen_cmd(void *ctx, const lx_cmd_t *cmd, const lx_journal_auth_t *auth,
+                     const char *file, uint64_t off) {
+    (void)auth, (void)file, (void)off;
+    seen_t *s = ctx;
+    s->last_cmd = cmd->seq;
+    s->ncmd++;
+}
+
+static void seen_event(void *ctx, const lx_event_t *ev) {
+    seen_t *s = ctx;
+    s->nev++;
+    if (ev->seq != s->last_cmd) s->misplaced++;
+}
+
+/* on_cmd is called for each command before it is applied, and so before its
+ * events reach the sink, after the events of the command before it: what
+ * one lx_journal_apply() a command gave before the replay went in runs. */
+static void test_replay_on_cmd_before_its_events(void **state) {
+    (void)state;
+    char dir[256];
+    jt_tmpdir(dir, "recs");
+    lx_journal_config_t cfg;
+    jt_journal_config(&cfg);
+    cfg.batch_max_bytes = 64 << 10; /* groups of many commands */
+    lx_journal_t *j;
+    assert_int_equal(lx_journal_open(&j, dir, &cfg, NULL), 0);
+    for (uint64_t k = 1; k <= 300; k++) {
+        lx_cmd_t c;
+        lx_journal_auth_t a;
+        jt_cmd(SEED, k, &c);
+        assert_int_equal(lx_journal_append(j, &c, jt_auth(SEED, k, &a) ? &a : NULL), 0);
+        if (k % 100 == 0) assert_int_equal(lx_journal_commit(j), 0);
+    }
+    lx_journal_close(j);
+    seen_t s = {0};
+    lx_sink_t sink = {seen_event, &s};
+    lx_recover_opts_t o = {.read_only = true, .on_cmd = seen_cmd, .ctx = &s, .sink = &sink};
+    lx_recovery_t rec;
+    lx_engine_t *e = NULL;
+    assert_int_equal(lx_recover(dir, &o, &e, &rec), 0);
+    assert_int_equal(rec.last_seq, 300);
+    assert_int_equal(s.ncmd, 300);
+    assert_true(s.nev > 300);
+    print_message("events after a later command's on_cmd: %llu of %llu\n",
+                  (unsigned long long)s.misplaced, (unsigned long long)s.nev);
+    assert_int_equal(s.misplaced, 0);
+    lx_engine_destroy(e);
+    jt_rmdir(dir);
+}
+
+/* A command the engine refuses (a snapshot whose time is past the journal's
+ * next command) stops the replay there: on_cmd has seen it and no command
+ * after it, and the recovery counts what it replayed, as one
+ * lx_journal_apply() a command did. */
+static void test_replay_refusal_stops_callbacks(void **state) {
+    (void)state;
+    char dir[256];
+    jt_tmpdir(dir, "recs");
+    lx_journal_config_t cfg;
+    jt_journal_config(&cfg);
+    cfg.batch_max_bytes = 64 << 10;
+    lx_journal_t *j;
+    assert_int_equal(lx_journal_open(&j, dir, &cfg, NULL), 0);
+    for (uint64_t k = 1; k <= 100; k++) {
+        lx_cmd_t c;
+        jt_cmd(SEED, k, &c);
+        assert_int_equal(lx_journal_append(j, &c, NULL), 0);
+        if (k == 20 || k == 100) assert_int_equal(lx_journal_commit(j), 0);
+    }
+    lx_journal_close(j);
+    /* the snapshot at seq 20 holds a ts past command 21's */
+    lx_engine_t *e = jt_engine_at(SEED, 19);
+    lx_cmd_t c;
+    jt_cmd(SEED, 20, &c);
+    c.ts += 1000000000;
+    assert_int_equal(jt_apply(e, SEED, 20, &c), 0);
+    assert_int_equal(lx_snapshot_write(dir, e, 1, 1, NULL), 0);
+    lx_engine_destroy(e);
+    seen_t s = {0};
+    lx_recover_opts_t o = {.read_only = true, .on_cmd = seen_cmd, .ctx = &s};
+    lx_recovery_t rec;
+    e = (lx_engine_t *)1;
+    assert_int_equal(lx_recover(dir, &o, &e, &rec), LX_ECORRUPT);
+    assert_null(e);
+    print_message("%s; on_cmd: %llu, last seq %llu\n", rec.msg, (unsigned long long)s.ncmd,
+                  (unsigned long long)s.last_cmd);
+    assert_non_null(strstr(rec.msg, "refuses command seq 21"));
+    assert_int_equal(s.ncmd, 1);
+    assert_int_equal(s.last_cmd, 21);
+    assert_int_equal(rec.commands, 1);
+    jt_rmdir(dir);
+}
+
+/* ---- rules versions -------------------------------------------------------------- */
+
+/* A data directory whose segments name rules this build does not know (a
+ * newer lxdexd's) is refused as LX_EVERSION, as docs/journal.md says, not
+ * called corrupt: it is not. */
+static void test_unknown_rules_is_eversion(void **state) {
+    (void)state;
+    char dir[256], path[512], names[64][64];
+    build(dir, 300);
+    size_t n = jt_list(dir, "seg-", names, 64);
+    assert_true(n > 1);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        size_t len;
+        uint8_t *b = jt_read_file(path, &len);
+        assert_non_null(b);
+        assert_int_equal(lx_get_u32(b + 120), LX_RULES_LATEST);
+        lx_put_u32(b + 120, LX_RULES_LATEST + 1);
+        lx_put_u32(b + 124, lx__crc32c(0, b, 124));
+        assert_int_equal(jt_write_file(path, b, len), 0);
+        free(b);
+    }
+    lx_recover_opts_t ro = {.read_only = true};
+    lx_recovery_t rec;
+    lx_engine_t *e = (lx_engine_t *)1;
+    int rc = lx_recover(dir, &ro, &e, &rec);
+    print_message("%s (%s)\n", rec.msg, lx_err_name(rc));
+    assert_int_equal(rc, LX_EVERSION);
+    assert_null(e);
+    jt_rmdir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_histories),
@@ -618,6 +755,9 @@ int main(void) {
         cmocka_unit_test(test_version_3_data_dir),
         cmocka_unit_test(test_power_loss_after_a_crash),
         cmocka_unit_test(test_snapshot_proves_last_group),
+        cmocka_unit_test(test_replay_on_cmd_before_its_events),
+        cmocka_unit_test(test_replay_refusal_stops_callbacks),
+        cmocka_unit_test(test_unknown_rules_is_eversion),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
