@@ -3,7 +3,7 @@
 #
 # Starts the node (dev mode, binary port picked by the system, temporary data directory), then
 # places, fills, checks, amends and cancels orders with `lxdex order ...`, comparing what it
-# prints; also a price off the tick grid (usage error, exit 2) and a cancel of an unknown order
+# prints; a FOK market order refused and filled; also a price off the tick grid (usage error, exit 2) and a cancel of an unknown order
 # (rejected, exit 1); whole-number arguments that are negative, signed, padded, empty or out of
 # range (--client-id, ORDER_ID, --expiry-ms, --account, the --node port, deadman SECONDS: usage
 # errors, exit 2).
@@ -49,6 +49,14 @@ $L place $O --account 5 BTC-USD sell 31000 1 > /dev/null
 $L place $O --account 5 ETH-USD sell 2000 1 > /dev/null
 out=$($L cancel-all $O --account 5)
 expect '^2 orders canceled' "$out"
+# a market order with --tif FOK: all or nothing (refused when the book is short)
+$L place $O --account 5 BTC-USD sell 31000 0.5 > /dev/null
+rc=0
+out=$($L place $O --account 6 --market --tif FOK BTC-USD buy 32000 1) || rc=$?
+[ "$rc" -eq 1 ] || { echo "lxdex_cli: a FOK market order too large exited $rc" >&2; exit 1; }
+expect '^rejected  FOK_CANNOT_FILL' "$out"
+out=$($L place $O --account 6 --market --tif FOK BTC-USD buy 32000 0.5)
+expect '^fill .* bought 0.50000000 @ 31000.000000  taker' "$out"
 # a key made with `lxdex keygen`, a signed logon with it (the session needs no more signatures)
 $CLI keygen --out "$TMP/trader.key" > "$TMP/trader.pub"
 [ "$(stat -c %a "$TMP/trader.key")" = 600 ] || { echo "lxdex_cli: key file not 0600" >&2; exit 1; }

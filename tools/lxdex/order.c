@@ -212,7 +212,9 @@ int lxdex_order_place(int argc, char **argv) {
     msg.u.place.market = m->id;
     msg.u.place.side = (uint8_t)side;
     msg.u.place.order_type = (uint8_t)o.order_type;
-    msg.u.place.tif = (uint8_t)(o.order_type ? LX_TIF_IOC : o.tif);
+    /* a market order: IOC, or all or nothing with --tif FOK (the engine
+     * refuses POST_ONLY: docs/matching.md) */
+    msg.u.place.tif = (uint8_t)(o.order_type && o.tif == LX_TIF_GTC ? LX_TIF_IOC : o.tif);
     msg.u.place.stp = (uint8_t)o.stp;
     msg.u.place.client_id = o.has_client_id ? o.client_id : 0;
     if (o.tif == LX_TIF_GTD) {
@@ -412,7 +414,8 @@ const char lxdex_order_help[] =
     "  --client-id N     your id for the order (place), or name the order by it\n"
     "  --tif T           GTC (default), GTD, IOC, FOK, POST_ONLY\n"
     "  --expiry-ms MS    GTD: expires MS milliseconds from now\n"
-    "  --market          a market order; PRICE is the worst price it accepts\n"
+    "  --market          a market order; PRICE is the worst price it accepts; IOC, or all\n"
+    "                    or nothing with --tif FOK\n"
     "  --stp MODE        self-trade prevention: NONE (default), EXPIRE_TAKER, EXPIRE_MAKER,\n"
     "                    EXPIRE_BOTH, DECREMENT\n"
     "\n"
