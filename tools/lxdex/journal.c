@@ -184,6 +184,11 @@ static int verify_dir(const char *dir, uint32_t chain_id, uint32_t shard) {
     if (sc.bad) {
         fprintf(stderr, "lxdex journal verify: INVALID: %s (%" PRIu64 " bad signature%s in all)\n",
                 sc.first_bad, sc.bad, sc.bad == 1 ? "" : "s");
+        if (sc.bad == sc.signed_cmds)
+            fprintf(stderr,
+                    "lxdex journal verify: no signature verifies for chain id %u: if the node "
+                    "has another node.chain_id, give it with --chain-id N\n",
+                    (unsigned)a.chain_id);
         return 1;
     }
     if (r1.empty) {

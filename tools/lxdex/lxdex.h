@@ -58,7 +58,8 @@ typedef struct {
     lx_proto_decoder_t dec;
     lx_config_t cfg; /* tick and lot sizes, chain id */
     bool has_cfg;
-    uint8_t buf[4096]; /* received bytes not yet decoded: buf[off..have) */
+    const char *cfg_path; /* --config, or NULL: the embedded configuration */
+    uint8_t buf[4096];    /* received bytes not yet decoded: buf[off..have) */
     size_t have, off;
 } lxdex_conn_t;
 #define LXDEX_CONN_INIT                                                                            \

@@ -137,8 +137,14 @@ static int parse_opts(int argc, char **argv, opts_t *o) {
 
 /* ---- units --------------------------------------------------------------- */
 
+/* A market by its symbol in any case or its id, as the read commands take it (docs/cli.md). */
 static const lx_config_market_t *market_of(lxdex_conn_t *c, const char *symbol) {
     const lx_config_market_t *m = lx_config_market_by_symbol(&c->cfg, symbol);
+    for (size_t i = 0; !m && i < c->cfg.nmarkets; i++)
+        if (strcasecmp(c->cfg.markets[i].symbol, symbol) == 0) m = &c->cfg.markets[i];
+    uint64_t id;
+    if (!m && lxdex_parse_u64(symbol, 0, UINT32_MAX, &id))
+        m = lx_config_market(&c->cfg, (lx_market_id_t)id);
     if (!m) {
         fprintf(stderr, "lxdex: unknown market '%s'; markets:", symbol);
         for (size_t i = 0; i < c->cfg.nmarkets; i++)
@@ -409,8 +415,9 @@ const char lxdex_order_help[] =
     "  --key FILE        log on by signing the node's challenge with this secret key\n"
     "                    (lxdex keygen); without it, by account id (dev mode only)\n"
     "  --node HOST:PORT  the node's binary port (default 127.0.0.1:9100)\n"
-    "  --config FILE     the node's configuration, for tick and lot sizes (default: the\n"
-    "                    embedded dev configuration that `make run` uses)\n"
+    "  --config FILE     the node's configuration, for tick and lot sizes and, with --key,\n"
+    "                    the chain id signed for (default: the embedded dev configuration\n"
+    "                    that `make run` uses)\n"
     "  --client-id N     your id for the order (place), or name the order by it\n"
     "  --tif T           GTC (default), GTD, IOC, FOK, POST_ONLY\n"
     "  --expiry-ms MS    GTD: expires MS milliseconds from now\n"
@@ -419,7 +426,9 @@ const char lxdex_order_help[] =
     "  --stp MODE        self-trade prevention: NONE (default), EXPIRE_TAKER, EXPIRE_MAKER,\n"
     "                    EXPIRE_BOTH, DECREMENT\n"
     "\n"
-    "PRICE and SIZE are decimals in the market's units (BTC-USD: USD per BTC, BTC) and must\n"
-    "lie on its tick and lot grid; nothing is rounded.\n"
+    "SYMBOL is a market's symbol, in any case, or its id. PRICE and SIZE are decimals in the\n"
+    "market's units (BTC-USD: USD per BTC, BTC) and must lie on its tick and lot grid; nothing\n"
+    "is rounded. deadman SECONDS must exceed the node's engine.deadman_min_lead_ms (5 s in\n"
+    "the embedded configuration), counted from when the node sequences the request.\n"
     "Prints the execution reports that answer the request. Exit status: 0 done, 1 rejected or\n"
     "failed, 2 usage error.\n";

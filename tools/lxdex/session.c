@@ -198,7 +198,16 @@ int lxdex_conn_dial(lxdex_conn_t *c, const char *node, lx_account_id_t account,
         keyfile)
         fprintf(stderr,
                 "lxdex: logon refused (LOGON_FAILED): the key must be account %u's owner key or "
-                "a live agent's (approved, not revoked, not expired)\n",
+                "a live agent's (approved, not revoked, not expired), and the logon is signed for "
+                "chain id %u: %s\n",
+                (unsigned)account, (unsigned)c->cfg.node.chain_id,
+                c->cfg_path ? "is it the node's? (--config names the node's configuration)"
+                            : "the embedded configuration's; --config FILE gives the node's");
+    else if (rc == 1 && m.type == LX_PROTO_REJECT && m.u.reject.reason == LX_PROTO_R_LOGON_FAILED)
+        fprintf(stderr,
+                "lxdex: logon refused (LOGON_FAILED): a logon by account id needs a node in dev "
+                "mode (otherwise log on with --key FILE: account %u's owner key or an agent's) "
+                "and an account below its engine.max_accounts\n",
                 (unsigned)account);
     else if (rc == 1 && m.type == LX_PROTO_REJECT)
         fprintf(stderr, "lxdex: logon refused (%s): %s\n", lx_proto_reason_name(m.u.reject.reason),
@@ -212,6 +221,7 @@ int lxdex_conn_config(lxdex_conn_t *c, const char *path) {
     char err[LX_CONFIG_ERR_LEN];
     int rc = path ? lx_config_load_file(path, &c->cfg, err, sizeof err)
                   : lx_config_default(&c->cfg, err, sizeof err);
+    c->cfg_path = path;
     if (rc) {
         fprintf(stderr, "lxdex: configuration: %s\n", err);
         return 1;
@@ -268,6 +278,14 @@ bool lxdex_conn_print(const lxdex_conn_t *c, const lx_proto_msg_t *m) {
     case LX_PROTO_REJECTED:
         printf("rejected  %s (%s)\n", lx_reject_name(m->u.rejected.reason),
                lx_reject_str(m->u.rejected.reason));
+        if (m->u.rejected.reason == LX_REJECT_DEADLINE_TOO_SOON && c->has_cfg) {
+            char lead[LX_DECIMAL_FORMAT_MAX];
+            lx_decimal_format_short(c->cfg.engine.deadman_min_lead_ns / 1000000, 3, lead,
+                                    sizeof lead);
+            printf("          the deadline must be at least %s s (engine.deadman_min_lead_ms of "
+                   "%s) after the node sequences the request: ask for more than %s\n",
+                   lead, c->cfg_path ? c->cfg_path : "the embedded configuration", lead);
+        }
         return true;
     case LX_PROTO_FILL: {
         const lx_proto_fill_t *r = &m->u.fill;
@@ -335,7 +353,10 @@ bool lxdex_conn_print(const lxdex_conn_t *c, const lx_proto_msg_t *m) {
     }
     case LX_PROTO_ORDER_STATUS_REPLY: {
         const lx_proto_status_reply_t *r = &m->u.status_reply;
-        if (r->status != LX_PROTO_STATUS_OPEN)
+        if (r->status != LX_PROTO_STATUS_OPEN && r->order_id == 0 && r->client_id != 0)
+            printf("client id %llu: no open order of the account has it\n",
+                   (unsigned long long)r->client_id);
+        else if (r->status != LX_PROTO_STATUS_OPEN)
             printf("order %llu is not open\n", (unsigned long long)r->order_id);
         else
             printf("order %llu  open  %s %s @ %s, filled %s, open %s\n",
