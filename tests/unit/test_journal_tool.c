@@ -158,6 +158,8 @@ static void test_verify_and_dump(void **state) {
     assert_non_null(strstr(out, "OK"));
     snprintf(want, sizeof want, "last seq:  %d\n", N);
     assert_non_null(strstr(out, want));
+    snprintf(want, sizeof want, "rules:     %u ", LX_RULES_LATEST);
+    assert_non_null(strstr(out, want));
     lx_engine_t *e = jt_engine_at(SEED, N);
     snprintf(want, sizeof want, "digest:    0x%016" PRIx64 "\n", lx_engine_digest(e));
     lx_engine_destroy(e);

@@ -215,6 +215,7 @@ static int verify_dir(const char *dir, uint32_t chain_id, uint32_t shard) {
                r2.snapshot, r2.snapshot_seq);
     else
         printf("replay:    from genesis\n");
+    printf("rules:     %u (docs/matching.md \"Rules versions\")\n", r2.engine.rules);
     printf("replayed:  %" PRIu64 " commands in %" PRIu64 " groups; %u snapshot(s) matched\n",
            r2.commands, r2.groups, r2.snapshots_checked);
     printf("signed:    %" PRIu64 " commands, every signature verified (chain id %u)\n",
