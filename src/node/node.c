@@ -300,9 +300,10 @@ static int shard_open(lx_node_t *n, shard_t *s, char *err, size_t errlen) {
         lx_engine_stats(s->engine, &st);
         lx__node_log(n,
                      "lxdexd: recovered %s: last seq %llu, digest %016llx, %u markets, %u open "
-                     "orders, %llu commands replayed%s%s%s\n",
+                     "orders, rules %u, %llu commands replayed%s%s%s\n",
                      s->dir, (unsigned long long)s->rec.last_seq, (unsigned long long)s->rec.digest,
-                     st.markets, st.orders, (unsigned long long)s->rec.commands,
+                     st.markets, st.orders, lx_engine_config(s->engine)->rules,
+                     (unsigned long long)s->rec.commands,
                      s->rec.snapshot[0] ? " after snapshot " : "", s->rec.snapshot,
                      s->rec.torn ? " (a torn tail was cut)" : "");
         if (s->rec.msg[0]) lx__node_log(n, "lxdexd: recovery notes: %s\n", s->rec.msg);
