@@ -336,8 +336,9 @@ struct lx_recovery {
 /*
  * Rebuilds the engine from dir: the newest valid snapshot (older ones if the
  * newest is invalid, none if none is valid), then every valid group after
- * it, applied through lx_engine_apply(). Stops at the first invalid record:
- * if it is the start of the torn tail of the last segment (nothing after it
+ * it, applied in runs through lx_engine_apply_batch_auth() with each
+ * record's auth section (as lx_journal_apply() one by one). Stops at the
+ * first invalid record: if it is the start of the torn tail of the last segment (nothing after it
  * proves that the group in flight there was complete: docs/journal.md,
  * Recovery, step 5) the tail is truncated (fsync'ed) and reported in rec;
  * anything else (a damaged record followed by a later group's commit record

@@ -13,7 +13,7 @@
  * names the head order. Applied one at a time, a message cost ~650 ns, most
  * of it waiting on DRAM. A log replays commands that are all known in
  * advance, so while command i is applied, the records of the commands a
- * few places behind it are requested, hop by hop, each hop a few commands
+ * few places ahead of it are requested, hop by hop, each hop a few commands
  * later than the one it depends on so that its address is in cache by
  * then:
  *

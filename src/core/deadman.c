@@ -16,7 +16,7 @@
  * switches, and per account (ident[account].dms) the entry's position + 1
  * (0: not armed). The order (deadline, then account id) is total, because
  * an account has at most one entry, so the order in which several switches
- * due at one TICK fire depends only on the state. Because the heap is
+ * due at one command fire depends only on the state. Because the heap is
  * indexed, re-arming moves the entry up or down in place and clearing
  * removes it: O(log n) each, no stale entries, and the heap holds exactly
  * the armed switches (as the GTD heap holds the resting GTD orders, gtd.c).

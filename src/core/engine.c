@@ -4,11 +4,12 @@
  *
  * lx_engine_apply() is the single entry point for state changes. It checks
  * the sequencer's stamps (seq strictly increasing, ts never decreasing),
- * expires GTD orders that are due at the command's time, then hands the
- * command to its handler: orders.c (place, cancel, amend, cancel-all),
- * clearing.c (deposit, withdraw, transfer), deadman.c (schedule-cancel, and
- * the switches a TICK fires), identity.c (keys and agents) or the
- * administration handlers below. lx_engine_apply_auth() first checks who
+ * expires GTD orders that are due at the command's time and (rules 2) fires
+ * the dead man's switches that are due, then hands the command to its
+ * handler: orders.c (place, cancel, amend, cancel-all), clearing.c
+ * (deposit, withdraw, transfer), deadman.c (schedule-cancel, and firing
+ * the switches due; rules 1: on a TICK only), identity.c (keys and agents)
+ * or the administration handlers below. lx_engine_apply_auth() first checks who
  * authorised the command (identity.c): a refusal is one REJECTED event and
  * nothing else, and a SIGNED nonce is recorded once the command applied.
  * Handlers validate first and mutate after, so a rejected command changes

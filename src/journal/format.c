@@ -19,7 +19,7 @@
  *
  *   offset size field
  *   0      8    magic "LXDEXJNL" (4c 58 44 45 58 4a 4e 4c)
- *   8      2    format version (2)
+ *   8      2    format version (3)
  *   10     2    header length (128)
  *   12     4    zero
  *   16     8    epoch, >= 1: changes whenever a writer starts a segment after
