@@ -338,16 +338,15 @@ struct lx_recovery {
  * newest is invalid, none if none is valid), then every valid group after
  * it, applied in runs through lx_engine_apply_batch_auth() with each
  * record's auth section (as lx_journal_apply() one by one). Stops at the
- * first invalid record: if it is the start of the torn tail of the last segment (nothing after it
- * proves that the group in flight there was complete: docs/journal.md,
- * Recovery, step 5) the tail is truncated (fsync'ed) and reported in rec;
- * anything else (a damaged record followed by a later group's commit record
- * or by a record after its own group's commit record, a damaged segment that is
- * not the last, a missing segment, a broken hash chain, a command the engine
- * refuses) is LX_ECORRUPT with rec->msg naming the file and the offset; the
- * engine out of memory for a command is LX_ENOMEM, named the same way.
- * *e is NULL on error, and when the directory holds no journal (rec->empty).
- * opts may be NULL.
+ * first invalid record: if it is the start of the torn tail of the last
+ * segment (nothing after it proves that the group in flight there was
+ * complete: docs/journal.md, Recovery, step 5) the tail is truncated
+ * (fsync'ed) and reported in rec; anything else (a damaged record followed by a later group's
+ * commit record or by a record after its own group's commit record, a damaged segment that is not
+ * the last, a missing segment, a broken hash chain, a command the engine refuses) is LX_ECORRUPT
+ * with rec->msg naming the file and the offset; the engine out of memory for a command is
+ * LX_ENOMEM, named the same way. *e is NULL on error, and when the directory holds no journal
+ * (rec->empty). opts may be NULL.
  */
 int lx_recover(const char *dir, const lx_recover_opts_t *opts, lx_engine_t **e, lx_recovery_t *rec);
 

@@ -23,8 +23,8 @@
  *      each group is checked (scan.c) and its commands with seq > N are
  *      applied as lx_journal_apply() would (with the record's auth
  *      section, if any, into opts.sink), in runs through
- *      lx_engine_apply_batch_auth (on_group); the engine refusing one (LX_EINVAL:
- *      seq or ts out of order) is corruption too, the engine out of memory
+ *      lx_engine_apply_batch_auth (on_group); the engine refusing one
+ *      (LX_EINVAL: seq or ts out of order) is corruption too, the engine out of memory
  *      for one is LX_ENOMEM (the journal is fine: run recovery again).
  *   5. The end: a clean end, or a torn tail in the LAST segment (scan.c
  *      defines it: nothing after the first invalid byte proves that the
@@ -197,6 +197,16 @@ typedef struct {
     const char *name;
 } snap_check_t;
 
+/* The engine's auth section for a record's (NULL or scheme NONE: none,
+ * which the engine takes as no auth). */
+static void cmd_auth(const lx_journal_auth_t *a, lx_cmd_auth_t *out) {
+    memset(out, 0, sizeof *out);
+    if (!a || a->scheme == LX_AUTH_NONE) return;
+    out->scheme = a->scheme;
+    out->nonce = a->nonce;
+    memcpy(out->key, a->key, sizeof out->key);
+}
+
 /* Commands applied in one lx_engine_apply_batch_auth call: a group's,
  * up to this many at a time (the engine fetches ahead within a run). */
 #define REPLAY_RUN 256
@@ -211,12 +221,11 @@ typedef struct {
     snap_check_t *checks; /* check_snapshots, ascending seq */
     size_t nchecks, next_check;
     /* the run being gathered (REPLAY_RUN each, with an engine): commands,
-     * their auth sections, their offsets */
+     * their auth sections, their records (offset, on_cmd) */
     lx_cmd_t *run;
     lx_cmd_auth_t *run_auth;
-    uint64_t *run_off;
-    const jnl_entry_t **run_ent; /* their records, for on_cmd */
-    size_t nrun, pend;           /* the run's length; on_cmd called before pend */
+    const jnl_entry_t **run_ent;
+    size_t nrun, pend; /* the run's length; on_cmd called before pend */
 } replay_t;
 
 /* on_cmd, and the count of commands replayed, for the run's commands up
@@ -257,10 +266,10 @@ static int apply_run(replay_t *r, size_t n) {
     /* the commands applied, and the one refused (seen before it was) */
     announce(r, rc ? done + 1 : n);
     if (rc == LX_ENOMEM) /* not the journal's fault: recovery may be run again */
-        return errorf(r->rec, r->dir, r->file, r->run_off[done], LX_ENOMEM,
+        return errorf(r->rec, r->dir, r->file, r->run_ent[done]->off, LX_ENOMEM,
                       "no memory to apply command seq %" PRIu64, r->run[done].seq);
     if (rc)
-        return errorf(r->rec, r->dir, r->file, r->run_off[done], LX_ECORRUPT,
+        return errorf(r->rec, r->dir, r->file, r->run_ent[done]->off, LX_ECORRUPT,
                       "the engine refuses command seq %" PRIu64 " (%s)", r->run[done].seq,
                       lx_err_name(rc));
     return 0;
@@ -305,15 +314,8 @@ static int on_group(void *ctx, const jnl_entry_t *ents, uint32_t n, uint64_t gro
         }
         /* on_cmd and the count as the run is applied (apply_run) */
         r->run_ent[k] = en;
-        lx_cmd_auth_t *ca = &r->run_auth[k];
-        memset(ca, 0, sizeof *ca);
-        if (en->auth && a.scheme != LX_AUTH_NONE) {
-            ca->scheme = a.scheme;
-            ca->nonce = a.nonce;
-            memcpy(ca->key, a.key, sizeof ca->key);
-        }
-        r->run[k] = en->cmd;
-        r->run_off[k++] = en->off;
+        cmd_auth(en->auth ? &a : NULL, &r->run_auth[k]);
+        r->run[k++] = en->cmd;
         bool check = r->next_check < r->nchecks && r->checks[r->next_check].seq <= en->cmd.seq;
         if (k < REPLAY_RUN && !check) continue;
         int rc = apply_run(r, k);
@@ -491,7 +493,6 @@ int lx_recover(const char *dir, const lx_recover_opts_t *opts_in, lx_engine_t **
     r.skip_to = base;
     if (e && (!(r.run = malloc(REPLAY_RUN * sizeof *r.run)) ||
               !(r.run_auth = malloc(REPLAY_RUN * sizeof *r.run_auth)) ||
-              !(r.run_off = malloc(REPLAY_RUN * sizeof *r.run_off)) ||
               !(r.run_ent = malloc(REPLAY_RUN * sizeof *r.run_ent)))) {
         rc = errorf(rec, dir, NULL, 0, LX_ENOMEM, "no memory to replay");
         goto done;
@@ -682,7 +683,6 @@ done:
     jnl_scan_free(&sc);
     free(r.run);
     free(r.run_auth);
-    free(r.run_off);
     free(r.run_ent);
     free(si);
     free(checks);
@@ -700,8 +700,7 @@ done:
 
 int lx_journal_apply(lx_engine_t *e, const lx_cmd_t *cmd, const lx_journal_auth_t *auth,
                      const lx_sink_t *sink) {
-    if (!auth || auth->scheme == LX_AUTH_NONE) return lx_engine_apply(e, cmd, sink);
-    lx_cmd_auth_t ca = {.scheme = auth->scheme, .nonce = auth->nonce};
-    memcpy(ca.key, auth->key, sizeof ca.key);
+    lx_cmd_auth_t ca;
+    cmd_auth(auth, &ca);
     return lx_engine_apply_auth(e, cmd, &ca, sink);
 }
