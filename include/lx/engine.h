@@ -61,10 +61,14 @@ typedef struct {
  * only; a buy's fee is capped at its lock's room; a market order's tif is
  * ignored, IOC). 2: a due switch fires before any command; a buy's fee
  * beyond the room comes from its free quote; a market order honours FOK
- * and refuses POST_ONLY (BAD_TIF). */
+ * and refuses POST_ONLY (BAD_TIF). 3: a revoked agent key is forgotten
+ * (its record deleted, its last nonces kept as the account's nonce
+ * floors, where every later key of the account starts: docs/identity.md),
+ * so approving and revoking keys no longer grows the engine. */
 #define LX_RULES_1 1u
 #define LX_RULES_2 2u
-#define LX_RULES_LATEST LX_RULES_2
+#define LX_RULES_3 3u
+#define LX_RULES_LATEST LX_RULES_3
 
 #define LX_DEADMAN_MIN_LEAD_DEFAULT ((int64_t)5000000000) /* 5 s */
 #define LX_AGENTS_DEFAULT 8
@@ -231,7 +235,7 @@ void lx_engine_stats(const lx_engine_t *e, lx_engine_stats_t *out);
 
 /* The engine's arrays, each reported as fn(ctx, start, bytes): order slots,
  * accounts, markets, assets, identities, the slot bitmaps, the level pool,
- * balances, the GTD and key tables, and the tables of its hash indexes
+ * balances, the GTD, key and nonce floor tables, and the tables of its hash indexes
  * (not the per-market side arrays and their blocks: small allocations of
  * their own, in the books that need them). For a host that
  * manages memory (lxdexd maps them on huge pages at start:
@@ -272,7 +276,8 @@ int lx_engine_balance(const lx_engine_t *e, lx_account_id_t a, lx_asset_id_t ass
 typedef enum {
     LX_KEY_OWNER = 1,  /* the account's own key */
     LX_KEY_AGENT = 2,  /* an approved agent (possibly expired) */
-    LX_KEY_REVOKED = 3 /* an agent whose approval was revoked; its nonce is kept */
+    LX_KEY_REVOKED = 3 /* rules 1 and 2: an agent whose approval was revoked, its
+                          nonces kept (from rules 3 the record is deleted) */
 } lx_key_role_t;
 
 typedef struct {
@@ -287,11 +292,18 @@ typedef struct {
 
 /* A key the engine knows; LX_ENOENT if none. */
 int lx_engine_key(const lx_engine_t *e, const uint8_t key[LX_KEY_LEN], lx_key_info_t *out);
-/* Every key the engine knows, in the order they became known: i < count. */
+/* Every key the engine knows, i < count: in the order they became known,
+ * except that a deleted record's place (rules 3: a revoked agent) is taken
+ * by the last record. */
 uint32_t lx_engine_key_count(const lx_engine_t *e);
 void lx_engine_key_nth(const lx_engine_t *e, uint32_t i, lx_key_info_t *out);
 /* The account's owner key; LX_ENOENT if it has none (or a bad id). */
 int lx_engine_owner_key(const lx_engine_t *e, lx_account_id_t a, uint8_t key[LX_KEY_LEN]);
+/* The account's nonce floors (rules 3): the highest last nonces, one-shard
+ * and every-shard, of the keys it revoked and the engine forgot; a new key
+ * record of the account starts from them. Zeros if none (or a bad id). */
+void lx_engine_nonce_floor(const lx_engine_t *e, lx_account_id_t a, uint64_t *nonce,
+                           uint64_t *nonce_all);
 
 /* The deadline of the account's dead man's switch, 0 when it is not armed
  * (or the account id is out of range). */

@@ -24,7 +24,7 @@ typedef int (*lx_write_fn)(void *ctx, const void *buf, size_t len);
  * end of input). */
 typedef int (*lx_read_fn)(void *ctx, void *buf, size_t len);
 
-#define LX_SNAPSHOT_VERSION 5 /* lx_engine_load() also reads versions 2 to 4 */
+#define LX_SNAPSHOT_VERSION 6 /* lx_engine_load() also reads versions 2 to 5 */
 
 int lx_engine_save(const lx_engine_t *e, lx_write_fn write, void *ctx);
 int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx);

@@ -277,7 +277,16 @@ typedef struct lx__ident {
     uint32_t dms;     /* position in the dms heap + 1; 0 = switch not armed */
     uint32_t owner;   /* index in keys[] + 1 of the owner key; 0 = none */
     uint32_t nagents; /* keys of role AGENT of this account */
+    uint32_t floor;   /* index in floors[] + 1 of its nonce floors; 0 = none */
 } lx__ident_t;
+
+/* An account's nonce floors (rules 3, identity.c): the highest last nonces
+ * of the keys it revoked, which the engine then forgot. */
+typedef struct lx__floor {
+    uint64_t nonce, nonce_all;
+    uint32_t account;
+    uint32_t pad_;
+} lx__floor_t;
 
 typedef struct lx__key {
     uint8_t key[32];
@@ -382,9 +391,12 @@ struct lx_engine {
     lx__dms_t *dms;     /* armed switches, a heap by (deadline, account) */
     uint32_t ndms, dms_cap;
 
-    lx__key_t *keys; /* in the order they became known */
+    lx__key_t *keys; /* in the order they became known (a deleted record's
+                        place taken by the last) */
     uint32_t nkeys, keys_cap;
-    lx__idx_t key_idx; /* key bytes -> index in keys */
+    lx__idx_t key_idx;   /* key bytes -> index in keys */
+    lx__floor_t *floors; /* in the order they were created, at most one an account */
+    uint32_t nfloors, floors_cap;
 };
 
 /* ---- shared internals (lx__ prefix), one file each ---------------------- */
@@ -566,9 +578,15 @@ int lx__bind_key(lx_engine_t *e, const lx_cmd_t *c);
 int lx__approve_agent(lx_engine_t *e, const lx_cmd_t *c);
 int lx__revoke_agent(lx_engine_t *e, const lx_cmd_t *c);
 uint32_t lx__key_find(const lx_engine_t *e, const uint8_t key[32]);
-/* Adds a key record (snapshot load; room reserved with lx__key_reserve). */
+/* Adds a key record (snapshot load; room reserved with lx__key_reserve);
+ * its nonces start at the account's floors. */
 int lx__key_reserve(lx_engine_t *e);
 uint32_t lx__key_add(lx_engine_t *e, const uint8_t key[32], uint32_t account, uint32_t role);
+/* Room for one more floor record (one per account, ever). */
+int lx__floor_reserve(lx_engine_t *e);
+/* Raises the account's floors to at least these nonces, creating its
+ * record (room reserved) if it has none. */
+void lx__floor_raise(lx_engine_t *e, uint32_t account, uint64_t nonce, uint64_t nonce_all);
 
 /* clearing.c: locks, settlement, funds commands (docs/clearing.md) */
 /* lx__lock_amount and lx__fee_for (clearing.h) in 128 bits, for products

@@ -13,7 +13,8 @@
  * order ids); the live GTD entries and the armed dead man's switches, each
  * combined by addition because a heap's array order is an artifact of its
  * history; and every known key (owner, agent, revoked) with its account,
- * role, last nonces, expiry and name, in the order the engine learnt them.
+ * role, last nonces, expiry and name, in the order keys[] holds them; and
+ * the accounts' nonce floors (rules 3), as a set.
  * lx__digest also computes it as images of an older version have it in
  * their trailer (without the fields that version did not have), so that
  * such an image can still be checked and loaded.
@@ -61,7 +62,7 @@ uint64_t lx_engine_digest(const lx_engine_t *e) {
 /* The digest as images of `version` have it in their trailer: version 2
  * had no market last-event times and one nonce per key; versions 2 and 3
  * no fee account, and their balances in creation order; versions before 5
- * no rules version (they ran rules 1). */
+ * no rules version (they ran rules 1); versions before 6 no nonce floors. */
 uint64_t lx__digest(const lx_engine_t *e, uint32_t version) {
     hasher_t s = {0x6c78646578ULL};
     const lx_engine_config_t *c = &e->cfg;
@@ -188,6 +189,19 @@ uint64_t lx__digest(const lx_engine_t *e, uint32_t version) {
         put(&s, k->nonce);
         if (version >= 3) put(&s, k->nonce_all);
         put(&s, (uint64_t)k->expiry);
+    }
+
+    /* the accounts' nonce floors (rules 3), a set like the switches; an
+     * engine without any (every engine before rules 3) hashes nothing
+     * here, so its digest is the one of version 5 */
+    if (version >= 6 && e->nfloors) {
+        uint64_t fl = 0;
+        for (uint32_t i = 0; i < e->nfloors; i++) {
+            const lx__floor_t *f = &e->floors[i];
+            fl += mix(mix(mix(f->account) ^ f->nonce) ^ f->nonce_all);
+        }
+        put(&s, e->nfloors);
+        put(&s, fl);
     }
     return mix(s.h);
 }

@@ -374,6 +374,11 @@ static LX_NOINLINE int apply_authed(lx_engine_t *e, const lx_cmd_t *c, const lx_
     uint32_t signer = LX__NIL;
     if (lx__auth_check(e, c, auth, &signer) != LX_REJECT_NONE) return 0; /* rejected */
     int rc = dispatch(e, c);
+    /* a revocation (rules 3) deletes a record, and the last record, which
+     * may be the signer's, takes its place: the signer is found again (an
+     * owner: never the deleted one) */
+    if (signer != LX__NIL && rc == 0 && c->type == LX_CMD_REVOKE_AGENT)
+        signer = lx__key_find(e, auth->key);
     if (signer != LX__NIL && rc == 0)
         *(lx_cmd_every_shard(c) ? &e->keys[signer].nonce_all : &e->keys[signer].nonce) =
             auth->nonce;

@@ -11,18 +11,38 @@
  *
  * Data structure: keys[] holds every public key the engine knows, in the
  * order it became known (BIND_KEY, first APPROVE_AGENT of that key), with
- * its account, role (owner, agent, revoked agent), last nonce and, for
- * agents, the approval's name and expiry. A hash index (lx__idx, the same
- * one the client ids use) maps the 32 key bytes to the record; the tag is a
- * mix of all four key words. Per account, ident[account] holds the owner's
- * record index and the number of agents. Records are never removed: a
- * revoked agent keeps its record, so its nonce history survives a later
- * re-approval and an old signed action of it can never be replayed; the
- * growth is bounded by the APPROVE_AGENT commands the owners sign.
+ * its account, role (owner, agent, and under rules 1 and 2 revoked agent),
+ * last nonces and, for agents, the approval's name and expiry. A hash
+ * index (lx__idx, the same one the client ids use) maps the 32 key bytes
+ * to the record; the tag is a mix of all four key words. Per account,
+ * ident[account] holds the owner's record index, the number of agents and
+ * its nonce floors' record index.
+ *
+ * Forgetting revoked keys (rules 3). Under rules 1 and 2 a revoked agent
+ * keeps its record for ever, so that its nonce history survives a later
+ * re-approval and an old signed action of it can never be replayed; but
+ * then an owner who approves and revokes new keys grows the engine by a
+ * record (80 bytes and an index entry) a pair of commands, without bound.
+ * From rules 3 REVOKE_AGENT deletes the record (the last record takes its
+ * place in keys[], so nothing moves but one record) and raises the
+ * account's nonce floors to the key's last nonces; every key record the
+ * account gets later (an agent, a re-approved one, its owner key) starts
+ * from the floors. An old action signed by the forgotten key for this
+ * account therefore stays spent, whatever the key becomes; one signed for
+ * another account was never this account's to replay. What an account
+ * holds is bounded: an owner, its agents (the limit) and one floor record.
+ * The cost is the nonce rule's reach: a new agent's first nonce must be
+ * above the floors, which a client that signs with the clock (the CLI)
+ * meets and one that counts from 1 for every new key does not
+ * (docs/identity.md). The floors are two, like a key's nonces: the
+ * every-shard one is the same in every shard (lx_cmd_every_shard), the
+ * other is each shard's own.
  *
  * Invariants (lx_engine_validate checks them): every record is in the
  * index; a key belongs to exactly one account; an account has at most one
- * owner record and ident[a].owner names it; ident[a].nagents is the number
+ * owner record and ident[a].owner names it; under rules 3 no record is
+ * revoked, and only then are there floors, one record an account, which
+ * ident[a].floor names; ident[a].nagents is the number
  * of its records of role AGENT and never exceeds the configured maximum
  * (except after a configuration that lowered it: then no new agent until
  * it is back under).
@@ -37,7 +57,8 @@
  * Costs: one hash probe of a 32-byte key per authenticated command; nothing
  * at all for a command without auth, which is what the matching path sees
  * in dev mode and in the benchmarks. BIND_KEY and APPROVE_AGENT may grow
- * keys[] and the index (doubling), before they change anything.
+ * keys[] and the index (doubling), REVOKE_AGENT the floors, before they
+ * change anything.
  *
  * What this file deliberately does not do: verify signatures (gateways do,
  * src/gw/sign.c), know the bridge key (the gateway checks that deposits and
@@ -87,6 +108,7 @@ int lx__identity_init(lx_engine_t *e) {
 
 void lx__identity_free(lx_engine_t *e) {
     free(e->keys);
+    free(e->floors);
     lx__idx_free(&e->key_idx);
 }
 
@@ -108,10 +130,47 @@ uint32_t lx__key_add(lx_engine_t *e, const uint8_t key[32], uint32_t account, ui
     memcpy(r->key, key, 32);
     r->account = account;
     r->role = role;
+    if (e->ident[account].floor) {
+        const lx__floor_t *f = &e->floors[e->ident[account].floor - 1];
+        r->nonce = f->nonce;
+        r->nonce_all = f->nonce_all;
+    }
     lx__idx_insert(&e->key_idx, key_hash(e, key), k); /* reserved: cannot fail */
     if (role == LX_KEY_OWNER) e->ident[account].owner = k + 1;
     if (role == LX_KEY_AGENT) e->ident[account].nagents++;
     return k;
+}
+
+/* Deletes record k (rules 3): the last record takes its place, and the
+ * index and the owner's ident entry learn where it went. */
+static void key_delete(lx_engine_t *e, uint32_t k) {
+    lx__idx_remove(&e->key_idx, key_hash(e, e->keys[k].key), k);
+    if (e->keys[k].role == LX_KEY_AGENT) e->ident[e->keys[k].account].nagents--;
+    uint32_t last = --e->nkeys;
+    if (k == last) return;
+    uint64_t h = key_hash(e, e->keys[last].key);
+    lx__idx_remove(&e->key_idx, h, last);
+    e->keys[k] = e->keys[last];
+    (void)lx__idx_insert(&e->key_idx, h, k); /* room: one was just freed */
+    if (e->keys[k].role == LX_KEY_OWNER) e->ident[e->keys[k].account].owner = k + 1;
+}
+
+int lx__floor_reserve(lx_engine_t *e) {
+    lx__floor_t *f = lx__array_room(e->floors, e->nfloors, &e->floors_cap, sizeof *f, 16);
+    if (!f) return LX_ENOMEM;
+    e->floors = f;
+    return 0;
+}
+
+void lx__floor_raise(lx_engine_t *e, uint32_t account, uint64_t nonce, uint64_t nonce_all) {
+    lx__ident_t *id = &e->ident[account];
+    if (!id->floor) {
+        e->floors[e->nfloors] = (lx__floor_t){0, 0, account, 0};
+        id->floor = ++e->nfloors;
+    }
+    lx__floor_t *f = &e->floors[id->floor - 1];
+    if (nonce > f->nonce) f->nonce = nonce;
+    if (nonce_all > f->nonce_all) f->nonce_all = nonce_all;
 }
 
 /* ---- auth --------------------------------------------------------------------- */
@@ -287,9 +346,17 @@ int lx__revoke_agent(lx_engine_t *e, const lx_cmd_t *c) {
         lx__reject(e, c, r, LX_MARKET_NONE, p->account, 0, 0);
         return 0;
     }
-    e->keys[k].role = LX_KEY_REVOKED;
-    e->ident[p->account].nagents--;
+    if (e->cfg.rules < LX_RULES_3) { /* the record stays, revoked */
+        e->keys[k].role = LX_KEY_REVOKED;
+        e->ident[p->account].nagents--;
+        emit_key(e, LX_EV_AGENT_REVOKED, k);
+        return 0;
+    }
+    int rc = lx__floor_reserve(e);
+    if (rc) return rc;
     emit_key(e, LX_EV_AGENT_REVOKED, k);
+    lx__floor_raise(e, p->account, e->keys[k].nonce, e->keys[k].nonce_all);
+    key_delete(e, k);
     return 0;
 }
 
@@ -326,6 +393,14 @@ int lx_engine_owner_key(const lx_engine_t *e, lx_account_id_t a, uint8_t key[LX_
     if (!e || a >= e->cfg.max_accounts || !e->ident[a].owner) return LX_ENOENT;
     memcpy(key, e->keys[e->ident[a].owner - 1].key, 32);
     return 0;
+}
+
+void lx_engine_nonce_floor(const lx_engine_t *e, lx_account_id_t a, uint64_t *nonce,
+                           uint64_t *nonce_all) {
+    *nonce = *nonce_all = 0;
+    if (!e || a >= e->cfg.max_accounts || !e->ident[a].floor) return;
+    *nonce = e->floors[e->ident[a].floor - 1].nonce;
+    *nonce_all = e->floors[e->ident[a].floor - 1].nonce_all;
 }
 
 lx_account_id_t lx_cmd_account(const lx_cmd_t *cmd) {

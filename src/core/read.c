@@ -113,6 +113,7 @@ void lx_engine_memory(const lx_engine_t *e, lx_memory_fn fn, void *ctx) {
     report(fn, ctx, e->gtx, e->gtx_cap, sizeof *e->gtx);
     report(fn, ctx, e->dms, e->dms_cap, sizeof *e->dms);
     report(fn, ctx, e->keys, e->keys_cap, sizeof *e->keys);
+    report(fn, ctx, e->floors, e->floors_cap, sizeof *e->floors);
     report_idx(fn, ctx, &e->cid_idx);
     report_idx(fn, ctx, &e->bal_idx);
     report_idx(fn, ctx, &e->dep_idx);

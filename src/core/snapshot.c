@@ -8,11 +8,11 @@
  * code that the tests already trust, then checked by lx_engine_validate()
  * and by the digest stored at the end of the image.
  *
- * Format, version 5. All integers little-endian; i64 two's complement.
+ * Format, version 6. All integers little-endian; i64 two's complement.
  *
  *   offset  size  field
  *   0       4     magic "LXEN" (0x4c 0x58 0x45 0x4e)
- *   4       4     version (5)
+ *   4       4     version (6)
  *   8       4     max_markets
  *   12      4     max_assets
  *   16      4     max_accounts
@@ -59,7 +59,11 @@
  *   keys      count x 80: key[32], u32 account, u32 role (1 owner, 2 agent,
  *             3 revoked), u64 last nonce, i64 expiry, 16 bytes name, u64
  *             last nonce of the commands every shard applies; in the order
- *             the engine learnt them (identity.c)
+ *             of the engine's key table (identity.c); role 3 only under
+ *             rules 1 and 2
+ *   floors    count x 20: u32 account, u64 nonce floor, u64 nonce floor of
+ *             the commands every shard applies; in creation order, one an
+ *             account at most, none under rules 1 and 2 (identity.c)
  *   trailer   u64 lx_engine_digest() of the state
  *
  * Version 2 is read too: its markets have 8 zero bytes where last_ts is
@@ -75,7 +79,9 @@
  *
  * Versions 2 to 4 have a 64-byte header (no rules and no zero word: the
  * check at 64, the sections at 72) and ran the first rules (LX_RULES_1),
- * which their engine keeps; their digest has no rules version.
+ * which their engine keeps; their digest has no rules version. Version 5
+ * has no floors section (it ran rules 1 or 2, which have no floors); its
+ * digest is today's for such an engine.
  *
  * Version 1 (before the dead man's switches and keys) is no longer read
  * (LX_EVERSION): its trailer is the digest of its day, which the digest
@@ -106,7 +112,7 @@ static int gtd_cmp(const void *a, const void *b) {
 }
 
 #define SNAP_MAGIC 0x4e45584cu /* "LXEN" little-endian */
-#define HEADER_LEN 72          /* version 5 */
+#define HEADER_LEN 72          /* versions 5 and 6 */
 #define HEADER_LEN_V4 64       /* versions 2 to 4: no rules version */
 
 static uint64_t header_check(const uint8_t *h, int len) {
@@ -308,6 +314,12 @@ int lx_engine_save(const lx_engine_t *e, lx_write_fn write, void *ctx) {
         memcpy(wr_room(w, 16), k->name, 16);
         w64(w, k->nonce_all);
     }
+    w32(w, e->nfloors);
+    for (uint32_t i = 0; i < e->nfloors; i++) {
+        w32(w, e->floors[i].account);
+        w64(w, e->floors[i].nonce);
+        w64(w, e->floors[i].nonce_all);
+    }
     w64(w, lx_engine_digest(e));
     wr_flush(w);
     int rc = w->err;
@@ -416,7 +428,8 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
     cfg.rules = version >= 5 ? lx_get_u32(h + 64) : LX_RULES_1;
     CHECK(cfg.deadman_min_lead_ns > 0 && cfg.max_agents_per_account > 0 &&
           (version >= 4 || cfg.fee_account == 0) && cfg.rules >= LX_RULES_1 &&
-          cfg.rules <= LX_RULES_LATEST && (version < 5 || lx_get_u32(h + 68) == 0));
+          cfg.rules <= LX_RULES_LATEST && (version < 5 || lx_get_u32(h + 68) == 0) &&
+          (version >= 6 || cfg.rules < LX_RULES_3));
     int rc = lx_engine_create(&e, &cfg);
     if (rc) {
         r.err = rc == LX_EINVAL ? LX_ECORRUPT : rc;
@@ -616,7 +629,8 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
         uint8_t rec[80];
         if (!rd(&r, rec, version >= 3 ? 80 : 72)) goto fail;
         uint32_t a = lx_get_u32(rec + 32), role = lx_get_u32(rec + 36);
-        CHECK(a < cfg.max_accounts && role >= LX_KEY_OWNER && role <= LX_KEY_REVOKED);
+        CHECK(a < cfg.max_accounts && role >= LX_KEY_OWNER &&
+              role <= (cfg.rules < LX_RULES_3 ? LX_KEY_REVOKED : LX_KEY_AGENT));
         CHECK(lx__key_find(e, rec) == LX__NIL);
         NEED(lx__key_reserve(e));
         CHECK(role != LX_KEY_OWNER || !e->ident[a].owner);
@@ -625,6 +639,15 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
         e->keys[k].expiry = (int64_t)lx_get_u64(rec + 48);
         memcpy(e->keys[k].name, rec + 56, 16);
         e->keys[k].nonce_all = version >= 3 ? lx_get_u64(rec + 72) : e->keys[k].nonce;
+    }
+    n = version >= 6 ? r32(&r) : 0;
+    CHECK(n <= cfg.max_accounts && (n == 0 || cfg.rules >= LX_RULES_3));
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t a = r32(&r);
+        uint64_t nonce = r64(&r), nonce_all = r64(&r);
+        CHECK(a < cfg.max_accounts && !e->ident[a].floor);
+        NEED(lx__floor_reserve(e));
+        lx__floor_raise(e, a, nonce, nonce_all);
     }
     uint64_t digest = r64(&r);
     if (version < 4) { /* checked as it was written, then moved to today's form */

@@ -433,7 +433,8 @@ out:
 
 /* Every key indexed and owned by a valid account; each owner key named by
  * its account and no other; each account's agent count equal to its AGENT
- * keys. */
+ * keys; no revoked record and each floor record named by its account, and
+ * floors only, from rules 3. */
 static int validate_keys(const lx_engine_t *e, char *msg, size_t msglen) {
     int rc = 0;
     uint64_t owners = 0, agents = 0;
@@ -441,7 +442,8 @@ static int validate_keys(const lx_engine_t *e, char *msg, size_t msglen) {
         const lx__key_t *k = &e->keys[i];
         if (lx__key_find(e, k->key) != i) FAIL("key %u not indexed", i);
         if (k->account >= e->cfg.max_accounts) FAIL("key %u of account %u", i, k->account);
-        if (k->role < LX_KEY_OWNER || k->role > LX_KEY_REVOKED)
+        if (k->role < LX_KEY_OWNER ||
+            k->role > (e->cfg.rules < LX_RULES_3 ? LX_KEY_REVOKED : LX_KEY_AGENT))
             FAIL("key %u has role %u", i, k->role);
         if (lx__key_zero(k->key) || !lx__text16_valid(k->name))
             FAIL("key %u: all zero, or its name is not printable text", i);
@@ -467,12 +469,22 @@ static int validate_keys(const lx_engine_t *e, char *msg, size_t msglen) {
         if (bad != LX__NIL)
             FAIL("account %u: agent count differs from its agent keys, or is over the limit", bad);
     }
-    uint64_t owned = 0, counted = 0;
+    if (e->nfloors && e->cfg.rules < LX_RULES_3) FAIL("nonce floors under rules %u", e->cfg.rules);
+    for (uint32_t i = 0; i < e->nfloors; i++) {
+        uint32_t a = e->floors[i].account;
+        if (a >= e->cfg.max_accounts || e->ident[a].floor != i + 1)
+            FAIL("floor record %u of account %u is not its account's", i, a);
+    }
+    uint64_t owned = 0, counted = 0, floored = 0;
     for (uint32_t a = 0; a < e->cfg.max_accounts; a++) {
         owned += e->ident[a].owner != 0;
         counted += e->ident[a].nagents;
+        floored += e->ident[a].floor != 0;
         if (e->ident[a].owner > e->nkeys) FAIL("account %u names key %u", a, e->ident[a].owner);
     }
+    if (floored != e->nfloors)
+        FAIL("%llu accounts name a floor record, %u records", (unsigned long long)floored,
+             e->nfloors);
     if (owned != owners)
         FAIL("%llu accounts name an owner key, %llu owner keys", (unsigned long long)owned,
              (unsigned long long)owners);

@@ -16,10 +16,18 @@
  * the engine for every command. A gateway that sees the engine's events (the
  * web gateway has every event) can also refuse a logon whose key the account
  * does not know, instead of taking a session whose every order the engine
- * would reject: lx_gw_keys_t is that copy. Records are a flat array in the
- * order keys became known, with an open-addressing index on the key's first
- * eight bytes (keys are random, so those bytes hash well); a record is never
- * removed, as in the engine (a revoked agent keeps its record). Lookups are
+ * would reject: lx_gw_keys_t is that copy. Records are a flat array, with
+ * an open-addressing index (linear probing) on a keyed hash of the whole
+ * key: SipHash (libsodium's crypto_shorthash) under a key drawn at
+ * creation. Not the key's first eight bytes: an agent key is whatever 32
+ * bytes its owner approves, so an owner could approve keys that all share
+ * them and make every lookup walk one long cluster on the gateway's
+ * thread. A revoked agent's record is deleted (the last record takes its
+ * place, and the probe run behind the freed slot is shifted back), as the
+ * engine does from rules 3; under rules 1 and 2 the engine keeps it, and a
+ * logon by such a key is then told the key is not the account's, where it
+ * was told the key was revoked: the engine refuses its commands either
+ * way. So the copy holds the keys that may act, and no more. Lookups are
  * one probe sequence; lx_gw_keys_has_owner scans the records, which a logon
  * can afford. The copy lags the engine by the events in flight, so it only
  * decides what a session is told at logon: the engine's check of each
@@ -128,18 +136,20 @@ struct lx_gw_keys {
     uint32_t n, cap;
     uint32_t *idx; /* icap slots: record index + 1, 0 empty */
     uint32_t icap; /* a power of two, at least twice n */
+    uint8_t seed[crypto_shorthash_KEYBYTES];
 };
 
-static uint32_t hash_of(const uint8_t key[32]) {
-    uint64_t h;
-    memcpy(&h, key, sizeof h);
-    h *= 0x9E3779B97F4A7C15u;
-    return (uint32_t)(h >> 32);
+static uint32_t hash_of(const lx_gw_keys_t *k, const uint8_t key[32]) {
+    uint8_t h[crypto_shorthash_BYTES];
+    crypto_shorthash(h, key, 32, k->seed);
+    uint32_t v;
+    memcpy(&v, h, sizeof v);
+    return v;
 }
 
 static uint32_t *slot_of(const lx_gw_keys_t *k, const uint8_t key[32]) {
     if (!k->icap) return NULL;
-    for (uint32_t i = hash_of(key) & (k->icap - 1);; i = (i + 1) & (k->icap - 1)) {
+    for (uint32_t i = hash_of(k, key) & (k->icap - 1);; i = (i + 1) & (k->icap - 1)) {
         uint32_t *s = &k->idx[i];
         if (!*s || !memcmp(k->rec[*s - 1].key, key, 32)) return s;
     }
@@ -166,7 +176,32 @@ static int grow(lx_gw_keys_t *k) {
 }
 
 lx_gw_keys_t *lx_gw_keys_create(void) {
-    return calloc(1, sizeof(lx_gw_keys_t));
+    if (sodium_init() < 0) return NULL;
+    lx_gw_keys_t *k = calloc(1, sizeof(lx_gw_keys_t));
+    if (k) randombytes_buf(k->seed, sizeof k->seed);
+    return k;
+}
+
+/* Deletes the record whose index slot is s: the slots after it in its
+ * probe run move back where their home allows (so every key stays
+ * reachable without tombstones), and the last record takes the freed
+ * record's place. */
+static void delete_at(lx_gw_keys_t *k, uint32_t *s) {
+    uint32_t mask = k->icap - 1, r = *s - 1;
+    uint32_t hole = (uint32_t)(s - k->idx);
+    for (uint32_t i = (hole + 1) & mask; k->idx[i]; i = (i + 1) & mask) {
+        uint32_t home = hash_of(k, k->rec[k->idx[i] - 1].key) & mask;
+        /* the entry at i may fill the hole unless its home lies in (hole, i] */
+        if (((i - home) & mask) >= ((i - hole) & mask)) {
+            k->idx[hole] = k->idx[i];
+            hole = i;
+        }
+    }
+    k->idx[hole] = 0;
+    if (r != --k->n) {
+        k->rec[r] = k->rec[k->n];
+        *slot_of(k, k->rec[r].key) = r + 1;
+    }
 }
 
 void lx_gw_keys_destroy(lx_gw_keys_t *k) {
@@ -184,6 +219,10 @@ int lx_gw_keys_apply(lx_gw_keys_t *k, const lx_event_t *ev) {
     if (!role) return 0;
     const lx_ev_key_t *e = &ev->u.key;
     uint32_t *s = slot_of(k, e->key);
+    if (role == LX_KEY_REVOKED) {
+        if (s && *s && k->rec[*s - 1].account == e->account) delete_at(k, s);
+        return 0;
+    }
     if (!s || !*s) {
         int rc = grow(k);
         if (rc) return rc;
@@ -203,11 +242,8 @@ int lx_gw_keys_check(const lx_gw_keys_t *k, lx_account_id_t account, const uint8
     uint32_t *s = slot_of(k, key);
     const rec_t *r = s && *s ? &k->rec[*s - 1] : NULL;
     if (!r || r->account != account) {
-        *why = "the key is not this account's owner key nor an agent it approved";
-        return LX_ENOENT;
-    }
-    if (r->role == LX_KEY_REVOKED) {
-        *why = "the account revoked this agent key";
+        *why = "the key is not this account's owner key nor an agent it approved and has not "
+               "revoked";
         return LX_ENOENT;
     }
     if (r->role == LX_KEY_AGENT && now_ns >= r->expiry) {

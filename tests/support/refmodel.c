@@ -126,10 +126,12 @@ struct ref {
     vec_t *acct; /* [max_accounts] open slots in acceptance order */
 
     int64_t *deadman;    /* [max_accounts] dead man's switch deadline, 0 = not armed */
-    lx_key_info_t *keys; /* every key known, in the order it became known */
+    lx_key_info_t *keys; /* every key known, in the order it became known,
+                            a revoked one's place taken by the last */
     size_t nkeys, keys_cap;
-    uint32_t max_agents; /* the effective agent limit */
-    int64_t min_lead;    /* the effective minimum lead of a deadline */
+    uint64_t (*floor)[2]; /* [max_accounts] nonce floors: one-shard, every-shard */
+    uint32_t max_agents;  /* the effective agent limit */
+    int64_t min_lead;     /* the effective minimum lead of a deadline */
 
     uint64_t *dep; /* open-addressing set of applied deposit ids */
     uint8_t *dep_used;
@@ -1296,6 +1298,9 @@ static lx_key_info_t *key_new(ref_t *r, const uint8_t key[32], lx_account_id_t a
     memcpy(k->key, key, 32);
     k->account = a;
     k->role = (uint8_t)role;
+    /* identity.md (rules 3): a new key starts at its account's floors */
+    k->nonce = r->floor[a][0];
+    k->nonce_all = r->floor[a][1];
     return k;
 }
 
@@ -1353,14 +1358,13 @@ static void do_approve_agent(ref_t *r, const lx_cmd_approve_agent_t *c) {
         why = LX_REJECT_EXPIRED;
     else if ((k = key_find(r, c->key)) && (k->account != c->account || k->role == LX_KEY_OWNER))
         why = LX_REJECT_KEY_IN_USE;
-    else if ((!k || k->role == LX_KEY_REVOKED) && agents_of(r, c->account) >= r->max_agents)
+    else if (!k && agents_of(r, c->account) >= r->max_agents)
         why = LX_REJECT_TOO_MANY_AGENTS;
     if (why) {
         reject(r, LX_MARKET_NONE, c->account, 0, 0, why);
         return;
     }
-    if (!k) k = key_new(r, c->key, c->account, LX_KEY_AGENT);
-    k->role = LX_KEY_AGENT; /* a revoked one is approved again, nonce kept */
+    if (!k) k = key_new(r, c->key, c->account, LX_KEY_AGENT); /* else renewed */
     memcpy(k->name, c->name, 16);
     k->expiry = c->expiry;
     ev_key(r, LX_EV_AGENT_APPROVED, k);
@@ -1377,8 +1381,12 @@ static void do_revoke_agent(ref_t *r, const lx_cmd_revoke_agent_t *c) {
         reject(r, LX_MARKET_NONE, c->account, 0, 0, LX_REJECT_UNKNOWN_AGENT);
         return;
     }
-    k->role = LX_KEY_REVOKED;
     ev_key(r, LX_EV_AGENT_REVOKED, k);
+    /* identity.md (rules 3): forgotten, its nonces kept as the floors; the
+     * last record takes its place */
+    if (k->nonce > r->floor[c->account][0]) r->floor[c->account][0] = k->nonce;
+    if (k->nonce_all > r->floor[c->account][1]) r->floor[c->account][1] = k->nonce_all;
+    *k = r->keys[--r->nkeys];
 }
 
 /* identity.md "Who may send what": the account the command acts for, and
@@ -1440,8 +1448,6 @@ static lx_reject_t auth_check(ref_t *r, const lx_cmd_t *c, const lx_cmd_auth_t *
         why = LX_REJECT_UNKNOWN_ACCOUNT;
     else if (!(k = key_find(r, auth->key)) || k->account != a || !has_owner(r, a))
         why = LX_REJECT_BAD_SIGNER;
-    else if (k->role == LX_KEY_REVOKED)
-        why = LX_REJECT_AGENT_REVOKED;
     else if (k->role == LX_KEY_AGENT && !agent_may)
         why = LX_REJECT_NOT_AUTHORIZED;
     else if (k->role == LX_KEY_AGENT && k->expiry <= c->ts)
@@ -1475,7 +1481,8 @@ static lx_reject_t auth_check(ref_t *r, const lx_cmd_t *c, const lx_cmd_auth_t *
         r->stats.auth_rejected++;
         return why;
     }
-    /* an index, not a pointer: the command may add keys (realloc) */
+    /* an index, not a pointer: the command may add keys (realloc); a
+     * revocation moves one (ref_apply_auth finds the signer again) */
     if (auth->scheme == LX_CMD_AUTH_SIGNED) *signer = (size_t)(k - r->keys);
     return LX_REJECT_NONE;
 }
@@ -1553,6 +1560,7 @@ int ref_apply_auth(ref_t *r, const lx_cmd_t *c, const lx_cmd_auth_t *auth, const
         break;
     }
     if (signer != SIZE_MAX) { /* spent, whatever the outcome */
+        signer = (size_t)(key_find(r, auth->key) - r->keys);
         if (every_shard(c))
             r->keys[signer].nonce_all = auth->nonce;
         else
@@ -1582,6 +1590,7 @@ ref_t *ref_create(const lx_engine_config_t *cfg) {
     r->cell_order = calloc(ncell ? ncell : 1, sizeof *r->cell_order);
     r->acct = calloc(cfg->max_accounts ? cfg->max_accounts : 1, sizeof *r->acct);
     r->deadman = calloc(cfg->max_accounts ? cfg->max_accounts : 1, sizeof *r->deadman);
+    r->floor = calloc(cfg->max_accounts ? cfg->max_accounts : 1, sizeof *r->floor);
     /* matching.md: a configured lead of 0 means the default, 5 s */
     r->min_lead = cfg->deadman_min_lead_ns ? cfg->deadman_min_lead_ns : 5000000000LL;
     r->cfg.deadman_min_lead_ns = r->min_lead;
@@ -1589,7 +1598,7 @@ ref_t *ref_create(const lx_engine_config_t *cfg) {
     r->max_agents = cfg->max_agents_per_account ? cfg->max_agents_per_account : 8;
     r->cfg.max_agents_per_account = r->max_agents;
     if (!r->orders || !r->live_pos || !r->markets || !r->assets || !r->cells || !r->cell_order ||
-        !r->acct || !r->deadman) {
+        !r->acct || !r->deadman || !r->floor) {
         ref_destroy(r);
         return NULL;
     }
@@ -1614,6 +1623,7 @@ void ref_destroy(ref_t *r) {
     free(r->cell_order);
     free(r->acct);
     free(r->deadman);
+    free(r->floor);
     free(r->keys);
     free(r->dep);
     free(r->dep_used);
@@ -1797,6 +1807,11 @@ size_t ref_key_count(const ref_t *r) {
 
 void ref_key_nth(const ref_t *r, size_t i, lx_key_info_t *out) {
     *out = r->keys[i];
+}
+
+void ref_nonce_floor(const ref_t *r, lx_account_id_t a, uint64_t *nonce, uint64_t *nonce_all) {
+    *nonce = a < r->cfg.max_accounts ? r->floor[a][0] : 0;
+    *nonce_all = a < r->cfg.max_accounts ? r->floor[a][1] : 0;
 }
 
 int64_t ref_deadman(const ref_t *r, lx_account_id_t a) {

@@ -77,16 +77,23 @@ static void agent_key(uint8_t k[32], uint32_t a, uint32_t j) {
 }
 
 /* Every seventh PLACE is signed by its account's owner (nonce = seq, so
- * always fresh), so that key records carry nonces. */
+ * always fresh), so that key records carry nonces; with g_agents_sign,
+ * every fifth else by one of its agent keys (refused if that one is not an
+ * agent now), so that revoked agents leave nonce floors. */
+static bool g_agents_sign;
+
 static void apply_ok(lx_engine_t *e, lx_cmd_t *c, events_t *ev) {
     c->seq = ++g_seq;
     c->ts = g_ts;
     lx_sink_t sink = {collect, ev};
     lx_cmd_auth_t au;
     memset(&au, 0, sizeof au);
-    if (c->type == LX_CMD_PLACE && c->seq % 7 == 0) {
+    if (c->type == LX_CMD_PLACE && (c->seq % 7 == 0 || (g_agents_sign && c->seq % 5 == 0))) {
         au.scheme = LX_CMD_AUTH_SIGNED;
-        owner_key(au.key, c->u.place.account);
+        if (c->seq % 7 == 0)
+            owner_key(au.key, c->u.place.account);
+        else
+            agent_key(au.key, c->u.place.account, (uint32_t)(c->seq % 3));
         au.nonce = c->seq;
     }
     assert_int_equal(lx_engine_apply_auth(e, c, &au, ev ? &sink : NULL), 0);
@@ -536,6 +543,7 @@ static void assert_same_events(const events_t *a, const events_t *b) {
 static void test_snapshot_roundtrip(void **state) {
     (void)state;
     uint64_t armed = 0, signed_keys = 0, agents = 0, revoked = 0;
+    g_agents_sign = true;
     for (int clearing = 0; clearing < 2; clearing++) {
         rng_state = 42 + (uint64_t)clearing;
         g_seq = 0;
@@ -566,7 +574,13 @@ static void test_snapshot_roundtrip(void **state) {
                 assert_memory_equal(&x, &y, sizeof x);
                 signed_keys += x.nonce != 0;
                 agents += x.role == LX_KEY_AGENT;
-                revoked += x.role == LX_KEY_REVOKED;
+            }
+            for (uint32_t a = 0; a < 64; a++) { /* rules 3: revoked keys became floors */
+                uint64_t fx, fy, gx, gy;
+                lx_engine_nonce_floor(e, a, &fx, &gx);
+                lx_engine_nonce_floor(f, a, &fy, &gy);
+                assert_true(fx == fy && gx == gy);
+                revoked += fx != 0 || gx != 0;
             }
             /* a second save of the loaded engine is byte-identical */
             membuf_t img2 = {0};
@@ -601,6 +615,7 @@ static void test_snapshot_roundtrip(void **state) {
         }
         lx_engine_destroy(e);
     }
+    g_agents_sign = false;
     /* the images held every kind of the newer state */
     assert_true(armed > 0 && signed_keys > 0 && agents > 0 && revoked > 0);
 }
@@ -903,17 +918,25 @@ static void assert_as_random(const char *what, uint32_t n, double rnd, double ch
 }
 
 /* Agent keys are whatever 32 bytes an owner approves (they need not be
- * valid points), and a revoked agent's record is kept for good, so one
- * owner can put any number of keys of its choosing into the engine's key
- * index by approving and revoking in turn. The index must still find a key
+ * valid points), and under rules 1 and 2 a revoked agent's record is kept
+ * for good, so one owner can put any number of keys of its choosing into
+ * the engine's key index by approving and revoking in turn (from rules 3
+ * it keeps at most its agents there, but the accounts together hold
+ * millions of keys of their choosing). The index must still find a key
  * in about constant time: keys whose words fold to one hash (w0 ^ w2 and
  * w1 ^ w3 the same) must cost about what random keys cost, else every
  * lookup in that cluster (each later approve, revoke, and signed command of
  * such a key) walks all of them on the engine thread. */
-static double key_churn_ms(bool collide, uint32_t n) {
+static void add_bytes(void *ctx, void *start, size_t n) {
+    (void)start;
+    *(size_t *)ctx += n;
+}
+
+static double key_churn_ms(bool collide, uint32_t n, uint32_t rules, size_t *bytes) {
     lx_engine_config_t cfg;
     lx_engine_config_default(&cfg);
     cfg.max_accounts = 16;
+    cfg.rules = rules;
     lx_engine_t *e = NULL;
     assert_int_equal(lx_engine_create(&e, &cfg), 0);
     seed_secret(e);
@@ -961,7 +984,11 @@ static double key_churn_ms(bool collide, uint32_t n) {
         assert_int_equal(lx_engine_apply_auth(e, &c, &au, NULL), 0);
     }
     double ms = ms_since(&t0);
-    assert_int_equal(lx_engine_key_count(e), n + 1);
+    assert_int_equal(lx_engine_key_count(e), rules < LX_RULES_3 ? n + 1 : 1);
+    if (bytes) {
+        *bytes = 0;
+        lx_engine_memory(e, add_bytes, bytes);
+    }
     lx_engine_destroy(e);
     return ms;
 }
@@ -969,8 +996,25 @@ static double key_churn_ms(bool collide, uint32_t n) {
 static void test_key_index_collisions(void **state) {
     (void)state;
     const uint32_t n = 6000;
-    assert_as_random("agent keys approved and revoked", n, key_churn_ms(false, n),
-                     key_churn_ms(true, n));
+    assert_as_random("agent keys approved and revoked", n, key_churn_ms(false, n, LX_RULES_2, NULL),
+                     key_churn_ms(true, n, LX_RULES_2, NULL));
+}
+
+/* Rules 3: a revoked key is forgotten, so an owner who approves and
+ * revokes keys without end holds the engine's memory where it was: the
+ * same bytes after 6,000 pairs as after 100 (rules 2: it grows). */
+static void test_revoked_keys_forgotten(void **state) {
+    (void)state;
+    size_t few, many, few2, many2;
+    (void)key_churn_ms(false, 100, LX_RULES_3, &few);
+    (void)key_churn_ms(false, 6000, LX_RULES_3, &many);
+    (void)key_churn_ms(false, 100, LX_RULES_2, &few2);
+    (void)key_churn_ms(false, 6000, LX_RULES_2, &many2);
+    print_message("engine memory after 100 and 6,000 approve/revoke pairs: rules 3 %zu, %zu "
+                  "bytes; rules 2 %zu, %zu\n",
+                  few, many, few2, many2);
+    assert_true(many == few);
+    assert_true(many2 > few2 + 6000 * 80);
 }
 
 /* Client ids are the client's choice, and the client-id index's hash was
@@ -1118,6 +1162,7 @@ int main(void) {
         cmocka_unit_test(test_gtd_churn),
         cmocka_unit_test(test_small_reserve),
         cmocka_unit_test(test_key_index_collisions),
+        cmocka_unit_test(test_revoked_keys_forgotten),
         cmocka_unit_test(test_snapshot_roundtrip),
         cmocka_unit_test(test_snapshot_corruption),
         cmocka_unit_test(test_determinism_across_processes),

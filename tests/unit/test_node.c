@@ -905,8 +905,8 @@ static void test_signed_logon_and_actions(void **state) {
                      LX_PROTO_KEY_AGENT_REVOKED);
     ag.nonce = 3;
     ag.cmd.u.place.client_id = 22;
-    send_signed(&c, &ag, sk3);
-    assert_int_equal(cli_expect(&c, LX_PROTO_REJECTED).u.rejected.reason, LX_REJECT_AGENT_REVOKED);
+    send_signed(&c, &ag, sk3); /* rules 3: the revoked key is forgotten */
+    assert_int_equal(cli_expect(&c, LX_PROTO_REJECTED).u.rejected.reason, LX_REJECT_BAD_SIGNER);
 
     /* pk2 signing for account 5 (pk's) */
     act.nonce = 3;
@@ -1027,7 +1027,7 @@ static void cli_agent(tcli_t *c, uint32_t chain, lx_account_id_t account, const 
  * alike. An owner approves an agent (nonce 1), places in shard 1 (nonce
  * 100), then revokes the agent with nonce 50: before, shard 1 refused the
  * revocation (50 <= 100) while shard 0 applied it, and the agent kept
- * trading in shard 1. */
+ * trading in shard 1. Now both shards forget the agent (BAD_SIGNER). */
 static void test_shard_nonces(void **state) {
     (void)state;
     char dir[64];
@@ -1061,14 +1061,14 @@ static void test_shard_nonces(void **state) {
                                      .price = 190000,
                                      .qty = 1,
                                      .client_id = 901};
-    send_signed(&c, &q, ask);
-    assert_int_equal(cli_expect(&c, LX_PROTO_REJECTED).u.rejected.reason, LX_REJECT_AGENT_REVOKED);
+    send_signed(&c, &q, ask); /* rules 3: the revoked key is forgotten */
+    assert_int_equal(cli_expect(&c, LX_PROTO_REJECTED).u.rejected.reason, LX_REJECT_BAD_SIGNER);
     q.nonce = 2;
     q.cmd.u.place.market = BTC;
     q.cmd.u.place.price = PX - 500;
     q.cmd.u.place.client_id = 902;
-    send_signed(&c, &q, ask);
-    assert_int_equal(cli_expect(&c, LX_PROTO_REJECTED).u.rejected.reason, LX_REJECT_AGENT_REVOKED);
+    send_signed(&c, &q, ask); /* rules 3: the revoked key is forgotten */
+    assert_int_equal(cli_expect(&c, LX_PROTO_REJECTED).u.rejected.reason, LX_REJECT_BAD_SIGNER);
     cli_close(&c);
     tnode_stop(&t);
     remove_dir(dir);

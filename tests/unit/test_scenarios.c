@@ -446,8 +446,16 @@ static void run_assertion(run_t *r, const line_t *ln) {
                          role->val);
             check_opt(r, L, &k, "key", "account", ki.account);
             check_opt(r, L, &k, "key", "nonce", (int64_t)ki.nonce);
+            check_opt(r, L, &k, "key", "nonce_all", (int64_t)ki.nonce_all);
             check_opt(r, L, &k, "key", "expiry", ki.expiry);
         }
+    } else if (strcmp(k.word, "floor") == 0) {
+        int64_t a;
+        uint64_t f, fa;
+        if (!need_i64(r, L, &k, "account", &a)) return;
+        lx_engine_nonce_floor(r->e, (lx_account_id_t)a, &f, &fa);
+        check_opt(r, L, &k, "floor", "nonce", (int64_t)f);
+        check_opt(r, L, &k, "floor", "nonce_all", (int64_t)fa);
     } else if (strcmp(k.word, "deadman") == 0) {
         int64_t a, d;
         if (!need_i64(r, L, &k, "account", &a) || !need_i64(r, L, &k, "deadline", &d)) return;

@@ -13,7 +13,11 @@
  *   - signed reads: the payload layout, the header written and parsed back,
  *     and lx_gw_auth_read's answers (no header, a malformed one, ts outside
  *     the window either way, another path, chain, key or ts, a forged
- *     signature).
+ *     signature);
+ *   - the gateway's key table (lx_gw_keys_t): owners and agents as the
+ *     events make them, a revoked agent forgotten (and only by its own
+ *     account's revocation), every other key still found after deletions
+ *     in the middle of probe runs, keys that share their first 8 bytes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,12 +25,15 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <sodium.h>
 
 #include "lx/codec.h"
+#include "lx/engine.h"
 #include "lx/error.h"
+#include "lx/event.h"
 #include "lx/gw_auth.h"
 #include "lx/sign.h"
 
@@ -361,6 +368,91 @@ static void test_signed_shard(void **st) {
     assert_int_equal(lx_sign_decode(p, (size_t)n, &b), LX_EINVAL);
 }
 
+static void key_event(lx_gw_keys_t *k, lx_event_type_t type, uint32_t account,
+                      const uint8_t key[32]) {
+    lx_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = type;
+    ev.u.key.account = account;
+    memcpy(ev.u.key.key, key, 32);
+    ev.u.key.expiry = INT64_MAX;
+    assert_int_equal(lx_gw_keys_apply(k, &ev), 0);
+}
+
+/* Keys i of a set whose first 8 bytes are all alike (an owner may approve
+ * any bytes as an agent key): they must not share one probe run. */
+static void crafted_key(uint8_t key[32], uint32_t i) {
+    memset(key, 0x5a, 32);
+    memcpy(key + 8, &i, sizeof i);
+}
+
+/* ms to add n keys to a fresh table, crafted or random */
+static double gw_keys_fill_ms(uint32_t n, bool crafted) {
+    lx_gw_keys_t *k = lx_gw_keys_create();
+    assert_non_null(k);
+    uint8_t key[32];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (uint32_t i = 0; i < n; i++) {
+        if (crafted)
+            crafted_key(key, i);
+        else
+            randombytes_buf(key, sizeof key);
+        key_event(k, LX_EV_AGENT_APPROVED, 2, key);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    lx_gw_keys_destroy(k);
+    return (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+}
+
+static void test_gw_keys(void **st) {
+    (void)st;
+    lx_gw_keys_t *k = lx_gw_keys_create();
+    assert_non_null(k);
+    const char *why = NULL;
+    const uint32_t n = 20000;
+    uint8_t key[32];
+    key_event(k, LX_EV_KEY_BOUND, 1, pk1);
+    double rnd = gw_keys_fill_ms(n, false), ms = gw_keys_fill_ms(n, true);
+    print_message("gateway key table, %u keys: random %.1f ms, sharing their first 8 bytes "
+                  "%.1f ms\n",
+                  n, rnd, ms);
+    /* one probe run for all (the first 8 bytes hashed): 750 ms against 3 */
+    assert_true(ms < 10 * rnd + 20);
+    for (uint32_t i = 0; i < n; i++) {
+        crafted_key(key, i);
+        key_event(k, LX_EV_AGENT_APPROVED, 2 + i % 5, key);
+    }
+    assert_int_equal(lx_gw_keys_check(k, 1, pk1, 0, &why), LX_KEY_OWNER);
+    /* revoke every third: by another account first (ignored), then its own */
+    for (uint32_t i = 0; i < n; i += 3) {
+        crafted_key(key, i);
+        key_event(k, LX_EV_AGENT_REVOKED, 1, key);
+        assert_true(lx_gw_keys_known(k, key));
+        key_event(k, LX_EV_AGENT_REVOKED, 2 + i % 5, key);
+        assert_false(lx_gw_keys_known(k, key));
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        crafted_key(key, i);
+        int role = lx_gw_keys_check(k, 2 + i % 5, key, 0, &why);
+        if (i % 3 == 0) {
+            assert_int_equal(role, LX_ENOENT);
+            assert_non_null(strstr(why, "has not revoked"));
+        } else {
+            assert_int_equal(role, LX_KEY_AGENT);
+        }
+    }
+    assert_int_equal(lx_gw_keys_check(k, 1, pk1, 0, &why), LX_KEY_OWNER);
+    assert_true(lx_gw_keys_has_owner(k, 1));
+    assert_false(lx_gw_keys_has_owner(k, 2));
+    /* a revoked key approved again, by another account */
+    crafted_key(key, 0);
+    key_event(k, LX_EV_AGENT_APPROVED, 9, key);
+    assert_int_equal(lx_gw_keys_check(k, 9, key, 0, &why), LX_KEY_AGENT);
+    assert_int_equal(lx_gw_keys_check(k, 2, key, 0, &why), LX_ENOENT);
+    lx_gw_keys_destroy(k);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_every_type),
@@ -369,6 +461,7 @@ int main(void) {
         cmocka_unit_test(test_accounts_and_logon),
         cmocka_unit_test(test_signed_read),
         cmocka_unit_test(test_signed_shard),
+        cmocka_unit_test(test_gw_keys),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
