@@ -483,14 +483,14 @@ static inline void lx__emit(lx_engine_t *e, lx_event_t *ev) {
     if (e->emit) e->emit(e->emit_ctx, ev);
 }
 
-/* Starts an event stamped with the current command; for a market event
- * (market != LX_MARKET_NONE and counted) it takes the next market seq. */
 _Static_assert(offsetof(lx_event_t, u) == 32 &&
                    sizeof(lx_event_t) == 32 + sizeof(((lx_event_t *)0)->u),
                "an event's header has no padding: every byte of an event is defined");
 
-static inline void lx__ev_start(lx_engine_t *e, lx_event_t *ev, lx_event_type_t type,
-                                uint32_t market, bool market_event) {
+/* The header of an event stamped with the current command, and its
+ * union zeroed. */
+static inline void lx__ev_head(lx_engine_t *e, lx_event_t *ev, lx_event_type_t type,
+                               uint32_t market, uint64_t market_seq) {
     /* every header field, then the union zeroed (so the bytes an event
      * type leaves unused are 0, and events are byte-for-byte
      * deterministic). Not memset of the whole event (gcc emits rep stos)
@@ -498,10 +498,28 @@ static inline void lx__ev_start(lx_engine_t *e, lx_event_t *ev, lx_event_type_t 
      * memset is 5 stores from one zeroed register. */
     ev->type = type;
     ev->market = market;
-    ev->market_seq = market_event ? ++e->markets[market].seq : 0;
+    ev->market_seq = market_seq;
     ev->seq = e->cur_seq;
     ev->ts = e->cur_ts;
     memset(&ev->u, 0, sizeof ev->u);
+}
+
+/* Starts an event stamped with the current command; for a market event
+ * (market != LX_MARKET_NONE and counted) it takes the next market seq. */
+static inline void lx__ev_start(lx_engine_t *e, lx_event_t *ev, lx_event_type_t type,
+                                uint32_t market, bool market_event) {
+    lx__ev_head(e, ev, type, market, market_event ? ++e->markets[market].seq : 0);
+}
+
+/* lx__ev_start of a market event whose market record the caller holds
+ * (m == &e->markets[market]): every event of the order path. The seq is
+ * taken through m instead of e->markets + market * 160, which gcc must
+ * recompute for each event (the sink called before it may have changed
+ * e->markets). Callgrind, marginal instructions a message: 4.5 fewer on
+ * each of realistic, deep, swing and crash (about 2 an event). */
+static inline void lx__ev_start_m(lx_engine_t *e, lx_event_t *ev, lx_event_type_t type,
+                                  uint32_t market, lx__market_t *m) {
+    lx__ev_head(e, ev, type, market, ++m->seq);
 }
 
 /* BALANCE: a balance record changed. */

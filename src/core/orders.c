@@ -60,10 +60,10 @@ static uint32_t resting_by_id(const lx_engine_t *e, lx_order_id_t id, uint32_t m
 
 /* BOOK_LEVEL and CANCELED are inlined into each caller (about 11
  * instructions a message: a level event nearly every message). */
-static LX_ALWAYS_INLINE void emit_level(lx_engine_t *e, uint32_t market, int side, int64_t price,
-                                        int64_t qty, uint32_t count) {
+static LX_ALWAYS_INLINE void emit_level(lx_engine_t *e, lx__market_t *m, uint32_t market, int side,
+                                        int64_t price, int64_t qty, uint32_t count) {
     lx_event_t ev;
-    lx__ev_start(e, &ev, LX_EV_BOOK_LEVEL, market, true);
+    lx__ev_start_m(e, &ev, LX_EV_BOOK_LEVEL, market, m);
     ev.u.level.side = (uint8_t)side;
     ev.u.level.price = price;
     ev.u.level.qty = qty;
@@ -71,11 +71,11 @@ static LX_ALWAYS_INLINE void emit_level(lx_engine_t *e, uint32_t market, int sid
     lx__emit(e, &ev);
 }
 
-static LX_ALWAYS_INLINE void emit_canceled(lx_engine_t *e, uint32_t market, uint32_t slot,
-                                           lx_cancel_reason_t why, int64_t qty) {
+static LX_ALWAYS_INLINE void emit_canceled(lx_engine_t *e, lx__market_t *m, uint32_t market,
+                                           uint32_t slot, lx_cancel_reason_t why, int64_t qty) {
     const lx__order_t *o = &e->orders[slot];
     lx_event_t ev;
-    lx__ev_start(e, &ev, LX_EV_ORDER_CANCELED, market, true);
+    lx__ev_start_m(e, &ev, LX_EV_ORDER_CANCELED, market, m);
     ev.u.canceled.order_id = order_id(e, slot);
     ev.u.canceled.account = o->account;
     ev.u.canceled.client_id = o->client_id;
@@ -84,11 +84,11 @@ static LX_ALWAYS_INLINE void emit_canceled(lx_engine_t *e, uint32_t market, uint
     lx__emit(e, &ev);
 }
 
-static void emit_amended(lx_engine_t *e, uint32_t market, uint32_t slot, int64_t price,
-                         bool priority_lost) {
+static void emit_amended(lx_engine_t *e, lx__market_t *m, uint32_t market, uint32_t slot,
+                         int64_t price, bool priority_lost) {
     const lx__order_t *o = &e->orders[slot];
     lx_event_t ev;
-    lx__ev_start(e, &ev, LX_EV_ORDER_AMENDED, market, true);
+    lx__ev_start_m(e, &ev, LX_EV_ORDER_AMENDED, market, m);
     ev.u.amended.order_id = order_id(e, slot);
     ev.u.amended.account = o->account;
     ev.u.amended.client_id = o->client_id;
@@ -121,13 +121,13 @@ static void cancel_resting(lx_engine_t *e, lx__market_t *m, uint32_t slot, lx_ca
     int64_t price = e->levels[l].price;
     int side = o->side;
     m->last_ts = e->cur_ts;
-    emit_canceled(e, market, slot, why, o->remaining);
+    emit_canceled(e, m, market, slot, why, o->remaining);
     if (e->cfg.clearing)
         lx__relock(e, m, o, lx__lock_amount(m, side, price, o->remaining, o->fee_res), 0);
     bool gone = lx__book_unlink(e, slot);
     retire(e, slot);
     if (level_event)
-        emit_level(e, market, side, price, gone ? 0 : e->levels[l].qty,
+        emit_level(e, m, market, side, price, gone ? 0 : e->levels[l].qty,
                    gone ? 0 : e->levels[l].count);
 }
 
@@ -195,7 +195,7 @@ static LX_NOINLINE match_end_t match_cross(lx_engine_t *e, lx__market_t *m, uint
                                  : 0;
                     mk->remaining -= d;
                     e->levels[l].qty -= d;
-                    emit_amended(e, market, cur, lprice, false);
+                    emit_amended(e, m, market, cur, lprice, false);
                     if (clearing)
                         lx__relock(e, m, mk, before,
                                    lx__lock_amount(m, mside, lprice, mk->remaining, mk->fee_res));
@@ -204,9 +204,9 @@ static LX_NOINLINE match_end_t match_cross(lx_engine_t *e, lx__market_t *m, uint
                     clearing ? lx__lock_amount(m, side, price, t->remaining, t->fee_res) : 0;
                 t->remaining -= d;
                 if (t->remaining == 0)
-                    emit_canceled(e, market, slot, LX_CANCEL_STP, d);
+                    emit_canceled(e, m, market, slot, LX_CANCEL_STP, d);
                 else
-                    emit_amended(e, market, slot, price, false);
+                    emit_amended(e, m, market, slot, price, false);
                 if (clearing)
                     lx__relock(e, m, t, before,
                                lx__lock_amount(m, side, price, t->remaining, t->fee_res));
@@ -231,7 +231,7 @@ static LX_NOINLINE match_end_t match_cross(lx_engine_t *e, lx__market_t *m, uint
             e->levels[l].qty -= q;
             touched = true;
             lx_event_t ev;
-            lx__ev_start(e, &ev, LX_EV_TRADE, market, true);
+            lx__ev_start_m(e, &ev, LX_EV_TRADE, market, m);
             ev.u.trade.maker_order = order_id(e, cur);
             ev.u.trade.taker_order = tid;
             ev.u.trade.maker_account = mk->account;
@@ -256,7 +256,7 @@ static LX_NOINLINE match_end_t match_cross(lx_engine_t *e, lx__market_t *m, uint
             cur = next;
         }
         if (touched)
-            emit_level(e, market, mside, lprice, gone ? 0 : e->levels[l].qty,
+            emit_level(e, m, market, mside, lprice, gone ? 0 : e->levels[l].qty,
                        gone ? 0 : e->levels[l].count);
         if (stop) break;
     }
@@ -334,13 +334,13 @@ static void finish_taker(lx_engine_t *e, lx__market_t *m, uint32_t market, uint3
     else {
         uint32_t l = lx__book_level_get(e, m, market, t->side, price); /* reserved */
         lx__book_append(e, l, slot);
-        emit_level(e, market, t->side, price, e->levels[l].qty, e->levels[l].count);
+        emit_level(e, m, market, t->side, price, e->levels[l].qty, e->levels[l].count);
         if (expiry) { /* room reserved by lx__place */
             lx__gtd_push(e, lx__gtd_set(e, slot, expiry), e->cur_seq);
         }
         return;
     }
-    emit_canceled(e, market, slot, why, t->remaining);
+    emit_canceled(e, m, market, slot, why, t->remaining);
     if (e->cfg.clearing)
         lx__relock(e, m, t, lx__lock_amount(m, t->side, price, t->remaining, t->fee_res), 0);
     retire(e, slot);
@@ -438,7 +438,7 @@ int lx__place(lx_engine_t *e, const lx_cmd_t *c) {
 
     m->last_ts = c->ts;
     lx_event_t ev;
-    lx__ev_start(e, &ev, LX_EV_ORDER_ACCEPTED, p->market, true);
+    lx__ev_start_m(e, &ev, LX_EV_ORDER_ACCEPTED, p->market, m);
     ev.u.accepted.order_id = order_id(e, slot);
     ev.u.accepted.account = p->account;
     ev.u.accepted.side = p->side;
@@ -576,10 +576,10 @@ int lx__amend(lx_engine_t *e, const lx_cmd_t *c) {
         m->last_ts = e->cur_ts;
         e->levels[l].qty -= o->remaining - nr;
         o->remaining = nr;
-        emit_amended(e, p->market, slot, cur_price, false);
+        emit_amended(e, m, p->market, slot, cur_price, false);
         if (e->cfg.clearing)
             lx__relock(e, m, o, before, lx__lock_amount(m, side, cur_price, nr, o->fee_res));
-        emit_level(e, p->market, side, cur_price, e->levels[l].qty, e->levels[l].count);
+        emit_level(e, m, p->market, side, cur_price, e->levels[l].qty, e->levels[l].count);
         return 0;
     }
     int rc = lx__book_reserve(e, m, side);
@@ -588,10 +588,10 @@ int lx__amend(lx_engine_t *e, const lx_cmd_t *c) {
     bool gone = lx__book_unlink(e, slot);
     o->remaining = nr;
     o->fee_res = res;
-    emit_amended(e, p->market, slot, p->price, true);
+    emit_amended(e, m, p->market, slot, p->price, true);
     if (e->cfg.clearing)
         lx__relock(e, m, o, before, lx__lock_amount(m, side, p->price, nr, o->fee_res));
-    emit_level(e, p->market, side, cur_price, gone ? 0 : e->levels[l].qty,
+    emit_level(e, m, p->market, side, cur_price, gone ? 0 : e->levels[l].qty,
                gone ? 0 : e->levels[l].count);
     match_end_t end = match(e, m, p->market, slot, p->price);
     finish_taker(e, m, p->market, slot, p->price, end, 0);
