@@ -16,8 +16,12 @@
  *      lengths and CRCs repaired, so that mutations of the zstd frame reach
  *      the decompressor and lx_engine_load().
  *   3  engine image: the bytes as an uncompressed lx_engine_save() image,
+ *      its header's check word repaired (for the version it claims) and
  *      wrapped into a valid snapshot file (zstd level 1), so that every
- *      mutation reaches lx_engine_load().
+ *      mutation reaches lx_engine_load()'s sections, not only its header
+ *      check. (The trailer digest is not repaired: a mutated section is
+ *      parsed to its end, then refused there if no check refused it
+ *      first.)
  *
  * Properties checked besides "no crash, no sanitizer report": the scan's
  * status is one of its three values and valid_end never passes the input;
@@ -35,6 +39,7 @@
 #include <string.h>
 #include <zstd.h>
 
+#include "core/core.h"
 #include "journal/jnl.h"
 #include "journal_util.h"
 #include "lx/codec.h"
@@ -220,11 +225,19 @@ static void fuzz_image(const uint8_t *data, size_t size) {
         (lx_get_u32(data + 8) > small.max_markets || lx_get_u32(data + 12) > small.max_assets ||
          lx_get_u32(data + 16) > small.max_accounts || lx_get_u32(data + 20) > small.max_orders))
         return;
+    uint8_t *img = malloc(size ? size : 1);
+    memcpy(img, data, size);
+    uint32_t version = size >= 8 ? lx_get_u32(img + 4) : 0;
+    int hlen = version >= 5 ? 72 : 64;
+    if (version >= 2 && version <= LX_SNAPSHOT_VERSION && size >= (size_t)hlen + 8)
+        lx_put_u64(img + hlen, lx__image_header_check(img, hlen));
+    data = img;
     size_t cap = ZSTD_compressBound(size) + JNL_SNAP_HDR_LEN;
     uint8_t *buf = calloc(1, cap);
     size_t z = ZSTD_compress(buf + JNL_SNAP_HDR_LEN, cap - JNL_SNAP_HDR_LEN, data, size, 1);
     if (ZSTD_isError(z)) {
         free(buf);
+        free(img);
         return;
     }
     size_t len = JNL_SNAP_HDR_LEN + z;
@@ -241,6 +254,7 @@ static void fuzz_image(const uint8_t *data, size_t size) {
     repair_snapshot_header(buf, len, size);
     check_snapshot(buf, len);
     free(buf);
+    free(img);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -571,6 +571,9 @@ size_t lx__gtd_bytes(const lx_engine_t *e); /* memory of both */
 
 /* digest.c: the digest as an image of `version` has it in its trailer */
 uint64_t lx__digest(const lx_engine_t *e, uint32_t version);
+/* snapshot.c: the check word of an image's header (its first len bytes:
+ * 72 from version 5, 64 before), stored right after them. */
+uint64_t lx__image_header_check(const uint8_t *h, int len);
 
 /* deadman.c: dead man's switches (docs/matching.md) */
 int lx__schedule_cancel(lx_engine_t *e, const lx_cmd_t *c);

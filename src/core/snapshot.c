@@ -115,7 +115,7 @@ static int gtd_cmp(const void *a, const void *b) {
 #define HEADER_LEN 72          /* versions 5 and 6 */
 #define HEADER_LEN_V4 64       /* versions 2 to 4: no rules version */
 
-static uint64_t header_check(const uint8_t *h, int len) {
+uint64_t lx__image_header_check(const uint8_t *h, int len) {
     uint64_t x = 0x6865616465720001ULL;
     for (int i = 0; i < len; i += 8) x = lx__fmix64(x ^ lx_get_u64(h + i));
     return x;
@@ -195,7 +195,7 @@ int lx_engine_save(const lx_engine_t *e, lx_write_fn write, void *ctx) {
     w32(w, c->fee_account);
     w32(w, c->rules);
     w32(w, 0);
-    w64(w, header_check(w->buf, HEADER_LEN)); /* the header is the first 72 bytes */
+    w64(w, lx__image_header_check(w->buf, HEADER_LEN)); /* the header is the first 72 bytes */
 
     w32(w, e->nassets);
     for (uint32_t a = 0; a < c->max_assets; a++) {
@@ -410,7 +410,7 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
     if (version < 2 || version > LX_SNAPSHOT_VERSION) return LX_EVERSION;
     int hlen = version >= 5 ? HEADER_LEN : HEADER_LEN_V4;
     if (!rd(&r, h + 8, (size_t)hlen)) return r.err;
-    CHECK(lx_get_u64(h + hlen) == header_check(h, hlen));
+    CHECK(lx_get_u64(h + hlen) == lx__image_header_check(h, hlen));
     lx_engine_config_t cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.max_markets = lx_get_u32(h + 8);

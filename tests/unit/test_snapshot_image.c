@@ -1466,9 +1466,7 @@ static void test_fees_statistic_saturates(void **state) {
 
 /* snapshot.c's check over an image's 72-byte header (version 5). */
 static uint64_t snap_header_check(const uint8_t *h) {
-    uint64_t x = 0x6865616465720001ULL;
-    for (int i = 0; i < 72; i += 8) x = lx__fmix64(x ^ lx_get_u64(h + i));
-    return x;
+    return lx__image_header_check(h, 72);
 }
 
 /* The rules version is configuration an image keeps (docs/matching.md
