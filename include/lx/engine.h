@@ -62,8 +62,9 @@ typedef struct {
  * ignored, IOC). 2: a due switch fires before any command; a buy's fee
  * beyond the room comes from its free quote; a market order honours FOK
  * and refuses POST_ONLY (BAD_TIF). 3: a revoked agent key is forgotten
- * (its record deleted, its last nonces kept as the account's nonce
- * floors, where every later key of the account starts: docs/identity.md),
+ * (its record deleted, its last nonces kept as the account's nonce floors
+ * of the key's slot, where every later key of that slot starts:
+ * docs/identity.md),
  * so approving and revoking keys no longer grows the engine. */
 #define LX_RULES_1 1u
 #define LX_RULES_2 2u
@@ -299,10 +300,14 @@ uint32_t lx_engine_key_count(const lx_engine_t *e);
 void lx_engine_key_nth(const lx_engine_t *e, uint32_t i, lx_key_info_t *out);
 /* The account's owner key; LX_ENOENT if it has none (or a bad id). */
 int lx_engine_owner_key(const lx_engine_t *e, lx_account_id_t a, uint8_t key[LX_KEY_LEN]);
-/* The account's nonce floors (rules 3): the highest last nonces, one-shard
- * and every-shard, of the keys it revoked and the engine forgot; a new key
- * record of the account starts from them. Zeros if none (or a bad id). */
-void lx_engine_nonce_floor(const lx_engine_t *e, lx_account_id_t a, uint64_t *nonce,
+/* The account's nonce floors (rules 3, docs/identity.md): per key slot
+ * (lx_nonce_floor_slot of the key), the highest last nonces, one-shard and
+ * every-shard, of the keys of that slot it revoked and the engine forgot;
+ * a new key record of the account starts from its slot's. Zeros if none
+ * (or a bad id or slot). */
+#define LX_NONCE_FLOOR_SLOTS 16u
+uint32_t lx_nonce_floor_slot(const uint8_t key[LX_KEY_LEN]);
+void lx_engine_nonce_floor(const lx_engine_t *e, lx_account_id_t a, uint32_t slot, uint64_t *nonce,
                            uint64_t *nonce_all);
 
 /* The deadline of the account's dead man's switch, 0 when it is not armed

@@ -280,12 +280,13 @@ typedef struct lx__ident {
     uint32_t floor;   /* index in floors[] + 1 of its nonce floors; 0 = none */
 } lx__ident_t;
 
-/* An account's nonce floors (rules 3, identity.c): the highest last nonces
- * of the keys it revoked, which the engine then forgot. */
+/* An account's nonce floors (rules 3, identity.c): per key slot, the
+ * highest last nonces of the keys of that slot it revoked, which the
+ * engine then forgot. */
 typedef struct lx__floor {
-    uint64_t nonce, nonce_all;
     uint32_t account;
     uint32_t pad_;
+    uint64_t nonce[LX_NONCE_FLOOR_SLOTS], nonce_all[LX_NONCE_FLOOR_SLOTS];
 } lx__floor_t;
 
 typedef struct lx__key {
@@ -605,9 +606,10 @@ int lx__key_reserve(lx_engine_t *e);
 uint32_t lx__key_add(lx_engine_t *e, const uint8_t key[32], uint32_t account, uint32_t role);
 /* Room for one more floor record (one per account, ever). */
 int lx__floor_reserve(lx_engine_t *e);
-/* Raises the account's floors to at least these nonces, creating its
- * record (room reserved) if it has none. */
-void lx__floor_raise(lx_engine_t *e, uint32_t account, uint64_t nonce, uint64_t nonce_all);
+/* Raises the account's floors of a key slot to at least these nonces,
+ * creating its record (room reserved) if it has none. */
+void lx__floor_raise(lx_engine_t *e, uint32_t account, uint32_t slot, uint64_t nonce,
+                     uint64_t nonce_all);
 
 /* clearing.c: locks, settlement, funds commands (docs/clearing.md) */
 /* lx__lock_amount and lx__fee_for (clearing.h) in 128 bits, for products

@@ -198,7 +198,10 @@ uint64_t lx__digest(const lx_engine_t *e, uint32_t version) {
         uint64_t fl = 0;
         for (uint32_t i = 0; i < e->nfloors; i++) {
             const lx__floor_t *f = &e->floors[i];
-            fl += mix(mix(mix(f->account) ^ f->nonce) ^ f->nonce_all);
+            uint64_t x = mix(f->account);
+            for (uint32_t j = 0; j < LX_NONCE_FLOOR_SLOTS; j++)
+                x = mix(mix(x ^ f->nonce[j]) ^ f->nonce_all[j]);
+            fl += x;
         }
         put(&s, e->nfloors);
         put(&s, fl);

@@ -25,16 +25,25 @@
  * record (80 bytes and an index entry) a pair of commands, without bound.
  * From rules 3 REVOKE_AGENT deletes the record (the last record takes its
  * place in keys[], so nothing moves but one record) and raises the
- * account's nonce floors to the key's last nonces; every key record the
- * account gets later (an agent, a re-approved one, its owner key) starts
- * from the floors. An old action signed by the forgotten key for this
- * account therefore stays spent, whatever the key becomes; one signed for
- * another account was never this account's to replay. What an account
- * holds is bounded: an owner, its agents (the limit) and one floor record.
- * The cost is the nonce rule's reach: a new agent's first nonce must be
- * above the floors, which a client that signs with the clock (the CLI)
- * meets and one that counts from 1 for every new key does not
- * (docs/identity.md). The floors are two, like a key's nonces: the
+ * account's nonce floors of the key's slot to the key's last nonces; every
+ * key record of that slot the account gets later (an agent, the same key
+ * approved again, its owner key) starts from them. An old action signed
+ * by the forgotten key for this account therefore stays spent, whatever
+ * the key becomes; one signed for another account was never this
+ * account's to replay. What an account holds is bounded: an owner, its
+ * agents (the limit) and one floor record.
+ *
+ * Why slots (16, a fixed public function of the key, lx_nonce_floor_slot)
+ * and not one floor an account: an agent chooses its own nonces, and a
+ * signed action is spent even when refused for business reasons, so a
+ * leaked agent can spend the largest nonce of each kind before its owner
+ * revokes it; with one floor an account, no later key of the account
+ * could ever sign again (a review found it: test_engine
+ * test_revoked_agent_cannot_poison_floors). With slots, it spoils one
+ * sixteenth of the key space, and an owner whose new key lands there
+ * takes another. Likewise a client that counts its nonces from 1 for
+ * each new key meets the floors of a revoked key only in that key's slot
+ * (docs/identity.md). The floors are two a slot, like a key's nonces: the
  * every-shard one is the same in every shard (lx_cmd_every_shard), the
  * other is each shard's own.
  *
@@ -67,6 +76,7 @@
  */
 #include <stdlib.h>
 #include "idx.h"
+#include "lx/codec.h"
 
 /* ---- the key index ---------------------------------------------------------- */
 
@@ -132,8 +142,9 @@ uint32_t lx__key_add(lx_engine_t *e, const uint8_t key[32], uint32_t account, ui
     r->role = role;
     if (e->ident[account].floor) {
         const lx__floor_t *f = &e->floors[e->ident[account].floor - 1];
-        r->nonce = f->nonce;
-        r->nonce_all = f->nonce_all;
+        uint32_t s = lx_nonce_floor_slot(key);
+        r->nonce = f->nonce[s];
+        r->nonce_all = f->nonce_all[s];
     }
     lx__idx_insert(&e->key_idx, key_hash(e, key), k); /* reserved: cannot fail */
     if (role == LX_KEY_OWNER) e->ident[account].owner = k + 1;
@@ -162,15 +173,25 @@ int lx__floor_reserve(lx_engine_t *e) {
     return 0;
 }
 
-void lx__floor_raise(lx_engine_t *e, uint32_t account, uint64_t nonce, uint64_t nonce_all) {
+/* The top 4 bits of murmur3's finalizer over the key's first 8 bytes
+ * (little-endian): fixed and public, not the engine's secret seed, because
+ * which floor a key starts from is state that every replica must agree on
+ * (and a client may want to know). */
+uint32_t lx_nonce_floor_slot(const uint8_t key[LX_KEY_LEN]) {
+    return (uint32_t)(lx__fmix64(lx_get_u64(key)) >> 60);
+}
+
+void lx__floor_raise(lx_engine_t *e, uint32_t account, uint32_t slot, uint64_t nonce,
+                     uint64_t nonce_all) {
     lx__ident_t *id = &e->ident[account];
     if (!id->floor) {
-        e->floors[e->nfloors] = (lx__floor_t){0, 0, account, 0};
+        memset(&e->floors[e->nfloors], 0, sizeof e->floors[0]);
+        e->floors[e->nfloors].account = account;
         id->floor = ++e->nfloors;
     }
     lx__floor_t *f = &e->floors[id->floor - 1];
-    if (nonce > f->nonce) f->nonce = nonce;
-    if (nonce_all > f->nonce_all) f->nonce_all = nonce_all;
+    if (nonce > f->nonce[slot]) f->nonce[slot] = nonce;
+    if (nonce_all > f->nonce_all[slot]) f->nonce_all[slot] = nonce_all;
 }
 
 /* ---- auth --------------------------------------------------------------------- */
@@ -352,10 +373,11 @@ int lx__revoke_agent(lx_engine_t *e, const lx_cmd_t *c) {
         emit_key(e, LX_EV_AGENT_REVOKED, k);
         return 0;
     }
-    int rc = lx__floor_reserve(e);
+    int rc = e->ident[p->account].floor ? 0 : lx__floor_reserve(e);
     if (rc) return rc;
     emit_key(e, LX_EV_AGENT_REVOKED, k);
-    lx__floor_raise(e, p->account, e->keys[k].nonce, e->keys[k].nonce_all);
+    lx__floor_raise(e, p->account, lx_nonce_floor_slot(e->keys[k].key), e->keys[k].nonce,
+                    e->keys[k].nonce_all);
     key_delete(e, k);
     return 0;
 }
@@ -395,12 +417,13 @@ int lx_engine_owner_key(const lx_engine_t *e, lx_account_id_t a, uint8_t key[LX_
     return 0;
 }
 
-void lx_engine_nonce_floor(const lx_engine_t *e, lx_account_id_t a, uint64_t *nonce,
+void lx_engine_nonce_floor(const lx_engine_t *e, lx_account_id_t a, uint32_t slot, uint64_t *nonce,
                            uint64_t *nonce_all) {
     *nonce = *nonce_all = 0;
-    if (!e || a >= e->cfg.max_accounts || !e->ident[a].floor) return;
-    *nonce = e->floors[e->ident[a].floor - 1].nonce;
-    *nonce_all = e->floors[e->ident[a].floor - 1].nonce_all;
+    if (!e || a >= e->cfg.max_accounts || slot >= LX_NONCE_FLOOR_SLOTS || !e->ident[a].floor)
+        return;
+    *nonce = e->floors[e->ident[a].floor - 1].nonce[slot];
+    *nonce_all = e->floors[e->ident[a].floor - 1].nonce_all[slot];
 }
 
 lx_account_id_t lx_cmd_account(const lx_cmd_t *cmd) {

@@ -61,7 +61,8 @@
  *             last nonce of the commands every shard applies; in the order
  *             of the engine's key table (identity.c); role 3 only under
  *             rules 1 and 2
- *   floors    count x 20: u32 account, u64 nonce floor, u64 nonce floor of
+ *   floors    count x 260: u32 account, then for each of the 16 key slots
+ *             (lx_nonce_floor_slot) u64 nonce floor, u64 nonce floor of
  *             the commands every shard applies; in creation order, one an
  *             account at most, none under rules 1 and 2 (identity.c)
  *   trailer   u64 lx_engine_digest() of the state
@@ -317,8 +318,10 @@ int lx_engine_save(const lx_engine_t *e, lx_write_fn write, void *ctx) {
     w32(w, e->nfloors);
     for (uint32_t i = 0; i < e->nfloors; i++) {
         w32(w, e->floors[i].account);
-        w64(w, e->floors[i].nonce);
-        w64(w, e->floors[i].nonce_all);
+        for (uint32_t j = 0; j < LX_NONCE_FLOOR_SLOTS; j++) {
+            w64(w, e->floors[i].nonce[j]);
+            w64(w, e->floors[i].nonce_all[j]);
+        }
     }
     w64(w, lx_engine_digest(e));
     wr_flush(w);
@@ -644,10 +647,12 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
     CHECK(n <= cfg.max_accounts && (n == 0 || cfg.rules >= LX_RULES_3));
     for (uint32_t i = 0; i < n; i++) {
         uint32_t a = r32(&r);
-        uint64_t nonce = r64(&r), nonce_all = r64(&r);
         CHECK(a < cfg.max_accounts && !e->ident[a].floor);
         NEED(lx__floor_reserve(e));
-        lx__floor_raise(e, a, nonce, nonce_all);
+        for (uint32_t j = 0; j < LX_NONCE_FLOOR_SLOTS; j++) {
+            uint64_t nonce = r64(&r), nonce_all = r64(&r);
+            lx__floor_raise(e, a, j, nonce, nonce_all); /* a short read: r.err, checked next */
+        }
     }
     uint64_t digest = r64(&r);
     if (version < 4) { /* checked as it was written, then moved to today's form */

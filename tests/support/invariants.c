@@ -463,7 +463,8 @@ static int order_info_cmp_msg(const lx_order_info_t *a, const lx_order_info_t *b
     CK(side)
     CK(type)
     CK(tif)
-    CK(stp) CK(price) CK(qty) CK(remaining) CK(filled) CK(client_id) CK(expiry) CK(locked)
+    CK(stp)
+    CK(price) CK(qty) CK(remaining) CK(filled) CK(client_id) CK(expiry) CK(locked)
 #undef CK
         return 0;
 }
@@ -887,15 +888,18 @@ int inv_compare_keys(const lx_engine_t *e, const ref_t *ref, char *msg, size_t l
             return fail(msg, len, "account %u: lx_engine_owner_key is not key #%u", x.account, i);
     }
     const lx_engine_config_t *cfg = ref_config(ref);
-    for (lx_account_id_t a = 0; a < cfg->max_accounts; a++) {
-        uint64_t f[2], g[2];
-        lx_engine_nonce_floor(e, a, &f[0], &f[1]);
-        ref_nonce_floor(ref, a, &g[0], &g[1]);
-        if (f[0] != g[0] || f[1] != g[1])
-            return fail(msg, len, "account %u: nonce floors engine %llu/%llu, reference %llu/%llu",
-                        a, (unsigned long long)f[0], (unsigned long long)f[1],
-                        (unsigned long long)g[0], (unsigned long long)g[1]);
-    }
+    for (lx_account_id_t a = 0; a < cfg->max_accounts; a++)
+        for (uint32_t s = 0; s < LX_NONCE_FLOOR_SLOTS; s++) {
+            uint64_t f[2], g[2];
+            lx_engine_nonce_floor(e, a, s, &f[0], &f[1]);
+            ref_nonce_floor(ref, a, s, &g[0], &g[1]);
+            if (f[0] != g[0] || f[1] != g[1])
+                return fail(msg, len,
+                            "account %u slot %u: nonce floors engine %llu/%llu, reference "
+                            "%llu/%llu",
+                            a, s, (unsigned long long)f[0], (unsigned long long)f[1],
+                            (unsigned long long)g[0], (unsigned long long)g[1]);
+        }
     return 0;
 }
 
@@ -931,11 +935,11 @@ int inv_compare_state(const lx_engine_t *e, const ref_t *ref, char *msg, size_t 
         CK(mode)
         CK(halted)
         CK(tick_size)
-        CK(lot_size) CK(tick_value) CK(min_price) CK(max_price) CK(max_qty) CK(maker_fee)
-            CK(taker_fee) CK(market_seq) CK(last_ts) CK(last_price) CK(bid_levels) CK(ask_levels)
-                CK(orders)
+        CK(lot_size)
+        CK(tick_value) CK(min_price) CK(max_price) CK(max_qty) CK(maker_fee) CK(taker_fee)
+            CK(market_seq) CK(last_ts) CK(last_price) CK(bid_levels) CK(ask_levels) CK(orders)
 #undef CK
-                    for (int s = 0; rc == 0 && s < 2; s++) {
+                for (int s = 0; rc == 0 && s < 2; s++) {
             size_t en = book(e, m, s, &eb);
             size_t rn = ref_book_orders(ref, m, (lx_side_t)s, rb.v, rb.cap);
             total += rn;

@@ -129,9 +129,9 @@ struct ref {
     lx_key_info_t *keys; /* every key known, in the order it became known,
                             a revoked one's place taken by the last */
     size_t nkeys, keys_cap;
-    uint64_t (*floor)[2]; /* [max_accounts] nonce floors: one-shard, every-shard */
-    uint32_t max_agents;  /* the effective agent limit */
-    int64_t min_lead;     /* the effective minimum lead of a deadline */
+    uint64_t (*floor)[16][2]; /* [max_accounts][key slot] nonce floors: one-shard, every-shard */
+    uint32_t max_agents;      /* the effective agent limit */
+    int64_t min_lead;         /* the effective minimum lead of a deadline */
 
     uint64_t *dep; /* open-addressing set of applied deposit ids */
     uint8_t *dep_used;
@@ -1287,6 +1287,19 @@ static uint32_t agents_of(const ref_t *r, lx_account_id_t a) {
     return n;
 }
 
+/* identity.md: a key's floor slot, the top 4 bits of murmur3's 64-bit
+ * finalizer over its first 8 bytes, little-endian */
+static uint32_t floor_slot(const uint8_t key[32]) {
+    uint64_t x = 0;
+    for (int i = 7; i >= 0; i--) x = x << 8 | key[i];
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return (uint32_t)(x >> 60);
+}
+
 static lx_key_info_t *key_new(ref_t *r, const uint8_t key[32], lx_account_id_t a, int role) {
     if (r->nkeys == r->keys_cap) {
         r->keys_cap = r->keys_cap ? 2 * r->keys_cap : 16;
@@ -1298,9 +1311,10 @@ static lx_key_info_t *key_new(ref_t *r, const uint8_t key[32], lx_account_id_t a
     memcpy(k->key, key, 32);
     k->account = a;
     k->role = (uint8_t)role;
-    /* identity.md (rules 3): a new key starts at its account's floors */
-    k->nonce = r->floor[a][0];
-    k->nonce_all = r->floor[a][1];
+    /* identity.md (rules 3): a new key starts at its account's floors of
+     * its slot */
+    k->nonce = r->floor[a][floor_slot(key)][0];
+    k->nonce_all = r->floor[a][floor_slot(key)][1];
     return k;
 }
 
@@ -1384,8 +1398,9 @@ static void do_revoke_agent(ref_t *r, const lx_cmd_revoke_agent_t *c) {
     ev_key(r, LX_EV_AGENT_REVOKED, k);
     /* identity.md (rules 3): forgotten, its nonces kept as the floors; the
      * last record takes its place */
-    if (k->nonce > r->floor[c->account][0]) r->floor[c->account][0] = k->nonce;
-    if (k->nonce_all > r->floor[c->account][1]) r->floor[c->account][1] = k->nonce_all;
+    uint64_t *f = r->floor[c->account][floor_slot(k->key)];
+    if (k->nonce > f[0]) f[0] = k->nonce;
+    if (k->nonce_all > f[1]) f[1] = k->nonce_all;
     *k = r->keys[--r->nkeys];
 }
 
@@ -1809,9 +1824,11 @@ void ref_key_nth(const ref_t *r, size_t i, lx_key_info_t *out) {
     *out = r->keys[i];
 }
 
-void ref_nonce_floor(const ref_t *r, lx_account_id_t a, uint64_t *nonce, uint64_t *nonce_all) {
-    *nonce = a < r->cfg.max_accounts ? r->floor[a][0] : 0;
-    *nonce_all = a < r->cfg.max_accounts ? r->floor[a][1] : 0;
+void ref_nonce_floor(const ref_t *r, lx_account_id_t a, uint32_t slot, uint64_t *nonce,
+                     uint64_t *nonce_all) {
+    bool ok = a < r->cfg.max_accounts && slot < 16;
+    *nonce = ok ? r->floor[a][slot][0] : 0;
+    *nonce_all = ok ? r->floor[a][slot][1] : 0;
 }
 
 int64_t ref_deadman(const ref_t *r, lx_account_id_t a) {

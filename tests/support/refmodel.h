@@ -80,8 +80,9 @@ int ref_balance(const ref_t *r, lx_account_id_t a, lx_asset_id_t asset, int64_t 
 int ref_key(const ref_t *r, const uint8_t key[32], lx_key_info_t *out);
 size_t ref_key_count(const ref_t *r);
 void ref_key_nth(const ref_t *r, size_t i, lx_key_info_t *out);
-/* The account's nonce floors, as lx_engine_nonce_floor. */
-void ref_nonce_floor(const ref_t *r, lx_account_id_t a, uint64_t *nonce, uint64_t *nonce_all);
+/* The account's nonce floors of a key slot, as lx_engine_nonce_floor. */
+void ref_nonce_floor(const ref_t *r, lx_account_id_t a, uint32_t slot, uint64_t *nonce,
+                     uint64_t *nonce_all);
 /* The account's dead man's switch deadline, 0 when not armed. */
 int64_t ref_deadman(const ref_t *r, lx_account_id_t a);
 /* Every balance record in creation order. */

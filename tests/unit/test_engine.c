@@ -575,13 +575,14 @@ static void test_snapshot_roundtrip(void **state) {
                 signed_keys += x.nonce != 0;
                 agents += x.role == LX_KEY_AGENT;
             }
-            for (uint32_t a = 0; a < 64; a++) { /* rules 3: revoked keys became floors */
-                uint64_t fx, fy, gx, gy;
-                lx_engine_nonce_floor(e, a, &fx, &gx);
-                lx_engine_nonce_floor(f, a, &fy, &gy);
-                assert_true(fx == fy && gx == gy);
-                revoked += fx != 0 || gx != 0;
-            }
+            for (uint32_t a = 0; a < 64; a++) /* rules 3: revoked keys became floors */
+                for (uint32_t s = 0; s < LX_NONCE_FLOOR_SLOTS; s++) {
+                    uint64_t fx, fy, gx, gy;
+                    lx_engine_nonce_floor(e, a, s, &fx, &gx);
+                    lx_engine_nonce_floor(f, a, s, &fy, &gy);
+                    assert_true(fx == fy && gx == gy);
+                    revoked += fx != 0 || gx != 0;
+                }
             /* a second save of the loaded engine is byte-identical */
             membuf_t img2 = {0};
             assert_int_equal(lx_engine_save(f, membuf_write, &img2), 0);
@@ -1017,6 +1018,120 @@ static void test_revoked_keys_forgotten(void **state) {
     assert_true(many2 > few2 + 6000 * 80);
 }
 
+/* Rules 3: a revoked agent leaves its last nonces as the account's floors
+ * of its key slot, where every later key of that slot starts. An agent is
+ * a delegated key (it may trade, never withdraw), and revoking one is what
+ * an owner does when it leaks; but the agent chooses its own nonces, and
+ * one that spends the largest nonce of each kind before it is revoked (a
+ * CANCEL of no order is spent all the same) must not leave the account
+ * unable ever to sign again with a new agent: under rules 2 its high
+ * nonces stayed on its own revoked record. A new agent of another slot
+ * signing with the clock (the CLI's nonces) must be taken; one of the
+ * spoiled slot cannot sign (its owner takes another key), and neither can
+ * the revoked key approved again (its old actions stay spent). (A review
+ * found the one-floor-an-account design of 0f27a7a failing this.) */
+static lx_reject_t signed_reason(lx_engine_t *e, lx_cmd_t *c, const uint8_t key[32],
+                                 uint64_t nonce) {
+    events_t ev = {0};
+    lx_sink_t sink = {collect, &ev};
+    lx_cmd_auth_t au = {.scheme = LX_CMD_AUTH_SIGNED, .nonce = nonce};
+    memcpy(au.key, key, 32);
+    c->seq = ++g_seq;
+    c->ts = g_ts += 1000;
+    assert_int_equal(lx_engine_apply_auth(e, c, &au, &sink), 0);
+    lx_reject_t r = ev.n && ev.ev[0].type == LX_EV_REJECTED ? ev.ev[0].u.rejected.reason : 0;
+    free(ev.ev);
+    return r;
+}
+
+static void test_revoked_agent_cannot_poison_floors(void **state) {
+    (void)state;
+    lx_engine_config_t cfg;
+    lx_engine_config_default(&cfg);
+    cfg.max_accounts = 4;
+    lx_engine_t *e = NULL;
+    assert_int_equal(lx_engine_create(&e, &cfg), 0);
+    g_seq = 0;
+    g_ts = 1000000000;
+    uint8_t owner[32], bad[32], next[32];
+    owner_key(owner, 1);
+    agent_key(bad, 1, 0);
+    agent_key(next, 1, 1);
+    lx_cmd_t c;
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_BIND_KEY;
+    c.u.bind_key.account = 1;
+    memcpy(c.u.bind_key.key, owner, 32);
+    c.seq = ++g_seq;
+    c.ts = g_ts;
+    assert_int_equal(lx_engine_apply(e, &c, NULL), 0);
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_APPROVE_AGENT;
+    c.u.approve_agent.account = 1;
+    memcpy(c.u.approve_agent.key, bad, 32);
+    c.u.approve_agent.expiry = INT64_MAX;
+    assert_int_equal(signed_reason(e, &c, owner, 1), 0);
+    /* the leaked agent spends the largest nonce of each kind */
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_SCHEDULE_CANCEL;
+    c.u.schedule_cancel.account = 1;
+    assert_int_equal(signed_reason(e, &c, bad, UINT64_MAX), 0);
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_CANCEL;
+    c.u.cancel.account = 1;
+    c.u.cancel.order_id = 12345;
+    assert_int_equal(signed_reason(e, &c, bad, UINT64_MAX), LX_REJECT_UNKNOWN_MARKET);
+    /* the owner revokes it and approves a new agent */
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_REVOKE_AGENT;
+    c.u.revoke_agent.account = 1;
+    memcpy(c.u.revoke_agent.key, bad, 32);
+    assert_int_equal(signed_reason(e, &c, owner, 2), 0);
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_APPROVE_AGENT;
+    c.u.approve_agent.account = 1;
+    memcpy(c.u.approve_agent.key, next, 32);
+    c.u.approve_agent.expiry = INT64_MAX;
+    assert_int_equal(signed_reason(e, &c, owner, 3), 0);
+    /* the new agent signs with the clock, each kind */
+    const uint64_t clock_nonce = 1800000000000000000ull;
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_SCHEDULE_CANCEL;
+    c.u.schedule_cancel.account = 1;
+    assert_int_equal(signed_reason(e, &c, next, clock_nonce), 0);
+    memset(&c, 0, sizeof c);
+    c.type = LX_CMD_CANCEL;
+    c.u.cancel.account = 1;
+    c.u.cancel.order_id = 12345;
+    assert_int_equal(signed_reason(e, &c, next, clock_nonce), LX_REJECT_UNKNOWN_MARKET);
+    assert_true(lx_nonce_floor_slot(next) != lx_nonce_floor_slot(bad));
+    /* a key of the spoiled slot, and the revoked key itself, approved */
+    uint8_t same[32];
+    int b = 0;
+    do memset(same, ++b, 32);
+    while (lx_nonce_floor_slot(same) != lx_nonce_floor_slot(bad) || !memcmp(same, bad, 32));
+    uint64_t on = 4;
+    for (int which = 0; which < 2; which++) {
+        const uint8_t *k = which ? bad : same;
+        memset(&c, 0, sizeof c);
+        c.type = LX_CMD_APPROVE_AGENT;
+        c.u.approve_agent.account = 1;
+        memcpy(c.u.approve_agent.key, k, 32);
+        c.u.approve_agent.expiry = INT64_MAX;
+        assert_int_equal(signed_reason(e, &c, owner, on++), 0);
+        memset(&c, 0, sizeof c);
+        c.type = LX_CMD_SCHEDULE_CANCEL;
+        c.u.schedule_cancel.account = 1;
+        assert_int_equal(signed_reason(e, &c, k, clock_nonce), LX_REJECT_NONCE_REPLAYED);
+        memset(&c, 0, sizeof c);
+        c.type = LX_CMD_REVOKE_AGENT;
+        c.u.revoke_agent.account = 1;
+        memcpy(c.u.revoke_agent.key, k, 32);
+        assert_int_equal(signed_reason(e, &c, owner, on++), 0);
+    }
+    lx_engine_destroy(e);
+}
+
 /* Client ids are the client's choice, and the client-id index's hash was
  * a multiply and a fold, both invertible: a trader could compute ids whose
  * hashes share their low 32 bits (one home bucket) and top byte (one tag),
@@ -1163,6 +1278,7 @@ int main(void) {
         cmocka_unit_test(test_small_reserve),
         cmocka_unit_test(test_key_index_collisions),
         cmocka_unit_test(test_revoked_keys_forgotten),
+        cmocka_unit_test(test_revoked_agent_cannot_poison_floors),
         cmocka_unit_test(test_snapshot_roundtrip),
         cmocka_unit_test(test_snapshot_corruption),
         cmocka_unit_test(test_determinism_across_processes),

@@ -450,10 +450,10 @@ static void run_assertion(run_t *r, const line_t *ln) {
             check_opt(r, L, &k, "key", "expiry", ki.expiry);
         }
     } else if (strcmp(k.word, "floor") == 0) {
-        int64_t a;
+        int64_t a, slot;
         uint64_t f, fa;
-        if (!need_i64(r, L, &k, "account", &a)) return;
-        lx_engine_nonce_floor(r->e, (lx_account_id_t)a, &f, &fa);
+        if (!need_i64(r, L, &k, "account", &a) || !need_i64(r, L, &k, "slot", &slot)) return;
+        lx_engine_nonce_floor(r->e, (lx_account_id_t)a, (uint32_t)slot, &f, &fa);
         check_opt(r, L, &k, "floor", "nonce", (int64_t)f);
         check_opt(r, L, &k, "floor", "nonce_all", (int64_t)fa);
     } else if (strcmp(k.word, "deadman") == 0) {

@@ -1556,21 +1556,26 @@ static void test_nonce_floors_image(void **state) {
     owner.nonce = 2;
     fl_apply(e, &c, &owner);
     uint64_t f, fa;
-    lx_engine_nonce_floor(e, 3, &f, &fa);
+    uint32_t s = lx_nonce_floor_slot(agent.key), s2 = (s + 1) % LX_NONCE_FLOOR_SLOTS;
+    lx_engine_nonce_floor(e, 3, s, &f, &fa);
     assert_true(f == 0 && fa == 9 && e->nfloors == 1 && e->nkeys == 1);
+    lx_engine_nonce_floor(e, 3, s2, &f, &fa);
+    assert_true(f == 0 && fa == 0);
     assert_int_equal(reload(e), 0); /* and the digest with it */
     lx_engine_t *g = image_of(e);
-    lx_engine_nonce_floor(g, 3, &f, &fa);
+    lx_engine_nonce_floor(g, 3, s, &f, &fa);
     assert_true(f == 0 && fa == 9);
     lx_engine_destroy(g);
-    /* the digest covers each field */
+    /* the digest covers each field, of every slot */
     uint64_t d = lx_engine_digest(e);
-    e->floors[0].nonce_all++;
-    assert_true(lx_engine_digest(e) != d);
-    e->floors[0].nonce_all--;
-    e->floors[0].nonce++;
-    assert_true(lx_engine_digest(e) != d);
-    e->floors[0].nonce--;
+    for (uint32_t j = 0; j < LX_NONCE_FLOOR_SLOTS; j++) {
+        e->floors[0].nonce_all[j]++;
+        assert_true(lx_engine_digest(e) != d);
+        e->floors[0].nonce_all[j]--;
+        e->floors[0].nonce[j]++;
+        assert_true(lx_engine_digest(e) != d);
+        e->floors[0].nonce[j]--;
+    }
     e->floors[0].account = 4;
     assert_true(lx_engine_digest(e) != d);
     /* validate: a record its account does not name, floors under rules 2 */
