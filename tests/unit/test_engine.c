@@ -1044,6 +1044,35 @@ static lx_reject_t signed_reason(lx_engine_t *e, lx_cmd_t *c, const uint8_t key[
     return r;
 }
 
+/* A command of account 1 for the test below: APPROVE_AGENT (no expiry)
+ * or REVOKE_AGENT of key, SCHEDULE_CANCEL (disarm), CANCEL (of no order). */
+static lx_cmd_t acct1_cmd(lx_cmd_type_t type, const uint8_t key[32]) {
+    lx_cmd_t c;
+    memset(&c, 0, sizeof c);
+    c.type = type;
+    switch (type) {
+    case LX_CMD_APPROVE_AGENT:
+        c.u.approve_agent.account = 1;
+        memcpy(c.u.approve_agent.key, key, 32);
+        c.u.approve_agent.expiry = INT64_MAX;
+        break;
+    case LX_CMD_REVOKE_AGENT:
+        c.u.revoke_agent.account = 1;
+        memcpy(c.u.revoke_agent.key, key, 32);
+        break;
+    case LX_CMD_SCHEDULE_CANCEL:
+        c.u.schedule_cancel.account = 1;
+        break;
+    case LX_CMD_CANCEL:
+        c.u.cancel.account = 1;
+        c.u.cancel.order_id = 12345;
+        break;
+    default:
+        fail();
+    }
+    return c;
+}
+
 static void test_revoked_agent_cannot_poison_floors(void **state) {
     (void)state;
     lx_engine_config_t cfg;
@@ -1065,46 +1094,25 @@ static void test_revoked_agent_cannot_poison_floors(void **state) {
     c.seq = ++g_seq;
     c.ts = g_ts;
     assert_int_equal(lx_engine_apply(e, &c, NULL), 0);
-    memset(&c, 0, sizeof c);
-    c.type = LX_CMD_APPROVE_AGENT;
-    c.u.approve_agent.account = 1;
-    memcpy(c.u.approve_agent.key, bad, 32);
-    c.u.approve_agent.expiry = INT64_MAX;
+    c = acct1_cmd(LX_CMD_APPROVE_AGENT, bad);
     assert_int_equal(signed_reason(e, &c, owner, 1), 0);
     /* the leaked agent spends the largest nonce of each kind */
-    memset(&c, 0, sizeof c);
-    c.type = LX_CMD_SCHEDULE_CANCEL;
-    c.u.schedule_cancel.account = 1;
+    c = acct1_cmd(LX_CMD_SCHEDULE_CANCEL, NULL);
     assert_int_equal(signed_reason(e, &c, bad, UINT64_MAX), 0);
-    memset(&c, 0, sizeof c);
-    c.type = LX_CMD_CANCEL;
-    c.u.cancel.account = 1;
-    c.u.cancel.order_id = 12345;
+    c = acct1_cmd(LX_CMD_CANCEL, NULL);
     assert_int_equal(signed_reason(e, &c, bad, UINT64_MAX), LX_REJECT_UNKNOWN_MARKET);
-    /* the owner revokes it and approves a new agent */
-    memset(&c, 0, sizeof c);
-    c.type = LX_CMD_REVOKE_AGENT;
-    c.u.revoke_agent.account = 1;
-    memcpy(c.u.revoke_agent.key, bad, 32);
+    /* the owner revokes it and approves a new agent, of another slot */
+    c = acct1_cmd(LX_CMD_REVOKE_AGENT, bad);
     assert_int_equal(signed_reason(e, &c, owner, 2), 0);
-    memset(&c, 0, sizeof c);
-    c.type = LX_CMD_APPROVE_AGENT;
-    c.u.approve_agent.account = 1;
-    memcpy(c.u.approve_agent.key, next, 32);
-    c.u.approve_agent.expiry = INT64_MAX;
+    c = acct1_cmd(LX_CMD_APPROVE_AGENT, next);
     assert_int_equal(signed_reason(e, &c, owner, 3), 0);
+    assert_true(lx_nonce_floor_slot(next) != lx_nonce_floor_slot(bad));
     /* the new agent signs with the clock, each kind */
     const uint64_t clock_nonce = 1800000000000000000ull;
-    memset(&c, 0, sizeof c);
-    c.type = LX_CMD_SCHEDULE_CANCEL;
-    c.u.schedule_cancel.account = 1;
+    c = acct1_cmd(LX_CMD_SCHEDULE_CANCEL, NULL);
     assert_int_equal(signed_reason(e, &c, next, clock_nonce), 0);
-    memset(&c, 0, sizeof c);
-    c.type = LX_CMD_CANCEL;
-    c.u.cancel.account = 1;
-    c.u.cancel.order_id = 12345;
+    c = acct1_cmd(LX_CMD_CANCEL, NULL);
     assert_int_equal(signed_reason(e, &c, next, clock_nonce), LX_REJECT_UNKNOWN_MARKET);
-    assert_true(lx_nonce_floor_slot(next) != lx_nonce_floor_slot(bad));
     /* a key of the spoiled slot, and the revoked key itself, approved */
     uint8_t same[32];
     int b = 0;
@@ -1113,20 +1121,11 @@ static void test_revoked_agent_cannot_poison_floors(void **state) {
     uint64_t on = 4;
     for (int which = 0; which < 2; which++) {
         const uint8_t *k = which ? bad : same;
-        memset(&c, 0, sizeof c);
-        c.type = LX_CMD_APPROVE_AGENT;
-        c.u.approve_agent.account = 1;
-        memcpy(c.u.approve_agent.key, k, 32);
-        c.u.approve_agent.expiry = INT64_MAX;
+        c = acct1_cmd(LX_CMD_APPROVE_AGENT, k);
         assert_int_equal(signed_reason(e, &c, owner, on++), 0);
-        memset(&c, 0, sizeof c);
-        c.type = LX_CMD_SCHEDULE_CANCEL;
-        c.u.schedule_cancel.account = 1;
+        c = acct1_cmd(LX_CMD_SCHEDULE_CANCEL, NULL);
         assert_int_equal(signed_reason(e, &c, k, clock_nonce), LX_REJECT_NONCE_REPLAYED);
-        memset(&c, 0, sizeof c);
-        c.type = LX_CMD_REVOKE_AGENT;
-        c.u.revoke_agent.account = 1;
-        memcpy(c.u.revoke_agent.key, k, 32);
+        c = acct1_cmd(LX_CMD_REVOKE_AGENT, k);
         assert_int_equal(signed_reason(e, &c, owner, on++), 0);
     }
     lx_engine_destroy(e);
