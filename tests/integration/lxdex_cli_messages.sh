@@ -12,6 +12,8 @@
 # - a signed logon with the account's owner key but the embedded configuration's chain id (1) is
 #   refused: the message must point at the chain id and --config, not claim that the key is not
 #   the owner's;
+# - a signed withdrawal sent twice with one --nonce is refused NONCE_REPLAYED the second time,
+#   and the tool says what the nonce rule is (and where new keys start from);
 # - `journal verify` of that journal without --chain-id: every signature fails; the message must
 #   point at --chain-id.
 # A node outside dev mode:
@@ -67,6 +69,15 @@ $L place $O --account 6 --key "$TMP/owner.key" --config "$TMP/node.yaml" BTC-USD
     > "$TMP/out" 2>&1 || { fail "signed logon with --config"; cat "$TMP/out" >&2; }
 $CLI withdraw $O --account 6 --key "$TMP/owner.key" --config "$TMP/node.yaml" USD 1 \
     > "$TMP/out" 2>&1 || { fail "withdraw with --config"; cat "$TMP/out" >&2; }
+# a nonce used twice: the engine refuses it, and the tool says why
+$CLI withdraw $O --account 6 --key "$TMP/owner.key" --config "$TMP/node.yaml" --nonce 5 USD 1 \
+    > /dev/null 2>&1 || true
+rc=0
+$CLI withdraw $O --account 6 --key "$TMP/owner.key" --config "$TMP/node.yaml" --nonce 5 USD 1 \
+    > "$TMP/out" 2>&1 || rc=$?
+[ "$rc" -eq 1 ] || fail "a withdrawal with a spent nonce exited $rc"
+check "a spent nonce" "NONCE_REPLAYED" "$TMP/out"
+check "a spent nonce: the rule is named" "must exceed the last one its key used" "$TMP/out"
 rc=0
 $L place $O --account 6 --key "$TMP/owner.key" BTC-USD buy 100 1 > "$TMP/out" 2>&1 || rc=$?
 [ "$rc" -eq 1 ] || fail "a signed logon for chain id 1 on a chain id 7 node exited $rc"
