@@ -287,10 +287,9 @@ bool lxdex_conn_print(const lxdex_conn_t *c, const lx_proto_msg_t *m) {
                    lead, c->cfg_path ? c->cfg_path : "the embedded configuration", lead);
         }
         if (m->u.rejected.reason == LX_REJECT_NONCE_REPLAYED)
-            printf("          a signed action's nonce must exceed the last one its key used (this "
-                   "tool signs with the clock in ns unless --nonce says otherwise); a key the "
-                   "account approved after revoking others starts from the nonce floors of its "
-                   "key slot (docs/identity.md)\n");
+            printf("          a signed action's nonce must exceed the last one its key signed for "
+                   "a command of the same kind (this tool signs with the clock in ns unless "
+                   "--nonce says otherwise: docs/identity.md)\n");
         return true;
     case LX_PROTO_FILL: {
         const lx_proto_fill_t *r = &m->u.fill;
