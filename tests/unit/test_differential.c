@@ -426,9 +426,12 @@ static void key_of(uint8_t out[32], int kind, lx_account_id_t a, unsigned j) {
 #define AGENT_KEYS 5 /* candidates per account; MAX_AGENTS may be approved */
 #define MAX_AGENTS 3
 
-static uint64_t last_nonce(gen_t *g, const uint8_t key[32]) {
+/* The key's last nonce of the command's kind (identity.md rule 7: the
+ * commands every shard applies have their own). */
+static uint64_t last_nonce(gen_t *g, const uint8_t key[32], const lx_cmd_t *c) {
     lx_key_info_t k;
-    return ref_key(g->ref, key, &k) == 0 ? k.nonce : 0;
+    if (ref_key(g->ref, key, &k) != 0) return 0;
+    return lx_cmd_every_shard(c) ? k.nonce_all : k.nonce;
 }
 
 /* The account a command acts for (identity.md), or a random one for the
@@ -461,7 +464,7 @@ static void gen_auth(gen_t *g, const lx_cmd_t *c) {
         if (k >= 80) au->scheme = LX_CMD_AUTH_SESSION;
     } else if (k < 90) { /* NONCE_REPLAYED */
         key_of(au->key, 1, a, 0);
-        uint64_t last = last_nonce(g, au->key);
+        uint64_t last = last_nonce(g, au->key, c);
         au->nonce = last - (last ? rng_below(r, last < 3 ? last : 3) : 0);
         return;
     } else if (k < 95) { /* BAD_SIGNER: another account's owner key */
@@ -472,7 +475,7 @@ static void gen_auth(gen_t *g, const lx_cmd_t *c) {
         key_of(au->key, 1, a, 0);
         au->scheme = (uint8_t)rng_range(r, 3, 255); /* BAD_COMMAND */
     }
-    au->nonce = last_nonce(g, au->key) + 1 + rng_below(r, 3);
+    au->nonce = last_nonce(g, au->key, c) + 1 + rng_below(r, 3);
 }
 
 static void set_name(char out[16], gen_t *g, unsigned j) {
