@@ -219,6 +219,7 @@ typedef struct {
     uint64_t rejects[LX_REJECT__COUNT];
     uint64_t cancels[LX_CANCEL__COUNT];
     uint64_t amended_pl[2];
+    uint64_t floor_raises[2]; /* revocations that left a one-shard, an every-shard nonce floor */
     ref_stats_t st;
 } cov_t;
 
@@ -286,6 +287,8 @@ static void cov_print(const char *title, const cov_t *c) {
            (unsigned long long)c->st.self_trades, (unsigned long long)c->st.fee_capped,
            (unsigned long long)c->st.rebates, (unsigned long long)c->st.rebate_capped,
            (unsigned long long)c->st.max_live);
+    printf("  revocations leaving a nonce floor: one-shard %llu, every-shard %llu\n",
+           (unsigned long long)c->floor_raises[0], (unsigned long long)c->floor_raises[1]);
     fflush(stdout);
 }
 
@@ -454,7 +457,12 @@ static void gen_auth(gen_t *g, const lx_cmd_t *c) {
     if (k < 40) return;
     lx_account_id_t a = auth_account(g, c);
     au->scheme = LX_CMD_AUTH_SIGNED;
-    if (k < 60) {
+    if (k < 70 && lx_cmd_every_shard(c) &&
+        (c->type == LX_CMD_SCHEDULE_CANCEL || c->type == LX_CMD_CANCEL_ALL)) {
+        /* an agent's every-shard nonces, which a revocation leaves as
+         * the floors of its slot (identity.md, rules 3): rare otherwise */
+        key_of(au->key, 2, a, (unsigned)rng_below(r, MAX_AGENTS));
+    } else if (k < 60) {
         key_of(au->key, 1, a, 0);
     } else if (k < 72) {
         key_of(au->key, 1, a, 0);
@@ -1214,7 +1222,15 @@ static void run_seed(const seed_cfg_t *sc, uint64_t n) {
             failed = true;
             break;
         }
+        lx_key_info_t revoked;
+        bool revoking =
+            c->type == LX_CMD_REVOKE_AGENT && ref_key(ref, c->u.revoke_agent.key, &revoked) == 0 &&
+            revoked.account == c->u.revoke_agent.account && revoked.role == LX_KEY_AGENT;
         int rrc = ref_apply_auth(ref, c, &g.auth, &rs);
+        if (revoking && ref_key(ref, c->u.revoke_agent.key, &revoked) != 0) {
+            cov->floor_raises[0] += revoked.nonce != 0;
+            cov->floor_raises[1] += revoked.nonce_all != 0;
+        }
         cov->cmds++;
         if (c->type >= 1 && c->type <= LX_CMD__MAX) cov->cmd_type[c->type]++;
         if (rrc == LX_EINVAL) cov->einval++;
@@ -1338,6 +1354,11 @@ static void test_coverage(void **state) {
         printf("coverage: no command ran out of memory\n");
         missing++;
     }
+    for (int i = 0; i < 2; i++)
+        if (cov_off.floor_raises[i] + cov_on.floor_raises[i] < 100) {
+            printf("coverage: fewer than 100 revocations left a nonce floor of kind %d\n", i);
+            missing++;
+        }
     if (cov_off.st.deadman_fired + cov_on.st.deadman_fired == 0) {
         printf("coverage: no dead man's switch fired\n");
         missing++;
