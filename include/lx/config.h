@@ -165,6 +165,8 @@ int lx_config_write(const lx_config_t *c, char *buf, size_t cap);
 const lx_config_asset_t *lx_config_asset(const lx_config_t *c, lx_asset_id_t id);
 const lx_config_asset_t *lx_config_asset_by_symbol(const lx_config_t *c, const char *symbol);
 const lx_config_market_t *lx_config_market(const lx_config_t *c, lx_market_id_t id);
+/* A market symbol in any case (the APIs take it so; the parser refuses two
+ * symbols that differ only in case). */
 const lx_config_market_t *lx_config_market_by_symbol(const lx_config_t *c, const char *symbol);
 
 /* What an order-entry command of type cmd_type weighs in its account's

@@ -1260,7 +1260,7 @@ const lx_config_market_t *lx_config_market(const lx_config_t *c, lx_market_id_t 
 
 const lx_config_market_t *lx_config_market_by_symbol(const lx_config_t *c, const char *symbol) {
     for (size_t i = 0; i < c->nmarkets; i++)
-        if (strcmp(c->markets[i].symbol, symbol) == 0) return &c->markets[i];
+        if (strcasecmp(c->markets[i].symbol, symbol) == 0) return &c->markets[i];
     return NULL;
 }
 

@@ -152,6 +152,8 @@ static void test_dev_config(void **state) {
     assert_int_equal(btc->base_decimals, 8);
     assert_int_equal(btc->quote_decimals, 6);
     assert_non_null(lx_config_market_by_symbol(&c, "ETH-USD"));
+    assert_ptr_equal(lx_config_market_by_symbol(&c, "eth-Usd"),
+                     lx_config_market_by_symbol(&c, "ETH-USD"));
     assert_null(lx_config_market_by_symbol(&c, "XRP-USD"));
     assert_null(lx_config_market(&c, 99));
     assert_null(lx_config_asset(&c, 99));

@@ -139,9 +139,7 @@ static int parse_opts(int argc, char **argv, opts_t *o) {
 
 /* A market by its symbol in any case or its id, as the read commands take it (docs/cli.md). */
 static const lx_config_market_t *market_of(lxdex_conn_t *c, const char *symbol) {
-    const lx_config_market_t *m = NULL;
-    for (size_t i = 0; !m && i < c->cfg.nmarkets; i++)
-        if (strcasecmp(c->cfg.markets[i].symbol, symbol) == 0) m = &c->cfg.markets[i];
+    const lx_config_market_t *m = lx_config_market_by_symbol(&c->cfg, symbol);
     uint64_t id;
     if (!m && lxdex_parse_u64(symbol, 0, UINT32_MAX, &id))
         m = lx_config_market(&c->cfg, (lx_market_id_t)id);
