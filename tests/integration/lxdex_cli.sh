@@ -8,17 +8,9 @@
 # range (--client-id, ORDER_ID, --expiry-ms, --account, the --node port, deadman SECONDS: usage
 # errors, exit 2).
 set -eu
-BUILD=${1:-build}
-NODE=$BUILD/lxdexd
-CLI=$BUILD/lxdex
-[ -x "$NODE" ] && [ -x "$CLI" ] || { echo "lxdex_cli: binaries not built" >&2; exit 77; }
-TMP=$(mktemp -d /tmp/lxdex-cli-XXXXXX)
-pid=
-cleanup() { [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"; }
-trap cleanup EXIT
-
-fail() { echo "lxdex_cli: $*" >&2; exit 1; }
 . "$(dirname "$0")/binary_node.sh"
+binary_node_setup lxdex_cli "${1:-build}"
+fail() { echo "lxdex_cli: $*" >&2; exit 1; }
 binary_node_yaml > "$TMP/node.yaml"
 binary_node_start "$TMP/node.yaml"
 L="$CLI order"

@@ -8,24 +8,13 @@
 #   is full drops SYNs): the command must fail within a few seconds, not hang for the kernel's
 #   SYN retries (about two minutes).
 set -eu
-BUILD=${1:-build}
-NODE=$BUILD/lxdexd
-CLI=$BUILD/lxdex
-[ -x "$NODE" ] && [ -x "$CLI" ] || { echo "lxdex_cli_failures: binaries not built" >&2; exit 77; }
-TMP=$(mktemp -d /tmp/lxdex-clif-XXXXXX)
-pid=
+. "$(dirname "$0")/binary_node.sh"
+binary_node_setup lxdex_cli_failures "${1:-build}"
 bh=
-cleanup() {
-    [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
-    [ -n "$bh" ] && kill "$bh" 2>/dev/null
-    wait 2>/dev/null
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+cleanup_extra() { [ -n "$bh" ] && kill "$bh" 2>/dev/null; }
 fail() { echo "lxdex_cli_failures: $*" >&2; exit 1; }
 
 # a node whose accounts may spend 6 tokens at once, 1 a second (a cancel-all weighs 5)
-. "$(dirname "$0")/binary_node.sh"
 binary_node_yaml |
     awk '/^  per_account:/ { print; getline; print "    rate: 1"; getline; print "    burst: 6"; next } 1' \
         > "$TMP/node.yaml"

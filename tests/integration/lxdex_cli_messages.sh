@@ -20,14 +20,8 @@
 # - an order command without --key (logon by account id) must say that outside dev mode --key is
 #   needed, not only "logon refused".
 set -u
-BUILD=${1:-build}
-NODE=$BUILD/lxdexd
-CLI=$BUILD/lxdex
-[ -x "$NODE" ] && [ -x "$CLI" ] || { echo "lxdex_cli_messages: binaries not built" >&2; exit 77; }
-TMP=$(mktemp -d /tmp/lxdex-clim-XXXXXX)
-pid=
-cleanup() { [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"; }
-trap cleanup EXIT
+. "$(dirname "$0")/binary_node.sh"
+binary_node_setup lxdex_cli_messages "${1:-build}"
 FAILS=0
 fail() { echo "lxdex_cli_messages: FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
 # check DESCRIPTION PATTERN FILE: FILE (a command's stdout and stderr) matches PATTERN
@@ -35,7 +29,6 @@ check() { grep -q -- "$2" "$3" || { fail "$1: expected /$2/ in:"; cat "$3" >&2; 
 # nocheck DESCRIPTION PATTERN FILE: FILE does not match PATTERN
 nocheck() { ! grep -q -- "$2" "$3" || { fail "$1: did not expect /$2/ in:"; cat "$3" >&2; }; }
 
-. "$(dirname "$0")/binary_node.sh"
 binary_node_yaml | sed -e 's#^\(  chain_id: \).*#\17#' > "$TMP/node.yaml"
 binary_node_start "$TMP/node.yaml"
 L="$CLI order"
