@@ -10,11 +10,12 @@
  * markets, 4,000,000 orders, ~350 MB) finds nearly every command's market,
  * account, order and client-id bucket out of cache, and each of those
  * misses waits on the one before it: the market record names the side
- * arrays, which name the best level, which names the head order. Applied one at a time, a message
- * cost ~650 ns, most of it waiting on DRAM. A log replays commands that are all known in advance,
- * so while command i is applied, the records of the commands a few places ahead of it are
- * requested, hop by hop, each hop a few commands later than the one it depends on so that its
- * address is in cache by then:
+ * arrays, which name the best level, which names the head order. Applied
+ * one at a time, a message cost ~650 ns, most of it waiting on DRAM. A log
+ * replays commands that are all known in advance, so while command i is
+ * applied, the records of the commands a few places ahead of it are
+ * requested, hop by hop, each hop a few commands later than the one it
+ * depends on so that its address is in cache by then:
  *
  *     i + 16  the market record, the account, the client-id bucket, the
  *             order an id names

@@ -24,8 +24,9 @@
  *      applied as lx_journal_apply() would (with the record's auth
  *      section, if any, into opts.sink), in runs through
  *      lx_engine_apply_batch_auth (on_group); the engine refusing one
- *      (LX_EINVAL: seq or ts out of order) is corruption too, the engine out of memory
- *      for one is LX_ENOMEM (the journal is fine: run recovery again).
+ *      (LX_EINVAL: seq or ts out of order) is corruption too, the engine
+ *      out of memory for one is LX_ENOMEM (the journal is fine: run
+ *      recovery again).
  *   5. The end: a clean end, or a torn tail in the LAST segment (scan.c
  *      defines it: nothing after the first invalid byte proves that the
  *      group in flight there was complete and fsync'ed). The tail is
