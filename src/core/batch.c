@@ -150,6 +150,7 @@ static LX_ALWAYS_INLINE void pf_hop1(const lx_engine_t *e, const lx_cmd_t *c) {
     const lx__market_t *m = &e->markets[t.market];
     for (int s = 0; s < 2; s++) {
         const lx__side_t *sd = &m->side[s];
+        if (sd->lad) pf(sd->lad); /* lo, top */
         if (sd->n == 0) continue;
         pf(&sd->keys[sd->n - 1]);
         pf(&sd->lv[sd->n - 1]);
@@ -174,13 +175,22 @@ static LX_ALWAYS_INLINE void pf_hop2(const lx_engine_t *e, const lx_cmd_t *c) {
     if (!pf_target(e, c, &t)) return;
     const lx__market_t *m = &e->markets[t.market];
     for (int s = 0; s < 2; s++) {
-        const lx__side_t *sd = &m->side[s];
-        if (sd->n) pf(&e->levels[sd->lv[sd->n - 1]]);
+        int64_t key;
+        uint32_t best = lx__side_best(&m->side[s], &key);
+        if (best != LX__NIL) pf(&e->levels[best]);
     }
     if (c->type == LX_CMD_PLACE) {
         /* the level the order would join and the one below (a tombstone
-         * there is taken, book.c) */
+         * there is taken, book.c), or its ladder slot */
         const lx__side_t *sd = &m->side[c->u.place.side & 1];
+        if (sd->lad) {
+            uint64_t k =
+                (uint64_t)lx__key(c->u.place.side & 1, c->u.place.price) - (uint64_t)sd->lad->lo;
+            if (k < LX__LAD_W) {
+                pf(&sd->lad->lv[k]);
+                return;
+            }
+        }
         uint32_t i = pf_landing(sd, c->u.place.side & 1, c->u.place.price);
         if (i == LX__NIL) return;
         if (i < sd->n) pf(&e->levels[sd->lv[i]]);
@@ -203,13 +213,21 @@ static LX_ALWAYS_INLINE void pf_hop3(const lx_engine_t *e, const lx_cmd_t *c) {
     int side = c->u.place.side & 1;
     /* the level's last order, which a resting order is linked after */
     const lx__side_t *sd = &m->side[side];
-    uint32_t i = pf_landing(sd, side, c->u.place.price);
-    if (i != LX__NIL && i < sd->n && sd->keys[i] == lx__key(side, c->u.place.price))
-        pf_order(e, e->levels[sd->lv[i]].tail);
+    uint32_t l = LX__NIL;
+    uint64_t k =
+        sd->lad ? (uint64_t)lx__key(side, c->u.place.price) - (uint64_t)sd->lad->lo : LX__LAD_W;
+    if (k < LX__LAD_W) {
+        l = sd->lad->lv[k];
+    } else {
+        uint32_t i = pf_landing(sd, side, c->u.place.price);
+        if (i != LX__NIL && i < sd->n && sd->keys[i] == lx__key(side, c->u.place.price))
+            l = sd->lv[i];
+    }
+    if (l != LX__NIL) pf_order(e, e->levels[l].tail);
     /* the first order a taker meets */
-    const lx__side_t *opp = &m->side[!side];
-    if (opp->n && opp->keys[opp->n - 1] >= lx__key(!side, c->u.place.price))
-        pf_order(e, e->levels[opp->lv[opp->n - 1]].head);
+    int64_t best;
+    uint32_t b = lx__side_best(&m->side[!side], &best);
+    if (b != LX__NIL && best >= lx__key(!side, c->u.place.price)) pf_order(e, e->levels[b].head);
 }
 
 static bool pf_worth_it(const lx_engine_t *e) {

@@ -12,20 +12,28 @@
 
 #include "core.h"
 
-/* book.c: the room check's slow path (a full side, no spare block, or a
- * full level pool). */
-int lx__book_reserve_slow(lx_engine_t *e, lx__market_t *m, int side);
+/* book.c: the room check's slow path (a key outside the ladder, a ladder
+ * to make or give back, a full side, no spare block, or a full level
+ * pool). */
+int lx__book_reserve_slow(lx_engine_t *e, lx__market_t *m, int side, int64_t price);
 /* book.c: a level's last order left: it is removed from its side (the
  * best) or left there as a tombstone, and freed when removed. */
 void lx__book_level_emptied(lx_engine_t *e, uint32_t l);
 
-/* Makes sure one more level can be created on this side without
- * allocating, so a command can fail before it changes anything. */
-static inline int lx__book_reserve(lx_engine_t *e, lx__market_t *m, int side) {
+/* Makes sure a level at this price can be created on this side without
+ * allocating, so a command can fail before it changes anything: with a
+ * ladder, the price is within it; without, the touch array has room and
+ * the side is not due a ladder. */
+static inline int lx__book_reserve(lx_engine_t *e, lx__market_t *m, int side, int64_t price) {
     const lx__side_t *s = &m->side[side];
-    if (LX_LIKELY(s->n < s->lim && (e->level_free != LX__NIL || e->levels_used < e->nlevels_cap)))
-        return 0;
-    return lx__book_reserve_slow(e, m, side);
+    if (LX_LIKELY(e->level_free != LX__NIL || e->levels_used < e->nlevels_cap)) {
+        const lx__lad_t *d = s->lad;
+        if (d ? (uint64_t)lx__key(side, price) - (uint64_t)d->lo < LX__LAD_W &&
+                    s->live >= LX__LAD_OFF
+              : s->n < s->lim && s->live < LX__LAD_ON + s->lad_skip)
+            return 0;
+    }
+    return lx__book_reserve_slow(e, m, side, price);
 }
 
 static inline void lx__book_append(lx_engine_t *e, uint32_t level, uint32_t slot) {

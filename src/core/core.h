@@ -168,19 +168,54 @@ typedef struct lx__deep {
     uint32_t next_free; /* engine's free list of deep records */
 } lx__deep_t;
 
+/* A side's ladder (book.c): the LX__LAD_W keys (ticks) from lo up, each
+ * slot the index of the live level at that key or LX__NIL, with a bitmap
+ * of the slots in use. A side of many levels has one; it holds the best
+ * level and the levels near it, and the touch array and blocks hold only
+ * keys below lo. */
+#ifndef LX_SMALL_BLOCKS
+#define LX__LAD_W 2048u
+#define LX__LAD_ON 128u
+#define LX__LAD_DENSE 256u /* entries a new ladder takes, at least */
+#else
+/* the sanitizer and fuzz builds: ladders made, moved and given back all
+ * the time */
+#define LX__LAD_W 64u
+#define LX__LAD_ON 8u
+#define LX__LAD_DENSE 2u
+#endif
+#define LX__LAD_OFF (LX__LAD_ON / 4u) /* fewer live levels: given back */
+#define LX__LAD_HEAD (LX__LAD_W / 8u) /* free slots a move leaves above the best */
+
+typedef struct lx__lad {
+    int64_t lo;   /* key of slot 0 */
+    uint32_t n;   /* slots in use (every one a live level) */
+    uint32_t top; /* highest slot in use + 1 (the best); 0 if n is 0 */
+    uint64_t sum; /* bit w set: bits[w] is not 0 */
+    uint64_t bits[LX__LAD_W / 64];
+    uint32_t lv[LX__LAD_W];
+} lx__lad_t;
+
+_Static_assert(LX__LAD_W % 64 == 0 && LX__LAD_W <= 64 * 64, "one summary word");
+
 typedef struct lx__side {
-    int64_t *keys;  /* the touch array: ascending; best at keys[n-1] */
-    uint32_t *lv;   /* level index for each key (count 0: a tombstone) */
-    uint32_t live;  /* entries that are not tombstones, blocks included;
-                       lv[n-1] is live */
-    uint32_t deep;  /* index in e->deeps, 0 = no blocks (then n is every entry) */
-    uint16_t n;     /* entries in the touch array */
-    uint16_t cap;   /* entries allocated, from keys - front */
-    uint16_t front; /* free entries before keys[0] (book.c: both ends grow) */
-    uint16_t lim;   /* a place may create a level while n < lim (book.c) */
+    lx__lad_t *lad;    /* the ladder, NULL if none (book.c) */
+    int64_t *keys;     /* the touch array: ascending, all below the ladder;
+                          its best at keys[n-1] */
+    uint32_t *lv;      /* level index for each key (count 0: a tombstone) */
+    uint32_t live;     /* live levels: entries that are not tombstones, blocks
+                          and ladder included; lv[n-1] is live */
+    uint32_t deep;     /* index in e->deeps, 0 = no blocks (then n is every entry) */
+    uint16_t n;        /* entries in the touch array */
+    uint16_t cap;      /* entries allocated, from keys - front */
+    uint16_t front;    /* free entries before keys[0] (book.c: both ends grow) */
+    uint16_t lim;      /* a place may create a level while n < lim (book.c) */
+    uint32_t lad_skip; /* live levels beyond LX__LAD_ON before the side
+                          next looks whether a ladder is worth it (book.c) */
+    uint32_t pad_;
 } lx__side_t;
 
-_Static_assert(sizeof(lx__side_t) == 32, "a side is 32 bytes");
+_Static_assert(sizeof(lx__side_t) == 48, "a side is 48 bytes");
 
 /* The rules a command's fields meet, shared with the snapshot loader and
  * lx_engine_validate: fees (0 <= taker <= LX_FEE_RATE_MAX, -taker <= maker
@@ -211,7 +246,7 @@ typedef struct lx__market {
     uint8_t exists, halted, mode;
     uint8_t fits_all; /* lx__amounts_fit holds for every price and qty in bounds */
     lx_asset_id_t base, quote;
-    uint32_t norders; /* resting orders (here, not at the end: 160 bytes) */
+    uint32_t norders; /* resting orders (here, not at the end: 192 bytes) */
     int64_t tick_size, lot_size, tick_value;
     int64_t min_price, max_price, max_qty;
     int32_t maker_fee, taker_fee;
@@ -226,7 +261,7 @@ typedef struct lx__market {
     lx__side_t side[2]; /* [LX_SIDE_BUY], [LX_SIDE_SELL] */
 } lx__market_t;
 
-_Static_assert(sizeof(lx__market_t) == 160, "a market is 160 bytes (5 x 32: cheap to index)");
+_Static_assert(sizeof(lx__market_t) == 192, "a market is 192 bytes (3 cache lines)");
 
 typedef struct lx__asset {
     uint8_t exists;
@@ -433,11 +468,12 @@ int lx__levels_reserve(lx_engine_t *e, uint32_t n);
 void lx__side_free(lx_engine_t *e, lx__side_t *s);
 /* The live level with this key on the side, or LX__NIL. */
 uint32_t lx__side_level(const lx_engine_t *e, const lx__side_t *s, int64_t key);
-/* A side's entries as segments in ascending key order: its blocks (0 to
- * nblk-1), then the touch array (the last segment). Segment j's level
- * indices (and keys, if keys is not NULL); returns how many. Walking the
- * segments down from the last and each down from its end visits the
- * levels best first. */
+/* A side's entries below its ladder as segments in ascending key order:
+ * its blocks (0 to nblk-1), then the touch array (the last segment).
+ * Segment j's level indices (and keys, if keys is not NULL); returns how
+ * many. The ladder's slots (lx__lad_from, lx__lad_below) come after them;
+ * lx__walk_first and lx__walk_next visit all of a side's live levels,
+ * best first. */
 static inline uint32_t lx__side_nseg(const lx_engine_t *e, const lx__side_t *s) {
     return s->deep ? e->deeps[s->deep].nblk + 1 : 1;
 }
@@ -452,6 +488,58 @@ static inline uint32_t lx__side_seg(const lx_engine_t *e, const lx__side_t *s, u
     if (keys) *keys = s->keys;
     *lv = s->lv;
     return s->n;
+}
+/* The highest slot in use below slot `below` of a ladder, LX__NIL if none. */
+static inline uint32_t lx__lad_below(const lx__lad_t *d, uint32_t below) {
+    if (below == 0) return LX__NIL;
+    uint32_t i = below - 1, w = i / 64;
+    uint64_t b = d->bits[w] & (~0ull >> (63 - i % 64));
+    if (b) return w * 64 + 63 - (uint32_t)__builtin_clzll(b);
+    uint64_t sw = d->sum & ((1ull << w) - 1);
+    if (!sw) return LX__NIL;
+    w = 63 - (uint32_t)__builtin_clzll(sw);
+    return w * 64 + 63 - (uint32_t)__builtin_clzll(d->bits[w]);
+}
+/* The lowest slot in use at or above slot `from`, LX__LAD_W if none. */
+static inline uint32_t lx__lad_from(const lx__lad_t *d, uint32_t from) {
+    if (from >= LX__LAD_W) return LX__LAD_W;
+    uint32_t w = from / 64;
+    uint64_t b = d->bits[w] & (~0ull << (from % 64));
+    if (b) return w * 64 + (uint32_t)__builtin_ctzll(b);
+    uint64_t sw = w + 1 < 64 ? d->sum & (~0ull << (w + 1)) : 0;
+    if (!sw) return LX__LAD_W;
+    w = (uint32_t)__builtin_ctzll(sw);
+    return w * 64 + (uint32_t)__builtin_ctzll(d->bits[w]);
+}
+/* A side's best live level and its key; LX__NIL if the side is empty. */
+static inline uint32_t lx__side_best(const lx__side_t *s, int64_t *key) {
+    const lx__lad_t *d = s->lad;
+    if (d && d->top) {
+        *key = (int64_t)((uint64_t)d->lo + d->top - 1);
+        return d->lv[d->top - 1];
+    }
+    if (s->n) {
+        *key = s->keys[s->n - 1];
+        return s->lv[s->n - 1];
+    }
+    return LX__NIL;
+}
+/* A walk over a side's live levels, best first:
+ *     lx__walk_t w;
+ *     for (uint32_t l = lx__walk_first(e, s, &w); l != LX__NIL; l = lx__walk_next(e, s, &w))
+ * (the ladder's slots from the top down, then the segments above from the
+ * last down, skipping tombstones). The side must not change meanwhile. */
+typedef struct {
+    uint32_t slot; /* ladder slots below this are still to visit */
+    uint32_t seg;  /* segments below this are still to start */
+    uint32_t i;    /* entries of segment seg below this are still to visit */
+} lx__walk_t;
+uint32_t lx__walk_next(const lx_engine_t *e, const lx__side_t *s, lx__walk_t *w);
+static inline uint32_t lx__walk_first(const lx_engine_t *e, const lx__side_t *s, lx__walk_t *w) {
+    w->slot = s->lad ? s->lad->top : 0;
+    w->seg = lx__side_nseg(e, s);
+    w->i = 0;
+    return lx__walk_next(e, s, w);
 }
 /* Level for (market, side, price), created (empty) if absent; LX__NIL on
  * allocation failure. */
@@ -514,7 +602,7 @@ static inline void lx__ev_start(lx_engine_t *e, lx_event_t *ev, lx_event_type_t 
 
 /* lx__ev_start of a market event whose market record the caller holds
  * (m == &e->markets[market]): every event of the order path. The seq is
- * taken through m instead of e->markets + market * 160, which gcc must
+ * taken through m instead of e->markets + market * 192, which gcc must
  * recompute for each event (the sink called before it may have changed
  * e->markets). Callgrind, marginal instructions a message: 4.5 fewer on
  * each of realistic, deep, swing and crash (about 2 an event). */

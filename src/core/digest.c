@@ -111,17 +111,15 @@ uint64_t lx__digest(const lx_engine_t *e, uint32_t version) {
         for (int side = 0; side < 2; side++) {
             const lx__side_t *sd = &m->side[side];
             put(&s, sd->live);
-            for (uint32_t j = lx__side_nseg(e, sd); j-- > 0;) {
-                const uint32_t *lv;
-                for (uint32_t k = lx__side_seg(e, sd, j, NULL, &lv); k-- > 0;) {
-                    const lx__level_t *l = &e->levels[lv[k]];
-                    if (l->count == 0) continue; /* tombstone: storage */
-                    put(&s, (uint64_t)l->price);
-                    put(&s, (uint64_t)l->qty);
-                    put(&s, l->count);
-                    for (uint32_t cur = l->head; cur != LX__NIL; cur = e->orders[cur].next)
-                        put_order(&s, e, cur);
-                }
+            lx__walk_t w;
+            for (uint32_t li = lx__walk_first(e, sd, &w); li != LX__NIL;
+                 li = lx__walk_next(e, sd, &w)) {
+                const lx__level_t *l = &e->levels[li];
+                put(&s, (uint64_t)l->price);
+                put(&s, (uint64_t)l->qty);
+                put(&s, l->count);
+                for (uint32_t cur = l->head; cur != LX__NIL; cur = e->orders[cur].next)
+                    put_order(&s, e, cur);
             }
         }
     }

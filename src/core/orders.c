@@ -138,8 +138,8 @@ typedef enum { MATCH_DONE, MATCH_STP_STOP, MATCH_STP_TAKER_GONE } match_end_t;
 /* Whether an order on `side` at `price` would trade with the opposite
  * side's best level (never a tombstone). */
 static inline bool would_cross(const lx__market_t *m, int side, int64_t price) {
-    const lx__side_t *opp = &m->side[!side];
-    return opp->n > 0 && opp->keys[opp->n - 1] >= lx__key(!side, price);
+    int64_t best;
+    return lx__side_best(&m->side[!side], &best) != LX__NIL && best >= lx__key(!side, price);
 }
 
 /*
@@ -158,8 +158,9 @@ static LX_NOINLINE match_end_t match_cross(lx_engine_t *e, lx__market_t *m, uint
     bool clearing = e->cfg.clearing;
     match_end_t end = MATCH_DONE;
 
-    while (t->remaining > 0 && opp->n > 0 && opp->keys[opp->n - 1] >= cross) {
-        uint32_t l = opp->lv[opp->n - 1];
+    int64_t best;
+    uint32_t l;
+    while (t->remaining > 0 && (l = lx__side_best(opp, &best)) != LX__NIL && best >= cross) {
         int64_t lprice = e->levels[l].price;
         bool touched = false, gone = false, stop = false;
         uint32_t cur = e->levels[l].head;
@@ -279,20 +280,17 @@ static bool fok_fillable(const lx_engine_t *e, const lx__market_t *m, const lx__
     const lx__side_t *opp = &m->side[mside];
     int64_t cross = lx__key(mside, price);
     int64_t sum = 0;
-    for (uint32_t j = lx__side_nseg(e, opp); j-- > 0;) {
-        const int64_t *keys;
-        const uint32_t *lv;
-        for (uint32_t i = lx__side_seg(e, opp, j, &keys, &lv); i-- > 0;) {
-            if (keys[i] < cross) return false;
-            for (uint32_t cur = e->levels[lv[i]].head; cur != LX__NIL; cur = e->orders[cur].next) {
-                const lx__order_t *mk = &e->orders[cur];
-                if (mk->account == t->account && t->stp != LX_STP_NONE) {
-                    if (t->stp == LX_STP_EXPIRE_MAKER) continue;
-                    return sum >= qty;
-                }
-                sum += mk->remaining;
-                if (sum >= qty) return true;
+    lx__walk_t w;
+    for (uint32_t l = lx__walk_first(e, opp, &w); l != LX__NIL; l = lx__walk_next(e, opp, &w)) {
+        if (lx__key(mside, e->levels[l].price) < cross) return false;
+        for (uint32_t cur = e->levels[l].head; cur != LX__NIL; cur = e->orders[cur].next) {
+            const lx__order_t *mk = &e->orders[cur];
+            if (mk->account == t->account && t->stp != LX_STP_NONE) {
+                if (t->stp == LX_STP_EXPIRE_MAKER) continue;
+                return sum >= qty;
             }
+            sum += mk->remaining;
+            if (sum >= qty) return true;
         }
     }
     return false;
@@ -415,7 +413,7 @@ int lx__place(lx_engine_t *e, const lx_cmd_t *c) {
     }
 
     /* everything that could fail to allocate, before the first change */
-    int rc = lx__book_reserve(e, m, p->side);
+    int rc = tif == LX_TIF_IOC || tif == LX_TIF_FOK ? 0 : lx__book_reserve(e, m, p->side, p->price);
     if (!rc && tif == LX_TIF_GTD) rc = lx__gtd_reserve(e);
     if (!rc && clearing) rc = lx__bal_reserve(e, 2);
     if (rc) return rc;
@@ -582,7 +580,7 @@ int lx__amend(lx_engine_t *e, const lx_cmd_t *c) {
         emit_level(e, m, p->market, side, cur_price, e->levels[l].qty, e->levels[l].count);
         return 0;
     }
-    int rc = lx__book_reserve(e, m, side);
+    int rc = lx__book_reserve(e, m, side, p->price);
     if (rc) return rc;
     m->last_ts = e->cur_ts;
     bool gone = lx__book_unlink(e, slot);

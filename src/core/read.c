@@ -66,6 +66,7 @@ void lx_engine_stats(const lx_engine_t *e, lx_engine_stats_t *out) {
         for (int s = 0; s < 2; s++) {
             const lx__side_t *sd = &m->side[s];
             sides += (size_t)sd->cap * (sizeof(int64_t) + sizeof(uint32_t));
+            if (sd->lad) sides += sizeof *sd->lad;
             if (!sd->deep) continue;
             const lx__deep_t *d = &e->deeps[sd->deep];
             sides += (size_t)(d->nblk + (d->spare != NULL)) * sizeof(lx__blk_t) +
@@ -124,8 +125,10 @@ void lx_engine_memory(const lx_engine_t *e, lx_memory_fn fn, void *ctx) {
 bool lx_engine_best(const lx_engine_t *e, lx_market_id_t id, lx_side_t side, int64_t *price,
                     int64_t *qty) {
     const lx__market_t *m = market_get(e, id);
-    if (!m || side > LX_SIDE_SELL || m->side[side].n == 0) return false;
-    const lx__level_t *l = &e->levels[m->side[side].lv[m->side[side].n - 1]];
+    int64_t key;
+    uint32_t li = m && side <= LX_SIDE_SELL ? lx__side_best(&m->side[side], &key) : LX__NIL;
+    if (li == LX__NIL) return false;
+    const lx__level_t *l = &e->levels[li];
     if (price) *price = l->price;
     if (qty) *qty = l->qty;
     return true;
@@ -137,16 +140,14 @@ size_t lx_engine_levels(const lx_engine_t *e, lx_market_id_t id, lx_side_t side,
     if (!m || side > LX_SIDE_SELL) return 0;
     const lx__side_t *s = &m->side[side];
     size_t k = 0;
-    for (uint32_t j = lx__side_nseg(e, s); j-- > 0 && k < n;) {
-        const uint32_t *lv;
-        for (uint32_t i = lx__side_seg(e, s, j, NULL, &lv); i-- > 0 && k < n;) {
-            const lx__level_t *l = &e->levels[lv[i]];
-            if (l->count == 0) continue; /* a tombstone */
-            out[k].price = l->price;
-            out[k].qty = l->qty;
-            out[k].count = l->count;
-            k++;
-        }
+    lx__walk_t w;
+    for (uint32_t li = lx__walk_first(e, s, &w); li != LX__NIL && k < n;
+         li = lx__walk_next(e, s, &w)) {
+        const lx__level_t *l = &e->levels[li];
+        out[k].price = l->price;
+        out[k].qty = l->qty;
+        out[k].count = l->count;
+        k++;
     }
     return k;
 }
@@ -208,13 +209,11 @@ size_t lx_engine_book_orders(const lx_engine_t *e, lx_market_id_t id, lx_side_t 
     if (!m || side > LX_SIDE_SELL) return 0;
     const lx__side_t *s = &m->side[side];
     size_t k = 0;
-    for (uint32_t j = lx__side_nseg(e, s); j-- > 0;) {
-        const uint32_t *lv;
-        for (uint32_t i = lx__side_seg(e, s, j, NULL, &lv); i-- > 0;) {
-            for (uint32_t cur = e->levels[lv[i]].head; cur != LX__NIL; cur = e->orders[cur].next) {
-                if (k < cap) fill_info(e, cur, &out[k]);
-                k++;
-            }
+    lx__walk_t w;
+    for (uint32_t li = lx__walk_first(e, s, &w); li != LX__NIL; li = lx__walk_next(e, s, &w)) {
+        for (uint32_t cur = e->levels[li].head; cur != LX__NIL; cur = e->orders[cur].next) {
+            if (k < cap) fill_info(e, cur, &out[k]);
+            k++;
         }
     }
     return k;

@@ -239,6 +239,10 @@ int lx_engine_save(const lx_engine_t *e, lx_write_fn write, void *ctx) {
                 for (uint32_t k = 0; k < nk; k++)
                     if (e->levels[lv[k]].count) w_level(w, e, &e->levels[lv[k]]);
             }
+            const lx__lad_t *d = s->lad; /* above every segment's keys */
+            for (uint32_t q = d ? lx__lad_from(d, 0) : LX__LAD_W; q < LX__LAD_W;
+                 q = lx__lad_from(d, q + 1))
+                w_level(w, e, &e->levels[d->lv[q]]);
         }
     }
 
@@ -508,7 +512,7 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
                 int64_t key = lx__key(side, price);
                 CHECK(k == 0 || key > prev_key);
                 prev_key = key;
-                NEED(lx__book_reserve(e, m, side));
+                NEED(lx__book_reserve(e, m, side, price));
                 uint32_t l = lx__book_level_get(e, m, id, side, price);
                 NEED(l != LX__NIL ? 0 : LX_ENOMEM);
                 for (uint32_t j = 0; j < cnt; j++) {

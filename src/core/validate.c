@@ -153,6 +153,50 @@ out:
     return rc;
 }
 
+/* The ladder of market mi's side: every key of the segments (the highest
+ * is far_top) below lo; each slot either empty and clear in the bitmap or
+ * set and naming a live level of this market, side and price, with its
+ * FIFO (validate_fifo); the summary word, count and top right. */
+static int validate_ladder(const lx_engine_t *e, uint32_t mi, int side, int64_t far_top,
+                           int64_t *locks, tally_t *t, uint32_t *live, char *msg, size_t msglen) {
+    int rc = 0;
+    const lx__lad_t *d = e->markets[mi].side[side].lad;
+    if (far_top != INT64_MIN && far_top >= d->lo)
+        FAIL("market %u side %d: key %lld below the ladder is not below its lo %lld", mi, side,
+             (long long)far_top, (long long)d->lo);
+    uint32_t n = 0, top = 0;
+    for (uint32_t w = 0; w < LX__LAD_W / 64; w++)
+        if (((d->sum >> w) & 1) != (d->bits[w] != 0))
+            FAIL("market %u side %d: ladder summary bit %u wrong", mi, side, w);
+    for (uint32_t i = 0; i < LX__LAD_W; i++) {
+        bool set = (d->bits[i / 64] >> (i % 64)) & 1;
+        uint32_t l = d->lv[i];
+        if (!set) {
+            if (l != LX__NIL)
+                FAIL("market %u side %d: ladder slot %u clear but names %u", mi, side, i, l);
+            continue;
+        }
+        if (l >= e->nlevels_cap) FAIL("market %u: ladder level index %u out of range", mi, l);
+        const lx__level_t *lv = &e->levels[l];
+        t->levels++;
+        if (lv->market != mi || (int)lv->side != side ||
+            (uint64_t)lx__key(side, lv->price) != (uint64_t)d->lo + i)
+            FAIL("market %u side %d: ladder slot %u has level %u of market %u side %u price %lld",
+                 mi, side, i, l, lv->market, lv->side, (long long)lv->price);
+        if (lv->count == 0)
+            FAIL("market %u side %d: ladder slot %u holds an empty level", mi, side, i);
+        n++;
+        top = i + 1;
+        if ((rc = validate_fifo(e, mi, side, l, locks, t, msg, msglen))) goto out;
+    }
+    if (n != d->n || top != d->top)
+        FAIL("market %u side %d: ladder of %u levels, top %u; counters say %u, %u", mi, side, n,
+             top, d->n, d->top);
+    *live = n;
+out:
+    return rc;
+}
+
 /* One side of market mi: its array bounds and blocks, keys strictly
  * ascending over the blocks and the touch array, each naming a level of
  * this market, side and price; tombstones empty and never the best; each
@@ -161,7 +205,7 @@ static int validate_side(const lx_engine_t *e, uint32_t mi, int side, int64_t *l
                          char *msg, size_t msglen) {
     int rc = 0;
     const lx__side_t *s = &e->markets[mi].side[side];
-    if ((uint64_t)s->front + s->n > s->cap || s->n > LX__TOUCH_MAX)
+    if ((uint64_t)s->front + s->n > s->cap || s->n > LX__TOUCH_MAX + LX__LAD_W)
         FAIL("market %u side %d: front %u + n %u > cap %u", mi, side, s->front, s->n, s->cap);
     if (s->lim > s->cap || s->lim > LX__TOUCH_MAX)
         FAIL("market %u side %d: lim %u above cap %u", mi, side, s->lim, s->cap);
@@ -195,6 +239,12 @@ static int validate_side(const lx_engine_t *e, uint32_t mi, int side, int64_t *l
             if ((rc = validate_fifo(e, mi, side, l, locks, t, msg, msglen))) goto out;
         }
     }
+    if (s->lad) {
+        uint32_t lad_live = 0;
+        if ((rc = validate_ladder(e, mi, side, prev_key, locks, t, &lad_live, msg, msglen)))
+            goto out;
+        live += lad_live;
+    }
     if (live != s->live)
         FAIL("market %u side %d: %u live levels, counter says %u", mi, side, live, s->live);
 out:
@@ -222,12 +272,14 @@ static int validate_books(const lx_engine_t *e, int64_t *locks, tally_t *t, char
         if (t->orders - before != m->norders)
             FAIL("market %u: %u orders counted, %llu resting", mi, m->norders,
                  (unsigned long long)(t->orders - before));
-        const lx__side_t *b = &m->side[LX_SIDE_BUY], *a = &m->side[LX_SIDE_SELL];
-        /* the last entries are live (checked above), so they are the best */
-        if (b->n && a->n && e->levels[b->lv[b->n - 1]].price >= e->levels[a->lv[a->n - 1]].price)
+        /* the ladders' tops and the touch arrays' last entries are live
+         * (checked above), so they are the best */
+        int64_t kb, ka;
+        uint32_t bb = lx__side_best(&m->side[LX_SIDE_BUY], &kb);
+        uint32_t ba = lx__side_best(&m->side[LX_SIDE_SELL], &ka);
+        if (bb != LX__NIL && ba != LX__NIL && e->levels[bb].price >= e->levels[ba].price)
             FAIL("market %u: crossed book, bid %lld >= ask %lld", mi,
-                 (long long)e->levels[b->lv[b->n - 1]].price,
-                 (long long)e->levels[a->lv[a->n - 1]].price);
+                 (long long)e->levels[bb].price, (long long)e->levels[ba].price);
     }
     if (t->orders != e->norders)
         FAIL("%llu resting orders but %u slots in use", (unsigned long long)t->orders, e->norders);

@@ -30,6 +30,12 @@
  * sweeps (and now and then one through a whole side) take the book down
  * to LOW, so that the sides' blocks go and come back a few times. The test also requires that the
  * engine did hold blocks, emptied them again, and split them.
+ *
+ * test_ladder does the same for the ladders above the touch arrays: a
+ * dense book whose mid trends 40,000 ticks up and back, with some orders
+ * far behind it and deep sweeps; it requires that ladders were made,
+ * given back, moved both ways and emptied above levels that waited below
+ * them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -64,8 +70,10 @@ typedef struct {
     ref_t *ref;
     uint64_t seq;
     inv_events_t got, want;
-    /* what the engine's blocks went through (white box, core.h) */
+    /* what the engine's blocks and ladders went through (white box,
+     * core.h) */
     uint64_t with_blocks, attached, detached, fewer, splits;
+    uint64_t lad_made, lad_gone, lad_up, lad_down, lad_empty_far;
     uint32_t max_blocks;
     bool draining; /* from HIGH open orders down to LOW */
 } world_t;
@@ -85,9 +93,14 @@ static void apply(world_t *w, lx_cmd_t *c) {
     inv_events_clear(&w->want);
     lx_sink_t sg = inv_events_sink(&w->got), sw = inv_events_sink(&w->want);
     uint32_t before[2], nblk[2];
+    bool had_lad[2];
+    int64_t lo[2];
     for (int s = 0; s < 2; s++) {
-        before[s] = w->e->markets[0].side[s].deep;
+        const lx__side_t *sd = &w->e->markets[0].side[s];
+        before[s] = sd->deep;
         nblk[s] = before[s] ? w->e->deeps[before[s]].nblk : 0;
+        had_lad[s] = sd->lad != NULL;
+        lo[s] = sd->lad ? sd->lad->lo : 0;
     }
     int rg = lx_engine_apply(w->e, c, &sg);
     int rw = ref_apply(w->ref, c, &sw);
@@ -95,7 +108,15 @@ static void apply(world_t *w, lx_cmd_t *c) {
     if (inv_events_first_diff(&w->got, &w->want) >= 0) fail_cmd(w, c, "events differ");
     if (!w->e->markets[0].exists) return;
     for (int s = 0; s < 2; s++) {
-        uint32_t d = w->e->markets[0].side[s].deep;
+        const lx__side_t *sd = &w->e->markets[0].side[s];
+        w->lad_made += !had_lad[s] && sd->lad;
+        w->lad_gone += had_lad[s] && !sd->lad;
+        if (had_lad[s] && sd->lad) {
+            w->lad_up += sd->lad->lo > lo[s];
+            w->lad_down += sd->lad->lo < lo[s];
+            w->lad_empty_far += sd->lad->n == 0 && sd->n > 0;
+        }
+        uint32_t d = sd->deep;
         w->attached += !before[s] && d;
         w->detached += before[s] && !d;
         if (d) {
@@ -302,9 +323,100 @@ static void test_wide_book(void **state) {
     lx_engine_destroy(w.e);
 }
 
+/* A dense book whose mid trends far up and back down (the swing
+ * workload's shape, in small): the sides' ladders are made, moved up and
+ * down, emptied by sweeps while levels wait below them, and given back
+ * when a side drains, and some orders land far behind the ladders (in the
+ * touch arrays). Checked against the reference model as above. */
+static void ladder_cmd(world_t *w, int64_t mid) {
+    size_t open = ref_open_count(w->ref);
+    if (open > 3000) w->draining = true;
+    if (open < 40) w->draining = false;
+    int side = (int)rnd_in(0, 1);
+    int r = (int)rnd_in(0, 999);
+    lx_cmd_t c;
+    int64_t d =
+        rnd_in(0, 9) ? rnd_in(1, 1500) : rnd_in(1, 6000); /* beyond a ladder: the touch array */
+    int64_t p = side == LX_SIDE_BUY ? mid - d : mid + d;
+    if (w->draining ? r < 450 : r < 100) {
+        lx_order_info_t o;
+        if (!open) return;
+        ref_open_nth(w->ref, (size_t)rnd_in(0, (int64_t)open - 1), &o);
+        c = (lx_cmd_t){.type = LX_CMD_CANCEL};
+        c.u.cancel = (lx_cmd_cancel_t){.account = o.account, .market = 0, .order_id = o.order_id};
+    } else if (r < 750) {
+        c = place(side, p, rnd_in(1, 100), rnd_in(0, 3) ? LX_TIF_GTC : LX_TIF_POST_ONLY);
+    } else if (r < 850 && open) {
+        lx_order_info_t o;
+        ref_open_nth(w->ref, (size_t)rnd_in(0, (int64_t)open - 1), &o);
+        c = (lx_cmd_t){.type = LX_CMD_AMEND};
+        c.u.amend = (lx_cmd_amend_t){.account = o.account,
+                                     .market = 0,
+                                     .order_id = o.order_id,
+                                     .price = !rnd_in(0, 1)           ? o.price
+                                              : o.side == LX_SIDE_BUY ? mid - d
+                                                                      : mid + d,
+                                     .qty = o.filled + rnd_in(1, 200)};
+    } else if (r < 980) { /* takers at the mid: they eat what the trend left behind */
+        c = place(side, mid + (side == LX_SIDE_BUY ? rnd_in(0, 50) : -rnd_in(0, 50)),
+                  rnd_in(1, 100), LX_TIF_IOC);
+    } else if (r < 983) { /* a deep sweep: a ladder emptied with levels below it */
+        c = place(side, into_book(w, side, rnd_in(500, 8000)), rnd_in(1000, 50000), LX_TIF_IOC);
+    } else {
+        c = place(side, into_book(w, side, rnd_in(0, 3000)), rnd_in(1, 3000), LX_TIF_FOK);
+    }
+    apply(w, &c);
+}
+
+static void test_ladder(void **state) {
+    (void)state;
+    world_t w;
+    memset(&w, 0, sizeof w);
+    rng_state = 11;
+    setup(&w);
+    long n = 300000;
+    for (long i = 1; i <= n; i++) {
+        /* up 40,000 ticks over the first half, back down over the second,
+         * with a walk on top */
+        long half = n / 2;
+        int64_t trend = i < half ? 40000 * i / half : 40000 * (n - i) / half;
+        int64_t mid = CENTER + trend + (int64_t)(rnd_in(-20, 20));
+        ladder_cmd(&w, mid);
+        if (i % CHECK_EVERY == 0) check_full(&w);
+    }
+    check_full(&w);
+    printf("ladder: %ld commands, ladders made %llu, given back %llu, moved up %llu, down %llu, "
+           "empty above levels %llu\n",
+           n, (unsigned long long)w.lad_made, (unsigned long long)w.lad_gone,
+           (unsigned long long)w.lad_up, (unsigned long long)w.lad_down,
+           (unsigned long long)w.lad_empty_far);
+    assert_true(w.lad_made >= 4 && w.lad_gone >= 2 && w.lad_up >= 10 && w.lad_down >= 10);
+    assert_true(w.lad_empty_far >= 1);
+
+    membuf_t img = {0}, img2 = {0};
+    assert_int_equal(lx_engine_save(w.e, membuf_write, &img), 0);
+    lx_engine_t *f = NULL;
+    assert_int_equal(lx_engine_load(&f, membuf_read, &img), 0);
+    assert_true(lx_engine_digest(f) == lx_engine_digest(w.e));
+    char msg[512];
+    if (lx_engine_validate(f, msg, sizeof msg) != 0) fail_msg("loaded: %s", msg);
+    assert_int_equal(lx_engine_save(f, membuf_write, &img2), 0);
+    assert_int_equal(img.n, img2.n);
+    assert_memory_equal(img.buf, img2.buf, img.n);
+    membuf_free(&img);
+    membuf_free(&img2);
+    lx_engine_destroy(f);
+
+    inv_events_free(&w.got);
+    inv_events_free(&w.want);
+    ref_destroy(w.ref);
+    lx_engine_destroy(w.e);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wide_book),
+        cmocka_unit_test(test_ladder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
