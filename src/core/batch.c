@@ -180,6 +180,7 @@ static LX_ALWAYS_INLINE void pf_hop2(const lx_engine_t *e, const lx_cmd_t *c) {
         if (best != LX__NIL) pf(&e->levels[best]);
     }
     if (c->type == LX_CMD_PLACE) {
+        if (c->u.place.price < 1) return; /* rejected; its key could overflow */
         /* the level the order would join and the one below (a tombstone
          * there is taken, book.c), or its ladder slot */
         const lx__side_t *sd = &m->side[c->u.place.side & 1];
@@ -208,7 +209,8 @@ static LX_ALWAYS_INLINE void pf_hop2(const lx_engine_t *e, const lx_cmd_t *c) {
 }
 
 static LX_ALWAYS_INLINE void pf_hop3(const lx_engine_t *e, const lx_cmd_t *c) {
-    if (c->type != LX_CMD_PLACE || c->u.place.market >= e->cfg.max_markets) return;
+    if (c->type != LX_CMD_PLACE || c->u.place.market >= e->cfg.max_markets || c->u.place.price < 1)
+        return; /* (a price below 1 is rejected; its key could overflow) */
     const lx__market_t *m = &e->markets[c->u.place.market];
     int side = c->u.place.side & 1;
     /* the level's last order, which a resting order is linked after */

@@ -735,10 +735,14 @@ static void lad_move_down(lx__lad_t *d, uint32_t j) {
  * allocating: a spill first if it is at LX__TOUCH_MAX (it may then hold
  * up to LX__TOUCH_MAX + LX__LAD_W entries until the next new level below
  * the ladder spills it), then the free room moved to the top or a larger
- * array. Nothing moves if an allocation fails. */
+ * array. If an allocation fails, no entry has changed tiers but a spill
+ * may have been made (a change of layout only). */
 static int far_room_top(lx_engine_t *e, lx__side_t *s, uint32_t cnt) {
-    int rc = 0;
-    if (s->n >= LX__TOUCH_MAX && (rc = side_spill(e, s))) return rc;
+    if (s->n >= LX__TOUCH_MAX) {
+        int rc = side_spill(e, s);
+        side_set_lim(e, s);
+        if (rc) return rc;
+    }
     if ((uint32_t)s->cap - s->front - s->n >= cnt) return 0;
     if ((uint32_t)s->cap - s->n >= 2 * cnt + 2) {
         side_recenter(s);

@@ -156,7 +156,7 @@ int64_t lx_engine_depth_at(const lx_engine_t *e, lx_market_id_t id, lx_side_t si
                            uint32_t *count) {
     const lx__market_t *m = market_get(e, id);
     if (count) *count = 0;
-    if (!m || side > LX_SIDE_SELL) return 0;
+    if (!m || side > LX_SIDE_SELL || price < 1) return 0; /* (no level has such a price) */
     uint32_t li = lx__side_level(e, &m->side[side], lx__key(side, price));
     if (li == LX__NIL) return 0;
     const lx__level_t *l = &e->levels[li];

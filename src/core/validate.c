@@ -168,6 +168,8 @@ static int validate_ladder(const lx_engine_t *e, uint32_t mi, int side, int64_t 
     for (uint32_t w = 0; w < LX__LAD_W / 64; w++)
         if (((d->sum >> w) & 1) != (d->bits[w] != 0))
             FAIL("market %u side %d: ladder summary bit %u wrong", mi, side, w);
+    if (LX__LAD_W / 64 < 64 && (d->sum >> (LX__LAD_W / 64 % 64)) != 0)
+        FAIL("market %u side %d: ladder summary names words past the bitmap", mi, side);
     for (uint32_t i = 0; i < LX__LAD_W; i++) {
         bool set = (d->bits[i / 64] >> (i % 64)) & 1;
         uint32_t l = d->lv[i];

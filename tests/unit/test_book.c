@@ -32,10 +32,13 @@
  * engine did hold blocks, emptied them again, and split them.
  *
  * test_ladder does the same for the ladders above the touch arrays: a
- * dense book whose mid trends 40,000 ticks up and back, with some orders
- * far behind it and deep sweeps; it requires that ladders were made,
- * given back, moved both ways and emptied above levels that waited below
- * them.
+ * dense book whose mid trends 40,000 ticks up and back, with some of its
+ * orders far behind it (a tenth, then two in five, in blocks) and deep
+ * sweeps, each command applied with
+ * each of its allocations failing in turn first (failalloc.h: an
+ * LX_ENOMEM must leave the engine as it was); it requires that ladders
+ * were made, given back, moved both ways, emptied above levels that
+ * waited below them, and held beside blocks.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -47,6 +50,7 @@
 #include <cmocka.h>
 
 #include "core/core.h"
+#include "failalloc.h"
 #include "invariants.h"
 #include "lx/snapshot.h"
 #include "membuf.h"
@@ -73,9 +77,11 @@ typedef struct {
     /* what the engine's blocks and ladders went through (white box,
      * core.h) */
     uint64_t with_blocks, attached, detached, fewer, splits;
-    uint64_t lad_made, lad_gone, lad_up, lad_down, lad_empty_far;
+    uint64_t lad_made, lad_gone, lad_up, lad_down, lad_empty_far, lad_with_blocks;
     uint32_t max_blocks;
-    bool draining; /* from HIGH open orders down to LOW */
+    bool draining;  /* from HIGH open orders down to LOW */
+    bool failalloc; /* each command applied with each of its allocations failing in turn */
+    uint64_t nomem;
 } world_t;
 
 static void fail_cmd(world_t *w, const lx_cmd_t *c, const char *what) {
@@ -102,7 +108,10 @@ static void apply(world_t *w, lx_cmd_t *c) {
         had_lad[s] = sd->lad != NULL;
         lo[s] = sd->lad ? sd->lad->lo : 0;
     }
-    int rg = lx_engine_apply(w->e, c, &sg);
+    char msg[512];
+    int rg = w->failalloc ? failalloc_apply(w->e, c, NULL, &sg, &w->nomem, msg, sizeof msg)
+                          : lx_engine_apply(w->e, c, &sg);
+    if (rg == FAILALLOC_BROKEN) fail_cmd(w, c, msg);
     int rw = ref_apply(w->ref, c, &sw);
     if (rg != rw) fail_cmd(w, c, "return codes differ");
     if (inv_events_first_diff(&w->got, &w->want) >= 0) fail_cmd(w, c, "events differ");
@@ -116,6 +125,7 @@ static void apply(world_t *w, lx_cmd_t *c) {
             w->lad_down += sd->lad->lo < lo[s];
             w->lad_empty_far += sd->lad->n == 0 && sd->n > 0;
         }
+        w->lad_with_blocks += sd->lad && sd->deep;
         uint32_t d = sd->deep;
         w->attached += !before[s] && d;
         w->detached += before[s] && !d;
@@ -328,15 +338,22 @@ static void test_wide_book(void **state) {
  * down, emptied by sweeps while levels wait below them, and given back
  * when a side drains, and some orders land far behind the ladders (in the
  * touch arrays). Checked against the reference model as above. */
-static void ladder_cmd(world_t *w, int64_t mid) {
+/* The book's shape: open orders at which it drains, and how many in ten
+ * orders land far behind the mid, up to how far. */
+typedef struct {
+    size_t high;
+    int far_in_10;
+    int64_t far;
+} ladder_shape_t;
+
+static void ladder_cmd(world_t *w, const ladder_shape_t *sh, int64_t mid) {
     size_t open = ref_open_count(w->ref);
-    if (open > 3000) w->draining = true;
+    if (open > sh->high) w->draining = true;
     if (open < 40) w->draining = false;
     int side = (int)rnd_in(0, 1);
     int r = (int)rnd_in(0, 999);
     lx_cmd_t c;
-    int64_t d =
-        rnd_in(0, 9) ? rnd_in(1, 1500) : rnd_in(1, 6000); /* beyond a ladder: the touch array */
+    int64_t d = rnd_in(0, 9) >= sh->far_in_10 ? rnd_in(1, 1500) : rnd_in(1, sh->far);
     int64_t p = side == LX_SIDE_BUY ? mid - d : mid + d;
     if (w->draining ? r < 450 : r < 100) {
         lx_order_info_t o;
@@ -368,36 +385,34 @@ static void ladder_cmd(world_t *w, int64_t mid) {
     apply(w, &c);
 }
 
-static void test_ladder(void **state) {
-    (void)state;
-    world_t w;
-    memset(&w, 0, sizeof w);
-    rng_state = 11;
-    setup(&w);
-    long n = 300000;
+static void run_ladder(const ladder_shape_t *sh, long n, uint64_t seed, world_t *w) {
+    memset(w, 0, sizeof *w);
+    rng_state = seed;
+    setup(w);
+    w->failalloc = true;
     for (long i = 1; i <= n; i++) {
         /* up 40,000 ticks over the first half, back down over the second,
          * with a walk on top */
         long half = n / 2;
         int64_t trend = i < half ? 40000 * i / half : 40000 * (n - i) / half;
         int64_t mid = CENTER + trend + (int64_t)(rnd_in(-20, 20));
-        ladder_cmd(&w, mid);
-        if (i % CHECK_EVERY == 0) check_full(&w);
+        ladder_cmd(w, sh, mid);
+        if (i % CHECK_EVERY == 0) check_full(w);
     }
-    check_full(&w);
-    printf("ladder: %ld commands, ladders made %llu, given back %llu, moved up %llu, down %llu, "
-           "empty above levels %llu\n",
-           n, (unsigned long long)w.lad_made, (unsigned long long)w.lad_gone,
-           (unsigned long long)w.lad_up, (unsigned long long)w.lad_down,
-           (unsigned long long)w.lad_empty_far);
-    assert_true(w.lad_made >= 4 && w.lad_gone >= 2 && w.lad_up >= 10 && w.lad_down >= 10);
-    assert_true(w.lad_empty_far >= 1);
+    check_full(w);
+    printf("ladder (drains at %zu, %d in 10 up to %lld ticks behind): %ld commands (%llu out of "
+           "memory on the way), ladders made %llu, given back %llu, moved up %llu, down %llu, "
+           "empty above levels %llu, beside blocks %llu\n",
+           sh->high, sh->far_in_10, (long long)sh->far, n, (unsigned long long)w->nomem,
+           (unsigned long long)w->lad_made, (unsigned long long)w->lad_gone,
+           (unsigned long long)w->lad_up, (unsigned long long)w->lad_down,
+           (unsigned long long)w->lad_empty_far, (unsigned long long)w->lad_with_blocks);
 
     membuf_t img = {0}, img2 = {0};
-    assert_int_equal(lx_engine_save(w.e, membuf_write, &img), 0);
+    assert_int_equal(lx_engine_save(w->e, membuf_write, &img), 0);
     lx_engine_t *f = NULL;
     assert_int_equal(lx_engine_load(&f, membuf_read, &img), 0);
-    assert_true(lx_engine_digest(f) == lx_engine_digest(w.e));
+    assert_true(lx_engine_digest(f) == lx_engine_digest(w->e));
     char msg[512];
     if (lx_engine_validate(f, msg, sizeof msg) != 0) fail_msg("loaded: %s", msg);
     assert_int_equal(lx_engine_save(f, membuf_write, &img2), 0);
@@ -406,7 +421,49 @@ static void test_ladder(void **state) {
     membuf_free(&img);
     membuf_free(&img2);
     lx_engine_destroy(f);
+    inv_events_free(&w->got);
+    inv_events_free(&w->want);
+    ref_destroy(w->ref);
+    lx_engine_destroy(w->e);
+}
 
+static void test_ladder(void **state) {
+    (void)state;
+    world_t w;
+    /* compact: ladders come and go */
+    run_ladder(&(ladder_shape_t){3000, 1, 6000}, 300000, 11, &w);
+    assert_true(w.lad_made >= 4 && w.lad_gone >= 2 && w.lad_up >= 10 && w.lad_down >= 10);
+    assert_true(w.lad_empty_far >= 1 && w.nomem >= 100);
+    /* wide: thousands of levels behind the ladders, in blocks */
+    run_ladder(&(ladder_shape_t){16000, 4, 60000}, 150000, 12, &w);
+    assert_true(w.lad_made >= 1 && w.lad_up >= 10 && w.lad_down >= 10);
+    assert_true(w.lad_with_blocks >= 1 && w.nomem >= 100);
+}
+
+/* lx_engine_validate checks the ladder's summary word only for the words
+ * the bitmap has: a stray bit above them would pass, and lx__lad_from
+ * (snapshots, the walk's callers) would then read bits[] past its end. */
+static void test_ladder_validate_summary(void **state) {
+    (void)state;
+    world_t w;
+    memset(&w, 0, sizeof w);
+    rng_state = 5;
+    setup(&w);
+    for (int i = 0; i < (int)(2 * LX__LAD_DENSE + LX__LAD_ON); i++) {
+        lx_cmd_t c = place(LX_SIDE_BUY, CENTER - i, 1, LX_TIF_GTC);
+        apply(&w, &c);
+    }
+    lx__lad_t *d = w.e->markets[0].side[LX_SIDE_BUY].lad;
+    assert_non_null(d);
+    char msg[512];
+    assert_int_equal(lx_engine_validate(w.e, msg, sizeof msg), 0);
+    if (LX__LAD_W / 64 < 64) {
+        uint64_t saved = d->sum;
+        d->sum |= 1ull << (LX__LAD_W / 64); /* no such word */
+        int rc = lx_engine_validate(w.e, msg, sizeof msg);
+        d->sum = saved;
+        assert_int_not_equal(rc, 0);
+    }
     inv_events_free(&w.got);
     inv_events_free(&w.want);
     ref_destroy(w.ref);
@@ -417,6 +474,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wide_book),
         cmocka_unit_test(test_ladder),
+        cmocka_unit_test(test_ladder_validate_summary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -493,6 +493,11 @@ static void test_read_api(void **state) {
     assert_int_equal(cnt, 1);
     assert_int_equal(lx_engine_depth_at(e, 0, LX_SIDE_SELL, 104, &cnt), 0);
     assert_int_equal(cnt, 0);
+    /* prices no level can have (the sell side's key of INT64_MIN would
+     * overflow: UBSan) */
+    assert_int_equal(lx_engine_depth_at(e, 0, LX_SIDE_SELL, INT64_MIN, &cnt), 0);
+    assert_int_equal(lx_engine_depth_at(e, 0, LX_SIDE_BUY, 0, &cnt), 0);
+    assert_int_equal(lx_engine_depth_at(e, 0, LX_SIDE_SELL, -5, NULL), 0);
 
     lx_order_info_t info[8];
     assert_int_equal(lx_engine_order(e, b2, &info[0]), 0);
