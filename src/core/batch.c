@@ -150,7 +150,8 @@ static LX_ALWAYS_INLINE void pf_hop1(const lx_engine_t *e, const lx_cmd_t *c) {
     const lx__market_t *m = &e->markets[t.market];
     for (int s = 0; s < 2; s++) {
         const lx__side_t *sd = &m->side[s];
-        if (sd->lad) pf(sd->lad); /* lo, top */
+        const lx__lad_t *lad = lx__lad(e, m, s);
+        if (lad) pf(lad); /* lo, top */
         if (sd->n == 0) continue;
         pf(&sd->keys[sd->n - 1]);
         pf(&sd->lv[sd->n - 1]);
@@ -176,7 +177,7 @@ static LX_ALWAYS_INLINE void pf_hop2(const lx_engine_t *e, const lx_cmd_t *c) {
     const lx__market_t *m = &e->markets[t.market];
     for (int s = 0; s < 2; s++) {
         int64_t key;
-        uint32_t best = lx__side_best(&m->side[s], &key);
+        uint32_t best = lx__side_best(e, m, s, &key);
         if (best != LX__NIL) pf(&e->levels[best]);
     }
     if (c->type == LX_CMD_PLACE) {
@@ -184,11 +185,12 @@ static LX_ALWAYS_INLINE void pf_hop2(const lx_engine_t *e, const lx_cmd_t *c) {
         /* the level the order would join and the one below (a tombstone
          * there is taken, book.c), or its ladder slot */
         const lx__side_t *sd = &m->side[c->u.place.side & 1];
-        if (sd->lad) {
+        const lx__lad_t *lad = lx__lad(e, m, c->u.place.side & 1);
+        if (lad) {
             uint64_t k =
-                (uint64_t)lx__key(c->u.place.side & 1, c->u.place.price) - (uint64_t)sd->lad->lo;
+                (uint64_t)lx__key(c->u.place.side & 1, c->u.place.price) - (uint64_t)lad->lo;
             if (k < LX__LAD_W) {
-                pf(&sd->lad->lv[k]);
+                pf(&lad->lv[k]);
                 return;
             }
         }
@@ -215,11 +217,11 @@ static LX_ALWAYS_INLINE void pf_hop3(const lx_engine_t *e, const lx_cmd_t *c) {
     int side = c->u.place.side & 1;
     /* the level's last order, which a resting order is linked after */
     const lx__side_t *sd = &m->side[side];
+    const lx__lad_t *lad = lx__lad(e, m, side);
     uint32_t l = LX__NIL;
-    uint64_t k =
-        sd->lad ? (uint64_t)lx__key(side, c->u.place.price) - (uint64_t)sd->lad->lo : LX__LAD_W;
+    uint64_t k = lad ? (uint64_t)lx__key(side, c->u.place.price) - (uint64_t)lad->lo : LX__LAD_W;
     if (k < LX__LAD_W) {
-        l = sd->lad->lv[k];
+        l = lad->lv[k];
     } else {
         uint32_t i = pf_landing(sd, side, c->u.place.price);
         if (i != LX__NIL && i < sd->n && sd->keys[i] == lx__key(side, c->u.place.price))
@@ -228,7 +230,7 @@ static LX_ALWAYS_INLINE void pf_hop3(const lx_engine_t *e, const lx_cmd_t *c) {
     if (l != LX__NIL) pf_order(e, e->levels[l].tail);
     /* the first order a taker meets */
     int64_t best;
-    uint32_t b = lx__side_best(&m->side[!side], &best);
+    uint32_t b = lx__side_best(e, m, !side, &best);
     if (b != LX__NIL && best >= lx__key(!side, c->u.place.price)) pf_order(e, e->levels[b].head);
 }
 

@@ -20,6 +20,20 @@ int lx__book_reserve_slow(lx_engine_t *e, lx__market_t *m, int side, int64_t pri
  * best) or left there as a tombstone, and freed when removed. */
 void lx__book_level_emptied(lx_engine_t *e, uint32_t l);
 
+/* The lo of a ladder that has key LX__LAD_HEAD slots below its top. */
+static inline int64_t lx__lad_lo_for(int64_t key) {
+    const int64_t below = LX__LAD_W - LX__LAD_HEAD - 1;
+    return key < INT64_MIN + below ? INT64_MIN : key - below;
+}
+
+/* Whether a ladder made now (at the touch array's best) would start with
+ * LX__LAD_DENSE of its entries: a side without one looks, once it has
+ * LX__LAD_ON live levels, on every place. */
+static inline bool lx__lad_worth_it(const lx__side_t *s) {
+    return s->n >= LX__LAD_DENSE &&
+           s->keys[s->n - LX__LAD_DENSE] >= lx__lad_lo_for(s->keys[s->n - 1]);
+}
+
 /* Makes sure a level at this price can be created on this side without
  * allocating, so a command can fail before it changes anything: with a
  * ladder, the price is within it; without, the touch array has room and
@@ -27,10 +41,10 @@ void lx__book_level_emptied(lx_engine_t *e, uint32_t l);
 static inline int lx__book_reserve(lx_engine_t *e, lx__market_t *m, int side, int64_t price) {
     const lx__side_t *s = &m->side[side];
     if (LX_LIKELY(e->level_free != LX__NIL || e->levels_used < e->nlevels_cap)) {
-        const lx__lad_t *d = s->lad;
+        const lx__lad_t *d = lx__lad(e, m, side);
         if (d ? (uint64_t)lx__key(side, price) - (uint64_t)d->lo < LX__LAD_W &&
                     s->live >= LX__LAD_OFF
-              : s->n < s->lim && s->live < LX__LAD_ON + s->lad_skip)
+              : s->n < s->lim && (s->live < LX__LAD_ON || !lx__lad_worth_it(s)))
             return 0;
     }
     return lx__book_reserve_slow(e, m, side, price);

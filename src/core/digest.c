@@ -99,7 +99,7 @@ uint64_t lx__digest(const lx_engine_t *e, uint32_t version) {
         put(&s, (uint64_t)m->halted << 8 | m->mode);
         put(&s, m->base);
         put(&s, m->quote);
-        put(&s, (uint64_t)m->tick_size);
+        put(&s, (uint64_t)e->tick_size[i]);
         put(&s, (uint64_t)m->lot_size);
         put(&s, (uint64_t)m->min_price);
         put(&s, (uint64_t)m->max_price);
@@ -112,8 +112,8 @@ uint64_t lx__digest(const lx_engine_t *e, uint32_t version) {
             const lx__side_t *sd = &m->side[side];
             put(&s, sd->live);
             lx__walk_t w;
-            for (uint32_t li = lx__walk_first(e, sd, &w); li != LX__NIL;
-                 li = lx__walk_next(e, sd, &w)) {
+            for (uint32_t li = lx__walk_first(e, m, side, &w); li != LX__NIL;
+                 li = lx__walk_next(e, &w)) {
                 const lx__level_t *l = &e->levels[li];
                 put(&s, (uint64_t)l->price);
                 put(&s, (uint64_t)l->qty);

@@ -72,7 +72,12 @@ int lx_engine_create(lx_engine_t **out, const lx_engine_config_t *cfg) {
     e->assets = calloc(cfg->max_assets, sizeof *e->assets);
     e->orders = calloc(cfg->max_orders, sizeof *e->orders);
     e->ident = calloc(cfg->max_accounts, sizeof *e->ident);
-    if (!e->markets || !e->assets || !e->orders || !e->ident) goto fail;
+    e->tick_size = calloc(cfg->max_markets, sizeof *e->tick_size);
+    e->lads = calloc(8, sizeof *e->lads); /* [0]: NULL, no ladder */
+    if (!e->markets || !e->assets || !e->orders || !e->ident || !e->tick_size || !e->lads)
+        goto fail;
+    e->nlads = 1;
+    e->lads_cap = 8;
     if ((rc = lx__slots_init(e))) goto fail;
     if ((rc = lx__accounts_init(e))) goto fail;
     if ((rc = lx__identity_init(e))) goto fail;
@@ -116,6 +121,8 @@ void lx_engine_destroy(lx_engine_t *e) {
         }
     }
     free(e->deeps);
+    lx__lads_free(e);
+    free(e->tick_size);
     free(e->markets);
     free(e->assets);
     free(e->orders);
@@ -239,7 +246,7 @@ static void create_market(lx_engine_t *e, const lx_cmd_t *c) {
     m->mode = p->mode;
     m->base = p->base;
     m->quote = p->quote;
-    m->tick_size = p->tick_size;
+    e->tick_size[p->market] = p->tick_size;
     m->lot_size = p->lot_size;
     m->tick_value = (int64_t)tv;
     m->min_price = p->min_price;

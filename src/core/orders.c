@@ -137,9 +137,10 @@ typedef enum { MATCH_DONE, MATCH_STP_STOP, MATCH_STP_TAKER_GONE } match_end_t;
 
 /* Whether an order on `side` at `price` would trade with the opposite
  * side's best level (never a tombstone). */
-static inline bool would_cross(const lx__market_t *m, int side, int64_t price) {
+static inline bool would_cross(const lx_engine_t *e, const lx__market_t *m, int side,
+                               int64_t price) {
     int64_t best;
-    return lx__side_best(&m->side[!side], &best) != LX__NIL && best >= lx__key(!side, price);
+    return lx__side_best(e, m, !side, &best) != LX__NIL && best >= lx__key(!side, price);
 }
 
 /*
@@ -152,7 +153,6 @@ static LX_NOINLINE match_end_t match_cross(lx_engine_t *e, lx__market_t *m, uint
                                            uint32_t slot, int64_t price) {
     lx__order_t *t = &e->orders[slot];
     int side = t->side, mside = !side;
-    lx__side_t *opp = &m->side[mside];
     int64_t cross = lx__key(mside, price); /* a maker key >= cross crosses */
     lx_order_id_t tid = order_id(e, slot);
     bool clearing = e->cfg.clearing;
@@ -160,7 +160,8 @@ static LX_NOINLINE match_end_t match_cross(lx_engine_t *e, lx__market_t *m, uint
 
     int64_t best;
     uint32_t l;
-    while (t->remaining > 0 && (l = lx__side_best(opp, &best)) != LX__NIL && best >= cross) {
+    while (t->remaining > 0 && (l = lx__side_best(e, m, mside, &best)) != LX__NIL &&
+           best >= cross) {
         int64_t lprice = e->levels[l].price;
         bool touched = false, gone = false, stop = false;
         uint32_t cur = e->levels[l].head;
@@ -269,7 +270,7 @@ static LX_NOINLINE match_end_t match_cross(lx_engine_t *e, lx__market_t *m, uint
  * message). */
 static inline match_end_t match(lx_engine_t *e, lx__market_t *m, uint32_t market, uint32_t slot,
                                 int64_t price) {
-    if (!would_cross(m, e->orders[slot].side, price)) return MATCH_DONE;
+    if (!would_cross(e, m, e->orders[slot].side, price)) return MATCH_DONE;
     return match_cross(e, m, market, slot, price);
 }
 
@@ -277,11 +278,10 @@ static inline match_end_t match(lx_engine_t *e, lx__market_t *m, uint32_t market
 static bool fok_fillable(const lx_engine_t *e, const lx__market_t *m, const lx__order_t *t,
                          int64_t price, int64_t qty) {
     int mside = !t->side;
-    const lx__side_t *opp = &m->side[mside];
     int64_t cross = lx__key(mside, price);
     int64_t sum = 0;
     lx__walk_t w;
-    for (uint32_t l = lx__walk_first(e, opp, &w); l != LX__NIL; l = lx__walk_next(e, opp, &w)) {
+    for (uint32_t l = lx__walk_first(e, m, mside, &w); l != LX__NIL; l = lx__walk_next(e, &w)) {
         if (lx__key(mside, e->levels[l].price) < cross) return false;
         for (uint32_t cur = e->levels[l].head; cur != LX__NIL; cur = e->orders[cur].next) {
             const lx__order_t *mk = &e->orders[cur];
@@ -394,7 +394,7 @@ int lx__place(lx_engine_t *e, const lx_cmd_t *c) {
     else if (e->cfg.max_open_orders_per_account &&
              e->accounts[p->account].norders >= e->cfg.max_open_orders_per_account)
         r = LX_REJECT_TOO_MANY_ORDERS;
-    else if (tif == LX_TIF_POST_ONLY && would_cross(m, p->side, p->price))
+    else if (tif == LX_TIF_POST_ONLY && would_cross(e, m, p->side, p->price))
         r = LX_REJECT_POST_ONLY_WOULD_CROSS;
     else if (tif == LX_TIF_FOK) {
         lx__order_t probe = {.account = p->account, .side = p->side, .stp = p->stp};
@@ -552,7 +552,7 @@ int lx__amend(lx_engine_t *e, const lx_cmd_t *c) {
                 if (after - before > free_of(e, o->account, asset))
                     r = LX_REJECT_INSUFFICIENT_FUNDS;
             }
-            if (!r && o->tif == LX_TIF_POST_ONLY && would_cross(m, o->side, p->price))
+            if (!r && o->tif == LX_TIF_POST_ONLY && would_cross(e, m, o->side, p->price))
                 r = LX_REJECT_POST_ONLY_WOULD_CROSS;
         }
     }

@@ -24,7 +24,7 @@ int lx_engine_market_info(const lx_engine_t *e, lx_market_id_t id, lx_market_inf
     out->quote = m->quote;
     out->mode = m->mode;
     out->halted = m->halted;
-    out->tick_size = m->tick_size;
+    out->tick_size = e->tick_size[id];
     out->lot_size = m->lot_size;
     out->tick_value = m->tick_value;
     out->min_price = m->min_price;
@@ -66,7 +66,7 @@ void lx_engine_stats(const lx_engine_t *e, lx_engine_stats_t *out) {
         for (int s = 0; s < 2; s++) {
             const lx__side_t *sd = &m->side[s];
             sides += (size_t)sd->cap * (sizeof(int64_t) + sizeof(uint32_t));
-            if (sd->lad) sides += sizeof *sd->lad;
+
             if (!sd->deep) continue;
             const lx__deep_t *d = &e->deeps[sd->deep];
             sides += (size_t)(d->nblk + (d->spare != NULL)) * sizeof(lx__blk_t) +
@@ -75,12 +75,16 @@ void lx_engine_stats(const lx_engine_t *e, lx_engine_stats_t *out) {
     }
     /* order memory: the arena up to its high-water mark (lowest-free keeps
      * it dense), the client-id index, the GTD heap and expiry table, the
-     * level pool and the side arrays, the free-slot bitmap up to the
-     * high-water mark (its zero pages above it are never mapped) */
+     * level pool, the side arrays and ladders (free ones too), the
+     * free-slot bitmap up to the high-water mark (its zero pages above it
+     * are never mapped) */
     out->bytes_orders = (size_t)e->slot_hwm * sizeof(lx__order_t) + lx__idx_bytes(&e->cid_idx) +
                         lx__gtd_bytes(e) + (size_t)e->nlevels_cap * sizeof(lx__level_t) + sides +
-                        ((size_t)e->slot_hwm / 64 + 1) * 8 + (size_t)(e->nl1 + e->nl2) * 8;
-    out->bytes = out->bytes_orders + (size_t)e->cfg.max_markets * sizeof(lx__market_t) +
+                        ((size_t)e->slot_hwm / 64 + 1) * 8 + (size_t)(e->nl1 + e->nl2) * 8 +
+                        (size_t)(e->nlads - 1) * sizeof(lx__lad_t) +
+                        (size_t)e->lads_cap * sizeof *e->lads;
+    out->bytes = out->bytes_orders +
+                 (size_t)e->cfg.max_markets * (sizeof(lx__market_t) + sizeof *e->tick_size) +
                  (size_t)e->cfg.max_assets * sizeof(lx__asset_t) +
                  (size_t)e->cfg.max_accounts * sizeof(lx__account_t) +
                  (size_t)e->balances_cap * sizeof(lx__balance_t) + lx__idx_bytes(&e->bal_idx) +
@@ -103,6 +107,7 @@ void lx_engine_memory(const lx_engine_t *e, lx_memory_fn fn, void *ctx) {
     report(fn, ctx, e->accounts, c->max_accounts, sizeof *e->accounts);
     report(fn, ctx, e->ident, c->max_accounts, sizeof *e->ident);
     report(fn, ctx, e->markets, c->max_markets, sizeof *e->markets);
+    report(fn, ctx, e->tick_size, c->max_markets, sizeof *e->tick_size);
     report(fn, ctx, e->assets, c->max_assets, sizeof *e->assets);
     report(fn, ctx, e->free_l0, e->nl0, sizeof *e->free_l0);
     report(fn, ctx, e->free_l1, e->nl1, sizeof *e->free_l1);
@@ -126,7 +131,7 @@ bool lx_engine_best(const lx_engine_t *e, lx_market_id_t id, lx_side_t side, int
                     int64_t *qty) {
     const lx__market_t *m = market_get(e, id);
     int64_t key;
-    uint32_t li = m && side <= LX_SIDE_SELL ? lx__side_best(&m->side[side], &key) : LX__NIL;
+    uint32_t li = m && side <= LX_SIDE_SELL ? lx__side_best(e, m, (int)side, &key) : LX__NIL;
     if (li == LX__NIL) return false;
     const lx__level_t *l = &e->levels[li];
     if (price) *price = l->price;
@@ -138,11 +143,10 @@ size_t lx_engine_levels(const lx_engine_t *e, lx_market_id_t id, lx_side_t side,
                         size_t n) {
     const lx__market_t *m = market_get(e, id);
     if (!m || side > LX_SIDE_SELL) return 0;
-    const lx__side_t *s = &m->side[side];
     size_t k = 0;
     lx__walk_t w;
-    for (uint32_t li = lx__walk_first(e, s, &w); li != LX__NIL && k < n;
-         li = lx__walk_next(e, s, &w)) {
+    for (uint32_t li = lx__walk_first(e, m, (int)side, &w); li != LX__NIL && k < n;
+         li = lx__walk_next(e, &w)) {
         const lx__level_t *l = &e->levels[li];
         out[k].price = l->price;
         out[k].qty = l->qty;
@@ -157,7 +161,7 @@ int64_t lx_engine_depth_at(const lx_engine_t *e, lx_market_id_t id, lx_side_t si
     const lx__market_t *m = market_get(e, id);
     if (count) *count = 0;
     if (!m || side > LX_SIDE_SELL || price < 1) return 0; /* (no level has such a price) */
-    uint32_t li = lx__side_level(e, &m->side[side], lx__key(side, price));
+    uint32_t li = lx__side_level(e, m, (int)side, lx__key(side, price));
     if (li == LX__NIL) return 0;
     const lx__level_t *l = &e->levels[li];
     if (count) *count = l->count;
@@ -207,10 +211,10 @@ size_t lx_engine_book_orders(const lx_engine_t *e, lx_market_id_t id, lx_side_t 
                              lx_order_info_t *out, size_t cap) {
     const lx__market_t *m = market_get(e, id);
     if (!m || side > LX_SIDE_SELL) return 0;
-    const lx__side_t *s = &m->side[side];
     size_t k = 0;
     lx__walk_t w;
-    for (uint32_t li = lx__walk_first(e, s, &w); li != LX__NIL; li = lx__walk_next(e, s, &w)) {
+    for (uint32_t li = lx__walk_first(e, m, (int)side, &w); li != LX__NIL;
+         li = lx__walk_next(e, &w)) {
         for (uint32_t cur = e->levels[li].head; cur != LX__NIL; cur = e->orders[cur].next) {
             if (k < cap) fill_info(e, cur, &out[k]);
             k++;

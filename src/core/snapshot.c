@@ -220,7 +220,7 @@ int lx_engine_save(const lx_engine_t *e, lx_write_fn write, void *ctx) {
         p[0] = m->mode;
         p[1] = m->halted;
         p[2] = p[3] = 0;
-        w64(w, (uint64_t)m->tick_size);
+        w64(w, (uint64_t)e->tick_size[i]);
         w64(w, (uint64_t)m->lot_size);
         w64(w, (uint64_t)m->min_price);
         w64(w, (uint64_t)m->max_price);
@@ -239,7 +239,7 @@ int lx_engine_save(const lx_engine_t *e, lx_write_fn write, void *ctx) {
                 for (uint32_t k = 0; k < nk; k++)
                     if (e->levels[lv[k]].count) w_level(w, e, &e->levels[lv[k]]);
             }
-            const lx__lad_t *d = s->lad; /* above every segment's keys */
+            const lx__lad_t *d = lx__lad(e, m, side); /* above every segment's keys */
             for (uint32_t q = d ? lx__lad_from(d, 0) : LX__LAD_W; q < LX__LAD_W;
                  q = lx__lad_from(d, q + 1))
                 w_level(w, e, &e->levels[d->lv[q]]);
@@ -476,7 +476,7 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
         rd(&r, b4, 4);
         m->mode = b4[0];
         m->halted = b4[1];
-        m->tick_size = (int64_t)r64(&r);
+        int64_t tick_size = e->tick_size[id] = (int64_t)r64(&r);
         m->lot_size = (int64_t)r64(&r);
         m->min_price = (int64_t)r64(&r);
         m->max_price = (int64_t)r64(&r);
@@ -491,9 +491,9 @@ int lx_engine_load(lx_engine_t **out, lx_read_fn read, void *ctx) {
         CHECK(b4[2] == 0 && b4[3] == 0 && m->mode <= LX_MODE_BATCH && m->halted <= 1);
         CHECK(m->base < cfg.max_assets && e->assets[m->base].exists && m->quote < cfg.max_assets &&
               e->assets[m->quote].exists && m->base != m->quote);
-        CHECK(m->tick_size >= 1 && m->lot_size >= 1 && m->min_price >= 1 &&
+        CHECK(tick_size >= 1 && m->lot_size >= 1 && m->min_price >= 1 &&
               m->max_price >= m->min_price && m->max_qty >= 1 && m->max_qty <= LX_QTY_MAX);
-        lx__i128 prod = (lx__i128)m->tick_size * m->lot_size;
+        lx__i128 prod = (lx__i128)tick_size * m->lot_size;
         int64_t scale = e->assets[m->base].scale;
         CHECK(prod % scale == 0 && prod / scale >= 1 && prod / scale <= INT64_MAX);
         m->tick_value = (int64_t)(prod / scale);

@@ -160,7 +160,7 @@ out:
 static int validate_ladder(const lx_engine_t *e, uint32_t mi, int side, int64_t far_top,
                            int64_t *locks, tally_t *t, uint32_t *live, char *msg, size_t msglen) {
     int rc = 0;
-    const lx__lad_t *d = e->markets[mi].side[side].lad;
+    const lx__lad_t *d = lx__lad(e, &e->markets[mi], side);
     if (far_top != INT64_MIN && far_top >= d->lo)
         FAIL("market %u side %d: key %lld below the ladder is not below its lo %lld", mi, side,
              (long long)far_top, (long long)d->lo);
@@ -241,7 +241,7 @@ static int validate_side(const lx_engine_t *e, uint32_t mi, int side, int64_t *l
             if ((rc = validate_fifo(e, mi, side, l, locks, t, msg, msglen))) goto out;
         }
     }
-    if (s->lad) {
+    if (e->markets[mi].lad[side]) {
         uint32_t lad_live = 0;
         if ((rc = validate_ladder(e, mi, side, prev_key, locks, t, &lad_live, msg, msglen)))
             goto out;
@@ -277,8 +277,8 @@ static int validate_books(const lx_engine_t *e, int64_t *locks, tally_t *t, char
         /* the ladders' tops and the touch arrays' last entries are live
          * (checked above), so they are the best */
         int64_t kb, ka;
-        uint32_t bb = lx__side_best(&m->side[LX_SIDE_BUY], &kb);
-        uint32_t ba = lx__side_best(&m->side[LX_SIDE_SELL], &ka);
+        uint32_t bb = lx__side_best(e, m, LX_SIDE_BUY, &kb);
+        uint32_t ba = lx__side_best(e, m, LX_SIDE_SELL, &ka);
         if (bb != LX__NIL && ba != LX__NIL && e->levels[bb].price >= e->levels[ba].price)
             FAIL("market %u: crossed book, bid %lld >= ask %lld", mi,
                  (long long)e->levels[bb].price, (long long)e->levels[ba].price);

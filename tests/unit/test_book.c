@@ -105,8 +105,9 @@ static void apply(world_t *w, lx_cmd_t *c) {
         const lx__side_t *sd = &w->e->markets[0].side[s];
         before[s] = sd->deep;
         nblk[s] = before[s] ? w->e->deeps[before[s]].nblk : 0;
-        had_lad[s] = sd->lad != NULL;
-        lo[s] = sd->lad ? sd->lad->lo : 0;
+        const lx__lad_t *lad = lx__lad(w->e, &w->e->markets[0], s);
+        had_lad[s] = lad != NULL;
+        lo[s] = lad ? lad->lo : 0;
     }
     char msg[512];
     int rg = w->failalloc ? failalloc_apply(w->e, c, NULL, &sg, &w->nomem, msg, sizeof msg)
@@ -118,14 +119,15 @@ static void apply(world_t *w, lx_cmd_t *c) {
     if (!w->e->markets[0].exists) return;
     for (int s = 0; s < 2; s++) {
         const lx__side_t *sd = &w->e->markets[0].side[s];
-        w->lad_made += !had_lad[s] && sd->lad;
-        w->lad_gone += had_lad[s] && !sd->lad;
-        if (had_lad[s] && sd->lad) {
-            w->lad_up += sd->lad->lo > lo[s];
-            w->lad_down += sd->lad->lo < lo[s];
-            w->lad_empty_far += sd->lad->n == 0 && sd->n > 0;
+        const lx__lad_t *lad = lx__lad(w->e, &w->e->markets[0], s);
+        w->lad_made += !had_lad[s] && lad;
+        w->lad_gone += had_lad[s] && !lad;
+        if (had_lad[s] && lad) {
+            w->lad_up += lad->lo > lo[s];
+            w->lad_down += lad->lo < lo[s];
+            w->lad_empty_far += lad->n == 0 && sd->n > 0;
         }
-        w->lad_with_blocks += sd->lad && sd->deep;
+        w->lad_with_blocks += lad && sd->deep;
         uint32_t d = sd->deep;
         w->attached += !before[s] && d;
         w->detached += before[s] && !d;
@@ -453,7 +455,7 @@ static void test_ladder_validate_summary(void **state) {
         lx_cmd_t c = place(LX_SIDE_BUY, CENTER - i, 1, LX_TIF_GTC);
         apply(&w, &c);
     }
-    lx__lad_t *d = w.e->markets[0].side[LX_SIDE_BUY].lad;
+    lx__lad_t *d = lx__lad(w.e, &w.e->markets[0], LX_SIDE_BUY);
     assert_non_null(d);
     char msg[512];
     assert_int_equal(lx_engine_validate(w.e, msg, sizeof msg), 0);

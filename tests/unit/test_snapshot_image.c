@@ -964,7 +964,7 @@ static void test_digest_covers_state(void **state) {
     DG_FLIP(e, m->max_qty, m->max_qty - 1);
     DG_FLIP(e, m->min_price, m->min_price + 1);
     DG_FLIP(e, m->max_price, m->max_price - 1);
-    DG_FLIP(e, m->tick_size, m->tick_size + 1);
+    DG_FLIP(e, e->tick_size[0], e->tick_size[0] + 1);
     DG_FLIP(e, m->lot_size, m->lot_size + 1);
     DG_FLIP(e, o->gen, o->gen + 1);
     DG_FLIP(e, o->filled, o->filled + 1);
