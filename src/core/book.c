@@ -977,7 +977,7 @@ uint32_t lx__book_level_get(lx_engine_t *e, lx__market_t *m, uint32_t market, in
                             int64_t price) {
     lx__side_t *s = &m->side[side];
     int64_t key = lx__key(side, price);
-    lx__lad_t *d = lx__lad(e, m, side);
+    lx__lad_t *d = m->lad[side] ? e->lads[m->lad[side]] : NULL;
     if (d && key >= d->lo) {
         uint64_t i = (uint64_t)key - (uint64_t)d->lo;
         if (LX_UNLIKELY(i >= LX__LAD_W)) return level_get_unreserved(e, m, market, side, price);
@@ -1018,7 +1018,7 @@ void lx__book_level_emptied(lx_engine_t *e, uint32_t l) {
     lx__market_t *m = &e->markets[lv->market];
     lx__side_t *s = &m->side[lv->side];
     s->live--;
-    lx__lad_t *d = lx__lad(e, m, (int)lv->side);
+    lx__lad_t *d = m->lad[lv->side] ? e->lads[m->lad[lv->side]] : NULL;
     int64_t key = lx__key((int)lv->side, lv->price);
     if (d && key >= d->lo) {
         /* (an emptied ladder stays where it is, so that what was reserved

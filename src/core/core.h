@@ -521,21 +521,23 @@ static inline uint32_t lx__lad_from(const lx__lad_t *d, uint32_t from) {
 static inline lx__lad_t *lx__lad(const lx_engine_t *e, const lx__market_t *m, int side) {
     return e->lads[m->lad[side]];
 }
-/* Market m's best live level on a side and its key; LX__NIL if the side
- * is empty. */
-static inline uint32_t lx__side_best(const lx_engine_t *e, const lx__market_t *m, int side,
-                                     int64_t *key) {
-    const lx__lad_t *d = lx__lad(e, m, side);
+/* The best live level of side s, whose ladder is d (NULL: none), and its
+ * key; LX__NIL if the side is empty. */
+static inline uint32_t lx__side_best_of(const lx__lad_t *d, const lx__side_t *s, int64_t *key) {
     if (d && d->top) {
         *key = (int64_t)((uint64_t)d->lo + d->top - 1);
         return d->lv[d->top - 1];
     }
-    const lx__side_t *s = &m->side[side];
     if (s->n) {
         *key = s->keys[s->n - 1];
         return s->lv[s->n - 1];
     }
     return LX__NIL;
+}
+/* ... of market m's side (its ladder looked up only if it has one). */
+static inline uint32_t lx__side_best(const lx_engine_t *e, const lx__market_t *m, int side,
+                                     int64_t *key) {
+    return lx__side_best_of(m->lad[side] ? e->lads[m->lad[side]] : NULL, &m->side[side], key);
 }
 /* A walk over a side's live levels, best first:
  *     lx__walk_t w;

@@ -160,7 +160,10 @@ static LX_NOINLINE match_end_t match_cross(lx_engine_t *e, lx__market_t *m, uint
 
     int64_t best;
     uint32_t l;
-    while (t->remaining > 0 && (l = lx__side_best(e, m, mside, &best)) != LX__NIL &&
+    /* (matching empties levels, never makes or gives back a ladder) */
+    const lx__lad_t *lad = lx__lad(e, m, mside);
+    const lx__side_t *opp = &m->side[mside];
+    while (t->remaining > 0 && (l = lx__side_best_of(lad, opp, &best)) != LX__NIL &&
            best >= cross) {
         int64_t lprice = e->levels[l].price;
         bool touched = false, gone = false, stop = false;
