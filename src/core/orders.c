@@ -415,7 +415,8 @@ int lx__place(lx_engine_t *e, const lx_cmd_t *c) {
         return 0;
     }
 
-    /* everything that could fail to allocate, before the first change */
+    /* everything that could fail to allocate, before the first change (an
+     * IOC, FOK or market order never rests: no level to make room for) */
     int rc = tif == LX_TIF_IOC || tif == LX_TIF_FOK ? 0 : lx__book_reserve(e, m, p->side, p->price);
     if (!rc && tif == LX_TIF_GTD) rc = lx__gtd_reserve(e);
     if (!rc && clearing) rc = lx__bal_reserve(e, 2);

@@ -66,7 +66,6 @@ void lx_engine_stats(const lx_engine_t *e, lx_engine_stats_t *out) {
         for (int s = 0; s < 2; s++) {
             const lx__side_t *sd = &m->side[s];
             sides += (size_t)sd->cap * (sizeof(int64_t) + sizeof(uint32_t));
-
             if (!sd->deep) continue;
             const lx__deep_t *d = &e->deeps[sd->deep];
             sides += (size_t)(d->nblk + (d->spare != NULL)) * sizeof(lx__blk_t) +

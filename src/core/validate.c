@@ -242,6 +242,9 @@ static int validate_side(const lx_engine_t *e, uint32_t mi, int side, int64_t *l
         }
     }
     if (e->markets[mi].lad[side]) {
+        if (e->markets[mi].lad[side] >= e->nlads)
+            FAIL("market %u side %d: ladder %u of %u", mi, side, e->markets[mi].lad[side],
+                 e->nlads);
         uint32_t lad_live = 0;
         if ((rc = validate_ladder(e, mi, side, prev_key, locks, t, &lad_live, msg, msglen)))
             goto out;
