@@ -72,9 +72,10 @@
  * and later a compaction: the largest part of a place. In the ladder
  * finding, opening and emptying a level is an index and a bit, and the
  * next best level after the best empties is two bit scans away
- * (lx__lad_below). Swing ran 10-13% faster, realistic 8-10%
- * (BENCHMARKS.md), although it executes more instructions: what went is
- * the mispredicted search steps and the misses of the array's far end.
+ * (lx__lad_below). Swing and realistic ran 10-13% faster
+ * (BENCHMARKS.md) on 6% fewer instructions (swing, a whole run): most of
+ * the gain is the search's mispredicted steps and the misses at the
+ * array's far end.
  *
  * A key above the ladder moves it up so that the key lands LX__LAD_HEAD
  * (256) slots below its top; the levels it leaves behind go to the top of
