@@ -839,7 +839,7 @@ static int lad_dissolve(lx_engine_t *e, lx__market_t *m, int side) {
  * LX__LAD_HEAD slots below its top; the levels it leaves behind go to
  * the touch array. */
 static int lad_raise(lx_engine_t *e, lx__side_t *s, lx__lad_t *d, int64_t key) {
-    int64_t lo = key - (int64_t)(LX__LAD_W - LX__LAD_HEAD - 1);
+    int64_t lo = lx__lad_lo_for(key);
     uint64_t k = (uint64_t)lo - (uint64_t)d->lo;
     uint32_t kk = k < LX__LAD_W ? (uint32_t)k : LX__LAD_W;
     int rc = lad_evict(e, s, d, kk);
@@ -978,7 +978,7 @@ uint32_t lx__book_level_get(lx_engine_t *e, lx__market_t *m, uint32_t market, in
                             int64_t price) {
     lx__side_t *s = &m->side[side];
     int64_t key = lx__key(side, price);
-    lx__lad_t *d = m->lad[side] ? e->lads[m->lad[side]] : NULL;
+    lx__lad_t *d = lx__lad(e, m, side);
     if (d && key >= d->lo) {
         uint64_t i = (uint64_t)key - (uint64_t)d->lo;
         if (LX_UNLIKELY(i >= LX__LAD_W)) return level_get_unreserved(e, m, market, side, price);
@@ -1019,7 +1019,7 @@ void lx__book_level_emptied(lx_engine_t *e, uint32_t l) {
     lx__market_t *m = &e->markets[lv->market];
     lx__side_t *s = &m->side[lv->side];
     s->live--;
-    lx__lad_t *d = m->lad[lv->side] ? e->lads[m->lad[lv->side]] : NULL;
+    lx__lad_t *d = lx__lad(e, m, (int)lv->side);
     int64_t key = lx__key((int)lv->side, lv->price);
     if (d && key >= d->lo) {
         /* (an emptied ladder stays where it is, so that what was reserved
@@ -1054,13 +1054,11 @@ uint32_t lx__walk_next(const lx_engine_t *e, lx__walk_t *w) {
         w->slot = 0;
     }
     for (;;) {
-        const uint32_t *lv;
         while (w->i == 0) {
             if (w->seg == 0) return LX__NIL;
-            w->i = lx__side_seg(e, w->s, --w->seg, NULL, &lv);
+            w->i = lx__side_seg(e, w->s, --w->seg, NULL, &w->lv);
         }
-        (void)lx__side_seg(e, w->s, w->seg, NULL, &lv);
-        uint32_t l = lv[--w->i];
+        uint32_t l = w->lv[--w->i];
         if (e->levels[l].count) return l;
     }
 }

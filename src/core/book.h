@@ -41,10 +41,10 @@ static inline bool lx__lad_worth_it(const lx__side_t *s) {
 static inline int lx__book_reserve(lx_engine_t *e, lx__market_t *m, int side, int64_t price) {
     const lx__side_t *s = &m->side[side];
     if (LX_LIKELY(e->level_free != LX__NIL || e->levels_used < e->nlevels_cap)) {
-        if (m->lad[side] ? (uint64_t)lx__key(side, price) - (uint64_t)e->lads[m->lad[side]]->lo <
-                                   LX__LAD_W &&
-                               s->live >= LX__LAD_OFF
-                         : s->n < s->lim && (s->live < LX__LAD_ON || !lx__lad_worth_it(s)))
+        const lx__lad_t *d = lx__lad(e, m, side);
+        if (d ? (uint64_t)lx__key(side, price) - (uint64_t)d->lo < LX__LAD_W &&
+                    s->live >= LX__LAD_OFF
+              : s->n < s->lim && (s->live < LX__LAD_ON || !lx__lad_worth_it(s)))
             return 0;
     }
     return lx__book_reserve_slow(e, m, side, price);

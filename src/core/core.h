@@ -394,7 +394,7 @@ struct lx_engine {
 
     lx__deep_t *deeps; /* [0] unused: a side's deep index 0 means none */
     uint32_t ndeeps, deeps_cap, deep_free;
-    lx__lad_t **lads; /* [0] NULL: a market's lad[] index 0 means none */
+    lx__lad_t **lads; /* [0] unused: a market's lad[] index 0 means none */
     uint32_t nlads, lads_cap, lad_free;
     int64_t *tick_size; /* [max_markets] */
 
@@ -517,9 +517,10 @@ static inline uint32_t lx__lad_from(const lx__lad_t *d, uint32_t from) {
     w = (uint32_t)__builtin_ctzll(sw);
     return w * 64 + (uint32_t)__builtin_ctzll(d->bits[w]);
 }
-/* Market m's ladder on a side, NULL if none. */
+/* Market m's ladder on a side, NULL if none (e->lads read only if it
+ * names one: most sides have none). */
 static inline lx__lad_t *lx__lad(const lx_engine_t *e, const lx__market_t *m, int side) {
-    return e->lads[m->lad[side]];
+    return m->lad[side] ? e->lads[m->lad[side]] : NULL;
 }
 /* The best live level of side s, whose ladder is d (NULL: none), and its
  * key; LX__NIL if the side is empty. */
@@ -534,10 +535,10 @@ static inline uint32_t lx__side_best_of(const lx__lad_t *d, const lx__side_t *s,
     }
     return LX__NIL;
 }
-/* ... of market m's side (its ladder looked up only if it has one). */
+/* ... of market m's side. */
 static inline uint32_t lx__side_best(const lx_engine_t *e, const lx__market_t *m, int side,
                                      int64_t *key) {
-    return lx__side_best_of(m->lad[side] ? e->lads[m->lad[side]] : NULL, &m->side[side], key);
+    return lx__side_best_of(lx__lad(e, m, side), &m->side[side], key);
 }
 /* A walk over a side's live levels, best first:
  *     lx__walk_t w;
@@ -548,9 +549,10 @@ static inline uint32_t lx__side_best(const lx_engine_t *e, const lx__market_t *m
 typedef struct {
     const lx__side_t *s;
     const lx__lad_t *d;
-    uint32_t slot; /* ladder slots below this are still to visit */
-    uint32_t seg;  /* segments below this are still to start */
-    uint32_t i;    /* entries of segment seg below this are still to visit */
+    const uint32_t *lv; /* segment seg's level indices */
+    uint32_t slot;      /* ladder slots below this are still to visit */
+    uint32_t seg;       /* segments below this are still to start */
+    uint32_t i;         /* entries of segment seg below this are still to visit */
 } lx__walk_t;
 uint32_t lx__walk_next(const lx_engine_t *e, lx__walk_t *w);
 static inline uint32_t lx__walk_first(const lx_engine_t *e, const lx__market_t *m, int side,
