@@ -14,18 +14,16 @@
 
 /* ---- open-order lists --------------------------------------------------- */
 
-/* Appends an order (its account set) to its account's list. */
+/* Appends an order (its account set) to its account's list. The links
+ * are written through LX__LINK (core.h): whether the account had other
+ * open orders, and whether an order was its first or last, is data. */
 static inline void lx__acct_link(lx_engine_t *e, uint32_t slot) {
     lx__order_t *o = &e->orders[slot];
     lx__account_t *a = &e->accounts[o->account];
+    uint32_t tail = lx__sel32(a->norders, a->tail, LX__NIL); /* stale while empty */
+    o->acct_prev = tail;
     o->acct_next = LX__NIL;
-    if (a->norders == 0) {
-        o->acct_prev = LX__NIL;
-        a->head = slot;
-    } else {
-        o->acct_prev = a->tail;
-        e->orders[a->tail].acct_next = slot;
-    }
+    *LX__LINK(e, tail, acct_next, &a->head) = slot;
     a->tail = slot;
     a->norders++;
 }
@@ -33,14 +31,9 @@ static inline void lx__acct_link(lx_engine_t *e, uint32_t slot) {
 static inline void lx__acct_unlink(lx_engine_t *e, uint32_t slot) {
     lx__order_t *o = &e->orders[slot];
     lx__account_t *a = &e->accounts[o->account];
-    if (o->acct_prev != LX__NIL)
-        e->orders[o->acct_prev].acct_next = o->acct_next;
-    else
-        a->head = o->acct_next;
-    if (o->acct_next != LX__NIL)
-        e->orders[o->acct_next].acct_prev = o->acct_prev;
-    else
-        a->tail = o->acct_prev;
+    uint32_t prev = o->acct_prev, next = o->acct_next;
+    *LX__LINK(e, prev, acct_next, &a->head) = next;
+    *LX__LINK(e, next, acct_prev, &a->tail) = prev;
     a->norders--;
 }
 

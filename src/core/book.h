@@ -50,16 +50,16 @@ static inline int lx__book_reserve(lx_engine_t *e, lx__market_t *m, int side, in
     return lx__book_reserve_slow(e, m, side, price);
 }
 
+/* The FIFO links are written through LX__LINK (core.h): whether a level
+ * was empty, or an order is its first or last, is data. */
 static inline void lx__book_append(lx_engine_t *e, uint32_t level, uint32_t slot) {
     lx__level_t *lv = &e->levels[level];
     lx__order_t *o = &e->orders[slot];
+    uint32_t tail = lv->tail;
     o->level = level;
     o->next = LX__NIL;
-    o->prev = lv->tail;
-    if (lv->tail != LX__NIL)
-        e->orders[lv->tail].next = slot;
-    else
-        lv->head = slot;
+    o->prev = tail;
+    *LX__LINK(e, tail, next, &lv->head) = slot;
     lv->tail = slot;
     lv->qty += o->remaining;
     lv->count++;
@@ -73,14 +73,9 @@ static inline bool lx__book_unlink(lx_engine_t *e, uint32_t slot) {
     lx__order_t *o = &e->orders[slot];
     uint32_t l = o->level;
     lx__level_t *lv = &e->levels[l];
-    if (o->prev != LX__NIL)
-        e->orders[o->prev].next = o->next;
-    else
-        lv->head = o->next;
-    if (o->next != LX__NIL)
-        e->orders[o->next].prev = o->prev;
-    else
-        lv->tail = o->prev;
+    uint32_t prev = o->prev, next = o->next;
+    *LX__LINK(e, prev, next, &lv->head) = next;
+    *LX__LINK(e, next, prev, &lv->tail) = prev;
     lv->qty -= o->remaining;
     lv->count--;
     e->markets[lv->market].norders--;
