@@ -77,25 +77,8 @@ static inline int lx__cid_reserve(lx_engine_t *e) {
     return lx__idx_reserve(&e->cid_idx, 1);
 }
 
-/* The duplicate check and the insert of a new order's client id in one
- * probe: find_hole returns the slot holding (account, cid) or LX__NIL and
- * the hole to put it in; put fills the hole (after lx__cid_reserve, with
- * no index change in between). The hash is kept for the put. */
-static inline uint32_t lx__cid_find_hole(lx_engine_t *e, uint32_t account, uint64_t cid,
-                                         uint32_t *hole) {
-    lx__cid_key_t k = {account, cid};
-    uint64_t h = lx__cid_hash2(e, account, cid);
-    e->cid_hole_hash = h;
-    return lx__idx_find_hole(&e->cid_idx, h, lx__cid_eq, e, &k, hole);
-}
-
-static inline void lx__cid_put(lx_engine_t *e, uint32_t hole, uint32_t slot) {
-    LX_ASSERT(e->cid_hole_hash ==
-              lx__cid_hash2(e, e->orders[slot].account, e->orders[slot].client_id));
-    lx__idx_put(&e->cid_idx, hole, e->cid_hole_hash, slot);
-}
-
-/* Inserts the order's (account, client id), known absent (snapshot load). */
+/* Inserts the order's (account, client id), known absent (a new order
+ * that rests, after lx__cid_reserve; snapshot load). */
 static inline int lx__cid_insert(lx_engine_t *e, uint32_t slot) {
     const lx__order_t *o = &e->orders[slot];
     return lx__idx_insert(&e->cid_idx, lx__cid_hash2(e, o->account, o->client_id), slot);

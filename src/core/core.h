@@ -448,7 +448,6 @@ struct lx_engine {
     uint64_t hash_seed[2];
     lx__account_t *accounts; /* [max_accounts] */
     lx__idx_t cid_idx;       /* (account, client id) -> slot */
-    uint64_t cid_hole_hash;  /* hash of the key lx__cid_find_hole last missed */
 
     lx__balance_t *balances;
     uint32_t nbalances, balances_cap;
