@@ -179,7 +179,10 @@ typedef struct {
 } lx_event_t;
 
 /* Where events go. emit is called once per event, in order; the event is
- * only valid during the call. emit may be NULL (events are dropped). */
+ * only valid during the call. emit may be NULL (events are dropped). emit
+ * must not call the engine: it runs in the middle of a command, whose
+ * state only its last event completes (a new order, say, is in its
+ * account's list and the client-id index only once it rests). */
 typedef struct {
     void (*emit)(void *ctx, const lx_event_t *ev);
     void *ctx;

@@ -330,9 +330,11 @@ static void retire_new(lx_engine_t *e, uint32_t slot) {
  * reads either structure in between (the duplicate check came before;
  * STP compares accounts). A new GTD order that rests passes its expiry
  * (else 0; an expiry is later than the command's ts >= 0, so never 0) to
- * be recorded. */
-static void finish_taker(lx_engine_t *e, lx__market_t *m, uint32_t market, uint32_t slot,
-                         int64_t price, match_end_t end, int64_t expiry, bool fresh) {
+ * be recorded. Inlined into place and amend, each with its own `fresh`: as
+ * one function called from both, it ran 2% slower on every workload. */
+static LX_ALWAYS_INLINE void finish_taker(lx_engine_t *e, lx__market_t *m, uint32_t market,
+                                          uint32_t slot, int64_t price, match_end_t end,
+                                          int64_t expiry, bool fresh) {
     lx__order_t *t = &e->orders[slot];
     if (end == MATCH_STP_TAKER_GONE || t->remaining == 0) {
         if (fresh)
