@@ -182,51 +182,25 @@ static inline uint32_t lx__idx_scan(const lx__idx_bucket_t *s, uint32_t tag, uin
 LX_COLD uint32_t lx__idx_find_old(const lx__idx_t *t, uint64_t hash, lx__idx_eq_fn eq,
                                   const void *ctx, const void *key);
 
-/* The value stored for key (LX__NIL if absent); with hole != NULL, when the
- * key is absent, *hole is the entry an insert of this hash would take
- * (valid until the table next changes). While the index grows a key is in
- * exactly one of its two tables, and inserts go to the new one: a key the
- * new table lacks is looked for in the old one (idx.c). */
-static inline uint32_t lx__idx_lookup(const lx__idx_t *t, uint64_t hash, lx__idx_eq_fn eq,
-                                      const void *ctx, const void *key, uint32_t *hole) {
+/* The value stored for key (LX__NIL if absent). While the index grows a
+ * key is in exactly one of its two tables, and inserts go to the new one:
+ * a key the new table lacks is looked for in the old one (idx.c). */
+static inline uint32_t lx__idx_find(const lx__idx_t *t, uint64_t hash, lx__idx_eq_fn eq,
+                                    const void *ctx, const void *key) {
     uint32_t tag = lx__idx_tag(hash), nb = t->nb;
     uint32_t b = lx__idx_home(hash, nb);
-    uint32_t empty, h = LX__NIL;
+    uint32_t empty;
     for (uint32_t k = 0; k < nb; k++) { /* at most every bucket once */
         const lx__idx_bucket_t *s = &t->bkt[b];
         for (uint32_t m = lx__idx_scan(s, tag, &empty); m; m &= m - 1) {
             uint32_t v = s->val[__builtin_ctz(m)];
             if (eq(ctx, v, key)) return v;
         }
-        /* the first bucket with room on the way is what an insert takes */
-        if (hole && h == LX__NIL && empty) h = b * 16 + (uint32_t)__builtin_ctz(empty);
         if (!lx__idx_over(s)) break;
         if (++b == nb) b = 0;
     }
-    if (hole) {
-        /* every bucket looked at was full: go on to the first with room
-         * (the table is never full) */
-        while (h == LX__NIL) {
-            if (++b == nb) b = 0;
-            lx__idx_scan(&t->bkt[b], tag, &empty);
-            if (empty) h = b * 16 + (uint32_t)__builtin_ctz(empty);
-        }
-        *hole = h;
-    }
     if (LX_UNLIKELY(t->old != NULL)) return lx__idx_find_old(t, hash, eq, ctx, key);
     return LX__NIL;
-}
-
-static inline uint32_t lx__idx_find(const lx__idx_t *t, uint64_t hash, lx__idx_eq_fn eq,
-                                    const void *ctx, const void *key) {
-    return lx__idx_lookup(t, hash, eq, ctx, key, NULL);
-}
-
-/* Like lx__idx_find; when the key is absent, *hole is the entry an insert
- * of this hash would take (valid until the table next changes). */
-static inline uint32_t lx__idx_find_hole(const lx__idx_t *t, uint64_t hash, lx__idx_eq_fn eq,
-                                         const void *ctx, const void *key, uint32_t *hole) {
-    return lx__idx_lookup(t, hash, eq, ctx, key, hole);
 }
 
 /* Stores an entry at `hole` (bucket * 16 + entry) for a key whose home
@@ -238,12 +212,6 @@ static inline void lx__idx_place(lx__idx_bucket_t *bkt, uint32_t nb, uint32_t ho
     bkt[last].tag[hole % 16] = (uint8_t)tag;
     bkt[last].val[hole % 16] = value;
     lx__idx_set_hint(&bkt[last], hole % 16, d < 3 ? d : 3);
-}
-
-/* Inserts at a hole from lx__idx_find_hole (room reserved beforehand). */
-static inline void lx__idx_put(lx__idx_t *t, uint32_t hole, uint64_t hash, uint32_t value) {
-    lx__idx_place(t->bkt, t->nb, lx__idx_home(hash, t->nb), hole, lx__idx_tag(hash), value);
-    t->count++;
 }
 
 /* The first empty entry from bucket b on (there is one). */
