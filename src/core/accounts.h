@@ -1,8 +1,9 @@
 /*
  * accounts.h: the per-order half of accounts.c, inline: an account's
  * open-order list, the client-id index and the balance room check. Every
- * accepted order is linked into the list and the index and unlinked from
- * both when it leaves; as calls into accounts.c (five in a placed order's
+ * order that rests is linked into the list and the index and unlinked
+ * from both when it leaves (an order that never rests enters neither:
+ * orders.c, finish_taker); as calls into accounts.c (five in an order's
  * life, the index's key test through a function pointer) they cost about
  * 50 instructions a message. accounts.c explains the structures; idx.h
  * the index.

@@ -313,12 +313,16 @@ static int64_t free_of(const lx_engine_t *e, uint32_t account, uint32_t asset) {
     return b ? b->free : 0;
 }
 
-/* Frees a new order that leaves in the command that placed it: it was
- * never put in its account's list, the client-id index or the GTD table
- * (finish_taker). */
-static void retire_new(lx_engine_t *e, uint32_t slot) {
-    e->orders[slot].level = LX__NIL;
-    lx__slot_release(e, slot);
+/* Frees a taker that leaves: retire, or for a new order (fresh: it never
+ * rested, so it was never put in its account's list, the client-id index
+ * or the GTD table) only its slot. */
+static LX_ALWAYS_INLINE void retire_taker(lx_engine_t *e, uint32_t slot, bool fresh) {
+    if (fresh) {
+        e->orders[slot].level = LX__NIL;
+        lx__slot_release(e, slot);
+    } else {
+        retire(e, slot);
+    }
 }
 
 /* What is left of a taker after matching: rest it, or cancel/retire it. A
@@ -337,10 +341,7 @@ static LX_ALWAYS_INLINE void finish_taker(lx_engine_t *e, lx__market_t *m, uint3
                                           int64_t expiry, bool fresh) {
     lx__order_t *t = &e->orders[slot];
     if (end == MATCH_STP_TAKER_GONE || t->remaining == 0) {
-        if (fresh)
-            retire_new(e, slot);
-        else
-            retire(e, slot);
+        retire_taker(e, slot, fresh);
         return;
     }
     lx_cancel_reason_t why;
@@ -368,10 +369,7 @@ static LX_ALWAYS_INLINE void finish_taker(lx_engine_t *e, lx__market_t *m, uint3
     emit_canceled(e, m, market, slot, why, t->remaining);
     if (e->cfg.clearing)
         lx__relock(e, m, t, lx__lock_amount(m, t->side, price, t->remaining, t->fee_res), 0);
-    if (fresh)
-        retire_new(e, slot);
-    else
-        retire(e, slot);
+    retire_taker(e, slot, fresh);
 }
 
 /* ---- place -------------------------------------------------------------- */
